@@ -1,0 +1,104 @@
+// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]`
+
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileFile, type CompileResult } from '../compiler/compile.js';
+import { graphToJson } from '../compiler/ir/json.js';
+import { printGraph } from '../compiler/ir/print.js';
+import { formatType } from '../compiler/ir/types.js';
+import { oneOf, parse, positiveInt } from './args.js';
+import { UsageError } from './errors.js';
+
+export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]
+
+Compiles a model spec (YAML) to the graph IR and reports its size.
+  --batch N        batch size bound to the spec's 'batch' dim (default 1)
+  --seq S          sequence length bound to 'seq' (default 128)
+  --mode M         infer (default) or train
+  -o, --out DIR    write the IR as text (graph.txt) and JSON (graph.json)
+  --json           print one JSON object on stdout instead of the summary`;
+
+/** Writes a file whole or not at all: a temporary file renamed over the target. */
+function writeAtomic(path: string, text: string): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, text);
+  renameSync(temp, path);
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function scaled(n: number, unit: string): string {
+  const prefixes: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const [factor, prefix] = prefixes.find(([f]) => n >= f) ?? [1, ''];
+  return `${(n / factor).toFixed(n >= factor * 100 ? 0 : 1)} ${prefix}${unit}`;
+}
+
+export function summary(r: CompileResult): string {
+  const { graph, stats } = r;
+  const top = Object.entries(stats.opCounts)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .slice(0, 6)
+    .map(([op, n]) => `${op} ${n}`)
+    .join(', ');
+  const outputs = graph.outputs.map((o) => `${o.name} ${formatType(graph.nodes[o.node]!.type)}`).join(', ');
+  return [
+    `${graph.name} (${graph.mode}, batch ${graph.dims.batch}, seq ${graph.dims.seq})`,
+    `  parameters  ${fmt(stats.parameters)} in ${stats.parameterTensors} tensors (${scaled(4 * stats.parameters, 'B')} as f32)`,
+    `  ops         ${fmt(stats.ops)} (${top}, ...)`,
+    `  FLOPs       ${scaled(stats.flops, 'FLOP')} per step`,
+    `  tensors     ${fmt(stats.tensors)} computed, ${scaled(stats.tensorBytes, 'B')} before memory planning`,
+    `  outputs     ${outputs}`,
+    `  compiled in ${r.compileMs.toFixed(0)} ms`,
+  ].join('\n');
+}
+
+export function runCompile(argv: string[], debug: boolean): number {
+  const { values, positionals } = parse(argv, {
+    batch: { type: 'string' },
+    seq: { type: 'string' },
+    mode: { type: 'string' },
+    out: { type: 'string', short: 'o' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    process.stdout.write(compileUsage + '\n');
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`compile takes one spec file, got ${positionals.length}\n${compileUsage}`);
+  const result = compileFile(positionals[0]!, {
+    batch: positiveInt(values.batch, '--batch', 1),
+    seq: positiveInt(values.seq, '--seq', 128),
+    mode: oneOf(values.mode, '--mode', ['infer', 'train'], 'infer'),
+    verify: debug,
+  });
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
+    writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
+  }
+  if (values.json) {
+    const { graph, stats } = result;
+    const report = {
+      model: graph.name,
+      mode: graph.mode,
+      batch: graph.dims.batch,
+      seq: graph.dims.seq,
+      parameters: stats.parameters,
+      parameter_tensors: stats.parameterTensors,
+      ops: stats.ops,
+      op_counts: stats.opCounts,
+      flops: stats.flops,
+      tensors: stats.tensors,
+      tensor_bytes: stats.tensorBytes,
+      outputs: graph.outputs.map((o) => ({ name: o.name, dtype: graph.nodes[o.node]!.type.dtype, shape: graph.nodes[o.node]!.type.shape })),
+      compile_ms: Math.round(result.compileMs * 100) / 100,
+      ...(values.out ? { out: values.out } : {}),
+    };
+    process.stdout.write(JSON.stringify(report) + '\n');
+  } else {
+    process.stderr.write(summary(result) + '\n');
+    if (values.out) process.stderr.write(`  wrote ${join(values.out, 'graph.txt')} and graph.json\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,29 @@
+// How the CLI ends on an error: input errors print every diagnostic and exit
+// 2, usage errors print one line and exit 2, anything else is a bug or a
+// runtime failure: one line and exit 1. Stack traces only with --debug.
+
+import { UnsupportedError } from '../compiler/compile.js';
+import { CompileError, formatDiagnostic } from '../compiler/parser/diagnostics.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function reportError(e: unknown, debug: boolean): number {
+  if (e instanceof CompileError) {
+    for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, e.sources) + '\n');
+    const n = e.diagnostics.length;
+    process.stderr.write(`${n} error${n === 1 ? '' : 's'}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return 2;
+  }
+  if (e instanceof UsageError || e instanceof UnsupportedError) {
+    process.stderr.write(`tcc: error: ${e.message}\n`);
+    if (debug) process.stderr.write(`${e.stack}\n`);
+    return 2;
+  }
+  const message = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`tcc: error: ${message}${debug ? '' : ' (run with --debug for details)'}\n`);
+  if (debug && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return 1;
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// The `tcc` command: parses the subcommand and hands off; nothing imports this file.
+
+import { readFileSync } from 'node:fs';
+import { compileUsage, runCompile } from './compile.js';
+import { reportError, UsageError } from './errors.js';
+
+const usage = `usage: tcc <command> [options]
+
+commands:
+  compile SPEC    compile a model spec to the graph IR and report its size
+
+options for every command:
+  --debug         verify the IR and show stack traces on errors
+  -h, --help      help for a command
+  --version       print the version
+
+${compileUsage}`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function main(argv: string[]): number {
+  const debug = argv.includes('--debug');
+  const args = argv.filter((a) => a !== '--debug');
+  try {
+    const [command, ...rest] = args;
+    switch (command) {
+      case 'compile':
+        return runCompile(rest, debug);
+      case '--version':
+        process.stdout.write(`tcc ${version()}\n`);
+        return 0;
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        process.stdout.write(usage + '\n');
+        return 0;
+      default:
+        throw new UsageError(`unknown command '${command}'; run 'tcc --help' for the list`);
+    }
+  } catch (e) {
+    return reportError(e, debug);
+  }
+}
+
+process.exitCode = main(process.argv.slice(2));

@@ -1,0 +1,125 @@
+// The graph IR: a typed SSA tensor graph. Nodes are immutable and stored in
+// topological order (a node's id is its index); operands refer to earlier ids.
+// The builder hash-conses nodes by structure, so identical subgraphs are one
+// node (CSE for free) and a parameter named twice is one tensor (tied weights).
+
+import { opDef, type AttrsOf, type OpName } from './ops/index.js';
+import { ShapeError, type TensorType } from './types.js';
+
+export interface Node<K extends OpName = OpName> {
+  readonly id: number;
+  readonly op: K;
+  readonly args: readonly number[];
+  readonly attrs: AttrsOf<K>;
+  readonly type: TensorType;
+  /** Where the node came from (spec scope and value name), for printing and errors. */
+  readonly label: string;
+}
+
+export interface GraphOutput {
+  readonly name: string;
+  readonly node: number;
+}
+
+export type Mode = 'infer' | 'train';
+
+export interface Graph {
+  readonly name: string;
+  readonly mode: Mode;
+  /** Values bound to the spec's symbolic dims, e.g. { batch: 1, seq: 128 }. */
+  readonly dims: Readonly<Record<string, number>>;
+  readonly nodes: readonly Node[];
+  readonly outputs: readonly GraphOutput[];
+}
+
+/** Stable text of attributes (keys sorted) for hashing and printing. */
+export function attrsKey(attrs: object): string {
+  return JSON.stringify(attrs, Object.keys(attrs).sort());
+}
+
+/** Raised when a parameter or input is declared twice with different types. */
+export class ConflictError extends Error {
+  override name = 'ConflictError';
+}
+
+export class GraphBuilder {
+  private readonly nodes: Node[] = [];
+  private readonly byKey = new Map<string, number>();
+  private readonly outputs: GraphOutput[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly mode: Mode,
+    readonly dims: Readonly<Record<string, number>>,
+  ) {}
+
+  /**
+   * Adds a node, or returns the existing one with the same structure. Throws
+   * ShapeError from the op's type rule, with the operands' types in the message.
+   */
+  add<K extends OpName>(op: K, args: readonly number[], attrs: AttrsOf<K>, label = ''): Node<K> {
+    const def = opDef(op);
+    const key = this.keyOf(op, args, attrs);
+    const existing = this.byKey.get(key);
+    if (existing !== undefined) {
+      const node = this.nodes[existing]!;
+      if (op === 'param' || op === 'input') this.checkSameSource(node, attrs);
+      return node as Node<K>;
+    }
+    let type: TensorType;
+    try {
+      type = def.infer(
+        args.map((a) => this.node(a).type),
+        attrs,
+      );
+    } catch (e) {
+      throw e instanceof ShapeError ? new ShapeError(`${op}: ${e.message}`) : e;
+    }
+    const node: Node<K> = { id: this.nodes.length, op, args: [...args], attrs, type, label };
+    this.nodes.push(node);
+    this.byKey.set(key, node.id);
+    return node;
+  }
+
+  node(id: number): Node {
+    const node = this.nodes[id];
+    if (!node) throw new RangeError(`no node %${id}`);
+    return node;
+  }
+
+  output(name: string, node: number): void {
+    if (this.outputs.some((o) => o.name === name)) throw new ConflictError(`output '${name}' is defined twice`);
+    this.outputs.push({ name, node });
+  }
+
+  build(): Graph {
+    return { name: this.name, mode: this.mode, dims: { ...this.dims }, nodes: [...this.nodes], outputs: [...this.outputs] };
+  }
+
+  // Sources are identified by name alone; everything else by full structure.
+  private keyOf(op: OpName, args: readonly number[], attrs: object): string {
+    if (op === 'param' || op === 'input') return `${op}:${(attrs as { name: string }).name}`;
+    return `${op}(${args.join(',')})${attrsKey(attrs)}`;
+  }
+
+  private checkSameSource(node: Node, attrs: object): void {
+    const a = node.attrs as { shape: number[] };
+    const b = attrs as { name: string; shape: number[] };
+    if (a.shape.join(',') !== b.shape.join(',')) {
+      throw new ConflictError(`${node.op} '${b.name}' is declared with shape [${a.shape.join(',')}] and [${b.shape.join(',')}]`);
+    }
+  }
+}
+
+/** The name of an input or parameter node; undefined for other nodes. */
+export function sourceName(node: Node): string | undefined {
+  return node.op === 'input' || node.op === 'param' ? (node.attrs as AttrsOf<'input'>).name : undefined;
+}
+
+export function isParam(node: Node): node is Node<'param'> {
+  return node.op === 'param';
+}
+
+export function isInput(node: Node): node is Node<'input'> {
+  return node.op === 'input';
+}

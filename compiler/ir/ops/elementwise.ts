@@ -1,0 +1,153 @@
+// Elementwise ops: unary math, broadcasting binaries, casts and dropout.
+
+import { broadcastIndex, type HostTensor } from '../tensor.js';
+import { uniform01 } from '../random.js';
+import { broadcastShapes, formatType, numel } from '../types.js';
+import { defineOp, requireDType, ShapeError, type OpDef } from './def.js';
+
+type Empty = Record<string, never>;
+
+function unary(summary: string, f: (x: number) => number, flopsPerElement = 1): OpDef<Empty> {
+  return defineOp<Empty>({
+    summary,
+    arity: 1,
+    fusion: 'elementwise',
+    attrs: {},
+    infer([x]) {
+      requireDType(x!, 'f32', 'operand');
+      return x!;
+    },
+    interpret([x]) {
+      const src = x!.data;
+      const out = new Float64Array(src.length);
+      for (let i = 0; i < src.length; i++) out[i] = f(src[i]!);
+      return { dtype: 'f32', shape: x!.shape, data: out };
+    },
+    flops: (_, out) => flopsPerElement * numel(out.shape),
+  });
+}
+
+function binary(summary: string, f: (a: number, b: number) => number): OpDef<Empty> {
+  return defineOp<Empty>({
+    summary,
+    arity: 2,
+    fusion: 'broadcast',
+    attrs: {},
+    infer([a, b]) {
+      if (a!.dtype !== b!.dtype) throw new ShapeError(`operand dtypes differ: ${formatType(a!)} and ${formatType(b!)}`);
+      const shape = broadcastShapes(a!.shape, b!.shape);
+      if (!shape) throw new ShapeError(`shapes ${formatType(a!)} and ${formatType(b!)} do not broadcast`);
+      return { dtype: a!.dtype, shape };
+    },
+    interpret([a, b], _attrs, out) {
+      const ia = broadcastIndex(a!.shape, out.shape);
+      const ib = broadcastIndex(b!.shape, out.shape);
+      const n = ia.length;
+      const data = out.dtype === 'i32' ? new Int32Array(n) : new Float64Array(n);
+      for (let i = 0; i < n; i++) data[i] = f(a!.data[ia[i]!]!, b!.data[ib[i]!]!);
+      return { dtype: out.dtype, shape: out.shape, data };
+    },
+    flops: (_, out) => numel(out.shape),
+  });
+}
+
+/** erf to full double precision: a positive series near zero, a continued fraction in the tails. */
+export function erf(x: number): number {
+  const ax = Math.abs(x);
+  if (ax > 6) return Math.sign(x);
+  if (ax < 2.5) {
+    // erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n (2x^2)^n x / (1*3*...*(2n+1)); all terms positive.
+    let term = ax;
+    let sum = ax;
+    for (let n = 1; n < 200 && term > 1e-17 * sum; n++) {
+      term *= (2 * ax * ax) / (2 * n + 1);
+      sum += term;
+    }
+    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-ax * ax) * sum;
+  }
+  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...))))), from the back.
+  let frac = ax;
+  for (let k = 60; k >= 1; k--) frac = ax + k / 2 / frac;
+  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / frac;
+  return Math.sign(x) * (1 - erfc);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+export const elementwiseOps = {
+  neg: unary('-x', (x) => -x),
+  exp: unary('e^x', Math.exp),
+  log: unary('natural logarithm', Math.log),
+  sqrt: unary('square root', Math.sqrt),
+  rsqrt: unary('1 / sqrt(x)', (x) => 1 / Math.sqrt(x)),
+  tanh: unary('hyperbolic tangent', Math.tanh),
+  sigmoid: unary('1 / (1 + e^-x)', (x) => 1 / (1 + Math.exp(-x)), 4),
+  erf: unary('error function', erf),
+  relu: unary('max(x, 0)', (x) => (x > 0 ? x : 0)),
+  gelu: unary('x * Phi(x), exact (erf) form, as BERT', (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)), 8),
+  gelu_tanh: unary(
+    'GELU, tanh approximation',
+    (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
+    8,
+  ),
+
+  add: binary('a + b', (a, b) => a + b),
+  sub: binary('a - b', (a, b) => a - b),
+  mul: binary('a * b', (a, b) => a * b),
+  div: binary('a / b', (a, b) => a / b),
+  maximum: binary('max(a, b)', (a, b) => (a > b ? a : b)),
+  minimum: binary('min(a, b)', (a, b) => (a < b ? a : b)),
+
+  affine: defineOp<{ scale: number; shift: number }>({
+    summary: 'x * scale + shift with constant scale and shift',
+    arity: 1,
+    fusion: 'elementwise',
+    attrs: { scale: { kind: 'float', default: 1 }, shift: { kind: 'float', default: 0 } },
+    infer([x]) {
+      requireDType(x!, 'f32', 'operand');
+      return x!;
+    },
+    interpret([x], { scale, shift }) {
+      const out = new Float64Array(x!.data.length);
+      for (let i = 0; i < out.length; i++) out[i] = x!.data[i]! * scale + shift;
+      return { dtype: 'f32', shape: x!.shape, data: out };
+    },
+    flops: (_, out) => 2 * numel(out.shape),
+  }),
+
+  cast: defineOp<{ to: 'f32' | 'i32' }>({
+    summary: 'dtype conversion (f32 to i32 truncates toward zero)',
+    arity: 1,
+    fusion: 'elementwise',
+    attrs: { to: { kind: 'dtype' } },
+    infer: ([x], { to }) => ({ dtype: to, shape: x!.shape }),
+    interpret([x], { to }) {
+      const data = to === 'i32' ? Int32Array.from(x!.data, Math.trunc) : Float64Array.from(x!.data);
+      return { dtype: to, shape: x!.shape, data };
+    },
+    flops: () => 0,
+  }),
+
+  dropout: defineOp<{ rate: number; stream: number }>({
+    summary: 'zeroes each element with probability rate and scales the rest by 1/(1-rate); identity unless training',
+    arity: 1,
+    fusion: 'elementwise',
+    attrs: { rate: { kind: 'float' }, stream: { kind: 'int', default: 0 } },
+    infer([x], { rate }) {
+      requireDType(x!, 'f32', 'operand');
+      if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout rate must be in [0, 1), got ${rate}`);
+      return x!;
+    },
+    interpret([x], { rate, stream }, _out, ctx): HostTensor {
+      if (!ctx.training || rate === 0) return x!;
+      const keep = 1 / (1 - rate);
+      const out = new Float64Array(x!.data.length);
+      for (let i = 0; i < out.length; i++) {
+        out[i] = uniform01(ctx.seed, stream, ctx.step, i) < rate ? 0 : x!.data[i]! * keep;
+      }
+      return { dtype: 'f32', shape: x!.shape, data: out };
+    },
+    flops: (_, out) => numel(out.shape),
+  }),
+};
+

@@ -1,0 +1,193 @@
+// Layout ops: each output element reads one input element (TVM's "injective").
+
+import type { HostTensor } from '../tensor.js';
+import { formatShape, formatType, normalizeAxis, numel, stridesOf, type Shape, type TensorType } from '../types.js';
+import { defineOp, requireDType, ShapeError } from './def.js';
+
+function makeLike(dtype: TensorType['dtype'], shape: Shape): HostTensor {
+  const n = numel(shape);
+  return { dtype, shape, data: dtype === 'i32' ? new Int32Array(n) : new Float64Array(n) };
+}
+
+/** Resolves one -1 in a reshape target against the element count. */
+export function resolveReshape(from: Shape, to: readonly number[]): number[] {
+  const total = numel(from);
+  const unknown = to.filter((d) => d === -1).length;
+  if (unknown > 1) throw new ShapeError(`reshape target ${formatShape(to)} has more than one -1`);
+  if (to.some((d) => d < -1 || !Number.isInteger(d))) throw new ShapeError(`reshape target ${formatShape(to)} has an invalid dimension`);
+  const known = to.reduce((p, d) => (d === -1 ? p : p * d), 1);
+  const shape = to.map((d) => (d === -1 ? (known === 0 ? 0 : total / known) : d));
+  if (numel(shape) !== total || shape.some((d) => !Number.isInteger(d))) {
+    throw new ShapeError(`cannot reshape ${formatShape(from)} (${total} elements) to ${formatShape(to)}`);
+  }
+  return shape;
+}
+
+/** Iterates the multi-index of every element of `shape` in row-major order. */
+function forEachIndex(shape: Shape, visit: (index: readonly number[], flat: number) => void): void {
+  const n = numel(shape);
+  const index = new Array<number>(shape.length).fill(0);
+  for (let flat = 0; flat < n; flat++) {
+    visit(index, flat);
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++index[d]! < shape[d]!) break;
+      index[d] = 0;
+    }
+  }
+}
+
+export const layoutOps = {
+  reshape: defineOp<{ shape: number[] }>({
+    summary: 'same elements, new shape (one dimension may be -1)',
+    arity: 1,
+    fusion: 'injective',
+    attrs: { shape: { kind: 'ints' } },
+    infer: ([x], { shape }) => ({ dtype: x!.dtype, shape: resolveReshape(x!.shape, shape) }),
+    interpret: ([x], _a, out) => ({ dtype: x!.dtype, shape: out.shape, data: x!.data }),
+    flops: () => 0,
+  }),
+
+  transpose: defineOp<{ perm: number[] }>({
+    summary: 'permutes axes: out.shape[i] = in.shape[perm[i]]',
+    arity: 1,
+    fusion: 'injective',
+    attrs: { perm: { kind: 'ints' } },
+    infer([x], { perm }) {
+      const rank = x!.shape.length;
+      const seen = new Set(perm);
+      if (perm.length !== rank || seen.size !== rank || perm.some((p) => !(p >= 0 && p < rank))) {
+        throw new ShapeError(`perm ${formatShape(perm)} is not a permutation of the axes of ${formatType(x!)}`);
+      }
+      return { dtype: x!.dtype, shape: perm.map((p) => x!.shape[p]!) };
+    },
+    interpret([x], { perm }, out) {
+      const result = makeLike(x!.dtype, out.shape);
+      const inStrides = stridesOf(x!.shape);
+      const strides = perm.map((p) => inStrides[p]!);
+      forEachIndex(out.shape, (index, flat) => {
+        let src = 0;
+        for (let d = 0; d < index.length; d++) src += index[d]! * strides[d]!;
+        result.data[flat] = x!.data[src]!;
+      });
+      return result;
+    },
+    flops: () => 0,
+  }),
+
+  slice: defineOp<{ axis: number; start: number; end: number }>({
+    summary: 'elements start <= i < end along one axis',
+    arity: 1,
+    fusion: 'injective',
+    attrs: { axis: { kind: 'int' }, start: { kind: 'int', default: 0 }, end: { kind: 'int' } },
+    infer([x], { axis, start, end }) {
+      const a = normalizeAxis(axis, x!.shape.length);
+      const size = x!.shape[a]!;
+      if (!(start >= 0 && start <= end && end <= size)) {
+        throw new ShapeError(`slice ${start}:${end} is out of range for axis ${axis} of ${formatType(x!)}`);
+      }
+      const shape = [...x!.shape];
+      shape[a] = end - start;
+      return { dtype: x!.dtype, shape };
+    },
+    interpret([x], { axis, start }, out) {
+      const a = normalizeAxis(axis, x!.shape.length);
+      const result = makeLike(x!.dtype, out.shape);
+      const inStrides = stridesOf(x!.shape);
+      forEachIndex(out.shape, (index, flat) => {
+        let src = start * inStrides[a]!;
+        for (let d = 0; d < index.length; d++) src += index[d]! * inStrides[d]!;
+        result.data[flat] = x!.data[src]!;
+      });
+      return result;
+    },
+    flops: () => 0,
+  }),
+
+  select: defineOp<{ axis: number; index: number }>({
+    summary: 'one index along an axis, removing that axis (x[:, 0] is select axis=1 index=0)',
+    arity: 1,
+    fusion: 'injective',
+    attrs: { axis: { kind: 'int' }, index: { kind: 'int' } },
+    infer([x], { axis, index }) {
+      const a = normalizeAxis(axis, x!.shape.length);
+      if (!(index >= 0 && index < x!.shape[a]!)) {
+        throw new ShapeError(`index ${index} is out of range for axis ${axis} of ${formatType(x!)}`);
+      }
+      return { dtype: x!.dtype, shape: x!.shape.filter((_, d) => d !== a) };
+    },
+    interpret([x], { axis, index }, out) {
+      const a = normalizeAxis(axis, x!.shape.length);
+      const result = makeLike(x!.dtype, out.shape);
+      const inStrides = stridesOf(x!.shape);
+      const strides = inStrides.filter((_, d) => d !== a);
+      forEachIndex(out.shape, (idx, flat) => {
+        let src = index * inStrides[a]!;
+        for (let d = 0; d < idx.length; d++) src += idx[d]! * strides[d]!;
+        result.data[flat] = x!.data[src]!;
+      });
+      return result;
+    },
+    flops: () => 0,
+  }),
+
+  concat: defineOp<{ axis: number }>({
+    summary: 'joins operands along an axis',
+    arity: 'variadic',
+    fusion: 'injective',
+    attrs: { axis: { kind: 'int' } },
+    infer(xs, { axis }) {
+      const first = xs[0]!;
+      const a = normalizeAxis(axis, first.shape.length);
+      let size = 0;
+      for (const x of xs) {
+        const same = x.dtype === first.dtype && x.shape.length === first.shape.length && x.shape.every((d, i) => i === a || d === first.shape[i]);
+        if (!same) throw new ShapeError(`cannot concatenate ${formatType(first)} and ${formatType(x)} along axis ${axis}`);
+        size += x.shape[a]!;
+      }
+      const shape = [...first.shape];
+      shape[a] = size;
+      return { dtype: first.dtype, shape };
+    },
+    interpret(xs, { axis }, out) {
+      const a = normalizeAxis(axis, out.shape.length);
+      const result = makeLike(out.dtype, out.shape);
+      const outer = numel(out.shape.slice(0, a));
+      const rowOut = numel(out.shape.slice(a));
+      let offset = 0;
+      for (const x of xs) {
+        const row = numel(x.shape.slice(a));
+        for (let o = 0; o < outer; o++) {
+          for (let i = 0; i < row; i++) result.data[o * rowOut + offset + i] = x.data[o * row + i]!;
+        }
+        offset += row;
+      }
+      return result;
+    },
+    flops: () => 0,
+  }),
+
+  gather: defineOp<Record<string, never>>({
+    summary: 'rows of a table by index: out[..., :] = table[ids[...], :] (embedding lookup)',
+    arity: 2,
+    fusion: 'injective',
+    attrs: {},
+    infer([table, ids]) {
+      requireDType(ids!, 'i32', 'gather indices');
+      if (table!.shape.length < 1) throw new ShapeError(`gather table must have rank >= 1, got ${formatType(table!)}`);
+      return { dtype: table!.dtype, shape: [...ids!.shape, ...table!.shape.slice(1)] };
+    },
+    interpret([table, ids], _a, out) {
+      const rows = table!.shape[0]!;
+      const row = numel(table!.shape.slice(1));
+      const result = makeLike(out.dtype, out.shape);
+      for (let i = 0; i < ids!.data.length; i++) {
+        const id = ids!.data[i]!;
+        if (!(id >= 0 && id < rows)) throw new RangeError(`gather index ${id} is out of range [0, ${rows})`);
+        for (let j = 0; j < row; j++) result.data[i * row + j] = table!.data[id * row + j]!;
+      }
+      return result;
+    },
+    flops: () => 0,
+  }),
+};
+

@@ -1,0 +1,45 @@
+// The IR's text form, used in errors, `tcc compile -o` and golden tests:
+//
+//   graph bert-tiny (infer; batch=2, seq=8) {
+//     %0: i32[2,8] = input {name="input_ids", dtype="i32", shape=[2,8]}
+//     %2: f32[2,8,128] = gather(%1, %0)  # bert.embeddings.word_embeddings
+//     ...
+//     return last_hidden_state=%40, pooler_output=%45
+//   }
+//
+// Attributes equal to their default are left out. The text is stable: the
+// same graph always prints the same bytes.
+
+import type { Graph, Node } from './graph.js';
+import { opDef } from './ops/index.js';
+import { formatType } from './types.js';
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(',')}]`;
+  return String(v);
+}
+
+export function formatAttrs(node: Node): string {
+  const specs = opDef(node.op).attrs as Record<string, { default?: unknown }>;
+  const attrs = node.attrs as Record<string, unknown>;
+  const parts = Object.keys(specs)
+    .filter((k) => attrs[k] !== undefined && formatValue(attrs[k]) !== formatValue(specs[k]!.default))
+    .map((k) => `${k}=${formatValue(attrs[k])}`);
+  return parts.length ? ` {${parts.join(', ')}}` : '';
+}
+
+export function formatNode(node: Node): string {
+  const args = node.args.length ? `(${node.args.map((a) => `%${a}`).join(', ')})` : '';
+  const label = node.label ? `  # ${node.label}` : '';
+  return `%${node.id}: ${formatType(node.type)} = ${node.op}${args}${formatAttrs(node)}${label}`;
+}
+
+export function printGraph(graph: Graph): string {
+  const dims = Object.entries(graph.dims).map(([k, v]) => `${k}=${v}`).join(', ');
+  const lines = [`graph ${graph.name} (${graph.mode}${dims ? `; ${dims}` : ''}) {`];
+  for (const node of graph.nodes) lines.push(`  ${formatNode(node)}`);
+  lines.push(`  return ${graph.outputs.map((o) => `${o.name}=%${o.node}`).join(', ')}`);
+  lines.push('}');
+  return lines.join('\n') + '\n';
+}

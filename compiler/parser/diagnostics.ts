@@ -1,0 +1,100 @@
+// Diagnostics: every input error carries the file, line and column of the
+// offending source, and the CLI prints them as a compiler does:
+//
+//   models/x.yaml:12:16: error: unknown op 'lienar'; did you mean 'linear'?
+//      12 |     q: {op: lienar, in: x}
+//         |             ^^^^^^
+
+export interface SourceLoc {
+  readonly file: string;
+  /** 1-based. */
+  readonly line: number;
+  /** 1-based. */
+  readonly col: number;
+  readonly endLine: number;
+  readonly endCol: number;
+}
+
+export interface Note {
+  readonly loc?: SourceLoc;
+  readonly message: string;
+}
+
+export interface Diagnostic {
+  readonly loc?: SourceLoc;
+  readonly message: string;
+  readonly notes?: readonly Note[];
+}
+
+/** Input errors: the CLI prints them all and exits with code 2. */
+export class CompileError extends Error {
+  override name = 'CompileError';
+  constructor(
+    readonly diagnostics: readonly Diagnostic[],
+    readonly sources: ReadonlyMap<string, string> = new Map(),
+  ) {
+    super(diagnostics.map((d) => formatHeadline(d)).join('\n'));
+  }
+}
+
+/** Collects diagnostics while work goes on, so that one run reports every error it finds. */
+export class DiagnosticBag {
+  readonly items: Diagnostic[] = [];
+  error(loc: SourceLoc | undefined, message: string, notes?: readonly Note[]): void {
+    this.items.push({ loc, message, ...(notes?.length ? { notes } : {}) });
+  }
+  get size(): number {
+    return this.items.length;
+  }
+}
+
+function position(loc: SourceLoc | undefined): string {
+  return loc ? `${loc.file}:${loc.line}:${loc.col}: ` : '';
+}
+
+export function formatHeadline(d: Diagnostic): string {
+  return `${position(d.loc)}error: ${d.message}`;
+}
+
+/** The source line of a location with a caret under its span. */
+function excerpt(loc: SourceLoc, sources: ReadonlyMap<string, string>): string[] {
+  const text = sources.get(loc.file);
+  if (text === undefined) return [];
+  const line = text.split('\n')[loc.line - 1];
+  if (line === undefined) return [];
+  const gutter = String(loc.line).length;
+  const end = loc.endLine === loc.line ? Math.max(loc.endCol, loc.col + 1) : line.length + 1;
+  const caret = ' '.repeat(loc.col - 1) + '^'.repeat(Math.max(1, Math.min(end, line.length + 1) - loc.col));
+  return [` ${loc.line} | ${line.replace(/\r$/, '')}`, ` ${' '.repeat(gutter)} | ${caret}`];
+}
+
+export function formatDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>): string {
+  const lines = [formatHeadline(d)];
+  if (d.loc) lines.push(...excerpt(d.loc, sources));
+  for (const note of d.notes ?? []) lines.push(`${position(note.loc)}note: ${note.message}`);
+  return lines.join('\n');
+}
+
+/** Edit distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** "; did you mean 'x'?" when a known name is close to the unknown one, else "". */
+export function didYouMean(name: string, known: Iterable<string>): string {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const candidate of known) {
+    const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
+    if (d < bestDistance) [best, bestDistance] = [candidate, d];
+  }
+  return best !== undefined && bestDistance <= Math.max(1, Math.floor(name.length / 3)) ? `; did you mean '${best}'?` : '';
+}

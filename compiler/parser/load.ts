@@ -1,0 +1,174 @@
+// Loading a spec: read each file, parse it with positions, check it against
+// the schema, resolve `extends` (depth first, bases merged in order, the file
+// itself on top), then read the merged tree into a Spec.
+
+import { readFileSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
+import { checkSchema } from './schema.js';
+import type { AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
+import { mergeNodes, parseYaml, type LMap, type LNode, type LScalar, type LSeq } from './yaml.js';
+
+export interface LoadedSpec {
+  readonly spec: Spec;
+  /** Text of every file read, by the path diagnostics use. */
+  readonly sources: ReadonlyMap<string, string>;
+}
+
+class SpecLoader {
+  readonly bag = new DiagnosticBag();
+  readonly sources = new Map<string, string>();
+
+  /** Loads a file and its bases; undefined when it could not be read or parsed. */
+  loadTree(file: string, from: SourceLoc | undefined, chain: readonly string[]): LMap | undefined {
+    const absolute = resolve(file);
+    if (chain.includes(absolute)) {
+      const cycle = [...chain.slice(chain.indexOf(absolute)), absolute].map((f) => basename(f)).join(' → ');
+      this.bag.error(from, `extends cycle: ${cycle}`);
+      return undefined;
+    }
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+      this.bag.error(from, `cannot read '${file}': ${reason}`);
+      return undefined;
+    }
+    this.sources.set(file, text);
+    const root = parseYaml(text, file, this.bag);
+    if (!root) return undefined;
+    if (root.kind !== 'map') {
+      this.bag.error(root.loc, 'a spec file must be a YAML mapping');
+      return undefined;
+    }
+    if (!checkSchema(root, this.bag)) return undefined;
+
+    const ext = root.entries.get('extends')?.value;
+    const bases = ext === undefined ? [] : ext.kind === 'seq' ? ext.items : [ext];
+    let merged: LMap | undefined;
+    for (const base of bases as LScalar[]) {
+      const tree = this.loadTree(join(dirname(file), String(base.value)), base.loc, [...chain, absolute]);
+      if (!tree) return undefined;
+      merged = merged ? (mergeNodes(merged, tree) as LMap) : tree;
+    }
+    const own = new Map(root.entries);
+    own.delete('extends');
+    // A file is named by its `name:` or, failing that, its file name; a name is not inherited.
+    if (!own.has('name')) {
+      const name: LScalar = { kind: 'scalar', loc: root.loc, value: basename(file, extname(file)) };
+      own.set('name', { keyLoc: root.loc, value: name });
+    }
+    const self: LMap = { kind: 'map', loc: root.loc, entries: own };
+    return merged ? (mergeNodes(merged, self) as LMap) : self;
+  }
+}
+
+// ---- reading the merged tree (the schema has already checked its structure) ----
+
+function mapEntries(node: LNode | undefined): [string, { keyLoc: SourceLoc; value: LNode }][] {
+  return node?.kind === 'map' ? [...node.entries] : [];
+}
+
+function scalar<T>(node: LNode): Located<T> {
+  return { value: (node as LScalar).value as T, loc: node.loc };
+}
+
+function scalarList(node: LNode | undefined): Located<string>[] {
+  if (!node) return [];
+  return node.kind === 'seq' ? node.items.map((n) => scalar<string>(n)) : [scalar<string>(node)];
+}
+
+function readAttr(node: LNode): Located<AttrLiteral> {
+  if (node.kind === 'seq') return { value: node.items.map((n) => (n as LScalar).value as number | string), loc: node.loc };
+  return scalar<AttrLiteral>(node);
+}
+
+const STEP_KEYS = new Set(['op', 'in', 'scope', 'outputs']);
+
+function readStep(name: string, node: LMap): StepSpec {
+  const attrs: Record<string, Located<AttrLiteral>> = {};
+  for (const [key, entry] of node.entries) if (!STEP_KEYS.has(key)) attrs[key] = readAttr(entry.value);
+  const scope = node.entries.get('scope')?.value;
+  return {
+    name,
+    loc: node.loc,
+    op: scalar<string>(node.entries.get('op')!.value),
+    inputs: scalarList(node.entries.get('in')?.value),
+    ...(scope ? { scope: scalar<string>(scope) } : {}),
+    attrs,
+  };
+}
+
+function readBody(node: LNode | undefined): BodySpec {
+  return { steps: mapEntries(node).map(([name, e]) => readStep(name, e.value as LMap)) };
+}
+
+function readOutputs(node: LNode | undefined): { name: string; ref: Located<string> }[] {
+  return mapEntries(node).map(([name, e]) => ({ name, ref: scalar<string>(e.value) }));
+}
+
+function readBlock(name: string, node: LMap): BlockSpec {
+  const params: Record<string, Located<number | string | boolean>> = {};
+  for (const [key, e] of mapEntries(node.entries.get('params')?.value)) params[key] = scalar(e.value);
+  return {
+    name,
+    loc: node.loc,
+    inputs: scalarList(node.entries.get('inputs')?.value),
+    params,
+    body: readBody(node.entries.get('body')?.value),
+    outputs: scalarList(node.entries.get('outputs')?.value),
+  };
+}
+
+function readSpec(root: LMap): Spec {
+  const get = (key: string) => root.entries.get(key)?.value;
+  const config: Record<string, Located<number | string | boolean>> = {};
+  for (const [key, e] of mapEntries(get('config'))) config[key] = scalar(e.value);
+  const inputs: InputSpec[] = mapEntries(get('inputs')).map(([name, e]) => {
+    const m = e.value as LMap;
+    return {
+      name,
+      loc: e.keyLoc,
+      dtype: (m.entries.get('dtype')!.value as LScalar).value as 'f32' | 'i32',
+      shape: (m.entries.get('shape')!.value as LSeq).items.map((n) => scalar<number | string>(n)),
+    };
+  });
+  const blocks: Record<string, BlockSpec> = {};
+  for (const [name, e] of mapEntries(get('blocks'))) blocks[name] = readBlock(name, e.value as LMap);
+  const modelNode = get('model') as LMap | undefined;
+  const model: ModelSpec | undefined = modelNode && {
+    loc: modelNode.loc,
+    ...(modelNode.entries.get('scope') ? { scope: scalar<string>(modelNode.entries.get('scope')!.value) } : {}),
+    body: readBody(modelNode.entries.get('body')?.value),
+    outputs: readOutputs(modelNode.entries.get('outputs')?.value),
+  };
+  const heads: HeadSpec[] = mapEntries(get('heads')).map(([name, e]) => {
+    const m = e.value as LMap;
+    return { step: readStep(name, m), outputs: readOutputs(m.entries.get('outputs')?.value) };
+  });
+  const requires = (get('requires')?.kind === 'seq' ? ((get('requires') as LSeq).items as LMap[]) : []).map((m) => ({
+    check: scalar<string>(m.entries.get('check')!.value),
+    message: String((m.entries.get('message')!.value as LScalar).value),
+  }));
+  const description = get('description');
+  return {
+    name: String((get('name') as LScalar).value),
+    loc: root.loc,
+    ...(description ? { description: String((description as LScalar).value) } : {}),
+    config,
+    inputs,
+    blocks,
+    ...(model ? { model } : {}),
+    heads,
+    requires,
+  };
+}
+
+/** Loads a YAML spec and everything it extends; throws CompileError with every problem found. */
+export function loadSpec(file: string): LoadedSpec {
+  const loader = new SpecLoader();
+  const tree = loader.loadTree(file, undefined, []);
+  if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
+  return { spec: readSpec(tree), sources: loader.sources };
+}

@@ -1,0 +1,75 @@
+// The Spec: what a model file means, as plain data with a source location on
+// everything a later error may point at. YAML files (and the DSL later)
+// produce it; the frontend turns it into a graph.
+
+import type { SourceLoc } from './diagnostics.js';
+
+export type AttrLiteral = number | string | boolean | readonly (number | string)[];
+
+export interface Located<T> {
+  readonly value: T;
+  readonly loc: SourceLoc;
+}
+
+/** One statement of a body: `name: {op: ..., in: [...], scope: ..., attr: value, ...}`. */
+export interface StepSpec {
+  readonly name: string;
+  readonly loc: SourceLoc;
+  readonly op: Located<string>;
+  readonly inputs: readonly Located<string>[];
+  readonly scope?: Located<string>;
+  readonly attrs: Readonly<Record<string, Located<AttrLiteral>>>;
+}
+
+export interface BodySpec {
+  readonly steps: readonly StepSpec[];
+}
+
+export interface BlockSpec {
+  readonly name: string;
+  readonly loc: SourceLoc;
+  readonly inputs: readonly Located<string>[];
+  /** Parameters of the block with their defaults; callers set them like attributes. */
+  readonly params: Readonly<Record<string, Located<number | string | boolean>>>;
+  readonly body: BodySpec;
+  readonly outputs: readonly Located<string>[];
+}
+
+export interface InputSpec {
+  readonly name: string;
+  readonly loc: SourceLoc;
+  readonly dtype: 'f32' | 'i32';
+  readonly shape: readonly Located<number | string>[];
+}
+
+export interface ModelSpec {
+  readonly loc: SourceLoc;
+  /** Prefix of parameter names in the model body ("bert"). */
+  readonly scope?: Located<string>;
+  readonly body: BodySpec;
+  /** Graph outputs: name → value of the body. */
+  readonly outputs: readonly { readonly name: string; readonly ref: Located<string> }[];
+}
+
+/** A head is a step over the model's values whose block outputs become graph outputs. */
+export interface HeadSpec {
+  readonly step: StepSpec;
+  readonly outputs: readonly { readonly name: string; readonly ref: Located<string> }[];
+}
+
+export interface RequireSpec {
+  readonly check: Located<string>;
+  readonly message: string;
+}
+
+export interface Spec {
+  readonly name: string;
+  readonly loc: SourceLoc;
+  readonly description?: string;
+  readonly config: Readonly<Record<string, Located<number | string | boolean>>>;
+  readonly inputs: readonly InputSpec[];
+  readonly blocks: Readonly<Record<string, BlockSpec>>;
+  readonly model?: ModelSpec;
+  readonly heads: readonly HeadSpec[];
+  readonly requires: readonly RequireSpec[];
+}
