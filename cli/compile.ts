@@ -7,7 +7,7 @@ import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
 import { formatType } from '../compiler/ir/types.js';
 import { oneOf, parse, positiveInt } from './args.js';
-import { UsageError } from './errors.js';
+import { UsageError, type Io } from './errors.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]
 
@@ -52,7 +52,7 @@ export function summary(r: CompileResult): string {
   ].join('\n');
 }
 
-export function runCompile(argv: string[], debug: boolean): number {
+export function runCompile(argv: string[], debug: boolean, io: Io): number {
   const { values, positionals } = parse(argv, {
     batch: { type: 'string' },
     seq: { type: 'string' },
@@ -62,7 +62,7 @@ export function runCompile(argv: string[], debug: boolean): number {
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
-    process.stdout.write(compileUsage + '\n');
+    io.stdout.write(compileUsage + '\n');
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`compile takes one spec file, got ${positionals.length}\n${compileUsage}`);
@@ -95,10 +95,10 @@ export function runCompile(argv: string[], debug: boolean): number {
       compile_ms: Math.round(result.compileMs * 100) / 100,
       ...(values.out ? { out: values.out } : {}),
     };
-    process.stdout.write(JSON.stringify(report) + '\n');
+    io.stdout.write(JSON.stringify(report) + '\n');
   } else {
-    process.stderr.write(summary(result) + '\n');
-    if (values.out) process.stderr.write(`  wrote ${join(values.out, 'graph.txt')} and graph.json\n`);
+    io.stderr.write(summary(result) + '\n');
+    if (values.out) io.stderr.write(`  wrote ${join(values.out, 'graph.txt')} and graph.json\n`);
   }
   return 0;
 }

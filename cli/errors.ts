@@ -9,21 +9,27 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export function reportError(e: unknown, debug: boolean): number {
+/** Where a command writes; process.stdout/stderr in the binary, buffers in tests. */
+export interface Io {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+}
+
+export function reportError(e: unknown, debug: boolean, io: Io): number {
   if (e instanceof CompileError) {
-    for (const d of e.diagnostics) process.stderr.write(formatDiagnostic(d, e.sources) + '\n');
+    for (const d of e.diagnostics) io.stderr.write(formatDiagnostic(d, e.sources) + '\n');
     const n = e.diagnostics.length;
-    process.stderr.write(`${n} error${n === 1 ? '' : 's'}\n`);
-    if (debug) process.stderr.write(`${e.stack}\n`);
+    io.stderr.write(`${n} error${n === 1 ? '' : 's'}\n`);
+    if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
   }
   if (e instanceof UsageError || e instanceof UnsupportedError) {
-    process.stderr.write(`tcc: error: ${e.message}\n`);
-    if (debug) process.stderr.write(`${e.stack}\n`);
+    io.stderr.write(`tcc: error: ${e.message}\n`);
+    if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
   }
   const message = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`tcc: error: ${message}${debug ? '' : ' (run with --debug for details)'}\n`);
-  if (debug && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  io.stderr.write(`tcc: error: ${message}${debug ? '' : ' (run with --debug for details)'}\n`);
+  if (debug && e instanceof Error) io.stderr.write(`${e.stack}\n`);
   return 1;
 }

@@ -1,9 +1,9 @@
-#!/usr/bin/env node
-// The `tcc` command: parses the subcommand and hands off; nothing imports this file.
+// The `tcc` command: parses the subcommand and hands off. The binary is
+// tcc.ts; tests call `main` with buffers for output.
 
 import { readFileSync } from 'node:fs';
 import { compileUsage, runCompile } from './compile.js';
-import { reportError, UsageError } from './errors.js';
+import { reportError, UsageError, type Io } from './errors.js';
 
 const usage = `usage: tcc <command> [options]
 
@@ -22,29 +22,27 @@ function version(): string {
   return pkg.version;
 }
 
-function main(argv: string[]): number {
+export function main(argv: string[], io: Io): number {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   try {
     const [command, ...rest] = args;
     switch (command) {
       case 'compile':
-        return runCompile(rest, debug);
+        return runCompile(rest, debug, io);
       case '--version':
-        process.stdout.write(`tcc ${version()}\n`);
+        io.stdout.write(`tcc ${version()}\n`);
         return 0;
       case undefined:
       case '-h':
       case '--help':
       case 'help':
-        process.stdout.write(usage + '\n');
+        io.stdout.write(usage + '\n');
         return 0;
       default:
         throw new UsageError(`unknown command '${command}'; run 'tcc --help' for the list`);
     }
   } catch (e) {
-    return reportError(e, debug);
+    return reportError(e, debug, io);
   }
 }
-
-process.exitCode = main(process.argv.slice(2));

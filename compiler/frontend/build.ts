@@ -217,7 +217,7 @@ class Frontend {
     for (const [key, raw] of Object.entries(step.attrs)) {
       const spec = specOp.attrs[key];
       if (!spec) {
-        this.error(raw.loc, `unknown attribute '${key}' for op '${op}'${didYouMean(key, Object.keys(specOp.attrs))}`, frame);
+        this.error(raw.keyLoc, `unknown attribute '${key}' for op '${op}'${didYouMean(key, Object.keys(specOp.attrs))}`, frame);
         throw new Reported();
       }
       attrs[key] = this.located(raw.loc, frame, () => evalAttr(spec, raw.value, frame.lookup));
@@ -232,7 +232,7 @@ class Frontend {
     }
     const scope = step.scope ? [...frame.scope, ...this.scopeParts(step.scope, frame)] : frame.scope;
     const ctx = this.stepContext(step, scope);
-    return [[step.name, this.located(step.loc, frame, () => specOp.build(ctx, args, attrs), `'${step.name}' (${op})`)]];
+    return [[step.name, this.located(step.loc, frame, () => specOp.build(ctx, args, attrs), { step: step.name, op })]];
   }
 
   private stepContext(step: StepSpec, scope: readonly string[]): StepContext {
@@ -271,7 +271,7 @@ class Frontend {
     for (const [key, raw] of Object.entries(attrs)) {
       const declared = block.params[key];
       if (!declared) {
-        this.error(raw.loc, `unknown parameter '${key}' for block '${block.name}'${didYouMean(key, Object.keys(block.params))}`, frame);
+        this.error(raw.keyLoc, `unknown parameter '${key}' for block '${block.name}'${didYouMean(key, Object.keys(block.params))}`, frame);
         throw new Reported();
       }
       const kind = typeof declared.value === 'number' ? 'float' : typeof declared.value === 'boolean' ? 'bool' : 'string';
@@ -348,12 +348,18 @@ class Frontend {
   }
 
   /** Runs `work`; a spec, shape or naming error becomes a diagnostic at `loc` and aborts the step. */
-  private located<T>(loc: SourceLoc, frame: Frame, work: () => T, what?: string): T {
+  private located<T>(loc: SourceLoc, frame: Frame, work: () => T, site?: { step: string; op: string }): T {
     try {
       return work();
     } catch (e) {
       if (e instanceof SpecValueError || e instanceof ShapeError || e instanceof ConflictError) {
-        this.error(loc, what && e instanceof ShapeError ? `shape error in ${what}: ${e.message}` : e.message, frame);
+        let message = e.message;
+        if (site && e instanceof ShapeError) {
+          // The message starts with the IR op that failed; name the spec op too when it differs (linear → matmul).
+          const where = message.startsWith(`${site.op}:`) ? `'${site.step}'` : `'${site.step}' (${site.op})`;
+          message = `shape error in ${where}: ${message}`;
+        }
+        this.error(loc, message, frame);
         throw new Reported();
       }
       throw e;

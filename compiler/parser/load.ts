@@ -1,18 +1,26 @@
 // Loading a spec: read each file, parse it with positions, check it against
 // the schema, resolve `extends` (depth first, bases merged in order, the file
-// itself on top), then read the merged tree into a Spec.
+// itself on top; a redefined block replaces the inherited one whole), then
+// read the merged tree into a Spec.
 
 import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
 import { checkSchema } from './schema.js';
-import type { AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
+import type { AttrEntry, AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
 import { mergeNodes, parseYaml, type LMap, type LNode, type LScalar, type LSeq } from './yaml.js';
 
 export interface LoadedSpec {
   readonly spec: Spec;
   /** Text of every file read, by the path diagnostics use. */
   readonly sources: ReadonlyMap<string, string>;
+}
+
+/** A block redefined in an extending file replaces the inherited one; everything else merges key by key. */
+const isBlockDefinition = (path: readonly string[]) => path.length === 2 && path[0] === 'blocks';
+
+function mergeSpecs(base: LMap, override: LMap): LMap {
+  return mergeNodes(base, override, isBlockDefinition) as LMap;
 }
 
 class SpecLoader {
@@ -48,9 +56,10 @@ class SpecLoader {
     const bases = ext === undefined ? [] : ext.kind === 'seq' ? ext.items : [ext];
     let merged: LMap | undefined;
     for (const base of bases as LScalar[]) {
-      const tree = this.loadTree(join(dirname(file), String(base.value)), base.loc, [...chain, absolute]);
+      const target = String(base.value);
+      const tree = this.loadTree(isAbsolute(target) ? target : join(dirname(file), target), base.loc, [...chain, absolute]);
       if (!tree) return undefined;
-      merged = merged ? (mergeNodes(merged, tree) as LMap) : tree;
+      merged = merged ? mergeSpecs(merged, tree) : tree;
     }
     const own = new Map(root.entries);
     own.delete('extends');
@@ -60,7 +69,7 @@ class SpecLoader {
       own.set('name', { keyLoc: root.loc, value: name });
     }
     const self: LMap = { kind: 'map', loc: root.loc, entries: own };
-    return merged ? (mergeNodes(merged, self) as LMap) : self;
+    return merged ? mergeSpecs(merged, self) : self;
   }
 }
 
@@ -87,8 +96,8 @@ function readAttr(node: LNode): Located<AttrLiteral> {
 const STEP_KEYS = new Set(['op', 'in', 'scope', 'outputs']);
 
 function readStep(name: string, node: LMap): StepSpec {
-  const attrs: Record<string, Located<AttrLiteral>> = {};
-  for (const [key, entry] of node.entries) if (!STEP_KEYS.has(key)) attrs[key] = readAttr(entry.value);
+  const attrs: Record<string, AttrEntry> = {};
+  for (const [key, entry] of node.entries) if (!STEP_KEYS.has(key)) attrs[key] = { ...readAttr(entry.value), keyLoc: entry.keyLoc };
   const scope = node.entries.get('scope')?.value;
   return {
     name,

@@ -4,7 +4,7 @@
 // ops, their attributes, shapes) need the op registry and live in the frontend.
 
 import { Ajv, type ErrorObject } from 'ajv';
-import { didYouMean, type DiagnosticBag } from './diagnostics.js';
+import { DiagnosticBag, didYouMean, type Diagnostic } from './diagnostics.js';
 import { nodeAt, toPlain, type LNode } from './yaml.js';
 
 const identifier = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
@@ -128,14 +128,18 @@ function describe(value: unknown): string {
 export function checkSchema(root: LNode, bag: DiagnosticBag): boolean {
   if (validate(toPlain(root))) return true;
   const seen = new Set<string>();
+  const found = new DiagnosticBag();
   for (const e of validate.errors ?? []) {
     // anyOf repeats its branches' errors; report the branch errors once and skip the summary.
     if (e.keyword === 'anyOf') continue;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    reportSchemaError(root, e, bag);
+    reportSchemaError(root, e, found);
   }
+  // In source order, as a reader goes through the file.
+  const position = (d: Diagnostic) => (d.loc ? d.loc.line * 1e6 + d.loc.col : 0);
+  for (const d of [...found.items].sort((a, b) => position(a) - position(b))) bag.error(d.loc, d.message);
   return false;
 }
 

@@ -11,6 +11,11 @@ export interface Located<T> {
   readonly loc: SourceLoc;
 }
 
+/** An attribute's value, and where its key stands (for errors about the attribute itself). */
+export interface AttrEntry extends Located<AttrLiteral> {
+  readonly keyLoc: SourceLoc;
+}
+
 /** One statement of a body: `name: {op: ..., in: [...], scope: ..., attr: value, ...}`. */
 export interface StepSpec {
   readonly name: string;
@@ -18,7 +23,7 @@ export interface StepSpec {
   readonly op: Located<string>;
   readonly inputs: readonly Located<string>[];
   readonly scope?: Located<string>;
-  readonly attrs: Readonly<Record<string, Located<AttrLiteral>>>;
+  readonly attrs: Readonly<Record<string, AttrEntry>>;
 }
 
 export interface BodySpec {

@@ -116,15 +116,16 @@ export function nodeAt(root: LNode, pointer: string): { node: LNode; keyLoc?: So
 
 /**
  * Deep merge for `extends`: mappings merge key by key, a null value in the
- * override deletes the key, anything else in the override replaces the base.
+ * override deletes the key, anything else in the override replaces the base,
+ * and so does a mapping at a path where `replaceWhole` says so.
  */
-export function mergeNodes(base: LNode, override: LNode): LNode {
-  if (base.kind !== 'map' || override.kind !== 'map') return override;
+export function mergeNodes(base: LNode, override: LNode, replaceWhole: (path: readonly string[]) => boolean = () => false, path: readonly string[] = []): LNode {
+  if (base.kind !== 'map' || override.kind !== 'map' || replaceWhole(path)) return override;
   const entries = new Map(base.entries);
   for (const [key, entry] of override.entries) {
     const previous = entries.get(key);
     if (entry.value.kind === 'scalar' && entry.value.value === null) entries.delete(key);
-    else entries.set(key, previous ? { keyLoc: entry.keyLoc, value: mergeNodes(previous.value, entry.value) } : entry);
+    else entries.set(key, previous ? { keyLoc: entry.keyLoc, value: mergeNodes(previous.value, entry.value, replaceWhole, [...path, key]) } : entry);
   }
   return { kind: 'map', loc: override.loc, entries };
 }

@@ -1,0 +1,170 @@
+// Bad input never shows a stack trace: each error prints
+// `file:line:col: error: message` at the offending YAML node, every error
+// found is reported, and the exit code is 2.
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
+
+const base = `extends: ${modelsDir()}/bert-base.yaml\n`;
+
+/** Compiles one spec file; returns its path and the error lines printed. */
+function compileBad(text: string, extra: Record<string, string> = {}) {
+  const files = specFiles({ 'spec.yaml': text, ...extra });
+  const file = files['spec.yaml']!;
+  const result = tcc('compile', file);
+  expect(result.code).toBe(2);
+  expect(result.stdout).toBe('');
+  expect(result.stderr).not.toMatch(/^\s+at /m); // no stack trace
+  const errors = result.stderr.split('\n').filter((l) => l.includes(': error: '));
+  return { file, errors, stderr: result.stderr };
+}
+
+describe('compile errors', () => {
+  it('reports malformed YAML at its position', () => {
+    const { file, errors } = compileBad(`${base}config: {hidden_size: 64\nmodel: {}\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(new RegExp(`^${file}:\\d+:\\d+: error: `));
+  });
+
+  it('reports several schema violations at once, each at its value', () => {
+    const { file, errors, stderr } = compileBad(`${base}config:\n  hidden_size: big\n  layer_norm_eps: -1\n  hidden_act: gelu2\n`);
+    expect(errors).toEqual([
+      `${file}:3:16: error: config.hidden_size must be integer, got string "big"`,
+      `${file}:4:19: error: config.layer_norm_eps must be > 0, got number -1`,
+      `${file}:5:15: error: config.hidden_act must be one of gelu, gelu_tanh, relu, got string "gelu2"; did you mean 'gelu'?`,
+    ]);
+    expect(stderr).toContain('  hidden_size: big\n   |                ^^^');
+    expect(stderr).toMatch(/3 errors\n$/);
+  });
+
+  it('reports an unknown field at its key, with a suggestion', () => {
+    const { file, errors } = compileBad(`${base}modle: {}\nconfig: {hidden_size: 64, num_attention_heads: 2}\n`);
+    expect(errors).toEqual([`${file}:2:1: error: unknown field 'modle' in the spec; did you mean 'model'?`]);
+  });
+
+  it('reports an unknown op, an unknown attribute and an unknown value in one run', () => {
+    const { file, errors, stderr } = compileBad(`${base}blocks:
+  pooler:
+    inputs: [x]
+    body:
+      first: {op: select, in: x, axis: 1, index: 0}
+      d: {op: lienar, in: first, name: dense, out: hidden_size}
+      n: {op: layer_norm, in: first, name: LN, epsilon: 1e-5}
+      m: {op: add, in: [first, x2]}
+    outputs: [first]
+`);
+    expect(errors).toEqual([
+      `${file}:7:15: error: unknown op 'lienar'; did you mean 'linear'?`,
+      `${file}:8:48: error: unknown attribute 'epsilon' for op 'layer_norm'`,
+      `${file}:9:32: error: unknown value 'x2'; did you mean 'x'?`,
+    ]);
+    expect(stderr).toContain("note: in block 'pooler' instantiated here");
+  });
+
+  it('reports a shape mismatch naming the op and both shapes', () => {
+    const { file, errors } = compileBad(`${base}blocks:
+  pooler:
+    inputs: [x]
+    body:
+      up: {op: linear, in: x, name: dense, out: intermediate_size}
+      bad: {op: add, in: [up, x]}
+    outputs: [bad]
+`);
+    expect(errors).toEqual([`${file}:7:12: error: shape error in 'bad': add: shapes f32[1,128,3072] and f32[1,128,768] do not broadcast`]);
+  });
+
+  it('reports hidden_size not divisible by the heads at the user\'s value', () => {
+    const { file, errors } = compileBad(`${base}config:\n  hidden_size: 100\n`);
+    expect(errors).toEqual([`${file}:3:16: error: hidden_size (100) must be divisible by num_attention_heads (12)`]);
+  });
+
+  it('reports a cycle between steps', () => {
+    const { file, errors } = compileBad(`${base}blocks:
+  pooler:
+    inputs: [x]
+    body:
+      a: {op: add, in: [b, x]}
+      b: {op: tanh, in: a}
+    outputs: [b]
+`);
+    expect(errors).toEqual([`${file}:6:10: error: cycle: a → b → a`]);
+  });
+
+  it('reports a block that instantiates itself', () => {
+    const { file, errors } = compileBad(`${base}blocks:
+  pooler:
+    inputs: [x]
+    body:
+      inner: {op: wrapper, in: x}
+    outputs: [inner]
+  wrapper:
+    inputs: [x]
+    body:
+      again: {op: pooler, in: x}
+    outputs: [again]
+`);
+    expect(errors).toEqual([`${file}:11:19: error: block 'pooler' instantiates itself: pooler → wrapper → pooler`]);
+  });
+
+  it('reports a missing extends file and an extends cycle at the extends value', () => {
+    const missing = compileBad('extends: nope.yaml\n');
+    expect(missing.errors).toEqual([`${missing.file}:1:10: error: cannot read '${missing.file.replace(/spec\.yaml$/, 'nope.yaml')}': no such file`]);
+    const cycle = compileBad('extends: other.yaml\n', { 'other.yaml': 'extends: spec.yaml\n' });
+    expect(cycle.errors).toHaveLength(1);
+    expect(cycle.errors[0]).toMatch(/other\.yaml:1:10: error: extends cycle: spec\.yaml → other\.yaml → spec\.yaml$/);
+  });
+
+  it('reports a wrong operand count and a missing attribute', () => {
+    const { file, errors } = compileBad(`${base}blocks:
+  pooler:
+    inputs: [x]
+    body:
+      a: {op: tanh, in: [x, x]}
+      b: {op: select, in: x, axis: 1}
+    outputs: [b]
+`);
+    expect(errors).toEqual([
+      `${file}:6:10: error: op 'tanh' takes 1 operand, got 2`,
+      `${file}:7:10: error: op 'select' needs the attribute 'index'`,
+    ]);
+  });
+
+  it('refuses --mode train with a clear message until training arrives', () => {
+    const result = tcc('compile', 'models/bert-tiny.yaml', '--mode', 'train');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/^tcc: error: --mode train is not available yet: .*autodiff/);
+  });
+
+  it('rejects bad flags in one line', () => {
+    expect(tcc('compile', 'models/bert-tiny.yaml', '--batch', '0')).toMatchObject({ code: 2, stderr: "tcc: error: --batch must be a positive integer, got '0'\n" });
+    expect(tcc('compile', 'models/bert-tiny.yaml', '--bogus').stderr).toMatch(/^tcc: error: Unknown option '--bogus'/);
+    expect(tcc('frobnicate').stderr).toBe("tcc: error: unknown command 'frobnicate'; run 'tcc --help' for the list\n");
+  });
+
+  it('reports a missing spec file without a location', () => {
+    expect(tcc('compile', 'no/such.yaml')).toMatchObject({ code: 2, stderr: "error: cannot read 'no/such.yaml': no such file\n1 error\n" });
+  });
+});
+
+describe('the tcc binary', () => {
+  const bin = 'dist/cli/tcc.js';
+
+  it('exits 2 with diagnostics and no stack trace, and shows one with --debug', () => {
+    const files = specFiles({ 'spec.yaml': `${base}config:\n  hidden_size: 100\n` });
+    const plain = spawnSync(process.execPath, [bin, 'compile', files['spec.yaml']!], { encoding: 'utf8' });
+    expect(plain.status).toBe(2);
+    expect(plain.stderr).toMatch(/^.*spec\.yaml:3:16: error: hidden_size \(100\)/);
+    expect(plain.stderr).not.toMatch(/^\s+at /m);
+    const debug = spawnSync(process.execPath, [bin, 'compile', files['spec.yaml']!, '--debug'], { encoding: 'utf8' });
+    expect(debug.status).toBe(2);
+    expect(debug.stderr).toMatch(/^\s+at /m);
+  });
+
+  it('prints one JSON object with the figures a user scripts against', () => {
+    const out = execFileSync(process.execPath, [bin, 'compile', 'models/bert-base.yaml', '--json', '--seq', '64', '--batch', '2'], { encoding: 'utf8' });
+    const report = JSON.parse(out) as Record<string, unknown>;
+    expect(report).toMatchObject({ model: 'bert-base', mode: 'infer', batch: 2, seq: 64, parameters: 110106428 });
+    for (const key of ['ops', 'flops', 'compile_ms']) expect(typeof report[key]).toBe('number');
+  });
+});

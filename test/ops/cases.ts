@@ -1,0 +1,80 @@
+// The op-test table: every op of the registry with attributes and operand
+// types, several shapes each. The interpreter is checked against independent
+// formulas on it here; the backends will be checked against the interpreter
+// on the same table.
+
+import type { AttrsOf, OpName } from '../../compiler/ir/ops/index.js';
+import type { DType } from '../../compiler/ir/types.js';
+
+export interface OperandSpec {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  /** Value range; i32 operands draw integers in [lo, hi). */
+  readonly lo?: number;
+  readonly hi?: number;
+}
+
+export interface OpCase<K extends OpName = OpName> {
+  readonly op: K;
+  readonly attrs: AttrsOf<K>;
+  readonly operands: readonly OperandSpec[];
+}
+
+const f = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape });
+const positive = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape, lo: 0.1, hi: 3 });
+const ids = (hi: number, ...shape: number[]): OperandSpec => ({ dtype: 'i32', shape, lo: 0, hi });
+
+function c<K extends OpName>(op: K, attrs: AttrsOf<K>, ...operands: OperandSpec[]): OpCase {
+  return { op, attrs, operands } as OpCase;
+}
+
+const unaryShapes = [[7], [2, 3, 5]];
+const unaryOps = ['neg', 'exp', 'tanh', 'sigmoid', 'erf', 'relu', 'gelu', 'gelu_tanh'] as const;
+const binaryOps = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
+
+export const OP_CASES: readonly OpCase[] = [
+  c('input', { name: 'x', dtype: 'f32', shape: [2, 3] }),
+  c('param', { name: 'w', shape: [4, 3], init: 'normal', std: 0.02 }),
+  c('range', { size: 6 }),
+  c('sinusoidal', { length: 5, dim: 8 }),
+  // erf is checked near zero against its Maclaurin series (exact there); its tails against tables.
+  ...unaryOps.flatMap((op) => unaryShapes.map((s) => c(op, {}, { dtype: 'f32', shape: s, lo: op === 'erf' ? -2.5 : -4, hi: op === 'erf' ? 2.5 : 4 }))),
+  ...(['log', 'sqrt', 'rsqrt'] as const).flatMap((op) => unaryShapes.map((s) => c(op, {}, positive(...s)))),
+  ...binaryOps.flatMap((op) => [
+    c(op, {}, f(3, 4), op === 'div' ? positive(3, 4) : f(3, 4)),
+    c(op, {}, f(2, 3, 4), op === 'div' ? positive(4) : f(4)),
+    c(op, {}, f(2, 1, 4), op === 'div' ? positive(3, 1) : f(3, 1)),
+  ]),
+  c('add', {}, ids(10, 2, 3), ids(10, 3)),
+  c('affine', { scale: -2.5, shift: 0.75 }, f(2, 5)),
+  c('cast', { to: 'f32' }, ids(100, 2, 3)),
+  c('cast', { to: 'i32' }, { dtype: 'f32', shape: [2, 3], lo: -50, hi: 50 }),
+  c('dropout', { rate: 0.1, stream: 3 }, f(4, 5)),
+  c('reshape', { shape: [3, -1] }, f(2, 3, 4)),
+  c('reshape', { shape: [24] }, f(2, 3, 4)),
+  c('transpose', { perm: [0, 2, 1, 3] }, f(2, 3, 4, 5)),
+  c('transpose', { perm: [1, 0] }, f(3, 7)),
+  c('slice', { axis: 1, start: 1, end: 3 }, f(2, 4, 3)),
+  c('slice', { axis: -1, start: 0, end: 2 }, f(3, 5)),
+  c('select', { axis: 1, index: 0 }, f(2, 4, 3)),
+  c('select', { axis: -1, index: 1 }, f(3, 2)),
+  c('concat', { axis: 1 }, f(2, 3, 2), f(2, 1, 2), f(2, 2, 2)),
+  c('concat', { axis: 0 }, f(1, 4), f(3, 4)),
+  c('gather', {}, f(10, 4), ids(10, 2, 3)),
+  c('gather', {}, f(6, 2, 3), ids(6, 5)),
+  c('sum', { axes: [1], keepdims: false }, f(2, 3, 4)),
+  c('sum', { axes: [0, 2], keepdims: true }, f(2, 3, 4)),
+  c('mean', { axes: [-1], keepdims: true }, f(3, 5)),
+  c('max', { axes: [0], keepdims: false }, f(4, 3)),
+  c('softmax', { axis: -1 }, { dtype: 'f32', shape: [2, 3, 7], lo: -5, hi: 5 }),
+  c('softmax', { axis: 1 }, f(2, 4, 3)),
+  c('log_softmax', { axis: -1 }, { dtype: 'f32', shape: [3, 6], lo: -5, hi: 5 }),
+  c('layer_norm', { eps: 1e-12 }, f(2, 3, 8), f(8), f(8)),
+  c('layer_norm', { eps: 1e-5 }, f(4, 16), f(16), f(16)),
+  c('matmul', { transpose_a: false, transpose_b: false }, f(5, 7), f(7, 3)),
+  c('matmul', { transpose_a: false, transpose_b: true }, f(2, 5, 7), f(3, 7)),
+  c('matmul', { transpose_a: true, transpose_b: false }, f(7, 5), f(7, 3)),
+  c('matmul', { transpose_a: true, transpose_b: true }, f(2, 7, 5), f(2, 3, 7)),
+  c('matmul', { transpose_a: false, transpose_b: true }, f(2, 3, 4, 8), f(2, 3, 6, 8)),
+  c('matmul', { transpose_a: false, transpose_b: false }, f(2, 1, 4, 8), f(3, 8, 5)),
+];
