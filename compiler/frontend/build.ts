@@ -28,6 +28,8 @@ export interface BuildOptions {
 interface Frame {
   readonly lookup: Lookup;
   readonly scope: readonly string[];
+  /** Where node labels start: the scope, or the calling steps' names inside unscoped blocks. */
+  readonly labels: readonly string[];
   /** Block instantiation sites, innermost first, for notes on errors inside blocks. */
   readonly calls: readonly Note[];
   /** Blocks being instantiated, to find recursion. */
@@ -65,9 +67,9 @@ class Frontend {
       this.bag.error(spec.loc, `spec '${spec.name}' has no model: define 'model:' or extend a model such as bert.yaml`);
       return this.graph.build();
     }
-    const root: Frame = { lookup: this.global, scope: [], calls: [], blocks: [] };
+    const root: Frame = { lookup: this.global, scope: [], labels: [], calls: [], blocks: [] };
     const modelScope = spec.model.scope ? this.scopeParts(spec.model.scope, root) : [];
-    const body = this.buildBody(spec.model.body.steps, { ...root, scope: modelScope }, inputs);
+    const body = this.buildBody(spec.model.body.steps, { ...root, scope: modelScope, labels: modelScope }, inputs);
     for (const out of spec.model.outputs) {
       const id = this.resolve(out.ref, body, root);
       if (id !== undefined) this.setOutput(out.name, id, out.ref.loc);
@@ -231,16 +233,16 @@ class Frontend {
       attrs[key] = spec.default;
     }
     const scope = step.scope ? [...frame.scope, ...this.scopeParts(step.scope, frame)] : frame.scope;
-    const ctx = this.stepContext(step, scope);
+    const ctx = this.stepContext(step, scope, step.scope ? scope : frame.labels);
     return [[step.name, this.located(step.loc, frame, () => specOp.build(ctx, args, attrs), { step: step.name, op })]];
   }
 
-  private stepContext(step: StepSpec, scope: readonly string[]): StepContext {
+  private stepContext(step: StepSpec, scope: readonly string[], labels: readonly string[]): StepContext {
     const std = this.spec.config.initializer_range?.value;
     return {
       graph: this.graph,
       mode: this.options.mode,
-      label: [...scope, step.name].join('.'),
+      label: [...labels, step.name].join('.'),
       paramName: (name) => (name.startsWith('/') ? name.slice(1) : [...scope, name].join('.')),
       initStd: typeof std === 'number' ? std : 0.02,
       nextStream: () => ++this.streams,
@@ -282,6 +284,7 @@ class Frontend {
     const inner: Frame = {
       lookup,
       scope,
+      labels: step.scope ? scope : [...frame.labels, step.name],
       calls: [{ loc: step.loc, message: `in block '${block.name}' instantiated here` }, ...frame.calls],
       blocks: [...frame.blocks, block.name],
     };
@@ -369,7 +372,7 @@ class Frontend {
   /** Like `located`, at top level: reports and returns undefined instead of aborting. */
   private reportAt<T>(loc: SourceLoc, work: () => T): T | undefined {
     try {
-      return this.located(loc, { lookup: this.global, scope: [], calls: [], blocks: [] }, work);
+      return this.located(loc, { lookup: this.global, scope: [], labels: [], calls: [], blocks: [] }, work);
     } catch (e) {
       if (e instanceof Reported) return undefined;
       throw e;

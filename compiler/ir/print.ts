@@ -1,16 +1,18 @@
 // The IR's text form, used in errors, `tcc compile -o` and golden tests:
 //
 //   graph bert-tiny (infer; batch=2, seq=8) {
-//     %0: i32[2,8] = input {name="input_ids", dtype="i32", shape=[2,8]}
-//     %2: f32[2,8,128] = gather(%1, %0)  # bert.embeddings.word_embeddings
+//     %0: i32[2,8] = input "input_ids"
+//     %6: f32[30522,128] = param "bert.embeddings.word_embeddings.weight"  # bert.embeddings.words
+//     %7: f32[2,8,128] = gather(%6, %0)  # bert.embeddings.words
 //     ...
 //     return last_hidden_state=%40, pooler_output=%45
 //   }
 //
-// Attributes equal to their default are left out. The text is stable: the
+// Attributes equal to their default are left out; `# label` says which spec
+// step made the node. The text is stable: the
 // same graph always prints the same bytes.
 
-import type { Graph, Node } from './graph.js';
+import { sourceName, type Graph, type Node } from './graph.js';
 import { opDef } from './ops/index.js';
 import { formatType } from './types.js';
 
@@ -23,15 +25,18 @@ function formatValue(v: unknown): string {
 export function formatAttrs(node: Node): string {
   const specs = opDef(node.op).attrs as Record<string, { default?: unknown }>;
   const attrs = node.attrs as Record<string, unknown>;
+  // A source's name prints after the op, and its dtype and shape are the node's type.
+  const shown = (k: string) => !(sourceName(node) !== undefined && (k === 'name' || k === 'dtype' || k === 'shape'));
   const parts = Object.keys(specs)
-    .filter((k) => attrs[k] !== undefined && formatValue(attrs[k]) !== formatValue(specs[k]!.default))
+    .filter((k) => shown(k) && attrs[k] !== undefined && formatValue(attrs[k]) !== formatValue(specs[k]!.default))
     .map((k) => `${k}=${formatValue(attrs[k])}`);
   return parts.length ? ` {${parts.join(', ')}}` : '';
 }
 
 export function formatNode(node: Node): string {
-  const args = node.args.length ? `(${node.args.map((a) => `%${a}`).join(', ')})` : '';
-  const label = node.label ? `  # ${node.label}` : '';
+  const name = sourceName(node);
+  const args = node.args.length ? `(${node.args.map((a) => `%${a}`).join(', ')})` : name !== undefined ? ` ${JSON.stringify(name)}` : '';
+  const label = node.label && node.label !== name ? `  # ${node.label}` : '';
   return `%${node.id}: ${formatType(node.type)} = ${node.op}${args}${formatAttrs(node)}${label}`;
 }
 

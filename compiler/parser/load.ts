@@ -8,7 +8,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
 import { checkSchema } from './schema.js';
 import type { AttrEntry, AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
-import { mergeNodes, parseYaml, type LMap, type LNode, type LScalar, type LSeq } from './yaml.js';
+import { mergeNodes, parseYaml, withoutNulls, type LMap, type LNode, type LScalar, type LSeq } from './yaml.js';
 
 export interface LoadedSpec {
   readonly spec: Spec;
@@ -69,7 +69,7 @@ class SpecLoader {
       own.set('name', { keyLoc: root.loc, value: name });
     }
     const self: LMap = { kind: 'map', loc: root.loc, entries: own };
-    return merged ? mergeSpecs(merged, self) : self;
+    return merged ? mergeSpecs(merged, self) : (withoutNulls(self) as LMap);
   }
 }
 

@@ -125,7 +125,18 @@ export function mergeNodes(base: LNode, override: LNode, replaceWhole: (path: re
   for (const [key, entry] of override.entries) {
     const previous = entries.get(key);
     if (entry.value.kind === 'scalar' && entry.value.value === null) entries.delete(key);
-    else entries.set(key, previous ? { keyLoc: entry.keyLoc, value: mergeNodes(previous.value, entry.value, replaceWhole, [...path, key]) } : entry);
+    else if (previous) entries.set(key, { keyLoc: entry.keyLoc, value: mergeNodes(previous.value, entry.value, replaceWhole, [...path, key]) });
+    else entries.set(key, { keyLoc: entry.keyLoc, value: withoutNulls(entry.value) });
   }
   return { kind: 'map', loc: override.loc, entries };
+}
+
+/** A tree with its null-valued mapping entries removed: null deletes, also where there was nothing to delete. */
+export function withoutNulls(node: LNode): LNode {
+  if (node.kind !== 'map') return node;
+  const entries = new Map<string, { keyLoc: SourceLoc; value: LNode }>();
+  for (const [key, entry] of node.entries) {
+    if (!(entry.value.kind === 'scalar' && entry.value.value === null)) entries.set(key, { keyLoc: entry.keyLoc, value: withoutNulls(entry.value) });
+  }
+  return { kind: 'map', loc: node.loc, entries };
 }

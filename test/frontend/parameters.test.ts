@@ -47,7 +47,7 @@ describe('parameter counts', () => {
     ['bert-medium', 512, 8],
   ])('matches the formula for %s (H=%i, L=%i)', (name, h, layers) => {
     expect(parameters(`models/${name}.yaml`)).toBe(bertModelParameters(h, layers, 4 * h) + pretrainingHeads(h));
-    const heads = compileFile(`models/${name}.yaml`).graph.nodes.find((n) => n.op === 'reshape' && n.label.endsWith('attention.self.split'))!;
+    const heads = compileFile(`models/${name}.yaml`).graph.nodes.find((n) => n.op === 'reshape' && n.label.endsWith('attention.self.qh.split'))!;
     expect(heads.type.shape[3]).toBe(64); // heads are 64 wide
   });
 });
