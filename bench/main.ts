@@ -1,0 +1,21 @@
+// `npm run bench`: every benchmark prints JSON lines on stdout; a table of
+// the medians goes to stderr. Timings are never asserted by tests.
+
+import os from 'node:os';
+import { benchCompile } from './compile.js';
+
+function machine(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model ?? 'unknown CPU'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+}
+
+process.stderr.write(`tcc benchmarks on ${machine()}\n`);
+const records = benchCompile();
+const models = [...new Set(records.map((r) => r.model))];
+const metrics = [...new Set(records.map((r) => r.metric))];
+process.stderr.write(`\n${['model', ...metrics].map((h) => h.padEnd(17)).join('')}\n`);
+for (const model of models) {
+  const cells = metrics.map((m) => String(records.find((r) => r.model === model && r.metric === m)?.value ?? '-'));
+  process.stderr.write(`${[model, ...cells].map((c) => c.padEnd(17)).join('')}\n`);
+}
+process.stderr.write('(batch 1, seq 128; milliseconds, medians; cold_compile_ms and cli_wall_ms from fresh processes)\n');
