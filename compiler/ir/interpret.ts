@@ -8,6 +8,7 @@ import type { HostTensor } from './tensor.js';
 import { formatShape, sameShape } from './types.js';
 
 export interface InterpretOptions {
+  /** Dropout is active in training graphs; this overrides the graph's mode. */
   readonly training?: boolean;
   readonly seed?: number;
   readonly step?: number;
@@ -25,7 +26,7 @@ export function interpret(
     return t;
   };
   const ctx: InterpretContext = {
-    training: options.training ?? false,
+    training: options.training ?? graph.mode === 'train',
     seed: options.seed ?? 0,
     step: options.step ?? 0,
     input: (name) => fed('input', inputs, name),

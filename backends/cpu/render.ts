@@ -1,0 +1,197 @@
+// The CPU renderer: kernel IR → JavaScript. Each kernel becomes a function
+// `(b0, b1, …, out, rt)` over typed arrays, with shapes and strides baked in
+// as constants; loops are nested over the iteration space so that index
+// arithmetic stays affine. Matmul picks a loop order from its operands'
+// strides: dot products over contiguous rows (4 rows at a time, sharing each
+// load of B) or row updates over contiguous columns, accumulating in doubles.
+
+import { CodeWriter } from '../common/writer.js';
+import type { KExpr, Kernel, MapKernel, MatmulKernel, ReduceKernel, RowsKernel } from '../../compiler/lower/kernel.js';
+
+const UNARY: Record<string, (x: string) => string> = {
+  neg: (x) => `(-${x})`,
+  exp: (x) => `Math.exp(${x})`,
+  log: (x) => `Math.log(${x})`,
+  sqrt: (x) => `Math.sqrt(${x})`,
+  rsqrt: (x) => `(1 / Math.sqrt(${x}))`,
+  tanh: (x) => `Math.tanh(${x})`,
+  sigmoid: (x) => `(1 / (1 + Math.exp(-${x})))`,
+  erf: (x) => `erf(${x})`,
+  relu: (x) => `relu(${x})`,
+  gelu: (x) => `gelu(${x})`,
+  gelu_tanh: (x) => `geluTanh(${x})`,
+  sin: (x) => `Math.sin(${x})`,
+  cos: (x) => `Math.cos(${x})`,
+};
+
+const BINARY: Record<string, (a: string, b: string) => string> = {
+  add: (a, b) => `(${a} + ${b})`,
+  sub: (a, b) => `(${a} - ${b})`,
+  mul: (a, b) => `(${a} * ${b})`,
+  div: (a, b) => `(${a} / ${b})`,
+  max: (a, b) => `maximum(${a}, ${b})`,
+  min: (a, b) => `minimum(${a}, ${b})`,
+  pow: (a, b) => `Math.pow(${a}, ${b})`,
+  lt: (a, b) => `(${a} < ${b} ? 1 : 0)`,
+  mod: (a, b) => `(${a} % ${b})`,
+  idiv: (a, b) => `Math.floor(${a} / ${b})`,
+};
+
+function literal(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity';
+  return Object.is(value, -0) ? '-0' : String(value);
+}
+
+export function renderExpr(e: KExpr): string {
+  switch (e.op) {
+    case 'const': return literal(e.value);
+    case 'idx': return `c${e.axis}`;
+    case 'ridx': return 'r';
+    case 'acc': return 'acc';
+    case 'load': return `b${e.slot}[${renderExpr(e.index)}]`;
+    case 'unary': return UNARY[e.fn]!(renderExpr(e.x));
+    case 'binary': return BINARY[e.fn]!(renderExpr(e.a), renderExpr(e.b));
+    case 'where': return `(${renderExpr(e.cond)} ? ${renderExpr(e.then)} : ${renderExpr(e.else)})`;
+    case 'cast': return e.to === 'i32' ? `Math.trunc(${renderExpr(e.x)})` : renderExpr(e.x);
+    case 'random': return `uniform01(rt.seed, ${e.stream}, rt.step, ${renderExpr(e.element)})`;
+  }
+}
+
+/** Nested loops c0, c1, … over a shape; `body` runs innermost. */
+function loops(w: CodeWriter, shape: readonly number[], body: () => void, axis = 0): void {
+  if (axis === shape.length) return body();
+  w.block(`for (let c${axis} = 0; c${axis} < ${shape[axis]}; c${axis}++) {`, () => loops(w, shape, body, axis + 1));
+}
+
+function renderMap(w: CodeWriter, k: MapKernel): void {
+  w.line('let e = 0;');
+  loops(w, k.shape, () => w.line(`out[e++] = ${renderExpr(k.expr)};`));
+}
+
+function renderReduce(w: CodeWriter, k: ReduceKernel): void {
+  w.line('let e = 0;');
+  loops(w, k.shape, () => {
+    w.line(`let acc = ${k.combine === 'sum' ? '0' : '-Infinity'};`);
+    w.block(`for (let r = 0; r < ${k.extent}; r++) {`, () => {
+      w.line(`const v = ${renderExpr(k.expr)};`);
+      w.line(k.combine === 'sum' ? 'acc += v;' : 'if (v > acc || v !== v) acc = v;');
+    });
+    w.line(`out[e++] = ${renderExpr(k.finish)};`);
+  });
+}
+
+function renderRows(w: CodeWriter, k: RowsKernel): void {
+  const at = (i: string) => (k.inner === 1 ? `base + ${i}` : `base + ${i} * ${k.inner}`);
+  w.block(`for (let o = 0; o < ${k.outer}; o++) {`, () => {
+    w.block(`for (let i = 0; i < ${k.inner}; i++) {`, () => {
+      w.line(`const base = o * ${k.size * k.inner} + i;`);
+      if (k.fn === 'layer_norm') {
+        w.line('let mean = 0;');
+        w.line(`for (let j = 0; j < ${k.size}; j++) mean += b0[${at('j')}];`);
+        w.line(`mean /= ${k.size};`);
+        w.line('let variance = 0;');
+        w.block(`for (let j = 0; j < ${k.size}; j++) {`, () => {
+          w.line(`const d = b0[${at('j')}] - mean;`);
+          w.line('variance += d * d;');
+        });
+        w.line(`const inv = 1 / Math.sqrt(variance / ${k.size} + ${literal(k.eps)});`);
+        w.line(`for (let j = 0; j < ${k.size}; j++) out[${at('j')}] = (b0[${at('j')}] - mean) * inv * b1[j] + b2[j];`);
+        return;
+      }
+      w.line('let max = -Infinity;');
+      w.line(`for (let j = 0; j < ${k.size}; j++) max = maximum(max, b0[${at('j')}]);`);
+      w.line('let sum = 0;');
+      w.line(`for (let j = 0; j < ${k.size}; j++) sum += Math.exp(b0[${at('j')}] - max);`);
+      const value = k.fn === 'softmax' ? `Math.exp(b0[${at('j')}] - max) / sum` : `b0[${at('j')}] - max - logSum`;
+      if (k.fn === 'log_softmax') w.line('const logSum = Math.log(sum);');
+      w.line(`for (let j = 0; j < ${k.size}; j++) out[${at('j')}] = ${value};`);
+    });
+  });
+}
+
+/** Offsets of one batch of A, B and C from the batch loop counters. */
+function batchOffsets(k: MatmulKernel): { a: string; b: string; c: string } {
+  const sum = (strides: readonly number[]) => strides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean).join(' + ') || '0';
+  const cStrides = k.batch.map((_, d) => k.batch.slice(d + 1).reduce((p, x) => p * x, k.m * k.n));
+  return { a: sum(k.a.batchStrides), b: sum(k.b.batchStrides), c: sum(cStrides) };
+}
+
+function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
+  const { m, n, k: depth, a, b } = k;
+  const offsets = batchOffsets(k);
+  const dotForm = a.colStride === 1 && b.rowStride === 1;
+  const rowForm = !dotForm && b.colStride === 1;
+  if (rowForm) w.line(`const acc = new Float64Array(${n});`);
+  loops(w, k.batch, () => {
+    w.line(`const aOff = ${offsets.a}, bOff = ${offsets.b}, cOff = ${offsets.c};`);
+    if (dotForm) {
+      // C[i, j] = A[i, :] · B[:, j], both contiguous along k; four rows share each load of B.
+      w.line('let i = 0;');
+      w.block(`for (; i + 4 <= ${m}; i += 4) {`, () => {
+        w.line(`const a0 = aOff + i * ${a.rowStride}, a1 = a0 + ${a.rowStride}, a2 = a1 + ${a.rowStride}, a3 = a2 + ${a.rowStride};`);
+        w.block(`for (let j = 0; j < ${n}; j++) {`, () => {
+          w.line(`const bj = bOff + j * ${b.colStride};`);
+          w.line('let s0 = 0, s1 = 0, s2 = 0, s3 = 0;');
+          w.block(`for (let p = 0; p < ${depth}; p++) {`, () => {
+            w.line('const bv = b1[bj + p];');
+            w.line('s0 += b0[a0 + p] * bv; s1 += b0[a1 + p] * bv; s2 += b0[a2 + p] * bv; s3 += b0[a3 + p] * bv;');
+          });
+          w.line(`const c = cOff + i * ${n} + j;`);
+          w.line(`out[c] = s0; out[c + ${n}] = s1; out[c + ${2 * n}] = s2; out[c + ${3 * n}] = s3;`);
+        });
+      });
+      w.block(`for (; i < ${m}; i++) {`, () => {
+        w.line(`const ai = aOff + i * ${a.rowStride};`);
+        w.block(`for (let j = 0; j < ${n}; j++) {`, () => {
+          w.line(`const bj = bOff + j * ${b.colStride};`);
+          w.line('let s = 0;');
+          w.line(`for (let p = 0; p < ${depth}; p++) s += b0[ai + p] * b1[bj + p];`);
+          w.line(`out[cOff + i * ${n} + j] = s;`);
+        });
+      });
+    } else if (rowForm) {
+      // C[i, :] = Σ_p A[i, p] · B[p, :], B contiguous along n.
+      w.block(`for (let i = 0; i < ${m}; i++) {`, () => {
+        w.line('acc.fill(0);');
+        w.block(`for (let p = 0; p < ${depth}; p++) {`, () => {
+          w.line(`const av = b0[aOff + i * ${a.rowStride} + p * ${a.colStride}];`);
+          w.line(`const bp = bOff + p * ${b.rowStride};`);
+          w.line(`for (let j = 0; j < ${n}; j++) acc[j] += av * b1[bp + j];`);
+        });
+        w.line(`out.set(acc, cOff + i * ${n});`);
+      });
+    } else {
+      w.block(`for (let i = 0; i < ${m}; i++) {`, () => {
+        w.block(`for (let j = 0; j < ${n}; j++) {`, () => {
+          w.line('let s = 0;');
+          w.line(`for (let p = 0; p < ${depth}; p++) s += b0[aOff + i * ${a.rowStride} + p * ${a.colStride}] * b1[bOff + p * ${b.rowStride} + j * ${b.colStride}];`);
+          w.line(`out[cOff + i * ${n} + j] = s;`);
+        });
+      });
+    }
+  });
+}
+
+export function renderKernelJs(k: Kernel): string {
+  const w = new CodeWriter();
+  const params = [...k.inputs.map((_, i) => `b${i}`), 'out', 'rt'].join(', ');
+  w.block(`kernels[${JSON.stringify(k.name)}] = function (${params}) { // ${k.label || k.kind}`, () => {
+    if (k.kind === 'map') renderMap(w, k);
+    else if (k.kind === 'reduce') renderReduce(w, k);
+    else if (k.kind === 'rows') renderRows(w, k);
+    else renderMatmul(w, k);
+  }, '};');
+  return w.toString();
+}
+
+/** The whole kernels.js of a program: run as `new Function('kernels', 'helpers', source)`. */
+export function renderProgramJs(kernels: readonly Kernel[], title: string): string {
+  const head = [
+    `// Generated by tcc: CPU kernels of ${title}. Do not edit.`,
+    "'use strict';",
+    'const { erf, gelu, geluTanh, relu, maximum, minimum, uniform01 } = helpers;',
+    '',
+  ].join('\n');
+  return head + kernels.map(renderKernelJs).join('\n');
+}

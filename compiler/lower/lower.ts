@@ -1,0 +1,82 @@
+// Lowering: Graph → KernelProgram, one kernel per computing node (fusion will
+// group nodes later). Stages:
+//   1. buffers: one per node; a reshape shares its operand's buffer (row-major
+//      data does not move); inputs and parameters get their own;
+//   2. kernels: each node's lowering rule (rules.ts) builds its kernel over
+//      the operand buffers;
+//   3. outputs: an output that is an input or parameter gets a copy kernel, so
+//      that outputs are always buffers the program writes.
+
+import type { Graph, Node } from '../ir/graph.js';
+import { sourceName } from '../ir/graph.js';
+import { numel } from '../ir/types.js';
+import { load, type BufferInfo, type Kernel, type KernelArg, type KernelProgram } from './kernel.js';
+import { flatIndex, LOWERING, type LowerContext } from './rules.js';
+
+export function lowerToKernels(graph: Graph): KernelProgram {
+  const buffers: BufferInfo[] = [];
+  const bufferOf: number[] = [];
+  const newBuffer = (info: Omit<BufferInfo, 'id'>): number => {
+    buffers.push({ id: buffers.length, ...info });
+    return buffers.length - 1;
+  };
+  const outputNodes = new Set(graph.outputs.map((o) => o.node));
+  const kernels: Kernel[] = [];
+  const inputs: KernelProgram['inputs'][number][] = [];
+  const params: KernelProgram['params'][number][] = [];
+
+  for (const node of graph.nodes) {
+    const dtype = node.type.dtype;
+    const size = numel(node.type.shape);
+    const rule = LOWERING[node.op];
+    if (rule === 'source') {
+      const name = sourceName(node)!;
+      const role = node.op === 'input' ? 'input' : 'param';
+      const buffer = newBuffer({ dtype, size, role, name });
+      bufferOf[node.id] = buffer;
+      if (role === 'input') inputs.push({ name, buffer, dtype, shape: node.type.shape });
+      else {
+        const a = (node as Node<'param'>).attrs;
+        params.push({ name, buffer, shape: node.type.shape, init: a.init, std: a.std });
+      }
+      continue;
+    }
+    if (rule === 'alias') {
+      bufferOf[node.id] = bufferOf[node.args[0]!]!;
+      continue;
+    }
+    const buffer = newBuffer({ dtype, size, role: outputNodes.has(node.id) ? 'output' : 'intermediate' });
+    bufferOf[node.id] = buffer;
+    const arg = (id: number): KernelArg => ({ buffer: bufferOf[id]!, dtype: graph.nodes[id]!.type.dtype, size: numel(graph.nodes[id]!.type.shape) });
+    const ctx: LowerContext = {
+      name: `k${kernels.length}_${node.op}`,
+      node: node.id,
+      label: node.label,
+      inputs: node.args.map(arg),
+      output: { buffer, dtype, size },
+      operandTypes: node.args.map((a) => graph.nodes[a]!.type),
+      type: node.type,
+      training: graph.mode === 'train',
+    };
+    kernels.push(rule(ctx, node.attrs as never));
+  }
+
+  const outputs = graph.outputs.map((o) => {
+    const node = graph.nodes[o.node]!;
+    let buffer = bufferOf[o.node]!;
+    if (buffers[buffer]!.role !== 'output' && buffers[buffer]!.role !== 'intermediate') {
+      // An input or parameter (or a reshape of one) returned as is: copy it out.
+      const size = numel(node.type.shape);
+      const source: KernelArg = { buffer, dtype: node.type.dtype, size };
+      buffer = newBuffer({ dtype: node.type.dtype, size, role: 'output' });
+      const shape = node.type.shape;
+      kernels.push({ kind: 'map', name: `k${kernels.length}_copy`, node: o.node, label: o.name, inputs: [source], output: { buffer, dtype: node.type.dtype, size }, shape, expr: load(0, flatIndex(shape)) });
+    } else {
+      buffers[buffer] = { ...buffers[buffer]!, role: 'output' };
+    }
+    buffers[buffer] = { ...buffers[buffer]!, name: buffers[buffer]!.name ?? o.name };
+    return { name: o.name, buffer, dtype: node.type.dtype, shape: node.type.shape };
+  });
+  return { buffers, kernels, inputs, params, outputs };
+}
+
