@@ -1,6 +1,6 @@
 // `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]`
 
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
 import { graphToJson } from '../compiler/ir/json.js';
@@ -8,6 +8,7 @@ import { printGraph } from '../compiler/ir/print.js';
 import { formatType } from '../compiler/ir/types.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
+import { writeAtomic } from './files.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]
 
@@ -17,13 +18,6 @@ Compiles a model spec (YAML) to the graph IR and reports its size.
   --mode M         infer (default) or train
   -o, --out DIR    write the IR as text (graph.txt) and JSON (graph.json)
   --json           print one JSON object on stdout instead of the summary`;
-
-/** Writes a file whole or not at all: a temporary file renamed over the target. */
-function writeAtomic(path: string, text: string): void {
-  const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, text);
-  renameSync(temp, path);
-}
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 

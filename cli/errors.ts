@@ -4,6 +4,7 @@
 
 import { UnsupportedError } from '../compiler/compile.js';
 import { CompileError, formatDiagnostic } from '../compiler/parser/diagnostics.js';
+import { InputError } from '../runtime/errors.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -23,7 +24,7 @@ export function reportError(e: unknown, debug: boolean, io: Io): number {
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
   }
-  if (e instanceof UsageError || e instanceof UnsupportedError) {
+  if (e instanceof UsageError || e instanceof UnsupportedError || e instanceof InputError) {
     io.stderr.write(`tcc: error: ${e.message}\n`);
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;

@@ -4,18 +4,22 @@
 import { readFileSync } from 'node:fs';
 import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
+import { runRun, runUsage } from './run.js';
 
 const usage = `usage: tcc <command> [options]
 
 commands:
   compile SPEC    compile a model spec to the graph IR and report its size
+  run             run a model's forward pass on inputs, write its outputs
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
   -h, --help      help for a command
   --version       print the version
 
-${compileUsage}`;
+${compileUsage}
+
+${runUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -30,6 +34,8 @@ export function main(argv: string[], io: Io): number {
     switch (command) {
       case 'compile':
         return runCompile(rest, debug, io);
+      case 'run':
+        return runRun(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;

@@ -33,6 +33,11 @@ export interface ProgramTensor {
   readonly shape: readonly number[];
 }
 
+export interface ProgramInput extends ProgramTensor {
+  /** For index inputs (token ids): values must lie in [0, bound). */
+  readonly bound?: number;
+}
+
 export interface ProgramParam extends ProgramTensor {
   readonly init: string;
   readonly std: number;
@@ -54,7 +59,7 @@ export interface Program {
   readonly dims: Readonly<Record<string, number>>;
   readonly arenaBytes: number;
   readonly buffers: readonly ProgramBuffer[];
-  readonly inputs: readonly ProgramTensor[];
+  readonly inputs: readonly ProgramInput[];
   readonly params: readonly ProgramParam[];
   readonly outputs: readonly ProgramTensor[];
   readonly kernels: readonly ProgramKernel[];

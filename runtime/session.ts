@@ -2,6 +2,7 @@
 // outputs come back as copies with their shapes.
 
 import { CpuExecutor, type CpuArray, type RunContext } from '../backends/cpu/executor.js';
+import { InputError } from './errors.js';
 import type { Program, ProgramTensor } from './program.js';
 
 export interface Tensor {
@@ -12,7 +13,17 @@ export interface Tensor {
 
 function expectSize(what: string, t: ProgramTensor | { name: string; shape: readonly number[] }, length: number): void {
   const size = t.shape.reduce((a, d) => a * d, 1);
-  if (length !== size) throw new Error(`${what} '${t.name}' needs ${size} values for shape [${t.shape.join(',')}], got ${length}`);
+  if (length !== size) throw new InputError(`${what} '${t.name}' needs ${size} values for shape [${t.shape.join(',')}], got ${length}`);
+}
+
+/** Token ids and the like must index inside their table: a bad id is an error, not garbage. */
+function checkIndices(name: string, shape: readonly number[], data: ArrayLike<number>, bound: number): void {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i]!;
+    if (Number.isInteger(v) && v >= 0 && v < bound) continue;
+    const at = shape.map((_, d) => Math.floor(i / shape.slice(d + 1).reduce((a, x) => a * x, 1)) % shape[d]!);
+    throw new InputError(`${name}[${at.join('][')}] = ${v} is out of range [0, ${bound})`);
+  }
 }
 
 export class Session {
@@ -29,7 +40,7 @@ export class Session {
   setParams(values: Readonly<Record<string, ArrayLike<number>>>): void {
     for (const [name, data] of Object.entries(values)) {
       const param = this.program.params.find((p) => p.name === name);
-      if (!param) throw new Error(`the program has no parameter '${name}'`);
+      if (!param) throw new InputError(`the program has no parameter '${name}'`);
       expectSize('parameter', param, data.length);
       this.executor.buffer(param.buffer).set(data);
     }
@@ -45,8 +56,9 @@ export class Session {
   run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext): Record<string, Tensor> {
     for (const input of this.program.inputs) {
       const data = inputs[input.name];
-      if (!data) throw new Error(`missing input '${input.name}'`);
+      if (!data) throw new InputError(`missing input '${input.name}'`);
       expectSize('input', input, data.length);
+      if (input.bound !== undefined) checkIndices(input.name, input.shape, data, input.bound);
       this.executor.buffer(input.buffer).set(data);
     }
     this.executor.run(ctx);

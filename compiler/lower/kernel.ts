@@ -111,7 +111,8 @@ export interface BufferInfo {
 export interface KernelProgram {
   readonly buffers: readonly BufferInfo[];
   readonly kernels: readonly Kernel[];
-  readonly inputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[] }[];
+  /** Graph inputs; `bound` is set for integer inputs used as gather indices (values must lie in [0, bound)). */
+  readonly inputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[]; readonly bound?: number }[];
   readonly params: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[]; readonly init: string; readonly std: number }[];
   readonly outputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[] }[];
 }

@@ -77,6 +77,13 @@ export function lowerToKernels(graph: Graph): KernelProgram {
     buffers[buffer] = { ...buffers[buffer]!, name: buffers[buffer]!.name ?? o.name };
     return { name: o.name, buffer, dtype: node.type.dtype, shape: node.type.shape };
   });
-  return { buffers, kernels, inputs, params, outputs };
+  // Index inputs of gathers are range-checked by the runtime before a run.
+  const bounded = inputs.map((input) => {
+    const rows = graph.nodes
+      .filter((n) => n.op === 'gather' && graph.nodes[n.args[1]!]!.op === 'input' && sourceName(graph.nodes[n.args[1]!]!) === input.name)
+      .map((n) => graph.nodes[n.args[0]!]!.type.shape[0]!);
+    return rows.length ? { ...input, bound: Math.min(...rows) } : input;
+  });
+  return { buffers, kernels, inputs: bounded, params, outputs };
 }
 

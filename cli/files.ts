@@ -1,0 +1,21 @@
+// File helpers for commands: whole-or-nothing writes, and reads that fail
+// with one clear line.
+
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { UsageError } from './errors.js';
+
+/** Writes a file whole or not at all: a temporary file renamed over the target. */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, data);
+  renameSync(temp, path);
+}
+
+export function readInputFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+  }
+}

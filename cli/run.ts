@@ -1,0 +1,108 @@
+// `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]`
+
+import { performance } from 'node:perf_hooks';
+import { compileFile } from '../compiler/compile.js';
+import { buildProgram } from '../compiler/program.js';
+import { initParams } from '../runtime/init.js';
+import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
+import { Session } from '../runtime/session.js';
+import { matchWeights } from '../runtime/weights.js';
+import { oneOf, parse, positiveInt } from './args.js';
+import { UsageError, type Io } from './errors.js';
+import { readInputFile, writeAtomic } from './files.js';
+
+export const runUsage = `usage: tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]
+
+Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
+  --model SPEC       a model spec (YAML)
+  --weights FILE     safetensors checkpoint with HuggingFace names; without it,
+                     weights are initialized from --seed as BERT does
+  --inputs FILE      JSON {"input_ids": [[...], ...], "token_type_ids": ..., "attention_mask": ...};
+                     token_type_ids default to zeros and attention_mask to ones
+  --out FILE         where the outputs go
+  --backend cpu      the backend (cpu)
+  --seed N           initialization seed (default 0)`;
+
+type Rows = number[][];
+
+/** input_ids (required), token_type_ids and attention_mask as [batch][seq] integer lists. */
+export function readInputs(path: string): { batch: number; seq: number; tensors: Record<string, Int32Array> } {
+  let json: unknown;
+  try {
+    json = JSON.parse(readInputFile(path).toString('utf8'));
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${path}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`${path}: expected an object with input_ids`);
+  const fields = json as Record<string, unknown>;
+  const known = ['input_ids', 'token_type_ids', 'attention_mask'];
+  const extra = Object.keys(fields).filter((k) => !known.includes(k));
+  if (extra.length) throw new UsageError(`${path}: unknown field '${extra[0]}' (expected ${known.join(', ')})`);
+  const rows = (name: string): Rows | undefined => {
+    const v = fields[name];
+    if (v === undefined) return undefined;
+    const ok = Array.isArray(v) && v.length > 0 && v.every((r) => Array.isArray(r) && r.length > 0 && r.every((x) => Number.isSafeInteger(x)));
+    if (!ok) throw new UsageError(`${path}: ${name} must be a non-empty [batch][seq] list of integers`);
+    return v as Rows;
+  };
+  const ids = rows('input_ids');
+  if (!ids) throw new UsageError(`${path}: input_ids is required`);
+  const [batch, seq] = [ids.length, ids[0]!.length];
+  const tensors: Record<string, Int32Array> = {};
+  for (const name of known) {
+    const r = rows(name) ?? Array.from({ length: batch }, () => new Array<number>(seq).fill(name === 'attention_mask' ? 1 : 0));
+    if (r.length !== batch || r.some((row) => row.length !== seq)) throw new UsageError(`${path}: ${name} must be ${batch}×${seq} like input_ids`);
+    tensors[name] = Int32Array.from(r.flat());
+  }
+  return { batch, seq, tensors };
+}
+
+export function runRun(argv: string[], debug: boolean, io: Io): number {
+  const { values, positionals } = parse(argv, {
+    model: { type: 'string' },
+    weights: { type: 'string' },
+    inputs: { type: 'string' },
+    out: { type: 'string' },
+    backend: { type: 'string' },
+    seed: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(runUsage + '\n');
+    return 0;
+  }
+  if (positionals.length) throw new UsageError(`run takes no positional arguments, got '${positionals[0]}'`);
+  if (!values.model) throw new UsageError('run needs --model SPEC');
+  if (!values.inputs) throw new UsageError('run needs --inputs FILE');
+  if (!values.out) throw new UsageError('run needs --out FILE');
+  const backend = oneOf(values.backend, '--backend', ['cpu'], 'cpu');
+  const seed = values.seed === '0' ? 0 : positiveInt(values.seed, '--seed', 0);
+  const inputs = readInputs(values.inputs);
+
+  const compiled = compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug });
+  const { program, source } = buildProgram(compiled.graph, backend);
+  const session = new Session(program, source);
+  let weightsNote: string;
+  if (values.weights) {
+    const file = readSafetensors(readInputFile(values.weights), values.weights);
+    const matched = matchWeights(program.params, file.tensors);
+    if (matched.missing.length) {
+      throw new UsageError(`${values.weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
+    }
+    session.setParams(matched.values);
+    weightsNote = `weights ${values.weights}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
+  } else {
+    session.setParams(initParams(program.params, seed));
+    weightsNote = `random weights (seed ${seed})`;
+  }
+  const start = performance.now();
+  const outputs = session.run(inputs.tensors);
+  const ms = performance.now() - start;
+  const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
+  writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
+  const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
+  io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${backend}, ${weightsNote}\n`);
+  io.stderr.write(`  forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
+  return 0;
+}

@@ -1,0 +1,85 @@
+// `tcc run` on a HuggingFace-named checkpoint with random weights, at a
+// configuration no shipped model uses, against the float64 interpreter.
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compileFile } from '../../compiler/compile.js';
+import { sourceName } from '../../compiler/ir/graph.js';
+import { interpret } from '../../compiler/ir/interpret.js';
+import { hostTensor } from '../../compiler/ir/tensor.js';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../runtime/safetensors.js';
+import { maxAbsDiff, rng } from '../helpers/random.js';
+import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
+
+const config = 'vocab_size: 50, hidden_size: 24, num_hidden_layers: 3, num_attention_heads: 3, intermediate_size: 40, max_position_embeddings: 20';
+const inputs = {
+  input_ids: [[2, 17, 33, 8, 49, 3, 0], [2, 5, 6, 3, 0, 0, 0]],
+  token_type_ids: [[0, 0, 0, 1, 1, 1, 1], [0, 0, 0, 0, 0, 0, 0]],
+  attention_mask: [[1, 1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0, 0]],
+};
+
+function setup() {
+  const files = specFiles({ 'odd.yaml': `extends: ${modelsDir()}/bert.yaml\nconfig: {${config}}\n`, 'inputs.json': JSON.stringify(inputs) });
+  const spec = files['odd.yaml']!;
+  const dir = spec.replace(/odd\.yaml$/, '');
+  const { graph } = compileFile(spec, { batch: 2, seq: 7 });
+  const next = rng(31);
+  const weights: Record<string, TensorToWrite> = {};
+  for (const node of graph.nodes.filter((n) => n.op === 'param')) {
+    const n = node.type.shape.reduce((a, d) => a * d, 1);
+    weights[sourceName(node)!] = { dtype: 'F32', shape: node.type.shape, data: Float32Array.from({ length: n }, () => (next() - 0.5) * 0.6) };
+  }
+  return { spec, dir, graph, weights, inputsFile: files['inputs.json']! };
+}
+
+describe('tcc run', () => {
+  it('gives the interpreter\'s outputs within 1e-4 from a HuggingFace-named checkpoint', () => {
+    const { spec, dir, graph, weights, inputsFile } = setup();
+    // HuggingFace also stores buffers and the tied decoder copy; they must be skipped, not fail.
+    const file = {
+      ...weights,
+      'bert.embeddings.position_ids': { dtype: 'I32' as const, shape: [1, 20], data: Array.from({ length: 20 }, (_, i) => i) },
+      'cls.predictions.decoder.weight': weights['bert.embeddings.word_embeddings.weight']!,
+    };
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(file));
+    const out = join(dir, 'out.safetensors');
+    const result = tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out);
+    expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu, weights /);
+    expect(result.code).toBe(0);
+    expect(result.stderr).not.toMatch(/unused/);
+
+    const got = readSafetensors(readFileSync(out)).tensors;
+    const params = Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, hostTensor('f32', t.shape, t.data)]));
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([n, rows]) => [n, hostTensor('i32', [2, 7], rows.flat())]));
+    const want = interpret(graph, feeds, params);
+    expect([...got.keys()].sort()).toEqual(['last_hidden_state', 'pooler_output', 'prediction_logits', 'seq_relationship_logits']);
+    for (const [name, t] of Object.entries(want)) {
+      expect(got.get(name)!.shape, name).toEqual(t.shape);
+      expect(maxAbsDiff(got.get(name)!.data, t.data), name).toBeLessThan(1e-4);
+    }
+  });
+
+  it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', () => {
+    const { spec, dir, weights, inputsFile } = setup();
+    const partial = { ...weights };
+    delete partial['bert.pooler.dense.weight'];
+    writeFileSync(join(dir, 'partial.safetensors'), writeSafetensors(partial));
+    const missing = tcc('run', '--model', spec, '--weights', join(dir, 'partial.safetensors'), '--inputs', inputsFile, '--out', join(dir, 'o.safetensors'));
+    expect(missing).toMatchObject({ code: 2 });
+    expect(missing.stderr).toMatch(/lacks 1 of the model's parameters, e.g. 'bert\.pooler\.dense\.weight'/);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ input_ids: [[2, 50, 3]] }));
+    const bad = tcc('run', '--model', spec, '--inputs', join(dir, 'bad.json'), '--out', join(dir, 'o.safetensors'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/input_ids\[0\]\[1\] = 50 is out of range \[0, 50\)/);
+  });
+
+  it('initializes from a seed reproducibly, as BERT does', () => {
+    const { spec, dir, inputsFile } = setup();
+    const a = join(dir, 'a.safetensors');
+    const b = join(dir, 'b.safetensors');
+    expect(tcc('run', '--model', spec, '--inputs', inputsFile, '--out', a, '--seed', '5').code).toBe(0);
+    expect(tcc('run', '--model', spec, '--inputs', inputsFile, '--out', b, '--seed', '5').code).toBe(0);
+    expect(readFileSync(a)).toEqual(readFileSync(b));
+  });
+});
