@@ -3,6 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
+import { buildProgram } from '../compiler/program.js';
+import type { Program } from '../runtime/program.js';
 import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
 import { formatType } from '../compiler/ir/types.js';
@@ -10,13 +12,15 @@ import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
 
-export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]
+export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu] [-o DIR] [--json]
 
-Compiles a model spec (YAML) to the graph IR and reports its size.
+Compiles a model spec (YAML) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
   --mode M         infer (default) or train
-  -o, --out DIR    write the IR as text (graph.txt) and JSON (graph.json)
+  --target T       cpu (default): the kernels' target
+  -o, --out DIR    write the IR (graph.txt, graph.json) and the program the
+                   runtime loads (program.json, kernels.js)
   --json           print one JSON object on stdout instead of the summary`;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -27,7 +31,7 @@ function scaled(n: number, unit: string): string {
   return `${(n / factor).toFixed(n >= factor * 100 ? 0 : 1)} ${prefix}${unit}`;
 }
 
-export function summary(r: CompileResult): string {
+export function summary(r: CompileResult, program: Program): string {
   const { graph, stats } = r;
   const top = Object.entries(stats.opCounts)
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
@@ -41,6 +45,7 @@ export function summary(r: CompileResult): string {
     `  ops         ${fmt(stats.ops)} (${top}, ...)`,
     `  FLOPs       ${scaled(stats.flops, 'FLOP')} per step`,
     `  tensors     ${fmt(stats.tensors)} computed, ${scaled(stats.tensorBytes, 'B')} before memory planning`,
+    `  kernels     ${fmt(program.kernels.length)} for ${program.target}, arena ${scaled(program.arenaBytes, 'B')} (parameters included; no memory planning yet)`,
     `  outputs     ${outputs}`,
     `  compiled in ${r.compileMs.toFixed(0)} ms`,
   ].join('\n');
@@ -52,6 +57,7 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     seq: { type: 'string' },
     mode: { type: 'string' },
     out: { type: 'string', short: 'o' },
+    target: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -66,10 +72,14 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     mode: oneOf(values.mode, '--mode', ['infer', 'train'], 'infer'),
     verify: debug,
   });
+  const target = oneOf(values.target, '--target', ['cpu'], 'cpu');
+  const { program, source } = buildProgram(result.graph, target);
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
     writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
+    writeAtomic(join(values.out, program.source), source);
+    writeAtomic(join(values.out, 'program.json'), JSON.stringify(program, null, 1) + '\n');
   }
   if (values.json) {
     const { graph, stats } = result;
@@ -85,14 +95,17 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
       flops: stats.flops,
       tensors: stats.tensors,
       tensor_bytes: stats.tensorBytes,
+      target,
+      kernels: program.kernels.length,
+      memory: { arena_bytes: program.arenaBytes, parameter_bytes: 4 * stats.parameters },
       outputs: graph.outputs.map((o) => ({ name: o.name, dtype: graph.nodes[o.node]!.type.dtype, shape: graph.nodes[o.node]!.type.shape })),
       compile_ms: Math.round(result.compileMs * 100) / 100,
       ...(values.out ? { out: values.out } : {}),
     };
     io.stdout.write(JSON.stringify(report) + '\n');
   } else {
-    io.stderr.write(summary(result) + '\n');
-    if (values.out) io.stderr.write(`  wrote ${join(values.out, 'graph.txt')} and graph.json\n`);
+    io.stderr.write(summary(result, program) + '\n');
+    if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${program.source}, graph.txt, graph.json\n`);
   }
   return 0;
 }

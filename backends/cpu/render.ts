@@ -61,6 +61,10 @@ export function renderExpr(e: KExpr): string {
 /** Nested loops c0, c1, … over a shape; `body` runs innermost. */
 function loops(w: CodeWriter, shape: readonly number[], body: () => void, axis = 0): void {
   if (axis === shape.length) return body();
+  if (shape[axis] === 1) {
+    w.line(`const c${axis} = 0;`);
+    return loops(w, shape, body, axis + 1);
+  }
   w.block(`for (let c${axis} = 0; c${axis} < ${shape[axis]}; c${axis}++) {`, () => loops(w, shape, body, axis + 1));
 }
 
