@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
+import { importUsage, runImportHf } from './import-hf.js';
 import { runRun, runUsage } from './run.js';
 
 const usage = `usage: tcc <command> [options]
@@ -11,6 +12,7 @@ const usage = `usage: tcc <command> [options]
 commands:
   compile SPEC    compile a model spec to the graph IR and report its size
   run             run a model's forward pass on inputs, write its outputs
+  import-hf DIR   write the spec of a HuggingFace BERT directory
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
@@ -19,7 +21,9 @@ options for every command:
 
 ${compileUsage}
 
-${runUsage}`;
+${runUsage}
+
+${importUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -36,6 +40,8 @@ export function main(argv: string[], io: Io): number {
         return runCompile(rest, debug, io);
       case 'run':
         return runRun(rest, debug, io);
+      case 'import-hf':
+        return runImportHf(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;

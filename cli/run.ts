@@ -1,7 +1,9 @@
 // `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]`
 
 import { performance } from 'node:perf_hooks';
-import { compileFile } from '../compiler/compile.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
@@ -11,12 +13,14 @@ import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 
-export const runUsage = `usage: tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]
+export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]
 
 Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
-  --model SPEC       a model spec (YAML)
-  --weights FILE     safetensors checkpoint with HuggingFace names; without it,
-                     weights are initialized from --seed as BERT does
+  --model SPEC       a model spec (YAML), or a HuggingFace model directory
+                     (config.json, model.safetensors)
+  --weights FILE     safetensors checkpoint with HuggingFace names (default: the
+                     directory's model.safetensors); without any, weights are
+                     initialized from --seed as BERT does
   --inputs FILE      JSON {"input_ids": [[...], ...], "token_type_ids": ..., "attention_mask": ...};
                      token_type_ids default to zeros and attention_mask to ones
   --out FILE         where the outputs go
@@ -58,6 +62,17 @@ export function readInputs(path: string): { batch: number; seq: number; tensors:
   return { batch, seq, tensors };
 }
 
+/** A HuggingFace directory's own weights, if it has them in a format tcc reads. */
+function defaultWeights(model: string): string | undefined {
+  if (!isModelDirectory(model)) return undefined;
+  const file = join(model, 'model.safetensors');
+  if (existsSync(file)) return file;
+  if (existsSync(join(model, 'pytorch_model.bin'))) {
+    throw new UsageError(`${model} has only pytorch_model.bin; tcc reads safetensors (save the model with safe_serialization=True)`);
+  }
+  return undefined;
+}
+
 export function runRun(argv: string[], debug: boolean, io: Io): number {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' },
@@ -84,14 +99,15 @@ export function runRun(argv: string[], debug: boolean, io: Io): number {
   const { program, source } = buildProgram(compiled.graph, backend);
   const session = new Session(program, source);
   let weightsNote: string;
-  if (values.weights) {
-    const file = readSafetensors(readInputFile(values.weights), values.weights);
+  const weightsFile = values.weights ?? defaultWeights(values.model);
+  if (weightsFile) {
+    const file = readSafetensors(readInputFile(weightsFile), weightsFile);
     const matched = matchWeights(program.params, file.tensors);
     if (matched.missing.length) {
-      throw new UsageError(`${values.weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
+      throw new UsageError(`${weightsFile} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
     }
     session.setParams(matched.values);
-    weightsNote = `weights ${values.weights}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
+    weightsNote = `weights ${weightsFile}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
   } else {
     session.setParams(initParams(program.params, seed));
     weightsNote = `random weights (seed ${seed})`;

@@ -2,12 +2,15 @@
 // kernels, program). One function, so that the CLI, tests and benchmarks all
 // compile the same way.
 
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildGraph } from './frontend/build.js';
 import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
 import { CompileError } from './parser/diagnostics.js';
+import { importHfConfig } from './parser/hf-config.js';
 import { loadSpec } from './parser/load.js';
 import type { Spec } from './parser/spec.js';
 
@@ -31,13 +34,25 @@ export class UnsupportedError extends Error {
   override name = 'UnsupportedError';
 }
 
+/** A HuggingFace model directory: config.json (and model.safetensors, vocab.txt) rather than a spec file. */
+export function isModelDirectory(path: string): boolean {
+  return existsSync(join(path, 'config.json')) && statSync(path).isDirectory();
+}
+
+function loadHfDirectory(dir: string) {
+  const { yaml } = importHfConfig(dir);
+  const virtual = join(dir, 'config.json.tcc.yaml');
+  return loadSpec(virtual, new Map([[virtual, yaml]]));
+}
+
+/** Compiles a spec file or a HuggingFace model directory. */
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
   if (mode === 'train') {
     throw new UnsupportedError('--mode train is not available yet: training graphs need the autodiff pass, which is still to come; use --mode infer');
   }
-  const { spec, sources } = loadSpec(file);
+  const { spec, sources } = isModelDirectory(file) ? loadHfDirectory(file) : loadSpec(file);
   let graph: Graph;
   try {
     graph = buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });

@@ -3,7 +3,8 @@
 // itself on top; a redefined block replaces the inherited one whole), then
 // read the merged tree into a Spec.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
 import { checkSchema } from './schema.js';
@@ -23,9 +24,26 @@ function mergeSpecs(base: LMap, override: LMap): LMap {
   return mergeNodes(base, override, isBlockDefinition) as LMap;
 }
 
+/** The shipped models directory: `extends: tcc:bert.yaml` names a file in it from anywhere. */
+export function shippedModelsDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+    if (existsSync(join(dir, 'models', 'lib', 'bert.yaml'))) return join(dir, 'models');
+  }
+  throw new Error('the shipped models directory is missing from this installation');
+}
+
+function resolveExtends(from: string, target: string): string {
+  if (target.startsWith('tcc:')) return join(shippedModelsDir(), target.slice(4));
+  return isAbsolute(target) ? target : join(dirname(from), target);
+}
+
 class SpecLoader {
   readonly bag = new DiagnosticBag();
   readonly sources = new Map<string, string>();
+
+  /** Files given as text (an imported HuggingFace config), read before the disk. */
+  constructor(private readonly virtual: ReadonlyMap<string, string> = new Map()) {}
 
   /** Loads a file and its bases; undefined when it could not be read or parsed. */
   loadTree(file: string, from: SourceLoc | undefined, chain: readonly string[]): LMap | undefined {
@@ -37,7 +55,7 @@ class SpecLoader {
     }
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = this.virtual.get(file) ?? readFileSync(file, 'utf8');
     } catch (e) {
       const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
       this.bag.error(from, `cannot read '${file}': ${reason}`);
@@ -56,8 +74,7 @@ class SpecLoader {
     const bases = ext === undefined ? [] : ext.kind === 'seq' ? ext.items : [ext];
     let merged: LMap | undefined;
     for (const base of bases as LScalar[]) {
-      const target = String(base.value);
-      const tree = this.loadTree(isAbsolute(target) ? target : join(dirname(file), target), base.loc, [...chain, absolute]);
+      const tree = this.loadTree(resolveExtends(file, String(base.value)), base.loc, [...chain, absolute]);
       if (!tree) return undefined;
       merged = merged ? mergeSpecs(merged, tree) : tree;
     }
@@ -175,8 +192,8 @@ function readSpec(root: LMap): Spec {
 }
 
 /** Loads a YAML spec and everything it extends; throws CompileError with every problem found. */
-export function loadSpec(file: string): LoadedSpec {
-  const loader = new SpecLoader();
+export function loadSpec(file: string, virtual?: ReadonlyMap<string, string>): LoadedSpec {
+  const loader = new SpecLoader(virtual);
   const tree = loader.loadTree(file, undefined, []);
   if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
   return { spec: readSpec(tree), sources: loader.sources };

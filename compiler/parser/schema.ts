@@ -14,8 +14,9 @@ const probability = { type: 'number', minimum: 0, maximum: 1 };
 const numberOrExpr = { type: ['number', 'string'] };
 const attrValue = { type: ['number', 'string', 'boolean', 'array'], items: { type: ['number', 'string'] } };
 
+// Null is allowed wherever an extending file may delete an inherited entry.
 const step = {
-  type: 'object',
+  type: ['object', 'null'],
   required: ['op'],
   properties: {
     op: { type: 'string', minLength: 1 },
@@ -94,10 +95,10 @@ export const specSchema = {
       properties: {
         scope: { type: 'string' },
         body,
-        outputs: { type: 'object', propertyNames: identifier, additionalProperties: { type: 'string' } },
+        outputs: { type: 'object', propertyNames: identifier, additionalProperties: { type: ['string', 'null'] } },
       },
     },
-    heads: { type: ['object', 'null'], propertyNames: identifier, additionalProperties: { anyOf: [head, { type: 'null' }] } },
+    heads: { type: ['object', 'null'], propertyNames: identifier, additionalProperties: head },
     requires: {
       type: 'array',
       items: {
@@ -130,8 +131,6 @@ export function checkSchema(root: LNode, bag: DiagnosticBag): boolean {
   const seen = new Set<string>();
   const found = new DiagnosticBag();
   for (const e of validate.errors ?? []) {
-    // anyOf repeats its branches' errors; report the branch errors once and skip the summary.
-    if (e.keyword === 'anyOf') continue;
     const key = `${e.instancePath}|${e.keyword}|${JSON.stringify(e.params)}`;
     if (seen.has(key)) continue;
     seen.add(key);

@@ -1,0 +1,89 @@
+// HuggingFace config.json → spec. A BERT directory (config.json, and beside it
+// model.safetensors and vocab.txt) becomes a spec that extends the shipped
+// bert.yaml with the config's hyper-parameters and the heads of its
+// architecture. config.json is read with positions (JSON is YAML), so an
+// unsupported setting is reported at its line and column.
+
+import { readFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { CompileError, DiagnosticBag } from './diagnostics.js';
+import { parseYaml, toPlain, type LMap, type LNode } from './yaml.js';
+
+/** Config keys carried over as they are (HuggingFace's names are the spec's). */
+const CARRIED = [
+  'vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings',
+  'type_vocab_size', 'hidden_dropout_prob', 'attention_probs_dropout_prob', 'layer_norm_eps', 'initializer_range', 'pad_token_id',
+] as const;
+
+const ACTIVATIONS: Readonly<Record<string, string>> = { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu' };
+
+const noPooler = { body: { pooled: null }, outputs: { pooler_output: null } };
+
+/** Heads (and model changes) per architecture, as spec overrides of bert.yaml. */
+function architecture(name: string, numLabels: number): object | undefined {
+  const classifier = (op: string, input: string) => ({ op, in: input, scope: 'classifier', num_labels: numLabels, outputs: { logits: 'logits' } });
+  switch (name) {
+    case 'BertForPreTraining': return {};
+    case 'BertModel': return { heads: null };
+    case 'BertForMaskedLM': return { model: noPooler, heads: { nsp: null } };
+    case 'BertForNextSentencePrediction': return { heads: { mlm: null } };
+    case 'BertForSequenceClassification': return { heads: { mlm: null, nsp: null, classifier: classifier('sequence_classifier', 'pooler_output') } };
+    case 'BertForTokenClassification': return { model: noPooler, heads: { mlm: null, nsp: null, classifier: classifier('token_classifier', 'last_hidden_state') } };
+    case 'BertForQuestionAnswering':
+      return { model: noPooler, heads: { mlm: null, nsp: null, qa: { op: 'qa_head', in: 'last_hidden_state', scope: 'qa_outputs', outputs: { start_logits: 'start', end_logits: 'end' } } } };
+  }
+  return undefined;
+}
+
+const SUPPORTED = ['BertForPreTraining', 'BertModel', 'BertForMaskedLM', 'BertForNextSentencePrediction', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForQuestionAnswering'];
+
+export interface ImportedSpec {
+  /** The spec's YAML text. */
+  readonly yaml: string;
+  readonly architecture: string;
+}
+
+/** Reads DIR/config.json and writes the equivalent spec; unsupported settings are located diagnostics. */
+export function importHfConfig(dir: string): ImportedSpec {
+  const file = join(dir, 'config.json');
+  const bag = new DiagnosticBag();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new CompileError([{ message: `cannot read '${file}': a HuggingFace model directory needs config.json` }]);
+  }
+  const sources = new Map([[file, text]]);
+  const root = parseYaml(text, file, bag);
+  if (!root || root.kind !== 'map') {
+    if (root) bag.error(root.loc, 'config.json must be a JSON object');
+    throw new CompileError(bag.items, sources);
+  }
+  const entry = (key: string): LNode | undefined => (root as LMap).entries.get(key)?.value;
+  const value = (key: string): unknown => {
+    const node = entry(key);
+    return node ? toPlain(node) : undefined;
+  };
+
+  const modelType = value('model_type');
+  if (modelType !== undefined && modelType !== 'bert') bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports BERT models (model_type 'bert')`);
+  const architectures = value('architectures');
+  const arch = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : 'BertModel';
+  const id2label = value('id2label');
+  const numLabels = typeof value('num_labels') === 'number' ? (value('num_labels') as number) : id2label && typeof id2label === 'object' ? Object.keys(id2label).length : 2;
+  const overrides = architecture(arch, numLabels);
+  if (!overrides) bag.error(entry('architectures')?.loc, `architecture '${arch}' is not supported; supported: ${SUPPORTED.join(', ')}`);
+  const position = value('position_embedding_type');
+  if (position !== undefined && position !== 'absolute') bag.error(entry('position_embedding_type')!.loc, `position_embedding_type '${String(position)}' is not supported (only 'absolute')`);
+  const act = value('hidden_act');
+  if (act !== undefined && !(typeof act === 'string' && ACTIVATIONS[act])) bag.error(entry('hidden_act')!.loc, `hidden_act '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  if (bag.size) throw new CompileError(bag.items, sources);
+
+  const config: Record<string, unknown> = {};
+  for (const key of CARRIED) if (value(key) !== undefined) config[key] = value(key);
+  if (typeof act === 'string') config.hidden_act = ACTIVATIONS[act];
+  const spec = { name: basename(resolve(dir)), extends: 'tcc:bert.yaml', config, ...overrides };
+  const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
+  return { yaml, architecture: arch };
+}
