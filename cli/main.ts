@@ -6,6 +6,7 @@ import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
 import { importUsage, runImportHf } from './import-hf.js';
 import { runRun, runUsage } from './run.js';
+import { runTokenize, tokenizeUsage } from './tokenize.js';
 
 const usage = `usage: tcc <command> [options]
 
@@ -13,6 +14,7 @@ commands:
   compile SPEC    compile a model spec to the graph IR and report its size
   run             run a model's forward pass on inputs, write its outputs
   import-hf DIR   write the spec of a HuggingFace BERT directory
+  tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
@@ -23,7 +25,9 @@ ${compileUsage}
 
 ${runUsage}
 
-${importUsage}`;
+${importUsage}
+
+${tokenizeUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -42,6 +46,8 @@ export function main(argv: string[], io: Io): number {
         return runRun(rest, debug, io);
       case 'import-hf':
         return runImportHf(rest, debug, io);
+      case 'tokenize':
+        return runTokenize(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;

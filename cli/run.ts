@@ -7,13 +7,15 @@ import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
-import { Session } from '../runtime/session.js';
+import { Session, type Tensor } from '../runtime/session.js';
+import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
+import { loadTokenizer } from './tokenizer.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 
-export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]
+export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend cpu] [--seed N]
 
 Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
   --model SPEC       a model spec (YAML), or a HuggingFace model directory
@@ -23,6 +25,8 @@ Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
                      initialized from --seed as BERT does
   --inputs FILE      JSON {"input_ids": [[...], ...], "token_type_ids": ..., "attention_mask": ...};
                      token_type_ids default to zeros and attention_mask to ones
+  --text, --text-pair  text to tokenize with the model's vocab.txt (or --vocab FILE,
+                     --lowercase true|false); prints the top predictions at [MASK]
   --out FILE         where the outputs go
   --backend cpu      the backend (cpu)
   --seed N           initialization seed (default 0)`;
@@ -73,11 +77,39 @@ function defaultWeights(model: string): string | undefined {
   return undefined;
 }
 
+function fromEncoding(e: Encoding): { batch: number; seq: number; tensors: Record<string, Int32Array> } {
+  return {
+    batch: 1,
+    seq: e.input_ids.length,
+    tensors: { input_ids: Int32Array.from(e.input_ids), token_type_ids: Int32Array.from(e.token_type_ids), attention_mask: Int32Array.from(e.attention_mask) },
+  };
+}
+
+/** The five likeliest tokens at each [MASK], from the MLM head's logits. */
+function maskPredictions(tokenizer: WordPieceTokenizer, e: Encoding, logits: Tensor | undefined): string[] {
+  if (!logits) return [];
+  const vocab = logits.shape[logits.shape.length - 1]!;
+  return e.tokens.flatMap((token, position) => {
+    if (token !== '[MASK]') return [];
+    const row = logits.data.subarray(position * vocab, (position + 1) * vocab);
+    const top = [...row.keys()].sort((a, b) => row[b]! - row[a]!).slice(0, 5);
+    const max = row[top[0]!]!;
+    let total = 0;
+    for (const v of row) total += Math.exp(v - max);
+    const shown = top.map((id) => `${tokenizer.vocab[id]} ${(Math.exp(row[id]! - max) / total).toFixed(3)}`);
+    return [`[MASK] at ${position}: ${shown.join(', ')}`];
+  });
+}
+
 export function runRun(argv: string[], debug: boolean, io: Io): number {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' },
     weights: { type: 'string' },
     inputs: { type: 'string' },
+    text: { type: 'string' },
+    'text-pair': { type: 'string' },
+    vocab: { type: 'string' },
+    lowercase: { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string' },
     seed: { type: 'string' },
@@ -89,11 +121,13 @@ export function runRun(argv: string[], debug: boolean, io: Io): number {
   }
   if (positionals.length) throw new UsageError(`run takes no positional arguments, got '${positionals[0]}'`);
   if (!values.model) throw new UsageError('run needs --model SPEC');
-  if (!values.inputs) throw new UsageError('run needs --inputs FILE');
+  if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (!values.out) throw new UsageError('run needs --out FILE');
   const backend = oneOf(values.backend, '--backend', ['cpu'], 'cpu');
   const seed = values.seed === '0' ? 0 : positiveInt(values.seed, '--seed', 0);
-  const inputs = readInputs(values.inputs);
+  const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });
+  const encoding = tokenizer?.encode(values.text!, { pair: values['text-pair'] });
+  const inputs = encoding ? fromEncoding(encoding) : readInputs(values.inputs!);
 
   const compiled = compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug });
   const { program, source } = buildProgram(compiled.graph, backend);
@@ -117,8 +151,12 @@ export function runRun(argv: string[], debug: boolean, io: Io): number {
   const ms = performance.now() - start;
   const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
   writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
-  const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
   io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${backend}, ${weightsNote}\n`);
+  if (tokenizer && encoding) {
+    io.stderr.write(`  tokens ${encoding.tokens.join(' ')}\n`);
+    for (const line of maskPredictions(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
+  }
+  const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
   io.stderr.write(`  forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
   return 0;
 }

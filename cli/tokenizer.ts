@@ -1,0 +1,47 @@
+// Finding a model's tokenizer: --vocab FILE, or the vocab.txt of a HuggingFace
+// directory; lower-casing from --lowercase, else the directory's
+// tokenizer_config.json (do_lower_case), else true.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isModelDirectory } from '../compiler/compile.js';
+import { VocabError, WordPieceTokenizer } from '../train/tokenizer.js';
+import { UsageError } from './errors.js';
+import { readInputFile } from './files.js';
+
+export interface TokenizerFlags {
+  readonly vocab?: string;
+  readonly model?: string;
+  readonly lowercase?: string;
+}
+
+function lowercaseFrom(dir: string): boolean | undefined {
+  const file = join(dir, 'tokenizer_config.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const config = JSON.parse(readFileSync(file, 'utf8')) as { do_lower_case?: unknown };
+    return typeof config.do_lower_case === 'boolean' ? config.do_lower_case : undefined;
+  } catch {
+    throw new UsageError(`${file}: not valid JSON`);
+  }
+}
+
+export function loadTokenizer(flags: TokenizerFlags): WordPieceTokenizer {
+  let vocab = flags.vocab;
+  if (!vocab && flags.model) {
+    if (!isModelDirectory(flags.model)) throw new UsageError(`${flags.model} is a spec, which has no vocabulary: pass --vocab vocab.txt`);
+    vocab = join(flags.model, 'vocab.txt');
+    if (!existsSync(vocab)) throw new UsageError(`${flags.model} has no vocab.txt: pass --vocab`);
+  }
+  if (!vocab) throw new UsageError('a tokenizer needs --vocab vocab.txt or --model HF_DIR');
+  let lowercase: boolean;
+  if (flags.lowercase === undefined) lowercase = lowercaseFrom(flags.model && isModelDirectory(flags.model) ? flags.model : dirname(vocab)) ?? true;
+  else if (flags.lowercase === 'true' || flags.lowercase === 'false') lowercase = flags.lowercase === 'true';
+  else throw new UsageError(`--lowercase must be true or false, got '${flags.lowercase}'`);
+  try {
+    return WordPieceTokenizer.fromVocabText(readInputFile(vocab).toString('utf8'), { lowercase });
+  } catch (e) {
+    if (e instanceof VocabError) throw new UsageError(`${vocab}: ${e.message}`);
+    throw e;
+  }
+}
