@@ -3,6 +3,7 @@
 
 import os from 'node:os';
 import { benchCompile } from './compile.js';
+import { benchInference } from './inference.js';
 
 function machine(): string {
   const cpus = os.cpus();
@@ -11,6 +12,7 @@ function machine(): string {
 
 process.stderr.write(`tcc benchmarks on ${machine()}\n`);
 const records = benchCompile();
+const inference = await benchInference((line) => process.stderr.write(`  ${line}\n`));
 const models = [...new Set(records.map((r) => r.model))];
 const metrics = [...new Set(records.map((r) => r.metric))];
 process.stderr.write(`\n${['model', ...metrics].map((h) => h.padEnd(17)).join('')}\n`);
@@ -19,3 +21,9 @@ for (const model of models) {
   process.stderr.write(`${[model, ...cells].map((c) => c.padEnd(17)).join('')}\n`);
 }
 process.stderr.write('(batch 1, seq 128; milliseconds, medians; cold_compile_ms and cli_wall_ms from fresh processes)\n');
+
+process.stderr.write(`\n${['encoder', 'batch', 'tcc cpu-js ms', 'onnxruntime ms', 'ratio'].map((h) => h.padEnd(16)).join('')}\n`);
+for (const r of inference) {
+  process.stderr.write(`${[r.model, r.batch, r.value, r.peer_value, `${r.ratio}x`].map((c) => String(c).padEnd(16)).join('')}\n`);
+}
+process.stderr.write('(seq 128, BertModel without heads, medians; tcc on one thread, onnxruntime on its default pool)\n');

@@ -2,8 +2,8 @@
 // `(b0, b1, …, out, rt)` over typed arrays, with shapes and strides baked in
 // as constants; loops are nested over the iteration space so that index
 // arithmetic stays affine. Matmul picks a loop order from its operands'
-// strides: dot products over contiguous rows (4 rows at a time, sharing each
-// load of B) or row updates over contiguous columns, accumulating in doubles.
+// strides: dot products over contiguous rows (4×4 blocks of the result held in
+// registers) or row updates over contiguous columns, accumulating in doubles.
 
 import { CodeWriter } from '../common/writer.js';
 import type { KExpr, Kernel, MapKernel, MatmulKernel, ReduceKernel, RowsKernel } from '../../compiler/lower/kernel.js';
@@ -130,30 +130,28 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
   loops(w, k.batch, () => {
     w.line(`const aOff = ${offsets.a}, bOff = ${offsets.b}, cOff = ${offsets.c};`);
     if (dotForm) {
-      // C[i, j] = A[i, :] · B[:, j], both contiguous along k; four rows share each load of B.
-      w.line('let i = 0;');
-      w.block(`for (; i + 4 <= ${m}; i += 4) {`, () => {
-        w.line(`const a0 = aOff + i * ${a.rowStride}, a1 = a0 + ${a.rowStride}, a2 = a1 + ${a.rowStride}, a3 = a2 + ${a.rowStride};`);
-        w.block(`for (let j = 0; j < ${n}; j++) {`, () => {
-          w.line(`const bj = bOff + j * ${b.colStride};`);
-          w.line('let s0 = 0, s1 = 0, s2 = 0, s3 = 0;');
-          w.block(`for (let p = 0; p < ${depth}; p++) {`, () => {
-            w.line('const bv = b1[bj + p];');
-            w.line('s0 += b0[a0 + p] * bv; s1 += b0[a1 + p] * bv; s2 += b0[a2 + p] * bv; s3 += b0[a3 + p] * bv;');
-          });
-          w.line(`const c = cOff + i * ${n} + j;`);
-          w.line(`out[c] = s0; out[c + ${n}] = s1; out[c + ${2 * n}] = s2; out[c + ${3 * n}] = s3;`);
+      // C[i, j] = A[i, :] · B[:, j], both contiguous along k. A 4×4 block of C
+      // per pass: 8 loads feed 16 multiply-adds, kept in registers.
+      const tile = (rows: number, cols: number) => {
+        const is = Array.from({ length: rows }, (_, r) => r);
+        const js = Array.from({ length: cols }, (_, c) => c);
+        w.line(`const ${is.map((r) => `a${r} = aOff + (i + ${r}) * ${a.rowStride}`).join(', ')};`);
+        w.line(`const ${js.map((c) => `q${c} = bOff + (j + ${c}) * ${b.colStride}`).join(', ')};`);
+        w.line(`let ${is.flatMap((r) => js.map((c) => `s${r}${c} = 0`)).join(', ')};`);
+        w.block(`for (let p = 0; p < ${depth}; p++) {`, () => {
+          w.line(`const ${is.map((r) => `x${r} = b0[a${r} + p]`).join(', ')};`);
+          w.line(`const ${js.map((c) => `y${c} = b1[q${c} + p]`).join(', ')};`);
+          w.line(is.flatMap((r) => js.map((c) => `s${r}${c} += x${r} * y${c};`)).join(' '));
         });
-      });
-      w.block(`for (; i < ${m}; i++) {`, () => {
-        w.line(`const ai = aOff + i * ${a.rowStride};`);
-        w.block(`for (let j = 0; j < ${n}; j++) {`, () => {
-          w.line(`const bj = bOff + j * ${b.colStride};`);
-          w.line('let s = 0;');
-          w.line(`for (let p = 0; p < ${depth}; p++) s += b0[ai + p] * b1[bj + p];`);
-          w.line(`out[cOff + i * ${n} + j] = s;`);
-        });
-      });
+        for (const r of is) w.line(js.map((c) => `out[cOff + (i + ${r}) * ${n} + j + ${c}] = s${r}${c};`).join(' '));
+      };
+      // Full 4×4 blocks, then the columns left over (4×1), then the rows left over (1×1).
+      const rowsMain = m - (m % 4);
+      const colsMain = n - (n % 4);
+      const loop = (i: string, j: string, rows: number, cols: number) => w.block(`for (${i}) {`, () => w.block(`for (${j}) {`, () => tile(rows, cols)));
+      if (rowsMain && colsMain) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = 0; j < ${colsMain}; j += 4`, 4, 4);
+      if (rowsMain && colsMain < n) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = ${colsMain}; j < ${n}; j++`, 4, 1);
+      if (rowsMain < m) loop(`let i = ${rowsMain}; i < ${m}; i++`, `let j = 0; j < ${n}; j++`, 1, 1);
     } else if (rowForm) {
       // C[i, :] = Σ_p A[i, p] · B[p, :], B contiguous along n.
       w.block(`for (let i = 0; i < ${m}; i++) {`, () => {

@@ -76,5 +76,6 @@ export const OP_CASES: readonly OpCase[] = [
   c('matmul', { transpose_a: true, transpose_b: false }, f(7, 5), f(7, 3)),
   c('matmul', { transpose_a: true, transpose_b: true }, f(2, 7, 5), f(2, 3, 7)),
   c('matmul', { transpose_a: false, transpose_b: true }, f(2, 3, 4, 8), f(2, 3, 6, 8)),
+  c('matmul', { transpose_a: false, transpose_b: true }, f(2, 6, 9), f(7, 9)), // 4×4 blocks and both remainders
   c('matmul', { transpose_a: false, transpose_b: false }, f(2, 1, 4, 8), f(3, 8, 5)),
 ];

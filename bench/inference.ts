@@ -1,0 +1,77 @@
+// Inference latency of BERT encoders (BertModel: no heads) on the CPU
+// backend, beside onnxruntime-node running the same graph, exported to ONNX
+// with the same weights, in the same process. tcc's generated JavaScript runs
+// on one thread; onnxruntime uses its default thread pool.
+
+import { performance } from 'node:perf_hooks';
+import * as ort from 'onnxruntime-node';
+import { buildGraph } from '../compiler/frontend/build.js';
+import { exportOnnx } from '../compiler/export/onnx.js';
+import { loadSpec } from '../compiler/parser/load.js';
+import { buildProgram } from '../compiler/program.js';
+import { initParams } from '../runtime/init.js';
+import { Session } from '../runtime/session.js';
+import { emit, median, round, type Record_ } from './stats.js';
+
+const SEQ = 128;
+const CASES: readonly { model: string; batch: number; repeats: number }[] = [
+  { model: 'bert-tiny', batch: 1, repeats: 10 },
+  { model: 'bert-tiny', batch: 8, repeats: 5 },
+  { model: 'bert-small', batch: 1, repeats: 5 },
+  { model: 'bert-small', batch: 8, repeats: 2 },
+  { model: 'bert-base', batch: 1, repeats: 3 },
+  { model: 'bert-base', batch: 8, repeats: 1 },
+];
+
+function encoderGraph(model: string, batch: number) {
+  const file = `bench:${model}-encoder.yaml`;
+  const { spec } = loadSpec(file, new Map([[file, `extends: tcc:${model}.yaml\nname: ${model}\nheads: null\n`]]));
+  return buildGraph(spec, { batch, seq: SEQ, mode: 'infer' });
+}
+
+async function timeAsync(repeats: number, work: () => Promise<unknown>): Promise<number[]> {
+  await work(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await work();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+function tokens(batch: number): Record<string, Int32Array> {
+  const ids = Int32Array.from({ length: batch * SEQ }, (_, i) => (i % SEQ === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
+  return { input_ids: ids, token_type_ids: new Int32Array(batch * SEQ), attention_mask: new Int32Array(batch * SEQ).fill(1) };
+}
+
+export async function benchInference(progress: (line: string) => void): Promise<Record_[]> {
+  const records: Record_[] = [];
+  const weights = new Map<string, Record<string, Float32Array>>();
+  for (const { model, batch, repeats } of CASES) {
+    progress(`inference ${model} batch ${batch}…`);
+    const graph = encoderGraph(model, batch);
+    const { program, source } = buildProgram(graph);
+    if (!weights.has(model)) weights.set(model, initParams(program.params, 0));
+    const params = weights.get(model)!;
+    const session = new Session(program, source);
+    session.setParams(params);
+    const inputs = tokens(batch);
+    const ours = await timeAsync(repeats, async () => session.run(inputs));
+
+    const onnx = await ort.InferenceSession.create(exportOnnx(graph, params));
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int32', data, [batch, SEQ])]));
+    const peer = await timeAsync(Math.max(repeats, 5), () => onnx.run(feeds));
+    await onnx.release();
+
+    const value = median(ours);
+    const peerValue = median(peer);
+    const record: Record_ = {
+      bench: 'inference', model, backend: 'cpu-js', batch, seq: SEQ, metric: 'latency_ms', value: round(value), unit: 'ms', repeats,
+      peer: 'onnxruntime-node', peer_value: round(peerValue), ratio: round(value / peerValue, 1),
+    };
+    emit(record);
+    records.push(record);
+  }
+  return records;
+}
