@@ -1,4 +1,4 @@
-// `tcc tokenize (--vocab vocab.txt | --model HF_DIR) (--text "…" [--text-pair "…"] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]`
+// `tcc tokenize (--vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "…" [--text-pair "…"] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]`
 
 import type { Encoding } from '../train/tokenizer.js';
 import { parse, positiveInt } from './args.js';
@@ -6,9 +6,10 @@ import { UsageError, type Io } from './errors.js';
 import { readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
-export const tokenizeUsage = `usage: tcc tokenize (--vocab vocab.txt | --model HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
+export const tokenizeUsage = `usage: tcc tokenize (--vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
 
 WordPiece-tokenizes text as HuggingFace's BertTokenizer: [CLS] A [SEP] (B [SEP]).
+  --model M         a HuggingFace directory, or a spec with vocab.txt beside it
   --file F          JSON lines, each a string or {"text": ..., "text_pair": ...};
                     prints one JSON object per line
   --max-length N    truncate (longest first) to N tokens, special tokens included

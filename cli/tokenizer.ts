@@ -1,6 +1,6 @@
 // Finding a model's tokenizer: --vocab FILE, or the vocab.txt of a HuggingFace
-// directory; lower-casing from --lowercase, else the directory's
-// tokenizer_config.json (do_lower_case), else true.
+// directory (or beside a spec file); lower-casing from --lowercase, else the
+// tokenizer_config.json beside the vocabulary (do_lower_case), else true.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -29,13 +29,13 @@ function lowercaseFrom(dir: string): boolean | undefined {
 export function loadTokenizer(flags: TokenizerFlags): WordPieceTokenizer {
   let vocab = flags.vocab;
   if (!vocab && flags.model) {
-    if (!isModelDirectory(flags.model)) throw new UsageError(`${flags.model} is a spec, which has no vocabulary: pass --vocab vocab.txt`);
-    vocab = join(flags.model, 'vocab.txt');
-    if (!existsSync(vocab)) throw new UsageError(`${flags.model} has no vocab.txt: pass --vocab`);
+    const dir = isModelDirectory(flags.model) ? flags.model : dirname(flags.model);
+    vocab = join(dir, 'vocab.txt');
+    if (!existsSync(vocab)) throw new UsageError(`no vocab.txt in ${dir} for ${flags.model}: pass --vocab vocab.txt`);
   }
-  if (!vocab) throw new UsageError('a tokenizer needs --vocab vocab.txt or --model HF_DIR');
+  if (!vocab) throw new UsageError('a tokenizer needs --vocab vocab.txt or --model SPEC_OR_HF_DIR');
   let lowercase: boolean;
-  if (flags.lowercase === undefined) lowercase = lowercaseFrom(flags.model && isModelDirectory(flags.model) ? flags.model : dirname(vocab)) ?? true;
+  if (flags.lowercase === undefined) lowercase = lowercaseFrom(dirname(vocab)) ?? true;
   else if (flags.lowercase === 'true' || flags.lowercase === 'false') lowercase = flags.lowercase === 'true';
   else throw new UsageError(`--lowercase must be true or false, got '${flags.lowercase}'`);
   try {
