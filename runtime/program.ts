@@ -34,8 +34,9 @@ export interface ProgramTensor {
 }
 
 export interface ProgramInput extends ProgramTensor {
-  /** For index inputs (token ids): values must lie in [0, bound). */
+  /** For index and label inputs: values must lie in [0, bound), or equal `ignore`. */
   readonly bound?: number;
+  readonly ignore?: number;
 }
 
 export interface ProgramParam extends ProgramTensor {

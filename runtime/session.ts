@@ -17,12 +17,12 @@ function expectSize(what: string, t: ProgramTensor | { name: string; shape: read
 }
 
 /** Token ids and the like must index inside their table: a bad id is an error, not garbage. */
-function checkIndices(name: string, shape: readonly number[], data: ArrayLike<number>, bound: number): void {
+function checkIndices(name: string, shape: readonly number[], data: ArrayLike<number>, bound: number, ignore: number | undefined): void {
   for (let i = 0; i < data.length; i++) {
     const v = data[i]!;
-    if (Number.isInteger(v) && v >= 0 && v < bound) continue;
+    if ((Number.isInteger(v) && v >= 0 && v < bound) || v === ignore) continue;
     const at = shape.map((_, d) => Math.floor(i / shape.slice(d + 1).reduce((a, x) => a * x, 1)) % shape[d]!);
-    throw new InputError(`${name}[${at.join('][')}] = ${v} is out of range [0, ${bound})`);
+    throw new InputError(`${name}[${at.join('][')}] = ${v} is out of range [0, ${bound})${ignore === undefined ? '' : ` and is not ${ignore}`}`);
   }
 }
 
@@ -58,7 +58,7 @@ export class Session {
       const data = inputs[input.name];
       if (!data) throw new InputError(`missing input '${input.name}'`);
       expectSize('input', input, data.length);
-      if (input.bound !== undefined) checkIndices(input.name, input.shape, data, input.bound);
+      if (input.bound !== undefined) checkIndices(input.name, input.shape, data, input.bound, input.ignore);
       this.executor.buffer(input.buffer).set(data);
     }
     this.executor.run(ctx);

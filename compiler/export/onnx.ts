@@ -62,6 +62,9 @@ class OnnxBuilder {
 
 type Lowering<K extends OpName> = (b: OnnxBuilder, x: string[], out: string, attrs: AttrsOf<K>, node: Node) => void;
 
+/** Ops that only training graphs hold; ONNX export is for inference graphs. */
+const TRAINING_ONLY = 'training-only' as const;
+
 const unaryOp = <K extends OpName>(op: string): Lowering<K> => (b, [x], out) => void b.node(op, [x!], out);
 const binaryOp = <K extends OpName>(op: string): Lowering<K> => (b, [x, y], out) => void b.node(op, [x!, y!], out);
 
@@ -72,7 +75,7 @@ function transposeLast(b: OnnxBuilder, x: string, rank: number): string {
   return b.node('Transpose', [x], b.fresh('t'), { perm });
 }
 
-const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' } = {
+const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING_ONLY } = {
   input: 'source',
   param: 'source',
   range: (b, _x, out, { size }) => void b.node('Identity', [b.intTensor([size], Array.from({ length: size }, (_, i) => i), 'i32')], out),
@@ -119,6 +122,23 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' } = {
   softmax: (b, [x], out, { axis }) => void b.node('Softmax', [x!], out, { axis }),
   log_softmax: (b, [x], out, { axis }) => void b.node('LogSoftmax', [x!], out, { axis }),
   layer_norm: (b, [x, g, beta], out, { eps }) => void b.node('LayerNormalization', [x!, g!, beta!], out, { axis: -1, epsilon: eps }, ['epsilon']),
+  fill: (b, _x, out, { value, dtype, shape }) =>
+    void b.node('Identity', [dtype === 'f32' ? b.floatTensor(b.fresh('fill'), shape, new Array(shape.reduce((a, d) => a * d, 1)).fill(value)) : b.intTensor(shape, new Array(shape.reduce((a, d) => a * d, 1)).fill(value), 'i32')], out),
+  broadcast: (b, [x], out, { shape }) => void b.node('Expand', [x!, b.intTensor([shape.length], shape)], out),
+  pad: (b, [x], out, { axis, before, after }, node) => {
+    const rank = node.type.shape.length;
+    const a = axis < 0 ? axis + rank : axis;
+    const pads = [...Array.from({ length: rank }, (_, d) => (d === a ? before : 0)), ...Array.from({ length: rank }, (_, d) => (d === a ? after : 0))];
+    b.node('Pad', [x!, b.intTensor([2 * rank], pads)], out);
+  },
+  gt: (b, [x, y], out) => void b.node('Cast', [b.node('Greater', [x!, y!], b.fresh('gt'))], out, { to: FLOAT }),
+  scatter_add: TRAINING_ONLY,
+  gelu_grad: TRAINING_ONLY,
+  gelu_tanh_grad: TRAINING_ONLY,
+  layer_norm_dx: TRAINING_ONLY,
+  cross_entropy: TRAINING_ONLY,
+  cross_entropy_grad: TRAINING_ONLY,
+  accuracy: TRAINING_ONLY,
   matmul: (b, [x, y], out, { transpose_a, transpose_b }) => {
     const a = transpose_a ? transposeLast(b, x!, b.ranks.get(x!)!) : x!;
     const c = transpose_b ? transposeLast(b, y!, b.ranks.get(y!)!) : y!;
@@ -149,7 +169,9 @@ export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLi
       inputs.push(valueInfo(name!, node.type.dtype, node.type.shape));
     } else {
       const out = `v${node.id}`;
-      (EXPORT[node.op] as Lowering<OpName>)(b, node.args.map((a) => names[a]!), out, node.attrs as never, node);
+      const rule = EXPORT[node.op];
+      if (rule === TRAINING_ONLY) throw new Error(`op ${node.op} belongs to training graphs, which ONNX export does not cover; export an inference graph`);
+      (rule as Lowering<OpName>)(b, node.args.map((a) => names[a]!), out, node.attrs as never, node);
       names[node.id] = out;
     }
     b.ranks.set(names[node.id]!, node.type.shape.length);

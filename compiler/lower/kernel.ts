@@ -8,12 +8,14 @@
 //   map      out[c0, c1, …] = expr(c0, c1, …)            one element per point
 //   reduce   out[kept…] = combine over r < extent of expr  sum or max, then finish
 //   matmul   C[b, i, j] = Σ_k A[b, i, k] · B[b, k, j]      strided operands
-//   rows     softmax, log_softmax, layer_norm along one axis
+//   rows     softmax, log_softmax, layer_norm (and its dx) along one axis
+//   scatter  out[ids[i], :] += values[i, :] into a zeroed table
+//   loss     cross-entropy, its gradient, accuracy over labelled rows
 
 export type ScalarType = 'f32' | 'i32';
 
 export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'sigmoid' | 'erf' | 'relu' | 'gelu' | 'gelu_tanh' | 'sin' | 'cos';
-export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'lt' | 'mod' | 'idiv';
+export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'lt' | 'mod' | 'idiv' | 'gelu_grad' | 'gelu_tanh_grad';
 
 /** Scalar expressions. Loads take an element index (not bytes) into an input slot. */
 export type KExpr =
@@ -87,7 +89,7 @@ export interface MatmulKernel extends KernelBase {
 
 export interface RowsKernel extends KernelBase {
   readonly kind: 'rows';
-  readonly fn: 'softmax' | 'log_softmax' | 'layer_norm';
+  readonly fn: 'softmax' | 'log_softmax' | 'layer_norm' | 'layer_norm_dx';
   /** Rows are (outer, inner) pairs; a row has `size` elements `inner` apart. */
   readonly outer: number;
   readonly size: number;
@@ -95,7 +97,24 @@ export interface RowsKernel extends KernelBase {
   readonly eps: number;
 }
 
-export type Kernel = MapKernel | ReduceKernel | MatmulKernel | RowsKernel;
+export interface ScatterKernel extends KernelBase {
+  readonly kind: 'scatter';
+  /** Index count; each moves a row of rowSize values into a table of `rows` rows. */
+  readonly count: number;
+  readonly rowSize: number;
+  readonly rows: number;
+}
+
+/** Inputs: logits [rows, classes], labels [rows] (i32), and for the gradient dloss []. */
+export interface LossKernel extends KernelBase {
+  readonly kind: 'loss';
+  readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy';
+  readonly rows: number;
+  readonly classes: number;
+  readonly ignoreIndex: number;
+}
+
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel | RowsKernel | ScatterKernel | LossKernel;
 
 export interface BufferInfo {
   readonly id: number;
@@ -111,8 +130,11 @@ export interface BufferInfo {
 export interface KernelProgram {
   readonly buffers: readonly BufferInfo[];
   readonly kernels: readonly Kernel[];
-  /** Graph inputs; `bound` is set for integer inputs used as gather indices (values must lie in [0, bound)). */
-  readonly inputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[]; readonly bound?: number }[];
+  /**
+   * Graph inputs. `bound` is set for integer inputs used as indices or labels:
+   * values must lie in [0, bound), or equal `ignore` (labels without a target).
+   */
+  readonly inputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[]; readonly bound?: number; readonly ignore?: number }[];
   readonly params: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[]; readonly init: string; readonly std: number }[];
   readonly outputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[] }[];
 }

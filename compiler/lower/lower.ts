@@ -77,12 +77,18 @@ export function lowerToKernels(graph: Graph): KernelProgram {
     buffers[buffer] = { ...buffers[buffer]!, name: buffers[buffer]!.name ?? o.name };
     return { name: o.name, buffer, dtype: node.type.dtype, shape: node.type.shape };
   });
-  // Index inputs of gathers are range-checked by the runtime before a run.
+  // Index and label inputs are range-checked by the runtime before a run.
+  const isInput = (id: number, name: string) => graph.nodes[id]!.op === 'input' && sourceName(graph.nodes[id]!) === name;
   const bounded = inputs.map((input) => {
     const rows = graph.nodes
-      .filter((n) => n.op === 'gather' && graph.nodes[n.args[1]!]!.op === 'input' && sourceName(graph.nodes[n.args[1]!]!) === input.name)
-      .map((n) => graph.nodes[n.args[0]!]!.type.shape[0]!);
-    return rows.length ? { ...input, bound: Math.min(...rows) } : input;
+      .filter((n) => (n.op === 'gather' && isInput(n.args[1]!, input.name)) || (n.op === 'scatter_add' && isInput(n.args[0]!, input.name)))
+      .map((n) => (n.op === 'gather' ? graph.nodes[n.args[0]!]!.type.shape[0]! : (n.attrs as { rows: number }).rows));
+    const labelled = graph.nodes.filter((n) => (n.op === 'cross_entropy' || n.op === 'cross_entropy_grad' || n.op === 'accuracy') && isInput(n.args[1]!, input.name));
+    const classes = labelled.map((n) => graph.nodes[n.args[0]!]!.type.shape.at(-1)!);
+    const bound = [...rows, ...classes];
+    if (!bound.length) return input;
+    const ignore = labelled.length ? (labelled[0]!.attrs as { ignore_index: number }).ignore_index : undefined;
+    return { ...input, bound: Math.min(...bound), ...(ignore === undefined ? {} : { ignore }) };
   });
   return { buffers, kernels, inputs: bounded, params, outputs };
 }

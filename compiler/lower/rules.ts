@@ -77,6 +77,14 @@ function reduceRule(combine: 'sum' | 'max', mean: boolean): Rule<'sum'> {
   };
 }
 
+function lossRule(fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy'): Rule<'cross_entropy'> {
+  return (ctx, { ignore_index }) => {
+    const logits = ctx.operandTypes[0]!.shape;
+    const classes = logits[logits.length - 1]!;
+    return { ...base(ctx), kind: 'loss', fn, rows: numel(logits) / classes, classes, ignoreIndex: ignore_index };
+  };
+}
+
 function rowsRule(fn: 'softmax' | 'log_softmax'): Rule<'softmax'> {
   return (ctx, { axis }) => ({ ...base(ctx), kind: 'rows', fn, ...aroundAxis(ctx.type.shape, axis), eps: 0 });
 }
@@ -185,6 +193,32 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   softmax: rowsRule('softmax'),
   log_softmax: rowsRule('log_softmax'),
   layer_norm: (ctx, { eps }) => ({ ...base(ctx), kind: 'rows', fn: 'layer_norm', ...aroundAxis(ctx.type.shape, -1), eps }),
+
+  fill: (ctx, { value, dtype }) => map(ctx, constant(value, dtype)),
+  broadcast: (ctx) => map(ctx, load(0, broadcastIndex(ctx.operandTypes[0]!.shape, ctx.type.shape))),
+  pad: (ctx, { axis, before }) => {
+    const shape = ctx.operandTypes[0]!.shape;
+    const a = normalizeAxis(axis, shape.length);
+    const strides = stridesOf(shape);
+    const inside = affineIndex(shape.map((_, d) => [d === a ? binary('sub', idx(d), constant(before, 'i32')) : idx(d), strides[d]!] as [KExpr, number]));
+    const beforeStart = binary('lt', idx(a), constant(before, 'i32'));
+    const pastEnd = binary('lt', idx(a), constant(before + shape[a]!, 'i32'));
+    return map(ctx, { op: 'where', cond: beforeStart, then: constant(0), else: { op: 'where', cond: pastEnd, then: load(0, inside), else: constant(0) } });
+  },
+  scatter_add: (ctx, { rows }) => {
+    const [ids, values] = ctx.operandTypes as [TensorType, TensorType];
+    return { ...base(ctx), kind: 'scatter', count: numel(ids.shape), rowSize: numel(values.shape.slice(ids.shape.length)), rows };
+  },
+  gt: (ctx) => {
+    const out = ctx.type.shape;
+    return map(ctx, binary('lt', load(1, broadcastIndex(ctx.operandTypes[1]!.shape, out)), load(0, broadcastIndex(ctx.operandTypes[0]!.shape, out))));
+  },
+  gelu_grad: (ctx) => map(ctx, binary('gelu_grad', x0(ctx), load(1, flatIndex(ctx.type.shape)))),
+  gelu_tanh_grad: (ctx) => map(ctx, binary('gelu_tanh_grad', x0(ctx), load(1, flatIndex(ctx.type.shape)))),
+  layer_norm_dx: (ctx, { eps }) => ({ ...base(ctx), kind: 'rows', fn: 'layer_norm_dx', ...aroundAxis(ctx.type.shape, -1), eps }),
+  cross_entropy: lossRule('cross_entropy'),
+  cross_entropy_grad: lossRule('cross_entropy_grad'),
+  accuracy: lossRule('accuracy'),
 
   matmul: (ctx, { transpose_a, transpose_b }) => {
     const [a, b] = ctx.operandTypes as [TensorType, TensorType];

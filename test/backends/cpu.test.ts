@@ -22,7 +22,7 @@ const f32 = (t: HostTensor): HostTensor => (t.dtype === 'f32' ? hostTensor('f32'
 function check(test: OpCase, mode: Mode, seed: number) {
   const next = rng(seed);
   const g = new GraphBuilder('case', mode, {});
-  const xs = test.operands.map((o) => f32(randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2)));
+  const xs = test.operands.map((o) => f32(o.values ? hostTensor(o.dtype, o.shape, o.values) : randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2)));
   const args = xs.map((x, k) => g.add('input', [], { name: `x${k}`, dtype: x.dtype, shape: [...x.shape] }).id);
   const node = g.add(test.op, args, test.attrs as never);
   g.output('y', node.id);

@@ -12,6 +12,8 @@ export interface OperandSpec {
   /** Value range; i32 operands draw integers in [lo, hi). */
   readonly lo?: number;
   readonly hi?: number;
+  /** Exact values instead of random ones (labels with ignored positions). */
+  readonly values?: readonly number[];
 }
 
 export interface OpCase<K extends OpName = OpName> {
@@ -23,6 +25,7 @@ export interface OpCase<K extends OpName = OpName> {
 const f = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape });
 const positive = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape, lo: 0.1, hi: 3 });
 const ids = (hi: number, ...shape: number[]): OperandSpec => ({ dtype: 'i32', shape, lo: 0, hi });
+const labels = (values: number[], ...shape: number[]): OperandSpec => ({ dtype: 'i32', shape, values });
 
 function c<K extends OpName>(op: K, attrs: AttrsOf<K>, ...operands: OperandSpec[]): OpCase {
   return { op, attrs, operands } as OpCase;
@@ -78,4 +81,21 @@ export const OP_CASES: readonly OpCase[] = [
   c('matmul', { transpose_a: false, transpose_b: true }, f(2, 3, 4, 8), f(2, 3, 6, 8)),
   c('matmul', { transpose_a: false, transpose_b: true }, f(2, 6, 9), f(7, 9)), // 4×4 blocks and both remainders
   c('matmul', { transpose_a: false, transpose_b: false }, f(2, 1, 4, 8), f(3, 8, 5)),
+
+  c('fill', { value: 2.5, dtype: 'f32', shape: [2, 3] }),
+  c('fill', { value: 7, dtype: 'i32', shape: [4] }),
+  c('broadcast', { shape: [2, 3, 4] }, f(3, 1)),
+  c('pad', { axis: 1, before: 2, after: 1 }, f(2, 3, 4)),
+  c('pad', { axis: -1, before: 0, after: 3 }, f(3, 2)),
+  c('scatter_add', { rows: 5 }, ids(5, 2, 3), f(2, 3, 4)),
+  c('gt', {}, f(3, 4), f(4)),
+  c('gelu_grad', {}, { dtype: 'f32', shape: [2, 5], lo: -3, hi: 3 }, f(2, 5)),
+  c('gelu_tanh_grad', {}, { dtype: 'f32', shape: [2, 5], lo: -3, hi: 3 }, f(2, 5)),
+  c('layer_norm_dx', { eps: 1e-5 }, f(3, 8), f(8), f(3, 8)),
+  c('cross_entropy', { ignore_index: -100 }, f(2, 3, 5), labels([1, -100, 4, 0, 2, -100], 2, 3)),
+  c('cross_entropy_grad', { ignore_index: -100 }, f(6, 4), labels([3, 0, -100, 1, 2, 2], 6), f()),
+  c('accuracy', { ignore_index: -100 }, { dtype: 'f32', shape: [6, 4], lo: -3, hi: 3 }, labels([3, 0, -100, 1, 2, 2], 6)),
 ];
+
+/** Ops only training graphs hold (no ONNX export). */
+export const TRAINING_ONLY_OPS: readonly OpName[] = ['scatter_add', 'gelu_grad', 'gelu_tanh_grad', 'layer_norm_dx', 'cross_entropy', 'cross_entropy_grad', 'accuracy'];

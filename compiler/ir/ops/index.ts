@@ -8,8 +8,9 @@ import { layoutOps } from './layout.js';
 import { linalgOps } from './linalg.js';
 import { reduceOps } from './reduce.js';
 import { sourceOps } from './source.js';
+import { trainingOps } from './training.js';
 
-export const OPS = { ...sourceOps, ...elementwiseOps, ...layoutOps, ...reduceOps, ...linalgOps };
+export const OPS = { ...sourceOps, ...elementwiseOps, ...layoutOps, ...reduceOps, ...linalgOps, ...trainingOps };
 
 export type OpName = keyof typeof OPS;
 export type AttrsOf<K extends OpName> = (typeof OPS)[K] extends OpDef<infer A> ? A : never;
