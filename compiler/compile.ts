@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildGraph } from './frontend/build.js';
+import { autodiff } from './passes/autodiff.js';
 import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
@@ -49,9 +50,6 @@ function loadHfDirectory(dir: string) {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
-  if (mode === 'train') {
-    throw new UnsupportedError('--mode train is not available yet: training graphs need the autodiff pass, which is still to come; use --mode infer');
-  }
   const { spec, sources } = isModelDirectory(file) ? loadHfDirectory(file) : loadSpec(file);
   let graph: Graph;
   try {
@@ -59,6 +57,8 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   } catch (e) {
     throw e instanceof CompileError ? new CompileError(e.diagnostics, sources) : e;
   }
+  // A training graph also computes the gradient of `loss` for every parameter.
+  if (mode === 'train') graph = autodiff(graph, 'loss');
   if (options.verify) verifyGraph(graph);
   const stats = graphStats(graph);
   return { spec, graph, stats, compileMs: performance.now() - start };

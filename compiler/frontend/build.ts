@@ -12,7 +12,7 @@
 // that depend on it, so one run reports every independent problem.
 
 import { ConflictError, GraphBuilder, type Graph, type Mode } from '../ir/graph.js';
-import { ShapeError } from '../ir/types.js';
+import { formatType, ShapeError } from '../ir/types.js';
 import { CompileError, didYouMean, DiagnosticBag, type Note, type SourceLoc } from '../parser/diagnostics.js';
 import { exprNames, parseExpr, type ExprValue } from '../parser/expr.js';
 import type { BlockSpec, Located, Spec, StepSpec } from '../parser/spec.js';
@@ -62,7 +62,7 @@ class Frontend {
   run(): Graph {
     const { spec } = this;
     if (!this.checkRequires()) return this.graph.build();
-    const inputs = this.declareInputs();
+    const inputs = this.declareInputs(spec.inputs);
     if (!spec.model) {
       this.bag.error(spec.loc, `spec '${spec.name}' has no model: define 'model:' or extend a model such as bert.yaml`);
       return this.graph.build();
@@ -89,9 +89,43 @@ class Frontend {
         const id = body.values.get(ref);
         if (id !== undefined) this.setOutput(out.name, id, out.ref.loc);
         else if (!body.failed.has(head.step.name)) this.bag.error(out.ref.loc, `head '${head.step.name}' has no output '${out.ref.value}'`);
+        if (id !== undefined) body.values.set(out.name, id);
       }
     }
+    if (this.options.mode === 'train') this.buildTraining(body, root);
     return this.graph.build();
+  }
+
+  /**
+   * Training graphs add the label inputs, the losses (each an output, and
+   * their sum the output `loss`) and the metrics, over the model's and the
+   * heads' values. Gradients are the autodiff pass's business.
+   */
+  private buildTraining(body: BodyResult, root: Frame): void {
+    const { training } = this.spec;
+    if (!training.losses.steps.length) {
+      this.bag.error(this.spec.loc, `spec '${this.spec.name}' has no training losses: a training graph needs 'training: losses:'`);
+      return;
+    }
+    for (const [name, id] of this.declareInputs(training.inputs)) body.values.set(name, id);
+    const losses = this.buildBody(training.losses.steps, root, body.values);
+    const metrics = this.buildBody(training.metrics.steps, root, losses.values);
+    let total: number | undefined;
+    for (const step of training.losses.steps) {
+      const id = losses.values.get(step.name);
+      if (id === undefined) continue;
+      if (this.graph.node(id).type.shape.length !== 0) {
+        this.bag.error(step.loc, `loss '${step.name}' must be a scalar, got ${formatType(this.graph.node(id).type)}`);
+        continue;
+      }
+      this.setOutput(step.name, id, step.loc);
+      total = total === undefined ? id : this.graph.add('add', [total, id], {}, 'loss').id;
+    }
+    for (const step of training.metrics.steps) {
+      const id = metrics.values.get(step.name);
+      if (id !== undefined) this.setOutput(step.name, id, step.loc);
+    }
+    if (total !== undefined) this.setOutput('loss', total, this.spec.loc);
   }
 
   // ---- top level ----
@@ -111,9 +145,9 @@ class Frontend {
     return ok;
   }
 
-  private declareInputs(): Map<string, number> {
+  private declareInputs(declared: Spec['inputs']): Map<string, number> {
     const values = new Map<string, number>();
-    for (const input of this.spec.inputs) {
+    for (const input of declared) {
       const shape: number[] = [];
       for (const dim of input.shape) {
         const v = this.reportAt(dim.loc, () => evalAttr({ kind: 'int' }, dim.value, this.global) as number);

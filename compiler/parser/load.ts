@@ -151,15 +151,7 @@ function readSpec(root: LMap): Spec {
   const get = (key: string) => root.entries.get(key)?.value;
   const config: Record<string, Located<number | string | boolean>> = {};
   for (const [key, e] of mapEntries(get('config'))) config[key] = scalar(e.value);
-  const inputs: InputSpec[] = mapEntries(get('inputs')).map(([name, e]) => {
-    const m = e.value as LMap;
-    return {
-      name,
-      loc: e.keyLoc,
-      dtype: (m.entries.get('dtype')!.value as LScalar).value as 'f32' | 'i32',
-      shape: (m.entries.get('shape')!.value as LSeq).items.map((n) => scalar<number | string>(n)),
-    };
-  });
+  const inputs = readInputs(get('inputs'));
   const blocks: Record<string, BlockSpec> = {};
   for (const [name, e] of mapEntries(get('blocks'))) blocks[name] = readBlock(name, e.value as LMap);
   const modelNode = get('model') as LMap | undefined;
@@ -178,6 +170,11 @@ function readSpec(root: LMap): Spec {
     message: String((m.entries.get('message')!.value as LScalar).value),
   }));
   const description = get('description');
+  const trainingNode = get('training') as LMap | undefined;
+  const trainingPart = (key: string) => trainingNode?.entries.get(key)?.value;
+  const optimizer: Record<string, Located<number | string | boolean>> = {};
+  for (const [key, e] of mapEntries(trainingPart('optimizer'))) optimizer[key] = scalar(e.value);
+  const training = { inputs: readInputs(trainingPart('inputs')), losses: readBody(trainingPart('losses')), metrics: readBody(trainingPart('metrics')), optimizer };
   return {
     name: String((get('name') as LScalar).value),
     loc: root.loc,
@@ -188,7 +185,20 @@ function readSpec(root: LMap): Spec {
     ...(model ? { model } : {}),
     heads,
     requires,
+    training,
   };
+}
+
+function readInputs(node: LNode | undefined): InputSpec[] {
+  return mapEntries(node).map(([name, e]) => {
+    const m = e.value as LMap;
+    return {
+      name,
+      loc: e.keyLoc,
+      dtype: (m.entries.get('dtype')!.value as LScalar).value as 'f32' | 'i32',
+      shape: (m.entries.get('shape')!.value as LSeq).items.map((n) => scalar<number | string>(n)),
+    };
+  });
 }
 
 /** Loads a YAML spec and everything it extends; throws CompileError with every problem found. */

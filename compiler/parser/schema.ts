@@ -70,6 +70,24 @@ const config = {
   additionalProperties: { type: ['number', 'string', 'boolean', 'null'] },
 };
 
+const inputDecl = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['dtype', 'shape'],
+  properties: { dtype: { enum: ['f32', 'i32'] }, shape: { type: 'array', items: numberOrExpr } },
+};
+
+const training = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: {
+    inputs: { type: 'object', propertyNames: identifier, additionalProperties: inputDecl },
+    losses: body,
+    metrics: body,
+    optimizer: { type: 'object', propertyNames: identifier, additionalProperties: { type: ['number', 'string', 'boolean', 'null'] } },
+  },
+};
+
 export const specSchema = {
   type: 'object',
   additionalProperties: false,
@@ -78,16 +96,8 @@ export const specSchema = {
     description: { type: 'string' },
     extends: { type: ['string', 'array'], items: { type: 'string' } },
     config,
-    inputs: {
-      type: 'object',
-      propertyNames: identifier,
-      additionalProperties: {
-        type: ['object', 'null'],
-        additionalProperties: false,
-        required: ['dtype', 'shape'],
-        properties: { dtype: { enum: ['f32', 'i32'] }, shape: { type: 'array', items: numberOrExpr } },
-      },
-    },
+    inputs: { type: 'object', propertyNames: identifier, additionalProperties: inputDecl },
+    training,
     blocks: { type: 'object', propertyNames: identifier, additionalProperties: block },
     model: {
       type: 'object',

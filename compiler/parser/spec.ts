@@ -67,6 +67,14 @@ export interface RequireSpec {
   readonly message: string;
 }
 
+/** What a training graph adds: label inputs, losses (summed into `loss`), metrics, optimizer settings. */
+export interface TrainingSpec {
+  readonly inputs: readonly InputSpec[];
+  readonly losses: BodySpec;
+  readonly metrics: BodySpec;
+  readonly optimizer: Readonly<Record<string, Located<number | string | boolean>>>;
+}
+
 export interface Spec {
   readonly name: string;
   readonly loc: SourceLoc;
@@ -77,4 +85,5 @@ export interface Spec {
   readonly model?: ModelSpec;
   readonly heads: readonly HeadSpec[];
   readonly requires: readonly RequireSpec[];
+  readonly training: TrainingSpec;
 }

@@ -130,10 +130,17 @@ describe('compile errors', () => {
     ]);
   });
 
-  it('refuses --mode train with a clear message until training arrives', () => {
-    const result = tcc('compile', 'models/bert-tiny.yaml', '--mode', 'train');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/^tcc: error: --mode train is not available yet: .*autodiff/);
+  it('compiles training graphs, and refuses one without losses', () => {
+    const result = tcc('compile', 'models/bert-tiny.yaml', '--mode', 'train', '--seq', '16', '--json');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as { mode: string; parameters: number; outputs: { name: string }[] };
+    expect(report).toMatchObject({ mode: 'train', parameters: 4433468 });
+    const names = report.outputs.map((o) => o.name);
+    expect(names).toEqual(expect.arrayContaining(['loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc', 'grad:bert.embeddings.word_embeddings.weight', 'grad:cls.predictions.bias']));
+    expect(names.filter((n) => n.startsWith('grad:'))).toHaveLength(46);
+    const encoder = tcc('compile', 'models/bert-base-encoder.yaml', '--mode', 'train');
+    expect(encoder.code).toBe(2);
+    expect(encoder.stderr).toMatch(/error: spec 'bert-base-encoder' has no training losses/);
   });
 
   it('rejects bad flags in one line', () => {
