@@ -8,6 +8,7 @@ import type { Program } from '../runtime/program.js';
 import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
 import { formatType } from '../compiler/ir/types.js';
+import { UPDATE_PREFIX } from '../compiler/ir/graph.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
@@ -38,7 +39,9 @@ export function summary(r: CompileResult, program: Program): string {
     .slice(0, 6)
     .map(([op, n]) => `${op} ${n}`)
     .join(', ');
-  const outputs = graph.outputs.map((o) => `${o.name} ${formatType(graph.nodes[o.node]!.type)}`).join(', ');
+  const updates = graph.outputs.filter((o) => o.name.startsWith(UPDATE_PREFIX)).length;
+  const shown = graph.outputs.filter((o) => !o.name.startsWith(UPDATE_PREFIX));
+  const outputs = shown.map((o) => `${o.name} ${formatType(graph.nodes[o.node]!.type)}`).join(', ') + (updates ? `, and ${updates} parameter and state updates` : '');
   return [
     `${graph.name} (${graph.mode}, batch ${graph.dims.batch}, seq ${graph.dims.seq})`,
     `  parameters  ${fmt(stats.parameters)} in ${stats.parameterTensors} tensors (${scaled(4 * stats.parameters, 'B')} as f32)`,

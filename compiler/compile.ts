@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildGraph } from './frontend/build.js';
 import { autodiff } from './passes/autodiff.js';
+import { addAdamW, DEFAULT_ADAMW, type AdamWOptions } from './passes/optimizer.js';
 import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
@@ -19,6 +20,8 @@ export interface CompileOptions {
   readonly batch?: number;
   readonly seq?: number;
   readonly mode?: Mode;
+  /** AdamW settings of a training graph, over the spec's `training: optimizer:`. */
+  readonly optimizer?: Partial<AdamWOptions>;
   /** Run the IR verifier on the result (tests and --debug). */
   readonly verify?: boolean;
 }
@@ -46,6 +49,15 @@ function loadHfDirectory(dir: string) {
   return loadSpec(virtual, new Map([[virtual, yaml]]));
 }
 
+/** The compile-time AdamW settings a spec's `training: optimizer:` gives (beta1, beta2, eps, clip). */
+export function adamwSettings(spec: Spec): AdamWOptions {
+  const value = (key: keyof AdamWOptions) => {
+    const v = spec.training.optimizer[key]?.value;
+    return typeof v === 'number' ? v : DEFAULT_ADAMW[key];
+  };
+  return { beta1: value('beta1'), beta2: value('beta2'), eps: value('eps'), clip: value('clip') };
+}
+
 /** Compiles a spec file or a HuggingFace model directory. */
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
@@ -57,8 +69,8 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   } catch (e) {
     throw e instanceof CompileError ? new CompileError(e.diagnostics, sources) : e;
   }
-  // A training graph also computes the gradient of `loss` for every parameter.
-  if (mode === 'train') graph = autodiff(graph, 'loss');
+  // A training graph also computes the gradients of `loss` and applies AdamW.
+  if (mode === 'train') graph = addAdamW(autodiff(graph, 'loss'), { ...adamwSettings(spec), ...options.optimizer });
   if (options.verify) verifyGraph(graph);
   const stats = graphStats(graph);
   return { spec, graph, stats, compileMs: performance.now() - start };

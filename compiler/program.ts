@@ -38,6 +38,8 @@ export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProg
     params: kernels.params.map((p) => ({ ...p, dtype: 'f32' as const })),
     outputs: kernels.outputs,
     kernels: kernels.kernels.map((k) => ({ name: k.name, kind: k.kind, label: k.label, args: [...k.inputs.map((a) => a.buffer), k.output.buffer] })),
+    states: kernels.states,
+    updates: kernels.updates,
     source: 'kernels.js',
   };
   return { program, kernels, source: renderProgramJs(kernels.kernels, graph.name) };

@@ -22,7 +22,7 @@ export interface ProgramBuffer {
   readonly dtype: DTypeName;
   readonly size: number;
   readonly offset: number;
-  readonly role: 'input' | 'param' | 'intermediate' | 'output';
+  readonly role: 'input' | 'param' | 'state' | 'intermediate' | 'output';
   readonly name?: string;
 }
 
@@ -64,6 +64,10 @@ export interface Program {
   readonly params: readonly ProgramParam[];
   readonly outputs: readonly ProgramTensor[];
   readonly kernels: readonly ProgramKernel[];
+  /** Persistent state (optimizer moments), zeros at first. */
+  readonly states: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[] }[];
+  /** After each run, buffer `from` is copied over `to` (parameter and state updates of a training step). */
+  readonly updates: readonly { readonly name: string; readonly from: number; readonly to: number }[];
   /** File of the kernels' source, beside program.json. */
   readonly source: string;
 }

@@ -46,14 +46,25 @@ export class Session {
     }
   }
 
-  /** A parameter's current values (a live view: do not keep it across setParams). */
+  /** A parameter's or state tensor's current values (a live view). */
   param(name: string): Float32Array {
-    const param = this.program.params.find((p) => p.name === name);
-    if (!param) throw new Error(`the program has no parameter '${name}'`);
-    return this.executor.buffer(param.buffer) as Float32Array;
+    const found = this.program.params.find((p) => p.name === name) ?? this.program.states.find((s) => s.name === name);
+    if (!found) throw new Error(`the program has no parameter or state '${name}'`);
+    return this.executor.buffer(found.buffer) as Float32Array;
   }
 
-  run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext): Record<string, Tensor> {
+  /** Sets state tensors (optimizer moments) by name, e.g. when resuming. */
+  setStates(values: Readonly<Record<string, ArrayLike<number>>>): void {
+    for (const [name, data] of Object.entries(values)) {
+      const state = this.program.states.find((s) => s.name === name);
+      if (!state) throw new InputError(`the program has no state '${name}'`);
+      expectSize('state', state, data.length);
+      this.executor.buffer(state.buffer).set(data);
+    }
+  }
+
+  /** Runs; returns copies of the outputs named in `wanted` (default: all but parameter and state updates). */
+  run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext, wanted?: readonly string[]): Record<string, Tensor> {
     for (const input of this.program.inputs) {
       const data = inputs[input.name];
       if (!data) throw new InputError(`missing input '${input.name}'`);
@@ -62,8 +73,11 @@ export class Session {
       this.executor.buffer(input.buffer).set(data);
     }
     this.executor.run(ctx);
+    for (const u of this.program.updates) this.executor.buffer(u.to).set(this.executor.buffer(u.from));
     return Object.fromEntries(
-      this.program.outputs.map((o) => [o.name, { dtype: o.dtype, shape: o.shape, data: this.executor.buffer(o.buffer).slice() }]),
+      this.program.outputs
+        .filter((o) => !(wanted ? !wanted.includes(o.name) : o.name.startsWith('update:')))
+        .map((o) => [o.name, { dtype: o.dtype, shape: o.shape, data: this.executor.buffer(o.buffer).slice() }]),
     );
   }
 }

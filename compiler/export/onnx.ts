@@ -78,6 +78,7 @@ function transposeLast(b: OnnxBuilder, x: string, rank: number): string {
 const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING_ONLY } = {
   input: 'source',
   param: 'source',
+  state: TRAINING_ONLY,
   range: (b, _x, out, { size }) => void b.node('Identity', [b.intTensor([size], Array.from({ length: size }, (_, i) => i), 'i32')], out),
   sinusoidal: (b, _x, out, { length, dim }) => void b.node('Identity', [b.floatTensor(b.fresh('sinusoidal'), [length, dim], sinusoidalTable(length, dim))], out),
   neg: unaryOp('Neg'),

@@ -23,6 +23,9 @@ export interface GraphOutput {
 
 export type Mode = 'infer' | 'train';
 
+/** Outputs named "update:NAME" carry the next value of parameter or state NAME (training steps). */
+export const UPDATE_PREFIX = 'update:';
+
 export interface Graph {
   readonly name: string;
   readonly mode: Mode;
@@ -63,7 +66,7 @@ export class GraphBuilder {
     const existing = this.byKey.get(key);
     if (existing !== undefined) {
       const node = this.nodes[existing]!;
-      if (op === 'param' || op === 'input') this.checkSameSource(node, attrs);
+      if (op === 'param' || op === 'input' || op === 'state') this.checkSameSource(node, attrs);
       return node as Node<K>;
     }
     let type: TensorType;
@@ -98,7 +101,7 @@ export class GraphBuilder {
 
   // Sources are identified by name alone; everything else by full structure.
   private keyOf(op: OpName, args: readonly number[], attrs: object): string {
-    if (op === 'param' || op === 'input') return `${op}:${(attrs as { name: string }).name}`;
+    if (op === 'param' || op === 'input' || op === 'state') return `${op}:${(attrs as { name: string }).name}`;
     return `${op}(${args.join(',')})${attrsKey(attrs)}`;
   }
 
@@ -111,9 +114,9 @@ export class GraphBuilder {
   }
 }
 
-/** The name of an input or parameter node; undefined for other nodes. */
+/** The name of an input, parameter or state node; undefined for other nodes. */
 export function sourceName(node: Node): string | undefined {
-  return node.op === 'input' || node.op === 'param' ? (node.attrs as AttrsOf<'input'>).name : undefined;
+  return node.op === 'input' || node.op === 'param' || node.op === 'state' ? (node.attrs as AttrsOf<'input'>).name : undefined;
 }
 
 export function isParam(node: Node): node is Node<'param'> {

@@ -14,6 +14,7 @@ export interface InterpretOptions {
   readonly step?: number;
 }
 
+/** Runs a graph; `params` holds parameters and state tensors by name. */
 export function interpret(
   graph: Graph,
   inputs: Readonly<Record<string, HostTensor>>,

@@ -121,7 +121,7 @@ export interface BufferInfo {
   readonly dtype: ScalarType;
   /** Elements. */
   readonly size: number;
-  readonly role: 'input' | 'param' | 'intermediate' | 'output';
+  readonly role: 'input' | 'param' | 'state' | 'intermediate' | 'output';
   /** The name of an input or parameter, or the graph output it holds. */
   readonly name?: string;
 }
@@ -137,6 +137,10 @@ export interface KernelProgram {
   readonly inputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[]; readonly bound?: number; readonly ignore?: number }[];
   readonly params: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[]; readonly init: string; readonly std: number }[];
   readonly outputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[] }[];
+  /** Persistent state (optimizer moments): zeros at first, kept across runs. */
+  readonly states: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[] }[];
+  /** After each run, copy buffer `from` over `to`: the new values of parameters and state ("update:NAME" outputs). */
+  readonly updates: readonly { readonly name: string; readonly from: number; readonly to: number }[];
 }
 
 // ---- expression builders ----

@@ -8,7 +8,7 @@
 //      that outputs are always buffers the program writes.
 
 import type { Graph, Node } from '../ir/graph.js';
-import { sourceName } from '../ir/graph.js';
+import { sourceName, UPDATE_PREFIX } from '../ir/graph.js';
 import { numel } from '../ir/types.js';
 import { load, type BufferInfo, type Kernel, type KernelArg, type KernelProgram } from './kernel.js';
 import { flatIndex, LOWERING, type LowerContext } from './rules.js';
@@ -24,6 +24,7 @@ export function lowerToKernels(graph: Graph): KernelProgram {
   const kernels: Kernel[] = [];
   const inputs: KernelProgram['inputs'][number][] = [];
   const params: KernelProgram['params'][number][] = [];
+  const states: KernelProgram['states'][number][] = [];
 
   for (const node of graph.nodes) {
     const dtype = node.type.dtype;
@@ -31,10 +32,11 @@ export function lowerToKernels(graph: Graph): KernelProgram {
     const rule = LOWERING[node.op];
     if (rule === 'source') {
       const name = sourceName(node)!;
-      const role = node.op === 'input' ? 'input' : 'param';
+      const role = node.op === 'input' ? 'input' : node.op === 'state' ? 'state' : 'param';
       const buffer = newBuffer({ dtype, size, role, name });
       bufferOf[node.id] = buffer;
       if (role === 'input') inputs.push({ name, buffer, dtype, shape: node.type.shape });
+      else if (role === 'state') states.push({ name, buffer, shape: node.type.shape });
       else {
         const a = (node as Node<'param'>).attrs;
         params.push({ name, buffer, shape: node.type.shape, init: a.init, std: a.std });
@@ -90,6 +92,15 @@ export function lowerToKernels(graph: Graph): KernelProgram {
     const ignore = labelled.length ? (labelled[0]!.attrs as { ignore_index: number }).ignore_index : undefined;
     return { ...input, bound: Math.min(...bound), ...(ignore === undefined ? {} : { ignore }) };
   });
-  return { buffers, kernels, inputs: bounded, params, outputs };
+  const sources = new Map(buffers.filter((b) => b.role === 'param' || b.role === 'state').map((b) => [b.name!, b.id]));
+  const updates = outputs
+    .filter((o) => o.name.startsWith(UPDATE_PREFIX))
+    .map((o) => {
+      const target = o.name.slice(UPDATE_PREFIX.length);
+      const to = sources.get(target);
+      if (to === undefined) throw new Error(`output ${o.name} updates '${target}', which is no parameter or state`);
+      return { name: target, from: o.buffer, to };
+    });
+  return { buffers, kernels, inputs: bounded, params, outputs, states, updates };
 }
 

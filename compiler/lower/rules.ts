@@ -107,6 +107,7 @@ const sourceRule = 'source' as const;
 export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   input: sourceRule,
   param: sourceRule,
+  state: sourceRule,
   range: (ctx) => map(ctx, idx(0)),
   sinusoidal: (ctx, { dim }) => {
     const position: KExpr = { op: 'cast', to: 'f32', x: idx(0) };

@@ -48,6 +48,7 @@ const secondOrder = 'second-order' as const;
 export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeof noGradient | typeof secondOrder } = {
   input: 'source',
   param: 'source',
+  state: 'source',
   range: 'source',
   sinusoidal: 'source',
   fill: 'source',

@@ -136,8 +136,8 @@ describe('compile errors', () => {
     const report = JSON.parse(result.stdout) as { mode: string; parameters: number; outputs: { name: string }[] };
     expect(report).toMatchObject({ mode: 'train', parameters: 4433468 });
     const names = report.outputs.map((o) => o.name);
-    expect(names).toEqual(expect.arrayContaining(['loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc', 'grad:bert.embeddings.word_embeddings.weight', 'grad:cls.predictions.bias']));
-    expect(names.filter((n) => n.startsWith('grad:'))).toHaveLength(46);
+    expect(names).toEqual(expect.arrayContaining(['loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc', 'grad_norm', 'update:bert.embeddings.word_embeddings.weight', 'update:adam.m:cls.predictions.bias']));
+    expect(names.filter((n) => n.startsWith('update:'))).toHaveLength(3 * 46);
     const encoder = tcc('compile', 'models/bert-base-encoder.yaml', '--mode', 'train');
     expect(encoder.code).toBe(2);
     expect(encoder.stderr).toMatch(/error: spec 'bert-base-encoder' has no training losses/);

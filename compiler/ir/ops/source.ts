@@ -51,6 +51,19 @@ export const sourceOps = {
     flops: () => 0,
   }),
 
+  state: defineOp<{ name: string; shape: number[] }>({
+    summary: 'persistent f32 state carried across training steps (optimizer moments), zeros at first',
+    arity: 0,
+    fusion: 'source',
+    attrs: { name: { kind: 'string' }, shape: { kind: 'ints' } },
+    infer(_, { shape }) {
+      if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`dimensions must be positive integers, got [${shape.join(',')}]`);
+      return { dtype: 'f32', shape };
+    },
+    interpret: (_, { name }, _out, ctx) => ctx.param(name),
+    flops: () => 0,
+  }),
+
   range: defineOp<{ size: number }>({
     summary: '0, 1, ..., size-1 as i32 (position ids)',
     arity: 0,
