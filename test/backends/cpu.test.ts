@@ -33,6 +33,7 @@ function check(test: OpCase, mode: Mode, seed: number) {
   const { program, source: js } = buildProgram(graph);
   const session = new Session(program, js);
   if (program.params.length) session.setParams({ w: source.data });
+  if (program.states.length) session.setStates({ w: source.data });
   const got = session.run(Object.fromEntries(program.inputs.map((i) => [i.name, feeds[i.name]!.data])), { seed: 11, step: 5 })['y']!;
   expect(got.shape).toEqual(want.shape);
   expect(got.dtype).toBe(want.dtype);

@@ -38,6 +38,7 @@ const binaryOps = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
 export const OP_CASES: readonly OpCase[] = [
   c('input', { name: 'x', dtype: 'f32', shape: [2, 3] }),
   c('param', { name: 'w', shape: [4, 3], init: 'normal', std: 0.02 }),
+  c('state', { name: 'w', shape: [4, 3] }),
   c('range', { size: 6 }),
   c('sinusoidal', { length: 5, dim: 8 }),
   // erf is checked near zero against its Maclaurin series (exact there); its tails against tables.
@@ -98,4 +99,4 @@ export const OP_CASES: readonly OpCase[] = [
 ];
 
 /** Ops only training graphs hold (no ONNX export). */
-export const TRAINING_ONLY_OPS: readonly OpName[] = ['scatter_add', 'gelu_grad', 'gelu_tanh_grad', 'layer_norm_dx', 'cross_entropy', 'cross_entropy_grad', 'accuracy'];
+export const TRAINING_ONLY_OPS: readonly OpName[] = ['state', 'scatter_add', 'gelu_grad', 'gelu_tanh_grad', 'layer_norm_dx', 'cross_entropy', 'cross_entropy_grad', 'accuracy'];

@@ -3,7 +3,8 @@
 // pretraining losses. Relative error ≤ 1e-6 (relative to the gradient's scale).
 
 import { describe, expect, it } from 'vitest';
-import { compileFile } from '../../compiler/compile.js';
+import { buildGraph } from '../../compiler/frontend/build.js';
+import { loadSpec } from '../../compiler/parser/load.js';
 import { GraphBuilder, sourceName, type Graph } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
@@ -88,9 +89,8 @@ describe('autodiff', () => {
 
   it('differentiates a 2-layer BERT with the MLM and NSP losses', () => {
     const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 12, hidden_size: 8, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 12, max_position_embeddings: 8, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0}\n` })['m.yaml']!;
-    const forward = compileFile(spec, { batch: 2, seq: 4, mode: 'train' }).graph;
-    // The training graph already holds the gradients; differentiate its forward part (outputs without grad:).
-    const lossGraph: Graph = { ...forward, nodes: forward.nodes, outputs: forward.outputs.filter((o) => !o.name.startsWith(GRAD_PREFIX)) };
+    // The forward training graph (losses, no gradients or optimizer yet), straight from the frontend.
+    const lossGraph = buildGraph(loadSpec(spec).spec, { batch: 2, seq: 4, mode: 'train' });
     const next = rng(5);
     const params = Object.fromEntries(lossGraph.nodes.filter((n) => n.op === 'param').map((n) => [sourceName(n)!, randomTensor(next, 'f32', n.type.shape, -0.5, 0.5)]));
     const inputs = {
