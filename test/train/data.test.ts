@@ -1,0 +1,90 @@
+// The pretraining data pipeline's statistics over 10,000 sequences, and its
+// rules: masking never splits a word under whole-word and span masking, NSP
+// labels are balanced, bad corpora are clear errors.
+
+import { describe, expect, it } from 'vitest';
+import { createInstances, readCorpus } from '../../train/corpus.js';
+import { maskTokens, wordsOf, type MaskingStrategy } from '../../train/masking.js';
+import { Rng } from '../../train/rng.js';
+import { WordPieceTokenizer } from '../../train/tokenizer.js';
+import { rng as testRng } from '../helpers/random.js';
+
+const STEMS = ['run', 'jump', 'read', 'writ', 'play', 'talk', 'walk', 'sing', 'cook', 'paint', 'build', 'teach'];
+const SUFFIXES = ['##ing', '##er', '##s', '##ed', '##ly'];
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'a', 'and', ...STEMS, ...SUFFIXES];
+const tokenizer = new WordPieceTokenizer(VOCAB, { lowercase: true });
+
+/** Documents of sentences of words, many of them several WordPieces long. */
+function syntheticCorpus(documents: number, seed: number): string {
+  const next = testRng(seed);
+  const word = () => STEMS[Math.floor(next() * STEMS.length)]! + (next() < 0.5 ? SUFFIXES[Math.floor(next() * SUFFIXES.length)]!.slice(2) : '');
+  const sentence = () => Array.from({ length: 4 + Math.floor(next() * 10) }, () => (next() < 0.2 ? 'the' : word())).join(' ') + ' .';
+  return Array.from({ length: documents }, () => Array.from({ length: 3 + Math.floor(next() * 8) }, sentence).join('\n')).join('\n\n');
+}
+
+function sequences(count: number): ReturnType<typeof createInstances> {
+  const documents = readCorpus(syntheticCorpus(1200, 4), tokenizer);
+  const instances = createInstances(documents, { maxSeqLength: 64, shortSeqProb: 0.1, dupeFactor: 4 }, new Rng(1, 1));
+  expect(instances.length).toBeGreaterThanOrEqual(count);
+  return instances.slice(0, count);
+}
+
+describe('pretraining data', () => {
+  const instances = sequences(10_000);
+
+  it('labels half the pairs as random next sentences (±2%)', () => {
+    const random = instances.filter((i) => i.isRandomNext === 1).length / instances.length;
+    expect(Math.abs(random - 0.5)).toBeLessThan(0.02);
+    for (const i of instances.slice(0, 500)) {
+      expect(i.tokens.length).toBeLessThanOrEqual(64);
+      expect(i.tokens[0]).toBe('[CLS]');
+      expect(i.tokens.filter((t) => t === '[SEP]')).toHaveLength(2);
+    }
+  });
+
+  it.each(['dynamic', 'wwm', 'ngram', 'span'] as MaskingStrategy[])('%s masking selects 15% (±0.5%), 80/10/10 (±1%)', (strategy) => {
+    const rng = new Rng(5, 9);
+    let candidates = 0;
+    let selected = 0;
+    const outcome = { mask: 0, random: 0, kept: 0 };
+    for (const instance of instances) {
+      const { tokens, labels } = maskTokens(instance.tokens, strategy, rng, VOCAB);
+      candidates += instance.tokens.filter((t) => t !== '[CLS]' && t !== '[SEP]').length;
+      labels.forEach((label, i) => {
+        if (label === null) {
+          expect(tokens[i]).toBe(instance.tokens[i]);
+          return;
+        }
+        selected++;
+        if (tokens[i] === '[MASK]') outcome.mask++;
+        else if (tokens[i] === label) outcome.kept++;
+        else outcome.random++;
+      });
+      if (strategy !== 'dynamic') {
+        // A word is selected whole or not at all.
+        for (const word of wordsOf(instance.tokens)) {
+          const picked = word.filter((i) => labels[i] !== null).length;
+          expect(picked === 0 || picked === word.length).toBe(true);
+        }
+      }
+    }
+    expect(Math.abs(selected / candidates - 0.15)).toBeLessThan(0.005);
+    expect(Math.abs(outcome.mask / selected - 0.8)).toBeLessThan(0.01);
+    expect(Math.abs(outcome.random / selected - 0.1)).toBeLessThan(0.01);
+    expect(Math.abs(outcome.kept / selected - 0.1)).toBeLessThan(0.01);
+  });
+
+  it('is reproducible from the seed and the stream position', () => {
+    const a = new Rng(3, 7);
+    const first = maskTokens(instances[0]!.tokens, 'span', a, VOCAB);
+    const position = a.position;
+    const second = maskTokens(instances[1]!.tokens, 'span', a, VOCAB);
+    expect(maskTokens(instances[0]!.tokens, 'span', new Rng(3, 7), VOCAB)).toEqual(first);
+    expect(maskTokens(instances[1]!.tokens, 'span', new Rng(3, 7, position), VOCAB)).toEqual(second);
+  });
+
+  it('refuses an empty corpus and a corpus of one document', () => {
+    expect(() => readCorpus('\n\n  \n', tokenizer, 'c.txt')).toThrow('c.txt has no text');
+    expect(() => readCorpus('one sentence .\nanother .\n', tokenizer, 'c.txt')).toThrow('c.txt has one document; next-sentence prediction needs at least two');
+  });
+});

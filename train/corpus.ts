@@ -1,0 +1,118 @@
+// Pretraining instances from a corpus, as BERT's create_pretraining_data.py:
+// the corpus has one sentence per line and documents separated by blank
+// lines. For each document, sentences are gathered into chunks of a target
+// length (the full length, or with probability 0.1 a shorter random one);
+// each chunk splits at a random point into segment A and segment B, where B is
+// the true continuation (label 0) or, half the time, text from a random other
+// document (label 1, HuggingFace's convention); the pair is truncated
+// longest-first, dropping from the front or the back at random. One change
+// keeps the labels balanced: a chunk of a single sentence takes the next
+// sentence as its continuation (at the end of the document, the previous one
+// and itself) instead of always becoming a random pair.
+
+import { InputError } from '../runtime/errors.js';
+import type { Rng } from './rng.js';
+import type { WordPieceTokenizer } from './tokenizer.js';
+
+/** A document is a list of tokenized sentences. */
+export type Document = string[][];
+
+export interface PairInstance {
+  /** [CLS] A [SEP] B [SEP] as tokens. */
+  readonly tokens: string[];
+  readonly segmentIds: number[];
+  /** 1 when B is a random segment, 0 when it continues A. */
+  readonly isRandomNext: 0 | 1;
+}
+
+export interface PairOptions {
+  readonly maxSeqLength: number;
+  readonly shortSeqProb: number;
+}
+
+export function readCorpus(text: string, tokenizer: WordPieceTokenizer, source = 'corpus'): Document[] {
+  const documents: Document[] = [[]];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) {
+      if (documents[documents.length - 1]!.length) documents.push([]);
+      continue;
+    }
+    const tokens = tokenizer.tokenize(line);
+    if (tokens.length) documents[documents.length - 1]!.push(tokens);
+  }
+  const nonEmpty = documents.filter((d) => d.length);
+  if (nonEmpty.length === 0) throw new InputError(`${source} has no text: it needs sentences, one per line, documents separated by blank lines`);
+  if (nonEmpty.length < 2) throw new InputError(`${source} has one document; next-sentence prediction needs at least two (separate documents with a blank line)`);
+  return nonEmpty;
+}
+
+function truncatePair(a: string[], b: string[], maxTokens: number, rng: Rng): void {
+  while (a.length + b.length > maxTokens) {
+    const longer = a.length > b.length ? a : b;
+    if (rng.random() < 0.5) longer.shift();
+    else longer.pop();
+  }
+}
+
+/** The instances of one document, as create_instances_from_document. */
+export function instancesFromDocument(documents: readonly Document[], index: number, options: PairOptions, rng: Rng): PairInstance[] {
+  const document = documents[index]!;
+  const maxTokens = options.maxSeqLength - 3;
+  const target = rng.random() < options.shortSeqProb ? rng.randint(2, maxTokens) : maxTokens;
+  const instances: PairInstance[] = [];
+  let chunk: string[][] = [];
+  let length = 0;
+  for (let i = 0; i < document.length; i++) {
+    chunk.push(document[i]!);
+    length += document[i]!.length;
+    if (i !== document.length - 1 && length < target) continue;
+    let wantRandom = rng.random() < 0.5;
+    if (!wantRandom && chunk.length === 1) {
+      // One segment has no continuation inside the chunk: pair it with the document's next
+      // sentence (or, at its end, the previous one), so that true and random pairs stay
+      // balanced (BERT's script makes all of these random).
+      if (i + 1 < document.length) chunk.push(document[++i]!);
+      else if (i >= 1) chunk.unshift(document[i - 1]!);
+      else wantRandom = true;
+    }
+    const aEnd = chunk.length >= 2 ? rng.randint(1, chunk.length - 1) : 1;
+    const a = chunk.slice(0, aEnd).flat();
+    let b: string[] = [];
+    let isRandomNext: 0 | 1 = 0;
+    if (wantRandom) {
+      isRandomNext = 1;
+      const targetB = target - a.length;
+      let other = index;
+      for (let tries = 0; tries < 10 && other === index; tries++) other = rng.randint(0, documents.length - 1);
+      const randomDocument = documents[other]!;
+      for (let j = rng.randint(0, randomDocument.length - 1); j < randomDocument.length; j++) {
+        b.push(...randomDocument[j]!);
+        if (b.length >= targetB) break;
+      }
+      // The segments not used as A go back to be read again.
+      i -= chunk.length - aEnd;
+    } else {
+      b = chunk.slice(aEnd).flat();
+    }
+    truncatePair(a, b, maxTokens, rng);
+    if (a.length >= 1 && b.length >= 1) {
+      instances.push({
+        tokens: ['[CLS]', ...a, '[SEP]', ...b, '[SEP]'],
+        segmentIds: [...new Array<number>(a.length + 2).fill(0), ...new Array<number>(b.length + 1).fill(1)],
+        isRandomNext,
+      });
+    }
+    chunk = [];
+    length = 0;
+  }
+  return instances;
+}
+
+/** All instances of a corpus, `dupeFactor` passes over it (each with fresh random choices). */
+export function createInstances(documents: readonly Document[], options: PairOptions & { readonly dupeFactor: number }, rng: Rng): PairInstance[] {
+  const instances: PairInstance[] = [];
+  for (let pass = 0; pass < options.dupeFactor; pass++) {
+    for (let d = 0; d < documents.length; d++) instances.push(...instancesFromDocument(documents, d, options, rng));
+  }
+  return rng.shuffle(instances);
+}

@@ -1,0 +1,91 @@
+// Masked-LM inputs: 15% of the tokens are selected, and of those 80% become
+// [MASK], 10% a random token and 10% stay, as BERT. What is selected together
+// depends on the strategy:
+//   token (static, dynamic)  each WordPiece on its own
+//   wwm    whole words: a word's "##" pieces are selected with it
+//   ngram  phrases of 1–3 whole words (ERNIE), shorter ones likelier (p ∝ 1/n)
+//   span   spans of whole words of geometric length (p = 0.2, at most 10; SpanBERT)
+// Units are taken in random order while they fit in the budget,
+// round(0.15 · candidates), so a unit is never split.
+
+import type { Rng } from './rng.js';
+
+export type MaskingStrategy = 'static' | 'dynamic' | 'wwm' | 'ngram' | 'span';
+export const MASKING_STRATEGIES: readonly MaskingStrategy[] = ['dynamic', 'static', 'wwm', 'ngram', 'span'];
+
+export const MASK_RATE = 0.15;
+const SPECIAL = new Set(['[CLS]', '[SEP]', '[PAD]', '[MASK]', '[UNK]']);
+
+export interface MaskedTokens {
+  readonly tokens: string[];
+  /** The original token at selected positions, null elsewhere. */
+  readonly labels: (string | null)[];
+}
+
+/** Words as runs of token positions: a word's first piece and the "##" pieces after it. Specials are no word. */
+export function wordsOf(tokens: readonly string[]): number[][] {
+  const words: number[][] = [];
+  tokens.forEach((t, i) => {
+    if (SPECIAL.has(t)) return;
+    const last = words[words.length - 1];
+    if (t.startsWith('##') && last && last[last.length - 1] === i - 1) last.push(i);
+    else words.push([i]);
+  });
+  return words;
+}
+
+function geometric(rng: Rng, p: number, max: number): number {
+  let n = 1;
+  while (n < max && rng.random() >= p) n++;
+  return n;
+}
+
+/** The units of selection, in the order they are tried. */
+function units(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng): number[][] {
+  const words = wordsOf(tokens);
+  if (strategy === 'static' || strategy === 'dynamic') return rng.shuffle(words.flat().map((i) => [i]));
+  if (strategy === 'wwm') return rng.shuffle(words);
+  // ngram and span: phrases of consecutive whole words from random starts (within one segment: not across [SEP]).
+  const starts = rng.shuffle(words.map((_, w) => w));
+  return starts.map((w) => {
+    const n = strategy === 'ngram' ? pickNgram(rng) : geometric(rng, 0.2, 10);
+    const phrase: number[] = [];
+    for (let k = w; k < Math.min(words.length, w + n); k++) {
+      const word = words[k]!;
+      if (phrase.length && word[0] !== phrase[phrase.length - 1]! + 1) break; // a [SEP] lies between
+      phrase.push(...word);
+    }
+    return phrase;
+  });
+}
+
+/** n in 1..3 with probability ∝ 1/n. */
+function pickNgram(rng: Rng): number {
+  const r = rng.random() * (1 + 1 / 2 + 1 / 3);
+  return r < 1 ? 1 : r < 1.5 ? 2 : 3;
+}
+
+export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, vocab: readonly string[]): MaskedTokens {
+  const candidates = tokens.filter((t) => !SPECIAL.has(t)).length;
+  const budget = Math.max(1, Math.round(candidates * MASK_RATE));
+  const selected = new Set<number>();
+  for (const unit of units(tokens, strategy, rng)) {
+    if (selected.size >= budget) break;
+    if (!unit.length || selected.size + unit.length > budget || unit.some((i) => selected.has(i))) continue;
+    for (const i of unit) selected.add(i);
+  }
+  const out = [...tokens];
+  const labels: (string | null)[] = tokens.map(() => null);
+  for (const i of [...selected].sort((a, b) => a - b)) {
+    labels[i] = tokens[i]!;
+    const r = rng.random();
+    if (r < 0.8) out[i] = '[MASK]';
+    else if (r < 0.9) {
+      let random: string;
+      do random = vocab[Math.floor(rng.random() * vocab.length)]!;
+      while (SPECIAL.has(random));
+      out[i] = random;
+    }
+  }
+  return { tokens: out, labels };
+}
