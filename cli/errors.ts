@@ -4,7 +4,7 @@
 
 import { UnsupportedError } from '../compiler/compile.js';
 import { CompileError, formatDiagnostic } from '../compiler/parser/diagnostics.js';
-import { InputError } from '../runtime/errors.js';
+import { InputError, RunFailure } from '../runtime/errors.js';
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -13,7 +13,7 @@ export class UsageError extends Error {
 /** Where a command writes; process.stdout/stderr in the binary, buffers in tests. */
 export interface Io {
   readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
 }
 
 export function reportError(e: unknown, debug: boolean, io: Io): number {
@@ -28,6 +28,11 @@ export function reportError(e: unknown, debug: boolean, io: Io): number {
     io.stderr.write(`tcc: error: ${e.message}\n`);
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
+  }
+  if (e instanceof RunFailure) {
+    io.stderr.write(`tcc: error: ${e.message}\n`);
+    if (debug) io.stderr.write(`${e.stack}\n`);
+    return 1;
   }
   const message = e instanceof Error ? e.message : String(e);
   io.stderr.write(`tcc: error: ${message}${debug ? '' : ' (run with --debug for details)'}\n`);

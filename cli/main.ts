@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
 import { importUsage, runImportHf } from './import-hf.js';
+import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
 import { runRun, runUsage } from './run.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
 
@@ -15,6 +16,8 @@ commands:
   run             run a model's forward pass on inputs, write its outputs
   import-hf DIR   write the spec of a HuggingFace BERT directory
   tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer
+  prepare         write masked-LM and next-sentence examples from a corpus
+  pretrain SPEC   pretrain with masked LM and next-sentence prediction
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
@@ -27,7 +30,11 @@ ${runUsage}
 
 ${importUsage}
 
-${tokenizeUsage}`;
+${tokenizeUsage}
+
+${prepareUsage}
+
+${pretrainUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -48,6 +55,10 @@ export function main(argv: string[], io: Io): number {
         return runImportHf(rest, debug, io);
       case 'tokenize':
         return runTokenize(rest, debug, io);
+      case 'prepare':
+        return runPrepare(rest, debug, io);
+      case 'pretrain':
+        return runPretrain(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;

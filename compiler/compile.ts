@@ -22,6 +22,8 @@ export interface CompileOptions {
   readonly mode?: Mode;
   /** AdamW settings of a training graph, over the spec's `training: optimizer:`. */
   readonly optimizer?: Partial<AdamWOptions>;
+  /** Config values set over the spec's (e.g. dropout rates from --dropout). */
+  readonly config?: Readonly<Record<string, number | string | boolean>>;
   /** Run the IR verifier on the result (tests and --debug). */
   readonly verify?: boolean;
 }
@@ -62,7 +64,10 @@ export function adamwSettings(spec: Spec): AdamWOptions {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
-  const { spec, sources } = isModelDirectory(file) ? loadHfDirectory(file) : loadSpec(file);
+  const loaded = isModelDirectory(file) ? loadHfDirectory(file) : loadSpec(file);
+  const { sources } = loaded;
+  const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
+  const spec: Spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };
   let graph: Graph;
   try {
     graph = buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });

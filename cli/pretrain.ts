@@ -1,0 +1,171 @@
+// `tcc prepare` and `tcc pretrain`.
+
+import { mkdirSync } from 'node:fs';
+import { compileFile, isModelDirectory } from '../compiler/compile.js';
+import { buildProgram } from '../compiler/program.js';
+import { hfConfig } from '../runtime/hf-config.js';
+import { initParams } from '../runtime/init.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { Session } from '../runtime/session.js';
+import { matchWeights } from '../runtime/weights.js';
+import { createInstances, readCorpus } from '../train/corpus.js';
+import { encodeExample } from '../train/instances.js';
+import { maskTokens, MASKING_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
+import { corpusData, examplesData, readExamples, resume, runTraining } from '../train/pretrain.js';
+import { Rng, STREAMS } from '../train/rng.js';
+import { warmupSteps } from '../train/schedule.js';
+import { Trainer } from '../train/trainer.js';
+import { oneOf, parse, positiveInt } from './args.js';
+import { UsageError, type Io } from './errors.js';
+import { readInputFile, writeAtomic } from './files.js';
+import { loadTokenizer } from './tokenizer.js';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+
+export const prepareUsage = `usage: tcc prepare --corpus PATH --vocab FILE -o data.jsonl [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--seq N] [--seed N]
+
+Writes pretraining examples as JSON lines (input_ids, token_type_ids, attention_mask,
+labels with -100 where not masked, next_sentence_label), masks fixed.`;
+
+export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
+    [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
+    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--save-every N] [--seed N] [--resume]
+
+Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
+Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
+state beside) and DIR/final/. --resume continues from the latest checkpoint, exactly.
+Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
+dynamic masking, checkpoints every 1000 steps, seed 0.`;
+
+function number(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
+  return n;
+}
+
+function seedOf(value: string | undefined): number {
+  return value === undefined || value === '0' ? 0 : positiveInt(value, '--seed', 0);
+}
+
+function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string; lowercase?: string }, seq: number, dupeFactor: number, seed: number) {
+  const tokenizer = loadTokenizer(vocab);
+  const documents = readCorpus(readInputFile(corpus).toString('utf8'), tokenizer, corpus);
+  const instances = createInstances(documents, { maxSeqLength: seq, shortSeqProb: 0.1, dupeFactor }, new Rng(seed, STREAMS.pairs));
+  return { tokenizer, instances };
+}
+
+export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
+  const { values } = parse(argv, {
+    corpus: { type: 'string' }, vocab: { type: 'string' }, out: { type: 'string', short: 'o' }, masking: { type: 'string' },
+    'dupe-factor': { type: 'string' }, seq: { type: 'string' }, seed: { type: 'string' }, lowercase: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(prepareUsage + '\n');
+    return 0;
+  }
+  if (!values.corpus || !values.vocab || !values.out) throw new UsageError(`prepare needs --corpus, --vocab and -o\n${prepareUsage}`);
+  const seq = positiveInt(values.seq, '--seq', 128);
+  const seed = seedOf(values.seed);
+  const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
+  const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed);
+  const rng = new Rng(seed, STREAMS.masking);
+  const lines = instances.map((instance) => {
+    const masked = maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab);
+    return JSON.stringify(encodeExample(tokenizer, instance, masked, seq));
+  });
+  writeAtomic(values.out, lines.join('\n') + '\n');
+  const random = instances.filter((i) => i.isRandomNext).length;
+  io.stderr.write(`wrote ${values.out}: ${instances.length} examples of ${seq} tokens, ${strategy} masking, ${((100 * random) / instances.length).toFixed(1)}% random next sentences\n`);
+  return 0;
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const m = Math.floor(seconds / 60);
+  return m ? `${m}m${Math.round(seconds % 60)}s` : `${seconds.toFixed(0)}s`;
+}
+
+export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: { isTTY?: boolean } }): number {
+  const { values, positionals } = parse(argv, {
+    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
+    init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
+    lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(pretrainUsage + '\n');
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`pretrain takes one model, got ${positionals.length}\n${pretrainUsage}`);
+  if ((values.corpus === undefined) === (values.data === undefined)) throw new UsageError('pretrain needs exactly one of --corpus and --data');
+  if (!values.out) throw new UsageError('pretrain needs -o DIR');
+  if (values.steps && values.epochs) throw new UsageError('give --steps or --epochs, not both');
+  const model = positionals[0]!;
+  const batch = positiveInt(values.batch, '--batch', 8);
+  const seq = positiveInt(values.seq, '--seq', 128);
+  const seed = seedOf(values.seed);
+  const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
+  const modelFlags = { vocab: values.vocab, model, lowercase: values.lowercase };
+
+  let data;
+  let vocabText: string | undefined;
+  if (values.corpus) {
+    const { tokenizer, instances } = corpusInstances(values.corpus, modelFlags, seq, 1, seed);
+    data = corpusData(instances, tokenizer, strategy, seed, seq);
+    vocabText = tokenizer.vocab.join('\n') + '\n';
+  } else {
+    data = examplesData(readExamples(readInputFile(values.data!).toString('utf8'), values.data!, seq));
+    const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
+    if (vocabFile) vocabText = readInputFile(vocabFile).toString('utf8');
+  }
+  const epochSteps = Math.ceil(data.count / batch);
+  const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
+  const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
+  if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
+  const compiled = compileFile(model, {
+    batch, seq, mode: 'train', verify: debug,
+    optimizer: values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) },
+    config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
+  });
+  const { program, source } = buildProgram(compiled.graph);
+  const session = new Session(program, source);
+  const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
+  if (initFile) {
+    const file = isModelDirectory(initFile) ? join(initFile, 'model.safetensors') : initFile;
+    const matched = matchWeights(program.params, readSafetensors(readInputFile(file), file).tensors);
+    if (matched.missing.length) throw new UsageError(`${file} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
+    session.setParams(matched.values);
+  } else session.setParams(initParams(program.params, seed));
+
+  const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
+  const settings = { dir: values.out, steps, batch, seq, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
+  const lr = number(values.lr, '--lr', 1e-4);
+  const trainer = new Trainer(session, {
+    schedule: { lr, warmupSteps: warmupSteps(number(values.warmup, '--warmup', 0.01), steps), totalSteps: steps },
+    weightDecay: number(values['weight-decay'], '--weight-decay', 0.01),
+    beta1: 0.9, beta2: 0.999, seed,
+  });
+  mkdirSync(values.out, { recursive: true });
+  const from = values.resume ? resume(trainer, settings, data) : 0;
+  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${batch} × ${seq} on ${data.count} examples (${strategy} masking)${from ? `, resumed at step ${from}` : ''}\n`);
+
+  const started = Date.now();
+  const tty = Boolean(io.stderr.isTTY);
+  const every = Math.max(1, Math.floor(steps / 20));
+  const last = runTraining(trainer, data, settings, {
+    onStep(step, m) {
+      if (!tty && step % every !== 0 && step !== steps) return;
+      const eta = ((Date.now() - started) / 1000 / (step - from)) * (steps - step);
+      const width = 20;
+      const bar = '='.repeat(Math.round((width * step) / steps)).padEnd(width);
+      const line = `step ${step}/${steps} [${bar}] loss ${m.loss!.toFixed(4)} mlm_acc ${(m.mlm_acc ?? 0).toFixed(3)} nsp_acc ${(m.nsp_acc ?? 0).toFixed(3)} ${Math.round(m.tokens_per_s!)} tok/s ETA ${formatDuration(eta)}`;
+      io.stderr.write(tty ? `\r${line}` : `${line}\n`);
+    },
+    onCheckpoint(dir) {
+      io.stderr.write(`${tty ? '\n' : ''}saved ${dir}\n`);
+    },
+  });
+  io.stderr.write(`done: loss ${last.loss?.toFixed(4)}, mlm_acc ${last.mlm_acc?.toFixed(3)}, nsp_acc ${last.nsp_acc?.toFixed(3)}; metrics in ${join(values.out, 'metrics.jsonl')}\n`);
+  return 0;
+}

@@ -1,0 +1,99 @@
+// tcc prepare and tcc pretrain end to end: a bert-tiny learns a fixed tiny
+// corpus by heart; a run killed with SIGKILL and resumed logs bit-identical
+// losses; bad input stops with one clear line.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelsDir, tcc } from '../helpers/cli.js';
+import { rng } from '../helpers/random.js';
+
+const STEMS = ['run', 'jump', 'read', 'writ', 'play', 'talk', 'walk', 'sing', 'cook', 'paint', 'build', 'teach'];
+const SUFFIXES = ['ing', 'er', 's', 'ed', 'ly'];
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', ...STEMS, ...SUFFIXES.map((s) => `##${s}`)];
+
+function workspace(documents: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-pretrain-'));
+  const next = rng(documents);
+  const word = () => STEMS[Math.floor(next() * STEMS.length)]! + (next() < 0.4 ? SUFFIXES[Math.floor(next() * SUFFIXES.length)] : '');
+  const sentence = () => Array.from({ length: 3 + Math.floor(next() * 5) }, () => (next() < 0.2 ? 'the' : word())).join(' ') + ' .';
+  const corpus = Array.from({ length: documents }, () => Array.from({ length: 2 + Math.floor(next() * 4) }, sentence).join('\n')).join('\n\n');
+  writeFileSync(join(dir, 'corpus.txt'), corpus + '\n');
+  writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
+  // bert-tiny's architecture (L2/H128/A2) over this corpus's vocabulary.
+  writeFileSync(join(dir, 'tiny.yaml'), `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny\nconfig: {vocab_size: ${VOCAB.length}, max_position_embeddings: 64}\n`);
+  return dir;
+}
+
+const metrics = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+
+describe('tcc prepare and pretrain', () => {
+  it('drive a bert-tiny on a fixed tiny corpus to MLM loss below 0.5 and NSP accuracy 100%', () => {
+    const dir = workspace(6);
+    const prepared = tcc('prepare', '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'data.jsonl'), '--seq', '32', '--seed', '2');
+    expect(prepared.code).toBe(0);
+    const lines = readFileSync(join(dir, 'data.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(Object.keys(lines[0]!).sort()).toEqual(['attention_mask', 'input_ids', 'labels', 'next_sentence_label', 'token_type_ids']);
+    const result = tcc('pretrain', join(dir, 'tiny.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'),
+      '--seq', '32', '--batch', String(lines.length), '--steps', '80', '--lr', '3e-3', '--warmup', '8', '--dropout', '0');
+    expect(result.stderr).toMatch(/done: loss/);
+    expect(result.code).toBe(0);
+    const log = metrics(join(dir, 'run', 'metrics.jsonl'));
+    expect(log).toHaveLength(80);
+    for (const key of ['step', 'loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc', 'lr', 'tokens_per_s']) expect(typeof log[0]![key]).toBe('number');
+    const last = log[log.length - 1]!;
+    expect(log[0]!.mlm_loss).toBeGreaterThan(2);
+    expect(last.mlm_loss).toBeLessThan(0.5);
+    expect(last.nsp_acc).toBe(1);
+    // The final checkpoint is a HuggingFace directory that tcc run loads.
+    for (const file of ['config.json', 'model.safetensors', 'vocab.txt', 'optimizer.safetensors', 'trainer_state.json']) expect(existsSync(join(dir, 'run', 'final', file))).toBe(true);
+    expect(tcc('run', '--model', join(dir, 'run', 'final'), '--text', 'the runner sings .', '--out', join(dir, 'o.safetensors')).code).toBe(0);
+  });
+
+  it('resumes after kill -9 with bit-identical losses', async () => {
+    const dir = workspace(30);
+    const args = (out: string) => ['dist/cli/tcc.js', 'pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, out), '--seq', '32', '--batch', '4', '--steps', '30', '--save-every', '10', '--lr', '1e-3'];
+    expect(spawnSync(process.execPath, args('whole')).status).toBe(0);
+    const child = spawn(process.execPath, args('cut'), { stdio: 'ignore' });
+    await new Promise<void>((resolve, reject) => {
+      const poll = setInterval(() => {
+        if (existsSync(join(dir, 'cut', 'checkpoint-10'))) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 5);
+      child.on('exit', () => {
+        clearInterval(poll);
+        reject(new Error('the run ended before it could be killed'));
+      });
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(metrics(join(dir, 'cut', 'metrics.jsonl')).length).toBeLessThan(30);
+    const resumed = spawnSync(process.execPath, [...args('cut'), '--resume'], { encoding: 'utf8' });
+    expect(resumed.status).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed at step (10|20)/);
+    const losses = (file: string) => metrics(file).map((m) => [m.step, m.loss, m.mlm_loss, m.nsp_loss, m.mlm_acc, m.grad_norm]);
+    expect(losses(join(dir, 'cut', 'metrics.jsonl'))).toEqual(losses(join(dir, 'whole', 'metrics.jsonl')));
+  }, 120_000);
+
+  it('stops on a non-finite loss, keeping the last checkpoint', () => {
+    const dir = workspace(10);
+    const result = tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', '--batch', '4', '--steps', '50', '--save-every', '1', '--lr', '1e35', '--warmup', '0');
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/tcc: error: the loss is (NaN|Infinity|-Infinity) at step (\d+); stopping, .*checkpoint-\d+ is kept\n$/);
+    const step = Number(/at step (\d+)/.exec(result.stderr)![1]);
+    expect(existsSync(join(dir, 'run', `checkpoint-${step - 1}`, 'model.safetensors'))).toBe(true);
+  });
+
+  it('refuses an empty corpus and a corpus of one document', () => {
+    const dir = workspace(3);
+    writeFileSync(join(dir, 'empty.txt'), '\n\n');
+    writeFileSync(join(dir, 'one.txt'), 'the runner sings .\nthe cook reads .\n');
+    const run = (corpus: string) => tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, corpus), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32');
+    expect(run('empty.txt')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'empty.txt')} has no text: it needs sentences, one per line, documents separated by blank lines\n` });
+    expect(run('one.txt').stderr).toBe(`tcc: error: ${join(dir, 'one.txt')} has one document; next-sentence prediction needs at least two (separate documents with a blank line)\n`);
+  });
+});

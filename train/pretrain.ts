@@ -1,0 +1,161 @@
+// A pretraining run: batches from the data in order (the step alone decides
+// which examples and which masks, so a resumed run sees exactly what an
+// uninterrupted one would), one trainer step each, metrics appended to
+// DIR/metrics.jsonl, checkpoints every N steps and at the end.
+
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { latestCheckpoint, readTrainerState, writeCheckpoint } from '../runtime/checkpoint.js';
+import { InputError, RunFailure } from '../runtime/errors.js';
+import type { Session } from '../runtime/session.js';
+import type { PairInstance } from './corpus.js';
+import { encodeExample, type PretrainingExample } from './instances.js';
+import { maskTokens, type MaskingStrategy } from './masking.js';
+import { Rng, STREAMS } from './rng.js';
+import type { WordPieceTokenizer } from './tokenizer.js';
+import type { Metrics, Trainer } from './trainer.js';
+
+/** Examples by index; masks may differ per epoch (dynamic masking). */
+export interface PretrainData {
+  readonly count: number;
+  example(index: number, epoch: number): PretrainingExample;
+}
+
+/** Draws reserved for one instance's masking, so each instance's masks have their own place in the stream. */
+const DRAWS_PER_INSTANCE = 1 << 16;
+
+/** Instances from a corpus, masked per epoch (dynamic and the unit strategies) or once (static). */
+export function corpusData(instances: readonly PairInstance[], tokenizer: WordPieceTokenizer, strategy: MaskingStrategy, seed: number, seqLength: number): PretrainData {
+  const mask = (instance: PairInstance, index: number, epoch: number) => {
+    const rng = new Rng(seed, STREAMS.masking + (strategy === 'static' ? 0 : epoch), index * DRAWS_PER_INSTANCE);
+    return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab), seqLength);
+  };
+  return { count: instances.length, example: (index, epoch) => mask(instances[index]!, index, epoch) };
+}
+
+export function examplesData(examples: readonly PretrainingExample[]): PretrainData {
+  return { count: examples.length, example: (index) => examples[index]! };
+}
+
+/** Parses prepared data (JSON lines with HuggingFace's field names); every line must fit the sequence length. */
+export function readExamples(text: string, file: string, seqLength: number): PretrainingExample[] {
+  const fields = ['input_ids', 'token_type_ids', 'attention_mask', 'labels'] as const;
+  const examples: PretrainingExample[] = [];
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    const where = `${file}:${i + 1}`;
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      throw new InputError(`${where}: not a JSON object`);
+    }
+    for (const f of fields) {
+      const v = value[f];
+      if (!Array.isArray(v) || v.length !== seqLength || !v.every(Number.isInteger)) throw new InputError(`${where}: ${f} must be a list of ${seqLength} integers`);
+    }
+    if (value.next_sentence_label !== 0 && value.next_sentence_label !== 1) throw new InputError(`${where}: next_sentence_label must be 0 or 1`);
+    examples.push(value as unknown as PretrainingExample);
+  });
+  if (!examples.length) throw new InputError(`${file} has no examples`);
+  return examples;
+}
+
+export interface RunSettings {
+  readonly dir: string;
+  readonly steps: number;
+  readonly batch: number;
+  readonly seq: number;
+  readonly saveEvery: number;
+  readonly config: object;
+  readonly vocab?: string;
+}
+
+export interface RunHooks {
+  /** After each step, for progress display. */
+  onStep?(step: number, metrics: Metrics): void;
+  onCheckpoint?(dir: string): void;
+}
+
+interface TrainerState {
+  readonly step: number;
+  readonly seed: number;
+  readonly batch: number;
+  readonly seq: number;
+  readonly examples: number;
+}
+
+export class TrainingError extends RunFailure {
+  override name = 'TrainingError';
+}
+
+/** The examples of one step as batched inputs. */
+function batchAt(data: PretrainData, step: number, batch: number): Record<string, Int32Array> {
+  const rows: PretrainingExample[] = [];
+  for (let k = 0; k < batch; k++) {
+    const global = step * batch + k;
+    rows.push(data.example(global % data.count, Math.floor(global / data.count)));
+  }
+  const flat = (field: 'input_ids' | 'token_type_ids' | 'attention_mask' | 'labels') => Int32Array.from(rows.flatMap((r) => r[field]));
+  return {
+    input_ids: flat('input_ids'),
+    token_type_ids: flat('token_type_ids'),
+    attention_mask: flat('attention_mask'),
+    labels: flat('labels'),
+    next_sentence_label: Int32Array.from(rows.map((r) => r.next_sentence_label)),
+  };
+}
+
+function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: PretrainData, name: string): string {
+  const session = trainer.session;
+  const dir = join(settings.dir, name);
+  const params = Object.fromEntries(session.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: session.param(p.name) }]));
+  const optimizer = Object.fromEntries(session.program.states.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: session.param(s.name) }]));
+  const state: TrainerState = { step: trainer.step, seed: trainer.settings.seed, batch: settings.batch, seq: settings.seq, examples: data.count };
+  writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, ...(settings.vocab === undefined ? {} : { vocab: settings.vocab }) });
+  return dir;
+}
+
+/** Restores the latest checkpoint of the run directory into the trainer; returns its step (0 when there is none). */
+export function resume(trainer: Trainer, settings: RunSettings, data: PretrainData): number {
+  const latest = latestCheckpoint(settings.dir);
+  if (!latest) return 0;
+  const { state, params, optimizer } = readTrainerState<TrainerState>(latest.dir);
+  if (state.batch !== settings.batch || state.seq !== settings.seq || state.examples !== data.count || state.seed !== trainer.settings.seed) {
+    throw new InputError(`${latest.dir} was written with batch ${state.batch}, seq ${state.seq}, ${state.examples} examples and seed ${state.seed}; resume with the same settings`);
+  }
+  const session = trainer.session;
+  session.setParams(Object.fromEntries(session.program.params.map((p) => [p.name, params.get(p.name) ?? []])));
+  session.setStates(Object.fromEntries(session.program.states.map((s) => [s.name, optimizer.get(s.name) ?? []])));
+  trainer.step = state.step;
+  // Steps after the checkpoint will be logged again.
+  const metricsFile = join(settings.dir, 'metrics.jsonl');
+  if (existsSync(metricsFile)) {
+    const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step <= state.step);
+    writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+  }
+  return state.step;
+}
+
+export function runTraining(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks = {}): Metrics {
+  const metricsFile = join(settings.dir, 'metrics.jsonl');
+  let last: Metrics = {};
+  for (let step = trainer.step; step < settings.steps; step++) {
+    const inputs = batchAt(data, step, settings.batch);
+    const start = performance.now();
+    const metrics = trainer.trainStep(inputs);
+    const seconds = (performance.now() - start) / 1000;
+    if (!Number.isFinite(metrics.loss!)) {
+      const kept = latestCheckpoint(settings.dir);
+      throw new TrainingError(`the loss is ${metrics.loss} at step ${step + 1}; stopping, ${kept ? `${kept.dir} is kept` : 'no checkpoint was written yet'}`);
+    }
+    last = { ...metrics, tokens_per_s: (settings.batch * settings.seq) / seconds, epoch: Math.floor((step * settings.batch) / data.count) };
+    appendFileSync(metricsFile, JSON.stringify({ step: step + 1, ...last }) + '\n');
+    hooks.onStep?.(step + 1, last);
+    if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));
+  }
+  hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, `checkpoint-${trainer.step}`));
+  hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, 'final'));
+  return last;
+}
