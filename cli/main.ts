@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
 import { importUsage, runImportHf } from './import-hf.js';
+import { finetuneUsage, runFinetune } from './finetune.js';
 import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
 import { runRun, runUsage } from './run.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
@@ -18,6 +19,7 @@ commands:
   tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer
   prepare         write masked-LM and next-sentence examples from a corpus
   pretrain SPEC   pretrain with masked LM and next-sentence prediction
+  finetune SPEC   fine-tune a classification or token-classification head
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
@@ -34,7 +36,9 @@ ${tokenizeUsage}
 
 ${prepareUsage}
 
-${pretrainUsage}`;
+${pretrainUsage}
+
+${finetuneUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -59,6 +63,8 @@ export function main(argv: string[], io: Io): number {
         return runPrepare(rest, debug, io);
       case 'pretrain':
         return runPretrain(rest, debug, io);
+      case 'finetune':
+        return runFinetune(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;

@@ -2,8 +2,6 @@
 // kernels, program). One function, so that the CLI, tests and benchmarks all
 // compile the same way.
 
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { buildGraph } from './frontend/build.js';
 import { autodiff } from './passes/autodiff.js';
@@ -12,8 +10,7 @@ import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
 import { CompileError } from './parser/diagnostics.js';
-import { importHfConfig } from './parser/hf-config.js';
-import { loadSpec } from './parser/load.js';
+import { isHfDirectory, loadSpec } from './parser/load.js';
 import type { Spec } from './parser/spec.js';
 
 export interface CompileOptions {
@@ -22,6 +19,8 @@ export interface CompileOptions {
   readonly mode?: Mode;
   /** AdamW settings of a training graph, over the spec's `training: optimizer:`. */
   readonly optimizer?: Partial<AdamWOptions>;
+  /** The spec's text, when it is made by a command rather than read from `file`. */
+  readonly text?: string;
   /** Config values set over the spec's (e.g. dropout rates from --dropout). */
   readonly config?: Readonly<Record<string, number | string | boolean>>;
   /** Run the IR verifier on the result (tests and --debug). */
@@ -41,15 +40,7 @@ export class UnsupportedError extends Error {
 }
 
 /** A HuggingFace model directory: config.json (and model.safetensors, vocab.txt) rather than a spec file. */
-export function isModelDirectory(path: string): boolean {
-  return existsSync(join(path, 'config.json')) && statSync(path).isDirectory();
-}
-
-function loadHfDirectory(dir: string) {
-  const { yaml } = importHfConfig(dir);
-  const virtual = join(dir, 'config.json.tcc.yaml');
-  return loadSpec(virtual, new Map([[virtual, yaml]]));
-}
+export const isModelDirectory = isHfDirectory;
 
 /** The compile-time AdamW settings a spec's `training: optimizer:` gives (beta1, beta2, eps, clip). */
 export function adamwSettings(spec: Spec): AdamWOptions {
@@ -64,7 +55,7 @@ export function adamwSettings(spec: Spec): AdamWOptions {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
-  const loaded = isModelDirectory(file) ? loadHfDirectory(file) : loadSpec(file);
+  const loaded = loadSpec(file, options.text === undefined ? undefined : new Map([[file, options.text]]));
   const { sources } = loaded;
   const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
   const spec: Spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };

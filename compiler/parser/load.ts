@@ -3,10 +3,11 @@
 // itself on top; a redefined block replaces the inherited one whole), then
 // read the merged tree into a Spec.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
+import { importHfConfig } from './hf-config.js';
 import { checkSchema } from './schema.js';
 import type { AttrEntry, AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
 import { mergeNodes, parseYaml, withoutNulls, type LMap, type LNode, type LScalar, type LSeq } from './yaml.js';
@@ -38,8 +39,18 @@ function resolveExtends(from: string, target: string): string {
   return isAbsolute(target) ? target : join(dirname(from), target);
 }
 
+/** A HuggingFace model directory (config.json inside) stands for the spec imported from it. */
+export function isHfDirectory(path: string): boolean {
+  return existsSync(join(path, 'config.json')) && statSync(path).isDirectory();
+}
+
 class SpecLoader {
   readonly bag = new DiagnosticBag();
+
+  private importDirectory(dir: string): string {
+    return importHfConfig(dir).yaml;
+  }
+
   readonly sources = new Map<string, string>();
 
   /** Files given as text (an imported HuggingFace config), read before the disk. */
@@ -55,8 +66,13 @@ class SpecLoader {
     }
     let text: string;
     try {
-      text = this.virtual.get(file) ?? readFileSync(file, 'utf8');
+      text = this.virtual.get(file) ?? (isHfDirectory(file) ? this.importDirectory(file) : readFileSync(file, 'utf8'));
     } catch (e) {
+      if (e instanceof CompileError) {
+        for (const d of e.diagnostics) this.bag.error(d.loc ?? from, d.message);
+        for (const [f, t] of e.sources) this.sources.set(f, t);
+        return undefined;
+      }
       const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
       this.bag.error(from, `cannot read '${file}': ${reason}`);
       return undefined;

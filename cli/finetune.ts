@@ -1,0 +1,137 @@
+// `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification --train FILE --eval FILE -o DIR ...`
+
+import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { compileFile, isModelDirectory } from '../compiler/compile.js';
+import { buildProgram } from '../compiler/program.js';
+import { writeCheckpoint } from '../runtime/checkpoint.js';
+import { hfConfig } from '../runtime/hf-config.js';
+import { initParams } from '../runtime/init.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { Session } from '../runtime/session.js';
+import { matchWeights } from '../runtime/weights.js';
+import { ARCHITECTURE, copyParams, evaluate, taskSpec, trainEpoch, TASKS } from '../train/finetune.js';
+import { encodeSentence, encodeTokens, labelId, labelSet, readSentenceExamples, readTokenExamples, type EncodedBatchRow } from '../train/labeled.js';
+import { Rng, STREAMS } from '../train/rng.js';
+import { warmupSteps } from '../train/schedule.js';
+import { Trainer } from '../train/trainer.js';
+import { oneOf, parse, positiveInt } from './args.js';
+import { UsageError, type Io } from './errors.js';
+import { readInputFile } from './files.js';
+import { loadTokenizer } from './tokenizer.js';
+
+export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification --train FILE --eval FILE -o DIR
+    [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
+    [--weight-decay X] [--clip X] [--dropout X] [--seed N]
+
+Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
+(epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
+HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text,
+label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags}.
+Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.`;
+
+function number(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
+  return n;
+}
+
+export function runFinetune(argv: string[], debug: boolean, io: Io): number {
+  const { values, positionals } = parse(argv, {
+    task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
+    init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
+    seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
+    dropout: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(finetuneUsage + '\n');
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`finetune takes one model, got ${positionals.length}\n${finetuneUsage}`);
+  if (!values.task || !values.train || !values.eval || !values.out) throw new UsageError(`finetune needs --task, --train, --eval and -o\n${finetuneUsage}`);
+  const task = oneOf(values.task, '--task', TASKS, 'classification');
+  const model = resolve(positionals[0]!);
+  const seq = positiveInt(values.seq, '--seq', 128);
+  const seed = values.seed === undefined || values.seed === '0' ? 0 : positiveInt(values.seed, '--seed', 0);
+  const tokenizer = loadTokenizer({ vocab: values.vocab, model: positionals[0]!, lowercase: values.lowercase });
+
+  // Data, labels, encodings.
+  const read = (file: string) => readInputFile(file).toString('utf8');
+  let labels: string[];
+  let train: EncodedBatchRow[];
+  let evalRows: EncodedBatchRow[];
+  if (task === 'classification') {
+    const trainSet = readSentenceExamples(read(values.train), values.train);
+    const evalSet = readSentenceExamples(read(values.eval), values.eval);
+    labels = labelSet(trainSet.map((e) => e.label));
+    train = trainSet.map((e) => encodeSentence(tokenizer, e, labelId(labels, e.label, values.train!, e.line), seq));
+    evalRows = evalSet.map((e) => encodeSentence(tokenizer, e, labelId(labels, e.label, values.eval!, e.line), seq));
+  } else {
+    const trainSet = readTokenExamples(read(values.train), values.train);
+    const evalSet = readTokenExamples(read(values.eval), values.eval);
+    labels = labelSet(trainSet.flatMap((e) => e.tags));
+    const ids = (e: (typeof trainSet)[number], file: string) => e.tags.map((t) => labelId(labels, t, file, e.line));
+    train = trainSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.train!), seq));
+    evalRows = evalSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.eval!), seq));
+  }
+  if (labels.length < 2) throw new UsageError(`${values.train} has a single label ('${labels[0]}'); classification needs two or more`);
+
+  // Programs: training (with AdamW) and inference for evaluation, on one spec.
+  const batch = Math.min(positiveInt(values.batch, '--batch', 32), train.length);
+  const epochs = positiveInt(values.epochs, '--epochs', 3);
+  const spec = { file: join(isModelDirectory(model) ? model : dirname(model), 'finetune.tcc.yaml'), text: taskSpec(model, task, labels.length) };
+  const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
+  const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
+  const trainGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'train', verify: debug, config, optimizer: values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) } });
+  const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
+  const trainProgram = buildProgram(trainGraph.graph);
+  const session = new Session(trainProgram.program, trainProgram.source);
+  const evalProgram = buildProgram(evalGraph.graph);
+  const evalSession = new Session(evalProgram.program, evalProgram.source);
+
+  // Weights: --init, the directory's own, or a seeded initialization; a new head starts from the seed.
+  const fresh = initParams(trainProgram.program.params, seed);
+  const initFile = values.init ? (isModelDirectory(values.init) ? join(values.init, 'model.safetensors') : values.init) : isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined;
+  let weightsNote = `random weights (seed ${seed})`;
+  if (initFile) {
+    const matched = matchWeights(trainProgram.program.params, readSafetensors(readInputFile(initFile), initFile).tensors);
+    const headless = matched.missing.filter((n) => !n.startsWith('classifier.'));
+    if (headless.length) throw new UsageError(`${initFile} lacks ${headless.length} of the model's parameters, e.g. '${headless[0]}'`);
+    session.setParams({ ...fresh, ...matched.values });
+    weightsNote = `weights ${initFile}${matched.missing.length ? ` (new head: ${matched.missing.join(', ')})` : ''}`;
+  } else session.setParams(fresh);
+
+  const stepsPerEpoch = Math.floor(train.length / batch);
+  const steps = stepsPerEpoch * epochs;
+  const trainer = new Trainer(session, {
+    schedule: { lr: number(values.lr, '--lr', 2e-5), warmupSteps: warmupSteps(number(values.warmup, '--warmup', 0.1), steps), totalSteps: steps },
+    weightDecay: number(values['weight-decay'], '--weight-decay', 0.01), beta1: 0.9, beta2: 0.999, seed,
+  });
+  mkdirSync(values.out, { recursive: true });
+  const evalLog = join(values.out, 'eval.jsonl');
+  rmSync(evalLog, { force: true });
+  const majority = Math.max(...labels.map((_, c) => evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l === c).length)) /
+    evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l !== -100).length;
+  io.stderr.write(`${task} with ${labels.length} labels: ${train.length} training and ${evalRows.length} evaluation examples, ${epochs} epochs of ${stepsPerEpoch} steps (batch ${batch}), ${weightsNote}\n`);
+  io.stderr.write(`  majority-class accuracy on the evaluation set: ${majority.toFixed(4)}\n`);
+
+  const config2 = { ...hfConfig(Object.fromEntries(Object.entries(trainGraph.spec.config).map(([k, v]) => [k, v.value])), ARCHITECTURE[task]), id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
+  const rng = new Rng(seed, STREAMS.shuffle);
+  let best = -1;
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    const trainLoss = trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch);
+    copyParams(session, evalSession);
+    const result = evaluate(evalSession, evalRows, batch, labels.length);
+    appendFileSync(evalLog, JSON.stringify({ epoch, ...result, train_loss: trainLoss }) + '\n');
+    const better = result.accuracy > best;
+    io.stderr.write(`  epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, eval accuracy ${result.accuracy.toFixed(4)}, f1 ${result.f1.toFixed(4)}, loss ${result.loss.toFixed(4)}${better ? ' (best)' : ''}\n`);
+    if (better) {
+      best = result.accuracy;
+      const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: session.param(p.name) }]));
+      writeCheckpoint(join(values.out, 'best'), { config: config2, params, vocab: tokenizer.vocab.join('\n') + '\n' });
+    }
+  }
+  io.stderr.write(`best eval accuracy ${best.toFixed(4)} (majority class ${majority.toFixed(4)}); model in ${join(values.out, 'best')}\n`);
+  return 0;
+}

@@ -1,0 +1,81 @@
+// tcc finetune: a classifier and a token tagger learn separable synthetic
+// tasks far above the majority class; bad labeled data names file and line.
+
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { modelsDir, tcc } from '../helpers/cli.js';
+import { rng } from '../helpers/random.js';
+
+const UP = ['run', 'jump', 'play', 'sing', 'walk'];
+const DOWN = ['read', 'write', 'cook', 'paint', 'teach'];
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', ...UP, ...DOWN, '##ing', '##s'];
+
+function workspace(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-'));
+  writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
+  writeFileSync(join(dir, 'small.yaml'), `extends: ${modelsDir()}/bert.yaml\nname: small\nconfig: {vocab_size: ${VOCAB.length}, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32}\n`);
+  return dir;
+}
+
+function sentences(count: number, seed: number): string {
+  const next = rng(seed);
+  const pick = (xs: string[]) => xs[Math.floor(next() * xs.length)]! + (next() < 0.4 ? 'ing' : '');
+  const rows = Array.from({ length: count }, () => {
+    const label = next() < 0.5 ? 'up' : 'down';
+    const words = Array.from({ length: 3 + Math.floor(next() * 4) }, () => pick(label === 'up' ? UP : DOWN));
+    words.splice(Math.floor(next() * words.length), 0, pick(next() < 0.5 ? UP : DOWN));
+    return `${words.join(' ')}\t${label}`;
+  });
+  return `text\tlabel\n${rows.join('\n')}\n`;
+}
+
+const evalLog = (dir: string) => readFileSync(join(dir, 'out', 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+
+describe('tcc finetune', () => {
+  it('trains a sentence classifier well above the majority class, keeping the best epoch', () => {
+    const dir = workspace();
+    writeFileSync(join(dir, 'train.tsv'), sentences(160, 1));
+    writeFileSync(join(dir, 'dev.tsv'), sentences(60, 2));
+    const result = tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'dev.tsv'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '16', '--epochs', '8', '--lr', '3e-3', '--dropout', '0');
+    expect(result.code).toBe(0);
+    const majority = Number(/majority-class accuracy on the evaluation set: ([\d.]+)/.exec(result.stderr)![1]);
+    const log = evalLog(dir);
+    expect(log).toHaveLength(8);
+    for (const key of ['epoch', 'accuracy', 'f1', 'loss']) expect(typeof log[0]![key]).toBe('number');
+    const best = Math.max(...log.map((l) => l.accuracy!));
+    expect(best).toBeGreaterThan(majority + 0.3);
+    const config = JSON.parse(readFileSync(join(dir, 'out', 'best', 'config.json'), 'utf8')) as { architectures: string[]; id2label: Record<string, string> };
+    expect(config).toMatchObject({ architectures: ['BertForSequenceClassification'], id2label: { 0: 'down', 1: 'up' } });
+    const run = tcc('run', '--model', join(dir, 'out', 'best'), '--text', 'running jumps', '--out', join(dir, 'o.safetensors'));
+    expect(run.code).toBe(0);
+  });
+
+  it('trains a token tagger', () => {
+    const dir = workspace();
+    const next = rng(5);
+    const lines = (n: number) => Array.from({ length: n }, () => {
+      const tokens = Array.from({ length: 4 + Math.floor(next() * 5) }, () => (next() < 0.5 ? UP : DOWN)[Math.floor(next() * 5)]! + (next() < 0.3 ? 's' : ''));
+      return JSON.stringify({ tokens, tags: tokens.map((t) => (UP.some((u) => t.startsWith(u)) ? 'B-UP' : 'O')) });
+    }).join('\n') + '\n';
+    writeFileSync(join(dir, 'train.jsonl'), lines(120));
+    writeFileSync(join(dir, 'dev.jsonl'), lines(40));
+    const result = tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'token-classification', '--train', join(dir, 'train.jsonl'), '--eval', join(dir, 'dev.jsonl'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '12', '--epochs', '6', '--lr', '3e-3', '--dropout', '0');
+    expect(result.code).toBe(0);
+    expect(Math.max(...evalLog(dir).map((l) => l.accuracy!))).toBeGreaterThan(0.95);
+    expect(existsSync(join(dir, 'out', 'best', 'model.safetensors'))).toBe(true);
+  });
+
+  it('names the file and line of bad labeled data', () => {
+    const dir = workspace();
+    writeFileSync(join(dir, 'train.tsv'), 'text\tlabel\nrun jump\tup\nread cook\tdown\n');
+    writeFileSync(join(dir, 'bad-label.tsv'), 'text\tlabel\nrun\tup\nsing\tsideways\n');
+    writeFileSync(join(dir, 'no-label.tsv'), 'text\tscore\nrun\t1\n');
+    writeFileSync(join(dir, 'short.tsv'), 'text\tlabel\nrun jump\n');
+    const finetune = (train: string, dev: string) => tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, train), '--eval', join(dir, dev), '-o', join(dir, 'out'), '--seq', '8');
+    expect(finetune('train.tsv', 'bad-label.tsv')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'bad-label.tsv')}:3: label 'sideways' is not one of the training labels (down, up)\n` });
+    expect(finetune('no-label.tsv', 'train.tsv').stderr).toBe(`tcc: error: ${join(dir, 'no-label.tsv')}:1: the header has no column 'label' (it names: text, score)\n`);
+    expect(finetune('short.tsv', 'train.tsv').stderr).toBe(`tcc: error: ${join(dir, 'short.tsv')}:2: 1 columns, the header has 2\n`);
+  });
+});
