@@ -9,6 +9,7 @@ import { finetuneUsage, runFinetune } from './finetune.js';
 import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
 import { runRun, runUsage } from './run.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
+import { runVocab, vocabUsage } from './vocab.js';
 
 const usage = `usage: tcc <command> [options]
 
@@ -20,6 +21,7 @@ commands:
   prepare         write masked-LM and next-sentence examples from a corpus
   pretrain SPEC   pretrain with masked LM and next-sentence prediction
   finetune SPEC   fine-tune a classification or token-classification head
+  vocab           train a WordPiece vocabulary on a corpus
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
@@ -38,7 +40,9 @@ ${prepareUsage}
 
 ${pretrainUsage}
 
-${finetuneUsage}`;
+${finetuneUsage}
+
+${vocabUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -65,6 +69,8 @@ export function main(argv: string[], io: Io): number {
         return runPretrain(rest, debug, io);
       case 'finetune':
         return runFinetune(rest, debug, io);
+      case 'vocab':
+        return runVocab(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;

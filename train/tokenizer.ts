@@ -86,6 +86,18 @@ function splitPunctuation(word: string): string[] {
   return pieces;
 }
 
+function basicTokenize(text: string, options: TokenizerOptions): string[] {
+  const words: string[] = [];
+  const strip = options.stripAccents ?? options.lowercase;
+  for (let word of clean(text).split(' ')) {
+    if (!word) continue;
+    if (options.lowercase) word = word.toLowerCase();
+    if (strip) word = word.normalize('NFD').replace(COMBINING, '');
+    words.push(...splitPunctuation(word));
+  }
+  return words;
+}
+
 export class WordPieceTokenizer {
   private readonly ids = new Map<string, number>();
   private readonly special: RegExp;
@@ -129,16 +141,13 @@ export class WordPieceTokenizer {
     return tokens;
   }
 
+  /** Steps 2–5 without a vocabulary: the words WordPiece then splits (used to train vocabularies). */
+  static basicTokens(text: string, options: TokenizerOptions): string[] {
+    return basicTokenize(text, options);
+  }
+
   private basicTokens(text: string): string[] {
-    const words: string[] = [];
-    const strip = this.options.stripAccents ?? this.options.lowercase;
-    for (let word of clean(text).split(' ')) {
-      if (!word) continue;
-      if (this.options.lowercase) word = word.toLowerCase();
-      if (strip) word = word.normalize('NFD').replace(COMBINING, '');
-      words.push(...splitPunctuation(word));
-    }
-    return words;
+    return basicTokenize(text, this.options);
   }
 
   private wordPieces(word: string): string[] {
