@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
 import { importUsage, runImportHf } from './import-hf.js';
+import { datasetUsage, runDataset } from './dataset.js';
 import { finetuneUsage, runFinetune } from './finetune.js';
 import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
 import { runRun, runUsage } from './run.js';
@@ -22,6 +23,7 @@ commands:
   pretrain SPEC   pretrain with masked LM and next-sentence prediction
   finetune SPEC   fine-tune a classification or token-classification head
   vocab           train a WordPiece vocabulary on a corpus
+  dataset brown   write the Brown Corpus as pretraining text and a genre set
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
@@ -42,7 +44,9 @@ ${pretrainUsage}
 
 ${finetuneUsage}
 
-${vocabUsage}`;
+${vocabUsage}
+
+${datasetUsage}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -71,6 +75,8 @@ export function main(argv: string[], io: Io): number {
         return runFinetune(rest, debug, io);
       case 'vocab':
         return runVocab(rest, debug, io);
+      case 'dataset':
+        return runDataset(rest, debug, io);
       case '--version':
         io.stdout.write(`tcc ${version()}\n`);
         return 0;
