@@ -22,7 +22,7 @@ import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--seed N]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N]
 
 Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
@@ -42,7 +42,7 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
     task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
     init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-    dropout: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(finetuneUsage + '\n');
@@ -83,7 +83,8 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const spec = { file: join(isModelDirectory(model) ? model : dirname(model), 'finetune.tcc.yaml'), text: taskSpec(model, task, labels.length) };
   const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
   const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
-  const trainGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'train', verify: debug, config, optimizer: values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) } });
+  const accumulate = positiveInt(values.accumulate, '--accumulate', 1);
+  const trainGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'train', verify: debug, config, optimizer: { accumulate, ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }) } });
   const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
   const trainProgram = buildProgram(trainGraph.graph);
   const session = new Session(trainProgram.program, trainProgram.source);
@@ -103,10 +104,10 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   } else session.setParams(fresh);
 
   const stepsPerEpoch = Math.floor(train.length / batch);
-  const steps = stepsPerEpoch * epochs;
+  const steps = Math.floor((stepsPerEpoch * epochs) / accumulate);
   const trainer = new Trainer(session, {
     schedule: { lr: number(values.lr, '--lr', 2e-5), warmupSteps: warmupSteps(number(values.warmup, '--warmup', 0.1), steps), totalSteps: steps },
-    weightDecay: number(values['weight-decay'], '--weight-decay', 0.01), beta1: 0.9, beta2: 0.999, seed,
+    weightDecay: number(values['weight-decay'], '--weight-decay', 0.01), beta1: 0.9, beta2: 0.999, seed, accumulate,
   });
   mkdirSync(values.out, { recursive: true });
   const evalLog = join(values.out, 'eval.jsonl');

@@ -29,11 +29,12 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
-    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--save-every N] [--seed N] [--resume]
+    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--accumulate N] [--save-every N] [--seed N] [--resume]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
 state beside) and DIR/final/. --resume continues from the latest checkpoint, exactly.
+--accumulate N averages the gradients of N batches into each update.
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
 dynamic masking, checkpoints every 1000 steps, seed 0.`;
 
@@ -91,7 +92,7 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
     corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
-    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(pretrainUsage + '\n');
@@ -119,13 +120,14 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
     const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
     if (vocabFile) vocabText = readInputFile(vocabFile).toString('utf8');
   }
-  const epochSteps = Math.ceil(data.count / batch);
+  const accumulate = positiveInt(values.accumulate, '--accumulate', 1);
+  const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
   const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
     batch, seq, mode: 'train', verify: debug,
-    optimizer: values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) },
+    optimizer: { accumulate, ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }) },
     config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
   });
   const { program, source } = buildProgram(compiled.graph);
@@ -139,16 +141,16 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   } else session.setParams(initParams(program.params, seed));
 
   const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
-  const settings = { dir: values.out, steps, batch, seq, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
+  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
   const lr = number(values.lr, '--lr', 1e-4);
   const trainer = new Trainer(session, {
     schedule: { lr, warmupSteps: warmupSteps(number(values.warmup, '--warmup', 0.01), steps), totalSteps: steps },
     weightDecay: number(values['weight-decay'], '--weight-decay', 0.01),
-    beta1: 0.9, beta2: 0.999, seed,
+    beta1: 0.9, beta2: 0.999, seed, accumulate,
   });
   mkdirSync(values.out, { recursive: true });
   const from = values.resume ? resume(trainer, settings, data) : 0;
-  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${batch} × ${seq} on ${data.count} examples (${strategy} masking)${from ? `, resumed at step ${from}` : ''}\n`);
+  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking)${from ? `, resumed at step ${from}` : ''}\n`);
 
   const started = Date.now();
   const tty = Boolean(io.stderr.isTTY);

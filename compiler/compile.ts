@@ -42,13 +42,13 @@ export class UnsupportedError extends Error {
 /** A HuggingFace model directory: config.json (and model.safetensors, vocab.txt) rather than a spec file. */
 export const isModelDirectory = isHfDirectory;
 
-/** The compile-time AdamW settings a spec's `training: optimizer:` gives (beta1, beta2, eps, clip). */
+/** The compile-time AdamW settings a spec's `training: optimizer:` gives (beta1, beta2, eps, clip, accumulate). */
 export function adamwSettings(spec: Spec): AdamWOptions {
   const value = (key: keyof AdamWOptions) => {
     const v = spec.training.optimizer[key]?.value;
     return typeof v === 'number' ? v : DEFAULT_ADAMW[key];
   };
-  return { beta1: value('beta1'), beta2: value('beta2'), eps: value('eps'), clip: value('clip') };
+  return { beta1: value('beta1'), beta2: value('beta2'), eps: value('eps'), clip: value('clip'), accumulate: value('accumulate') };
 }
 
 /** Compiles a spec file or a HuggingFace model directory. */

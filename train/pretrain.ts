@@ -68,6 +68,8 @@ export interface RunSettings {
   readonly batch: number;
   readonly seq: number;
   readonly saveEvery: number;
+  /** Micro-batches of `batch` examples per update. */
+  readonly accumulate: number;
   readonly config: object;
   readonly vocab?: string;
 }
@@ -84,6 +86,7 @@ interface TrainerState {
   readonly batch: number;
   readonly seq: number;
   readonly examples: number;
+  readonly accumulate?: number;
 }
 
 export class TrainingError extends RunFailure {
@@ -112,7 +115,7 @@ function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: PretrainD
   const dir = join(settings.dir, name);
   const params = Object.fromEntries(session.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: session.param(p.name) }]));
   const optimizer = Object.fromEntries(session.program.states.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: session.param(s.name) }]));
-  const state: TrainerState = { step: trainer.step, seed: trainer.settings.seed, batch: settings.batch, seq: settings.seq, examples: data.count };
+  const state: TrainerState = { step: trainer.step, seed: trainer.settings.seed, batch: settings.batch, seq: settings.seq, examples: data.count, accumulate: settings.accumulate };
   writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, ...(settings.vocab === undefined ? {} : { vocab: settings.vocab }) });
   return dir;
 }
@@ -122,8 +125,8 @@ export function resume(trainer: Trainer, settings: RunSettings, data: PretrainDa
   const latest = latestCheckpoint(settings.dir);
   if (!latest) return 0;
   const { state, params, optimizer } = readTrainerState<TrainerState>(latest.dir);
-  if (state.batch !== settings.batch || state.seq !== settings.seq || state.examples !== data.count || state.seed !== trainer.settings.seed) {
-    throw new InputError(`${latest.dir} was written with batch ${state.batch}, seq ${state.seq}, ${state.examples} examples and seed ${state.seed}; resume with the same settings`);
+  if (state.batch !== settings.batch || state.seq !== settings.seq || state.examples !== data.count || state.seed !== trainer.settings.seed || (state.accumulate ?? 1) !== settings.accumulate) {
+    throw new InputError(`${latest.dir} was written with batch ${state.batch}, seq ${state.seq}, accumulation ${state.accumulate ?? 1}, ${state.examples} examples and seed ${state.seed}; resume with the same settings`);
   }
   const session = trainer.session;
   session.setParams(Object.fromEntries(session.program.params.map((p) => [p.name, params.get(p.name) ?? []])));
@@ -141,16 +144,22 @@ export function resume(trainer: Trainer, settings: RunSettings, data: PretrainDa
 export function runTraining(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks = {}): Metrics {
   const metricsFile = join(settings.dir, 'metrics.jsonl');
   let last: Metrics = {};
+  const k = settings.accumulate;
   for (let step = trainer.step; step < settings.steps; step++) {
-    const inputs = batchAt(data, step, settings.batch);
     const start = performance.now();
-    const metrics = trainer.trainStep(inputs);
+    // The update's metrics are the means over its micro-batches.
+    const sums: Metrics = {};
+    for (let j = 0; j < k; j++) {
+      const m = trainer.trainStep(batchAt(data, step * k + j, settings.batch));
+      for (const [name, v] of Object.entries(m)) sums[name] = (sums[name] ?? 0) + v / k;
+    }
+    const metrics = sums;
     const seconds = (performance.now() - start) / 1000;
     if (!Number.isFinite(metrics.loss!)) {
       const kept = latestCheckpoint(settings.dir);
       throw new TrainingError(`the loss is ${metrics.loss} at step ${step + 1}; stopping, ${kept ? `${kept.dir} is kept` : 'no checkpoint was written yet'}`);
     }
-    last = { ...metrics, tokens_per_s: (settings.batch * settings.seq) / seconds, epoch: Math.floor((step * settings.batch) / data.count) };
+    last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
     appendFileSync(metricsFile, JSON.stringify({ step: step + 1, ...last }) + '\n');
     hooks.onStep?.(step + 1, last);
     if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));

@@ -13,6 +13,8 @@ export interface TrainerSettings {
   readonly beta1: number;
   readonly beta2: number;
   readonly seed: number;
+  /** Micro-batches per update (the program must be compiled with the same). */
+  readonly accumulate?: number;
 }
 
 export type Metrics = Record<string, number>;
@@ -20,6 +22,8 @@ export type Metrics = Record<string, number>;
 export class Trainer {
   /** Updates done so far. */
   step = 0;
+  /** Micro-batches run since the last update (always 0 without accumulation). */
+  private pending = 0;
   private readonly scalars: string[];
 
   constructor(
@@ -29,19 +33,29 @@ export class Trainer {
     this.scalars = session.program.outputs.filter((o) => o.shape.length === 0).map((o) => o.name);
   }
 
-  /** One update on a batch; returns the losses and metrics of that batch (before the update) and the lr used. */
+  /**
+   * One micro-batch: its losses and metrics (before any update) and the lr;
+   * the update takes effect on every `accumulate`-th call. Dropout is keyed
+   * by the micro-batch count, so each micro-batch draws its own masks.
+   */
   trainStep(batch: Readonly<Record<string, ArrayLike<number>>>): Metrics {
     const { schedule, weightDecay, beta1, beta2, seed } = this.settings;
+    const accumulate = this.settings.accumulate ?? 1;
     const lr = learningRate(schedule, this.step);
     const t = this.step + 1;
+    const applies = this.pending === accumulate - 1;
     const inputs = {
       ...batch,
       [STEP_INPUTS.stepSize]: [lr / (1 - beta1 ** t)],
       [STEP_INPUTS.invSqrtBias2]: [1 / Math.sqrt(1 - beta2 ** t)],
       [STEP_INPUTS.decay]: [1 - lr * weightDecay],
+      ...(accumulate > 1 ? { [STEP_INPUTS.apply]: [applies ? 1 : 0] } : {}),
     };
-    const out = this.session.run(inputs, { seed, step: t }, this.scalars);
-    this.step = t;
+    const out = this.session.run(inputs, { seed, step: this.step * accumulate + this.pending + 1 }, this.scalars);
+    if (applies) {
+      this.step = t;
+      this.pending = 0;
+    } else this.pending++;
     return { ...Object.fromEntries(Object.entries(out).map(([name, v]) => [name, v.data[0]!])), lr };
   }
 }

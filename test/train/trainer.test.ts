@@ -30,7 +30,7 @@ describe('AdamW training step', () => {
     const y = g.add('add', [g.add('matmul', [xs.id, W.id], { transpose_a: false, transpose_b: true }).id, bias.id], {});
     g.output('loss', g.add('sum', [g.add('mul', [y.id, ws.id], {}).id], { axes: [0, 1], keepdims: false }).id);
     const clip = 0.5;
-    const settings = { beta1: 0.9, beta2: 0.999, eps: 1e-6, clip };
+    const settings = { beta1: 0.9, beta2: 0.999, eps: 1e-6, clip, accumulate: 1 };
     const { program, source } = buildProgram(addAdamW(autodiff(g.build(), 'loss'), settings));
     const session = new Session(program, source);
     const W0 = Array.from({ length: m * k }, () => next() - 0.5);
@@ -72,6 +72,42 @@ describe('AdamW training step', () => {
       Array.from(session.param('b.bias')).forEach((v, i) => expect(v).toBeCloseTo(p.b[i]!, 5));
     }
     expect(p.W[0]).not.toBeCloseTo(W0[0]!, 2); // the parameters did move
+  });
+});
+
+describe('gradient accumulation', () => {
+  it('makes two batches of 4 one update equal to one batch of 8', () => {
+    const spec = specFiles({ 'c.yaml': `extends: ${modelsDir()}/bert-base-classifier.yaml\nconfig: {vocab_size: 30, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 8, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0}\n` })['c.yaml']!;
+    const next = rng(12);
+    const rows = Array.from({ length: 8 }, () => ({ ids: Array.from({ length: 6 }, () => 5 + Math.floor(next() * 25)), label: Math.floor(next() * 2) }));
+    const batchOf = (rs: typeof rows) => ({
+      input_ids: rs.flatMap((r) => r.ids), token_type_ids: rs.flatMap(() => new Array(6).fill(0)), attention_mask: rs.flatMap(() => new Array(6).fill(1)), labels: rs.map((r) => r.label),
+    });
+    const train = (batch: number, accumulate: number) => {
+      const { graph } = compileFile(spec, { batch, seq: 6, mode: 'train', optimizer: { accumulate } });
+      const { program, source } = buildProgram(graph);
+      const session = new Session(program, source);
+      session.setParams(initParams(program.params, 4));
+      const trainer = new Trainer(session, { schedule: { lr: 1e-2, warmupSteps: 0, totalSteps: 10 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 1, accumulate });
+      const norms: number[] = [];
+      for (let update = 0; update < 3; update++) {
+        for (let j = 0; j < accumulate; j++) {
+          const m = trainer.trainStep(batchOf(rows.slice(j * batch, (j + 1) * batch)));
+          if (j === accumulate - 1) norms.push(m.grad_norm!);
+        }
+      }
+      expect(trainer.step).toBe(3);
+      return { session, norms };
+    };
+    const { session: whole, norms: wholeNorms } = train(8, 1);
+    const { session: split, norms: splitNorms } = train(4, 2);
+    // Adam hardly sees a scale error in the gradients; their norm does.
+    splitNorms.forEach((n, i) => expect(n).toBeCloseTo(wholeNorms[i]!, 5));
+    for (const p of whole.program.params) {
+      const a = whole.param(p.name);
+      const b = split.param(p.name);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), p.name).toBeLessThan(1e-5);
+    }
   });
 });
 
