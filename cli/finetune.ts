@@ -2,7 +2,7 @@
 
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { compileFile, isModelDirectory } from '../compiler/compile.js';
+import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../runtime/hf-config.js';
@@ -83,8 +83,14 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const spec = { file: join(isModelDirectory(model) ? model : dirname(model), 'finetune.tcc.yaml'), text: taskSpec(model, task, labels.length) };
   const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
   const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
-  const accumulate = positiveInt(values.accumulate, '--accumulate', 1);
-  const trainGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'train', verify: debug, config, optimizer: { accumulate, ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }) } });
+  const trainGraph = compileFile(spec.file, {
+    text: spec.text, batch, seq, mode: 'train', verify: debug, config,
+    optimizer: {
+      ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
+      ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }),
+    },
+  });
+  const accumulate = trainGraph.optimizer!.accumulate;
   const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
   const trainProgram = buildProgram(trainGraph.graph);
   const session = new Session(trainProgram.program, trainProgram.source);
@@ -103,11 +109,13 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
     weightsNote = `weights ${initFile}${matched.missing.length ? ` (new head: ${matched.missing.join(', ')})` : ''}`;
   } else session.setParams(fresh);
 
+  const fromSpec = (key: string, fallback: number) => specSetting(trainGraph.spec, key) ?? fallback;
   const stepsPerEpoch = Math.floor(train.length / batch);
   const steps = Math.floor((stepsPerEpoch * epochs) / accumulate);
   const trainer = new Trainer(session, {
-    schedule: { lr: number(values.lr, '--lr', 2e-5), warmupSteps: warmupSteps(number(values.warmup, '--warmup', 0.1), steps), totalSteps: steps },
-    weightDecay: number(values['weight-decay'], '--weight-decay', 0.01), beta1: 0.9, beta2: 0.999, seed, accumulate,
+    schedule: { lr: number(values.lr, '--lr', fromSpec('lr', 2e-5)), warmupSteps: warmupSteps(number(values.warmup, '--warmup', fromSpec('warmup', 0.1)), steps), totalSteps: steps },
+    weightDecay: number(values['weight-decay'], '--weight-decay', fromSpec('weight_decay', 0.01)),
+    beta1: trainGraph.optimizer!.beta1, beta2: trainGraph.optimizer!.beta2, seed, accumulate,
   });
   mkdirSync(values.out, { recursive: true });
   const evalLog = join(values.out, 'eval.jsonl');

@@ -1,7 +1,7 @@
 // `tcc prepare` and `tcc pretrain`.
 
 import { mkdirSync } from 'node:fs';
-import { compileFile, isModelDirectory } from '../compiler/compile.js';
+import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { hfConfig } from '../runtime/hf-config.js';
 import { initParams } from '../runtime/init.js';
@@ -29,7 +29,8 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
-    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--accumulate N] [--save-every N] [--seed N] [--resume]
+    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
+    [--save-every N] [--seed N] [--resume]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
@@ -92,7 +93,7 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
     corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
-    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(pretrainUsage + '\n');
@@ -112,7 +113,9 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   let data;
   let vocabText: string | undefined;
   if (values.corpus) {
-    const { tokenizer, instances } = corpusInstances(values.corpus, modelFlags, seq, 1, seed);
+    // Static masking fixes the masks once, over --dupe-factor copies of the data with different masks.
+    if (values['dupe-factor'] !== undefined && strategy !== 'static') throw new UsageError('--dupe-factor goes with --masking static');
+    const { tokenizer, instances } = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed);
     data = corpusData(instances, tokenizer, strategy, seed, seq);
     vocabText = tokenizer.vocab.join('\n') + '\n';
   } else {
@@ -120,16 +123,19 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
     const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
     if (vocabFile) vocabText = readInputFile(vocabFile).toString('utf8');
   }
-  const accumulate = positiveInt(values.accumulate, '--accumulate', 1);
-  const epochSteps = Math.ceil(data.count / (batch * accumulate));
-  const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
   const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
     batch, seq, mode: 'train', verify: debug,
-    optimizer: { accumulate, ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }) },
+    optimizer: {
+      ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
+      ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }),
+    },
     config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
   });
+  const accumulate = compiled.optimizer!.accumulate;
+  const epochSteps = Math.ceil(data.count / (batch * accumulate));
+  const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
   const { program, source } = buildProgram(compiled.graph);
   const session = new Session(program, source);
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
@@ -142,11 +148,13 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
 
   const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
   const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
-  const lr = number(values.lr, '--lr', 1e-4);
+  const fromSpec = (key: string, fallback: number) => specSetting(compiled.spec, key) ?? fallback;
+  const lr = number(values.lr, '--lr', fromSpec('lr', 1e-4));
   const trainer = new Trainer(session, {
-    schedule: { lr, warmupSteps: warmupSteps(number(values.warmup, '--warmup', 0.01), steps), totalSteps: steps },
-    weightDecay: number(values['weight-decay'], '--weight-decay', 0.01),
-    beta1: 0.9, beta2: 0.999, seed, accumulate,
+    schedule: { lr, warmupSteps: warmupSteps(number(values.warmup, '--warmup', fromSpec('warmup', 0.01)), steps), totalSteps: steps },
+    weightDecay: number(values['weight-decay'], '--weight-decay', fromSpec('weight_decay', 0.01)),
+    beta1: compiled.optimizer!.beta1, beta2: compiled.optimizer!.beta2,
+    seed, accumulate,
   });
   mkdirSync(values.out, { recursive: true });
   const from = values.resume ? resume(trainer, settings, data) : 0;

@@ -30,6 +30,8 @@ export interface CompileOptions {
 export interface CompileResult {
   readonly spec: Spec;
   readonly graph: Graph;
+  /** The AdamW settings of a training graph (spec, then options). */
+  readonly optimizer?: AdamWOptions;
   readonly stats: GraphStats;
   readonly compileMs: number;
 }
@@ -51,6 +53,12 @@ export function adamwSettings(spec: Spec): AdamWOptions {
   return { beta1: value('beta1'), beta2: value('beta2'), eps: value('eps'), clip: value('clip'), accumulate: value('accumulate') };
 }
 
+/** A run-time training setting (lr, weight_decay, warmup) from the spec's `training: optimizer:`, if it sets one. */
+export function specSetting(spec: Spec, key: string): number | undefined {
+  const v = spec.training.optimizer[key]?.value;
+  return typeof v === 'number' ? v : undefined;
+}
+
 /** Compiles a spec file or a HuggingFace model directory. */
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
@@ -66,8 +74,9 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
     throw e instanceof CompileError ? new CompileError(e.diagnostics, sources) : e;
   }
   // A training graph also computes the gradients of `loss` and applies AdamW.
-  if (mode === 'train') graph = addAdamW(autodiff(graph, 'loss'), { ...adamwSettings(spec), ...options.optimizer });
+  const optimizer = mode === 'train' ? { ...adamwSettings(spec), ...options.optimizer } : undefined;
+  if (optimizer) graph = addAdamW(autodiff(graph, 'loss'), optimizer);
   if (options.verify) verifyGraph(graph);
   const stats = graphStats(graph);
-  return { spec, graph, stats, compileMs: performance.now() - start };
+  return { spec, graph, stats, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}) };
 }

@@ -27,6 +27,7 @@ const DRAWS_PER_INSTANCE = 1 << 16;
 
 /** Instances from a corpus, masked per epoch (dynamic and the unit strategies) or once (static). */
 export function corpusData(instances: readonly PairInstance[], tokenizer: WordPieceTokenizer, strategy: MaskingStrategy, seed: number, seqLength: number): PretrainData {
+  // Static masks depend on the instance alone (duplicates made by --dupe-factor differ by index); dynamic ones also on the epoch.
   const mask = (instance: PairInstance, index: number, epoch: number) => {
     const rng = new Rng(seed, STREAMS.masking + (strategy === 'static' ? 0 : epoch), index * DRAWS_PER_INSTANCE);
     return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab), seqLength);
