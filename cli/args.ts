@@ -25,3 +25,15 @@ export function oneOf<const T extends string>(value: string | undefined, flag: s
   if (!(allowed as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${allowed.join(', ')}, got '${value}'`);
   return value as T;
 }
+
+export function nonNegative(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
+  return n;
+}
+
+/** --seed: 0 or a positive integer (default 0). */
+export function seedFlag(value: string | undefined): number {
+  return value === undefined || value === '0' ? 0 : positiveInt(value, '--seed', 0);
+}

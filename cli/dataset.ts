@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBrown, splitBrown } from '../train/brown.js';
-import { parse, positiveInt } from './args.js';
+import { parse, positiveInt, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
 
@@ -28,7 +28,7 @@ export function runDataset(argv: string[], _debug: boolean, io: Io): number {
   if (!values.out) throw new UsageError('dataset needs -o DIR');
   const documents = readBrown();
   const size = (flag: 'train-size' | 'eval-size') => (values[flag] === undefined ? undefined : positiveInt(values[flag], `--${flag}`, 0));
-  const split = splitBrown(documents, { ...(values.genres ? { genres: values.genres.split(',') } : {}), trainSize: size('train-size'), evalSize: size('eval-size'), seed: values.seed === undefined || values.seed === '0' ? 0 : positiveInt(values.seed, '--seed', 0) });
+  const split = splitBrown(documents, { ...(values.genres ? { genres: values.genres.split(',') } : {}), trainSize: size('train-size'), evalSize: size('eval-size'), seed: seedFlag(values.seed) });
   mkdirSync(values.out, { recursive: true });
   writeAtomic(join(values.out, 'corpus.txt'), split.corpus);
   writeAtomic(join(values.out, 'genre-train.tsv'), split.train);

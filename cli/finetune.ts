@@ -15,7 +15,7 @@ import { encodeSentence, encodeTokens, labelId, labelSet, readSentenceExamples, 
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
-import { oneOf, parse, positiveInt } from './args.js';
+import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -30,12 +30,6 @@ HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text
 label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags}.
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.`;
 
-function number(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
-  return n;
-}
 
 export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const { values, positionals } = parse(argv, {
@@ -53,7 +47,7 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const task = oneOf(values.task, '--task', TASKS, 'classification');
   const model = resolve(positionals[0]!);
   const seq = positiveInt(values.seq, '--seq', 128);
-  const seed = values.seed === undefined || values.seed === '0' ? 0 : positiveInt(values.seed, '--seed', 0);
+  const seed = seedFlag(values.seed);
   const tokenizer = loadTokenizer({ vocab: values.vocab, model: positionals[0]!, lowercase: values.lowercase });
 
   // Data, labels, encodings.
@@ -81,13 +75,13 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const batch = Math.min(positiveInt(values.batch, '--batch', 32), train.length);
   const epochs = positiveInt(values.epochs, '--epochs', 3);
   const spec = { file: join(isModelDirectory(model) ? model : dirname(model), 'finetune.tcc.yaml'), text: taskSpec(model, task, labels.length) };
-  const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
+  const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
   const trainGraph = compileFile(spec.file, {
     text: spec.text, batch, seq, mode: 'train', verify: debug, config,
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
-      ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }),
+      ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
   });
   const accumulate = trainGraph.optimizer!.accumulate;
@@ -113,8 +107,8 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const stepsPerEpoch = Math.floor(train.length / batch);
   const steps = Math.floor((stepsPerEpoch * epochs) / accumulate);
   const trainer = new Trainer(session, {
-    schedule: { lr: number(values.lr, '--lr', fromSpec('lr', 2e-5)), warmupSteps: warmupSteps(number(values.warmup, '--warmup', fromSpec('warmup', 0.1)), steps), totalSteps: steps },
-    weightDecay: number(values['weight-decay'], '--weight-decay', fromSpec('weight_decay', 0.01)),
+    schedule: { lr: nonNegative(values.lr, '--lr', fromSpec('lr', 2e-5)), warmupSteps: warmupSteps(nonNegative(values.warmup, '--warmup', fromSpec('warmup', 0.1)), steps), totalSteps: steps },
+    weightDecay: nonNegative(values['weight-decay'], '--weight-decay', fromSpec('weight_decay', 0.01)),
     beta1: trainGraph.optimizer!.beta1, beta2: trainGraph.optimizer!.beta2, seed, accumulate,
   });
   mkdirSync(values.out, { recursive: true });

@@ -15,7 +15,7 @@ import { corpusData, examplesData, readExamples, resume, runTraining } from '../
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
-import { oneOf, parse, positiveInt } from './args.js';
+import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -39,16 +39,7 @@ state beside) and DIR/final/. --resume continues from the latest checkpoint, exa
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
 dynamic masking, checkpoints every 1000 steps, seed 0.`;
 
-function number(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got '${value}'`);
-  return n;
-}
 
-function seedOf(value: string | undefined): number {
-  return value === undefined || value === '0' ? 0 : positiveInt(value, '--seed', 0);
-}
 
 function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string; lowercase?: string }, seq: number, dupeFactor: number, seed: number) {
   const tokenizer = loadTokenizer(vocab);
@@ -68,7 +59,7 @@ export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
   }
   if (!values.corpus || !values.vocab || !values.out) throw new UsageError(`prepare needs --corpus, --vocab and -o\n${prepareUsage}`);
   const seq = positiveInt(values.seq, '--seq', 128);
-  const seed = seedOf(values.seed);
+  const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
   const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed);
   const rng = new Rng(seed, STREAMS.masking);
@@ -106,7 +97,7 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   const model = positionals[0]!;
   const batch = positiveInt(values.batch, '--batch', 8);
   const seq = positiveInt(values.seq, '--seq', 128);
-  const seed = seedOf(values.seed);
+  const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
   const modelFlags = { vocab: values.vocab, model, lowercase: values.lowercase };
 
@@ -123,13 +114,13 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
     const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
     if (vocabFile) vocabText = readInputFile(vocabFile).toString('utf8');
   }
-  const dropout = values.dropout === undefined ? undefined : number(values.dropout, '--dropout', 0.1);
+  const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
     batch, seq, mode: 'train', verify: debug,
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
-      ...(values.clip === undefined ? {} : { clip: number(values.clip, '--clip', 1) }),
+      ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
     config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
   });
@@ -149,10 +140,10 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
   const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
   const fromSpec = (key: string, fallback: number) => specSetting(compiled.spec, key) ?? fallback;
-  const lr = number(values.lr, '--lr', fromSpec('lr', 1e-4));
+  const lr = nonNegative(values.lr, '--lr', fromSpec('lr', 1e-4));
   const trainer = new Trainer(session, {
-    schedule: { lr, warmupSteps: warmupSteps(number(values.warmup, '--warmup', fromSpec('warmup', 0.01)), steps), totalSteps: steps },
-    weightDecay: number(values['weight-decay'], '--weight-decay', fromSpec('weight_decay', 0.01)),
+    schedule: { lr, warmupSteps: warmupSteps(nonNegative(values.warmup, '--warmup', fromSpec('warmup', 0.01)), steps), totalSteps: steps },
+    weightDecay: nonNegative(values['weight-decay'], '--weight-decay', fromSpec('weight_decay', 0.01)),
     beta1: compiled.optimizer!.beta1, beta2: compiled.optimizer!.beta2,
     seed, accumulate,
   });

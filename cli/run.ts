@@ -11,7 +11,7 @@ import { Session, type Tensor } from '../runtime/session.js';
 import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
 import { loadTokenizer } from './tokenizer.js';
 import { matchWeights } from '../runtime/weights.js';
-import { oneOf, parse, positiveInt } from './args.js';
+import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 
@@ -124,7 +124,7 @@ export function runRun(argv: string[], debug: boolean, io: Io): number {
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (!values.out) throw new UsageError('run needs --out FILE');
   const backend = oneOf(values.backend, '--backend', ['cpu'], 'cpu');
-  const seed = values.seed === '0' ? 0 : positiveInt(values.seed, '--seed', 0);
+  const seed = seedFlag(values.seed);
   const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });
   const encoding = tokenizer?.encode(values.text!, { pair: values['text-pair'] });
   const inputs = encoding ? fromEncoding(encoding) : readInputs(values.inputs!);
