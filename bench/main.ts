@@ -4,6 +4,7 @@
 import os from 'node:os';
 import { benchCompile } from './compile.js';
 import { benchInference } from './inference.js';
+import { benchTraining } from './training.js';
 
 function machine(): string {
   const cpus = os.cpus();
@@ -27,3 +28,10 @@ for (const r of inference) {
   process.stderr.write(`${[r.model, r.batch, r.value, r.peer_value, `${r.ratio}x`].map((c) => String(c).padEnd(16)).join('')}\n`);
 }
 process.stderr.write('(seq 128, BertModel without heads, medians; tcc on one thread, onnxruntime on its default pool)\n');
+
+const training = benchTraining((line) => process.stderr.write(`  ${line}\n`));
+process.stderr.write(`\n${['pretraining', 'tcc tokens/s', 'pytorch tokens/s', 'ratio'].map((h) => h.padEnd(18)).join('')}\n`);
+for (const r of training) {
+  process.stderr.write(`${[r.model, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`].map((c) => String(c).padEnd(18)).join('')}\n`);
+}
+process.stderr.write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step)\n');
