@@ -1,4 +1,4 @@
-// `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification --train FILE --eval FILE -o DIR ...`
+// `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR ...`
 
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -10,7 +10,8 @@ import { initParams } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
-import { ARCHITECTURE, copyParams, evaluate, taskSpec, trainEpoch, TASKS } from '../train/finetune.js';
+import { ARCHITECTURE, copyParams, evaluate, evaluateQa, taskSpec, trainEpoch, TASKS } from '../train/finetune.js';
+import { encodeQa, readSquad, type EncodedQa } from '../train/squad.js';
 import { encodeSentence, encodeTokens, labelId, labelSet, readSentenceExamples, readTokenExamples, type EncodedBatchRow } from '../train/labeled.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
@@ -20,14 +21,16 @@ import { UsageError, type Io } from './errors.js';
 import { readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
-export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification --train FILE --eval FILE -o DIR
+export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
     [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N]
 
 Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
 HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text,
-label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags}.
+label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags};
+question answering: SQuAD JSON (accuracy is then the span exact match, f1 the
+token-overlap F1; answers cut off by --seq are left out).
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.`;
 
 
@@ -55,7 +58,14 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   let labels: string[];
   let train: EncodedBatchRow[];
   let evalRows: EncodedBatchRow[];
-  if (task === 'classification') {
+  let qaEval: EncodedQa[] = [];
+  if (task === 'qa') {
+    labels = ['start', 'end'];
+    train = readSquad(read(values.train), values.train).map((e) => encodeQa(tokenizer, e, seq)).filter((r) => r.start !== undefined);
+    qaEval = readSquad(read(values.eval), values.eval).map((e) => encodeQa(tokenizer, e, seq)).filter((r) => r.start !== undefined);
+    evalRows = qaEval;
+    if (!train.length) throw new UsageError(`no answer of ${values.train} fits in --seq ${seq} tokens`);
+  } else if (task === 'classification') {
     const trainSet = readSentenceExamples(read(values.train), values.train);
     const evalSet = readSentenceExamples(read(values.eval), values.eval);
     labels = labelSet(trainSet.map((e) => e.label));
@@ -70,6 +80,7 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
     evalRows = evalSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.eval!), seq));
   }
   if (labels.length < 2) throw new UsageError(`${values.train} has a single label ('${labels[0]}'); classification needs two or more`);
+  const qa = task === 'qa';
 
   // Programs: training (with AdamW) and inference for evaluation, on one spec.
   const batch = Math.min(positiveInt(values.batch, '--batch', 32), train.length);
@@ -97,7 +108,7 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   let weightsNote = `random weights (seed ${seed})`;
   if (initFile) {
     const matched = matchWeights(trainProgram.program.params, readSafetensors(readInputFile(initFile), initFile).tensors);
-    const headless = matched.missing.filter((n) => !n.startsWith('classifier.'));
+    const headless = matched.missing.filter((n) => !n.startsWith('classifier.') && !n.startsWith('qa_outputs.'));
     if (headless.length) throw new UsageError(`${initFile} lacks ${headless.length} of the model's parameters, e.g. '${headless[0]}'`);
     session.setParams({ ...fresh, ...matched.values });
     weightsNote = `weights ${initFile}${matched.missing.length ? ` (new head: ${matched.missing.join(', ')})` : ''}`;
@@ -114,18 +125,19 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   mkdirSync(values.out, { recursive: true });
   const evalLog = join(values.out, 'eval.jsonl');
   rmSync(evalLog, { force: true });
-  const majority = Math.max(...labels.map((_, c) => evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l === c).length)) /
+  const majority = qa ? 0 : Math.max(...labels.map((_, c) => evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l === c).length)) /
     evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l !== -100).length;
   io.stderr.write(`${task} with ${labels.length} labels: ${train.length} training and ${evalRows.length} evaluation examples, ${epochs} epochs of ${stepsPerEpoch} steps (batch ${batch}), ${weightsNote}\n`);
-  io.stderr.write(`  majority-class accuracy on the evaluation set: ${majority.toFixed(4)}\n`);
+  if (!qa) io.stderr.write(`  majority-class accuracy on the evaluation set: ${majority.toFixed(4)}\n`);
 
-  const config2 = { ...hfConfig(Object.fromEntries(Object.entries(trainGraph.spec.config).map(([k, v]) => [k, v.value])), ARCHITECTURE[task]), id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
+  const base = hfConfig(Object.fromEntries(Object.entries(trainGraph.spec.config).map(([k, v]) => [k, v.value])), ARCHITECTURE[task]);
+  const config2 = qa ? base : { ...base, id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;
   for (let epoch = 1; epoch <= epochs; epoch++) {
-    const trainLoss = trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch);
+    const trainLoss = trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa);
     copyParams(session, evalSession);
-    const result = evaluate(evalSession, evalRows, batch, labels.length);
+    const result = qa ? evaluateQa(evalSession, qaEval, batch) : evaluate(evalSession, evalRows, batch, labels.length);
     appendFileSync(evalLog, JSON.stringify({ epoch, ...result, train_loss: trainLoss }) + '\n');
     const better = result.accuracy > best;
     io.stderr.write(`  epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, eval accuracy ${result.accuracy.toFixed(4)}, f1 ${result.f1.toFixed(4)}, loss ${result.loss.toFixed(4)}${better ? ' (best)' : ''}\n`);
@@ -135,6 +147,6 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
       writeCheckpoint(join(values.out, 'best'), { config: config2, params, vocab: tokenizer.vocab.join('\n') + '\n' });
     }
   }
-  io.stderr.write(`best eval accuracy ${best.toFixed(4)} (majority class ${majority.toFixed(4)}); model in ${join(values.out, 'best')}\n`);
+  io.stderr.write(`best eval ${qa ? 'exact match' : 'accuracy'} ${best.toFixed(4)}${qa ? '' : ` (majority class ${majority.toFixed(4)})`}; model in ${join(values.out, 'best')}\n`);
   return 0;
 }

@@ -5,18 +5,32 @@ import { stringify } from 'yaml';
 import { RunFailure } from '../runtime/errors.js';
 import type { Session } from '../runtime/session.js';
 import type { EncodedBatchRow } from './labeled.js';
+import type { EncodedQa } from './squad.js';
 import type { Trainer } from './trainer.js';
 
-export type Task = 'classification' | 'token-classification';
-export const TASKS: readonly Task[] = ['classification', 'token-classification'];
+export type Task = 'classification' | 'token-classification' | 'qa';
+export const TASKS: readonly Task[] = ['classification', 'token-classification', 'qa'];
 
 export const ARCHITECTURE: Readonly<Record<Task, string>> = {
   classification: 'BertForSequenceClassification',
   'token-classification': 'BertForTokenClassification',
+  qa: 'BertForQuestionAnswering',
 };
 
 /** The spec of the model with the task's head and loss, as overrides on top of it. */
 export function taskSpec(model: string, task: Task, numLabels: number): string {
+  if (task === 'qa') {
+    return stringify({
+      name: 'finetune',
+      extends: model,
+      heads: { mlm: null, nsp: null, classifier: null, qa: { op: 'qa_head', in: 'last_hidden_state', scope: 'qa_outputs', outputs: { start_logits: 'start', end_logits: 'end' } } },
+      training: {
+        inputs: { labels: null, next_sentence_label: null, start_positions: { dtype: 'i32', shape: ['batch'] }, end_positions: { dtype: 'i32', shape: ['batch'] } },
+        losses: { mlm_loss: null, nsp_loss: null, classification_loss: null, start_loss: { op: 'half_cross_entropy', in: ['start_logits', 'start_positions'] }, end_loss: { op: 'half_cross_entropy', in: ['end_logits', 'end_positions'] } },
+        metrics: { mlm_acc: null, nsp_acc: null, accuracy: null, start_acc: { op: 'accuracy', in: ['start_logits', 'start_positions'] }, end_acc: { op: 'accuracy', in: ['end_logits', 'end_positions'] } },
+      },
+    });
+  }
   const sentence = task === 'classification';
   const spec = {
     name: 'finetune',
@@ -36,13 +50,60 @@ export function taskSpec(model: string, task: Task, numLabels: number): string {
   return stringify(spec);
 }
 
-export function stackRows(rows: readonly EncodedBatchRow[]): Record<string, Int32Array> {
-  return {
+/** Batched inputs; question answering's labels are the [start, end] pair of each row. */
+export function stackRows(rows: readonly EncodedBatchRow[], qa = false): Record<string, Int32Array> {
+  const common = {
     input_ids: Int32Array.from(rows.flatMap((r) => r.input_ids)),
     token_type_ids: Int32Array.from(rows.flatMap((r) => r.token_type_ids)),
     attention_mask: Int32Array.from(rows.flatMap((r) => r.attention_mask)),
-    labels: Int32Array.from(rows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels]))),
   };
+  if (qa) {
+    const pair = (r: EncodedBatchRow) => r.labels as number[];
+    return { ...common, start_positions: Int32Array.from(rows.map((r) => pair(r)[0]!)), end_positions: Int32Array.from(rows.map((r) => pair(r)[1]!)) };
+  }
+  return { ...common, labels: Int32Array.from(rows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels]))) };
+}
+
+/** Span exact match (accuracy) and token-overlap F1 of the best answer span (at most 30 tokens, inside the context). */
+export function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: number): Evaluation {
+  let exact = 0;
+  let f1 = 0;
+  let loss = 0;
+  for (let startRow = 0; startRow < rows.length; startRow += batch) {
+    const chunk = rows.slice(startRow, startRow + batch);
+    const padded = [...chunk, ...new Array<EncodedQa>(batch - chunk.length).fill(chunk[0]!)];
+    const { input_ids, token_type_ids, attention_mask } = stackRows(padded, true);
+    const out = session.run({ input_ids, token_type_ids, attention_mask }, undefined, ['start_logits', 'end_logits']);
+    const seq = chunk[0]!.input_ids.length;
+    chunk.forEach((row, r) => {
+      const s = out['start_logits']!.data.subarray(r * seq, (r + 1) * seq);
+      const e = out['end_logits']!.data.subarray(r * seq, (r + 1) * seq);
+      let best: [number, number] = [row.contextFrom, row.contextFrom];
+      let score = -Infinity;
+      for (let i = row.contextFrom; i < row.contextTo; i++) {
+        for (let j = i; j < Math.min(row.contextTo, i + 30); j++) {
+          if (s[i]! + e[j]! > score) [score, best] = [s[i]! + e[j]!, [i, j]];
+        }
+      }
+      const [gs, ge] = [row.start!, row.end!];
+      if (best[0] === gs && best[1] === ge) exact++;
+      const overlap = Math.max(0, Math.min(best[1], ge) - Math.max(best[0], gs) + 1);
+      if (overlap) {
+        const precision = overlap / (best[1] - best[0] + 1);
+        const recall = overlap / (ge - gs + 1);
+        f1 += (2 * precision * recall) / (precision + recall);
+      }
+      const ce = (logits: Float32Array | Int32Array, gold: number) => {
+        let max = -Infinity;
+        for (const v of logits) max = Math.max(max, v);
+        let sum = 0;
+        for (const v of logits) sum += Math.exp(v - max);
+        return max + Math.log(sum) - logits[gold]!;
+      };
+      loss += (ce(s, gs) + ce(e, ge)) / 2;
+    });
+  }
+  return { accuracy: exact / rows.length, f1: f1 / rows.length, loss: loss / rows.length };
 }
 
 export interface Evaluation {
@@ -93,11 +154,11 @@ export function copyParams(from: Session, to: Session): void {
 }
 
 /** One epoch of steps over shuffled rows; returns the mean training loss. */
-export function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number): number {
+export function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false): number {
   let total = 0;
   let steps = 0;
   for (let start = 0; start + batch <= order.length; start += batch) {
-    const metrics = trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!)));
+    const metrics = trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!), qa));
     if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step}; stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;

@@ -67,6 +67,34 @@ describe('tcc finetune', () => {
     expect(existsSync(join(dir, 'out', 'best', 'model.safetensors'))).toBe(true);
   });
 
+  it('trains extractive question answering on SQuAD-style data', () => {
+    const dir = workspace();
+    const next = rng(7);
+    const words = [...UP, ...DOWN];
+    // The answer is the word after "the": found only by attending to it.
+    const squad = (n: number) => ({
+      data: [{ title: 't', paragraphs: Array.from({ length: n }, () => {
+        const ctx = Array.from({ length: 6 + Math.floor(next() * 6) }, () => words[Math.floor(next() * words.length)]!);
+        const at = Math.floor(next() * (ctx.length - 1));
+        ctx.splice(at, 0, 'the');
+        const answer = ctx[at + 1]!;
+        return { context: ctx.join(' '), qas: [{ id: 'q', question: 'what follows the ?', answers: [{ text: answer, answer_start: ctx.slice(0, at + 1).join(' ').length + 1 }] }] };
+      }) }],
+    });
+    writeFileSync(join(dir, 'vocab.txt'), [...VOCAB, 'the', 'what', 'follows', '?'].join('\n') + '\n');
+    writeFileSync(join(dir, 'small.yaml'), `extends: ${modelsDir()}/bert.yaml\nname: small\nconfig: {vocab_size: ${VOCAB.length + 4}, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32}\n`);
+    writeFileSync(join(dir, 'train.json'), JSON.stringify(squad(200)));
+    writeFileSync(join(dir, 'dev.json'), JSON.stringify(squad(60)));
+    const result = tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'train.json'), '--eval', join(dir, 'dev.json'), '-o', join(dir, 'out'), '--seq', '24', '--batch', '20', '--epochs', '40', '--lr', '3e-3', '--warmup', '0.05', '--dropout', '0');
+    expect(result.code, result.stderr).toBe(0);
+    expect(Math.max(...evalLog(dir).map((l) => l.accuracy!))).toBeGreaterThan(0.9);
+    expect(JSON.parse(readFileSync(join(dir, 'out', 'best', 'config.json'), 'utf8')).architectures).toEqual(['BertForQuestionAnswering']);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ data: [{ paragraphs: [{ context: 'run jump', qas: [{ question: 'q', answers: [{ text: 'sing', answer_start: 0 }] }] }] }] }));
+    expect(tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'bad.json'), '--eval', join(dir, 'dev.json'), '-o', join(dir, 'out2')).stderr).toBe(
+      `tcc: error: ${join(dir, 'bad.json')}: data[0].paragraphs[0].qas[0]: the answer "sing" is not at character 0 of the context\n`,
+    );
+  });
+
   it('names the file and line of bad labeled data', () => {
     const dir = workspace();
     writeFileSync(join(dir, 'train.tsv'), 'text\tlabel\nrun jump\tup\nread cook\tdown\n');

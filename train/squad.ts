@@ -1,0 +1,97 @@
+// Extractive question answering data, SQuAD-style JSON:
+// {"data": [{"paragraphs": [{"context": "...", "qas": [{"id": "...", "question": "...",
+//   "answers": [{"text": "...", "answer_start": 12}]}]}]}]}
+// Encoded as BERT's run_squad does without a document stride: [CLS] question
+// [SEP] context [SEP], the context cut to fit; the answer's character span
+// becomes the first and last WordPiece of the words it covers. A training
+// example whose answer is cut off is left out.
+
+import { InputError } from '../runtime/errors.js';
+import type { EncodedBatchRow } from './labeled.js';
+import { WordPieceTokenizer } from './tokenizer.js';
+
+export interface QaExample {
+  readonly question: string;
+  readonly context: string;
+  readonly answer: string;
+  readonly answerStart: number;
+}
+
+export function readSquad(text: string, file: string): QaExample[] {
+  let json: { data?: { paragraphs?: { context?: unknown; qas?: { question?: unknown; answers?: { text?: unknown; answer_start?: unknown }[] }[] }[] }[] };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch (e) {
+    throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (!Array.isArray(json.data)) throw new InputError(`${file}: expected SQuAD JSON with a "data" list`);
+  const examples: QaExample[] = [];
+  json.data.forEach((article, a) =>
+    (article.paragraphs ?? []).forEach((paragraph, p) => {
+      const where = `${file}: data[${a}].paragraphs[${p}]`;
+      if (typeof paragraph.context !== 'string') throw new InputError(`${where}: missing the string "context"`);
+      for (const [q, qa] of (paragraph.qas ?? []).entries()) {
+        const answer = qa.answers?.[0];
+        if (typeof qa.question !== 'string' || !answer || typeof answer.text !== 'string' || typeof answer.answer_start !== 'number') {
+          throw new InputError(`${where}.qas[${q}]: needs "question" and "answers": [{"text", "answer_start"}]`);
+        }
+        if (paragraph.context.slice(answer.answer_start, answer.answer_start + answer.text.length) !== answer.text) {
+          throw new InputError(`${where}.qas[${q}]: the answer "${answer.text}" is not at character ${answer.answer_start} of the context`);
+        }
+        examples.push({ question: qa.question, context: paragraph.context, answer: answer.text, answerStart: answer.answer_start });
+      }
+    }),
+  );
+  if (!examples.length) throw new InputError(`${file} has no questions`);
+  return examples;
+}
+
+export interface EncodedQa extends EncodedBatchRow {
+  /** Token positions of the answer, or undefined when the context was cut before it. */
+  readonly start?: number;
+  readonly end?: number;
+  /** Token range of the context, where answers may lie. */
+  readonly contextFrom: number;
+  readonly contextTo: number;
+}
+
+/** Context tokens with the whitespace word each came from, and each word's character span. */
+function contextTokens(tokenizer: WordPieceTokenizer, context: string): { tokens: string[]; wordOf: number[]; spans: [number, number][] } {
+  const spans: [number, number][] = [];
+  for (const m of context.matchAll(/\S+/g)) spans.push([m.index!, m.index! + m[0].length]);
+  const tokens: string[] = [];
+  const wordOf: number[] = [];
+  spans.forEach(([from, to], w) => {
+    for (const t of tokenizer.tokenize(context.slice(from, to))) {
+      tokens.push(t);
+      wordOf.push(w);
+    }
+  });
+  return { tokens, wordOf, spans };
+}
+
+export function encodeQa(tokenizer: WordPieceTokenizer, e: QaExample, seq: number): EncodedQa {
+  const question = tokenizer.tokenize(e.question).slice(0, Math.floor(seq / 2));
+  const { tokens, wordOf, spans } = contextTokens(tokenizer, e.context);
+  const room = seq - question.length - 3;
+  const kept = tokens.slice(0, Math.max(0, room));
+  const offset = question.length + 2;
+  const startWord = spans.findIndex(([, to]) => to > e.answerStart);
+  const endChar = e.answerStart + e.answer.length - 1;
+  const endWord = spans.findIndex(([, to]) => to > endChar);
+  const first = wordOf.indexOf(startWord);
+  const last = wordOf.lastIndexOf(endWord);
+  const inside = first >= 0 && last >= first && last < kept.length;
+  const all = ['[CLS]', ...question, '[SEP]', ...kept, '[SEP]'];
+  const pad = seq - all.length;
+  const padId = tokenizer.id('[PAD]') ?? 0;
+  return {
+    input_ids: [...all.map((t) => tokenizer.id(t) ?? tokenizer.id('[UNK]')!), ...new Array<number>(pad).fill(padId)],
+    token_type_ids: [...new Array<number>(offset).fill(0), ...new Array<number>(kept.length + 1).fill(1), ...new Array<number>(pad).fill(0)],
+    attention_mask: [...all.map(() => 1), ...new Array<number>(pad).fill(0)],
+    labels: inside ? [offset + first, offset + last] : [0, 0],
+    ...(inside ? { start: offset + first, end: offset + last } : {}),
+    contextFrom: offset,
+    contextTo: offset + kept.length,
+  };
+}
