@@ -14,6 +14,7 @@ import { maskTokens, MASKING_STRATEGIES, type MaskingStrategy } from '../train/m
 import { corpusData, examplesData, readExamples, resume, runTraining } from '../train/pretrain.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
+import { jiebaSegmenter } from '../train/jieba.js';
 import { Trainer } from '../train/trainer.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
@@ -41,9 +42,11 @@ dynamic masking, checkpoints every 1000 steps, seed 0.`;
 
 
 
-function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string; lowercase?: string }, seq: number, dupeFactor: number, seed: number) {
+function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string; lowercase?: string }, seq: number, dupeFactor: number, seed: number, strategy: MaskingStrategy) {
   const tokenizer = loadTokenizer(vocab);
-  const documents = readCorpus(readInputFile(corpus).toString('utf8'), tokenizer, corpus);
+  // Word-level masking of Chinese needs its words: jieba segments them.
+  const segment = strategy === 'wwm' || strategy === 'ngram' || strategy === 'span' ? jiebaSegmenter() : undefined;
+  const documents = readCorpus(readInputFile(corpus).toString('utf8'), tokenizer, corpus, segment);
   const instances = createInstances(documents, { maxSeqLength: seq, shortSeqProb: 0.1, dupeFactor }, new Rng(seed, STREAMS.pairs));
   return { tokenizer, instances };
 }
@@ -61,7 +64,7 @@ export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
-  const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed);
+  const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy);
   const rng = new Rng(seed, STREAMS.masking);
   const lines = instances.map((instance) => {
     const masked = maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab);
@@ -106,7 +109,7 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   if (values.corpus) {
     // Static masking fixes the masks once, over --dupe-factor copies of the data with different masks.
     if (values['dupe-factor'] !== undefined && strategy !== 'static') throw new UsageError('--dupe-factor goes with --masking static');
-    const { tokenizer, instances } = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed);
+    const { tokenizer, instances } = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy);
     data = corpusData(instances, tokenizer, strategy, seed, seq);
     vocabText = tokenizer.vocab.join('\n') + '\n';
   } else {

@@ -12,7 +12,7 @@
 
 import { InputError } from '../runtime/errors.js';
 import type { Rng } from './rng.js';
-import type { WordPieceTokenizer } from './tokenizer.js';
+import { isCjk, type WordPieceTokenizer } from './tokenizer.js';
 
 /** A document is a list of tokenized sentences. */
 export type Document = string[][];
@@ -30,14 +30,49 @@ export interface PairOptions {
   readonly shortSeqProb: number;
 }
 
-export function readCorpus(text: string, tokenizer: WordPieceTokenizer, source = 'corpus'): Document[] {
+/** Splits a sentence into words (a Chinese word segmenter); used to mask Chinese whole words. */
+export type Segmenter = (sentence: string) => string[];
+
+const isCjkChar = (ch: string) => ch.length > 0 && isCjk(ch.codePointAt(0)!);
+
+/**
+ * Marks the CJK characters that continue a segmenter's word with "##", the
+ * convention of Chinese whole-word masking (Cui et al.): masking then groups
+ * them like WordPiece continuations, and encoding drops the mark again.
+ */
+export function markChineseWords(tokens: string[], sentence: string, segment: Segmenter): string[] {
+  const wordOfChar: number[] = [];
+  segment(sentence).forEach((word, w) => {
+    for (const ch of word) if (isCjkChar(ch)) wordOfChar.push(w);
+  });
+  let next = 0;
+  let previous: number | undefined;
+  return tokens.map((t) => {
+    if (!isCjkChar(t) || [...t].length !== 1) {
+      previous = undefined;
+      return t;
+    }
+    const word = wordOfChar[next++];
+    const continues = word !== undefined && word === previous;
+    previous = word;
+    return continues ? `##${t}` : t;
+  });
+}
+
+/** The token to look up in the vocabulary: a "##" mark on a CJK character is only for masking. */
+export function vocabularyToken(token: string): string {
+  return token.startsWith('##') && isCjkChar(token.slice(2)) ? token.slice(2) : token;
+}
+
+export function readCorpus(text: string, tokenizer: WordPieceTokenizer, source = 'corpus', segment?: Segmenter): Document[] {
   const documents: Document[] = [[]];
   for (const line of text.split('\n')) {
     if (!line.trim()) {
       if (documents[documents.length - 1]!.length) documents.push([]);
       continue;
     }
-    const tokens = tokenizer.tokenize(line);
+    const plain = tokenizer.tokenize(line);
+    const tokens = segment && plain.some(isCjkChar) ? markChineseWords(plain, line, segment) : plain;
     if (tokens.length) documents[documents.length - 1]!.push(tokens);
   }
   const nonEmpty = documents.filter((d) => d.length);

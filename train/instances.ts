@@ -1,7 +1,7 @@
 // Pretraining examples as the model takes them: token ids padded to the
 // sequence length, with HuggingFace's field names.
 
-import type { PairInstance } from './corpus.js';
+import { vocabularyToken, type PairInstance } from './corpus.js';
 import type { MaskedTokens } from './masking.js';
 import type { WordPieceTokenizer } from './tokenizer.js';
 
@@ -15,7 +15,7 @@ export interface PretrainingExample {
 }
 
 export function encodeExample(tokenizer: WordPieceTokenizer, instance: PairInstance, masked: MaskedTokens, seqLength: number): PretrainingExample {
-  const id = (t: string) => tokenizer.id(t) ?? tokenizer.id('[UNK]')!;
+  const id = (t: string) => tokenizer.id(vocabularyToken(t)) ?? tokenizer.id('[UNK]')!;
   const pad = seqLength - masked.tokens.length;
   if (pad < 0) throw new RangeError(`instance of ${masked.tokens.length} tokens is longer than ${seqLength}`);
   const padId = tokenizer.id('[PAD]') ?? 0;

@@ -22,7 +22,11 @@ export interface MaskedTokens {
   readonly labels: (string | null)[];
 }
 
-/** Words as runs of token positions: a word's first piece and the "##" pieces after it. Specials are no word. */
+/**
+ * Words as runs of token positions: a word's first piece and the "##" pieces
+ * after it (for Chinese, the characters marked as continuing a segmented
+ * word). Specials are no word.
+ */
 export function wordsOf(tokens: readonly string[]): number[][] {
   const words: number[][] = [];
   tokens.forEach((t, i) => {
