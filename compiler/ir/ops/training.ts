@@ -59,10 +59,36 @@ function logSumExp(logits: HostTensor, row: number, classes: number): number {
   return max + Math.log(sum);
 }
 
-function validLabel(label: number, classes: number, ignore: number): boolean {
-  if (label === ignore) return false;
-  if (!(label >= 0 && label < classes)) throw new RangeError(`label ${label} is out of range [0, ${classes})`);
-  return true;
+/** The rows that carry a label (not ignore_index), with their labels; a label out of range is an error. */
+function labelledRows(labels: HostTensor, classes: number, ignore: number): [number, number][] {
+  const rows: [number, number][] = [];
+  labels.data.forEach((label, row) => {
+    if (label === ignore) return;
+    if (!(label >= 0 && label < classes)) throw new RangeError(`label ${label} is out of range [0, ${classes})`);
+    rows.push([row, label]);
+  });
+  return rows;
+}
+
+/** A scalar statistic over the labelled rows of logits [..., classes] and labels [...] (0 when no row has a label). */
+function labelStatistic(summary: string, perRow: (logits: HostTensor, row: number, label: number, classes: number) => number, flopsPerLogit: number) {
+  return defineOp<{ ignore_index: number }>({
+    summary,
+    arity: 2,
+    fusion: 'reduction',
+    attrs: { ignore_index: { kind: 'int', default: -100 } },
+    infer([logits, labels]) {
+      checkLogitsLabels(logits!, labels!);
+      return { dtype: 'f32', shape: [] };
+    },
+    interpret([logits, labels], { ignore_index }) {
+      const classes = logits!.shape[logits!.shape.length - 1]!;
+      const rows = labelledRows(labels!, classes, ignore_index);
+      const total = rows.reduce((sum, [row, label]) => sum + perRow(logits!, row, label, classes), 0);
+      return scalar(rows.length ? total / rows.length : 0);
+    },
+    flops: ([logits]) => flopsPerLogit * numel(logits!.shape),
+  });
 }
 
 const scalar = (value: number): HostTensor => ({ dtype: 'f32', shape: [], data: Float64Array.of(value) });
@@ -216,29 +242,11 @@ export const trainingOps = {
     flops: ([x]) => 12 * numel(x!.shape),
   }),
 
-  cross_entropy: defineOp<{ ignore_index: number }>({
-    summary: 'mean cross-entropy of softmax(logits) against labels, over the labels that are not ignore_index (0 if none)',
-    arity: 2,
-    fusion: 'reduction',
-    attrs: { ignore_index: { kind: 'int', default: -100 } },
-    infer([logits, labels]) {
-      checkLogitsLabels(logits!, labels!);
-      return { dtype: 'f32', shape: [] };
-    },
-    interpret([logits, labels], { ignore_index }) {
-      const classes = logits!.shape[logits!.shape.length - 1]!;
-      let total = 0;
-      let count = 0;
-      for (let row = 0; row < labels!.data.length; row++) {
-        const label = labels!.data[row]!;
-        if (!validLabel(label, classes, ignore_index)) continue;
-        total += logSumExp(logits!, row, classes) - logits!.data[row * classes + label]!;
-        count++;
-      }
-      return scalar(count ? total / count : 0);
-    },
-    flops: ([logits]) => 5 * numel(logits!.shape),
-  }),
+  cross_entropy: labelStatistic(
+    'mean cross-entropy of softmax(logits) against labels, over the labels that are not ignore_index (0 if none)',
+    (logits, row, label, classes) => logSumExp(logits, row, classes) - logits.data[row * classes + label]!,
+    5,
+  ),
 
   cross_entropy_grad: defineOp<{ ignore_index: number }>({
     summary: 'd cross_entropy / d logits times dloss: (softmax − one-hot) / count on labelled rows',
@@ -253,15 +261,12 @@ export const trainingOps = {
     interpret([logits, labels, dloss], { ignore_index }) {
       const classes = logits!.shape[logits!.shape.length - 1]!;
       const out = new Float64Array(logits!.data.length);
-      let count = 0;
-      for (let row = 0; row < labels!.data.length; row++) if (validLabel(labels!.data[row]!, classes, ignore_index)) count++;
-      for (let row = 0; row < labels!.data.length; row++) {
-        const label = labels!.data[row]!;
-        if (label === ignore_index) continue;
+      const rows = labelledRows(labels!, classes, ignore_index);
+      for (const [row, label] of rows) {
         const lse = logSumExp(logits!, row, classes);
         for (let c = 0; c < classes; c++) {
           const p = Math.exp(logits!.data[row * classes + c]! - lse);
-          out[row * classes + c] = ((p - (c === label ? 1 : 0)) * dloss!.data[0]!) / count;
+          out[row * classes + c] = ((p - (c === label ? 1 : 0)) * dloss!.data[0]!) / rows.length;
         }
       }
       return { dtype: 'f32', shape: logits!.shape, data: out };
@@ -269,30 +274,14 @@ export const trainingOps = {
     flops: ([logits]) => 6 * numel(logits!.shape),
   }),
 
-  accuracy: defineOp<{ ignore_index: number }>({
-    summary: 'fraction of labelled rows whose largest logit is the label (first maximum on ties; 0 if none)',
-    arity: 2,
-    fusion: 'reduction',
-    attrs: { ignore_index: { kind: 'int', default: -100 } },
-    infer([logits, labels]) {
-      checkLogitsLabels(logits!, labels!);
-      return { dtype: 'f32', shape: [] };
+  accuracy: labelStatistic(
+    'fraction of labelled rows whose largest logit is the label (first maximum on ties; 0 if none)',
+    (logits, row, label, classes) => {
+      let best = 0;
+      for (let c = 1; c < classes; c++) if (logits.data[row * classes + c]! > logits.data[row * classes + best]!) best = c;
+      return best === label ? 1 : 0;
     },
-    interpret([logits, labels], { ignore_index }) {
-      const classes = logits!.shape[logits!.shape.length - 1]!;
-      let right = 0;
-      let count = 0;
-      for (let row = 0; row < labels!.data.length; row++) {
-        const label = labels!.data[row]!;
-        if (!validLabel(label, classes, ignore_index)) continue;
-        let best = 0;
-        for (let c = 1; c < classes; c++) if (logits!.data[row * classes + c]! > logits!.data[row * classes + best]!) best = c;
-        right += best === label ? 1 : 0;
-        count++;
-      }
-      return scalar(count ? right / count : 0);
-    },
-    flops: ([logits]) => numel(logits!.shape),
-  }),
+    1,
+  ),
 };
 
