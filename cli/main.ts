@@ -12,41 +12,32 @@ import { runRun, runUsage } from './run.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
 import { runVocab, vocabUsage } from './vocab.js';
 
+type Command = (argv: string[], debug: boolean, io: Io) => number;
+
+/** Every command: its line in the overview, its handler and its usage text. */
+const COMMANDS: Readonly<Record<string, { readonly line: string; readonly run: Command; readonly usage: string }>> = {
+  compile: { line: 'compile SPEC    compile a model spec to the graph IR and report its size', run: runCompile, usage: compileUsage },
+  run: { line: "run             run a model's forward pass on inputs, write its outputs", run: runRun, usage: runUsage },
+  'import-hf': { line: 'import-hf DIR   write the spec of a HuggingFace BERT directory', run: runImportHf, usage: importUsage },
+  tokenize: { line: "tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer", run: runTokenize, usage: tokenizeUsage },
+  prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', run: runPrepare, usage: prepareUsage },
+  pretrain: { line: 'pretrain SPEC   pretrain with masked LM and next-sentence prediction', run: runPretrain, usage: pretrainUsage },
+  finetune: { line: 'finetune SPEC   fine-tune a classification, tagging or question-answering head', run: runFinetune, usage: finetuneUsage },
+  vocab: { line: 'vocab           train a WordPiece vocabulary on a corpus', run: runVocab, usage: vocabUsage },
+  dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', run: runDataset, usage: datasetUsage },
+};
+
 const usage = `usage: tcc <command> [options]
 
 commands:
-  compile SPEC    compile a model spec to the graph IR and report its size
-  run             run a model's forward pass on inputs, write its outputs
-  import-hf DIR   write the spec of a HuggingFace BERT directory
-  tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer
-  prepare         write masked-LM and next-sentence examples from a corpus
-  pretrain SPEC   pretrain with masked LM and next-sentence prediction
-  finetune SPEC   fine-tune a classification or token-classification head
-  vocab           train a WordPiece vocabulary on a corpus
-  dataset brown   write the Brown Corpus as pretraining text and a genre set
+${Object.values(COMMANDS).map((c) => `  ${c.line}`).join('\n')}
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
   -h, --help      help for a command
   --version       print the version
 
-${compileUsage}
-
-${runUsage}
-
-${importUsage}
-
-${tokenizeUsage}
-
-${prepareUsage}
-
-${pretrainUsage}
-
-${finetuneUsage}
-
-${vocabUsage}
-
-${datasetUsage}`;
+${Object.values(COMMANDS).map((c) => c.usage).join('\n\n')}`;
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -58,37 +49,16 @@ export function main(argv: string[], io: Io): number {
   const args = argv.filter((a) => a !== '--debug');
   try {
     const [command, ...rest] = args;
-    switch (command) {
-      case 'compile':
-        return runCompile(rest, debug, io);
-      case 'run':
-        return runRun(rest, debug, io);
-      case 'import-hf':
-        return runImportHf(rest, debug, io);
-      case 'tokenize':
-        return runTokenize(rest, debug, io);
-      case 'prepare':
-        return runPrepare(rest, debug, io);
-      case 'pretrain':
-        return runPretrain(rest, debug, io);
-      case 'finetune':
-        return runFinetune(rest, debug, io);
-      case 'vocab':
-        return runVocab(rest, debug, io);
-      case 'dataset':
-        return runDataset(rest, debug, io);
-      case '--version':
-        io.stdout.write(`tcc ${version()}\n`);
-        return 0;
-      case undefined:
-      case '-h':
-      case '--help':
-      case 'help':
-        io.stdout.write(usage + '\n');
-        return 0;
-      default:
-        throw new UsageError(`unknown command '${command}'; run 'tcc --help' for the list`);
+    if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return COMMANDS[command]!.run(rest, debug, io);
+    if (command === '--version') {
+      io.stdout.write(`tcc ${version()}\n`);
+      return 0;
     }
+    if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      io.stdout.write(usage + '\n');
+      return 0;
+    }
+    throw new UsageError(`unknown command '${command}'; run 'tcc --help' for the list`);
   } catch (e) {
     return reportError(e, debug, io);
   }

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { latestCheckpoint, readTrainerState, writeCheckpoint } from '../runtime/checkpoint.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
-import type { Session } from '../runtime/session.js';
 import type { PairInstance } from './corpus.js';
 import { encodeExample, type PretrainingExample } from './instances.js';
 import { maskTokens, type MaskingStrategy } from './masking.js';

@@ -82,6 +82,16 @@ function softmaxOp(summary: string, log: boolean) {
   });
 }
 
+/** Mean and 1/√(biased variance + eps) of data[base, base + size): a layer-norm row. */
+export function rowStats(data: ArrayLike<number>, base: number, size: number, eps: number): { mean: number; inv: number } {
+  let mean = 0;
+  for (let k = 0; k < size; k++) mean += data[base + k]!;
+  mean /= size;
+  let variance = 0;
+  for (let k = 0; k < size; k++) variance += (data[base + k]! - mean) ** 2;
+  return { mean, inv: 1 / Math.sqrt(variance / size + eps) };
+}
+
 export const reduceOps = {
   sum: reduction('sum over axes', 0, (a, x) => a + x, (a) => a),
   mean: reduction('mean over axes', 0, (a, x) => a + x, (a, n) => a / n),
@@ -110,13 +120,7 @@ export const reduceOps = {
       const out = new Float64Array(x!.data.length);
       for (let r = 0; r < rows; r++) {
         const base = r * size;
-        let mean = 0;
-        for (let k = 0; k < size; k++) mean += x!.data[base + k]!;
-        mean /= size;
-        let variance = 0;
-        for (let k = 0; k < size; k++) variance += (x!.data[base + k]! - mean) ** 2;
-        variance /= size;
-        const inv = 1 / Math.sqrt(variance + eps);
+        const { mean, inv } = rowStats(x!.data, base, size, eps);
         for (let k = 0; k < size; k++) out[base + k] = (x!.data[base + k]! - mean) * inv * gamma!.data[k]! + beta!.data[k]!;
       }
       return { dtype: 'f32', shape: x!.shape, data: out };

@@ -6,6 +6,7 @@ import { broadcastIndex, type HostTensor } from '../tensor.js';
 import { broadcastShapes, formatShape, formatType, normalizeAxis, numel, type DType, type TensorType } from '../types.js';
 import { defineOp, requireDType, ShapeError } from './def.js';
 import { erf } from './elementwise.js';
+import { rowStats } from './reduce.js';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -216,12 +217,7 @@ export const trainingOps = {
       const size = x!.shape[x!.shape.length - 1]!;
       const out = new Float64Array(x!.data.length);
       for (let base = 0; base < out.length; base += size) {
-        let mean = 0;
-        for (let k = 0; k < size; k++) mean += x!.data[base + k]!;
-        mean /= size;
-        let variance = 0;
-        for (let k = 0; k < size; k++) variance += (x!.data[base + k]! - mean) ** 2;
-        const inv = 1 / Math.sqrt(variance / size + eps);
+        const { mean, inv } = rowStats(x!.data, base, size, eps);
         // dx = inv · (g·dy − mean(g·dy) − x̂ · mean(g·dy · x̂))
         let meanG = 0;
         let meanGX = 0;
