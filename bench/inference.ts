@@ -10,7 +10,7 @@ import { exportOnnx } from '../compiler/export/onnx.js';
 import { loadSpec } from '../compiler/parser/load.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
-import { Session } from '../runtime/session.js';
+import { openSession } from '../runtime/session.js';
 import { emit, median, round, type Record_ } from './stats.js';
 
 const SEQ = 128;
@@ -51,10 +51,11 @@ export async function benchInference(progress: (line: string) => void): Promise<
   for (const { model, batch, repeats } of CASES) {
     progress(`inference ${model} batch ${batch}…`);
     const graph = encoderGraph(model, batch);
-    const { program, source } = buildProgram(graph);
+    const compiled = buildProgram(graph);
+    const { program } = compiled;
     if (!weights.has(model)) weights.set(model, initParams(program.params, 0));
     const params = weights.get(model)!;
-    const session = new Session(program, source);
+    const session = await openSession(compiled);
     session.setParams(params);
     const inputs = tokens(batch);
     const ours = await timeAsync(repeats, async () => session.run(inputs));

@@ -29,7 +29,7 @@ for (const r of inference) {
 }
 process.stderr.write('(seq 128, BertModel without heads, medians; tcc on one thread, onnxruntime on its default pool)\n');
 
-const training = benchTraining((line) => process.stderr.write(`  ${line}\n`));
+const training = await benchTraining((line) => process.stderr.write(`  ${line}\n`));
 process.stderr.write(`\n${['pretraining', 'tcc tokens/s', 'pytorch tokens/s', 'ratio'].map((h) => h.padEnd(18)).join('')}\n`);
 for (const r of training) {
   process.stderr.write(`${[r.model, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`].map((c) => String(c).padEnd(18)).join('')}\n`);

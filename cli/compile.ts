@@ -1,9 +1,9 @@
 // `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]`
 
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
-import { buildProgram } from '../compiler/program.js';
+import { buildProgram, TARGETS } from '../compiler/program.js';
 import type { Program } from '../runtime/program.js';
 import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
@@ -13,15 +13,16 @@ import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
 
-export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu] [-o DIR] [--json]
+export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json]
 
 Compiles a model spec (YAML) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
   --mode M         infer (default) or train
-  --target T       cpu (default): the kernels' target
+  --target T       the kernels' target: cpu (JavaScript, the default) or wgsl
+                   (WebGPU: one WGSL module per kernel)
   -o, --out DIR    write the IR (graph.txt, graph.json) and the program the
-                   runtime loads (program.json, kernels.js)
+                   runtime loads (program.json, and kernels.js or wgsl/*.wgsl)
   --json           print one JSON object on stdout instead of the summary`;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -75,13 +76,18 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     mode: oneOf(values.mode, '--mode', ['infer', 'train'], 'infer'),
     verify: debug,
   });
-  const target = oneOf(values.target, '--target', ['cpu'], 'cpu');
-  const { program, source } = buildProgram(result.graph, target);
+  const target = oneOf(values.target, '--target', TARGETS, 'cpu');
+  const { program, files } = buildProgram(result.graph, target);
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
     writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
-    writeAtomic(join(values.out, program.source), source);
+    // A program's sources are its own: stale kernels of an earlier compile go.
+    if (target === 'wgsl') rmSync(join(values.out, 'wgsl'), { recursive: true, force: true });
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(values.out, file)), { recursive: true });
+      writeAtomic(join(values.out, file), text);
+    }
     writeAtomic(join(values.out, 'program.json'), JSON.stringify(program, null, 1) + '\n');
   }
   if (values.json) {
@@ -108,7 +114,8 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     io.stdout.write(JSON.stringify(report) + '\n');
   } else {
     io.stderr.write(summary(result, program) + '\n');
-    if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${program.source}, graph.txt, graph.json\n`);
+    const sources = target === 'cpu' ? 'kernels.js' : `wgsl/ (${Object.keys(files).length} modules)`;
+    if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${sources}, graph.txt, graph.json\n`);
   }
   return 0;
 }

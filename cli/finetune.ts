@@ -3,12 +3,10 @@
 import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
-import { buildProgram } from '../compiler/program.js';
 import { writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../runtime/hf-config.js';
 import { initParams } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
-import { Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { ARCHITECTURE, copyParams, evaluate, evaluateQa, taskSpec, trainEpoch, TASKS } from '../train/finetune.js';
 import { encodeQa, readSquad, type EncodedQa } from '../train/squad.js';
@@ -17,13 +15,14 @@ import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
+import { backendFlag, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|webgpu]
 
 Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
@@ -34,12 +33,12 @@ token-overlap F1; answers cut off by --seq are left out).
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.`;
 
 
-export function runFinetune(argv: string[], debug: boolean, io: Io): number {
+export async function runFinetune(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
     init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(finetuneUsage + '\n');
@@ -51,6 +50,7 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const model = resolve(positionals[0]!);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
+  const backend = backendFlag(values.backend);
   const tokenizer = loadTokenizer({ vocab: values.vocab, model: positionals[0]!, lowercase: values.lowercase });
 
   // Data, labels, encodings.
@@ -97,10 +97,9 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   });
   const accumulate = trainGraph.optimizer!.accumulate;
   const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
-  const trainProgram = buildProgram(trainGraph.graph);
-  const session = new Session(trainProgram.program, trainProgram.source);
-  const evalProgram = buildProgram(evalGraph.graph);
-  const evalSession = new Session(evalProgram.program, evalProgram.source);
+  const session = await sessionFor(trainGraph.graph, backend);
+  const evalSession = await sessionFor(evalGraph.graph, backend);
+  const trainProgram = session;
 
   // Weights: --init, the directory's own, or a seeded initialization; a new head starts from the seed.
   const fresh = initParams(trainProgram.program.params, seed);
@@ -135,15 +134,16 @@ export function runFinetune(argv: string[], debug: boolean, io: Io): number {
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;
   for (let epoch = 1; epoch <= epochs; epoch++) {
-    const trainLoss = trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa);
-    copyParams(session, evalSession);
-    const result = qa ? evaluateQa(evalSession, qaEval, batch) : evaluate(evalSession, evalRows, batch, labels.length);
+    const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa);
+    await copyParams(session, evalSession);
+    const result = qa ? await evaluateQa(evalSession, qaEval, batch) : await evaluate(evalSession, evalRows, batch, labels.length);
     appendFileSync(evalLog, JSON.stringify({ epoch, ...result, train_loss: trainLoss }) + '\n');
     const better = result.accuracy > best;
     io.stderr.write(`  epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, eval accuracy ${result.accuracy.toFixed(4)}, f1 ${result.f1.toFixed(4)}, loss ${result.loss.toFixed(4)}${better ? ' (best)' : ''}\n`);
     if (better) {
       best = result.accuracy;
-      const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: session.param(p.name) }]));
+      const current = await session.readParams();
+      const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: current[p.name]! }]));
       writeCheckpoint(join(values.out, 'best'), { config: config2, params, vocab: tokenizer.vocab.join('\n') + '\n' });
     }
   }

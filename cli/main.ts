@@ -12,7 +12,7 @@ import { runRun, runUsage } from './run.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
 import { runVocab, vocabUsage } from './vocab.js';
 
-type Command = (argv: string[], debug: boolean, io: Io) => number;
+type Command = (argv: string[], debug: boolean, io: Io) => number | Promise<number>;
 
 /** Every command: its line in the overview, its handler and its usage text. */
 const COMMANDS: Readonly<Record<string, { readonly line: string; readonly run: Command; readonly usage: string }>> = {
@@ -44,12 +44,12 @@ function version(): string {
   return pkg.version;
 }
 
-export function main(argv: string[], io: Io): number {
+export async function main(argv: string[], io: Io): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   try {
     const [command, ...rest] = args;
-    if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return COMMANDS[command]!.run(rest, debug, io);
+    if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return await COMMANDS[command]!.run(rest, debug, io);
     if (command === '--version') {
       io.stdout.write(`tcc ${version()}\n`);
       return 0;

@@ -2,11 +2,9 @@
 
 import { mkdirSync } from 'node:fs';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
-import { buildProgram } from '../compiler/program.js';
 import { hfConfig } from '../runtime/hf-config.js';
 import { initParams } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
-import { Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { createInstances, readCorpus } from '../train/corpus.js';
 import { encodeExample } from '../train/instances.js';
@@ -17,6 +15,7 @@ import { warmupSteps } from '../train/schedule.js';
 import { jiebaSegmenter } from '../train/jieba.js';
 import { Trainer } from '../train/trainer.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
+import { backendFlag, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -31,7 +30,7 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
-    [--save-every N] [--seed N] [--resume]
+    [--save-every N] [--seed N] [--resume] [--backend cpu|webgpu]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
@@ -82,12 +81,12 @@ function formatDuration(seconds: number): string {
   return m ? `${m}m${Math.round(seconds % 60)}s` : `${seconds.toFixed(0)}s`;
 }
 
-export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: { isTTY?: boolean } }): number {
+export async function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: { isTTY?: boolean } }): Promise<number> {
   const { values, positionals } = parse(argv, {
     corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
-    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(pretrainUsage + '\n');
@@ -101,6 +100,7 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   const batch = positiveInt(values.batch, '--batch', 8);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
+  const backend = backendFlag(values.backend);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
   const modelFlags = { vocab: values.vocab, model, lowercase: values.lowercase };
 
@@ -130,8 +130,8 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
-  const { program, source } = buildProgram(compiled.graph);
-  const session = new Session(program, source);
+  const session = await sessionFor(compiled.graph, backend);
+  const { program } = session;
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
   if (initFile) {
     const file = isModelDirectory(initFile) ? join(initFile, 'model.safetensors') : initFile;
@@ -157,7 +157,7 @@ export function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: {
   const started = Date.now();
   const tty = Boolean(io.stderr.isTTY);
   const every = Math.max(1, Math.floor(steps / 20));
-  const last = runTraining(trainer, data, settings, {
+  const last = await runTraining(trainer, data, settings, {
     onStep(step, m) {
       if (!tty && step % every !== 0 && step !== steps) return;
       const eta = ((Date.now() - started) / 1000 / (step - from)) * (steps - step);

@@ -1,17 +1,17 @@
-// `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu] [--seed N]`
+// `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu|webgpu] [--seed N]`
 
 import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
-import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
-import { Session, type Tensor } from '../runtime/session.js';
+import type { Tensor } from '../runtime/session.js';
 import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
 import { loadTokenizer } from './tokenizer.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
+import { backendFlag, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 
@@ -28,7 +28,8 @@ Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
   --text, --text-pair  text to tokenize with the model's vocab.txt (or --vocab FILE,
                      --lowercase true|false); prints the top predictions at [MASK]
   --out FILE         where the outputs go
-  --backend cpu      the backend (cpu)
+  --backend NAME     cpu (generated JavaScript, the default) or webgpu (WGSL
+                     kernels on the first WebGPU adapter)
   --seed N           initialization seed (default 0)`;
 
 type Rows = number[][];
@@ -101,7 +102,7 @@ function maskPredictions(tokenizer: WordPieceTokenizer, e: Encoding, logits: Ten
   });
 }
 
-export function runRun(argv: string[], debug: boolean, io: Io): number {
+export async function runRun(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' },
     weights: { type: 'string' },
@@ -123,15 +124,15 @@ export function runRun(argv: string[], debug: boolean, io: Io): number {
   if (!values.model) throw new UsageError('run needs --model SPEC');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (!values.out) throw new UsageError('run needs --out FILE');
-  const backend = oneOf(values.backend, '--backend', ['cpu'], 'cpu');
+  const backend = backendFlag(values.backend);
   const seed = seedFlag(values.seed);
   const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });
   const encoding = tokenizer?.encode(values.text!, { pair: values['text-pair'] });
   const inputs = encoding ? fromEncoding(encoding) : readInputs(values.inputs!);
 
   const compiled = compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug });
-  const { program, source } = buildProgram(compiled.graph, backend);
-  const session = new Session(program, source);
+  const session = await sessionFor(compiled.graph, backend);
+  const { program } = session;
   let weightsNote: string;
   const weightsFile = values.weights ?? defaultWeights(values.model);
   if (weightsFile) {
@@ -147,11 +148,11 @@ export function runRun(argv: string[], debug: boolean, io: Io): number {
     weightsNote = `random weights (seed ${seed})`;
   }
   const start = performance.now();
-  const outputs = session.run(inputs.tensors);
+  const outputs = await session.run(inputs.tensors);
   const ms = performance.now() - start;
   const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
   writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
-  io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${backend}, ${weightsNote}\n`);
+  io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${session.executor.device}, ${weightsNote}\n`);
   if (tokenizer && encoding) {
     io.stderr.write(`  tokens ${encoding.tokens.join(' ')}\n`);
     for (const line of maskPredictions(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);

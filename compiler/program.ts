@@ -1,22 +1,28 @@
 // Graph → Program: lower to kernels, lay the buffers out in one arena, render
-// the kernels for the target.
+// the kernels for the target (JavaScript for the CPU, WGSL for WebGPU).
 
 import { renderProgramJs } from '../backends/cpu/render.js';
-import { BUFFER_ALIGNMENT, PROGRAM_FORMAT, type Program } from '../runtime/program.js';
+import { renderKernelWgsl } from '../backends/wgsl/render.js';
+import { BUFFER_ALIGNMENT, PROGRAM_FORMAT, type Program, type ProgramKernel } from '../runtime/program.js';
 import type { Graph } from './ir/graph.js';
 import { lowerToKernels } from './lower/lower.js';
-import type { KernelProgram } from './lower/kernel.js';
+import type { Kernel, KernelProgram } from './lower/kernel.js';
 
-export type Target = 'cpu';
+export type Target = Program['target'];
+export const TARGETS: readonly Target[] = ['cpu', 'wgsl'];
 
 export interface CompiledProgram {
   readonly program: Program;
   readonly kernels: KernelProgram;
-  /** The kernels' source for the target. */
-  readonly source: string;
+  /** The kernels' source files for the target, by name relative to the program directory. */
+  readonly files: Readonly<Record<string, string>>;
 }
 
 const align = (n: number) => Math.ceil(n / BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT;
+
+function kernelEntry(k: Kernel): ProgramKernel {
+  return { name: k.name, kind: k.kind, label: k.label, args: [...k.inputs.map((a) => a.buffer), k.output.buffer] };
+}
 
 export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProgram {
   const kernels = lowerToKernels(graph);
@@ -26,6 +32,19 @@ export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProg
     arenaBytes += align(4 * b.size);
     return { ...b, offset };
   });
+  const files: Record<string, string> = {};
+  let entries: ProgramKernel[];
+  if (target === 'cpu') {
+    files['kernels.js'] = renderProgramJs(kernels.kernels, graph.name);
+    entries = kernels.kernels.map(kernelEntry);
+  } else {
+    entries = kernels.kernels.map((k) => {
+      const { code, passes, bindings, scratch, uniform } = renderKernelWgsl(k);
+      const file = `wgsl/${k.name}.wgsl`;
+      files[file] = code;
+      return { ...kernelEntry(k), wgsl: { file, passes, bindings, scratch, uniform } };
+    });
+  }
   const program: Program = {
     format: PROGRAM_FORMAT,
     model: graph.name,
@@ -37,10 +56,10 @@ export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProg
     inputs: kernels.inputs,
     params: kernels.params.map((p) => ({ ...p, dtype: 'f32' as const })),
     outputs: kernels.outputs,
-    kernels: kernels.kernels.map((k) => ({ name: k.name, kind: k.kind, label: k.label, args: [...k.inputs.map((a) => a.buffer), k.output.buffer] })),
+    kernels: entries,
     states: kernels.states,
     updates: kernels.updates,
-    source: 'kernels.js',
+    ...(target === 'cpu' ? { source: 'kernels.js' } : {}),
   };
-  return { program, kernels, source: renderProgramJs(kernels.kernels, graph.name) };
+  return { program, kernels, files };
 }

@@ -1,16 +1,15 @@
-// The program artifact: what `tcc compile --target cpu -o DIR` writes and the
-// runtime loads without the compiler.
+// The program artifact: what `tcc compile [--target cpu|wgsl] -o DIR` writes
+// and the runtime loads without the compiler.
 //
 //   DIR/program.json   this Program: buffers at arena offsets, inputs,
 //                      parameters (HuggingFace names), outputs, kernels in order
-//   DIR/kernels.js     the kernels' source (CPU target)
+//   DIR/kernels.js     the kernels' source (target cpu)
+//   DIR/wgsl/*.wgsl    one WGSL module per kernel (target wgsl); the kernel's
+//                      entry in program.json says how to bind and dispatch it
 //   DIR/graph.txt      the graph IR, for people
 //
 // Buffer offsets are aligned to 256 bytes, WebGPU's storage-buffer offset
 // alignment, so that one layout serves every target.
-
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 export const PROGRAM_FORMAT = 'tcc.program.v1';
 export const BUFFER_ALIGNMENT = 256;
@@ -44,19 +43,34 @@ export interface ProgramParam extends ProgramTensor {
   readonly std: number;
 }
 
+/** How the WebGPU runtime runs a kernel's WGSL module. */
+export interface WgslDispatch {
+  /** The module's file, relative to the program directory. */
+  readonly file: string;
+  /** Entry points in order, each with its workgroup counts. */
+  readonly passes: readonly { readonly entry: string; readonly workgroups: readonly [number, number, number] }[];
+  /** Buffer ids bound as storage at @binding(0…) in order. */
+  readonly bindings: readonly number[];
+  /** f32 elements of scratch storage bound after them (0: none). */
+  readonly scratch: number;
+  /** Whether the run's uniform (seed, step) is bound last. */
+  readonly uniform: boolean;
+}
+
 export interface ProgramKernel {
   readonly name: string;
   readonly kind: string;
   readonly label: string;
   /** Buffer ids: operands in order, then the output. */
   readonly args: readonly number[];
+  readonly wgsl?: WgslDispatch;
 }
 
 export interface Program {
   readonly format: typeof PROGRAM_FORMAT;
   readonly model: string;
   readonly mode: 'infer' | 'train';
-  readonly target: 'cpu';
+  readonly target: 'cpu' | 'wgsl';
   readonly dims: Readonly<Record<string, number>>;
   readonly arenaBytes: number;
   readonly buffers: readonly ProgramBuffer[];
@@ -68,28 +82,18 @@ export interface Program {
   readonly states: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[] }[];
   /** After each run, buffer `from` is copied over `to` (parameter and state updates of a training step). */
   readonly updates: readonly { readonly name: string; readonly from: number; readonly to: number }[];
-  /** File of the kernels' source, beside program.json. */
-  readonly source: string;
+  /** File of the kernels' JavaScript, beside program.json (target cpu). */
+  readonly source?: string;
 }
 
 export interface LoadedProgram {
   readonly program: Program;
-  readonly source: string;
+  /** The kernels' sources by file name, relative to the program directory. */
+  readonly files: Readonly<Record<string, string>>;
 }
 
-/** Reads a compiled program directory; a malformed one is a clear error, not a crash later. */
-export function loadProgram(dir: string): LoadedProgram {
-  const path = join(dir, 'program.json');
-  let program: Program;
-  try {
-    program = JSON.parse(readFileSync(path, 'utf8')) as Program;
-  } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (program.format !== PROGRAM_FORMAT) throw new Error(`${path}: format '${String(program.format)}' is not ${PROGRAM_FORMAT}`);
-  let end = 0;
-  for (const b of program.buffers) end = Math.max(end, b.offset + 4 * b.size);
-  if (end > program.arenaBytes) throw new Error(`${path}: buffers reach byte ${end}, past the arena of ${program.arenaBytes}`);
-  const source = readFileSync(join(dir, program.source), 'utf8');
-  return { program, source };
+/** The source files a program needs beside program.json. */
+export function programFiles(program: Program): string[] {
+  if (program.target === 'cpu') return [program.source ?? 'kernels.js'];
+  return [...new Set(program.kernels.map((k) => k.wgsl?.file).filter((f): f is string => f !== undefined))];
 }

@@ -1,9 +1,13 @@
-// A loaded program, ready to run: parameters are set once, inputs per call,
-// outputs come back as copies with their shapes.
+// A loaded program, ready to run on a backend: parameters are set once,
+// inputs per call, outputs come back as copies with their shapes. Writes and
+// runs are queued on the executor; what comes back is awaited.
 
-import { CpuExecutor, type CpuArray, type RunContext } from '../backends/cpu/executor.js';
+import { CpuExecutor } from '../backends/cpu/executor.js';
+import type { Backend, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
-import type { Program, ProgramTensor } from './program.js';
+import type { LoadedProgram, Program, ProgramTensor } from './program.js';
+
+export type { Backend, RunContext };
 
 export interface Tensor {
   readonly dtype: 'f32' | 'i32';
@@ -26,14 +30,30 @@ function checkIndices(name: string, shape: readonly number[], data: ArrayLike<nu
   }
 }
 
-export class Session {
-  private readonly executor: CpuExecutor;
+/** The backend that runs a program's target. */
+export const BACKEND_OF_TARGET: Readonly<Record<Program['target'], Backend>> = { cpu: 'cpu', wgsl: 'webgpu' };
+export const TARGET_OF_BACKEND: Readonly<Record<Backend, Program['target']>> = { cpu: 'cpu', webgpu: 'wgsl' };
 
+/** Opens a session on the backend of the program's target (WebGPU needs a device first, hence async). */
+export async function openSession(loaded: LoadedProgram): Promise<Session> {
+  const { program, files } = loaded;
+  if (program.target === 'cpu') {
+    const source = files[program.source ?? 'kernels.js'];
+    if (source === undefined) throw new Error(`the program's kernels.js is missing`);
+    return new Session(program, new CpuExecutor(program, source));
+  }
+  const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');
+  return new Session(program, await WebGpuExecutor.create(program, files));
+}
+
+export class Session {
   constructor(
     readonly program: Program,
-    source: string,
-  ) {
-    this.executor = new CpuExecutor(program, source);
+    readonly executor: Executor,
+  ) {}
+
+  private stored(name: string) {
+    return this.program.params.find((p) => p.name === name) ?? this.program.states.find((s) => s.name === name);
   }
 
   /** Copies parameter values in by name; every name must be a parameter of the program. */
@@ -42,15 +62,8 @@ export class Session {
       const param = this.program.params.find((p) => p.name === name);
       if (!param) throw new InputError(`the program has no parameter '${name}'`);
       expectSize('parameter', param, data.length);
-      this.executor.buffer(param.buffer).set(data);
+      this.executor.write(param.buffer, data);
     }
-  }
-
-  /** A parameter's or state tensor's current values (a live view). */
-  param(name: string): Float32Array {
-    const found = this.program.params.find((p) => p.name === name) ?? this.program.states.find((s) => s.name === name);
-    if (!found) throw new Error(`the program has no parameter or state '${name}'`);
-    return this.executor.buffer(found.buffer) as Float32Array;
   }
 
   /** Sets state tensors (optimizer moments) by name, e.g. when resuming. */
@@ -59,25 +72,53 @@ export class Session {
       const state = this.program.states.find((s) => s.name === name);
       if (!state) throw new InputError(`the program has no state '${name}'`);
       expectSize('state', state, data.length);
-      this.executor.buffer(state.buffer).set(data);
+      this.executor.write(state.buffer, data);
     }
   }
 
-  /** Runs; returns copies of the outputs named in `wanted` (default: all but parameter and state updates). */
-  run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext, wanted?: readonly string[]): Record<string, Tensor> {
+  /** Current values of parameters or state tensors, by name (after every queued run). */
+  async read(names: readonly string[]): Promise<Record<string, Float32Array>> {
+    const buffers = names.map((name) => {
+      const found = this.stored(name);
+      if (!found) throw new Error(`the program has no parameter or state '${name}'`);
+      return found.buffer;
+    });
+    const data = await this.executor.read(buffers);
+    return Object.fromEntries(names.map((name, i) => [name, data[i] as Float32Array]));
+  }
+
+  /** Every parameter's current values. */
+  readParams(): Promise<Record<string, Float32Array>> {
+    return this.read(this.program.params.map((p) => p.name));
+  }
+
+  /** Every state tensor's current values. */
+  readStates(): Promise<Record<string, Float32Array>> {
+    return this.read(this.program.states.map((s) => s.name));
+  }
+
+  /** Writes the inputs and queues a run; nothing is read back. */
+  enqueue(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx: RunContext = { seed: 0, step: 0 }): void {
     for (const input of this.program.inputs) {
       const data = inputs[input.name];
       if (!data) throw new InputError(`missing input '${input.name}'`);
       expectSize('input', input, data.length);
       if (input.bound !== undefined) checkIndices(input.name, input.shape, data, input.bound, input.ignore);
-      this.executor.buffer(input.buffer).set(data);
+      this.executor.write(input.buffer, data);
     }
     this.executor.run(ctx);
-    for (const u of this.program.updates) this.executor.buffer(u.to).set(this.executor.buffer(u.from));
-    return Object.fromEntries(
-      this.program.outputs
-        .filter((o) => !(wanted ? !wanted.includes(o.name) : o.name.startsWith('update:')))
-        .map((o) => [o.name, { dtype: o.dtype, shape: o.shape, data: this.executor.buffer(o.buffer).slice() }]),
-    );
+  }
+
+  /** Runs; returns copies of the outputs named in `wanted` (default: all but parameter and state updates). */
+  async run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext, wanted?: readonly string[]): Promise<Record<string, Tensor>> {
+    this.enqueue(inputs, ctx);
+    const outputs = this.program.outputs.filter((o) => (wanted ? wanted.includes(o.name) : !o.name.startsWith('update:')));
+    const data = await this.executor.read(outputs.map((o) => o.buffer));
+    return Object.fromEntries(outputs.map((o, i) => [o.name, { dtype: o.dtype, shape: o.shape, data: data[i]! }]));
+  }
+
+  /** Frees the backend's memory. */
+  destroy(): void {
+    this.executor.destroy();
   }
 }

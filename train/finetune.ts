@@ -65,7 +65,7 @@ export function stackRows(rows: readonly EncodedBatchRow[], qa = false): Record<
 }
 
 /** Span exact match (accuracy) and token-overlap F1 of the best answer span (at most 30 tokens, inside the context). */
-export function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: number): Evaluation {
+export async function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: number): Promise<Evaluation> {
   let exact = 0;
   let f1 = 0;
   let loss = 0;
@@ -73,7 +73,7 @@ export function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: 
     const chunk = rows.slice(startRow, startRow + batch);
     const padded = [...chunk, ...new Array<EncodedQa>(batch - chunk.length).fill(chunk[0]!)];
     const { input_ids, token_type_ids, attention_mask } = stackRows(padded, true);
-    const out = session.run({ input_ids, token_type_ids, attention_mask }, undefined, ['start_logits', 'end_logits']);
+    const out = await session.run({ input_ids, token_type_ids, attention_mask }, undefined, ['start_logits', 'end_logits']);
     const seq = chunk[0]!.input_ids.length;
     chunk.forEach((row, r) => {
       const s = out['start_logits']!.data.subarray(r * seq, (r + 1) * seq);
@@ -114,7 +114,7 @@ export interface Evaluation {
 }
 
 /** Runs the inference program over the examples (the last batch padded with repeats) and scores the logits. */
-export function evaluate(session: Session, rows: readonly EncodedBatchRow[], batch: number, classes: number): Evaluation {
+export async function evaluate(session: Session, rows: readonly EncodedBatchRow[], batch: number, classes: number): Promise<Evaluation> {
   const pairs: [number, number][] = []; // [predicted, gold]
   let lossSum = 0;
   for (let start = 0; start < rows.length; start += batch) {
@@ -122,7 +122,7 @@ export function evaluate(session: Session, rows: readonly EncodedBatchRow[], bat
     const padded = [...chunk, ...new Array<EncodedBatchRow>(batch - chunk.length).fill(chunk[0]!)];
     const { labels: _labels, ...inputs } = stackRows(padded);
     void _labels;
-    const logits = session.run(inputs, undefined, ['logits'])['logits']!.data;
+    const logits = (await session.run(inputs, undefined, ['logits']))['logits']!.data;
     chunk.forEach((row, r) => {
       const golds = Array.isArray(row.labels) ? row.labels : [row.labels];
       golds.forEach((gold, position) => {
@@ -149,16 +149,16 @@ export function evaluate(session: Session, rows: readonly EncodedBatchRow[], bat
 }
 
 /** Copies every parameter from the training session into the evaluation session. */
-export function copyParams(from: Session, to: Session): void {
-  to.setParams(Object.fromEntries(to.program.params.map((p) => [p.name, from.param(p.name)])));
+export async function copyParams(from: Session, to: Session): Promise<void> {
+  to.setParams(await from.read(to.program.params.map((p) => p.name)));
 }
 
 /** One epoch of steps over shuffled rows; returns the mean training loss. */
-export function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false): number {
+export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false): Promise<number> {
   let total = 0;
   let steps = 0;
   for (let start = 0; start + batch <= order.length; start += batch) {
-    const metrics = trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!), qa));
+    const metrics = await trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!), qa));
     if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step}; stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;

@@ -110,11 +110,12 @@ function batchAt(data: PretrainData, step: number, batch: number): Record<string
   };
 }
 
-function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: PretrainData, name: string): string {
+async function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: PretrainData, name: string): Promise<string> {
   const session = trainer.session;
   const dir = join(settings.dir, name);
-  const params = Object.fromEntries(session.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: session.param(p.name) }]));
-  const optimizer = Object.fromEntries(session.program.states.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: session.param(s.name) }]));
+  const [paramValues, stateValues] = [await session.readParams(), await session.readStates()];
+  const params = Object.fromEntries(session.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: paramValues[p.name]! }]));
+  const optimizer = Object.fromEntries(session.program.states.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: stateValues[s.name]! }]));
   const state: TrainerState = { step: trainer.step, seed: trainer.settings.seed, batch: settings.batch, seq: settings.seq, examples: data.count, accumulate: settings.accumulate };
   writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, ...(settings.vocab === undefined ? {} : { vocab: settings.vocab }) });
   return dir;
@@ -141,7 +142,7 @@ export function resume(trainer: Trainer, settings: RunSettings, data: PretrainDa
   return state.step;
 }
 
-export function runTraining(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks = {}): Metrics {
+export async function runTraining(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks = {}): Promise<Metrics> {
   const metricsFile = join(settings.dir, 'metrics.jsonl');
   let last: Metrics = {};
   const k = settings.accumulate;
@@ -150,7 +151,7 @@ export function runTraining(trainer: Trainer, data: PretrainData, settings: RunS
     // The update's metrics are the means over its micro-batches.
     const sums: Metrics = {};
     for (let j = 0; j < k; j++) {
-      const m = trainer.trainStep(batchAt(data, step * k + j, settings.batch));
+      const m = await trainer.trainStep(batchAt(data, step * k + j, settings.batch));
       for (const [name, v] of Object.entries(m)) sums[name] = (sums[name] ?? 0) + v / k;
     }
     const metrics = sums;
@@ -162,9 +163,9 @@ export function runTraining(trainer: Trainer, data: PretrainData, settings: RunS
     last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
     appendFileSync(metricsFile, JSON.stringify({ step: step + 1, ...last }) + '\n');
     hooks.onStep?.(step + 1, last);
-    if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));
+    if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));
   }
-  hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, `checkpoint-${trainer.step}`));
-  hooks.onCheckpoint?.(saveCheckpoint(trainer, settings, data, 'final'));
+  hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${trainer.step}`));
+  hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, 'final'));
   return last;
 }

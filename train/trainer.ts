@@ -38,7 +38,7 @@ export class Trainer {
    * the update takes effect on every `accumulate`-th call. Dropout is keyed
    * by the micro-batch count, so each micro-batch draws its own masks.
    */
-  trainStep(batch: Readonly<Record<string, ArrayLike<number>>>): Metrics {
+  async trainStep(batch: Readonly<Record<string, ArrayLike<number>>>): Promise<Metrics> {
     const { schedule, weightDecay, beta1, beta2, seed } = this.settings;
     const accumulate = this.settings.accumulate ?? 1;
     const lr = learningRate(schedule, this.step);
@@ -51,7 +51,7 @@ export class Trainer {
       [STEP_INPUTS.decay]: [1 - lr * weightDecay],
       ...(accumulate > 1 ? { [STEP_INPUTS.apply]: [applies ? 1 : 0] } : {}),
     };
-    const out = this.session.run(inputs, { seed, step: this.step * accumulate + this.pending + 1 }, this.scalars);
+    const out = await this.session.run(inputs, { seed, step: this.step * accumulate + this.pending + 1 }, this.scalars);
     if (applies) {
       this.step = t;
       this.pending = 0;

@@ -3,9 +3,10 @@
 // in order. It needs only the buffer table, the kernel call list and the
 // kernels' source: what a compiled program directory holds.
 
+import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import { cpuHelpers } from './helpers.js';
 
-export type CpuArray = Float32Array | Int32Array;
+export type { CpuArray, RunContext };
 
 export interface CpuBuffer {
   readonly id: number;
@@ -21,18 +22,18 @@ export interface CpuModule {
   readonly buffers: readonly CpuBuffer[];
   /** Kernels in execution order; args are buffer ids, the output last. */
   readonly kernels: readonly { readonly name: string; readonly args: readonly number[] }[];
+  /** After each run, buffer `from` is copied over `to`. */
+  readonly updates: readonly { readonly from: number; readonly to: number }[];
 }
 
 type KernelFn = (...args: unknown[]) => void;
 
-export interface RunContext {
-  readonly seed: number;
-  readonly step: number;
-}
-
-export class CpuExecutor {
+export class CpuExecutor implements Executor {
+  readonly backend = 'cpu';
+  readonly device = 'cpu';
   private readonly views: CpuArray[];
   private readonly calls: { fn: KernelFn; args: CpuArray[]; name: string }[];
+  private readonly updates: readonly { readonly from: number; readonly to: number }[];
 
   constructor(module: CpuModule, source: string) {
     const kernels: Record<string, KernelFn> = {};
@@ -44,6 +45,7 @@ export class CpuExecutor {
       if (!fn) throw new Error(`kernel ${k.name} is missing from the program's source`);
       return { fn, args: k.args.map((id) => this.views[id]!), name: k.name };
     });
+    this.updates = module.updates;
   }
 
   /** The live view of a buffer: write inputs and parameters into it, read outputs from it. */
@@ -53,9 +55,20 @@ export class CpuExecutor {
     return view;
   }
 
+  write(id: number, data: ArrayLike<number>): void {
+    this.buffer(id).set(data);
+  }
+
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
     for (const call of this.calls) call.fn(...call.args, ctx);
+    for (const u of this.updates) this.buffer(u.to).set(this.buffer(u.from));
   }
+
+  read(ids: readonly number[]): Promise<CpuArray[]> {
+    return Promise.resolve(ids.map((id) => this.buffer(id).slice()));
+  }
+
+  destroy(): void {}
 
   /** Runs and returns each kernel's wall time in milliseconds (for profiling). */
   profile(ctx: RunContext = { seed: 0, step: 0 }): { name: string; ms: number }[] {

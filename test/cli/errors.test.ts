@@ -9,10 +9,10 @@ import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
 const base = `extends: ${modelsDir()}/bert-base.yaml\n`;
 
 /** Compiles one spec file; returns its path and the error lines printed. */
-function compileBad(text: string, extra: Record<string, string> = {}) {
+async function compileBad(text: string, extra: Record<string, string> = {}) {
   const files = specFiles({ 'spec.yaml': text, ...extra });
   const file = files['spec.yaml']!;
-  const result = tcc('compile', file);
+  const result = (await tcc('compile', file));
   expect(result.code).toBe(2);
   expect(result.stdout).toBe('');
   expect(result.stderr).not.toMatch(/^\s+at /m); // no stack trace
@@ -21,14 +21,14 @@ function compileBad(text: string, extra: Record<string, string> = {}) {
 }
 
 describe('compile errors', () => {
-  it('reports malformed YAML at its position', () => {
-    const { file, errors } = compileBad(`${base}config: {hidden_size: 64\nmodel: {}\n`);
+  it('reports malformed YAML at its position', async () => {
+    const { file, errors } = await compileBad(`${base}config: {hidden_size: 64\nmodel: {}\n`);
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatch(new RegExp(`^${file}:\\d+:\\d+: error: `));
   });
 
-  it('reports several schema violations at once, each at its value', () => {
-    const { file, errors, stderr } = compileBad(`${base}config:\n  hidden_size: big\n  layer_norm_eps: -1\n  hidden_act: gelu2\n`);
+  it('reports several schema violations at once, each at its value', async () => {
+    const { file, errors, stderr } = await compileBad(`${base}config:\n  hidden_size: big\n  layer_norm_eps: -1\n  hidden_act: gelu2\n`);
     expect(errors).toEqual([
       `${file}:3:16: error: config.hidden_size must be integer, got string "big"`,
       `${file}:4:19: error: config.layer_norm_eps must be > 0, got number -1`,
@@ -38,13 +38,13 @@ describe('compile errors', () => {
     expect(stderr).toMatch(/3 errors\n$/);
   });
 
-  it('reports an unknown field at its key, with a suggestion', () => {
-    const { file, errors } = compileBad(`${base}modle: {}\nconfig: {hidden_size: 64, num_attention_heads: 2}\n`);
+  it('reports an unknown field at its key, with a suggestion', async () => {
+    const { file, errors } = await compileBad(`${base}modle: {}\nconfig: {hidden_size: 64, num_attention_heads: 2}\n`);
     expect(errors).toEqual([`${file}:2:1: error: unknown field 'modle' in the spec; did you mean 'model'?`]);
   });
 
-  it('reports an unknown op, an unknown attribute and an unknown value in one run', () => {
-    const { file, errors, stderr } = compileBad(`${base}blocks:
+  it('reports an unknown op, an unknown attribute and an unknown value in one run', async () => {
+    const { file, errors, stderr } = await compileBad(`${base}blocks:
   pooler:
     inputs: [x]
     body:
@@ -62,8 +62,8 @@ describe('compile errors', () => {
     expect(stderr).toContain("note: in block 'pooler' instantiated here");
   });
 
-  it('reports a shape mismatch naming the op and both shapes', () => {
-    const { file, errors } = compileBad(`${base}blocks:
+  it('reports a shape mismatch naming the op and both shapes', async () => {
+    const { file, errors } = await compileBad(`${base}blocks:
   pooler:
     inputs: [x]
     body:
@@ -74,13 +74,13 @@ describe('compile errors', () => {
     expect(errors).toEqual([`${file}:7:12: error: shape error in 'bad': add: shapes f32[1,128,3072] and f32[1,128,768] do not broadcast`]);
   });
 
-  it('reports hidden_size not divisible by the heads at the user\'s value', () => {
-    const { file, errors } = compileBad(`${base}config:\n  hidden_size: 100\n`);
+  it('reports hidden_size not divisible by the heads at the user\'s value', async () => {
+    const { file, errors } = await compileBad(`${base}config:\n  hidden_size: 100\n`);
     expect(errors).toEqual([`${file}:3:16: error: hidden_size (100) must be divisible by num_attention_heads (12)`]);
   });
 
-  it('reports a cycle between steps', () => {
-    const { file, errors } = compileBad(`${base}blocks:
+  it('reports a cycle between steps', async () => {
+    const { file, errors } = await compileBad(`${base}blocks:
   pooler:
     inputs: [x]
     body:
@@ -91,8 +91,8 @@ describe('compile errors', () => {
     expect(errors).toEqual([`${file}:6:10: error: cycle: a → b → a`]);
   });
 
-  it('reports a block that instantiates itself', () => {
-    const { file, errors } = compileBad(`${base}blocks:
+  it('reports a block that instantiates itself', async () => {
+    const { file, errors } = await compileBad(`${base}blocks:
   pooler:
     inputs: [x]
     body:
@@ -107,16 +107,16 @@ describe('compile errors', () => {
     expect(errors).toEqual([`${file}:11:19: error: block 'pooler' instantiates itself: pooler → wrapper → pooler`]);
   });
 
-  it('reports a missing extends file and an extends cycle at the extends value', () => {
-    const missing = compileBad('extends: nope.yaml\n');
+  it('reports a missing extends file and an extends cycle at the extends value', async () => {
+    const missing = await compileBad('extends: nope.yaml\n');
     expect(missing.errors).toEqual([`${missing.file}:1:10: error: cannot read '${missing.file.replace(/spec\.yaml$/, 'nope.yaml')}': no such file`]);
-    const cycle = compileBad('extends: other.yaml\n', { 'other.yaml': 'extends: spec.yaml\n' });
+    const cycle = await compileBad('extends: other.yaml\n', { 'other.yaml': 'extends: spec.yaml\n' });
     expect(cycle.errors).toHaveLength(1);
     expect(cycle.errors[0]).toMatch(/other\.yaml:1:10: error: extends cycle: spec\.yaml → other\.yaml → spec\.yaml$/);
   });
 
-  it('reports a wrong operand count and a missing attribute', () => {
-    const { file, errors } = compileBad(`${base}blocks:
+  it('reports a wrong operand count and a missing attribute', async () => {
+    const { file, errors } = await compileBad(`${base}blocks:
   pooler:
     inputs: [x]
     body:
@@ -130,34 +130,34 @@ describe('compile errors', () => {
     ]);
   });
 
-  it('compiles training graphs, and refuses one without losses', () => {
-    const result = tcc('compile', 'models/bert-tiny.yaml', '--mode', 'train', '--seq', '16', '--json');
+  it('compiles training graphs, and refuses one without losses', async () => {
+    const result = (await tcc('compile', 'models/bert-tiny.yaml', '--mode', 'train', '--seq', '16', '--json'));
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as { mode: string; parameters: number; outputs: { name: string }[] };
     expect(report).toMatchObject({ mode: 'train', parameters: 4433468 });
     const names = report.outputs.map((o) => o.name);
     expect(names).toEqual(expect.arrayContaining(['loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc', 'grad_norm', 'update:bert.embeddings.word_embeddings.weight', 'update:adam.m:cls.predictions.bias']));
     expect(names.filter((n) => n.startsWith('update:'))).toHaveLength(3 * 46);
-    const encoder = tcc('compile', 'models/bert-base-encoder.yaml', '--mode', 'train');
+    const encoder = (await tcc('compile', 'models/bert-base-encoder.yaml', '--mode', 'train'));
     expect(encoder.code).toBe(2);
     expect(encoder.stderr).toMatch(/error: spec 'bert-base-encoder' has no training losses/);
   });
 
-  it('rejects bad flags in one line', () => {
-    expect(tcc('compile', 'models/bert-tiny.yaml', '--batch', '0')).toMatchObject({ code: 2, stderr: "tcc: error: --batch must be a positive integer, got '0'\n" });
-    expect(tcc('compile', 'models/bert-tiny.yaml', '--bogus').stderr).toMatch(/^tcc: error: Unknown option '--bogus'/);
-    expect(tcc('frobnicate').stderr).toBe("tcc: error: unknown command 'frobnicate'; run 'tcc --help' for the list\n");
+  it('rejects bad flags in one line', async () => {
+    expect((await tcc('compile', 'models/bert-tiny.yaml', '--batch', '0'))).toMatchObject({ code: 2, stderr: "tcc: error: --batch must be a positive integer, got '0'\n" });
+    expect((await tcc('compile', 'models/bert-tiny.yaml', '--bogus')).stderr).toMatch(/^tcc: error: Unknown option '--bogus'/);
+    expect((await tcc('frobnicate')).stderr).toBe("tcc: error: unknown command 'frobnicate'; run 'tcc --help' for the list\n");
   });
 
-  it('reports a missing spec file without a location', () => {
-    expect(tcc('compile', 'no/such.yaml')).toMatchObject({ code: 2, stderr: "error: cannot read 'no/such.yaml': no such file\n1 error\n" });
+  it('reports a missing spec file without a location', async () => {
+    expect((await tcc('compile', 'no/such.yaml'))).toMatchObject({ code: 2, stderr: "error: cannot read 'no/such.yaml': no such file\n1 error\n" });
   });
 });
 
 describe('the tcc binary', () => {
   const bin = 'dist/cli/tcc.js';
 
-  it('exits 2 with diagnostics and no stack trace, and shows one with --debug', () => {
+  it('exits 2 with diagnostics and no stack trace, and shows one with --debug', async () => {
     const files = specFiles({ 'spec.yaml': `${base}config:\n  hidden_size: 100\n` });
     const plain = spawnSync(process.execPath, [bin, 'compile', files['spec.yaml']!], { encoding: 'utf8' });
     expect(plain.status).toBe(2);
@@ -168,7 +168,7 @@ describe('the tcc binary', () => {
     expect(debug.stderr).toMatch(/^\s+at /m);
   });
 
-  it('prints one JSON object with the figures a user scripts against', () => {
+  it('prints one JSON object with the figures a user scripts against', async () => {
     const out = execFileSync(process.execPath, [bin, 'compile', 'models/bert-base.yaml', '--json', '--seq', '64', '--batch', '2'], { encoding: 'utf8' });
     const report = JSON.parse(out) as Record<string, unknown>;
     expect(report).toMatchObject({ model: 'bert-base', mode: 'infer', batch: 2, seq: 64, parameters: 110106428 });

@@ -34,11 +34,11 @@ function sentences(count: number, seed: number): string {
 const evalLog = (dir: string) => readFileSync(join(dir, 'out', 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 
 describe('tcc finetune', () => {
-  it('trains a sentence classifier well above the majority class, keeping the best epoch', () => {
+  it('trains a sentence classifier well above the majority class, keeping the best epoch', async () => {
     const dir = workspace();
     writeFileSync(join(dir, 'train.tsv'), sentences(160, 1));
     writeFileSync(join(dir, 'dev.tsv'), sentences(60, 2));
-    const result = tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'dev.tsv'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '16', '--epochs', '8', '--lr', '3e-3', '--dropout', '0');
+    const result = (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'dev.tsv'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '16', '--epochs', '8', '--lr', '3e-3', '--dropout', '0'));
     expect(result.code).toBe(0);
     const majority = Number(/majority-class accuracy on the evaluation set: ([\d.]+)/.exec(result.stderr)![1]);
     const log = evalLog(dir);
@@ -48,11 +48,11 @@ describe('tcc finetune', () => {
     expect(best).toBeGreaterThan(majority + 0.3);
     const config = JSON.parse(readFileSync(join(dir, 'out', 'best', 'config.json'), 'utf8')) as { architectures: string[]; id2label: Record<string, string> };
     expect(config).toMatchObject({ architectures: ['BertForSequenceClassification'], id2label: { 0: 'down', 1: 'up' } });
-    const run = tcc('run', '--model', join(dir, 'out', 'best'), '--text', 'running jumps', '--out', join(dir, 'o.safetensors'));
+    const run = (await tcc('run', '--model', join(dir, 'out', 'best'), '--text', 'running jumps', '--out', join(dir, 'o.safetensors')));
     expect(run.code).toBe(0);
   });
 
-  it('trains a token tagger', () => {
+  it('trains a token tagger', async () => {
     const dir = workspace();
     const next = rng(5);
     const lines = (n: number) => Array.from({ length: n }, () => {
@@ -61,13 +61,13 @@ describe('tcc finetune', () => {
     }).join('\n') + '\n';
     writeFileSync(join(dir, 'train.jsonl'), lines(120));
     writeFileSync(join(dir, 'dev.jsonl'), lines(40));
-    const result = tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'token-classification', '--train', join(dir, 'train.jsonl'), '--eval', join(dir, 'dev.jsonl'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '12', '--epochs', '6', '--lr', '3e-3', '--dropout', '0');
+    const result = (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'token-classification', '--train', join(dir, 'train.jsonl'), '--eval', join(dir, 'dev.jsonl'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '12', '--epochs', '6', '--lr', '3e-3', '--dropout', '0'));
     expect(result.code).toBe(0);
     expect(Math.max(...evalLog(dir).map((l) => l.accuracy!))).toBeGreaterThan(0.95);
     expect(existsSync(join(dir, 'out', 'best', 'model.safetensors'))).toBe(true);
   });
 
-  it('trains extractive question answering on SQuAD-style data', () => {
+  it('trains extractive question answering on SQuAD-style data', async () => {
     const dir = workspace();
     const next = rng(7);
     const words = [...UP, ...DOWN];
@@ -85,25 +85,25 @@ describe('tcc finetune', () => {
     writeFileSync(join(dir, 'small.yaml'), `extends: ${modelsDir()}/bert.yaml\nname: small\nconfig: {vocab_size: ${VOCAB.length + 4}, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32}\n`);
     writeFileSync(join(dir, 'train.json'), JSON.stringify(squad(200)));
     writeFileSync(join(dir, 'dev.json'), JSON.stringify(squad(60)));
-    const result = tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'train.json'), '--eval', join(dir, 'dev.json'), '-o', join(dir, 'out'), '--seq', '24', '--batch', '20', '--epochs', '40', '--lr', '3e-3', '--warmup', '0.05', '--dropout', '0');
+    const result = (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'train.json'), '--eval', join(dir, 'dev.json'), '-o', join(dir, 'out'), '--seq', '24', '--batch', '20', '--epochs', '40', '--lr', '3e-3', '--warmup', '0.05', '--dropout', '0'));
     expect(result.code, result.stderr).toBe(0);
     expect(Math.max(...evalLog(dir).map((l) => l.accuracy!))).toBeGreaterThan(0.9);
     expect(JSON.parse(readFileSync(join(dir, 'out', 'best', 'config.json'), 'utf8')).architectures).toEqual(['BertForQuestionAnswering']);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ data: [{ paragraphs: [{ context: 'run jump', qas: [{ question: 'q', answers: [{ text: 'sing', answer_start: 0 }] }] }] }] }));
-    expect(tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'bad.json'), '--eval', join(dir, 'dev.json'), '-o', join(dir, 'out2')).stderr).toBe(
+    expect((await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'bad.json'), '--eval', join(dir, 'dev.json'), '-o', join(dir, 'out2'))).stderr).toBe(
       `tcc: error: ${join(dir, 'bad.json')}: data[0].paragraphs[0].qas[0]: the answer "sing" is not at character 0 of the context\n`,
     );
   });
 
-  it('names the file and line of bad labeled data', () => {
+  it('names the file and line of bad labeled data', async () => {
     const dir = workspace();
     writeFileSync(join(dir, 'train.tsv'), 'text\tlabel\nrun jump\tup\nread cook\tdown\n');
     writeFileSync(join(dir, 'bad-label.tsv'), 'text\tlabel\nrun\tup\nsing\tsideways\n');
     writeFileSync(join(dir, 'no-label.tsv'), 'text\tscore\nrun\t1\n');
     writeFileSync(join(dir, 'short.tsv'), 'text\tlabel\nrun jump\n');
-    const finetune = (train: string, dev: string) => tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, train), '--eval', join(dir, dev), '-o', join(dir, 'out'), '--seq', '8');
-    expect(finetune('train.tsv', 'bad-label.tsv')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'bad-label.tsv')}:3: label 'sideways' is not one of the training labels (down, up)\n` });
-    expect(finetune('no-label.tsv', 'train.tsv').stderr).toBe(`tcc: error: ${join(dir, 'no-label.tsv')}:1: the header has no column 'label' (it names: text, score)\n`);
-    expect(finetune('short.tsv', 'train.tsv').stderr).toBe(`tcc: error: ${join(dir, 'short.tsv')}:2: 1 columns, the header has 2\n`);
+    const finetune = async (train: string, dev: string) => (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, train), '--eval', join(dir, dev), '-o', join(dir, 'out'), '--seq', '8'));
+    expect(await finetune('train.tsv', 'bad-label.tsv')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'bad-label.tsv')}:3: label 'sideways' is not one of the training labels (down, up)\n` });
+    expect((await finetune('no-label.tsv', 'train.tsv')).stderr).toBe(`tcc: error: ${join(dir, 'no-label.tsv')}:1: the header has no column 'label' (it names: text, score)\n`);
+    expect((await finetune('short.tsv', 'train.tsv')).stderr).toBe(`tcc: error: ${join(dir, 'short.tsv')}:2: 1 columns, the header has 2\n`);
   });
 });

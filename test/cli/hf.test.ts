@@ -40,15 +40,15 @@ function randomCheckpoint(dir: string, rename = (n: string) => n): Record<string
 const inputs = { input_ids: [[2, 11, 12, 13, 3], [2, 40, 3, 0, 0]], attention_mask: [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]] };
 
 describe('HuggingFace directories', () => {
-  it('run the same through the directory and through the imported YAML, equal to the interpreter', () => {
+  it('run the same through the directory and through the imported YAML, equal to the interpreter', async () => {
     const dir = hfDir('BertForPreTraining');
     const weights = randomCheckpoint(dir);
     writeFileSync(join(dir, 'inputs.json'), JSON.stringify(inputs));
-    const viaDir = tcc('run', '--model', dir, '--inputs', join(dir, 'inputs.json'), '--out', join(dir, 'a.safetensors'));
+    const viaDir = (await tcc('run', '--model', dir, '--inputs', join(dir, 'inputs.json'), '--out', join(dir, 'a.safetensors')));
     expect(viaDir.code).toBe(0);
     expect(viaDir.stderr).toContain(`weights ${join(dir, 'model.safetensors')}`);
-    expect(tcc('import-hf', dir, '-o', join(dir, 'model.yaml')).code).toBe(0);
-    const viaYaml = tcc('run', '--model', join(dir, 'model.yaml'), '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'inputs.json'), '--out', join(dir, 'b.safetensors'));
+    expect((await tcc('import-hf', dir, '-o', join(dir, 'model.yaml'))).code).toBe(0);
+    const viaYaml = (await tcc('run', '--model', join(dir, 'model.yaml'), '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'inputs.json'), '--out', join(dir, 'b.safetensors')));
     expect(viaYaml.code).toBe(0);
     const a = readSafetensors(readFileSync(join(dir, 'a.safetensors'))).tensors;
     const b = readSafetensors(readFileSync(join(dir, 'b.safetensors'))).tensors;
@@ -77,18 +77,18 @@ describe('HuggingFace directories', () => {
     expect(compileFile(hfDir(arch, extra), { seq: 8 }).stats.parameters).toBe(count);
   });
 
-  it('loads a BertModel checkpoint (names without "bert.") and TF-era LayerNorm gamma/beta', () => {
+  it('loads a BertModel checkpoint (names without "bert.") and TF-era LayerNorm gamma/beta', async () => {
     const dir = hfDir('BertModel');
     randomCheckpoint(dir, (n) => n.replace(/^bert\./, '').replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta'));
     writeFileSync(join(dir, 'inputs.json'), JSON.stringify(inputs));
-    const result = tcc('run', '--model', dir, '--inputs', join(dir, 'inputs.json'), '--out', join(dir, 'o.safetensors'));
+    const result = (await tcc('run', '--model', dir, '--inputs', join(dir, 'inputs.json'), '--out', join(dir, 'o.safetensors')));
     expect(result.stderr).not.toMatch(/unused/);
     expect(result.code).toBe(0);
   });
 
-  it('reports unsupported settings at their place in config.json', () => {
+  it('reports unsupported settings at their place in config.json', async () => {
     const dir = hfDir('BertForMultipleChoice', { model_type: 'roberta', hidden_act: 'swish' });
-    const result = tcc('compile', dir, '--seq', '8');
+    const result = (await tcc('compile', dir, '--seq', '8'));
     expect(result.code).toBe(2);
     const errors = result.stderr.split('\n').filter((l) => l.includes('error:'));
     expect(errors).toEqual([

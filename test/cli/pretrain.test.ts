@@ -30,14 +30,14 @@ function workspace(documents: number): string {
 const metrics = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 
 describe('tcc prepare and pretrain', () => {
-  it('drive a bert-tiny on a fixed tiny corpus to MLM loss below 0.5 and NSP accuracy 100%', () => {
+  it('drive a bert-tiny on a fixed tiny corpus to MLM loss below 0.5 and NSP accuracy 100%', async () => {
     const dir = workspace(6);
-    const prepared = tcc('prepare', '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'data.jsonl'), '--seq', '32', '--seed', '2');
+    const prepared = (await tcc('prepare', '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'data.jsonl'), '--seq', '32', '--seed', '2'));
     expect(prepared.code).toBe(0);
     const lines = readFileSync(join(dir, 'data.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(Object.keys(lines[0]!).sort()).toEqual(['attention_mask', 'input_ids', 'labels', 'next_sentence_label', 'token_type_ids']);
-    const result = tcc('pretrain', join(dir, 'tiny.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'),
-      '--seq', '32', '--batch', String(lines.length), '--steps', '80', '--lr', '3e-3', '--warmup', '8', '--dropout', '0');
+    const result = (await tcc('pretrain', join(dir, 'tiny.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'),
+      '--seq', '32', '--batch', String(lines.length), '--steps', '80', '--lr', '3e-3', '--warmup', '8', '--dropout', '0'));
     expect(result.stderr).toMatch(/done: loss/);
     expect(result.code).toBe(0);
     const log = metrics(join(dir, 'run', 'metrics.jsonl'));
@@ -49,7 +49,7 @@ describe('tcc prepare and pretrain', () => {
     expect(last.nsp_acc).toBe(1);
     // The final checkpoint is a HuggingFace directory that tcc run loads.
     for (const file of ['config.json', 'model.safetensors', 'vocab.txt', 'optimizer.safetensors', 'trainer_state.json']) expect(existsSync(join(dir, 'run', 'final', file))).toBe(true);
-    expect(tcc('run', '--model', join(dir, 'run', 'final'), '--text', 'the runner sings .', '--out', join(dir, 'o.safetensors')).code).toBe(0);
+    expect((await tcc('run', '--model', join(dir, 'run', 'final'), '--text', 'the runner sings .', '--out', join(dir, 'o.safetensors'))).code).toBe(0);
   });
 
   it('resumes after kill -9 with bit-identical losses', async () => {
@@ -79,21 +79,21 @@ describe('tcc prepare and pretrain', () => {
     expect(losses(join(dir, 'cut', 'metrics.jsonl'))).toEqual(losses(join(dir, 'whole', 'metrics.jsonl')));
   }, 120_000);
 
-  it('stops on a non-finite loss, keeping the last checkpoint', () => {
+  it('stops on a non-finite loss, keeping the last checkpoint', async () => {
     const dir = workspace(10);
-    const result = tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', '--batch', '4', '--steps', '50', '--save-every', '1', '--lr', '1e35', '--warmup', '0');
+    const result = (await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', '--batch', '4', '--steps', '50', '--save-every', '1', '--lr', '1e35', '--warmup', '0'));
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/tcc: error: the loss is (NaN|Infinity|-Infinity) at step (\d+); stopping, .*checkpoint-\d+ is kept\n$/);
     const step = Number(/at step (\d+)/.exec(result.stderr)![1]);
     expect(existsSync(join(dir, 'run', `checkpoint-${step - 1}`, 'model.safetensors'))).toBe(true);
   });
 
-  it('refuses an empty corpus and a corpus of one document', () => {
+  it('refuses an empty corpus and a corpus of one document', async () => {
     const dir = workspace(3);
     writeFileSync(join(dir, 'empty.txt'), '\n\n');
     writeFileSync(join(dir, 'one.txt'), 'the runner sings .\nthe cook reads .\n');
-    const run = (corpus: string) => tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, corpus), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32');
-    expect(run('empty.txt')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'empty.txt')} has no text: it needs sentences, one per line, documents separated by blank lines\n` });
-    expect(run('one.txt').stderr).toBe(`tcc: error: ${join(dir, 'one.txt')} has one document; next-sentence prediction needs at least two (separate documents with a blank line)\n`);
+    const run = async (corpus: string) => (await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, corpus), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32'));
+    expect(await run('empty.txt')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'empty.txt')} has no text: it needs sentences, one per line, documents separated by blank lines\n` });
+    expect((await run('one.txt')).stderr).toBe(`tcc: error: ${join(dir, 'one.txt')} has one document; next-sentence prediction needs at least two (separate documents with a blank line)\n`);
   });
 });

@@ -34,7 +34,7 @@ function setup() {
 }
 
 describe('tcc run', () => {
-  it('gives the interpreter\'s outputs within 1e-4 from a HuggingFace-named checkpoint', () => {
+  it('gives the interpreter\'s outputs within 1e-4 from a HuggingFace-named checkpoint', async () => {
     const { spec, dir, graph, weights, inputsFile } = setup();
     // HuggingFace also stores buffers and the tied decoder copy; they must be skipped, not fail.
     const file = {
@@ -44,7 +44,7 @@ describe('tcc run', () => {
     };
     writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(file));
     const out = join(dir, 'out.safetensors');
-    const result = tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out);
+    const result = (await tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out));
     expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu, weights /);
     expect(result.code).toBe(0);
     expect(result.stderr).not.toMatch(/unused/);
@@ -60,26 +60,26 @@ describe('tcc run', () => {
     }
   });
 
-  it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', () => {
+  it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', async () => {
     const { spec, dir, weights, inputsFile } = setup();
     const partial = { ...weights };
     delete partial['bert.pooler.dense.weight'];
     writeFileSync(join(dir, 'partial.safetensors'), writeSafetensors(partial));
-    const missing = tcc('run', '--model', spec, '--weights', join(dir, 'partial.safetensors'), '--inputs', inputsFile, '--out', join(dir, 'o.safetensors'));
+    const missing = (await tcc('run', '--model', spec, '--weights', join(dir, 'partial.safetensors'), '--inputs', inputsFile, '--out', join(dir, 'o.safetensors')));
     expect(missing).toMatchObject({ code: 2 });
     expect(missing.stderr).toMatch(/lacks 1 of the model's parameters, e.g. 'bert\.pooler\.dense\.weight'/);
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ input_ids: [[2, 50, 3]] }));
-    const bad = tcc('run', '--model', spec, '--inputs', join(dir, 'bad.json'), '--out', join(dir, 'o.safetensors'));
+    const bad = (await tcc('run', '--model', spec, '--inputs', join(dir, 'bad.json'), '--out', join(dir, 'o.safetensors')));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/input_ids\[0\]\[1\] = 50 is out of range \[0, 50\)/);
   });
 
-  it('initializes from a seed reproducibly, as BERT does', () => {
+  it('initializes from a seed reproducibly, as BERT does', async () => {
     const { spec, dir, inputsFile } = setup();
     const a = join(dir, 'a.safetensors');
     const b = join(dir, 'b.safetensors');
-    expect(tcc('run', '--model', spec, '--inputs', inputsFile, '--out', a, '--seed', '5').code).toBe(0);
-    expect(tcc('run', '--model', spec, '--inputs', inputsFile, '--out', b, '--seed', '5').code).toBe(0);
+    expect((await tcc('run', '--model', spec, '--inputs', inputsFile, '--out', a, '--seed', '5')).code).toBe(0);
+    expect((await tcc('run', '--model', spec, '--inputs', inputsFile, '--out', b, '--seed', '5')).code).toBe(0);
     expect(readFileSync(a)).toEqual(readFileSync(b));
   });
 });

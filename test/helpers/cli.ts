@@ -11,10 +11,10 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-export function tcc(...argv: string[]): CliResult {
+export async function tcc(...argv: string[]): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
-  const code = main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+  const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
   return { code, stdout, stderr };
 }
 

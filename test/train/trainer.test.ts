@@ -9,14 +9,14 @@ import { autodiff } from '../../compiler/passes/autodiff.js';
 import { addAdamW } from '../../compiler/passes/optimizer.js';
 import { buildProgram } from '../../compiler/program.js';
 import { initParams } from '../../runtime/init.js';
-import { Session } from '../../runtime/session.js';
+import { openSession } from '../../runtime/session.js';
 import { learningRate } from '../../train/schedule.js';
 import { Trainer } from '../../train/trainer.js';
 import { modelsDir, specFiles } from '../helpers/cli.js';
 import { rng } from '../helpers/random.js';
 
 describe('AdamW training step', () => {
-  it('matches torch.optim.AdamW with clipping and linear warmup, written out here', () => {
+  it('matches torch.optim.AdamW with clipping and linear warmup, written out here', async () => {
     // loss = Σ (x Wᵀ + b) ⊙ w: ∂loss/∂W = wᵀx, ∂loss/∂b = Σ_rows w.
     const next = rng(9);
     const [n, k, m] = [4, 3, 2];
@@ -31,8 +31,9 @@ describe('AdamW training step', () => {
     g.output('loss', g.add('sum', [g.add('mul', [y.id, ws.id], {}).id], { axes: [0, 1], keepdims: false }).id);
     const clip = 0.5;
     const settings = { beta1: 0.9, beta2: 0.999, eps: 1e-6, clip, accumulate: 1 };
-    const { program, source } = buildProgram(addAdamW(autodiff(g.build(), 'loss'), settings));
-    const session = new Session(program, source);
+    const compiled = buildProgram(addAdamW(autodiff(g.build(), 'loss'), settings));
+    const { program } = compiled;
+    const session = await openSession(compiled);
     const W0 = Array.from({ length: m * k }, () => next() - 0.5);
     session.setParams({ W: W0, 'b.bias': [0.1, -0.2] });
     const schedule = { lr: 0.1, warmupSteps: 2, totalSteps: 6 };
@@ -51,7 +52,7 @@ describe('AdamW training step', () => {
     const p = { W: [...W0], b: [0.1, -0.2] };
     const state = { mW: new Array(m * k).fill(0), vW: new Array(m * k).fill(0), mB: new Array(m).fill(0), vB: new Array(m).fill(0) };
     for (let step = 0; step < 5; step++) {
-      const metrics = trainer.trainStep({ x, w });
+      const metrics = await trainer.trainStep({ x, w });
       expect(metrics.grad_norm).toBeCloseTo(norm, 5);
       const lr = learningRate(schedule, step);
       expect(metrics.lr).toBeCloseTo(lr, 12);
@@ -68,55 +69,59 @@ describe('AdamW training step', () => {
       };
       update(p.W, gradW, state.mW, state.vW, true);
       update(p.b, gradB, state.mB, state.vB, false);
-      Array.from(session.param('W')).forEach((v, i) => expect(v).toBeCloseTo(p.W[i]!, 5));
-      Array.from(session.param('b.bias')).forEach((v, i) => expect(v).toBeCloseTo(p.b[i]!, 5));
+      const current = await session.read(['W', 'b.bias']);
+      Array.from(current['W']!).forEach((v, i) => expect(v).toBeCloseTo(p.W[i]!, 5));
+      Array.from(current['b.bias']!).forEach((v, i) => expect(v).toBeCloseTo(p.b[i]!, 5));
     }
     expect(p.W[0]).not.toBeCloseTo(W0[0]!, 2); // the parameters did move
   });
 });
 
 describe('gradient accumulation', () => {
-  it('makes two batches of 4 one update equal to one batch of 8', () => {
+  it('makes two batches of 4 one update equal to one batch of 8', async () => {
     const spec = specFiles({ 'c.yaml': `extends: ${modelsDir()}/bert-base-classifier.yaml\nconfig: {vocab_size: 30, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 8, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0}\n` })['c.yaml']!;
     const next = rng(12);
     const rows = Array.from({ length: 8 }, () => ({ ids: Array.from({ length: 6 }, () => 5 + Math.floor(next() * 25)), label: Math.floor(next() * 2) }));
     const batchOf = (rs: typeof rows) => ({
       input_ids: rs.flatMap((r) => r.ids), token_type_ids: rs.flatMap(() => new Array(6).fill(0)), attention_mask: rs.flatMap(() => new Array(6).fill(1)), labels: rs.map((r) => r.label),
     });
-    const train = (batch: number, accumulate: number) => {
+    const train = async (batch: number, accumulate: number) => {
       const { graph } = compileFile(spec, { batch, seq: 6, mode: 'train', optimizer: { accumulate } });
-      const { program, source } = buildProgram(graph);
-      const session = new Session(program, source);
+      const compiled = buildProgram(graph);
+      const { program } = compiled;
+      const session = await openSession(compiled);
       session.setParams(initParams(program.params, 4));
       const trainer = new Trainer(session, { schedule: { lr: 1e-2, warmupSteps: 0, totalSteps: 10 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 1, accumulate });
       const norms: number[] = [];
       for (let update = 0; update < 3; update++) {
         for (let j = 0; j < accumulate; j++) {
-          const m = trainer.trainStep(batchOf(rows.slice(j * batch, (j + 1) * batch)));
+          const m = await trainer.trainStep(batchOf(rows.slice(j * batch, (j + 1) * batch)));
           if (j === accumulate - 1) norms.push(m.grad_norm!);
         }
       }
       expect(trainer.step).toBe(3);
       return { session, norms };
     };
-    const { session: whole, norms: wholeNorms } = train(8, 1);
-    const { session: split, norms: splitNorms } = train(4, 2);
+    const { session: whole, norms: wholeNorms } = await train(8, 1);
+    const { session: split, norms: splitNorms } = await train(4, 2);
+    const [wholeParams, splitParams] = [await whole.readParams(), await split.readParams()];
     // Adam hardly sees a scale error in the gradients; their norm does.
     splitNorms.forEach((n, i) => expect(n).toBeCloseTo(wholeNorms[i]!, 5));
     for (const p of whole.program.params) {
-      const a = whole.param(p.name);
-      const b = split.param(p.name);
+      const a = wholeParams[p.name]!;
+      const b = splitParams[p.name]!;
       for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!), p.name).toBeLessThan(1e-5);
     }
   });
 });
 
 describe('a small BERT', () => {
-  it('learns a fixed batch by heart: MLM loss below 0.5, NSP accuracy 100%', () => {
+  it('learns a fixed batch by heart: MLM loss below 0.5, NSP accuracy 100%', async () => {
     const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 40, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 16}\n` })['m.yaml']!;
     const { graph } = compileFile(spec, { batch: 4, seq: 12, mode: 'train' });
-    const { program, source } = buildProgram(graph);
-    const session = new Session(program, source);
+    const compiled = buildProgram(graph);
+    const { program } = compiled;
+    const session = await openSession(compiled);
     session.setParams(initParams(program.params, 1));
     const steps = 150;
     const trainer = new Trainer(session, { schedule: { lr: 3e-3, warmupSteps: 10, totalSteps: steps }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 7 });
@@ -128,7 +133,7 @@ describe('a small BERT', () => {
     let first: Record<string, number> | undefined;
     let last: Record<string, number> = {};
     for (let s = 0; s < steps; s++) {
-      last = trainer.trainStep(batch);
+      last = await trainer.trainStep(batch);
       first ??= last;
       expect(Number.isFinite(last.loss)).toBe(true);
     }

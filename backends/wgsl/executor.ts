@@ -1,0 +1,269 @@
+// The WebGPU executor: the program's arena as storage buffers on the device,
+// every tensor bound as its own range of one of them; pipelines created once
+// (identical modules compiled once), bind groups made once per kernel; one
+// command encoder and one compute pass per run; reads copy only the buffers
+// asked for into a mappable buffer.
+//
+// The arena is split into as few GPU buffers as the device's maxBufferSize
+// allows, never splitting a tensor; each tensor must fit one binding
+// (maxStorageBufferBindingSize). Parameter and state updates are copied by a
+// small compute kernel (copyBufferToBuffer cannot copy within one buffer).
+
+import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
+import { RunFailure } from '../../runtime/errors.js';
+import type { Program, ProgramBuffer } from '../../runtime/program.js';
+import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
+import { WgslCompileError, compilationError } from './errors.js';
+
+interface Placement {
+  readonly chunk: number;
+  /** Bytes from the start of the chunk. */
+  readonly offset: number;
+  /** Bytes bound (a multiple of 4, at least 4). */
+  readonly bytes: number;
+}
+
+interface Dispatch {
+  readonly pipeline: GPUComputePipeline;
+  readonly group: GPUBindGroup;
+  readonly workgroups: readonly [number, number, number];
+  readonly kernel: string;
+}
+
+const COPY_WGSL = `@group(0) @binding(0) var<storage, read_write> src: array<u32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<u32>;
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let e = (wid.y * 65535u + wid.x) * 256u + lid;
+  if (e < arrayLength(&dst)) { dst[e] = src[e]; }
+}
+`;
+
+/** Lays buffers out in chunks of at most `maxChunk` bytes, keeping each tensor whole. */
+export function placeBuffers(buffers: readonly ProgramBuffer[], maxChunk: number, maxBinding: number): { placements: Placement[]; chunkBytes: number[] } {
+  const sorted = [...buffers].sort((a, b) => a.offset - b.offset);
+  const placements: Placement[] = [];
+  const chunkBytes: number[] = [];
+  let chunkStart = 0;
+  for (const b of sorted) {
+    const bytes = Math.max(4, 4 * b.size);
+    if (bytes > maxBinding) {
+      throw new RunFailure(`tensor ${b.name ?? `#${b.id}`} takes ${bytes} bytes, more than this device binds at once (maxStorageBufferBindingSize ${maxBinding}); use a smaller batch or --backend cpu`);
+    }
+    if (chunkBytes.length === 0 || b.offset + bytes - chunkStart > maxChunk) {
+      chunkStart = b.offset;
+      chunkBytes.push(0);
+    }
+    const chunk = chunkBytes.length - 1;
+    placements[b.id] = { chunk, offset: b.offset - chunkStart, bytes };
+    chunkBytes[chunk] = Math.max(chunkBytes[chunk]!, b.offset - chunkStart + bytes);
+  }
+  return { placements, chunkBytes };
+}
+
+const foldGroups = (groups: number): [number, number, number] => (groups <= 65535 ? [Math.max(1, groups), 1, 1] : [65535, Math.ceil(groups / 65535), 1]);
+
+export class WebGpuExecutor implements Executor {
+  readonly backend = 'webgpu';
+  private failure: string | undefined;
+
+  private constructor(
+    private readonly gpu: GpuHandle,
+    private readonly program: Program,
+    private readonly chunks: GPUBuffer[],
+    private readonly placements: Placement[],
+    private readonly dispatches: Dispatch[],
+    private readonly uniform: GPUBuffer,
+    private readonly scratch: GPUBuffer | undefined,
+  ) {
+    const { device } = gpu;
+    device.addEventListener('uncapturederror', (event) => {
+      this.failure ??= `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message.split('\n')[0]}`;
+    });
+    void device.lost.then((info) => {
+      this.failure ??= `the WebGPU device was lost (${info.reason === 'destroyed' ? 'destroyed' : 'lost'}${info.message ? `: ${info.message.split('\n')[0]}` : ''})`;
+    });
+  }
+
+  get device(): string {
+    return `webgpu (${describeAdapter(this.gpu.info)})`;
+  }
+
+  /** Compiles every kernel's module and lays the arena out on a device (the given one, or the first adapter's). */
+  static async create(program: Program, files: Readonly<Record<string, string>>, gpu?: GpuHandle): Promise<WebGpuExecutor> {
+    if (program.target !== 'wgsl') throw new Error(`the program was compiled for ${program.target}, not wgsl`);
+    gpu ??= await acquireDevice();
+    const { device } = gpu;
+    const limits = device.limits;
+    if (limits.minStorageBufferOffsetAlignment > 256) {
+      throw new RunFailure(`this device aligns storage bindings to ${limits.minStorageBufferOffsetAlignment} bytes; tcc programs align to 256 (use --backend cpu)`);
+    }
+    const { placements, chunkBytes } = placeBuffers(program.buffers, limits.maxBufferSize, limits.maxStorageBufferBindingSize);
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    device.pushErrorScope('out-of-memory');
+    const chunks = chunkBytes.map((bytes, i) => device.createBuffer({ label: `arena ${i}`, size: Math.ceil(bytes / 4) * 4, usage }));
+    const oom = await device.popErrorScope();
+    if (oom) throw new RunFailure(`the device has no room for the program's ${program.arenaBytes} bytes (${oom.message.split('\n')[0]}); use a smaller batch or --backend cpu`);
+    const maxScratch = Math.max(0, ...program.kernels.map((k) => k.wgsl?.scratch ?? 0));
+    const scratch = maxScratch ? device.createBuffer({ label: 'scratch', size: 4 * maxScratch, usage: GPUBufferUsage.STORAGE }) : undefined;
+    const uniform = device.createBuffer({ label: 'run', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+
+    // One module per distinct source (the first line names the kernel; layers repeat the rest).
+    const modules = new Map<string, Promise<GPUShaderModule>>();
+    const moduleFor = (name: string, code: string) => {
+      const key = code.slice(code.indexOf('\n') + 1);
+      let module = modules.get(key);
+      if (!module) {
+        const compiled = device.createShaderModule({ label: name, code });
+        module = compiled.getCompilationInfo().then((info) => {
+          const error = compilationError(name, code, info);
+          if (error) throw error;
+          return compiled;
+        });
+        modules.set(key, module);
+      }
+      return module;
+    };
+    const layouts = new Map<string, GPUBindGroupLayout>();
+    const layoutFor = (storage: number, uniform: boolean) => {
+      const key = `${storage}:${uniform}`;
+      let layout = layouts.get(key);
+      if (!layout) {
+        const entries: GPUBindGroupLayoutEntry[] = Array.from({ length: storage }, (_, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } }));
+        if (uniform) entries.push({ binding: storage, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+        layout = device.createBindGroupLayout({ entries });
+        layouts.set(key, layout);
+      }
+      return layout;
+    };
+    const pipelines = new Map<string, Promise<GPUComputePipeline>>();
+    const pipelineFor = (name: string, code: string, entry: string, layout: GPUBindGroupLayout, layoutKey: string) => {
+      const key = `${code.slice(code.indexOf('\n') + 1)}\n//${entry}:${layoutKey}`;
+      let pipeline = pipelines.get(key);
+      if (!pipeline) {
+        pipeline = moduleFor(name, code).then((module) =>
+          device.createComputePipelineAsync({ label: `${name}.${entry}`, layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }), compute: { module, entryPoint: entry } }),
+        );
+        pipelines.set(key, pipeline);
+      }
+      return pipeline;
+    };
+    const binding = (id: number, i: number): GPUBindGroupEntry => {
+      const p = placements[id]!;
+      return { binding: i, resource: { buffer: chunks[p.chunk]!, offset: p.offset, size: p.bytes } };
+    };
+
+    const pending: Promise<Dispatch>[] = [];
+    for (const kernel of program.kernels) {
+      const spec = kernel.wgsl;
+      if (!spec) throw new Error(`kernel ${kernel.name} has no WGSL in the program`);
+      const code = files[spec.file];
+      if (code === undefined) throw new Error(`kernel ${kernel.name}: ${spec.file} is missing`);
+      const storage = spec.bindings.length + (spec.scratch ? 1 : 0);
+      const layout = layoutFor(storage, spec.uniform);
+      const entries = spec.bindings.map(binding);
+      if (spec.scratch) entries.push({ binding: entries.length, resource: { buffer: scratch!, size: 4 * spec.scratch } });
+      if (spec.uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
+      const group = device.createBindGroup({ label: kernel.name, layout, entries });
+      for (const pass of spec.passes) {
+        pending.push(pipelineFor(kernel.name, code, pass.entry, layout, `${storage}:${spec.uniform}`).then((pipeline) => ({ pipeline, group, workgroups: pass.workgroups, kernel: kernel.name })));
+      }
+    }
+    const copyLayout = layoutFor(2, false);
+    const copy = pipelineFor('update', `// update\n${COPY_WGSL}`, 'main', copyLayout, '2:false');
+    for (const u of program.updates) {
+      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(u.from, 0), binding(u.to, 1)] });
+      const size = program.buffers[u.to]!.size;
+      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: foldGroups(Math.ceil(size / 256)), kernel: u.name })));
+    }
+    let dispatches: Dispatch[];
+    try {
+      dispatches = await Promise.all(pending);
+    } catch (e) {
+      for (const chunk of chunks) chunk.destroy();
+      if (e instanceof WgslCompileError) throw e;
+      throw new RunFailure(`WebGPU could not create the program's pipelines: ${(e as Error).message.split('\n')[0]}`);
+    }
+    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, scratch);
+  }
+
+  private check(): void {
+    if (this.failure) throw new RunFailure(this.failure);
+  }
+
+  write(id: number, data: ArrayLike<number>): void {
+    this.check();
+    const p = this.placements[id];
+    if (!p) throw new RangeError(`no buffer ${id}`);
+    const dtype = this.program.buffers[id]!.dtype;
+    const typed = dtype === 'i32' ? (data instanceof Int32Array ? data : Int32Array.from(data)) : data instanceof Float32Array ? data : Float32Array.from(data);
+    if (4 * typed.length > p.bytes) throw new RangeError(`buffer ${id} holds ${p.bytes / 4} values, not ${typed.length}`);
+    this.gpu.device.queue.writeBuffer(this.chunks[p.chunk]!, p.offset, typed.buffer, typed.byteOffset, typed.byteLength);
+  }
+
+  run(ctx: RunContext = { seed: 0, step: 0 }): void {
+    this.check();
+    const { device } = this.gpu;
+    device.queue.writeBuffer(this.uniform, 0, new Uint32Array([ctx.seed >>> 0, ctx.step >>> 0, 0, 0]));
+    const encoder = device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    for (const d of this.dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.group);
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+    }
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+  }
+
+  async read(ids: readonly number[]): Promise<CpuArray[]> {
+    this.check();
+    const { device } = this.gpu;
+    let total = 0;
+    const at = ids.map((id) => {
+      const p = this.placements[id];
+      if (!p) throw new RangeError(`no buffer ${id}`);
+      const start = total;
+      total += p.bytes;
+      return start;
+    });
+    const staging = device.createBuffer({ size: Math.max(4, total), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const encoder = device.createCommandEncoder();
+    ids.forEach((id, i) => {
+      const p = this.placements[id]!;
+      encoder.copyBufferToBuffer(this.chunks[p.chunk]!, p.offset, staging, at[i]!, p.bytes);
+    });
+    device.queue.submit([encoder.finish()]);
+    try {
+      await Promise.race([staging.mapAsync(GPUMapMode.READ), device.lost.then(() => Promise.reject(new Error('lost')))]);
+    } catch {
+      this.check();
+      throw new RunFailure('reading results from the WebGPU device failed');
+    }
+    const bytes = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    this.check();
+    return ids.map((id, i) => {
+      const b = this.program.buffers[id]!;
+      return b.dtype === 'i32' ? new Int32Array(bytes, at[i]!, b.size) : new Float32Array(bytes, at[i]!, b.size);
+    });
+  }
+
+  /** Runs `times` times and waits for the device: the time of the kernels alone, for benchmarks. */
+  async settle(): Promise<void> {
+    await this.gpu.device.queue.onSubmittedWorkDone();
+    this.check();
+  }
+
+  destroy(): void {
+    for (const chunk of this.chunks) chunk.destroy();
+    this.scratch?.destroy();
+    this.uniform.destroy();
+  }
+
+  /** Loses the device on purpose (for the tests of what a lost device does). */
+  loseDevice(): void {
+    this.gpu.device.destroy();
+  }
+}

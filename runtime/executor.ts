@@ -1,0 +1,26 @@
+// What a backend's executor offers the runtime: buffers written by id, a run
+// of every kernel (then the parameter and state updates) keyed by a seed and
+// step for the random draws, and reads of buffers by id. Runs are queued in
+// order; a read waits for the runs before it (on the CPU nothing waits).
+
+export type CpuArray = Float32Array | Int32Array;
+
+export type Backend = 'cpu' | 'webgpu';
+
+export interface RunContext {
+  readonly seed: number;
+  readonly step: number;
+}
+
+export interface Executor {
+  readonly backend: Backend;
+  /** A one-line description of where the kernels run (the adapter, for WebGPU). */
+  readonly device: string;
+  write(buffer: number, data: ArrayLike<number>): void;
+  /** Runs every kernel in order, then copies each update over its parameter or state. */
+  run(ctx: RunContext): void;
+  /** Copies of the buffers' current values, after every run queued before. */
+  read(buffers: readonly number[]): Promise<CpuArray[]>;
+  /** Frees the executor's memory (GPU buffers); it cannot run afterwards. */
+  destroy(): void;
+}

@@ -1,0 +1,77 @@
+// The op-test table on a backend: one op per graph, the same f32 inputs as
+// the float64 interpreter, and the worst error relative to the tolerance.
+
+import { expect } from 'vitest';
+import { buildProgram, type Target } from '../../compiler/program.js';
+import { GraphBuilder, type Mode } from '../../compiler/ir/graph.js';
+import { interpret } from '../../compiler/ir/interpret.js';
+import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
+import { openSession } from '../../runtime/session.js';
+import type { OpCase, OperandSpec } from '../ops/cases.js';
+import { randomTensor, rng } from '../helpers/random.js';
+
+/** |got - want| <= atol + rtol·|want| everywhere; returns the worst ratio to that bound. */
+export function closeness(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): number {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / (atol + rtol * Math.abs(want[i]!)));
+  return worst;
+}
+
+const f32 = (t: HostTensor): HostTensor => (t.dtype === 'f32' ? hostTensor('f32', t.shape, Float32Array.from(t.data)) : t);
+
+/** Runs one case on the target and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
+export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Target, rtol: number, atol: number): Promise<number> {
+  const next = rng(seed);
+  const g = new GraphBuilder('case', mode, {});
+  const xs = test.operands.map((o) => f32(o.values ? hostTensor(o.dtype, o.shape, o.values) : randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2)));
+  const args = xs.map((x, k) => g.add('input', [], { name: `x${k}`, dtype: x.dtype, shape: [...x.shape] }).id);
+  const node = g.add(test.op, args, test.attrs as never);
+  g.output('y', node.id);
+  const graph = g.build();
+  const source = f32(randomTensor(next, node.type.dtype, node.type.shape));
+  const feeds: Record<string, HostTensor> = { ...Object.fromEntries(xs.map((x, k) => [`x${k}`, x])), x: source };
+  const want = interpret(graph, feeds, { w: source }, { seed: 11, step: 5 })['y']!;
+  const compiled = buildProgram(graph, target);
+  const { program } = compiled;
+  const session = await openSession(compiled);
+  try {
+    if (program.params.length) session.setParams({ w: source.data });
+    if (program.states.length) session.setStates({ w: source.data });
+    const got = (await session.run(Object.fromEntries(program.inputs.map((i) => [i.name, feeds[i.name]!.data])), { seed: 11, step: 5 }))['y']!;
+    expect(got.shape).toEqual(want.shape);
+    expect(got.dtype).toBe(want.dtype);
+    return closeness(got.data, want.data, rtol, atol);
+  } finally {
+    session.destroy();
+  }
+}
+
+const f = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape });
+const labels = (classes: number, rows: number): OperandSpec => ({ dtype: 'i32', shape: [rows], values: Array.from({ length: rows }, (_, i) => (i % 5 === 2 ? -100 : (i * 37) % classes)) });
+
+/**
+ * Shapes past the table's small ones, for the paths kernels take only at
+ * size: matmul tiles of 64 with vec4 and scalar loads along either axis,
+ * long reductions by a whole workgroup, rows wider than a workgroup.
+ */
+export const SIZED_CASES: readonly OpCase[] = [
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(70, 36), f(36, 130)] },
+  { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [f(36, 68), f(36, 65)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(2, 3, 65, 20), f(2, 3, 66, 20)] },
+  { op: 'matmul', attrs: { transpose_a: true, transpose_b: true }, operands: [f(3, 21, 67), f(3, 64, 21)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(8, 96), f(96, 2)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(2, 1, 64, 8), f(3, 8, 64)] },
+  { op: 'sum', attrs: { axes: [1], keepdims: false }, operands: [f(3, 700)] },
+  { op: 'sum', attrs: { axes: [0], keepdims: false }, operands: [f(600, 5)] },
+  { op: 'mean', attrs: { axes: [0, 2], keepdims: true }, operands: [f(40, 3, 30)] },
+  { op: 'max', attrs: { axes: [1], keepdims: false }, operands: [f(4, 1000)] },
+  { op: 'softmax', attrs: { axis: -1 }, operands: [{ dtype: 'f32', shape: [3, 130], lo: -8, hi: 8 }] },
+  { op: 'softmax', attrs: { axis: 0 }, operands: [f(70, 3)] },
+  { op: 'log_softmax', attrs: { axis: -1 }, operands: [f(2, 300)] },
+  { op: 'layer_norm', attrs: { eps: 1e-12 }, operands: [f(3, 200), f(200), f(200)] },
+  { op: 'layer_norm_dx', attrs: { eps: 1e-5 }, operands: [f(3, 200), f(200), f(3, 200)] },
+  { op: 'cross_entropy', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70)] },
+  { op: 'cross_entropy_grad', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70), f()] },
+  { op: 'accuracy', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70)] },
+  { op: 'scatter_add', attrs: { rows: 50 }, operands: [{ dtype: 'i32', shape: [300], lo: 0, hi: 50 }, f(300, 300)] },
+] as OpCase[];
