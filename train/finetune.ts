@@ -158,7 +158,13 @@ export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRo
   let total = 0;
   let steps = 0;
   for (let start = 0; start + batch <= order.length; start += batch) {
-    const metrics = await trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!), qa));
+    let metrics;
+    try {
+      metrics = await trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!), qa));
+    } catch (e) {
+      if (e instanceof RunFailure) throw new RunFailure(`${e.message} at step ${trainer.step + 1}; stopping, the best checkpoint so far is kept`);
+      throw e;
+    }
     if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step}; stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;

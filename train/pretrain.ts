@@ -143,28 +143,41 @@ export function resume(trainer: Trainer, settings: RunSettings, data: PretrainDa
 }
 
 export async function runTraining(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks = {}): Promise<Metrics> {
+  const stopping = (reason: string) => {
+    const kept = latestCheckpoint(settings.dir);
+    return `${reason}; stopping, ${kept ? `${kept.dir} is kept` : 'no checkpoint was written yet'}`;
+  };
+  let step = trainer.step;
+  try {
+    return await trainSteps(trainer, data, settings, hooks, stopping, (s) => (step = s));
+  } catch (e) {
+    // A lost device (or another failure of the backend): checkpoints are written whole or not at all.
+    if (!(e instanceof RunFailure) || e instanceof TrainingError) throw e;
+    throw new RunFailure(stopping(`${e.message} at step ${step + 1}`));
+  }
+}
+
+async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks, stopping: (reason: string) => string, at: (step: number) => void): Promise<Metrics> {
   const metricsFile = join(settings.dir, 'metrics.jsonl');
   let last: Metrics = {};
   const k = settings.accumulate;
   for (let step = trainer.step; step < settings.steps; step++) {
+    at(step);
     const start = performance.now();
     // The update's metrics are the means over its micro-batches.
-    const sums: Metrics = {};
+    const metrics: Metrics = {};
     for (let j = 0; j < k; j++) {
       const m = await trainer.trainStep(batchAt(data, step * k + j, settings.batch));
-      for (const [name, v] of Object.entries(m)) sums[name] = (sums[name] ?? 0) + v / k;
+      for (const [name, v] of Object.entries(m)) metrics[name] = (metrics[name] ?? 0) + v / k;
     }
-    const metrics = sums;
     const seconds = (performance.now() - start) / 1000;
-    if (!Number.isFinite(metrics.loss!)) {
-      const kept = latestCheckpoint(settings.dir);
-      throw new TrainingError(`the loss is ${metrics.loss} at step ${step + 1}; stopping, ${kept ? `${kept.dir} is kept` : 'no checkpoint was written yet'}`);
-    }
+    if (!Number.isFinite(metrics.loss!)) throw new TrainingError(stopping(`the loss is ${metrics.loss} at step ${step + 1}`));
     last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
     appendFileSync(metricsFile, JSON.stringify({ step: step + 1, ...last }) + '\n');
     hooks.onStep?.(step + 1, last);
     if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));
   }
+  at(settings.steps - 1);
   hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${trainer.step}`));
   hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, 'final'));
   return last;

@@ -44,18 +44,23 @@ async function open(): Promise<GpuHandle> {
   return { gpu, device, info: adapter.info };
 }
 
-/** The process's WebGPU device, opened on first use. */
+/** The process's WebGPU device, opened on first use (and again after a loss). */
 export function acquireDevice(): Promise<GpuHandle> {
-  shared ??= open().catch((e: unknown) => {
-    shared = undefined;
-    throw e;
-  });
-  return shared;
-}
-
-/** Forgets the shared device (after it is lost or destroyed), so that the next session opens a new one. */
-export function releaseDevice(): void {
-  shared = undefined;
+  if (shared) return shared;
+  const opening = open().then(
+    (handle) => {
+      void handle.device.lost.then(() => {
+        if (shared === opening) shared = undefined;
+      });
+      return handle;
+    },
+    (e: unknown) => {
+      shared = undefined;
+      throw e;
+    },
+  );
+  shared = opening;
+  return opening;
 }
 
 /** "llvmpipe (LLVM 19.1.7, 256 bits), vulkan, cpu" and the like: which adapter ran. */

@@ -81,7 +81,8 @@ export class WebGpuExecutor implements Executor {
       this.failure ??= `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message.split('\n')[0]}`;
     });
     void device.lost.then((info) => {
-      this.failure ??= `the WebGPU device was lost (${info.reason === 'destroyed' ? 'destroyed' : 'lost'}${info.message ? `: ${info.message.split('\n')[0]}` : ''})`;
+      const why = info.reason === 'destroyed' ? 'destroyed' : info.message.split('\n')[0] || 'reason unknown';
+      this.failure ??= `the WebGPU device was lost (${why})`;
     });
   }
 
@@ -250,7 +251,7 @@ export class WebGpuExecutor implements Executor {
     });
   }
 
-  /** Runs `times` times and waits for the device: the time of the kernels alone, for benchmarks. */
+  /** Waits until the device has done every run queued (for timing). */
   async settle(): Promise<void> {
     await this.gpu.device.queue.onSubmittedWorkDone();
     this.check();

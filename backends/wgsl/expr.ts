@@ -25,8 +25,9 @@ function literal(value: number, type: ScalarType): string {
   if (!Number.isFinite(value)) return value > 0 ? 'special_f32(0u)' : 'special_f32(1u)';
   const f = Math.fround(value);
   if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) return '0.0f'; // subnormal: flushed by most GPUs anyway
-  const text = Object.is(f, -0) ? '-0.0' : f.toPrecision(9);
-  return `${text.includes('e') || text.includes('.') ? text : `${text}.0`}f`;
+  // The double's shortest form of the f32 value: exact, so WGSL reads back the same f32.
+  const text = Object.is(f, -0) ? '-0.0' : String(f);
+  return `${/[.e]/.test(text) ? text : `${text}.0`}f`;
 }
 
 export function convert(e: Typed, to: WType): string {

@@ -1,0 +1,75 @@
+// WebGPU against the CPU backend on whole models: a BERT forward pass with
+// padding, and 20 AdamW steps of bert-tiny's architecture (over a 2,000-word
+// vocabulary, to keep the suite quick) with dropout on, the same Threefry
+// masks on both, give the same numbers within 1e-4.
+
+import { describe, expect, it } from 'vitest';
+import { modelsDir, specFiles } from '../helpers/cli.js';
+import { compileFile } from '../../compiler/compile.js';
+import { buildProgram, type Target } from '../../compiler/program.js';
+import { initParams } from '../../runtime/init.js';
+import { openSession, type Session } from '../../runtime/session.js';
+import { Trainer } from '../../train/trainer.js';
+import { hasWebGpu } from '../helpers/webgpu.js';
+import { rng } from '../helpers/random.js';
+import { closeness } from './op-table.js';
+
+async function session(file: string, target: Target, options: { batch: number; seq: number; mode: 'infer' | 'train' }): Promise<Session> {
+  const { graph } = compileFile(file, options);
+  const s = await openSession(buildProgram(graph, target));
+  s.setParams(initParams(s.program.params, 3));
+  return s;
+}
+
+/** A batch of token ids with masked-LM labels on 15% of the positions and padding at the end of odd rows. */
+function batchOf(next: () => number, batch: number, seq: number, vocab: number) {
+  const ids: number[] = [];
+  const labels: number[] = [];
+  const mask: number[] = [];
+  for (let b = 0; b < batch; b++) {
+    const length = b % 2 ? seq - 5 : seq;
+    for (let i = 0; i < seq; i++) {
+      const id = i === 0 ? 101 : 200 + Math.floor(next() * (vocab - 200));
+      const masked = i > 0 && i < length && next() < 0.15;
+      ids.push(i >= length ? 0 : masked ? 103 : id);
+      labels.push(masked ? id : -100);
+      mask.push(i < length ? 1 : 0);
+    }
+  }
+  return {
+    input_ids: ids, attention_mask: mask, labels,
+    token_type_ids: ids.map((_, i) => (i % seq >= seq / 2 ? 1 : 0)),
+    next_sentence_label: Array.from({ length: batch }, () => (next() < 0.5 ? 1 : 0)),
+  };
+}
+
+describe.runIf(await hasWebGpu())('WebGPU on whole models', () => {
+  it('runs a BERT forward pass (MLM and NSP heads, padding) with the CPU backend\'s outputs', async () => {
+    const shape = { batch: 2, seq: 16, mode: 'infer' as const };
+    const [cpu, gpu] = [await session('models/bert-tiny.yaml', 'cpu', shape), await session('models/bert-tiny.yaml', 'wgsl', shape)];
+    const { labels: _l, next_sentence_label: _n, ...inputs } = batchOf(rng(5), 2, 16, 30522);
+    const [want, got] = [await cpu.run(inputs), await gpu.run(inputs)];
+    expect(Object.keys(got).sort()).toEqual(['last_hidden_state', 'pooler_output', 'prediction_logits', 'seq_relationship_logits']);
+    for (const name of Object.keys(want)) expect(closeness(got[name]!.data, want[name]!.data, 1e-4, 1e-4), name).toBeLessThanOrEqual(1);
+    gpu.destroy();
+  });
+
+  it('trains bert-tiny for 20 steps with dropout to the CPU backend\'s losses (within 1e-4)', async () => {
+    const shape = { batch: 4, seq: 32, mode: 'train' as const };
+    const settings = { schedule: { lr: 1e-3, warmupSteps: 5, totalSteps: 20 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 9 };
+    const spec = specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nconfig: {vocab_size: 2000}\n` })['tiny.yaml']!;
+    const cpu = new Trainer(await session(spec, 'cpu', shape), settings);
+    const gpu = new Trainer(await session(spec, 'wgsl', shape), settings);
+    const next = rng(17);
+    const batches = [batchOf(next, 4, 32, 2000), batchOf(next, 4, 32, 2000)];
+    const losses: [number, number][] = [];
+    for (let step = 0; step < 20; step++) {
+      const batch = batches[step % 2]!;
+      const [a, b] = [await cpu.trainStep(batch), await gpu.trainStep(batch)];
+      for (const name of ['loss', 'mlm_loss', 'nsp_loss']) expect(Math.abs(b[name]! - a[name]!), `${name} at step ${step + 1}`).toBeLessThanOrEqual(1e-4);
+      losses.push([a.loss!, b.loss!]);
+    }
+    expect(losses[19]![0]).toBeLessThan(losses[1]![0] - 0.5); // it did learn (the two batches by heart)
+    gpu.session.destroy();
+  });
+});
