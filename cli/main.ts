@@ -9,6 +9,7 @@ import { datasetUsage, runDataset } from './dataset.js';
 import { finetuneUsage, runFinetune } from './finetune.js';
 import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
 import { runRun, runUsage } from './run.js';
+import { runServe, serveUsage } from './serve.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
 import { runVocab, vocabUsage } from './vocab.js';
 
@@ -18,6 +19,7 @@ type Command = (argv: string[], debug: boolean, io: Io) => number | Promise<numb
 const COMMANDS: Readonly<Record<string, { readonly line: string; readonly run: Command; readonly usage: string }>> = {
   compile: { line: 'compile SPEC    compile a model spec to the graph IR and report its size', run: runCompile, usage: compileUsage },
   run: { line: "run             run a model's forward pass on inputs, write its outputs", run: runRun, usage: runUsage },
+  serve: { line: 'serve DIR       serve a web page that runs a compiled model with WebGPU', run: runServe, usage: serveUsage },
   'import-hf': { line: 'import-hf DIR   write the spec of a HuggingFace BERT directory', run: runImportHf, usage: importUsage },
   tokenize: { line: "tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer", run: runTokenize, usage: tokenizeUsage },
   prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', run: runPrepare, usage: prepareUsage },

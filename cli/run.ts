@@ -9,6 +9,7 @@ import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import type { Tensor } from '../runtime/session.js';
 import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
 import { loadTokenizer } from './tokenizer.js';
+import { maskPredictions } from '../train/predictions.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
 import { backendFlag, sessionFor } from './backend.js';
@@ -86,20 +87,12 @@ function fromEncoding(e: Encoding): { batch: number; seq: number; tensors: Recor
   };
 }
 
-/** The five likeliest tokens at each [MASK], from the MLM head's logits. */
-function maskPredictions(tokenizer: WordPieceTokenizer, e: Encoding, logits: Tensor | undefined): string[] {
+/** The five likeliest tokens at each [MASK], from the MLM head's logits, as lines. */
+function maskLines(tokenizer: WordPieceTokenizer, e: Encoding, logits: Tensor | undefined): string[] {
   if (!logits) return [];
-  const vocab = logits.shape[logits.shape.length - 1]!;
-  return e.tokens.flatMap((token, position) => {
-    if (token !== '[MASK]') return [];
-    const row = logits.data.subarray(position * vocab, (position + 1) * vocab);
-    const top = [...row.keys()].sort((a, b) => row[b]! - row[a]!).slice(0, 5);
-    const max = row[top[0]!]!;
-    let total = 0;
-    for (const v of row) total += Math.exp(v - max);
-    const shown = top.map((id) => `${tokenizer.vocab[id]} ${(Math.exp(row[id]! - max) / total).toFixed(3)}`);
-    return [`[MASK] at ${position}: ${shown.join(', ')}`];
-  });
+  return maskPredictions(tokenizer.vocab, e.tokens, logits.data, logits.shape[logits.shape.length - 1]!).map(
+    (p) => `[MASK] at ${p.position}: ${p.top.map((t) => `${t.token} ${t.probability.toFixed(3)}`).join(', ')}`,
+  );
 }
 
 export async function runRun(argv: string[], debug: boolean, io: Io): Promise<number> {
@@ -155,7 +148,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${session.executor.device}, ${weightsNote}\n`);
   if (tokenizer && encoding) {
     io.stderr.write(`  tokens ${encoding.tokens.join(' ')}\n`);
-    for (const line of maskPredictions(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
+    for (const line of maskLines(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
   }
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
   io.stderr.write(`  forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);

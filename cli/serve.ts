@@ -1,0 +1,137 @@
+// `tcc serve DIR`: the web page that runs a compiled model with WebGPU in the
+// browser. DIR is a program compiled with --target wgsl --batch 1; the
+// weights and vocabulary come from DIR or from flags. Only those files, the
+// page and the runtime's JavaScript are served.
+
+import { createServer, type Server } from 'node:http';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isModelDirectory } from '../compiler/compile.js';
+import { loadProgram } from '../runtime/program-dir.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { matchWeights } from '../runtime/weights.js';
+import { parse, positiveInt } from './args.js';
+import { UsageError, type Io } from './errors.js';
+import { readInputFile } from './files.js';
+
+export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
+
+Serves a web page that runs the compiled model in DIR (tcc compile SPEC --target wgsl
+--batch 1 --seq N -o DIR) with WebGPU in the browser: type a text with [MASK], see its
+tokens, the top predictions at each [MASK] and the time taken.
+  --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors)
+  --vocab     vocab.txt (default: beside the weights, or DIR/vocab.txt)
+  --lowercase lower-case the text first (default true)
+  --port      port to listen on (default 8080; 0 picks a free one)
+  --host      address to listen on (default 127.0.0.1)`;
+
+/** The package's root: the nearest directory above this module with a package.json (from dist/cli or cli/). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+const PACKAGE_ROOT = packageRoot();
+
+const TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+  '.json': 'application/json',
+  '.wgsl': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.safetensors': 'application/octet-stream',
+};
+
+export interface ServeOptions {
+  readonly dir: string;
+  readonly weights: string;
+  readonly vocab: string;
+  readonly lowercase: boolean;
+  readonly port: number;
+  readonly host: string;
+}
+
+/** The file a request path maps to, or undefined (404). Paths never leave their roots. */
+function resolve(options: ServeOptions, path: string): string | undefined {
+  const inside = (root: string, rest: string) => {
+    const file = normalize(join(root, rest));
+    return file.startsWith(normalize(root + sep)) ? file : undefined;
+  };
+  if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', 'index.html');
+  if (path.startsWith('/dist/') && (path.endsWith('.js') || path.endsWith('.js.map'))) return inside(join(PACKAGE_ROOT, 'dist'), path.slice('/dist/'.length));
+  if (path === '/model/model.safetensors') return options.weights;
+  if (path === '/model/vocab.txt') return options.vocab;
+  if (path === '/model/program.json') return join(options.dir, 'program.json');
+  if (path.startsWith('/model/wgsl/') && path.endsWith('.wgsl')) return inside(join(options.dir, 'wgsl'), path.slice('/model/wgsl/'.length));
+  return undefined;
+}
+
+/** Starts the server; resolves once it listens, with its address. */
+export function startServer(options: ServeOptions): Promise<{ server: Server; url: string }> {
+  const settings = JSON.stringify({ lowercase: options.lowercase });
+  const server = createServer((request, response) => {
+    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+    if (path === '/model/serve.json') {
+      response.writeHead(200, { 'content-type': TYPES['.json']! }).end(settings);
+      return;
+    }
+    const file = resolve(options, path);
+    if (!file || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404, { 'content-type': TYPES['.txt']! }).end(`not found: ${path}\n`);
+      return;
+    }
+    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(readFileSync(file));
+  });
+  return new Promise((done, failed) => {
+    server.once('error', (e: NodeJS.ErrnoException) => failed(new UsageError(`cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`)));
+    server.listen(options.port, options.host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : options.port;
+      done({ server, url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/` });
+    });
+  });
+}
+
+/** Checks the directory, weights and vocabulary before serving: mistakes show here, not in the browser. */
+export function serveOptions(dir: string, flags: { weights?: string; vocab?: string; lowercase?: string; port?: string; host?: string }): ServeOptions {
+  let program;
+  try {
+    program = loadProgram(dir).program;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (program.target !== 'wgsl') throw new UsageError(`${dir} holds a ${program.target} program; compile it with --target wgsl for the page`);
+  if (program.dims['batch'] !== 1) throw new UsageError(`${dir} was compiled for batch ${program.dims['batch']}; the page needs --batch 1`);
+  if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new UsageError(`${dir}: the model has no masked-LM head (prediction_logits) to predict [MASK] with`);
+  const weightsFlag = flags.weights ?? join(dir, 'model.safetensors');
+  const weights = isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
+  const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors);
+  if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
+  const vocab = flags.vocab ?? [join(dirname(weights), 'vocab.txt'), join(dir, 'vocab.txt')].find((f) => existsSync(f));
+  if (!vocab || !existsSync(vocab)) throw new UsageError(`no vocab.txt beside ${weights} or in ${dir}: pass --vocab FILE`);
+  if (flags.lowercase !== undefined && flags.lowercase !== 'true' && flags.lowercase !== 'false') throw new UsageError(`--lowercase must be true or false, got '${flags.lowercase}'`);
+  const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
+  return { dir, weights, vocab, lowercase: flags.lowercase !== 'false', port, host: flags.host ?? '127.0.0.1' };
+}
+
+export async function runServe(argv: string[], _debug: boolean, io: Io): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    weights: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    io.stdout.write(serveUsage + '\n');
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError(`serve takes one program directory, got ${positionals.length}\n${serveUsage}`);
+  const options = serveOptions(positionals[0]!, values);
+  const { server, url } = await startServer(options);
+  io.stderr.write(`serving ${options.dir} (weights ${options.weights}) at ${url}; open it in a browser with WebGPU, Ctrl-C stops\n`);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', () => server.close(() => done()));
+    process.once('SIGTERM', () => server.close(() => done()));
+  });
+  return 0;
+}

@@ -1,0 +1,84 @@
+// The web page in a real browser: headless Chromium (WebGPU on its bundled
+// SwiftShader) loads a compiled model directory from `tcc serve`, runs the
+// text typed into the page, and shows the same tokens and [MASK] predictions
+// as the Node run of the same directory (Dawn on the machine's adapter).
+
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { initParams } from '../../runtime/init.js';
+import { loadProgram } from '../../runtime/program-dir.js';
+import { writeSafetensors } from '../../runtime/safetensors.js';
+import { openSession } from '../../runtime/session.js';
+import { maskPredictions } from '../../train/predictions.js';
+import { WordPieceTokenizer } from '../../train/tokenizer.js';
+import { serveOptions, startServer } from '../../cli/serve.js';
+import type { PageResult } from '../../web/app.js';
+import { closeness } from '../backends/op-table.js';
+import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
+import { hasWebGpu } from '../helpers/webgpu.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'cook', 'runner', 'sings', 'reads', 'paints', 'run', '##s', '##ing', '##er', 'a', 'song', 'book'];
+const TEXT = 'The runner sings a [MASK] . the cook [MASK] a book .';
+
+const ready = (existsSync(CHROMIUM) && (await hasWebGpu())) || Boolean(process.env['CI']);
+
+describe.runIf(ready)('the web page', () => {
+  it('runs the model typed text in headless Chromium with the Node run\'s tokens and predictions', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcc-web-'));
+    const spec = specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny\nconfig: {vocab_size: ${VOCAB.length}, max_position_embeddings: 32}\n` })['tiny.yaml']!;
+    expect((await tcc('compile', spec, '--target', 'wgsl', '--batch', '1', '--seq', '16', '-o', dir)).code).toBe(0);
+    const loaded = loadProgram(dir);
+    const params = initParams(loaded.program.params, 4);
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(Object.fromEntries(loaded.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: params[p.name]! }]))));
+    writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
+
+    // The Node run of the same directory.
+    const tokenizer = WordPieceTokenizer.fromVocabText(VOCAB.join('\n'), { lowercase: true });
+    const encoding = tokenizer.encode(TEXT, { maxLength: 16, pad: true });
+    const session = await openSession(loaded);
+    session.setParams(params);
+    const logits = (await session.run({ input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids, attention_mask: encoding.attention_mask }, undefined, ['prediction_logits']))['prediction_logits']!;
+    const predictions = maskPredictions(tokenizer.vocab, encoding.tokens, logits.data, VOCAB.length);
+    expect(predictions.map((p) => p.position)).toEqual([5, 9]);
+
+    const { server, url } = await startServer(serveOptions(dir, { port: '0' }));
+    const profile = mkdtempSync(join(tmpdir(), 'tcc-chromium-'));
+    const browser = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      await page.goto(url);
+      await page.waitForFunction(() => (window as { tccReady?: boolean; tccError?: string }).tccReady || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
+      expect(await page.evaluate(() => (window as { tccError?: string }).tccError)).toBeUndefined();
+      await page.fill('#text', TEXT);
+      await page.click('#run');
+      await page.waitForFunction(() => (window as { tccResult?: unknown; tccError?: string }).tccResult || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
+      const result = await page.evaluate(() => (window as { tccResult?: PageResult }).tccResult);
+      expect(problems).toEqual([]);
+      expect(result).toBeDefined();
+      expect(result!.adapter).toMatch(/^webgpu \(/);
+      expect(result!.tokens).toEqual(encoding.tokens.filter((_, i) => encoding.attention_mask[i]));
+      expect(result!.predictions.map((p) => p.position)).toEqual([5, 9]);
+      result!.predictions.forEach((p, i) => {
+        expect(p.top.map((t) => t.id)).toEqual(predictions[i]!.top.map((t) => t.id));
+        expect(closeness(result!.maskLogits[i]!, logits.data.subarray(p.position * VOCAB.length, (p.position + 1) * VOCAB.length), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+      });
+      // What the page shows: the tokens and the predictions.
+      expect(await page.locator('#tokens .token').count()).toBe(result!.tokens.length);
+      expect(await page.locator('#predictions').innerText()).toContain(`${predictions[0]!.top[0]!.token} ${predictions[0]!.top[0]!.probability.toFixed(3)}`);
+      expect(await page.locator('#timing').innerText()).toMatch(/^forward pass [\d.]+ ms on webgpu/);
+    } finally {
+      await browser.close();
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,118 @@
+// The web page: loads a compiled model directory (program.json and its WGSL
+// modules, model.safetensors, vocab.txt) served beside it, runs the forward
+// pass with WebGPU on the text typed in, and shows the tokens, the top
+// predictions at each [MASK] and the time taken. The result is also left in
+// window.tccResult for programs that drive the page.
+
+import { programFiles, type Program } from '../runtime/program.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { openSession, type Session } from '../runtime/session.js';
+import { matchWeights } from '../runtime/weights.js';
+import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
+import { WordPieceTokenizer } from '../train/tokenizer.js';
+
+interface PageSettings {
+  readonly lowercase: boolean;
+}
+
+export interface PageResult {
+  readonly adapter: string;
+  readonly tokens: readonly string[];
+  readonly inputIds: readonly number[];
+  readonly predictions: readonly MaskPrediction[];
+  /** The MLM logits at each [MASK], for comparison with other runs. */
+  readonly maskLogits: readonly (readonly number[])[];
+  readonly ms: number;
+}
+
+const page = window as unknown as { tccResult?: PageResult; tccError?: string; tccReady?: boolean };
+const $ = (id: string) => document.getElementById(id)!;
+
+async function fetchOk(path: string): Promise<Response> {
+  const response = await fetch(path);
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${response.statusText}`);
+  return response;
+}
+
+async function load(): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
+  const program = (await (await fetchOk('model/program.json')).json()) as Program;
+  if (program.target !== 'wgsl') throw new Error(`the model directory holds a ${program.target} program; compile it with --target wgsl`);
+  if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
+  if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
+  const files: Record<string, string> = {};
+  await Promise.all(programFiles(program).map(async (file) => (files[file] = await (await fetchOk(`model/${file}`)).text())));
+  const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;
+  const [weights, vocab] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk('model/vocab.txt').then((r) => r.text())]);
+  const session = await openSession({ program, files });
+  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors);
+  if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
+  session.setParams(matched.values);
+  const tokenizer = WordPieceTokenizer.fromVocabText(vocab, { lowercase: settings.lowercase });
+  return { session, tokenizer, program, adapter: session.executor.device };
+}
+
+async function run(model: Awaited<ReturnType<typeof load>>): Promise<PageResult> {
+  const { session, tokenizer, program } = model;
+  const seq = program.dims['seq']!;
+  const encoding = tokenizer.encode(($('text') as HTMLTextAreaElement).value, { maxLength: seq, pad: true });
+  const start = performance.now();
+  const out = await session.run({ input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids, attention_mask: encoding.attention_mask }, undefined, ['prediction_logits']);
+  const ms = performance.now() - start;
+  const logits = out['prediction_logits']!;
+  const vocabSize = logits.shape[logits.shape.length - 1]!;
+  const predictions = maskPredictions(tokenizer.vocab, encoding.tokens, logits.data, vocabSize);
+  const shown = encoding.tokens.filter((_, i) => encoding.attention_mask[i]);
+  return {
+    adapter: model.adapter,
+    tokens: shown,
+    inputIds: encoding.input_ids.slice(0, shown.length),
+    predictions,
+    maskLogits: predictions.map((p) => Array.from(logits.data.subarray(p.position * vocabSize, (p.position + 1) * vocabSize))),
+    ms,
+  };
+}
+
+function show(result: PageResult): void {
+  $('tokens').replaceChildren(...result.tokens.map((t) => Object.assign(document.createElement('span'), { className: t === '[MASK]' ? 'token mask' : 'token', textContent: t })));
+  const rows = result.predictions.map((p) => {
+    const tr = document.createElement('tr');
+    tr.append(Object.assign(document.createElement('th'), { textContent: `#${p.position}` }), ...p.top.map((t) => Object.assign(document.createElement('td'), { textContent: `${t.token} ${t.probability.toFixed(3)}` })));
+    return tr;
+  });
+  const table = document.createElement('table');
+  table.append(...rows);
+  $('predictions').replaceChildren(result.predictions.length ? table : 'no [MASK] in the text');
+  $('timing').textContent = `forward pass ${result.ms.toFixed(1)} ms on ${result.adapter}`;
+}
+
+function fail(e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  page.tccError = message;
+  $('status').className = 'error';
+  $('status').textContent = message;
+}
+
+async function main(): Promise<void> {
+  if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU (navigator.gpu); try a recent Chrome, or Chromium with --enable-unsafe-webgpu');
+  const model = await load();
+  $('title').textContent = `tcc · ${model.program.model} on WebGPU (seq ${model.program.dims['seq']})`;
+  $('adapter').textContent = model.adapter;
+  const button = $('run') as HTMLButtonElement;
+  button.onclick = () => {
+    button.disabled = true;
+    $('status').textContent = 'running…';
+    run(model)
+      .then((result) => {
+        page.tccResult = result;
+        show(result);
+        $('status').textContent = 'done';
+      })
+      .catch(fail)
+      .finally(() => (button.disabled = false));
+  };
+  button.disabled = false;
+  $('status').textContent = 'ready: type a text with [MASK] and press Run';
+  page.tccReady = true;
+}
+
+main().catch(fail);
