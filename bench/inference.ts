@@ -11,7 +11,7 @@ import { loadSpec } from '../compiler/parser/load.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { openSession } from '../runtime/session.js';
-import { emit, median, round, type Record_ } from './stats.js';
+import { emit, median, round, timeAsync, type Record_ } from './stats.js';
 
 const SEQ = 128;
 const CASES: readonly { model: string; batch: number; repeats: number }[] = [
@@ -23,21 +23,10 @@ const CASES: readonly { model: string; batch: number; repeats: number }[] = [
   { model: 'bert-base', batch: 8, repeats: 1 },
 ];
 
-function encoderGraph(model: string, batch: number) {
+export function encoderGraph(model: string, batch: number) {
   const file = `bench:${model}-encoder.yaml`;
   const { spec } = loadSpec(file, new Map([[file, `extends: tcc:${model}.yaml\nname: ${model}\nheads: null\n`]]));
   return buildGraph(spec, { batch, seq: SEQ, mode: 'infer' });
-}
-
-async function timeAsync(repeats: number, work: () => Promise<unknown>): Promise<number[]> {
-  await work(); // warm-up
-  const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await work();
-    times.push(performance.now() - start);
-  }
-  return times;
 }
 
 function tokens(batch: number): Record<string, Int32Array> {

@@ -1,37 +1,64 @@
-// `npm run bench`: every benchmark prints JSON lines on stdout; a table of
-// the medians goes to stderr. Timings are never asserted by tests.
+// `npm run bench [-- SECTION ...]`: every benchmark prints JSON lines on
+// stdout; a table of the medians goes to stderr. Sections: compile,
+// inference, training, webgpu (default: all). Timings are never asserted by
+// tests.
 
 import os from 'node:os';
 import { benchCompile } from './compile.js';
 import { benchInference } from './inference.js';
 import { benchTraining } from './training.js';
+import { benchWebGpu } from './webgpu.js';
 
 function machine(): string {
   const cpus = os.cpus();
   return `${cpus[0]?.model ?? 'unknown CPU'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 }
 
-process.stderr.write(`tcc benchmarks on ${machine()}\n`);
-const records = benchCompile();
-const inference = await benchInference((line) => process.stderr.write(`  ${line}\n`));
-const models = [...new Set(records.map((r) => r.model))];
-const metrics = [...new Set(records.map((r) => r.metric))];
-process.stderr.write(`\n${['model', ...metrics].map((h) => h.padEnd(17)).join('')}\n`);
-for (const model of models) {
-  const cells = metrics.map((m) => String(records.find((r) => r.model === model && r.metric === m)?.value ?? '-'));
-  process.stderr.write(`${[model, ...cells].map((c) => c.padEnd(17)).join('')}\n`);
-}
-process.stderr.write('(batch 1, seq 128; milliseconds, medians; cold_compile_ms and cli_wall_ms from fresh processes)\n');
+const write = (line: string) => process.stderr.write(`${line}\n`);
+const progress = (line: string) => write(`  ${line}`);
+const row = (cells: readonly unknown[], width: number) => cells.map((c) => String(c).padEnd(width)).join('');
 
-process.stderr.write(`\n${['encoder', 'batch', 'tcc cpu-js ms', 'onnxruntime ms', 'ratio'].map((h) => h.padEnd(16)).join('')}\n`);
-for (const r of inference) {
-  process.stderr.write(`${[r.model, r.batch, r.value, r.peer_value, `${r.ratio}x`].map((c) => String(c).padEnd(16)).join('')}\n`);
+async function compileSection(): Promise<void> {
+  const records = benchCompile();
+  const models = [...new Set(records.map((r) => r.model))];
+  const metrics = [...new Set(records.map((r) => r.metric))];
+  write(`\n${row(['model', ...metrics], 17)}`);
+  for (const model of models) write(row([model, ...metrics.map((m) => records.find((r) => r.model === model && r.metric === m)?.value ?? '-')], 17));
+  write('(batch 1, seq 128; milliseconds, medians; cold_compile_ms and cli_wall_ms from fresh processes)');
 }
-process.stderr.write('(seq 128, BertModel without heads, medians; tcc on one thread, onnxruntime on its default pool)\n');
 
-const training = await benchTraining((line) => process.stderr.write(`  ${line}\n`));
-process.stderr.write(`\n${['pretraining', 'tcc tokens/s', 'pytorch tokens/s', 'ratio'].map((h) => h.padEnd(18)).join('')}\n`);
-for (const r of training) {
-  process.stderr.write(`${[r.model, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`].map((c) => String(c).padEnd(18)).join('')}\n`);
+async function inferenceSection(): Promise<void> {
+  const inference = await benchInference(progress);
+  write(`\n${row(['encoder', 'batch', 'tcc cpu-js ms', 'onnxruntime ms', 'ratio'], 16)}`);
+  for (const r of inference) write(row([r.model, r.batch, r.value, r.peer_value, `${r.ratio}x`], 16));
+  write('(seq 128, BertModel without heads, medians; tcc on one thread, onnxruntime on its default pool)');
 }
-process.stderr.write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step)\n');
+
+async function trainingSection(): Promise<void> {
+  const training = await benchTraining(progress);
+  write(`\n${row(['pretraining', 'tcc tokens/s', 'pytorch tokens/s', 'ratio'], 18)}`);
+  for (const r of training) write(row([r.model, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`], 18));
+  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step)');
+}
+
+async function webgpuSection(): Promise<void> {
+  const { adapter, software, records } = await benchWebGpu(progress);
+  write(`\nWGSL backend on ${adapter}${software ? ' (a software adapter: these are CPU figures, not GPU figures)' : ''}`);
+  write(`${row(['bench', 'shape/model', 'tcc'], 14)}${'peer'.padEnd(40)}${row(['peer value', 'ratio'], 14)}`);
+  for (const r of records) {
+    write(`${row([r.bench, r.model, `${r.value} ${r.unit}`], 14)}${(r.peer ?? '-').padEnd(40)}${row([r.peer_value ?? '-', r.ratio === undefined ? '-' : `${r.ratio}x`], 14)}`);
+  }
+  write('(matmul: GFLOP/s over back-to-back runs; inference: BertModel batch 1 × seq 128, ms including the readback, medians; pretrain: bert-tiny batch 8 × seq 128)');
+}
+
+const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection };
+const chosen = process.argv.slice(2);
+const unknown = chosen.find((s) => !(s in SECTIONS));
+if (unknown) {
+  write(`unknown benchmark section '${unknown}' (sections: ${Object.keys(SECTIONS).join(', ')})`);
+  process.exit(2);
+}
+write(`tcc benchmarks on ${machine()}`);
+for (const [name, section] of Object.entries(SECTIONS)) if (chosen.length === 0 || chosen.includes(name)) await section();
+// Dawn's device keeps the event loop alive: end here.
+process.exit(0);

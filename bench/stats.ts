@@ -35,6 +35,18 @@ export function timeRepeated(repeats: number, work: () => void): number[] {
   return times;
 }
 
+/** Times async `work` `repeats` times after one warm-up call; every duration in milliseconds. */
+export async function timeAsync(repeats: number, work: () => Promise<unknown>): Promise<number[]> {
+  await work();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await work();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
 export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 export function emit(record: Record_): void {

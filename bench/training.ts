@@ -12,7 +12,7 @@ import { buildGraph } from '../compiler/frontend/build.js';
 import { autodiff } from '../compiler/passes/autodiff.js';
 import { addAdamW, DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
 import { loadSpec } from '../compiler/parser/load.js';
-import { buildProgram } from '../compiler/program.js';
+import { buildProgram, type Target } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { openSession } from '../runtime/session.js';
 import { Trainer } from '../train/trainer.js';
@@ -33,28 +33,33 @@ function torchPeer(c: (typeof CASES)[number]): { tokens_per_s: number; threads: 
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; threads: number; torch: string };
 }
 
+/** Tokens per second of pretraining steps of a shipped model on a target, the median over `repeats` steps after a warm-up step. */
+export async function pretrainingTokensPerSecond(model: string, target: Target, repeats: number): Promise<number> {
+  const { spec } = loadSpec(fileURLToPath(new URL(`../../models/${model}.yaml`, import.meta.url)));
+  const graph = addAdamW(autodiff(buildGraph(spec, { batch: BATCH, seq: SEQ, mode: 'train' }), 'loss'), DEFAULT_ADAMW);
+  const compiled = buildProgram(graph, target);
+  const session = await openSession(compiled);
+  session.setParams(initParams(compiled.program.params, 0));
+  const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
+  const ids = Int32Array.from({ length: BATCH * SEQ }, (_, i) => (i % SEQ === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
+  const labels = Int32Array.from(ids, (id, i) => (i % 7 === 3 ? id : -100));
+  const batch = { input_ids: ids, token_type_ids: new Int32Array(BATCH * SEQ), attention_mask: new Int32Array(BATCH * SEQ).fill(1), labels, next_sentence_label: Int32Array.from({ length: BATCH }, (_, i) => i % 2) };
+  await trainer.trainStep(batch); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await trainer.trainStep(batch);
+    times.push((performance.now() - start) / 1000);
+  }
+  session.destroy();
+  return (BATCH * SEQ) / median(times);
+}
+
 export async function benchTraining(progress: (line: string) => void): Promise<Record_[]> {
   const records: Record_[] = [];
   for (const c of CASES) {
     progress(`training ${c.model} batch ${BATCH}…`);
-    const { spec } = loadSpec(fileURLToPath(new URL(`../../models/${c.model}.yaml`, import.meta.url)));
-    const graph = addAdamW(autodiff(buildGraph(spec, { batch: BATCH, seq: SEQ, mode: 'train' }), 'loss'), DEFAULT_ADAMW);
-    const compiled = buildProgram(graph);
-    const { program } = compiled;
-    const session = await openSession(compiled);
-    session.setParams(initParams(program.params, 0));
-    const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
-    const ids = Int32Array.from({ length: BATCH * SEQ }, (_, i) => (i % SEQ === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
-    const labels = Int32Array.from(ids, (id, i) => (i % 7 === 3 ? id : -100));
-    const batch = { input_ids: ids, token_type_ids: new Int32Array(BATCH * SEQ), attention_mask: new Int32Array(BATCH * SEQ).fill(1), labels, next_sentence_label: Int32Array.from({ length: BATCH }, (_, i) => i % 2) };
-    await trainer.trainStep(batch); // warm-up
-    const times: number[] = [];
-    for (let i = 0; i < c.repeats; i++) {
-      const start = performance.now();
-      await trainer.trainStep(batch);
-      times.push((performance.now() - start) / 1000);
-    }
-    const value = (BATCH * SEQ) / median(times);
+    const value = await pretrainingTokensPerSecond(c.model, 'cpu', c.repeats);
     const peer = torchPeer(c);
     const record: Record_ = {
       bench: 'pretrain', model: c.model, backend: 'cpu-js', batch: BATCH, seq: SEQ, metric: 'tokens_per_s', value: round(value, 1), unit: 'tokens/s', repeats: c.repeats,
