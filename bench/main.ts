@@ -44,9 +44,9 @@ async function trainingSection(): Promise<void> {
 async function webgpuSection(): Promise<void> {
   const { adapter, software, records } = await benchWebGpu(progress);
   write(`\nWGSL backend on ${adapter}${software ? ' (a software adapter: these are CPU figures, not GPU figures)' : ''}`);
-  write(`${row(['bench', 'shape/model', 'tcc'], 14)}${'peer'.padEnd(40)}${row(['peer value', 'ratio'], 14)}`);
+  write(`${row(['bench', 'shape/model'], 14)}${'tcc'.padEnd(18)}${'peer'.padEnd(42)}${row(['peer value', 'ratio'], 12)}`);
   for (const r of records) {
-    write(`${row([r.bench, r.model, `${r.value} ${r.unit}`], 14)}${(r.peer ?? '-').padEnd(40)}${row([r.peer_value ?? '-', r.ratio === undefined ? '-' : `${r.ratio}x`], 14)}`);
+    write(`${row([r.bench, r.model], 14)}${`${r.value} ${r.unit}`.padEnd(18)}${(r.peer ?? '-').padEnd(42)}${row([r.peer_value ?? '-', r.ratio === undefined ? '-' : `${r.ratio}x`], 12)}`);
   }
   write('(matmul: GFLOP/s over back-to-back runs; inference: BertModel batch 1 × seq 128, ms including the readback, medians; pretrain: bert-tiny batch 8 × seq 128)');
 }

@@ -18,8 +18,8 @@ import { openSession } from '../runtime/session.js';
 import { Trainer } from '../train/trainer.js';
 import { emit, median, round, type Record_ } from './stats.js';
 
-const BATCH = 8;
-const SEQ = 128;
+export const BATCH = 8;
+export const SEQ = 128;
 const CASES = [
   { model: 'bert-tiny', hidden: 128, layers: 2, heads: 2, repeats: 3 },
   { model: 'bert-small', hidden: 512, layers: 4, heads: 8, repeats: 1 },
@@ -33,17 +33,26 @@ function torchPeer(c: (typeof CASES)[number]): { tokens_per_s: number; threads: 
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; threads: number; torch: string };
 }
 
+/** The training graph of a shipped model (MLM + NSP, AdamW) at batch 8 × seq 128. */
+export function trainingGraph(model: string) {
+  const { spec } = loadSpec(fileURLToPath(new URL(`../../models/${model}.yaml`, import.meta.url)));
+  return addAdamW(autodiff(buildGraph(spec, { batch: BATCH, seq: SEQ, mode: 'train' }), 'loss'), DEFAULT_ADAMW);
+}
+
+/** The batch every pretraining benchmark trains on: every 7th token a masked-LM target, alternating NSP labels. */
+export function pretrainBatch() {
+  const ids = Int32Array.from({ length: BATCH * SEQ }, (_, i) => (i % SEQ === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
+  const labels = Int32Array.from(ids, (id, i) => (i % 7 === 3 ? id : -100));
+  return { input_ids: ids, token_type_ids: new Int32Array(BATCH * SEQ), attention_mask: new Int32Array(BATCH * SEQ).fill(1), labels, next_sentence_label: Int32Array.from({ length: BATCH }, (_, i) => i % 2) };
+}
+
 /** Tokens per second of pretraining steps of a shipped model on a target, the median over `repeats` steps after a warm-up step. */
 export async function pretrainingTokensPerSecond(model: string, target: Target, repeats: number): Promise<number> {
-  const { spec } = loadSpec(fileURLToPath(new URL(`../../models/${model}.yaml`, import.meta.url)));
-  const graph = addAdamW(autodiff(buildGraph(spec, { batch: BATCH, seq: SEQ, mode: 'train' }), 'loss'), DEFAULT_ADAMW);
-  const compiled = buildProgram(graph, target);
+  const compiled = buildProgram(trainingGraph(model), target);
   const session = await openSession(compiled);
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
-  const ids = Int32Array.from({ length: BATCH * SEQ }, (_, i) => (i % SEQ === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
-  const labels = Int32Array.from(ids, (id, i) => (i % 7 === 3 ? id : -100));
-  const batch = { input_ids: ids, token_type_ids: new Int32Array(BATCH * SEQ), attention_mask: new Int32Array(BATCH * SEQ).fill(1), labels, next_sentence_label: Int32Array.from({ length: BATCH }, (_, i) => i % 2) };
+  const batch = pretrainBatch();
   await trainer.trainStep(batch); // warm-up
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
