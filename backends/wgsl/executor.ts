@@ -251,6 +251,29 @@ export class WebGpuExecutor implements Executor {
     });
   }
 
+  /** Runs each dispatch alone and waits for it: milliseconds per kernel (for profiling; slow). */
+  async profile(ctx: RunContext = { seed: 0, step: 0 }): Promise<{ name: string; ms: number }[]> {
+    this.check();
+    const { device } = this.gpu;
+    device.queue.writeBuffer(this.uniform, 0, new Uint32Array([ctx.seed >>> 0, ctx.step >>> 0, 0, 0]));
+    await device.queue.onSubmittedWorkDone();
+    const times: { name: string; ms: number }[] = [];
+    for (const d of this.dispatches) {
+      const start = performance.now();
+      const encoder = device.createCommandEncoder();
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.group);
+      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      pass.end();
+      device.queue.submit([encoder.finish()]);
+      await device.queue.onSubmittedWorkDone();
+      times.push({ name: d.kernel, ms: performance.now() - start });
+    }
+    this.check();
+    return times;
+  }
+
   /** Waits until the device has done every run queued (for timing). */
   async settle(): Promise<void> {
     await this.gpu.device.queue.onSubmittedWorkDone();

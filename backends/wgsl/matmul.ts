@@ -10,8 +10,13 @@
 // shape: 4×4 blocks where a dimension reaches 64, single outputs along a
 // short one (the NSP head's 8×2, a batch's few rows).
 //
-// The naive kernel, one output per invocation reading A and B from storage,
-// is kept for the benchmark's comparison.
+// The direct kernel, one output per invocation reading A and B from storage
+// with no workgroup memory, takes the small products (the NSP head, attention
+// over a few tokens) and those with fewer than 16 rows or columns (a short
+// text's projections, the MLM decoder at batch 1): they have too few tiles
+// to fill a GPU, or tiles mostly empty, and stepping through k with barriers
+// costs more than it saves.
+// The benchmark times it against the tiled kernel on large shapes too.
 
 import type { MatmulKernel, MatmulOperand } from '../../compiler/lower/kernel.js';
 import { KernelModule, MAX_GROUPS, type WgslKernel } from './render.js';
@@ -25,6 +30,15 @@ export interface Tiling {
   readonly tn: number;
   /** Depth of a staged step along p. */
   readonly bk: number;
+}
+
+/** Outputs below which a product runs as the direct kernel: eight 64×64 tiles. */
+export const DIRECT_OUTPUTS = 8 * 64 * 64;
+
+/** Tiles for products of many tiles; the direct kernel for small ones and for rows or columns shorter than a 16-wide tile. */
+export function chooseVariant(k: MatmulKernel): 'tiled' | 'direct' {
+  const outputs = k.batch.reduce((a, d) => a * d, k.m * k.n);
+  return outputs < DIRECT_OUTPUTS || Math.min(k.m, k.n) < 16 ? 'direct' : 'tiled';
 }
 
 export function chooseTiling(m: number, n: number): Tiling {
@@ -158,7 +172,7 @@ function renderTiled(k: MatmulKernel): WgslKernel {
   return mod.finish([{ entry: 'main', workgroups }]);
 }
 
-function renderNaive(k: MatmulKernel): WgslKernel {
+function renderDirect(k: MatmulKernel): WgslKernel {
   const mod = new KernelModule(k);
   const { w } = mod;
   const workgroups: [number, number, number] = [Math.ceil(k.n / 16), Math.ceil(k.m / 16), batchCount(k)];
@@ -175,6 +189,6 @@ function renderNaive(k: MatmulKernel): WgslKernel {
   return mod.finish([{ entry: 'main', workgroups }]);
 }
 
-export function renderMatmul(k: MatmulKernel, variant: 'tiled' | 'naive' = 'tiled'): WgslKernel {
-  return variant === 'tiled' ? renderTiled(k) : renderNaive(k);
+export function renderMatmul(k: MatmulKernel, variant: 'tiled' | 'direct' = chooseVariant(k)): WgslKernel {
+  return variant === 'tiled' ? renderTiled(k) : renderDirect(k);
 }

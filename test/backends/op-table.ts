@@ -51,16 +51,20 @@ const labels = (classes: number, rows: number): OperandSpec => ({ dtype: 'i32', 
 
 /**
  * Shapes past the table's small ones, for the paths kernels take only at
- * size: matmul tiles of 64 with vec4 and scalar loads along either axis,
- * long reductions by a whole workgroup, rows wider than a workgroup.
+ * size: tiled matmul with vec4 and scalar loads along either axis, long
+ * reductions by a whole workgroup, rows wider than a workgroup.
  */
 export const SIZED_CASES: readonly OpCase[] = [
+  // Tiled (at least 8 64×64 tiles of output): each operand layout, vec4 and scalar loads, short m or n, batches.
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(130, 36), f(36, 260)] },
+  { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [f(36, 132), f(36, 260)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(2, 3, 130, 20), f(2, 3, 44, 20)] },
+  { op: 'matmul', attrs: { transpose_a: true, transpose_b: true }, operands: [f(3, 21, 130), f(3, 100, 21)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(40, 96), f(1000, 96)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(2, 1, 64, 8), f(3, 8, 200)] },
+  // Direct (small products).
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(70, 36), f(36, 130)] },
-  { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [f(36, 68), f(36, 65)] },
-  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(2, 3, 65, 20), f(2, 3, 66, 20)] },
-  { op: 'matmul', attrs: { transpose_a: true, transpose_b: true }, operands: [f(3, 21, 67), f(3, 64, 21)] },
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(8, 96), f(96, 2)] },
-  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(2, 1, 64, 8), f(3, 8, 64)] },
   { op: 'sum', attrs: { axes: [1], keepdims: false }, operands: [f(3, 700)] },
   { op: 'sum', attrs: { axes: [0], keepdims: false }, operands: [f(600, 5)] },
   { op: 'mean', attrs: { axes: [0, 2], keepdims: true }, operands: [f(40, 3, 30)] },
