@@ -39,10 +39,10 @@ export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProg
     entries = kernels.kernels.map(kernelEntry);
   } else {
     entries = kernels.kernels.map((k) => {
-      const { code, passes, bindings, scratch, uniform } = renderKernelWgsl(k);
+      const { code, passes, bindings, scratch, uniform, invocations, workgroupBytes } = renderKernelWgsl(k);
       const file = `wgsl/${k.name}.wgsl`;
       files[file] = code;
-      return { ...kernelEntry(k), wgsl: { file, passes, bindings, scratch, uniform } };
+      return { ...kernelEntry(k), wgsl: { file, passes, bindings, scratch, uniform, invocations, workgroupBytes } };
     });
   }
   const program: Program = {

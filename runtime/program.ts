@@ -55,6 +55,9 @@ export interface WgslDispatch {
   readonly scratch: number;
   /** Whether the run's uniform (seed, step) is bound last. */
   readonly uniform: boolean;
+  /** What the device must allow: invocations per workgroup and workgroup memory in bytes. */
+  readonly invocations: number;
+  readonly workgroupBytes: number;
 }
 
 export interface ProgramKernel {

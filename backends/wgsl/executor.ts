@@ -11,7 +11,7 @@
 
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import { RunFailure } from '../../runtime/errors.js';
-import type { Program, ProgramBuffer } from '../../runtime/program.js';
+import type { Program, ProgramBuffer, WgslDispatch } from '../../runtime/program.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
 
@@ -59,6 +59,17 @@ export function placeBuffers(buffers: readonly ProgramBuffer[], maxChunk: number
     chunkBytes[chunk] = Math.max(chunkBytes[chunk]!, b.offset - chunkStart + bytes);
   }
   return { placements, chunkBytes };
+}
+
+/** A kernel the device cannot run is refused before anything runs, naming the limit. */
+export function checkLimits(kernel: string, spec: WgslDispatch, limits: GPUSupportedLimits): void {
+  const over = (what: string, need: number, limit: number, name: string) => {
+    if (need > limit) throw new RunFailure(`kernel ${kernel} needs ${need} ${what}; this device allows ${limit} (${name}); use --backend cpu`);
+  };
+  over('storage buffers', spec.bindings.length + (spec.scratch ? 1 : 0), limits.maxStorageBuffersPerShaderStage, 'maxStorageBuffersPerShaderStage');
+  over('invocations per workgroup', spec.invocations, limits.maxComputeInvocationsPerWorkgroup, 'maxComputeInvocationsPerWorkgroup');
+  over('bytes of workgroup memory', spec.workgroupBytes, limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
+  for (const pass of spec.passes) over('workgroups along a dimension', Math.max(...pass.workgroups), limits.maxComputeWorkgroupsPerDimension, 'maxComputeWorkgroupsPerDimension');
 }
 
 const foldGroups = (groups: number): [number, number, number] => (groups <= 65535 ? [Math.max(1, groups), 1, 1] : [65535, Math.ceil(groups / 65535), 1]);
@@ -158,6 +169,7 @@ export class WebGpuExecutor implements Executor {
     for (const kernel of program.kernels) {
       const spec = kernel.wgsl;
       if (!spec) throw new Error(`kernel ${kernel.name} has no WGSL in the program`);
+      checkLimits(kernel.name, spec, limits);
       const code = files[spec.file];
       if (code === undefined) throw new Error(`kernel ${kernel.name}: ${spec.file} is missing`);
       const storage = spec.bindings.length + (spec.scratch ? 1 : 0);

@@ -40,6 +40,16 @@ export interface WgslKernel {
   readonly scratch: number;
   /** Whether binding `bindings.length (+1 with scratch)` is the run's uniform (seed, step). */
   readonly uniform: boolean;
+  /** The largest workgroup of its entry points, and the workgroup memory the module declares (bytes). */
+  readonly invocations: number;
+  readonly workgroupBytes: number;
+}
+
+/** Invocations per workgroup (the largest @workgroup_size) and workgroup memory of a module, read from its code. */
+function workgroupNeeds(code: string): { invocations: number; workgroupBytes: number } {
+  const sizes = [...code.matchAll(/@workgroup_size\(([^)]*)\)/g)].map((m) => m[1]!.split(',').reduce((a, d) => a * Number(d.trim()), 1));
+  const bytes = [...code.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(?:f32|i32|u32), (\d+)>/g)].reduce((a, m) => a + 4 * Number(m[1]), 0);
+  return { invocations: Math.max(1, ...sizes), workgroupBytes: bytes };
 }
 
 /** WebGPU's guaranteed minimum of workgroups per dispatch dimension. */
@@ -109,7 +119,8 @@ export class KernelModule {
   finish(passes: WgslPass[], shared: readonly string[] = []): WgslKernel {
     const body = this.w.toString();
     const head = [`// ${this.kernel.name}: ${this.kernel.kind} ${this.kernel.label}`.trimEnd(), ...this.declarations, ...shared, ...helpersFor(body)];
-    return { name: this.kernel.name, code: head.join('\n') + '\n\n' + body, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform };
+    const code = head.join('\n') + '\n\n' + body;
+    return { name: this.kernel.name, code, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform, ...workgroupNeeds(code) };
   }
 }
 
