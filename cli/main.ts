@@ -10,6 +10,7 @@ import { finetuneUsage, runFinetune } from './finetune.js';
 import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
 import { runRun, runUsage } from './run.js';
 import { runServe, serveUsage } from './serve.js';
+import { convertUsage, fmtUsage, runConvert, runFmt } from './dsl.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
 import { runVocab, vocabUsage } from './vocab.js';
 
@@ -20,6 +21,8 @@ const COMMANDS: Readonly<Record<string, { readonly line: string; readonly run: C
   compile: { line: 'compile SPEC    compile a model spec to the graph IR and report its size', run: runCompile, usage: compileUsage },
   run: { line: "run             run a model's forward pass on inputs, write its outputs", run: runRun, usage: runUsage },
   serve: { line: 'serve DIR       serve a web page that runs a compiled model with WebGPU', run: runServe, usage: serveUsage },
+  fmt: { line: 'fmt FILE.tcc    format DSL files canonically (--check to verify)', run: runFmt, usage: fmtUsage },
+  convert: { line: 'convert FILE    write a spec as DSL or as YAML (--to tcc|yaml)', run: runConvert, usage: convertUsage },
   'import-hf': { line: 'import-hf DIR   write the spec of a HuggingFace BERT directory', run: runImportHf, usage: importUsage },
   tokenize: { line: "tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer", run: runTokenize, usage: tokenizeUsage },
   prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', run: runPrepare, usage: prepareUsage },

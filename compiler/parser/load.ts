@@ -9,6 +9,7 @@ import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
 import { importHfConfig } from './hf-config.js';
 import { checkSchema } from './schema.js';
+import { parseDsl } from '../dsl/document.js';
 import type { AttrEntry, AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
 import { mergeNodes, parseYaml, withoutNulls, type LMap, type LNode, type LScalar, type LSeq } from './yaml.js';
 
@@ -38,6 +39,9 @@ function resolveExtends(from: string, target: string): string {
   if (target.startsWith('tcc:')) return join(shippedModelsDir(), target.slice(4));
   return isAbsolute(target) ? target : join(dirname(from), target);
 }
+
+/** Files in the text DSL end in .tcc; anything else is YAML. */
+export const isDslFile = (file: string) => file.endsWith('.tcc');
 
 /** A HuggingFace model directory (config.json inside) stands for the spec imported from it. */
 export function isHfDirectory(path: string): boolean {
@@ -78,7 +82,7 @@ class SpecLoader {
       return undefined;
     }
     this.sources.set(file, text);
-    const root = parseYaml(text, file, this.bag);
+    const root = isDslFile(file) ? parseDsl(text, file, this.bag).root : parseYaml(text, file, this.bag);
     if (!root) return undefined;
     if (root.kind !== 'map') {
       this.bag.error(root.loc, 'a spec file must be a YAML mapping');
