@@ -44,6 +44,7 @@ class Printer {
   private pending: IToken[];
   /** The source line last written (to keep a blank line before a comment that had one). */
   private lastLine: number | undefined;
+  private lastWasComment = false;
 
   constructor(comments: readonly IToken[]) {
     this.pending = [...comments].sort((a, b) => a.startOffset - b.startOffset);
@@ -56,14 +57,19 @@ class Printer {
       if (this.lastLine !== undefined && (c.startLine ?? 0) > this.lastLine + 1) this.blank();
       for (const l of c.image.split('\n')) this.lines.push('  '.repeat(this.depth) + l.trim().replace(/^\*/, ' *'));
       this.lastLine = c.endLine ?? c.startLine;
+      this.lastWasComment = true;
     }
   }
 
   line(text: string, at?: LNode | { line: number }): void {
     if (at) {
-      this.flush('loc' in at ? at.loc.line : at.line);
-      this.lastLine = 'loc' in at ? at.loc.line : at.line;
+      const line = 'loc' in at ? at.loc.line : at.line;
+      this.flush(line);
+      // A comment separated from what follows by a blank line stays so.
+      if (this.lastWasComment && this.lastLine !== undefined && line > this.lastLine + 1) this.blank();
+      this.lastLine = line;
     }
+    this.lastWasComment = false;
     this.lines.push(text ? '  '.repeat(this.depth) + text : '');
   }
 

@@ -16,7 +16,7 @@ import { toPlain } from '../../compiler/parser/yaml.js';
 import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
 
 const MODELS = readdirSync('models').filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, ''));
-const DSL_FILES = [...MODELS.map((m) => join('models', `${m}.tcc`)), join('models', 'lib', 'bert.tcc')];
+const DSL_FILES = [...MODELS.map((m) => join('models', `${m}.tcc`)), join('models', 'lib', 'bert.tcc'), ...readdirSync('models/variants').map((f) => join('models', 'variants', f))];
 
 function parse(text: string, file = 'x.tcc') {
   const bag = new DiagnosticBag();
