@@ -11,6 +11,7 @@ import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain
 import { runRun, runUsage } from './run.js';
 import { runServe, serveUsage } from './serve.js';
 import { convertUsage, fmtUsage, runConvert, runFmt } from './dsl.js';
+import { loadDsl } from '../compiler/dsl/runtime.js';
 import { runTokenize, tokenizeUsage } from './tokenize.js';
 import { runVocab, vocabUsage } from './vocab.js';
 
@@ -53,6 +54,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
   try {
+    await loadDsl();
     const [command, ...rest] = args;
     if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return await COMMANDS[command]!.run(rest, debug, io);
     if (command === '--version') {

@@ -7,7 +7,7 @@
 import type { CstNode, IToken } from 'chevrotain';
 import { DiagnosticBag, type SourceLoc } from '../parser/diagnostics.js';
 import type { LMap, LNode, LScalar, LSeq } from '../parser/yaml.js';
-import { dslLexer, dslParser } from './grammar.js';
+import { dslGrammar } from './runtime.js';
 
 type Children = Record<string, (CstNode | IToken)[] | undefined>;
 
@@ -409,21 +409,22 @@ export const DOC_ORDER = ['name', 'description', 'extends', 'config', 'requires'
 /** Parses DSL text into the spec document; errors go to `bag`. */
 export function parseDsl(text: string, file: string, bag: DiagnosticBag): ParsedDsl {
   const builder = new DocumentBuilder(file, bag);
-  const lexed = dslLexer.tokenize(text);
+  const { lexer, parser } = dslGrammar();
+  const lexed = lexer.tokenize(text);
   for (const e of lexed.errors) {
     const loc = { file, line: e.line ?? 1, col: e.column ?? 1, endLine: e.line ?? 1, endCol: (e.column ?? 1) + Math.max(1, e.length) };
     bag.error(loc, `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`);
   }
-  dslParser.input = lexed.tokens;
-  const cst = dslParser.file();
-  for (const e of dslParser.errors) {
+  parser.input = lexed.tokens;
+  const cst = parser.file();
+  for (const e of parser.errors) {
     const t = e.token;
     const at = Number.isNaN(t.startOffset) ? (e as { previousToken?: IToken }).previousToken ?? t : t;
     const loc = Number.isNaN(at.startOffset) ? { file, line: 1, col: 1, endLine: 1, endCol: 1 } : builder.tokenLoc(at);
     bag.error(loc, syntaxMessage(e.message, t));
   }
   const comments = (lexed.groups['comments'] ?? []) as IToken[];
-  if (dslParser.errors.length || lexed.errors.length) return { root: undefined, comments };
+  if (parser.errors.length || lexed.errors.length) return { root: undefined, comments };
   return { root: builder.document(cst), comments };
 }
 
@@ -447,11 +448,12 @@ function syntaxMessage(message: string, token: IToken): string {
  * keyword). Otherwise it is written quoted.
  */
 export function writesBare(text: string): boolean {
-  const lexed = dslLexer.tokenize(text);
+  const { lexer, parser } = dslGrammar();
+  const lexed = lexer.tokenize(text);
   if (lexed.errors.length || lexed.groups['comments']?.length || !lexed.tokens.length) return false;
-  dslParser.input = lexed.tokens;
-  const cst = dslParser.expr();
-  if (dslParser.errors.length) return false;
+  parser.input = lexed.tokens;
+  const cst = parser.expr();
+  if (parser.errors.length) return false;
   const end = cst.location?.endOffset;
   if (end === undefined || Number.isNaN(end) || end !== text.length - 1) return false;
   const builder = new DocumentBuilder('', new DiagnosticBag());
