@@ -227,7 +227,7 @@ class DocumentBuilder extends Builder {
         const check = PARAM_TYPES[type.image];
         if (!check) this.bag.error(this.tokenLoc(type), `unknown parameter type '${type.image}' (int, float, string or bool)`);
         else if (value.kind !== 'scalar' || !check(value.value)) this.bag.error(value.loc, `the default of '${pname.image}' is not ${type.image === 'int' ? 'an' : 'a'} ${type.image}`);
-        p.set(pname.image, this.tokenLoc(pname), value);
+        p.set(pname.image, this.tokenLoc(pname), value.kind === 'scalar' ? { ...value, declared: type.image } : value);
       }
       entries.set('params', this.tokenLoc(name), p.node(this.tokenLoc(name)));
     }

@@ -136,8 +136,8 @@ class Printer {
   block(name: string, node: LNode, keyLine: number): void {
     if (isNull(node)) return this.line(`block ${nameText(name)} = null`, { line: keyLine });
     const params = entries(get(node, 'params')).map(([p, e]) => {
-      const v = (e.value as LScalar).value;
-      const type = typeof v === 'boolean' ? 'bool' : typeof v === 'string' ? 'string' : Number.isInteger(v) ? 'int' : 'float';
+      const { value: v, declared } = e.value as LScalar;
+      const type = declared ?? (typeof v === 'boolean' ? 'bool' : typeof v === 'string' ? 'string' : Number.isInteger(v) ? 'int' : 'float');
       return `${nameText(p)}: ${type} = ${valueText(e.value)}`;
     });
     const inputs = items(get(node, 'inputs')).map((i) => nameText(String((i as LScalar).value)));

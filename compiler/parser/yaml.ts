@@ -21,6 +21,8 @@ export interface LScalar {
   readonly kind: 'scalar';
   readonly loc: SourceLoc;
   readonly value: Scalar;
+  /** A block parameter's declared type in the DSL (int, float, string, bool), kept for formatting. */
+  readonly declared?: string;
 }
 export type LNode = LMap | LSeq | LScalar;
 

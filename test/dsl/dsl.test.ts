@@ -61,6 +61,12 @@ intermediate_size= 128 }
     expect(printGraph(compileFile(file, { batch: 1, seq: 8 }).graph)).toBe(before);
   });
 
+  it('keeps a parameter\'s declared type', () => {
+    const text = 'block scaled(a) with (factor: float = 2, n: int = 3) {\n  let s = affine(a, scale: factor)\n  return s\n}\n';
+    const { root, comments } = parse(text);
+    expect(printDsl(root!, { comments })).toBe(text);
+  });
+
   it('converts YAML to DSL and back with the same IR', async () => {
     const yamlFile = specFiles({ 'c.yaml': `extends: ${modelsDir()}/bert-base-classifier.yaml\nconfig: {hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64}\n` })['c.yaml']!;
     const dsl = await tcc('convert', yamlFile, '--to', 'tcc');
