@@ -21,7 +21,7 @@
 
 import { CodeWriter } from '../common/writer.js';
 import type { Kernel, KernelArg, LossKernel, MapKernel, ReduceKernel, RowsKernel, ScalarType, ScatterKernel } from '../../compiler/lower/kernel.js';
-import { convert, helpersFor, renderExpr, usesRandom, type ExprScope, type WType } from './expr.js';
+import { convert, helpersFor, renderExpr, usesRandom, type ExprScope } from './expr.js';
 import { renderMatmul } from './matmul.js';
 
 /** One dispatch of a kernel's module. */
@@ -389,4 +389,3 @@ export function renderKernelWgsl(k: Kernel): WgslKernel {
   }
 }
 
-export type { WType };

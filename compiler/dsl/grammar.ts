@@ -25,7 +25,7 @@
 // or expressions over config values written bare (hidden_size / heads).
 
 import type * as Chevrotain from 'chevrotain';
-import type { CstNode, IToken, Lexer as LexerType, CstParser as CstParserType } from 'chevrotain';
+import type { CstNode, Lexer as LexerType, CstParser as CstParserType } from 'chevrotain';
 
 /** Words the language reserves (they still serve as names of config values, attributes and steps). */
 export const KEYWORDS = ['import', 'model', 'block', 'extends', 'with', 'description', 'config', 'require', 'input', 'body', 'scope', 'output', 'heads', 'head', 'training', 'loss', 'metric', 'optimizer', 'let', 'repeat', 'return', 'null', 'true', 'false'] as const;
@@ -439,5 +439,3 @@ export function createGrammar(chevrotain: typeof Chevrotain): DslGrammar {
 
   return { lexer: dslLexer, parser: new DslParser() };
 }
-
-export type { IToken };

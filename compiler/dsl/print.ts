@@ -18,17 +18,13 @@ const entries = (node: LNode | undefined) => (node?.kind === 'map' ? [...node.en
 const isNull = (node: LNode | undefined) => node?.kind === 'scalar' && node.value === null;
 const items = (node: LNode | undefined): LNode[] => (node === undefined ? [] : node.kind === 'seq' ? [...node.items] : [node]);
 
-export function formatNumber(n: number): string {
-  return String(n);
-}
-
 /** A value as DSL text. */
 export function valueText(node: LNode): string {
   if (node.kind === 'seq') return `[${node.items.map(valueText).join(', ')}]`;
   if (node.kind === 'map') throw new Error('a mapping is not a value');
   const v = node.value;
   if (v === null) return 'null';
-  if (typeof v === 'number') return formatNumber(v);
+  if (typeof v === 'number') return String(v); // the shortest text that reads back as the same double
   if (typeof v === 'boolean') return String(v);
   return writesBare(v) ? v : JSON.stringify(v);
 }
