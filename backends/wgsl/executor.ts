@@ -14,6 +14,7 @@ import { RunFailure } from '../../runtime/errors.js';
 import type { Program, ProgramBuffer, WgslDispatch } from '../../runtime/program.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
+import { grid } from './render.js';
 
 interface Placement {
   readonly chunk: number;
@@ -71,8 +72,6 @@ export function checkLimits(kernel: string, spec: WgslDispatch, limits: GPUSuppo
   over('bytes of workgroup memory', spec.workgroupBytes, limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
   for (const pass of spec.passes) over('workgroups along a dimension', Math.max(...pass.workgroups), limits.maxComputeWorkgroupsPerDimension, 'maxComputeWorkgroupsPerDimension');
 }
-
-const foldGroups = (groups: number): [number, number, number] => (groups <= 65535 ? [Math.max(1, groups), 1, 1] : [65535, Math.ceil(groups / 65535), 1]);
 
 export class WebGpuExecutor implements Executor {
   readonly backend = 'webgpu';
@@ -187,7 +186,7 @@ export class WebGpuExecutor implements Executor {
     for (const u of program.updates) {
       const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(u.from, 0), binding(u.to, 1)] });
       const size = program.buffers[u.to]!.size;
-      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: foldGroups(Math.ceil(size / 256)), kernel: u.name })));
+      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: grid(Math.ceil(size / 256)), kernel: u.name })));
     }
     let dispatches: Dispatch[];
     try {

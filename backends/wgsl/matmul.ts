@@ -19,7 +19,7 @@
 // The benchmark times it against the tiled kernel on large shapes too.
 
 import type { MatmulKernel, MatmulOperand } from '../../compiler/lower/kernel.js';
-import { KernelModule, MAX_GROUPS, type WgslKernel } from './render.js';
+import { BUILTINS, KernelModule, MAX_GROUPS, type WgslKernel } from './render.js';
 
 export interface Tiling {
   /** Invocations along n and m. */
@@ -123,8 +123,6 @@ function batchCount(k: MatmulKernel): number {
   if (count > MAX_GROUPS) throw new RangeError(`${k.name}: ${count} matrices in a batch exceed a dispatch`);
   return count;
 }
-
-const BUILTINS = '@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32';
 
 function renderTiled(k: MatmulKernel): WgslKernel {
   const t = chooseTiling(k.m, k.n);

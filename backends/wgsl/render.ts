@@ -134,7 +134,7 @@ function coordinates(w: CodeWriter, shape: readonly number[], flat: string): voi
   });
 }
 
-const BUILTINS = '@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32';
+export const BUILTINS = '@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32';
 
 function renderMap(k: MapKernel): WgslKernel {
   const mod = new KernelModule(k);

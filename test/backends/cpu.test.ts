@@ -3,9 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { OP_CASES } from '../ops/cases.js';
-import { checkOp, SIZED_CASES } from './op-table.js';
-
-const name = (c: (typeof OP_CASES)[number], i: number) => `${c.op} #${i} ${c.operands.map((o) => `${o.dtype}[${o.shape}]`).join(' ')}`;
+import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
 
 describe('CPU backend', () => {
   it.each([...OP_CASES, ...SIZED_CASES].map((c, i) => [name(c, i), c] as const))('%s matches the interpreter', async (_, test) => {

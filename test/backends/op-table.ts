@@ -19,6 +19,9 @@ export function closeness(got: ArrayLike<number>, want: ArrayLike<number>, rtol:
 
 const f32 = (t: HostTensor): HostTensor => (t.dtype === 'f32' ? hostTensor('f32', t.shape, Float32Array.from(t.data)) : t);
 
+/** A case's name in test listings: the op, its index and operand types. */
+export const caseName = (c: OpCase, i: number) => `${c.op} #${i} ${c.operands.map((o) => `${o.dtype}[${o.shape}]`).join(' ')}`;
+
 /** Runs one case on the target and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
 export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Target, rtol: number, atol: number): Promise<number> {
   const next = rng(seed);
