@@ -1,12 +1,13 @@
-// Graph → Program: lower to kernels, lay the buffers out in one arena, render
-// the kernels for the target (JavaScript for the CPU, WGSL for WebGPU).
+// Graph → Program: lower to kernels, lay the buffers out in their regions,
+// render the kernels for the target (JavaScript for the CPU, WGSL for
+// WebGPU), each distinct kernel once.
 
-import { renderProgramJs } from '../backends/cpu/render.js';
+import { functionNames, renderProgramJs } from '../backends/cpu/render.js';
 import { renderKernelWgsl } from '../backends/wgsl/render.js';
-import { BUFFER_ALIGNMENT, PROGRAM_FORMAT, type Program, type ProgramKernel } from '../runtime/program.js';
+import { BUFFER_ALIGNMENT, PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor } from '../runtime/program.js';
 import type { Graph } from './ir/graph.js';
 import { lowerToKernels } from './lower/lower.js';
-import type { Kernel, KernelProgram } from './lower/kernel.js';
+import type { KernelProgram, TensorRef } from './lower/kernel.js';
 
 export type Target = Program['target'];
 export const TARGETS: readonly Target[] = ['cpu', 'wgsl'];
@@ -20,29 +21,38 @@ export interface CompiledProgram {
 
 const align = (n: number) => Math.ceil(n / BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT;
 
-function kernelEntry(k: Kernel): ProgramKernel {
-  return { name: k.name, kind: k.kind, label: k.label, args: [...k.inputs.map((a) => a.buffer), k.output.buffer] };
+/** Every buffer its own aligned range of its region, in order. */
+function layoutNaive(kernels: KernelProgram): { buffers: ProgramBuffer[]; persistentBytes: number; arenaBytes: number } {
+  const ends = { persistent: 0, arena: 0 };
+  const buffers = kernels.buffers.map((b) => {
+    const offset = ends[b.region];
+    ends[b.region] += align(4 * b.size);
+    return { ...b, offset };
+  });
+  return { buffers, persistentBytes: ends.persistent, arenaBytes: ends.arena };
 }
+
+const tensor = (t: TensorRef): ProgramTensor => ({ name: t.name, buffer: t.buffer, offset: t.offset, dtype: t.dtype, shape: t.shape });
 
 export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProgram {
   const kernels = lowerToKernels(graph);
-  let arenaBytes = 0;
-  const buffers = kernels.buffers.map((b) => {
-    const offset = arenaBytes;
-    arenaBytes += align(4 * b.size);
-    return { ...b, offset };
-  });
+  const layout = layoutNaive(kernels);
   const files: Record<string, string> = {};
+  const fns = functionNames(kernels.kernels, target === 'cpu' ? 'f_' : '');
+  const entry = (i: number): ProgramKernel => {
+    const k = kernels.kernels[i]!;
+    return { name: k.name, kind: k.kind, label: k.label, fn: fns[i]!, args: k.args.map((a) => ({ buffer: a.buffer, offset: a.offset, size: a.size })) };
+  };
   let entries: ProgramKernel[];
   if (target === 'cpu') {
-    files['kernels.js'] = renderProgramJs(kernels.kernels, graph.name);
-    entries = kernels.kernels.map(kernelEntry);
+    files['kernels.js'] = renderProgramJs(kernels.kernels, fns, graph.name);
+    entries = kernels.kernels.map((_, i) => entry(i));
   } else {
-    entries = kernels.kernels.map((k) => {
+    entries = kernels.kernels.map((k, i) => {
+      const file = `wgsl/${fns[i]}.wgsl`;
       const { code, passes, bindings, scratch, uniform, invocations, workgroupBytes } = renderKernelWgsl(k);
-      const file = `wgsl/${k.name}.wgsl`;
-      files[file] = code;
-      return { ...kernelEntry(k), wgsl: { file, passes, bindings, scratch, uniform, invocations, workgroupBytes } };
+      files[file] ??= code;
+      return { ...entry(i), wgsl: { file, passes, bindings, scratch, uniform, invocations, workgroupBytes } };
     });
   }
   const program: Program = {
@@ -51,14 +61,13 @@ export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProg
     mode: graph.mode,
     target,
     dims: graph.dims,
-    arenaBytes,
-    buffers,
-    inputs: kernels.inputs,
-    params: kernels.params.map((p) => ({ ...p, dtype: 'f32' as const })),
-    outputs: kernels.outputs,
+    ...layout,
+    inputs: kernels.inputs.map((i) => ({ ...tensor(i), ...(i.bound === undefined ? {} : { bound: i.bound }), ...(i.ignore === undefined ? {} : { ignore: i.ignore }) })),
+    params: kernels.params.map((p) => ({ ...tensor(p), init: p.init, std: p.std })),
+    outputs: kernels.outputs.map(tensor),
     kernels: entries,
-    states: kernels.states,
-    updates: kernels.updates,
+    states: kernels.states.map(tensor),
+    updates: kernels.updates.map((u) => ({ name: u.name, from: tensor(u.from), to: tensor(u.to) })),
     ...(target === 'cpu' ? { source: 'kernels.js' } : {}),
   };
   return { program, kernels, files };

@@ -1,7 +1,10 @@
-// What a backend's executor offers the runtime: buffers written by id, a run
-// of every kernel (then the parameter and state updates) keyed by a seed and
-// step for the random draws, and reads of buffers by id. Runs are queued in
-// order; a read waits for the runs before it (on the CPU nothing waits).
+// What a backend's executor offers the runtime: ranges of buffers written, a
+// run of every kernel (then the parameter and state updates not computed in
+// place) keyed by a seed and step for the random draws, and reads of ranges.
+// Runs are queued in order; a read waits for the runs before it (on the CPU
+// nothing waits).
+
+import type { BufferRange } from './program.js';
 
 export type CpuArray = Float32Array | Int32Array;
 
@@ -16,11 +19,12 @@ export interface Executor {
   readonly backend: Backend;
   /** A one-line description of where the kernels run (the adapter, for WebGPU). */
   readonly device: string;
-  write(buffer: number, data: ArrayLike<number>): void;
+  /** Writes `data` into the range (its size is data.length). */
+  write(range: BufferRange, data: ArrayLike<number>): void;
   /** Runs every kernel in order, then copies each update over its parameter or state. */
   run(ctx: RunContext): void;
-  /** Copies of the buffers' current values, after every run queued before. */
-  read(buffers: readonly number[]): Promise<CpuArray[]>;
+  /** Copies of the ranges' current values, after every run queued before. */
+  read(ranges: readonly BufferRange[]): Promise<CpuArray[]>;
   /** Frees the executor's memory (GPU buffers); it cannot run afterwards. */
   destroy(): void;
 }

@@ -15,9 +15,12 @@ export function loadProgram(dir: string): LoadedProgram {
     throw new Error(`cannot read ${path}: ${(e as Error).message}`);
   }
   if (program.format !== PROGRAM_FORMAT) throw new Error(`${path}: format '${String(program.format)}' is not ${PROGRAM_FORMAT}`);
-  let end = 0;
-  for (const b of program.buffers) end = Math.max(end, b.offset + 4 * b.size);
-  if (end > program.arenaBytes) throw new Error(`${path}: buffers reach byte ${end}, past the arena of ${program.arenaBytes}`);
+  const regionBytes = { persistent: program.persistentBytes, arena: program.arenaBytes };
+  for (const b of program.buffers) {
+    const end = b.offset + 4 * b.size;
+    if (!(b.region in regionBytes)) throw new Error(`${path}: buffer ${b.id} lies in no region ('${String(b.region)}')`);
+    if (end > regionBytes[b.region]) throw new Error(`${path}: buffer ${b.id} reaches byte ${end}, past the ${b.region} region of ${regionBytes[b.region]}`);
+  }
   const files: Record<string, string> = {};
   for (const file of programFiles(program)) {
     if (file.split(/[\\/]/).includes('..')) throw new Error(`${path}: source file '${file}' lies outside the program directory`);

@@ -1,33 +1,44 @@
 // The program artifact: what `tcc compile [--target cpu|wgsl] -o DIR` writes
 // and the runtime loads without the compiler.
 //
-//   DIR/program.json   this Program: buffers at arena offsets, inputs,
-//                      parameters (HuggingFace names), outputs, kernels in order
-//   DIR/kernels.js     the kernels' source (target cpu)
-//   DIR/wgsl/*.wgsl    one WGSL module per kernel (target wgsl); the kernel's
-//                      entry in program.json says how to bind and dispatch it
+//   DIR/program.json   this Program: buffers at planned offsets, inputs,
+//                      parameters (HuggingFace names), outputs, kernels in
+//                      order with the buffer ranges each binds
+//   DIR/kernels.js     the kernels' functions (target cpu), one per distinct
+//                      kernel; a kernel entry names its function
+//   DIR/wgsl/*.wgsl    one WGSL module per distinct kernel (target wgsl); the
+//                      kernel's entry says how to bind and dispatch it
 //   DIR/graph.txt      the graph IR, for people
 //
+// Memory is two regions: `persistent` (inputs, parameters, optimizer state:
+// kept across runs) and `arena` (every value a run computes, at offsets the
+// memory planner chose; values whose lifetimes do not overlap share bytes).
 // Buffer offsets are aligned to 256 bytes, WebGPU's storage-buffer offset
-// alignment, so that one layout serves every target.
+// alignment, and kernels bind ranges starting at multiples of 64 elements,
+// so that one layout serves every target.
 
-export const PROGRAM_FORMAT = 'tcc.program.v1';
+export const PROGRAM_FORMAT = 'tcc.program.v2';
 export const BUFFER_ALIGNMENT = 256;
 
 export type DTypeName = 'f32' | 'i32';
+export type Region = 'persistent' | 'arena';
 
 export interface ProgramBuffer {
   readonly id: number;
   readonly dtype: DTypeName;
+  /** Elements. */
   readonly size: number;
+  readonly region: Region;
+  /** Bytes from the start of its region. */
   readonly offset: number;
-  readonly role: 'input' | 'param' | 'state' | 'intermediate' | 'output';
   readonly name?: string;
 }
 
+/** A tensor: `shape` elements of a buffer from element `offset`. */
 export interface ProgramTensor {
   readonly name: string;
   readonly buffer: number;
+  readonly offset: number;
   readonly dtype: DTypeName;
   readonly shape: readonly number[];
 }
@@ -43,13 +54,20 @@ export interface ProgramParam extends ProgramTensor {
   readonly std: number;
 }
 
+/** A range of a buffer a kernel binds: `size` elements from element `offset`. */
+export interface BufferRange {
+  readonly buffer: number;
+  readonly offset: number;
+  readonly size: number;
+}
+
 /** How the WebGPU runtime runs a kernel's WGSL module. */
 export interface WgslDispatch {
   /** The module's file, relative to the program directory. */
   readonly file: string;
   /** Entry points in order, each with its workgroup counts. */
   readonly passes: readonly { readonly entry: string; readonly workgroups: readonly [number, number, number] }[];
-  /** Buffer ids bound as storage at @binding(0…) in order. */
+  /** Which of the kernel's args is bound as storage at @binding(0…), in order. */
   readonly bindings: readonly number[];
   /** f32 elements of scratch storage bound after them (0: none). */
   readonly scratch: number;
@@ -64,9 +82,19 @@ export interface ProgramKernel {
   readonly name: string;
   readonly kind: string;
   readonly label: string;
-  /** Buffer ids: operands in order, then the output. */
-  readonly args: readonly number[];
+  /** The function (cpu) that runs it; kernels that differ only in buffers share one. */
+  readonly fn: string;
+  /** The buffer ranges it binds, in the order of its args. */
+  readonly args: readonly BufferRange[];
   readonly wgsl?: WgslDispatch;
+}
+
+/** What the compiler did and what it saved, as `tcc compile --json` reports it. */
+export interface ProgramReport {
+  /** The passes that ran, in order. */
+  readonly passes: readonly string[];
+  readonly fused: boolean;
+  readonly planned: boolean;
 }
 
 export interface Program {
@@ -75,6 +103,8 @@ export interface Program {
   readonly mode: 'infer' | 'train';
   readonly target: 'cpu' | 'wgsl';
   readonly dims: Readonly<Record<string, number>>;
+  /** Bytes of each region. */
+  readonly persistentBytes: number;
   readonly arenaBytes: number;
   readonly buffers: readonly ProgramBuffer[];
   readonly inputs: readonly ProgramInput[];
@@ -82,17 +112,23 @@ export interface Program {
   readonly outputs: readonly ProgramTensor[];
   readonly kernels: readonly ProgramKernel[];
   /** Persistent state (optimizer moments), zeros at first. */
-  readonly states: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[] }[];
-  /** After each run, buffer `from` is copied over `to` (parameter and state updates of a training step). */
-  readonly updates: readonly { readonly name: string; readonly from: number; readonly to: number }[];
+  readonly states: readonly ProgramTensor[];
+  /** After each run, `from` is copied over `to` (updates not computed in place). */
+  readonly updates: readonly { readonly name: string; readonly from: ProgramTensor; readonly to: ProgramTensor }[];
   /** File of the kernels' JavaScript, beside program.json (target cpu). */
   readonly source?: string;
+  readonly report?: ProgramReport;
 }
 
 export interface LoadedProgram {
   readonly program: Program;
   /** The kernels' sources by file name, relative to the program directory. */
   readonly files: Readonly<Record<string, string>>;
+}
+
+/** The elements of a tensor. */
+export function tensorRange(t: ProgramTensor): BufferRange {
+  return { buffer: t.buffer, offset: t.offset, size: t.shape.reduce((a, d) => a * d, 1) };
 }
 
 /** The source files a program needs beside program.json. */

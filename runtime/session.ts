@@ -5,7 +5,7 @@
 import { CpuExecutor } from '../backends/cpu/executor.js';
 import type { Backend, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
-import type { LoadedProgram, Program, ProgramTensor } from './program.js';
+import { tensorRange, type LoadedProgram, type Program, type ProgramTensor } from './program.js';
 
 export type { Backend, RunContext };
 
@@ -40,7 +40,8 @@ export async function openSession(loaded: LoadedProgram): Promise<Session> {
   if (program.target === 'cpu') {
     const source = files[program.source ?? 'kernels.js'];
     if (source === undefined) throw new Error(`the program's kernels.js is missing`);
-    return new Session(program, new CpuExecutor(program, source));
+    const updates = program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) }));
+    return new Session(program, new CpuExecutor({ ...program, updates }, source));
   }
   const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');
   return new Session(program, await WebGpuExecutor.create(program, files));
@@ -62,7 +63,7 @@ export class Session {
       const param = this.program.params.find((p) => p.name === name);
       if (!param) throw new InputError(`the program has no parameter '${name}'`);
       expectSize('parameter', param, data.length);
-      this.executor.write(param.buffer, data);
+      this.executor.write(tensorRange(param), data);
     }
   }
 
@@ -72,18 +73,18 @@ export class Session {
       const state = this.program.states.find((s) => s.name === name);
       if (!state) throw new InputError(`the program has no state '${name}'`);
       expectSize('state', state, data.length);
-      this.executor.write(state.buffer, data);
+      this.executor.write(tensorRange(state), data);
     }
   }
 
   /** Current values of parameters or state tensors, by name (after every queued run). */
   async read(names: readonly string[]): Promise<Record<string, Float32Array>> {
-    const buffers = names.map((name) => {
+    const ranges = names.map((name) => {
       const found = this.stored(name);
       if (!found) throw new Error(`the program has no parameter or state '${name}'`);
-      return found.buffer;
+      return tensorRange(found);
     });
-    const data = await this.executor.read(buffers);
+    const data = await this.executor.read(ranges);
     return Object.fromEntries(names.map((name, i) => [name, data[i] as Float32Array]));
   }
 
@@ -104,7 +105,7 @@ export class Session {
       if (!data) throw new InputError(`missing input '${input.name}'`);
       expectSize('input', input, data.length);
       if (input.bound !== undefined) checkIndices(input.name, input.shape, data, input.bound, input.ignore);
-      this.executor.write(input.buffer, data);
+      this.executor.write(tensorRange(input), data);
     }
     this.executor.run(ctx);
   }
@@ -113,7 +114,7 @@ export class Session {
   async run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext, wanted?: readonly string[]): Promise<Record<string, Tensor>> {
     this.enqueue(inputs, ctx);
     const outputs = this.program.outputs.filter((o) => (wanted ? wanted.includes(o.name) : !o.name.startsWith('update:')));
-    const data = await this.executor.read(outputs.map((o) => o.buffer));
+    const data = await this.executor.read(outputs.map(tensorRange));
     return Object.fromEntries(outputs.map((o, i) => [o.name, { dtype: o.dtype, shape: o.shape, data: data[i]! }]));
   }
 

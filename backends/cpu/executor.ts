@@ -1,29 +1,23 @@
-// The CPU executor: one arena (an ArrayBuffer) holding every buffer at its
-// planned offset, typed-array views over it, and the generated kernels called
-// in order. It needs only the buffer table, the kernel call list and the
-// kernels' source: what a compiled program directory holds.
+// The CPU executor: two ArrayBuffers (the persistent region and the planned
+// arena) holding every buffer at its offset, a typed-array view per kernel
+// argument, and the generated functions called in order. It needs only the
+// buffer table, the kernel call list and the kernels' source: what a
+// compiled program directory holds.
 
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
+import type { BufferRange, ProgramBuffer, Region } from '../../runtime/program.js';
 import { cpuHelpers } from './helpers.js';
 
 export type { CpuArray, RunContext };
 
-export interface CpuBuffer {
-  readonly id: number;
-  readonly dtype: 'f32' | 'i32';
-  /** Elements. */
-  readonly size: number;
-  /** Bytes from the start of the arena. */
-  readonly offset: number;
-}
-
 export interface CpuModule {
+  readonly persistentBytes: number;
   readonly arenaBytes: number;
-  readonly buffers: readonly CpuBuffer[];
-  /** Kernels in execution order; args are buffer ids, the output last. */
-  readonly kernels: readonly { readonly name: string; readonly args: readonly number[] }[];
-  /** After each run, buffer `from` is copied over `to`. */
-  readonly updates: readonly { readonly from: number; readonly to: number }[];
+  readonly buffers: readonly Pick<ProgramBuffer, 'id' | 'dtype' | 'size' | 'region' | 'offset'>[];
+  /** Kernels in execution order: the function that runs each, and the ranges it binds. */
+  readonly kernels: readonly { readonly name: string; readonly fn: string; readonly args: readonly BufferRange[] }[];
+  /** After each run, `from` is copied over `to`. */
+  readonly updates: readonly { readonly from: BufferRange; readonly to: BufferRange }[];
 }
 
 type KernelFn = (...args: unknown[]) => void;
@@ -31,41 +25,43 @@ type KernelFn = (...args: unknown[]) => void;
 export class CpuExecutor implements Executor {
   readonly backend = 'cpu';
   readonly device = 'cpu';
-  private readonly views: CpuArray[];
+  private readonly regions: Record<Region, ArrayBuffer>;
   private readonly calls: { fn: KernelFn; args: CpuArray[]; name: string }[];
-  private readonly updates: readonly { readonly from: number; readonly to: number }[];
+  private readonly updates: readonly { readonly from: CpuArray; readonly to: CpuArray }[];
 
-  constructor(module: CpuModule, source: string) {
+  constructor(private readonly module: CpuModule, source: string) {
     const kernels: Record<string, KernelFn> = {};
     new Function('kernels', 'helpers', source)(kernels, cpuHelpers);
-    const arena = new ArrayBuffer(module.arenaBytes);
-    this.views = module.buffers.map((b) => (b.dtype === 'i32' ? new Int32Array(arena, b.offset, b.size) : new Float32Array(arena, b.offset, b.size)));
+    this.regions = { persistent: new ArrayBuffer(module.persistentBytes), arena: new ArrayBuffer(module.arenaBytes) };
     this.calls = module.kernels.map((k) => {
-      const fn = kernels[k.name];
-      if (!fn) throw new Error(`kernel ${k.name} is missing from the program's source`);
-      return { fn, args: k.args.map((id) => this.views[id]!), name: k.name };
+      const fn = kernels[k.fn];
+      if (!fn) throw new Error(`kernel ${k.name}: function ${k.fn} is missing from the program's source`);
+      return { fn, args: k.args.map((r) => this.view(r)), name: k.name };
     });
-    this.updates = module.updates;
+    this.updates = module.updates.map((u) => ({ from: this.view(u.from), to: this.view(u.to) }));
   }
 
-  /** The live view of a buffer: write inputs and parameters into it, read outputs from it. */
-  buffer(id: number): CpuArray {
-    const view = this.views[id];
-    if (!view) throw new RangeError(`no buffer ${id}`);
-    return view;
+  /** A live view of a range: what kernels read and write. */
+  view(range: BufferRange): CpuArray {
+    const b = this.module.buffers[range.buffer];
+    if (!b) throw new RangeError(`no buffer ${range.buffer}`);
+    if (range.offset < 0 || range.offset + range.size > b.size) throw new RangeError(`elements [${range.offset}, ${range.offset + range.size}) are outside buffer ${range.buffer} of ${b.size}`);
+    const bytes = b.offset + 4 * range.offset;
+    const memory = this.regions[b.region];
+    return b.dtype === 'i32' ? new Int32Array(memory, bytes, range.size) : new Float32Array(memory, bytes, range.size);
   }
 
-  write(id: number, data: ArrayLike<number>): void {
-    this.buffer(id).set(data);
+  write(range: BufferRange, data: ArrayLike<number>): void {
+    this.view({ ...range, size: data.length }).set(data);
   }
 
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
     for (const call of this.calls) call.fn(...call.args, ctx);
-    for (const u of this.updates) this.buffer(u.to).set(this.buffer(u.from));
+    for (const u of this.updates) u.to.set(u.from);
   }
 
-  read(ids: readonly number[]): Promise<CpuArray[]> {
-    return Promise.resolve(ids.map((id) => this.buffer(id).slice()));
+  read(ranges: readonly BufferRange[]): Promise<CpuArray[]> {
+    return Promise.resolve(ranges.map((r) => this.view(r).slice()));
   }
 
   destroy(): void {}

@@ -1,256 +1,220 @@
-// The CPU renderer: kernel IR → JavaScript. Each kernel becomes a function
-// `(b0, b1, …, out, rt)` over typed arrays, with shapes and strides baked in
-// as constants; loops are nested over the iteration space so that index
-// arithmetic stays affine. Matmul picks a loop order from its operands'
-// strides: dot products over contiguous rows (4×4 blocks of the result held in
-// registers) or row updates over contiguous columns, accumulating in doubles.
+// The CPU renderer: kernel IR → JavaScript. Each distinct kernel (by its
+// structural key) becomes one function `(a0, a1, …, rt)` over typed arrays,
+// one per arg, with shapes and strides baked in as constants; kernels that
+// differ only in their buffers (the layers of a model) share it.
+//
+//   map      nested loops over the space, a store per point
+//   reduce   per outer point: each stage a loop over the reduced space (or a
+//            local for `let`), then the stores and the element stores
+//   matmul   per batch: operands read where they are when contiguous along
+//            k, else packed (with their prologue applied) into scratch
+//            arrays; 4×4 blocks of dot products in doubles; the epilogue per
+//            element
+//   scatter, loss   as written
 
 import { CodeWriter } from '../common/writer.js';
-import type { KExpr, Kernel, LossKernel, MapKernel, MatmulKernel, ReduceKernel, RowsKernel, ScatterKernel } from '../../compiler/lower/kernel.js';
+import type { Kernel, LossKernel, MapKernel, MatmulKernel, Operand, ReduceKernel, ScatterKernel, Space, Store } from '../../compiler/lower/kernel.js';
+import { digest, kernelKey } from '../../compiler/lower/hash.js';
+import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
+import { renderAttention, renderAttentionGrad } from './attention.js';
 
-const UNARY: Record<string, (x: string) => string> = {
-  neg: (x) => `(-${x})`,
-  exp: (x) => `Math.exp(${x})`,
-  log: (x) => `Math.log(${x})`,
-  sqrt: (x) => `Math.sqrt(${x})`,
-  rsqrt: (x) => `(1 / Math.sqrt(${x}))`,
-  tanh: (x) => `Math.tanh(${x})`,
-  sigmoid: (x) => `(1 / (1 + Math.exp(-${x})))`,
-  erf: (x) => `erf(${x})`,
-  relu: (x) => `relu(${x})`,
-  gelu: (x) => `gelu(${x})`,
-  gelu_tanh: (x) => `geluTanh(${x})`,
-  sin: (x) => `Math.sin(${x})`,
-  cos: (x) => `Math.cos(${x})`,
-};
-
-const BINARY: Record<string, (a: string, b: string) => string> = {
-  add: (a, b) => `(${a} + ${b})`,
-  sub: (a, b) => `(${a} - ${b})`,
-  mul: (a, b) => `(${a} * ${b})`,
-  div: (a, b) => `(${a} / ${b})`,
-  max: (a, b) => `maximum(${a}, ${b})`,
-  min: (a, b) => `minimum(${a}, ${b})`,
-  pow: (a, b) => `Math.pow(${a}, ${b})`,
-  lt: (a, b) => `(${a} < ${b} ? 1 : 0)`,
-  mod: (a, b) => `(${a} % ${b})`,
-  idiv: (a, b) => `Math.floor(${a} / ${b})`,
-  gelu_grad: (x, dy) => `(${dy} * geluGrad(${x}))`,
-  gelu_tanh_grad: (x, dy) => `(${dy} * geluTanhGrad(${x}))`,
-};
-
-function literal(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity';
-  return Object.is(value, -0) ? '-0' : String(value);
-}
-
-export function renderExpr(e: KExpr): string {
-  switch (e.op) {
-    case 'const': return literal(e.value);
-    case 'idx': return `c${e.axis}`;
-    case 'ridx': return 'r';
-    case 'acc': return 'acc';
-    case 'load': return `b${e.slot}[${renderExpr(e.index)}]`;
-    case 'unary': return UNARY[e.fn]!(renderExpr(e.x));
-    case 'binary': return BINARY[e.fn]!(renderExpr(e.a), renderExpr(e.b));
-    case 'where': return `(${renderExpr(e.cond)} ? ${renderExpr(e.then)} : ${renderExpr(e.else)})`;
-    case 'cast': return e.to === 'i32' ? `Math.trunc(${renderExpr(e.x)})` : renderExpr(e.x);
-    case 'random': return `uniform01(rt.seed, ${e.stream}, rt.step, ${renderExpr(e.element)})`;
-  }
-}
-
-/** Nested loops c0, c1, … over a shape; `body` runs innermost. */
-function loops(w: CodeWriter, shape: readonly number[], body: () => void, axis = 0): void {
-  if (axis === shape.length) return body();
-  if (shape[axis] === 1) {
-    w.line(`const c${axis} = 0;`);
-    return loops(w, shape, body, axis + 1);
-  }
-  w.block(`for (let c${axis} = 0; c${axis} < ${shape[axis]}; c${axis}++) {`, () => loops(w, shape, body, axis + 1));
+function emitStores(w: CodeWriter, scope: JsExprs, stores: readonly Store[]): void {
+  const inner = scope.open(w, stores.flatMap((s) => [s.index, s.value]));
+  for (const s of stores) w.line(`a${s.arg}[${inner.render(s.index)}] = ${inner.render(s.value)};`);
 }
 
 function renderMap(w: CodeWriter, k: MapKernel): void {
-  w.line('let e = 0;');
-  loops(w, k.shape, () => w.line(`out[e++] = ${renderExpr(k.expr)};`));
+  const scope = new JsExprs({ idx: k.shape, ridx: [] });
+  loops(w, k.shape, DEFAULT_NAMES.idx, () => emitStores(w, scope, k.stores));
 }
 
 function renderReduce(w: CodeWriter, k: ReduceKernel): void {
-  w.line('let e = 0;');
-  loops(w, k.shape, () => {
-    w.line(`let acc = ${k.combine === 'sum' ? '0' : '-Infinity'};`);
-    w.block(`for (let r = 0; r < ${k.extent}; r++) {`, () => {
-      w.line(`const v = ${renderExpr(k.expr)};`);
-      w.line(k.combine === 'sum' ? 'acc += v;' : 'if (v > acc || v !== v) acc = v;');
+  const scope = new JsExprs({ idx: k.shape, ridx: k.reduced });
+  loops(w, k.shape, DEFAULT_NAMES.idx, () => {
+    k.stages.forEach((stage, i) => {
+      if (stage.combine === 'let') {
+        w.line(`const v${i} = ${scope.open(w, [stage.value]).render(stage.value)};`);
+        return;
+      }
+      w.line(`let v${i} = ${stage.combine === 'sum' ? '0' : '-Infinity'};`);
+      loops(w, k.reduced, DEFAULT_NAMES.ridx, () => {
+        const x = scope.open(w, [stage.value]).render(stage.value);
+        if (stage.combine === 'sum') w.line(`v${i} += ${x};`);
+        else {
+          w.line(`const x = ${x};`);
+          w.line(`if (x > v${i} || x !== x) v${i} = x;`);
+        }
+      });
     });
-    w.line(`out[e++] = ${renderExpr(k.finish)};`);
+    if (k.stores.length) emitStores(w, scope, k.stores);
+    if (k.elementStores.length) loops(w, k.reduced, DEFAULT_NAMES.ridx, () => emitStores(w, scope, k.elementStores));
   });
 }
 
-function renderRows(w: CodeWriter, k: RowsKernel): void {
-  const at = (i: string) => (k.inner === 1 ? `base + ${i}` : `base + ${i} * ${k.inner}`);
-  w.block(`for (let o = 0; o < ${k.outer}; o++) {`, () => {
-    w.block(`for (let i = 0; i < ${k.inner}; i++) {`, () => {
-      w.line(`const base = o * ${k.size * k.inner} + i;`);
-      if (k.fn === 'layer_norm_dx') {
-        // b0 = x, b1 = gamma, b2 = dy: dx = inv · (g·dy − mean(g·dy) − x̂·mean(g·dy·x̂))
-        w.line('let mean = 0;');
-        w.line(`for (let j = 0; j < ${k.size}; j++) mean += b0[${at('j')}];`);
-        w.line(`mean /= ${k.size};`);
-        w.line('let variance = 0;');
-        w.line(`for (let j = 0; j < ${k.size}; j++) { const d = b0[${at('j')}] - mean; variance += d * d; }`);
-        w.line(`const inv = 1 / Math.sqrt(variance / ${k.size} + ${literal(k.eps)});`);
-        w.line('let meanG = 0, meanGX = 0;');
-        w.line(`for (let j = 0; j < ${k.size}; j++) { const g = b1[j] * b2[${at('j')}]; meanG += g; meanGX += g * (b0[${at('j')}] - mean) * inv; }`);
-        w.line(`meanG /= ${k.size}; meanGX /= ${k.size};`);
-        w.line(`for (let j = 0; j < ${k.size}; j++) out[${at('j')}] = inv * (b1[j] * b2[${at('j')}] - meanG - (b0[${at('j')}] - mean) * inv * meanGX);`);
-        return;
-      }
-      if (k.fn === 'layer_norm') {
-        w.line('let mean = 0;');
-        w.line(`for (let j = 0; j < ${k.size}; j++) mean += b0[${at('j')}];`);
-        w.line(`mean /= ${k.size};`);
-        w.line('let variance = 0;');
-        w.block(`for (let j = 0; j < ${k.size}; j++) {`, () => {
-          w.line(`const d = b0[${at('j')}] - mean;`);
-          w.line('variance += d * d;');
-        });
-        w.line(`const inv = 1 / Math.sqrt(variance / ${k.size} + ${literal(k.eps)});`);
-        w.line(`for (let j = 0; j < ${k.size}; j++) out[${at('j')}] = (b0[${at('j')}] - mean) * inv * b1[j] + b2[j];`);
-        return;
-      }
-      w.line('let max = -Infinity;');
-      w.line(`for (let j = 0; j < ${k.size}; j++) max = maximum(max, b0[${at('j')}]);`);
-      w.line('let sum = 0;');
-      w.line(`for (let j = 0; j < ${k.size}; j++) sum += Math.exp(b0[${at('j')}] - max);`);
-      const value = k.fn === 'softmax' ? `Math.exp(b0[${at('j')}] - max) / sum` : `b0[${at('j')}] - max - logSum`;
-      if (k.fn === 'log_softmax') w.line('const logSum = Math.log(sum);');
-      w.line(`for (let j = 0; j < ${k.size}; j++) out[${at('j')}] = ${value};`);
-    });
-  });
+/** Batch offsets of a plain operand view, from the batch counters. */
+function viewBase(o: Operand): string {
+  const v = o.view!;
+  const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
+  return [String(v.offset), ...terms].join(' + ');
 }
 
-/** Offsets of one batch of A, B and C from the batch loop counters. */
-function batchOffsets(k: MatmulKernel): { a: string; b: string; c: string } {
-  const sum = (strides: readonly number[]) => strides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean).join(' + ') || '0';
-  const cStrides = k.batch.map((_, d) => k.batch.slice(d + 1).reduce((p, x) => p * x, k.m * k.n));
-  return { a: sum(k.a.batchStrides), b: sum(k.b.batchStrides), c: sum(cStrides) };
+/**
+ * How the inner loop reads an operand: rows of `k` contiguous values, either
+ * in place (a view contiguous along k) or packed into scratch `which`.
+ */
+function readOperand(w: CodeWriter, k: MatmulKernel, o: Operand, side: 'a' | 'b'): { array: string; base: string; stride: number } {
+  const outer = side === 'a' ? k.m : k.n;
+  const v = o.view;
+  const alongK = side === 'a' ? v?.colStride : v?.rowStride;
+  if (v && alongK === 1) return { array: `a${v.arg}`, base: `${side}Base`, stride: side === 'a' ? v.rowStride : v.colStride };
+  // Pack: row o of the pack holds the operand's values along k for outer index o.
+  const nb = k.batch.length;
+  const names: Names = {
+    idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? (side === 'a' ? 'po' : 'pk') : side === 'a' ? 'pk' : 'po'),
+    ridx: DEFAULT_NAMES.ridx,
+  };
+  const space: Space = { idx: [...k.batch, side === 'a' ? k.m : k.k, side === 'a' ? k.k : k.n], ridx: [] };
+  const scope = new JsExprs(space, names);
+  w.block(`for (let po = 0; po < ${outer}; po++) {`, () => {
+    w.block(`for (let pk = 0; pk < ${k.k}; pk++) {`, () => {
+      const inner = scope.open(w, [o.value]);
+      w.line(`pack${side.toUpperCase()}[po * ${k.k} + pk] = ${inner.render(o.value)};`);
+    });
+  });
+  return { array: `pack${side.toUpperCase()}`, base: '0', stride: k.k };
 }
 
 function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
-  const { m, n, k: depth, a, b } = k;
-  const offsets = batchOffsets(k);
-  const dotForm = a.colStride === 1 && b.rowStride === 1;
-  const rowForm = !dotForm && b.colStride === 1;
-  if (rowForm) w.line(`const acc = new Float64Array(${n});`);
-  loops(w, k.batch, () => {
-    w.line(`const aOff = ${offsets.a}, bOff = ${offsets.b}, cOff = ${offsets.c};`);
-    if (dotForm) {
-      // C[i, j] = A[i, :] · B[:, j], both contiguous along k. A 4×4 block of C
-      // per pass: 8 loads feed 16 multiply-adds, kept in registers.
-      const tile = (rows: number, cols: number) => {
-        const is = Array.from({ length: rows }, (_, r) => r);
-        const js = Array.from({ length: cols }, (_, c) => c);
-        w.line(`const ${is.map((r) => `a${r} = aOff + (i + ${r}) * ${a.rowStride}`).join(', ')};`);
-        w.line(`const ${js.map((c) => `q${c} = bOff + (j + ${c}) * ${b.colStride}`).join(', ')};`);
-        w.line(`let ${is.flatMap((r) => js.map((c) => `s${r}${c} = 0`)).join(', ')};`);
-        w.block(`for (let p = 0; p < ${depth}; p++) {`, () => {
-          w.line(`const ${is.map((r) => `x${r} = b0[a${r} + p]`).join(', ')};`);
-          w.line(`const ${js.map((c) => `y${c} = b1[q${c} + p]`).join(', ')};`);
-          w.line(is.flatMap((r) => js.map((c) => `s${r}${c} += x${r} * y${c};`)).join(' '));
-        });
-        for (const r of is) w.line(js.map((c) => `out[cOff + (i + ${r}) * ${n} + j + ${c}] = s${r}${c};`).join(' '));
-      };
-      // Full 4×4 blocks, then the columns left over (4×1), then the rows left over (1×1).
-      const rowsMain = m - (m % 4);
-      const colsMain = n - (n % 4);
-      const loop = (i: string, j: string, rows: number, cols: number) => w.block(`for (${i}) {`, () => w.block(`for (${j}) {`, () => tile(rows, cols)));
-      if (rowsMain && colsMain) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = 0; j < ${colsMain}; j += 4`, 4, 4);
-      if (rowsMain && colsMain < n) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = ${colsMain}; j < ${n}; j++`, 4, 1);
-      if (rowsMain < m) loop(`let i = ${rowsMain}; i < ${m}; i++`, `let j = 0; j < ${n}; j++`, 1, 1);
-    } else if (rowForm) {
-      // C[i, :] = Σ_p A[i, p] · B[p, :], B contiguous along n.
-      w.block(`for (let i = 0; i < ${m}; i++) {`, () => {
-        w.line('acc.fill(0);');
-        w.block(`for (let p = 0; p < ${depth}; p++) {`, () => {
-          w.line(`const av = b0[aOff + i * ${a.rowStride} + p * ${a.colStride}];`);
-          w.line(`const bp = bOff + p * ${b.rowStride};`);
-          w.line(`for (let j = 0; j < ${n}; j++) acc[j] += av * b1[bp + j];`);
-        });
-        w.line(`out.set(acc, cOff + i * ${n});`);
+  const nb = k.batch.length;
+  const packsA = !(k.a.view && k.a.view.colStride === 1);
+  const packsB = !(k.b.view && k.b.view.rowStride === 1);
+  if (packsA) w.line(`const packA = pack(0, ${k.m * k.k});`);
+  if (packsB) w.line(`const packB = pack(1, ${k.k * k.n});`);
+  // The epilogue: every store of one output element, from its coordinates and the accumulator.
+  const names: Names = { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? 'ei' : 'ej'), ridx: DEFAULT_NAMES.ridx };
+  const params = [...k.batch.map((_, d) => `c${d}`), 'ei', 'ej', 'acc'].join(', ');
+  w.block(`const epilogue = (${params}) => {`, () => {
+    const scope = new JsExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, names);
+    emitStores(w, scope, k.stores);
+  }, '};');
+  loops(w, k.batch, DEFAULT_NAMES.idx, () => {
+    if (!packsA) w.line(`const aBase = ${viewBase(k.a)};`);
+    if (!packsB) w.line(`const bBase = ${viewBase(k.b)};`);
+    const A = readOperand(w, k, k.a, 'a');
+    const B = readOperand(w, k, k.b, 'b');
+    const batchArgs = k.batch.map((_, d) => `c${d}, `).join('');
+    // C[i, j] = A[i, :] · B[:, j], both read along k. A 4×4 block of C per
+    // pass: 8 loads feed 16 multiply-adds, kept in registers.
+    const tile = (rows: number, cols: number) => {
+      const is = Array.from({ length: rows }, (_, r) => r);
+      const js = Array.from({ length: cols }, (_, c) => c);
+      w.line(`const ${is.map((r) => `x${r} = ${A.base} + (i + ${r}) * ${A.stride}`).join(', ')};`);
+      w.line(`const ${js.map((c) => `y${c} = ${B.base} + (j + ${c}) * ${B.stride}`).join(', ')};`);
+      w.line(`let ${is.flatMap((r) => js.map((c) => `s${r}${c} = 0`)).join(', ')};`);
+      w.block(`for (let p = 0; p < ${k.k}; p++) {`, () => {
+        w.line(`const ${is.map((r) => `u${r} = ${A.array}[x${r} + p]`).join(', ')};`);
+        w.line(`const ${js.map((c) => `q${c} = ${B.array}[y${c} + p]`).join(', ')};`);
+        w.line(is.flatMap((r) => js.map((c) => `s${r}${c} += u${r} * q${c};`)).join(' '));
       });
-    } else {
-      w.block(`for (let i = 0; i < ${m}; i++) {`, () => {
-        w.block(`for (let j = 0; j < ${n}; j++) {`, () => {
-          w.line('let s = 0;');
-          w.line(`for (let p = 0; p < ${depth}; p++) s += b0[aOff + i * ${a.rowStride} + p * ${a.colStride}] * b1[bOff + p * ${b.rowStride} + j * ${b.colStride}];`);
-          w.line(`out[cOff + i * ${n} + j] = s;`);
-        });
-      });
-    }
+      for (const r of is) w.line(js.map((c) => `epilogue(${batchArgs}i + ${r}, j + ${c}, s${r}${c});`).join(' '));
+    };
+    const rowsMain = k.m - (k.m % 4);
+    const colsMain = k.n - (k.n % 4);
+    const loop = (i: string, j: string, rows: number, cols: number) => w.block(`for (${i}) {`, () => w.block(`for (${j}) {`, () => tile(rows, cols)));
+    if (rowsMain && colsMain) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = 0; j < ${colsMain}; j += 4`, 4, 4);
+    if (rowsMain && colsMain < k.n) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = ${colsMain}; j < ${k.n}; j++`, 4, 1);
+    if (rowsMain < k.m) loop(`let i = ${rowsMain}; i < ${k.m}; i++`, `let j = 0; j < ${k.n}; j++`, 1, 1);
   });
 }
 
 function renderScatter(w: CodeWriter, k: ScatterKernel): void {
-  w.line('out.fill(0);');
+  const { ids, values, table } = k;
+  w.line(`a${table.arg}.fill(0, ${table.offset}, ${table.offset + k.rows * k.rowSize});`);
   w.block(`for (let i = 0; i < ${k.count}; i++) {`, () => {
-    w.line(`const row = b0[i] * ${k.rowSize}, from = i * ${k.rowSize};`);
-    w.line(`for (let j = 0; j < ${k.rowSize}; j++) out[row + j] += b1[from + j];`);
+    w.line(`const row = ${table.offset} + a${ids.arg}[${ids.offset} + i] * ${k.rowSize}, from = ${values.offset} + i * ${k.rowSize};`);
+    w.line(`for (let j = 0; j < ${k.rowSize}; j++) a${table.arg}[row + j] += a${values.arg}[from + j];`);
   });
 }
 
-/** b0 = logits [rows, classes], b1 = labels [rows], b2 = dloss (gradient only). */
 function renderLoss(w: CodeWriter, k: LossKernel): void {
   const { rows, classes, ignoreIndex } = k;
+  const logits = (at: string) => `a${k.logits.arg}[${k.logits.offset} + base + ${at}]`;
+  const label = (at: string) => `a${k.labels.arg}[${k.labels.offset} + ${at}]`;
+  const out = (at: string) => `a${k.out.arg}[${k.out.offset} + ${at}]`;
   w.line('let count = 0;');
-  w.line(`for (let r = 0; r < ${rows}; r++) if (b1[r] !== ${ignoreIndex}) count++;`);
-  if (k.fn === 'cross_entropy_grad') w.line('out.fill(0);');
+  w.line(`for (let r = 0; r < ${rows}; r++) if (${label('r')} !== ${ignoreIndex}) count++;`);
+  if (k.fn === 'cross_entropy_grad') w.line(`a${k.out.arg}.fill(0, ${k.out.offset}, ${k.out.offset + rows * classes});`);
   w.line('let total = 0;');
   w.block(`for (let r = 0; r < ${rows}; r++) {`, () => {
-    w.line(`const label = b1[r];`);
+    w.line(`const label = ${label('r')};`);
     w.line(`if (label === ${ignoreIndex}) continue;`);
     w.line(`const base = r * ${classes};`);
     if (k.fn === 'accuracy') {
       w.line('let best = 0;');
-      w.line(`for (let c = 1; c < ${classes}; c++) if (b0[base + c] > b0[base + best]) best = c;`);
+      w.line(`for (let c = 1; c < ${classes}; c++) if (${logits('c')} > ${logits('best')}) best = c;`);
       w.line('if (best === label) total++;');
       return;
     }
     w.line('let max = -Infinity;');
-    w.line(`for (let c = 0; c < ${classes}; c++) max = maximum(max, b0[base + c]);`);
+    w.line(`for (let c = 0; c < ${classes}; c++) max = maximum(max, ${logits('c')});`);
     w.line('let sum = 0;');
-    w.line(`for (let c = 0; c < ${classes}; c++) sum += Math.exp(b0[base + c] - max);`);
+    w.line(`for (let c = 0; c < ${classes}; c++) sum += Math.exp(${logits('c')} - max);`);
     w.line('const lse = max + Math.log(sum);');
-    if (k.fn === 'cross_entropy') w.line('total += lse - b0[base + label];');
+    if (k.fn === 'cross_entropy') w.line(`total += lse - ${logits('label')};`);
     else {
-      w.line('const scale = b2[0] / count;');
-      w.line(`for (let c = 0; c < ${classes}; c++) out[base + c] = (Math.exp(b0[base + c] - lse) - (c === label ? 1 : 0)) * scale;`);
+      w.line(`const scale = a${k.dloss!.arg}[${k.dloss!.offset}] / count;`);
+      w.line(`for (let c = 0; c < ${classes}; c++) ${out('base + c')} = (Math.exp(${logits('c')} - lse) - (c === label ? 1 : 0)) * scale;`);
     }
   });
-  if (k.fn !== 'cross_entropy_grad') w.line('out[0] = count ? total / count : 0;');
+  if (k.fn !== 'cross_entropy_grad') w.line(`${out('0')} = count ? total / count : 0;`);
 }
 
-export function renderKernelJs(k: Kernel): string {
+/** The JavaScript function body of a kernel: `(a0, a1, …, rt) => void`. */
+export function renderKernelJs(k: Kernel, fn: string): string {
   const w = new CodeWriter();
-  const params = [...k.inputs.map((_, i) => `b${i}`), 'out', 'rt'].join(', ');
-  w.block(`kernels[${JSON.stringify(k.name)}] = function (${params}) { // ${k.label || k.kind}`, () => {
-    if (k.kind === 'map') renderMap(w, k);
-    else if (k.kind === 'reduce') renderReduce(w, k);
-    else if (k.kind === 'rows') renderRows(w, k);
-    else if (k.kind === 'scatter') renderScatter(w, k);
-    else if (k.kind === 'loss') renderLoss(w, k);
-    else renderMatmul(w, k);
+  const params = [...k.args.map((_, i) => `a${i}`), 'rt'].join(', ');
+  w.block(`kernels[${JSON.stringify(fn)}] = function (${params}) { // ${k.kind} ${k.label}`.trimEnd(), () => {
+    switch (k.kind) {
+      case 'map': return renderMap(w, k);
+      case 'reduce': return renderReduce(w, k);
+      case 'matmul': return renderMatmul(w, k);
+      case 'attention': return renderAttention(w, k);
+      case 'attention_grad': return renderAttentionGrad(w, k);
+      case 'scatter': return renderScatter(w, k);
+      case 'loss': return renderLoss(w, k);
+    }
   }, '};');
   return w.toString();
 }
 
+/** A function name per distinct kernel, by structural key: kernels that differ only in buffers share one. */
+export function functionNames(kernels: readonly Kernel[], prefix: string): string[] {
+  const byKey = new Map<string, string>();
+  return kernels.map((k) => {
+    const key = kernelKey(k);
+    let name = byKey.get(key);
+    if (!name) {
+      name = `${prefix}${k.kind}_${digest(key).slice(0, 12)}`;
+      byKey.set(key, name);
+    }
+    return name;
+  });
+}
+
 /** The whole kernels.js of a program: run as `new Function('kernels', 'helpers', source)`. */
-export function renderProgramJs(kernels: readonly Kernel[], title: string): string {
+export function renderProgramJs(kernels: readonly Kernel[], fns: readonly string[], title: string): string {
   const head = [
     `// Generated by tcc: CPU kernels of ${title}. Do not edit.`,
     "'use strict';",
-    'const { erf, gelu, geluTanh, geluGrad, geluTanhGrad, relu, maximum, minimum, uniform01 } = helpers;',
+    'const { erf, gelu, geluTanh, geluGrad, geluTanhGrad, relu, maximum, minimum, uniform01, scratch, pack } = helpers;',
     '',
   ].join('\n');
-  return head + kernels.map(renderKernelJs).join('\n');
+  const seen = new Set<string>();
+  const bodies: string[] = [];
+  kernels.forEach((k, i) => {
+    if (seen.has(fns[i]!)) return;
+    seen.add(fns[i]!);
+    bodies.push(renderKernelJs(k, fns[i]!));
+  });
+  return head + bodies.join('\n');
 }

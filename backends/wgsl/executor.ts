@@ -1,20 +1,22 @@
-// The WebGPU executor: the program's arena as storage buffers on the device,
-// every tensor bound as its own range of one of them; pipelines created once
-// (identical modules compiled once), bind groups made once per kernel; one
-// command encoder and one compute pass per run; reads copy only the buffers
-// asked for into a mappable buffer.
+// The WebGPU executor: the program's two regions (persistent and the planned
+// arena) as storage buffers on the device, every kernel arg bound as its own
+// range of one of them; pipelines created once (identical modules compiled
+// once), bind groups made once per kernel; one command encoder and one
+// compute pass per run; reads copy only the ranges asked for into a mappable
+// buffer.
 //
-// The arena is split into as few GPU buffers as the device's maxBufferSize
-// allows, never splitting a tensor; each tensor must fit one binding
-// (maxStorageBufferBindingSize). Parameter and state updates are copied by a
-// small compute kernel (copyBufferToBuffer cannot copy within one buffer).
+// Each region is split into as few GPU buffers as the device's maxBufferSize
+// allows, never splitting a program buffer; each binding must fit
+// maxStorageBufferBindingSize. Parameter and state updates not computed in
+// place are copied by a small compute kernel (copyBufferToBuffer cannot copy
+// within one buffer).
 
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import { RunFailure } from '../../runtime/errors.js';
-import type { Program, ProgramBuffer, WgslDispatch } from '../../runtime/program.js';
+import { tensorRange, type BufferRange, type Program, type ProgramBuffer, type WgslDispatch } from '../../runtime/program.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
-import { grid } from './render.js';
+import { grid } from './module.js';
 
 interface Placement {
   readonly chunk: number;
@@ -40,24 +42,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
 }
 `;
 
-/** Lays buffers out in chunks of at most `maxChunk` bytes, keeping each tensor whole. */
+/**
+ * Lays the buffers of both regions out in chunks of at most `maxChunk`
+ * bytes, keeping each buffer whole; buffers sharing arena bytes (planned
+ * lifetimes apart) share a chunk.
+ */
 export function placeBuffers(buffers: readonly ProgramBuffer[], maxChunk: number, maxBinding: number): { placements: Placement[]; chunkBytes: number[] } {
-  const sorted = [...buffers].sort((a, b) => a.offset - b.offset);
   const placements: Placement[] = [];
   const chunkBytes: number[] = [];
-  let chunkStart = 0;
-  for (const b of sorted) {
-    const bytes = Math.max(4, 4 * b.size);
-    if (bytes > maxBinding) {
-      throw new RunFailure(`tensor ${b.name ?? `#${b.id}`} takes ${bytes} bytes, more than this device binds at once (maxStorageBufferBindingSize ${maxBinding}); use a smaller batch or --backend cpu`);
+  for (const region of ['persistent', 'arena'] as const) {
+    const sorted = buffers.filter((b) => b.region === region).sort((a, b) => a.offset - b.offset);
+    let chunkStart = 0;
+    let chunk = -1;
+    for (const b of sorted) {
+      const bytes = Math.max(4, 4 * b.size);
+      if (bytes > maxBinding) {
+        throw new RunFailure(`tensor ${b.name ?? `#${b.id}`} takes ${bytes} bytes, more than this device binds at once (maxStorageBufferBindingSize ${maxBinding}); use a smaller batch or --backend cpu`);
+      }
+      if (chunk < 0 || b.offset + bytes - chunkStart > maxChunk) {
+        chunkStart = b.offset;
+        chunk = chunkBytes.length;
+        chunkBytes.push(0);
+      }
+      placements[b.id] = { chunk, offset: b.offset - chunkStart, bytes };
+      chunkBytes[chunk] = Math.max(chunkBytes[chunk]!, b.offset - chunkStart + bytes);
     }
-    if (chunkBytes.length === 0 || b.offset + bytes - chunkStart > maxChunk) {
-      chunkStart = b.offset;
-      chunkBytes.push(0);
-    }
-    const chunk = chunkBytes.length - 1;
-    placements[b.id] = { chunk, offset: b.offset - chunkStart, bytes };
-    chunkBytes[chunk] = Math.max(chunkBytes[chunk]!, b.offset - chunkStart + bytes);
   }
   return { placements, chunkBytes };
 }
@@ -114,7 +123,7 @@ export class WebGpuExecutor implements Executor {
     device.pushErrorScope('out-of-memory');
     const chunks = chunkBytes.map((bytes, i) => device.createBuffer({ label: `arena ${i}`, size: Math.ceil(bytes / 4) * 4, usage }));
     const oom = await device.popErrorScope();
-    if (oom) throw new RunFailure(`the device has no room for the program's ${program.arenaBytes} bytes (${oom.message.split('\n')[0]}); use a smaller batch or --backend cpu`);
+    if (oom) throw new RunFailure(`the device has no room for the program's ${program.persistentBytes + program.arenaBytes} bytes (${oom.message.split('\n')[0]}); use a smaller batch or --backend cpu`);
     const maxScratch = Math.max(0, ...program.kernels.map((k) => k.wgsl?.scratch ?? 0));
     const scratch = maxScratch ? device.createBuffer({ label: 'scratch', size: 4 * maxScratch, usage: GPUBufferUsage.STORAGE }) : undefined;
     const uniform = device.createBuffer({ label: 'run', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
@@ -159,9 +168,9 @@ export class WebGpuExecutor implements Executor {
       }
       return pipeline;
     };
-    const binding = (id: number, i: number): GPUBindGroupEntry => {
-      const p = placements[id]!;
-      return { binding: i, resource: { buffer: chunks[p.chunk]!, offset: p.offset, size: p.bytes } };
+    const binding = (range: BufferRange, i: number): GPUBindGroupEntry => {
+      const p = placements[range.buffer]!;
+      return { binding: i, resource: { buffer: chunks[p.chunk]!, offset: p.offset + 4 * range.offset, size: Math.max(4, 4 * range.size) } };
     };
 
     const pending: Promise<Dispatch>[] = [];
@@ -173,7 +182,7 @@ export class WebGpuExecutor implements Executor {
       if (code === undefined) throw new Error(`kernel ${kernel.name}: ${spec.file} is missing`);
       const storage = spec.bindings.length + (spec.scratch ? 1 : 0);
       const layout = layoutFor(storage, spec.uniform);
-      const entries = spec.bindings.map(binding);
+      const entries = spec.bindings.map((arg, i) => binding(kernel.args[arg]!, i));
       if (spec.scratch) entries.push({ binding: entries.length, resource: { buffer: scratch!, size: 4 * spec.scratch } });
       if (spec.uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
       const group = device.createBindGroup({ label: kernel.name, layout, entries });
@@ -184,9 +193,10 @@ export class WebGpuExecutor implements Executor {
     const copyLayout = layoutFor(2, false);
     const copy = pipelineFor('update', `// update\n${COPY_WGSL}`, 'main', copyLayout, '2:false');
     for (const u of program.updates) {
-      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(u.from, 0), binding(u.to, 1)] });
-      const size = program.buffers[u.to]!.size;
-      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: grid(Math.ceil(size / 256)), kernel: u.name })));
+      const [from, to] = [tensorRange(u.from), tensorRange(u.to)];
+      for (const r of [from, to]) if (r.offset % 64 !== 0) throw new Error(`update of ${u.name}: element offset ${r.offset} cannot be bound`);
+      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(from, 0), binding(to, 1)] });
+      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: grid(Math.ceil(to.size / 256)), kernel: u.name })));
     }
     let dispatches: Dispatch[];
     try {
@@ -203,14 +213,14 @@ export class WebGpuExecutor implements Executor {
     if (this.failure) throw new RunFailure(this.failure);
   }
 
-  write(id: number, data: ArrayLike<number>): void {
+  write(range: BufferRange, data: ArrayLike<number>): void {
     this.check();
-    const p = this.placements[id];
-    if (!p) throw new RangeError(`no buffer ${id}`);
-    const dtype = this.program.buffers[id]!.dtype;
+    const p = this.placements[range.buffer];
+    if (!p) throw new RangeError(`no buffer ${range.buffer}`);
+    const dtype = this.program.buffers[range.buffer]!.dtype;
     const typed = dtype === 'i32' ? (data instanceof Int32Array ? data : Int32Array.from(data)) : data instanceof Float32Array ? data : Float32Array.from(data);
-    if (4 * typed.length > p.bytes) throw new RangeError(`buffer ${id} holds ${p.bytes / 4} values, not ${typed.length}`);
-    this.gpu.device.queue.writeBuffer(this.chunks[p.chunk]!, p.offset, typed.buffer, typed.byteOffset, typed.byteLength);
+    if (4 * (range.offset + typed.length) > p.bytes) throw new RangeError(`buffer ${range.buffer} holds ${p.bytes / 4} values, not ${range.offset + typed.length}`);
+    if (typed.length) this.gpu.device.queue.writeBuffer(this.chunks[p.chunk]!, p.offset + 4 * range.offset, typed.buffer, typed.byteOffset, typed.byteLength);
   }
 
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
@@ -228,22 +238,21 @@ export class WebGpuExecutor implements Executor {
     device.queue.submit([encoder.finish()]);
   }
 
-  async read(ids: readonly number[]): Promise<CpuArray[]> {
+  async read(ranges: readonly BufferRange[]): Promise<CpuArray[]> {
     this.check();
     const { device } = this.gpu;
     let total = 0;
-    const at = ids.map((id) => {
-      const p = this.placements[id];
-      if (!p) throw new RangeError(`no buffer ${id}`);
+    const at = ranges.map((r) => {
+      if (!this.placements[r.buffer]) throw new RangeError(`no buffer ${r.buffer}`);
       const start = total;
-      total += p.bytes;
+      total += 4 * r.size;
       return start;
     });
     const staging = device.createBuffer({ size: Math.max(4, total), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     const encoder = device.createCommandEncoder();
-    ids.forEach((id, i) => {
-      const p = this.placements[id]!;
-      encoder.copyBufferToBuffer(this.chunks[p.chunk]!, p.offset, staging, at[i]!, p.bytes);
+    ranges.forEach((r, i) => {
+      const p = this.placements[r.buffer]!;
+      if (r.size) encoder.copyBufferToBuffer(this.chunks[p.chunk]!, p.offset + 4 * r.offset, staging, at[i]!, 4 * r.size);
     });
     device.queue.submit([encoder.finish()]);
     try {
@@ -256,9 +265,9 @@ export class WebGpuExecutor implements Executor {
     staging.unmap();
     staging.destroy();
     this.check();
-    return ids.map((id, i) => {
-      const b = this.program.buffers[id]!;
-      return b.dtype === 'i32' ? new Int32Array(bytes, at[i]!, b.size) : new Float32Array(bytes, at[i]!, b.size);
+    return ranges.map((r, i) => {
+      const b = this.program.buffers[r.buffer]!;
+      return b.dtype === 'i32' ? new Int32Array(bytes, at[i]!, r.size) : new Float32Array(bytes, at[i]!, r.size);
     });
   }
 

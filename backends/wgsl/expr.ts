@@ -1,40 +1,25 @@
-// Scalar expressions of the kernel IR → WGSL. WGSL is strictly typed, so
-// every expression is rendered with its type (f32, i32 or bool) and converted
-// where a use needs another: comparisons are bools, and become 0/1 only where
-// a number is stored. Functions that WGSL leaves loosely specified (max and
-// min with NaN, tanh of large values, pow) are written out so that the GPU
-// computes the formulas the CPU backend and the interpreter compute.
+// Kernel expressions → WGSL. Every expression carries its type (f32, i32 or
+// bool), so rendering is direct; shared subexpressions become `let`s.
+// Functions that WGSL leaves loosely specified (max and min with NaN, tanh of
+// large values, pow, erf) are written out so that the GPU computes the
+// formulas the CPU backend and the interpreter compute. Integer division and
+// modulo are floor division and modulo, as the kernel IR states; the plain
+// operators are used where range analysis shows both operands non-negative.
 
-import type { BinaryFn, KExpr, ScalarType, UnaryFn } from '../../compiler/lower/kernel.js';
+import type { CodeWriter } from '../common/writer.js';
+import { rangeOf, sharedNodes, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
 
-export type WType = 'f32' | 'i32' | 'bool';
-
-export interface Typed {
-  readonly code: string;
-  readonly type: WType;
-}
-
-/** How the expression reaches its operands: the variable of each input slot, and the accumulator's type. */
-export interface ExprScope {
-  readonly slot: (slot: number) => { readonly name: string; readonly type: ScalarType };
-}
-
-function literal(value: number, type: ScalarType): string {
+export function literal(value: number, type: ScalarType): string {
+  if (type === 'bool') return value ? 'true' : 'false';
   if (type === 'i32') return `${Math.trunc(value)}i`;
   if (Number.isNaN(value)) return 'special_f32(2u)';
   if (!Number.isFinite(value)) return value > 0 ? 'special_f32(0u)' : 'special_f32(1u)';
   const f = Math.fround(value);
+  if (!Number.isFinite(f)) return f > 0 ? 'special_f32(0u)' : 'special_f32(1u)';
   if (f !== 0 && Math.abs(f) < 1.1754943508222875e-38) return '0.0f'; // subnormal: flushed by most GPUs anyway
   // The double's shortest form of the f32 value: exact, so WGSL reads back the same f32.
   const text = Object.is(f, -0) ? '-0.0' : String(f);
   return `${/[.e]/.test(text) ? text : `${text}.0`}f`;
-}
-
-export function convert(e: Typed, to: WType): string {
-  if (e.type === to) return e.code;
-  if (e.type === 'bool') return to === 'f32' ? `select(0.0f, 1.0f, ${e.code})` : `select(0i, 1i, ${e.code})`;
-  if (to === 'bool') return `(${e.code} != ${e.type === 'f32' ? '0.0f' : '0i'})`;
-  return `${to}(${e.code})`;
 }
 
 const UNARY: Record<UnaryFn, (x: string) => string> = {
@@ -91,6 +76,10 @@ fn special_f32(which: u32) -> f32 { return bitcast<f32>(special_bits[which]); }`
   let q = a / b;
   return select(q, q - 1i, (a % b != 0i) && ((a < 0i) != (b < 0i)));
 }`,
+  floor_mod: `fn floor_mod(a: i32, b: i32) -> i32 {
+  let r = a % b;
+  return select(r, r + b, (r != 0i) && ((r < 0i) != (b < 0i)));
+}`,
   uniform01: `// Threefry-2x32-20 (as in JAX): 32-bit add, rotate and xor, the same bits as the CPU.
 fn rotl(x: u32, r: u32) -> u32 { return (x << r) | (x >> (32u - r)); }
 fn uniform01(k0: u32, k1: u32, c0: u32, c1: u32) -> f32 {
@@ -132,68 +121,73 @@ export function helpersFor(code: string): string[] {
   return [...used].map((name) => HELPERS[name]!);
 }
 
-const numeric = (a: Typed, b: Typed): WType => (a.type === 'f32' || b.type === 'f32' ? 'f32' : a.type === 'bool' && b.type === 'bool' ? 'i32' : a.type === 'bool' ? b.type : a.type);
-
-function renderBinary(fn: BinaryFn, a: Typed, b: Typed): Typed {
-  const t = numeric(a, b);
-  const x = convert(a, t);
-  const y = convert(b, t);
-  switch (fn) {
-    case 'add': return { code: `(${x} + ${y})`, type: t };
-    case 'sub': return { code: `(${x} - ${y})`, type: t };
-    case 'mul': return { code: `(${x} * ${y})`, type: t };
-    case 'div': return { code: `(${x} / ${y})`, type: t };
-    case 'mod': return { code: `(${x} % ${y})`, type: t };
-    case 'max': return { code: `select(${y}, ${x}, ${x} > ${y})`, type: t };
-    case 'min': return { code: `select(${y}, ${x}, ${x} < ${y})`, type: t };
-    case 'lt': return { code: `(${x} < ${y})`, type: 'bool' };
-    case 'pow': return { code: `pow(${convert(a, 'f32')}, ${convert(b, 'f32')})`, type: 'f32' };
-    case 'idiv': return t === 'i32' ? { code: `floor_div(${x}, ${y})`, type: 'i32' } : { code: `floor(${x} / ${y})`, type: 'f32' };
-    case 'gelu_grad': return { code: `(${convert(b, 'f32')} * gelu_grad_f32(${convert(a, 'f32')}))`, type: 'f32' };
-    case 'gelu_tanh_grad': return { code: `(${convert(b, 'f32')} * gelu_tanh_grad_f32(${convert(a, 'f32')}))`, type: 'f32' };
-  }
+/** How a kernel names its coordinates and args. */
+export interface WgslNames {
+  readonly idx: (axis: number) => string;
+  readonly ridx: (axis: number) => string;
+  readonly arg: (arg: number) => string;
 }
 
-/**
- * Renders an expression. `idx` axes are the variables c0, c1, …; `ridx` is r;
- * `acc` is acc; random draws read the run's seed and step from `rt`.
- */
-export function renderExpr(e: KExpr, scope: ExprScope, accType: WType = 'f32'): Typed {
-  const go = (x: KExpr) => renderExpr(x, scope, accType);
-  switch (e.op) {
-    case 'const': return { code: literal(e.value, e.type), type: e.type };
-    case 'idx': return { code: `c${e.axis}`, type: 'i32' };
-    case 'ridx': return { code: 'r', type: 'i32' };
-    case 'acc': return { code: 'acc', type: accType };
-    case 'load': {
-      const { name, type } = scope.slot(e.slot);
-      return { code: `${name}[${convert(go(e.index), 'i32')}]`, type };
-    }
-    case 'unary': {
-      const x = go(e.x);
-      if (e.fn === 'neg' && x.type === 'i32') return { code: `(-${x.code})`, type: 'i32' };
-      return { code: UNARY[e.fn](convert(x, 'f32')), type: 'f32' };
-    }
-    case 'binary': return renderBinary(e.fn, go(e.a), go(e.b));
-    case 'where': {
-      const then = go(e.then);
-      const other = go(e.else);
-      const t = numeric(then, other);
-      return { code: `select(${convert(other, t)}, ${convert(then, t)}, ${convert(go(e.cond), 'bool')})`, type: t };
-    }
-    case 'cast': return { code: convert(go(e.x), e.to), type: e.to };
-    case 'random': return { code: `uniform01(rt.seed, ${e.stream >>> 0}u, rt.step, u32(${convert(go(e.element), 'i32')}))`, type: 'f32' };
-  }
-}
+export class WgslExprs {
+  private readonly named = new Map<KExpr, string>();
+  private counter = 0;
 
-/** Whether an expression draws random numbers (and so needs the run's seed and step). */
-export function usesRandom(e: KExpr): boolean {
-  switch (e.op) {
-    case 'random': return true;
-    case 'load': return usesRandom(e.index);
-    case 'unary': case 'cast': return usesRandom(e.x);
-    case 'binary': return usesRandom(e.a) || usesRandom(e.b);
-    case 'where': return usesRandom(e.cond) || usesRandom(e.then) || usesRandom(e.else);
-    default: return false;
+  constructor(
+    private readonly space: Space,
+    private readonly names: WgslNames,
+    private readonly prefix = 't',
+  ) {}
+
+  /** A scope inside this one that declares the shared subexpressions of `roots` as lets. */
+  open(w: CodeWriter, roots: readonly KExpr[]): WgslExprs {
+    const inner = new WgslExprs(this.space, this.names, `${this.prefix}${this.counter++}_`);
+    for (const [e, name] of this.named) inner.named.set(e, name);
+    for (const e of sharedNodes(roots, new Set(this.named.keys()))) {
+      const name = `${inner.prefix}${inner.counter++}`;
+      w.line(`let ${name} = ${inner.render(e)};`);
+      inner.named.set(e, name);
+    }
+    return inner;
+  }
+
+  private nonNegative(e: KExpr): boolean {
+    return rangeOf(e, this.space)[0] >= 0;
+  }
+
+  render(e: KExpr): string {
+    const name = this.named.get(e);
+    if (name) return name;
+    const go = (x: KExpr) => this.render(x);
+    switch (e.op) {
+      case 'const': return literal(e.value, e.type);
+      case 'idx': return this.names.idx(e.axis);
+      case 'ridx': return this.names.ridx(e.axis);
+      case 'var': return `v${e.id}`;
+      case 'acc': return 'acc';
+      case 'load': return `${this.names.arg(e.arg)}[${go(e.index)}]`;
+      case 'unary': return UNARY[e.fn](go(e.x));
+      case 'cast':
+        if (e.x.type === 'bool') return e.type === 'f32' ? `select(0.0f, 1.0f, ${go(e.x)})` : `select(0i, 1i, ${go(e.x)})`;
+        return `${e.type}(${go(e.x)})`;
+      case 'where': return `select(${go(e.else)}, ${go(e.then)}, ${go(e.cond)})`;
+      case 'random': return `uniform01(rt.seed, ${e.stream >>> 0}u, rt.step, u32(${go(e.element)}))`;
+      case 'binary': {
+        const [a, b] = [go(e.a), go(e.b)];
+        switch (e.fn) {
+          case 'add': return `(${a} + ${b})`;
+          case 'sub': return `(${a} - ${b})`;
+          case 'mul': return `(${a} * ${b})`;
+          case 'div': return `(${a} / ${b})`;
+          case 'max': return `select(${b}, ${a}, ${a} > ${b})`;
+          case 'min': return `select(${b}, ${a}, ${a} < ${b})`;
+          case 'lt': return `(${a} < ${b})`;
+          case 'pow': return `pow(${a}, ${b})`;
+          case 'idiv': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} / ${b})` : `floor_div(${a}, ${b})`;
+          case 'mod': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} % ${b})` : `floor_mod(${a}, ${b})`;
+          case 'gelu_grad': return `(${b} * gelu_grad_f32(${a}))`;
+          case 'gelu_tanh_grad': return `(${b} * gelu_tanh_grad_f32(${a}))`;
+        }
+      }
+    }
   }
 }

@@ -1,25 +1,28 @@
-// Matmul in WGSL. C[b, i, j] = Σ_p A[b, i, p] · B[b, p, j], operands read
-// through strides (a transposed operand has its strides swapped).
+// Matmul in WGSL. C[b, i, j] = Σ_p A[b, i, p] · B[b, p, j]. Each operand is
+// a function of its coordinates (`operand_a(z…, row, col)`: a strided load,
+// or a prologue such as GELU or dropout over loads), and the stores are an
+// epilogue function of the output coordinates and the accumulator.
 //
 // The tiled kernel: a workgroup of 16×16 invocations computes a BM×BN tile of
 // C, each invocation a TM×TN block of it held in registers. Per step of BK
 // along p, the workgroup stages a BM×BK tile of A and a BK×BN tile of B in
-// workgroup memory; each operand is loaded along its contiguous axis (p for
-// A row-major and B transposed, i or j otherwise), four elements at a time
-// through a vec4 binding when the strides allow it. Tile sizes follow the
-// shape: 4×4 blocks where a dimension reaches 64, single outputs along a
-// short one (the NSP head's 8×2, a batch's few rows).
+// workgroup memory; a plain operand is loaded along its contiguous axis (p
+// for A row-major and B transposed, i or j otherwise), four elements at a
+// time through a vec4 binding when the strides allow it; any other operand
+// is evaluated element by element. Tile sizes follow the shape: 4×4 blocks
+// where a dimension reaches 64, single outputs along a short one.
 //
-// The direct kernel, one output per invocation reading A and B from storage
-// with no workgroup memory, takes the small products (the NSP head, attention
-// over a few tokens) and those with fewer than 16 rows or columns (a short
-// text's projections, the MLM decoder at batch 1): they have too few tiles
-// to fill a GPU, or tiles mostly empty, and stepping through k with barriers
-// costs more than it saves.
-// The benchmark times it against the tiled kernel on large shapes too.
+// The direct kernel, one output per invocation reading both operands from
+// storage with no workgroup memory, takes the small products (the NSP head,
+// attention over a few tokens) and those with fewer than 16 rows or columns
+// (a short text's projections, the MLM decoder at batch 1): they have too
+// few tiles to fill a GPU, or tiles mostly empty, and stepping through k
+// with barriers costs more than it saves.
 
-import type { MatmulKernel, MatmulOperand } from '../../compiler/lower/kernel.js';
-import { BUILTINS, KernelModule, MAX_GROUPS, type WgslKernel } from './render.js';
+import type { CodeWriter } from '../common/writer.js';
+import { walkExpr, type KExpr, type MatmulKernel, type Operand } from '../../compiler/lower/kernel.js';
+import { WgslExprs } from './expr.js';
+import { BUILTINS, KernelModule, MAX_GROUPS, type WgslKernel } from './module.js';
 
 export interface Tiling {
   /** Invocations along n and m. */
@@ -48,8 +51,8 @@ export function chooseTiling(m: number, n: number): Tiling {
 /** One operand as the loader sees it: an axis along p and an "outer" axis (i for A, j for B). */
 interface Side {
   readonly name: 'a' | 'b';
-  readonly slot: number;
-  readonly operand: MatmulOperand;
+  readonly operand: Operand;
+  /** Strides along p and along the outer axis, when the operand is a plain view. */
   readonly strideP: number;
   readonly strideO: number;
   /** Global extent of the outer axis (m or n) and its tile length (BM or BN). */
@@ -59,17 +62,49 @@ interface Side {
   vector: boolean;
 }
 
-/** Whether vec4 loads along the contiguous axis stay aligned and in bounds. */
-function canVectorize(side: Side, depth: number, bk: number): boolean {
-  const { strideP, strideO, operand, extentO, tileO } = side;
-  const batchAligned = operand.batchStrides.every((s) => s % 4 === 0);
-  if (strideP === 1) return depth % 4 === 0 && strideO % 4 === 0 && batchAligned && bk % 4 === 0;
-  if (strideO === 1) return extentO % 4 === 0 && strideP % 4 === 0 && batchAligned && tileO % 4 === 0;
+const argsOf = (...exprs: KExpr[]) => {
+  const args = new Set<number>();
+  for (const e of exprs) walkExpr(e, (x) => x.op === 'load' && args.add(x.arg));
+  return args;
+};
+
+/** Whether vec4 loads along the contiguous axis stay aligned and in bounds, and the arg is read by nothing else. */
+function canVectorize(side: Side, others: ReadonlySet<number>, depth: number, bk: number): boolean {
+  const v = side.operand.view;
+  if (!v || others.has(v.arg)) return false;
+  const { strideP, strideO, extentO, tileO } = side;
+  const aligned = v.offset % 4 === 0 && v.batchStrides.every((s) => s % 4 === 0);
+  if (strideP === 1) return depth % 4 === 0 && strideO % 4 === 0 && aligned && bk % 4 === 0;
+  if (strideO === 1) return extentO % 4 === 0 && strideP % 4 === 0 && aligned && tileO % 4 === 0;
   return false;
 }
 
+const batchParams = (k: MatmulKernel) => k.batch.map((_, d) => `z${d}: i32, `).join('');
+const batchArgs = (k: MatmulKernel) => k.batch.map((_, d) => `z${d}, `).join('');
+
+/** `fn operand_a(z…, row, col) -> f32` and the like: an operand's element at its coordinates. */
+function operandFunction(w: CodeWriter, mod: KernelModule, k: MatmulKernel, name: 'a' | 'b', o: Operand): void {
+  const nb = k.batch.length;
+  const space = { idx: [...k.batch, name === 'a' ? k.m : k.k, name === 'a' ? k.k : k.n], ridx: [] };
+  const scope = new WgslExprs(space, mod.names((axis) => (axis < nb ? `z${axis}` : axis === nb ? 'row' : 'col')));
+  w.block(`fn operand_${name}(${batchParams(k)}row: i32, col: i32) -> f32 {`, () => {
+    const inner = scope.open(w, [o.value]);
+    w.line(`return ${inner.render(o.value)};`);
+  });
+}
+
+/** `fn epilogue(z…, i, j, acc)`: every store of one output element. */
+function epilogueFunction(w: CodeWriter, mod: KernelModule, k: MatmulKernel): void {
+  const nb = k.batch.length;
+  const scope = new WgslExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, mod.names((axis) => (axis < nb ? `z${axis}` : axis === nb ? 'i' : 'j')));
+  w.block(`fn epilogue(${batchParams(k)}i: i32, j: i32, acc: f32) {`, () => {
+    const inner = scope.open(w, k.stores.flatMap((s) => [s.index, s.value]));
+    for (const s of k.stores) w.line(`a${s.arg}[${inner.render(s.index)}] = ${inner.render(s.value)};`);
+  });
+}
+
 /** Lines that copy one operand's tile into workgroup memory `s${name}[p * tileO + o]`. */
-function loader(side: Side, source: string, k: MatmulKernel, bk: number, threads: number): string[] {
+function loader(side: Side, k: MatmulKernel, bk: number, threads: number): string[] {
   const { name, strideP, strideO, extentO, tileO } = side;
   const fastP = strideP === 1 || strideO !== 1;
   const width = side.vector ? 4 : 1;
@@ -77,44 +112,47 @@ function loader(side: Side, source: string, k: MatmulKernel, bk: number, threads
   const items = (bk * tileO) / width;
   const lines: string[] = [];
   for (let first = 0; first < items; first += threads) {
-    const id = `${first}i + i32(lid)`;
     lines.push('{');
-    lines.push(`  let item = ${id};`);
-    if (first + threads > items) lines.push(`  if (item < ${items}i) {`);
-    const pad = first + threads > items ? '    ' : '  ';
+    lines.push(`  let item = ${first}i + i32(lid);`);
+    const partial = first + threads > items;
+    if (partial) lines.push(`  if (item < ${items}i) {`);
+    const pad = partial ? '    ' : '  ';
     const [p, o] = fastP ? [`(item % ${fastLength}i) * ${width}i`, `item / ${fastLength}i`] : [`item / ${fastLength}i`, `(item % ${fastLength}i) * ${width}i`];
     lines.push(`${pad}let p = ${p};`);
     lines.push(`${pad}let o = ${o};`);
     lines.push(`${pad}let gp = k0 + p;`);
     lines.push(`${pad}let go = ${name}o0 + o;`);
     lines.push(`${pad}let inside = gp < ${k.k}i && go < ${extentO}i;`);
-    const address = `${name}Off + go * ${strideO}i + gp * ${strideP}i`;
     if (width === 1) {
-      lines.push(`${pad}s${name}[p * ${tileO}i + o] = select(0.0f, ${source}[${address}], inside);`);
+      const call = name === 'a' ? `operand_a(${batchArgs(k)}go, gp)` : `operand_b(${batchArgs(k)}gp, go)`;
+      lines.push(`${pad}var v = 0.0f;`);
+      lines.push(`${pad}if (inside) { v = ${call}; }`);
+      lines.push(`${pad}s${name}[p * ${tileO}i + o] = v;`);
     } else {
-      lines.push(`${pad}let v = select(vec4<f32>(0.0f), ${source}[(${address}) / 4i], inside);`);
+      const view = side.operand.view!;
+      const batch = view.batchStrides.map((s, d) => (s ? ` + z${d} * ${s}i` : '')).join('');
+      const address = `${view.offset}i${batch} + go * ${strideO}i + gp * ${strideP}i`;
+      lines.push(`${pad}var v = vec4<f32>(0.0f);`);
+      lines.push(`${pad}if (inside) { v = a${view.arg}[(${address}) / 4i]; }`);
       for (let e = 0; e < 4; e++) {
         const at = fastP ? `(p + ${e}i) * ${tileO}i + o` : `p * ${tileO}i + o + ${e}i`;
         lines.push(`${pad}s${name}[${at}] = v[${e}];`);
       }
     }
-    if (first + threads > items) lines.push('  }');
+    if (partial) lines.push('  }');
     lines.push('}');
   }
   return lines;
 }
 
-function batchOffsets(k: MatmulKernel): string[] {
+function batchCoordinates(k: MatmulKernel): string[] {
   const lines = ['let zb = i32(wid.z);'];
   let inner = k.batch.reduce((a, d) => a * d, 1);
-  const coords = k.batch.map((d, axis) => {
+  k.batch.forEach((d, axis) => {
     inner /= d;
     const q = inner === 1 ? 'zb' : `(zb / ${inner}i)`;
     lines.push(`let z${axis} = ${axis === 0 ? q : `${q} % ${d}i`};`);
-    return `z${axis}`;
   });
-  const sum = (strides: readonly number[]) => strides.map((s, d) => (s ? `${coords[d]} * ${s}i` : '')).filter(Boolean).join(' + ') || '0i';
-  lines.push(`let aOff = ${sum(k.a.batchStrides)};`, `let bOff = ${sum(k.b.batchStrides)};`, `let cOff = zb * ${k.m * k.n}i;`);
   return lines;
 }
 
@@ -129,31 +167,39 @@ function renderTiled(k: MatmulKernel): WgslKernel {
   const bm = t.wy * t.tm;
   const bn = t.wx * t.tn;
   const threads = t.wx * t.wy;
-  const a: Side = { name: 'a', slot: 0, operand: k.a, strideP: k.a.colStride, strideO: k.a.rowStride, extentO: k.m, tileO: bm, vector: false };
-  const b: Side = { name: 'b', slot: 1, operand: k.b, strideP: k.b.rowStride, strideO: k.b.colStride, extentO: k.n, tileO: bn, vector: false };
-  const shared = k.inputs[0]!.buffer === k.inputs[1]!.buffer;
-  for (const side of [a, b]) side.vector = !shared && canVectorize(side, k.k, t.bk);
-  const mod = new KernelModule(k, [a.vector ? 'vec4<f32>' : 'f32', b.vector ? 'vec4<f32>' : 'f32']);
+  const a: Side = { name: 'a', operand: k.a, strideP: k.a.view?.colStride ?? 0, strideO: k.a.view?.rowStride ?? 0, extentO: k.m, tileO: bm, vector: false };
+  const b: Side = { name: 'b', operand: k.b, strideP: k.b.view?.rowStride ?? 0, strideO: k.b.view?.colStride ?? 0, extentO: k.n, tileO: bn, vector: false };
+  const epilogueArgs = argsOf(...k.stores.flatMap((s) => [s.index, s.value]));
+  a.vector = canVectorize(a, new Set([...argsOf(k.b.value), ...epilogueArgs]), k.k, t.bk);
+  b.vector = canVectorize(b, new Set([...argsOf(k.a.value), ...epilogueArgs]), k.k, t.bk);
+  const types: (string | undefined)[] = [];
+  if (a.vector) types[k.a.view!.arg] = 'vec4<f32>';
+  if (b.vector) types[k.b.view!.arg] = 'vec4<f32>';
+  const mod = new KernelModule(k, types);
   const { w } = mod;
   const rows = Array.from({ length: t.tm }, (_, r) => r);
   const cols = Array.from({ length: t.tn }, (_, c) => c);
   const workgroups: [number, number, number] = [Math.ceil(k.n / bn), Math.ceil(k.m / bm), batchCount(k)];
   if (workgroups[0] > MAX_GROUPS || workgroups[1] > MAX_GROUPS) throw new RangeError(`${k.name}: ${k.m}×${k.n} needs more workgroups than a dispatch allows`);
-  const layout = `A ${a.vector ? 'vec4' : 'scalar'} along ${a.strideP === 1 || a.strideO !== 1 ? 'p' : 'i'}, B ${b.vector ? 'vec4' : 'scalar'} along ${b.strideP === 1 || b.strideO !== 1 ? 'p' : 'j'}`;
-  w.line(`// ${k.batch.length ? `[${k.batch.join('×')}] × ` : ''}${k.m}×${k.k} · ${k.k}×${k.n}: tiles ${bm}×${bn}×${t.bk}, ${t.tm}×${t.tn} per invocation; ${layout}`);
+  const how = (s: Side) => (s.vector ? `vec4 along ${s.strideP === 1 ? 'p' : s.name === 'a' ? 'i' : 'j'}` : 'by element');
+  w.line(`// ${k.batch.length ? `[${k.batch.join('×')}] × ` : ''}${k.m}×${k.k} · ${k.k}×${k.n}: tiles ${bm}×${bn}×${t.bk}, ${t.tm}×${t.tn} per invocation; A ${how(a)}, B ${how(b)}`);
   w.line(`var<workgroup> sa: array<f32, ${t.bk * bm}>;`);
   w.line(`var<workgroup> sb: array<f32, ${t.bk * bn}>;`);
   w.line('');
+  if (!a.vector) operandFunction(w, mod, k, 'a', k.a);
+  if (!b.vector) operandFunction(w, mod, k, 'b', k.b);
+  epilogueFunction(w, mod, k);
+  w.line('');
   w.line(`@compute @workgroup_size(${threads})`);
   w.block(`fn main(${BUILTINS}) {`, () => {
-    for (const line of batchOffsets(k)) w.line(line);
+    for (const line of batchCoordinates(k)) w.line(line);
     w.line(`let tx = i32(lid) % ${t.wx}i;`);
     w.line(`let ty = i32(lid) / ${t.wx}i;`);
     w.line(`let ao0 = i32(wid.y) * ${bm}i;`);
     w.line(`let bo0 = i32(wid.x) * ${bn}i;`);
     w.line(`var acc: array<array<f32, ${t.tn}>, ${t.tm}>;`);
     w.block(`for (var k0 = 0i; k0 < ${k.k}i; k0 += ${t.bk}i) {`, () => {
-      for (const line of [...loader(a, mod.scope.slot(0).name, k, t.bk, threads), ...loader(b, mod.scope.slot(1).name, k, t.bk, threads)]) w.line(line);
+      for (const line of [...loader(a, k, t.bk, threads), ...loader(b, k, t.bk, threads)]) w.line(line);
       w.line('workgroupBarrier();');
       w.block(`for (var p = 0i; p < ${t.bk}i; p++) {`, () => {
         for (const r of rows) w.line(`let x${r} = sa[p * ${bm}i + ty * ${t.tm}i + ${r}i];`);
@@ -164,7 +210,7 @@ function renderTiled(k: MatmulKernel): WgslKernel {
     });
     for (const r of rows) {
       w.line(`let i${r} = ao0 + ty * ${t.tm}i + ${r}i;`);
-      for (const c of cols) w.line(`if (i${r} < ${k.m}i && bo0 + tx * ${t.tn}i + ${c}i < ${k.n}i) { out[cOff + i${r} * ${k.n}i + bo0 + tx * ${t.tn}i + ${c}i] = acc[${r}][${c}]; }`);
+      for (const c of cols) w.line(`if (i${r} < ${k.m}i && bo0 + tx * ${t.tn}i + ${c}i < ${k.n}i) { epilogue(${batchArgs(k)}i${r}, bo0 + tx * ${t.tn}i + ${c}i, acc[${r}][${c}]); }`);
     }
   });
   return mod.finish([{ entry: 'main', workgroups }]);
@@ -174,15 +220,19 @@ function renderDirect(k: MatmulKernel): WgslKernel {
   const mod = new KernelModule(k);
   const { w } = mod;
   const workgroups: [number, number, number] = [Math.ceil(k.n / 16), Math.ceil(k.m / 16), batchCount(k)];
+  operandFunction(w, mod, k, 'a', k.a);
+  operandFunction(w, mod, k, 'b', k.b);
+  epilogueFunction(w, mod, k);
+  w.line('');
   w.line(`@compute @workgroup_size(16, 16)`);
   w.block('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) local: vec3<u32>) {', () => {
-    for (const line of batchOffsets(k)) w.line(line);
+    for (const line of batchCoordinates(k)) w.line(line);
     w.line('let i = i32(wid.y * 16u + local.y);');
     w.line('let j = i32(wid.x * 16u + local.x);');
     w.line(`if (i >= ${k.m}i || j >= ${k.n}i) { return; }`);
     w.line('var s = 0.0f;');
-    w.line(`for (var p = 0i; p < ${k.k}i; p++) { s += ${mod.scope.slot(0).name}[aOff + i * ${k.a.rowStride}i + p * ${k.a.colStride}i] * ${mod.scope.slot(1).name}[bOff + p * ${k.b.rowStride}i + j * ${k.b.colStride}i]; }`);
-    w.line(`out[cOff + i * ${k.n}i + j] = s;`);
+    w.line(`for (var p = 0i; p < ${k.k}i; p++) { s += operand_a(${batchArgs(k)}i, p) * operand_b(${batchArgs(k)}p, j); }`);
+    w.line(`epilogue(${batchArgs(k)}i, j, s);`);
   });
   return mod.finish([{ entry: 'main', workgroups }]);
 }

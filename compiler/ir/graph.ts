@@ -26,6 +26,18 @@ export type Mode = 'infer' | 'train';
 /** Outputs named "update:NAME" carry the next value of parameter or state NAME (training steps). */
 export const UPDATE_PREFIX = 'update:';
 
+/** A kernel of a fused graph: the nodes it computes, in order, and those it writes to memory. */
+export interface ScheduledKernel {
+  readonly nodes: readonly number[];
+  readonly stored: readonly number[];
+}
+
+/** A repeated block of the model (an encoder layer): its nodes as id ranges [start, end). */
+export interface Region {
+  readonly name: string;
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
 export interface Graph {
   readonly name: string;
   readonly mode: Mode;
@@ -33,6 +45,10 @@ export interface Graph {
   readonly dims: Readonly<Record<string, number>>;
   readonly nodes: readonly Node[];
   readonly outputs: readonly GraphOutput[];
+  /** After fusion: the kernels in execution order. Absent: one kernel per computing node. */
+  readonly schedule?: readonly ScheduledKernel[];
+  /** The model's repeated blocks, for recomputation and per-layer reports. */
+  readonly regions?: readonly Region[];
 }
 
 /** Stable text of attributes (keys sorted) for hashing and printing. */

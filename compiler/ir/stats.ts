@@ -31,7 +31,7 @@ export function graphStats(graph: Graph): GraphStats {
       parameters += numel(node.type.shape);
       parameterTensors++;
     }
-    if (def.fusion === 'source') continue;
+    if (def.fusion === 'source' || def.fusion === 'generator') continue;
     ops++;
     opCounts[node.op] = (opCounts[node.op] ?? 0) + 1;
     flops += def.flops(node.args.map((a) => graph.nodes[a]!.type), node.type, node.attrs as never);

@@ -1,79 +1,137 @@
 // The kernel IR: what a backend renders. A program is a list of kernels over
-// numbered buffers; each kernel computes one output buffer from input
-// buffers. Kernels are target-neutral: no JavaScript, C or WGSL in them, only
-// iteration spaces, scalar expressions and a few parameterized templates
-// (matmul, row-wise softmax and layer norm) that fused prologues and
-// epilogues will plug into.
+// numbered buffers. Kernels are target-neutral, shaped so that JavaScript,
+// WGSL and C renderers each only render:
 //
-//   map      out[c0, c1, …] = expr(c0, c1, …)            one element per point
-//   reduce   out[kept…] = combine over r < extent of expr  sum or max, then finish
-//   matmul   C[b, i, j] = Σ_k A[b, i, k] · B[b, k, j]      strided operands
-//   rows     softmax, log_softmax, layer_norm (and its dx) along one axis
-//   scatter  out[ids[i], :] += values[i, :] into a zeroed table
-//   loss     cross-entropy, its gradient, accuracy over labelled rows
+//   - every expression carries its scalar type (f32, i32, bool); nothing is
+//     left to a renderer's type inference;
+//   - integer `idiv` and `mod` are floor division and floor modulo (the
+//     remainder takes the divisor's sign); `rangeOf` tells a renderer when
+//     both operands are non-negative and a truncating form is exact;
+//   - a kernel reads and writes `args`: ranges of buffers (a binding each,
+//     starting at an element offset that is a multiple of 64, so that
+//     WebGPU can bind it); loads and stores index an arg explicitly, so an
+//     output is stored through an explicit index, never a running counter;
+//   - iteration spaces are stated; in a map every axis may be split across
+//     threads, in a reduction every outer point is independent.
+//
+// The kinds:
+//
+//   map        for each point c of `shape`: stores
+//   reduce     for each outer point c: stages (sum, max or let over the
+//              reduced space, each a value `var i` later expressions use),
+//              then `stores` once per outer point and `elementStores` once
+//              per point of the reduced space (softmax, layer norm: rows)
+//   matmul     C[b, i, j] = Σ_p A[b, i, p] · B[b, p, j]; each operand is an
+//              expression over its own coordinates (a prologue: GELU,
+//              dropout, a transpose folded into strides), with its strided
+//              view when it is a plain load (`constant` when that view is a
+//              parameter, which a backend may pack once); stores are
+//              epilogues over the accumulator `acc` at (b…, i, j)
+//   attention  softmax(score(q·k, b…, i, j)) · keep(b…, i, j) · V, online,
+//              never holding a row of scores; stores O and the rows'
+//              log-sum-exp; attention_grad: dq, dk, dv from the saved ones
+//   scatter    out[ids[i], :] += values[i, :] into a zeroed table
+//   loss       cross-entropy, its gradient, accuracy over labelled rows
 
-export type ScalarType = 'f32' | 'i32';
+export type ScalarType = 'f32' | 'i32' | 'bool';
 
 export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'sigmoid' | 'erf' | 'relu' | 'gelu' | 'gelu_tanh' | 'sin' | 'cos';
 export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'lt' | 'mod' | 'idiv' | 'gelu_grad' | 'gelu_tanh_grad';
 
-/** Scalar expressions. Loads take an element index (not bytes) into an input slot. */
+/** Scalar expressions. Loads take an element index (relative to the arg's offset). */
 export type KExpr =
-  | { readonly op: 'const'; readonly value: number; readonly type: ScalarType }
-  /** The output coordinate along an axis of the iteration space. */
-  | { readonly op: 'idx'; readonly axis: number }
-  /** The reduction counter of a reduce kernel. */
-  | { readonly op: 'ridx' }
-  | { readonly op: 'load'; readonly slot: number; readonly index: KExpr }
-  | { readonly op: 'unary'; readonly fn: UnaryFn; readonly x: KExpr }
-  | { readonly op: 'binary'; readonly fn: BinaryFn; readonly a: KExpr; readonly b: KExpr }
-  | { readonly op: 'where'; readonly cond: KExpr; readonly then: KExpr; readonly else: KExpr }
-  | { readonly op: 'cast'; readonly to: ScalarType; readonly x: KExpr }
-  /** Uniform [0, 1) from Threefry keyed by (seed, stream) and counted by (step, element). */
-  | { readonly op: 'random'; readonly stream: number; readonly element: KExpr }
-  /** The accumulated value in a reduce kernel's finish expression. */
-  | { readonly op: 'acc' };
+  | { readonly op: 'const'; readonly type: ScalarType; readonly value: number }
+  /** A coordinate of the iteration space (the outer space of a reduction). */
+  | { readonly op: 'idx'; readonly type: 'i32'; readonly axis: number }
+  /** A coordinate of a reduction's reduced space. */
+  | { readonly op: 'ridx'; readonly type: 'i32'; readonly axis: number }
+  /** The value of stage `id` of a reduction. */
+  | { readonly op: 'var'; readonly type: 'f32'; readonly id: number }
+  /** The accumulated product of a matmul (its epilogue's input) or the dot product q·k of attention. */
+  | { readonly op: 'acc'; readonly type: 'f32' }
+  | { readonly op: 'load'; readonly type: ScalarType; readonly arg: number; readonly index: KExpr }
+  | { readonly op: 'unary'; readonly type: ScalarType; readonly fn: UnaryFn; readonly x: KExpr }
+  | { readonly op: 'binary'; readonly type: ScalarType; readonly fn: BinaryFn; readonly a: KExpr; readonly b: KExpr }
+  | { readonly op: 'where'; readonly type: ScalarType; readonly cond: KExpr; readonly then: KExpr; readonly else: KExpr }
+  /** f32 → i32 truncates toward zero; bool → 0 or 1. */
+  | { readonly op: 'cast'; readonly type: ScalarType; readonly x: KExpr }
+  /** Uniform [0, 1) from Threefry-2x32 keyed by (seed, stream) and counted by (step, element). */
+  | { readonly op: 'random'; readonly type: 'f32'; readonly stream: number; readonly element: KExpr };
 
-/** A kernel argument: a buffer read (slots 0…) or written (the output, last slot). */
+/** A range of a buffer that a kernel binds. */
 export interface KernelArg {
   readonly buffer: number;
-  readonly dtype: ScalarType;
+  /** First element bound (a multiple of ARG_ALIGNMENT). */
+  readonly offset: number;
+  /** Elements bound. */
   readonly size: number;
+  readonly dtype: 'f32' | 'i32';
+  readonly access: 'read' | 'write' | 'readwrite';
+}
+
+/** Elements an arg's offset is a multiple of: 256 bytes, WebGPU's storage binding alignment. */
+export const ARG_ALIGNMENT = 64;
+
+export interface Store {
+  readonly arg: number;
+  readonly index: KExpr;
+  readonly value: KExpr;
 }
 
 interface KernelBase {
   /** Unique in the program, e.g. "k12_matmul". */
   readonly name: string;
-  /** The graph node (and its spec label) that the kernel computes. */
-  readonly node: number;
+  /** The spec label of the value the kernel computes. */
   readonly label: string;
-  readonly inputs: readonly KernelArg[];
-  readonly output: KernelArg;
+  /** The graph nodes computed inside the kernel. */
+  readonly nodes: readonly number[];
+  readonly args: readonly KernelArg[];
 }
 
 export interface MapKernel extends KernelBase {
   readonly kind: 'map';
   readonly shape: readonly number[];
-  readonly expr: KExpr;
+  readonly stores: readonly Store[];
+}
+
+export interface Stage {
+  /** sum or max over the reduced space, or a value computed once per outer point. */
+  readonly combine: 'sum' | 'max' | 'let';
+  readonly value: KExpr;
 }
 
 export interface ReduceKernel extends KernelBase {
   readonly kind: 'reduce';
-  /** Iteration space of the output (kept axes). */
+  /** The outer (kept) space: idx axes. */
   readonly shape: readonly number[];
-  readonly extent: number;
-  readonly combine: 'sum' | 'max';
-  /** Value per (output point, ridx). */
-  readonly expr: KExpr;
-  /** Result from `acc` (e.g. the mean divides it). */
-  readonly finish: KExpr;
+  /** The reduced space: ridx axes. */
+  readonly reduced: readonly number[];
+  readonly stages: readonly Stage[];
+  /** Once per outer point, after the stages. */
+  readonly stores: readonly Store[];
+  /** Once per point of the reduced space, after the stages (ridx in scope). */
+  readonly elementStores: readonly Store[];
 }
 
-/** Strides are in elements; batch strides are per batch axis of the output. */
-export interface MatmulOperand {
+/** A plain operand: a strided load of one arg. Strides are in elements. */
+export interface StridedView {
+  readonly arg: number;
+  readonly offset: number;
   readonly batchStrides: readonly number[];
   readonly rowStride: number;
   readonly colStride: number;
+}
+
+/**
+ * A matmul or attention operand: its element at (b…, row, col) as an
+ * expression over idx axes (batch axes, then row, then column), and the
+ * view it is when it is a plain load.
+ */
+export interface Operand {
+  readonly value: KExpr;
+  readonly view?: StridedView;
+  /** A plain view of a parameter: unchanged during a run, so a backend may pack it once. */
+  readonly constant: boolean;
 }
 
 export interface MatmulKernel extends KernelBase {
@@ -82,83 +140,265 @@ export interface MatmulKernel extends KernelBase {
   readonly m: number;
   readonly n: number;
   readonly k: number;
-  /** A is m×k, B is k×n, read through strides (a transposed operand just swaps them). */
-  readonly a: MatmulOperand;
-  readonly b: MatmulOperand;
+  /** A is m×k, B is k×n. */
+  readonly a: Operand;
+  readonly b: Operand;
+  /** Epilogues: values over `acc` and idx axes (b…, i, j). */
+  readonly stores: readonly Store[];
 }
 
-export interface RowsKernel extends KernelBase {
-  readonly kind: 'rows';
-  readonly fn: 'softmax' | 'log_softmax' | 'layer_norm' | 'layer_norm_dx';
-  /** Rows are (outer, inner) pairs; a row has `size` elements `inner` apart. */
-  readonly outer: number;
-  readonly size: number;
-  readonly inner: number;
-  readonly eps: number;
+/** Where an attention kernel writes a tensor: an index over its own idx axes. */
+export interface Placement {
+  readonly arg: number;
+  readonly index: KExpr;
+}
+
+export interface AttentionKernel extends KernelBase {
+  readonly kind: 'attention';
+  readonly batch: readonly number[];
+  readonly queries: number;
+  readonly keys: number;
+  /** Width of q and k rows, and of v rows. */
+  readonly depth: number;
+  readonly depthV: number;
+  /** Operands over (b…, row, col); q [queries, depth], k [keys, depth], v [keys, depthV]; plain views. */
+  readonly q: Operand;
+  readonly k: Operand;
+  readonly v: Operand;
+  /** The score at (b…, i, j) from acc = q_i·k_j (scale, additive mask). */
+  readonly score: KExpr;
+  /** A factor on each probability at (b…, i, j) after the softmax (dropout), if any. */
+  readonly keep?: KExpr;
+  /** O at idx (b…, i, c); the log-sum-exp of each row's scores at idx (b…, i). */
+  readonly out?: Placement;
+  readonly lse?: Placement;
+}
+
+export interface AttentionGradKernel extends KernelBase {
+  readonly kind: 'attention_grad';
+  readonly batch: readonly number[];
+  readonly queries: number;
+  readonly keys: number;
+  readonly depth: number;
+  readonly depthV: number;
+  readonly q: Operand;
+  readonly k: Operand;
+  readonly v: Operand;
+  /** dO over (b…, i, c). */
+  readonly dout: Operand;
+  /** Per row (b…, i): the forward's log-sum-exp, and Σ_c dO·O. Values over idx (b…, i). */
+  readonly lse: KExpr;
+  readonly delta: KExpr;
+  readonly score: KExpr;
+  readonly keep?: KExpr;
+  /** ∂score/∂acc: the factor the score applies to q·k (its scale). */
+  readonly scale: number;
+  /** dq at (b…, i, c); dk at (b…, j, c); dv at (b…, j, c). */
+  readonly dq: Placement;
+  readonly dk: Placement;
+  readonly dv: Placement;
+}
+
+/** A contiguous tensor inside an arg, from an element offset. */
+export interface Slice {
+  readonly arg: number;
+  readonly offset: number;
 }
 
 export interface ScatterKernel extends KernelBase {
   readonly kind: 'scatter';
-  /** Index count; each moves a row of rowSize values into a table of `rows` rows. */
+  /** Index count; each adds a row of rowSize values into a zeroed table of `rows` rows. */
   readonly count: number;
   readonly rowSize: number;
   readonly rows: number;
+  readonly ids: Slice;
+  readonly values: Slice;
+  readonly table: Slice;
 }
 
-/** Inputs: logits [rows, classes], labels [rows] (i32), and for the gradient dloss []. */
+/** Cross-entropy, its gradient (× dloss) or accuracy of logits [rows, classes] against labels [rows]. */
 export interface LossKernel extends KernelBase {
   readonly kind: 'loss';
   readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy';
   readonly rows: number;
   readonly classes: number;
   readonly ignoreIndex: number;
+  readonly logits: Slice;
+  readonly labels: Slice;
+  readonly dloss?: Slice;
+  readonly out: Slice;
 }
 
-export type Kernel = MapKernel | ReduceKernel | MatmulKernel | RowsKernel | ScatterKernel | LossKernel;
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel | AttentionKernel | AttentionGradKernel | ScatterKernel | LossKernel;
+
+/** Where a buffer's memory lives: kept across runs (inputs, parameters, state) or planned per run. */
+export type BufferRegion = 'persistent' | 'arena';
 
 export interface BufferInfo {
   readonly id: number;
-  readonly dtype: ScalarType;
+  readonly dtype: 'f32' | 'i32';
   /** Elements. */
   readonly size: number;
-  readonly role: 'input' | 'param' | 'state' | 'intermediate' | 'output';
-  /** The name of an input or parameter, or the graph output it holds. */
+  readonly region: BufferRegion;
+  /** What it holds, for people: a parameter's name, an output's, a label. */
   readonly name?: string;
+}
+
+/** A tensor of the program: a range of a buffer. */
+export interface TensorRef {
+  readonly name: string;
+  readonly buffer: number;
+  /** First element within the buffer. */
+  readonly offset: number;
+  readonly dtype: 'f32' | 'i32';
+  readonly shape: readonly number[];
+}
+
+export interface InputRef extends TensorRef {
+  /** For index and label inputs: values must lie in [0, bound), or equal `ignore`. */
+  readonly bound?: number;
+  readonly ignore?: number;
+}
+
+export interface ParamRef extends TensorRef {
+  readonly init: string;
+  readonly std: number;
 }
 
 /** The lowered program: buffers, kernels in execution order, and where inputs, params and outputs live. */
 export interface KernelProgram {
   readonly buffers: readonly BufferInfo[];
   readonly kernels: readonly Kernel[];
-  /**
-   * Graph inputs. `bound` is set for integer inputs used as indices or labels:
-   * values must lie in [0, bound), or equal `ignore` (labels without a target).
-   */
-  readonly inputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[]; readonly bound?: number; readonly ignore?: number }[];
-  readonly params: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[]; readonly init: string; readonly std: number }[];
-  readonly outputs: readonly { readonly name: string; readonly buffer: number; readonly dtype: ScalarType; readonly shape: readonly number[] }[];
+  readonly inputs: readonly InputRef[];
+  readonly params: readonly ParamRef[];
+  readonly outputs: readonly TensorRef[];
   /** Persistent state (optimizer moments): zeros at first, kept across runs. */
-  readonly states: readonly { readonly name: string; readonly buffer: number; readonly shape: readonly number[] }[];
-  /** After each run, copy buffer `from` over `to`: the new values of parameters and state ("update:NAME" outputs). */
-  readonly updates: readonly { readonly name: string; readonly from: number; readonly to: number }[];
+  readonly states: readonly TensorRef[];
+  /** After each run, copy `from` over `to`: new values of parameters and state not computed in place. */
+  readonly updates: readonly { readonly name: string; readonly from: TensorRef; readonly to: TensorRef }[];
 }
 
-// ---- expression builders ----
+// ---- ranges ----
 
-export const constant = (value: number, type: ScalarType = 'f32'): KExpr => ({ op: 'const', value, type });
-export const idx = (axis: number): KExpr => ({ op: 'idx', axis });
-export const load = (slot: number, index: KExpr): KExpr => ({ op: 'load', slot, index });
-export const unary = (fn: UnaryFn, x: KExpr): KExpr => ({ op: 'unary', fn, x });
-export const binary = (fn: BinaryFn, a: KExpr, b: KExpr): KExpr => ({ op: 'binary', fn, a, b });
+/** The extents of a kernel's idx and ridx axes, for range analysis. */
+export interface Space {
+  readonly idx: readonly number[];
+  readonly ridx: readonly number[];
+}
 
-/** Integer sum of terms, dropping zeros: Σ coeff·expr + offset. */
-export function affineIndex(terms: readonly [KExpr, number][], offset = 0): KExpr {
-  let sum: KExpr | undefined;
-  for (const [expr, coeff] of terms) {
-    if (coeff === 0) continue;
-    const term = coeff === 1 ? expr : binary('mul', expr, constant(coeff, 'i32'));
-    sum = sum ? binary('add', sum, term) : term;
+/** Bounds [lo, hi] of an integer expression over a space (±Infinity when unknown). */
+export function rangeOf(e: KExpr, space: Space): [number, number] {
+  switch (e.op) {
+    case 'const': return [e.value, e.value];
+    case 'idx': return [0, (space.idx[e.axis] ?? Infinity) - 1];
+    case 'ridx': return [0, (space.ridx[e.axis] ?? Infinity) - 1];
+    case 'cast': return e.x.type === 'bool' ? [0, 1] : [-Infinity, Infinity];
+    case 'where': {
+      const [a, b] = [rangeOf(e.then, space), rangeOf(e.else, space)];
+      return [Math.min(a[0], b[0]), Math.max(a[1], b[1])];
+    }
+    case 'binary': {
+      if (e.type !== 'i32') return [-Infinity, Infinity];
+      const a = rangeOf(e.a, space);
+      const b = rangeOf(e.b, space);
+      switch (e.fn) {
+        case 'add': return [a[0] + b[0], a[1] + b[1]];
+        case 'sub': return [a[0] - b[1], a[1] - b[0]];
+        case 'mul': {
+          const products = [a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1]].map((p) => (Number.isNaN(p) ? 0 : p));
+          return [Math.min(...products), Math.max(...products)];
+        }
+        case 'idiv': return b[0] === b[1] && b[0] > 0 ? [Math.floor(a[0] / b[0]), Math.floor(a[1] / b[0])] : [-Infinity, Infinity];
+        case 'mod': {
+          if (!(b[0] === b[1] && b[0] > 0)) return [-Infinity, Infinity];
+          return a[0] >= 0 && a[1] < b[0] ? a : [0, b[0] - 1];
+        }
+        case 'max': return [Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+        case 'min': return [Math.min(a[0], b[0]), Math.min(a[1], b[1])];
+        default: return [-Infinity, Infinity];
+      }
+    }
+    default: return [-Infinity, Infinity];
   }
-  if (!sum) return constant(offset, 'i32');
-  return offset ? binary('add', sum, constant(offset, 'i32')) : sum;
+}
+
+/** The idx and ridx extents each kind of kernel gives its expressions (stores and stage values). */
+export function spaceOf(k: MapKernel | ReduceKernel): Space {
+  return { idx: k.shape, ridx: k.kind === 'reduce' ? k.reduced : [] };
+}
+
+/** Calls `visit` on every expression node of `e`, each distinct node once. */
+export function walkExpr(e: KExpr, visit: (e: KExpr) => void, seen = new Set<KExpr>()): void {
+  if (seen.has(e)) return;
+  seen.add(e);
+  visit(e);
+  switch (e.op) {
+    case 'load': return walkExpr(e.index, visit, seen);
+    case 'unary': case 'cast': return walkExpr(e.x, visit, seen);
+    case 'binary': walkExpr(e.a, visit, seen); return walkExpr(e.b, visit, seen);
+    case 'where': walkExpr(e.cond, visit, seen); walkExpr(e.then, visit, seen); return walkExpr(e.else, visit, seen);
+    case 'random': return walkExpr(e.element, visit, seen);
+    default: return;
+  }
+}
+
+/** Whether an expression draws random numbers (and so needs the run's seed and step). */
+export function usesRandom(...exprs: readonly (KExpr | undefined)[]): boolean {
+  let found = false;
+  for (const e of exprs) if (e) walkExpr(e, (x) => (found ||= x.op === 'random'));
+  return found;
+}
+
+/** Every top-level expression of a kernel (stores, stages, operands, scores), for analyses that walk them all. */
+export function kernelExprs(k: Kernel): KExpr[] {
+  const stores = (ss: readonly Store[]) => ss.flatMap((s) => [s.index, s.value]);
+  const placed = (p: Placement | undefined) => (p ? [p.index] : []);
+  switch (k.kind) {
+    case 'map': return stores(k.stores);
+    case 'reduce': return [...k.stages.map((s) => s.value), ...stores(k.stores), ...stores(k.elementStores)];
+    case 'matmul': return [k.a.value, k.b.value, ...stores(k.stores)];
+    case 'attention': return [k.q.value, k.k.value, k.v.value, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse)];
+    case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), k.dq.index, k.dk.index, k.dv.index];
+    default: return [];
+  }
+}
+
+/** Direct operands of an expression node. */
+export function children(e: KExpr): KExpr[] {
+  switch (e.op) {
+    case 'load': return [e.index];
+    case 'unary': case 'cast': return [e.x];
+    case 'binary': return [e.a, e.b];
+    case 'where': return [e.cond, e.then, e.else];
+    case 'random': return [e.element];
+    default: return [];
+  }
+}
+
+const isLeaf = (e: KExpr) => e.op === 'const' || e.op === 'idx' || e.op === 'ridx' || e.op === 'var' || e.op === 'acc';
+
+/**
+ * The non-leaf nodes that `roots` use more than once, in an order where each
+ * comes after the shared nodes it uses: what a renderer names once (a local
+ * variable) instead of computing at every use. Nodes in `known` are already
+ * named by an enclosing scope and are not repeated.
+ */
+export function sharedNodes(roots: readonly KExpr[], known: ReadonlySet<KExpr> = new Set()): KExpr[] {
+  const uses = new Map<KExpr, number>();
+  const count = (e: KExpr) => {
+    const n = (uses.get(e) ?? 0) + 1;
+    uses.set(e, n);
+    if (n === 1 && !known.has(e)) for (const c of children(e)) count(c);
+  };
+  for (const r of roots) count(r);
+  const order: KExpr[] = [];
+  const placed = new Set<KExpr>();
+  const visit = (e: KExpr) => {
+    if (placed.has(e) || known.has(e)) return;
+    placed.add(e);
+    for (const c of children(e)) visit(c);
+    if (!isLeaf(e) && (uses.get(e) ?? 0) > 1) order.push(e);
+  };
+  for (const r of roots) visit(r);
+  return order;
 }

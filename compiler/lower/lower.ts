@@ -1,106 +1,129 @@
-// Lowering: Graph → KernelProgram, one kernel per computing node (fusion will
-// group nodes later). Stages:
-//   1. buffers: one per node; a reshape shares its operand's buffer (row-major
-//      data does not move); inputs and parameters get their own;
-//   2. kernels: each node's lowering rule (rules.ts) builds its kernel over
-//      the operand buffers;
-//   3. outputs: an output that is an input or parameter gets a copy kernel, so
-//      that outputs are always buffers the program writes.
+// Lowering: Graph → KernelProgram. Stages:
+//   1. schedule: the graph's fused schedule, or one kernel per computing
+//      node when the graph was not fused;
+//   2. buffers: inputs, parameters and state get persistent buffers; every
+//      value a kernel stores gets its own buffer (memory planning places
+//      them later); a reshape of a stored value shares its buffer (row-major
+//      data does not move);
+//   3. kernels: each scheduled group becomes one kernel (group.ts);
+//   4. outputs: an output that is an input or parameter gets a copy kernel,
+//      so that outputs are always buffers the program writes; "update:NAME"
+//      outputs say which buffer carries the next value of a parameter or
+//      state.
 
-import type { Graph, Node } from '../ir/graph.js';
+import type { Graph, Node, ScheduledKernel } from '../ir/graph.js';
 import { sourceName, UPDATE_PREFIX } from '../ir/graph.js';
 import { numel } from '../ir/types.js';
-import { load, type BufferInfo, type Kernel, type KernelArg, type KernelProgram } from './kernel.js';
-import { flatIndex, LOWERING, type LowerContext } from './rules.js';
+import { ExprBuilder } from './expr.js';
+import { isAnchor, KernelError, lowerGroup, type Location, type LoweringState } from './group.js';
+import type { BufferInfo, InputRef, Kernel, KernelProgram, ParamRef, TensorRef } from './kernel.js';
+import { LOWERING } from './rules.js';
+
+export { KernelError };
+
+/** One kernel per computing node: what the program is without fusion. Reshapes share their operand's buffer. */
+export function unfusedSchedule(graph: Graph): ScheduledKernel[] {
+  return graph.nodes.filter((n) => LOWERING[n.op] !== 'source' && n.op !== 'reshape').map((n) => ({ nodes: [n.id], stored: [n.id] }));
+}
+
+/** The buffer kinds a lowering tells apart: persistent sources, and values computed per run. */
+type BufferKind = 'input' | 'param' | 'state' | 'value';
 
 export function lowerToKernels(graph: Graph): KernelProgram {
+  const schedule = graph.schedule ?? unfusedSchedule(graph);
   const buffers: BufferInfo[] = [];
-  const bufferOf: number[] = [];
-  const newBuffer = (info: Omit<BufferInfo, 'id'>): number => {
-    buffers.push({ id: buffers.length, ...info });
-    return buffers.length - 1;
+  const kinds: BufferKind[] = [];
+  const locations = new Map<number, Location>();
+  const newBuffer = (node: Node, kind: BufferKind, name?: string): number => {
+    const id = buffers.length;
+    buffers.push({ id, dtype: node.type.dtype, size: Math.max(1, numel(node.type.shape)), region: kind === 'value' ? 'arena' : 'persistent', ...(name ? { name } : {}) });
+    kinds.push(kind);
+    return id;
   };
-  const outputNodes = new Set(graph.outputs.map((o) => o.node));
-  const kernels: Kernel[] = [];
-  const inputs: KernelProgram['inputs'][number][] = [];
-  const params: KernelProgram['params'][number][] = [];
-  const states: KernelProgram['states'][number][] = [];
 
+  const computed = new Set(schedule.flatMap((k) => k.nodes));
+  const stored = new Set(schedule.flatMap((k) => k.stored));
   for (const node of graph.nodes) {
-    const dtype = node.type.dtype;
-    const size = numel(node.type.shape);
-    const rule = LOWERING[node.op];
-    if (rule === 'source') {
-      const name = sourceName(node)!;
-      const role = node.op === 'input' ? 'input' : node.op === 'state' ? 'state' : 'param';
-      const buffer = newBuffer({ dtype, size, role, name });
-      bufferOf[node.id] = buffer;
-      if (role === 'input') inputs.push({ name, buffer, dtype, shape: node.type.shape });
-      else if (role === 'state') states.push({ name, buffer, shape: node.type.shape });
-      else {
-        const a = (node as Node<'param'>).attrs;
-        params.push({ name, buffer, shape: node.type.shape, init: a.init, std: a.std });
-      }
-      continue;
+    if (LOWERING[node.op] === 'source') {
+      const kind = node.op as 'input' | 'param' | 'state';
+      locations.set(node.id, { buffer: newBuffer(node, kind, sourceName(node)), offset: 0 });
+    } else if (stored.has(node.id)) {
+      locations.set(node.id, { buffer: newBuffer(node, 'value', node.label || undefined), offset: 0 });
+    } else if (node.op === 'reshape' && !computed.has(node.id) && locations.has(node.args[0]!)) {
+      locations.set(node.id, locations.get(node.args[0]!)!);
     }
-    if (rule === 'alias') {
-      bufferOf[node.id] = bufferOf[node.args[0]!]!;
-      continue;
-    }
-    const buffer = newBuffer({ dtype, size, role: outputNodes.has(node.id) ? 'output' : 'intermediate' });
-    bufferOf[node.id] = buffer;
-    const arg = (id: number): KernelArg => ({ buffer: bufferOf[id]!, dtype: graph.nodes[id]!.type.dtype, size: numel(graph.nodes[id]!.type.shape) });
-    const ctx: LowerContext = {
-      name: `k${kernels.length}_${node.op}`,
-      node: node.id,
-      label: node.label,
-      inputs: node.args.map(arg),
-      output: { buffer, dtype, size },
-      operandTypes: node.args.map((a) => graph.nodes[a]!.type),
-      type: node.type,
-      training: graph.mode === 'train',
-    };
-    kernels.push(rule(ctx, node.attrs as never));
   }
 
+  const state: LoweringState = {
+    graph,
+    locations,
+    bufferDtype: (b) => buffers[b]!.dtype,
+    isParameter: (b) => kinds[b] === 'param',
+  };
+  const kernels: Kernel[] = schedule.map((group, i) => lowerGroup(state, group, i));
+
+  const ref = (name: string, node: Node): TensorRef => {
+    const loc = locations.get(node.id);
+    if (!loc) throw new KernelError(`output '${name}' (%${node.id}) is stored nowhere`);
+    return { name, buffer: loc.buffer, offset: loc.offset, dtype: node.type.dtype, shape: node.type.shape };
+  };
   const outputs = graph.outputs.map((o) => {
     const node = graph.nodes[o.node]!;
-    let buffer = bufferOf[o.node]!;
-    if (buffers[buffer]!.role !== 'output' && buffers[buffer]!.role !== 'intermediate') {
-      // An input or parameter (or a reshape of one) returned as is: copy it out.
-      const size = numel(node.type.shape);
-      const source: KernelArg = { buffer, dtype: node.type.dtype, size };
-      buffer = newBuffer({ dtype: node.type.dtype, size, role: 'output' });
-      const shape = node.type.shape;
-      kernels.push({ kind: 'map', name: `k${kernels.length}_copy`, node: o.node, label: o.name, inputs: [source], output: { buffer, dtype: node.type.dtype, size }, shape, expr: load(0, flatIndex(shape)) });
-    } else {
-      buffers[buffer] = { ...buffers[buffer]!, role: 'output' };
-    }
-    buffers[buffer] = { ...buffers[buffer]!, name: buffers[buffer]!.name ?? o.name };
-    return { name: o.name, buffer, dtype: node.type.dtype, shape: node.type.shape };
+    let out = ref(o.name, node);
+    if (kinds[out.buffer] !== 'value') out = copyOut(o.name, out, node, buffers, kinds, kernels);
+    const b = buffers[out.buffer]!;
+    if (!b.name || b.name === node.label) buffers[out.buffer] = { ...b, name: o.name };
+    return out;
   });
-  // Index and label inputs are range-checked by the runtime before a run.
-  const isInput = (id: number, name: string) => graph.nodes[id]!.op === 'input' && sourceName(graph.nodes[id]!) === name;
-  const bounded = inputs.map((input) => {
-    const rows = graph.nodes
-      .filter((n) => (n.op === 'gather' && isInput(n.args[1]!, input.name)) || (n.op === 'scatter_add' && isInput(n.args[0]!, input.name)))
-      .map((n) => (n.op === 'gather' ? graph.nodes[n.args[0]!]!.type.shape[0]! : (n.attrs as { rows: number }).rows));
-    const labelled = graph.nodes.filter((n) => (n.op === 'cross_entropy' || n.op === 'cross_entropy_grad' || n.op === 'accuracy') && isInput(n.args[1]!, input.name));
-    const classes = labelled.map((n) => graph.nodes[n.args[0]!]!.type.shape.at(-1)!);
-    const bound = [...rows, ...classes];
-    if (!bound.length) return input;
-    const ignore = labelled.length ? (labelled[0]!.attrs as { ignore_index: number }).ignore_index : undefined;
-    return { ...input, bound: Math.min(...bound), ...(ignore === undefined ? {} : { ignore }) };
+
+  const sources = (kind: BufferKind) => graph.nodes.filter((n) => LOWERING[n.op] === 'source' && n.op === kind);
+  const inputs: InputRef[] = sources('input').map((n) => ({ ...ref(sourceName(n)!, n), ...inputBound(graph, n) }));
+  const params: ParamRef[] = sources('param').map((n) => {
+    const a = (n as Node<'param'>).attrs;
+    return { ...ref(a.name, n), init: a.init, std: a.std };
   });
-  const sources = new Map(buffers.filter((b) => b.role === 'param' || b.role === 'state').map((b) => [b.name!, b.id]));
+  const states = sources('state').map((n) => ref(sourceName(n)!, n));
+  const stored_ = new Map([...params, ...states].map((r) => [r.name, r]));
   const updates = outputs
     .filter((o) => o.name.startsWith(UPDATE_PREFIX))
     .map((o) => {
-      const target = o.name.slice(UPDATE_PREFIX.length);
-      const to = sources.get(target);
-      if (to === undefined) throw new Error(`output ${o.name} updates '${target}', which is no parameter or state`);
-      return { name: target, from: o.buffer, to };
+      const name = o.name.slice(UPDATE_PREFIX.length);
+      const to = stored_.get(name);
+      if (!to) throw new KernelError(`output ${o.name} updates '${name}', which is no parameter or state`);
+      return { name, from: o, to };
     });
-  return { buffers, kernels, inputs: bounded, params, outputs, states, updates };
+  return { buffers, kernels, inputs, params, outputs, states, updates };
 }
 
+/** A copy kernel for an output that is a source: outputs are buffers the program writes. */
+function copyOut(name: string, from: TensorRef, node: Node, buffers: BufferInfo[], kinds: BufferKind[], kernels: Kernel[]): TensorRef {
+  const size = Math.max(1, numel(node.type.shape));
+  const buffer = buffers.length;
+  buffers.push({ id: buffer, dtype: node.type.dtype, size, region: 'arena', name });
+  kinds.push('value');
+  const b = new ExprBuilder({ idx: [size], ridx: [] });
+  const e = b.idx(0);
+  const src = buffers[from.buffer]!;
+  const args = [
+    { buffer: from.buffer, offset: 0, size: src.size, dtype: src.dtype, access: 'read' as const },
+    { buffer, offset: 0, size, dtype: node.type.dtype, access: 'write' as const },
+  ];
+  kernels.push({ kind: 'map', name: `k${kernels.length}_copy`, label: name, nodes: [node.id], args, shape: [size], stores: [{ arg: 1, index: e, value: b.load(0, b.add(e, b.int(from.offset)), node.type.dtype) }] });
+  return { ...from, buffer, offset: 0 };
+}
+
+/** Index and label inputs are range-checked by the runtime before a run. */
+function inputBound(graph: Graph, input: Node): { bound?: number; ignore?: number } {
+  const isIt = (id: number) => id === input.id;
+  const rows = graph.nodes
+    .filter((n) => (n.op === 'gather' && isIt(n.args[1]!)) || (n.op === 'scatter_add' && isIt(n.args[0]!)))
+    .map((n) => (n.op === 'gather' ? graph.nodes[n.args[0]!]!.type.shape[0]! : (n.attrs as { rows: number }).rows));
+  const labelled = graph.nodes.filter((n) => (n.op === 'cross_entropy' || n.op === 'cross_entropy_grad' || n.op === 'accuracy') && isIt(n.args[1]!));
+  const classes = labelled.map((n) => graph.nodes[n.args[0]!]!.type.shape.at(-1)!);
+  const bound = [...rows, ...classes];
+  if (!bound.length) return {};
+  const ignore = labelled.length ? (labelled[0]!.attrs as { ignore_index: number }).ignore_index : undefined;
+  return { bound: Math.min(...bound), ...(ignore === undefined ? {} : { ignore }) };
+}
+
+export { isAnchor };

@@ -1,105 +1,106 @@
-// The lowering rule of every op: how one node becomes one kernel. The table
-// is typed over the op registry, so an op without a rule does not compile.
+// The lowering rule of every op. An op is either
+//   - inlined: its value at given coordinates, as an expression over its
+//     operands' values at coordinates it chooses (elementwise, broadcast and
+//     injective ops, generators). This is what fusion substitutes into its
+//     consumers: a transpose becomes an index permutation, a reshape a
+//     re-flattening that the index simplifier folds away;
+//   - an anchor: it makes a kernel of its own kind (a reduction or row
+//     program, a matmul, attention, or an opaque kernel), whose operands and
+//     consumers may be inlined into it;
+//   - a source: a buffer fed from outside (inputs, parameters, state).
+// The table is typed over the op registry, so an op without a rule does not
+// compile.
 
-import { aroundAxis } from '../ir/ops/reduce.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
-import { normalizeAxis, numel, stridesOf, type Shape, type TensorType } from '../ir/types.js';
-import {
-  affineIndex, binary, constant, idx, load, unary,
-  type KExpr, type Kernel, type KernelArg, type MatmulOperand, type UnaryFn,
-} from './kernel.js';
+import { normalizeAxis, type Shape } from '../ir/types.js';
+import type { ExprBuilder } from './expr.js';
+import type { KExpr, ScalarType } from './kernel.js';
 
-export interface LowerContext {
-  readonly name: string;
-  readonly node: number;
-  readonly label: string;
-  readonly inputs: readonly KernelArg[];
-  readonly output: KernelArg;
-  readonly operandTypes: readonly TensorType[];
-  readonly type: TensorType;
+export interface InlineContext {
+  readonly b: ExprBuilder;
+  /** The node's own shape. */
+  readonly shape: Shape;
   /** Dropout draws only in training graphs; in inference it passes values through. */
   readonly training: boolean;
+  /** Operands of the node. */
+  readonly operands: number;
+  operand(i: number, at: readonly KExpr[]): KExpr;
+  operandShape(i: number): Shape;
 }
 
-type Rule<K extends OpName> = ((ctx: LowerContext, attrs: AttrsOf<K>) => Kernel) | 'alias' | 'source';
+export type InlineRule<A> = (c: InlineContext, attrs: A, at: readonly KExpr[]) => KExpr;
 
-/** Row-major flat index of the iteration point. */
-export function flatIndex(shape: Shape): KExpr {
-  const strides = stridesOf(shape);
-  return affineIndex(shape.map((_, d) => [idx(d), strides[d]!] as [KExpr, number]));
+/** Row programs: stages over a row and the value of each element, given the operands' element values. */
+export interface RowContext {
+  readonly b: ExprBuilder;
+  /** Row length. */
+  readonly size: number;
+  /** Operand i's value at the current element of the row. */
+  element(i: number): KExpr;
+  /** A stage's value, shared with identical stages of other anchors in the kernel. */
+  stage(combine: 'sum' | 'max' | 'let', value: KExpr): KExpr;
 }
 
-/** The element of an operand that NumPy broadcasting maps to the iteration point of `out`. */
-function broadcastIndex(operand: Shape, out: Shape): KExpr {
-  const strides = stridesOf(operand);
+export type Anchor =
+  | { readonly kind: 'reduce'; readonly combine: 'sum' | 'max'; readonly mean: boolean }
+  | { readonly kind: 'rows'; readonly axis: (attrs: never, rank: number) => number; readonly row: (c: RowContext, attrs: never) => KExpr }
+  | { readonly kind: 'matmul' }
+  | { readonly kind: 'scatter' }
+  | { readonly kind: 'loss'; readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy' };
+
+type Rule<K extends OpName> = { readonly inline: InlineRule<AttrsOf<K>> } | { readonly anchor: Anchor } | 'source';
+type NoAttrs = Record<string, never>;
+
+/** Operand coordinates under NumPy broadcasting from the output's coordinates. */
+export function broadcastCoords(b: ExprBuilder, operand: Shape, out: Shape, at: readonly KExpr[]): KExpr[] {
   const offset = out.length - operand.length;
-  return affineIndex(operand.map((d, k) => [idx(k + offset), d === 1 ? 0 : strides[k]!] as [KExpr, number]));
+  return operand.map((d, k) => (d === 1 ? b.int(0) : at[k + offset]!));
 }
 
-function base(ctx: LowerContext) {
-  return { name: ctx.name, node: ctx.node, label: ctx.label, inputs: ctx.inputs, output: ctx.output };
+function unaryRule(fn: Parameters<ExprBuilder['unary']>[0]): { inline: InlineRule<NoAttrs> } {
+  return { inline: (c, _a, at) => c.b.unary(fn, c.operand(0, at)) };
 }
 
-function map(ctx: LowerContext, expr: KExpr): Kernel {
-  return { ...base(ctx), kind: 'map', shape: ctx.type.shape, expr };
-}
-
-const x0 = (ctx: LowerContext) => load(0, flatIndex(ctx.type.shape));
-
-function unaryRule(fn: UnaryFn): Rule<'exp'> {
-  return (ctx) => map(ctx, unary(fn, x0(ctx)));
-}
-
-function binaryRule(fn: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min'): Rule<'add'> {
-  return (ctx) => {
-    const out = ctx.type.shape;
-    return map(ctx, binary(fn, load(0, broadcastIndex(ctx.operandTypes[0]!.shape, out)), load(1, broadcastIndex(ctx.operandTypes[1]!.shape, out))));
+function binaryRule(fn: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min'): { inline: InlineRule<NoAttrs> } {
+  return {
+    inline: (c, _a, at) => {
+      const x = c.operand(0, broadcastCoords(c.b, c.operandShape(0), c.shape, at));
+      const y = c.operand(1, broadcastCoords(c.b, c.operandShape(1), c.shape, at));
+      return c.b.binary(fn, x, y);
+    },
   };
 }
 
-function reduceRule(combine: 'sum' | 'max', mean: boolean): Rule<'sum'> {
-  return (ctx, { axes }) => {
-    const shape = ctx.operandTypes[0]!.shape;
-    const reduced = new Set(axes.map((a) => normalizeAxis(a, shape.length)));
-    const strides = stridesOf(shape);
-    const kept = shape.map((_, d) => d).filter((d) => !reduced.has(d));
-    const rAxes = shape.map((_, d) => d).filter((d) => reduced.has(d));
-    const extent = numel(rAxes.map((d) => shape[d]!));
-    // ridx walks the reduced axes in row-major order: coordinate = (ridx // inner) % size.
-    const rTerms = rAxes.map((d, i) => {
-      const inner = numel(rAxes.slice(i + 1).map((a) => shape[a]!));
-      const coord = binary('mod', binary('idiv', { op: 'ridx' }, constant(inner, 'i32')), constant(shape[d]!, 'i32'));
-      return [inner === 1 && i === 0 ? { op: 'ridx' } as KExpr : coord, strides[d]!] as [KExpr, number];
-    });
-    const index = affineIndex([...kept.map((d, i) => [idx(i), strides[d]!] as [KExpr, number]), ...rTerms]);
-    const finish: KExpr = mean ? binary('div', { op: 'acc' }, constant(extent)) : { op: 'acc' };
-    return { ...base(ctx), kind: 'reduce', shape: kept.map((d) => shape[d]!), extent, combine, expr: load(0, index), finish };
-  };
+const f32 = (b: ExprBuilder, v: number) => b.constant(v, 'f32');
+
+/** Coordinates of a concatenated or padded axis shifted back into an operand. */
+function shifted(b: ExprBuilder, at: readonly KExpr[], axis: number, by: number): KExpr[] {
+  return at.map((x, d) => (d === axis ? b.add(x, b.int(-by)) : x));
 }
 
-function lossRule(fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy'): Rule<'cross_entropy'> {
-  return (ctx, { ignore_index }) => {
-    const logits = ctx.operandTypes[0]!.shape;
-    const classes = logits[logits.length - 1]!;
-    return { ...base(ctx), kind: 'loss', fn, rows: numel(logits) / classes, classes, ignoreIndex: ignore_index };
-  };
+const reduce = (combine: 'sum' | 'max', mean: boolean) => ({ anchor: { kind: 'reduce', combine, mean } as const });
+const lastAxis = (_attrs: never, rank: number) => rank - 1;
+const axisAttr = (attrs: never, rank: number) => normalizeAxis((attrs as { axis: number }).axis, rank);
+
+function softmaxRow(c: RowContext, log: boolean): KExpr {
+  const { b } = c;
+  const x = c.element(0);
+  const top = c.stage('max', x);
+  const shiftedX = b.binary('sub', x, top);
+  const sum = c.stage('sum', b.unary('exp', shiftedX));
+  return log ? b.binary('sub', shiftedX, c.stage('let', b.unary('log', sum))) : b.binary('div', b.unary('exp', shiftedX), sum);
 }
 
-function rowsRule(fn: 'softmax' | 'log_softmax'): Rule<'softmax'> {
-  return (ctx, { axis }) => ({ ...base(ctx), kind: 'rows', fn, ...aroundAxis(ctx.type.shape, axis), eps: 0 });
-}
-
-function matmulOperand(shape: Shape, batch: readonly number[], transposed: boolean): MatmulOperand {
-  const strides = stridesOf(shape);
-  const rank = shape.length;
-  const offset = batch.length - (rank - 2);
-  const batchStrides = batch.map((_, d) => {
-    const k = d - offset;
-    return k < 0 || shape[k] === 1 ? 0 : strides[k]!;
-  });
-  const [rowOfStorage, colOfStorage] = [strides[rank - 2]!, strides[rank - 1]!];
-  // A: rows are m, columns k. B: rows are k, columns n. Transposed storage swaps them.
-  return transposed ? { batchStrides, rowStride: colOfStorage, colStride: rowOfStorage } : { batchStrides, rowStride: rowOfStorage, colStride: colOfStorage };
+/** Mean and 1/√(biased variance + eps) of a row's operand 0. */
+function rowStatistics(c: RowContext, eps: number): { mean: KExpr; inv: KExpr; centered: KExpr } {
+  const { b } = c;
+  const n = f32(b, c.size);
+  const x = c.element(0);
+  const mean = c.stage('let', b.binary('div', c.stage('sum', x), n));
+  const centered = b.binary('sub', x, mean);
+  const variance = c.stage('sum', b.binary('mul', centered, centered));
+  const inv = c.stage('let', b.binary('div', f32(b, 1), b.unary('sqrt', b.binary('add', b.binary('div', variance, n), f32(b, eps)))));
+  return { mean, inv, centered };
 }
 
 const sourceRule = 'source' as const;
@@ -108,14 +109,18 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   input: sourceRule,
   param: sourceRule,
   state: sourceRule,
-  range: (ctx) => map(ctx, idx(0)),
-  sinusoidal: (ctx, { dim }) => {
-    const position: KExpr = { op: 'cast', to: 'f32', x: idx(0) };
-    const k = idx(1);
-    const even = binary('sub', k, binary('mod', k, constant(2, 'i32')));
-    const angle = binary('div', position, binary('pow', constant(10000), binary('div', { op: 'cast', to: 'f32', x: even }, constant(dim))));
-    const isEven = binary('lt', binary('mod', k, constant(2, 'i32')), constant(1, 'i32'));
-    return map(ctx, { op: 'where', cond: isEven, then: unary('sin', angle), else: unary('cos', angle) });
+  range: { inline: (_c, _a, at) => at[0]! },
+  fill: { inline: (c, { value, dtype }) => c.b.constant(value, dtype) },
+  sinusoidal: {
+    inline: (c, { dim }, at) => {
+      const { b } = c;
+      const position = b.cast('f32', at[0]!);
+      const k = at[1]!;
+      const parity = b.mod(k, 2);
+      const even = b.add(k, b.mul(parity, b.int(-1)));
+      const angle = b.binary('div', position, b.binary('pow', f32(b, 10000), b.binary('div', b.cast('f32', even), f32(b, dim))));
+      return b.where(b.binary('lt', parity, b.int(1)), b.unary('sin', angle), b.unary('cos', angle));
+    },
   },
 
   neg: unaryRule('neg'),
@@ -135,102 +140,114 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   div: binaryRule('div'),
   maximum: binaryRule('max'),
   minimum: binaryRule('min'),
-  affine: (ctx, { scale, shift }) => map(ctx, binary('add', binary('mul', x0(ctx), constant(scale)), constant(shift))),
-  cast: (ctx, { to }) => map(ctx, { op: 'cast', to, x: x0(ctx) }),
-  dropout: (ctx, { rate, stream }) => {
-    if (!ctx.training || rate === 0) return map(ctx, x0(ctx));
-    const element = flatIndex(ctx.type.shape);
-    const dropped = binary('lt', { op: 'random', stream, element }, constant(rate));
-    return map(ctx, { op: 'where', cond: dropped, then: constant(0), else: binary('mul', load(0, element), constant(1 / (1 - rate))) });
+  affine: { inline: (c, { scale, shift }, at) => c.b.binary('add', c.b.binary('mul', c.operand(0, at), f32(c.b, scale)), f32(c.b, shift)) },
+  cast: { inline: (c, { to }, at) => c.b.cast(to as ScalarType, c.operand(0, at)) },
+  dropout: {
+    inline: (c, { rate, stream }, at) => {
+      const x = c.operand(0, at);
+      if (!c.training || rate === 0) return x;
+      const { b } = c;
+      const dropped = b.binary('lt', b.random(stream, b.flatIndex(c.shape, at)), f32(b, rate));
+      return b.where(dropped, f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
+    },
   },
 
-  reshape: 'alias',
-  transpose: (ctx, { perm }) => {
-    const strides = stridesOf(ctx.operandTypes[0]!.shape);
-    return map(ctx, load(0, affineIndex(perm.map((p, d) => [idx(d), strides[p]!] as [KExpr, number]))));
+  reshape: { inline: (c, _a, at) => c.operand(0, c.b.unflatten(c.operandShape(0), c.b.flatIndex(c.shape, at))) },
+  transpose: {
+    inline: (c, { perm }, at) => {
+      const coords = new Array<KExpr>(perm.length);
+      perm.forEach((p, d) => (coords[p] = at[d]!));
+      return c.operand(0, coords);
+    },
   },
-  slice: (ctx, { axis, start }) => {
-    const shape = ctx.operandTypes[0]!.shape;
-    const a = normalizeAxis(axis, shape.length);
-    const strides = stridesOf(shape);
-    return map(ctx, load(0, affineIndex(shape.map((_, d) => [idx(d), strides[d]!] as [KExpr, number]), start * strides[a]!)));
+  slice: { inline: (c, { axis, start }, at) => c.operand(0, shifted(c.b, at, normalizeAxis(axis, at.length), -start)) },
+  select: {
+    inline: (c, { axis, index }, at) => {
+      const a = normalizeAxis(axis, at.length + 1);
+      return c.operand(0, [...at.slice(0, a), c.b.int(index), ...at.slice(a)]);
+    },
   },
-  select: (ctx, { axis, index }) => {
-    const shape = ctx.operandTypes[0]!.shape;
-    const a = normalizeAxis(axis, shape.length);
-    const strides = stridesOf(shape);
-    const kept = shape.map((_, d) => d).filter((d) => d !== a);
-    return map(ctx, load(0, affineIndex(kept.map((d, i) => [idx(i), strides[d]!] as [KExpr, number]), index * strides[a]!)));
+  concat: {
+    inline: (c, { axis }, at) => {
+      const { b } = c;
+      const a = normalizeAxis(axis, at.length);
+      const sizes = Array.from({ length: c.operands }, (_, i) => c.operandShape(i)[a]!);
+      // Nested choices on the coordinate along the axis, the last operand innermost.
+      let start = sizes.reduce((s, d) => s + d, 0);
+      let value: KExpr | undefined;
+      for (let i = c.operands - 1; i >= 0; i--) {
+        start -= sizes[i]!;
+        const part = c.operand(i, shifted(b, at, a, start));
+        value = value ? b.where(b.binary('lt', at[a]!, b.int(start + sizes[i]!)), part, value) : part;
+      }
+      return value!;
+    },
   },
-  concat: (ctx, { axis }) => {
-    const a = normalizeAxis(axis, ctx.type.shape.length);
-    // Nested choices on the coordinate along the axis, last operand innermost.
-    let start = ctx.operandTypes.reduce((s, t) => s + t.shape[a]!, 0);
-    let expr: KExpr | undefined;
-    for (let slot = ctx.operandTypes.length - 1; slot >= 0; slot--) {
-      const shape = ctx.operandTypes[slot]!.shape;
-      start -= shape[a]!;
-      const strides = stridesOf(shape);
-      const terms = shape.map((_, d) => [d === a ? binary('sub', idx(d), constant(start, 'i32')) : idx(d), strides[d]!] as [KExpr, number]);
-      const value = load(slot, affineIndex(terms));
-      expr = expr ? { op: 'where', cond: binary('lt', idx(a), constant(start + shape[a]!, 'i32')), then: value, else: expr } : value;
-    }
-    return map(ctx, expr!);
+  gather: {
+    inline: (c, _a, at) => {
+      const idRank = c.operandShape(1).length;
+      const id = c.operand(1, at.slice(0, idRank));
+      return c.operand(0, [id, ...at.slice(idRank)]);
+    },
   },
-  gather: (ctx) => {
-    const [table, ids] = ctx.operandTypes as [TensorType, TensorType];
-    const idRank = ids.shape.length;
-    const rowSize = numel(table.shape.slice(1));
-    const idStrides = stridesOf(ids.shape);
-    const rowStrides = stridesOf(table.shape.slice(1));
-    const id = load(1, affineIndex(ids.shape.map((_, d) => [idx(d), idStrides[d]!] as [KExpr, number])));
-    const within = table.shape.slice(1).map((_, d) => [idx(idRank + d), rowStrides[d]!] as [KExpr, number]);
-    return map(ctx, load(0, affineIndex([[id, rowSize], ...within])));
+  broadcast: { inline: (c, _a, at) => c.operand(0, broadcastCoords(c.b, c.operandShape(0), c.shape, at)) },
+  pad: {
+    inline: (c, { axis, before }, at) => {
+      const { b } = c;
+      const a = normalizeAxis(axis, at.length);
+      const size = c.operandShape(0)[a]!;
+      const inside = b.binary('lt', at[a]!, b.int(before + size));
+      const value = b.where(inside, c.operand(0, shifted(b, at, a, before)), f32(b, 0));
+      return b.where(b.binary('lt', at[a]!, b.int(before)), f32(b, 0), value);
+    },
+  },
+  gt: {
+    inline: (c, _a, at) => {
+      const x = c.operand(0, broadcastCoords(c.b, c.operandShape(0), c.shape, at));
+      const y = c.operand(1, broadcastCoords(c.b, c.operandShape(1), c.shape, at));
+      return c.b.cast('f32', c.b.binary('lt', y, x));
+    },
+  },
+  gelu_grad: { inline: (c, _a, at) => c.b.binary('gelu_grad', c.operand(0, at), c.operand(1, at)) },
+  gelu_tanh_grad: { inline: (c, _a, at) => c.b.binary('gelu_tanh_grad', c.operand(0, at), c.operand(1, at)) },
+
+  sum: reduce('sum', false),
+  mean: reduce('sum', true),
+  max: reduce('max', false),
+  softmax: { anchor: { kind: 'rows', axis: axisAttr, row: (c) => softmaxRow(c, false) } },
+  log_softmax: { anchor: { kind: 'rows', axis: axisAttr, row: (c) => softmaxRow(c, true) } },
+  layer_norm: {
+    anchor: {
+      kind: 'rows',
+      axis: lastAxis,
+      row: (c, attrs) => {
+        const { b } = c;
+        const { centered, inv } = rowStatistics(c, (attrs as { eps: number }).eps);
+        return b.binary('add', b.binary('mul', b.binary('mul', centered, inv), c.element(1)), c.element(2));
+      },
+    },
+  },
+  // dx = inv · (g·dy − mean(g·dy) − x̂ · mean(g·dy · x̂)), operands x, gamma, dy.
+  layer_norm_dx: {
+    anchor: {
+      kind: 'rows',
+      axis: lastAxis,
+      row: (c, attrs) => {
+        const { b } = c;
+        const n = f32(b, c.size);
+        const { centered, inv } = rowStatistics(c, (attrs as { eps: number }).eps);
+        const xhat = b.binary('mul', centered, inv);
+        const g = b.binary('mul', c.element(1), c.element(2));
+        const meanG = c.stage('let', b.binary('div', c.stage('sum', g), n));
+        const meanGX = c.stage('let', b.binary('div', c.stage('sum', b.binary('mul', g, xhat)), n));
+        return b.binary('mul', inv, b.binary('sub', b.binary('sub', g, meanG), b.binary('mul', xhat, meanGX)));
+      },
+    },
   },
 
-  sum: reduceRule('sum', false),
-  mean: reduceRule('sum', true),
-  max: reduceRule('max', false),
-  softmax: rowsRule('softmax'),
-  log_softmax: rowsRule('log_softmax'),
-  layer_norm: (ctx, { eps }) => ({ ...base(ctx), kind: 'rows', fn: 'layer_norm', ...aroundAxis(ctx.type.shape, -1), eps }),
-
-  fill: (ctx, { value, dtype }) => map(ctx, constant(value, dtype)),
-  broadcast: (ctx) => map(ctx, load(0, broadcastIndex(ctx.operandTypes[0]!.shape, ctx.type.shape))),
-  pad: (ctx, { axis, before }) => {
-    const shape = ctx.operandTypes[0]!.shape;
-    const a = normalizeAxis(axis, shape.length);
-    const strides = stridesOf(shape);
-    const inside = affineIndex(shape.map((_, d) => [d === a ? binary('sub', idx(d), constant(before, 'i32')) : idx(d), strides[d]!] as [KExpr, number]));
-    const beforeStart = binary('lt', idx(a), constant(before, 'i32'));
-    const pastEnd = binary('lt', idx(a), constant(before + shape[a]!, 'i32'));
-    return map(ctx, { op: 'where', cond: beforeStart, then: constant(0), else: { op: 'where', cond: pastEnd, then: load(0, inside), else: constant(0) } });
-  },
-  scatter_add: (ctx, { rows }) => {
-    const [ids, values] = ctx.operandTypes as [TensorType, TensorType];
-    return { ...base(ctx), kind: 'scatter', count: numel(ids.shape), rowSize: numel(values.shape.slice(ids.shape.length)), rows };
-  },
-  gt: (ctx) => {
-    const out = ctx.type.shape;
-    return map(ctx, binary('lt', load(1, broadcastIndex(ctx.operandTypes[1]!.shape, out)), load(0, broadcastIndex(ctx.operandTypes[0]!.shape, out))));
-  },
-  gelu_grad: (ctx) => map(ctx, binary('gelu_grad', x0(ctx), load(1, flatIndex(ctx.type.shape)))),
-  gelu_tanh_grad: (ctx) => map(ctx, binary('gelu_tanh_grad', x0(ctx), load(1, flatIndex(ctx.type.shape)))),
-  layer_norm_dx: (ctx, { eps }) => ({ ...base(ctx), kind: 'rows', fn: 'layer_norm_dx', ...aroundAxis(ctx.type.shape, -1), eps }),
-  cross_entropy: lossRule('cross_entropy'),
-  cross_entropy_grad: lossRule('cross_entropy_grad'),
-  accuracy: lossRule('accuracy'),
-
-  matmul: (ctx, { transpose_a, transpose_b }) => {
-    const [a, b] = ctx.operandTypes as [TensorType, TensorType];
-    const out = ctx.type.shape;
-    const batch = out.slice(0, -2);
-    const [m, n] = out.slice(-2) as [number, number];
-    const k = transpose_a ? a.shape[a.shape.length - 2]! : a.shape[a.shape.length - 1]!;
-    return {
-      ...base(ctx), kind: 'matmul', batch, m, n, k,
-      a: matmulOperand(a.shape, batch, transpose_a),
-      b: matmulOperand(b.shape, batch, transpose_b),
-    };
-  },
+  matmul: { anchor: { kind: 'matmul' } },
+  scatter_add: { anchor: { kind: 'scatter' } },
+  cross_entropy: { anchor: { kind: 'loss', fn: 'cross_entropy' } },
+  cross_entropy_grad: { anchor: { kind: 'loss', fn: 'cross_entropy_grad' } },
+  accuracy: { anchor: { kind: 'loss', fn: 'accuracy' } },
 };

@@ -43,17 +43,17 @@ describe('WebGPU failures', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tcc-badwgsl-'));
     expect((await tcc('compile', specFiles({ 't.yaml': TINY })['t.yaml']!, '--target', 'wgsl', '--seq', '8', '-o', dir)).code).toBe(0);
     const loaded = loadProgram(dir);
-    const kernel = loaded.program.kernels.find((k) => k.kind === 'rows')!;
+    const kernel = loaded.program.kernels.find((k) => k.kind === 'reduce' && /let v0 = group_sum/.test(readFileSync(join(dir, k.wgsl!.file), 'utf8')))!;
     const file = join(dir, kernel.wgsl!.file);
     const lines = readFileSync(file, 'utf8').split('\n');
-    const broken = lines.findIndex((l) => l.includes('let mean'));
-    lines[broken] = lines[broken]!.replace('let mean', 'let mean: i32');
+    const broken = lines.findIndex((l) => l.includes('let v0 = group_sum'));
+    lines[broken] = lines[broken]!.replace('let v0', 'let v0: i32');
     writeFileSync(file, lines.join('\n'));
     const error = await openSession(loadProgram(dir)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WgslCompileError);
     expect((error as WgslCompileError).kernel).toBe(kernel.name);
     expect((error as WgslCompileError).line).toBe(broken + 1);
-    expect((error as Error).message).toMatch(new RegExp(`^WGSL of kernel ${kernel.name} does not compile: line ${broken + 1}:\\d+: .*let mean: i32`));
+    expect((error as Error).message).toMatch(new RegExp(`^WGSL of kernel ${kernel.name} does not compile: line ${broken + 1}:\\d+: .*let v0: i32`));
   });
 
   it.runIf(gpu)('stops training on a lost device with a clear message, the last checkpoint intact', async () => {

@@ -264,7 +264,7 @@ describe('op registry', () => {
   it('defines every rule for every op', () => {
     for (const [name, def] of Object.entries(OPS)) {
       expect(def.summary, name).toMatch(/\S/);
-      expect(['source', 'elementwise', 'broadcast', 'injective', 'reduction', 'matmul', 'opaque'], name).toContain(def.fusion);
+      expect(['source', 'generator', 'elementwise', 'broadcast', 'injective', 'reduction', 'matmul', 'opaque'], name).toContain(def.fusion);
       for (const rule of ['infer', 'interpret', 'flops'] as const) expect(typeof def[rule], `${name}.${rule}`).toBe('function');
     }
   });

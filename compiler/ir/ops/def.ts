@@ -9,7 +9,8 @@ export { ShapeError };
 
 /** How an op fuses with its neighbours (TVM's pattern kinds). Passes ask this, never the op's name. */
 export type FusionClass =
-  | 'source' //      no tensor inputs: inputs, parameters, generated constants
+  | 'source' //      no tensor inputs, fed from outside: inputs, parameters, state
+  | 'generator' //   no tensor inputs, computed from attributes: constants, positions
   | 'elementwise' // out[i] depends on in[i] of same-shaped operands
   | 'broadcast' //   elementwise after NumPy broadcasting of its operands
   | 'injective' //   each output element reads one input element (reshape, transpose, gather)

@@ -67,7 +67,7 @@ export const sourceOps = {
   range: defineOp<{ size: number }>({
     summary: '0, 1, ..., size-1 as i32 (position ids)',
     arity: 0,
-    fusion: 'source',
+    fusion: 'generator',
     attrs: { size: { kind: 'int' } },
     infer(_, { size }) {
       checkDims([size]);
@@ -80,7 +80,7 @@ export const sourceOps = {
   sinusoidal: defineOp<{ length: number; dim: number }>({
     summary: 'the fixed sinusoidal position table [length, dim]',
     arity: 0,
-    fusion: 'source',
+    fusion: 'generator',
     attrs: { length: { kind: 'int' }, dim: { kind: 'int' } },
     infer(_, { length, dim }) {
       checkDims([length, dim]);

@@ -98,7 +98,7 @@ export const trainingOps = {
   fill: defineOp<{ value: number; dtype: DType; shape: number[] }>({
     summary: 'a constant tensor',
     arity: 0,
-    fusion: 'source',
+    fusion: 'generator',
     attrs: { value: { kind: 'float' }, dtype: { kind: 'dtype', default: 'f32' }, shape: { kind: 'ints', default: [] } },
     infer(_, { dtype, shape }) {
       if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`dimensions must be positive integers, got ${formatShape(shape)}`);

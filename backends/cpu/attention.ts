@@ -1,0 +1,122 @@
+// Fused attention in JavaScript. Forward: per query row, one pass over the
+// keys with an online softmax (a running maximum rescales what has been
+// accumulated), so no row of scores is ever stored; the row's log-sum-exp
+// is kept for the backward pass. Backward: per query row, the probabilities
+// are recomputed from the saved log-sum-exp; dq is finished per row, dk and
+// dv accumulate over the rows of a batch in scratch.
+
+import type { CodeWriter } from '../common/writer.js';
+import type { AttentionGradKernel, AttentionKernel, Operand } from '../../compiler/lower/kernel.js';
+import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
+
+/** Element (row, col) of a plain operand view, with `base` holding its batch offset. */
+function at(o: Operand, base: string, row: string, col: string): string {
+  const v = o.view;
+  if (!v) throw new Error('attention operands must be plain views');
+  const term = (x: string, s: number) => (s === 0 ? '' : s === 1 ? ` + ${x}` : ` + ${x} * ${s}`);
+  return `a${v.arg}[${base}${term(row, v.rowStride)}${term(col, v.colStride)}]`;
+}
+
+function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
+  for (const [name, o] of operands) {
+    const v = o.view!;
+    const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
+    w.line(`const ${name} = ${[String(v.offset), ...terms].join(' + ')};`);
+  }
+}
+
+/** Names for expressions over (b…, i, j) or (b…, i, c). */
+function rowNames(nb: number, third: string): Names {
+  return { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? 'i' : third), ridx: DEFAULT_NAMES.ridx };
+}
+
+function dot(w: CodeWriter, name: string, depth: number, x: string, y: string): void {
+  w.line(`let ${name} = 0;`);
+  w.line(`for (let p = 0; p < ${depth}; p++) ${name} += ${x} * ${y};`);
+}
+
+export function renderAttention(w: CodeWriter, k: AttentionKernel): void {
+  const nb = k.batch.length;
+  const scores = new JsExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, rowNames(nb, 'j'));
+  const outs = new JsExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, rowNames(nb, 'c'));
+  w.line(`const o = scratch(0, ${k.depthV});`);
+  loops(w, k.batch, DEFAULT_NAMES.idx, () => {
+    bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v]]);
+    w.block(`for (let i = 0; i < ${k.queries}; i++) {`, () => {
+      w.line('let top = -Infinity, sum = 0;');
+      w.line('o.fill(0);');
+      w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
+        dot(w, 'acc', k.depth, at(k.q, 'qb', 'i', 'p'), at(k.k, 'kb', 'j', 'p'));
+        const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : [])]);
+        w.line(`const s = ${s.render(k.score)};`);
+        w.block('if (s > top) {', () => {
+          w.line('const f = Math.exp(top - s);');
+          w.line('sum *= f;');
+          w.line(`for (let c = 0; c < ${k.depthV}; c++) o[c] *= f;`);
+          w.line('top = s;');
+        });
+        w.line('const e = Math.exp(s - top);');
+        w.line('sum += e;');
+        w.line(`const pk = ${k.keep ? `e * ${s.render(k.keep)}` : 'e'};`);
+        w.line(`for (let c = 0; c < ${k.depthV}; c++) o[c] += pk * ${at(k.v, 'vb', 'j', 'c')};`);
+      });
+      if (k.out) {
+        w.block(`for (let c = 0; c < ${k.depthV}; c++) {`, () => {
+          const o = outs.open(w, [k.out!.index]);
+          w.line(`a${k.out!.arg}[${o.render(k.out!.index)}] = o[c] / sum;`);
+        });
+      }
+      if (k.lse) {
+        const l = outs.open(w, [k.lse.index]);
+        w.line(`a${k.lse.arg}[${l.render(k.lse.index)}] = top + Math.log(sum);`);
+      }
+    });
+  });
+}
+
+export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
+  const nb = k.batch.length;
+  const scores = new JsExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, rowNames(nb, 'j'));
+  const rows = new JsExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, rowNames(nb, 'c'));
+  const keyRows = new JsExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? 'j' : 'c'), ridx: DEFAULT_NAMES.ridx });
+  w.line(`const dq = scratch(0, ${k.depth});`);
+  w.line(`const dk = scratch(1, ${k.keys * k.depth});`);
+  w.line(`const dv = scratch(2, ${k.keys * k.depthV});`);
+  loops(w, k.batch, DEFAULT_NAMES.idx, () => {
+    bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v], ['gb', k.dout]]);
+    w.line(`dk.fill(0, 0, ${k.keys * k.depth});`);
+    w.line(`dv.fill(0, 0, ${k.keys * k.depthV});`);
+    w.block(`for (let i = 0; i < ${k.queries}; i++) {`, () => {
+      const r = rows.open(w, [k.lse, k.delta]);
+      w.line(`const lse = ${r.render(k.lse)}, delta = ${r.render(k.delta)};`);
+      w.line(`dq.fill(0, 0, ${k.depth});`);
+      w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
+        dot(w, 'acc', k.depth, at(k.q, 'qb', 'i', 'p'), at(k.k, 'kb', 'j', 'p'));
+        const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : [])]);
+        w.line(`const prob = Math.exp(${s.render(k.score)} - lse);`);
+        w.line(`const keep = ${k.keep ? s.render(k.keep) : '1'};`);
+        w.line(`for (let c = 0; c < ${k.depthV}; c++) dv[j * ${k.depthV} + c] += prob * keep * ${at(k.dout, 'gb', 'i', 'c')};`);
+        dot(w, 'dp', k.depthV, at(k.dout, 'gb', 'i', 'p'), at(k.v, 'vb', 'j', 'p'));
+        w.line(`const ds = prob * (dp * keep - delta) * ${k.scale};`);
+        w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
+          w.line(`dq[c] += ds * ${at(k.k, 'kb', 'j', 'c')};`);
+          w.line(`dk[j * ${k.depth} + c] += ds * ${at(k.q, 'qb', 'i', 'c')};`);
+        });
+      });
+      w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
+        const o = rows.open(w, [k.dq.index]);
+        w.line(`a${k.dq.arg}[${o.render(k.dq.index)}] = dq[c];`);
+      });
+    });
+    w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
+      w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
+        const o = keyRows.open(w, [k.dk.index]);
+        w.line(`a${k.dk.arg}[${o.render(k.dk.index)}] = dk[j * ${k.depth} + c];`);
+      });
+      w.block(`for (let c = 0; c < ${k.depthV}; c++) {`, () => {
+        const o = keyRows.open(w, [k.dv.index]);
+        w.line(`a${k.dv.arg}[${o.render(k.dv.index)}] = dv[j * ${k.depthV} + c];`);
+      });
+    });
+  });
+}

@@ -1,0 +1,116 @@
+// Kernel expressions → JavaScript. Values are doubles (f32 data is read from
+// Float32Arrays and rounded when stored), booleans are JavaScript booleans,
+// integers are doubles that stay exact. Subexpressions used more than once
+// become local constants.
+
+import type { CodeWriter } from '../common/writer.js';
+import { rangeOf, sharedNodes, type KExpr, type Space } from '../../compiler/lower/kernel.js';
+
+const UNARY: Record<string, (x: string) => string> = {
+  neg: (x) => `(-${x})`,
+  exp: (x) => `Math.exp(${x})`,
+  log: (x) => `Math.log(${x})`,
+  sqrt: (x) => `Math.sqrt(${x})`,
+  rsqrt: (x) => `(1 / Math.sqrt(${x}))`,
+  tanh: (x) => `Math.tanh(${x})`,
+  sigmoid: (x) => `(1 / (1 + Math.exp(-${x})))`,
+  erf: (x) => `erf(${x})`,
+  relu: (x) => `relu(${x})`,
+  gelu: (x) => `gelu(${x})`,
+  gelu_tanh: (x) => `geluTanh(${x})`,
+  sin: (x) => `Math.sin(${x})`,
+  cos: (x) => `Math.cos(${x})`,
+};
+
+export function jsLiteral(value: number): string {
+  if (Number.isNaN(value)) return 'NaN';
+  if (!Number.isFinite(value)) return value > 0 ? 'Infinity' : '-Infinity';
+  return Object.is(value, -0) ? '-0' : String(value);
+}
+
+/** How a kernel names its coordinates and the accumulator. */
+export interface Names {
+  readonly idx: (axis: number) => string;
+  readonly ridx: (axis: number) => string;
+}
+
+export const DEFAULT_NAMES: Names = { idx: (a) => `c${a}`, ridx: (a) => `r${a}` };
+
+export class JsExprs {
+  private readonly named = new Map<KExpr, string>();
+  private counter = 0;
+
+  constructor(
+    private readonly space: Space,
+    private readonly names: Names = DEFAULT_NAMES,
+    private readonly prefix = 't',
+  ) {}
+
+  /**
+   * A scope inside this one (a loop body) that declares the shared
+   * subexpressions of `roots` as local constants; names of enclosing scopes
+   * stay visible.
+   */
+  open(w: CodeWriter, roots: readonly KExpr[]): JsExprs {
+    const inner = new JsExprs(this.space, this.names, `${this.prefix}${this.counter++}_`);
+    for (const [e, name] of this.named) inner.named.set(e, name);
+    for (const e of sharedNodes(roots, new Set(this.named.keys()))) {
+      const name = `${inner.prefix}${inner.counter++}`;
+      w.line(`const ${name} = ${inner.render(e)};`);
+      inner.named.set(e, name);
+    }
+    return inner;
+  }
+
+  private nonNegative(e: KExpr): boolean {
+    return rangeOf(e, this.space)[0] >= 0;
+  }
+
+  render(e: KExpr): string {
+    const name = this.named.get(e);
+    if (name) return name;
+    const go = (x: KExpr) => this.render(x);
+    switch (e.op) {
+      case 'const': return e.type === 'bool' ? (e.value ? 'true' : 'false') : jsLiteral(e.value);
+      case 'idx': return this.names.idx(e.axis);
+      case 'ridx': return this.names.ridx(e.axis);
+      case 'var': return `v${e.id}`;
+      case 'acc': return 'acc';
+      case 'load': return `a${e.arg}[${go(e.index)}]`;
+      case 'unary': return UNARY[e.fn]!(go(e.x));
+      case 'cast':
+        if (e.x.type === 'bool') return `(${go(e.x)} ? 1 : 0)`;
+        return e.type === 'i32' && e.x.type === 'f32' ? `Math.trunc(${go(e.x)})` : go(e.x);
+      case 'where': return `(${go(e.cond)} ? ${go(e.then)} : ${go(e.else)})`;
+      case 'random': return `uniform01(rt.seed, ${e.stream}, rt.step, ${go(e.element)})`;
+      case 'binary': {
+        const [a, b] = [go(e.a), go(e.b)];
+        switch (e.fn) {
+          case 'add': return `(${a} + ${b})`;
+          case 'sub': return `(${a} - ${b})`;
+          case 'mul': return `(${a} * ${b})`;
+          case 'div': return `(${a} / ${b})`;
+          case 'max': return `maximum(${a}, ${b})`;
+          case 'min': return `minimum(${a}, ${b})`;
+          case 'pow': return `Math.pow(${a}, ${b})`;
+          case 'lt': return `(${a} < ${b})`;
+          case 'idiv': return `Math.floor(${a} / ${b})`;
+          case 'mod': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} % ${b})` : `(((${a} % ${b}) + ${b}) % ${b})`;
+          case 'gelu_grad': return `(${b} * geluGrad(${a}))`;
+          case 'gelu_tanh_grad': return `(${b} * geluTanhGrad(${a}))`;
+        }
+      }
+    }
+  }
+}
+
+/** Nested loops over a shape with the given counter names; `body` runs innermost. */
+export function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, body: () => void, axis = 0): void {
+  if (axis === shape.length) return body();
+  if (shape[axis] === 1) {
+    w.line(`const ${name(axis)} = 0;`);
+    return loops(w, shape, name, body, axis + 1);
+  }
+  w.block(`for (let ${name(axis)} = 0; ${name(axis)} < ${shape[axis]}; ${name(axis)}++) {`, () => loops(w, shape, name, body, axis + 1));
+}
+

@@ -1,0 +1,114 @@
+// What every WGSL kernel module shares: one storage binding per kernel arg
+// (read_write: WebGPU forbids a buffer bound read-only and writable in one
+// dispatch; disjoint writable ranges are allowed), optional scratch storage
+// and the run's uniform (seed, step), the workgroup grid, and the module's
+// needs (invocations and workgroup memory) read from its code.
+
+import { CodeWriter } from '../common/writer.js';
+import type { Kernel } from '../../compiler/lower/kernel.js';
+import { helpersFor, type WgslNames } from './expr.js';
+
+/** One dispatch of a kernel's module. */
+export interface WgslPass {
+  readonly entry: string;
+  readonly workgroups: readonly [number, number, number];
+}
+
+export interface WgslKernel {
+  readonly name: string;
+  readonly code: string;
+  readonly passes: readonly WgslPass[];
+  /** Storage bindings in order: the kernel's arg indices. */
+  readonly bindings: readonly number[];
+  /** f32 elements of scratch memory the kernel needs, bound after the args (0: none). */
+  readonly scratch: number;
+  /** Whether the binding after them is the run's uniform (seed, step). */
+  readonly uniform: boolean;
+  /** The largest workgroup of its entry points, and the workgroup memory the module declares (bytes). */
+  readonly invocations: number;
+  readonly workgroupBytes: number;
+}
+
+/** WebGPU's guaranteed minimum of workgroups per dispatch dimension. */
+export const MAX_GROUPS = 65535;
+export const ROW_GROUP = 64;
+export const MAP_GROUP = 256;
+
+export const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Workgroup counts for `groups` groups, folded into y beyond the per-dimension limit. */
+export function grid(groups: number): [number, number, number] {
+  if (groups <= MAX_GROUPS) return [Math.max(1, groups), 1, 1];
+  const y = Math.ceil(groups / MAX_GROUPS);
+  if (y > MAX_GROUPS) throw new RangeError(`${groups} workgroups exceed a dispatch`);
+  return [MAX_GROUPS, y, 1];
+}
+
+/** The linear workgroup index in a folded grid. */
+export function groupIndex(workgroups: readonly [number, number, number]): string {
+  return workgroups[1] > 1 ? `(wid.y * ${workgroups[0]}u + wid.x)` : 'wid.x';
+}
+
+export const BUILTINS = '@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32';
+
+/** Invocations per workgroup (the largest @workgroup_size) and workgroup memory of a module, read from its code. */
+function workgroupNeeds(code: string): { invocations: number; workgroupBytes: number } {
+  const sizes = [...code.matchAll(/@workgroup_size\(([^)]*)\)/g)].map((m) => m[1]!.split(',').reduce((a, d) => a * Number(d.trim()), 1));
+  const bytes = [...code.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(?:f32|i32|u32), (\d+)>/g)].reduce((a, m) => a + 4 * Number(m[1]), 0);
+  return { invocations: Math.max(1, ...sizes), workgroupBytes: bytes };
+}
+
+/** `let c0 = …; let c1 = …;` from a row-major flat index held in `flat` (non-negative). */
+export function coordinates(w: CodeWriter, shape: readonly number[], flat: string, name: (axis: number) => string): void {
+  let inner = shape.reduce((a, d) => a * d, 1);
+  shape.forEach((d, axis) => {
+    inner /= d;
+    if (d === 1) {
+      w.line(`let ${name(axis)} = 0i;`);
+      return;
+    }
+    const q = inner === 1 ? flat : `(${flat} / ${inner}i)`;
+    w.line(`let ${name(axis)} = ${axis === 0 ? q : `${q} % ${d}i`};`);
+  });
+}
+
+export class KernelModule {
+  readonly w = new CodeWriter();
+  readonly bindings: number[] = [];
+  readonly declarations: string[] = [];
+  scratch = 0;
+  uniform = false;
+
+  /** `elementTypes[i]` overrides arg i's array element type (vec4 loads). */
+  constructor(readonly kernel: Kernel, elementTypes: readonly (string | undefined)[] = []) {
+    kernel.args.forEach((arg, i) => {
+      const type = elementTypes[i] ?? arg.dtype;
+      this.declarations.push(`@group(0) @binding(${i}) var<storage, read_write> a${i}: array<${type}>;`);
+      this.bindings.push(i);
+    });
+  }
+
+  /** Coordinates named c0…, reduced coordinates r0…, args a0…. */
+  names(idx: (axis: number) => string = (a) => `c${a}`, ridx: (axis: number) => string = (a) => `r${a}`): WgslNames {
+    return { idx, ridx, arg: (a) => `a${a}` };
+  }
+
+  useScratch(elements: number): void {
+    this.scratch = elements;
+    this.declarations.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> scratch: array<f32>;`);
+  }
+
+  useUniform(): void {
+    this.uniform = true;
+    const at = this.bindings.length + (this.scratch ? 1 : 0);
+    this.declarations.push('struct Run { seed: u32, step: u32 }', `@group(0) @binding(${at}) var<uniform> rt: Run;`);
+  }
+
+  finish(passes: WgslPass[], shared: readonly string[] = []): WgslKernel {
+    const body = this.w.toString();
+    if (!this.uniform && /\brt\./.test(body)) this.useUniform();
+    const head = [`// ${this.kernel.kind} ${this.kernel.label}`.trimEnd(), ...this.declarations, ...shared, ...helpersFor(body)];
+    const code = head.join('\n') + '\n\n' + body;
+    return { name: this.kernel.name, code, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform, ...workgroupNeeds(code) };
+  }
+}

@@ -1,0 +1,428 @@
+// One scheduled group of graph nodes → one kernel. The group's anchor (a
+// reduction, row op, matmul, or opaque op; none for a map) decides the
+// kernel's kind and iteration space. Every other node of the group is
+// evaluated as an expression: upstream of the anchor it is a prologue,
+// substituted into the anchor's operands; downstream it is an epilogue, over
+// the anchor's result (`acc`, a stage `var`, a row element), and the nodes
+// the group stores are written through explicit indices. Values from outside
+// the group are loads from the buffers where they live.
+//
+// Coordinates flow both ways: a node's value at given coordinates asks its
+// operands for theirs (the op's inline rule), and an epilogue node's own
+// coordinates follow from the anchor's through the layout ops in between (a
+// transpose after attention stores into the transposed place).
+
+import type { Graph, Node, ScheduledKernel } from '../ir/graph.js';
+import type { AttrsOf } from '../ir/ops/index.js';
+import { normalizeAxis, numel, type Shape } from '../ir/types.js';
+import { ExprBuilder } from './expr.js';
+import {
+  ARG_ALIGNMENT, children, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Slice, type Stage, type Store,
+} from './kernel.js';
+import { broadcastCoords, LOWERING, type Anchor, type InlineContext, type RowContext } from './rules.js';
+
+/** Where a node's value lives: contiguous, row-major, from an element offset of a buffer. */
+export interface Location {
+  readonly buffer: number;
+  readonly offset: number;
+}
+
+export interface LoweringState {
+  readonly graph: Graph;
+  readonly locations: ReadonlyMap<number, Location>;
+  readonly bufferDtype: (buffer: number) => 'f32' | 'i32';
+  /** Whether a buffer holds a parameter (a constant operand). */
+  readonly isParameter: (buffer: number) => boolean;
+}
+
+type Leaf = (at: readonly KExpr[]) => KExpr;
+
+export class KernelError extends Error {
+  override name = 'KernelError';
+}
+
+const anchorOf = (node: Node): Anchor | undefined => {
+  const rule = LOWERING[node.op];
+  return typeof rule === 'object' && 'anchor' in rule ? rule.anchor : undefined;
+};
+
+/** Whether an op is computed by a kernel of its own kind (not inlined into others). */
+export function isAnchor(node: Node): boolean {
+  return anchorOf(node) !== undefined;
+}
+
+class GroupLowering {
+  readonly args: KernelArg[] = [];
+  private readonly argOfBuffer = new Map<number, number>();
+  readonly members: ReadonlySet<number>;
+  private readonly coordsMemo = new Map<number, readonly KExpr[]>();
+
+  constructor(
+    private readonly state: LoweringState,
+    readonly group: ScheduledKernel,
+  ) {
+    this.members = new Set(group.nodes);
+    const ranges = new Map<number, { lo: number; hi: number; read: boolean; write: boolean }>();
+    const touch = (node: number, write: boolean) => {
+      const loc = this.location(node);
+      const size = Math.max(1, numel(this.node(node).type.shape));
+      const r = ranges.get(loc.buffer) ?? { lo: Infinity, hi: 0, read: false, write: false };
+      r.lo = Math.min(r.lo, loc.offset);
+      r.hi = Math.max(r.hi, loc.offset + size);
+      if (write) r.write = true;
+      else r.read = true;
+      ranges.set(loc.buffer, r);
+    };
+    for (const id of group.nodes) for (const a of this.node(id).args) if (!this.members.has(a)) touch(a, false);
+    for (const id of group.stored) touch(id, true);
+    for (const [buffer, r] of ranges) {
+      const offset = Math.floor(r.lo / ARG_ALIGNMENT) * ARG_ALIGNMENT;
+      this.argOfBuffer.set(buffer, this.args.length);
+      const access = r.read && r.write ? 'readwrite' : r.write ? 'write' : 'read';
+      this.args.push({ buffer, offset, size: r.hi - offset, dtype: state.bufferDtype(buffer), access });
+    }
+  }
+
+  node(id: number): Node {
+    return this.state.graph.nodes[id]!;
+  }
+
+  /** Whether an arg binds a parameter's buffer. */
+  isParameterArg(arg: number): boolean {
+    return this.state.isParameter(this.args[arg]!.buffer);
+  }
+
+  location(id: number): Location {
+    const loc = this.state.locations.get(id);
+    if (!loc) throw new KernelError(`%${id} (${this.node(id).op}) is read by a kernel but stored nowhere`);
+    return loc;
+  }
+
+  /** The arg and the element offset within it of a node stored outside (or by) the kernel. */
+  slice(id: number): Slice {
+    const loc = this.location(id);
+    const arg = this.argOfBuffer.get(loc.buffer)!;
+    return { arg, offset: loc.offset - this.args[arg]!.offset };
+  }
+
+  /** A node's value stored in memory, at coordinates. */
+  loadNode(b: ExprBuilder, id: number, at: readonly KExpr[]): KExpr {
+    const { arg, offset } = this.slice(id);
+    const node = this.node(id);
+    return b.load(arg, b.add(b.int(offset), b.flatIndex(node.type.shape, at)), node.type.dtype);
+  }
+
+  /** A store of a group node at its coordinates. */
+  store(b: ExprBuilder, id: number, at: readonly KExpr[], value: KExpr): Store {
+    const { arg, offset } = this.slice(id);
+    return { arg, index: b.add(b.int(offset), b.flatIndex(this.node(id).type.shape, at)), value };
+  }
+
+  /**
+   * A node's value at coordinates: a leaf of the kernel (an anchor's result),
+   * a load of a value from outside the group, or the node's inline rule over
+   * its operands' values.
+   */
+  value(b: ExprBuilder, id: number, at: readonly KExpr[], leaves: ReadonlyMap<number, Leaf>, memo: Map<string, KExpr>): KExpr {
+    const key = `${id}@${at.map((x) => b.idOf(x)).join(',')}`;
+    const known = memo.get(key);
+    if (known) return known;
+    let out: KExpr;
+    const leaf = leaves.get(id);
+    const node = this.node(id);
+    if (leaf) out = leaf(at);
+    else if (!this.members.has(id)) out = this.loadNode(b, id, at);
+    else {
+      const rule = LOWERING[node.op];
+      if (typeof rule !== 'object' || !('inline' in rule)) throw new KernelError(`%${id} (${node.op}) cannot be inlined into a kernel`);
+      const ctx: InlineContext = {
+        b,
+        shape: node.type.shape,
+        training: this.state.graph.mode === 'train',
+        operands: node.args.length,
+        operand: (i, coords) => this.value(b, node.args[i]!, coords, leaves, memo),
+        operandShape: (i) => this.node(node.args[i]!).type.shape,
+      };
+      out = (rule.inline as (c: InlineContext, a: unknown, at: readonly KExpr[]) => KExpr)(ctx, node.attrs, at);
+    }
+    if (out.type !== node.type.dtype) out = b.cast(node.type.dtype, out);
+    memo.set(key, out);
+    return out;
+  }
+
+  /**
+   * The coordinates of an epilogue node as a function of its anchors'
+   * coordinates: equal through elementwise ops, permuted through a
+   * transpose, re-flattened through a reshape.
+   */
+  epilogueCoords(b: ExprBuilder, id: number, anchors: ReadonlyMap<number, readonly KExpr[]>): readonly KExpr[] | undefined {
+    const fixed = anchors.get(id);
+    if (fixed) return fixed;
+    const known = this.coordsMemo.get(id);
+    if (known) return known;
+    const node = this.node(id);
+    if (!this.members.has(id)) return undefined;
+    let coords: readonly KExpr[] | undefined;
+    for (const a of node.args) {
+      const from = this.epilogueCoords(b, a, anchors);
+      if (!from) continue;
+      const shape = this.node(a).type.shape;
+      if (node.op === 'transpose') {
+        const perm = (node.attrs as AttrsOf<'transpose'>).perm;
+        coords = perm.map((p) => from[p]!);
+      } else if (node.op === 'reshape') {
+        coords = b.unflatten(node.type.shape, b.flatIndex(shape, from));
+      } else if (shape.length === node.type.shape.length && shape.every((d, i) => d === node.type.shape[i])) {
+        coords = from;
+      } else {
+        throw new KernelError(`%${id} (${node.op}) changes the shape of its anchor's result; it cannot be an epilogue`);
+      }
+      break;
+    }
+    if (coords) this.coordsMemo.set(id, coords);
+    return coords;
+  }
+
+  /** Stores of the group's stored nodes that follow from the anchors (epilogues). */
+  epilogueStores(b: ExprBuilder, anchors: ReadonlyMap<number, readonly KExpr[]>, leaves: ReadonlyMap<number, Leaf>, memo: Map<string, KExpr>): Store[] {
+    return this.group.stored.map((id) => {
+      const at = this.epilogueCoords(b, id, anchors);
+      if (!at) throw new KernelError(`%${id} (${this.node(id).op}) is stored by a kernel but does not follow from its anchor`);
+      return this.store(b, id, at, this.value(b, id, at, leaves, memo));
+    });
+  }
+}
+
+function kernelName(index: number, group: ScheduledKernel, graph: Graph, anchors: readonly number[]): { name: string; label: string } {
+  const main = graph.nodes[anchors[0] ?? group.stored[0]!]!;
+  return { name: `k${index}_${main.op}`, label: graph.nodes[group.stored[0]!]!.label || main.label };
+}
+
+function lowerMap(g: GroupLowering, base: KernelHead): Kernel {
+  const shape = g.node(g.group.stored[0]!).type.shape;
+  for (const id of g.group.stored) {
+    const other = g.node(id).type.shape;
+    if (other.length !== shape.length || other.some((d, i) => d !== shape[i])) throw new KernelError(`a map kernel stores [${shape}] and [${other}]`);
+  }
+  const b = new ExprBuilder({ idx: shape, ridx: [] });
+  const at = b.coords(shape.length);
+  const memo = new Map<string, KExpr>();
+  const stores = g.group.stored.map((id) => g.store(b, id, at, g.value(b, id, at, new Map(), memo)));
+  return { ...base, kind: 'map', shape, stores };
+}
+
+/** The shared stages of a reduction kernel: identical stages of several anchors are computed once. */
+class Stages {
+  readonly list: Stage[] = [];
+  private readonly index = new Map<string, KExpr>();
+
+  constructor(private readonly b: ExprBuilder) {}
+
+  add(combine: Stage['combine'], value: KExpr): KExpr {
+    const key = `${combine}:${this.b.idOf(value)}`;
+    let v = this.index.get(key);
+    if (!v) {
+      v = this.b.variable(this.list.length);
+      this.list.push({ combine, value });
+      this.index.set(key, v);
+    }
+    return v;
+  }
+}
+
+function lowerReduce(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
+  const first = anchors[0]!;
+  const xShape = g.node(first.args[0]!).type.shape;
+  const { axes, keepdims } = first.attrs as AttrsOf<'sum'>;
+  const reducedAxes = new Set(axes.map((a) => normalizeAxis(a, xShape.length)));
+  const shape = first.type.shape;
+  const reduced = xShape.filter((_, d) => reducedAxes.has(d));
+  const b = new ExprBuilder({ idx: shape, ridx: reduced });
+  const at = b.coords(shape.length);
+  // The reduced operand's coordinates: ridx along reduced axes, idx along kept ones.
+  let kept = 0;
+  let r = 0;
+  const xAt = xShape.map((_, d) => (reducedAxes.has(d) ? (keepdims ? (kept++, b.ridx(r++)) : b.ridx(r++)) : b.idx(kept++)));
+  const memo = new Map<string, KExpr>();
+  const stages = new Stages(b);
+  const leaves = new Map<number, Leaf>();
+  const anchorCoords = new Map<number, readonly KExpr[]>();
+  for (const a of anchors) {
+    const same = g.node(a.args[0]!).type.shape.join() === xShape.join() && a.type.shape.join() === shape.join() && (a.attrs as AttrsOf<'sum'>).axes.map((x) => normalizeAxis(x, xShape.length)).every((x) => reducedAxes.has(x));
+    if (!same) throw new KernelError(`reductions of different spaces in one kernel: %${first.id} and %${a.id}`);
+    const rule = anchorOf(a) as Extract<Anchor, { kind: 'reduce' }>;
+    const v = stages.add(rule.combine, g.value(b, a.args[0]!, xAt, leaves, memo));
+    const result = rule.mean ? b.binary('div', v, b.constant(numel(reduced))) : v;
+    leaves.set(a.id, () => result);
+    anchorCoords.set(a.id, at);
+  }
+  const stores = g.epilogueStores(b, anchorCoords, leaves, memo);
+  return { ...base, kind: 'reduce', shape, reduced, stages: stages.list, stores, elementStores: [] };
+}
+
+function lowerRows(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
+  const first = anchors[0]!;
+  const full = first.type.shape;
+  const rule = anchorOf(first) as Extract<Anchor, { kind: 'rows' }>;
+  const axis = rule.axis(first.attrs as never, full.length);
+  const size = full[axis]!;
+  const shape = full.map((d, i) => (i === axis ? 1 : d));
+  const b = new ExprBuilder({ idx: shape, ridx: [size] });
+  const element = b.coords(full.length).map((x, i) => (i === axis ? b.ridx(0) : x));
+  const memo = new Map<string, KExpr>();
+  const stages = new Stages(b);
+  const leaves = new Map<number, Leaf>();
+  const anchorCoords = new Map<number, readonly KExpr[]>();
+  for (const a of anchors) {
+    const r = anchorOf(a) as Extract<Anchor, { kind: 'rows' }>;
+    if (a.type.shape.join() !== full.join() || r.axis(a.attrs as never, full.length) !== axis) throw new KernelError(`row ops over different rows in one kernel: %${first.id} and %${a.id}`);
+    const ctx: RowContext = {
+      b,
+      size,
+      element: (i) => g.value(b, a.args[i]!, broadcastCoords(b, g.node(a.args[i]!).type.shape, full, element), leaves, memo),
+      stage: (combine, value) => stages.add(combine, value),
+    };
+    const value = r.row(ctx, a.attrs as never);
+    leaves.set(a.id, () => value);
+    anchorCoords.set(a.id, element);
+  }
+  const elementStores = g.epilogueStores(b, anchorCoords, leaves, memo);
+  return { ...base, kind: 'reduce', shape, reduced: [size], stages: stages.list, stores: [], elementStores };
+}
+
+/** An operand of a template over its own space: its value, and its strided view when it is a plain load. */
+function operand(g: GroupLowering, b: ExprBuilder, value: KExpr, batchAxes: number): Operand {
+  if (value.op !== 'load') return { value, constant: false };
+  const form = b.affine(value.index, batchAxes + 2);
+  if (!form) return { value, constant: false };
+  const view = { arg: value.arg, offset: form.offset, batchStrides: form.strides.slice(0, batchAxes), rowStride: form.strides[batchAxes]!, colStride: form.strides[batchAxes + 1]! };
+  return { value, view, constant: g.isParameterArg(value.arg) };
+}
+
+function lowerMatmul(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
+  if (anchors.length !== 1) throw new KernelError(`a kernel holds ${anchors.length} matmuls`);
+  const mm = anchors[0]!;
+  const { transpose_a: ta, transpose_b: tb } = mm.attrs as AttrsOf<'matmul'>;
+  const out = mm.type.shape;
+  const nb = out.length - 2;
+  const batch = out.slice(0, nb);
+  const [m, n] = out.slice(nb) as [number, number];
+  const aShape = g.node(mm.args[0]!).type.shape;
+  const k = ta ? aShape[aShape.length - 2]! : aShape[aShape.length - 1]!;
+  const memo = new Map<string, KExpr>();
+  const side = (slot: 0 | 1, rows: number, cols: number, transposed: boolean): Operand => {
+    const b = new ExprBuilder({ idx: [...batch, rows, cols], ridx: [] });
+    const shape = g.node(mm.args[slot]!).type.shape;
+    const batchAt = broadcastCoords(b, shape.slice(0, -2), batch, b.coords(nb));
+    const [row, col] = [b.idx(nb), b.idx(nb + 1)];
+    const value = g.value(b, mm.args[slot]!, [...batchAt, ...(transposed ? [col, row] : [row, col])], new Map(), new Map());
+    return operand(g, b, value, nb);
+  };
+  const a = side(0, m, k, ta);
+  const bOperand = side(1, k, n, tb);
+  const b = new ExprBuilder({ idx: out, ridx: [] });
+  const at = b.coords(out.length);
+  const acc = b.acc();
+  const stores = g.epilogueStores(b, new Map([[mm.id, at]]), new Map([[mm.id, () => acc]]), memo);
+  return foldBatch({ ...base, kind: 'matmul', batch, m, n, k, a, b: bOperand, stores });
+}
+
+/** Whether an expression divides or takes a modulus of something holding idx(axis). */
+function dividesAxis(e: KExpr, axis: number): boolean {
+  const holds = new Map<KExpr, boolean>();
+  const has = (x: KExpr): boolean => {
+    let v = holds.get(x);
+    if (v === undefined) {
+      v = x.op === 'idx' ? x.axis === axis : children(x).some(has);
+      holds.set(x, v);
+    }
+    return v;
+  };
+  let found = false;
+  walkExpr(e, (x) => (found ||= x.op === 'binary' && (x.fn === 'idiv' || x.fn === 'mod') && has(x.a)));
+  return found;
+}
+
+/**
+ * A batch whose B operand is the same matrix for every batch (a weight)
+ * folds into A's rows: one m·batch × k product instead of a batch of small
+ * ones, when A and the stores stay affine in the merged row.
+ */
+function foldBatch(k: Extract<Kernel, { kind: 'matmul' }>): Kernel {
+  const nb = k.batch.length;
+  if (nb === 0) return k;
+  const usesBatch = (e: KExpr) => {
+    let found = false;
+    walkExpr(e, (x) => (found ||= x.op === 'idx' && x.axis < nb));
+    return found;
+  };
+  if (usesBatch(k.b.value)) return k;
+  const rows = k.batch.reduce((p, d) => p * d, k.m);
+  const merge = (space: number[]) => {
+    const b = new ExprBuilder({ idx: space, ridx: [] });
+    const r = b.idx(0);
+    const old: KExpr[] = [];
+    let inner = k.m;
+    for (let d = nb - 1; d >= 0; d--) {
+      old[d] = b.mod(b.idiv(r, inner), k.batch[d]!);
+      inner *= k.batch[d]!;
+    }
+    old[nb] = b.mod(r, k.m);
+    old[nb + 1] = b.idx(1);
+    return { b, map: (e: KExpr) => b.substitute(e, (x) => (x.op === 'idx' ? old[x.axis] : undefined)) };
+  };
+  const aMerge = merge([rows, k.k]);
+  const aValue = aMerge.map(k.a.value);
+  if (dividesAxis(aValue, 0)) return k;
+  const outMerge = merge([rows, k.n]);
+  const stores = k.stores.map((s) => ({ arg: s.arg, index: outMerge.map(s.index), value: outMerge.map(s.value) }));
+  if (stores.some((s) => dividesAxis(s.index, 0) || dividesAxis(s.value, 0))) return k;
+  const bb = new ExprBuilder({ idx: [k.k, k.n], ridx: [] });
+  const bValue = bb.substitute(k.b.value, (x) => (x.op === 'idx' ? bb.idx(x.axis - nb) : undefined));
+  const reread = (b: ExprBuilder, value: KExpr, constant: boolean): Operand => {
+    if (value.op !== 'load') return { value, constant: false };
+    const form = b.affine(value.index, 2);
+    if (!form) return { value, constant: false };
+    return { value, view: { arg: value.arg, offset: form.offset, batchStrides: [], rowStride: form.strides[0]!, colStride: form.strides[1]! }, constant };
+  };
+  return { ...k, batch: [], m: rows, a: reread(aMerge.b, aValue, k.a.constant), b: reread(bb, bValue, k.b.constant), stores };
+}
+
+function lowerOpaque(g: GroupLowering, anchor: Node, rule: Extract<Anchor, { kind: 'scatter' | 'loss' }>, base: KernelHead): Kernel {
+  for (const a of anchor.args) if (g.members.has(a)) throw new KernelError(`%${anchor.id} (${anchor.op}) takes stored operands only; %${a} is computed in its kernel`);
+  if (g.group.stored.length !== 1 || g.group.stored[0] !== anchor.id) throw new KernelError(`%${anchor.id} (${anchor.op}) stores its result alone`);
+  const shapes = anchor.args.map((a) => g.node(a).type.shape);
+  if (rule.kind === 'scatter') {
+    const [ids, values] = shapes as [Shape, Shape];
+    const { rows } = anchor.attrs as AttrsOf<'scatter_add'>;
+    return { ...base, kind: 'scatter', count: numel(ids), rowSize: numel(values.slice(ids.length)), rows, ids: g.slice(anchor.args[0]!), values: g.slice(anchor.args[1]!), table: g.slice(anchor.id) };
+  }
+  const logits = shapes[0]!;
+  const classes = logits[logits.length - 1]!;
+  const { ignore_index } = anchor.attrs as AttrsOf<'cross_entropy'>;
+  return {
+    ...base, kind: 'loss', fn: rule.fn, rows: numel(logits) / classes, classes, ignoreIndex: ignore_index,
+    logits: g.slice(anchor.args[0]!), labels: g.slice(anchor.args[1]!), ...(anchor.args[2] !== undefined ? { dloss: g.slice(anchor.args[2]) } : {}), out: g.slice(anchor.id),
+  };
+}
+
+type KernelHead = { name: string; label: string; nodes: readonly number[]; args: readonly KernelArg[] };
+
+/** Builds the kernel of one scheduled group. */
+export function lowerGroup(state: LoweringState, group: ScheduledKernel, index: number): Kernel {
+  const g = new GroupLowering(state, group);
+  const anchors = group.nodes.map((id) => g.node(id)).filter(isAnchor);
+  const base: KernelHead = { ...kernelName(index, group, state.graph, anchors.map((a) => a.id)), nodes: group.nodes, args: g.args };
+  if (anchors.length === 0) return lowerMap(g, base);
+  const kinds = new Set(anchors.map((a) => anchorOf(a)!.kind));
+  if (kinds.size > 1) throw new KernelError(`a kernel mixes ${[...kinds].join(' and ')} anchors`);
+  const rule = anchorOf(anchors[0]!)!;
+  switch (rule.kind) {
+    case 'reduce': return lowerReduce(g, anchors, base);
+    case 'rows': return lowerRows(g, anchors, base);
+    case 'matmul': return lowerMatmul(g, anchors, base);
+    default:
+      if (anchors.length !== 1) throw new KernelError(`a kernel holds ${anchors.length} ${rule.kind} ops`);
+      return lowerOpaque(g, anchors[0]!, rule, base);
+  }
+}
