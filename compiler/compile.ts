@@ -1,11 +1,12 @@
-// The compiler's entry point: spec file → Spec → Graph (→ later: passes,
-// kernels, program). One function, so that the CLI, tests and benchmarks all
-// compile the same way.
+// The compiler's entry point: spec file → Spec → Graph → the pass pipeline
+// (gradients and the optimizer for training, clean-up, fusion). One
+// function, so that the CLI, tests and benchmarks all compile the same way;
+// buildProgram (program.ts) then lowers, plans and renders the result.
 
 import { performance } from 'node:perf_hooks';
 import { buildGraph } from './frontend/build.js';
-import { autodiff } from './passes/autodiff.js';
-import { addAdamW, DEFAULT_ADAMW, type AdamWOptions } from './passes/optimizer.js';
+import { DEFAULT_ADAMW, type AdamWOptions } from './passes/optimizer.js';
+import { runPipeline } from './passes/pipeline.js';
 import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
@@ -23,16 +24,24 @@ export interface CompileOptions {
   readonly text?: string;
   /** Config values set over the spec's (e.g. dropout rates from --dropout). */
   readonly config?: Readonly<Record<string, number | string | boolean>>;
-  /** Run the IR verifier on the result (tests and --debug). */
+  /** Run the IR verifier after every pass (tests and --debug). */
   readonly verify?: boolean;
+  /** Kernel fusion and the rewrites that serve it (default on). */
+  readonly fuse?: boolean;
+  /** Called with the graph after each pass (--dump-after). */
+  readonly after?: (pass: string, graph: Graph) => void;
 }
 
 export interface CompileResult {
   readonly spec: Spec;
+  /** The graph after every pass: what buildProgram lowers. */
   readonly graph: Graph;
   /** The AdamW settings of a training graph (spec, then options). */
   readonly optimizer?: AdamWOptions;
+  /** Figures of the graph before optimization (a training graph with its gradients and update). */
   readonly stats: GraphStats;
+  /** The passes that ran, in order. */
+  readonly passes: readonly string[];
   readonly compileMs: number;
 }
 
@@ -73,10 +82,13 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   } catch (e) {
     throw e instanceof CompileError ? new CompileError(e.diagnostics, sources) : e;
   }
+  if (options.verify) verifyGraph(graph);
   // A training graph also computes the gradients of `loss` and applies AdamW.
   const optimizer = mode === 'train' ? { ...adamwSettings(spec), ...options.optimizer } : undefined;
-  if (optimizer) graph = addAdamW(autodiff(graph, 'loss'), optimizer);
-  if (options.verify) verifyGraph(graph);
-  const stats = graphStats(graph);
-  return { spec, graph, stats, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}) };
+  let before = graph;
+  const result = runPipeline(graph, { fuse: options.fuse ?? true, verify: options.verify ?? false, ...(optimizer ? { optimizer } : {}) }, (pass, g) => {
+    if (pass === 'autodiff' || pass === 'adamw') before = g;
+    options.after?.(pass, g);
+  });
+  return { spec, graph: result.graph, stats: graphStats(before), passes: result.passes, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}) };
 }

@@ -104,13 +104,16 @@ export class JsExprs {
   }
 }
 
-/** Nested loops over a shape with the given counter names; `body` runs innermost. */
-export function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, body: () => void, axis = 0): void {
-  if (axis === shape.length) return body();
-  if (shape[axis] === 1) {
-    w.line(`const ${name(axis)} = 0;`);
-    return loops(w, shape, name, body, axis + 1);
-  }
-  w.block(`for (let ${name(axis)} = 0; ${name(axis)} < ${shape[axis]}; ${name(axis)}++) {`, () => loops(w, shape, name, body, axis + 1));
+/** Nested loops over a shape with the given counter names; `body` runs innermost (in a block of its own). */
+export function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, body: () => void): void {
+  const nest = (axis: number): void => {
+    if (axis === shape.length) return body();
+    if (shape[axis] === 1) {
+      w.line(`const ${name(axis)} = 0;`);
+      return nest(axis + 1);
+    }
+    w.block(`for (let ${name(axis)} = 0; ${name(axis)} < ${shape[axis]}; ${name(axis)}++) {`, () => nest(axis + 1));
+  };
+  if (shape.some((d) => d === 1)) w.block('{', () => nest(0));
+  else nest(0);
 }
-

@@ -65,6 +65,7 @@ export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly byKey = new Map<string, number>();
   private readonly outputs: GraphOutput[] = [];
+  private readonly regions: Region[] = [];
 
   constructor(
     readonly name: string,
@@ -100,6 +101,11 @@ export class GraphBuilder {
     return node;
   }
 
+  /** Nodes added so far. */
+  get size(): number {
+    return this.nodes.length;
+  }
+
   node(id: number): Node {
     const node = this.nodes[id];
     if (!node) throw new RangeError(`no node %${id}`);
@@ -112,7 +118,12 @@ export class GraphBuilder {
   }
 
   build(): Graph {
-    return { name: this.name, mode: this.mode, dims: { ...this.dims }, nodes: [...this.nodes], outputs: [...this.outputs] };
+    return { name: this.name, mode: this.mode, dims: { ...this.dims }, nodes: [...this.nodes], outputs: [...this.outputs], ...(this.regions.length ? { regions: [...this.regions] } : {}) };
+  }
+
+  /** Marks nodes [start, end) as one of the model's repeated blocks (an encoder layer). */
+  region(name: string, start: number, end: number): void {
+    if (end > start) this.regions.push({ name, ranges: [[start, end]] });
   }
 
   // Sources are identified by name alone; everything else by full structure.

@@ -71,5 +71,5 @@ describe.runIf(await hasWebGpu())('WebGPU on whole models', () => {
     }
     expect(losses[19]![0]).toBeLessThan(losses[1]![0] - 0.5); // it did learn (the two batches by heart)
     gpu.session.destroy();
-  });
+  }, 180_000);
 });

@@ -44,6 +44,8 @@ export interface OpDef<A extends object> {
   /** Number of tensor operands, or 'variadic' (at least one). */
   readonly arity: number | 'variadic';
   readonly fusion: FusionClass;
+  /** Draws random numbers (dropout): two evaluations are not interchangeable with constants. */
+  readonly stochastic?: boolean;
   readonly attrs: { readonly [K in keyof A]-?: AttrSpec };
   /** Result type from operand types; throws ShapeError naming the shapes. */
   infer(inputs: readonly TensorType[], attrs: A): TensorType;

@@ -132,6 +132,7 @@ export const elementwiseOps = {
     summary: 'zeroes each element with probability rate and scales the rest by 1/(1-rate); identity unless training',
     arity: 1,
     fusion: 'elementwise',
+    stochastic: true,
     attrs: { rate: { kind: 'float' }, stream: { kind: 'int', default: 0 } },
     infer([x], { rate }) {
       requireDType(x!, 'f32', 'operand');

@@ -1,0 +1,59 @@
+// The compiler's passes as one flat, named list, run in order. Training
+// graphs get their gradients and optimizer update in the middle of it, so
+// that everything after sees the whole step. Any stage's IR can be printed
+// (`tcc compile --dump-after NAME`).
+
+import type { Graph } from '../ir/graph.js';
+import { verifyGraph } from '../ir/verify.js';
+import { autodiff, autodiffPass } from './autodiff.js';
+import { cse, csePass } from './cse.js';
+import { dce, dcePass } from './dce.js';
+import { fold, foldPass } from './fold.js';
+import { fuse, fusePass } from './fuse.js';
+import { addAdamW, adamwPass, type AdamWOptions } from './optimizer.js';
+import { simplify, simplifyPass } from './simplify.js';
+
+export interface PipelineOptions {
+  /** Kernel fusion (and the graph rewrites that serve it); off gives one kernel per op. */
+  readonly fuse: boolean;
+  /** The AdamW settings of a training graph; absent for inference. */
+  readonly optimizer?: AdamWOptions;
+  /** Run the IR verifier after every pass (tests and --debug). */
+  readonly verify?: boolean;
+}
+
+export interface PassEntry {
+  readonly name: string;
+  readonly summary: string;
+  /** Whether the pass runs under these options. */
+  readonly when: (o: PipelineOptions) => boolean;
+  readonly run: (g: Graph, o: PipelineOptions) => Graph;
+}
+
+const always = () => true;
+const training = (o: PipelineOptions) => o.optimizer !== undefined;
+
+export const PIPELINE: readonly PassEntry[] = [
+  { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
+  { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
+  { ...simplifyPass, when: always, run: simplify },
+  { ...foldPass, when: always, run: fold },
+  { ...csePass, when: always, run: cse },
+  { ...dcePass, when: always, run: dce },
+  { ...fusePass, when: (o) => o.fuse, run: fuse },
+];
+
+export const PASS_NAMES: readonly string[] = PIPELINE.map((p) => p.name);
+
+/** Runs the pipeline; `after` sees the graph after each pass that ran. */
+export function runPipeline(graph: Graph, options: PipelineOptions, after?: (pass: string, g: Graph) => void): { graph: Graph; passes: string[] } {
+  const passes: string[] = [];
+  for (const pass of PIPELINE) {
+    if (!pass.when(options)) continue;
+    graph = pass.run(graph, options);
+    if (options.verify) verifyGraph(graph);
+    passes.push(pass.name);
+    after?.(pass.name, graph);
+  }
+  return { graph, passes };
+}

@@ -1,0 +1,42 @@
+// The driver that rebuilding passes share: nodes are visited in order and
+// re-added through a GraphBuilder (so structurally equal nodes become one),
+// each visit deciding what the node becomes; outputs follow their nodes and
+// the model's regions (encoder layers) keep covering the nodes made for
+// them. A visit may return an existing node (a rewrite to a simpler value)
+// or skip the node (dead code).
+
+import { GraphBuilder, type Graph, type Node, type Region } from '../ir/graph.js';
+
+/** What a visit may do with a node whose operands are already mapped. */
+export interface Rebuild {
+  readonly b: GraphBuilder;
+  /** The new id of an old node. */
+  readonly map: (old: number) => number;
+  /** The node as it was, with its operands mapped: the default result. */
+  copy(node: Node): number;
+}
+
+/**
+ * Rebuilds `graph`, calling `visit` for every node (in order); `visit`
+ * returns the node's new id, or undefined to drop it (nothing may use it).
+ */
+export function rebuildGraph(graph: Graph, visit: (node: Node, r: Rebuild) => number | undefined): Graph {
+  const b = new GraphBuilder(graph.name, graph.mode, graph.dims);
+  const mapped: (number | undefined)[] = [];
+  const madeBefore: number[] = [];
+  const map = (old: number) => {
+    const id = mapped[old];
+    if (id === undefined) throw new Error(`%${old} was dropped but is still used`);
+    return id;
+  };
+  const r: Rebuild = { b, map, copy: (node) => b.add(node.op, node.args.map(map), node.attrs as never, node.label).id };
+  for (const node of graph.nodes) {
+    madeBefore[node.id] = b.size;
+    mapped[node.id] = visit(node, r);
+  }
+  madeBefore[graph.nodes.length] = b.size;
+  for (const out of graph.outputs) b.output(out.name, map(out.node));
+  const built = b.build();
+  const regions = graph.regions?.map((region): Region => ({ name: region.name, ranges: region.ranges.map(([s, e]) => [madeBefore[s]!, madeBefore[e]!] as const).filter(([s, e]) => e > s) }));
+  return regions ? { ...built, regions } : built;
+}

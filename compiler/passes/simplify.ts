@@ -1,0 +1,96 @@
+// Algebraic simplification: a table of local rewrites, pattern → rewrite,
+// applied to every node (after its operands were simplified) until none
+// applies. Each rule is an identity of the interpreter's arithmetic:
+// multiplying by one, adding zero, a reshape to the same shape, a transpose
+// of a transpose, an affine of an affine, … A rule that would change a value
+// (x·0 is NaN for infinite x) is not here. What the rewritten nodes leave
+// unused, dce removes.
+
+import type { GraphBuilder, Graph, Node } from '../ir/graph.js';
+import type { AttrsOf, OpName } from '../ir/ops/index.js';
+import { sameShape } from '../ir/types.js';
+import { rebuildGraph } from './rewrite.js';
+
+export const simplifyPass = { name: 'simplify', summary: 'rewrites identities away (x·1, x+0, reshape of a reshape, transpose of a transpose, …)' } as const;
+
+/** A rewrite: the id of a simpler equivalent of `n`, or undefined. */
+type Rule<K extends OpName> = (n: Node<K>, b: GraphBuilder) => number | undefined;
+
+/** The constant value of a node, when it is a fill. */
+const constant = (b: GraphBuilder, id: number): number | undefined => {
+  const n = b.node(id);
+  return n.op === 'fill' ? (n.attrs as AttrsOf<'fill'>).value : undefined;
+};
+
+/** `other` when `n` equals it: same shape and dtype (a broadcast against a scalar does not change it). */
+const sameAs = (b: GraphBuilder, n: Node, other: number) => {
+  const t = b.node(other).type;
+  return t.dtype === n.type.dtype && sameShape(t.shape, n.type.shape) ? other : undefined;
+};
+
+/** x op c → x when c is the op's identity element on that side. */
+function identity(value: number, sides: 'both' | 'right'): Rule<'add' | 'sub' | 'mul' | 'div'> {
+  return (n, b) => {
+    const [x, y] = n.args as [number, number];
+    if (constant(b, y) === value) return sameAs(b, n, x);
+    if (sides === 'both' && constant(b, x) === value) return sameAs(b, n, y);
+    return undefined;
+  };
+}
+
+const RULES: { readonly [K in OpName]?: readonly Rule<K>[] } = {
+  add: [identity(0, 'both')],
+  sub: [identity(0, 'right')],
+  mul: [identity(1, 'both')],
+  div: [identity(1, 'right')],
+  neg: [(n, b) => (b.node(n.args[0]!).op === 'neg' ? b.node(n.args[0]!).args[0] : undefined)],
+  affine: [
+    (n) => (n.attrs.scale === 1 && n.attrs.shift === 0 ? n.args[0] : undefined),
+    (n, b) => {
+      const inner = b.node(n.args[0]!);
+      if (inner.op !== 'affine') return undefined;
+      const a = inner.attrs as AttrsOf<'affine'>;
+      return b.add('affine', [inner.args[0]!], { scale: a.scale * n.attrs.scale, shift: a.shift * n.attrs.scale + n.attrs.shift }, n.label).id;
+    },
+  ],
+  cast: [(n, b) => sameAs(b, n, n.args[0]!)],
+  dropout: [(n) => (n.attrs.rate === 0 ? n.args[0] : undefined)],
+  broadcast: [(n, b) => sameAs(b, n, n.args[0]!)],
+  reshape: [
+    (n, b) => sameAs(b, n, n.args[0]!),
+    (n, b) => {
+      const inner = b.node(n.args[0]!);
+      return inner.op === 'reshape' ? b.add('reshape', [inner.args[0]!], { shape: [...n.type.shape] }, n.label).id : undefined;
+    },
+  ],
+  transpose: [
+    (n) => (n.attrs.perm.every((p, i) => p === i) ? n.args[0] : undefined),
+    (n, b) => {
+      const inner = b.node(n.args[0]!);
+      if (inner.op !== 'transpose') return undefined;
+      const first = (inner.attrs as AttrsOf<'transpose'>).perm;
+      return b.add('transpose', [inner.args[0]!], { perm: n.attrs.perm.map((p) => first[p]!) }, n.label).id;
+    },
+  ],
+  slice: [(n, b) => sameAs(b, n, n.args[0]!)],
+  concat: [(n) => (n.args.length === 1 ? n.args[0] : undefined)],
+};
+
+function simplifyNode(b: GraphBuilder, id: number): number {
+  for (let steps = 0; steps < 64; steps++) {
+    const n = b.node(id);
+    const rules = (RULES[n.op] ?? []) as readonly Rule<OpName>[];
+    let next: number | undefined;
+    for (const rule of rules) {
+      next = rule(n, b);
+      if (next !== undefined && next !== id) break;
+    }
+    if (next === undefined || next === id) return id;
+    id = next;
+  }
+  return id;
+}
+
+export function simplify(graph: Graph): Graph {
+  return rebuildGraph(graph, (node, r) => simplifyNode(r.b, r.copy(node)));
+}

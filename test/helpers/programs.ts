@@ -1,0 +1,61 @@
+// Running a compiled program with made-up but valid inputs: ids inside their
+// bounds, labels with some positions ignored, attention masks with padding,
+// the optimizer's step scalars; and comparing two runs' outputs.
+
+import type { CompiledProgram } from '../../compiler/program.js';
+import { initParams } from '../../runtime/init.js';
+import type { Program } from '../../runtime/program.js';
+import { openSession, type Tensor } from '../../runtime/session.js';
+import { rng } from './random.js';
+
+/** Valid inputs for any program tcc compiles from the shipped specs. */
+export function inputsFor(program: Program, seed: number): Record<string, ArrayLike<number>> {
+  const next = rng(seed);
+  const seq = program.dims['seq'] ?? 1;
+  const scalars: Record<string, number> = { 'opt.step_size': 1e-3, 'opt.inv_sqrt_bias2': 30, 'opt.decay': 0.999, 'opt.apply': 1 };
+  return Object.fromEntries(
+    program.inputs.map((input) => {
+      const n = input.shape.reduce((a, d) => a * d, 1);
+      if (input.name in scalars) return [input.name, [scalars[input.name]!]];
+      if (input.dtype === 'f32') return [input.name, Float32Array.from({ length: n }, () => next() * 2 - 1)];
+      if (input.name === 'attention_mask') return [input.name, Int32Array.from({ length: n }, (_, i) => (i % seq < seq - 2 || i % seq === 0 ? 1 : 0))];
+      const bound = input.bound ?? 2;
+      return [input.name, Int32Array.from({ length: n }, (_, i) => (input.ignore !== undefined && i % 3 === 1 ? input.ignore : Math.floor(next() * bound)))];
+    }),
+  );
+}
+
+/** Runs one step of a program with seeded parameters and inputs; every output (updates included). */
+export async function runOnce(compiled: CompiledProgram, seed = 1): Promise<Record<string, Tensor>> {
+  const session = await openSession(compiled);
+  try {
+    session.setParams(initParams(compiled.program.params, seed));
+    if (compiled.program.states.length) {
+      const next = rng(seed + 1);
+      session.setStates(Object.fromEntries(compiled.program.states.map((s) => [s.name, Float32Array.from({ length: s.shape.reduce((a, d) => a * d, 1) }, () => next() * 1e-3)])));
+    }
+    return await session.run(inputsFor(compiled.program, seed), { seed, step: 3 }, compiled.program.outputs.map((o) => o.name));
+  } finally {
+    session.destroy();
+  }
+}
+
+/**
+ * The worst difference between two runs' outputs, as a multiple of the
+ * tolerance: |a − b| ≤ rtol · max(|b|) over each tensor (its scale: a
+ * relative error per element means nothing where values cancel to zero).
+ */
+export function worstDifference(a: Record<string, Tensor>, b: Record<string, Tensor>, rtol: number): { ratio: number; where: string } {
+  let worst = { ratio: 0, where: '' };
+  for (const [name, want] of Object.entries(b)) {
+    const got = a[name];
+    if (!got) throw new Error(`output ${name} is missing`);
+    let scale = 0;
+    for (let i = 0; i < want.data.length; i++) scale = Math.max(scale, Math.abs(want.data[i]!));
+    for (let i = 0; i < want.data.length; i++) {
+      const ratio = Math.abs(got.data[i]! - want.data[i]!) / (rtol * Math.max(scale, 1e-30));
+      if (ratio > worst.ratio || Number.isNaN(ratio)) worst = { ratio: Number.isNaN(ratio) ? Infinity : ratio, where: `${name}[${i}]: ${got.data[i]} vs ${want.data[i]} (scale ${scale})` };
+    }
+  }
+  return worst;
+}

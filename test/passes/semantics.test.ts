@@ -1,0 +1,45 @@
+// Optimization never changes what a program computes: every shipped model
+// and every DSL variant (at a small configuration, keeping its structure),
+// for inference and for one training step (losses, metrics, new parameters
+// and moments), gives the same outputs with all passes on as with fusion
+// off, on the CPU backend and, where there is an adapter, on WebGPU.
+
+import { readdirSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { compileFile } from '../../compiler/compile.js';
+import { buildProgram, type Target } from '../../compiler/program.js';
+import { hasWebGpu } from '../helpers/webgpu.js';
+import { runOnce, worstDifference } from '../helpers/programs.js';
+
+const SMALL = { vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16 };
+const MODELS = [
+  ...readdirSync('models').filter((f) => f.endsWith('.yaml')).map((f) => `models/${f}`),
+  ...readdirSync('models/variants').map((f) => `models/variants/${f}`),
+];
+const gpu = await hasWebGpu();
+/** Model and mode pairs: every model infers; those with training losses (all but the bare encoder) train. */
+const CASES = MODELS.flatMap((f) => (f.includes('encoder') ? [[f, 'infer']] : [[f, 'infer'], [f, 'train']]) as [string, 'infer' | 'train'][]);
+/** On WebGPU (shader compiles are slow on a software adapter), one model of each structure: at the small configuration bert-tiny … bert-large and bert.yaml are bert-base. */
+const GPU_CASES = CASES.filter(([f]) => !/bert-(tiny|mini|small|medium|large)\.|models\/bert\.yaml/.test(f));
+const config = (file: string) => (file.includes('albert') ? { ...SMALL, embedding_size: 8 } : SMALL);
+
+async function agreement(file: string, mode: 'infer' | 'train', target: Target, rtol: number): Promise<void> {
+  const shape = { batch: 2, seq: 8, mode, config: config(file) };
+  const fused = compileFile(file, { ...shape, verify: true });
+  const plain = compileFile(file, { ...shape, fuse: false });
+  const a = buildProgram(fused.graph, target);
+  const b = buildProgram(plain.graph, target);
+  expect(a.program.kernels.length).toBeLessThan(b.program.kernels.length);
+  const worst = worstDifference(await runOnce(a), await runOnce(b), rtol);
+  expect(worst.ratio, worst.where).toBeLessThanOrEqual(1);
+}
+
+describe('optimized programs compute what unoptimized ones do', () => {
+  it.each(CASES)('%s (%s) on the CPU backend', async (file, mode) => {
+    await agreement(file, mode, 'cpu', 1e-5);
+  });
+
+  it.runIf(gpu).each(GPU_CASES)('%s (%s) on WebGPU', async (file, mode) => {
+    await agreement(file, mode, 'wgsl', 1e-5);
+  }, 120_000);
+});
