@@ -6,7 +6,7 @@
 // dv accumulate over the rows of a batch in scratch.
 
 import type { CodeWriter } from '../common/writer.js';
-import type { AttentionGradKernel, AttentionKernel, Operand } from '../../compiler/lower/kernel.js';
+import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../compiler/lower/kernel.js';
 import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
 
 /** Element (row, col) of a plain operand view, with `base` holding its batch offset. */
@@ -41,7 +41,7 @@ export function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const outs = new JsExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, rowNames(nb, 'c'));
   w.line(`const o = scratch(0, ${k.depthV});`);
   loops(w, k.batch, DEFAULT_NAMES.idx, () => {
-    bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v]]);
+    bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
     w.block(`for (let i = 0; i < ${k.queries}; i++) {`, () => {
       w.line('let top = -Infinity, sum = 0;');
       w.line('o.fill(0);');
@@ -57,8 +57,10 @@ export function renderAttention(w: CodeWriter, k: AttentionKernel): void {
         });
         w.line('const e = Math.exp(s - top);');
         w.line('sum += e;');
-        w.line(`const pk = ${k.keep ? `e * ${s.render(k.keep)}` : 'e'};`);
-        w.line(`for (let c = 0; c < ${k.depthV}; c++) o[c] += pk * ${at(k.v, 'vb', 'j', 'c')};`);
+        if (k.v) {
+          w.line(`const pk = ${k.keep ? `e * ${s.render(k.keep)}` : 'e'};`);
+          w.line(`for (let c = 0; c < ${k.depthV}; c++) o[c] += pk * ${at(k.v, 'vb', 'j', 'c')};`);
+        }
       });
       if (k.out) {
         w.block(`for (let c = 0; c < ${k.depthV}; c++) {`, () => {
@@ -92,31 +94,36 @@ export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void
       w.line(`dq.fill(0, 0, ${k.depth});`);
       w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
         dot(w, 'acc', k.depth, at(k.q, 'qb', 'i', 'p'), at(k.k, 'kb', 'j', 'p'));
-        const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : [])]);
+        const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
         w.line(`const prob = Math.exp(${s.render(k.score)} - lse);`);
         w.line(`const keep = ${k.keep ? s.render(k.keep) : '1'};`);
         w.line(`for (let c = 0; c < ${k.depthV}; c++) dv[j * ${k.depthV} + c] += prob * keep * ${at(k.dout, 'gb', 'i', 'c')};`);
         dot(w, 'dp', k.depthV, at(k.dout, 'gb', 'i', 'p'), at(k.v, 'vb', 'j', 'p'));
         w.line(`const ds = prob * (dp * keep - delta) * ${k.scale};`);
+        if (k.dscores) w.line(`a${k.dscores.arg}[${s.render(k.dscores.index)}] = prob * (dp * keep - delta);`);
         w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
           w.line(`dq[c] += ds * ${at(k.k, 'kb', 'j', 'c')};`);
           w.line(`dk[j * ${k.depth} + c] += ds * ${at(k.q, 'qb', 'i', 'c')};`);
         });
       });
-      w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
-        const o = rows.open(w, [k.dq.index]);
-        w.line(`a${k.dq.arg}[${o.render(k.dq.index)}] = dq[c];`);
-      });
+      const { dq } = k;
+      if (dq) {
+        w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
+          const o = rows.open(w, [dq.index]);
+          w.line(`a${dq.arg}[${o.render(dq.index)}] = dq[c];`);
+        });
+      }
     });
+    const store = (p: Placement | undefined, width: number, from: string) => {
+      if (!p) return;
+      w.block(`for (let c = 0; c < ${width}; c++) {`, () => {
+        const o = keyRows.open(w, [p.index]);
+        w.line(`a${p.arg}[${o.render(p.index)}] = ${from}[j * ${width} + c];`);
+      });
+    };
     w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
-      w.block(`for (let c = 0; c < ${k.depth}; c++) {`, () => {
-        const o = keyRows.open(w, [k.dk.index]);
-        w.line(`a${k.dk.arg}[${o.render(k.dk.index)}] = dk[j * ${k.depth} + c];`);
-      });
-      w.block(`for (let c = 0; c < ${k.depthV}; c++) {`, () => {
-        const o = keyRows.open(w, [k.dv.index]);
-        w.line(`a${k.dv.arg}[${o.render(k.dv.index)}] = dv[j * ${k.depthV} + c];`);
-      });
+      store(k.dk, k.depth, 'dk');
+      store(k.dv, k.depthV, 'dv');
     });
   });
 }

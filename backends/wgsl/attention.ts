@@ -78,10 +78,10 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
   const { w } = mod;
   const kt = tileRows(k.depth + k.depthV);
   w.line(`var<workgroup> tk: array<f32, ${kt * k.depth}>;`);
-  w.line(`var<workgroup> tv: array<f32, ${kt * k.depthV}>;`);
+  if (k.v) w.line(`var<workgroup> tv: array<f32, ${kt * k.depthV}>;`);
   operandFunction(w, mod, k, 'operand_q', k.q, k.queries, k.depth);
   operandFunction(w, mod, k, 'operand_k', k.k, k.keys, k.depth);
-  operandFunction(w, mod, k, 'operand_v', k.v, k.keys, k.depthV);
+  if (k.v) operandFunction(w, mod, k, 'operand_v', k.v, k.keys, k.depthV);
   pointFunction(w, mod, k, 'score', k.score, ['i', 'j'], [k.queries, k.keys], true);
   if (k.keep) pointFunction(w, mod, k, 'keep', k.keep, ['i', 'j'], [k.queries, k.keys]);
   if (k.out) placeFunction(w, mod, k, 'out', k.out.index, ['i', 'c'], [k.queries, k.depthV]);
@@ -94,13 +94,13 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
     w.line(`let i = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
     w.line(`let live = i < ${k.queries}i;`);
     w.line(`var q: array<f32, ${k.depth}>;`);
-    w.line(`var o: array<f32, ${k.depthV}>;`);
+    if (k.v) w.line(`var o: array<f32, ${k.depthV}>;`);
     w.line(`if (live) { for (var p = 0i; p < ${k.depth}i; p++) { q[p] = operand_q(${batchArgs(k)}i, p); } }`);
     w.line('var top = special_f32(1u);');
     w.line('var sum = 0.0f;');
     w.block(`for (var j0 = 0i; j0 < ${k.keys}i; j0 += ${kt}i) {`, () => {
       stage(w, k, 'tk', 'operand_k', 'j0', kt, k.keys, k.depth);
-      stage(w, k, 'tv', 'operand_v', 'j0', kt, k.keys, k.depthV);
+      if (k.v) stage(w, k, 'tv', 'operand_v', 'j0', kt, k.keys, k.depthV);
       w.line('workgroupBarrier();');
       w.block(`if (live) {`, () => {
         w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < ${k.keys}i; jj++) {`, () => {
@@ -111,13 +111,15 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
           w.block('if (s > top) {', () => {
             w.line('let f = exp(top - s);');
             w.line('sum = sum * f;');
-            w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { o[c] = o[c] * f; }`);
+            if (k.v) w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { o[c] = o[c] * f; }`);
             w.line('top = s;');
           });
           w.line('let e = exp(s - top);');
           w.line('sum += e;');
-          w.line(`let pk = ${k.keep ? `e * keep(${batchArgs(k)}i, j)` : 'e'};`);
-          w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { o[c] += pk * tv[jj * ${k.depthV}i + c]; }`);
+          if (k.v) {
+            w.line(`let pk = ${k.keep ? `e * keep(${batchArgs(k)}i, j)` : 'e'};`);
+            w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { o[c] += pk * tv[jj * ${k.depthV}i + c]; }`);
+          }
         });
       });
       w.line('workgroupBarrier();');
@@ -146,94 +148,100 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
   if (k.keep) pointFunction(w, mod, k, 'keep', k.keep, ['i', 'j'], [k.queries, k.keys]);
   pointFunction(w, mod, k, 'row_lse', k.lse, ['i'], [k.queries]);
   pointFunction(w, mod, k, 'row_delta', k.delta, ['i'], [k.queries]);
-  placeFunction(w, mod, k, 'dq', k.dq.index, ['i', 'c'], [k.queries, k.depth]);
-  placeFunction(w, mod, k, 'dk', k.dk.index, ['j', 'c'], [k.keys, k.depth]);
-  placeFunction(w, mod, k, 'dv', k.dv.index, ['j', 'c'], [k.keys, k.depthV]);
+  if (k.dq) placeFunction(w, mod, k, 'dq', k.dq.index, ['i', 'c'], [k.queries, k.depth]);
+  if (k.dscores) placeFunction(w, mod, k, 'dscores', k.dscores.index, ['i', 'j'], [k.queries, k.keys]);
+  if (k.dk) placeFunction(w, mod, k, 'dk', k.dk.index, ['j', 'c'], [k.keys, k.depth]);
+  if (k.dv) placeFunction(w, mod, k, 'dv', k.dv.index, ['j', 'c'], [k.keys, k.depthV]);
   const keep = (i: string, j: string) => (k.keep ? `keep(${batchArgs(k)}${i}, ${j})` : '1.0f');
   const batches = k.batch.reduce((a, x) => a * x, 1);
   w.line('');
-  w.line('// Pass 1: dq, an invocation per query row; keys and values staged.');
-  w.line(`@compute @workgroup_size(${ROW_GROUP})`);
-  w.block('fn dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
-    batchCoordinates(w, k);
-    w.line(`let i = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
-    w.line(`let live = i < ${k.queries}i;`);
-    w.line(`var q: array<f32, ${k.depth}>;`);
-    w.line(`var g: array<f32, ${k.depthV}>;`);
-    w.line(`var dq: array<f32, ${k.depth}>;`);
-    w.line('var lse = 0.0f;');
-    w.line('var delta = 0.0f;');
-    w.block('if (live) {', () => {
-      w.line(`for (var p = 0i; p < ${k.depth}i; p++) { q[p] = operand_q(${batchArgs(k)}i, p); }`);
-      w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { g[c] = operand_g(${batchArgs(k)}i, c); }`);
-      w.line(`lse = row_lse(${batchArgs(k)}i);`);
-      w.line(`delta = row_delta(${batchArgs(k)}i);`);
-    });
-    w.block(`for (var j0 = 0i; j0 < ${k.keys}i; j0 += ${kt}i) {`, () => {
-      stage(w, k, 'tk', 'operand_k', 'j0', kt, k.keys, k.depth);
-      stage(w, k, 'tv', 'operand_v', 'j0', kt, k.keys, k.depthV);
-      w.line('workgroupBarrier();');
+  if (k.dq || k.dscores) {
+    w.line('// Pass 1: dq (and the scores\' gradient), an invocation per query row; keys and values staged.');
+    w.line(`@compute @workgroup_size(${ROW_GROUP})`);
+    w.block('fn dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
+      batchCoordinates(w, k);
+      w.line(`let i = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
+      w.line(`let live = i < ${k.queries}i;`);
+      w.line(`var q: array<f32, ${k.depth}>;`);
+      w.line(`var g: array<f32, ${k.depthV}>;`);
+      w.line(`var dq: array<f32, ${k.depth}>;`);
+      w.line('var lse = 0.0f;');
+      w.line('var delta = 0.0f;');
       w.block('if (live) {', () => {
-        w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < ${k.keys}i; jj++) {`, () => {
-          w.line('let j = j0 + jj;');
-          w.line('var acc = 0.0f;');
-          w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += q[p] * tk[jj * ${k.depth}i + p]; }`);
-          w.line(`let prob = exp(score(${batchArgs(k)}i, j, acc) - lse);`);
-          w.line('var dp = 0.0f;');
-          w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { dp += g[c] * tv[jj * ${k.depthV}i + c]; }`);
-          w.line(`let ds = prob * (dp * ${keep('i', 'j')} - delta) * ${literal(k.scale, 'f32')};`);
-          w.line(`for (var p = 0i; p < ${k.depth}i; p++) { dq[p] += ds * tk[jj * ${k.depth}i + p]; }`);
+        w.line(`for (var p = 0i; p < ${k.depth}i; p++) { q[p] = operand_q(${batchArgs(k)}i, p); }`);
+        w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { g[c] = operand_g(${batchArgs(k)}i, c); }`);
+        w.line(`lse = row_lse(${batchArgs(k)}i);`);
+        w.line(`delta = row_delta(${batchArgs(k)}i);`);
+      });
+      w.block(`for (var j0 = 0i; j0 < ${k.keys}i; j0 += ${kt}i) {`, () => {
+        stage(w, k, 'tk', 'operand_k', 'j0', kt, k.keys, k.depth);
+        stage(w, k, 'tv', 'operand_v', 'j0', kt, k.keys, k.depthV);
+        w.line('workgroupBarrier();');
+        w.block('if (live) {', () => {
+          w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < ${k.keys}i; jj++) {`, () => {
+            w.line('let j = j0 + jj;');
+            w.line('var acc = 0.0f;');
+            w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += q[p] * tk[jj * ${k.depth}i + p]; }`);
+            w.line(`let prob = exp(score(${batchArgs(k)}i, j, acc) - lse);`);
+            w.line('var dp = 0.0f;');
+            w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { dp += g[c] * tv[jj * ${k.depthV}i + c]; }`);
+            w.line(`let ds = prob * (dp * ${keep('i', 'j')} - delta) * ${literal(k.scale, 'f32')};`);
+            if (k.dscores) w.line(`a${k.dscores.arg}[place_dscores(${batchArgs(k)}i, j)] = prob * (dp * ${keep('i', 'j')} - delta);`);
+            w.line(`for (var p = 0i; p < ${k.depth}i; p++) { dq[p] += ds * tk[jj * ${k.depth}i + p]; }`);
+          });
         });
+        w.line('workgroupBarrier();');
       });
-      w.line('workgroupBarrier();');
+      if (k.dq) w.line(`if (live) { for (var p = 0i; p < ${k.depth}i; p++) { a${k.dq.arg}[place_dq(${batchArgs(k)}i, p)] = dq[p]; } }`);
     });
-    w.line(`if (live) { for (var p = 0i; p < ${k.depth}i; p++) { a${k.dq.arg}[place_dq(${batchArgs(k)}i, p)] = dq[p]; } }`);
-  });
-  w.line('');
-  w.line('// Pass 2: dk and dv, an invocation per key row; queries, output gradients and row statistics staged.');
-  w.line(`@compute @workgroup_size(${ROW_GROUP})`);
-  w.block('fn dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
-    batchCoordinates(w, k);
-    w.line(`let j = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
-    w.line(`let live = j < ${k.keys}i;`);
-    w.line(`var kr: array<f32, ${k.depth}>;`);
-    w.line(`var vr: array<f32, ${k.depthV}>;`);
-    w.line(`var dk: array<f32, ${k.depth}>;`);
-    w.line(`var dv: array<f32, ${k.depthV}>;`);
-    w.block('if (live) {', () => {
-      w.line(`for (var p = 0i; p < ${k.depth}i; p++) { kr[p] = operand_k(${batchArgs(k)}j, p); }`);
-      w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { vr[c] = operand_v(${batchArgs(k)}j, c); }`);
-    });
-    w.block(`for (var i0 = 0i; i0 < ${k.queries}i; i0 += ${qt}i) {`, () => {
-      stage(w, k, 'tk', 'operand_q', 'i0', qt, k.queries, k.depth);
-      stage(w, k, 'tv', 'operand_g', 'i0', qt, k.queries, k.depthV);
-      w.block(`if (i32(lid) < ${qt}i && i0 + i32(lid) < ${k.queries}i) {`, () => {
-        w.line(`tstat[lid] = row_lse(${batchArgs(k)}i0 + i32(lid));`);
-        w.line(`tstat[${qt}u + lid] = row_delta(${batchArgs(k)}i0 + i32(lid));`);
-      });
-      w.line('workgroupBarrier();');
+  }
+  if (k.dk || k.dv) {
+    w.line('');
+    w.line('// Pass 2: dk and dv, an invocation per key row; queries, output gradients and row statistics staged.');
+    w.line(`@compute @workgroup_size(${ROW_GROUP})`);
+    w.block('fn dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
+      batchCoordinates(w, k);
+      w.line(`let j = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
+      w.line(`let live = j < ${k.keys}i;`);
+      w.line(`var kr: array<f32, ${k.depth}>;`);
+      w.line(`var vr: array<f32, ${k.depthV}>;`);
+      w.line(`var dk: array<f32, ${k.depth}>;`);
+      w.line(`var dv: array<f32, ${k.depthV}>;`);
       w.block('if (live) {', () => {
-        w.block(`for (var ii = 0i; ii < ${qt}i && i0 + ii < ${k.queries}i; ii++) {`, () => {
-          w.line('let i = i0 + ii;');
-          w.line('var acc = 0.0f;');
-          w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += tk[ii * ${k.depth}i + p] * kr[p]; }`);
-          w.line(`let prob = exp(score(${batchArgs(k)}i, j, acc) - tstat[ii]);`);
-          w.line(`let kept = ${keep('i', 'j')};`);
-          w.line('var dp = 0.0f;');
-          w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { dp += tv[ii * ${k.depthV}i + c] * vr[c]; dv[c] += prob * kept * tv[ii * ${k.depthV}i + c]; }`);
-          w.line(`let ds = prob * (dp * kept - tstat[${qt}i + ii]) * ${literal(k.scale, 'f32')};`);
-          w.line(`for (var p = 0i; p < ${k.depth}i; p++) { dk[p] += ds * tk[ii * ${k.depth}i + p]; }`);
-        });
+        w.line(`for (var p = 0i; p < ${k.depth}i; p++) { kr[p] = operand_k(${batchArgs(k)}j, p); }`);
+        w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { vr[c] = operand_v(${batchArgs(k)}j, c); }`);
       });
-      w.line('workgroupBarrier();');
+      w.block(`for (var i0 = 0i; i0 < ${k.queries}i; i0 += ${qt}i) {`, () => {
+        stage(w, k, 'tk', 'operand_q', 'i0', qt, k.queries, k.depth);
+        stage(w, k, 'tv', 'operand_g', 'i0', qt, k.queries, k.depthV);
+        w.block(`if (i32(lid) < ${qt}i && i0 + i32(lid) < ${k.queries}i) {`, () => {
+          w.line(`tstat[lid] = row_lse(${batchArgs(k)}i0 + i32(lid));`);
+          w.line(`tstat[${qt}u + lid] = row_delta(${batchArgs(k)}i0 + i32(lid));`);
+        });
+        w.line('workgroupBarrier();');
+        w.block('if (live) {', () => {
+          w.block(`for (var ii = 0i; ii < ${qt}i && i0 + ii < ${k.queries}i; ii++) {`, () => {
+            w.line('let i = i0 + ii;');
+            w.line('var acc = 0.0f;');
+            w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += tk[ii * ${k.depth}i + p] * kr[p]; }`);
+            w.line(`let prob = exp(score(${batchArgs(k)}i, j, acc) - tstat[ii]);`);
+            w.line(`let kept = ${keep('i', 'j')};`);
+            w.line('var dp = 0.0f;');
+            w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { dp += tv[ii * ${k.depthV}i + c] * vr[c]; dv[c] += prob * kept * tv[ii * ${k.depthV}i + c]; }`);
+            w.line(`let ds = prob * (dp * kept - tstat[${qt}i + ii]) * ${literal(k.scale, 'f32')};`);
+            w.line(`for (var p = 0i; p < ${k.depth}i; p++) { dk[p] += ds * tk[ii * ${k.depth}i + p]; }`);
+          });
+        });
+        w.line('workgroupBarrier();');
+      });
+      w.block('if (live) {', () => {
+        if (k.dk) w.line(`for (var p = 0i; p < ${k.depth}i; p++) { a${k.dk.arg}[place_dk(${batchArgs(k)}j, p)] = dk[p]; }`);
+        if (k.dv) w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { a${k.dv.arg}[place_dv(${batchArgs(k)}j, c)] = dv[c]; }`);
+      });
     });
-    w.block('if (live) {', () => {
-      w.line(`for (var p = 0i; p < ${k.depth}i; p++) { a${k.dk.arg}[place_dk(${batchArgs(k)}j, p)] = dk[p]; }`);
-      w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { a${k.dv.arg}[place_dv(${batchArgs(k)}j, c)] = dv[c]; }`);
-    });
-  });
+  }
   return mod.finish([
-    { entry: 'dq', workgroups: [Math.ceil(k.queries / ROW_GROUP), 1, batches] },
-    { entry: 'dkv', workgroups: [Math.ceil(k.keys / ROW_GROUP), 1, batches] },
+    ...(k.dq || k.dscores ? [{ entry: 'dq', workgroups: [Math.ceil(k.queries / ROW_GROUP), 1, batches] as [number, number, number] }] : []),
+    ...(k.dk || k.dv ? [{ entry: 'dkv', workgroups: [Math.ceil(k.keys / ROW_GROUP), 1, batches] as [number, number, number] }] : []),
   ]);
 }

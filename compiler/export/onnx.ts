@@ -140,6 +140,14 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   cross_entropy: TRAINING_ONLY,
   cross_entropy_grad: TRAINING_ONLY,
   accuracy: TRAINING_ONLY,
+  // Inference: dropout is the identity; the softmax of scaled, masked scores times v.
+  attention: (b, [q, k, v, mask], out, { scale }) => {
+    const scores = b.node('MatMul', [q!, transposeLast(b, k!, b.ranks.get(k!)!)], b.fresh('scores'));
+    const masked = b.node('Add', [b.node('Mul', [scores, b.scalar(scale)], b.fresh('scaled')), mask!], b.fresh('masked'));
+    b.node('MatMul', [b.node('Softmax', [masked], b.fresh('probs'), { axis: -1 }), v!], out);
+  },
+  attention_lse: TRAINING_ONLY,
+  attention_grad: TRAINING_ONLY,
   matmul: (b, [x, y], out, { transpose_a, transpose_b }) => {
     const a = transpose_a ? transposeLast(b, x!, b.ranks.get(x!)!) : x!;
     const c = transpose_b ? transposeLast(b, y!, b.ranks.get(y!)!) : y!;

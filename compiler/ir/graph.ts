@@ -51,9 +51,16 @@ export interface Graph {
   readonly regions?: readonly Region[];
 }
 
-/** Stable text of attributes (keys sorted) for hashing and printing. */
+const attrKeys = new WeakMap<object, string>();
+
+/** Stable text of attributes (keys sorted) for hashing and printing; attribute objects are never mutated, so it is kept. */
 export function attrsKey(attrs: object): string {
-  return JSON.stringify(attrs, Object.keys(attrs).sort());
+  let key = attrKeys.get(attrs);
+  if (key === undefined) {
+    key = JSON.stringify(attrs, Object.keys(attrs).sort());
+    attrKeys.set(attrs, key);
+  }
+  return key;
 }
 
 /** Raised when a parameter or input is declared twice with different types. */

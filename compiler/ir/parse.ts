@@ -13,7 +13,7 @@
 // hash-consed here: a graph with duplicates reads as written (what a CSE
 // test starts from).
 
-import type { Graph, GraphOutput, Mode, Node } from './graph.js';
+import type { Graph, GraphOutput, Mode, Node, ScheduledKernel } from './graph.js';
 import { isOpName, opDef, type OpName } from './ops/index.js';
 import { formatType, type DType } from './types.js';
 
@@ -71,10 +71,27 @@ export function parseGraph(text: string): Graph {
   const ids = new Map<number, number>();
   const nodes: Node[] = [];
   const outputs: GraphOutput[] = [];
+  let schedule: ScheduledKernel[] | undefined;
+  const ref = (text: string, line: number) => {
+    const id = ids.get(Number(text.replace(/^%/, '')));
+    if (id === undefined) throw new IrParseError(`line ${line}: ${text} is not defined`);
+    return id;
+  };
   lines.slice(1).forEach((raw, index) => {
     const line = index + 2;
     const text = raw.trim();
     if (!text || text === '}') return;
+    if (text === 'schedule {') {
+      schedule = [];
+      return;
+    }
+    if (schedule) {
+      const k = /^k\d+:\s*([^-]*)->\s*(.*)$/.exec(text);
+      if (!k) throw new IrParseError(`line ${line}: expected 'kN: %a %b -> %b'`);
+      const list = (part: string) => part.trim().split(/\s+/).filter(Boolean).map((t) => ref(t, line));
+      schedule.push({ nodes: list(k[1]!), stored: list(k[2]!) });
+      return;
+    }
     if (text.startsWith('return')) {
       for (const part of text.slice('return'.length).split(',').map((p) => p.trim()).filter(Boolean)) {
         const m = /^([^=]+)=%(\d+)$/.exec(part);
@@ -114,5 +131,5 @@ export function parseGraph(text: string): Graph {
     ids.set(Number(idText), nodes.length);
     nodes.push({ id: nodes.length, op: op as OpName, args, attrs: attrs as never, type, label: label?.trim() ?? '' });
   });
-  return { name: header[1]!, mode: header[2] as Mode, dims, nodes, outputs };
+  return { name: header[1]!, mode: header[2] as Mode, dims, nodes, outputs, ...(schedule ? { schedule } : {}) };
 }

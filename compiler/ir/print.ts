@@ -6,8 +6,13 @@
 //     %7: f32[2,8,128] = gather(%6, %0)  # bert.embeddings.words
 //     ...
 //     return last_hidden_state=%40, pooler_output=%45
+//     schedule {
+//       k0: %7 %9 %10 -> %10
+//     }
 //   }
 //
+// The schedule, present after fusion, lists each kernel's nodes and, after
+// the arrow, those it stores.
 // Attributes equal to their default are left out; `# label` says which spec
 // step made the node. The text is stable: the
 // same graph always prints the same bytes.
@@ -45,6 +50,12 @@ export function printGraph(graph: Graph): string {
   const lines = [`graph ${graph.name} (${graph.mode}${dims ? `; ${dims}` : ''}) {`];
   for (const node of graph.nodes) lines.push(`  ${formatNode(node)}`);
   lines.push(`  return ${graph.outputs.map((o) => `${o.name}=%${o.node}`).join(', ')}`);
+  if (graph.schedule) {
+    // After fusion: each kernel's nodes, then (after ->) the ones it stores.
+    lines.push('  schedule {');
+    graph.schedule.forEach((k, i) => lines.push(`    k${i}: ${k.nodes.map((n) => `%${n}`).join(' ')} -> ${k.stored.map((n) => `%${n}`).join(' ')}`));
+    lines.push('  }');
+  }
   lines.push('}');
   return lines.join('\n') + '\n';
 }

@@ -17,7 +17,7 @@ import type { AttrsOf } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import {
-  ARG_ALIGNMENT, children, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Slice, type Stage, type Store,
+  ARG_ALIGNMENT, children, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Slice, type Stage, type Store,
 } from './kernel.js';
 import { broadcastCoords, LOWERING, type Anchor, type InlineContext, type RowContext } from './rules.js';
 
@@ -85,6 +85,10 @@ class GroupLowering {
 
   node(id: number): Node {
     return this.state.graph.nodes[id]!;
+  }
+
+  get training(): boolean {
+    return this.state.graph.mode === 'train';
   }
 
   /** Whether an arg binds a parameter's buffer. */
@@ -183,13 +187,23 @@ class GroupLowering {
     return coords;
   }
 
-  /** Stores of the group's stored nodes that follow from the anchors (epilogues). */
-  epilogueStores(b: ExprBuilder, anchors: ReadonlyMap<number, readonly KExpr[]>, leaves: ReadonlyMap<number, Leaf>, memo: Map<string, KExpr>): Store[] {
-    return this.group.stored.map((id) => {
+  /**
+   * Stores of the group's stored nodes that follow from the anchors
+   * (epilogues); with `some`, only those that do (a kernel with several kinds
+   * of result), else every stored node must.
+   */
+  epilogueStores(b: ExprBuilder, anchors: ReadonlyMap<number, readonly KExpr[]>, leaves: ReadonlyMap<number, Leaf>, memo: Map<string, KExpr>, some = false): Store[] {
+    const stores: Store[] = [];
+    for (const id of this.group.stored) {
       const at = this.epilogueCoords(b, id, anchors);
-      if (!at) throw new KernelError(`%${id} (${this.node(id).op}) is stored by a kernel but does not follow from its anchor`);
-      return this.store(b, id, at, this.value(b, id, at, leaves, memo));
-    });
+      if (!at) {
+        if (some) continue;
+        throw new KernelError(`%${id} (${this.node(id).op}) is stored by a kernel but does not follow from its anchor`);
+      }
+      stores.push(this.store(b, id, at, this.value(b, id, at, leaves, memo)));
+    }
+    this.coordsMemo.clear();
+    return stores;
   }
 }
 
@@ -388,6 +402,101 @@ function foldBatch(k: Extract<Kernel, { kind: 'matmul' }>): Kernel {
   return { ...k, batch: [], m: rows, a: reread(aMerge.b, aValue, k.a.constant), b: reread(bb, bValue, k.b.constant), stores };
 }
 
+/** A template operand that must be a plain view (fusion stores anything else). */
+function viewOperand(g: GroupLowering, node: number, batch: readonly number[], rows: number, cols: number): Operand {
+  const nb = batch.length;
+  const b = new ExprBuilder({ idx: [...batch, rows, cols], ridx: [] });
+  const o = operand(g, b, g.value(b, node, b.coords(nb + 2), new Map(), new Map()), nb);
+  if (!o.view) throw new KernelError(`%${node} (${g.node(node).op}) is read by attention as a strided view, but it is an expression`);
+  return o;
+}
+
+/** The single placement of an anchor's stored result (layout epilogues only). */
+function placement(g: GroupLowering, anchor: number, space: readonly number[]): Placement | undefined {
+  const b = new ExprBuilder({ idx: space, ridx: [] });
+  const at = b.coords(space.length);
+  const stores = g.epilogueStores(b, new Map([[anchor, at]]), new Map([[anchor, () => b.acc()]]), new Map(), true);
+  if (stores.length > 1 || stores.some((s) => s.value !== b.acc())) throw new KernelError(`%${anchor} (${g.node(anchor).op}) is stored once, as it is`);
+  return stores[0] && { arg: stores[0].arg, index: stores[0].index };
+}
+
+interface Scores {
+  readonly batch: readonly number[];
+  readonly queries: number;
+  readonly keys: number;
+  readonly depth: number;
+  readonly score: KExpr;
+  readonly keep?: KExpr;
+}
+
+/** The score expression acc·scale + mask and the dropout factor at (b…, i, j), from attention's operands and attributes. */
+function scores(g: GroupLowering, q: number, k: number, mask: number, attrs: { scale: number; rate: number; stream: number }): Scores {
+  const qShape = g.node(q).type.shape;
+  const batch = qShape.slice(0, -2);
+  const [queries, depth] = qShape.slice(-2) as [number, number];
+  const keys = g.node(k).type.shape.at(-2)!;
+  const shape = [...batch, queries, keys];
+  const b = new ExprBuilder({ idx: shape, ridx: [] });
+  const at = b.coords(shape.length);
+  const maskValue = g.value(b, mask, broadcastCoords(b, g.node(mask).type.shape, shape, at), new Map(), new Map());
+  const score = b.binary('add', b.binary('mul', b.acc(), b.constant(attrs.scale)), maskValue);
+  const dropping = g.training && attrs.rate > 0;
+  const keep = dropping ? b.where(b.binary('lt', b.random(attrs.stream, b.flatIndex(shape, at)), b.constant(attrs.rate)), b.constant(0), b.constant(1 / (1 - attrs.rate))) : undefined;
+  return { batch, queries, keys, depth, score, ...(keep ? { keep } : {}) };
+}
+
+function lowerAttention(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
+  const main = anchors.find((a) => a.op === 'attention');
+  const stats = anchors.find((a) => a.op === 'attention_lse');
+  const first = anchors[0]!;
+  const [q, k] = first.args as [number, number];
+  const mask = first.op === 'attention' ? first.args[3]! : first.args[2]!;
+  for (const a of anchors) {
+    const m = a.op === 'attention' ? a.args[3] : a.args[2];
+    if (a.args[0] !== q || a.args[1] !== k || m !== mask || (a.attrs as { scale: number }).scale !== (first.attrs as { scale: number }).scale) throw new KernelError(`attention ops over different scores in one kernel: %${first.id} and %${a.id}`);
+  }
+  const attrs = main ? (main.attrs as AttrsOf<'attention'>) : { ...(first.attrs as AttrsOf<'attention_lse'>), rate: 0, stream: 0 };
+  const s = scores(g, q, k, mask, attrs);
+  const depthV = main ? g.node(main.args[2]!).type.shape.at(-1)! : 0;
+  const out = main && placement(g, main.id, [...s.batch, s.queries, depthV]);
+  const lse = stats && placement(g, stats.id, [...s.batch, s.queries]);
+  return {
+    ...base, kind: 'attention', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV,
+    q: viewOperand(g, q, s.batch, s.queries, s.depth), k: viewOperand(g, k, s.batch, s.keys, s.depth),
+    ...(main ? { v: viewOperand(g, main.args[2]!, s.batch, s.keys, depthV) } : {}),
+    score: s.score, ...(s.keep ? { keep: s.keep } : {}), ...(out ? { out } : {}), ...(lse ? { lse } : {}),
+  };
+}
+
+function lowerAttentionGrad(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
+  const first = anchors[0]!;
+  const [q, k, v, mask, dout, lseNode, deltaNode] = first.args as [number, number, number, number, number, number, number];
+  const attrs = first.attrs as AttrsOf<'attention_grad'>;
+  for (const a of anchors) {
+    const other = a.attrs as AttrsOf<'attention_grad'>;
+    const same = a.args.every((x, i) => x === first.args[i]) && other.scale === attrs.scale && other.rate === attrs.rate && other.stream === attrs.stream;
+    if (!same) throw new KernelError(`gradients of different attention ops in one kernel: %${first.id} and %${a.id}`);
+  }
+  const s = scores(g, q, k, mask, attrs);
+  const depthV = g.node(v).type.shape.at(-1)!;
+  const rowSpace = [...s.batch, s.queries];
+  const rb = new ExprBuilder({ idx: rowSpace, ridx: [] });
+  const rowAt = rb.coords(rowSpace.length);
+  const place = (wrt: string, rows: number, cols: number) => {
+    const a = anchors.find((x) => (x.attrs as AttrsOf<'attention_grad'>).wrt === wrt);
+    return a && placement(g, a.id, [...s.batch, rows, cols]);
+  };
+  const [dq, dk, dv, dscores] = [place('q', s.queries, s.depth), place('k', s.keys, s.depth), place('v', s.keys, depthV), place('mask', s.queries, s.keys)];
+  return {
+    ...base, kind: 'attention_grad', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV,
+    q: viewOperand(g, q, s.batch, s.queries, s.depth), k: viewOperand(g, k, s.batch, s.keys, s.depth), v: viewOperand(g, v, s.batch, s.keys, depthV),
+    dout: viewOperand(g, dout, s.batch, s.queries, depthV),
+    lse: g.value(rb, lseNode, rowAt, new Map(), new Map()), delta: g.value(rb, deltaNode, rowAt, new Map(), new Map()),
+    score: s.score, ...(s.keep ? { keep: s.keep } : {}), scale: attrs.scale,
+    ...(dq ? { dq } : {}), ...(dk ? { dk } : {}), ...(dv ? { dv } : {}), ...(dscores ? { dscores } : {}),
+  };
+}
+
 function lowerOpaque(g: GroupLowering, anchor: Node, rule: Extract<Anchor, { kind: 'scatter' | 'loss' }>, base: KernelHead): Kernel {
   for (const a of anchor.args) if (g.members.has(a)) throw new KernelError(`%${anchor.id} (${anchor.op}) takes stored operands only; %${a} is computed in its kernel`);
   if (g.group.stored.length !== 1 || g.group.stored[0] !== anchor.id) throw new KernelError(`%${anchor.id} (${anchor.op}) stores its result alone`);
@@ -421,6 +530,8 @@ export function lowerGroup(state: LoweringState, group: ScheduledKernel, index: 
     case 'reduce': return lowerReduce(g, anchors, base);
     case 'rows': return lowerRows(g, anchors, base);
     case 'matmul': return lowerMatmul(g, anchors, base);
+    case 'attention': return lowerAttention(g, anchors, base);
+    case 'attention_grad': return lowerAttentionGrad(g, anchors, base);
     default:
       if (anchors.length !== 1) throw new KernelError(`a kernel holds ${anchors.length} ${rule.kind} ops`);
       return lowerOpaque(g, anchors[0]!, rule, base);

@@ -44,8 +44,8 @@ export function kernelKey(k: Kernel): string {
     case 'map': body = `map[${k.shape}]{${stores(k.stores)}}`; break;
     case 'reduce': body = `reduce[${k.shape}|${k.reduced}]{${k.stages.map((s) => `${s.combine}:${e(s.value)}`).join(';')}}{${stores(k.stores)}}{${stores(k.elementStores)}}`; break;
     case 'matmul': body = `matmul[${k.batch}|${k.m},${k.n},${k.k}]{${operand(k.a)};${operand(k.b)}}{${stores(k.stores)}}`; break;
-    case 'attention': body = `attention[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${operand(k.v)}}{${e(k.score)};${k.keep ? e(k.keep) : '-'}}{${placed(k.out)};${placed(k.lse)}}`; break;
-    case 'attention_grad': body = `attention_grad[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${operand(k.v)};${operand(k.dout)}}{${e(k.lse)};${e(k.delta)};${e(k.score)};${k.keep ? e(k.keep) : '-'};${k.scale}}{${placed(k.dq)};${placed(k.dk)};${placed(k.dv)}}`; break;
+    case 'attention': body = `attention[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${k.v ? operand(k.v) : '-'}}{${e(k.score)};${k.keep ? e(k.keep) : '-'}}{${placed(k.out)};${placed(k.lse)}}`; break;
+    case 'attention_grad': body = `attention_grad[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${operand(k.v)};${operand(k.dout)}}{${e(k.lse)};${e(k.delta)};${e(k.score)};${k.keep ? e(k.keep) : '-'};${k.scale}}{${placed(k.dq)};${placed(k.dk)};${placed(k.dv)};${placed(k.dscores)}}`; break;
     case 'scatter': body = `scatter[${k.count},${k.rowSize},${k.rows}]{${slice(k.ids)};${slice(k.values)};${slice(k.table)}}`; break;
     case 'loss': body = `loss:${k.fn}[${k.rows},${k.classes},${k.ignoreIndex}]{${slice(k.logits)};${slice(k.labels)};${slice(k.dloss)};${slice(k.out)}}`; break;
   }

@@ -161,10 +161,10 @@ export interface AttentionKernel extends KernelBase {
   /** Width of q and k rows, and of v rows. */
   readonly depth: number;
   readonly depthV: number;
-  /** Operands over (b…, row, col); q [queries, depth], k [keys, depth], v [keys, depthV]; plain views. */
+  /** Operands over (b…, row, col); q [queries, depth], k [keys, depth], v [keys, depthV] (absent when only lse is stored); plain views. */
   readonly q: Operand;
   readonly k: Operand;
-  readonly v: Operand;
+  readonly v?: Operand;
   /** The score at (b…, i, j) from acc = q_i·k_j (scale, additive mask). */
   readonly score: KExpr;
   /** A factor on each probability at (b…, i, j) after the softmax (dropout), if any. */
@@ -193,10 +193,11 @@ export interface AttentionGradKernel extends KernelBase {
   readonly keep?: KExpr;
   /** ∂score/∂acc: the factor the score applies to q·k (its scale). */
   readonly scale: number;
-  /** dq at (b…, i, c); dk at (b…, j, c); dv at (b…, j, c). */
-  readonly dq: Placement;
-  readonly dk: Placement;
-  readonly dv: Placement;
+  /** dq at (b…, i, c); dk at (b…, j, c); dv at (b…, j, c); the scores' gradient at (b…, i, j); each where it is wanted. */
+  readonly dq?: Placement;
+  readonly dk?: Placement;
+  readonly dv?: Placement;
+  readonly dscores?: Placement;
 }
 
 /** A contiguous tensor inside an arg, from an element offset. */
@@ -357,8 +358,8 @@ export function kernelExprs(k: Kernel): KExpr[] {
     case 'map': return stores(k.stores);
     case 'reduce': return [...k.stages.map((s) => s.value), ...stores(k.stores), ...stores(k.elementStores)];
     case 'matmul': return [k.a.value, k.b.value, ...stores(k.stores)];
-    case 'attention': return [k.q.value, k.k.value, k.v.value, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse)];
-    case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), k.dq.index, k.dk.index, k.dv.index];
+    case 'attention': return [k.q.value, k.k.value, ...(k.v ? [k.v.value] : []), k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse)];
+    case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.dq), ...placed(k.dk), ...placed(k.dv), ...placed(k.dscores)];
     default: return [];
   }
 }

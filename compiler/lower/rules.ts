@@ -41,12 +41,18 @@ export interface RowContext {
   stage(combine: 'sum' | 'max' | 'let', value: KExpr): KExpr;
 }
 
-export type Anchor =
+export type Anchor = (
   | { readonly kind: 'reduce'; readonly combine: 'sum' | 'max'; readonly mean: boolean }
   | { readonly kind: 'rows'; readonly axis: (attrs: never, rank: number) => number; readonly row: (c: RowContext, attrs: never) => KExpr }
   | { readonly kind: 'matmul' }
+  | { readonly kind: 'attention' }
+  | { readonly kind: 'attention_grad' }
   | { readonly kind: 'scatter' }
-  | { readonly kind: 'loss'; readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy' };
+  | { readonly kind: 'loss'; readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy' }
+) & {
+  /** Operands the kernel reads as plain strided views (what fusion must not turn into expressions). */
+  readonly views?: readonly number[];
+};
 
 type Rule<K extends OpName> = { readonly inline: InlineRule<AttrsOf<K>> } | { readonly anchor: Anchor } | 'source';
 type NoAttrs = Record<string, never>;
@@ -246,6 +252,9 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   },
 
   matmul: { anchor: { kind: 'matmul' } },
+  attention: { anchor: { kind: 'attention', views: [0, 1, 2] } },
+  attention_lse: { anchor: { kind: 'attention', views: [0, 1] } },
+  attention_grad: { anchor: { kind: 'attention_grad', views: [0, 1, 2, 4] } },
   scatter_add: { anchor: { kind: 'scatter' } },
   cross_entropy: { anchor: { kind: 'loss', fn: 'cross_entropy' } },
   cross_entropy_grad: { anchor: { kind: 'loss', fn: 'cross_entropy_grad' } },

@@ -11,15 +11,13 @@
 
 import { GraphBuilder, sourceName, type Graph, type Node } from '../ir/graph.js';
 import { formatType } from '../ir/types.js';
-import { GRADIENTS, type GradContext } from './grad-rules.js';
+import { AutodiffError, GRADIENTS, type GradContext } from './grad-rules.js';
 
 export const autodiffPass = { name: 'autodiff', summary: 'adds the gradient of a scalar loss with respect to every parameter' } as const;
 
 export const GRAD_PREFIX = 'grad:';
 
-export class AutodiffError extends Error {
-  override name = 'AutodiffError';
-}
+export { AutodiffError };
 
 /** Rebuilds `graph` node for node; returns the builder, positioned to add more. */
 export function rebuild(graph: Graph): GraphBuilder {

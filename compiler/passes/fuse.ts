@@ -29,7 +29,7 @@
 import type { Graph, Node, ScheduledKernel } from '../ir/graph.js';
 import { opDef, type FusionClass } from '../ir/ops/index.js';
 import { numel, sameShape } from '../ir/types.js';
-import { LOWERING } from '../lower/rules.js';
+import { LOWERING, type Anchor } from '../lower/rules.js';
 
 export const fusePass = { name: 'fuse', summary: 'groups nodes into kernels: anchors with their prologues and epilogues, inlined elementwise and layout chains, horizontal merges' } as const;
 
@@ -47,19 +47,29 @@ const inlinable = (n: Node) => { const c = cls(n); return c === 'elementwise' ||
 const isSource = (n: Node) => cls(n) === 'source';
 const isLayout = (n: Node) => n.op === 'transpose' || n.op === 'reshape';
 
+type Kind = 'map' | 'reduce' | 'rows' | 'matmul' | 'attention' | 'attention_grad' | 'opaque';
+
+/** The lowering's anchor rule of a node, if it makes a kernel of its own. */
+function anchorRule(n: Node): Anchor | undefined {
+  const rule = LOWERING[n.op];
+  return typeof rule === 'object' && 'anchor' in rule ? rule.anchor : undefined;
+}
+
 /** What kind of kernel an anchor makes (its lowering's kind): kernels of one kind over one space may merge. */
-function anchorKind(n: Node): 'reduce' | 'rows' | 'matmul' | 'opaque' | undefined {
+function anchorKind(n: Node): Exclude<Kind, 'map'> | undefined {
   const c = cls(n);
   if (c === 'opaque') return 'opaque';
   if (c !== 'reduction' && c !== 'matmul') return undefined;
-  const rule = LOWERING[n.op];
-  const kind = typeof rule === 'object' && 'anchor' in rule ? rule.anchor.kind : undefined;
-  return kind === 'reduce' || kind === 'rows' || kind === 'matmul' ? kind : 'opaque';
+  const kind = anchorRule(n)?.kind;
+  return kind === 'reduce' || kind === 'rows' || kind === 'matmul' || kind === 'attention' || kind === 'attention_grad' ? kind : 'opaque';
 }
+
+/** Whether a kernel's anchor takes value-changing epilogues (attention stores its result as computed, layout aside). */
+const takesEpilogues = (kind: Kind) => kind === 'reduce' || kind === 'rows' || kind === 'matmul';
 
 interface Group {
   id: number;
-  kind: 'map' | 'reduce' | 'rows' | 'matmul' | 'opaque';
+  kind: Kind;
   anchors: number[];
   /** Epilogue nodes, in order. */
   epilogue: number[];
@@ -111,7 +121,7 @@ class Fusion {
           if (uses.length !== 1 || this.outputs.has(end)) break;
           const c = this.node(uses[0]!);
           const cur = this.node(end);
-          const elementwise = (cls(c) === 'elementwise' || cls(c) === 'broadcast') && sameShape(c.type.shape, cur.type.shape);
+          const elementwise = takesEpilogues(kind) && (cls(c) === 'elementwise' || cls(c) === 'broadcast') && sameShape(c.type.shape, cur.type.shape);
           if (!(elementwise || isLayout(c)) || this.owner.has(c.id)) break;
           const more = new Set([...reads, ...c.args.filter((a) => a !== end)]);
           if (more.size + 1 > MAX_BUFFERS) break;
@@ -126,6 +136,9 @@ class Fusion {
   }
 
   private spaceOf(n: Node, kind: string): string {
+    // Attention's forward and its statistics share their scores; the gradients wrt q, k and v share everything.
+    if (kind === 'attention') return `${kind}:${n.args.slice(0, 2).join(',')}:${(n.attrs as { scale: number }).scale}`;
+    if (kind === 'attention_grad') return `${kind}:${n.args.join(',')}`;
     const operand = n.args[0] !== undefined ? this.node(n.args[0]).type.shape : [];
     return `${kind}:${n.type.shape.join('x')}<${operand.join('x')}:${JSON.stringify(n.attrs)}`;
   }
@@ -144,8 +157,23 @@ class Fusion {
       const uses = this.consumers[n.id]!;
       const readByOpaque = uses.some((u) => anchorKind(this.node(u)) === 'opaque');
       const shared = uses.length > 1 && cost[n.id]! > SHARED_COST;
-      if (this.outputs.has(n.id) || readByOpaque || shared) this.store(this.newGroup('map', `map:${n.type.shape.join('x')}`), n.id);
+      const viewed = uses.some((u) => this.readsAsView(u, n.id)) && !this.isView(n.id);
+      if (this.outputs.has(n.id) || readByOpaque || shared || viewed) this.store(this.newGroup('map', `map:${n.type.shape.join('x')}`), n.id);
     }
+  }
+
+  /** Whether consumer `u` reads `id` through an operand its kernel wants as a plain view. */
+  private readsAsView(u: number, id: number): boolean {
+    const views = anchorRule(this.node(u))?.views ?? [];
+    return this.node(u).args.some((a, i) => a === id && views.includes(i));
+  }
+
+  /** Whether a value is a stored value or source seen through layout ops only (a strided view of memory). */
+  private isView(id: number): boolean {
+    const n = this.node(id);
+    if (isSource(n) || this.stored.has(id)) return true;
+    const layout = n.op === 'transpose' || n.op === 'reshape' || n.op === 'slice' || n.op === 'select';
+    return layout && this.isView(n.args[0]!);
   }
 
   /** Ops of each inlinable node's expression down to stored values (transcendentals count 4). */
@@ -200,9 +228,13 @@ class Fusion {
 
   /** Buffers a group binds: what it reads and what it stores. */
   buffers(g: Group, inlined: ReadonlySet<number> = g.inlined): number {
+    return this.bufferRoots(g, inlined).size;
+  }
+
+  private bufferRoots(g: Group, inlined: ReadonlySet<number> = g.inlined): Set<number> {
     const roots = new Set<number>();
     for (const id of [...this.reads(g, inlined), ...g.stored]) roots.add(this.bufferRoot(id));
-    return roots.size;
+    return roots;
   }
 
   /** Reshapes of stored values share their buffer. */
@@ -264,38 +296,39 @@ class Fusion {
     this.collectPrologues();
     const deps = this.dependencies();
     const merged = new Set<Group>();
+    // Each group's buffers, kept current as groups merge: a merge is tried often, decided rarely.
+    const roots = new Map(this.groups.map((g) => [g, this.bufferRoots(g)]));
     const tryMerge = (a: Group, b: Group) => {
       if (merged.has(a) || merged.has(b) || a === b || a.space !== b.space) return;
-      if (this.buffers(this.union(a, b)) > MAX_BUFFERS) return;
+      const both = new Set([...roots.get(a)!, ...roots.get(b)!]);
+      if (both.size > MAX_BUFFERS) return;
       // Maps may merge with a map they read directly (its value is then computed inline); anything else must be independent.
       const direct = a.kind === 'map' && b.kind === 'map';
       if (this.reaches(a, b, deps, direct) || this.reaches(b, a, deps, direct)) return;
       this.absorb(a, b);
       merged.add(b);
+      roots.set(a, both);
       // a now stands for both: it depends on what either did, and what used b uses a.
-      const both = new Set([...deps.get(a)!, ...deps.get(b)!]);
-      both.delete(a);
-      both.delete(b);
-      deps.set(a, both);
+      const after = new Set([...deps.get(a)!, ...deps.get(b)!]);
+      after.delete(a);
+      after.delete(b);
+      deps.set(a, after);
       deps.delete(b);
       for (const d of deps.values()) if (d.delete(b)) d.add(a);
     };
+    // A shared scalar (a step size, a norm) says nothing about locality: only shared tensors pair groups.
     const byReads = new Map<number, Group[]>();
     for (const g of this.groups) {
       if (g.kind === 'opaque' || g.kind === 'matmul') continue;
-      for (const id of this.reads(g)) byReads.set(id, [...(byReads.get(id) ?? []), g]);
+      for (const id of this.reads(g)) if (numel(this.node(id).type.shape) > 1) byReads.set(id, [...(byReads.get(id) ?? []), g]);
     }
     for (const list of byReads.values()) for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) tryMerge(list[i]!, list[j]!);
-    const order = this.groups.filter((g) => g.kind === 'reduce' && !merged.has(g)).sort((a, b) => Math.min(...a.stored) - Math.min(...b.stored));
+    const first = new Map(this.groups.map((g) => [g, Math.min(...g.stored)]));
+    const order = this.groups.filter((g) => g.kind === 'reduce' && !merged.has(g)).sort((a, b) => first.get(a)! - first.get(b)!);
     for (let i = 0; i < order.length; i++) for (let j = i + 1; j < Math.min(order.length, i + 1 + NEARBY); j++) tryMerge(order[i]!, order[j]!);
     const kept = this.groups.filter((g) => !merged.has(g));
     this.groups.length = 0;
     this.groups.push(...kept);
-  }
-
-  private union(a: Group, b: Group): Group {
-    const u: Group = { ...a, id: -1, anchors: [...a.anchors, ...b.anchors], epilogue: [...a.epilogue, ...b.epilogue], stored: new Set([...a.stored, ...b.stored]), inlined: new Set([...a.inlined, ...b.inlined]) };
-    return u;
   }
 
   private absorb(a: Group, b: Group): void {
@@ -330,7 +363,8 @@ class Fusion {
   schedule(): ScheduledKernel[] {
     this.collectPrologues();
     const deps = this.dependencies();
-    const key = (g: Group) => Math.min(...g.stored);
+    const first = new Map(this.groups.map((g) => [g, Math.min(...g.stored)]));
+    const key = (g: Group) => first.get(g)!;
     const ready = this.groups.filter((g) => deps.get(g)!.size === 0).sort((a, b) => key(a) - key(b));
     const waiting = new Map(this.groups.map((g) => [g, deps.get(g)!.size]));
     const users = new Map<Group, Group[]>();

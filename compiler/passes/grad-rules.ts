@@ -8,6 +8,10 @@ import type { GraphBuilder, Node } from '../ir/graph.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 
+export class AutodiffError extends Error {
+  override name = 'AutodiffError';
+}
+
 export interface GradContext {
   readonly b: GraphBuilder;
   /** Whether operand i needs a gradient (skip building the others). */
@@ -172,6 +176,18 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
     return [ga, gb];
   },
 
+  // The probabilities are recomputed from each row's log-sum-exp; delta = Σ dO ⊙ O per row.
+  attention: (c, n, dy) => {
+    const [q, k, v, mask] = n.args as [number, number, number, number];
+    const { scale, rate, stream } = n.attrs;
+    const lse = add(c, 'attention_lse', [q, k, mask], { scale });
+    const delta = add(c, 'sum', [mul(c, dy, n.id)], { axes: [-1], keepdims: false });
+    const grad = (i: number, wrt: string) => (c.wants(i) ? add(c, 'attention_grad', [q, k, v, mask, dy, lse, delta], { scale, rate, stream, wrt }) : undefined);
+    const dmask = grad(3, 'mask');
+    return [grad(0, 'q'), grad(1, 'k'), grad(2, 'v'), dmask === undefined ? undefined : reduceTo(c, dmask, c.shape(mask))];
+  },
+  attention_lse: secondOrder,
+  attention_grad: secondOrder,
   broadcast: (c, n, dy) => [reduceTo(c, dy, c.shape(n.args[0]!))],
   pad: (c, n, dy) => {
     const shape = c.shape(n.args[0]!);

@@ -9,6 +9,7 @@ import { autodiff, autodiffPass } from './autodiff.js';
 import { cse, csePass } from './cse.js';
 import { dce, dcePass } from './dce.js';
 import { fold, foldPass } from './fold.js';
+import { fuseAttention, fuseAttentionPass } from './fuse-attention.js';
 import { fuse, fusePass } from './fuse.js';
 import { addAdamW, adamwPass, type AdamWOptions } from './optimizer.js';
 import { simplify, simplifyPass } from './simplify.js';
@@ -33,14 +34,17 @@ export interface PassEntry {
 const always = () => true;
 const training = (o: PipelineOptions) => o.optimizer !== undefined;
 
+const fusing = (o: PipelineOptions) => o.fuse;
+
 export const PIPELINE: readonly PassEntry[] = [
+  { ...fuseAttentionPass, when: fusing, run: fuseAttention },
   { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
   { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
   { ...simplifyPass, when: always, run: simplify },
   { ...foldPass, when: always, run: fold },
   { ...csePass, when: always, run: cse },
   { ...dcePass, when: always, run: dce },
-  { ...fusePass, when: (o) => o.fuse, run: fuse },
+  { ...fusePass, when: fusing, run: fuse },
 ];
 
 export const PASS_NAMES: readonly string[] = PIPELINE.map((p) => p.name);

@@ -81,4 +81,7 @@ export const SIZED_CASES: readonly OpCase[] = [
   { op: 'cross_entropy_grad', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70), f()] },
   { op: 'accuracy', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70)] },
   { op: 'scatter_add', attrs: { rows: 50 }, operands: [{ dtype: 'i32', shape: [300], lo: 0, hi: 50 }, f(300, 300)] },
+  // Attention with more rows than a workgroup holds and more keys than a tile: q, k, v in the head-split layout of a projection.
+  { op: 'attention', attrs: { scale: 0.25, rate: 0, stream: 0 }, operands: [f(2, 2, 70, 16), f(2, 2, 90, 16), f(2, 2, 90, 8), f(2, 1, 1, 90)] },
+  ...(['q', 'k', 'v'] as const).map((wrt) => ({ op: 'attention_grad', attrs: { scale: 0.25, rate: 0, stream: 0, wrt }, operands: [f(2, 2, 70, 16), f(2, 2, 90, 16), f(2, 2, 90, 8), f(2, 1, 1, 90), f(2, 2, 70, 8), { dtype: 'f32', shape: [2, 2, 70], lo: 2, hi: 3 }, f(2, 2, 70)] })),
 ] as OpCase[];

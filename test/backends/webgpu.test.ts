@@ -3,6 +3,7 @@
 // Mesa's lavapipe, Vulkan on the CPU.
 
 import { describe, expect, it } from 'vitest';
+import { opDef } from '../../compiler/ir/ops/index.js';
 import { OP_CASES } from '../ops/cases.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
@@ -12,8 +13,7 @@ describe.runIf(await hasWebGpu())('WebGPU backend', () => {
     expect(await checkOp(test, 'infer', 99, 'wgsl', 1e-4, 1e-5)).toBeLessThanOrEqual(1);
   });
 
-  it('draws the same dropout mask as the interpreter in training graphs', async () => {
-    const dropout = OP_CASES.find((c) => c.op === 'dropout')!;
-    expect(await checkOp(dropout, 'train', 3, 'wgsl', 1e-4, 1e-5)).toBeLessThanOrEqual(1);
+  it.each(OP_CASES.filter((c) => opDef(c.op).stochastic).map((c, i) => [name(c, i), c] as const))('%s draws the interpreter\'s dropout mask in training graphs', async (_, test) => {
+    expect(await checkOp(test, 'train', 3, 'wgsl', 1e-4, 1e-5)).toBeLessThanOrEqual(1);
   });
 });

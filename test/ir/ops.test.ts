@@ -228,6 +228,10 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
       const rows = Array.from(xs[1]!.data).map((label, r) => [label, Array.from(x.data.slice(r * classes, (r + 1) * classes))] as const).filter(([l]) => l !== -100);
       return [rows.filter(([label, row]) => row.indexOf(Math.max(...row)) === label).length / rows.length];
     }
+    case 'attention':
+    case 'attention_lse':
+    case 'attention_grad':
+      return attentionReference(test, xs, out);
     case 'matmul': {
       const [A, B] = xs as [HostTensor, HostTensor];
       const k = a.transpose_a ? A.shape[A.shape.length - 2]! : A.shape[A.shape.length - 1]!;
@@ -245,6 +249,54 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
     }
   }
   throw new Error(`no reference for ${test.op}`);
+}
+
+/**
+ * Attention by its definition, per (batch index, query): scores, softmax,
+ * weighted values; the log-sum-exp; and the gradient formulas written
+ * out with the given row statistics (not in training: no dropout).
+ */
+function attentionReference(test: OpCase, xs: HostTensor[], out: Index[]): number[] {
+  const { scale, wrt } = test.attrs as { scale: number; wrt?: string };
+  const [q, k] = xs as [HostTensor, HostTensor];
+  const v = test.op === 'attention_lse' ? undefined : xs[2]!;
+  const mask = test.op === 'attention_lse' ? xs[2]! : xs[3]!;
+  const keys = k.shape[k.shape.length - 2]!;
+  const depth = q.shape[q.shape.length - 1]!;
+  const score = (lead: Index, i: number, j: number) => {
+    let s = 0;
+    for (let c = 0; c < depth; c++) s += at(q, [...lead, i, c]) * at(k, [...lead, j, c]);
+    return s * scale + atBroadcast(mask, [...lead, i, j]);
+  };
+  const lseOf = (lead: Index, i: number) => Math.log(Array.from({ length: keys }, (_, j) => Math.exp(score(lead, i, j))).reduce((s, e) => s + e, 0));
+  if (test.op === 'attention_lse') return out.map((idx) => lseOf(idx.slice(0, -1), idx[idx.length - 1]!));
+  if (test.op === 'attention') {
+    return out.map((idx) => {
+      const lead = idx.slice(0, -2);
+      const [i, c] = idx.slice(-2) as [number, number];
+      const L = lseOf(lead, i);
+      return Array.from({ length: keys }, (_, j) => Math.exp(score(lead, i, j) - L) * at(v!, [...lead, j, c])).reduce((s, x) => s + x, 0);
+    });
+  }
+  const [dout, lse, delta] = [xs[4]!, xs[5]!, xs[6]!];
+  const queries = q.shape[q.shape.length - 2]!;
+  const depthV = v!.shape[v!.shape.length - 1]!;
+  const p = (lead: Index, i: number, j: number) => Math.exp(score(lead, i, j) - at(lse, [...lead, i]));
+  const ds = (lead: Index, i: number, j: number) => {
+    let dp = 0;
+    for (let c = 0; c < depthV; c++) dp += at(dout, [...lead, i, c]) * at(v!, [...lead, j, c]);
+    return p(lead, i, j) * (dp - at(delta, [...lead, i])) * scale;
+  };
+  return out.map((idx) => {
+    const lead = idx.slice(0, -2);
+    const [r, c] = idx.slice(-2) as [number, number];
+    let s = 0;
+    if (wrt === 'q') for (let j = 0; j < keys; j++) s += ds(lead, r, j) * at(k, [...lead, j, c]);
+    if (wrt === 'k') for (let i = 0; i < queries; i++) s += ds(lead, i, r) * at(q, [...lead, i, c]);
+    if (wrt === 'v') for (let i = 0; i < queries; i++) s += p(lead, i, r) * at(dout, [...lead, i, c]);
+    if (wrt === 'mask') s = ds(lead, r, c) / scale;
+    return s;
+  });
 }
 
 function runCase(test: OpCase, seed: number) {

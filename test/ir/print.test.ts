@@ -6,6 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
 import { graphToJson } from '../../compiler/ir/json.js';
 import { printGraph } from '../../compiler/ir/print.js';
+import { parseGraph } from '../../compiler/ir/parse.js';
+import { buildGraph } from '../../compiler/frontend/build.js';
+import { loadSpec } from '../../compiler/parser/load.js';
 
 function golden(name: string, text: string): void {
   const path = `test/golden/${name}`;
@@ -15,7 +18,15 @@ function golden(name: string, text: string): void {
 
 describe('IR printer', () => {
   it('prints bert-tiny (batch 2, seq 8) exactly as the golden file', () => {
-    golden('bert-tiny.b2s8.ir.txt', printGraph(compileFile('models/bert-tiny.yaml', { batch: 2, seq: 8, verify: true }).graph));
+    const { spec } = loadSpec('models/bert-tiny.yaml');
+    golden('bert-tiny.b2s8.ir.txt', printGraph(buildGraph(spec, { batch: 2, seq: 8, mode: 'infer' })));
+  });
+
+  it('prints what the compiler makes of it (attention fused, kernels scheduled) exactly as the golden file', () => {
+    const { graph } = compileFile('models/bert-tiny.yaml', { batch: 2, seq: 8, verify: true });
+    const text = printGraph(graph);
+    golden('bert-tiny.b2s8.compiled.txt', text);
+    expect(printGraph(parseGraph(text))).toBe(text);
   });
 
   it('prints the same bytes for the same graph', () => {

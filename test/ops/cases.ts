@@ -83,6 +83,14 @@ export const OP_CASES: readonly OpCase[] = [
   c('matmul', { transpose_a: false, transpose_b: true }, f(2, 6, 9), f(7, 9)), // 4×4 blocks and both remainders
   c('matmul', { transpose_a: false, transpose_b: false }, f(2, 1, 4, 8), f(3, 8, 5)),
 
+  // Attention: batch entries and heads, more keys than queries, a padding mask broadcast over heads and rows.
+  c('attention', { scale: 0.5, rate: 0.1, stream: 4 }, f(2, 3, 5, 4), f(2, 3, 6, 4), f(2, 3, 6, 3), f(2, 1, 1, 6)),
+  c('attention', { scale: 1, rate: 0, stream: 0 }, f(1, 4, 4), f(1, 4, 4), f(1, 4, 2), f()),
+  c('attention_lse', { scale: 0.5 }, f(2, 3, 5, 4), f(2, 3, 6, 4), f(2, 1, 1, 6)),
+  ...(['q', 'k', 'v', 'mask'] as const).map((wrt) =>
+    c('attention_grad', { scale: 0.5, rate: 0.25, stream: 2, wrt }, f(2, 2, 5, 4), f(2, 2, 6, 4), f(2, 2, 6, 3), f(2, 1, 1, 6), f(2, 2, 5, 3), { dtype: 'f32', shape: [2, 2, 5], lo: 1, hi: 3 }, f(2, 2, 5)),
+  ),
+
   c('fill', { value: 2.5, dtype: 'f32', shape: [2, 3] }),
   c('fill', { value: 7, dtype: 'i32', shape: [4] }),
   c('broadcast', { shape: [2, 3, 4] }, f(3, 1)),
@@ -99,4 +107,4 @@ export const OP_CASES: readonly OpCase[] = [
 ];
 
 /** Ops only training graphs hold (no ONNX export). */
-export const TRAINING_ONLY_OPS: readonly OpName[] = ['state', 'scatter_add', 'gelu_grad', 'gelu_tanh_grad', 'layer_norm_dx', 'cross_entropy', 'cross_entropy_grad', 'accuracy'];
+export const TRAINING_ONLY_OPS: readonly OpName[] = ['state', 'scatter_add', 'gelu_grad', 'gelu_tanh_grad', 'layer_norm_dx', 'cross_entropy', 'cross_entropy_grad', 'accuracy', 'attention_lse', 'attention_grad'];

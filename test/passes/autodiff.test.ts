@@ -10,6 +10,7 @@ import { interpret } from '../../compiler/ir/interpret.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
 import { autodiff, GRAD_PREFIX } from '../../compiler/passes/autodiff.js';
 import { GRADIENTS } from '../../compiler/passes/grad-rules.js';
+import { opDef } from '../../compiler/ir/ops/index.js';
 import { verifyGraph } from '../../compiler/ir/verify.js';
 import { OP_CASES } from '../ops/cases.js';
 import { randomTensor, rng } from '../helpers/random.js';
@@ -63,7 +64,7 @@ describe('autodiff', () => {
     '%s agrees with finite differences',
     (_, test) => {
       const next = rng(21);
-      const mode = test.op === 'dropout' ? 'train' : 'infer';
+      const mode = opDef(test.op).stochastic ? 'train' : 'infer';
       const g = new GraphBuilder('case', mode, {});
       const params: Record<string, HostTensor> = {};
       const inputs: Record<string, HostTensor> = {};

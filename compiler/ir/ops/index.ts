@@ -2,6 +2,7 @@
 // without a shape rule, an interpretation, a fusion class or a FLOP count a
 // compile error; test/ir/registry.test.ts checks the same at run time.
 
+import { attentionOps } from './attention.js';
 import type { OpDef } from './def.js';
 import { elementwiseOps } from './elementwise.js';
 import { layoutOps } from './layout.js';
@@ -10,7 +11,7 @@ import { reduceOps } from './reduce.js';
 import { sourceOps } from './source.js';
 import { trainingOps } from './training.js';
 
-export const OPS = { ...sourceOps, ...elementwiseOps, ...layoutOps, ...reduceOps, ...linalgOps, ...trainingOps };
+export const OPS = { ...sourceOps, ...elementwiseOps, ...layoutOps, ...reduceOps, ...linalgOps, ...attentionOps, ...trainingOps };
 
 export type OpName = keyof typeof OPS;
 export type AttrsOf<K extends OpName> = (typeof OPS)[K] extends OpDef<infer A> ? A : never;
