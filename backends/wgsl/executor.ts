@@ -33,14 +33,23 @@ interface Dispatch {
   readonly kernel: string;
 }
 
+// Copies `count` words from src[src_at] to dst[dst_at]; the bindings start at aligned offsets below them.
 const COPY_WGSL = `@group(0) @binding(0) var<storage, read_write> src: array<u32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<u32>;
+struct Copy { src_at: u32, dst_at: u32, count: u32 }
+@group(0) @binding(2) var<uniform> copy: Copy;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let e = (wid.y * 65535u + wid.x) * 256u + lid;
-  if (e < arrayLength(&dst)) { dst[e] = src[e]; }
+  if (e < copy.count) { dst[copy.dst_at + e] = src[copy.src_at + e]; }
 }
 `;
+
+/** A range bound from the 64-element boundary at or below it, and where it starts within that binding. */
+function aligned(range: BufferRange): { binding: BufferRange; skip: number } {
+  const start = Math.floor(range.offset / 64) * 64;
+  return { binding: { buffer: range.buffer, offset: start, size: range.offset + range.size - start }, skip: range.offset - start };
+}
 
 /**
  * Lays the buffers of both regions out in chunks of at most `maxChunk`
@@ -71,6 +80,22 @@ export function placeBuffers(buffers: readonly ProgramBuffer[], maxChunk: number
   return { placements, chunkBytes };
 }
 
+/**
+ * What a device has compiled, by source: modules, bind group layouts and
+ * pipelines are made once per device, however many programs run on it (the
+ * layers of one program, and every program a process opens).
+ */
+const compiled = new WeakMap<GPUDevice, { modules: Map<string, Promise<GPUShaderModule>>; layouts: Map<string, GPUBindGroupLayout>; pipelines: Map<string, Promise<GPUComputePipeline>> }>();
+
+function compiledOn(device: GPUDevice) {
+  let c = compiled.get(device);
+  if (!c) {
+    c = { modules: new Map(), layouts: new Map(), pipelines: new Map() };
+    compiled.set(device, c);
+  }
+  return c;
+}
+
 /** A kernel the device cannot run is refused before anything runs, naming the limit. */
 export function checkLimits(kernel: string, spec: WgslDispatch, limits: GPUSupportedLimits): void {
   const over = (what: string, need: number, limit: number, name: string) => {
@@ -94,6 +119,8 @@ export class WebGpuExecutor implements Executor {
     private readonly dispatches: Dispatch[],
     private readonly uniform: GPUBuffer,
     private readonly scratch: GPUBuffer | undefined,
+    /** Small uniform buffers of the update copies. */
+    private readonly copies: readonly GPUBuffer[],
   ) {
     const { device } = gpu;
     device.addEventListener('uncapturederror', (event) => {
@@ -129,7 +156,7 @@ export class WebGpuExecutor implements Executor {
     const uniform = device.createBuffer({ label: 'run', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
     // One module per distinct source (the first line names the kernel; layers repeat the rest).
-    const modules = new Map<string, Promise<GPUShaderModule>>();
+    const { modules, layouts, pipelines } = compiledOn(device);
     const moduleFor = (name: string, code: string) => {
       const key = code.slice(code.indexOf('\n') + 1);
       let module = modules.get(key);
@@ -144,7 +171,6 @@ export class WebGpuExecutor implements Executor {
       }
       return module;
     };
-    const layouts = new Map<string, GPUBindGroupLayout>();
     const layoutFor = (storage: number, uniform: boolean) => {
       const key = `${storage}:${uniform}`;
       let layout = layouts.get(key);
@@ -156,7 +182,6 @@ export class WebGpuExecutor implements Executor {
       }
       return layout;
     };
-    const pipelines = new Map<string, Promise<GPUComputePipeline>>();
     const pipelineFor = (name: string, code: string, entry: string, layout: GPUBindGroupLayout, layoutKey: string) => {
       const key = `${code.slice(code.indexOf('\n') + 1)}\n//${entry}:${layoutKey}`;
       let pipeline = pipelines.get(key);
@@ -190,13 +215,17 @@ export class WebGpuExecutor implements Executor {
         pending.push(pipelineFor(kernel.name, code, pass.entry, layout, `${storage}:${spec.uniform}`).then((pipeline) => ({ pipeline, group, workgroups: pass.workgroups, kernel: kernel.name })));
       }
     }
-    const copyLayout = layoutFor(2, false);
-    const copy = pipelineFor('update', `// update\n${COPY_WGSL}`, 'main', copyLayout, '2:false');
+    const copyLayout = layoutFor(2, true);
+    const copy = pipelineFor('update', `// update\n${COPY_WGSL}`, 'main', copyLayout, '2:true');
+    const copies: GPUBuffer[] = [];
     for (const u of program.updates) {
-      const [from, to] = [tensorRange(u.from), tensorRange(u.to)];
-      for (const r of [from, to]) if (r.offset % 64 !== 0) throw new Error(`update of ${u.name}: element offset ${r.offset} cannot be bound`);
-      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(from, 0), binding(to, 1)] });
-      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: grid(Math.ceil(to.size / 256)), kernel: u.name })));
+      const [from, to] = [aligned(tensorRange(u.from)), aligned(tensorRange(u.to))];
+      const count = tensorRange(u.to).size;
+      const params = device.createBuffer({ label: `${u.name} copy`, size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(params, 0, new Uint32Array([from.skip, to.skip, count, 0]));
+      copies.push(params);
+      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(from.binding, 0), binding(to.binding, 1), { binding: 2, resource: { buffer: params } }] });
+      pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: grid(Math.ceil(count / 256)), kernel: u.name })));
     }
     let dispatches: Dispatch[];
     try {
@@ -206,7 +235,7 @@ export class WebGpuExecutor implements Executor {
       if (e instanceof WgslCompileError) throw e;
       throw new RunFailure(`WebGPU could not create the program's pipelines: ${(e as Error).message.split('\n')[0]}`);
     }
-    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, scratch);
+    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, scratch, copies);
   }
 
   private check(): void {
@@ -304,6 +333,7 @@ export class WebGpuExecutor implements Executor {
     for (const chunk of this.chunks) chunk.destroy();
     this.scratch?.destroy();
     this.uniform.destroy();
+    for (const c of this.copies) c.destroy();
   }
 
   /** Loses the device on purpose (for the tests of what a lost device does). */

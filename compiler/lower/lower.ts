@@ -17,6 +17,7 @@ import { numel } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import { isAnchor, KernelError, lowerGroup, type Location, type LoweringState } from './group.js';
 import type { BufferInfo, InputRef, Kernel, KernelProgram, ParamRef, TensorRef } from './kernel.js';
+import { planLayout } from './layout.js';
 import { LOWERING } from './rules.js';
 
 export { KernelError };
@@ -43,8 +44,30 @@ export function lowerToKernels(graph: Graph): KernelProgram {
 
   const computed = new Set(schedule.flatMap((k) => k.nodes));
   const stored = new Set(schedule.flatMap((k) => k.stored));
+  // A fused program lays concatenations out in place: one buffer holds their members.
+  const layout = graph.schedule ? planLayout(graph) : undefined;
+  const rootBuffers = new Map<number, number>();
+  const placed = (id: number): Location | undefined => {
+    const p = layout?.free.get(id) ?? layout?.members.get(id);
+    if (!p || !layout) return undefined;
+    let buffer = rootBuffers.get(p.root);
+    if (buffer === undefined) {
+      const member = [...layout.members].find(([, q]) => q.root === p.root)![0];
+      const m = graph.nodes[member]!;
+      const kind: BufferKind = LOWERING[m.op] === 'source' ? (m.op as 'input' | 'param' | 'state') : 'value';
+      buffer = buffers.length;
+      const root = graph.nodes[p.root]!;
+      buffers.push({ id: buffer, dtype: m.type.dtype, size: layout.rootSizes.get(p.root)!, region: kind === 'value' ? 'arena' : 'persistent', ...(root.label ? { name: root.label } : {}) });
+      kinds.push(kind);
+      rootBuffers.set(p.root, buffer);
+    }
+    return { buffer, offset: p.offset };
+  };
   for (const node of graph.nodes) {
-    if (LOWERING[node.op] === 'source') {
+    const place = placed(node.id);
+    if (place) {
+      locations.set(node.id, place);
+    } else if (LOWERING[node.op] === 'source') {
       const kind = node.op as 'input' | 'param' | 'state';
       locations.set(node.id, { buffer: newBuffer(node, kind, sourceName(node)), offset: 0 });
     } else if (stored.has(node.id)) {

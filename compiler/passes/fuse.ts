@@ -23,12 +23,17 @@
 //      of 8 storage bindings); where an inlined expression would read more,
 //      its largest sub-expression that fits is stored by a kernel of its own.
 //
+// Concatenations laid out in place, and the views that lead to them (the
+// layout, lower/layout.ts), are computed by no kernel: their operands are
+// stored at their places, and readers load them as memory.
+//
 // The result is the graph with a `schedule`: kernels in a topological
 // order, each listing the nodes it computes and those it stores.
 
 import type { Graph, Node, ScheduledKernel } from '../ir/graph.js';
 import { opDef, type FusionClass } from '../ir/ops/index.js';
 import { numel, sameShape } from '../ir/types.js';
+import { planLayout, type Layout } from '../lower/layout.js';
 import { LOWERING, type Anchor } from '../lower/rules.js';
 
 export const fusePass = { name: 'fuse', summary: 'groups nodes into kernels: anchors with their prologues and epilogues, inlined elementwise and layout chains, horizontal merges' } as const;
@@ -44,7 +49,6 @@ const SHARED_COST = 24;
 
 const cls = (n: Node): FusionClass => opDef(n.op).fusion;
 const inlinable = (n: Node) => { const c = cls(n); return c === 'elementwise' || c === 'broadcast' || c === 'injective' || c === 'generator'; };
-const isSource = (n: Node) => cls(n) === 'source';
 const isLayout = (n: Node) => n.op === 'transpose' || n.op === 'reshape';
 
 type Kind = 'map' | 'reduce' | 'rows' | 'matmul' | 'attention' | 'attention_grad' | 'opaque';
@@ -88,7 +92,10 @@ class Fusion {
   /** The group that computes (anchors, epilogues) or stores a node. */
   readonly owner = new Map<number, Group>();
 
+  readonly layout: Layout;
+
   constructor(readonly graph: Graph) {
+    this.layout = planLayout(graph);
     this.consumers = graph.nodes.map(() => []);
     for (const n of graph.nodes) for (const a of new Set(n.args)) this.consumers[a]!.push(n.id);
     this.outputs = new Set(graph.outputs.map((o) => o.node));
@@ -96,6 +103,11 @@ class Fusion {
 
   node(id: number): Node {
     return this.graph.nodes[id]!;
+  }
+
+  /** Memory from outside or laid out by the layout: read, never computed. */
+  isSource(n: Node): boolean {
+    return cls(n) === 'source' || this.layout.free.has(n.id);
   }
 
   newGroup(kind: Group['kind'], space: string): Group {
@@ -122,7 +134,7 @@ class Fusion {
           const c = this.node(uses[0]!);
           const cur = this.node(end);
           const elementwise = takesEpilogues(kind) && (cls(c) === 'elementwise' || cls(c) === 'broadcast') && sameShape(c.type.shape, cur.type.shape);
-          if (!(elementwise || isLayout(c)) || this.owner.has(c.id)) break;
+          if (!(elementwise || isLayout(c)) || this.owner.has(c.id) || this.layout.free.has(c.id)) break;
           const more = new Set([...reads, ...c.args.filter((a) => a !== end)]);
           if (more.size + 1 > MAX_BUFFERS) break;
           for (const a of more) reads.add(a);
@@ -153,12 +165,13 @@ class Fusion {
   storeInlinable(): void {
     const cost = this.inlineCosts();
     for (const n of this.graph.nodes) {
-      if (!inlinable(n) || this.owner.has(n.id)) continue;
+      if (!inlinable(n) || this.owner.has(n.id) || this.layout.free.has(n.id)) continue;
       const uses = this.consumers[n.id]!;
       const readByOpaque = uses.some((u) => anchorKind(this.node(u)) === 'opaque');
       const shared = uses.length > 1 && cost[n.id]! > SHARED_COST;
       const viewed = uses.some((u) => this.readsAsView(u, n.id)) && !this.isView(n.id);
-      if (this.outputs.has(n.id) || readByOpaque || shared || viewed) this.store(this.newGroup('map', `map:${n.type.shape.join('x')}`), n.id);
+      const placed = this.layout.members.has(n.id);
+      if (this.outputs.has(n.id) || readByOpaque || shared || viewed || placed) this.store(this.newGroup('map', `map:${n.type.shape.join('x')}`), n.id);
     }
   }
 
@@ -171,7 +184,7 @@ class Fusion {
   /** Whether a value is a stored value or source seen through layout ops only (a strided view of memory). */
   private isView(id: number): boolean {
     const n = this.node(id);
-    if (isSource(n) || this.stored.has(id)) return true;
+    if (this.isSource(n) || this.stored.has(id)) return true;
     const layout = n.op === 'transpose' || n.op === 'reshape' || n.op === 'slice' || n.op === 'select';
     return layout && this.isView(n.args[0]!);
   }
@@ -200,7 +213,7 @@ class Fusion {
     const inlined = new Set<number>();
     const visit = (id: number) => {
       const n = this.node(id);
-      if (isSource(n) || this.stored.has(id) || id === also || inlined.has(id) || this.isMember(g, id)) return;
+      if (this.isSource(n) || this.stored.has(id) || id === also || inlined.has(id) || this.isMember(g, id)) return;
       if (!inlinable(n)) throw new Error(`%${id} (${n.op}) is neither stored nor inlinable`);
       inlined.add(id);
       for (const a of n.args) visit(a);
@@ -237,8 +250,10 @@ class Fusion {
     return roots;
   }
 
-  /** Reshapes of stored values share their buffer. */
+  /** Values laid out together share a buffer; so do reshapes of stored values. */
   private bufferRoot(id: number): number {
+    const placed = this.layout.free.get(id) ?? this.layout.members.get(id);
+    if (placed) return -1 - placed.root;
     let n = this.node(id);
     while (n.op === 'reshape' && !this.stored.has(n.id)) n = this.node(n.args[0]!);
     return n.id;
@@ -273,10 +288,22 @@ class Fusion {
 
   /** Groups each group reads from. */
   private dependencies(): Map<Group, Set<Group>> {
+    // A value laid out with others is written by the kernels of the members its range covers.
+    const members = new Map<number, { start: number; end: number; group: Group }[]>();
+    for (const [member, place] of this.layout.members) {
+      const g = this.owner.get(member);
+      const end = place.offset + numel(this.node(member).type.shape);
+      if (g) members.set(place.root, [...(members.get(place.root) ?? []), { start: place.offset, end, group: g }]);
+    }
     const deps = new Map<Group, Set<Group>>();
     for (const g of this.groups) {
       const d = new Set<Group>();
       for (const id of this.reads(g)) {
+        const free = this.layout.free.get(id);
+        if (free) {
+          const end = free.offset + numel(this.node(id).type.shape);
+          for (const m of members.get(free.root) ?? []) if (m.group !== g && m.start < end && free.offset < m.end) d.add(m.group);
+        }
         let root = id;
         while (!this.owner.has(root) && this.node(root).op === 'reshape') root = this.node(root).args[0]!;
         const from = this.owner.get(root);

@@ -6,6 +6,7 @@
 import type { Graph } from '../ir/graph.js';
 import { verifyGraph } from '../ir/verify.js';
 import { autodiff, autodiffPass } from './autodiff.js';
+import { concatProjections, concatProjectionsPass } from './concat-projections.js';
 import { cse, csePass } from './cse.js';
 import { dce, dcePass } from './dce.js';
 import { fold, foldPass } from './fold.js';
@@ -38,6 +39,7 @@ const fusing = (o: PipelineOptions) => o.fuse;
 
 export const PIPELINE: readonly PassEntry[] = [
   { ...fuseAttentionPass, when: fusing, run: fuseAttention },
+  { ...concatProjectionsPass, when: fusing, run: concatProjections },
   { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
   { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
   { ...simplifyPass, when: always, run: simplify },

@@ -4,7 +4,8 @@
 // multiplying by one, adding zero, a reshape to the same shape, a transpose
 // of a transpose, an affine of an affine, … A rule that would change a value
 // (x·0 is NaN for infinite x) is not here. What the rewritten nodes leave
-// unused, dce removes.
+// unused, dce removes. One rule restructures rather than removes: a
+// concatenation of many operands becomes a tree of narrow ones.
 
 import type { GraphBuilder, Graph, Node } from '../ir/graph.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
@@ -12,6 +13,9 @@ import { sameShape } from '../ir/types.js';
 import { rebuildGraph } from './rewrite.js';
 
 export const simplifyPass = { name: 'simplify', summary: 'rewrites identities away (x·1, x+0, reshape of a reshape, transpose of a transpose, …)' } as const;
+
+/** Operands of the widest concatenation left as it is. */
+const WIDE = 6;
 
 /** A rewrite: the id of a simpler equivalent of `n`, or undefined. */
 type Rule<K extends OpName> = (n: Node<K>, b: GraphBuilder) => number | undefined;
@@ -73,7 +77,19 @@ const RULES: { readonly [K in OpName]?: readonly Rule<K>[] } = {
     },
   ],
   slice: [(n, b) => sameAs(b, n, n.args[0]!)],
-  concat: [(n) => (n.args.length === 1 ? n.args[0] : undefined)],
+  concat: [
+    (n) => (n.args.length === 1 ? n.args[0] : undefined),
+    // A wide concatenation becomes a tree of narrow ones: a kernel that copies one binds few buffers.
+    (n, b) => {
+      if (n.args.length <= WIDE) return undefined;
+      const parts: number[] = [];
+      for (let i = 0; i < n.args.length; i += WIDE) {
+        const chunk = n.args.slice(i, i + WIDE);
+        parts.push(chunk.length === 1 ? chunk[0]! : b.add('concat', chunk, n.attrs, n.label).id);
+      }
+      return b.add('concat', parts, n.attrs, n.label).id;
+    },
+  ],
 };
 
 function simplifyNode(b: GraphBuilder, id: number): number {

@@ -19,8 +19,6 @@ const MODELS = [
 const gpu = await hasWebGpu();
 /** Model and mode pairs: every model infers; those with training losses (all but the bare encoder) train. */
 const CASES = MODELS.flatMap((f) => (f.includes('encoder') ? [[f, 'infer']] : [[f, 'infer'], [f, 'train']]) as [string, 'infer' | 'train'][]);
-/** On WebGPU (shader compiles are slow on a software adapter), one model of each structure: at the small configuration bert-tiny … bert-large and bert.yaml are bert-base. */
-const GPU_CASES = CASES.filter(([f]) => !/bert-(tiny|mini|small|medium|large)\.|models\/bert\.yaml/.test(f));
 const config = (file: string) => (file.includes('albert') ? { ...SMALL, embedding_size: 8 } : SMALL);
 
 async function agreement(file: string, mode: 'infer' | 'train', target: Target, rtol: number): Promise<void> {
@@ -39,7 +37,7 @@ describe('optimized programs compute what unoptimized ones do', () => {
     await agreement(file, mode, 'cpu', 1e-5);
   });
 
-  it.runIf(gpu).each(GPU_CASES)('%s (%s) on WebGPU', async (file, mode) => {
+  it.runIf(gpu).each(CASES)('%s (%s) on WebGPU', async (file, mode) => {
     await agreement(file, mode, 'wgsl', 1e-5);
   }, 120_000);
 });
