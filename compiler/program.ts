@@ -1,42 +1,43 @@
-// Graph → Program: lower to kernels, lay the buffers out in their regions,
-// render the kernels for the target (JavaScript for the CPU, WGSL for
-// WebGPU), each distinct kernel once.
+// Graph → Program: lower to kernels, plan where the buffers live (or lay
+// each out on its own, unplanned), render the kernels for the target
+// (JavaScript for the CPU, WGSL for WebGPU), each distinct kernel once.
 
 import { functionNames, renderProgramJs } from '../backends/cpu/render.js';
 import { renderKernelWgsl } from '../backends/wgsl/render.js';
-import { BUFFER_ALIGNMENT, PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor } from '../runtime/program.js';
+import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor } from '../runtime/program.js';
 import type { Graph } from './ir/graph.js';
 import { lowerToKernels } from './lower/lower.js';
 import type { KernelProgram, TensorRef } from './lower/kernel.js';
+import { applyPlan, checkPlan, layoutNaive, planMemory, type MemoryPlan } from './passes/plan-memory.js';
 
 export type Target = Program['target'];
 export const TARGETS: readonly Target[] = ['cpu', 'wgsl'];
 
 export interface CompiledProgram {
   readonly program: Program;
+  /** The kernels as planned (buffers sharing memory in place are one). */
   readonly kernels: KernelProgram;
+  readonly plan: MemoryPlan;
   /** The kernels' source files for the target, by name relative to the program directory. */
   readonly files: Readonly<Record<string, string>>;
 }
 
-const align = (n: number) => Math.ceil(n / BUFFER_ALIGNMENT) * BUFFER_ALIGNMENT;
-
-/** Every buffer its own aligned range of its region, in order. */
-function layoutNaive(kernels: KernelProgram): { buffers: ProgramBuffer[]; persistentBytes: number; arenaBytes: number } {
-  const ends = { persistent: 0, arena: 0 };
-  const buffers = kernels.buffers.map((b) => {
-    const offset = ends[b.region];
-    ends[b.region] += align(4 * b.size);
-    return { ...b, offset };
-  });
-  return { buffers, persistentBytes: ends.persistent, arenaBytes: ends.arena };
+export interface BuildOptions {
+  /** Memory planning (default on); off gives every buffer its own bytes. */
+  readonly plan?: boolean;
+  /** Prove the plan sound (tests and --debug). */
+  readonly check?: boolean;
 }
 
 const tensor = (t: TensorRef): ProgramTensor => ({ name: t.name, buffer: t.buffer, offset: t.offset, dtype: t.dtype, shape: t.shape });
 
-export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProgram {
-  const kernels = lowerToKernels(graph);
-  const layout = layoutNaive(kernels);
+export function buildProgram(graph: Graph, target: Target = 'cpu', options: BuildOptions = {}): CompiledProgram {
+  const lowered = lowerToKernels(graph);
+  const plan = options.plan === false ? layoutNaive(lowered) : planMemory(lowered);
+  if (options.check) checkPlan(lowered, plan);
+  const kernels = applyPlan(lowered, plan);
+  const buffers: ProgramBuffer[] = lowered.buffers.map((b) => ({ ...b, region: lowered.buffers[plan.alias[b.id]!]!.region, offset: plan.offsets[b.id]! }));
+  const layout = { buffers, persistentBytes: plan.persistentBytes, arenaBytes: plan.arenaBytes };
   const files: Record<string, string> = {};
   const fns = functionNames(kernels.kernels, target === 'cpu' ? 'f_' : '');
   const entry = (i: number): ProgramKernel => {
@@ -70,5 +71,5 @@ export function buildProgram(graph: Graph, target: Target = 'cpu'): CompiledProg
     updates: kernels.updates.map((u) => ({ name: u.name, from: tensor(u.from), to: tensor(u.to) })),
     ...(target === 'cpu' ? { source: 'kernels.js' } : {}),
   };
-  return { program, kernels, files };
+  return { program, kernels, plan, files };
 }

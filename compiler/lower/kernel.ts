@@ -403,3 +403,50 @@ export function sharedNodes(roots: readonly KExpr[], known: ReadonlySet<KExpr> =
   for (const r of roots) visit(r);
   return order;
 }
+
+/** Rebuilds an expression with each load's arg renumbered (shared subexpressions stay shared). */
+function renumberLoads(e: KExpr, to: (arg: number) => number, memo: Map<KExpr, KExpr>): KExpr {
+  const known = memo.get(e);
+  if (known) return known;
+  const go = (x: KExpr) => renumberLoads(x, to, memo);
+  let out: KExpr;
+  switch (e.op) {
+    case 'load': out = { ...e, arg: to(e.arg), index: go(e.index) }; break;
+    case 'unary': case 'cast': out = { ...e, x: go(e.x) } as KExpr; break;
+    case 'binary': out = { ...e, a: go(e.a), b: go(e.b) }; break;
+    case 'where': out = { ...e, cond: go(e.cond), then: go(e.then), else: go(e.else) }; break;
+    case 'random': out = { ...e, element: go(e.element) }; break;
+    default: out = e;
+  }
+  memo.set(e, out);
+  return out;
+}
+
+/** A kernel with its args renumbered: `to(old)` is each old arg's new index in `k.args`. */
+export function mapArgs(k: Kernel, to: (arg: number) => number): Kernel {
+  const memo = new Map<KExpr, KExpr>();
+  const e = (x: KExpr) => renumberLoads(x, to, memo);
+  const store = (s: Store): Store => ({ arg: to(s.arg), index: e(s.index), value: e(s.value) });
+  const operand = (o: Operand): Operand => ({ ...o, value: e(o.value), ...(o.view ? { view: { ...o.view, arg: to(o.view.arg) } } : {}) });
+  const placed = (p: Placement | undefined) => (p ? { placement: { arg: to(p.arg), index: e(p.index) } } : undefined);
+  const slice = (s: Slice): Slice => ({ arg: to(s.arg), offset: s.offset });
+  switch (k.kind) {
+    case 'map': return { ...k, stores: k.stores.map(store) };
+    case 'reduce': return { ...k, stages: k.stages.map((s) => ({ ...s, value: e(s.value) })), stores: k.stores.map(store), elementStores: k.elementStores.map(store) };
+    case 'matmul': return { ...k, a: operand(k.a), b: operand(k.b), stores: k.stores.map(store) };
+    case 'attention': {
+      const out = placed(k.out)?.placement;
+      const lse = placed(k.lse)?.placement;
+      return { ...k, q: operand(k.q), k: operand(k.k), ...(k.v ? { v: operand(k.v) } : {}), score: e(k.score), ...(k.keep ? { keep: e(k.keep) } : {}), ...(out ? { out } : {}), ...(lse ? { lse } : {}) };
+    }
+    case 'attention_grad': {
+      const [dq, dk, dv, dscores] = [k.dq, k.dk, k.dv, k.dscores].map((p) => placed(p)?.placement);
+      return {
+        ...k, q: operand(k.q), k: operand(k.k), v: operand(k.v), dout: operand(k.dout), lse: e(k.lse), delta: e(k.delta), score: e(k.score), ...(k.keep ? { keep: e(k.keep) } : {}),
+        ...(dq ? { dq } : {}), ...(dk ? { dk } : {}), ...(dv ? { dv } : {}), ...(dscores ? { dscores } : {}),
+      };
+    }
+    case 'scatter': return { ...k, ids: slice(k.ids), values: slice(k.values), table: slice(k.table) };
+    case 'loss': return { ...k, logits: slice(k.logits), labels: slice(k.labels), out: slice(k.out), ...(k.dloss ? { dloss: slice(k.dloss) } : {}) };
+  }
+}

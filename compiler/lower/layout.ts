@@ -115,6 +115,8 @@ export function planLayout(graph: Graph): Layout {
   };
   const classes = new Classes();
   const freeConcats = new Set<number>();
+  /** What the members of each free concatenation are (nested ones included). */
+  const concatKind = new Map<number, Kind>();
   const bases = new Set<number>();
   const used = new Set<number>();
   for (const n of graph.nodes) for (const a of n.args) used.add(a);
@@ -141,7 +143,7 @@ export function planLayout(graph: Graph): Layout {
     for (const arg of node.args) {
       const { base, offset } = resolve(arg);
       // A member that is itself a free concatenation nests; anything else is a base placed at its chunk.
-      kinds.add(freeConcats.has(base) ? kindOf(resolve(graph.nodes[base]!.args[0]!).base) : kindOf(base));
+      kinds.add(freeConcats.has(base) ? concatKind.get(base)! : kindOf(base));
       if (!freeConcats.has(base)) members.push(base);
       if (!classes.unite(base, node.id, at - offset)) ok = false;
       at += size(arg);
@@ -150,6 +152,7 @@ export function planLayout(graph: Graph): Layout {
     if (kinds.has('input') || kinds.size > 1 || overlaps(classes.find(node.id).root, members)) ok = false;
     if (ok) {
       freeConcats.add(node.id);
+      concatKind.set(node.id, [...kinds][0]!);
       for (const m of members) bases.add(m);
     } else classes.restore(before);
   }

@@ -25,8 +25,8 @@ async function agreement(file: string, mode: 'infer' | 'train', target: Target, 
   const shape = { batch: 2, seq: 8, mode, config: config(file) };
   const fused = compileFile(file, { ...shape, verify: true });
   const plain = compileFile(file, { ...shape, fuse: false });
-  const a = buildProgram(fused.graph, target);
-  const b = buildProgram(plain.graph, target);
+  const a = buildProgram(fused.graph, target, { check: true });
+  const b = buildProgram(plain.graph, target, { plan: false });
   expect(a.program.kernels.length).toBeLessThan(b.program.kernels.length);
   const worst = worstDifference(await runOnce(a), await runOnce(b), rtol);
   expect(worst.ratio, worst.where).toBeLessThanOrEqual(1);
