@@ -13,7 +13,7 @@ export function backendFlag(value: string | undefined): Backend {
   return oneOf(value, '--backend', BACKENDS, 'cpu');
 }
 
-/** Compiles the graph for the backend and opens a session on it. */
-export function sessionFor(graph: Graph, backend: Backend): Promise<Session> {
-  return openSession(buildProgram(graph, TARGET_OF_BACKEND[backend]));
+/** Compiles the graph for the backend and opens a session on it (proving its memory plan under --debug). */
+export function sessionFor(graph: Graph, backend: Backend, debug = false): Promise<Session> {
+  return openSession(buildProgram(graph, TARGET_OF_BACKEND[backend], { check: debug }));
 }

@@ -3,7 +3,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
-import { buildProgram, TARGETS } from '../compiler/program.js';
+import { PASS_NAMES } from '../compiler/passes/pipeline.js';
+import { lifetimes } from '../compiler/passes/plan-memory.js';
+import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
+import { buildProgram, TARGETS, type CompiledProgram } from '../compiler/program.js';
+import { compileReport, type CompileReport } from '../compiler/report.js';
 import type { Program } from '../runtime/program.js';
 import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
@@ -14,13 +18,19 @@ import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json]
+    [--recompute none|layer|sqrt] [--no-fuse] [--no-plan] [--dump-after PASS]
 
-Compiles a model spec (YAML) to the graph IR and kernels, and reports its size.
+Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
   --mode M         infer (default) or train
   --target T       the kernels' target: cpu (JavaScript, the default) or wgsl
-                   (WebGPU: one WGSL module per kernel)
+                   (WebGPU: one WGSL module per distinct kernel)
+  --recompute R    training: recompute each layer's activations before its
+                   backward pass (layer), or each √L layers' (sqrt); default none
+  --no-fuse        one kernel per op (no fusion, attention or projection rewrites)
+  --no-plan        every buffer its own memory (no memory planning)
+  --dump-after P   print the IR after pass P (${PASS_NAMES.join(', ')}) and stop
   -o, --out DIR    write the IR (graph.txt, graph.json) and the program the
                    runtime loads (program.json, and kernels.js or wgsl/*.wgsl)
   --json           print one JSON object on stdout instead of the summary`;
@@ -33,7 +43,15 @@ function scaled(n: number, unit: string): string {
   return `${(n / factor).toFixed(n >= factor * 100 ? 0 : 1)} ${prefix}${unit}`;
 }
 
-export function summary(r: CompileResult, program: Program): string {
+/** "90 for cpu: 7 per layer; matmul 50, reduce 26, …" */
+function kernelLine(program: Program, report: CompileReport): string {
+  const counts = Object.entries(report.kernelCounts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([kind, n]) => `${kind} ${n}`).join(', ');
+  const layers = Object.keys(report.layers).length;
+  const perLayer = layers ? `, ${report.kernelsPerLayer} per layer (${layers} layers)` : '';
+  return `${fmt(program.kernels.length)} for ${program.target}${perLayer}: ${counts}`;
+}
+
+export function summary(r: CompileResult, program: Program, report: CompileReport): string {
   const { graph, stats } = r;
   const top = Object.entries(stats.opCounts)
     .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
@@ -43,16 +61,33 @@ export function summary(r: CompileResult, program: Program): string {
   const updates = graph.outputs.filter((o) => o.name.startsWith(UPDATE_PREFIX)).length;
   const shown = graph.outputs.filter((o) => !o.name.startsWith(UPDATE_PREFIX));
   const outputs = shown.map((o) => `${o.name} ${formatType(graph.nodes[o.node]!.type)}`).join(', ') + (updates ? `, and ${updates} parameter and state updates` : '');
+  const m = report.memory;
+  const planned = program.report?.planned ? `planned ${scaled(m.arenaBytes, 'B')} (lower bound ${scaled(m.lowerBoundBytes, 'B')}; ${scaled(m.naiveBytes, 'B')} unplanned)` : `${scaled(m.arenaBytes, 'B')}, unplanned`;
+  const activations = graph.mode === 'train' ? `, activations at most ${scaled(m.activationBytes, 'B')}` : '';
   return [
     `${graph.name} (${graph.mode}, batch ${graph.dims.batch}, seq ${graph.dims.seq})`,
     `  parameters  ${fmt(stats.parameters)} in ${stats.parameterTensors} tensors (${scaled(4 * stats.parameters, 'B')} as f32)`,
     `  ops         ${fmt(stats.ops)} (${top}, ...)`,
-    `  FLOPs       ${scaled(stats.flops, 'FLOP')} per step`,
-    `  tensors     ${fmt(stats.tensors)} computed, ${scaled(stats.tensorBytes, 'B')} before memory planning`,
-    `  kernels     ${fmt(program.kernels.length)} for ${program.target}, arena ${scaled(program.arenaBytes, 'B')} (parameters included; no memory planning yet)`,
+    `  FLOPs       ${scaled(r.flops, 'FLOP')} per step`,
+    `  kernels     ${kernelLine(program, report)}`,
+    `  memory      arena ${planned}${activations}; persistent ${scaled(m.persistentBytes, 'B')}`,
+    `  passes      ${program.report?.passes.join(', ')}`,
     `  outputs     ${outputs}`,
     `  compiled in ${r.compileMs.toFixed(0)} ms`,
   ].join('\n');
+}
+
+/** The memory plan as text: each buffer's region, byte range, live kernels and contents. */
+function printPlan(compiled: CompiledProgram): string {
+  const { plan, program } = compiled;
+  const lines = [`memory plan: persistent ${plan.persistentBytes} bytes, arena ${plan.arenaBytes} bytes (lower bound ${plan.lowerBoundBytes}, unplanned ${plan.naiveBytes})`];
+  const life = lifetimes(compiled.kernels);
+  for (const b of program.buffers) {
+    const l = life[b.id];
+    const shared = plan.alias[b.id] !== b.id ? ` (in place of b${plan.alias[b.id]})` : '';
+    lines.push(`  b${b.id}: ${b.region} [${b.offset}, ${b.offset + 4 * b.size})${l ? ` kernels ${l[0]}-${l[1]}` : ''}${shared}  ${b.name ?? ''}`.trimEnd());
+  }
+  return lines.join('\n') + '\n';
 }
 
 export function runCompile(argv: string[], debug: boolean, io: Io): number {
@@ -62,6 +97,10 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     mode: { type: 'string' },
     out: { type: 'string', short: 'o' },
     target: { type: 'string' },
+    recompute: { type: 'string' },
+    'no-fuse': { type: 'boolean' },
+    'no-plan': { type: 'boolean' },
+    'dump-after': { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -70,14 +109,29 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`compile takes one spec file, got ${positionals.length}\n${compileUsage}`);
+  const dumpAfter = values['dump-after'] === undefined ? undefined : oneOf(values['dump-after'], '--dump-after', PASS_NAMES, 'dce');
+  let dumped: string | undefined;
   const result = compileFile(positionals[0]!, {
     batch: positiveInt(values.batch, '--batch', 1),
     seq: positiveInt(values.seq, '--seq', 128),
     mode: oneOf(values.mode, '--mode', ['infer', 'train'], 'infer'),
+    recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
+    fuse: !values['no-fuse'],
     verify: debug,
+    after: (pass, graph) => {
+      if (pass === dumpAfter) dumped = printGraph(graph);
+    },
   });
   const target = oneOf(values.target, '--target', TARGETS, 'cpu');
-  const { program, files } = buildProgram(result.graph, target);
+  const compiled = buildProgram(result.graph, target, { plan: !values['no-plan'], check: debug, passes: result.passes });
+  if (dumpAfter === 'plan-memory') dumped = printPlan(compiled);
+  if (dumpAfter !== undefined) {
+    if (dumped === undefined) throw new UsageError(`pass ${dumpAfter} did not run for this compile (passes: ${result.passes.join(', ')})`);
+    io.stdout.write(dumped);
+    return 0;
+  }
+  const { program, files } = compiled;
+  const report = compileReport(result.graph, compiled);
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
@@ -92,7 +146,8 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
   }
   if (values.json) {
     const { graph, stats } = result;
-    const report = {
+    const m = report.memory;
+    const json = {
       model: graph.name,
       mode: graph.mode,
       batch: graph.dims.batch,
@@ -101,19 +156,35 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
       parameter_tensors: stats.parameterTensors,
       ops: stats.ops,
       op_counts: stats.opCounts,
-      flops: stats.flops,
+      flops: result.flops,
+      flops_before_recompute: stats.flops,
       tensors: stats.tensors,
       tensor_bytes: stats.tensorBytes,
       target,
-      kernels: program.kernels.length,
-      memory: { arena_bytes: program.arenaBytes, parameter_bytes: 4 * stats.parameters },
+      passes: program.report?.passes ?? result.passes,
+      fused: !values['no-fuse'],
+      planned: !values['no-plan'],
+      recompute: values.recompute ?? 'none',
+      kernels: report.kernels,
+      kernels_per_layer: report.kernelsPerLayer,
+      layers: report.layers,
+      kernel_counts: report.kernelCounts,
+      memory: {
+        arena_bytes: m.arenaBytes,
+        naive_bytes: m.naiveBytes,
+        lower_bound_bytes: m.lowerBoundBytes,
+        activation_bytes: m.activationBytes,
+        persistent_bytes: m.persistentBytes,
+        peak_bytes: m.peakBytes,
+        parameter_bytes: 4 * stats.parameters,
+      },
       outputs: graph.outputs.map((o) => ({ name: o.name, dtype: graph.nodes[o.node]!.type.dtype, shape: graph.nodes[o.node]!.type.shape })),
       compile_ms: Math.round(result.compileMs * 100) / 100,
       ...(values.out ? { out: values.out } : {}),
     };
-    io.stdout.write(JSON.stringify(report) + '\n');
+    io.stdout.write(JSON.stringify(json) + '\n');
   } else {
-    io.stderr.write(summary(result, program) + '\n');
+    io.stderr.write(summary(result, program, report) + '\n');
     const sources = target === 'cpu' ? 'kernels.js' : `wgsl/ (${Object.keys(files).length} modules)`;
     if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${sources}, graph.txt, graph.json\n`);
   }

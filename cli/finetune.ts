@@ -14,6 +14,7 @@ import { encodeSentence, encodeTokens, labelId, labelSet, readSentenceExamples, 
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
+import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { backendFlag, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
@@ -22,7 +23,7 @@ import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|webgpu]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|webgpu] [--recompute none|layer|sqrt]
 
 Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
@@ -38,7 +39,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
     task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
     init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(finetuneUsage + '\n');
@@ -89,7 +90,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
   const trainGraph = compileFile(spec.file, {
-    text: spec.text, batch, seq, mode: 'train', verify: debug, config,
+    text: spec.text, batch, seq, mode: 'train', verify: debug, config, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
@@ -97,8 +98,8 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   });
   const accumulate = trainGraph.optimizer!.accumulate;
   const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
-  const session = await sessionFor(trainGraph.graph, backend);
-  const evalSession = await sessionFor(evalGraph.graph, backend);
+  const session = await sessionFor(trainGraph.graph, backend, debug);
+  const evalSession = await sessionFor(evalGraph.graph, backend, debug);
   const trainProgram = session;
 
   // Weights: --init, the directory's own, or a seeded initialization; a new head starts from the seed.

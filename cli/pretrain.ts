@@ -14,6 +14,7 @@ import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { jiebaSegmenter } from '../train/jieba.js';
 import { Trainer } from '../train/trainer.js';
+import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { backendFlag, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
@@ -30,12 +31,13 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
-    [--save-every N] [--seed N] [--resume] [--backend cpu|webgpu]
+    [--save-every N] [--seed N] [--resume] [--backend cpu|webgpu] [--recompute none|layer|sqrt]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
 state beside) and DIR/final/. --resume continues from the latest checkpoint, exactly.
---accumulate N averages the gradients of N batches into each update.
+--accumulate N averages the gradients of N batches into each update; --recompute layer
+keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
 dynamic masking, checkpoints every 1000 steps, seed 0.`;
 
@@ -86,7 +88,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
     corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
-    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(pretrainUsage + '\n');
@@ -120,7 +122,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
-    batch, seq, mode: 'train', verify: debug,
+    batch, seq, mode: 'train', verify: debug, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
@@ -130,7 +132,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
-  const session = await sessionFor(compiled.graph, backend);
+  const session = await sessionFor(compiled.graph, backend, debug);
   const { program } = session;
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
   if (initFile) {

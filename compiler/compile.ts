@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { buildGraph } from './frontend/build.js';
 import { DEFAULT_ADAMW, type AdamWOptions } from './passes/optimizer.js';
 import { runPipeline } from './passes/pipeline.js';
+import type { RecomputeMode } from './passes/recompute.js';
 import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
@@ -28,6 +29,8 @@ export interface CompileOptions {
   readonly verify?: boolean;
   /** Kernel fusion and the rewrites that serve it (default on). */
   readonly fuse?: boolean;
+  /** Activation recomputation in training graphs (default none). */
+  readonly recompute?: RecomputeMode;
   /** Called with the graph after each pass (--dump-after). */
   readonly after?: (pass: string, graph: Graph) => void;
 }
@@ -42,6 +45,8 @@ export interface CompileResult {
   readonly stats: GraphStats;
   /** The passes that ran, in order. */
   readonly passes: readonly string[];
+  /** Floating-point operations of one step as compiled (recomputation included). */
+  readonly flops: number;
   readonly compileMs: number;
 }
 
@@ -86,9 +91,12 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   // A training graph also computes the gradients of `loss` and applies AdamW.
   const optimizer = mode === 'train' ? { ...adamwSettings(spec), ...options.optimizer } : undefined;
   let before = graph;
-  const result = runPipeline(graph, { fuse: options.fuse ?? true, verify: options.verify ?? false, ...(optimizer ? { optimizer } : {}) }, (pass, g) => {
+  const pipeline = { fuse: options.fuse ?? true, verify: options.verify ?? false, recompute: options.recompute ?? 'none', ...(optimizer ? { optimizer } : {}) };
+  const result = runPipeline(graph, pipeline, (pass, g) => {
     if (pass === 'autodiff' || pass === 'adamw') before = g;
     options.after?.(pass, g);
   });
-  return { spec, graph: result.graph, stats: graphStats(before), passes: result.passes, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}) };
+  const stats = graphStats(before);
+  const flops = result.passes.includes('recompute') ? graphStats(result.graph).flops : stats.flops;
+  return { spec, graph: result.graph, stats, passes: result.passes, flops, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}) };
 }

@@ -27,6 +27,8 @@ export interface BuildOptions {
   readonly plan?: boolean;
   /** Prove the plan sound (tests and --debug). */
   readonly check?: boolean;
+  /** The graph passes that made the graph, recorded in the program. */
+  readonly passes?: readonly string[];
 }
 
 const tensor = (t: TensorRef): ProgramTensor => ({ name: t.name, buffer: t.buffer, offset: t.offset, dtype: t.dtype, shape: t.shape });
@@ -70,6 +72,7 @@ export function buildProgram(graph: Graph, target: Target = 'cpu', options: Buil
     states: kernels.states.map(tensor),
     updates: kernels.updates.map((u) => ({ name: u.name, from: tensor(u.from), to: tensor(u.to) })),
     ...(target === 'cpu' ? { source: 'kernels.js' } : {}),
+    report: { passes: [...(options.passes ?? []), ...(options.plan === false ? [] : ['plan-memory'])], fused: graph.schedule !== undefined, planned: options.plan !== false },
   };
   return { program, kernels, plan, files };
 }

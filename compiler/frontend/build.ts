@@ -368,8 +368,12 @@ class Frontend {
     let current = args[0]!;
     let outputs: [string, number][] = [[step.name, current]];
     for (let i = 0; i < count; i++) {
+      // Each repetition is one of the model's regions (an encoder layer), named by its scope.
+      const start = this.graph.size;
       outputs = this.instantiate(block, step, [current, ...args.slice(1)], rest, frame, frame.lookup, { i });
       current = outputs[0]![1];
+      const scope = (step.scope ? [...frame.scope, ...this.scopeParts(step.scope, { ...frame, lookup: callerLookupWith(frame.lookup, { i }) })] : [...frame.scope, step.name]).join('.');
+      this.graph.region(this.graph.hasRegion(scope) ? `${scope}#${i}` : scope, start, this.graph.size);
     }
     return outputs;
   }

@@ -49,6 +49,8 @@ export interface Graph {
   readonly schedule?: readonly ScheduledKernel[];
   /** The model's repeated blocks, for recomputation and per-layer reports. */
   readonly regions?: readonly Region[];
+  /** Nodes that recompute forward values for the backward pass (copies made by the recompute pass). */
+  readonly recomputed?: readonly number[];
 }
 
 const attrKeys = new WeakMap<object, string>();
@@ -72,6 +74,7 @@ export class GraphBuilder {
   private readonly nodes: Node[] = [];
   private readonly byKey = new Map<string, number>();
   private readonly outputs: GraphOutput[] = [];
+  private readonly outputNames = new Set<string>();
   private readonly regions: Region[] = [];
 
   constructor(
@@ -84,8 +87,7 @@ export class GraphBuilder {
    * Adds a node, or returns the existing one with the same structure. Throws
    * ShapeError from the op's type rule, with the operands' types in the message.
    */
-  add<K extends OpName>(op: K, args: readonly number[], attrs: AttrsOf<K>, label = ''): Node<K> {
-    const def = opDef(op);
+  add<K extends OpName>(op: K, args: readonly number[], attrs: AttrsOf<K>, label = '', known?: TensorType): Node<K> {
     const key = this.keyOf(op, args, attrs);
     const existing = this.byKey.get(key);
     if (existing !== undefined) {
@@ -93,9 +95,10 @@ export class GraphBuilder {
       if (op === 'param' || op === 'input' || op === 'state') this.checkSameSource(node, attrs);
       return node as Node<K>;
     }
+    // A pass copying a node onto operands of the same types knows its type already.
     let type: TensorType;
     try {
-      type = def.infer(
+      type = known ?? opDef(op).infer(
         args.map((a) => this.node(a).type),
         attrs,
       );
@@ -120,7 +123,8 @@ export class GraphBuilder {
   }
 
   output(name: string, node: number): void {
-    if (this.outputs.some((o) => o.name === name)) throw new ConflictError(`output '${name}' is defined twice`);
+    if (this.outputNames.has(name)) throw new ConflictError(`output '${name}' is defined twice`);
+    this.outputNames.add(name);
     this.outputs.push({ name, node });
   }
 
@@ -128,9 +132,23 @@ export class GraphBuilder {
     return { name: this.name, mode: this.mode, dims: { ...this.dims }, nodes: [...this.nodes], outputs: [...this.outputs], ...(this.regions.length ? { regions: [...this.regions] } : {}) };
   }
 
-  /** Marks nodes [start, end) as one of the model's repeated blocks (an encoder layer). */
+  /** Marks nodes [start, end) as (part of) one of the model's repeated blocks (an encoder layer). */
   region(name: string, start: number, end: number): void {
-    if (end > start) this.regions.push({ name, ranges: [[start, end]] });
+    if (end <= start) return;
+    const at = this.regions.findIndex((r) => r.name === name);
+    if (at < 0) {
+      this.regions.push({ name, ranges: [[start, end]] });
+      return;
+    }
+    const ranges = [...this.regions[at]!.ranges];
+    const last = ranges[ranges.length - 1]!;
+    if (last[1] === start) ranges[ranges.length - 1] = [last[0], end];
+    else ranges.push([start, end]);
+    this.regions[at] = { name, ranges };
+  }
+
+  hasRegion(name: string): boolean {
+    return this.regions.some((r) => r.name === name);
   }
 
   // Sources are identified by name alone; everything else by full structure.

@@ -206,6 +206,10 @@ export class ExprBuilder {
   private recombine(terms: readonly (readonly [KExpr, number])[]): { map: Map<KExpr, number>; constant: number } {
     const map = new Map<KExpr, number>();
     let constant = 0;
+    if (!terms.some(([a]) => a.op === 'binary' && a.fn === 'mod')) {
+      for (const [a, c] of terms) map.set(a, (map.get(a) ?? 0) + c);
+      return { map, constant };
+    }
     const addForm = (f: LinearForm, k: number) => {
       constant += f.constant * k;
       for (const [a, c] of f.terms) map.set(a, (map.get(a) ?? 0) + c * k);
@@ -233,6 +237,8 @@ export class ExprBuilder {
 
   add(a: KExpr, b: KExpr): KExpr {
     if (a.op === 'const' && b.op === 'const') return this.int(a.value + b.value);
+    if (b.op === 'const' && b.value === 0) return a;
+    if (a.op === 'const' && a.value === 0) return b;
     return this.fromForm(this.sumForms(this.linearForm(a), this.linearForm(b), 1));
   }
 
@@ -240,6 +246,7 @@ export class ExprBuilder {
     if (a.op === 'const' && b.op !== 'const') [a, b] = [b, a];
     if (b.op === 'const') {
       if (a.op === 'const') return this.int(a.value * b.value);
+      if (b.value === 1) return a;
       return this.fromForm(this.scaleForm(this.linearForm(a), b.value));
     }
     return this.raw('mul', a, b, 'i32');
@@ -295,13 +302,14 @@ export class ExprBuilder {
 
   /** Row-major flat index of coordinates in a shape. */
   flatIndex(shape: readonly number[], coords: readonly KExpr[]): KExpr {
-    let index: KExpr = this.int(0);
+    // One linear form of all the terms, made canonical once.
+    let form: LinearForm = { constant: 0, terms: [] };
     let stride = 1;
     for (let d = shape.length - 1; d >= 0; d--) {
-      index = this.add(index, this.mul(coords[d]!, this.int(stride)));
+      if (shape[d] !== 1) form = this.sumForms(form, this.linearForm(coords[d]!), stride);
       stride *= shape[d]!;
     }
-    return index;
+    return this.fromForm(form);
   }
 
   /** Coordinates in a shape of a row-major flat index. */

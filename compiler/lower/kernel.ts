@@ -243,6 +243,8 @@ export interface BufferInfo {
   readonly region: BufferRegion;
   /** What it holds, for people: a parameter's name, an output's, a label. */
   readonly name?: string;
+  /** The graph node whose value it holds (for buffers laid out with others, the layout's root node). */
+  readonly node?: number;
 }
 
 /** A tensor of the program: a range of a buffer. */

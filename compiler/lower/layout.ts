@@ -58,10 +58,12 @@ function chunked(node: Node): boolean {
 
 type Kind = 'param' | 'state' | 'input' | 'value';
 
+/** Union-find with offsets; changes can be undone back to a mark (a concatenation that does not fit). */
 class Classes {
   private readonly parent = new Map<number, number>();
   /** Offset of a node within its parent. */
   private readonly delta = new Map<number, number>();
+  private readonly log: number[] = [];
 
   find(id: number): { root: number; offset: number } {
     let offset = 0;
@@ -80,25 +82,36 @@ class Classes {
     if (a.root === b.root) return a.offset === b.offset + offset;
     this.parent.set(a.root, b.root);
     this.delta.set(a.root, b.offset + offset - a.offset);
+    this.log.push(a.root);
     return true;
   }
 
-  snapshot(): Classes {
-    const c = new Classes();
-    for (const [k, v] of this.parent) c.parent.set(k, v);
-    for (const [k, v] of this.delta) c.delta.set(k, v);
-    return c;
+  mark(): number {
+    return this.log.length;
   }
 
-  restore(from: Classes): void {
-    this.parent.clear();
-    this.delta.clear();
-    for (const [k, v] of from.parent) this.parent.set(k, v);
-    for (const [k, v] of from.delta) this.delta.set(k, v);
+  undo(mark: number): void {
+    while (this.log.length > mark) {
+      const root = this.log.pop()!;
+      this.parent.delete(root);
+      this.delta.delete(root);
+    }
   }
 }
 
+const planned = new WeakMap<readonly Node[], Layout>();
+
+/** The layout of a graph (kept per node list: fusion and lowering ask of the same graph). */
 export function planLayout(graph: Graph): Layout {
+  let layout = planned.get(graph.nodes);
+  if (!layout) {
+    layout = computeLayout(graph);
+    planned.set(graph.nodes, layout);
+  }
+  return layout;
+}
+
+function computeLayout(graph: Graph): Layout {
   const size = (id: number) => numel(graph.nodes[id]!.type.shape);
   const kindOf = (id: number): Kind => {
     const n = graph.nodes[id]!;
@@ -122,39 +135,49 @@ export function planLayout(graph: Graph): Layout {
   for (const n of graph.nodes) for (const a of n.args) used.add(a);
   for (const out of graph.outputs) used.add(out.node);
 
-  /** Whether the bases placed in `root`'s class overlap. */
-  const overlaps = (root: number, extra: readonly number[]): boolean => {
-    const spans = [...new Set([...bases, ...extra])]
-      .map((b) => ({ b, ...classes.find(b) }))
-      .filter((x) => x.root === root)
-      .map((x) => [x.offset, x.offset + size(x.b)] as const)
-      .sort((x, y) => x[0] - y[0]);
+  /** The bases already placed in each class, by the class's root. */
+  const placedIn = new Map<number, number[]>();
+  /** Whether the bases of the classes `roots` (now joined under `root`) and the new ones overlap. */
+  const overlaps = (root: number, roots: readonly number[], extra: readonly number[]): boolean => {
+    const all = new Set([...roots.flatMap((r) => placedIn.get(r) ?? []), ...extra]);
+    const spans = [...all].map((b) => {
+      const at = classes.find(b);
+      if (at.root !== root) throw new Error(`layout: %${b} left its class`);
+      return [at.offset, at.offset + size(b)] as const;
+    }).sort((x, y) => x[0] - y[0]);
     for (let i = 1; i < spans.length; i++) if (spans[i]![0] < spans[i - 1]![1]) return true;
     return false;
   };
 
   for (const node of graph.nodes) {
     if (!chunked(node) || !used.has(node.id)) continue;
-    const before = classes.snapshot();
+    const mark = classes.mark();
     let at = 0;
     let ok = true;
     const kinds = new Set<Kind>();
     const members: number[] = [];
+    const joined = new Set<number>([classes.find(node.id).root]);
     for (const arg of node.args) {
       const { base, offset } = resolve(arg);
       // A member that is itself a free concatenation nests; anything else is a base placed at its chunk.
       kinds.add(freeConcats.has(base) ? concatKind.get(base)! : kindOf(base));
       if (!freeConcats.has(base)) members.push(base);
+      joined.add(classes.find(base).root);
       if (!classes.unite(base, node.id, at - offset)) ok = false;
       at += size(arg);
     }
+    const root = classes.find(node.id).root;
     // A base may appear more than once (slices of one gradient); the offsets' agreement was checked by the union.
-    if (kinds.has('input') || kinds.size > 1 || overlaps(classes.find(node.id).root, members)) ok = false;
-    if (ok) {
-      freeConcats.add(node.id);
-      concatKind.set(node.id, [...kinds][0]!);
-      for (const m of members) bases.add(m);
-    } else classes.restore(before);
+    if (kinds.has('input') || kinds.size > 1 || !ok || overlaps(root, [...joined], members)) {
+      classes.undo(mark);
+      continue;
+    }
+    freeConcats.add(node.id);
+    concatKind.set(node.id, [...kinds][0]!);
+    const all = new Set([...[...joined].flatMap((r) => placedIn.get(r) ?? []), ...members]);
+    for (const r of joined) placedIn.delete(r);
+    placedIn.set(root, [...all]);
+    for (const m of members) bases.add(m);
   }
 
   // Outputs that are views of stored values need no copy.

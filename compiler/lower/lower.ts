@@ -37,7 +37,7 @@ export function lowerToKernels(graph: Graph): KernelProgram {
   const locations = new Map<number, Location>();
   const newBuffer = (node: Node, kind: BufferKind, name?: string): number => {
     const id = buffers.length;
-    buffers.push({ id, dtype: node.type.dtype, size: Math.max(1, numel(node.type.shape)), region: kind === 'value' ? 'arena' : 'persistent', ...(name ? { name } : {}) });
+    buffers.push({ id, dtype: node.type.dtype, size: Math.max(1, numel(node.type.shape)), region: kind === 'value' ? 'arena' : 'persistent', node: node.id, ...(name ? { name } : {}) });
     kinds.push(kind);
     return id;
   };
@@ -57,7 +57,7 @@ export function lowerToKernels(graph: Graph): KernelProgram {
       const kind: BufferKind = LOWERING[m.op] === 'source' ? (m.op as 'input' | 'param' | 'state') : 'value';
       buffer = buffers.length;
       const root = graph.nodes[p.root]!;
-      buffers.push({ id: buffer, dtype: m.type.dtype, size: layout.rootSizes.get(p.root)!, region: kind === 'value' ? 'arena' : 'persistent', ...(root.label ? { name: root.label } : {}) });
+      buffers.push({ id: buffer, dtype: m.type.dtype, size: layout.rootSizes.get(p.root)!, region: kind === 'value' ? 'arena' : 'persistent', node: p.root, ...(root.label ? { name: root.label } : {}) });
       kinds.push(kind);
       rootBuffers.set(p.root, buffer);
     }

@@ -23,10 +23,11 @@ export { AutodiffError };
 export function rebuild(graph: Graph): GraphBuilder {
   const b = new GraphBuilder(graph.name, graph.mode, graph.dims);
   for (const node of graph.nodes) {
-    const copy = b.add(node.op, node.args, node.attrs as never, node.label);
+    const copy = b.add(node.op, node.args, node.attrs as never, node.label, node.type);
     if (copy.id !== node.id) throw new AutodiffError(`graph is not in canonical form: %${node.id} rebuilt as %${copy.id}`);
   }
   for (const out of graph.outputs) b.output(out.name, out.node);
+  for (const region of graph.regions ?? []) for (const [start, end] of region.ranges) b.region(region.name, start, end);
   return b;
 }
 
@@ -47,10 +48,14 @@ export function autodiff(graph: Graph, loss: string): Graph {
   };
   adjoint.set(lossNode.id, b.add('fill', [], { value: 1, dtype: 'f32', shape: [] }, 'grad').id);
 
+  // The gradient nodes made for a node of a region (an encoder layer) belong to that region too.
+  const regionOf = new Map<number, string>();
+  for (const region of graph.regions ?? []) for (const [start, end] of region.ranges) for (let i = start; i < end; i++) regionOf.set(i, region.name);
   for (let id = lossNode.id; id >= 0; id--) {
     const node = graph.nodes[id]! as Node;
     const dy = adjoint.get(id);
     if (dy === undefined || !needs.has(id) || node.op === 'param') continue;
+    const before = b.size;
     const rule = GRADIENTS[node.op];
     if (rule === 'source' || rule === 'none') continue;
     if (rule === 'second-order') throw new AutodiffError(`${node.op} (%${id}) has no gradient: tcc does not take second derivatives`);
@@ -63,6 +68,8 @@ export function autodiff(graph: Graph, loss: string): Graph {
     grads.forEach((g, i) => {
       if (g !== undefined && needs.has(node.args[i]!)) accumulate(node.args[i]!, g);
     });
+    const region = regionOf.get(id);
+    if (region) b.region(region, before, b.size);
   }
 
   for (const node of graph.nodes) {

@@ -8,7 +8,9 @@
 //      joins the kernel while it is elementwise or broadcasting over the
 //      anchor's shape (bias, GELU, scale, dropout, residual add), or a
 //      transpose or reshape of such a value (stored in the permuted place);
-//      the chain stops at a value with other uses, which is stored.
+//      the chain stops at a value with other uses, which is stored, and
+//      before a value that the program computes after the anchor (joining
+//      it would move the anchor late and keep its inputs alive).
 //   3. Prologues. Elementwise, broadcasting, injective and generator nodes
 //      are not stored: each kernel that needs one computes it inline from
 //      what is stored (a transpose becomes an index, a mask a few ops of a
@@ -135,7 +137,10 @@ class Fusion {
           const cur = this.node(end);
           const elementwise = takesEpilogues(kind) && (cls(c) === 'elementwise' || cls(c) === 'broadcast') && sameShape(c.type.shape, cur.type.shape);
           if (!(elementwise || isLayout(c)) || this.owner.has(c.id) || this.layout.free.has(c.id)) break;
-          const more = new Set([...reads, ...c.args.filter((a) => a !== end)]);
+          // An epilogue reads only what exists when its anchor can run: waiting for a later value would hold the anchor's inputs alive.
+          const others = c.args.filter((a) => a !== end);
+          if (others.some((a) => a > n.id && !this.isSource(this.node(a)) && cls(this.node(a)) !== 'generator')) break;
+          const more = new Set([...reads, ...others]);
           if (more.size + 1 > MAX_BUFFERS) break;
           for (const a of more) reads.add(a);
           g.epilogue.push(c.id);
@@ -343,11 +348,17 @@ class Fusion {
       deps.delete(b);
       for (const d of deps.values()) if (d.delete(b)) d.add(a);
     };
-    // A shared scalar (a step size, a norm) says nothing about locality: only shared tensors pair groups.
+    // Only a shared computed tensor pairs groups: a shared scalar (a step size, a norm) says nothing about
+    // locality, nor does a shared parameter (a layer's forward and its recomputation both read its weights).
+    const sourceRoots = new Set([...this.layout.members].filter(([m]) => cls(this.node(m)) === 'source').map(([, p]) => p.root));
     const byReads = new Map<number, Group[]>();
     for (const g of this.groups) {
       if (g.kind === 'opaque' || g.kind === 'matmul') continue;
-      for (const id of this.reads(g)) if (numel(this.node(id).type.shape) > 1) byReads.set(id, [...(byReads.get(id) ?? []), g]);
+      for (const id of this.reads(g)) {
+        const placed = this.layout.free.get(id) ?? this.layout.members.get(id);
+        const source = placed ? sourceRoots.has(placed.root) : cls(this.node(id)) === 'source';
+        if (numel(this.node(id).type.shape) > 1 && !source) byReads.set(id, [...(byReads.get(id) ?? []), g]);
+      }
     }
     for (const list of byReads.values()) for (let i = 0; i < list.length; i++) for (let j = i + 1; j < list.length; j++) tryMerge(list[i]!, list[j]!);
     const first = new Map(this.groups.map((g) => [g, Math.min(...g.stored)]));

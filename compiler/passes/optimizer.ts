@@ -18,7 +18,10 @@
 // The per-step scalars (lr / c1, 1 / √c2, 1 − lr·wd) are graph inputs that
 // the trainer feeds from its schedule. New values leave as "update:NAME"
 // outputs, which the runtime copies over the parameters and state (or which
-// memory planning computes in place).
+// memory planning computes in place). A step returns its scalars (losses,
+// metrics, the gradient norm) and the updates: the model's own tensors
+// (logits, hidden states) are not outputs of a training step, so their
+// memory is free once the backward pass has used them.
 
 import { sourceName, UPDATE_PREFIX, type Graph, type Node } from '../ir/graph.js';
 import { numel } from '../ir/types.js';
@@ -51,7 +54,8 @@ export function decays(param: string): boolean {
 export const momentName = (which: 'm' | 'v', param: string) => `adam.${which}:${param}`;
 
 export function addAdamW(graph: Graph, options: AdamWOptions = DEFAULT_ADAMW): Graph {
-  const b = rebuild({ ...graph, outputs: graph.outputs.filter((o) => !o.name.startsWith(GRAD_PREFIX)) });
+  const kept = graph.outputs.filter((o) => !o.name.startsWith(GRAD_PREFIX) && graph.nodes[o.node]!.type.shape.length === 0);
+  const b = rebuild({ ...graph, outputs: kept });
   const add = (op: Parameters<typeof b.add>[0], args: number[], attrs: object = {}) => b.add(op, args, attrs as never, 'adamw').id;
   const scalarInput = (name: string) => b.add('input', [], { name, dtype: 'f32', shape: [] }, 'adamw').id;
   const fill = (value: number) => add('fill', [], { value, dtype: 'f32', shape: [] });

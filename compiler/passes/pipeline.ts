@@ -13,6 +13,7 @@ import { fold, foldPass } from './fold.js';
 import { fuseAttention, fuseAttentionPass } from './fuse-attention.js';
 import { fuse, fusePass } from './fuse.js';
 import { addAdamW, adamwPass, type AdamWOptions } from './optimizer.js';
+import { recompute, recomputePass, type RecomputeMode } from './recompute.js';
 import { simplify, simplifyPass } from './simplify.js';
 
 export interface PipelineOptions {
@@ -20,6 +21,8 @@ export interface PipelineOptions {
   readonly fuse: boolean;
   /** The AdamW settings of a training graph; absent for inference. */
   readonly optimizer?: AdamWOptions;
+  /** Activation recomputation of training graphs (default none). */
+  readonly recompute?: RecomputeMode;
   /** Run the IR verifier after every pass (tests and --debug). */
   readonly verify?: boolean;
 }
@@ -46,10 +49,13 @@ export const PIPELINE: readonly PassEntry[] = [
   { ...foldPass, when: always, run: fold },
   { ...csePass, when: always, run: cse },
   { ...dcePass, when: always, run: dce },
+  // No structural hashing after this: recomputed copies equal their originals.
+  { ...recomputePass, when: (o) => training(o) && (o.recompute ?? 'none') !== 'none', run: (g, o) => recompute(g, o.recompute!) },
   { ...fusePass, when: fusing, run: fuse },
 ];
 
-export const PASS_NAMES: readonly string[] = PIPELINE.map((p) => p.name);
+/** Every pass name --dump-after takes: the pipeline's, then memory planning (after lowering). */
+export const PASS_NAMES: readonly string[] = [...PIPELINE.map((p) => p.name), 'plan-memory'];
 
 /** Runs the pipeline; `after` sees the graph after each pass that ran. */
 export function runPipeline(graph: Graph, options: PipelineOptions, after?: (pass: string, g: Graph) => void): { graph: Graph; passes: string[] } {

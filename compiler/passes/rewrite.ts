@@ -29,7 +29,8 @@ export function rebuildGraph(graph: Graph, visit: (node: Node, r: Rebuild) => nu
     if (id === undefined) throw new Error(`%${old} was dropped but is still used`);
     return id;
   };
-  const r: Rebuild = { b, map, copy: (node) => b.add(node.op, node.args.map(map), node.attrs as never, node.label).id };
+  // Operands keep their types through every rewrite, so a copy keeps its own.
+  const r: Rebuild = { b, map, copy: (node) => b.add(node.op, node.args.map(map), node.attrs as never, node.label, node.type).id };
   for (const node of graph.nodes) {
     madeBefore[node.id] = b.size;
     mapped[node.id] = visit(node, r);

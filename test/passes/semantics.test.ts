@@ -41,3 +41,15 @@ describe('optimized programs compute what unoptimized ones do', () => {
     await agreement(file, mode, 'wgsl', 1e-5);
   }, 120_000);
 });
+
+describe('recomputation', () => {
+  it.each(['layer', 'sqrt'] as const)('--recompute %s gives the losses and updates of keeping every activation', async (recompute) => {
+    const shape = { batch: 2, seq: 8, mode: 'train' as const, config: { ...SMALL, num_hidden_layers: 4 } };
+    const kept = compileFile('models/bert.yaml', shape);
+    const again = compileFile('models/bert.yaml', { ...shape, recompute, verify: true });
+    expect(again.graph.recomputed?.length).toBeGreaterThan(0);
+    expect(again.flops).toBeGreaterThan(kept.flops);
+    const worst = worstDifference(await runOnce(buildProgram(again.graph, 'cpu', { check: true })), await runOnce(buildProgram(kept.graph, 'cpu')), 1e-6);
+    expect(worst.ratio, worst.where).toBeLessThanOrEqual(1);
+  });
+});
