@@ -1,17 +1,30 @@
 // `npm run bench [-- SECTION ...]`: every benchmark prints JSON lines on
-// stdout; a table of the medians goes to stderr. Sections: compile,
-// inference, training, webgpu (default: all). Timings are never asserted by
-// tests.
+// stdout; a table of the medians goes to stderr. Sections: compile, fusion,
+// inference, training, webgpu (default: all of these), and large (bert-large
+// pretraining steps, which take a while: only when named). Timings are never
+// asserted by tests.
 
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { benchCompile } from './compile.js';
+import { benchFusion } from './fusion.js';
+import { benchLarge } from './large.js';
 import { benchInference } from './inference.js';
 import { benchTraining } from './training.js';
 import { benchWebGpu } from './webgpu.js';
 
+/** The CPU (model, cores, the vector flags that matter for speed), memory and node. */
 function machine(): string {
   const cpus = os.cpus();
-  return `${cpus[0]?.model ?? 'unknown CPU'} x${cpus.length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+  let flags = '';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const line = /^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
+    flags = line.split(' ').filter((f) => /^(avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_vnni|sse4_2|f16c)$/.test(f)).join(' ');
+  } catch {
+    flags = 'flags unknown';
+  }
+  return `${cpus[0]?.model ?? 'unknown CPU'} x${cpus.length} (${flags}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 }
 
 const write = (line: string) => process.stderr.write(`${line}\n`);
@@ -22,9 +35,23 @@ async function compileSection(): Promise<void> {
   const records = benchCompile();
   const models = [...new Set(records.map((r) => r.model))];
   const metrics = [...new Set(records.map((r) => r.metric))];
-  write(`\n${row(['model', ...metrics], 17)}`);
-  for (const model of models) write(row([model, ...metrics.map((m) => records.find((r) => r.model === model && r.metric === m)?.value ?? '-')], 17));
-  write('(batch 1, seq 128; milliseconds, medians; cold_compile_ms and cli_wall_ms from fresh processes)');
+  write(`\n${row(['model', ...metrics], 18)}`);
+  for (const model of models) write(row([model, ...metrics.map((m) => records.find((r) => r.model === model && r.metric === m)?.value ?? '-')], 18));
+  write('(seq 128, inference batch 1, training batch 8; the whole compiler, passes, lowering, planning and rendering; milliseconds, medians; cold_compile_ms and cli_wall_ms from fresh processes)');
+}
+
+async function fusionSection(): Promise<void> {
+  const { records, adapter } = await benchFusion(progress);
+  write(`\n${row(['bench', 'model', 'backend', 'all passes', 'unfused, unplanned', 'ratio'], 17)}`);
+  const unit = (r: (typeof records)[number], v: number | undefined) => (v === undefined ? '-' : r.unit === 'bytes' ? `${(v / 2 ** 20).toFixed(1)} MiB` : `${v} ${r.unit}`);
+  for (const r of records) write(row([r.bench, r.model, r.backend, unit(r, r.value), unit(r, r.peer_value), `${r.ratio}x`], 17));
+  write(`(medians; WebGPU on ${adapter ?? 'no adapter'}; memory: the planned arena against every buffer of the unfused program its own bytes)`);
+}
+
+async function largeSection(): Promise<void> {
+  const records = await benchLarge(progress);
+  write('');
+  for (const r of records) write(row([r.model, r.metric, r.unit === 'bytes' ? `${(r.value / 2 ** 30).toFixed(2)} GiB` : `${r.value} ${r.unit}`], 20));
 }
 
 async function inferenceSection(): Promise<void> {
@@ -51,7 +78,9 @@ async function webgpuSection(): Promise<void> {
   write('(matmul: GFLOP/s over back-to-back runs; inference: BertModel batch 1 × seq 128, ms including the readback, medians; pretrain: bert-tiny batch 8 × seq 128)');
 }
 
-const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection };
+const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection };
+/** Sections run when none is named: all but the long one. */
+const DEFAULT = ['compile', 'fusion', 'inference', 'training', 'webgpu'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.find((s) => !(s in SECTIONS));
 if (unknown) {
@@ -59,6 +88,6 @@ if (unknown) {
   process.exit(2);
 }
 write(`tcc benchmarks on ${machine()}`);
-for (const [name, section] of Object.entries(SECTIONS)) if (chosen.length === 0 || chosen.includes(name)) await section();
+for (const [name, section] of Object.entries(SECTIONS)) if (chosen.length === 0 ? DEFAULT.includes(name) : chosen.includes(name)) await section();
 // Dawn's device keeps the event loop alive: end here.
 process.exit(0);

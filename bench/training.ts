@@ -9,8 +9,9 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { buildGraph } from '../compiler/frontend/build.js';
-import { autodiff } from '../compiler/passes/autodiff.js';
-import { addAdamW, DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
+import { DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
+import { runPipeline } from '../compiler/passes/pipeline.js';
+import type { RecomputeMode } from '../compiler/passes/recompute.js';
 import { loadSpec } from '../compiler/parser/load.js';
 import { buildProgram, type Target } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
@@ -33,10 +34,10 @@ function torchPeer(c: (typeof CASES)[number]): { tokens_per_s: number; threads: 
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; threads: number; torch: string };
 }
 
-/** The training graph of a shipped model (MLM + NSP, AdamW) at batch 8 × seq 128. */
-export function trainingGraph(model: string) {
+/** The training graph of a shipped model (MLM + NSP, AdamW) at batch 8 × seq 128, as tcc compiles it (or with fusion off). */
+export function trainingGraph(model: string, fuse = true, recompute: RecomputeMode = 'none') {
   const { spec } = loadSpec(fileURLToPath(new URL(`../../models/${model}.yaml`, import.meta.url)));
-  return addAdamW(autodiff(buildGraph(spec, { batch: BATCH, seq: SEQ, mode: 'train' }), 'loss'), DEFAULT_ADAMW);
+  return runPipeline(buildGraph(spec, { batch: BATCH, seq: SEQ, mode: 'train' }), { fuse, recompute, optimizer: DEFAULT_ADAMW }).graph;
 }
 
 /** The batch every pretraining benchmark trains on: every 7th token a masked-LM target, alternating NSP labels. */
@@ -47,8 +48,8 @@ export function pretrainBatch() {
 }
 
 /** Tokens per second of pretraining steps of a shipped model on a target, the median over `repeats` steps after a warm-up step. */
-export async function pretrainingTokensPerSecond(model: string, target: Target, repeats: number): Promise<number> {
-  const compiled = buildProgram(trainingGraph(model), target);
+export async function pretrainingTokensPerSecond(model: string, target: Target, repeats: number, fuse = true): Promise<number> {
+  const compiled = buildProgram(trainingGraph(model, fuse), target, { plan: fuse });
   const session = await openSession(compiled);
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });

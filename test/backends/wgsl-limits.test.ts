@@ -18,7 +18,7 @@ describe('WGSL limits', () => {
     for (const k of program.kernels) expect(() => checkLimits(k.name, k.wgsl!, DEFAULTS), k.name).not.toThrow();
     const most = (f: (k: (typeof program.kernels)[number]) => number) => Math.max(...program.kernels.map(f));
     expect(most((k) => k.wgsl!.bindings.length + (k.wgsl!.scratch ? 1 : 0))).toBeLessThanOrEqual(8);
-    expect(most((k) => k.wgsl!.workgroupBytes)).toBe(8192); // the 64×64 matmul tiles
+    expect(most((k) => k.wgsl!.workgroupBytes)).toBeLessThanOrEqual(16384);
   });
 
   it('names the kernel and the limit a device lacks', () => {
