@@ -4,7 +4,7 @@
 
 import { functionNames, renderProgramJs } from '../backends/cpu/render.js';
 import { renderKernelWgsl } from '../backends/wgsl/render.js';
-import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor } from '../runtime/program.js';
+import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor, type WgslDispatch } from '../runtime/program.js';
 import type { Graph } from './ir/graph.js';
 import { lowerToKernels } from './lower/lower.js';
 import type { KernelProgram, TensorRef } from './lower/kernel.js';
@@ -44,18 +44,25 @@ export function buildProgram(graph: Graph, target: Target = 'cpu', options: Buil
   const fns = functionNames(kernels.kernels, target === 'cpu' ? 'f_' : '');
   const entry = (i: number): ProgramKernel => {
     const k = kernels.kernels[i]!;
-    return { name: k.name, kind: k.kind, label: k.label, fn: fns[i]!, args: k.args.map((a) => ({ buffer: a.buffer, offset: a.offset, size: a.size })) };
+    return { name: k.name, kind: k.kind, label: k.label, fn: fns[i]!, args: k.args.map((a) => ({ buffer: a.buffer, offset: a.offset, size: a.size })), ...(k.streams.length ? { streams: k.streams } : {}) };
   };
   let entries: ProgramKernel[];
   if (target === 'cpu') {
     files['kernels.js'] = renderProgramJs(kernels.kernels, fns, graph.name);
     entries = kernels.kernels.map((_, i) => entry(i));
   } else {
+    // Kernels of one structure (the layers) share a function name, its file and its dispatch.
+    const dispatches = new Map<string, WgslDispatch>();
     entries = kernels.kernels.map((k, i) => {
       const file = `wgsl/${fns[i]}.wgsl`;
-      const { code, passes, bindings, scratch, uniform, invocations, workgroupBytes } = renderKernelWgsl(k);
-      files[file] ??= code;
-      return { ...entry(i), wgsl: { file, passes, bindings, scratch, uniform, invocations, workgroupBytes } };
+      let wgsl = dispatches.get(file);
+      if (!wgsl) {
+        const { code, passes, bindings, scratch, uniform, streams, invocations, workgroupBytes } = renderKernelWgsl(k);
+        files[file] = code;
+        wgsl = { file, passes, bindings, scratch, uniform, ...(streams ? { streams } : {}), invocations, workgroupBytes };
+        dispatches.set(file, wgsl);
+      }
+      return { ...entry(i), wgsl };
     });
   }
   const program: Program = {

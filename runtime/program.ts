@@ -71,8 +71,10 @@ export interface WgslDispatch {
   readonly bindings: readonly number[];
   /** f32 elements of scratch storage bound after them (0: none). */
   readonly scratch: number;
-  /** Whether the run's uniform (seed, step) is bound last. */
+  /** Whether the run's uniform (seed, step) is bound after them. */
   readonly uniform: boolean;
+  /** Whether the kernel's random streams are bound last (a uniform of the kernel's `streams`). */
+  readonly streams?: boolean;
   /** What the device must allow: invocations per workgroup and workgroup memory in bytes. */
   readonly invocations: number;
   readonly workgroupBytes: number;
@@ -86,6 +88,8 @@ export interface ProgramKernel {
   readonly fn: string;
   /** The buffer ranges it binds, in the order of its args. */
   readonly args: readonly BufferRange[];
+  /** The random streams (dropout) it draws from, in the order its code indexes them. */
+  readonly streams?: readonly number[];
   readonly wgsl?: WgslDispatch;
 }
 

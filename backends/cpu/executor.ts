@@ -14,8 +14,8 @@ export interface CpuModule {
   readonly persistentBytes: number;
   readonly arenaBytes: number;
   readonly buffers: readonly Pick<ProgramBuffer, 'id' | 'dtype' | 'size' | 'region' | 'offset'>[];
-  /** Kernels in execution order: the function that runs each, and the ranges it binds. */
-  readonly kernels: readonly { readonly name: string; readonly fn: string; readonly args: readonly BufferRange[] }[];
+  /** Kernels in execution order: the function that runs each, the ranges it binds and its random streams. */
+  readonly kernels: readonly { readonly name: string; readonly fn: string; readonly args: readonly BufferRange[]; readonly streams?: readonly number[] }[];
   /** After each run, `from` is copied over `to`. */
   readonly updates: readonly { readonly from: BufferRange; readonly to: BufferRange }[];
 }
@@ -26,7 +26,7 @@ export class CpuExecutor implements Executor {
   readonly backend = 'cpu';
   readonly device = 'cpu';
   private readonly regions: Record<Region, ArrayBuffer>;
-  private readonly calls: { fn: KernelFn; args: CpuArray[]; name: string }[];
+  private readonly calls: { fn: KernelFn; args: CpuArray[]; streams: readonly number[]; name: string }[];
   private readonly updates: readonly { readonly from: CpuArray; readonly to: CpuArray }[];
 
   constructor(private readonly module: CpuModule, source: string) {
@@ -36,7 +36,7 @@ export class CpuExecutor implements Executor {
     this.calls = module.kernels.map((k) => {
       const fn = kernels[k.fn];
       if (!fn) throw new Error(`kernel ${k.name}: function ${k.fn} is missing from the program's source`);
-      return { fn, args: k.args.map((r) => this.view(r)), name: k.name };
+      return { fn, args: k.args.map((r) => this.view(r)), streams: k.streams ?? [], name: k.name };
     });
     this.updates = module.updates.map((u) => ({ from: this.view(u.from), to: this.view(u.to) }));
   }
@@ -56,7 +56,7 @@ export class CpuExecutor implements Executor {
   }
 
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
-    for (const call of this.calls) call.fn(...call.args, ctx);
+    for (const call of this.calls) call.fn(...call.args, ctx, call.streams);
     for (const u of this.updates) u.to.set(u.from);
   }
 
@@ -70,7 +70,7 @@ export class CpuExecutor implements Executor {
   profile(ctx: RunContext = { seed: 0, step: 0 }): { name: string; ms: number }[] {
     return this.calls.map((call) => {
       const start = performance.now();
-      call.fn(...call.args, ctx);
+      call.fn(...call.args, ctx, call.streams);
       return { name: call.name, ms: performance.now() - start };
     });
   }

@@ -82,7 +82,7 @@ export class JsExprs {
         if (e.x.type === 'bool') return `(${go(e.x)} ? 1 : 0)`;
         return e.type === 'i32' && e.x.type === 'f32' ? `Math.trunc(${go(e.x)})` : go(e.x);
       case 'where': return `(${go(e.cond)} ? ${go(e.then)} : ${go(e.else)})`;
-      case 'random': return `uniform01(rt.seed, ${e.stream}, rt.step, ${go(e.element)})`;
+      case 'random': return `uniform01(rt.seed, streams[${e.stream}], rt.step, ${go(e.element)})`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];
         switch (e.fn) {

@@ -1,7 +1,8 @@
 // The CPU renderer: kernel IR → JavaScript. Each distinct kernel (by its
-// structural key) becomes one function `(a0, a1, …, rt)` over typed arrays,
-// one per arg, with shapes and strides baked in as constants; kernels that
-// differ only in their buffers (the layers of a model) share it.
+// structural key) becomes one function `(a0, a1, …, rt, streams)` over typed
+// arrays, one per arg, with shapes and strides baked in as constants;
+// kernels that differ only in their buffers and random streams (the layers
+// of a model) share it.
 //
 //   map      nested loops over the space, a store per point
 //   reduce   per outer point: each stage a loop over the reduced space (or a
@@ -169,10 +170,10 @@ function renderLoss(w: CodeWriter, k: LossKernel): void {
   if (k.fn !== 'cross_entropy_grad') w.line(`${out('0')} = count ? total / count : 0;`);
 }
 
-/** The JavaScript function body of a kernel: `(a0, a1, …, rt) => void`. */
+/** The JavaScript function body of a kernel: `(a0, a1, …, rt, streams) => void`, streams its random streams. */
 export function renderKernelJs(k: Kernel, fn: string): string {
   const w = new CodeWriter();
-  const params = [...k.args.map((_, i) => `a${i}`), 'rt'].join(', ');
+  const params = [...k.args.map((_, i) => `a${i}`), 'rt', 'streams'].join(', ');
   w.block(`kernels[${JSON.stringify(fn)}] = function (${params}) { // ${k.kind} ${k.label}`.trimEnd(), () => {
     switch (k.kind) {
       case 'map': return renderMap(w, k);

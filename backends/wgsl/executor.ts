@@ -119,18 +119,19 @@ export class WebGpuExecutor implements Executor {
     private readonly dispatches: Dispatch[],
     private readonly uniform: GPUBuffer,
     private readonly scratch: GPUBuffer | undefined,
-    /** Small uniform buffers of the update copies. */
-    private readonly copies: readonly GPUBuffer[],
+    /** Small uniform buffers: the kernels' streams and the update copies' parameters. */
+    private readonly params: readonly GPUBuffer[],
   ) {
-    const { device } = gpu;
-    device.addEventListener('uncapturederror', (event) => {
-      this.failure ??= `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message.split('\n')[0]}`;
-    });
-    void device.lost.then((info) => {
+    gpu.device.addEventListener('uncapturederror', this.onError);
+    void gpu.device.lost.then((info) => {
       const why = info.reason === 'destroyed' ? 'destroyed' : info.message.split('\n')[0] || 'reason unknown';
       this.failure ??= `the WebGPU device was lost (${why})`;
     });
   }
+
+  private readonly onError = (event: Event): void => {
+    this.failure ??= `WebGPU error: ${(event as GPUUncapturedErrorEvent).error.message.split('\n')[0]}`;
+  };
 
   get device(): string {
     return `webgpu (${describeAdapter(this.gpu.info)})`;
@@ -171,12 +172,16 @@ export class WebGpuExecutor implements Executor {
       }
       return module;
     };
-    const layoutFor = (storage: number, uniform: boolean) => {
-      const key = `${storage}:${uniform}`;
+    // `storage` storage buffers, then `uniforms` uniform buffers.
+    const layoutFor = (storage: number, uniforms: number) => {
+      const key = `${storage}:${uniforms}`;
       let layout = layouts.get(key);
       if (!layout) {
-        const entries: GPUBindGroupLayoutEntry[] = Array.from({ length: storage }, (_, binding) => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'storage' } }));
-        if (uniform) entries.push({ binding: storage, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+        const entries: GPUBindGroupLayoutEntry[] = Array.from({ length: storage + uniforms }, (_, binding) => ({
+          binding,
+          visibility: GPUShaderStage.COMPUTE,
+          buffer: { type: binding < storage ? 'storage' : 'uniform' },
+        }));
         layout = device.createBindGroupLayout({ entries });
         layouts.set(key, layout);
       }
@@ -198,6 +203,13 @@ export class WebGpuExecutor implements Executor {
       return { binding: i, resource: { buffer: chunks[p.chunk]!, offset: p.offset + 4 * range.offset, size: Math.max(4, 4 * range.size) } };
     };
 
+    const params: GPUBuffer[] = [];
+    const uniformOf = (label: string, words: readonly number[]) => {
+      const buffer = device.createBuffer({ label, size: 16 * Math.max(1, Math.ceil(words.length / 4)), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(buffer, 0, Uint32Array.from(words));
+      params.push(buffer);
+      return buffer;
+    };
     const pending: Promise<Dispatch>[] = [];
     for (const kernel of program.kernels) {
       const spec = kernel.wgsl;
@@ -206,36 +218,35 @@ export class WebGpuExecutor implements Executor {
       const code = files[spec.file];
       if (code === undefined) throw new Error(`kernel ${kernel.name}: ${spec.file} is missing`);
       const storage = spec.bindings.length + (spec.scratch ? 1 : 0);
-      const layout = layoutFor(storage, spec.uniform);
+      const uniforms = (spec.uniform ? 1 : 0) + (spec.streams ? 1 : 0);
+      const layout = layoutFor(storage, uniforms);
       const entries = spec.bindings.map((arg, i) => binding(kernel.args[arg]!, i));
       if (spec.scratch) entries.push({ binding: entries.length, resource: { buffer: scratch!, size: 4 * spec.scratch } });
       if (spec.uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
+      if (spec.streams) entries.push({ binding: entries.length, resource: { buffer: uniformOf(`${kernel.name} streams`, kernel.streams ?? []) } });
       const group = device.createBindGroup({ label: kernel.name, layout, entries });
       for (const pass of spec.passes) {
-        pending.push(pipelineFor(kernel.name, code, pass.entry, layout, `${storage}:${spec.uniform}`).then((pipeline) => ({ pipeline, group, workgroups: pass.workgroups, kernel: kernel.name })));
+        pending.push(pipelineFor(kernel.name, code, pass.entry, layout, `${storage}:${uniforms}`).then((pipeline) => ({ pipeline, group, workgroups: pass.workgroups, kernel: kernel.name })));
       }
     }
-    const copyLayout = layoutFor(2, true);
-    const copy = pipelineFor('update', `// update\n${COPY_WGSL}`, 'main', copyLayout, '2:true');
-    const copies: GPUBuffer[] = [];
+    const copyLayout = layoutFor(2, 1);
+    const copy = pipelineFor('update', `// update\n${COPY_WGSL}`, 'main', copyLayout, '2:1');
     for (const u of program.updates) {
       const [from, to] = [aligned(tensorRange(u.from)), aligned(tensorRange(u.to))];
       const count = tensorRange(u.to).size;
-      const params = device.createBuffer({ label: `${u.name} copy`, size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-      device.queue.writeBuffer(params, 0, new Uint32Array([from.skip, to.skip, count, 0]));
-      copies.push(params);
-      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(from.binding, 0), binding(to.binding, 1), { binding: 2, resource: { buffer: params } }] });
+      const words = uniformOf(`${u.name} copy`, [from.skip, to.skip, count, 0]);
+      const group = device.createBindGroup({ label: u.name, layout: copyLayout, entries: [binding(from.binding, 0), binding(to.binding, 1), { binding: 2, resource: { buffer: words } }] });
       pending.push(copy.then((pipeline) => ({ pipeline, group, workgroups: grid(Math.ceil(count / 256)), kernel: u.name })));
     }
     let dispatches: Dispatch[];
     try {
       dispatches = await Promise.all(pending);
     } catch (e) {
-      for (const chunk of chunks) chunk.destroy();
+      for (const buffer of [...chunks, ...params]) buffer.destroy();
       if (e instanceof WgslCompileError) throw e;
       throw new RunFailure(`WebGPU could not create the program's pipelines: ${(e as Error).message.split('\n')[0]}`);
     }
-    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, scratch, copies);
+    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, scratch, params);
   }
 
   private check(): void {
@@ -330,10 +341,11 @@ export class WebGpuExecutor implements Executor {
   }
 
   destroy(): void {
+    this.gpu.device.removeEventListener('uncapturederror', this.onError);
     for (const chunk of this.chunks) chunk.destroy();
     this.scratch?.destroy();
     this.uniform.destroy();
-    for (const c of this.copies) c.destroy();
+    for (const p of this.params) p.destroy();
   }
 
   /** Loses the device on purpose (for the tests of what a lost device does). */

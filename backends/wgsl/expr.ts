@@ -170,7 +170,7 @@ export class WgslExprs {
         if (e.x.type === 'bool') return e.type === 'f32' ? `select(0.0f, 1.0f, ${go(e.x)})` : `select(0i, 1i, ${go(e.x)})`;
         return `${e.type}(${go(e.x)})`;
       case 'where': return `select(${go(e.else)}, ${go(e.then)}, ${go(e.cond)})`;
-      case 'random': return `uniform01(rt.seed, ${e.stream >>> 0}u, rt.step, u32(${go(e.element)}))`;
+      case 'random': return `uniform01(rt.seed, ks.s[${e.stream >> 2}][${e.stream & 3}], rt.step, u32(${go(e.element)}))`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];
         switch (e.fn) {

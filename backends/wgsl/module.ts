@@ -24,6 +24,8 @@ export interface WgslKernel {
   readonly scratch: number;
   /** Whether the binding after them is the run's uniform (seed, step). */
   readonly uniform: boolean;
+  /** Whether the last binding is the kernel's streams (a uniform). */
+  readonly streams: boolean;
   /** The largest workgroup of its entry points, and the workgroup memory the module declares (bytes). */
   readonly invocations: number;
   readonly workgroupBytes: number;
@@ -107,8 +109,14 @@ export class KernelModule {
   finish(passes: WgslPass[], shared: readonly string[] = []): WgslKernel {
     const body = this.w.toString();
     if (!this.uniform && /\brt\./.test(body)) this.useUniform();
+    // The kernel's random streams: a uniform bound after everything else.
+    const streams = /\bks\./.test(body);
+    if (streams) {
+      const at = this.bindings.length + (this.scratch ? 1 : 0) + (this.uniform ? 1 : 0);
+      this.declarations.push(`struct Streams { s: array<vec4<u32>, ${Math.max(1, Math.ceil(this.kernel.streams.length / 4))}> }`, `@group(0) @binding(${at}) var<uniform> ks: Streams;`);
+    }
     const head = [`// ${this.kernel.kind} ${this.kernel.label}`.trimEnd(), ...this.declarations, ...shared, ...helpersFor(body)];
     const code = head.join('\n') + '\n\n' + body;
-    return { name: this.kernel.name, code, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform, ...workgroupNeeds(code) };
+    return { name: this.kernel.name, code, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform, streams, ...workgroupNeeds(code) };
   }
 }

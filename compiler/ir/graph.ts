@@ -55,6 +55,19 @@ export interface Graph {
 
 const attrKeys = new WeakMap<object, string>();
 
+/** Node lists made by a GraphBuilder (or kept whole from one): no two of their nodes are structurally equal. */
+const hashConsed = new WeakSet<readonly Node[]>();
+
+/** Whether the graph's nodes are known to be free of structural duplicates (built by a GraphBuilder). */
+export function isHashConsed(graph: Graph): boolean {
+  return hashConsed.has(graph.nodes);
+}
+
+/** Records that a node list has no structural duplicates (a subset of a hash-consed list, renumbered). */
+export function markHashConsed(nodes: readonly Node[]): void {
+  hashConsed.add(nodes);
+}
+
 /** Stable text of attributes (keys sorted) for hashing and printing; attribute objects are never mutated, so it is kept. */
 export function attrsKey(attrs: object): string {
   let key = attrKeys.get(attrs);
@@ -129,7 +142,9 @@ export class GraphBuilder {
   }
 
   build(): Graph {
-    return { name: this.name, mode: this.mode, dims: { ...this.dims }, nodes: [...this.nodes], outputs: [...this.outputs], ...(this.regions.length ? { regions: [...this.regions] } : {}) };
+    const nodes = [...this.nodes];
+    hashConsed.add(nodes);
+    return { name: this.name, mode: this.mode, dims: { ...this.dims }, nodes, outputs: [...this.outputs], ...(this.regions.length ? { regions: [...this.regions] } : {}) };
   }
 
   /** Marks nodes [start, end) as (part of) one of the model's repeated blocks (an encoder layer). */

@@ -12,8 +12,8 @@
 // coordinates follow from the anchor's through the layout ops in between (a
 // transpose after attention stores into the transposed place).
 
-import type { Graph, Node, ScheduledKernel } from '../ir/graph.js';
-import type { AttrsOf } from '../ir/ops/index.js';
+import { attrsKey, type Graph, type Node, type ScheduledKernel } from '../ir/graph.js';
+import { opDef, type AttrsOf } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import {
@@ -53,6 +53,8 @@ export function isAnchor(node: Node): boolean {
 
 class GroupLowering {
   readonly args: KernelArg[] = [];
+  /** The random streams of the group's stochastic nodes, in node order: the kernel's `streams`. */
+  readonly streams: number[] = [];
   private readonly argOfBuffer = new Map<number, number>();
   readonly members: ReadonlySet<number>;
   private readonly coordsMemo = new Map<number, readonly KExpr[]>();
@@ -62,6 +64,10 @@ class GroupLowering {
     readonly group: ScheduledKernel,
   ) {
     this.members = new Set(group.nodes);
+    for (const id of group.nodes) {
+      const stream = (this.node(id).attrs as { stream?: number }).stream;
+      if (opDef(this.node(id).op).stochastic && stream !== undefined && !this.streams.includes(stream)) this.streams.push(stream);
+    }
     const ranges = new Map<number, { lo: number; hi: number; read: boolean; write: boolean }>();
     const touch = (node: number, write: boolean) => {
       const loc = this.location(node);
@@ -89,6 +95,13 @@ class GroupLowering {
 
   get training(): boolean {
     return this.state.graph.mode === 'train';
+  }
+
+  /** The kernel's index of a random stream of one of its nodes. */
+  stream(stream: number): number {
+    const k = this.streams.indexOf(stream);
+    if (k < 0) throw new KernelError(`stream ${stream} belongs to no node of the kernel`);
+    return k;
   }
 
   /** Whether an arg binds a parameter's buffer. */
@@ -144,6 +157,7 @@ class GroupLowering {
         shape: node.type.shape,
         training: this.state.graph.mode === 'train',
         operands: node.args.length,
+        stream: (stream) => this.stream(stream),
         operand: (i, coords) => this.value(b, node.args[i]!, coords, leaves, memo),
         operandShape: (i) => this.node(node.args[i]!).type.shape,
       };
@@ -441,7 +455,7 @@ function scores(g: GroupLowering, q: number, k: number, mask: number, attrs: { s
   const maskValue = g.value(b, mask, broadcastCoords(b, g.node(mask).type.shape, shape, at), new Map(), new Map());
   const score = b.binary('add', b.binary('mul', b.acc(), b.constant(attrs.scale)), maskValue);
   const dropping = g.training && attrs.rate > 0;
-  const keep = dropping ? b.where(b.binary('lt', b.random(attrs.stream, b.flatIndex(shape, at)), b.constant(attrs.rate)), b.constant(0), b.constant(1 / (1 - attrs.rate))) : undefined;
+  const keep = dropping ? b.where(b.binary('lt', b.random(g.stream(attrs.stream), b.flatIndex(shape, at)), b.constant(attrs.rate)), b.constant(0), b.constant(1 / (1 - attrs.rate))) : undefined;
   return { batch, queries, keys, depth, score, ...(keep ? { keep } : {}) };
 }
 
@@ -515,13 +529,60 @@ function lowerOpaque(g: GroupLowering, anchor: Node, rule: Extract<Anchor, { kin
   };
 }
 
-type KernelHead = { name: string; label: string; nodes: readonly number[]; args: readonly KernelArg[] };
+type KernelHead = { name: string; label: string; nodes: readonly number[]; args: readonly KernelArg[]; streams: readonly number[] };
 
 /** Builds the kernel of one scheduled group. */
-export function lowerGroup(state: LoweringState, group: ScheduledKernel, index: number): Kernel {
+/**
+ * A group's structure: everything its kernel depends on but the buffers it
+ * binds (the ops, attributes and types of its nodes, how they connect, and
+ * where each value sits within its arg). Groups with equal structure (the
+ * layers of a model) lower to the same kernel over different args.
+ */
+function structureKey(g: GroupLowering): string {
+  const members = new Map(g.group.nodes.map((id, i) => [id, i]));
+  const external = new Map<number, number>();
+  const parts: string[] = [g.training ? 'train' : 'infer'];
+  for (const id of g.group.nodes) {
+    const n = g.node(id);
+    const args = n.args.map((a) => {
+      const m = members.get(a);
+      if (m !== undefined) return `m${m}`;
+      let e = external.get(a);
+      if (e === undefined) {
+        e = external.size;
+        external.set(a, e);
+        const x = g.node(a);
+        const { arg, offset } = g.slice(a);
+        parts.push(`x${e}=${x.op === 'param' || x.op === 'input' || x.op === 'state' ? x.op : 'v'}:${x.type.dtype}[${x.type.shape}]@${arg}+${offset}${g.isParameterArg(arg) ? 'p' : ''}`);
+      }
+      return `x${e}`;
+    });
+    const stream = (n.attrs as { stream?: number }).stream;
+    const attrs = stream === undefined || !opDef(n.op).stochastic ? attrsKey(n.attrs) : `${attrsKey({ ...n.attrs, stream: 0 })}#${g.stream(stream)}`;
+    parts.push(`${n.op}(${args})${attrs}${n.type.dtype}[${n.type.shape}]`);
+  }
+  for (const id of g.group.stored) {
+    const { arg, offset } = g.slice(id);
+    parts.push(`s${members.get(id)}@${arg}+${offset}`);
+  }
+  parts.push(g.args.map((a) => `${a.dtype}${a.access}`).join(','));
+  return parts.join(';');
+}
+
+/** Builds the kernel of one scheduled group, reusing the kernel of an earlier group of the same structure. */
+export function lowerGroup(state: LoweringState, group: ScheduledKernel, index: number, cache?: Map<string, Kernel>): Kernel {
   const g = new GroupLowering(state, group);
   const anchors = group.nodes.map((id) => g.node(id)).filter(isAnchor);
-  const base: KernelHead = { ...kernelName(index, group, state.graph, anchors.map((a) => a.id)), nodes: group.nodes, args: g.args };
+  const base: KernelHead = { ...kernelName(index, group, state.graph, anchors.map((a) => a.id)), nodes: group.nodes, args: g.args, streams: g.streams };
+  const key = cache && structureKey(g);
+  const known = key !== undefined ? cache!.get(key) : undefined;
+  if (known) return { ...known, ...base } as Kernel;
+  const kernel = lowerNew(g, anchors, base);
+  if (key !== undefined) cache!.set(key, kernel);
+  return kernel;
+}
+
+function lowerNew(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
   if (anchors.length === 0) return lowerMap(g, base);
   const kinds = new Set(anchors.map((a) => anchorOf(a)!.kind));
   if (kinds.size > 1) throw new KernelError(`a kernel mixes ${[...kinds].join(' and ')} anchors`);

@@ -55,7 +55,11 @@ export type KExpr =
   | { readonly op: 'where'; readonly type: ScalarType; readonly cond: KExpr; readonly then: KExpr; readonly else: KExpr }
   /** f32 → i32 truncates toward zero; bool → 0 or 1. */
   | { readonly op: 'cast'; readonly type: ScalarType; readonly x: KExpr }
-  /** Uniform [0, 1) from Threefry-2x32 keyed by (seed, stream) and counted by (step, element). */
+  /**
+   * Uniform [0, 1) from Threefry-2x32 keyed by (seed, stream) and counted by
+   * (step, element); `stream` indexes the kernel's `streams` (so that layers
+   * whose dropouts differ only in their streams share a kernel).
+   */
   | { readonly op: 'random'; readonly type: 'f32'; readonly stream: number; readonly element: KExpr };
 
 /** A range of a buffer that a kernel binds. */
@@ -81,6 +85,8 @@ export interface Store {
 interface KernelBase {
   /** Unique in the program, e.g. "k12_matmul". */
   readonly name: string;
+  /** The random streams (dropout) its `random` expressions draw from, by index; a parameter of the kernel, like its args. */
+  readonly streams: readonly number[];
   /** The spec label of the value the kernel computes. */
   readonly label: string;
   /** The graph nodes computed inside the kernel. */

@@ -83,7 +83,8 @@ export function lowerToKernels(graph: Graph): KernelProgram {
     bufferDtype: (b) => buffers[b]!.dtype,
     isParameter: (b) => kinds[b] === 'param',
   };
-  const kernels: Kernel[] = schedule.map((group, i) => lowerGroup(state, group, i));
+  const structures = new Map<string, Kernel>();
+  const kernels: Kernel[] = schedule.map((group, i) => lowerGroup(state, group, i, structures));
 
   const ref = (name: string, node: Node): TensorRef => {
     const loc = locations.get(node.id);
@@ -131,7 +132,7 @@ function copyOut(name: string, from: TensorRef, node: Node, buffers: BufferInfo[
     { buffer: from.buffer, offset: 0, size: src.size, dtype: src.dtype, access: 'read' as const },
     { buffer, offset: 0, size, dtype: node.type.dtype, access: 'write' as const },
   ];
-  kernels.push({ kind: 'map', name: `k${kernels.length}_copy`, label: name, nodes: [node.id], args, shape: [size], stores: [{ arg: 1, index: e, value: b.load(0, b.add(e, b.int(from.offset)), node.type.dtype) }] });
+  kernels.push({ kind: 'map', name: `k${kernels.length}_copy`, label: name, nodes: [node.id], args, streams: [], shape: [size], stores: [{ arg: 1, index: e, value: b.load(0, b.add(e, b.int(from.offset)), node.type.dtype) }] });
   return { ...from, buffer, offset: 0 };
 }
 

@@ -26,6 +26,8 @@ export interface InlineContext {
   readonly operands: number;
   operand(i: number, at: readonly KExpr[]): KExpr;
   operandShape(i: number): Shape;
+  /** The kernel's index of a random stream. */
+  stream(stream: number): number;
 }
 
 export type InlineRule<A> = (c: InlineContext, attrs: A, at: readonly KExpr[]) => KExpr;
@@ -153,7 +155,7 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       const x = c.operand(0, at);
       if (!c.training || rate === 0) return x;
       const { b } = c;
-      const dropped = b.binary('lt', b.random(stream, b.flatIndex(c.shape, at)), f32(b, rate));
+      const dropped = b.binary('lt', b.random(c.stream(stream), b.flatIndex(c.shape, at)), f32(b, rate));
       return b.where(dropped, f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
     },
   },

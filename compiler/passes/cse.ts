@@ -3,12 +3,13 @@
 // become one (structural hashing, as tinygrad's UOps). Passes that rewrite
 // nodes can leave such duplicates behind; this pass merges them. Dropout
 // nodes with the same stream draw the same mask, so merging them is exact.
+// A graph the builder made is free of duplicates already and comes back as it is.
 
-import type { Graph } from '../ir/graph.js';
+import { isHashConsed, type Graph } from '../ir/graph.js';
 import { rebuildGraph } from './rewrite.js';
 
 export const csePass = { name: 'cse', summary: 'merges structurally identical nodes' } as const;
 
 export function cse(graph: Graph): Graph {
-  return rebuildGraph(graph, (node, r) => r.copy(node));
+  return isHashConsed(graph) ? graph : rebuildGraph(graph, (node, r) => r.copy(node));
 }

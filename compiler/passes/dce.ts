@@ -4,7 +4,7 @@
 
 import type { Graph } from '../ir/graph.js';
 import { opDef } from '../ir/ops/index.js';
-import { rebuildGraph } from './rewrite.js';
+import { keepNodes } from './rewrite.js';
 
 export const dcePass = { name: 'dce', summary: 'drops nodes that no output needs' } as const;
 
@@ -14,5 +14,5 @@ export function dce(graph: Graph): Graph {
   for (let id = graph.nodes.length - 1; id >= 0; id--) {
     if (live.has(id)) for (const a of graph.nodes[id]!.args) live.add(a);
   }
-  return rebuildGraph(graph, (node, r) => (live.has(node.id) ? r.copy(node) : undefined));
+  return live.size === graph.nodes.length ? graph : keepNodes(graph, (id) => live.has(id));
 }

@@ -53,6 +53,10 @@ function foldedValue(node: Node, operands: readonly Node<'fill'>[]): number | un
 }
 
 export function fold(graph: Graph): Graph {
+  // Folding starts at a node all of whose operands are fills already; without one there is nothing to do.
+  const fill = (id: number) => graph.nodes[id]!.op === 'fill';
+  const starts = graph.nodes.some((n) => n.args.length > 0 && n.args.every(fill) && foldedValue(n, n.args.map((a) => graph.nodes[a]!) as Node<'fill'>[]) !== undefined);
+  if (!starts) return graph;
   return rebuildGraph(graph, (node, r) => {
     const args = node.args.map((a) => r.b.node(r.map(a)));
     if (args.length === 0 || !args.every((a) => a.op === 'fill')) return r.copy(node);

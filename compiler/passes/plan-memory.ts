@@ -94,12 +94,18 @@ function elementStores(k: Kernel): Store[] | undefined {
   }
 }
 
-/** Whether `e` loads arg `arg` anywhere with an index other than `index`. */
-function loadsElsewhere(e: KExpr, arg: number, index: KExpr, seen = new Set<KExpr>()): boolean {
-  if (seen.has(e)) return false;
-  seen.add(e);
-  if (e.op === 'load' && e.arg === arg && e.index !== index) return true;
-  return children(e).some((c) => loadsElsewhere(c, arg, index, seen));
+/** The args that `exprs` load anywhere with an index other than `index`. */
+function loadedElsewhere(exprs: readonly KExpr[], index: KExpr): Set<number> {
+  const args = new Set<number>();
+  const seen = new Set<KExpr>();
+  const visit = (e: KExpr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    if (e.op === 'load' && e.index !== index) args.add(e.arg);
+    for (const c of children(e)) visit(c);
+  };
+  for (const e of exprs) visit(e);
+  return args;
 }
 
 /**
@@ -116,10 +122,11 @@ export function inPlacePairs(k: Kernel): [number, number][] {
   k.args.forEach((w, wi) => {
     const mine = stores.filter((s) => s.arg === wi);
     if (mine.length !== 1 || w.access === 'read') return;
-    const index = mine[0]!.index;
-    k.args.forEach((r, ri) => {
-      if (ri === wi || r.access === 'write' || !sameRange(r, w)) return;
-      if (!exprs.some((e) => loadsElsewhere(e, ri, index))) pairs.push([ri, wi]);
+    const candidates = k.args.map((r, ri) => ri !== wi && r.access !== 'write' && sameRange(r, w));
+    if (!candidates.includes(true)) return;
+    const elsewhere = loadedElsewhere(exprs, mine[0]!.index);
+    candidates.forEach((ok, ri) => {
+      if (ok && !elsewhere.has(ri)) pairs.push([ri, wi]);
     });
   });
   return pairs;

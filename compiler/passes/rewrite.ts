@@ -5,7 +5,7 @@
 // them. A visit may return an existing node (a rewrite to a simpler value)
 // or skip the node (dead code).
 
-import { GraphBuilder, type Graph, type Node, type Region } from '../ir/graph.js';
+import { GraphBuilder, isHashConsed, markHashConsed, type Graph, type Node, type Region } from '../ir/graph.js';
 
 /** What a visit may do with a node whose operands are already mapped. */
 export interface Rebuild {
@@ -38,6 +38,38 @@ export function rebuildGraph(graph: Graph, visit: (node: Node, r: Rebuild) => nu
   madeBefore[graph.nodes.length] = b.size;
   for (const out of graph.outputs) b.output(out.name, map(out.node));
   const built = b.build();
-  const regions = graph.regions?.map((region): Region => ({ name: region.name, ranges: region.ranges.map(([s, e]) => [madeBefore[s]!, madeBefore[e]!] as const).filter(([s, e]) => e > s) }));
+  const regions = movedRegions(graph, madeBefore);
   return regions ? { ...built, regions } : built;
+}
+
+/** The regions of `graph` over new ids, where `madeBefore[id]` counts the new nodes made before old node `id`. */
+function movedRegions(graph: Graph, madeBefore: readonly number[]): Region[] | undefined {
+  return graph.regions?.map((region): Region => ({ name: region.name, ranges: region.ranges.map(([s, e]) => [madeBefore[s]!, madeBefore[e]!] as const).filter(([s, e]) => e > s) }));
+}
+
+/**
+ * The graph with only the nodes `keep` accepts (everything they use among
+ * them), renumbered in order. Dropping nodes makes no two equal, so nothing
+ * is hashed again: cheaper than a rebuild.
+ */
+export function keepNodes(graph: Graph, keep: (id: number) => boolean): Graph {
+  if (graph.schedule || graph.recomputed) throw new Error('keepNodes: the graph is already scheduled or recomputed');
+  const ids: number[] = [];
+  const madeBefore: number[] = [];
+  const nodes: Node[] = [];
+  const map = (old: number) => {
+    const id = ids[old];
+    if (id === undefined) throw new Error(`%${old} was dropped but is still used`);
+    return id;
+  };
+  for (const node of graph.nodes) {
+    madeBefore[node.id] = nodes.length;
+    if (!keep(node.id)) continue;
+    ids[node.id] = nodes.length;
+    nodes.push({ ...node, id: nodes.length, args: node.args.map(map) });
+  }
+  madeBefore[graph.nodes.length] = nodes.length;
+  if (isHashConsed(graph)) markHashConsed(nodes);
+  const regions = movedRegions(graph, madeBefore);
+  return { ...graph, nodes, outputs: graph.outputs.map((o) => ({ ...o, node: map(o.node) })), ...(regions ? { regions } : {}) };
 }
