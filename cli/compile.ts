@@ -1,4 +1,4 @@
-// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [-o DIR] [--json]`
+// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [--recompute R] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
 
 import { mkdirSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
