@@ -7,20 +7,21 @@ import { performance } from 'node:perf_hooks';
 import { acquireDevice, describeAdapter, isSoftwareAdapter } from '../backends/wgsl/device.js';
 import type { WebGpuExecutor } from '../backends/wgsl/executor.js';
 import type { Graph } from '../compiler/ir/graph.js';
-import { buildProgram, type Target } from '../compiler/program.js';
+import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { openSession } from '../runtime/session.js';
 import { encoderGraph } from './inference.js';
 import { emit, median, round, type Record_ } from './stats.js';
-import { BATCH, pretrainingTokensPerSecond, SEQ as TRAIN_SEQ, trainingGraph } from './training.js';
+import { BATCH, pretrainingTokensPerSecond, SEQ as TRAIN_SEQ, trainingGraph, type Backend } from './training.js';
 
 const SEQ = 128;
 const UNFUSED = 'unfused, unplanned (one kernel per op)';
 
 /** Milliseconds per forward pass (median after a warm-up), waiting for the device. */
-async function latency(graph: Graph, target: Target, fused: boolean, repeats: number): Promise<{ ms: number; kernels: number }> {
+async function latency(graph: Graph, backend: Backend, fused: boolean, repeats: number): Promise<{ ms: number; kernels: number }> {
+  const target = backend === 'webgpu' ? 'wgsl' : 'cpu';
   const compiled = buildProgram(graph, target, { plan: fused });
-  const session = await openSession(compiled);
+  const session = await openSession(compiled, { native: backend === 'native' });
   session.setParams(initParams(compiled.program.params, 0));
   const ids = Int32Array.from({ length: SEQ }, (_, i) => (i === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
   const inputs = { input_ids: ids, token_type_ids: new Int32Array(SEQ), attention_mask: new Int32Array(SEQ).fill(1) };
@@ -29,7 +30,7 @@ async function latency(graph: Graph, target: Target, fused: boolean, repeats: nu
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
     await session.run(inputs);
-    if (target === 'wgsl') await (session.executor as WebGpuExecutor).settle();
+    if (backend === 'webgpu') await (session.executor as WebGpuExecutor).settle();
     times.push(performance.now() - start);
   }
   session.destroy();
@@ -50,16 +51,20 @@ export async function benchFusion(progress: (line: string) => void): Promise<{ r
     const batch = mode === 'infer' ? 1 : BATCH;
     record({ bench: `memory-${mode}`, model, backend: 'any', batch, seq: SEQ, metric: 'arena_bytes', value: planned.arenaBytes, unit: 'bytes', peer: UNFUSED, peer_value: naive.arenaBytes, ratio: round(planned.arenaBytes / naive.arenaBytes, 3) });
   }
-  // Time on the CPU backend.
-  for (const { model, repeats } of [{ model: 'bert-tiny', repeats: 10 }, { model: 'bert-small', repeats: 3 }, { model: 'bert-base', repeats: 2 }]) {
-    progress(`fused and unfused ${model} inference on the CPU…`);
-    const fused = await latency(encoderGraph(model, 1), 'cpu', true, repeats);
-    const plain = await latency(encoderGraph(model, 1, false), 'cpu', false, repeats);
-    record({ bench: 'fusion-infer', model, backend: 'cpu-js', batch: 1, seq: SEQ, metric: 'latency_ms', value: round(fused.ms), unit: 'ms', repeats, peer: UNFUSED, peer_value: round(plain.ms), ratio: round(fused.ms / plain.ms) });
+  // Time on the CPU backends.
+  const cpuCases = [
+    { backend: 'native', model: 'bert-tiny', repeats: 50 }, { backend: 'native', model: 'bert-small', repeats: 20 }, { backend: 'native', model: 'bert-base', repeats: 10 },
+    { backend: 'js', model: 'bert-tiny', repeats: 10 }, { backend: 'js', model: 'bert-small', repeats: 3 }, { backend: 'js', model: 'bert-base', repeats: 2 },
+  ] as const;
+  for (const { backend, model, repeats } of cpuCases) {
+    progress(`fused and unfused ${model} inference on the CPU (${backend})…`);
+    const fused = await latency(encoderGraph(model, 1), backend, true, repeats);
+    const plain = await latency(encoderGraph(model, 1, false), backend, false, repeats);
+    record({ bench: 'fusion-infer', model, backend: `cpu-${backend}`, batch: 1, seq: SEQ, metric: 'latency_ms', value: round(fused.ms), unit: 'ms', repeats, peer: UNFUSED, peer_value: round(plain.ms), ratio: round(fused.ms / plain.ms) });
   }
   progress('fused and unfused bert-tiny pretraining on the CPU…');
-  const fusedTokens = await pretrainingTokensPerSecond('bert-tiny', 'cpu', 3);
-  const plainTokens = await pretrainingTokensPerSecond('bert-tiny', 'cpu', 3, false);
+  const fusedTokens = await pretrainingTokensPerSecond('bert-tiny', 'js', 3);
+  const plainTokens = await pretrainingTokensPerSecond('bert-tiny', 'js', 3, false);
   record({ bench: 'fusion-train', model: 'bert-tiny', backend: 'cpu-js', batch: BATCH, seq: TRAIN_SEQ, metric: 'tokens_per_s', value: round(fusedTokens, 1), unit: 'tokens/s', repeats: 3, peer: UNFUSED, peer_value: round(plainTokens, 1), ratio: round(fusedTokens / plainTokens) });
 
   // Time on WebGPU.
@@ -74,14 +79,14 @@ export async function benchFusion(progress: (line: string) => void): Promise<{ r
   const software = isSoftwareAdapter(gpu.info);
   for (const { model, repeats } of [{ model: 'bert-tiny', repeats: 5 }, { model: 'bert-small', repeats: 3 }]) {
     progress(`fused and unfused ${model} inference on ${adapter}…`);
-    const fused = await latency(encoderGraph(model, 1), 'wgsl', true, repeats);
-    const plain = await latency(encoderGraph(model, 1, false), 'wgsl', false, repeats);
+    const fused = await latency(encoderGraph(model, 1), 'webgpu', true, repeats);
+    const plain = await latency(encoderGraph(model, 1, false), 'webgpu', false, repeats);
     record({ bench: 'fusion-infer', model, backend: 'webgpu', batch: 1, seq: SEQ, metric: 'latency_ms', value: round(fused.ms), unit: 'ms', repeats, peer: UNFUSED, peer_value: round(plain.ms), ratio: round(fused.ms / plain.ms) });
   }
   progress(`fused and unfused bert-tiny pretraining on ${adapter}…`);
   const repeats = software ? 3 : 10;
-  const gpuFused = await pretrainingTokensPerSecond('bert-tiny', 'wgsl', repeats);
-  const gpuPlain = await pretrainingTokensPerSecond('bert-tiny', 'wgsl', repeats, false);
+  const gpuFused = await pretrainingTokensPerSecond('bert-tiny', 'webgpu', repeats);
+  const gpuPlain = await pretrainingTokensPerSecond('bert-tiny', 'webgpu', repeats, false);
   record({ bench: 'fusion-train', model: 'bert-tiny', backend: 'webgpu', batch: BATCH, seq: TRAIN_SEQ, metric: 'tokens_per_s', value: round(gpuFused, 1), unit: 'tokens/s', repeats, peer: UNFUSED, peer_value: round(gpuPlain, 1), ratio: round(gpuFused / gpuPlain) });
   return { records, adapter: `${adapter}${software ? ' (software: CPU figures)' : ''}` };
 }

@@ -1,8 +1,8 @@
 // `npm run bench [-- SECTION ...]`: every benchmark prints JSON lines on
 // stdout; a table of the medians goes to stderr. Sections: compile, fusion,
-// inference, training, webgpu (default: all of these), and large (bert-large
-// pretraining steps, which take a while: only when named). Timings are never
-// asserted by tests.
+// native, inference, training, webgpu (default: all of these), and large
+// (bert-large pretraining steps, which take a while: only when named).
+// Timings are never asserted by tests.
 
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { benchCompile } from './compile.js';
 import { benchFusion } from './fusion.js';
 import { benchLarge } from './large.js';
 import { benchInference } from './inference.js';
+import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
 import { benchWebGpu } from './webgpu.js';
 
@@ -54,18 +55,28 @@ async function largeSection(): Promise<void> {
   for (const r of records) write(row([r.model, r.metric, r.unit === 'bytes' ? `${(r.value / 2 ** 30).toFixed(2)} GiB` : `${r.value} ${r.unit}`], 20));
 }
 
+let peakGflops: number | undefined;
+
+async function nativeSection(): Promise<void> {
+  const native = await benchNative(progress);
+  peakGflops = native.peakGflops;
+  write('');
+  for (const r of native.records) write(row([r.bench, r.model, r.metric, `${r.value} ${r.unit}`], 22));
+  write('(GEMM: every core, median; ready: in-process, the compiler then the C build or the cache then loading, bert-* inference 1 × 128)');
+}
+
 async function inferenceSection(): Promise<void> {
   const inference = await benchInference(progress);
-  write(`\n${row(['encoder', 'batch', 'tcc cpu-js ms', 'onnxruntime ms', 'ratio'], 16)}`);
+  write(`\n${row(['encoder', 'batch', 'tcc native ms', 'onnxruntime ms', 'ratio'], 16)}`);
   for (const r of inference) write(row([r.model, r.batch, r.value, r.peer_value, `${r.ratio}x`], 16));
-  write('(seq 128, BertModel without heads, medians; tcc on one thread, onnxruntime on its default pool)');
+  write(`(seq 128, BertModel without heads, medians of interleaved rounds; tcc on ${inference[0]?.backend ?? 'native'}, onnxruntime on its default pool)`);
 }
 
 async function trainingSection(): Promise<void> {
-  const training = await benchTraining(progress);
-  write(`\n${row(['pretraining', 'tcc tokens/s', 'pytorch tokens/s', 'ratio'], 18)}`);
-  for (const r of training) write(row([r.model, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`], 18));
-  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step)');
+  const training = await benchTraining(progress, peakGflops);
+  write(`\n${row(['pretraining', 'metric', 'tcc native', 'peer', 'ratio'], 18)}`);
+  for (const r of training) write(row([r.model, r.metric, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`], 18));
+  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step; peer: PyTorch for tokens/s, the native GEMM peak for GFLOP/s)');
 }
 
 async function webgpuSection(): Promise<void> {
@@ -78,9 +89,9 @@ async function webgpuSection(): Promise<void> {
   write('(matmul: GFLOP/s over back-to-back runs; inference: BertModel batch 1 × seq 128, ms including the readback, medians; pretrain: bert-tiny batch 8 × seq 128)');
 }
 
-const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection };
+const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection };
 /** Sections run when none is named: all but the long one. */
-const DEFAULT = ['compile', 'fusion', 'inference', 'training', 'webgpu'];
+const DEFAULT = ['compile', 'fusion', 'native', 'inference', 'training', 'webgpu'];
 const chosen = process.argv.slice(2);
 const unknown = chosen.find((s) => !(s in SECTIONS));
 if (unknown) {

@@ -1,5 +1,5 @@
 // Pretraining throughput (MLM + NSP with AdamW, batch 8 × seq 128) on the
-// CPU backend, beside PyTorch training the same model on the same batch
+// native CPU backend, beside PyTorch training the same model on the same batch
 // shape in the same run (Debian's python3-torch; with libopenblas0-pthread,
 // else torch falls back to the reference BLAS). Without torch the peer is
 // reported as missing, never invented.
@@ -13,7 +13,8 @@ import { DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
 import { runPipeline } from '../compiler/passes/pipeline.js';
 import type { RecomputeMode } from '../compiler/passes/recompute.js';
 import { loadSpec } from '../compiler/parser/load.js';
-import { buildProgram, type Target } from '../compiler/program.js';
+import { graphStats } from '../compiler/ir/stats.js';
+import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { openSession } from '../runtime/session.js';
 import { Trainer } from '../train/trainer.js';
@@ -22,9 +23,11 @@ import { emit, median, round, type Record_ } from './stats.js';
 export const BATCH = 8;
 export const SEQ = 128;
 const CASES = [
-  { model: 'bert-tiny', hidden: 128, layers: 2, heads: 2, repeats: 3 },
-  { model: 'bert-small', hidden: 512, layers: 4, heads: 8, repeats: 1 },
+  { model: 'bert-tiny', hidden: 128, layers: 2, heads: 2, repeats: 5 },
+  { model: 'bert-small', hidden: 512, layers: 4, heads: 8, repeats: 3 },
 ];
+
+export type Backend = 'js' | 'native' | 'webgpu';
 
 function torchPeer(c: (typeof CASES)[number]): { tokens_per_s: number; threads: number; torch: string } | string {
   const script = fileURLToPath(new URL('../../bench/torch_bert.py', import.meta.url));
@@ -47,10 +50,10 @@ export function pretrainBatch() {
   return { input_ids: ids, token_type_ids: new Int32Array(BATCH * SEQ), attention_mask: new Int32Array(BATCH * SEQ).fill(1), labels, next_sentence_label: Int32Array.from({ length: BATCH }, (_, i) => i % 2) };
 }
 
-/** Tokens per second of pretraining steps of a shipped model on a target, the median over `repeats` steps after a warm-up step. */
-export async function pretrainingTokensPerSecond(model: string, target: Target, repeats: number, fuse = true): Promise<number> {
-  const compiled = buildProgram(trainingGraph(model, fuse), target, { plan: fuse });
-  const session = await openSession(compiled);
+/** Tokens per second of pretraining steps of a shipped model on a backend, the median over `repeats` steps after a warm-up step. */
+export async function pretrainingTokensPerSecond(model: string, backend: Backend, repeats: number, fuse = true): Promise<number> {
+  const compiled = buildProgram(trainingGraph(model, fuse), backend === 'webgpu' ? 'wgsl' : 'cpu', { plan: fuse });
+  const session = await openSession(compiled, { native: backend === 'native' });
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
   const batch = pretrainBatch();
@@ -65,14 +68,25 @@ export async function pretrainingTokensPerSecond(model: string, target: Target, 
   return (BATCH * SEQ) / median(times);
 }
 
-export async function benchTraining(progress: (line: string) => void): Promise<Record_[]> {
+/**
+ * Native pretraining against PyTorch; also the share of the machine's GEMM
+ * peak (`peakGflops`, measured by the gemm bench) that the step's FLOPs
+ * (every op of the training graph) reach.
+ */
+export async function benchTraining(progress: (line: string) => void, peakGflops?: number): Promise<Record_[]> {
   const records: Record_[] = [];
   for (const c of CASES) {
     progress(`training ${c.model} batch ${BATCH}…`);
-    const value = await pretrainingTokensPerSecond(c.model, 'cpu', c.repeats);
+    const value = await pretrainingTokensPerSecond(c.model, 'native', c.repeats);
     const peer = torchPeer(c);
+    if (peakGflops) {
+      const gflops = (graphStats(trainingGraph(c.model)).flops * value) / (BATCH * SEQ) / 1e9;
+      const share: Record_ = { bench: 'pretrain', model: c.model, backend: 'native', batch: BATCH, seq: SEQ, metric: 'gflops', value: round(gflops, 1), unit: 'GFLOP/s', peer: 'native GEMM peak', peer_value: peakGflops, ratio: round(gflops / peakGflops, 3) };
+      emit(share);
+      records.push(share);
+    }
     const record: Record_ = {
-      bench: 'pretrain', model: c.model, backend: 'cpu-js', batch: BATCH, seq: SEQ, metric: 'tokens_per_s', value: round(value, 1), unit: 'tokens/s', repeats: c.repeats,
+      bench: 'pretrain', model: c.model, backend: 'native', batch: BATCH, seq: SEQ, metric: 'tokens_per_s', value: round(value, 1), unit: 'tokens/s', repeats: c.repeats,
       ...(typeof peer === 'string' ? { peer: `pytorch (unavailable: ${peer})` } : { peer: `pytorch ${peer.torch} (${peer.threads} threads)`, peer_value: round(peer.tokens_per_s, 1), ratio: round(value / peer.tokens_per_s, 3) }),
     };
     emit(record);

@@ -138,7 +138,7 @@ export async function benchWebGpu(progress: (line: string) => void): Promise<Web
 
   progress(`pretraining bert-tiny batch ${BATCH} on ${adapter}…`);
   const repeats = software ? 3 : 10;
-  const tokensPerSecond = await pretrainingTokensPerSecond('bert-tiny', 'wgsl', repeats);
+  const tokensPerSecond = await pretrainingTokensPerSecond('bert-tiny', 'webgpu', repeats);
   const { params } = buildProgram(trainingGraph('bert-tiny'), 'wgsl').program;
   const step = tfjsPretrainer(tf, initParams(params, 0), Object.fromEntries(params.map((p) => [p.name, p.shape])), MODELS[0]!, BATCH, TRAIN_SEQ);
   const batch = pretrainBatch();

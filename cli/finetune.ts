@@ -16,14 +16,14 @@ import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
-import { backendFlag, sessionFor } from './backend.js';
+import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|webgpu] [--recompute none|layer|sqrt]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
 
 Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
@@ -39,7 +39,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
     task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
     init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(finetuneUsage + '\n');
@@ -51,7 +51,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   const model = resolve(positionals[0]!);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
-  const backend = backendFlag(values.backend);
+  const backend = backendFlags(values);
   const tokenizer = loadTokenizer({ vocab: values.vocab, model: positionals[0]!, lowercase: values.lowercase });
 
   // Data, labels, encodings.
@@ -98,8 +98,8 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   });
   const accumulate = trainGraph.optimizer!.accumulate;
   const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
-  const session = await sessionFor(trainGraph.graph, backend, debug);
-  const evalSession = await sessionFor(evalGraph.graph, backend, debug);
+  const session = await sessionFor(trainGraph.graph, backend, io, debug);
+  const evalSession = await sessionFor(evalGraph.graph, backend, io, debug);
   const trainProgram = session;
 
   // Weights: --init, the directory's own, or a seeded initialization; a new head starts from the seed.

@@ -16,7 +16,7 @@ import { jiebaSegmenter } from '../train/jieba.js';
 import { Trainer } from '../train/trainer.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
-import { backendFlag, sessionFor } from './backend.js';
+import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -31,7 +31,7 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
-    [--save-every N] [--seed N] [--resume] [--backend cpu|webgpu] [--recompute none|layer|sqrt]
+    [--save-every N] [--seed N] [--resume] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
@@ -88,7 +88,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
     corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
-    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(pretrainUsage + '\n');
@@ -102,7 +102,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
   const batch = positiveInt(values.batch, '--batch', 8);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
-  const backend = backendFlag(values.backend);
+  const backend = backendFlags(values);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
   const modelFlags = { vocab: values.vocab, model, lowercase: values.lowercase };
 
@@ -132,7 +132,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
-  const session = await sessionFor(compiled.graph, backend, debug);
+  const session = await sessionFor(compiled.graph, backend, io, debug);
   const { program } = session;
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
   if (initFile) {

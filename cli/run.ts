@@ -1,4 +1,4 @@
-// `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu|webgpu] [--seed N]`
+// `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu|native|js|webgpu] [--threads N] [--seed N]`
 
 import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
@@ -12,15 +12,19 @@ import { loadTokenizer } from './tokenizer.js';
 import { maskPredictions } from '../train/predictions.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
-import { backendFlag, sessionFor } from './backend.js';
+import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
+import { loadProgram } from '../runtime/program-dir.js';
+import type { LoadedProgram } from '../runtime/program.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, writeAtomic } from './files.js';
 
-export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend cpu] [--seed N]
+export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend NAME] [--threads N] [--seed N]
 
 Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
-  --model SPEC       a model spec (YAML), or a HuggingFace model directory
-                     (config.json, model.safetensors)
+  --model SPEC       a model spec (YAML or DSL), a HuggingFace model directory
+                     (config.json, model.safetensors), or a program directory
+                     that tcc compile -o wrote (run without compiling again;
+                     the inputs must have its batch and seq)
   --weights FILE     safetensors checkpoint with HuggingFace names (default: the
                      directory's model.safetensors); without any, weights are
                      initialized from --seed as BERT does
@@ -29,8 +33,7 @@ Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
   --text, --text-pair  text to tokenize with the model's vocab.txt (or --vocab FILE,
                      --lowercase true|false); prints the top predictions at [MASK]
   --out FILE         where the outputs go
-  --backend NAME     cpu (generated JavaScript, the default) or webgpu (WGSL
-                     kernels on the first WebGPU adapter)
+${BACKEND_HELP}
   --seed N           initialization seed (default 0)`;
 
 type Rows = number[][];
@@ -66,6 +69,27 @@ export function readInputs(path: string): { batch: number; seq: number; tensors:
     tensors[name] = Int32Array.from(r.flat());
   }
   return { batch, seq, tensors };
+}
+
+/** Whether --model names a program directory that `tcc compile -o` wrote. */
+function isProgramDirectory(model: string): boolean {
+  return existsSync(join(model, 'program.json'));
+}
+
+/** A compiled inference program, which must have been compiled for the inputs' shape. */
+function compiledProgram(dir: string, inputs: { batch: number; seq: number }): LoadedProgram {
+  let loaded: LoadedProgram;
+  try {
+    loaded = loadProgram(dir);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const { mode, dims } = loaded.program;
+  if (mode !== 'infer') throw new UsageError(`${dir} holds a ${mode} program; tcc run runs inference programs (tcc compile --mode infer)`);
+  if (dims['batch'] !== inputs.batch || dims['seq'] !== inputs.seq) {
+    throw new UsageError(`${dir} was compiled for batch ${dims['batch']} × seq ${dims['seq']}, the inputs are ${inputs.batch} × ${inputs.seq} (recompile with --batch ${inputs.batch} --seq ${inputs.seq})`);
+  }
+  return loaded;
 }
 
 /** A HuggingFace directory's own weights, if it has them in a format tcc reads. */
@@ -106,6 +130,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     lowercase: { type: 'string' },
     out: { type: 'string' },
     backend: { type: 'string' },
+    threads: { type: 'string' },
     seed: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -117,14 +142,15 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   if (!values.model) throw new UsageError('run needs --model SPEC');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (!values.out) throw new UsageError('run needs --out FILE');
-  const backend = backendFlag(values.backend);
+  const backend = backendFlags(values);
   const seed = seedFlag(values.seed);
   const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });
   const encoding = tokenizer?.encode(values.text!, { pair: values['text-pair'] });
   const inputs = encoding ? fromEncoding(encoding) : readInputs(values.inputs!);
 
-  const compiled = compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug });
-  const session = await sessionFor(compiled.graph, backend);
+  const session = isProgramDirectory(values.model)
+    ? await sessionOn(compiledProgram(values.model, inputs), backend, io)
+    : await sessionFor(compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
   const { program } = session;
   let weightsNote: string;
   const weightsFile = values.weights ?? defaultWeights(values.model);
@@ -151,6 +177,6 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     for (const line of maskLines(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
   }
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
-  io.stderr.write(`  forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
+  io.stderr.write(`  ready ${start.toFixed(0)} ms after start; forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
   return 0;
 }

@@ -2,6 +2,7 @@
 // each out on its own, unplanned), render the kernels for the target
 // (JavaScript for the CPU, WGSL for WebGPU), each distinct kernel once.
 
+import { renderProgramC } from '../backends/c/render.js';
 import { functionNames, renderProgramJs } from '../backends/cpu/render.js';
 import { renderKernelWgsl } from '../backends/wgsl/render.js';
 import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor, type WgslDispatch } from '../runtime/program.js';
@@ -32,6 +33,7 @@ export interface BuildOptions {
 }
 
 const tensor = (t: TensorRef): ProgramTensor => ({ name: t.name, buffer: t.buffer, offset: t.offset, dtype: t.dtype, shape: t.shape });
+const range = (t: TensorRef) => ({ buffer: t.buffer, offset: t.offset, size: t.shape.reduce((a, d) => a * d, 1) });
 
 export function buildProgram(graph: Graph, target: Target = 'cpu', options: BuildOptions = {}): CompiledProgram {
   const lowered = lowerToKernels(graph);
@@ -48,8 +50,11 @@ export function buildProgram(graph: Graph, target: Target = 'cpu', options: Buil
   };
   let entries: ProgramKernel[];
   if (target === 'cpu') {
+    // Both CPU backends run the same kernels over the same memory: JavaScript and C.
     files['kernels.js'] = renderProgramJs(kernels.kernels, fns, graph.name);
     entries = kernels.kernels.map((_, i) => entry(i));
+    const updates = kernels.updates.map((u) => ({ from: range(u.from), to: range(u.to) }));
+    files['kernels.c'] = renderProgramC(kernels.kernels, { mode: graph.mode, buffers, kernels: entries, updates }, graph.name);
   } else {
     // Kernels of one structure (the layers) share a function name, its file and its dispatch.
     const dispatches = new Map<string, WgslDispatch>();
@@ -78,7 +83,7 @@ export function buildProgram(graph: Graph, target: Target = 'cpu', options: Buil
     kernels: entries,
     states: kernels.states.map(tensor),
     updates: kernels.updates.map((u) => ({ name: u.name, from: tensor(u.from), to: tensor(u.to) })),
-    ...(target === 'cpu' ? { source: 'kernels.js' } : {}),
+    ...(target === 'cpu' ? { source: 'kernels.js', native: 'kernels.c' } : {}),
     report: { passes: [...(options.passes ?? []), ...(options.plan === false ? [] : ['plan-memory'])], fused: graph.schedule !== undefined, planned: options.plan !== false },
   };
   return { program, kernels, plan, files };

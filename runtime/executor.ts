@@ -8,7 +8,8 @@ import type { BufferRange } from './program.js';
 
 export type CpuArray = Float32Array | Int32Array;
 
-export type Backend = 'cpu' | 'webgpu';
+/** JavaScript and native C on the CPU, WGSL on WebGPU. */
+export type Backend = 'js' | 'native' | 'webgpu';
 
 export interface RunContext {
   readonly seed: number;

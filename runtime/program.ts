@@ -6,6 +6,9 @@
 //                      order with the buffer ranges each binds
 //   DIR/kernels.js     the kernels' functions (target cpu), one per distinct
 //                      kernel; a kernel entry names its function
+//   DIR/kernels.c      the same kernels in C (target cpu): the native
+//                      backend builds it into a Node-API module, with a
+//                      call table of the kernels in order
 //   DIR/wgsl/*.wgsl    one WGSL module per distinct kernel (target wgsl); the
 //                      kernel's entry says how to bind and dispatch it
 //   DIR/graph.txt      the graph IR, for people
@@ -121,6 +124,8 @@ export interface Program {
   readonly updates: readonly { readonly name: string; readonly from: ProgramTensor; readonly to: ProgramTensor }[];
   /** File of the kernels' JavaScript, beside program.json (target cpu). */
   readonly source?: string;
+  /** File of the kernels' C, beside program.json (target cpu; the native backend). */
+  readonly native?: string;
   readonly report?: ProgramReport;
 }
 
@@ -137,6 +142,6 @@ export function tensorRange(t: ProgramTensor): BufferRange {
 
 /** The source files a program needs beside program.json. */
 export function programFiles(program: Program): string[] {
-  if (program.target === 'cpu') return [program.source ?? 'kernels.js'];
+  if (program.target === 'cpu') return [program.source ?? 'kernels.js', ...(program.native ? [program.native] : [])];
   return [...new Set(program.kernels.map((k) => k.wgsl?.file).filter((f): f is string => f !== undefined))];
 }

@@ -3,6 +3,7 @@
 // runs are queued on the executor; what comes back is awaited.
 
 import { CpuExecutor } from '../backends/cpu/executor.js';
+import type { NativeOptions } from '../backends/c/executor.js';
 import type { Backend, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
 import { tensorRange, type LoadedProgram, type Program, type ProgramTensor } from './program.js';
@@ -30,17 +31,35 @@ function checkIndices(name: string, shape: readonly number[], data: ArrayLike<nu
   }
 }
 
-/** The backend that runs a program's target. */
-export const BACKEND_OF_TARGET: Readonly<Record<Program['target'], Backend>> = { cpu: 'cpu', wgsl: 'webgpu' };
-export const TARGET_OF_BACKEND: Readonly<Record<Backend, Program['target']>> = { cpu: 'cpu', webgpu: 'wgsl' };
+export const TARGET_OF_BACKEND: Readonly<Record<Backend, Program['target']>> = { js: 'cpu', native: 'cpu', webgpu: 'wgsl' };
+
+export interface SessionOptions {
+  /** For CPU programs: run the C kernels (built with the system's C compiler) instead of the JavaScript ones. */
+  readonly native?: boolean;
+  /** Threads, cache directory and progress of the native backend. */
+  readonly nativeOptions?: NativeOptions;
+  /** Told in one line when the native backend was asked for but cannot run here (no C compiler), before falling back to JavaScript. */
+  readonly notice?: (line: string) => void;
+}
 
 /** Opens a session on the backend of the program's target (WebGPU needs a device first, hence async). */
-export async function openSession(loaded: LoadedProgram): Promise<Session> {
+export async function openSession(loaded: LoadedProgram, options: SessionOptions = {}): Promise<Session> {
   const { program, files } = loaded;
   if (program.target === 'cpu') {
+    const updates = program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) }));
+    if (options.native) {
+      const { findCompiler } = await import('../backends/c/build.js');
+      const toolchain = findCompiler();
+      const source = files[program.native ?? 'kernels.c'];
+      if (source === undefined) throw new Error(`the program's kernels.c is missing`);
+      if (toolchain) {
+        const { NativeExecutor } = await import('../backends/c/executor.js');
+        return new Session(program, new NativeExecutor({ ...program, updates }, source, toolchain, options.nativeOptions));
+      }
+      options.notice?.('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
+    }
     const source = files[program.source ?? 'kernels.js'];
     if (source === undefined) throw new Error(`the program's kernels.js is missing`);
-    const updates = program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) }));
     return new Session(program, new CpuExecutor({ ...program, updates }, source));
   }
   const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');

@@ -22,8 +22,8 @@ const f32 = (t: HostTensor): HostTensor => (t.dtype === 'f32' ? hostTensor('f32'
 /** A case's name in test listings: the op, its index and operand types. */
 export const caseName = (c: OpCase, i: number) => `${c.op} #${i} ${c.operands.map((o) => `${o.dtype}[${o.shape}]`).join(' ')}`;
 
-/** Runs one case on the target and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
-export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Target, rtol: number, atol: number): Promise<number> {
+/** Runs one case on the target ('native': the CPU target's C kernels) and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
+export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Target | 'native', rtol: number, atol: number): Promise<number> {
   const next = rng(seed);
   const g = new GraphBuilder('case', mode, {});
   const xs = test.operands.map((o) => f32(o.values ? hostTensor(o.dtype, o.shape, o.values) : randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2)));
@@ -34,9 +34,9 @@ export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Ta
   const source = f32(randomTensor(next, node.type.dtype, node.type.shape));
   const feeds: Record<string, HostTensor> = { ...Object.fromEntries(xs.map((x, k) => [`x${k}`, x])), x: source };
   const want = interpret(graph, feeds, { w: source }, { seed: 11, step: 5 })['y']!;
-  const compiled = buildProgram(graph, target);
+  const compiled = buildProgram(graph, target === 'native' ? 'cpu' : target);
   const { program } = compiled;
-  const session = await openSession(compiled);
+  const session = await openSession(compiled, { native: target === 'native' });
   try {
     if (program.params.length) session.setParams({ w: source.data });
     if (program.states.length) session.setStates({ w: source.data });

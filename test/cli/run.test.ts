@@ -1,12 +1,15 @@
 // `tcc run` on a HuggingFace-named checkpoint with random weights, at a
 // configuration no shipped model uses, against the float64 interpreter.
 
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { resetCompilerProbe } from '../../backends/c/build.js';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
 import { sourceName } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
+import type { Graph } from '../../compiler/ir/graph.js';
 import { hostTensor } from '../../compiler/ir/tensor.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../runtime/safetensors.js';
 import { maxAbsDiff, rng } from '../helpers/random.js';
@@ -33,6 +36,19 @@ function setup() {
   return { spec, dir, graph, weights, inputsFile: files['inputs.json']! };
 }
 
+/** The outputs written to `out` are the float64 interpreter's within 1e-4. */
+function expectInterpreterOutputs(out: string, graph: Graph, weights: Record<string, TensorToWrite>): void {
+  const got = readSafetensors(readFileSync(out)).tensors;
+  const params = Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, hostTensor('f32', t.shape, t.data)]));
+  const feeds = Object.fromEntries(Object.entries(inputs).map(([n, rows]) => [n, hostTensor('i32', [2, 7], rows.flat())]));
+  const want = interpret(graph, feeds, params);
+  expect([...got.keys()].sort()).toEqual(['last_hidden_state', 'pooler_output', 'prediction_logits', 'seq_relationship_logits']);
+  for (const [name, t] of Object.entries(want)) {
+    expect(got.get(name)!.shape, name).toEqual(t.shape);
+    expect(maxAbsDiff(got.get(name)!.data, t.data), name).toBeLessThan(1e-4);
+  }
+}
+
 describe('tcc run', () => {
   it('gives the interpreter\'s outputs within 1e-4 from a HuggingFace-named checkpoint', async () => {
     const { spec, dir, graph, weights, inputsFile } = setup();
@@ -45,19 +61,33 @@ describe('tcc run', () => {
     writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(file));
     const out = join(dir, 'out.safetensors');
     const result = (await tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out));
-    expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu, weights /);
+    expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu \(native, \d+ threads?\), weights /);
     expect(result.code).toBe(0);
     expect(result.stderr).not.toMatch(/unused/);
 
-    const got = readSafetensors(readFileSync(out)).tensors;
-    const params = Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, hostTensor('f32', t.shape, t.data)]));
-    const feeds = Object.fromEntries(Object.entries(inputs).map(([n, rows]) => [n, hostTensor('i32', [2, 7], rows.flat())]));
-    const want = interpret(graph, feeds, params);
-    expect([...got.keys()].sort()).toEqual(['last_hidden_state', 'pooler_output', 'prediction_logits', 'seq_relationship_logits']);
-    for (const [name, t] of Object.entries(want)) {
-      expect(got.get(name)!.shape, name).toEqual(t.shape);
-      expect(maxAbsDiff(got.get(name)!.data, t.data), name).toBeLessThan(1e-4);
+    expectInterpreterOutputs(out, graph, weights);
+  });
+
+  it('runs JavaScript instead, saying so in one line, where no C compiler is on the PATH', async () => {
+    const { spec, dir, graph, weights, inputsFile } = setup();
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(weights));
+    const out = join(dir, 'out.safetensors');
+    const saved = { path: process.env['PATH'], cc: process.env['CC'] };
+    process.env['PATH'] = mkdtempSync(join(tmpdir(), 'tcc-no-cc-'));
+    delete process.env['CC'];
+    resetCompilerProbe();
+    let result;
+    try {
+      result = await tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out, '--backend', 'native');
+    } finally {
+      process.env['PATH'] = saved.path;
+      if (saved.cc !== undefined) process.env['CC'] = saved.cc;
+      resetCompilerProbe();
     }
+    expect(result.code).toBe(0);
+    expect(result.stderr.split('\n').filter((l) => /C compiler/.test(l))).toEqual(['no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code']);
+    expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu \(JavaScript\), weights /);
+    expectInterpreterOutputs(out, graph, weights);
   });
 
   it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', async () => {

@@ -1,12 +1,14 @@
-// WebGPU against the CPU backend on whole models: a BERT forward pass with
-// padding, and 20 AdamW steps of bert-tiny's architecture (over a 2,000-word
-// vocabulary, to keep the suite quick) with dropout on, the same Threefry
-// masks on both, give the same numbers within 1e-4.
+// The native and WebGPU backends against the JavaScript backend on whole
+// models: a BERT forward pass with padding, and 20 AdamW steps of
+// bert-tiny's architecture (over a 2,000-word vocabulary, to keep the suite
+// quick) with dropout on, the same Threefry masks on all, give the same
+// numbers within 1e-4.
 
 import { describe, expect, it } from 'vitest';
 import { modelsDir, specFiles } from '../helpers/cli.js';
 import { compileFile } from '../../compiler/compile.js';
-import { buildProgram, type Target } from '../../compiler/program.js';
+import { buildProgram } from '../../compiler/program.js';
+import { findCompiler } from '../../backends/c/build.js';
 import { initParams } from '../../runtime/init.js';
 import { openSession, type Session } from '../../runtime/session.js';
 import { Trainer } from '../../train/trainer.js';
@@ -14,9 +16,11 @@ import { hasWebGpu } from '../helpers/webgpu.js';
 import { rng } from '../helpers/random.js';
 import { closeness } from './op-table.js';
 
-async function session(file: string, target: Target, options: { batch: number; seq: number; mode: 'infer' | 'train' }): Promise<Session> {
+type Backend = 'js' | 'native' | 'webgpu';
+
+async function session(file: string, backend: Backend, options: { batch: number; seq: number; mode: 'infer' | 'train' }): Promise<Session> {
   const { graph } = compileFile(file, options);
-  const s = await openSession(buildProgram(graph, target));
+  const s = await openSession(buildProgram(graph, backend === 'webgpu' ? 'wgsl' : 'cpu'), { native: backend === 'native' });
   s.setParams(initParams(s.program.params, 3));
   return s;
 }
@@ -43,10 +47,15 @@ function batchOf(next: () => number, batch: number, seq: number, vocab: number) 
   };
 }
 
-describe.runIf(await hasWebGpu())('WebGPU on whole models', () => {
-  it('runs a BERT forward pass (MLM and NSP heads, padding) with the CPU backend\'s outputs', async () => {
+const backends: { backend: Backend; available: boolean }[] = [
+  { backend: 'native', available: findCompiler() !== null },
+  { backend: 'webgpu', available: await hasWebGpu() },
+];
+
+describe.each(backends.filter((b) => b.available))('$backend on whole models', ({ backend }) => {
+  it('runs a BERT forward pass (MLM and NSP heads, padding) with the JavaScript backend\'s outputs', async () => {
     const shape = { batch: 2, seq: 16, mode: 'infer' as const };
-    const [cpu, gpu] = [await session('models/bert-tiny.yaml', 'cpu', shape), await session('models/bert-tiny.yaml', 'wgsl', shape)];
+    const [cpu, gpu] = [await session('models/bert-tiny.yaml', 'js', shape), await session('models/bert-tiny.yaml', backend, shape)];
     const { labels: _l, next_sentence_label: _n, ...inputs } = batchOf(rng(5), 2, 16, 30522);
     const [want, got] = [await cpu.run(inputs), await gpu.run(inputs)];
     expect(Object.keys(got).sort()).toEqual(['last_hidden_state', 'pooler_output', 'prediction_logits', 'seq_relationship_logits']);
@@ -54,12 +63,12 @@ describe.runIf(await hasWebGpu())('WebGPU on whole models', () => {
     gpu.destroy();
   });
 
-  it('trains bert-tiny for 20 steps with dropout to the CPU backend\'s losses (within 1e-4)', async () => {
+  it('trains bert-tiny for 20 steps with dropout to the JavaScript backend\'s losses (within 1e-4)', async () => {
     const shape = { batch: 4, seq: 32, mode: 'train' as const };
     const settings = { schedule: { lr: 1e-3, warmupSteps: 5, totalSteps: 20 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 9 };
     const spec = specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nconfig: {vocab_size: 2000}\n` })['tiny.yaml']!;
-    const cpu = new Trainer(await session(spec, 'cpu', shape), settings);
-    const gpu = new Trainer(await session(spec, 'wgsl', shape), settings);
+    const cpu = new Trainer(await session(spec, 'js', shape), settings);
+    const gpu = new Trainer(await session(spec, backend, shape), settings);
     const next = rng(17);
     const batches = [batchOf(next, 4, 32, 2000), batchOf(next, 4, 32, 2000)];
     const losses: [number, number][] = [];

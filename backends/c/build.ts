@@ -1,0 +1,123 @@
+// Building a program's C into a Node-API module: the system's C compiler
+// (`$CC`, else `cc`, else `gcc`), `-O2 -march=native -fopenmp`, one shared
+// object per distinct source, cached under a key of (source, compiler
+// version, flags, CPU model and flags) so that a program compiles once per
+// machine. The cache lives in the directory a caller names (a program
+// directory) or the user's cache directory; a finished object is renamed
+// into place, so a crash never leaves half of one behind.
+
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Flags every program is compiled with. -fno-math-errno lets sqrtf be an
+ * instruction and -fno-trapping-math lets GCC if-convert (and so vectorize)
+ * loops with conditional float expressions; neither changes a result (NaN,
+ * infinities and signed zeros keep IEEE semantics; only floating-point
+ * exception flags, which nothing reads, may differ).
+ */
+export const C_FLAGS: readonly string[] = ['-O2', '-march=native', '-fopenmp', '-fno-math-errno', '-fno-trapping-math', '-fPIC', '-shared'];
+
+export interface Toolchain {
+  /** The command, e.g. "cc". */
+  readonly cc: string;
+  /** The first line of `cc --version`. */
+  readonly version: string;
+}
+
+let found: Toolchain | null | undefined;
+
+/** The C compiler to use, or null when none runs (probed once per process). */
+export function findCompiler(): Toolchain | null {
+  if (found !== undefined) return found;
+  const candidates = [process.env['CC'], 'cc', 'gcc'].filter((c): c is string => !!c);
+  found = null;
+  for (const cc of candidates) {
+    const probe = spawnSync(cc, ['--version'], { encoding: 'utf8' });
+    if (probe.status === 0) {
+      found = { cc, version: probe.stdout.split('\n')[0]!.trim() };
+      break;
+    }
+  }
+  return found;
+}
+
+/** Forgets the probed compiler (tests change PATH). */
+export function resetCompilerProbe(): void {
+  found = undefined;
+}
+
+/** The CPU's model and flags, part of the cache key (code is built for -march=native). */
+function cpuSignature(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    return `${/^model name\s*:\s*(.*)$/m.exec(info)?.[1] ?? ''}|${/^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? ''}`;
+  } catch {
+    return `${os.cpus()[0]?.model ?? ''}|${os.arch()}`;
+  }
+}
+
+/** The user's cache directory for native modules. */
+export function defaultCacheDir(): string {
+  const base = process.env['TCC_CACHE_DIR'] ?? path.join(process.env['XDG_CACHE_HOME'] ?? path.join(os.homedir(), '.cache'), 'tcc');
+  return path.join(base, 'native');
+}
+
+const nodeApiInclude = (): string => (createRequire(import.meta.url)('node-api-headers') as { include_dir: string }).include_dir;
+
+/** A compile error: a bug in tcc's renderer, named by the kernel function it is in. */
+export class NativeCompileError extends Error {}
+
+/** The kernel function around line `line` (1-based) of the source. */
+function functionAt(source: string, line: number): string {
+  const lines = source.split('\n');
+  for (let i = Math.min(line, lines.length) - 1; i >= 0; i--) {
+    const m = /^static void (\w+)\(/.exec(lines[i]!);
+    if (m) return m[1]!;
+  }
+  return 'the prelude';
+}
+
+export interface BuildResult {
+  /** The shared object, ready for process.dlopen. */
+  readonly file: string;
+  /** Whether it came from the cache. */
+  readonly cached: boolean;
+  /** Milliseconds the compiler ran (0 when cached). */
+  readonly ms: number;
+}
+
+/**
+ * The built module of `source`, from the cache or compiled now (`progress`
+ * is told before the compiler starts). Throws NativeCompileError with the
+ * compiler's first error and the kernel it is in.
+ */
+export function buildNative(source: string, toolchain: Toolchain, options: { cacheDir?: string; progress?: (line: string) => void } = {}): BuildResult {
+  const key = createHash('sha256').update([source, toolchain.version, C_FLAGS.join(' '), cpuSignature(), process.versions.napi ?? ''].join('\0')).digest('hex').slice(0, 32);
+  const dir = options.cacheDir ?? defaultCacheDir();
+  const file = path.join(dir, `kernels-${key}.node`);
+  if (existsSync(file)) return { file, cached: true, ms: 0 };
+  mkdirSync(dir, { recursive: true });
+  const stem = path.join(dir, `.kernels-${key}-${process.pid}`);
+  writeFileSync(`${stem}.c`, source);
+  options.progress?.(`compiling native kernels with ${toolchain.version}`);
+  const start = performance.now();
+  const run = spawnSync(toolchain.cc, [...C_FLAGS, '-I', nodeApiInclude(), '-o', `${stem}.node`, `${stem}.c`, '-lm'], { encoding: 'utf8' });
+  const ms = performance.now() - start;
+  try {
+    if (run.status !== 0) {
+      const error = (run.stderr ?? '').split('\n').find((l) => /error/.test(l)) ?? run.error?.message ?? `exit status ${run.status}`;
+      const line = Number(/\.c:(\d+):/.exec(error)?.[1] ?? 0);
+      throw new NativeCompileError(`internal error: the C compiler rejected ${functionAt(source, line)}: ${error.replace(/^.*?\.c:\d+:\d+:\s*/, '')}`);
+    }
+    renameSync(`${stem}.node`, file);
+  } finally {
+    rmSync(`${stem}.c`, { force: true });
+    rmSync(`${stem}.node`, { force: true });
+  }
+  return { file, cached: false, ms };
+}

@@ -1,0 +1,114 @@
+// Kernel expressions → C. Every expression carries its type, so rendering is
+// direct: f32 is `float` (computed in single precision, as WGSL does), i32 is
+// `int32_t`, bool is an `int` holding 0 or 1. Shared subexpressions become
+// local constants. Transcendental functions are the prelude's inline
+// polynomials (tcc_expf, tcc_erff, …), which vectorize; integer division and
+// modulo are floor division and modulo, as the kernel IR states, with C's
+// truncating operators where range analysis shows both operands
+// non-negative.
+
+import type { CodeWriter } from '../common/writer.js';
+import { rangeOf, sharedNodes, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
+
+/** A C literal of the value as the type holds it (f32 rounded to float exactly). */
+export function cLiteral(value: number, type: ScalarType): string {
+  if (type === 'bool') return value ? '1' : '0';
+  if (type === 'i32') return String(Math.trunc(value));
+  const f = Math.fround(value);
+  if (Number.isNaN(f)) return 'NAN';
+  if (!Number.isFinite(f)) return f > 0 ? 'INFINITY' : '(-INFINITY)';
+  // The shortest decimal form of the f32 value reads back as the same float.
+  const text = Object.is(f, -0) ? '-0.0' : String(f);
+  return `${/[.e]/.test(text) ? text : `${text}.0`}f`;
+}
+
+export const C_TYPE: Readonly<Record<ScalarType, string>> = { f32: 'float', i32: 'int32_t', bool: 'int' };
+
+const UNARY: Record<UnaryFn, (x: string) => string> = {
+  neg: (x) => `(-${x})`,
+  exp: (x) => `tcc_expf(${x})`,
+  log: (x) => `tcc_logf(${x})`,
+  sqrt: (x) => `sqrtf(${x})`,
+  rsqrt: (x) => `(1.0f / sqrtf(${x}))`,
+  tanh: (x) => `tcc_tanhf(${x})`,
+  sigmoid: (x) => `(1.0f / (1.0f + tcc_expf(-${x})))`,
+  erf: (x) => `tcc_erff(${x})`,
+  relu: (x) => `tcc_relu(${x})`,
+  gelu: (x) => `tcc_gelu(${x})`,
+  gelu_tanh: (x) => `tcc_gelu_tanh(${x})`,
+  sin: (x) => `sinf(${x})`,
+  cos: (x) => `cosf(${x})`,
+};
+
+/** How a kernel names its coordinates and args. */
+export interface CNames {
+  readonly idx: (axis: number) => string;
+  readonly ridx: (axis: number) => string;
+}
+
+export const C_NAMES: CNames = { idx: (a) => `c${a}`, ridx: (a) => `r${a}` };
+
+export class CExprs {
+  private readonly named = new Map<KExpr, string>();
+  private counter = 0;
+
+  constructor(
+    private readonly space: Space,
+    private readonly names: CNames = C_NAMES,
+    private readonly prefix = 't',
+  ) {}
+
+  /** A scope inside this one (a loop body) that declares the shared subexpressions of `roots` as local constants. */
+  open(w: CodeWriter, roots: readonly KExpr[]): CExprs {
+    const inner = new CExprs(this.space, this.names, `${this.prefix}${this.counter++}_`);
+    for (const [e, name] of this.named) inner.named.set(e, name);
+    for (const e of sharedNodes(roots, new Set(this.named.keys()))) {
+      const name = `${inner.prefix}${inner.counter++}`;
+      w.line(`const ${C_TYPE[e.type]} ${name} = ${inner.render(e)};`);
+      inner.named.set(e, name);
+    }
+    return inner;
+  }
+
+  private nonNegative(e: KExpr): boolean {
+    return rangeOf(e, this.space)[0] >= 0;
+  }
+
+  render(e: KExpr): string {
+    const name = this.named.get(e);
+    if (name) return name;
+    const go = (x: KExpr) => this.render(x);
+    switch (e.op) {
+      case 'const': return cLiteral(e.value, e.type);
+      case 'idx': return this.names.idx(e.axis);
+      case 'ridx': return this.names.ridx(e.axis);
+      case 'var': return `v${e.id}`;
+      case 'acc': return 'acc';
+      case 'load': return `a${e.arg}[${go(e.index)}]`;
+      case 'unary': return UNARY[e.fn](go(e.x));
+      case 'cast':
+        if (e.x.type === 'bool' || e.type === 'bool') return `((${C_TYPE[e.type]})(${go(e.x)} != 0))`;
+        return `((${C_TYPE[e.type]})${go(e.x)})`;
+      case 'where': return `(${go(e.cond)} ? ${go(e.then)} : ${go(e.else)})`;
+      case 'random': return `tcc_uniform01(rt->seed, streams[${e.stream}], rt->step, (uint32_t)(${go(e.element)}))`;
+      case 'binary': {
+        const [a, b] = [go(e.a), go(e.b)];
+        switch (e.fn) {
+          case 'add': return `(${a} + ${b})`;
+          case 'sub': return `(${a} - ${b})`;
+          case 'mul': return `(${a} * ${b})`;
+          case 'div': return `(${a} / ${b})`;
+          // NaN on the left gives the right operand, as the JavaScript and WGSL backends do.
+          case 'max': return `tcc_max${e.type === 'i32' ? 'i' : 'f'}(${a}, ${b})`;
+          case 'min': return `tcc_min${e.type === 'i32' ? 'i' : 'f'}(${a}, ${b})`;
+          case 'lt': return `(${a} < ${b})`;
+          case 'pow': return `powf(${a}, ${b})`;
+          case 'idiv': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} / ${b})` : `tcc_floor_div(${a}, ${b})`;
+          case 'mod': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} % ${b})` : `tcc_floor_mod(${a}, ${b})`;
+          case 'gelu_grad': return `(${b} * tcc_gelu_grad(${a}))`;
+          case 'gelu_tanh_grad': return `(${b} * tcc_gelu_tanh_grad(${a}))`;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,458 @@
+// The native renderer: kernel IR → one C translation unit per program. Each
+// distinct kernel (by its structural key) becomes one function over typed
+// pointers, one per arg, with shapes and strides baked in as constants, and
+// the kernels that differ only in their buffers and random streams (the
+// layers of a model) share it. A call table binds each kernel of the
+// program, in order, to its ranges of the two memory regions; Node-API entry
+// points run the table (prelude.ts).
+//
+//   map        the space's loops, the outer ones split across threads, the
+//              innermost vectorized
+//   reduce     per outer point (split across threads): each stage a loop
+//              over the reduced space, sums accumulated in double; then the
+//              stores and the element stores
+//   matmul     per batch: both operands packed into register-tile panels
+//              (their prologue expressions evaluated while packing), tiles
+//              of C split across threads, the micro-kernel in registers, the
+//              epilogue stored per element of the tile
+//   attention  per (batch, query row), split across threads: the row's
+//              scores in a local array, the softmax, and the value product,
+//              so no [batch, heads, seq, seq] tensor is ever stored;
+//              attention_grad: per batch, dq per row and dk, dv accumulated
+//              in each thread's scratch
+//   scatter, loss   as written, loss rows split across threads
+
+import { CodeWriter } from '../common/writer.js';
+import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, LossKernel, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScatterKernel, Store } from '../../compiler/lower/kernel.js';
+import type { ProgramBuffer, ProgramKernel } from '../../runtime/program.js';
+import { CExprs, C_NAMES, C_TYPE, type CNames } from './expr.js';
+import { NAPI_GLUE, PRELUDE } from './prelude.js';
+
+/** Work (points × inner steps) below which a loop runs on one thread: forking costs microseconds. */
+const PARALLEL_WORK = 1 << 15;
+
+const product = (xs: readonly number[]) => xs.reduce((a, d) => a * d, 1);
+
+function emitStores(w: CodeWriter, scope: CExprs, stores: readonly Store[]): void {
+  const inner = scope.open(w, stores.flatMap((s) => [s.index, s.value]));
+  for (const s of stores) w.line(`a${s.arg}[${inner.render(s.index)}] = ${inner.render(s.value)};`);
+}
+
+/**
+ * Loops over `shape` named by `name`; axes of extent 1 are constants. The
+ * loops are split across threads when `work` is large (collapsed, so a
+ * short outer axis still gives every thread a share), all but the innermost
+ * when it is marked for vectorization (`simd`).
+ */
+function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, work: number, simd: boolean, body: () => void): void {
+  const axes = shape.map((d, a) => [d, a] as const).filter(([d]) => d !== 1);
+  w.block('{', () => {
+    shape.forEach((d, a) => d === 1 && w.line(`const int32_t ${name(a)} = 0;`));
+    const parallel = work >= PARALLEL_WORK;
+    axes.forEach(([d, a], i) => {
+      const innermost = i === axes.length - 1;
+      if (i === 0 && parallel) {
+        // Every loop collapsed into the split, but a vectorized innermost one.
+        const collapse = simd ? Math.max(axes.length - 1, 1) : axes.length;
+        w.line(`#pragma omp parallel for${innermost && simd ? ' simd' : ''} schedule(static)${collapse > 1 ? ` collapse(${collapse})` : ''}`);
+      } else if (innermost && simd) w.line('#pragma omp simd');
+      w.line(`for (int32_t ${name(a)} = 0; ${name(a)} < ${d}; ${name(a)}++)`);
+    });
+    w.block('{', body);
+  });
+}
+
+function renderMap(w: CodeWriter, k: MapKernel): void {
+  const scope = new CExprs({ idx: k.shape, ridx: [] });
+  loops(w, k.shape, C_NAMES.idx, product(k.shape), true, () => emitStores(w, scope, k.stores));
+}
+
+function renderReduce(w: CodeWriter, k: ReduceKernel): void {
+  const scope = new CExprs({ idx: k.shape, ridx: k.reduced });
+  const reduced = product(k.reduced);
+  loops(w, k.shape, C_NAMES.idx, product(k.shape) * reduced, false, () => {
+    k.stages.forEach((stage, i) => {
+      if (stage.combine === 'let') {
+        w.line(`const float v${i} = ${scope.open(w, [stage.value]).render(stage.value)};`);
+        return;
+      }
+      if (stage.combine === 'sum') {
+        w.line(`double s${i} = 0;`);
+        reducedLoops(w, k.reduced, `reduction(+:s${i})`, () => {
+          const x = scope.open(w, [stage.value]).render(stage.value);
+          w.line(`s${i} += ${x};`);
+        });
+        w.line(`const float v${i} = (float)s${i};`);
+        return;
+      }
+      // max, NaN-propagating as the other backends' (x > v || x != x).
+      w.line(`float m${i} = -INFINITY;`);
+      reducedLoops(w, k.reduced, null, () => {
+        const x = scope.open(w, [stage.value]).render(stage.value);
+        w.line(`const float x = ${x};`);
+        w.line(`m${i} = (x > m${i} || x != x) ? x : m${i};`);
+      });
+      w.line(`const float v${i} = m${i};`);
+    });
+    if (k.stores.length) emitStores(w, scope, k.stores);
+    if (k.elementStores.length) reducedLoops(w, k.reduced, '', () => emitStores(w, scope, k.elementStores));
+  });
+}
+
+/** Loops over the reduced space (ridx axes), the innermost vectorized with `clause` unless it is null (a loop-carried max). */
+function reducedLoops(w: CodeWriter, shape: readonly number[], clause: string | null, body: () => void): void {
+  w.block('{', () => {
+    shape.forEach((d, a) => {
+      if (a === shape.length - 1 && clause !== null) w.line(`#pragma omp simd ${clause}`.trimEnd());
+      w.line(`for (int32_t r${a} = 0; r${a} < ${d}; r${a}++)`);
+    });
+    w.block('{', body);
+  });
+}
+
+/** Names for expressions over a matmul's operand or output space: batch counters, then two named axes. */
+function matNames(nb: number, row: string, col: string): CNames {
+  return { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? row : col), ridx: C_NAMES.ridx };
+}
+
+/**
+ * Packs A into row panels: TCC_MR rows per panel, each k step TCC_MR
+ * consecutive floats, padding zero; the loop runs along A's unit stride.
+ */
+function packA(w: CodeWriter, k: MatmulKernel): void {
+  const scope = new CExprs({ idx: [...k.batch, k.m, k.k], ridx: [] }, matNames(k.batch.length, 'o', 'p'));
+  const put = (value: string) => `pa[(o / TCC_MR) * ${k.k} * TCC_MR + p * TCC_MR + o % TCC_MR] = ${value};`;
+  const body = () => w.block(`if (o < ${k.m}) {`, () => {
+    const inner = scope.open(w, [k.a.value]);
+    w.line(put(inner.render(k.a.value)));
+  }, `} else ${put('0.0f')}`);
+  const parallel = k.m * k.k >= PARALLEL_WORK ? '#pragma omp parallel for schedule(static)' : '';
+  const kInner = !k.a.view || k.a.view.colStride === 1 || k.a.view.rowStride !== 1;
+  if (parallel) w.line(parallel);
+  if (kInner) w.block('for (int32_t o = 0; o < mt * TCC_MR; o++) {', () => w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, body));
+  else w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.block('for (int32_t o = 0; o < mt * TCC_MR; o++) {', body));
+}
+
+/**
+ * Packs B whole into column panels (`pb`): TCC_NR columns per panel, each k
+ * step TCC_NR consecutive floats, padding zero; the loop runs along B's
+ * unit stride, split across threads when large.
+ */
+function packB(w: CodeWriter, k: MatmulKernel, pb: string): void {
+  const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(k.batch.length, 'p', 'j'));
+  const put = (value: string) => `${pb}[(size_t)(j / TCC_NR) * ${k.k} * TCC_NR + p * TCC_NR + j % TCC_NR] = ${value};`;
+  const body = () => w.block(`if (j < ${k.n}) {`, () => {
+    const inner = scope.open(w, [k.b.value]);
+    w.line(put(inner.render(k.b.value)));
+  }, `} else ${put('0.0f')}`);
+  if (k.k * k.n >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
+  if (k.b.view?.rowStride === 1 && k.b.view.colStride !== 1) w.block('for (int32_t j = 0; j < nt * TCC_NR; j++) {', () => w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, body));
+  else w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.block('for (int32_t j = 0; j < nt * TCC_NR; j++) {', body));
+}
+
+/** Whether a matmul's B operand is packed once and kept (a parameter, the same for every batch, in a program that never writes it). */
+export function cachesB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
+  return mode === 'infer' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
+}
+
+function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
+  const nb = k.batch.length;
+  w.line(`const int32_t mt = (${k.m} + TCC_MR - 1) / TCC_MR, nt = (${k.n} + TCC_NR - 1) / TCC_NR;`);
+  w.line(`float *pa = tcc_scratch(0, sizeof(float) * (size_t)mt * TCC_MR * ${k.k});`);
+  w.line('float *tiles = tcc_scratch(2, sizeof(float) * (size_t)mt * nt * TCC_MR * TCC_NR);');
+  if (cached) {
+    // B packed once per value of its parameter (tcc_pack_fresh follows the parameters' writes).
+    w.line(`float *pb = tcc_pack_data(pk, (size_t)nt * TCC_NR * ${k.k});`);
+    w.block('if (!tcc_pack_fresh(pk)) {', () => {
+      // The same for every batch: the batch coordinates are 0.
+      if (nb) w.line(`const int32_t ${Array.from({ length: nb }, (_, d) => `c${d} = 0`).join(', ')};`);
+      packB(w, k, 'pb');
+      w.line('tcc_pack_done(pk);');
+    });
+  } else w.line(`float *pb = tcc_scratch(1, sizeof(float) * (size_t)nt * TCC_NR * ${k.k});`);
+  loops(w, k.batch, C_NAMES.idx, 0, false, () => {
+    packA(w, k);
+    if (!cached) packB(w, k, 'pb');
+    w.line(`#pragma omp parallel if(${k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
+    w.block('{', () => {
+      w.line(`tcc_gemm_packed(mt, nt, ${k.k}, pa, pb, tiles);`);
+      // The epilogue of each column panel, by the thread that computed it.
+      w.line('#pragma omp for schedule(static)');
+      w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
+        w.line(`const int32_t cols = ${k.n} - tj * TCC_NR < TCC_NR ? ${k.n} - tj * TCC_NR : TCC_NR;`);
+        w.block(`for (int32_t i = 0; i < ${k.m}; i++) {`, () => {
+          w.line('const float *row = tiles + ((size_t)tj * mt + i / TCC_MR) * TCC_MR * TCC_NR + (i % TCC_MR) * TCC_NR;');
+          w.line('#pragma omp simd');
+          w.block('for (int32_t q = 0; q < cols; q++) {', () => {
+            w.line('const int32_t j = tj * TCC_NR + q;');
+            w.line('const float acc = row[q];');
+            emitStores(w, new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(nb, 'i', 'j')), k.stores);
+          });
+        });
+      });
+    });
+  });
+}
+
+/** A plain operand view: its arg, strides, and the batch offset `base` names. */
+function view(o: Operand): { arg: number; rs: number; cs: number } {
+  const v = o.view;
+  if (!v) throw new Error('attention operands must be plain views');
+  return { arg: v.arg, rs: v.rowStride, cs: v.colStride };
+}
+
+function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
+  for (const [name, o] of operands) {
+    const v = o.view!;
+    const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
+    w.line(`const int32_t ${name} = ${[String(v.offset), ...terms].join(' + ')};`);
+  }
+}
+
+/** Query rows per block: a block's scores (rows × keys) live in the thread's scratch. */
+const QUERY_BLOCK = 64;
+
+/**
+ * Attention forward, per (batch, block of query rows), blocks split across
+ * threads: S = Q·Kᵀ by the packed GEMM, each row's scores (the score
+ * expression on the product), its softmax and log-sum-exp, then O = P·V by
+ * the GEMM, scaled by the row's 1/Σ when stored.
+ */
+function renderAttention(w: CodeWriter, k: AttentionKernel): void {
+  const nb = k.batch.length;
+  const [q, kk] = [view(k.q), view(k.k)];
+  const block = Math.min(QUERY_BLOCK, k.queries);
+  const blocks = Math.ceil(k.queries / block);
+  const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'));
+  const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'));
+  const work = product(k.batch) * k.queries * k.keys * (k.depth + k.depthV);
+  loops(w, [...k.batch, blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
+    bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
+    w.line(`const int32_t i0 = blk * ${block}, rows = ${k.queries} - i0 < ${block} ? ${k.queries} - i0 : ${block};`);
+    w.line(`float *s = tcc_local(3, ${block * k.keys}), inv[${block}];`);
+    w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depth}, a${q.arg} + qb + (size_t)i0 * ${q.rs}, ${q.rs}, ${q.cs}, a${kk.arg} + kb, ${kk.cs}, ${kk.rs}, s, ${k.keys}, 0);`);
+    w.block('for (int32_t r = 0; r < rows; r++) {', () => {
+      w.line('const int32_t i = i0 + r;');
+      w.line(`float *row = s + (size_t)r * ${k.keys}, top = -INFINITY, sum = 0.0f;`);
+      w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
+        w.line('const float acc = row[j];');
+        const sc = scores.open(w, [k.score]);
+        w.line(`row[j] = ${sc.render(k.score)};`);
+        w.line('top = (row[j] > top || row[j] != row[j]) ? row[j] : top;');
+      });
+      w.line('#pragma omp simd reduction(+:sum)');
+      w.line(`for (int32_t j = 0; j < ${k.keys}; j++) { row[j] = tcc_expf(row[j] - top); sum += row[j]; }`);
+      if (k.keep) {
+        const keep = k.keep;
+        w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
+          const sc = scores.open(w, [keep]);
+          w.line(`row[j] *= ${sc.render(keep)};`);
+        });
+      }
+      w.line('inv[r] = 1.0f / sum;');
+      if (k.lse) {
+        const lse = k.lse;
+        w.block('{', () => {
+          const l = outs.open(w, [lse.index]);
+          w.line(`a${lse.arg}[${l.render(lse.index)}] = top + logf(sum);`);
+        });
+      }
+    });
+    if (k.v && k.out) {
+      const [v, out] = [view(k.v), k.out];
+      w.line(`float *o = tcc_local(4, ${block * k.depthV});`);
+      w.line(`tcc_sgemm(rows, ${k.depthV}, ${k.keys}, s, ${k.keys}, 1, a${v.arg} + vb, ${v.rs}, ${v.cs}, o, ${k.depthV}, 0);`);
+      w.block('for (int32_t r = 0; r < rows; r++) {', () => {
+        w.line('const int32_t i = i0 + r;');
+        w.block(`for (int32_t c = 0; c < ${k.depthV}; c++) {`, () => {
+          const o = outs.open(w, [out.index]);
+          w.line(`a${out.arg}[${o.render(out.index)}] = o[r * ${k.depthV} + c] * inv[r];`);
+        });
+      });
+    }
+  });
+}
+
+/**
+ * Attention backward, per batch (split across threads), a block of query
+ * rows at a time: the probabilities recomputed from Q·Kᵀ and the saved
+ * log-sum-exp, dP = dO·Vᵀ, dS, then dV += (P∘keep)ᵀ·dO, dK += dSᵀ·Q and
+ * dQ = dS·K, each by the packed GEMM; dK and dV are stored after the last
+ * block.
+ */
+function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
+  const nb = k.batch.length;
+  const [q, kk, v, g] = [view(k.q), view(k.k), view(k.v), view(k.dout)];
+  const block = Math.min(QUERY_BLOCK, k.queries);
+  const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'));
+  const rows = new CExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, matNames(nb, 'i', 'c'));
+  const keyRows = new CExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, matNames(nb, 'j', 'c'));
+  const work = product(k.batch) * k.queries * k.keys * (2 * k.depth + 3 * k.depthV);
+  loops(w, k.batch, C_NAMES.idx, work, false, () => {
+    bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v], ['gb', k.dout]]);
+    w.line(`float *p = tcc_local(3, ${block * k.keys}), *dp = tcc_local(4, ${block * k.keys});`);
+    w.line(`float *dk = tcc_local(5, ${k.keys * k.depth}), *dv = tcc_local(6, ${k.keys * k.depthV}), *dq = tcc_local(7, ${block * k.depth});`);
+    w.line(`memset(dk, 0, sizeof(float) * ${k.keys * k.depth});`);
+    w.line(`memset(dv, 0, sizeof(float) * ${k.keys * k.depthV});`);
+    w.block(`for (int32_t i0 = 0; i0 < ${k.queries}; i0 += ${block}) {`, () => {
+      w.line(`const int32_t rows = ${k.queries} - i0 < ${block} ? ${k.queries} - i0 : ${block};`);
+      w.line(`const float *qrows = a${q.arg} + qb + (size_t)i0 * ${q.rs}, *grows = a${g.arg} + gb + (size_t)i0 * ${g.rs};`);
+      w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depth}, qrows, ${q.rs}, ${q.cs}, a${kk.arg} + kb, ${kk.cs}, ${kk.rs}, p, ${k.keys}, 0);`);
+      w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depthV}, grows, ${g.rs}, ${g.cs}, a${v.arg} + vb, ${v.cs}, ${v.rs}, dp, ${k.keys}, 0);`);
+      w.block('for (int32_t r = 0; r < rows; r++) {', () => {
+        w.line('const int32_t i = i0 + r;');
+        const rr = rows.open(w, [k.lse, k.delta]);
+        w.line(`const float lse = ${rr.render(k.lse)}, delta = ${rr.render(k.delta)};`);
+        w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
+          w.line(`const float acc = p[r * ${k.keys} + j];`);
+          const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
+          w.line(`const float prob = tcc_expf(${s.render(k.score)} - lse);`);
+          w.line(`const float keep = ${k.keep ? s.render(k.keep) : '1.0f'};`);
+          w.line(`const float gs = prob * (dp[r * ${k.keys} + j] * keep - delta);`);
+          if (k.dscores) w.line(`a${k.dscores.arg}[${s.render(k.dscores.index)}] = gs;`);
+          w.line(`dp[r * ${k.keys} + j] = gs * ${k.scale}f;`);
+          w.line(`p[r * ${k.keys} + j] = prob * keep;`);
+        });
+      });
+      w.line(`tcc_sgemm(${k.keys}, ${k.depthV}, rows, p, 1, ${k.keys}, grows, ${g.rs}, ${g.cs}, dv, ${k.depthV}, 1);`);
+      w.line(`tcc_sgemm(${k.keys}, ${k.depth}, rows, dp, 1, ${k.keys}, qrows, ${q.rs}, ${q.cs}, dk, ${k.depth}, 1);`);
+      const { dq } = k;
+      if (dq) {
+        w.line(`tcc_sgemm(rows, ${k.depth}, ${k.keys}, dp, ${k.keys}, 1, a${kk.arg} + kb, ${kk.rs}, ${kk.cs}, dq, ${k.depth}, 0);`);
+        w.block('for (int32_t r = 0; r < rows; r++) {', () => {
+          w.line('const int32_t i = i0 + r;');
+          w.block(`for (int32_t c = 0; c < ${k.depth}; c++) {`, () => {
+            const o = rows.open(w, [dq.index]);
+            w.line(`a${dq.arg}[${o.render(dq.index)}] = dq[r * ${k.depth} + c];`);
+          });
+        });
+      }
+    });
+    const store = (pl: Placement | undefined, width: number, from: string) => {
+      if (!pl) return;
+      w.block(`for (int32_t c = 0; c < ${width}; c++) {`, () => {
+        const o = keyRows.open(w, [pl.index]);
+        w.line(`a${pl.arg}[${o.render(pl.index)}] = ${from}[j * ${width} + c];`);
+      });
+    };
+    w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
+      store(k.dk, k.depth, 'dk');
+      store(k.dv, k.depthV, 'dv');
+    });
+  });
+}
+
+function renderScatter(w: CodeWriter, k: ScatterKernel): void {
+  const { ids, values, table } = k;
+  w.line(`memset(a${table.arg} + ${table.offset}, 0, sizeof(float) * ${k.rows * k.rowSize});`);
+  w.block(`for (int32_t i = 0; i < ${k.count}; i++) {`, () => {
+    w.line(`float *row = a${table.arg} + ${table.offset} + (size_t)a${ids.arg}[${ids.offset} + i] * ${k.rowSize};`);
+    w.line(`const float *from = a${values.arg} + ${values.offset} + (size_t)i * ${k.rowSize};`);
+    w.line('#pragma omp simd');
+    w.line(`for (int32_t j = 0; j < ${k.rowSize}; j++) row[j] += from[j];`);
+  });
+}
+
+function renderLoss(w: CodeWriter, k: LossKernel): void {
+  const { rows, classes, ignoreIndex } = k;
+  const logits = `a${k.logits.arg} + ${k.logits.offset}`;
+  const label = (at: string) => `a${k.labels.arg}[${k.labels.offset} + ${at}]`;
+  w.line('int32_t count = 0;');
+  w.line(`for (int32_t r = 0; r < ${rows}; r++) count += ${label('r')} != ${ignoreIndex};`);
+  if (k.fn === 'cross_entropy_grad') w.line(`memset(a${k.out.arg} + ${k.out.offset}, 0, sizeof(float) * ${rows * classes});`);
+  w.line('double total = 0;');
+  if (rows * classes >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static) reduction(+:total)');
+  w.block(`for (int32_t r = 0; r < ${rows}; r++) {`, () => {
+    w.line(`const int32_t label = ${label('r')};`);
+    w.line(`if (label == ${ignoreIndex}) continue;`);
+    w.line(`const float *x = ${logits} + (size_t)r * ${classes};`);
+    if (k.fn === 'accuracy') {
+      w.line('int32_t best = 0;');
+      w.line(`for (int32_t c = 1; c < ${classes}; c++) if (x[c] > x[best]) best = c;`);
+      w.line('total += best == label;');
+      return;
+    }
+    w.line('float top = -INFINITY;');
+    w.line(`for (int32_t c = 0; c < ${classes}; c++) top = (x[c] > top || x[c] != x[c]) ? x[c] : top;`);
+    w.line('double sum = 0;');
+    w.line('#pragma omp simd reduction(+:sum)');
+    w.line(`for (int32_t c = 0; c < ${classes}; c++) sum += tcc_expf(x[c] - top);`);
+    w.line('const double lse = top + log(sum);');
+    if (k.fn === 'cross_entropy') w.line('total += lse - x[label];');
+    else {
+      w.line(`const float scale = a${k.dloss!.arg}[${k.dloss!.offset}] / (float)count;`);
+      w.line(`float *g = a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes};`);
+      w.line('#pragma omp simd');
+      w.line(`for (int32_t c = 0; c < ${classes}; c++) g[c] = (tcc_expf(x[c] - (float)lse) - (c == label)) * scale;`);
+    }
+  });
+  if (k.fn !== 'cross_entropy_grad') w.line(`a${k.out.arg}[${k.out.offset}] = count ? (float)(total / count) : 0.0f;`);
+}
+
+/** The C function of a kernel: `void fn(a0, a1, …, rt, streams, pk)`, pk its call site's cache of packed parameters. */
+export function renderKernelC(k: Kernel, fn: string, mode: 'infer' | 'train'): string {
+  const w = new CodeWriter();
+  const params = [...k.args.map((a, i) => `${a.access === 'read' ? 'const ' : ''}${C_TYPE[a.dtype]} *a${i}`), 'const tcc_rt *rt', 'const uint32_t *streams', 'tcc_pack *pk'].join(', ');
+  w.line(`// ${k.kind} ${k.label}`.trimEnd());
+  w.block(`static void ${fn}(${params}) {`, () => {
+    w.line('(void)rt; (void)streams; (void)pk;');
+    switch (k.kind) {
+      case 'map': return renderMap(w, k);
+      case 'reduce': return renderReduce(w, k);
+      case 'matmul': return renderMatmul(w, k, cachesB(k, mode));
+      case 'attention': return renderAttention(w, k);
+      case 'attention_grad': return renderAttentionGrad(w, k);
+      case 'scatter': return renderScatter(w, k);
+      case 'loss': return renderLoss(w, k);
+    }
+  });
+  return w.toString();
+}
+
+/** What the C program needs of the program: where each buffer lives and which ranges each kernel binds. */
+export interface NativeLayout {
+  /** Inference programs never write their parameters, so packed copies of them are kept between runs. */
+  readonly mode: 'infer' | 'train';
+  readonly buffers: readonly Pick<ProgramBuffer, 'id' | 'dtype' | 'region' | 'offset'>[];
+  readonly kernels: readonly Pick<ProgramKernel, 'fn' | 'args' | 'streams'>[];
+  readonly updates: readonly { readonly from: { buffer: number; offset: number; size: number }; readonly to: { buffer: number; offset: number; size: number } }[];
+}
+
+/** The whole kernels.c of a program: the prelude, each distinct kernel once, the call table and the Node-API entry points. */
+export function renderProgramC(kernels: readonly Kernel[], layout: NativeLayout, title: string): string {
+  const w = new CodeWriter();
+  w.line(`// Generated by tcc: native CPU kernels of ${title}. Do not edit.`);
+  const seen = new Set<string>();
+  const bodies: string[] = [];
+  kernels.forEach((k, i) => {
+    const fn = layout.kernels[i]!.fn;
+    if (seen.has(fn)) return;
+    seen.add(fn);
+    bodies.push(renderKernelC(k, fn, layout.mode));
+  });
+  const pointer = (range: { buffer: number; offset: number }, cast: string) => {
+    const b = layout.buffers[range.buffer]!;
+    return `(${cast} *)(${b.region === 'arena' ? 'a' : 'p'} + ${b.offset + 4 * range.offset})`;
+  };
+  const calls = layout.kernels.map((entry, i) => {
+    const k = kernels[i]!;
+    const args = entry.args.map((r, j) => pointer(r, C_TYPE[k.args[j]!.dtype]));
+    const streams = entry.streams?.length ? `(const uint32_t[]){${entry.streams.join(', ')}}` : 'NULL';
+    const pack = k.kind === 'matmul' && cachesB(k, layout.mode) ? `&tcc_packs[${i}]` : 'NULL';
+    return `static void tcc_call_${i}(char *p, char *a, const tcc_rt *rt) { ${entry.fn}(${[...args, 'rt', streams, pack].join(', ')}); }`;
+  });
+  const updates = layout.updates.map((u) => `  memmove(${pointer(u.to, 'char')}, ${pointer(u.from, 'char')}, ${4 * u.from.size});`);
+  return [
+    w.toString().trimEnd(),
+    PRELUDE,
+    ...bodies,
+    `static tcc_pack tcc_packs[${Math.max(calls.length, 1)}];`,
+    ...calls,
+    `#define TCC_CALLS ${calls.length}`,
+    `static void (*const tcc_calls[${Math.max(calls.length, 1)}])(char *, char *, const tcc_rt *) = {${calls.length ? layout.kernels.map((_, i) => `tcc_call_${i}`).join(', ') : '0'}};`,
+    `static void tcc_updates(char *p, char *a) {\n  (void)p; (void)a;\n${updates.join('\n')}\n}`,
+    NAPI_GLUE,
+  ].join('\n');
+}
+
+export type { KExpr };

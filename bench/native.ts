@@ -1,0 +1,60 @@
+// The native backend's own figures: the GEMM rate its micro-kernel reaches
+// on this machine (a square product, every core), which the training bench
+// reports its share of, and how long a program takes from nothing to its
+// first forward pass with an empty cache of built modules (the C compiler
+// runs) and with a filled one.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { GraphBuilder } from '../compiler/ir/graph.js';
+import { buildProgram } from '../compiler/program.js';
+import { initParams } from '../runtime/init.js';
+import { openSession } from '../runtime/session.js';
+import { encoderGraph } from './inference.js';
+import { emit, median, round, timeAsync, type Record_ } from './stats.js';
+
+/** GFLOP/s of an n×n×n product on the native backend (median of `repeats`). */
+async function gemm(n: number, repeats: number): Promise<number> {
+  const g = new GraphBuilder('gemm', 'infer', {});
+  const a = g.add('input', [], { name: 'a', dtype: 'f32', shape: [n, n] });
+  const b = g.add('input', [], { name: 'b', dtype: 'f32', shape: [n, n] });
+  g.output('c', g.add('matmul', [a.id, b.id], {} as never).id);
+  const session = await openSession(buildProgram(g.build(), 'cpu'), { native: true });
+  const data = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const times = await timeAsync(repeats, async () => session.run({ a: data, b: data }));
+  session.destroy();
+  return (2 * n ** 3) / (median(times) / 1e3) / 1e9;
+}
+
+export async function benchNative(progress: (line: string) => void): Promise<{ records: Record_[]; peakGflops: number }> {
+  const records: Record_[] = [];
+  const record = (r: Record_) => {
+    emit(r);
+    records.push(r);
+  };
+  progress('native GEMM 1024×1024×1024…');
+  const peakGflops = round(await gemm(1024, 10), 1);
+  record({ bench: 'gemm', model: '1024x1024x1024', backend: 'native', batch: 1, seq: 0, metric: 'gflops', value: peakGflops, unit: 'GFLOP/s', repeats: 10 });
+
+  // From the graph to a program ready to run: the compiler, then the C build (or the cache), then loading it.
+  for (const model of ['bert-tiny', 'bert-base']) {
+    progress(`${model} from nothing to ready, with an empty and a filled cache…`);
+    const cacheDir = mkdtempSync(join(tmpdir(), 'tcc-bench-cache-'));
+    try {
+      for (const cache of ['empty', 'filled']) {
+        const start = performance.now();
+        const compiled = buildProgram(encoderGraph(model, 1), 'cpu');
+        const session = await openSession(compiled, { native: true, nativeOptions: { cacheDir } });
+        session.setParams(initParams(compiled.program.params, 0));
+        const ms = performance.now() - start;
+        session.destroy();
+        record({ bench: 'native-start', model, backend: 'native', batch: 1, seq: 128, metric: `ready_ms_${cache}_cache`, value: round(ms), unit: 'ms' });
+      }
+    } finally {
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  }
+  return { records, peakGflops };
+}

@@ -1,0 +1,26 @@
+// The native backend (C built by the system's compiler) against the float64
+// interpreter on the op-test table: the same f32 inputs, relative error
+// ≤ 1e-5 and absolute error ≤ 1e-6. Products (the ops of fusion class
+// matmul: matmul and attention) accumulate in f32 registers, in an order of
+// their own, over up to a thousand terms of size ~1: where a dot product
+// cancels to near zero its f32 rounding (~√K · 6e-8 · |terms|) exceeds 1e-6,
+// so their absolute tolerance is 2e-5 (attention's gradient chains two
+// products: dK = (P∘(dO·Vᵀ − δ))ᵀ·Q). The JavaScript backend accumulates in
+// doubles and needs no exception.
+
+import { describe, expect, it } from 'vitest';
+import { opDef } from '../../compiler/ir/ops/index.js';
+import { OP_CASES, type OpCase } from '../ops/cases.js';
+import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
+
+const atol = (test: OpCase) => (opDef(test.op).fusion === 'matmul' ? 2e-5 : 1e-6);
+
+describe('native backend', () => {
+  it.each([...OP_CASES, ...SIZED_CASES].map((c, i) => [name(c, i), c] as const))('%s matches the interpreter', async (_, test) => {
+    expect(await checkOp(test, 'infer', 99, 'native', 1e-5, atol(test))).toBeLessThanOrEqual(1);
+  });
+
+  it.each(OP_CASES.filter((c) => opDef(c.op).stochastic).map((c, i) => [name(c, i), c] as const))('%s draws the interpreter\'s dropout mask in training graphs', async (_, test) => {
+    expect(await checkOp(test, 'train', 3, 'native', 1e-5, 1e-6)).toBeLessThanOrEqual(1);
+  });
+});
