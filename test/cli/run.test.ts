@@ -90,6 +90,21 @@ describe('tcc run', () => {
     expectInterpreterOutputs(out, graph, weights);
   });
 
+  it('runs a program directory that tcc compile wrote, without compiling, and refuses inputs of another shape', async () => {
+    const { spec, dir, graph, weights, inputsFile } = setup();
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(weights));
+    const program = join(dir, 'program');
+    expect((await tcc('compile', spec, '--batch', '2', '--seq', '7', '-o', program)).code).toBe(0);
+    const out = join(dir, 'out.safetensors');
+    const result = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out);
+    expect(result.code).toBe(0);
+    expectInterpreterOutputs(out, graph, weights);
+    writeFileSync(join(dir, 'short.json'), JSON.stringify({ input_ids: [[2, 17, 3]] }));
+    const other = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'short.json'), '--out', out);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/was compiled for batch 2 × seq 7, the inputs are 1 × 3 \(recompile with --batch 1 --seq 3\)/);
+  });
+
   it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', async () => {
     const { spec, dir, weights, inputsFile } = setup();
     const partial = { ...weights };
