@@ -1,8 +1,7 @@
-// bert-large pretraining (batch 8 × seq 128) on the CPU backend: that it
-// fits this machine's memory at all (planned arena and persistent region,
+// bert-large pretraining (batch 8 × seq 128) on the native CPU backend: that
+// it fits this machine's memory at all (planned arena and persistent region,
 // and the process's resident memory), and how long a step takes. A few
-// steps only: the JavaScript backend runs a step in minutes. Opt in with
-// `npm run bench -- large`.
+// steps only. Opt in with `npm run bench -- large`.
 
 import { performance } from 'node:perf_hooks';
 import { buildProgram } from '../compiler/program.js';
@@ -13,7 +12,7 @@ import { Trainer } from '../train/trainer.js';
 import { emit, round, type Record_ } from './stats.js';
 import { BATCH, pretrainBatch, SEQ, trainingGraph } from './training.js';
 
-const STEPS = 2;
+const STEPS = 3;
 
 export async function benchLarge(progress: (line: string) => void): Promise<Record_[]> {
   const records: Record_[] = [];
@@ -25,10 +24,10 @@ export async function benchLarge(progress: (line: string) => void): Promise<Reco
   const graph = trainingGraph('bert-large');
   const compiled = buildProgram(graph, 'cpu', { check: true });
   const memory = compileReport(graph, compiled).memory;
-  const base = { bench: 'large-train', model: 'bert-large', backend: 'cpu-js', batch: BATCH, seq: SEQ };
+  const base = { bench: 'large-train', model: 'bert-large', backend: 'native', batch: BATCH, seq: SEQ };
   record({ ...base, metric: 'arena_bytes', value: memory.arenaBytes, unit: 'bytes' });
   record({ ...base, metric: 'persistent_bytes', value: memory.persistentBytes, unit: 'bytes' });
-  const session = await openSession(compiled);
+  const session = await openSession(compiled, { native: true });
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
   const batch = pretrainBatch();

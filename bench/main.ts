@@ -62,7 +62,7 @@ async function nativeSection(): Promise<void> {
   peakGflops = native.peakGflops;
   write('');
   for (const r of native.records) write(row([r.bench, r.model, r.metric, `${r.value} ${r.unit}`], 22));
-  write('(GEMM: every core, median; ready: in-process, the compiler then the C build or the cache then loading, bert-* inference 1 × 128)');
+  write('(GEMM: every core, median; ready: in-process, from the spec through the compiler, the C build or the cache, to a loaded module; BertModel 1 × 128, parameters not included)');
 }
 
 async function inferenceSection(): Promise<void> {

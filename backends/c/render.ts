@@ -234,16 +234,18 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
     w.block('for (int32_t r = 0; r < rows; r++) {', () => {
       w.line('const int32_t i = i0 + r;');
       w.line(`float *row = s + (size_t)r * ${k.keys}, top = -INFINITY, sum = 0.0f;`);
+      w.line('#pragma omp simd');
       w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
         w.line('const float acc = row[j];');
         const sc = scores.open(w, [k.score]);
         w.line(`row[j] = ${sc.render(k.score)};`);
-        w.line('top = (row[j] > top || row[j] != row[j]) ? row[j] : top;');
       });
+      w.line(`for (int32_t j = 0; j < ${k.keys}; j++) top = (row[j] > top || row[j] != row[j]) ? row[j] : top;`);
       w.line('#pragma omp simd reduction(+:sum)');
       w.line(`for (int32_t j = 0; j < ${k.keys}; j++) { row[j] = tcc_expf(row[j] - top); sum += row[j]; }`);
       if (k.keep) {
         const keep = k.keep;
+        w.line('#pragma omp simd');
         w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
           const sc = scores.open(w, [keep]);
           w.line(`row[j] *= ${sc.render(keep)};`);
@@ -303,6 +305,7 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
         w.line('const int32_t i = i0 + r;');
         const rr = rows.open(w, [k.lse, k.delta]);
         w.line(`const float lse = ${rr.render(k.lse)}, delta = ${rr.render(k.delta)};`);
+        w.line('#pragma omp simd');
         w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
           w.line(`const float acc = p[r * ${k.keys} + j];`);
           const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
