@@ -4,9 +4,11 @@
 // first forward pass with an empty cache of built modules (the C compiler
 // runs) and with a filled one.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { GraphBuilder } from '../compiler/ir/graph.js';
 import { buildProgram } from '../compiler/program.js';
@@ -54,6 +56,26 @@ export async function benchNative(progress: (line: string) => void): Promise<{ r
     } finally {
       rmSync(cacheDir, { recursive: true, force: true });
     }
+  }
+  // The same as a user meets it: `tcc run` on a compiled bert-base program directory in a fresh
+  // process, up to the program loaded (its "program ready" line; weights and the forward pass after).
+  progress('tcc run on a bert-base program directory, with an empty and a filled cache…');
+  const work = mkdtempSync(join(tmpdir(), 'tcc-bench-run-'));
+  try {
+    const bin = fileURLToPath(new URL('../cli/tcc.js', import.meta.url));
+    const program = join(work, 'program');
+    const compile = spawnSync(process.execPath, [bin, 'compile', 'models/bert-base.yaml', '--batch', '1', '--seq', '128', '-o', program], { encoding: 'utf8' });
+    if (compile.status !== 0) throw new Error(`tcc compile failed: ${compile.stderr}`);
+    writeFileSync(join(work, 'inputs.json'), JSON.stringify({ input_ids: [Array.from({ length: 128 }, (_, i) => (i === 0 ? 101 : 1000 + i))] }));
+    const env = { ...process.env, TCC_CACHE_DIR: join(work, 'cache') };
+    for (const cache of ['empty', 'filled']) {
+      const run = spawnSync(process.execPath, [bin, 'run', '--model', program, '--inputs', join(work, 'inputs.json'), '--out', join(work, 'out.safetensors')], { encoding: 'utf8', env });
+      const ready = /program ready (\d+) ms after start/.exec(run.stderr)?.[1];
+      if (run.status !== 0 || ready === undefined) throw new Error(`tcc run failed: ${run.stderr}`);
+      record({ bench: 'native-start', model: 'bert-base', backend: 'native', batch: 1, seq: 128, metric: `cli_program_ready_ms_${cache}_cache`, value: Number(ready), unit: 'ms' });
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
   return { records, peakGflops };
 }

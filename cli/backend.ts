@@ -4,7 +4,6 @@
 // `native` and `js` ask for one of them; `webgpu` runs WGSL.
 
 import type { Graph } from '../compiler/ir/graph.js';
-import { buildProgram } from '../compiler/program.js';
 import type { LoadedProgram } from '../runtime/program.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { UsageError } from './errors.js';
@@ -37,7 +36,8 @@ export const BACKEND_OPTIONS = { backend: { type: 'string' }, threads: { type: '
 const targetOf = (flags: BackendFlags) => (flags.backend === 'webgpu' ? 'wgsl' : 'cpu');
 
 /** Compiles the graph for the backend and opens a session on it (proving its memory plan under --debug). */
-export function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
+export async function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
+  const { buildProgram } = await import('../compiler/program.js');
   return sessionOn(buildProgram(graph, targetOf(flags), { check: debug }), flags, io);
 }
 

@@ -33,7 +33,7 @@ Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports it
   --no-plan        every buffer its own memory (no memory planning)
   --dump-after P   print the IR after pass P (${PASS_NAMES.join(', ')}) and stop
   -o, --out DIR    write the IR (graph.txt, graph.json) and the program the
-                   runtime loads (program.json, and kernels.js or wgsl/*.wgsl)
+                   runtime loads (program.json, and kernels.js and kernels.c, or wgsl/*.wgsl)
   --json           print one JSON object on stdout instead of the summary`;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -188,7 +188,7 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     io.stdout.write(JSON.stringify(json) + '\n');
   } else {
     io.stderr.write(summary({ ...result, compileMs }, program, report) + '\n');
-    const sources = target === 'cpu' ? 'kernels.js' : `wgsl/ (${Object.keys(files).length} modules)`;
+    const sources = target === 'cpu' ? 'kernels.js, kernels.c' : `wgsl/ (${Object.keys(files).length} modules)`;
     if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${sources}, graph.txt, graph.json\n`);
   }
   return 0;

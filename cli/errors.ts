@@ -2,7 +2,6 @@
 // 2, usage errors print one line and exit 2, anything else is a bug or a
 // runtime failure: one line and exit 1. Stack traces only with --debug.
 
-import { UnsupportedError } from '../compiler/compile.js';
 import { CompileError, formatDiagnostic } from '../compiler/parser/diagnostics.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
 
@@ -24,7 +23,7 @@ export function reportError(e: unknown, debug: boolean, io: Io): number {
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
   }
-  if (e instanceof UsageError || e instanceof UnsupportedError || e instanceof InputError) {
+  if (e instanceof UsageError || e instanceof InputError) {
     io.stderr.write(`tcc: error: ${e.message}\n`);
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;

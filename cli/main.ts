@@ -2,38 +2,37 @@
 // tcc.ts; tests call `main` with buffers for output.
 
 import { readFileSync } from 'node:fs';
-import { compileUsage, runCompile } from './compile.js';
 import { reportError, UsageError, type Io } from './errors.js';
-import { importUsage, runImportHf } from './import-hf.js';
-import { datasetUsage, runDataset } from './dataset.js';
-import { finetuneUsage, runFinetune } from './finetune.js';
-import { prepareUsage, pretrainUsage, runPrepare, runPretrain } from './pretrain.js';
-import { runRun, runUsage } from './run.js';
-import { runServe, serveUsage } from './serve.js';
-import { convertUsage, fmtUsage, runConvert, runFmt } from './dsl.js';
 import { loadDsl } from '../compiler/dsl/runtime.js';
-import { runTokenize, tokenizeUsage } from './tokenize.js';
-import { runVocab, vocabUsage } from './vocab.js';
 
 type Command = (argv: string[], debug: boolean, io: Io) => number | Promise<number>;
 
-/** Every command: its line in the overview, its handler and its usage text. */
-const COMMANDS: Readonly<Record<string, { readonly line: string; readonly run: Command; readonly usage: string }>> = {
-  compile: { line: 'compile SPEC    compile a model spec to the graph IR and report its size', run: runCompile, usage: compileUsage },
-  run: { line: "run             run a model's forward pass on inputs, write its outputs", run: runRun, usage: runUsage },
-  serve: { line: 'serve DIR       serve a web page that runs a compiled model with WebGPU', run: runServe, usage: serveUsage },
-  fmt: { line: 'fmt FILE.tcc    format DSL files canonically (--check to verify)', run: runFmt, usage: fmtUsage },
-  convert: { line: 'convert FILE    write a spec as DSL or as YAML (--to tcc|yaml)', run: runConvert, usage: convertUsage },
-  'import-hf': { line: 'import-hf DIR   write the spec of a HuggingFace BERT directory', run: runImportHf, usage: importUsage },
-  tokenize: { line: "tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer", run: runTokenize, usage: tokenizeUsage },
-  prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', run: runPrepare, usage: prepareUsage },
-  pretrain: { line: 'pretrain SPEC   pretrain with masked LM and next-sentence prediction', run: runPretrain, usage: pretrainUsage },
-  finetune: { line: 'finetune SPEC   fine-tune a classification, tagging or question-answering head', run: runFinetune, usage: finetuneUsage },
-  vocab: { line: 'vocab           train a WordPiece vocabulary on a corpus', run: runVocab, usage: vocabUsage },
-  dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', run: runDataset, usage: datasetUsage },
+/** A command's module, loaded when the command runs: a command pays for its own imports only. */
+interface CommandModule {
+  readonly run: Command;
+  readonly usage: string;
+}
+
+/** Every command: its line in the overview, and how to load its handler and usage text. */
+const COMMANDS: Readonly<Record<string, { readonly line: string; readonly load: () => Promise<CommandModule> }>> = {
+  compile: { line: 'compile SPEC    compile a model spec to the graph IR and report its size', load: async () => { const m = await import('./compile.js'); return { run: m.runCompile, usage: m.compileUsage }; } },
+  run: { line: "run             run a model's forward pass on inputs, write its outputs", load: async () => { const m = await import('./run.js'); return { run: m.runRun, usage: m.runUsage }; } },
+  serve: { line: 'serve DIR       serve a web page that runs a compiled model with WebGPU', load: async () => { const m = await import('./serve.js'); return { run: m.runServe, usage: m.serveUsage }; } },
+  fmt: { line: 'fmt FILE.tcc    format DSL files canonically (--check to verify)', load: async () => { const m = await import('./dsl.js'); return { run: m.runFmt, usage: m.fmtUsage }; } },
+  convert: { line: 'convert FILE    write a spec as DSL or as YAML (--to tcc|yaml)', load: async () => { const m = await import('./dsl.js'); return { run: m.runConvert, usage: m.convertUsage }; } },
+  'import-hf': { line: 'import-hf DIR   write the spec of a HuggingFace BERT directory', load: async () => { const m = await import('./import-hf.js'); return { run: m.runImportHf, usage: m.importUsage }; } },
+  tokenize: { line: "tokenize        WordPiece-tokenize text as HuggingFace's BertTokenizer", load: async () => { const m = await import('./tokenize.js'); return { run: m.runTokenize, usage: m.tokenizeUsage }; } },
+  prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', load: async () => { const m = await import('./pretrain.js'); return { run: m.runPrepare, usage: m.prepareUsage }; } },
+  pretrain: { line: 'pretrain SPEC   pretrain with masked LM and next-sentence prediction', load: async () => { const m = await import('./pretrain.js'); return { run: m.runPretrain, usage: m.pretrainUsage }; } },
+  finetune: { line: 'finetune SPEC   fine-tune a classification, tagging or question-answering head', load: async () => { const m = await import('./finetune.js'); return { run: m.runFinetune, usage: m.finetuneUsage }; } },
+  vocab: { line: 'vocab           train a WordPiece vocabulary on a corpus', load: async () => { const m = await import('./vocab.js'); return { run: m.runVocab, usage: m.vocabUsage }; } },
+  dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', load: async () => { const m = await import('./dataset.js'); return { run: m.runDataset, usage: m.datasetUsage }; } },
 };
 
-const usage = `usage: tcc <command> [options]
+/** The overview and every command's usage (loads every command). */
+async function usage(): Promise<string> {
+  const modules = await Promise.all(Object.values(COMMANDS).map((c) => c.load()));
+  return `usage: tcc <command> [options]
 
 commands:
 ${Object.values(COMMANDS).map((c) => `  ${c.line}`).join('\n')}
@@ -43,7 +42,8 @@ options for every command:
   -h, --help      help for a command
   --version       print the version
 
-${Object.values(COMMANDS).map((c) => c.usage).join('\n\n')}`;
+${modules.map((m) => m.usage).join('\n\n')}`;
+}
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -56,13 +56,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     await loadDsl();
     const [command, ...rest] = args;
-    if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return await COMMANDS[command]!.run(rest, debug, io);
+    if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return await (await COMMANDS[command]!.load()).run(rest, debug, io);
     if (command === '--version') {
       io.stdout.write(`tcc ${version()}\n`);
       return 0;
     }
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-      io.stdout.write(usage + '\n');
+      io.stdout.write((await usage()) + '\n');
       return 0;
     }
     throw new UsageError(`unknown command '${command}'; run 'tcc --help' for the list`);

@@ -3,7 +3,6 @@
 import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { initParams } from '../runtime/init.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import type { Tensor } from '../runtime/session.js';
@@ -93,7 +92,8 @@ function compiledProgram(dir: string, inputs: { batch: number; seq: number }): L
 }
 
 /** A HuggingFace directory's own weights, if it has them in a format tcc reads. */
-function defaultWeights(model: string): string | undefined {
+async function defaultWeights(model: string): Promise<string | undefined> {
+  const { isModelDirectory } = await import('../compiler/compile.js');
   if (!isModelDirectory(model)) return undefined;
   const file = join(model, 'model.safetensors');
   if (existsSync(file)) return file;
@@ -148,12 +148,15 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const encoding = tokenizer?.encode(values.text!, { pair: values['text-pair'] });
   const inputs = encoding ? fromEncoding(encoding) : readInputs(values.inputs!);
 
-  const session = isProgramDirectory(values.model)
+  // A program directory runs without the compiler (which is not even loaded).
+  const programDir = isProgramDirectory(values.model);
+  const session = programDir
     ? await sessionOn(compiledProgram(values.model, inputs), backend, io)
-    : await sessionFor(compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
+    : await sessionFor((await import('../compiler/compile.js')).compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
   const { program } = session;
+  const programReady = performance.now();
   let weightsNote: string;
-  const weightsFile = values.weights ?? defaultWeights(values.model);
+  const weightsFile = values.weights ?? (programDir ? undefined : await defaultWeights(values.model));
   if (weightsFile) {
     const file = readSafetensors(readInputFile(weightsFile), weightsFile);
     const matched = matchWeights(program.params, file.tensors);
@@ -177,6 +180,6 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     for (const line of maskLines(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
   }
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
-  io.stderr.write(`  ready ${start.toFixed(0)} ms after start; forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
+  io.stderr.write(`  program ready ${programReady.toFixed(0)} ms after start, weights ${(start - programReady).toFixed(0)} ms more; forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
   return 0;
 }

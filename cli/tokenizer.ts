@@ -4,7 +4,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { isModelDirectory } from '../compiler/compile.js';
+import { isHfDirectory } from '../runtime/hf-config.js';
 import { VocabError, WordPieceTokenizer } from '../train/tokenizer.js';
 import { UsageError } from './errors.js';
 import { readInputFile } from './files.js';
@@ -29,7 +29,7 @@ function lowercaseFrom(dir: string): boolean | undefined {
 export function loadTokenizer(flags: TokenizerFlags): WordPieceTokenizer {
   let vocab = flags.vocab;
   if (!vocab && flags.model) {
-    const dir = isModelDirectory(flags.model) ? flags.model : dirname(flags.model);
+    const dir = isHfDirectory(flags.model) ? flags.model : dirname(flags.model);
     vocab = join(dir, 'vocab.txt');
     if (!existsSync(vocab)) throw new UsageError(`no vocab.txt in ${dir} for ${flags.model}: pass --vocab vocab.txt`);
   }

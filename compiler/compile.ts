@@ -12,7 +12,8 @@ import type { Graph, Mode } from './ir/graph.js';
 import { graphStats, type GraphStats } from './ir/stats.js';
 import { verifyGraph } from './ir/verify.js';
 import { CompileError } from './parser/diagnostics.js';
-import { isHfDirectory, loadSpec } from './parser/load.js';
+import { loadSpec } from './parser/load.js';
+import { isHfDirectory } from '../runtime/hf-config.js';
 import type { Spec } from './parser/spec.js';
 
 export interface CompileOptions {
@@ -48,11 +49,6 @@ export interface CompileResult {
   /** Floating-point operations of one step as compiled (recomputation included). */
   readonly flops: number;
   readonly compileMs: number;
-}
-
-/** Raised for a request the compiler cannot serve yet or at all; the CLI exits 2 with its message. */
-export class UnsupportedError extends Error {
-  override name = 'UnsupportedError';
 }
 
 /** A HuggingFace model directory: config.json (and model.safetensors, vocab.txt) rather than a spec file. */

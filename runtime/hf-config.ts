@@ -1,5 +1,14 @@
 // A model's config as HuggingFace's BertConfig (config.json), for checkpoints
-// that HuggingFace transformers and `tcc run` load.
+// that HuggingFace transformers and `tcc run` load; and whether a path is
+// such a model directory.
+
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A HuggingFace model directory: config.json (and model.safetensors, vocab.txt) rather than a spec file. */
+export function isHfDirectory(path: string): boolean {
+  return existsSync(join(path, 'config.json')) && statSync(path).isDirectory();
+}
 
 const HF_ACTIVATION: Readonly<Record<string, string>> = { gelu: 'gelu', gelu_tanh: 'gelu_new', relu: 'relu' };
 

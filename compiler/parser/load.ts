@@ -3,11 +3,12 @@
 // itself on top; a redefined block replaces the inherited one whole), then
 // read the merged tree into a Spec.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
 import { importHfConfig } from './hf-config.js';
+import { isHfDirectory } from '../../runtime/hf-config.js';
 import { checkSchema } from './schema.js';
 import { parseDsl } from '../dsl/document.js';
 import type { AttrEntry, AttrLiteral, BlockSpec, BodySpec, HeadSpec, InputSpec, Located, ModelSpec, Spec, StepSpec } from './spec.js';
@@ -44,10 +45,6 @@ function resolveExtends(from: string, target: string): string {
 export const isDslFile = (file: string) => file.endsWith('.tcc');
 
 /** A HuggingFace model directory (config.json inside) stands for the spec imported from it. */
-export function isHfDirectory(path: string): boolean {
-  return existsSync(join(path, 'config.json')) && statSync(path).isDirectory();
-}
-
 class SpecLoader {
   readonly bag = new DiagnosticBag();
 
