@@ -7,8 +7,8 @@
 // truncating operators where range analysis shows both operands
 // non-negative.
 
-import type { CodeWriter } from '../common/writer.js';
-import { rangeOf, sharedNodes, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
+import { ExprScope } from '../common/expr-scope.js';
+import { type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
 
 /** A C literal of the value as the type holds it (f32 rounded to float exactly). */
 export function cLiteral(value: number, type: ScalarType): string {
@@ -48,30 +48,21 @@ export interface CNames {
 
 export const C_NAMES: CNames = { idx: (a) => `c${a}`, ridx: (a) => `r${a}` };
 
-export class CExprs {
-  private readonly named = new Map<KExpr, string>();
-  private counter = 0;
-
+export class CExprs extends ExprScope {
   constructor(
-    private readonly space: Space,
+    space: Space,
     private readonly names: CNames = C_NAMES,
-    private readonly prefix = 't',
-  ) {}
-
-  /** A scope inside this one (a loop body) that declares the shared subexpressions of `roots` as local constants. */
-  open(w: CodeWriter, roots: readonly KExpr[]): CExprs {
-    const inner = new CExprs(this.space, this.names, `${this.prefix}${this.counter++}_`);
-    for (const [e, name] of this.named) inner.named.set(e, name);
-    for (const e of sharedNodes(roots, new Set(this.named.keys()))) {
-      const name = `${inner.prefix}${inner.counter++}`;
-      w.line(`const ${C_TYPE[e.type]} ${name} = ${inner.render(e)};`);
-      inner.named.set(e, name);
-    }
-    return inner;
+    prefix = 't',
+  ) {
+    super(space, prefix);
   }
 
-  private nonNegative(e: KExpr): boolean {
-    return rangeOf(e, this.space)[0] >= 0;
+  protected child(prefix: string): this {
+    return new CExprs(this.space, this.names, prefix) as this;
+  }
+
+  protected declare(name: string, e: KExpr, value: string): string {
+    return `const ${C_TYPE[e.type]} ${name} = ${value};`;
   }
 
   render(e: KExpr): string {

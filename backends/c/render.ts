@@ -23,6 +23,7 @@
 //   scatter, loss   as written, loss rows split across threads
 
 import { CodeWriter } from '../common/writer.js';
+import { viewBase } from '../common/expr-scope.js';
 import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, LossKernel, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScatterKernel, Store } from '../../compiler/lower/kernel.js';
 import type { ProgramBuffer, ProgramKernel } from '../../runtime/program.js';
 import { CExprs, C_NAMES, C_TYPE, type CNames } from './expr.js';
@@ -202,11 +203,7 @@ function view(o: Operand): { arg: number; rs: number; cs: number } {
 }
 
 function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
-  for (const [name, o] of operands) {
-    const v = o.view!;
-    const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
-    w.line(`const int32_t ${name} = ${[String(v.offset), ...terms].join(' + ')};`);
-  }
+  for (const [name, o] of operands) w.line(`const int32_t ${name} = ${viewBase(o)};`);
 }
 
 /** Query rows per block: a block's scores (rows × keys) live in the thread's scratch. */

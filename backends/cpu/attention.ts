@@ -6,6 +6,7 @@
 // dv accumulate over the rows of a batch in scratch.
 
 import type { CodeWriter } from '../common/writer.js';
+import { viewBase } from '../common/expr-scope.js';
 import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../compiler/lower/kernel.js';
 import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
 
@@ -18,11 +19,7 @@ function at(o: Operand, base: string, row: string, col: string): string {
 }
 
 function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
-  for (const [name, o] of operands) {
-    const v = o.view!;
-    const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
-    w.line(`const ${name} = ${[String(v.offset), ...terms].join(' + ')};`);
-  }
+  for (const [name, o] of operands) w.line(`const ${name} = ${viewBase(o)};`);
 }
 
 /** Names for expressions over (b…, i, j) or (b…, i, c). */

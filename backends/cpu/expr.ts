@@ -4,7 +4,8 @@
 // become local constants.
 
 import type { CodeWriter } from '../common/writer.js';
-import { rangeOf, sharedNodes, type KExpr, type Space } from '../../compiler/lower/kernel.js';
+import { ExprScope } from '../common/expr-scope.js';
+import { type KExpr, type Space } from '../../compiler/lower/kernel.js';
 
 const UNARY: Record<string, (x: string) => string> = {
   neg: (x) => `(-${x})`,
@@ -36,34 +37,21 @@ export interface Names {
 
 export const DEFAULT_NAMES: Names = { idx: (a) => `c${a}`, ridx: (a) => `r${a}` };
 
-export class JsExprs {
-  private readonly named = new Map<KExpr, string>();
-  private counter = 0;
-
+export class JsExprs extends ExprScope {
   constructor(
-    private readonly space: Space,
+    space: Space,
     private readonly names: Names = DEFAULT_NAMES,
-    private readonly prefix = 't',
-  ) {}
-
-  /**
-   * A scope inside this one (a loop body) that declares the shared
-   * subexpressions of `roots` as local constants; names of enclosing scopes
-   * stay visible.
-   */
-  open(w: CodeWriter, roots: readonly KExpr[]): JsExprs {
-    const inner = new JsExprs(this.space, this.names, `${this.prefix}${this.counter++}_`);
-    for (const [e, name] of this.named) inner.named.set(e, name);
-    for (const e of sharedNodes(roots, new Set(this.named.keys()))) {
-      const name = `${inner.prefix}${inner.counter++}`;
-      w.line(`const ${name} = ${inner.render(e)};`);
-      inner.named.set(e, name);
-    }
-    return inner;
+    prefix = 't',
+  ) {
+    super(space, prefix);
   }
 
-  private nonNegative(e: KExpr): boolean {
-    return rangeOf(e, this.space)[0] >= 0;
+  protected child(prefix: string): this {
+    return new JsExprs(this.space, this.names, prefix) as this;
+  }
+
+  protected declare(name: string, e: KExpr, value: string): string {
+    return `const ${name} = ${value};`;
   }
 
   render(e: KExpr): string {

@@ -16,6 +16,7 @@
 import { CodeWriter } from '../common/writer.js';
 import type { Kernel, LossKernel, MapKernel, MatmulKernel, Operand, ReduceKernel, ScatterKernel, Space, Store } from '../../compiler/lower/kernel.js';
 import { digest, kernelKey } from '../../compiler/lower/hash.js';
+import { viewBase } from '../common/expr-scope.js';
 import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
 import { renderAttention, renderAttentionGrad } from './attention.js';
 
@@ -50,13 +51,6 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
     if (k.stores.length) emitStores(w, scope, k.stores);
     if (k.elementStores.length) loops(w, k.reduced, DEFAULT_NAMES.ridx, () => emitStores(w, scope, k.elementStores));
   });
-}
-
-/** Batch offsets of a plain operand view, from the batch counters. */
-function viewBase(o: Operand): string {
-  const v = o.view!;
-  const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
-  return [String(v.offset), ...terms].join(' + ');
 }
 
 /**

@@ -6,8 +6,8 @@
 // modulo are floor division and modulo, as the kernel IR states; the plain
 // operators are used where range analysis shows both operands non-negative.
 
-import type { CodeWriter } from '../common/writer.js';
-import { rangeOf, sharedNodes, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
+import { ExprScope } from '../common/expr-scope.js';
+import { type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
 
 export function literal(value: number, type: ScalarType): string {
   if (type === 'bool') return value ? 'true' : 'false';
@@ -128,30 +128,21 @@ export interface WgslNames {
   readonly arg: (arg: number) => string;
 }
 
-export class WgslExprs {
-  private readonly named = new Map<KExpr, string>();
-  private counter = 0;
-
+export class WgslExprs extends ExprScope {
   constructor(
-    private readonly space: Space,
+    space: Space,
     private readonly names: WgslNames,
-    private readonly prefix = 't',
-  ) {}
-
-  /** A scope inside this one that declares the shared subexpressions of `roots` as lets. */
-  open(w: CodeWriter, roots: readonly KExpr[]): WgslExprs {
-    const inner = new WgslExprs(this.space, this.names, `${this.prefix}${this.counter++}_`);
-    for (const [e, name] of this.named) inner.named.set(e, name);
-    for (const e of sharedNodes(roots, new Set(this.named.keys()))) {
-      const name = `${inner.prefix}${inner.counter++}`;
-      w.line(`let ${name} = ${inner.render(e)};`);
-      inner.named.set(e, name);
-    }
-    return inner;
+    prefix = 't',
+  ) {
+    super(space, prefix);
   }
 
-  private nonNegative(e: KExpr): boolean {
-    return rangeOf(e, this.space)[0] >= 0;
+  protected child(prefix: string): this {
+    return new WgslExprs(this.space, this.names, prefix) as this;
+  }
+
+  protected declare(name: string, e: KExpr, value: string): string {
+    return `let ${name} = ${value};`;
   }
 
   render(e: KExpr): string {
