@@ -1,4 +1,4 @@
-// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [--recompute R] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
+// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
 
 import { mkdirSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -19,7 +19,7 @@ import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json]
-    [--recompute none|layer|sqrt] [--no-fuse] [--no-plan] [--dump-after PASS]
+    [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
 
 Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
@@ -29,6 +29,10 @@ Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports it
                    (WebGPU: one WGSL module per distinct kernel)
   --recompute R    training: recompute each layer's activations before its
                    backward pass (layer), or each √L layers' (sqrt); default none
+  --max-predictions N  training: at most N labelled positions per sequence, so that
+                   heads only a label loss reads (the masked-LM decoder) are
+                   computed at batch × N rows instead of every position
+                   (tcc pretrain sets it from its masking rate)
   --no-fuse        one kernel per op (no fusion, attention or projection rewrites)
   --no-plan        every buffer its own memory (no memory planning)
   --dump-after P   print the IR after pass P (${PASS_NAMES.join(', ')}) and stop
@@ -99,6 +103,7 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     out: { type: 'string', short: 'o' },
     target: { type: 'string' },
     recompute: { type: 'string' },
+    'max-predictions': { type: 'string' },
     'no-fuse': { type: 'boolean' },
     'no-plan': { type: 'boolean' },
     'dump-after': { type: 'string' },
@@ -117,6 +122,7 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     seq: positiveInt(values.seq, '--seq', 128),
     mode: oneOf(values.mode, '--mode', ['infer', 'train'], 'infer'),
     recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
+    ...(values['max-predictions'] === undefined ? {} : { maxPredictions: positiveInt(values['max-predictions'], '--max-predictions', 1) }),
     fuse: !values['no-fuse'],
     verify: debug,
     after: (pass, graph) => {

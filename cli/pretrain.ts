@@ -122,7 +122,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
-    batch, seq, mode: 'train', verify: debug, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
+    batch, seq, mode: 'train', maxPredictions: data.maxPredictions, verify: debug, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),

@@ -30,6 +30,12 @@ export interface CompileOptions {
   readonly verify?: boolean;
   /** Kernel fusion and the rewrites that serve it (default on). */
   readonly fuse?: boolean;
+  /**
+   * Training: the most labelled positions a sequence may have (BERT's
+   * max_predictions_per_seq); heads that only label losses read (the
+   * masked-LM decoder) are then computed at batch × this many rows.
+   */
+  readonly maxPredictions?: number;
   /** Activation recomputation in training graphs (default none). */
   readonly recompute?: RecomputeMode;
   /** Called with the graph after each pass (--dump-after). */
@@ -87,7 +93,8 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   // A training graph also computes the gradients of `loss` and applies AdamW.
   const optimizer = mode === 'train' ? { ...adamwSettings(spec), ...options.optimizer } : undefined;
   let before = graph;
-  const pipeline = { fuse: options.fuse ?? true, verify: options.verify ?? false, recompute: options.recompute ?? 'none', ...(optimizer ? { optimizer } : {}) };
+  const labelledRows = options.maxPredictions === undefined ? {} : { labelledRows: graph.dims['batch']! * options.maxPredictions };
+  const pipeline = { fuse: options.fuse ?? true, verify: options.verify ?? false, recompute: options.recompute ?? 'none', ...labelledRows, ...(optimizer ? { optimizer } : {}) };
   const result = runPipeline(graph, pipeline, (pass, g) => {
     if (pass === 'autodiff' || pass === 'adamw') before = g;
     options.after?.(pass, g);

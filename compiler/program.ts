@@ -77,7 +77,7 @@ export function buildProgram(graph: Graph, target: Target = 'cpu', options: Buil
     target,
     dims: graph.dims,
     ...layout,
-    inputs: kernels.inputs.map((i) => ({ ...tensor(i), ...(i.bound === undefined ? {} : { bound: i.bound }), ...(i.ignore === undefined ? {} : { ignore: i.ignore }) })),
+    inputs: kernels.inputs.map((i) => ({ ...tensor(i), ...(i.bound === undefined ? {} : { bound: i.bound }), ...(i.ignore === undefined ? {} : { ignore: i.ignore }), ...(i.derived ? { derived: i.derived } : {}) })),
     params: kernels.params.map((p) => ({ ...tensor(p), init: p.init, std: p.std })),
     outputs: kernels.outputs.map(tensor),
     kernels: entries,

@@ -20,6 +20,8 @@
 // alignment, and kernels bind ranges starting at multiples of 64 elements,
 // so that one layout serves every target.
 
+import type { Derived } from './labelled-rows.js';
+
 export const PROGRAM_FORMAT = 'tcc.program.v2';
 export const BUFFER_ALIGNMENT = 256;
 
@@ -50,6 +52,8 @@ export interface ProgramInput extends ProgramTensor {
   /** For index and label inputs: values must lie in [0, bound), or equal `ignore`. */
   readonly bound?: number;
   readonly ignore?: number;
+  /** Not fed: derived before each run from the label input it names (see labelled-rows.ts). */
+  readonly derived?: Derived;
 }
 
 export interface ProgramParam extends ProgramTensor {

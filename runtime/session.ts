@@ -6,6 +6,7 @@ import { CpuExecutor } from '../backends/cpu/executor.js';
 import type { NativeOptions } from '../backends/c/executor.js';
 import type { Backend, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
+import { labelledRows } from './labelled-rows.js';
 import { tensorRange, type LoadedProgram, type Program, type ProgramTensor } from './program.js';
 
 export type { Backend, RunContext };
@@ -120,8 +121,10 @@ export class Session {
   /** Writes the inputs and queues a run; nothing is read back. */
   enqueue(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx: RunContext = { seed: 0, step: 0 }): void {
     for (const input of this.program.inputs) {
-      const data = inputs[input.name];
-      if (!data) throw new InputError(`missing input '${input.name}'`);
+      const { derived } = input;
+      const fed = inputs[derived ? derived.of : input.name];
+      if (!fed) throw new InputError(`missing input '${derived ? derived.of : input.name}'`);
+      const data = derived ? labelledRows(fed, derived, input.shape[0]!) : fed;
       expectSize('input', input, data.length);
       if (input.bound !== undefined) checkIndices(input.name, input.shape, data, input.bound, input.ignore);
       this.executor.write(tensorRange(input), data);

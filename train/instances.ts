@@ -5,6 +5,9 @@ import { vocabularyToken, type PairInstance } from './corpus.js';
 import type { MaskedTokens } from './masking.js';
 import type { WordPieceTokenizer } from './tokenizer.js';
 
+/** The label of positions that are not predicted (HuggingFace's and PyTorch's ignore_index). */
+export const IGNORE_INDEX = -100;
+
 export interface PretrainingExample {
   readonly input_ids: number[];
   readonly token_type_ids: number[];
@@ -23,7 +26,7 @@ export function encodeExample(tokenizer: WordPieceTokenizer, instance: PairInsta
     input_ids: [...masked.tokens.map(id), ...new Array<number>(pad).fill(padId)],
     token_type_ids: [...instance.segmentIds, ...new Array<number>(pad).fill(0)],
     attention_mask: [...masked.tokens.map(() => 1), ...new Array<number>(pad).fill(0)],
-    labels: [...masked.labels.map((t) => (t === null ? -100 : id(t))), ...new Array<number>(pad).fill(-100)],
+    labels: [...masked.labels.map((t) => (t === null ? IGNORE_INDEX : id(t))), ...new Array<number>(pad).fill(IGNORE_INDEX)],
     next_sentence_label: instance.isRandomNext,
   };
 }

@@ -69,6 +69,11 @@ function pickNgram(rng: Rng): number {
   return r < 1 ? 1 : r < 1.5 ? 2 : 3;
 }
 
+/** The most positions maskTokens labels in a sequence of `seq` tokens (BERT's max_predictions_per_seq). */
+export function maxMaskedPositions(seq: number): number {
+  return Math.max(1, Math.round(seq * MASK_RATE));
+}
+
 export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, vocab: readonly string[]): MaskedTokens {
   const candidates = tokens.filter((t) => !SPECIAL.has(t)).length;
   const budget = Math.max(1, Math.round(candidates * MASK_RATE));

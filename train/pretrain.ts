@@ -9,8 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { latestCheckpoint, readTrainerState, writeCheckpoint } from '../runtime/checkpoint.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
 import type { PairInstance } from './corpus.js';
-import { encodeExample, type PretrainingExample } from './instances.js';
-import { maskTokens, type MaskingStrategy } from './masking.js';
+import { encodeExample, IGNORE_INDEX, type PretrainingExample } from './instances.js';
+import { maskTokens, maxMaskedPositions, type MaskingStrategy } from './masking.js';
 import { Rng, STREAMS } from './rng.js';
 import type { WordPieceTokenizer } from './tokenizer.js';
 import type { Metrics, Trainer } from './trainer.js';
@@ -18,6 +18,8 @@ import type { Metrics, Trainer } from './trainer.js';
 /** Examples by index; masks may differ per epoch (dynamic masking). */
 export interface PretrainData {
   readonly count: number;
+  /** The most labelled positions an example has (the program computes the masked-LM head at batch × this many rows). */
+  readonly maxPredictions: number;
   example(index: number, epoch: number): PretrainingExample;
 }
 
@@ -31,11 +33,12 @@ export function corpusData(instances: readonly PairInstance[], tokenizer: WordPi
     const rng = new Rng(seed, STREAMS.masking + (strategy === 'static' ? 0 : epoch), index * DRAWS_PER_INSTANCE);
     return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab), seqLength);
   };
-  return { count: instances.length, example: (index, epoch) => mask(instances[index]!, index, epoch) };
+  return { count: instances.length, maxPredictions: maxMaskedPositions(seqLength), example: (index, epoch) => mask(instances[index]!, index, epoch) };
 }
 
 export function examplesData(examples: readonly PretrainingExample[]): PretrainData {
-  return { count: examples.length, example: (index) => examples[index]! };
+  const labelled = (e: PretrainingExample) => e.labels.reduce((n: number, l: number) => n + (l === IGNORE_INDEX ? 0 : 1), 0);
+  return { count: examples.length, maxPredictions: examples.reduce((most, e) => Math.max(most, labelled(e)), 1), example: (index) => examples[index]! };
 }
 
 /** Parses prepared data (JSON lines with HuggingFace's field names); every line must fit the sequence length. */

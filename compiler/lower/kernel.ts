@@ -33,6 +33,8 @@
 //   scatter    out[ids[i], :] += values[i, :] into a zeroed table
 //   loss       cross-entropy, its gradient, accuracy over labelled rows
 
+import type { Derived } from '../../runtime/labelled-rows.js';
+
 export type ScalarType = 'f32' | 'i32' | 'bool';
 
 export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'sigmoid' | 'erf' | 'relu' | 'gelu' | 'gelu_tanh' | 'sin' | 'cos';
@@ -267,6 +269,8 @@ export interface InputRef extends TensorRef {
   /** For index and label inputs: values must lie in [0, bound), or equal `ignore`. */
   readonly bound?: number;
   readonly ignore?: number;
+  /** Not fed: derived from a label input before each run (the labelled rows of a head computed only there). */
+  readonly derived?: Derived;
 }
 
 export interface ParamRef extends TensorRef {

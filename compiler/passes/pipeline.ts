@@ -12,6 +12,7 @@ import { dce, dcePass } from './dce.js';
 import { fold, foldPass } from './fold.js';
 import { fuseAttention, fuseAttentionPass } from './fuse-attention.js';
 import { fuse, fusePass } from './fuse.js';
+import { labelledRowsRewrite, labelledRowsPass } from './labelled-rows.js';
 import { addAdamW, adamwPass, type AdamWOptions } from './optimizer.js';
 import { recompute, recomputePass, type RecomputeMode } from './recompute.js';
 import { simplify, simplifyPass } from './simplify.js';
@@ -21,6 +22,8 @@ export interface PipelineOptions {
   readonly fuse: boolean;
   /** The AdamW settings of a training graph; absent for inference. */
   readonly optimizer?: AdamWOptions;
+  /** Training: compute heads that only label losses read at this many labelled rows per batch (absent: at every row). */
+  readonly labelledRows?: number;
   /** Activation recomputation of training graphs (default none). */
   readonly recompute?: RecomputeMode;
   /** Run the IR verifier after every pass (tests and --debug). */
@@ -43,6 +46,7 @@ const fusing = (o: PipelineOptions) => o.fuse;
 export const PIPELINE: readonly PassEntry[] = [
   { ...fuseAttentionPass, when: fusing, run: fuseAttention },
   { ...concatProjectionsPass, when: fusing, run: concatProjections },
+  { ...labelledRowsPass, when: (o) => training(o) && o.labelledRows !== undefined, run: (g, o) => labelledRowsRewrite(g, o.labelledRows!) },
   { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
   { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
   { ...simplifyPass, when: always, run: simplify },

@@ -13,8 +13,12 @@ export function inputsFor(program: Program, seed: number): Record<string, ArrayL
   const next = rng(seed);
   const seq = program.dims['seq'] ?? 1;
   const scalars: Record<string, number> = { 'opt.step_size': 1e-3, 'opt.inv_sqrt_bias2': 30, 'opt.decay': 0.999, 'opt.apply': 1 };
-  return Object.fromEntries(
-    program.inputs.map((input) => {
+  // Labels that some inputs are derived from label at most as many rows as those inputs hold.
+  const classes = (of: string) => program.inputs.find((i) => i.derived?.of === of && i.derived.take === 'labels')?.bound ?? 2;
+  const derived = program.inputs.flatMap(({ derived: d, shape }) => (d?.take === 'rows' ? [[d.of, labelsEvery(d.shape, shape[0]!, classes(d.of), d.ignore, next)] as const] : []));
+  return Object.fromEntries([
+    ...derived,
+    ...program.inputs.filter((input) => !input.derived).map((input) => {
       const n = input.shape.reduce((a, d) => a * d, 1);
       if (input.name in scalars) return [input.name, [scalars[input.name]!]];
       if (input.dtype === 'f32') return [input.name, Float32Array.from({ length: n }, () => next() * 2 - 1)];
@@ -22,11 +26,18 @@ export function inputsFor(program: Program, seed: number): Record<string, ArrayL
       const bound = input.bound ?? 2;
       return [input.name, Int32Array.from({ length: n }, (_, i) => (input.ignore !== undefined && i % 3 === 1 ? input.ignore : Math.floor(next() * bound)))];
     }),
-  );
+  ]);
+}
+
+/** Labels of `shape` (below `classes`) at every k-th position, k chosen so that at most `count` are labelled; `ignore` elsewhere. */
+function labelsEvery(shape: readonly number[], count: number, classes: number, ignore: number, next: () => number): Int32Array {
+  const n = shape.reduce((a, d) => a * d, 1);
+  const every = Math.ceil(n / count);
+  return Int32Array.from({ length: n }, (_, i) => (i % every === 1 % every ? Math.floor(next() * classes) : ignore));
 }
 
 /** Runs one step of a program with seeded parameters and inputs; every output (updates included). */
-export async function runOnce(compiled: CompiledProgram, seed = 1): Promise<Record<string, Tensor>> {
+export async function runOnce(compiled: CompiledProgram, seed = 1, inputs = inputsFor(compiled.program, seed)): Promise<Record<string, Tensor>> {
   const session = await openSession(compiled);
   try {
     session.setParams(initParams(compiled.program.params, seed));
@@ -34,7 +45,7 @@ export async function runOnce(compiled: CompiledProgram, seed = 1): Promise<Reco
       const next = rng(seed + 1);
       session.setStates(Object.fromEntries(compiled.program.states.map((s) => [s.name, Float32Array.from({ length: s.shape.reduce((a, d) => a * d, 1) }, () => next() * 1e-3)])));
     }
-    return await session.run(inputsFor(compiled.program, seed), { seed, step: 3 }, compiled.program.outputs.map((o) => o.name));
+    return await session.run(inputs, { seed, step: 3 }, compiled.program.outputs.map((o) => o.name));
   } finally {
     session.destroy();
   }

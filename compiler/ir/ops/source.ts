@@ -2,6 +2,7 @@
 
 import { numel, type DType } from '../types.js';
 import { defineOp, ShapeError, type InitKind } from './def.js';
+import { labelledRows, type LabelledTake } from '../../../runtime/labelled-rows.js';
 
 /** The original Transformer's encoding: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same). */
 export function sinusoidalTable(length: number, dim: number): Float64Array {
@@ -20,16 +21,29 @@ function checkDims(shape: readonly number[]): void {
 }
 
 export const sourceOps = {
-  input: defineOp<{ name: string; dtype: DType; shape: number[] }>({
-    summary: 'a graph input, fed at every run',
+  input: defineOp<{ name: string; dtype: DType; shape: number[]; of?: string; of_shape?: number[]; take?: LabelledTake | ''; ignore?: number }>({
+    summary: "a graph input, fed at every run; or, with `of`, derived from label input `of`: its labelled rows' flat indices or labels (take), padded to the input's length",
     arity: 0,
     fusion: 'source',
-    attrs: { name: { kind: 'string' }, dtype: { kind: 'dtype' }, shape: { kind: 'ints' } },
-    infer(_, { dtype, shape }) {
+    attrs: {
+      name: { kind: 'string' },
+      dtype: { kind: 'dtype' },
+      shape: { kind: 'ints' },
+      of: { kind: 'string', default: '' },
+      of_shape: { kind: 'ints', default: [] },
+      take: { kind: 'string', default: '', oneOf: ['', 'rows', 'labels'] },
+      ignore: { kind: 'int', default: -100 },
+    },
+    infer(_, { dtype, shape, of }) {
       checkDims(shape);
+      if (of && (dtype !== 'i32' || shape.length !== 1)) throw new ShapeError(`an input derived from '${of}' is i32 of rank 1, not ${dtype}[${shape.join(',')}]`);
       return { dtype, shape };
     },
-    interpret: (_, { name }, _out, ctx) => ctx.input(name),
+    interpret(_, { name, of, of_shape, take, ignore }, out, ctx) {
+      if (!of) return ctx.input(name);
+      const derived = { of, shape: of_shape ?? [], take: take || 'rows', ignore: ignore ?? -100 } as const;
+      return { dtype: 'i32', shape: out.shape, data: labelledRows(ctx.input(of).data, derived, out.shape[0]!) };
+    },
     flops: () => 0,
   }),
 
