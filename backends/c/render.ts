@@ -24,7 +24,7 @@
 
 import { CodeWriter } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, LossKernel, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScatterKernel, Store } from '../../compiler/lower/kernel.js';
+import { walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../compiler/lower/kernel.js';
 import type { ProgramBuffer, ProgramKernel } from '../../runtime/program.js';
 import { CExprs, C_NAMES, C_TYPE, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';
@@ -69,6 +69,7 @@ function renderMap(w: CodeWriter, k: MapKernel): void {
 }
 
 function renderReduce(w: CodeWriter, k: ReduceKernel): void {
+  if (readsAlongKept(k)) return renderReduceByRows(w, k);
   const scope = new CExprs({ idx: k.shape, ridx: k.reduced });
   const reduced = product(k.reduced);
   loops(w, k.shape, C_NAMES.idx, product(k.shape) * reduced, false, () => {
@@ -97,6 +98,74 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
     });
     if (k.stores.length) emitStores(w, scope, k.stores);
     if (k.elementStores.length) reducedLoops(w, k.reduced, '', () => emitStores(w, scope, k.elementStores));
+  });
+}
+
+/** Kept points an interchanged reduction sums at once: a block of double accumulators per stage. */
+const ROW_BLOCK = 64;
+
+/** The coefficient of each coordinate (`idx0`, `ridx1`, …) in an affine index; other terms are left out. */
+function coefficients(e: KExpr, into = new Map<string, number>(), scale = 1): Map<string, number> {
+  if (e.op === 'idx' || e.op === 'ridx') into.set(`${e.op}${e.axis}`, (into.get(`${e.op}${e.axis}`) ?? 0) + scale);
+  else if (e.op === 'binary' && e.fn === 'add') [e.a, e.b].forEach((x) => coefficients(x, into, scale));
+  else if (e.op === 'binary' && e.fn === 'mul' && e.b.op === 'const') coefficients(e.a, into, scale * e.b.value);
+  else if (e.op === 'binary' && e.fn === 'mul' && e.a.op === 'const') coefficients(e.b, into, scale * e.a.value);
+  return into;
+}
+
+/**
+ * Whether a sum reduction reads along its kept space: every load steps by 1
+ * with the innermost kept axis and not with the innermost reduced one (the
+ * column sums of a row-major matrix: bias and LayerNorm parameter
+ * gradients). Per kept point, such a sum would stride through memory.
+ */
+function readsAlongKept(k: ReduceKernel): boolean {
+  const last = k.shape.length - 1;
+  const rlast = k.reduced.length - 1;
+  if (last < 0 || rlast < 0 || k.shape[last]! < 8 || k.elementStores.length || !k.stages.length || k.stages.some((s) => s.combine !== 'sum')) return false;
+  let loads = 0;
+  let along = true;
+  for (const stage of k.stages) {
+    walkExpr(stage.value, (e) => {
+      if (e.op !== 'load') return;
+      loads++;
+      const c = coefficients(e.index);
+      if (c.get(`idx${last}`) !== 1 || c.get(`ridx${rlast}`) === 1) along = false;
+    });
+  }
+  return loads > 0 && along;
+}
+
+/**
+ * A sum reduction by loop interchange: per block of ROW_BLOCK points of the
+ * innermost kept axis (blocks split across threads), the reduced space is
+ * walked once, each step adding a contiguous, vectorized run of values to
+ * the block's double accumulators; then the stores. Each point's sum keeps
+ * its order (over the reduced space, in double).
+ */
+function renderReduceByRows(w: CodeWriter, k: ReduceKernel): void {
+  const scope = new CExprs({ idx: k.shape, ridx: k.reduced });
+  const last = k.shape.length - 1;
+  const n = k.shape[last]!;
+  const blocks = [...k.shape.slice(0, last), Math.ceil(n / ROW_BLOCK)];
+  const name = (a: number) => (a === last ? 'cb' : C_NAMES.idx(a));
+  const point = () => w.line(`const int32_t ${C_NAMES.idx(last)} = cb * ${ROW_BLOCK} + q;`);
+  loops(w, blocks, name, product(k.shape) * product(k.reduced), false, () => {
+    w.line(`const int32_t width = ${n} - cb * ${ROW_BLOCK} < ${ROW_BLOCK} ? ${n} - cb * ${ROW_BLOCK} : ${ROW_BLOCK};`);
+    k.stages.forEach((_, i) => w.line(`double s${i}[${ROW_BLOCK}] = {0};`));
+    reducedLoops(w, k.reduced, null, () => {
+      w.line('#pragma omp simd');
+      w.block('for (int32_t q = 0; q < width; q++) {', () => {
+        point();
+        const inner = scope.open(w, k.stages.map((s) => s.value));
+        k.stages.forEach((s, i) => w.line(`s${i}[q] += ${inner.render(s.value)};`));
+      });
+    });
+    w.block('for (int32_t q = 0; q < width; q++) {', () => {
+      point();
+      k.stages.forEach((_, i) => w.line(`const float v${i} = (float)s${i}[q];`));
+      emitStores(w, scope, k.stores);
+    });
   });
 }
 

@@ -6,10 +6,13 @@
 // cancels to near zero its f32 rounding (~√K · 6e-8 · |terms|) exceeds 1e-6,
 // so their absolute tolerance is 2e-5 (attention's gradient chains two
 // products: dK = (P∘(dO·Vᵀ − δ))ᵀ·Q). The JavaScript backend accumulates in
-// doubles and needs no exception.
+// doubles and needs no exception. Sums keep double accumulators either way
+// (per kept point, or row by row into blocks of them for column sums).
 
 import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { opDef } from '../../compiler/ir/ops/index.js';
+import { buildProgram } from '../../compiler/program.js';
 import { OP_CASES, type OpCase } from '../ops/cases.js';
 import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
 
@@ -18,6 +21,16 @@ const atol = (test: OpCase) => (opDef(test.op).fusion === 'matmul' ? 2e-5 : 1e-6
 describe('native backend', () => {
   it.each([...OP_CASES, ...SIZED_CASES].map((c, i) => [name(c, i), c] as const))('%s matches the interpreter', async (_, test) => {
     expect(await checkOp(test, 'infer', 99, 'native', 1e-5, atol(test))).toBeLessThanOrEqual(1);
+  });
+
+  it('sums columns row by row (loop interchange) and rows along the row', () => {
+    const g = new GraphBuilder('sums', 'infer', {});
+    const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [300, 150] }).id;
+    g.output('columns', g.add('sum', [x], { axes: [0], keepdims: false }).id);
+    g.output('rows', g.add('sum', [x], { axes: [1], keepdims: false }).id);
+    const source = buildProgram(g.build(), 'cpu').files['kernels.c']!;
+    expect(source.match(/double s0\[64\] = \{0\};/g)).toHaveLength(1);
+    expect(source.match(/#pragma omp simd reduction\(\+:s0\)/g)).toHaveLength(1);
   });
 
   it.each(OP_CASES.filter((c) => opDef(c.op).stochastic).map((c, i) => [name(c, i), c] as const))('%s draws the interpreter\'s dropout mask in training graphs', async (_, test) => {
