@@ -160,6 +160,42 @@ static void *tcc_scratch(int slot, size_t bytes) {
 #define TCC_NR (2 * TCC_VL)
 #define TCC_KC 256
 typedef float tcc_vf __attribute__((vector_size(TCC_VL * 4), aligned(4)));
+typedef int32_t tcc_vi __attribute__((vector_size(TCC_VL * 4), aligned(4)));
+
+/** The largest of x[0..n) that is not NaN (-INFINITY if none); *nan says whether any is NaN. A vector per step. */
+static inline float tcc_max_skip_nan(const float *x, int n, int *nan) {
+  tcc_vf top;
+  tcc_vi seen = {0};
+  for (int l = 0; l < TCC_VL; l++) top[l] = -INFINITY;
+  int c = 0;
+  for (; c + TCC_VL <= n; c += TCC_VL) {
+    const tcc_vf v = *(const tcc_vf *)(x + c);
+    const tcc_vi up = v > top;
+    top = (tcc_vf)(((tcc_vi)v & up) | ((tcc_vi)top & ~up));
+    seen |= v != v;
+  }
+  float m = -INFINITY;
+  int any = 0;
+  for (int l = 0; l < TCC_VL; l++) { m = top[l] > m ? top[l] : m; any |= seen[l]; }
+  for (; c < n; c++) { m = x[c] > m ? x[c] : m; any |= x[c] != x[c]; }
+  *nan = any;
+  return m;
+}
+/** max of x[0..n), NaN if any is NaN (the interpreter's max). */
+static inline float tcc_row_max(const float *x, int n) {
+  int nan;
+  const float m = tcc_max_skip_nan(x, n, &nan);
+  return nan ? NAN : m;
+}
+/** The index of the first largest of x[0..n), as "best = 0; if (x[c] > x[best]) best = c" finds it (NaNs never win; a NaN at 0 does). */
+static inline int tcc_row_argmax(const float *x, int n) {
+  if (x[0] != x[0]) return 0;
+  int nan;
+  const float m = tcc_max_skip_nan(x, n, &nan);
+  int c = 0;
+  while (x[c] != m) c++;
+  return c;
+}
 
 /** c (a TCC_MR × TCC_NR tile, row-major) = (accumulate ? c : 0) + a·b over k steps. */
 static inline void tcc_micro(int k, const float *restrict a, const float *restrict b, float *restrict c, int accumulate) {

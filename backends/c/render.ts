@@ -299,14 +299,14 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
     w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depth}, a${q.arg} + qb + (size_t)i0 * ${q.rs}, ${q.rs}, ${q.cs}, a${kk.arg} + kb, ${kk.cs}, ${kk.rs}, s, ${k.keys}, 0);`);
     w.block('for (int32_t r = 0; r < rows; r++) {', () => {
       w.line('const int32_t i = i0 + r;');
-      w.line(`float *row = s + (size_t)r * ${k.keys}, top = -INFINITY, sum = 0.0f;`);
+      w.line(`float *row = s + (size_t)r * ${k.keys}, sum = 0.0f;`);
       w.line('#pragma omp simd');
       w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
         w.line('const float acc = row[j];');
         const sc = scores.open(w, [k.score]);
         w.line(`row[j] = ${sc.render(k.score)};`);
       });
-      w.line(`for (int32_t j = 0; j < ${k.keys}; j++) top = (row[j] > top || row[j] != row[j]) ? row[j] : top;`);
+      w.line(`const float top = tcc_row_max(row, ${k.keys});`);
       w.line('#pragma omp simd reduction(+:sum)');
       w.line(`for (int32_t j = 0; j < ${k.keys}; j++) { row[j] = tcc_expf(row[j] - top); sum += row[j]; }`);
       if (k.keep) {
@@ -436,13 +436,10 @@ function renderLoss(w: CodeWriter, k: LossKernel): void {
     w.line(`if (label == ${ignoreIndex}) continue;`);
     w.line(`const float *x = ${logits} + (size_t)r * ${classes};`);
     if (k.fn === 'accuracy') {
-      w.line('int32_t best = 0;');
-      w.line(`for (int32_t c = 1; c < ${classes}; c++) if (x[c] > x[best]) best = c;`);
-      w.line('total += best == label;');
+      w.line(`total += tcc_row_argmax(x, ${classes}) == label;`);
       return;
     }
-    w.line('float top = -INFINITY;');
-    w.line(`for (int32_t c = 0; c < ${classes}; c++) top = (x[c] > top || x[c] != x[c]) ? x[c] : top;`);
+    w.line(`const float top = tcc_row_max(x, ${classes});`);
     w.line('double sum = 0;');
     w.line('#pragma omp simd reduction(+:sum)');
     w.line(`for (int32_t c = 0; c < ${classes}; c++) sum += tcc_expf(x[c] - top);`);

@@ -1,11 +1,14 @@
 // The native backend's polynomial exp, tanh, erf and GELU (backends/c/
 // prelude.ts) against float64 over dense sweeps: the relative error bounds
-// that the prelude states, where the function's value is a normal f32.
+// that the prelude states, where the function's value is a normal f32; and
+// the vectorized row maxima of the loss kernels on ties, NaN and -Infinity.
 
 import { describe, expect, it } from 'vitest';
 import { findCompiler } from '../../backends/c/build.js';
 import { erf } from '../../compiler/ir/ops/elementwise.js';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
+import { interpret } from '../../compiler/ir/interpret.js';
+import { hostTensor } from '../../compiler/ir/tensor.js';
 import { buildProgram } from '../../compiler/program.js';
 import { openSession } from '../../runtime/session.js';
 
@@ -42,5 +45,39 @@ describe.runIf(findCompiler() !== null)('native transcendental functions', () =>
   ] as const)('%s on [%d, %d]', async (op, lo, hi, exact, bound) => {
     const { error, at } = await worstRelativeError(op, lo, hi, exact);
     expect(error, `worst at x = ${at}`).toBeLessThanOrEqual(bound);
+  });
+});
+
+describe.runIf(findCompiler() !== null)('native row maxima', () => {
+  const classes = 37; // four vectors and a tail, on AVX2 and AVX-512 alike
+  const row = (at: Record<number, number>) => Float32Array.from({ length: classes }, (_, c) => at[c] ?? Math.sin(c) - 2);
+  const ROWS: [string, Float32Array][] = [
+    ['a tie (the first wins)', row({ 5: 3, 20: 3 })],
+    ['the maximum in the tail', row({ 36: 4 })],
+    ['NaN first', row({ 0: NaN, 9: 5 })],
+    ['NaN elsewhere', row({ 9: 5, 12: NaN })],
+    ['every value -Infinity', Float32Array.from({ length: classes }, () => -Infinity)],
+  ];
+
+  it.each(ROWS)('accuracy and cross-entropy of a row with %s are the interpreter\'s', async (_, logits) => {
+    const g = new GraphBuilder('rows', 'infer', {});
+    const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [1, classes] }).id;
+    const label = g.add('input', [], { name: 'label', dtype: 'i32', shape: [1] }).id;
+    g.output('accuracy', g.add('accuracy', [x, label], { ignore_index: -100 }).id);
+    g.output('loss', g.add('cross_entropy', [x, label], { ignore_index: -100 }).id);
+    const graph = g.build();
+    const session = await openSession(buildProgram(graph, 'cpu'), { native: true });
+    try {
+      for (const l of [0, 5, 9, 20, 36]) {
+        const got = await session.run({ x: logits, label: [l] });
+        const want = interpret(graph, { x: hostTensor('f32', [1, classes], logits), label: hostTensor('i32', [1], [l]) }, {});
+        expect(got['accuracy']!.data[0], `label ${l}`).toBe(want['accuracy']!.data[0]);
+        const [a, b] = [got['loss']!.data[0]!, want['loss']!.data[0]!];
+        if (Number.isNaN(b) || !Number.isFinite(b)) expect(a, `label ${l}`).toBeNaN();
+        else expect(Math.abs(a - b), `label ${l}`).toBeLessThan(1e-5 * Math.max(1, Math.abs(b)));
+      }
+    } finally {
+      session.destroy();
+    }
   });
 });
