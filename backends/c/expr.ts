@@ -8,7 +8,7 @@
 // non-negative.
 
 import { ExprScope } from '../common/expr-scope.js';
-import { type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
+import { children, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
 
 /** A C literal of the value as the type holds it (f32 rounded to float exactly). */
 export function cLiteral(value: number, type: ScalarType): string {
@@ -48,6 +48,13 @@ export interface CNames {
 
 export const C_NAMES: CNames = { idx: (a) => `c${a}`, ridx: (a) => `r${a}` };
 
+/** Whether a condition is made of random draws and constants alone (dropout's keep test), so that it cannot guard a load. */
+function drawOnly(e: KExpr): boolean {
+  if (e.op === 'random' || e.op === 'const') return true;
+  if (e.op === 'unary' || e.op === 'binary' || e.op === 'cast') return children(e).every(drawOnly);
+  return false;
+}
+
 export class CExprs extends ExprScope {
   constructor(
     space: Space,
@@ -80,7 +87,10 @@ export class CExprs extends ExprScope {
       case 'cast':
         if (e.x.type === 'bool' || e.type === 'bool') return `((${C_TYPE[e.type]})(${go(e.x)} != 0))`;
         return `((${C_TYPE[e.type]})${go(e.x)})`;
-      case 'where': return `(${go(e.cond)} ? ${go(e.then)} : ${go(e.else)})`;
+      case 'where':
+        // A draw guards no index: both arms are evaluated, so that a load in one is not masked and the loop vectorizes (dropout).
+        if (drawOnly(e.cond)) return `tcc_select${e.type === 'f32' ? 'f' : 'i'}(${go(e.cond)}, ${go(e.then)}, ${go(e.else)})`;
+        return `(${go(e.cond)} ? ${go(e.then)} : ${go(e.else)})`;
       case 'random': return `tcc_uniform01(rt->seed, streams[${e.stream}], rt->step, (uint32_t)(${go(e.element)}))`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];

@@ -42,6 +42,9 @@ static inline float tcc_maxf(float a, float b) { return a > b ? a : b; }
 static inline float tcc_minf(float a, float b) { return a < b ? a : b; }
 static inline int32_t tcc_maxi(int32_t a, int32_t b) { return a > b ? a : b; }
 static inline int32_t tcc_mini(int32_t a, int32_t b) { return a < b ? a : b; }
+// Selects whose arms are both evaluated (their arguments), so that loops with them vectorize without masked loads.
+static inline float tcc_selectf(int c, float a, float b) { return c ? a : b; }
+static inline int32_t tcc_selecti(int c, int32_t a, int32_t b) { return c ? a : b; }
 static inline float tcc_relu(float x) { return x > 0.0f ? x : 0.0f; }
 static inline int32_t tcc_floor_div(int32_t a, int32_t b) {
   int32_t q = a / b;
@@ -111,8 +114,10 @@ static inline float tcc_gelu_tanh_grad(float x) {
 }
 
 // Threefry-2x32-20 (as in JAX): 32-bit add, rotate and xor, the same bits on every backend.
+// Always inlined: at -O2 gcc keeps it a call, and a loop with a call does not vectorize
+// (dropout's loops 8 lanes at a time with it inlined). x0 >> 8 < 2^24 converts exactly as int32.
 #define TCC_ROUND(r) x0 += x1; x1 = ((x1 << (r)) | (x1 >> (32 - (r)))) ^ x0;
-static inline float tcc_uniform01(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1) {
+static inline __attribute__((always_inline)) float tcc_uniform01(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1) {
   uint32_t k2 = 0x1bd11bdau ^ k0 ^ k1;
   uint32_t x0 = c0 + k0, x1 = c1 + k1;
   TCC_ROUND(13) TCC_ROUND(15) TCC_ROUND(26) TCC_ROUND(6)  x0 += k1; x1 += k2 + 1u;
@@ -120,7 +125,7 @@ static inline float tcc_uniform01(uint32_t k0, uint32_t k1, uint32_t c0, uint32_
   TCC_ROUND(13) TCC_ROUND(15) TCC_ROUND(26) TCC_ROUND(6)  x0 += k0; x1 += k1 + 3u;
   TCC_ROUND(17) TCC_ROUND(29) TCC_ROUND(16) TCC_ROUND(24) x0 += k1; x1 += k2 + 4u;
   TCC_ROUND(13) TCC_ROUND(15) TCC_ROUND(26) TCC_ROUND(6)  x0 += k2; x1 += k0 + 5u;
-  return (float)(x0 >> 8) * 5.9604644775390625e-8f;
+  return (float)(int32_t)(x0 >> 8) * 5.9604644775390625e-8f;
 }
 #undef TCC_ROUND
 
