@@ -123,17 +123,7 @@ function readsAlongKept(k: ReduceKernel): boolean {
   const last = k.shape.length - 1;
   const rlast = k.reduced.length - 1;
   if (last < 0 || rlast < 0 || k.shape[last]! < 8 || k.elementStores.length || !k.stages.length || k.stages.some((s) => s.combine !== 'sum')) return false;
-  let loads = 0;
-  let along = true;
-  for (const stage of k.stages) {
-    walkExpr(stage.value, (e) => {
-      if (e.op !== 'load') return;
-      loads++;
-      const c = coefficients(e.index);
-      if (c.get(`idx${last}`) !== 1 || c.get(`ridx${rlast}`) === 1) along = false;
-    });
-  }
-  return loads > 0 && along;
+  return readsAlong(k.stages.map((s) => s.value), `idx${last}`, `ridx${rlast}`);
 }
 
 /**
@@ -185,39 +175,75 @@ function matNames(nb: number, row: string, col: string): CNames {
   return { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? row : col), ridx: C_NAMES.ridx };
 }
 
+/** Whether every load of `exprs` steps by 1 along coordinate `along` and not along `across` (e.g. `idx2`, `ridx0`), and there is one. */
+function readsAlong(exprs: readonly KExpr[], along: string, across: string): boolean {
+  let loads = 0;
+  let unit = true;
+  for (const e of exprs) {
+    walkExpr(e, (x) => {
+      if (x.op !== 'load') return;
+      loads++;
+      const c = coefficients(x.index);
+      if (c.get(along) !== 1 || c.get(across) === 1) unit = false;
+    });
+  }
+  return loads > 0 && unit;
+}
+
 /**
  * Packs A into row panels: TCC_MR rows per panel, each k step TCC_MR
  * consecutive floats, padding zero; the loop runs along A's unit stride.
+ * The bounds test is outside the inner loop, so that it vectorizes (the
+ * prologue, e.g. a GELU, computed a vector at a time).
  */
 function packA(w: CodeWriter, k: MatmulKernel): void {
   const scope = new CExprs({ idx: [...k.batch, k.m, k.k], ridx: [] }, matNames(k.batch.length, 'o', 'p'));
-  const put = (value: string) => `pa[(o / TCC_MR) * ${k.k} * TCC_MR + p * TCC_MR + o % TCC_MR] = ${value};`;
-  const body = () => w.block(`if (o < ${k.m}) {`, () => {
-    const inner = scope.open(w, [k.a.value]);
-    w.line(put(inner.render(k.a.value)));
-  }, `} else ${put('0.0f')}`);
-  const parallel = k.m * k.k >= PARALLEL_WORK ? '#pragma omp parallel for schedule(static)' : '';
-  const kInner = !k.a.view || k.a.view.colStride === 1 || k.a.view.rowStride !== 1;
-  if (parallel) w.line(parallel);
-  if (kInner) w.block('for (int32_t o = 0; o < mt * TCC_MR; o++) {', () => w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, body));
-  else w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.block('for (int32_t o = 0; o < mt * TCC_MR; o++) {', body));
+  const at = `(size_t)(o / TCC_MR) * ${k.k} * TCC_MR + (size_t)p * TCC_MR + o % TCC_MR`;
+  if (k.m * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
+  const nb = k.batch.length;
+  const kInner = k.a.view ? k.a.view.colStride === 1 || k.a.view.rowStride !== 1 : !readsAlong([k.a.value], `idx${nb}`, `idx${nb + 1}`);
+  if (kInner) {
+    w.block('for (int32_t o = 0; o < mt * TCC_MR; o++) {', () => {
+      w.line(`float *dst = pa + (size_t)(o / TCC_MR) * ${k.k} * TCC_MR + o % TCC_MR;`);
+      w.block(`if (o < ${k.m}) {`, () => {
+        w.line('#pragma omp simd');
+        w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.line(`dst[(size_t)p * TCC_MR] = ${scope.open(w, [k.a.value]).render(k.a.value)};`));
+      }, `} else for (int32_t p = 0; p < ${k.k}; p++) dst[(size_t)p * TCC_MR] = 0.0f;`);
+    });
+  } else {
+    w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
+      w.line('#pragma omp simd');
+      w.block(`for (int32_t o = 0; o < ${k.m}; o++) {`, () => w.line(`pa[${at}] = ${scope.open(w, [k.a.value]).render(k.a.value)};`));
+      w.line(`for (int32_t o = ${k.m}; o < mt * TCC_MR; o++) pa[${at}] = 0.0f;`);
+    });
+  }
 }
 
 /**
  * Packs B whole into column panels (`pb`): TCC_NR columns per panel, each k
  * step TCC_NR consecutive floats, padding zero; the loop runs along B's
- * unit stride, split across threads when large.
+ * unit stride, split across threads when large, the bounds test outside it.
  */
 function packB(w: CodeWriter, k: MatmulKernel, pb: string): void {
   const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(k.batch.length, 'p', 'j'));
-  const put = (value: string) => `${pb}[(size_t)(j / TCC_NR) * ${k.k} * TCC_NR + p * TCC_NR + j % TCC_NR] = ${value};`;
-  const body = () => w.block(`if (j < ${k.n}) {`, () => {
-    const inner = scope.open(w, [k.b.value]);
-    w.line(put(inner.render(k.b.value)));
-  }, `} else ${put('0.0f')}`);
+  const at = `(size_t)(j / TCC_NR) * ${k.k} * TCC_NR + (size_t)p * TCC_NR + j % TCC_NR`;
   if (k.k * k.n >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
-  if (k.b.view?.rowStride === 1 && k.b.view.colStride !== 1) w.block('for (int32_t j = 0; j < nt * TCC_NR; j++) {', () => w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, body));
-  else w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.block('for (int32_t j = 0; j < nt * TCC_NR; j++) {', body));
+  const nb = k.batch.length;
+  if (k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`)) {
+    w.block('for (int32_t j = 0; j < nt * TCC_NR; j++) {', () => {
+      w.line(`float *dst = ${pb} + (size_t)(j / TCC_NR) * ${k.k} * TCC_NR + j % TCC_NR;`);
+      w.block(`if (j < ${k.n}) {`, () => {
+        w.line('#pragma omp simd');
+        w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.line(`dst[(size_t)p * TCC_NR] = ${scope.open(w, [k.b.value]).render(k.b.value)};`));
+      }, `} else for (int32_t p = 0; p < ${k.k}; p++) dst[(size_t)p * TCC_NR] = 0.0f;`);
+    });
+  } else {
+    w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
+      w.line('#pragma omp simd');
+      w.block(`for (int32_t j = 0; j < ${k.n}; j++) {`, () => w.line(`${pb}[${at}] = ${scope.open(w, [k.b.value]).render(k.b.value)};`));
+      w.line(`for (int32_t j = ${k.n}; j < nt * TCC_NR; j++) ${pb}[${at}] = 0.0f;`);
+    });
+  }
 }
 
 /** Whether a matmul's B operand is packed once and kept (a parameter, the same for every batch, in a program that never writes it). */
