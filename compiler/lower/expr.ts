@@ -6,7 +6,9 @@
 //   - sums of integer terms become Σ coeff·atom + constant, terms in a
 //     stable order (atoms are coordinates, loads, divisions, …);
 //   - (Σ aₖ·tₖ + c) idiv D keeps the terms whose coefficient D divides and
-//     drops the rest when its range lies in [0, D); mod keeps the rest;
+//     drops the rest when its range lies in [0, D); mod keeps the rest; and
+//     (g·X + R) idiv g·D' = X idiv D' when R lies in [0, g) (mod likewise),
+//     so a flattened index divided by a block of rows loses its column;
 //   - (t idiv D)·D + (t mod D) recombines into t, so a reshape that splits
 //     an axis and one that merges it again cancel;
 //   - nested divisions and moduli by constants fold.
@@ -271,11 +273,9 @@ export class ExprBuilder {
     const restExpr = this.fromForm(restForm);
     const [rlo, rhi] = this.range(restExpr);
     if (rlo >= 0 && rhi < d) return quotient;
-    // One term a·t with a dividing D: (a·t) idiv D = t idiv (D / a).
-    let remainder: KExpr;
-    if (rest.length === 1 && restForm.constant === 0 && rest[0]![1] > 1 && d % rest[0]![1] === 0) remainder = this.idiv(rest[0]![0], d / rest[0]![1]);
-    else remainder = this.raw('idiv', restExpr, this.int(d), 'i32');
-    return this.add(quotient, remainder);
+    // (g·X + R) idiv (g·D') = X idiv D' when 0 ≤ R < g.
+    const f = this.factor(restForm, d);
+    return this.add(quotient, f ? this.idiv(f.x, d / f.g) : this.raw('idiv', restExpr, this.int(d), 'i32'));
   }
 
   /** Floor modulo by a positive constant. */
@@ -292,10 +292,28 @@ export class ExprBuilder {
     const restExpr = this.fromForm(restForm);
     const [rlo, rhi] = this.range(restExpr);
     if (rlo >= 0 && rhi < d) return restExpr;
-    if (rest.length === 1 && restForm.constant === 0 && rest[0]![1] > 1 && d % rest[0]![1] === 0) {
-      return this.mul(this.mod(rest[0]![0], d / rest[0]![1]), this.int(rest[0]![1]));
-    }
+    // (g·X + R) mod (g·D') = g·(X mod D') + R when 0 ≤ R < g.
+    const f = this.factor(restForm, d);
+    if (f) return this.add(this.mul(this.mod(f.x, d / f.g), this.int(f.g)), f.r);
     return this.raw('mod', restExpr, this.int(d), 'i32');
+  }
+
+  /**
+   * A split of `form` as g·X + R with g > 1 dividing `d` and R's range in
+   * [0, g) (e.g. o + 512·p over 65536, o < 512: g = 512, X = p, R = o), so
+   * that division and modulo by `d` become ones of X by d / g. Larger g first.
+   */
+  private factor(form: LinearForm, d: number): { g: number; x: KExpr; r: KExpr } | undefined {
+    const gcd = (a: number, b: number): number => (b === 0 ? Math.abs(a) : gcd(b, a % b));
+    const candidates = [...new Set(form.terms.map(([, c]) => gcd(c, d)))].filter((g) => g > 1).sort((a, b) => b - a);
+    for (const g of candidates) {
+      const lift = Math.floor(form.constant / g);
+      const r = this.fromForm({ constant: form.constant - lift * g, terms: form.terms.filter(([, c]) => c % g !== 0) });
+      const [lo, hi] = this.range(r);
+      if (lo < 0 || hi >= g) continue;
+      return { g, x: this.fromForm({ constant: lift, terms: form.terms.filter(([, c]) => c % g === 0).map(([t, c]) => [t, c / g] as const) }), r };
+    }
+    return undefined;
   }
 
   // ---- shapes ----
