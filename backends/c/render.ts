@@ -198,7 +198,6 @@ function readsAlong(exprs: readonly KExpr[], along: string, across: string): boo
  */
 function packA(w: CodeWriter, k: MatmulKernel): void {
   const scope = new CExprs({ idx: [...k.batch, k.m, k.k], ridx: [] }, matNames(k.batch.length, 'o', 'p'));
-  const at = `(size_t)(o / TCC_MR) * ${k.k} * TCC_MR + (size_t)p * TCC_MR + o % TCC_MR`;
   if (k.m * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
   const nb = k.batch.length;
   const kInner = k.a.view ? k.a.view.colStride === 1 || k.a.view.rowStride !== 1 : !readsAlong([k.a.value], `idx${nb}`, `idx${nb + 1}`);
@@ -211,10 +210,13 @@ function packA(w: CodeWriter, k: MatmulKernel): void {
       }, `} else for (int32_t p = 0; p < ${k.k}; p++) dst[(size_t)p * TCC_MR] = 0.0f;`);
     });
   } else {
+    // A column of A at a time, computed into a row (so that it vectorizes), then stored TCC_MR floats per panel.
     w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
+      w.line('float *row = tcc_local(8, (size_t)mt * TCC_MR);');
       w.line('#pragma omp simd');
-      w.block(`for (int32_t o = 0; o < ${k.m}; o++) {`, () => w.line(`pa[${at}] = ${scope.open(w, [k.a.value]).render(k.a.value)};`));
-      w.line(`for (int32_t o = ${k.m}; o < mt * TCC_MR; o++) pa[${at}] = 0.0f;`);
+      w.block(`for (int32_t o = 0; o < ${k.m}; o++) {`, () => w.line(`row[o] = ${scope.open(w, [k.a.value]).render(k.a.value)};`));
+      w.line(`for (int32_t o = ${k.m}; o < mt * TCC_MR; o++) row[o] = 0.0f;`);
+      w.line(`for (int32_t ti = 0; ti < mt; ti++) for (int32_t r = 0; r < TCC_MR; r++) pa[(size_t)ti * ${k.k} * TCC_MR + (size_t)p * TCC_MR + r] = row[ti * TCC_MR + r];`);
     });
   }
 }
@@ -226,7 +228,6 @@ function packA(w: CodeWriter, k: MatmulKernel): void {
  */
 function packB(w: CodeWriter, k: MatmulKernel, pb: string): void {
   const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(k.batch.length, 'p', 'j'));
-  const at = `(size_t)(j / TCC_NR) * ${k.k} * TCC_NR + (size_t)p * TCC_NR + j % TCC_NR`;
   if (k.k * k.n >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
   const nb = k.batch.length;
   if (k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`)) {
@@ -238,10 +239,13 @@ function packB(w: CodeWriter, k: MatmulKernel, pb: string): void {
       }, `} else for (int32_t p = 0; p < ${k.k}; p++) dst[(size_t)p * TCC_NR] = 0.0f;`);
     });
   } else {
+    // A row of B at a time, computed into a row (so that it vectorizes), then stored TCC_NR floats per panel.
     w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
+      w.line('float *row = tcc_local(8, (size_t)nt * TCC_NR);');
       w.line('#pragma omp simd');
-      w.block(`for (int32_t j = 0; j < ${k.n}; j++) {`, () => w.line(`${pb}[${at}] = ${scope.open(w, [k.b.value]).render(k.b.value)};`));
-      w.line(`for (int32_t j = ${k.n}; j < nt * TCC_NR; j++) ${pb}[${at}] = 0.0f;`);
+      w.block(`for (int32_t j = 0; j < ${k.n}; j++) {`, () => w.line(`row[j] = ${scope.open(w, [k.b.value]).render(k.b.value)};`));
+      w.line(`for (int32_t j = ${k.n}; j < nt * TCC_NR; j++) row[j] = 0.0f;`);
+      w.line(`for (int32_t tj = 0; tj < nt; tj++) for (int32_t q = 0; q < TCC_NR; q++) ${pb}[(size_t)tj * ${k.k} * TCC_NR + (size_t)p * TCC_NR + q] = row[tj * TCC_NR + q];`);
     });
   }
 }
