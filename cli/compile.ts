@@ -115,12 +115,16 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`compile takes one spec file, got ${positionals.length}\n${compileUsage}`);
+  const mode = oneOf(values.mode, '--mode', ['infer', 'train'], 'infer');
+  for (const flag of ['recompute', 'max-predictions'] as const) {
+    if (mode === 'infer' && values[flag] !== undefined && values[flag] !== 'none') throw new UsageError(`--${flag} applies to training graphs: add --mode train`);
+  }
   const dumpAfter = values['dump-after'] === undefined ? undefined : oneOf(values['dump-after'], '--dump-after', PASS_NAMES, 'dce');
   let dumped: string | undefined;
   const result = compileFile(positionals[0]!, {
     batch: positiveInt(values.batch, '--batch', 1),
     seq: positiveInt(values.seq, '--seq', 128),
-    mode: oneOf(values.mode, '--mode', ['infer', 'train'], 'infer'),
+    mode,
     recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     ...(values['max-predictions'] === undefined ? {} : { maxPredictions: positiveInt(values['max-predictions'], '--max-predictions', 1) }),
     fuse: !values['no-fuse'],

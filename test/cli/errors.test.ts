@@ -149,6 +149,13 @@ describe('compile errors', () => {
     expect((await tcc('frobnicate')).stderr).toBe("tcc: error: unknown command 'frobnicate'; run 'tcc --help' for the list\n");
   });
 
+  it.each(['--recompute', '--max-predictions'])('refuses %s on an inference graph in one line', async (flag) => {
+    const result = await tcc('compile', 'models/bert-tiny.yaml', flag, flag === '--recompute' ? 'layer' : '20');
+    expect(result).toMatchObject({ code: 2 });
+    expect(result.stderr).toContain(`${flag} applies to training graphs: add --mode train`);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('reports a missing spec file without a location', async () => {
     expect((await tcc('compile', 'no/such.yaml'))).toMatchObject({ code: 2, stderr: "error: cannot read 'no/such.yaml': no such file\n1 error\n" });
   });
