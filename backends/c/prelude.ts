@@ -298,22 +298,31 @@ static float *tcc_local(int slot, size_t floats) {
 static void tcc_sgemm(int m, int n, int k, const float *a, int ars, int acs, const float *b, int brs, int bcs, float *c, int ldc, int accumulate) {
   const int mt = (m + TCC_MR - 1) / TCC_MR, nt = (n + TCC_NR - 1) / TCC_NR;
   float *pa = tcc_local(0, (size_t)mt * TCC_MR * k), *pb = tcc_local(1, (size_t)nt * TCC_NR * k), *tiles = tcc_local(2, (size_t)mt * nt * TCC_MR * TCC_NR);
-  for (int ti = 0; ti < mt; ti++) {
-    float *dst = pa + (size_t)ti * k * TCC_MR;
-    for (int p = 0; p < k; p++)
-      for (int r = 0; r < TCC_MR; r++) {
-        const int o = ti * TCC_MR + r;
-        dst[p * TCC_MR + r] = o < m ? a[(size_t)o * ars + (size_t)p * acs] : 0.0f;
-      }
+  // Each row of A (each column of B) read along its own stride, written into its panel; padding zero.
+  for (int o = 0; o < mt * TCC_MR; o++) {
+    float *dst = pa + (size_t)(o / TCC_MR) * k * TCC_MR + o % TCC_MR;
+    const float *src = a + (size_t)o * ars;
+    if (o < m) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR] = src[(size_t)p * acs];
+    else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR] = 0.0f;
   }
-  for (int p = 0; p < k; p++)
-    for (int tj = 0; tj < nt; tj++) {
-      float *dst = pb + (size_t)tj * k * TCC_NR + p * TCC_NR;
-      for (int q = 0; q < TCC_NR; q++) {
-        const int j = tj * TCC_NR + q;
-        dst[q] = j < n ? b[(size_t)p * brs + (size_t)j * bcs] : 0.0f;
+  if (bcs == 1) {
+    // Rows of B contiguous: whole panels copied TCC_NR floats at a time.
+    for (int p = 0; p < k; p++)
+      for (int tj = 0; tj < nt; tj++) {
+        float *dst = pb + (size_t)tj * k * TCC_NR + p * TCC_NR;
+        const float *src = b + (size_t)p * brs + tj * TCC_NR;
+        const int cols = n - tj * TCC_NR < TCC_NR ? n - tj * TCC_NR : TCC_NR;
+        if (cols == TCC_NR) for (int q = 0; q < TCC_NR; q++) dst[q] = src[q];
+        else for (int q = 0; q < TCC_NR; q++) dst[q] = q < cols ? src[q] : 0.0f;
       }
+  } else {
+    for (int j = 0; j < nt * TCC_NR; j++) {
+      float *dst = pb + (size_t)(j / TCC_NR) * k * TCC_NR + j % TCC_NR;
+      const float *src = b + (size_t)j * bcs;
+      if (j < n) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR] = src[(size_t)p * brs];
+      else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR] = 0.0f;
     }
+  }
   tcc_gemm_serial(mt, nt, k, pa, pb, tiles);
   for (int tj = 0; tj < nt; tj++) {
     const int cols = n - tj * TCC_NR < TCC_NR ? n - tj * TCC_NR : TCC_NR;
