@@ -190,64 +190,60 @@ function readsAlong(exprs: readonly KExpr[], along: string, across: string): boo
   return loads > 0 && unit;
 }
 
-/**
- * Packs A into row panels: TCC_MR rows per panel, each k step TCC_MR
- * consecutive floats, padding zero; the loop runs along A's unit stride.
- * The bounds test is outside the inner loop, so that it vectorizes (the
- * prologue, e.g. a GELU, computed a vector at a time).
- */
-function packA(w: CodeWriter, k: MatmulKernel): void {
-  const scope = new CExprs({ idx: [...k.batch, k.m, k.k], ridx: [] }, matNames(k.batch.length, 'o', 'p'));
-  if (k.m * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
-  const nb = k.batch.length;
-  const kInner = k.a.view ? k.a.view.colStride === 1 || k.a.view.rowStride !== 1 : !readsAlong([k.a.value], `idx${nb}`, `idx${nb + 1}`);
-  if (kInner) {
-    w.block('for (int32_t o = 0; o < mt * TCC_MR; o++) {', () => {
-      w.line(`float *dst = pa + (size_t)(o / TCC_MR) * ${k.k} * TCC_MR + o % TCC_MR;`);
-      w.block(`if (o < ${k.m}) {`, () => {
-        w.line('#pragma omp simd');
-        w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.line(`dst[(size_t)p * TCC_MR] = ${scope.open(w, [k.a.value]).render(k.a.value)};`));
-      }, `} else for (int32_t p = 0; p < ${k.k}; p++) dst[(size_t)p * TCC_MR] = 0.0f;`);
-    });
-  } else {
-    // A column of A at a time, computed into a row (so that it vectorizes), then stored TCC_MR floats per panel.
-    w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
-      w.line('float *row = tcc_local(8, (size_t)mt * TCC_MR);');
-      w.line('#pragma omp simd');
-      w.block(`for (int32_t o = 0; o < ${k.m}; o++) {`, () => w.line(`row[o] = ${scope.open(w, [k.a.value]).render(k.a.value)};`));
-      w.line(`for (int32_t o = ${k.m}; o < mt * TCC_MR; o++) row[o] = 0.0f;`);
-      w.line(`for (int32_t ti = 0; ti < mt; ti++) for (int32_t r = 0; r < TCC_MR; r++) pa[(size_t)ti * ${k.k} * TCC_MR + (size_t)p * TCC_MR + r] = row[ti * TCC_MR + r];`);
-    });
-  }
+/** Where an operand's panels go: `tile` entries of the panel axis (`axis`, of `extent`: A's rows o, B's columns j) per panel, `tiles` panels. */
+interface Panels {
+  readonly dst: 'pa' | 'pb';
+  readonly tile: 'TCC_MR' | 'TCC_NR';
+  readonly tiles: 'mt' | 'nt';
+  readonly axis: 'o' | 'j';
+  readonly extent: number;
 }
 
 /**
- * Packs B whole into column panels (`pb`): TCC_NR columns per panel, each k
- * step TCC_NR consecutive floats, padding zero; the loop runs along B's
- * unit stride, split across threads when large, the bounds test outside it.
+ * Packs an operand into panels, each k step (p) `tile` consecutive floats,
+ * padding zero, split across threads when large. The loops run along the
+ * operand's unit stride (`alongAxis`: along the panel axis, else along k),
+ * with the bounds test outside the inner loop so that the value (a prologue
+ * such as a GELU) is computed a vector at a time; read along the panel
+ * axis, a k step is computed into the thread's row first, then stored a
+ * panel's run at a time.
  */
-function packB(w: CodeWriter, k: MatmulKernel, pb: string): void {
-  const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(k.batch.length, 'p', 'j'));
-  if (k.k * k.n >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
-  const nb = k.batch.length;
-  if (k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`)) {
-    w.block('for (int32_t j = 0; j < nt * TCC_NR; j++) {', () => {
-      w.line(`float *dst = ${pb} + (size_t)(j / TCC_NR) * ${k.k} * TCC_NR + j % TCC_NR;`);
-      w.block(`if (j < ${k.n}) {`, () => {
+function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs, alongAxis: boolean, { dst, tile, tiles, axis: x, extent }: Panels): void {
+  const render = () => scope.open(w, [value]).render(value);
+  if (extent * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
+  if (!alongAxis) {
+    w.block(`for (int32_t ${x} = 0; ${x} < ${tiles} * ${tile}; ${x}++) {`, () => {
+      w.line(`float *at = ${dst} + (size_t)(${x} / ${tile}) * ${k.k} * ${tile} + ${x} % ${tile};`);
+      w.block(`if (${x} < ${extent}) {`, () => {
         w.line('#pragma omp simd');
-        w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.line(`dst[(size_t)p * TCC_NR] = ${scope.open(w, [k.b.value]).render(k.b.value)};`));
-      }, `} else for (int32_t p = 0; p < ${k.k}; p++) dst[(size_t)p * TCC_NR] = 0.0f;`);
+        w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.line(`at[(size_t)p * ${tile}] = ${render()};`));
+      }, `} else for (int32_t p = 0; p < ${k.k}; p++) at[(size_t)p * ${tile}] = 0.0f;`);
     });
-  } else {
-    // A row of B at a time, computed into a row (so that it vectorizes), then stored TCC_NR floats per panel.
-    w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
-      w.line('float *row = tcc_local(8, (size_t)nt * TCC_NR);');
-      w.line('#pragma omp simd');
-      w.block(`for (int32_t j = 0; j < ${k.n}; j++) {`, () => w.line(`row[j] = ${scope.open(w, [k.b.value]).render(k.b.value)};`));
-      w.line(`for (int32_t j = ${k.n}; j < nt * TCC_NR; j++) row[j] = 0.0f;`);
-      w.line(`for (int32_t tj = 0; tj < nt; tj++) for (int32_t q = 0; q < TCC_NR; q++) ${pb}[(size_t)tj * ${k.k} * TCC_NR + (size_t)p * TCC_NR + q] = row[tj * TCC_NR + q];`);
-    });
+    return;
   }
+  w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
+    w.line(`float *row = tcc_local(8, (size_t)${tiles} * ${tile});`);
+    w.line('#pragma omp simd');
+    w.block(`for (int32_t ${x} = 0; ${x} < ${extent}; ${x}++) {`, () => w.line(`row[${x}] = ${render()};`));
+    w.line(`for (int32_t ${x} = ${extent}; ${x} < ${tiles} * ${tile}; ${x}++) row[${x}] = 0.0f;`);
+    w.line(`for (int32_t t = 0; t < ${tiles}; t++) for (int32_t r = 0; r < ${tile}; r++) ${dst}[(size_t)t * ${k.k} * ${tile} + (size_t)p * ${tile} + r] = row[t * ${tile} + r];`);
+  });
+}
+
+/** Packs A into row panels (`pa`): along its rows where it is read so, else along k. */
+function packA(w: CodeWriter, k: MatmulKernel): void {
+  const nb = k.batch.length;
+  const scope = new CExprs({ idx: [...k.batch, k.m, k.k], ridx: [] }, matNames(nb, 'o', 'p'));
+  const alongRows = k.a.view ? k.a.view.rowStride === 1 && k.a.view.colStride !== 1 : readsAlong([k.a.value], `idx${nb}`, `idx${nb + 1}`);
+  packPanels(w, k, k.a.value, scope, alongRows, { dst: 'pa', tile: 'TCC_MR', tiles: 'mt', axis: 'o', extent: k.m });
+}
+
+/** Packs B whole into column panels (`pb`): along k where it is read so, else along its columns. */
+function packB(w: CodeWriter, k: MatmulKernel): void {
+  const nb = k.batch.length;
+  const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(nb, 'p', 'j'));
+  const alongK = k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`);
+  packPanels(w, k, k.b.value, scope, !alongK, { dst: 'pb', tile: 'TCC_NR', tiles: 'nt', axis: 'j', extent: k.n });
 }
 
 /** Whether a matmul's B operand is packed once and kept (a parameter, the same for every batch, in a program that never writes it). */
@@ -266,13 +262,13 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
     w.block('if (!tcc_pack_fresh(pk)) {', () => {
       // The same for every batch: the batch coordinates are 0.
       if (nb) w.line(`const int32_t ${Array.from({ length: nb }, (_, d) => `c${d} = 0`).join(', ')};`);
-      packB(w, k, 'pb');
+      packB(w, k);
       w.line('tcc_pack_done(pk);');
     });
   } else w.line(`float *pb = tcc_scratch(1, sizeof(float) * (size_t)nt * TCC_NR * ${k.k});`);
   loops(w, k.batch, C_NAMES.idx, 0, false, () => {
     packA(w, k);
-    if (!cached) packB(w, k, 'pb');
+    if (!cached) packB(w, k);
     w.line(`#pragma omp parallel if(${k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
     w.block('{', () => {
       w.line(`tcc_gemm_packed(mt, nt, ${k.k}, pa, pb, tiles);`);

@@ -19,7 +19,7 @@ import { isAnchor, KernelError, lowerGroup, type Location, type LoweringState } 
 import type { BufferInfo, InputRef, Kernel, KernelProgram, ParamRef, TensorRef } from './kernel.js';
 import { planLayout } from './layout.js';
 import { LOWERING } from './rules.js';
-import type { Derived } from '../../runtime/labelled-rows.js';
+import { derivedInput } from '../ir/ops/source.js';
 
 export { KernelError };
 
@@ -102,7 +102,10 @@ export function lowerToKernels(graph: Graph): KernelProgram {
   });
 
   const sources = (kind: BufferKind) => graph.nodes.filter((n) => LOWERING[n.op] === 'source' && n.op === kind);
-  const inputs: InputRef[] = sources('input').map((n) => ({ ...ref(sourceName(n)!, n), ...inputBound(graph, n), ...derivation(n as Node<'input'>) }));
+  const inputs: InputRef[] = sources('input').map((n) => {
+    const derived = derivedInput((n as Node<'input'>).attrs);
+    return { ...ref(sourceName(n)!, n), ...inputBound(graph, n), ...(derived ? { derived } : {}) };
+  });
   const params: ParamRef[] = sources('param').map((n) => {
     const a = (n as Node<'param'>).attrs;
     return { ...ref(a.name, n), init: a.init, std: a.std };
@@ -135,11 +138,6 @@ function copyOut(name: string, from: TensorRef, node: Node, buffers: BufferInfo[
   ];
   kernels.push({ kind: 'map', name: `k${kernels.length}_copy`, label: name, nodes: [node.id], args, streams: [], shape: [size], stores: [{ arg: 1, index: e, value: b.load(0, b.add(e, b.int(from.offset)), node.type.dtype) }] });
   return { ...from, buffer, offset: 0 };
-}
-
-/** How an input derived from a label input is computed from it. */
-function derivation({ attrs: { of, of_shape, take, ignore } }: Node<'input'>): { derived?: Derived } {
-  return of ? { derived: { of, shape: of_shape ?? [], take: take || 'rows', ignore: ignore ?? -100 } } : {};
 }
 
 /** Index and label inputs are range-checked by the runtime before a run. */

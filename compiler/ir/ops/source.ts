@@ -2,7 +2,7 @@
 
 import { numel, type DType } from '../types.js';
 import { defineOp, ShapeError, type InitKind } from './def.js';
-import { labelledRows, type LabelledTake } from '../../../runtime/labelled-rows.js';
+import { labelledRows, type Derived, type LabelledTake } from '../../../runtime/labelled-rows.js';
 
 /** The original Transformer's encoding: PE[p, 2i] = sin(p / 10000^(2i/d)), PE[p, 2i+1] = cos(same). */
 export function sinusoidalTable(length: number, dim: number): Float64Array {
@@ -18,6 +18,11 @@ export function sinusoidalTable(length: number, dim: number): Float64Array {
 
 function checkDims(shape: readonly number[]): void {
   if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`dimensions must be positive integers, got [${shape.join(',')}]`);
+}
+
+/** How an input with `of` is derived from its label input (undefined: a fed input). */
+export function derivedInput({ of, of_shape, take, ignore }: { of?: string; of_shape?: number[]; take?: LabelledTake | ''; ignore?: number }): Derived | undefined {
+  return of ? { of, shape: of_shape ?? [], take: take || 'rows', ignore: ignore ?? -100 } : undefined;
 }
 
 export const sourceOps = {
@@ -39,10 +44,10 @@ export const sourceOps = {
       if (of && (dtype !== 'i32' || shape.length !== 1)) throw new ShapeError(`an input derived from '${of}' is i32 of rank 1, not ${dtype}[${shape.join(',')}]`);
       return { dtype, shape };
     },
-    interpret(_, { name, of, of_shape, take, ignore }, out, ctx) {
-      if (!of) return ctx.input(name);
-      const derived = { of, shape: of_shape ?? [], take: take || 'rows', ignore: ignore ?? -100 } as const;
-      return { dtype: 'i32', shape: out.shape, data: labelledRows(ctx.input(of).data, derived, out.shape[0]!) };
+    interpret(_, attrs, out, ctx) {
+      const derived = derivedInput(attrs);
+      if (!derived) return ctx.input(attrs.name);
+      return { dtype: 'i32', shape: out.shape, data: labelledRows(ctx.input(derived.of).data, derived, out.shape[0]!) };
     },
     flops: () => 0,
   }),
