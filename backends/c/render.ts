@@ -14,7 +14,7 @@
 //   matmul     per batch: both operands packed into register-tile panels
 //              (their prologue expressions evaluated while packing), tiles
 //              of C split across threads, the micro-kernel in registers, the
-//              epilogue stored per element of the tile
+//              epilogue stored per element of each tile as it completes
 //   attention  per (batch, query row), split across threads: the row's
 //              scores in a local array, the softmax, and the value product,
 //              so no [batch, heads, seq, seq] tensor is ever stored;
@@ -251,11 +251,19 @@ export function cachesB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
   return mode === 'infer' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
 }
 
+/**
+ * Products over at most this many steps of k compute each tile in one call
+ * of the micro-kernel (its B panel then lives in L2) and store it through
+ * the epilogue at once; longer ones go block by block of TCC_KC through
+ * the tiles buffer, and their epilogue runs after the last block.
+ */
+const WHOLE_K = 2048;
+
 function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   const nb = k.batch.length;
   w.line(`const int32_t mt = (${k.m} + TCC_MR - 1) / TCC_MR, nt = (${k.n} + TCC_NR - 1) / TCC_NR;`);
   w.line(`float *pa = tcc_scratch(0, sizeof(float) * (size_t)mt * TCC_MR * ${k.k});`);
-  w.line('float *tiles = tcc_scratch(2, sizeof(float) * (size_t)mt * nt * TCC_MR * TCC_NR);');
+  if (k.k > WHOLE_K) w.line('float *tiles = tcc_scratch(2, sizeof(float) * (size_t)mt * nt * TCC_MR * TCC_NR);');
   if (cached) {
     // B packed once per value of its parameter (tcc_pack_fresh follows the parameters' writes).
     w.line(`float *pb = tcc_pack_data(pk, (size_t)nt * TCC_NR * ${k.k});`);
@@ -271,19 +279,44 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
     if (!cached) packB(w, k);
     w.line(`#pragma omp parallel if(${k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
     w.block('{', () => {
+      const epilogue = (row: string) => {
+        w.line('#pragma omp simd');
+        w.block('for (int32_t q = 0; q < cols; q++) {', () => {
+          w.line('const int32_t j = tj * TCC_NR + q;');
+          w.line(`const float acc = ${row}[q];`);
+          emitStores(w, new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(nb, 'i', 'j')), k.stores);
+        });
+      };
+      const cols = () => w.line(`const int32_t cols = ${k.n} - tj * TCC_NR < TCC_NR ? ${k.n} - tj * TCC_NR : TCC_NR;`);
+      if (k.k <= WHOLE_K) {
+        // Each tile's sums complete in one call of the micro-kernel, and its epilogue runs while the tile is in L1.
+        w.line('float tile[TCC_MR * TCC_NR] __attribute__((aligned(64)));');
+        w.block('for (int32_t i0 = 0; i0 < mt; i0 += TCC_MC_TILES) {', () => {
+          w.line('const int32_t i1 = mt - i0 < TCC_MC_TILES ? mt : i0 + TCC_MC_TILES;');
+          w.line('#pragma omp for schedule(static) nowait');
+          w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
+            cols();
+            w.block('for (int32_t ti = i0; ti < i1; ti++) {', () => {
+              w.line(`tcc_micro(${k.k}, pa + (size_t)ti * ${k.k} * TCC_MR, pb + (size_t)tj * ${k.k} * TCC_NR, tile, 0);`);
+              w.line(`const int32_t rows = ${k.m} - ti * TCC_MR < TCC_MR ? ${k.m} - ti * TCC_MR : TCC_MR;`);
+              w.block('for (int32_t r = 0; r < rows; r++) {', () => {
+                w.line('const int32_t i = ti * TCC_MR + r;');
+                w.line('const float *row = tile + r * TCC_NR;');
+                epilogue('row');
+              });
+            });
+          });
+        });
+        return;
+      }
       w.line(`tcc_gemm_packed(mt, nt, ${k.k}, pa, pb, tiles);`);
       // The epilogue of each column panel, by the thread that computed it.
       w.line('#pragma omp for schedule(static)');
       w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
-        w.line(`const int32_t cols = ${k.n} - tj * TCC_NR < TCC_NR ? ${k.n} - tj * TCC_NR : TCC_NR;`);
+        cols();
         w.block(`for (int32_t i = 0; i < ${k.m}; i++) {`, () => {
           w.line('const float *row = tiles + ((size_t)tj * mt + i / TCC_MR) * TCC_MR * TCC_NR + (i % TCC_MR) * TCC_NR;');
-          w.line('#pragma omp simd');
-          w.block('for (int32_t q = 0; q < cols; q++) {', () => {
-            w.line('const int32_t j = tj * TCC_NR + q;');
-            w.line('const float acc = row[q];');
-            emitStores(w, new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(nb, 'i', 'j')), k.stores);
-          });
+          epilogue('row');
         });
       });
     });

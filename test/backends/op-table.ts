@@ -50,6 +50,8 @@ export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Ta
 }
 
 const f = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape });
+/** f32 operands of small integers (−2 … 2), spread by a multiplicative step. */
+const integers = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape, values: Array.from({ length: shape.reduce((a, d) => a * d, 1) }, (_, i) => ((i * 7919) % 5) - 2) });
 const labels = (classes: number, rows: number): OperandSpec => ({ dtype: 'i32', shape: [rows], values: Array.from({ length: rows }, (_, i) => (i % 5 === 2 ? -100 : (i * 37) % classes)) });
 
 /**
@@ -65,6 +67,10 @@ export const SIZED_CASES: readonly OpCase[] = [
   { op: 'matmul', attrs: { transpose_a: true, transpose_b: true }, operands: [f(3, 21, 130), f(3, 100, 21)] },
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(40, 96), f(1000, 96)] },
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(2, 1, 64, 8), f(3, 8, 200)] },
+  // Long products: the native backend's whole-k tiles past its k block (600), and k blocks through a tiles buffer
+  // (2100, of small integers: every sum exact in f32, so that any order of accumulation must give the interpreter's).
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(13, 600), f(40, 600)] },
+  { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [integers(2100, 10), integers(2100, 20)] },
   // Direct (small products).
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(70, 36), f(36, 130)] },
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(8, 96), f(96, 2)] },

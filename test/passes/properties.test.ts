@@ -10,6 +10,7 @@ import { verifyGraph } from '../../compiler/ir/verify.js';
 import { cse } from '../../compiler/passes/cse.js';
 import { dce } from '../../compiler/passes/dce.js';
 import { fold } from '../../compiler/passes/fold.js';
+import { compileFile } from '../../compiler/compile.js';
 import { fuse } from '../../compiler/passes/fuse.js';
 import { buildProgram } from '../../compiler/program.js';
 import { openSession } from '../../runtime/session.js';
@@ -71,5 +72,14 @@ describe('fuse', () => {
       }),
       { numRuns: 80 },
     );
+  });
+
+  it('computes the clipped gradient inside the moments\' kernel: an in-place concatenation costs nothing to read', () => {
+    const { graph } = compileFile('models/bert-tiny.yaml', { mode: 'train', batch: 2, seq: 8 });
+    const stored = new Set(graph.schedule!.flatMap((k) => k.stored));
+    // g · min(1, clip / (‖g‖ + ε)) over each parameter group's concatenated gradients.
+    const clipped = graph.nodes.filter((n) => n.op === 'mul' && graph.nodes[n.args[1]!]!.op === 'minimum');
+    expect(clipped.length).toBe(2);
+    for (const n of clipped) expect(stored.has(n.id), `%${n.id}`).toBe(false);
   });
 });
