@@ -62,7 +62,7 @@ async function nativeSection(): Promise<void> {
   peakGflops = native.peakGflops;
   write('');
   for (const r of native.records) write(`${row([r.bench, r.model], 16)}${r.metric.padEnd(36)}${r.value} ${r.unit}`);
-  write('(GEMM: every core, median; ready: in-process, from the spec through the compiler, the C build or the cache, to a loaded module, BertModel 1 × 128; cli: `tcc run` on a compiled bert-base directory, process start to program loaded; parameters not included)');
+  write('(GEMM: the kernel alone, both operands packed per call, every core, median; ready: in-process, from the spec through the compiler, the C build or the cache, to a loaded module, BertModel 1 × 128; cli: `tcc run` on a compiled bert-base directory, process start to program loaded; parameters not included)');
 }
 
 async function inferenceSection(): Promise<void> {
@@ -76,7 +76,7 @@ async function trainingSection(): Promise<void> {
   const training = await benchTraining(progress, peakGflops);
   write(`\n${row(['pretraining', 'metric', 'tcc native', 'peer', 'ratio'], 18)}`);
   for (const r of training) write(row([r.model, r.metric, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`], 18));
-  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step; peer: PyTorch for tokens/s, the native GEMM peak for GFLOP/s)');
+  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step; peer: PyTorch for tokens/s, the native GEMM figure above for GFLOP/s)');
 }
 
 async function webgpuSection(): Promise<void> {
