@@ -205,8 +205,8 @@ interface Panels {
  * operand's unit stride (`alongAxis`: along the panel axis, else along k),
  * with the bounds test outside the inner loop so that the value (a prologue
  * such as a GELU) is computed a vector at a time; read along the panel
- * axis, a k step is computed into the thread's row first, then stored a
- * panel's run at a time.
+ * axis, a k step of an expression is computed into the thread's row first,
+ * then stored a panel's run at a time, and a plain load is stored straight.
  */
 function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs, alongAxis: boolean, { dst, tile, tiles, axis: x, extent }: Panels): void {
   const render = () => scope.open(w, [value]).render(value);
@@ -222,11 +222,31 @@ function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs,
     return;
   }
   w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
-    w.line(`float *row = tcc_local(8, (size_t)${tiles} * ${tile});`);
-    w.line('#pragma omp simd');
-    w.block(`for (int32_t ${x} = 0; ${x} < ${extent}; ${x}++) {`, () => w.line(`row[${x}] = ${render()};`));
-    w.line(`for (int32_t ${x} = ${extent}; ${x} < ${tiles} * ${tile}; ${x}++) row[${x}] = 0.0f;`);
-    w.line(`for (int32_t t = 0; t < ${tiles}; t++) for (int32_t r = 0; r < ${tile}; r++) ${dst}[(size_t)t * ${k.k} * ${tile} + (size_t)p * ${tile} + r] = row[t * ${tile} + r];`);
+    w.line(`float *out = ${dst} + (size_t)p * ${tile};`);
+    if (value.op !== 'load') {
+      w.line(`float *row = tcc_local(8, (size_t)${tiles} * ${tile});`);
+      w.line('#pragma omp simd');
+      w.block(`for (int32_t ${x} = 0; ${x} < ${extent}; ${x}++) {`, () => w.line(`row[${x}] = ${render()};`));
+      w.line(`for (int32_t ${x} = ${extent}; ${x} < ${tiles} * ${tile}; ${x}++) row[${x}] = 0.0f;`);
+      w.block(`for (int32_t t = 0; t < ${tiles}; t++) {`, () => {
+        w.line('#pragma omp simd');
+        w.line(`for (int32_t r = 0; r < ${tile}; r++) out[(size_t)t * ${k.k} * ${tile} + r] = row[t * ${tile} + r];`);
+      });
+      return;
+    }
+    // A plain load goes straight into the panels: whole panels a vector at a time, then the padded last one.
+    w.line(`const int32_t full = ${extent} / ${tile};`);
+    w.block(`for (int32_t t = 0; t < full; t++) {`, () => {
+      w.line('#pragma omp simd');
+      w.block(`for (int32_t r = 0; r < ${tile}; r++) {`, () => {
+        w.line(`const int32_t ${x} = t * ${tile} + r;`);
+        w.line(`out[(size_t)t * ${k.k} * ${tile} + r] = ${render()};`);
+      });
+    });
+    w.block(`for (int32_t t = full; t < ${tiles}; t++) for (int32_t r = 0; r < ${tile}; r++) {`, () => {
+      w.line(`const int32_t ${x} = t * ${tile} + r;`);
+      w.block(`if (${x} < ${extent}) {`, () => w.line(`out[(size_t)t * ${k.k} * ${tile} + r] = ${render()};`), `} else out[(size_t)t * ${k.k} * ${tile} + r] = 0.0f;`);
+    });
   });
 }
 
