@@ -355,7 +355,7 @@ function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
 }
 
 /** Query rows per block: a block's scores (rows × keys) live in the thread's scratch. */
-const QUERY_BLOCK = 64;
+const QUERY_BLOCK = 128;
 
 /**
  * Attention forward, per (batch, block of query rows), blocks split across

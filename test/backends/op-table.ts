@@ -50,6 +50,8 @@ export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Ta
 }
 
 const f = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape });
+/** f32 operands in [−1, 1]. */
+const unit = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape, lo: -1, hi: 1 });
 /** f32 operands of small integers (−2 … 2), spread by a multiplicative step. */
 const integers = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape, values: Array.from({ length: shape.reduce((a, d) => a * d, 1) }, (_, i) => ((i * 7919) % 5) - 2) });
 const labels = (classes: number, rows: number): OperandSpec => ({ dtype: 'i32', shape: [rows], values: Array.from({ length: rows }, (_, i) => (i % 5 === 2 ? -100 : (i * 37) % classes)) });
@@ -90,7 +92,8 @@ export const SIZED_CASES: readonly OpCase[] = [
   { op: 'cross_entropy_grad', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70), f()] },
   { op: 'accuracy', attrs: { ignore_index: -100 }, operands: [f(70, 300), labels(300, 70)] },
   { op: 'scatter_add', attrs: { rows: 50 }, operands: [{ dtype: 'i32', shape: [300], lo: 0, hi: 50 }, f(300, 300)] },
-  // Attention with more rows than a workgroup holds and more keys than a tile: q, k, v in the head-split layout of a projection.
-  { op: 'attention', attrs: { scale: 0.25, rate: 0, stream: 0 }, operands: [f(2, 2, 70, 16), f(2, 2, 90, 16), f(2, 2, 90, 8), f(2, 1, 1, 90)] },
-  ...(['q', 'k', 'v'] as const).map((wrt) => ({ op: 'attention_grad', attrs: { scale: 0.25, rate: 0, stream: 0, wrt }, operands: [f(2, 2, 70, 16), f(2, 2, 90, 16), f(2, 2, 90, 8), f(2, 1, 1, 90), f(2, 2, 70, 8), { dtype: 'f32', shape: [2, 2, 70], lo: 2, hi: 3 }, f(2, 2, 70)] })),
+  // Attention with more rows than a workgroup holds (and than the native backend's block of 128 query rows) and more keys
+  // than a tile: q, k, v in the head-split layout of a projection, of size ~1 (dK and dV sum 140 rows of products).
+  { op: 'attention', attrs: { scale: 0.25, rate: 0, stream: 0 }, operands: [unit(2, 2, 140, 16), unit(2, 2, 90, 16), unit(2, 2, 90, 8), f(2, 1, 1, 90)] },
+  ...(['q', 'k', 'v'] as const).map((wrt) => ({ op: 'attention_grad', attrs: { scale: 0.25, rate: 0, stream: 0, wrt }, operands: [unit(2, 2, 140, 16), unit(2, 2, 90, 16), unit(2, 2, 90, 8), f(2, 1, 1, 90), unit(2, 2, 140, 8), { dtype: 'f32', shape: [2, 2, 140], lo: 2, hi: 3 }, unit(2, 2, 140)] })),
 ] as OpCase[];
