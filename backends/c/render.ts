@@ -310,9 +310,12 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
       const cols = () => w.line(`const int32_t cols = ${k.n} - tj * TCC_NR < TCC_NR ? ${k.n} - tj * TCC_NR : TCC_NR;`);
       if (k.k <= WHOLE_K) {
         // Each tile's sums complete in one call of the micro-kernel, and its epilogue runs while the tile is in L1.
+        // Row panels by blocks that stay in L2 while the column panels sweep them; up to 32 panels (a batch of 128 rows,
+        // the decoder's masked rows) make one block, so that B streams through once.
         w.line('float tile[TCC_MR * TCC_NR] __attribute__((aligned(64)));');
-        w.block('for (int32_t i0 = 0; i0 < mt; i0 += TCC_MC_TILES) {', () => {
-          w.line('const int32_t i1 = mt - i0 < TCC_MC_TILES ? mt : i0 + TCC_MC_TILES;');
+        w.line('const int32_t mc = mt <= 32 ? mt : TCC_MC_TILES;');
+        w.block('for (int32_t i0 = 0; i0 < mt; i0 += mc) {', () => {
+          w.line('const int32_t i1 = mt - i0 < mc ? mt : i0 + mc;');
           w.line('#pragma omp for schedule(static) nowait');
           w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
             cols();

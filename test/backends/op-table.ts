@@ -72,6 +72,8 @@ export const SIZED_CASES: readonly OpCase[] = [
   // Long products: the native backend's whole-k tiles past its k block (600), and k blocks through a tiles buffer
   // (2100, of small integers: every sum exact in f32, so that any order of accumulation must give the interpreter's).
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(13, 600), f(40, 600)] },
+  // More rows than the native backend's one block of row panels (32 of 6 or 12 rows).
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(400, 30), f(30, 40)] },
   { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [integers(2100, 10), integers(2100, 20)] },
   // Direct (small products).
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(70, 36), f(36, 130)] },
