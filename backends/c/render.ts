@@ -272,6 +272,33 @@ export function cachesB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
 }
 
 /**
+ * Requests the memory a tile's epilogue writes and reads (at each of its
+ * rows, from its first column) before the micro-kernel computes the tile:
+ * the rows of a row-major output lie a row's length apart, beyond what the
+ * hardware prefetchers follow, and an epilogue of many operations (a GELU
+ * gradient) would otherwise wait for each row in turn.
+ */
+function prefetchEpilogue(w: CodeWriter, k: MatmulKernel): void {
+  const touched: { arg: number; index: KExpr; write: boolean }[] = [];
+  for (const s of k.stores) {
+    touched.push({ arg: s.arg, index: s.index, write: true });
+    walkExpr(s.value, (x) => {
+      if (x.op === 'load') touched.push({ arg: x.arg, index: x.index, write: false });
+    });
+  }
+  w.block('for (int32_t r = 0; r < rows; r++) {', () => {
+    w.line(`const int32_t i = ti * TCC_MR + r, j = tj * TCC_NR;`);
+    const scope = new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(k.batch.length, 'i', 'j')).open(w, touched.map((t) => t.index));
+    const writes = new Map<string, boolean>();
+    for (const t of touched) {
+      const at = `&a${t.arg}[${scope.render(t.index)}]`;
+      writes.set(at, (writes.get(at) ?? false) || t.write);
+    }
+    for (const [at, write] of writes) w.line(`__builtin_prefetch(${at}, ${write ? 1 : 0});`);
+  });
+}
+
+/**
  * Products over at most this many steps of k compute each tile in one call
  * of the micro-kernel (its B panel then lives in L2) and store it through
  * the epilogue at once; longer ones go block by block of TCC_KC through
@@ -320,8 +347,9 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
           w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
             cols();
             w.block('for (int32_t ti = i0; ti < i1; ti++) {', () => {
-              w.line(`tcc_micro(${k.k}, pa + (size_t)ti * ${k.k} * TCC_MR, pb + (size_t)tj * ${k.k} * TCC_NR, tile, 0);`);
               w.line(`const int32_t rows = ${k.m} - ti * TCC_MR < TCC_MR ? ${k.m} - ti * TCC_MR : TCC_MR;`);
+              prefetchEpilogue(w, k);
+              w.line(`tcc_micro(${k.k}, pa + (size_t)ti * ${k.k} * TCC_MR, pb + (size_t)tj * ${k.k} * TCC_NR, tile, 0);`);
               w.block('for (int32_t r = 0; r < rows; r++) {', () => {
                 w.line('const int32_t i = ti * TCC_MR + r;');
                 w.line('const float *row = tile + r * TCC_NR;');
