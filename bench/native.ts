@@ -1,8 +1,8 @@
 // The native backend's own figures: the rate of its GEMM kernel on this
 // machine (a square product of two fresh operands, every core, the kernel
-// alone), which the training bench reports its share of, and how long a program takes from nothing to its
-// first forward pass with an empty cache of built modules (the C compiler
-// runs) and with a filled one.
+// alone), which the training bench reports its share of, and how long a
+// program takes from nothing to its first forward pass with an empty cache
+// of built modules (the C compiler runs) and with a filled one.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

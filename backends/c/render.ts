@@ -271,6 +271,9 @@ export function cachesB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
   return mode === 'infer' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
 }
 
+/** Expressions over a product's output element (i, j) (and its batch coordinates): its epilogue's scope. */
+const outputScope = (k: MatmulKernel) => new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(k.batch.length, 'i', 'j'));
+
 /**
  * Requests the memory a tile's epilogue writes and reads (at each of its
  * rows, from its first column) before the micro-kernel computes the tile:
@@ -288,7 +291,7 @@ function prefetchEpilogue(w: CodeWriter, k: MatmulKernel): void {
   }
   w.block('for (int32_t r = 0; r < rows; r++) {', () => {
     w.line(`const int32_t i = ti * TCC_MR + r, j = tj * TCC_NR;`);
-    const scope = new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(k.batch.length, 'i', 'j')).open(w, touched.map((t) => t.index));
+    const scope = outputScope(k).open(w, touched.map((t) => t.index));
     const writes = new Map<string, boolean>();
     for (const t of touched) {
       const at = `&a${t.arg}[${scope.render(t.index)}]`;
@@ -331,7 +334,7 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
         w.block('for (int32_t q = 0; q < cols; q++) {', () => {
           w.line('const int32_t j = tj * TCC_NR + q;');
           w.line(`const float acc = ${row}[q];`);
-          emitStores(w, new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(nb, 'i', 'j')), k.stores);
+          emitStores(w, outputScope(k), k.stores);
         });
       };
       const cols = () => w.line(`const int32_t cols = ${k.n} - tj * TCC_NR < TCC_NR ? ${k.n} - tj * TCC_NR : TCC_NR;`);
