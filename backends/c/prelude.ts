@@ -234,26 +234,21 @@ static inline void tcc_micro(int k, const float *restrict a, const float *restri
  * stays in L2), each thread takes its column panels of B (a TCC_KC ×
  * TCC_NR block of which stays in L1 across the row panels). Tile (ti, tj)
  * is TCC_MR × TCC_NR floats at c + (tj·mt + ti)·TCC_MR·TCC_NR.
- * tcc_gemm_packed runs inside a parallel region: static schedules give
- * every thread the same panels in every block, so no barrier is needed;
- * tcc_gemm_serial runs on the calling thread (inside another thread's work).
+ * It runs inside a parallel region: static schedules give every thread the
+ * same panels in every block, so no barrier is needed.
  */
-#define TCC_GEMM_PACKED(NAME, WORKSHARE) \
-static inline void NAME(int mt, int nt, int k, const float *restrict pa, const float *restrict pb, float *restrict c) { \
-  for (int k0 = 0; k0 < k; k0 += TCC_KC) { \
-    const int kc = k - k0 < TCC_KC ? k - k0 : TCC_KC; \
-    for (int i0 = 0; i0 < mt; i0 += TCC_MC_TILES) { \
-      const int i1 = mt - i0 < TCC_MC_TILES ? mt : i0 + TCC_MC_TILES; \
-      WORKSHARE \
-      for (int tj = 0; tj < nt; tj++) \
-        for (int ti = i0; ti < i1; ti++) \
-          tcc_micro(kc, pa + (size_t)ti * k * TCC_MR + (size_t)k0 * TCC_MR, pb + (size_t)tj * k * TCC_NR + (size_t)k0 * TCC_NR, c + ((size_t)tj * mt + ti) * TCC_MR * TCC_NR, k0 > 0); \
-    } \
-  } \
+static inline void tcc_gemm_packed(int mt, int nt, int k, const float *restrict pa, const float *restrict pb, float *restrict c) {
+  for (int k0 = 0; k0 < k; k0 += TCC_KC) {
+    const int kc = k - k0 < TCC_KC ? k - k0 : TCC_KC;
+    for (int i0 = 0; i0 < mt; i0 += TCC_MC_TILES) {
+      const int i1 = mt - i0 < TCC_MC_TILES ? mt : i0 + TCC_MC_TILES;
+      #pragma omp for schedule(static) nowait
+      for (int tj = 0; tj < nt; tj++)
+        for (int ti = i0; ti < i1; ti++)
+          tcc_micro(kc, pa + (size_t)ti * k * TCC_MR + (size_t)k0 * TCC_MR, pb + (size_t)tj * k * TCC_NR + (size_t)k0 * TCC_NR, c + ((size_t)tj * mt + ti) * TCC_MR * TCC_NR, k0 > 0);
+    }
+  }
 }
-// Inside a parallel region (the column panels shared out) and on the calling thread alone.
-TCC_GEMM_PACKED(tcc_gemm_packed, _Pragma("omp for schedule(static) nowait"))
-TCC_GEMM_PACKED(tcc_gemm_serial, )
 
 // Packed constant operands (parameters' panels), one cache per call site:
 // valid while no parameter has been written since it was packed
@@ -276,7 +271,7 @@ static float *tcc_pack_data(tcc_pack *pk, size_t floats) {
 static inline int tcc_pack_fresh(const tcc_pack *pk) { return pk->gen == tcc_generation && pk->owner == tcc_owner; }
 static inline void tcc_pack_done(tcc_pack *pk) { pk->gen = tcc_generation; pk->owner = tcc_owner; }
 
-// Per-thread scratch by slot (0-2: tcc_sgemm's packs; 3-7: attention's blocks; 8: a packed operand's row).
+// Per-thread scratch by slot (0-1: tcc_sgemm's packs; 3-7: attention's blocks; 8: a packed operand's row).
 static __thread float *tcc_local_buf[9];
 static __thread size_t tcc_local_cap[9];
 static float *tcc_local(int slot, size_t floats) {
@@ -293,44 +288,62 @@ static float *tcc_local(int slot, size_t floats) {
 /**
  * C (m × n, row stride ldc) = (accumulate ? C : 0) + A·B on the calling
  * thread, A and B strided views (element (i, p) of A at a[i*ars + p*acs]).
- * Both are packed into the thread's scratch first.
+ * Both are packed into the thread's scratch first, each along whichever of
+ * its strides is 1 (attention's operands are rows of Q, K, V or of a block
+ * of scores, read straight or transposed); each tile's sums then complete
+ * in one call of the micro-kernel (k is at most a sequence's length here)
+ * and go straight into C.
  */
 static void tcc_sgemm(int m, int n, int k, const float *a, int ars, int acs, const float *b, int brs, int bcs, float *c, int ldc, int accumulate) {
   const int mt = (m + TCC_MR - 1) / TCC_MR, nt = (n + TCC_NR - 1) / TCC_NR;
-  float *pa = tcc_local(0, (size_t)mt * TCC_MR * k), *pb = tcc_local(1, (size_t)nt * TCC_NR * k), *tiles = tcc_local(2, (size_t)mt * nt * TCC_MR * TCC_NR);
-  // Each row of A (each column of B) read along its own stride, written into its panel; padding zero.
-  for (int o = 0; o < mt * TCC_MR; o++) {
-    float *dst = pa + (size_t)(o / TCC_MR) * k * TCC_MR + o % TCC_MR;
-    const float *src = a + (size_t)o * ars;
-    if (o < m) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR] = src[(size_t)p * acs];
-    else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR] = 0.0f;
-  }
-  if (bcs == 1) {
-    // Rows of B contiguous: whole panels copied TCC_NR floats at a time.
-    for (int p = 0; p < k; p++)
-      for (int tj = 0; tj < nt; tj++) {
-        float *dst = pb + (size_t)tj * k * TCC_NR + p * TCC_NR;
-        const float *src = b + (size_t)p * brs + tj * TCC_NR;
-        const int cols = n - tj * TCC_NR < TCC_NR ? n - tj * TCC_NR : TCC_NR;
-        if (cols == TCC_NR) for (int q = 0; q < TCC_NR; q++) dst[q] = src[q];
-        else for (int q = 0; q < TCC_NR; q++) dst[q] = q < cols ? src[q] : 0.0f;
+  float *pa = tcc_local(0, (size_t)mt * TCC_MR * k), *pb = tcc_local(1, (size_t)nt * TCC_NR * k);
+  for (int t = 0; t < mt; t++) {
+    float *dst = pa + (size_t)t * k * TCC_MR;
+    const int rows = m - t * TCC_MR < TCC_MR ? m - t * TCC_MR : TCC_MR;
+    if (ars == 1 && rows == TCC_MR) {
+      // A k step of the panel is TCC_MR consecutive floats of A.
+      for (int p = 0; p < k; p++)
+        for (int r = 0; r < TCC_MR; r++) dst[(size_t)p * TCC_MR + r] = a[(size_t)p * acs + t * TCC_MR + r];
+    } else {
+      for (int r = 0; r < TCC_MR; r++) {
+        const float *src = a + (size_t)(t * TCC_MR + r) * ars;
+        if (r >= rows) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR + r] = 0.0f;
+        else if (acs == 1) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR + r] = src[p];
+        else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR + r] = src[(size_t)p * acs];
       }
-  } else {
-    for (int j = 0; j < nt * TCC_NR; j++) {
-      float *dst = pb + (size_t)(j / TCC_NR) * k * TCC_NR + j % TCC_NR;
-      const float *src = b + (size_t)j * bcs;
-      if (j < n) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR] = src[(size_t)p * brs];
-      else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR] = 0.0f;
     }
   }
-  tcc_gemm_serial(mt, nt, k, pa, pb, tiles);
+  for (int t = 0; t < nt; t++) {
+    float *dst = pb + (size_t)t * k * TCC_NR;
+    const int cols = n - t * TCC_NR < TCC_NR ? n - t * TCC_NR : TCC_NR;
+    if (bcs == 1 && cols == TCC_NR) {
+      // A k step of the panel is TCC_NR consecutive floats of B.
+      for (int p = 0; p < k; p++) {
+        const float *src = b + (size_t)p * brs + t * TCC_NR;
+        #pragma omp simd
+        for (int q = 0; q < TCC_NR; q++) dst[(size_t)p * TCC_NR + q] = src[q];
+      }
+    } else {
+      for (int q = 0; q < TCC_NR; q++) {
+        const float *src = b + (size_t)(t * TCC_NR + q) * bcs;
+        if (q >= cols) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR + q] = 0.0f;
+        else if (brs == 1) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR + q] = src[p];
+        else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR + q] = src[(size_t)p * brs];
+      }
+    }
+  }
+  float tile[TCC_MR * TCC_NR] __attribute__((aligned(64)));
   for (int tj = 0; tj < nt; tj++) {
     const int cols = n - tj * TCC_NR < TCC_NR ? n - tj * TCC_NR : TCC_NR;
-    for (int i = 0; i < m; i++) {
-      float *row = c + (size_t)i * ldc + tj * TCC_NR;
-      const float *t = tiles + ((size_t)tj * mt + i / TCC_MR) * TCC_MR * TCC_NR + (i % TCC_MR) * TCC_NR;
-      if (accumulate) for (int q = 0; q < cols; q++) row[q] += t[q];
-      else for (int q = 0; q < cols; q++) row[q] = t[q];
+    for (int ti = 0; ti < mt; ti++) {
+      const int rows = m - ti * TCC_MR < TCC_MR ? m - ti * TCC_MR : TCC_MR;
+      tcc_micro(k, pa + (size_t)ti * k * TCC_MR, pb + (size_t)tj * k * TCC_NR, tile, 0);
+      for (int r = 0; r < rows; r++) {
+        float *row = c + (size_t)(ti * TCC_MR + r) * ldc + tj * TCC_NR;
+        const float *sum = tile + r * TCC_NR;
+        if (accumulate) for (int q = 0; q < cols; q++) row[q] += sum[q];
+        else for (int q = 0; q < cols; q++) row[q] = sum[q];
+      }
     }
   }
 }

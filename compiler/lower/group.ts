@@ -17,7 +17,7 @@ import { opDef, type AttrsOf } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import {
-  ARG_ALIGNMENT, children, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Slice, type Stage, type Store,
+  ARG_ALIGNMENT, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Slice, type Stage, type Store,
 } from './kernel.js';
 import { broadcastCoords, LOWERING, type Anchor, type InlineContext, type RowContext } from './rules.js';
 
@@ -355,26 +355,13 @@ function lowerMatmul(g: GroupLowering, anchors: readonly Node[], base: KernelHea
   return foldBatch({ ...base, kind: 'matmul', batch, m, n, k, a, b: bOperand, stores });
 }
 
-/** Whether an expression divides or takes a modulus of something holding idx(axis). */
-function dividesAxis(e: KExpr, axis: number): boolean {
-  const holds = new Map<KExpr, boolean>();
-  const has = (x: KExpr): boolean => {
-    let v = holds.get(x);
-    if (v === undefined) {
-      v = x.op === 'idx' ? x.axis === axis : children(x).some(has);
-      holds.set(x, v);
-    }
-    return v;
-  };
-  let found = false;
-  walkExpr(e, (x) => (found ||= x.op === 'binary' && (x.fn === 'idiv' || x.fn === 'mod') && has(x.a)));
-  return found;
-}
-
 /**
  * A batch whose B operand is the same matrix for every batch (a weight)
  * folds into A's rows: one m·batch × k product instead of a batch of small
- * ones, when A and the stores stay affine in the merged row.
+ * ones, B packed or tiled once. A and the stores read the batch and row
+ * coordinates back from the merged row by division where they are not
+ * affine in it (attention's context, read across its heads; the gradient
+ * stored back into them).
  */
 function foldBatch(k: Extract<Kernel, { kind: 'matmul' }>): Kernel {
   const nb = k.batch.length;
@@ -401,10 +388,8 @@ function foldBatch(k: Extract<Kernel, { kind: 'matmul' }>): Kernel {
   };
   const aMerge = merge([rows, k.k]);
   const aValue = aMerge.map(k.a.value);
-  if (dividesAxis(aValue, 0)) return k;
   const outMerge = merge([rows, k.n]);
   const stores = k.stores.map((s) => ({ arg: s.arg, index: outMerge.map(s.index), value: outMerge.map(s.value) }));
-  if (stores.some((s) => dividesAxis(s.index, 0) || dividesAxis(s.value, 0))) return k;
   const bb = new ExprBuilder({ idx: [k.k, k.n], ridx: [] });
   const bValue = bb.substitute(k.b.value, (x) => (x.op === 'idx' ? bb.idx(x.axis - nb) : undefined));
   const reread = (b: ExprBuilder, value: KExpr, constant: boolean): Operand => {
