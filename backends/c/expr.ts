@@ -55,17 +55,37 @@ function drawOnly(e: KExpr): boolean {
   return false;
 }
 
+/**
+ * How a scope renders dropout's keep test, a draw below a constant: by
+ * Threefry in place, or as a byte of the run's table of the stream's keep
+ * tests against that constant (keepTable, drawn once per run:
+ * backends/c/render.ts).
+ */
+export type KeepTests = 'inline' | 'tables';
+
+/** A keep test (`random < rate`): its draw and rate, if `e` is one. */
+export function keepTest(e: KExpr): { draw: Extract<KExpr, { op: 'random' }>; rate: number } | undefined {
+  return e.op === 'binary' && e.fn === 'lt' && e.a.op === 'random' && e.b.op === 'const' ? { draw: e.a, rate: e.b.value } : undefined;
+}
+
+/** The name of the table (by stream) of keep tests against `rate`: one per rate, named by its f32 bits. */
+export function keepTable(rate: number): string {
+  const bits = new Uint32Array(Float32Array.of(rate).buffer)[0]!;
+  return `tcc_kept_${bits.toString(16).padStart(8, '0')}`;
+}
+
 export class CExprs extends ExprScope {
   constructor(
     space: Space,
     private readonly names: CNames = C_NAMES,
+    private readonly keep: KeepTests = 'tables',
     prefix = 't',
   ) {
     super(space, prefix);
   }
 
   protected child(prefix: string): this {
-    return new CExprs(this.space, this.names, prefix) as this;
+    return new CExprs(this.space, this.names, this.keep, prefix) as this;
   }
 
   protected declare(name: string, e: KExpr, value: string): string {
@@ -93,6 +113,8 @@ export class CExprs extends ExprScope {
         return `(${go(e.cond)} ? ${go(e.then)} : ${go(e.else)})`;
       case 'random': return `tcc_uniform01(rt->seed, streams[${e.stream}], rt->step, (uint32_t)(${go(e.element)}))`;
       case 'binary': {
+        const kept = keepTest(e);
+        if (kept && this.keep === 'tables') return `(${keepTable(kept.rate)}[streams[${kept.draw.stream}]][${go(kept.draw.element)}] != 0)`;
         const [a, b] = [go(e.a), go(e.b)];
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;

@@ -21,12 +21,15 @@
 //              attention_grad: per batch, dq per row and dk, dv accumulated
 //              in each thread's scratch
 //   scatter, loss   as written, loss rows split across threads
+//
+// Dropout's keep tests outside attention are drawn once per run, a byte per
+// element (renderKeepTables), and the kernels read them.
 
 import { CodeWriter } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import { walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../compiler/lower/kernel.js';
+import { kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../compiler/lower/kernel.js';
 import type { ProgramBuffer, ProgramKernel } from '../../runtime/program.js';
-import { CExprs, C_NAMES, C_TYPE, type CNames } from './expr.js';
+import { cLiteral, CExprs, C_NAMES, C_TYPE, keepTable, keepTest, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';
 
 /** Work (points × inner steps) below which a loop runs on one thread: forking costs microseconds. */
@@ -402,8 +405,8 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const [q, kk] = [view(k.q), view(k.k)];
   const block = Math.min(QUERY_BLOCK, k.queries);
   const blocks = Math.ceil(k.queries / block);
-  const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'));
-  const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'));
+  const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');
+  const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
   const work = product(k.batch) * k.queries * k.keys * (k.depth + k.depthV);
   loops(w, [...k.batch, blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
@@ -465,9 +468,9 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   const nb = k.batch.length;
   const [q, kk, v, g] = [view(k.q), view(k.k), view(k.v), view(k.dout)];
   const block = Math.min(QUERY_BLOCK, k.queries);
-  const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'));
-  const rows = new CExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, matNames(nb, 'i', 'c'));
-  const keyRows = new CExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, matNames(nb, 'j', 'c'));
+  const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');
+  const rows = new CExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
+  const keyRows = new CExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, matNames(nb, 'j', 'c'), 'inline');
   const work = product(k.batch) * k.queries * k.keys * (2 * k.depth + 3 * k.depthV);
   loops(w, k.batch, C_NAMES.idx, work, false, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v], ['gb', k.dout]]);
@@ -597,6 +600,54 @@ export interface NativeLayout {
   readonly updates: readonly { readonly from: { buffer: number; offset: number; size: number }; readonly to: { buffer: number; offset: number; size: number } }[];
 }
 
+/**
+ * Dropout's keep tests outside attention, per stream: each is read by up to
+ * four kernels (the forward epilogue, the gradient's, a packed operand, a
+ * column sum) that would each run Threefry's 20 rounds per element again,
+ * so a run draws each stream's tests once into a byte per element (a
+ * quarter of the activation's bytes; a table per rate, keepTable) and the
+ * kernels read those. Attention draws its own in place (its tests are as many as its
+ * scores, which are never stored; its gradient recomputes them once).
+ */
+function renderKeepTables(kernels: readonly Kernel[], layout: NativeLayout): string {
+  // Per rate, per stream: the draws read (the most any kernel reads; a stream's draws do not depend on how many).
+  const tables = new Map<number, Map<number, number>>();
+  kernels.forEach((k, i) => {
+    if (k.kind === 'attention' || k.kind === 'attention_grad') return;
+    for (const root of kernelExprs(k)) {
+      walkExpr(root, (e) => {
+        const kept = keepTest(e);
+        if (!kept) return;
+        const stream = layout.kernels[i]!.streams![kept.draw.stream]!;
+        const rate = Math.fround(kept.rate);
+        const streams = tables.get(rate) ?? new Map<number, number>();
+        streams.set(stream, Math.max(streams.get(stream) ?? 0, kept.draw.count));
+        tables.set(rate, streams);
+      });
+    }
+  });
+  const w = new CodeWriter();
+  const sorted = [...tables].sort((a, b) => a[0] - b[0]).map(([rate, streams]) => ({ rate, name: keepTable(rate), streams: [...streams].sort((a, b) => a[0] - b[0]) }));
+  for (const { name, streams } of sorted) {
+    for (const [s, count] of streams) w.line(`static uint8_t ${name}_${s}[${count}];`);
+    w.line(`static uint8_t *const ${name}[${streams.at(-1)![0] + 1}] = {${streams.map(([s]) => `[${s}] = ${name}_${s}`).join(', ')}};`);
+  }
+  w.block('static void tcc_draw(const tcc_rt *rt) {', () => {
+    w.line('(void)rt;');
+    if (!sorted.length) return;
+    w.line('#pragma omp parallel');
+    w.block('{', () => {
+      for (const { rate, name, streams } of sorted) {
+        for (const [s, count] of streams) {
+          w.line('#pragma omp for simd schedule(static) nowait');
+          w.line(`for (int32_t e = 0; e < ${count}; e++) ${name}_${s}[e] = tcc_uniform01(rt->seed, ${s}u, rt->step, (uint32_t)e) < ${cLiteral(rate, 'f32')};`);
+        }
+      }
+    });
+  });
+  return w.toString().trimEnd();
+}
+
 /** The whole kernels.c of a program: the prelude, each distinct kernel once, the call table and the Node-API entry points. */
 export function renderProgramC(kernels: readonly Kernel[], layout: NativeLayout, title: string): string {
   const w = new CodeWriter();
@@ -624,6 +675,7 @@ export function renderProgramC(kernels: readonly Kernel[], layout: NativeLayout,
   return [
     w.toString().trimEnd(),
     PRELUDE,
+    renderKeepTables(kernels, layout),
     ...bodies,
     `static tcc_pack tcc_packs[${Math.max(calls.length, 1)}];`,
     ...calls,

@@ -86,8 +86,9 @@ export class ExprBuilder {
     return this.intern(`l${arg}:${type}:${this.idOf(index)}`, () => ({ op: 'load', type, arg, index }));
   }
 
-  random(stream: number, element: KExpr): KExpr {
-    return this.intern(`rnd${stream}:${this.idOf(element)}`, () => ({ op: 'random', type: 'f32', stream, element }));
+  /** Draw `element` (in [0, count)) of random stream `stream`. */
+  random(stream: number, element: KExpr, count: number): KExpr {
+    return this.intern(`rnd${stream}:${count}:${this.idOf(element)}`, () => ({ op: 'random', type: 'f32', stream, element, count }));
   }
 
   unary(fn: UnaryFn, x: KExpr): KExpr {
@@ -375,7 +376,7 @@ export class ExprBuilder {
       case 'binary': out = this.binary(e.fn, go(e.a), go(e.b)); break;
       case 'where': out = this.where(go(e.cond), go(e.then), go(e.else)); break;
       case 'cast': out = this.cast(e.type, go(e.x)); break;
-      case 'random': out = this.random(e.stream, go(e.element)); break;
+      case 'random': out = this.random(e.stream, go(e.element), e.count); break;
     }
     memo.set(e, out);
     return out;

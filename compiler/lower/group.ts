@@ -440,7 +440,7 @@ function scores(g: GroupLowering, q: number, k: number, mask: number, attrs: { s
   const maskValue = g.value(b, mask, broadcastCoords(b, g.node(mask).type.shape, shape, at), new Map(), new Map());
   const score = b.binary('add', b.binary('mul', b.acc(), b.constant(attrs.scale)), maskValue);
   const dropping = g.training && attrs.rate > 0;
-  const keep = dropping ? b.where(b.binary('lt', b.random(g.stream(attrs.stream), b.flatIndex(shape, at)), b.constant(attrs.rate)), b.constant(0), b.constant(1 / (1 - attrs.rate))) : undefined;
+  const keep = dropping ? b.where(b.binary('lt', b.random(g.stream(attrs.stream), b.flatIndex(shape, at), numel(shape)), b.constant(attrs.rate)), b.constant(0), b.constant(1 / (1 - attrs.rate))) : undefined;
   return { batch, queries, keys, depth, score, ...(keep ? { keep } : {}) };
 }
 

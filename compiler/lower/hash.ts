@@ -22,7 +22,7 @@ function exprKey(e: KExpr, ids: Map<KExpr, number>, out: string[]): number {
     case 'binary': text = `${e.fn}${e.type}(${sub(e.a)},${sub(e.b)})`; break;
     case 'where': text = `w(${sub(e.cond)},${sub(e.then)},${sub(e.else)})`; break;
     case 'cast': text = `${e.type}(${sub(e.x)})`; break;
-    case 'random': text = `rnd${e.stream}(${sub(e.element)})`; break;
+    case 'random': text = `rnd${e.stream}:${e.count}(${sub(e.element)})`; break;
   }
   const id = out.length;
   out.push(text);

@@ -60,9 +60,10 @@ export type KExpr =
   /**
    * Uniform [0, 1) from Threefry-2x32 keyed by (seed, stream) and counted by
    * (step, element); `stream` indexes the kernel's `streams` (so that layers
-   * whose dropouts differ only in their streams share a kernel).
+   * whose dropouts differ only in their streams share a kernel). A stream
+   * draws `count` values: element is in [0, count).
    */
-  | { readonly op: 'random'; readonly type: 'f32'; readonly stream: number; readonly element: KExpr };
+  | { readonly op: 'random'; readonly type: 'f32'; readonly stream: number; readonly element: KExpr; readonly count: number };
 
 /** A range of a buffer that a kernel binds. */
 export interface KernelArg {

@@ -12,7 +12,7 @@
 // compile.
 
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
-import { normalizeAxis, type Shape } from '../ir/types.js';
+import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import type { ExprBuilder } from './expr.js';
 import type { KExpr, ScalarType } from './kernel.js';
 
@@ -155,7 +155,7 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       const x = c.operand(0, at);
       if (!c.training || rate === 0) return x;
       const { b } = c;
-      const dropped = b.binary('lt', b.random(c.stream(stream), b.flatIndex(c.shape, at)), f32(b, rate));
+      const dropped = b.binary('lt', b.random(c.stream(stream), b.flatIndex(c.shape, at), numel(c.shape)), f32(b, rate));
       return b.where(dropped, f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
     },
   },
