@@ -2,11 +2,13 @@
 // backend, beside onnxruntime-node running the same graph, exported to ONNX
 // with the same weights, in the same process. Both use every core (tcc's
 // OpenMP threads, onnxruntime's default pool); the C is built before the
-// timing starts.
+// timing starts. Then bert-base's products each alone, beside onnxruntime's
+// MatMul: the part of the encoders' time that GEMM speed decides.
 
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
 import { buildGraph } from '../compiler/frontend/build.js';
+import { GraphBuilder } from '../compiler/ir/graph.js';
 import { runPipeline } from '../compiler/passes/pipeline.js';
 import { exportOnnx } from '../compiler/export/onnx.js';
 import { loadSpec } from '../compiler/parser/load.js';
@@ -42,6 +44,59 @@ function tokens(batch: number): Record<string, Int32Array> {
   return { input_ids: ids, token_type_ids: new Int32Array(batch * SEQ), attention_mask: new Int32Array(batch * SEQ).fill(1) };
 }
 
+/**
+ * Durations of `ours` and `peer`, in interleaved rounds so that both see the
+ * same state of a shared, noisy machine; each round's first call is a
+ * warm-up (the other engine's threads may still be spinning on the cores).
+ */
+async function interleaved(repeats: number, ours: () => Promise<unknown>, peer: () => Promise<unknown>): Promise<[number[], number[]]> {
+  const times: [number[], number[]] = [[], []];
+  for (let round = 0; round < 5; round++) {
+    times[0].push(...(await timeAsync(Math.ceil(repeats / 5), ours)));
+    times[1].push(...(await timeAsync(Math.ceil(repeats / 5), peer)));
+  }
+  return times;
+}
+
+/** bert-base's products at batch 1 × seq 128 (m × k · k × n): the fused Q, K, V projection, the attention output, the FFN's two. */
+const PRODUCTS: readonly [number, number, number][] = [[128, 768, 2304], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
+
+/**
+ * Each of bert-base's products alone, x·W with W a parameter: tcc's native
+ * kernel (W packed once) beside onnxruntime's MatMul over an initializer
+ * (which it pre-packs), both timed as a run with its input and output. What
+ * the encoder's ratio can come to where nearly all its time is products.
+ */
+async function benchProducts(progress: (line: string) => void): Promise<Record_[]> {
+  const records: Record_[] = [];
+  for (const [m, k, n] of PRODUCTS) {
+    progress(`product ${m}×${k}×${n}…`);
+    const g = new GraphBuilder('product', 'infer', {});
+    const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [m, k] }).id;
+    const w = g.add('param', [], { name: 'w', shape: [k, n], init: 'normal', std: 0.02 }).id;
+    g.output('y', g.add('matmul', [x, w], { transpose_a: false, transpose_b: false }).id);
+    const source = g.build();
+    const compiled = buildProgram(runPipeline(source, { fuse: true }).graph);
+    const params = initParams(compiled.program.params, 0);
+    const session = await openSession(compiled, { native: true });
+    session.setParams(params);
+    const input = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    const onnx = await ort.InferenceSession.create(exportOnnx(source, params));
+    const feeds = { x: new ort.Tensor('float32', input, [m, k]) };
+    const [ours, peer] = await interleaved(40, () => session.run({ x: input }), () => onnx.run(feeds));
+    await onnx.release();
+    session.destroy();
+    const [value, peerValue] = [median(ours), median(peer)];
+    const record: Record_ = {
+      bench: 'product', model: `${m}x${k}x${n}`, backend: session.executor.device, batch: 1, seq: m, metric: 'latency_ms', value: round(value, 3), unit: 'ms', repeats: ours.length,
+      peer: 'onnxruntime-node', peer_value: round(peerValue, 3), ratio: round(value / peerValue, 3),
+    };
+    emit(record);
+    records.push(record);
+  }
+  return records;
+}
+
 export async function benchInference(progress: (line: string) => void): Promise<Record_[]> {
   const records: Record_[] = [];
   const weights = new Map<string, Record<string, Float32Array>>();
@@ -57,12 +112,7 @@ export async function benchInference(progress: (line: string) => void): Promise<
     const inputs = tokens(batch);
     const onnx = await ort.InferenceSession.create(exportOnnx(encoderSource(model, batch), params));
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int32', data, [batch, SEQ])]));
-    // Interleaved rounds, so that both see the same state of a shared, noisy machine.
-    const [ours, peer]: number[][] = [[], []];
-    for (let round = 0; round < 5; round++) {
-      ours.push(...(await timeAsync(Math.ceil(repeats / 5), async () => session.run(inputs))));
-      peer.push(...(await timeAsync(Math.ceil(repeats / 5), () => onnx.run(feeds))));
-    }
+    const [ours, peer] = await interleaved(repeats, () => session.run(inputs), () => onnx.run(feeds));
     await onnx.release();
     session.destroy();
 
@@ -75,5 +125,6 @@ export async function benchInference(progress: (line: string) => void): Promise<
     emit(record);
     records.push(record);
   }
+  records.push(...(await benchProducts(progress)));
   return records;
 }
