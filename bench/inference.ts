@@ -5,7 +5,7 @@
 // timing starts. Then bert-base's products each alone, beside onnxruntime's
 // MatMul: the part of the encoders' time that GEMM speed decides.
 
-import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
 import { buildGraph } from '../compiler/frontend/build.js';
 import { GraphBuilder } from '../compiler/ir/graph.js';
@@ -44,16 +44,23 @@ function tokens(batch: number): Record<string, Int32Array> {
   return { input_ids: ids, token_type_ids: new Int32Array(batch * SEQ), attention_mask: new Int32Array(batch * SEQ).fill(1) };
 }
 
+/** How long the other engine's idle threads may keep spinning on the cores after its last call (onnxruntime's pool spins by default). */
+const SETTLE_MS = 200;
+
 /**
  * Durations of `ours` and `peer`, in interleaved rounds so that both see the
- * same state of a shared, noisy machine; each round's first call is a
- * warm-up (the other engine's threads may still be spinning on the cores).
+ * same state of a shared, noisy machine. Each engine's turn starts after the
+ * other's threads have gone idle, with an untimed warm-up call: spinning
+ * threads of the other engine otherwise take the cores from a few
+ * milliseconds of calls (bert-base's products alone ran twice as long).
  */
 async function interleaved(repeats: number, ours: () => Promise<unknown>, peer: () => Promise<unknown>): Promise<[number[], number[]]> {
   const times: [number[], number[]] = [[], []];
   for (let round = 0; round < 5; round++) {
-    times[0].push(...(await timeAsync(Math.ceil(repeats / 5), ours)));
-    times[1].push(...(await timeAsync(Math.ceil(repeats / 5), peer)));
+    for (const [i, work] of [ours, peer].entries()) {
+      await sleep(SETTLE_MS);
+      times[i]!.push(...(await timeAsync(Math.ceil(repeats / 5), work)));
+    }
   }
   return times;
 }
