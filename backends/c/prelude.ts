@@ -286,6 +286,29 @@ static float *tcc_local(int slot, size_t floats) {
 }
 
 /**
+ * One panel of a strided operand: its first lines (rows of A, columns of
+ * B; line l at src + l·ls, its step p at + p·ps) into a panel of tile
+ * lines whose k step p is tile consecutive floats at dst + p·tile; lines
+ * past the operand's are zero. Along whichever stride is 1.
+ */
+static inline void tcc_pack_lines(float *restrict dst, int tile, int lines, int k, const float *src, int ls, int ps) {
+  if (ls == 1 && lines == tile) {
+    // A k step of the panel is tile consecutive floats of the operand.
+    for (int p = 0; p < k; p++) {
+      #pragma omp simd
+      for (int l = 0; l < tile; l++) dst[(size_t)p * tile + l] = src[(size_t)p * ps + l];
+    }
+    return;
+  }
+  for (int l = 0; l < tile; l++) {
+    if (l >= lines) { for (int p = 0; p < k; p++) dst[(size_t)p * tile + l] = 0.0f; continue; }
+    const float *line = src + (size_t)l * ls;
+    if (ps == 1) for (int p = 0; p < k; p++) dst[(size_t)p * tile + l] = line[p];
+    else for (int p = 0; p < k; p++) dst[(size_t)p * tile + l] = line[(size_t)p * ps];
+  }
+}
+
+/**
  * C (m × n, row stride ldc) = (accumulate ? C : 0) + A·B on the calling
  * thread, A and B strided views (element (i, p) of A at a[i*ars + p*acs]).
  * Both are packed into the thread's scratch first, each along whichever of
@@ -297,41 +320,10 @@ static float *tcc_local(int slot, size_t floats) {
 static void tcc_sgemm(int m, int n, int k, const float *a, int ars, int acs, const float *b, int brs, int bcs, float *c, int ldc, int accumulate) {
   const int mt = (m + TCC_MR - 1) / TCC_MR, nt = (n + TCC_NR - 1) / TCC_NR;
   float *pa = tcc_local(0, (size_t)mt * TCC_MR * k), *pb = tcc_local(1, (size_t)nt * TCC_NR * k);
-  for (int t = 0; t < mt; t++) {
-    float *dst = pa + (size_t)t * k * TCC_MR;
-    const int rows = m - t * TCC_MR < TCC_MR ? m - t * TCC_MR : TCC_MR;
-    if (ars == 1 && rows == TCC_MR) {
-      // A k step of the panel is TCC_MR consecutive floats of A.
-      for (int p = 0; p < k; p++)
-        for (int r = 0; r < TCC_MR; r++) dst[(size_t)p * TCC_MR + r] = a[(size_t)p * acs + t * TCC_MR + r];
-    } else {
-      for (int r = 0; r < TCC_MR; r++) {
-        const float *src = a + (size_t)(t * TCC_MR + r) * ars;
-        if (r >= rows) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR + r] = 0.0f;
-        else if (acs == 1) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR + r] = src[p];
-        else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_MR + r] = src[(size_t)p * acs];
-      }
-    }
-  }
-  for (int t = 0; t < nt; t++) {
-    float *dst = pb + (size_t)t * k * TCC_NR;
-    const int cols = n - t * TCC_NR < TCC_NR ? n - t * TCC_NR : TCC_NR;
-    if (bcs == 1 && cols == TCC_NR) {
-      // A k step of the panel is TCC_NR consecutive floats of B.
-      for (int p = 0; p < k; p++) {
-        const float *src = b + (size_t)p * brs + t * TCC_NR;
-        #pragma omp simd
-        for (int q = 0; q < TCC_NR; q++) dst[(size_t)p * TCC_NR + q] = src[q];
-      }
-    } else {
-      for (int q = 0; q < TCC_NR; q++) {
-        const float *src = b + (size_t)(t * TCC_NR + q) * bcs;
-        if (q >= cols) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR + q] = 0.0f;
-        else if (brs == 1) for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR + q] = src[p];
-        else for (int p = 0; p < k; p++) dst[(size_t)p * TCC_NR + q] = src[(size_t)p * brs];
-      }
-    }
-  }
+  for (int t = 0; t < mt; t++)
+    tcc_pack_lines(pa + (size_t)t * k * TCC_MR, TCC_MR, m - t * TCC_MR < TCC_MR ? m - t * TCC_MR : TCC_MR, k, a + (size_t)t * TCC_MR * ars, ars, acs);
+  for (int t = 0; t < nt; t++)
+    tcc_pack_lines(pb + (size_t)t * k * TCC_NR, TCC_NR, n - t * TCC_NR < TCC_NR ? n - t * TCC_NR : TCC_NR, k, b + (size_t)t * TCC_NR * bcs, bcs, brs);
   float tile[TCC_MR * TCC_NR] __attribute__((aligned(64)));
   for (int tj = 0; tj < nt; tj++) {
     const int cols = n - tj * TCC_NR < TCC_NR ? n - tj * TCC_NR : TCC_NR;
