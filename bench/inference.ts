@@ -88,7 +88,7 @@ async function benchProducts(progress: (line: string) => void): Promise<Record_[
     const session = await openSession(compiled, { native: true });
     session.setParams(params);
     const input = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
-    const onnx = await ort.InferenceSession.create(exportOnnx(source, params));
+    const onnx = await ort.InferenceSession.create(exportOnnx(source, params).model);
     const feeds = { x: new ort.Tensor('float32', input, [m, k]) };
     const [ours, peer] = await interleaved(40, () => session.run({ x: input }), () => onnx.run(feeds));
     await onnx.release();
@@ -117,7 +117,7 @@ export async function benchInference(progress: (line: string) => void): Promise<
     const session = await openSession(compiled, { native: true });
     session.setParams(params);
     const inputs = tokens(batch);
-    const onnx = await ort.InferenceSession.create(exportOnnx(encoderSource(model, batch), params));
+    const onnx = await ort.InferenceSession.create(exportOnnx(encoderSource(model, batch), params).model);
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int32', data, [batch, SEQ])]));
     const [ours, peer] = await interleaved(repeats, () => session.run(inputs), () => onnx.run(feeds));
     await onnx.release();

@@ -1,7 +1,9 @@
 // File helpers for commands: whole-or-nothing writes, and reads that fail
 // with one clear line.
 
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
 
 /** Writes a file whole or not at all: a temporary file renamed over the target. */
@@ -18,4 +20,11 @@ export function readInputFile(path: string): Buffer {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
   }
+}
+
+/** tcc's version: package.json's, found above this module (from the sources or from dist/). */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
 }

@@ -1,8 +1,8 @@
 // The `tcc` command: parses the subcommand and hands off. The binary is
 // tcc.ts; tests call `main` with buffers for output.
 
-import { readFileSync } from 'node:fs';
 import { reportError, UsageError, type Io } from './errors.js';
+import { packageVersion } from './files.js';
 import { loadDsl } from '../compiler/dsl/runtime.js';
 
 type Command = (argv: string[], debug: boolean, io: Io) => number | Promise<number>;
@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, { readonly line: string; readonly load: 
   prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', load: async () => { const m = await import('./pretrain.js'); return { run: m.runPrepare, usage: m.prepareUsage }; } },
   pretrain: { line: 'pretrain SPEC   pretrain with masked LM and next-sentence prediction', load: async () => { const m = await import('./pretrain.js'); return { run: m.runPretrain, usage: m.pretrainUsage }; } },
   finetune: { line: 'finetune SPEC   fine-tune a classification, tagging or question-answering head', load: async () => { const m = await import('./finetune.js'); return { run: m.runFinetune, usage: m.finetuneUsage }; } },
+  export: { line: 'export MODEL    write a model for onnxruntime, PyTorch (torchrun) or HuggingFace', load: async () => { const m = await import('./export.js'); return { run: m.runExport, usage: m.exportUsage }; } },
   vocab: { line: 'vocab           train a WordPiece vocabulary on a corpus', load: async () => { const m = await import('./vocab.js'); return { run: m.runVocab, usage: m.vocabUsage }; } },
   dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', load: async () => { const m = await import('./dataset.js'); return { run: m.runDataset, usage: m.datasetUsage }; } },
 };
@@ -45,11 +46,6 @@ options for every command:
 ${modules.map((m) => m.usage).join('\n\n')}`;
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
 export async function main(argv: string[], io: Io): Promise<number> {
   const debug = argv.includes('--debug');
   const args = argv.filter((a) => a !== '--debug');
@@ -58,7 +54,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const [command, ...rest] = args;
     if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return await (await COMMANDS[command]!.load()).run(rest, debug, io);
     if (command === '--version') {
-      io.stdout.write(`tcc ${version()}\n`);
+      io.stdout.write(`tcc ${packageVersion()}\n`);
       return 0;
     }
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {

@@ -16,6 +16,8 @@ export interface CheckpointContents {
   readonly vocab?: string;
   readonly trainerState?: object;
   readonly optimizer?: Readonly<Record<string, TensorToWrite>>;
+  /** Further files by name (an export's tokenizer files, its model.py). */
+  readonly files?: Readonly<Record<string, string>>;
 }
 
 /** Writes DIR whole: into DIR.tmp-PID first, then renamed over DIR. */
@@ -28,6 +30,7 @@ export function writeCheckpoint(dir: string, contents: CheckpointContents): void
   if (contents.vocab !== undefined) writeFileSync(join(temp, 'vocab.txt'), contents.vocab);
   if (contents.optimizer) writeFileSync(join(temp, 'optimizer.safetensors'), writeSafetensors(contents.optimizer));
   if (contents.trainerState) writeFileSync(join(temp, 'trainer_state.json'), JSON.stringify(contents.trainerState, null, 2) + '\n');
+  for (const [name, text] of Object.entries(contents.files ?? {})) writeFileSync(join(temp, name), text);
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(temp, dir);

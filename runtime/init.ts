@@ -32,7 +32,10 @@ function truncatedNormal(seed: number, stream: number, element: number): number 
   }
 }
 
-export function initParam(param: ProgramParam, seed: number): Float32Array {
+/** What initializing a parameter needs of it. */
+export type ParamInit = Pick<ProgramParam, 'name' | 'shape' | 'init' | 'std'>;
+
+export function initParam(param: ParamInit, seed: number): Float32Array {
   const size = param.shape.reduce((a, d) => a * d, 1);
   const out = new Float32Array(size);
   if (param.init === 'ones') out.fill(1);
@@ -43,6 +46,6 @@ export function initParam(param: ProgramParam, seed: number): Float32Array {
   return out;
 }
 
-export function initParams(params: readonly ProgramParam[], seed: number): Record<string, Float32Array> {
+export function initParams(params: readonly ParamInit[], seed: number): Record<string, Float32Array> {
   return Object.fromEntries(params.map((p) => [p.name, initParam(p, seed)]));
 }

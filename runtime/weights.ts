@@ -30,7 +30,7 @@ function candidates(name: string): string[] {
   return [...new Set(names)];
 }
 
-export function matchWeights(params: readonly ProgramParam[], tensors: ReadonlyMap<string, StoredTensor>): MatchedWeights {
+export function matchWeights(params: readonly Pick<ProgramParam, 'name' | 'shape'>[], tensors: ReadonlyMap<string, StoredTensor>): MatchedWeights {
   const values: Record<string, Float32Array> = {};
   const missing: string[] = [];
   const used = new Set<string>();

@@ -6,7 +6,6 @@ import onnxProto from 'onnx-proto';
 import type { Graph, Node } from '../ir/graph.js';
 import { sourceName } from '../ir/graph.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
-import { sinusoidalTable } from '../ir/ops/source.js';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -58,6 +57,86 @@ class OnnxBuilder {
   scalar(value: number): string {
     return this.floatTensor(this.fresh('scalar'), [], [value]);
   }
+
+  /** Sizes that follow the call's batch and seq, per node and attribute (see `dynamicSizes`). */
+  sizes = new Map<number, Readonly<Record<string, readonly Size[]>>>();
+  /** 1-element int64 tensors holding the call's batch and seq, made on first use. */
+  private runtime: { batch?: string; seq?: string } = {};
+  /** Where each of batch and seq can be read: an input and its axis. */
+  sources: { batch?: [string, number]; seq?: [string, number] } = {};
+
+  private runtimeDim(which: 'batch' | 'seq'): string {
+    const made = this.runtime[which];
+    if (made) return made;
+    const source = this.sources[which];
+    if (!source) throw new Error(`no input has the ${which} axis to read it from`);
+    const shape = this.node('Shape', [source[0]], this.fresh(`shape_${which}`));
+    return (this.runtime[which] = this.node('Slice', [shape, this.intTensor([1], [source[1]]), this.intTensor([1], [source[1] + 1])], this.fresh(which)));
+  }
+
+  /** An attribute of sizes as a 1-D int64 tensor: a constant, or computed from the call's batch and seq. */
+  shape(node: Node, attr: string, values: readonly number[]): string {
+    const sizes = this.sizes.get(node.id)?.[attr];
+    if (!sizes || sizes.every((s) => !s.batch && !s.seq)) return this.intTensor([values.length], values);
+    const parts = sizes.map((s) => {
+      if (!s.batch && !s.seq) return this.intTensor([1], [s.scale]);
+      let part = s.batch ? this.runtimeDim('batch') : this.runtimeDim('seq');
+      if (s.batch && s.seq) part = this.node('Mul', [part, this.runtimeDim('seq')], this.fresh('bs'));
+      return s.scale === 1 ? part : this.node('Mul', [part, this.intTensor([1], [s.scale])], this.fresh('size'));
+    });
+    return parts.length === 1 ? parts[0]! : this.node('Concat', parts, this.fresh('shape'), { axis: 0 });
+  }
+
+  /** A single size attribute as a 0-D int64 tensor. */
+  size(node: Node, attr: string, value: number): string {
+    return this.node('Reshape', [this.shape(node, attr, [value]), this.intTensor([0], [])], this.fresh(attr));
+  }
+}
+
+/** A size as scale · batch^(0|1) · seq^(0|1). */
+export interface Size {
+  readonly scale: number;
+  readonly batch: boolean;
+  readonly seq: boolean;
+}
+
+/** Attributes that hold sizes, by op. */
+const SIZE_ATTRS: Readonly<Partial<Record<OpName, readonly string[]>>> = {
+  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], slice: ['start', 'end'], pad: ['before', 'after'],
+};
+
+/**
+ * Which sizes follow batch and seq: the graph built at three (batch, seq)
+ * points, (2, 3), (3, 3) and (2, 5); a size that grows by 3/2 with batch
+ * and 5/3 with seq is a multiple of them. The graphs must have the same
+ * nodes; a size that varies otherwise cannot be expressed.
+ */
+function dynamicSizes(build: (dims: { batch: number; seq: number }) => Graph): { graph: Graph; sizes: Map<number, Record<string, Size[]>> } {
+  const [g, gb, gs] = [build({ batch: 2, seq: 3 }), build({ batch: 3, seq: 3 }), build({ batch: 2, seq: 5 })];
+  const same = (a: Graph) => a.nodes.length === g.nodes.length && a.nodes.every((n, i) => n.op === g.nodes[i]!.op);
+  if (!same(gb) || !same(gs)) throw new Error('the graph changes with batch or seq beyond its sizes; export it at a fixed shape');
+  const sizeOf = (v: number, vb: number, vs: number, where: string): Size => {
+    const batch = vb !== v;
+    const seq = vs !== v;
+    const scale = v / ((batch ? 2 : 1) * (seq ? 3 : 1));
+    const ok = Number.isInteger(scale) && vb === scale * (batch ? 3 : 1) * (seq ? 3 : 1) && vs === scale * (batch ? 2 : 1) * (seq ? 5 : 1);
+    if (!ok) throw new Error(`${where}: a size that is not a multiple of batch and seq (${v}, ${vb}, ${vs})`);
+    return { scale, batch, seq };
+  };
+  const sizes = new Map<number, Record<string, Size[]>>();
+  g.nodes.forEach((node, i) => {
+    const attrs = SIZE_ATTRS[node.op];
+    const shapeSizes = (n: Graph) => n.nodes[i]!.type.shape;
+    const record: Record<string, Size[]> = {};
+    for (const attr of attrs ?? []) {
+      const values = [g, gb, gs].map((x) => [(x.nodes[i]!.attrs as Record<string, number | number[]>)[attr]!].flat());
+      record[attr] = values[0]!.map((v, k) => sizeOf(v, values[1]![k]!, values[2]![k]!, `${node.op} ${attr}`));
+    }
+    // The node's own type, under 'type' (inputs and outputs are declared with it).
+    record['type'] = shapeSizes(g).map((v, k) => sizeOf(v, shapeSizes(gb)[k]!, shapeSizes(gs)[k]!, `the shape of ${node.op} ${node.label ?? node.id}`));
+    if (Object.keys(record).length) sizes.set(node.id, record);
+  });
+  return { graph: g, sizes };
 }
 
 type Lowering<K extends OpName> = (b: OnnxBuilder, x: string[], out: string, attrs: AttrsOf<K>, node: Node) => void;
@@ -79,8 +158,17 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   input: 'source',
   param: 'source',
   state: TRAINING_ONLY,
-  range: (b, _x, out, { size }) => void b.node('Identity', [b.intTensor([size], Array.from({ length: size }, (_, i) => i), 'i32')], out),
-  sinusoidal: (b, _x, out, { length, dim }) => void b.node('Identity', [b.floatTensor(b.fresh('sinusoidal'), [length, dim], sinusoidalTable(length, dim))], out),
+  range: (b, _x, out, { size }, node) => void b.node('Cast', [b.node('Range', [b.intTensor([], [0]), b.size(node, 'size', size), b.intTensor([], [1])], b.fresh('range'))], out, { to: INT32 }),
+  // sin at even columns, cos at odd ones, of position / 10000^(2⌊i/2⌋/dim), for any length.
+  sinusoidal: (b, _x, out, { length, dim }, node) => {
+    const positions = b.node('Cast', [b.node('Range', [b.intTensor([], [0]), b.size(node, 'length', length), b.intTensor([], [1])], b.fresh('positions'))], b.fresh('positions_f'), { to: FLOAT });
+    const column = b.node('Unsqueeze', [positions, b.intTensor([1], [1])], b.fresh('column'));
+    const rates = b.floatTensor(b.fresh('rates'), [dim], Array.from({ length: dim }, (_, i) => 1 / Math.pow(10000, (2 * Math.floor(i / 2)) / dim)));
+    const angle = b.node('Mul', [column, rates], b.fresh('angle'));
+    const even = b.fresh('even');
+    b.initializers.push({ name: even, dims: [dim], dataType: onnx.TensorProto.DataType.BOOL, rawData: Uint8Array.from({ length: dim }, (_, i) => (i % 2 === 0 ? 1 : 0)) });
+    b.node('Where', [even, b.node('Sin', [angle], b.fresh('sin')), b.node('Cos', [angle], b.fresh('cos'))], out);
+  },
   neg: unaryOp('Neg'),
   exp: unaryOp('Exp'),
   log: unaryOp('Log'),
@@ -111,9 +199,9 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   affine: (b, [x], out, { scale, shift }) => void b.node('Add', [b.node('Mul', [x!, b.scalar(scale)], b.fresh('scaled')), b.scalar(shift)], out),
   cast: (b, [x], out, { to }) => void b.node('Cast', [x!], out, { to: to === 'f32' ? FLOAT : INT32 }),
   dropout: (b, [x], out) => void b.node('Identity', [x!], out),
-  reshape: (b, [x], out, _a, node) => void b.node('Reshape', [x!, b.intTensor([node.type.shape.length], [...node.type.shape])], out),
+  reshape: (b, [x], out, { shape }, node) => void b.node('Reshape', [x!, b.shape(node, 'shape', shape)], out),
   transpose: (b, [x], out, { perm }) => void b.node('Transpose', [x!], out, { perm }),
-  slice: (b, [x], out, { axis, start, end }) => void b.node('Slice', [x!, b.intTensor([1], [start]), b.intTensor([1], [end]), b.intTensor([1], [axis])], out),
+  slice: (b, [x], out, { axis, start, end }, node) => void b.node('Slice', [x!, b.shape(node, 'start', [start]), b.shape(node, 'end', [end]), b.intTensor([1], [axis])], out),
   select: (b, [x], out, { axis, index }) => void b.node('Gather', [x!, b.intTensor([], [index])], out, { axis }),
   concat: (b, xs, out, { axis }) => void b.node('Concat', xs, out, { axis }),
   gather: (b, [table, ids], out) => void b.node('Gather', [table!, ids!], out, { axis: 0 }),
@@ -123,14 +211,17 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   softmax: (b, [x], out, { axis }) => void b.node('Softmax', [x!], out, { axis }),
   log_softmax: (b, [x], out, { axis }) => void b.node('LogSoftmax', [x!], out, { axis }),
   layer_norm: (b, [x, g, beta], out, { eps }) => void b.node('LayerNormalization', [x!, g!, beta!], out, { axis: -1, epsilon: eps }, ['epsilon']),
-  fill: (b, _x, out, { value, dtype, shape }) =>
-    void b.node('Identity', [dtype === 'f32' ? b.floatTensor(b.fresh('fill'), shape, new Array(shape.reduce((a, d) => a * d, 1)).fill(value)) : b.intTensor(shape, new Array(shape.reduce((a, d) => a * d, 1)).fill(value), 'i32')], out),
-  broadcast: (b, [x], out, { shape }) => void b.node('Expand', [x!, b.intTensor([shape.length], shape)], out),
+  fill: (b, _x, out, { value, dtype, shape }, node) => {
+    const one = dtype === 'f32' ? b.floatTensor(b.fresh('value'), [], [value]) : b.intTensor([], [value], 'i32');
+    b.node('Expand', [one, b.shape(node, 'shape', shape)], out);
+  },
+  broadcast: (b, [x], out, { shape }, node) => void b.node('Expand', [x!, b.shape(node, 'shape', shape)], out),
   pad: (b, [x], out, { axis, before, after }, node) => {
     const rank = node.type.shape.length;
     const a = axis < 0 ? axis + rank : axis;
-    const pads = [...Array.from({ length: rank }, (_, d) => (d === a ? before : 0)), ...Array.from({ length: rank }, (_, d) => (d === a ? after : 0))];
-    b.node('Pad', [x!, b.intTensor([2 * rank], pads)], out);
+    const zeros = (n: number) => (n ? [b.intTensor([n], new Array<number>(n).fill(0))] : []);
+    const pads = [...zeros(a), b.shape(node, 'before', [before]), ...zeros(rank - a - 1), ...zeros(a), b.shape(node, 'after', [after]), ...zeros(rank - a - 1)];
+    b.node('Pad', [x!, b.node('Concat', pads, b.fresh('pads'), { axis: 0 })], out);
   },
   gt: (b, [x, y], out) => void b.node('Cast', [b.node('Greater', [x!, y!], b.fresh('gt'))], out, { to: FLOAT }),
   scatter_add: TRAINING_ONLY,
@@ -155,16 +246,74 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   },
 };
 
-function valueInfo(name: string, dtype: 'f32' | 'i32', shape: readonly number[]): onnxProto.onnx.IValueInfoProto {
-  return { name, type: { tensorType: { elemType: dtype === 'f32' ? FLOAT : INT32, shape: { dim: shape.map((d) => ({ dimValue: d })) } } } };
+function valueInfo(name: string, dtype: 'f32' | 'i32', shape: readonly number[], sizes?: readonly Size[]): onnxProto.onnx.IValueInfoProto {
+  const dim = shape.map((d, k) => {
+    const s = sizes?.[k];
+    if (!s || (!s.batch && !s.seq)) return { dimValue: d };
+    return { dimParam: [s.scale === 1 ? '' : `${s.scale}`, s.batch ? 'batch' : '', s.seq ? 'seq' : ''].filter(Boolean).join('*') };
+  });
+  return { name, type: { tensorType: { elemType: dtype === 'f32' ? FLOAT : INT32, shape: { dim } } } };
+}
+
+export interface OnnxOptions {
+  /**
+   * Builds the graph at other batch and seq: given, the export's batch and seq
+   * axes are dynamic (named 'batch' and 'seq'), and `graph` is replaced by
+   * the build at (2, 3).
+   */
+  readonly dynamic?: (dims: { batch: number; seq: number }) => Graph;
+  /**
+   * Keep the parameters in a file of this name beside the model (ONNX's
+   * external data) instead of inside it: a protobuf holds at most 2 GB.
+   */
+  readonly externalData?: string;
+}
+
+export interface OnnxModel {
+  readonly model: Uint8Array;
+  /** The parameters' bytes, when they go beside the model. */
+  readonly data?: Uint8Array;
+}
+
+/** Parameters past this many bytes cannot stay inside the model. */
+export const ONNX_INLINE_LIMIT = 2 ** 31 - 2 ** 26;
+
+/** Moves each parameter's bytes out of its initializer into one data file (aligned to 64 bytes). */
+function externalize(initializers: ITensorProto[], names: ReadonlySet<string>, file: string): Uint8Array {
+  const moved = initializers.filter((t) => names.has(t.name!));
+  const align = (n: number) => Math.ceil(n / 64) * 64;
+  const data = new Uint8Array(moved.reduce((n, t) => align(n) + t.rawData!.length, 0));
+  let offset = 0;
+  for (const t of moved) {
+    offset = align(offset);
+    data.set(t.rawData!, offset);
+    const length = t.rawData!.length;
+    t.rawData = undefined;
+    t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    t.externalData = [{ key: 'location', value: file }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(length) }];
+    offset += length;
+  }
+  return data;
 }
 
 /**
  * The graph as an ONNX model. Parameters become initializers from `params`
  * (HuggingFace names); inputs and outputs keep their names.
  */
-export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLike<number>>>): Uint8Array {
+export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLike<number>>>, options: OnnxOptions = {}): OnnxModel {
   const b = new OnnxBuilder();
+  if (options.dynamic) {
+    const probed = dynamicSizes(options.dynamic);
+    graph = probed.graph;
+    b.sizes = probed.sizes;
+    for (const node of graph.nodes) {
+      if (node.op !== 'input') continue;
+      probed.sizes.get(node.id)?.['type']?.forEach((s, axis) => {
+        if (s.scale !== 1 || s.batch === s.seq) return;
+        b.sources[s.batch ? 'batch' : 'seq'] ??= [sourceName(node)!, axis];
+      });
+    }
+  }
   const names: string[] = [];
   const inputs: onnxProto.onnx.IValueInfoProto[] = [];
   for (const node of graph.nodes) {
@@ -175,7 +324,7 @@ export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLi
       names[node.id] = b.floatTensor(name!, node.type.shape, values);
     } else if (node.op === 'input') {
       names[node.id] = name!;
-      inputs.push(valueInfo(name!, node.type.dtype, node.type.shape));
+      inputs.push(valueInfo(name!, node.type.dtype, node.type.shape, b.sizes.get(node.id)?.['type']));
     } else {
       const out = `v${node.id}`;
       const rule = EXPORT[node.op];
@@ -188,7 +337,7 @@ export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLi
   const outputs = graph.outputs.map((o) => {
     const node = graph.nodes[o.node]!;
     b.node('Identity', [names[o.node]!], o.name);
-    return valueInfo(o.name, node.type.dtype, node.type.shape);
+    return valueInfo(o.name, node.type.dtype, node.type.shape, b.sizes.get(o.node)?.['type']);
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -196,5 +345,7 @@ export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLi
     opsetImport: [{ domain: '', version: OPSET }],
     graph: { name: graph.name, node: b.nodes, initializer: b.initializers, input: inputs, output: outputs },
   });
-  return onnx.ModelProto.encode(model).finish();
+  const data = options.externalData === undefined ? undefined : externalize(b.initializers, new Set(Object.keys(params)), options.externalData);
+  const bytes = onnx.ModelProto.encode(model).finish();
+  return data ? { model: bytes, data } : { model: bytes };
 }

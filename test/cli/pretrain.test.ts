@@ -3,29 +3,11 @@
 // losses; bad input stops with one clear line.
 
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { modelsDir, tcc } from '../helpers/cli.js';
-import { rng } from '../helpers/random.js';
-
-const STEMS = ['run', 'jump', 'read', 'writ', 'play', 'talk', 'walk', 'sing', 'cook', 'paint', 'build', 'teach'];
-const SUFFIXES = ['ing', 'er', 's', 'ed', 'ly'];
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', ...STEMS, ...SUFFIXES.map((s) => `##${s}`)];
-
-function workspace(documents: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tcc-pretrain-'));
-  const next = rng(documents);
-  const word = () => STEMS[Math.floor(next() * STEMS.length)]! + (next() < 0.4 ? SUFFIXES[Math.floor(next() * SUFFIXES.length)] : '');
-  const sentence = () => Array.from({ length: 3 + Math.floor(next() * 5) }, () => (next() < 0.2 ? 'the' : word())).join(' ') + ' .';
-  const corpus = Array.from({ length: documents }, () => Array.from({ length: 2 + Math.floor(next() * 4) }, sentence).join('\n')).join('\n\n');
-  writeFileSync(join(dir, 'corpus.txt'), corpus + '\n');
-  writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
-  // bert-tiny's architecture (L2/H128/A2) over this corpus's vocabulary.
-  writeFileSync(join(dir, 'tiny.yaml'), `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny\nconfig: {vocab_size: ${VOCAB.length}, max_position_embeddings: 64}\n`);
-  return dir;
-}
+import { tcc } from '../helpers/cli.js';
+import { pretrainWorkspace as workspace } from '../helpers/corpus.js';
 
 const metrics = (file: string) => readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 

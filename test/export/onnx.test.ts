@@ -10,10 +10,13 @@ import { interpret } from '../../compiler/ir/interpret.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
 import { OP_CASES, TRAINING_ONLY_OPS } from '../ops/cases.js';
 import { maxAbsDiff, randomTensor, rng } from '../helpers/random.js';
-import { modelsDir, specFiles } from '../helpers/cli.js';
+import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
+import { writeSafetensors } from '../../runtime/safetensors.js';
+import { writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 async function runOrt(graph: Graph, params: Record<string, HostTensor>, inputs: Record<string, HostTensor>) {
-  const model = exportOnnx(graph, Object.fromEntries(Object.entries(params).map(([n, t]) => [n, t.data])));
+  const { model } = exportOnnx(graph, Object.fromEntries(Object.entries(params).map(([n, t]) => [n, t.data])));
   const session = await ort.InferenceSession.create(model);
   const feeds = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, new ort.Tensor(t.dtype === 'i32' ? 'int32' : 'float32', t.dtype === 'i32' ? Int32Array.from(t.data) : Float32Array.from(t.data), [...t.shape])]));
   return session.run(feeds);
@@ -36,6 +39,39 @@ describe('ONNX export', () => {
     for (const [name, t] of Object.entries(want)) {
       expect(got[name]!.dims, name).toEqual(t.shape);
       expect(maxAbsDiff(got[name]!.data as Float32Array, t.data), name).toBeLessThan(1e-4);
+    }
+  });
+
+  it.each([
+    ['learned positions, post-LN', '', false],
+    ['sinusoidal positions, pre-LN, weights beside the model', ', position_embedding_type: sinusoidal, norm_placement: pre', true],
+  ] as const)('tcc export --format onnx (%s) runs at any batch and seq with the interpreter\'s outputs (1e-4)', async (_, extra, external) => {
+    const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 32${extra}}\n` })['m.yaml']!;
+    const next = rng(5);
+    const params = Object.fromEntries(compileFile(spec, { batch: 1, seq: 4 }).graph.nodes.filter((n) => n.op === 'param').map((n) => [sourceName(n)!, randomTensor(next, 'f32', n.type.shape, -0.3, 0.3)]));
+    for (const t of Object.values(params)) t.data.set(Float32Array.from(t.data));
+    const weights = join(dirname(spec), 'w.safetensors');
+    writeFileSync(weights, writeSafetensors(Object.fromEntries(Object.entries(params).map(([n, t]) => [n, { dtype: 'F32' as const, shape: t.shape, data: Float32Array.from(t.data) }]))));
+    const file = join(dirname(spec), 'm.onnx');
+    const result = await tcc('export', spec, '--format', 'onnx', '-o', file, '--weights', weights, ...(external ? ['--external-data'] : []));
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(external ? 'weights in m.onnx.data beside it' : 'batch and seq dynamic');
+    const session = await ort.InferenceSession.create(file);
+    expect(session.inputNames).toEqual(['input_ids', 'token_type_ids', 'attention_mask']);
+    for (const [batch, seq] of [[1, 5], [3, 7], [2, 12]] as const) {
+      const ids = Array.from({ length: batch * seq }, () => Math.floor(next() * 50));
+      const inputs = {
+        input_ids: hostTensor('i32', [batch, seq], ids),
+        token_type_ids: hostTensor('i32', [batch, seq], ids.map((_, i) => (i % seq >= seq / 2 ? 1 : 0))),
+        attention_mask: hostTensor('i32', [batch, seq], ids.map((_, i) => (i % seq < seq - (i < seq ? 0 : 2) ? 1 : 0))),
+      };
+      const got = await session.run(Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, new ort.Tensor('int32', Int32Array.from(t.data), [...t.shape])])));
+      const want = interpret(compileFile(spec, { batch, seq }).graph, inputs, params);
+      expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+      for (const [name, t] of Object.entries(want)) {
+        expect(got[name]!.dims, `${name} at ${batch}×${seq}`).toEqual(t.shape);
+        expect(maxAbsDiff(got[name]!.data as Float32Array, t.data), `${name} at ${batch}×${seq}`).toBeLessThan(1e-4);
+      }
     }
   });
 
