@@ -12,13 +12,14 @@ import { sourceName, type Graph, type Node } from '../compiler/ir/graph.js';
 import { importHfConfig } from '../compiler/parser/hf-config.js';
 import { writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../runtime/hf-config.js';
-import { initParams, type ParamInit } from '../runtime/init.js';
+import type { ParamInit } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { packageVersion, readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
+import { initWithProgress } from './progress.js';
 
 export const exportUsage = `usage: tcc export MODEL --format onnx|torch|hf -o OUT [--weights FILE] [--seed N] [--vocab FILE] [--lowercase true|false] [--external-data]
 
@@ -43,12 +44,12 @@ function paramsOf(graph: Graph): ParamInit[] {
 }
 
 /** The weights to export and a note on where they came from. */
-function weightsFor(model: string, graph: Graph, flags: { weights?: string; seed?: string }): { values: Record<string, Float32Array>; note: string } {
+function weightsFor(model: string, graph: Graph, flags: { weights?: string; seed?: string }, io: Io): { values: Record<string, Float32Array>; note: string } {
   const params = paramsOf(graph);
   const file = flags.weights ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
   if (!file) {
     const seed = seedFlag(flags.seed);
-    return { values: initParams(params, seed), note: `BERT's initialization (seed ${seed})` };
+    return { values: initWithProgress(io, params, seed), note: `BERT's initialization (seed ${seed})` };
   }
   const matched = matchWeights(params, readSafetensors(readInputFile(file), file).tensors);
   if (matched.missing.length) throw new UsageError(`${file} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
@@ -112,7 +113,7 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
   const out = values.out;
   const compiled = compileFile(model, { batch: 1, seq: 8, verify: debug, fuse: false });
   const { graph, spec } = compiled;
-  const weights = weightsFor(model, graph, values);
+  const weights = weightsFor(model, graph, values, io);
   const config = Object.fromEntries(Object.entries(spec.config).map(([k, v]) => [k, v.value]));
 
   if (format === 'onnx') {

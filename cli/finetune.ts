@@ -5,7 +5,6 @@ import { dirname, join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../runtime/hf-config.js';
-import { initParams } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
 import { ARCHITECTURE, copyParams, evaluate, evaluateQa, taskSpec, trainEpoch, TASKS } from '../train/finetune.js';
@@ -18,6 +17,7 @@ import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
+import { initWithProgress, progress } from './progress.js';
 import { readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
@@ -103,7 +103,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   const trainProgram = session;
 
   // Weights: --init, the directory's own, or a seeded initialization; a new head starts from the seed.
-  const fresh = initParams(trainProgram.program.params, seed);
+  const fresh = initWithProgress(io, trainProgram.program.params, seed);
   const initFile = values.init ? (isModelDirectory(values.init) ? join(values.init, 'model.safetensors') : values.init) : isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined;
   let weightsNote = `random weights (seed ${seed})`;
   if (initFile) {
@@ -134,13 +134,16 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   const config2 = qa ? base : { ...base, id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;
+  // Steps count micro-batches here (with --accumulate, several per update).
+  const bar = progress(io, 'fine-tuning', stepsPerEpoch * epochs, { unit: 'steps' });
+  let done = 0;
   for (let epoch = 1; epoch <= epochs; epoch++) {
-    const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa);
+    const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa, (loss) => bar.update(++done, `epoch ${epoch} loss ${loss.toFixed(4)}`));
     await copyParams(session, evalSession);
     const result = qa ? await evaluateQa(evalSession, qaEval, batch) : await evaluate(evalSession, evalRows, batch, labels.length);
     appendFileSync(evalLog, JSON.stringify({ epoch, ...result, train_loss: trainLoss }) + '\n');
     const better = result.accuracy > best;
-    io.stderr.write(`  epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, eval accuracy ${result.accuracy.toFixed(4)}, f1 ${result.f1.toFixed(4)}, loss ${result.loss.toFixed(4)}${better ? ' (best)' : ''}\n`);
+    bar.log(`  epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, eval accuracy ${result.accuracy.toFixed(4)}, f1 ${result.f1.toFixed(4)}, loss ${result.loss.toFixed(4)}${better ? ' (best)' : ''}`);
     if (better) {
       best = result.accuracy;
       const current = await session.readParams();
@@ -148,6 +151,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
       writeCheckpoint(join(values.out, 'best'), { config: config2, params, vocab: tokenizer.vocab.join('\n') + '\n' });
     }
   }
+  bar.stop();
   io.stderr.write(`best eval ${qa ? 'exact match' : 'accuracy'} ${best.toFixed(4)}${qa ? '' : ` (majority class ${majority.toFixed(4)})`}; model in ${join(values.out, 'best')}\n`);
   return 0;
 }

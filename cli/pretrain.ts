@@ -3,7 +3,6 @@
 import { mkdirSync } from 'node:fs';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { hfConfig } from '../runtime/hf-config.js';
-import { initParams } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
 import { createInstances, readCorpus } from '../train/corpus.js';
@@ -18,6 +17,7 @@ import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
+import { initWithProgress, progress } from './progress.js';
 import { readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 import { join } from 'node:path';
@@ -77,13 +77,7 @@ export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
   return 0;
 }
 
-function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds)) return '?';
-  const m = Math.floor(seconds / 60);
-  return m ? `${m}m${Math.round(seconds % 60)}s` : `${seconds.toFixed(0)}s`;
-}
-
-export async function runPretrain(argv: string[], debug: boolean, io: Io & { stderr: { isTTY?: boolean } }): Promise<number> {
+export async function runPretrain(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
@@ -140,7 +134,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
     const matched = matchWeights(program.params, readSafetensors(readInputFile(file), file).tensors);
     if (matched.missing.length) throw new UsageError(`${file} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
     session.setParams(matched.values);
-  } else session.setParams(initParams(program.params, seed));
+  } else session.setParams(initWithProgress(io, program.params, seed));
 
   const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
   const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
@@ -156,22 +150,16 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io & { std
   const from = values.resume ? resume(trainer, settings, data) : 0;
   io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking)${from ? `, resumed at step ${from}` : ''}\n`);
 
-  const started = Date.now();
-  const tty = Boolean(io.stderr.isTTY);
-  const every = Math.max(1, Math.floor(steps / 20));
+  const bar = progress(io, 'pretraining', steps, { unit: 'steps', start: from });
   const last = await runTraining(trainer, data, settings, {
     onStep(step, m) {
-      if (!tty && step % every !== 0 && step !== steps) return;
-      const eta = ((Date.now() - started) / 1000 / (step - from)) * (steps - step);
-      const width = 20;
-      const bar = '='.repeat(Math.round((width * step) / steps)).padEnd(width);
-      const line = `step ${step}/${steps} [${bar}] loss ${m.loss!.toFixed(4)} mlm_acc ${(m.mlm_acc ?? 0).toFixed(3)} nsp_acc ${(m.nsp_acc ?? 0).toFixed(3)} ${Math.round(m.tokens_per_s!)} tok/s ETA ${formatDuration(eta)}`;
-      io.stderr.write(tty ? `\r${line}` : `${line}\n`);
+      bar.update(step, `loss ${m.loss!.toFixed(4)} mlm_acc ${(m.mlm_acc ?? 0).toFixed(3)} nsp_acc ${(m.nsp_acc ?? 0).toFixed(3)} ${Math.round(m.tokens_per_s!)} tok/s`);
     },
     onCheckpoint(dir) {
-      io.stderr.write(`${tty ? '\n' : ''}saved ${dir}\n`);
+      bar.log(`saved ${dir}`);
     },
   });
+  bar.stop();
   io.stderr.write(`done: loss ${last.loss?.toFixed(4)}, mlm_acc ${last.mlm_acc?.toFixed(3)}, nsp_acc ${last.nsp_acc?.toFixed(3)}; metrics in ${join(values.out, 'metrics.jsonl')}\n`);
   return 0;
 }

@@ -3,7 +3,6 @@
 import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { initParams } from '../runtime/init.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import type { Tensor } from '../runtime/session.js';
 import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
@@ -15,6 +14,7 @@ import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js'
 import { loadProgram } from '../runtime/program-dir.js';
 import type { LoadedProgram } from '../runtime/program.js';
 import { UsageError, type Io } from './errors.js';
+import { initWithProgress } from './progress.js';
 import { readInputFile, writeAtomic } from './files.js';
 
 export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend NAME] [--threads N] [--seed N]
@@ -166,7 +166,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     session.setParams(matched.values);
     weightsNote = `weights ${weightsFile}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
   } else {
-    session.setParams(initParams(program.params, seed));
+    session.setParams(initWithProgress(io, program.params, seed));
     weightsNote = `random weights (seed ${seed})`;
   }
   const start = performance.now();

@@ -46,6 +46,14 @@ export function initParam(param: ParamInit, seed: number): Float32Array {
   return out;
 }
 
-export function initParams(params: readonly ParamInit[], seed: number): Record<string, Float32Array> {
-  return Object.fromEntries(params.map((p) => [p.name, initParam(p, seed)]));
+/** Every parameter's initial values; `onParam` hears the number of values drawn so far after each parameter. */
+export function initParams(params: readonly ParamInit[], seed: number, onParam?: (drawn: number) => void): Record<string, Float32Array> {
+  let drawn = 0;
+  return Object.fromEntries(
+    params.map((p) => {
+      const values = initParam(p, seed);
+      onParam?.((drawn += values.length));
+      return [p.name, values];
+    }),
+  );
 }

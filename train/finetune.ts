@@ -154,7 +154,7 @@ export async function copyParams(from: Session, to: Session): Promise<void> {
 }
 
 /** One epoch of steps over shuffled rows; returns the mean training loss. */
-export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false): Promise<number> {
+export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false, onStep?: (loss: number) => void): Promise<number> {
   let total = 0;
   let steps = 0;
   for (let start = 0; start + batch <= order.length; start += batch) {
@@ -168,6 +168,7 @@ export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRo
     if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step}; stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;
+    onStep?.(metrics.loss!);
   }
   return total / Math.max(1, steps);
 }
