@@ -9,6 +9,7 @@ import { lifetimes } from '../compiler/passes/plan-memory.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { buildProgram, TARGETS, type CompiledProgram } from '../compiler/program.js';
 import { compileReport, type CompileReport } from '../compiler/report.js';
+import { graphDot, memoryPicture, scaled } from '../compiler/pictures.js';
 import type { Program } from '../runtime/program.js';
 import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
@@ -18,7 +19,7 @@ import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
 
-export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json]
+export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json] [--emit svg|html -o FILE]
     [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
 
 Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports its size.
@@ -38,15 +39,13 @@ Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports it
   --dump-after P   print the IR after pass P (${PASS_NAMES.join(', ')}) and stop
   -o, --out DIR    write the IR (graph.txt, graph.json) and the program the
                    runtime loads (program.json, and kernels.js and kernels.c, or wgsl/*.wgsl)
-  --json           print one JSON object on stdout instead of the summary`;
+  --json           print one JSON object on stdout instead of the summary
+  --emit svg|html  draw what the compiler did to -o FILE instead: the graph with
+                   each fused kernel outlined (its ops, FLOPs, bytes moved) and the
+                   memory plan (svg: FILE and FILE.memory.svg; html: one page)`;
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
-function scaled(n: number, unit: string): string {
-  const prefixes: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
-  const [factor, prefix] = prefixes.find(([f]) => n >= f) ?? [1, ''];
-  return `${(n / factor).toFixed(n >= factor * 100 ? 0 : 1)} ${prefix}${unit}`;
-}
 
 /** "90 for cpu: 7 per layer; matmul 50, reduce 26, …" */
 function kernelLine(program: Program, report: CompileReport): string {
@@ -95,7 +94,7 @@ function printPlan(compiled: CompiledProgram): string {
   return lines.join('\n') + '\n';
 }
 
-export function runCompile(argv: string[], debug: boolean, io: Io): number {
+export async function runCompile(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     batch: { type: 'string' },
     seq: { type: 'string' },
@@ -108,6 +107,7 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     'no-plan': { type: 'boolean' },
     'dump-after': { type: 'string' },
     json: { type: 'boolean' },
+    emit: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -145,6 +145,13 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
   }
   const { program, files } = compiled;
   const report = compileReport(result.graph, compiled);
+  if (values.emit !== undefined) {
+    const emit = oneOf(values.emit, '--emit', ['svg', 'html'], 'html');
+    if (!values.out) throw new UsageError(`--emit ${emit} needs -o FILE`);
+    const written = await writePictures(emit, values.out, result, compiled, summary(result, program, report));
+    io.stderr.write(`wrote ${written.join(', ')}: ${program.kernels.length} kernels outlined in the graph, ${memoryPicture(result.graph, compiled).buffers.length} planned buffers in the memory plan\n`);
+    return 0;
+  }
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
@@ -202,4 +209,21 @@ export function runCompile(argv: string[], debug: boolean, io: Io): number {
     if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${sources}, graph.txt, graph.json\n`);
   }
   return 0;
+}
+
+/** The fused graph and the memory plan as two SVGs (FILE, FILE.memory.svg) or one HTML page with the summary. */
+async function writePictures(emit: 'svg' | 'html', out: string, result: CompileResult, compiled: CompiledProgram, text: string): Promise<string[]> {
+  const { graphSvg, chartSvg, memorySpec, htmlPage } = await import('./pictures.js');
+  const { graph } = result;
+  const title = `${graph.name} (${graph.mode}, batch ${graph.dims.batch}, seq ${graph.dims.seq})`;
+  const [fused, memory] = [await graphSvg(graphDot(graph, compiled)), await chartSvg(memorySpec(memoryPicture(graph, compiled), `memory plan of ${title}`))];
+  if (emit === 'svg') {
+    const second = out.replace(/(\.svg)?$/, '.memory.svg');
+    writeAtomic(out, fused);
+    writeAtomic(second, memory);
+    return [out, second];
+  }
+  const facts = text.split('\n').slice(1).map((line) => /^\s*(\w+)\s+(.*)$/.exec(line)).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1]!, m[2]!] as [string, string]);
+  writeAtomic(out, htmlPage(title, facts, [{ id: 'memory', title: 'Memory plan', svg: memory }, { id: 'graph', title: 'Graph and fused kernels', svg: fused }]));
+  return [out];
 }

@@ -25,7 +25,7 @@ export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classifi
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
     [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
 
-Fine-tunes a task head with AdamW; evaluates after each epoch into DIR/eval.jsonl
+Fine-tunes a task head with AdamW, logging each step to DIR/metrics.jsonl; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
 HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text,
 label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags};
@@ -136,9 +136,14 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   let best = -1;
   // Steps count micro-batches here (with --accumulate, several per update).
   const bar = progress(io, 'fine-tuning', stepsPerEpoch * epochs, { unit: 'steps' });
+  const metricsLog = join(values.out, 'metrics.jsonl');
+  rmSync(metricsLog, { force: true });
   let done = 0;
   for (let epoch = 1; epoch <= epochs; epoch++) {
-    const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa, (loss) => bar.update(++done, `epoch ${epoch} loss ${loss.toFixed(4)}`));
+    const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa, (m) => {
+      appendFileSync(metricsLog, JSON.stringify({ step: ++done, epoch, ...m }) + '\n');
+      bar.update(done, `epoch ${epoch} loss ${m.loss!.toFixed(4)}`);
+    });
     await copyParams(session, evalSession);
     const result = qa ? await evaluateQa(evalSession, qaEval, batch) : await evaluate(evalSession, evalRows, batch, labels.length);
     appendFileSync(evalLog, JSON.stringify({ epoch, ...result, train_loss: trainLoss }) + '\n');

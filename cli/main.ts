@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, { readonly line: string; readonly load: 
   prepare: { line: 'prepare         write masked-LM and next-sentence examples from a corpus', load: async () => { const m = await import('./pretrain.js'); return { run: m.runPrepare, usage: m.prepareUsage }; } },
   pretrain: { line: 'pretrain SPEC   pretrain with masked LM and next-sentence prediction', load: async () => { const m = await import('./pretrain.js'); return { run: m.runPretrain, usage: m.pretrainUsage }; } },
   finetune: { line: 'finetune SPEC   fine-tune a classification, tagging or question-answering head', load: async () => { const m = await import('./finetune.js'); return { run: m.runFinetune, usage: m.finetuneUsage }; } },
+  report: { line: 'report RUN_DIR  draw a training run (losses, accuracy, rate, evaluation) as HTML', load: async () => { const m = await import('./report.js'); return { run: m.runReport, usage: m.reportUsage }; } },
   export: { line: 'export MODEL    write a model for onnxruntime, PyTorch (torchrun) or HuggingFace', load: async () => { const m = await import('./export.js'); return { run: m.runExport, usage: m.exportUsage }; } },
   vocab: { line: 'vocab           train a WordPiece vocabulary on a corpus', load: async () => { const m = await import('./vocab.js'); return { run: m.runVocab, usage: m.vocabUsage }; } },
   dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', load: async () => { const m = await import('./dataset.js'); return { run: m.runDataset, usage: m.datasetUsage }; } },

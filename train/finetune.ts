@@ -6,7 +6,7 @@ import { RunFailure } from '../runtime/errors.js';
 import type { Session } from '../runtime/session.js';
 import type { EncodedBatchRow } from './labeled.js';
 import type { EncodedQa } from './squad.js';
-import type { Trainer } from './trainer.js';
+import type { Metrics, Trainer } from './trainer.js';
 
 export type Task = 'classification' | 'token-classification' | 'qa';
 export const TASKS: readonly Task[] = ['classification', 'token-classification', 'qa'];
@@ -154,7 +154,7 @@ export async function copyParams(from: Session, to: Session): Promise<void> {
 }
 
 /** One epoch of steps over shuffled rows; returns the mean training loss. */
-export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false, onStep?: (loss: number) => void): Promise<number> {
+export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRow[], order: readonly number[], batch: number, qa = false, onStep?: (metrics: Metrics) => void): Promise<number> {
   let total = 0;
   let steps = 0;
   for (let start = 0; start + batch <= order.length; start += batch) {
@@ -168,7 +168,7 @@ export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRo
     if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step}; stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;
-    onStep?.(metrics.loss!);
+    onStep?.(metrics);
   }
   return total / Math.max(1, steps);
 }
