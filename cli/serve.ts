@@ -4,10 +4,15 @@
 // page and the runtime's JavaScript are served.
 
 import { createServer, type Server } from 'node:http';
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, extname, join, normalize, sep } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { basename, dirname, extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isModelDirectory } from '../compiler/compile.js';
+import { compileFile, isModelDirectory } from '../compiler/compile.js';
+import { buildProgram } from '../compiler/program.js';
+import { taskSpec } from '../train/task-spec.js';
+import { loadTokenizer } from './tokenizer.js';
 import { loadProgram } from '../runtime/program-dir.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -16,11 +21,18 @@ import { UsageError, type Io } from './errors.js';
 import { readInputFile } from './files.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
+       tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--vocab FILE] ...
 
 Serves a web page that runs the compiled model in DIR (tcc compile SPEC --target wgsl
 --batch 1 --seq N -o DIR) with WebGPU in the browser: type a text with [MASK], see its
 tokens, the top predictions at each [MASK] and the time taken.
-  --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors)
+With --finetune, the page fine-tunes MODEL (a spec or a HuggingFace directory) as a
+sentence classifier of N labels on WebGPU in the tab: drop a TSV of labelled
+sentences (text, label, optional text_pair), watch the loss, download the
+fine-tuned model.safetensors. tcc compiles the training step (AdamW included) for
+WebGPU at --batch (default 8) × --seq (default 64) first.
+  --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors;
+              with --finetune, MODEL's own if it has them, else BERT's initialization)
   --vocab     vocab.txt (default: beside the weights, or DIR/vocab.txt)
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
@@ -43,16 +55,23 @@ const TYPES: Readonly<Record<string, string>> = {
   '.wgsl': 'text/plain; charset=utf-8',
   '.txt': 'text/plain; charset=utf-8',
   '.safetensors': 'application/octet-stream',
+  '.css': 'text/css; charset=utf-8',
 };
 
 export interface ServeOptions {
   readonly dir: string;
-  readonly weights: string;
+  /** Absent: the page initializes the weights itself (fine-tuning a model without any). */
+  readonly weights?: string;
   readonly vocab: string;
   readonly lowercase: boolean;
   readonly port: number;
   readonly host: string;
+  /** The page's mode: run a model, or fine-tune a classifier of `labels` labels. */
+  readonly finetune?: { readonly labels: number; readonly model: string };
 }
+
+/** A file of an installed package (the page's chart library), found as Node finds it. */
+const packageFile = (specifier: string) => createRequire(import.meta.url).resolve(specifier);
 
 /** The file a request path maps to, or undefined (404). Paths never leave their roots. */
 function resolve(options: ServeOptions, path: string): string | undefined {
@@ -60,7 +79,9 @@ function resolve(options: ServeOptions, path: string): string | undefined {
     const file = normalize(join(root, rest));
     return file.startsWith(normalize(root + sep)) ? file : undefined;
   };
-  if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', 'index.html');
+  if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', options.finetune ? 'finetune.html' : 'index.html');
+  if (path === '/vendor/uplot.js') return packageFile('uplot/dist/uPlot.esm.js');
+  if (path === '/vendor/uplot.css') return packageFile('uplot/dist/uPlot.min.css');
   if (path.startsWith('/dist/') && (path.endsWith('.js') || path.endsWith('.js.map'))) return inside(join(PACKAGE_ROOT, 'dist'), path.slice('/dist/'.length));
   if (path === '/model/model.safetensors') return options.weights;
   if (path === '/model/vocab.txt') return options.vocab;
@@ -71,7 +92,7 @@ function resolve(options: ServeOptions, path: string): string | undefined {
 
 /** Starts the server; resolves once it listens, with its address. */
 export function startServer(options: ServeOptions): Promise<{ server: Server; url: string }> {
-  const settings = JSON.stringify({ lowercase: options.lowercase });
+  const settings = JSON.stringify({ lowercase: options.lowercase, ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), ...FINETUNE_DEFAULTS } } : {}) });
   const server = createServer((request, response) => {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
     if (path === '/model/serve.json') {
@@ -117,18 +138,58 @@ export function serveOptions(dir: string, flags: { weights?: string; vocab?: str
   return { dir, weights, vocab, lowercase: flags.lowercase !== 'false', port, host: flags.host ?? '127.0.0.1' };
 }
 
-export async function runServe(argv: string[], _debug: boolean, io: Io): Promise<number> {
+/** The fine-tuning page's defaults, as tcc finetune's. */
+export const FINETUNE_DEFAULTS = { epochs: 3, lr: 2e-5, warmup: 0.1, weightDecay: 0.01, seed: 0 } as const;
+
+/**
+ * The fine-tuning page's directory: MODEL with a classifier head of `labels`
+ * labels (the spec tcc finetune builds), its training step compiled for
+ * WebGPU into a fresh directory.
+ */
+export function finetuneOptions(model: string, flags: { labels?: string; batch?: string; seq?: string; weights?: string; vocab?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
+  if (flags.labels === undefined) throw new UsageError('serve --finetune needs --labels N, the number of labels of the classifier');
+  const labels = positiveInt(flags.labels, '--labels', 2);
+  if (labels < 2) throw new UsageError('--labels must be 2 or more');
+  const [batch, seq] = [positiveInt(flags.batch, '--batch', 8), positiveInt(flags.seq, '--seq', 64)];
+  const absolute = resolvePath(model);
+  const file = join(isModelDirectory(absolute) ? absolute : dirname(absolute), 'finetune.tcc.yaml');
+  const compiled = compileFile(file, { text: taskSpec(absolute, 'classification', labels), batch, seq, mode: 'train', verify: debug });
+  const { program, files } = buildProgram(compiled.graph, 'wgsl', { passes: compiled.passes });
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, name)), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
+  const weightsFlag = flags.weights ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? model : undefined);
+  const weights = weightsFlag && isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
+  if (weights) {
+    const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors);
+    const body = matched.missing.filter((n) => !n.startsWith('classifier.'));
+    if (body.length) throw new UsageError(`${weights} lacks ${body.length} of the model's parameters, e.g. '${body[0]}'`);
+  }
+  const tokenizer = loadTokenizer({ vocab: flags.vocab, model: weights ? dirname(weights) : model, lowercase: flags.lowercase });
+  const vocab = join(dir, 'vocab.txt');
+  writeFileSync(vocab, tokenizer.vocab.join('\n') + '\n');
+  const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
+  return { dir, ...(weights ? { weights } : {}), vocab, lowercase: tokenizer.options.lowercase, port, host: flags.host ?? '127.0.0.1', finetune: { labels, model } };
+}
+
+export async function runServe(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
-    weights: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    weights: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
+    finetune: { type: 'boolean' }, labels: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(serveUsage + '\n');
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`serve takes one program directory, got ${positionals.length}\n${serveUsage}`);
-  const options = serveOptions(positionals[0]!, values);
+  if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
+  if (!values.finetune) for (const flag of ['labels', 'batch', 'seq'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
+  const options = values.finetune ? finetuneOptions(positionals[0]!, values, debug) : serveOptions(positionals[0]!, values);
   const { server, url } = await startServer(options);
-  io.stderr.write(`serving ${options.dir} (weights ${options.weights}) at ${url}; open it in a browser with WebGPU, Ctrl-C stops\n`);
+  const what = options.finetune ? `fine-tuning of ${options.finetune.model} as a classifier of ${options.finetune.labels} labels` : options.dir;
+  io.stderr.write(`serving ${what} (weights ${options.weights ?? "BERT's initialization"}) at ${url}; open it in a browser with WebGPU, Ctrl-C stops\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', () => server.close(() => done()));
     process.once('SIGTERM', () => server.close(() => done()));

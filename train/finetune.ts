@@ -1,7 +1,6 @@
 // Fine-tuning: a task head on a (pretrained) model, trained on labeled data
 // with AdamW and evaluated after every epoch; the best epoch's model is kept.
 
-import { stringify } from 'yaml';
 import { RunFailure } from '../runtime/errors.js';
 import type { Session } from '../runtime/session.js';
 import type { EncodedBatchRow } from './labeled.js';
@@ -16,39 +15,6 @@ export const ARCHITECTURE: Readonly<Record<Task, string>> = {
   'token-classification': 'BertForTokenClassification',
   qa: 'BertForQuestionAnswering',
 };
-
-/** The spec of the model with the task's head and loss, as overrides on top of it. */
-export function taskSpec(model: string, task: Task, numLabels: number): string {
-  if (task === 'qa') {
-    return stringify({
-      name: 'finetune',
-      extends: model,
-      heads: { mlm: null, nsp: null, classifier: null, qa: { op: 'qa_head', in: 'last_hidden_state', scope: 'qa_outputs', outputs: { start_logits: 'start', end_logits: 'end' } } },
-      training: {
-        inputs: { labels: null, next_sentence_label: null, start_positions: { dtype: 'i32', shape: ['batch'] }, end_positions: { dtype: 'i32', shape: ['batch'] } },
-        losses: { mlm_loss: null, nsp_loss: null, classification_loss: null, start_loss: { op: 'half_cross_entropy', in: ['start_logits', 'start_positions'] }, end_loss: { op: 'half_cross_entropy', in: ['end_logits', 'end_positions'] } },
-        metrics: { mlm_acc: null, nsp_acc: null, accuracy: null, start_acc: { op: 'accuracy', in: ['start_logits', 'start_positions'] }, end_acc: { op: 'accuracy', in: ['end_logits', 'end_positions'] } },
-      },
-    });
-  }
-  const sentence = task === 'classification';
-  const spec = {
-    name: 'finetune',
-    extends: model,
-    // The pooler feeds sentence heads; models imported without one get it back.
-    model: sentence ? { body: { pooled: { op: 'pooler', in: 'sequence', scope: 'pooler' } }, outputs: { pooler_output: 'pooled' } } : {},
-    heads: {
-      mlm: null, nsp: null, qa: null,
-      classifier: { op: sentence ? 'sequence_classifier' : 'token_classifier', in: sentence ? 'pooler_output' : 'last_hidden_state', scope: 'classifier', num_labels: numLabels, outputs: { logits: 'logits' } },
-    },
-    training: {
-      inputs: { labels: { dtype: 'i32', shape: sentence ? ['batch'] : ['batch', 'seq'] }, next_sentence_label: null, start_positions: null, end_positions: null },
-      losses: { mlm_loss: null, nsp_loss: null, start_loss: null, end_loss: null, classification_loss: { op: 'cross_entropy', in: ['logits', 'labels'] } },
-      metrics: { mlm_acc: null, nsp_acc: null, start_acc: null, end_acc: null, accuracy: { op: 'accuracy', in: ['logits', 'labels'] } },
-    },
-  };
-  return stringify(spec);
-}
 
 /** Batched inputs; question answering's labels are the [start, end] pair of each row. */
 export function stackRows(rows: readonly EncodedBatchRow[], qa = false): Record<string, Int32Array> {

@@ -10,6 +10,7 @@ import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
+import { $, fail, fetchOk, requireWebGpu } from './page.js';
 
 interface PageSettings {
   readonly lowercase: boolean;
@@ -26,13 +27,6 @@ export interface PageResult {
 }
 
 const page = window as unknown as { tccResult?: PageResult; tccError?: string; tccReady?: boolean };
-const $ = (id: string) => document.getElementById(id)!;
-
-async function fetchOk(path: string): Promise<Response> {
-  const response = await fetch(path);
-  if (!response.ok) throw new Error(`${path}: ${response.status} ${response.statusText}`);
-  return response;
-}
 
 async function load(): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
   const program = (await (await fetchOk('model/program.json')).json()) as Program;
@@ -85,15 +79,8 @@ function show(result: PageResult): void {
   $('timing').textContent = `forward pass ${result.ms.toFixed(1)} ms on ${result.adapter}`;
 }
 
-function fail(e: unknown): void {
-  const message = e instanceof Error ? e.message : String(e);
-  page.tccError = message;
-  $('status').className = 'error';
-  $('status').textContent = message;
-}
-
 async function main(): Promise<void> {
-  if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU (navigator.gpu); try a recent Chrome, or Chromium with --enable-unsafe-webgpu');
+  requireWebGpu();
   const model = await load();
   $('title').textContent = `tcc · ${model.program.model} on WebGPU (seq ${model.program.dims['seq']})`;
   $('adapter').textContent = model.adapter;

@@ -5,7 +5,7 @@
 // per curve. UPDATE_SCREENSHOTS=1 writes the screenshots shown in the README
 // (docs/); otherwise they go to a temporary directory.
 
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
@@ -15,9 +15,9 @@ import { memoryPicture } from '../../compiler/pictures.js';
 import { buildProgram } from '../../compiler/program.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
 import { pretrainWorkspace } from '../helpers/corpus.js';
+import { CHROMIUM, screenshotDir } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const shots = process.env['UPDATE_SCREENSHOTS'] ? join(process.cwd(), 'docs') : mkdtempSync(join(tmpdir(), 'tcc-shots-'));
+const shots = screenshotDir();
 
 async function withPage<T>(file: string, work: (page: Page) => Promise<T>): Promise<T> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
@@ -42,8 +42,6 @@ interface Box {
 }
 
 describe.runIf(existsSync(CHROMIUM) || Boolean(process.env['CI']))('pictures in the browser', () => {
-  mkdirSync(shots, { recursive: true });
-
   it('draws the fused graph: one outlined cluster per kernel, labelled with its FLOPs and bytes', { timeout: 60_000 }, async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tcc-pic-')), 'tiny.html');
     const result = await tcc('compile', join(modelsDir(), 'bert-tiny.yaml'), '--seq', '16', '--emit', 'html', '-o', file);

@@ -1,0 +1,16 @@
+// Headless Chromium for the page and picture tests, and where their
+// screenshots go: docs/ (shown in the README) with UPDATE_SCREENSHOTS=1,
+// else a temporary directory.
+
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+export function screenshotDir(): string {
+  if (!process.env['UPDATE_SCREENSHOTS']) return mkdtempSync(join(tmpdir(), 'tcc-shots-'));
+  const dir = join(process.cwd(), 'docs');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
