@@ -9,6 +9,7 @@ import { openSession, type Session } from '../runtime/session.js';
 import { UsageError } from './errors.js';
 import { oneOf, positiveInt } from './args.js';
 import type { Io } from './errors.js';
+import { timedProgress } from './progress.js';
 
 export const BACKEND_CHOICES = ['cpu', 'native', 'js', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -42,17 +43,18 @@ export async function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io,
 }
 
 /** Opens a session on a compiled program (a program directory), which must be for the backend's target. */
-export function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>): Promise<Session> {
+export async function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>): Promise<Session> {
   const target = targetOf(flags);
   if (loaded.program.target !== target) {
     const hint = loaded.program.target === 'wgsl' ? '--backend webgpu' : '--backend cpu, native or js';
     throw new UsageError(`the program was compiled for target ${loaded.program.target}, which --backend ${flags.backend} does not run (use ${hint}, or recompile with --target ${target})`);
   }
   const native = flags.backend === 'cpu' || flags.backend === 'native';
-  const say = (line: string) => io.stderr.write(`${line}\n`);
-  return openSession(loaded, {
+  let building: { stop(): void } | undefined;
+  const session = openSession(loaded, {
     native,
-    nativeOptions: { ...(flags.threads ? { threads: flags.threads } : {}), progress: (line) => say(`${line}…`) },
-    notice: say,
+    nativeOptions: { ...(flags.threads ? { threads: flags.threads } : {}), starting: (start) => (building = timedProgress(io, start.line, start.estimateMs)) },
+    notice: (line) => io.stderr.write(`${line}\n`),
   });
+  return session.finally(() => building?.stop());
 }

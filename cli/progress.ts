@@ -79,3 +79,32 @@ export function initWithProgress(io: Pick<Io, 'stderr'>, params: readonly ParamI
   bar.stop();
   return values;
 }
+
+/**
+ * Progress of work whose only measure is time (one run of the C compiler):
+ * with an estimate, a bar of the time elapsed against it and the time left;
+ * without one (a first build), the line and the time it took.
+ */
+export function timedProgress(io: Pick<Io, 'stderr'>, label: string, estimateMs?: number): { stop(): void } {
+  const started = performance.now();
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+  const stream = io.stderr as unknown as NodeJS.WriteStream;
+  if (estimateMs !== undefined && stream.isTTY && typeof stream.cursorTo === 'function') {
+    const bar = new SingleBar({ format: `${label} [{bar}] {elapsed} of about {estimate} | about {left} left`, stream, barsize: 24, hideCursor: true, clearOnComplete: true });
+    const total = 1000;
+    bar.start(total, 0, { elapsed: '0.0s', estimate: seconds(estimateMs), left: seconds(estimateMs) });
+    const tick = setInterval(() => {
+      const elapsed = performance.now() - started;
+      bar.update(Math.min(total - 1, Math.round((total * elapsed) / estimateMs)), { elapsed: seconds(elapsed), left: seconds(Math.max(0, estimateMs - elapsed)) });
+    }, 100);
+    return {
+      stop() {
+        clearInterval(tick);
+        bar.stop();
+        io.stderr.write(`${label}: built in ${seconds(performance.now() - started)}\n`);
+      },
+    };
+  }
+  io.stderr.write(`${label}${estimateMs === undefined ? '' : ` (about ${seconds(estimateMs)}, from this machine's earlier builds)`}…\n`);
+  return { stop: () => void io.stderr.write(`  built in ${seconds(performance.now() - started)}\n`) };
+}

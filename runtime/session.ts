@@ -55,7 +55,7 @@ export async function openSession(loaded: LoadedProgram, options: SessionOptions
       if (source === undefined) throw new Error(`the program's kernels.c is missing`);
       if (toolchain) {
         const { NativeExecutor } = await import('../backends/c/executor.js');
-        return new Session(program, new NativeExecutor({ ...program, updates }, source, toolchain, options.nativeOptions));
+        return new Session(program, await NativeExecutor.create({ ...program, updates }, source, toolchain, options.nativeOptions));
       }
       options.notice?.('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
     }

@@ -6,7 +6,7 @@
 // directory) or the user's cache directory; a finished object is renamed
 // into place, so a crash never leaves half of one behind.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -91,12 +91,43 @@ export interface BuildResult {
   readonly ms: number;
 }
 
+/** What a build tells its caller when the compiler starts: the source's size, and the time this machine's earlier builds suggest. */
+export interface BuildStart {
+  readonly line: string;
+  readonly bytes: number;
+  /** Milliseconds, from the earlier builds in the cache directory (none on a first build). */
+  readonly estimateMs?: number;
+}
+
+const TIMINGS = 'build-times.json';
+
+/** The milliseconds per kilobyte of C of the last builds in the cache directory. */
+function readTimings(dir: string): number[] {
+  try {
+    const rates = JSON.parse(readFileSync(path.join(dir, TIMINGS), 'utf8')) as unknown;
+    return Array.isArray(rates) ? rates.filter((r): r is number => typeof r === 'number' && r > 0) : [];
+  } catch {
+    return [];
+  }
+}
+
+function recordTiming(dir: string, bytes: number, ms: number): void {
+  const rates = [...readTimings(dir), ms / (bytes / 1024)].slice(-10);
+  try {
+    writeFileSync(path.join(dir, TIMINGS), JSON.stringify(rates));
+  } catch {
+    // A cache that cannot keep timings only loses the next estimate.
+  }
+}
+
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
 /**
- * The built module of `source`, from the cache or compiled now (`progress`
+ * The built module of `source`, from the cache or compiled now (`starting`
  * is told before the compiler starts). Throws NativeCompileError with the
  * compiler's first error and the kernel it is in.
  */
-export function buildNative(source: string, toolchain: Toolchain, options: { cacheDir?: string; progress?: (line: string) => void } = {}): BuildResult {
+export async function buildNative(source: string, toolchain: Toolchain, options: { cacheDir?: string; starting?: (start: BuildStart) => void } = {}): Promise<BuildResult> {
   const key = createHash('sha256').update([source, toolchain.version, C_FLAGS.join(' '), cpuSignature(), process.versions.napi ?? ''].join('\0')).digest('hex').slice(0, 32);
   const dir = options.cacheDir ?? defaultCacheDir();
   const file = path.join(dir, `kernels-${key}.node`);
@@ -104,17 +135,26 @@ export function buildNative(source: string, toolchain: Toolchain, options: { cac
   mkdirSync(dir, { recursive: true });
   const stem = path.join(dir, `.kernels-${key}-${process.pid}`);
   writeFileSync(`${stem}.c`, source);
-  options.progress?.(`compiling native kernels with ${toolchain.version}`);
+  const rates = readTimings(dir);
+  const bytes = Buffer.byteLength(source);
+  options.starting?.({ line: `compiling native kernels with ${toolchain.version}`, bytes, ...(rates.length ? { estimateMs: median(rates) * (bytes / 1024) } : {}) });
   const start = performance.now();
-  const run = spawnSync(toolchain.cc, [...C_FLAGS, '-I', nodeApiInclude(), '-o', `${stem}.node`, `${stem}.c`, '-lm'], { encoding: 'utf8' });
+  const run = await new Promise<{ status: number | null; stderr: string; error?: Error }>((done) => {
+    let stderr = '';
+    const child = spawn(toolchain.cc, [...C_FLAGS, '-I', nodeApiInclude(), '-o', `${stem}.node`, `${stem}.c`, '-lm'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.once('error', (error) => done({ status: null, stderr, error }));
+    child.once('close', (status) => done({ status, stderr }));
+  });
   const ms = performance.now() - start;
   try {
     if (run.status !== 0) {
-      const error = (run.stderr ?? '').split('\n').find((l) => /error/.test(l)) ?? run.error?.message ?? `exit status ${run.status}`;
+      const error = run.stderr.split('\n').find((l) => /error/.test(l)) ?? run.error?.message ?? `exit status ${run.status}`;
       const line = Number(/\.c:(\d+):/.exec(error)?.[1] ?? 0);
       throw new NativeCompileError(`internal error: the C compiler rejected ${functionAt(source, line)}: ${error.replace(/^.*?\.c:\d+:\d+:\s*/, '')}`);
     }
     renameSync(`${stem}.node`, file);
+    recordTiming(dir, bytes, ms);
   } finally {
     rmSync(`${stem}.c`, { force: true });
     rmSync(`${stem}.node`, { force: true });

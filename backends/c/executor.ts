@@ -9,7 +9,7 @@ import { HostMemory } from '../common/host-memory.js';
 import type { CpuModule } from '../cpu/executor.js';
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import type { BufferRange } from '../../runtime/program.js';
-import { buildNative, type BuildResult, type Toolchain } from './build.js';
+import { buildNative, type BuildResult, type BuildStart, type Toolchain } from './build.js';
 
 /** What the executor needs of a program: its layout and kernels, and where its parameters live. */
 export interface NativeProgram extends CpuModule {
@@ -28,8 +28,8 @@ export interface NativeOptions {
   readonly threads?: number;
   /** Where built modules are cached (default: the user's cache directory). */
   readonly cacheDir?: string;
-  /** Told when the C compiler starts (it takes a few seconds). */
-  readonly progress?: (line: string) => void;
+  /** Told when the C compiler starts (it takes a few seconds); the build ends when the executor is created. */
+  readonly starting?: (start: BuildStart) => void;
 }
 
 export class NativeExecutor implements Executor {
@@ -40,8 +40,13 @@ export class NativeExecutor implements Executor {
   private readonly native: NativeModule;
   private readonly paramBuffers: ReadonlySet<number>;
 
-  constructor(private readonly module: NativeProgram, source: string, toolchain: Toolchain, options: NativeOptions = {}) {
-    this.build = buildNative(source, toolchain, options);
+  /** Builds (or finds in the cache) the program's module and loads it. */
+  static async create(module: NativeProgram, source: string, toolchain: Toolchain, options: NativeOptions = {}): Promise<NativeExecutor> {
+    return new NativeExecutor(module, await buildNative(source, toolchain, options), options);
+  }
+
+  private constructor(private readonly module: NativeProgram, build: BuildResult, options: NativeOptions) {
+    this.build = build;
     const loaded = { exports: {} as NativeModule };
     process.dlopen(loaded, this.build.file, os.constants.dlopen.RTLD_NOW);
     this.native = loaded.exports;

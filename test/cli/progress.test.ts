@@ -2,7 +2,7 @@
 // always, with the rate and the time left; nothing repeated.
 
 import { describe, expect, it } from 'vitest';
-import { progress } from '../../cli/progress.js';
+import { progress, timedProgress } from '../../cli/progress.js';
 
 describe('progress lines', () => {
   it('prints about twenty lines with rate and time left, ending at the total', () => {
@@ -19,5 +19,19 @@ describe('progress lines', () => {
     expect(lines[1]).toMatch(/^pretraining 50\/1000 steps .* loss 0\.020$/);
     expect(lines.at(-2)).toMatch(/^pretraining 1000\/1000 steps \([\d.]+ steps\/s, 0s left\)/);
     expect(lines.at(-1)).toBe('saved run/final');
+  });
+
+  it('says how long a timed job should take, from an estimate, and how long it took', () => {
+    let text = '';
+    const io = { stderr: { write: (t: string) => (text += t) } };
+    timedProgress(io, 'compiling native kernels with cc', 2300).stop();
+    timedProgress(io, 'compiling native kernels with cc').stop();
+    expect(text.split('\n')).toEqual([
+      "compiling native kernels with cc (about 2.3s, from this machine's earlier builds)…",
+      expect.stringMatching(/^  built in \d+\.\ds$/),
+      'compiling native kernels with cc…',
+      expect.stringMatching(/^  built in \d+\.\ds$/),
+      '',
+    ]);
   });
 });

@@ -16,14 +16,18 @@ import { buildProgram } from '../../compiler/program.js';
 import { arbitraryProgram, graphFromProgram } from '../helpers/random-graph.js';
 import { runOnce, worstDifference } from '../helpers/programs.js';
 
-/** Moves one live arena allocation onto another one live at the same time, if there is such a pair. */
+/**
+ * Moves one live arena allocation onto another one live at the same time, if
+ * there is such a pair. An allocation is a buffer with those computed in
+ * place over it (their lifetimes are the plan's merged one), so all of them
+ * move: moving the first alone may put it where nothing else is live by then.
+ */
 function corrupt(plan: MemoryPlan): MemoryPlan | undefined {
   const live = plan.lifetimes.map((l, id) => ({ id, l })).filter((x): x is { id: number; l: [number, number] } => x.l !== undefined && plan.alias[x.id] === x.id);
   for (const a of live) {
     for (const b of live) {
       if (a.id !== b.id && a.l[0] <= b.l[1] && b.l[0] <= a.l[1]) {
-        const offsets = [...plan.offsets];
-        offsets[b.id] = offsets[a.id]!;
+        const offsets = plan.offsets.map((o, id) => (plan.alias[id] === b.id ? plan.offsets[a.id]! : o));
         return { ...plan, offsets };
       }
     }
