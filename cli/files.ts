@@ -1,7 +1,7 @@
 // File helpers for commands: whole-or-nothing writes, and reads that fail
 // with one clear line.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
@@ -15,10 +15,12 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
 
 export function readInputFile(path: string): Buffer {
   try {
+    // A device, pipe or directory behind the name (a symlink to /dev/zero) would never end or not be data.
+    if (!statSync(path).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
     return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' || (code === 'ENOTFILE' && existsSync(path) && statSync(path).isDirectory()) ? 'it is a directory' : (e as Error).message}`);
   }
 }
 

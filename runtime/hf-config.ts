@@ -20,7 +20,8 @@ const KEYS = [
 export function hfConfig(config: Readonly<Record<string, unknown>>, architecture: string): object {
   const out: Record<string, unknown> = { architectures: [architecture], model_type: 'bert' };
   for (const key of KEYS) if (config[key] !== undefined) out[key] = config[key];
-  out.hidden_act = HF_ACTIVATION[String(config.hidden_act ?? 'gelu')] ?? config.hidden_act;
+  const act = String(config.hidden_act ?? 'gelu');
+  out.hidden_act = Object.prototype.hasOwnProperty.call(HF_ACTIVATION, act) ? HF_ACTIVATION[act] : config.hidden_act;
   // Settings HuggingFace's BERT lacks are written as they are: an importer must refuse them, not guess.
   out.position_embedding_type = config.position_embedding_type === 'sinusoidal' ? 'sinusoidal' : 'absolute';
   if (config.norm_placement === 'pre') out.norm_placement = 'pre';

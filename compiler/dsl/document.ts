@@ -4,6 +4,7 @@
 // recovery, several per run) and the checks only the DSL can make (duplicate
 // names, parameter types, malformed strings) are reported here.
 
+import { MAX_NESTING } from '../parser/spec.js';
 import type { CstNode, IToken } from 'chevrotain';
 import { DiagnosticBag, type SourceLoc } from '../parser/diagnostics.js';
 import type { LMap, LNode, LScalar, LSeq } from '../parser/yaml.js';
@@ -414,6 +415,16 @@ export function parseDsl(text: string, file: string, bag: DiagnosticBag): Parsed
   for (const e of lexed.errors) {
     const loc = { file, line: e.line ?? 1, col: e.column ?? 1, endLine: e.line ?? 1, endCol: (e.column ?? 1) + Math.max(1, e.length) };
     bag.error(loc, `unexpected character '${text.slice(e.offset, e.offset + e.length)}'`);
+  }
+  // The parser recurses into brackets: refuse nesting far beyond any model before it overflows the stack.
+  let depth = 0;
+  for (const t of lexed.tokens) {
+    if (t.image === '(' || t.image === '[' || t.image === '{') depth++;
+    else if (t.image === ')' || t.image === ']' || t.image === '}') depth--;
+    if (depth > MAX_NESTING) {
+      bag.error(builder.tokenLoc(t), `brackets nested more than ${MAX_NESTING} deep`);
+      return { root: undefined, comments: [] };
+    }
   }
   parser.input = lexed.tokens;
   const cst = parser.file();

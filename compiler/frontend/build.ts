@@ -15,7 +15,7 @@ import { ConflictError, GraphBuilder, type Graph, type Mode } from '../ir/graph.
 import { formatType, ShapeError } from '../ir/types.js';
 import { CompileError, didYouMean, DiagnosticBag, type Note, type SourceLoc } from '../parser/diagnostics.js';
 import { exprNames, parseExpr, type ExprValue } from '../parser/expr.js';
-import type { BlockSpec, Located, Spec, StepSpec } from '../parser/spec.js';
+import { own, type BlockSpec, type Located, type Spec, type StepSpec } from '../parser/spec.js';
 import { evalAttr, evalExpr, interpolate, SpecValueError, type Lookup } from './attrs.js';
 import { SPEC_OPS, type StepContext } from './spec-ops.js';
 
@@ -56,7 +56,7 @@ class Frontend {
   ) {
     this.graph = new GraphBuilder(spec.name, options.mode, { batch: options.batch, seq: options.seq });
     const dims: Record<string, number> = { batch: options.batch, seq: options.seq };
-    this.global = (name) => spec.config[name]?.value ?? dims[name];
+    this.global = (name) => own(spec.config, name)?.value ?? own(dims, name);
   }
 
   run(): Graph {
@@ -138,7 +138,7 @@ class Frontend {
       if (holds !== false) continue;
       ok = false;
       // Point at the user's value of the first config entry the check names.
-      const culprit = exprNames(parseExpr(req.check.value)).find((n) => this.spec.config[n]);
+      const culprit = exprNames(parseExpr(req.check.value)).find((n) => own(this.spec.config, n));
       const message = req.message.replace(/\{(\w+)\}/g, (_, n: string) => String(this.global(n) ?? `{${n}}`));
       this.bag.error(culprit ? this.spec.config[culprit]!.loc : req.check.loc, message);
     }
@@ -236,9 +236,9 @@ class Frontend {
   /** Runs a step's op; returns its outputs as [name, node] pairs, the main one first. */
   private dispatch(op: string, step: StepSpec, args: number[], frame: Frame): [string, number][] {
     if (op === 'repeat') return this.repeat(step, args, frame);
-    const block = this.spec.blocks[op];
+    const block = own(this.spec.blocks, op);
     if (block) return this.instantiate(block, step, args, step.attrs, frame, frame.lookup);
-    const specOp = SPEC_OPS[op];
+    const specOp = own(SPEC_OPS, op);
     if (!specOp) {
       const known = [...Object.keys(SPEC_OPS), ...Object.keys(this.spec.blocks), 'repeat'];
       this.error(step.op.loc, `unknown op '${op}'${didYouMean(op, known)}`, frame);
@@ -251,7 +251,7 @@ class Frontend {
     }
     const attrs: Record<string, unknown> = {};
     for (const [key, raw] of Object.entries(step.attrs)) {
-      const spec = specOp.attrs[key];
+      const spec = own(specOp.attrs, key);
       if (!spec) {
         this.error(raw.keyLoc, `unknown attribute '${key}' for op '${op}'${didYouMean(key, Object.keys(specOp.attrs))}`, frame);
         throw new Reported();
@@ -305,7 +305,7 @@ class Frontend {
     }
     const params: Record<string, ExprValue> = { ...extra };
     for (const [key, raw] of Object.entries(attrs)) {
-      const declared = block.params[key];
+      const declared = own(block.params, key);
       if (!declared) {
         this.error(raw.keyLoc, `unknown parameter '${key}' for block '${block.name}'${didYouMean(key, Object.keys(block.params))}`, frame);
         throw new Reported();
@@ -313,7 +313,7 @@ class Frontend {
       const kind = typeof declared.value === 'number' ? 'float' : typeof declared.value === 'boolean' ? 'bool' : 'string';
       params[key] = this.located(raw.loc, frame, () => evalAttr({ kind }, raw.value, callerLookup) as ExprValue);
     }
-    const lookup: Lookup = (name) => params[name] ?? this.paramDefault(block, name, lookup) ?? this.global(name);
+    const lookup: Lookup = (name) => own(params, name) ?? this.paramDefault(block, name, lookup) ?? this.global(name);
     const scope = step.scope ? [...frame.scope, ...this.scopeParts(step.scope, { ...frame, lookup: callerLookupWith(callerLookup, extra) })] : frame.scope;
     const inner: Frame = {
       lookup,
@@ -341,7 +341,7 @@ class Frontend {
   }
 
   private paramDefault(block: BlockSpec, name: string, lookup: Lookup): ExprValue | undefined {
-    const declared = block.params[name];
+    const declared = own(block.params, name);
     if (!declared) return undefined;
     // String defaults may be expressions over config ("hidden_size / num_attention_heads").
     return typeof declared.value === 'string' ? evalExpr(declared.value, (n) => (n === name ? undefined : lookup(n))) : declared.value;
@@ -355,7 +355,7 @@ class Frontend {
       throw new Reported();
     }
     const blockName = this.located(blockAttr.loc, frame, () => evalAttr({ kind: 'string' }, blockAttr.value, frame.lookup) as string);
-    const block = this.spec.blocks[blockName];
+    const block = own(this.spec.blocks, blockName);
     if (!block) {
       this.error(blockAttr.loc, `unknown block '${blockName}'${didYouMean(blockName, Object.keys(this.spec.blocks))}`, frame);
       throw new Reported();
@@ -419,7 +419,7 @@ class Frontend {
 }
 
 function callerLookupWith(lookup: Lookup, extra: Record<string, ExprValue>): Lookup {
-  return (name) => extra[name] ?? lookup(name);
+  return (name) => own(extra, name) ?? lookup(name);
 }
 
 /** Removes repeats of one diagnostic (a block's error appears once per instantiation). */

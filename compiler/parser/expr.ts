@@ -3,6 +3,8 @@
 // name config values, block parameters, dims (batch, seq) and the repeat index
 // (i). A small Pratt parser; values are numbers, strings and booleans.
 
+import { MAX_NESTING } from './spec.js';
+
 export type ExprValue = number | string | boolean;
 
 export type Expr =
@@ -39,6 +41,7 @@ const BINARY_PRECEDENCE: Readonly<Record<string, number>> = {
 export function parseExpr(text: string): Expr {
   const tokens = tokenize(text);
   let pos = 0;
+  let depth = 0;
   const peek = () => tokens[pos];
   const expect = (t: string) => {
     if (tokens[pos] !== t) throw new ExprError(`expected '${t}' in expression '${text}'${tokens[pos] ? `, found '${tokens[pos]}'` : ''}`);
@@ -47,6 +50,8 @@ export function parseExpr(text: string): Expr {
   const primary = (): Expr => {
     const t = tokens[pos++];
     if (t === undefined) throw new ExprError(`expression '${text}' ends too early`);
+    // Parentheses and unary operators recurse: bound them well below the stack's limit.
+    if ((t === '(' || t === '-' || t === '!') && ++depth > MAX_NESTING) throw new ExprError(`expression nested more than ${MAX_NESTING} deep`);
     if (t === '(') {
       const e = parse(0);
       expect(')');
@@ -119,7 +124,7 @@ export function evaluate(e: Expr, lookup: (name: string) => ExprValue | undefine
       return e.op === '!' ? !v : -num(v, '-');
     }
     case 'call': {
-      const f = FUNCTIONS[e.fn];
+      const f = Object.prototype.hasOwnProperty.call(FUNCTIONS, e.fn) ? FUNCTIONS[e.fn] : undefined;
       if (!f) throw new ExprError(`unknown function '${e.fn}'`);
       return f(...e.args.map((a) => num(evaluate(a, lookup), e.fn)));
     }

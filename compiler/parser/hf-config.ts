@@ -4,11 +4,16 @@
 // architecture. config.json is read with positions (JSON is YAML), so an
 // unsupported setting is reported at its line and column.
 
-import { readFileSync } from 'node:fs';
+import { readSpecText } from './files.js';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { CompileError, DiagnosticBag } from './diagnostics.js';
 import { parseYaml, toPlain, type LMap, type LNode } from './yaml.js';
+import { own } from './spec.js';
+import { CONFIG_LIMITS } from './spec-schema.js';
+
+/** The most labels a classifier head may have. */
+const MAX_LABELS = [1, 65_536] as const;
 
 /** Config keys carried over as they are (HuggingFace's names are the spec's). */
 const CARRIED = [
@@ -50,9 +55,10 @@ export function importHfConfig(dir: string): ImportedSpec {
   const bag = new DiagnosticBag();
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new CompileError([{ message: `cannot read '${file}': a HuggingFace model directory needs config.json` }]);
+    text = readSpecText(file);
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === 'ENOENT';
+    throw new CompileError([{ message: `cannot read '${file}': ${missing ? 'a HuggingFace model directory needs config.json' : (e as Error).message}` }]);
   }
   const sources = new Map([[file, text]]);
   const root = parseYaml(text, file, bag);
@@ -77,12 +83,19 @@ export function importHfConfig(dir: string): ImportedSpec {
   const position = value('position_embedding_type');
   if (position !== undefined && position !== 'absolute') bag.error(entry('position_embedding_type')!.loc, `position_embedding_type '${String(position)}' is not supported (only 'absolute')`);
   const act = value('hidden_act');
-  if (act !== undefined && !(typeof act === 'string' && ACTIVATIONS[act])) bag.error(entry('hidden_act')!.loc, `hidden_act '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  if (act !== undefined && !(typeof act === 'string' && own(ACTIVATIONS, act))) bag.error(entry('hidden_act')!.loc, `hidden_act '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  // Sizes are checked here, at config.json's lines (the schema would point into the spec written from it).
+  const sizes: [string, readonly [number, number]][] = [...Object.entries(CONFIG_LIMITS), ['num_labels', MAX_LABELS]];
+  for (const [key, [min, max]] of sizes) {
+    const v = value(key);
+    if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) bag.error(entry(key)!.loc, `${key} must be an integer from ${min} to ${max.toLocaleString('en-US')}, got ${JSON.stringify(v)}`);
+  }
+  if (id2label !== undefined && (typeof id2label !== 'object' || id2label === null || Object.keys(id2label).length > MAX_LABELS[1])) bag.error(entry('id2label')!.loc, `id2label must be an object of at most ${MAX_LABELS[1].toLocaleString('en-US')} labels`);
   if (bag.size) throw new CompileError(bag.items, sources);
 
   const config: Record<string, unknown> = {};
   for (const key of CARRIED) if (value(key) !== undefined) config[key] = value(key);
-  if (typeof act === 'string') config.hidden_act = ACTIVATIONS[act];
+  if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
   const spec = { name: basename(resolve(dir)), extends: 'tcc:bert.yaml', config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
   return { yaml, architecture: arch };

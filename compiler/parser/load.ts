@@ -3,7 +3,8 @@
 // itself on top; a redefined block replaces the inherited one whole), then
 // read the merged tree into a Spec.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readSpecText } from './files.js';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
@@ -41,6 +42,9 @@ function resolveExtends(from: string, target: string): string {
   return isAbsolute(target) ? target : join(dirname(from), target);
 }
 
+/** Spec files by name: YAML or the DSL. */
+const isSpecFileName = (file: string) => /\.(ya?ml|tcc)$/i.test(file);
+
 /** Files in the text DSL end in .tcc; anything else is YAML. */
 export const isDslFile = (file: string) => file.endsWith('.tcc');
 
@@ -65,9 +69,14 @@ class SpecLoader {
       this.bag.error(from, `extends cycle: ${cycle}`);
       return undefined;
     }
+    // An extends target is a spec file: anything else is refused unread, so no error shows a line of it.
+    if (from && !this.virtual.has(file) && !isSpecFileName(file) && !isHfDirectory(file)) {
+      this.bag.error(from, `'${file}' is not a spec file (a spec ends in .yaml, .yml or .tcc; a HuggingFace model is a directory with config.json)`);
+      return undefined;
+    }
     let text: string;
     try {
-      text = this.virtual.get(file) ?? (isHfDirectory(file) ? this.importDirectory(file) : readFileSync(file, 'utf8'));
+      text = this.virtual.get(file) ?? (isHfDirectory(file) ? this.importDirectory(file) : readSpecText(file));
     } catch (e) {
       if (e instanceof CompileError) {
         for (const d of e.diagnostics) this.bag.error(d.loc ?? from, d.message);
@@ -109,6 +118,9 @@ class SpecLoader {
 
 // ---- reading the merged tree (the schema has already checked its structure) ----
 
+/** A record keyed by names from the spec: no prototype, so '__proto__' or 'constructor' are names like any other. */
+const namedRecord = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 function mapEntries(node: LNode | undefined): [string, { keyLoc: SourceLoc; value: LNode }][] {
   return node?.kind === 'map' ? [...node.entries] : [];
 }
@@ -130,7 +142,7 @@ function readAttr(node: LNode): Located<AttrLiteral> {
 const STEP_KEYS = new Set(['op', 'in', 'scope', 'outputs']);
 
 function readStep(name: string, node: LMap): StepSpec {
-  const attrs: Record<string, AttrEntry> = {};
+  const attrs: Record<string, AttrEntry> = namedRecord();
   for (const [key, entry] of node.entries) if (!STEP_KEYS.has(key)) attrs[key] = { ...readAttr(entry.value), keyLoc: entry.keyLoc };
   const scope = node.entries.get('scope')?.value;
   return {
@@ -152,7 +164,7 @@ function readOutputs(node: LNode | undefined): { name: string; ref: Located<stri
 }
 
 function readBlock(name: string, node: LMap): BlockSpec {
-  const params: Record<string, Located<number | string | boolean>> = {};
+  const params: Record<string, Located<number | string | boolean>> = namedRecord();
   for (const [key, e] of mapEntries(node.entries.get('params')?.value)) params[key] = scalar(e.value);
   return {
     name,
@@ -166,10 +178,10 @@ function readBlock(name: string, node: LMap): BlockSpec {
 
 function readSpec(root: LMap): Spec {
   const get = (key: string) => root.entries.get(key)?.value;
-  const config: Record<string, Located<number | string | boolean>> = {};
+  const config: Record<string, Located<number | string | boolean>> = namedRecord();
   for (const [key, e] of mapEntries(get('config'))) config[key] = scalar(e.value);
   const inputs = readInputs(get('inputs'));
-  const blocks: Record<string, BlockSpec> = {};
+  const blocks: Record<string, BlockSpec> = namedRecord();
   for (const [name, e] of mapEntries(get('blocks'))) blocks[name] = readBlock(name, e.value as LMap);
   const modelNode = get('model') as LMap | undefined;
   const model: ModelSpec | undefined = modelNode && {
@@ -189,7 +201,7 @@ function readSpec(root: LMap): Spec {
   const description = get('description');
   const trainingNode = get('training') as LMap | undefined;
   const trainingPart = (key: string) => trainingNode?.entries.get(key)?.value;
-  const optimizer: Record<string, Located<number | string | boolean>> = {};
+  const optimizer: Record<string, Located<number | string | boolean>> = namedRecord();
   for (const [key, e] of mapEntries(trainingPart('optimizer'))) optimizer[key] = scalar(e.value);
   const training = { inputs: readInputs(trainingPart('inputs')), losses: readBody(trainingPart('losses')), metrics: readBody(trainingPart('metrics')), optimizer };
   return {

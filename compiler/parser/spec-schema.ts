@@ -4,7 +4,6 @@
 // compiling it on start.
 
 const identifier = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' };
-const positiveInt = { type: 'integer', minimum: 1 };
 const probability = { type: 'number', minimum: 0, maximum: 1 };
 /** Numbers may be literals or expressions over config values ("hidden_size / num_attention_heads"). */
 const numberOrExpr = { type: ['number', 'string'] };
@@ -42,17 +41,34 @@ const block = {
   },
 };
 
+/**
+ * The sizes a config may give, far beyond any BERT (bert-large: 30522,
+ * 1024, 24, 16, 4096, 512, 2) and far below what would exhaust memory or
+ * time before a word of error: an absurd value is refused at its line.
+ */
+export const CONFIG_LIMITS = {
+  vocab_size: [1, 1_000_000],
+  hidden_size: [1, 16_384],
+  num_hidden_layers: [0, 1_000],
+  num_attention_heads: [1, 1_024],
+  intermediate_size: [1, 65_536],
+  max_position_embeddings: [1, 1_048_576],
+  type_vocab_size: [0, 1_000],
+} as const;
+
+const limited = (key: keyof typeof CONFIG_LIMITS) => ({ type: 'integer', minimum: CONFIG_LIMITS[key][0], maximum: CONFIG_LIMITS[key][1] });
+
 const config = {
   type: 'object',
   propertyNames: identifier,
   properties: {
-    vocab_size: positiveInt,
-    hidden_size: positiveInt,
-    num_hidden_layers: { type: 'integer', minimum: 0 },
-    num_attention_heads: positiveInt,
-    intermediate_size: positiveInt,
-    max_position_embeddings: positiveInt,
-    type_vocab_size: { type: 'integer', minimum: 0 },
+    vocab_size: limited('vocab_size'),
+    hidden_size: limited('hidden_size'),
+    num_hidden_layers: limited('num_hidden_layers'),
+    num_attention_heads: limited('num_attention_heads'),
+    intermediate_size: limited('intermediate_size'),
+    max_position_embeddings: limited('max_position_embeddings'),
+    type_vocab_size: limited('type_vocab_size'),
     hidden_dropout_prob: probability,
     attention_probs_dropout_prob: probability,
     hidden_act: { enum: ['gelu', 'gelu_tanh', 'relu'] },

@@ -3,7 +3,7 @@
 
 export const validate = validate10;
 
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string"},"extends":{"type":["string","array"],"items":{"type":"string"}},"config":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"properties":{"vocab_size":{"type":"integer","minimum":1},"hidden_size":{"type":"integer","minimum":1},"num_hidden_layers":{"type":"integer","minimum":0},"num_attention_heads":{"type":"integer","minimum":1},"intermediate_size":{"type":"integer","minimum":1},"max_position_embeddings":{"type":"integer","minimum":1},"type_vocab_size":{"type":"integer","minimum":0},"hidden_dropout_prob":{"type":"number","minimum":0,"maximum":1},"attention_probs_dropout_prob":{"type":"number","minimum":0,"maximum":1},"hidden_act":{"enum":["gelu","gelu_tanh","relu"]},"layer_norm_eps":{"type":"number","exclusiveMinimum":0},"initializer_range":{"type":"number","minimum":0},"position_embedding_type":{"enum":["learned","sinusoidal"]},"norm_placement":{"enum":["post","pre"]},"pad_token_id":{"type":"integer","minimum":0}},"additionalProperties":{"type":["number","string","boolean","null"]}},"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"training":{"type":["object","null"],"additionalProperties":false,"properties":{"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"losses":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"metrics":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"optimizer":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean","null"]}}}},"blocks":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["body","outputs"],"properties":{"description":{"type":"string"},"inputs":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"params":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean"]}},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":["string","array"],"items":{"type":"string"}}}}},"model":{"type":"object","additionalProperties":false,"properties":{"scope":{"type":"string"},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["string","null"]}}}},"heads":{"type":["object","null"],"propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"requires":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["check","message"],"properties":{"check":{"type":"string"},"message":{"type":"string"}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string"},"extends":{"type":["string","array"],"items":{"type":"string"}},"config":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"properties":{"vocab_size":{"type":"integer","minimum":1,"maximum":1000000},"hidden_size":{"type":"integer","minimum":1,"maximum":16384},"num_hidden_layers":{"type":"integer","minimum":0,"maximum":1000},"num_attention_heads":{"type":"integer","minimum":1,"maximum":1024},"intermediate_size":{"type":"integer","minimum":1,"maximum":65536},"max_position_embeddings":{"type":"integer","minimum":1,"maximum":1048576},"type_vocab_size":{"type":"integer","minimum":0,"maximum":1000},"hidden_dropout_prob":{"type":"number","minimum":0,"maximum":1},"attention_probs_dropout_prob":{"type":"number","minimum":0,"maximum":1},"hidden_act":{"enum":["gelu","gelu_tanh","relu"]},"layer_norm_eps":{"type":"number","exclusiveMinimum":0},"initializer_range":{"type":"number","minimum":0},"position_embedding_type":{"enum":["learned","sinusoidal"]},"norm_placement":{"enum":["post","pre"]},"pad_token_id":{"type":"integer","minimum":0}},"additionalProperties":{"type":["number","string","boolean","null"]}},"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"training":{"type":["object","null"],"additionalProperties":false,"properties":{"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"losses":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"metrics":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"optimizer":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean","null"]}}}},"blocks":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["body","outputs"],"properties":{"description":{"type":"string"},"inputs":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"params":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean"]}},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":["string","array"],"items":{"type":"string"}}}}},"model":{"type":"object","additionalProperties":false,"properties":{"scope":{"type":"string"},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["string","null"]}}}},"heads":{"type":["object","null"],"propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"requires":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["check","message"],"properties":{"check":{"type":"string"},"message":{"type":"string"}}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = ((text) => [...text].length);
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
@@ -158,8 +158,8 @@ vErrors.push(err10);
 errors++;
 }
 if((typeof data6 == "number") && (isFinite(data6))){
-if(data6 < 1 || isNaN(data6)){
-const err11 = {instancePath:instancePath+"/config/vocab_size",schemaPath:"#/properties/config/properties/vocab_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.vocab_size,data:data6};
+if(data6 > 1000000 || isNaN(data6)){
+const err11 = {instancePath:instancePath+"/config/vocab_size",schemaPath:"#/properties/config/properties/vocab_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000000},message:"must be <= 1000000",schema:1000000,parentSchema:schema11.properties.config.properties.vocab_size,data:data6};
 if(vErrors === null){
 vErrors = [err11];
 }
@@ -168,12 +168,8 @@ vErrors.push(err11);
 }
 errors++;
 }
-}
-}
-if(data4.hidden_size !== undefined){
-let data7 = data4.hidden_size;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err12 = {instancePath:instancePath+"/config/hidden_size",schemaPath:"#/properties/config/properties/hidden_size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.hidden_size.type,parentSchema:schema11.properties.config.properties.hidden_size,data:data7};
+if(data6 < 1 || isNaN(data6)){
+const err12 = {instancePath:instancePath+"/config/vocab_size",schemaPath:"#/properties/config/properties/vocab_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.vocab_size,data:data6};
 if(vErrors === null){
 vErrors = [err12];
 }
@@ -182,9 +178,12 @@ vErrors.push(err12);
 }
 errors++;
 }
-if((typeof data7 == "number") && (isFinite(data7))){
-if(data7 < 1 || isNaN(data7)){
-const err13 = {instancePath:instancePath+"/config/hidden_size",schemaPath:"#/properties/config/properties/hidden_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.hidden_size,data:data7};
+}
+}
+if(data4.hidden_size !== undefined){
+let data7 = data4.hidden_size;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err13 = {instancePath:instancePath+"/config/hidden_size",schemaPath:"#/properties/config/properties/hidden_size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.hidden_size.type,parentSchema:schema11.properties.config.properties.hidden_size,data:data7};
 if(vErrors === null){
 vErrors = [err13];
 }
@@ -193,12 +192,9 @@ vErrors.push(err13);
 }
 errors++;
 }
-}
-}
-if(data4.num_hidden_layers !== undefined){
-let data8 = data4.num_hidden_layers;
-if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
-const err14 = {instancePath:instancePath+"/config/num_hidden_layers",schemaPath:"#/properties/config/properties/num_hidden_layers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.num_hidden_layers.type,parentSchema:schema11.properties.config.properties.num_hidden_layers,data:data8};
+if((typeof data7 == "number") && (isFinite(data7))){
+if(data7 > 16384 || isNaN(data7)){
+const err14 = {instancePath:instancePath+"/config/hidden_size",schemaPath:"#/properties/config/properties/hidden_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 16384},message:"must be <= 16384",schema:16384,parentSchema:schema11.properties.config.properties.hidden_size,data:data7};
 if(vErrors === null){
 vErrors = [err14];
 }
@@ -207,9 +203,8 @@ vErrors.push(err14);
 }
 errors++;
 }
-if((typeof data8 == "number") && (isFinite(data8))){
-if(data8 < 0 || isNaN(data8)){
-const err15 = {instancePath:instancePath+"/config/num_hidden_layers",schemaPath:"#/properties/config/properties/num_hidden_layers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.num_hidden_layers,data:data8};
+if(data7 < 1 || isNaN(data7)){
+const err15 = {instancePath:instancePath+"/config/hidden_size",schemaPath:"#/properties/config/properties/hidden_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.hidden_size,data:data7};
 if(vErrors === null){
 vErrors = [err15];
 }
@@ -220,10 +215,10 @@ errors++;
 }
 }
 }
-if(data4.num_attention_heads !== undefined){
-let data9 = data4.num_attention_heads;
-if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
-const err16 = {instancePath:instancePath+"/config/num_attention_heads",schemaPath:"#/properties/config/properties/num_attention_heads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.num_attention_heads.type,parentSchema:schema11.properties.config.properties.num_attention_heads,data:data9};
+if(data4.num_hidden_layers !== undefined){
+let data8 = data4.num_hidden_layers;
+if(!(((typeof data8 == "number") && (!(data8 % 1) && !isNaN(data8))) && (isFinite(data8)))){
+const err16 = {instancePath:instancePath+"/config/num_hidden_layers",schemaPath:"#/properties/config/properties/num_hidden_layers/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.num_hidden_layers.type,parentSchema:schema11.properties.config.properties.num_hidden_layers,data:data8};
 if(vErrors === null){
 vErrors = [err16];
 }
@@ -232,9 +227,9 @@ vErrors.push(err16);
 }
 errors++;
 }
-if((typeof data9 == "number") && (isFinite(data9))){
-if(data9 < 1 || isNaN(data9)){
-const err17 = {instancePath:instancePath+"/config/num_attention_heads",schemaPath:"#/properties/config/properties/num_attention_heads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.num_attention_heads,data:data9};
+if((typeof data8 == "number") && (isFinite(data8))){
+if(data8 > 1000 || isNaN(data8)){
+const err17 = {instancePath:instancePath+"/config/num_hidden_layers",schemaPath:"#/properties/config/properties/num_hidden_layers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.config.properties.num_hidden_layers,data:data8};
 if(vErrors === null){
 vErrors = [err17];
 }
@@ -243,12 +238,8 @@ vErrors.push(err17);
 }
 errors++;
 }
-}
-}
-if(data4.intermediate_size !== undefined){
-let data10 = data4.intermediate_size;
-if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
-const err18 = {instancePath:instancePath+"/config/intermediate_size",schemaPath:"#/properties/config/properties/intermediate_size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.intermediate_size.type,parentSchema:schema11.properties.config.properties.intermediate_size,data:data10};
+if(data8 < 0 || isNaN(data8)){
+const err18 = {instancePath:instancePath+"/config/num_hidden_layers",schemaPath:"#/properties/config/properties/num_hidden_layers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.num_hidden_layers,data:data8};
 if(vErrors === null){
 vErrors = [err18];
 }
@@ -257,9 +248,12 @@ vErrors.push(err18);
 }
 errors++;
 }
-if((typeof data10 == "number") && (isFinite(data10))){
-if(data10 < 1 || isNaN(data10)){
-const err19 = {instancePath:instancePath+"/config/intermediate_size",schemaPath:"#/properties/config/properties/intermediate_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.intermediate_size,data:data10};
+}
+}
+if(data4.num_attention_heads !== undefined){
+let data9 = data4.num_attention_heads;
+if(!(((typeof data9 == "number") && (!(data9 % 1) && !isNaN(data9))) && (isFinite(data9)))){
+const err19 = {instancePath:instancePath+"/config/num_attention_heads",schemaPath:"#/properties/config/properties/num_attention_heads/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.num_attention_heads.type,parentSchema:schema11.properties.config.properties.num_attention_heads,data:data9};
 if(vErrors === null){
 vErrors = [err19];
 }
@@ -268,12 +262,9 @@ vErrors.push(err19);
 }
 errors++;
 }
-}
-}
-if(data4.max_position_embeddings !== undefined){
-let data11 = data4.max_position_embeddings;
-if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
-const err20 = {instancePath:instancePath+"/config/max_position_embeddings",schemaPath:"#/properties/config/properties/max_position_embeddings/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.max_position_embeddings.type,parentSchema:schema11.properties.config.properties.max_position_embeddings,data:data11};
+if((typeof data9 == "number") && (isFinite(data9))){
+if(data9 > 1024 || isNaN(data9)){
+const err20 = {instancePath:instancePath+"/config/num_attention_heads",schemaPath:"#/properties/config/properties/num_attention_heads/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024",schema:1024,parentSchema:schema11.properties.config.properties.num_attention_heads,data:data9};
 if(vErrors === null){
 vErrors = [err20];
 }
@@ -282,9 +273,8 @@ vErrors.push(err20);
 }
 errors++;
 }
-if((typeof data11 == "number") && (isFinite(data11))){
-if(data11 < 1 || isNaN(data11)){
-const err21 = {instancePath:instancePath+"/config/max_position_embeddings",schemaPath:"#/properties/config/properties/max_position_embeddings/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.max_position_embeddings,data:data11};
+if(data9 < 1 || isNaN(data9)){
+const err21 = {instancePath:instancePath+"/config/num_attention_heads",schemaPath:"#/properties/config/properties/num_attention_heads/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.num_attention_heads,data:data9};
 if(vErrors === null){
 vErrors = [err21];
 }
@@ -295,10 +285,10 @@ errors++;
 }
 }
 }
-if(data4.type_vocab_size !== undefined){
-let data12 = data4.type_vocab_size;
-if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
-const err22 = {instancePath:instancePath+"/config/type_vocab_size",schemaPath:"#/properties/config/properties/type_vocab_size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.type_vocab_size.type,parentSchema:schema11.properties.config.properties.type_vocab_size,data:data12};
+if(data4.intermediate_size !== undefined){
+let data10 = data4.intermediate_size;
+if(!(((typeof data10 == "number") && (!(data10 % 1) && !isNaN(data10))) && (isFinite(data10)))){
+const err22 = {instancePath:instancePath+"/config/intermediate_size",schemaPath:"#/properties/config/properties/intermediate_size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.intermediate_size.type,parentSchema:schema11.properties.config.properties.intermediate_size,data:data10};
 if(vErrors === null){
 vErrors = [err22];
 }
@@ -307,9 +297,9 @@ vErrors.push(err22);
 }
 errors++;
 }
-if((typeof data12 == "number") && (isFinite(data12))){
-if(data12 < 0 || isNaN(data12)){
-const err23 = {instancePath:instancePath+"/config/type_vocab_size",schemaPath:"#/properties/config/properties/type_vocab_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.type_vocab_size,data:data12};
+if((typeof data10 == "number") && (isFinite(data10))){
+if(data10 > 65536 || isNaN(data10)){
+const err23 = {instancePath:instancePath+"/config/intermediate_size",schemaPath:"#/properties/config/properties/intermediate_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536",schema:65536,parentSchema:schema11.properties.config.properties.intermediate_size,data:data10};
 if(vErrors === null){
 vErrors = [err23];
 }
@@ -318,13 +308,8 @@ vErrors.push(err23);
 }
 errors++;
 }
-}
-}
-if(data4.hidden_dropout_prob !== undefined){
-let data13 = data4.hidden_dropout_prob;
-if((typeof data13 == "number") && (isFinite(data13))){
-if(data13 > 1 || isNaN(data13)){
-const err24 = {instancePath:instancePath+"/config/hidden_dropout_prob",schemaPath:"#/properties/config/properties/hidden_dropout_prob/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.config.properties.hidden_dropout_prob,data:data13};
+if(data10 < 1 || isNaN(data10)){
+const err24 = {instancePath:instancePath+"/config/intermediate_size",schemaPath:"#/properties/config/properties/intermediate_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.intermediate_size,data:data10};
 if(vErrors === null){
 vErrors = [err24];
 }
@@ -333,8 +318,12 @@ vErrors.push(err24);
 }
 errors++;
 }
-if(data13 < 0 || isNaN(data13)){
-const err25 = {instancePath:instancePath+"/config/hidden_dropout_prob",schemaPath:"#/properties/config/properties/hidden_dropout_prob/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.hidden_dropout_prob,data:data13};
+}
+}
+if(data4.max_position_embeddings !== undefined){
+let data11 = data4.max_position_embeddings;
+if(!(((typeof data11 == "number") && (!(data11 % 1) && !isNaN(data11))) && (isFinite(data11)))){
+const err25 = {instancePath:instancePath+"/config/max_position_embeddings",schemaPath:"#/properties/config/properties/max_position_embeddings/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.max_position_embeddings.type,parentSchema:schema11.properties.config.properties.max_position_embeddings,data:data11};
 if(vErrors === null){
 vErrors = [err25];
 }
@@ -343,9 +332,9 @@ vErrors.push(err25);
 }
 errors++;
 }
-}
-else {
-const err26 = {instancePath:instancePath+"/config/hidden_dropout_prob",schemaPath:"#/properties/config/properties/hidden_dropout_prob/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.hidden_dropout_prob.type,parentSchema:schema11.properties.config.properties.hidden_dropout_prob,data:data13};
+if((typeof data11 == "number") && (isFinite(data11))){
+if(data11 > 1048576 || isNaN(data11)){
+const err26 = {instancePath:instancePath+"/config/max_position_embeddings",schemaPath:"#/properties/config/properties/max_position_embeddings/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1048576},message:"must be <= 1048576",schema:1048576,parentSchema:schema11.properties.config.properties.max_position_embeddings,data:data11};
 if(vErrors === null){
 vErrors = [err26];
 }
@@ -354,12 +343,8 @@ vErrors.push(err26);
 }
 errors++;
 }
-}
-if(data4.attention_probs_dropout_prob !== undefined){
-let data14 = data4.attention_probs_dropout_prob;
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 1 || isNaN(data14)){
-const err27 = {instancePath:instancePath+"/config/attention_probs_dropout_prob",schemaPath:"#/properties/config/properties/attention_probs_dropout_prob/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.config.properties.attention_probs_dropout_prob,data:data14};
+if(data11 < 1 || isNaN(data11)){
+const err27 = {instancePath:instancePath+"/config/max_position_embeddings",schemaPath:"#/properties/config/properties/max_position_embeddings/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema11.properties.config.properties.max_position_embeddings,data:data11};
 if(vErrors === null){
 vErrors = [err27];
 }
@@ -368,8 +353,12 @@ vErrors.push(err27);
 }
 errors++;
 }
-if(data14 < 0 || isNaN(data14)){
-const err28 = {instancePath:instancePath+"/config/attention_probs_dropout_prob",schemaPath:"#/properties/config/properties/attention_probs_dropout_prob/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.attention_probs_dropout_prob,data:data14};
+}
+}
+if(data4.type_vocab_size !== undefined){
+let data12 = data4.type_vocab_size;
+if(!(((typeof data12 == "number") && (!(data12 % 1) && !isNaN(data12))) && (isFinite(data12)))){
+const err28 = {instancePath:instancePath+"/config/type_vocab_size",schemaPath:"#/properties/config/properties/type_vocab_size/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.type_vocab_size.type,parentSchema:schema11.properties.config.properties.type_vocab_size,data:data12};
 if(vErrors === null){
 vErrors = [err28];
 }
@@ -378,9 +367,9 @@ vErrors.push(err28);
 }
 errors++;
 }
-}
-else {
-const err29 = {instancePath:instancePath+"/config/attention_probs_dropout_prob",schemaPath:"#/properties/config/properties/attention_probs_dropout_prob/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.attention_probs_dropout_prob.type,parentSchema:schema11.properties.config.properties.attention_probs_dropout_prob,data:data14};
+if((typeof data12 == "number") && (isFinite(data12))){
+if(data12 > 1000 || isNaN(data12)){
+const err29 = {instancePath:instancePath+"/config/type_vocab_size",schemaPath:"#/properties/config/properties/type_vocab_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1000},message:"must be <= 1000",schema:1000,parentSchema:schema11.properties.config.properties.type_vocab_size,data:data12};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -389,11 +378,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-}
-if(data4.hidden_act !== undefined){
-let data15 = data4.hidden_act;
-if(!(((data15 === "gelu") || (data15 === "gelu_tanh")) || (data15 === "relu"))){
-const err30 = {instancePath:instancePath+"/config/hidden_act",schemaPath:"#/properties/config/properties/hidden_act/enum",keyword:"enum",params:{allowedValues: schema11.properties.config.properties.hidden_act.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.config.properties.hidden_act.enum,parentSchema:schema11.properties.config.properties.hidden_act,data:data15};
+if(data12 < 0 || isNaN(data12)){
+const err30 = {instancePath:instancePath+"/config/type_vocab_size",schemaPath:"#/properties/config/properties/type_vocab_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.type_vocab_size,data:data12};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -403,11 +389,12 @@ vErrors.push(err30);
 errors++;
 }
 }
-if(data4.layer_norm_eps !== undefined){
-let data16 = data4.layer_norm_eps;
-if((typeof data16 == "number") && (isFinite(data16))){
-if(data16 <= 0 || isNaN(data16)){
-const err31 = {instancePath:instancePath+"/config/layer_norm_eps",schemaPath:"#/properties/config/properties/layer_norm_eps/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.config.properties.layer_norm_eps,data:data16};
+}
+if(data4.hidden_dropout_prob !== undefined){
+let data13 = data4.hidden_dropout_prob;
+if((typeof data13 == "number") && (isFinite(data13))){
+if(data13 > 1 || isNaN(data13)){
+const err31 = {instancePath:instancePath+"/config/hidden_dropout_prob",schemaPath:"#/properties/config/properties/hidden_dropout_prob/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.config.properties.hidden_dropout_prob,data:data13};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -416,9 +403,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/config/layer_norm_eps",schemaPath:"#/properties/config/properties/layer_norm_eps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.layer_norm_eps.type,parentSchema:schema11.properties.config.properties.layer_norm_eps,data:data16};
+if(data13 < 0 || isNaN(data13)){
+const err32 = {instancePath:instancePath+"/config/hidden_dropout_prob",schemaPath:"#/properties/config/properties/hidden_dropout_prob/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.hidden_dropout_prob,data:data13};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -428,11 +414,8 @@ vErrors.push(err32);
 errors++;
 }
 }
-if(data4.initializer_range !== undefined){
-let data17 = data4.initializer_range;
-if((typeof data17 == "number") && (isFinite(data17))){
-if(data17 < 0 || isNaN(data17)){
-const err33 = {instancePath:instancePath+"/config/initializer_range",schemaPath:"#/properties/config/properties/initializer_range/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.initializer_range,data:data17};
+else {
+const err33 = {instancePath:instancePath+"/config/hidden_dropout_prob",schemaPath:"#/properties/config/properties/hidden_dropout_prob/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.hidden_dropout_prob.type,parentSchema:schema11.properties.config.properties.hidden_dropout_prob,data:data13};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -442,8 +425,11 @@ vErrors.push(err33);
 errors++;
 }
 }
-else {
-const err34 = {instancePath:instancePath+"/config/initializer_range",schemaPath:"#/properties/config/properties/initializer_range/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.initializer_range.type,parentSchema:schema11.properties.config.properties.initializer_range,data:data17};
+if(data4.attention_probs_dropout_prob !== undefined){
+let data14 = data4.attention_probs_dropout_prob;
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 1 || isNaN(data14)){
+const err34 = {instancePath:instancePath+"/config/attention_probs_dropout_prob",schemaPath:"#/properties/config/properties/attention_probs_dropout_prob/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1},message:"must be <= 1",schema:1,parentSchema:schema11.properties.config.properties.attention_probs_dropout_prob,data:data14};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -452,11 +438,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-}
-if(data4.position_embedding_type !== undefined){
-let data18 = data4.position_embedding_type;
-if(!((data18 === "learned") || (data18 === "sinusoidal"))){
-const err35 = {instancePath:instancePath+"/config/position_embedding_type",schemaPath:"#/properties/config/properties/position_embedding_type/enum",keyword:"enum",params:{allowedValues: schema11.properties.config.properties.position_embedding_type.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.config.properties.position_embedding_type.enum,parentSchema:schema11.properties.config.properties.position_embedding_type,data:data18};
+if(data14 < 0 || isNaN(data14)){
+const err35 = {instancePath:instancePath+"/config/attention_probs_dropout_prob",schemaPath:"#/properties/config/properties/attention_probs_dropout_prob/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.attention_probs_dropout_prob,data:data14};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -466,10 +449,8 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data4.norm_placement !== undefined){
-let data19 = data4.norm_placement;
-if(!((data19 === "post") || (data19 === "pre"))){
-const err36 = {instancePath:instancePath+"/config/norm_placement",schemaPath:"#/properties/config/properties/norm_placement/enum",keyword:"enum",params:{allowedValues: schema11.properties.config.properties.norm_placement.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.config.properties.norm_placement.enum,parentSchema:schema11.properties.config.properties.norm_placement,data:data19};
+else {
+const err36 = {instancePath:instancePath+"/config/attention_probs_dropout_prob",schemaPath:"#/properties/config/properties/attention_probs_dropout_prob/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.attention_probs_dropout_prob.type,parentSchema:schema11.properties.config.properties.attention_probs_dropout_prob,data:data14};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -479,10 +460,10 @@ vErrors.push(err36);
 errors++;
 }
 }
-if(data4.pad_token_id !== undefined){
-let data20 = data4.pad_token_id;
-if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
-const err37 = {instancePath:instancePath+"/config/pad_token_id",schemaPath:"#/properties/config/properties/pad_token_id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.pad_token_id.type,parentSchema:schema11.properties.config.properties.pad_token_id,data:data20};
+if(data4.hidden_act !== undefined){
+let data15 = data4.hidden_act;
+if(!(((data15 === "gelu") || (data15 === "gelu_tanh")) || (data15 === "relu"))){
+const err37 = {instancePath:instancePath+"/config/hidden_act",schemaPath:"#/properties/config/properties/hidden_act/enum",keyword:"enum",params:{allowedValues: schema11.properties.config.properties.hidden_act.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.config.properties.hidden_act.enum,parentSchema:schema11.properties.config.properties.hidden_act,data:data15};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -491,9 +472,12 @@ vErrors.push(err37);
 }
 errors++;
 }
-if((typeof data20 == "number") && (isFinite(data20))){
-if(data20 < 0 || isNaN(data20)){
-const err38 = {instancePath:instancePath+"/config/pad_token_id",schemaPath:"#/properties/config/properties/pad_token_id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.pad_token_id,data:data20};
+}
+if(data4.layer_norm_eps !== undefined){
+let data16 = data4.layer_norm_eps;
+if((typeof data16 == "number") && (isFinite(data16))){
+if(data16 <= 0 || isNaN(data16)){
+const err38 = {instancePath:instancePath+"/config/layer_norm_eps",schemaPath:"#/properties/config/properties/layer_norm_eps/exclusiveMinimum",keyword:"exclusiveMinimum",params:{comparison: ">", limit: 0},message:"must be > 0",schema:0,parentSchema:schema11.properties.config.properties.layer_norm_eps,data:data16};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -503,15 +487,101 @@ vErrors.push(err38);
 errors++;
 }
 }
-}
-}
 else {
-const err39 = {instancePath:instancePath+"/config",schemaPath:"#/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.config.type,parentSchema:schema11.properties.config,data:data4};
+const err39 = {instancePath:instancePath+"/config/layer_norm_eps",schemaPath:"#/properties/config/properties/layer_norm_eps/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.layer_norm_eps.type,parentSchema:schema11.properties.config.properties.layer_norm_eps,data:data16};
 if(vErrors === null){
 vErrors = [err39];
 }
 else {
 vErrors.push(err39);
+}
+errors++;
+}
+}
+if(data4.initializer_range !== undefined){
+let data17 = data4.initializer_range;
+if((typeof data17 == "number") && (isFinite(data17))){
+if(data17 < 0 || isNaN(data17)){
+const err40 = {instancePath:instancePath+"/config/initializer_range",schemaPath:"#/properties/config/properties/initializer_range/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.initializer_range,data:data17};
+if(vErrors === null){
+vErrors = [err40];
+}
+else {
+vErrors.push(err40);
+}
+errors++;
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/config/initializer_range",schemaPath:"#/properties/config/properties/initializer_range/type",keyword:"type",params:{type: "number"},message:"must be number",schema:schema11.properties.config.properties.initializer_range.type,parentSchema:schema11.properties.config.properties.initializer_range,data:data17};
+if(vErrors === null){
+vErrors = [err41];
+}
+else {
+vErrors.push(err41);
+}
+errors++;
+}
+}
+if(data4.position_embedding_type !== undefined){
+let data18 = data4.position_embedding_type;
+if(!((data18 === "learned") || (data18 === "sinusoidal"))){
+const err42 = {instancePath:instancePath+"/config/position_embedding_type",schemaPath:"#/properties/config/properties/position_embedding_type/enum",keyword:"enum",params:{allowedValues: schema11.properties.config.properties.position_embedding_type.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.config.properties.position_embedding_type.enum,parentSchema:schema11.properties.config.properties.position_embedding_type,data:data18};
+if(vErrors === null){
+vErrors = [err42];
+}
+else {
+vErrors.push(err42);
+}
+errors++;
+}
+}
+if(data4.norm_placement !== undefined){
+let data19 = data4.norm_placement;
+if(!((data19 === "post") || (data19 === "pre"))){
+const err43 = {instancePath:instancePath+"/config/norm_placement",schemaPath:"#/properties/config/properties/norm_placement/enum",keyword:"enum",params:{allowedValues: schema11.properties.config.properties.norm_placement.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.config.properties.norm_placement.enum,parentSchema:schema11.properties.config.properties.norm_placement,data:data19};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
+}
+errors++;
+}
+}
+if(data4.pad_token_id !== undefined){
+let data20 = data4.pad_token_id;
+if(!(((typeof data20 == "number") && (!(data20 % 1) && !isNaN(data20))) && (isFinite(data20)))){
+const err44 = {instancePath:instancePath+"/config/pad_token_id",schemaPath:"#/properties/config/properties/pad_token_id/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema11.properties.config.properties.pad_token_id.type,parentSchema:schema11.properties.config.properties.pad_token_id,data:data20};
+if(vErrors === null){
+vErrors = [err44];
+}
+else {
+vErrors.push(err44);
+}
+errors++;
+}
+if((typeof data20 == "number") && (isFinite(data20))){
+if(data20 < 0 || isNaN(data20)){
+const err45 = {instancePath:instancePath+"/config/pad_token_id",schemaPath:"#/properties/config/properties/pad_token_id/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema11.properties.config.properties.pad_token_id,data:data20};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err46 = {instancePath:instancePath+"/config",schemaPath:"#/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.config.type,parentSchema:schema11.properties.config,data:data4};
+if(vErrors === null){
+vErrors = [err46];
+}
+else {
+vErrors.push(err46);
 }
 errors++;
 }
@@ -523,34 +593,34 @@ for(const key3 in data21){
 const _errs46 = errors;
 if(typeof key3 === "string"){
 if(!pattern0.test(key3)){
-const err40 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.inputs.propertyNames,data:key3,propertyName:key3};
+const err47 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.inputs.propertyNames,data:key3,propertyName:key3};
 if(vErrors === null){
-vErrors = [err40];
+vErrors = [err47];
 }
 else {
-vErrors.push(err40);
+vErrors.push(err47);
 }
 errors++;
 }
 }
 else {
-const err41 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.inputs.propertyNames.type,parentSchema:schema11.properties.inputs.propertyNames,data:key3,propertyName:key3};
+const err48 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.inputs.propertyNames.type,parentSchema:schema11.properties.inputs.propertyNames,data:key3,propertyName:key3};
 if(vErrors === null){
-vErrors = [err41];
+vErrors = [err48];
 }
 else {
-vErrors.push(err41);
+vErrors.push(err48);
 }
 errors++;
 }
 var valid6 = _errs46 === errors;
 if(!valid6){
-const err42 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid",schema:schema11.properties.inputs.propertyNames,parentSchema:schema11.properties.inputs,data:data21};
+const err49 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/propertyNames",keyword:"propertyNames",params:{propertyName: key3},message:"property name must be valid",schema:schema11.properties.inputs.propertyNames,parentSchema:schema11.properties.inputs,data:data21};
 if(vErrors === null){
-vErrors = [err42];
+vErrors = [err49];
 }
 else {
-vErrors.push(err42);
+vErrors.push(err49);
 }
 errors++;
 }
@@ -558,44 +628,44 @@ errors++;
 for(const key4 in data21){
 let data22 = data21[key4];
 if((!(data22 && typeof data22 == "object" && !Array.isArray(data22))) && (data22 !== null)){
-const err43 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.inputs.additionalProperties.type},message:"must be object,null",schema:schema11.properties.inputs.additionalProperties.type,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
+const err50 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.inputs.additionalProperties.type},message:"must be object,null",schema:schema11.properties.inputs.additionalProperties.type,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
 if(vErrors === null){
-vErrors = [err43];
+vErrors = [err50];
 }
 else {
-vErrors.push(err43);
+vErrors.push(err50);
 }
 errors++;
 }
 if(data22 && typeof data22 == "object" && !Array.isArray(data22)){
 if(data22.dtype === undefined){
-const err44 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "dtype"},message:"must have required property '"+"dtype"+"'",schema:schema11.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
+const err51 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "dtype"},message:"must have required property '"+"dtype"+"'",schema:schema11.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
 if(vErrors === null){
-vErrors = [err44];
+vErrors = [err51];
 }
 else {
-vErrors.push(err44);
+vErrors.push(err51);
 }
 errors++;
 }
 if(data22.shape === undefined){
-const err45 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "shape"},message:"must have required property '"+"shape"+"'",schema:schema11.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
+const err52 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "shape"},message:"must have required property '"+"shape"+"'",schema:schema11.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
 if(vErrors === null){
-vErrors = [err45];
+vErrors = [err52];
 }
 else {
-vErrors.push(err45);
+vErrors.push(err52);
 }
 errors++;
 }
 for(const key5 in data22){
 if(!((key5 === "dtype") || (key5 === "shape"))){
-const err46 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
+const err53 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/inputs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.inputs.additionalProperties,data:data22};
 if(vErrors === null){
-vErrors = [err46];
+vErrors = [err53];
 }
 else {
-vErrors.push(err46);
+vErrors.push(err53);
 }
 errors++;
 }
@@ -603,12 +673,12 @@ errors++;
 if(data22.dtype !== undefined){
 let data23 = data22.dtype;
 if(!((data23 === "f32") || (data23 === "i32"))){
-const err47 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/dtype",schemaPath:"#/properties/inputs/additionalProperties/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema11.properties.inputs.additionalProperties.properties.dtype.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.inputs.additionalProperties.properties.dtype.enum,parentSchema:schema11.properties.inputs.additionalProperties.properties.dtype,data:data23};
+const err54 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/dtype",schemaPath:"#/properties/inputs/additionalProperties/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema11.properties.inputs.additionalProperties.properties.dtype.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.inputs.additionalProperties.properties.dtype.enum,parentSchema:schema11.properties.inputs.additionalProperties.properties.dtype,data:data23};
 if(vErrors === null){
-vErrors = [err47];
+vErrors = [err54];
 }
 else {
-vErrors.push(err47);
+vErrors.push(err54);
 }
 errors++;
 }
@@ -620,24 +690,24 @@ const len1 = data24.length;
 for(let i1=0; i1<len1; i1++){
 let data25 = data24[i1];
 if((!((typeof data25 == "number") && (isFinite(data25)))) && (typeof data25 !== "string")){
-const err48 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape/" + i1,schemaPath:"#/properties/inputs/additionalProperties/properties/shape/items/type",keyword:"type",params:{type: schema11.properties.inputs.additionalProperties.properties.shape.items.type},message:"must be number,string",schema:schema11.properties.inputs.additionalProperties.properties.shape.items.type,parentSchema:schema11.properties.inputs.additionalProperties.properties.shape.items,data:data25};
+const err55 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape/" + i1,schemaPath:"#/properties/inputs/additionalProperties/properties/shape/items/type",keyword:"type",params:{type: schema11.properties.inputs.additionalProperties.properties.shape.items.type},message:"must be number,string",schema:schema11.properties.inputs.additionalProperties.properties.shape.items.type,parentSchema:schema11.properties.inputs.additionalProperties.properties.shape.items,data:data25};
 if(vErrors === null){
-vErrors = [err48];
+vErrors = [err55];
 }
 else {
-vErrors.push(err48);
+vErrors.push(err55);
 }
 errors++;
 }
 }
 }
 else {
-const err49 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape",schemaPath:"#/properties/inputs/additionalProperties/properties/shape/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.inputs.additionalProperties.properties.shape.type,parentSchema:schema11.properties.inputs.additionalProperties.properties.shape,data:data24};
+const err56 = {instancePath:instancePath+"/inputs/" + key4.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape",schemaPath:"#/properties/inputs/additionalProperties/properties/shape/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.inputs.additionalProperties.properties.shape.type,parentSchema:schema11.properties.inputs.additionalProperties.properties.shape,data:data24};
 if(vErrors === null){
-vErrors = [err49];
+vErrors = [err56];
 }
 else {
-vErrors.push(err49);
+vErrors.push(err56);
 }
 errors++;
 }
@@ -646,12 +716,12 @@ errors++;
 }
 }
 else {
-const err50 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.inputs.type,parentSchema:schema11.properties.inputs,data:data21};
+const err57 = {instancePath:instancePath+"/inputs",schemaPath:"#/properties/inputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.inputs.type,parentSchema:schema11.properties.inputs,data:data21};
 if(vErrors === null){
-vErrors = [err50];
+vErrors = [err57];
 }
 else {
-vErrors.push(err50);
+vErrors.push(err57);
 }
 errors++;
 }
@@ -659,24 +729,24 @@ errors++;
 if(data.training !== undefined){
 let data26 = data.training;
 if((!(data26 && typeof data26 == "object" && !Array.isArray(data26))) && (data26 !== null)){
-const err51 = {instancePath:instancePath+"/training",schemaPath:"#/properties/training/type",keyword:"type",params:{type: schema11.properties.training.type},message:"must be object,null",schema:schema11.properties.training.type,parentSchema:schema11.properties.training,data:data26};
+const err58 = {instancePath:instancePath+"/training",schemaPath:"#/properties/training/type",keyword:"type",params:{type: schema11.properties.training.type},message:"must be object,null",schema:schema11.properties.training.type,parentSchema:schema11.properties.training,data:data26};
 if(vErrors === null){
-vErrors = [err51];
+vErrors = [err58];
 }
 else {
-vErrors.push(err51);
+vErrors.push(err58);
 }
 errors++;
 }
 if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
 for(const key6 in data26){
 if(!((((key6 === "inputs") || (key6 === "losses")) || (key6 === "metrics")) || (key6 === "optimizer"))){
-const err52 = {instancePath:instancePath+"/training",schemaPath:"#/properties/training/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.training,data:data26};
+const err59 = {instancePath:instancePath+"/training",schemaPath:"#/properties/training/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.training,data:data26};
 if(vErrors === null){
-vErrors = [err52];
+vErrors = [err59];
 }
 else {
-vErrors.push(err52);
+vErrors.push(err59);
 }
 errors++;
 }
@@ -688,34 +758,34 @@ for(const key7 in data27){
 const _errs62 = errors;
 if(typeof key7 === "string"){
 if(!pattern0.test(key7)){
-const err53 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.inputs.propertyNames,data:key7,propertyName:key7};
+const err60 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.inputs.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err60];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err60);
 }
 errors++;
 }
 }
 else {
-const err54 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.inputs.propertyNames.type,parentSchema:schema11.properties.training.properties.inputs.propertyNames,data:key7,propertyName:key7};
+const err61 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.inputs.propertyNames.type,parentSchema:schema11.properties.training.properties.inputs.propertyNames,data:key7,propertyName:key7};
 if(vErrors === null){
-vErrors = [err54];
+vErrors = [err61];
 }
 else {
-vErrors.push(err54);
+vErrors.push(err61);
 }
 errors++;
 }
 var valid12 = _errs62 === errors;
 if(!valid12){
-const err55 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema11.properties.training.properties.inputs.propertyNames,parentSchema:schema11.properties.training.properties.inputs,data:data27};
+const err62 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema11.properties.training.properties.inputs.propertyNames,parentSchema:schema11.properties.training.properties.inputs,data:data27};
 if(vErrors === null){
-vErrors = [err55];
+vErrors = [err62];
 }
 else {
-vErrors.push(err55);
+vErrors.push(err62);
 }
 errors++;
 }
@@ -723,44 +793,44 @@ errors++;
 for(const key8 in data27){
 let data28 = data27[key8];
 if((!(data28 && typeof data28 == "object" && !Array.isArray(data28))) && (data28 !== null)){
-const err56 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.inputs.additionalProperties.type},message:"must be object,null",schema:schema11.properties.training.properties.inputs.additionalProperties.type,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
+const err63 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.inputs.additionalProperties.type},message:"must be object,null",schema:schema11.properties.training.properties.inputs.additionalProperties.type,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
 if(vErrors === null){
-vErrors = [err56];
+vErrors = [err63];
 }
 else {
-vErrors.push(err56);
+vErrors.push(err63);
 }
 errors++;
 }
 if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
 if(data28.dtype === undefined){
-const err57 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "dtype"},message:"must have required property '"+"dtype"+"'",schema:schema11.properties.training.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
+const err64 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "dtype"},message:"must have required property '"+"dtype"+"'",schema:schema11.properties.training.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
 if(vErrors === null){
-vErrors = [err57];
+vErrors = [err64];
 }
 else {
-vErrors.push(err57);
+vErrors.push(err64);
 }
 errors++;
 }
 if(data28.shape === undefined){
-const err58 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "shape"},message:"must have required property '"+"shape"+"'",schema:schema11.properties.training.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
+const err65 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/required",keyword:"required",params:{missingProperty: "shape"},message:"must have required property '"+"shape"+"'",schema:schema11.properties.training.properties.inputs.additionalProperties.required,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
 if(vErrors === null){
-vErrors = [err58];
+vErrors = [err65];
 }
 else {
-vErrors.push(err58);
+vErrors.push(err65);
 }
 errors++;
 }
 for(const key9 in data28){
 if(!((key9 === "dtype") || (key9 === "shape"))){
-const err59 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
+const err66 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/inputs/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.training.properties.inputs.additionalProperties,data:data28};
 if(vErrors === null){
-vErrors = [err59];
+vErrors = [err66];
 }
 else {
-vErrors.push(err59);
+vErrors.push(err66);
 }
 errors++;
 }
@@ -768,12 +838,12 @@ errors++;
 if(data28.dtype !== undefined){
 let data29 = data28.dtype;
 if(!((data29 === "f32") || (data29 === "i32"))){
-const err60 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/dtype",schemaPath:"#/properties/training/properties/inputs/additionalProperties/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema11.properties.training.properties.inputs.additionalProperties.properties.dtype.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.training.properties.inputs.additionalProperties.properties.dtype.enum,parentSchema:schema11.properties.training.properties.inputs.additionalProperties.properties.dtype,data:data29};
+const err67 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/dtype",schemaPath:"#/properties/training/properties/inputs/additionalProperties/properties/dtype/enum",keyword:"enum",params:{allowedValues: schema11.properties.training.properties.inputs.additionalProperties.properties.dtype.enum},message:"must be equal to one of the allowed values",schema:schema11.properties.training.properties.inputs.additionalProperties.properties.dtype.enum,parentSchema:schema11.properties.training.properties.inputs.additionalProperties.properties.dtype,data:data29};
 if(vErrors === null){
-vErrors = [err60];
+vErrors = [err67];
 }
 else {
-vErrors.push(err60);
+vErrors.push(err67);
 }
 errors++;
 }
@@ -785,24 +855,24 @@ const len2 = data30.length;
 for(let i2=0; i2<len2; i2++){
 let data31 = data30[i2];
 if((!((typeof data31 == "number") && (isFinite(data31)))) && (typeof data31 !== "string")){
-const err61 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape/" + i2,schemaPath:"#/properties/training/properties/inputs/additionalProperties/properties/shape/items/type",keyword:"type",params:{type: schema11.properties.training.properties.inputs.additionalProperties.properties.shape.items.type},message:"must be number,string",schema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape.items.type,parentSchema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape.items,data:data31};
+const err68 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape/" + i2,schemaPath:"#/properties/training/properties/inputs/additionalProperties/properties/shape/items/type",keyword:"type",params:{type: schema11.properties.training.properties.inputs.additionalProperties.properties.shape.items.type},message:"must be number,string",schema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape.items.type,parentSchema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape.items,data:data31};
 if(vErrors === null){
-vErrors = [err61];
+vErrors = [err68];
 }
 else {
-vErrors.push(err61);
+vErrors.push(err68);
 }
 errors++;
 }
 }
 }
 else {
-const err62 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape",schemaPath:"#/properties/training/properties/inputs/additionalProperties/properties/shape/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape.type,parentSchema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape,data:data30};
+const err69 = {instancePath:instancePath+"/training/inputs/" + key8.replace(/~/g, "~0").replace(/\//g, "~1")+"/shape",schemaPath:"#/properties/training/properties/inputs/additionalProperties/properties/shape/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape.type,parentSchema:schema11.properties.training.properties.inputs.additionalProperties.properties.shape,data:data30};
 if(vErrors === null){
-vErrors = [err62];
+vErrors = [err69];
 }
 else {
-vErrors.push(err62);
+vErrors.push(err69);
 }
 errors++;
 }
@@ -811,12 +881,12 @@ errors++;
 }
 }
 else {
-const err63 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.inputs.type,parentSchema:schema11.properties.training.properties.inputs,data:data27};
+const err70 = {instancePath:instancePath+"/training/inputs",schemaPath:"#/properties/training/properties/inputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.inputs.type,parentSchema:schema11.properties.training.properties.inputs,data:data27};
 if(vErrors === null){
-vErrors = [err63];
+vErrors = [err70];
 }
 else {
-vErrors.push(err63);
+vErrors.push(err70);
 }
 errors++;
 }
@@ -828,34 +898,34 @@ for(const key10 in data32){
 const _errs75 = errors;
 if(typeof key10 === "string"){
 if(!pattern0.test(key10)){
-const err64 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.losses.propertyNames,data:key10,propertyName:key10};
+const err71 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.losses.propertyNames,data:key10,propertyName:key10};
 if(vErrors === null){
-vErrors = [err64];
+vErrors = [err71];
 }
 else {
-vErrors.push(err64);
+vErrors.push(err71);
 }
 errors++;
 }
 }
 else {
-const err65 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.propertyNames.type,parentSchema:schema11.properties.training.properties.losses.propertyNames,data:key10,propertyName:key10};
+const err72 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.propertyNames.type,parentSchema:schema11.properties.training.properties.losses.propertyNames,data:key10,propertyName:key10};
 if(vErrors === null){
-vErrors = [err65];
+vErrors = [err72];
 }
 else {
-vErrors.push(err65);
+vErrors.push(err72);
 }
 errors++;
 }
 var valid17 = _errs75 === errors;
 if(!valid17){
-const err66 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/propertyNames",keyword:"propertyNames",params:{propertyName: key10},message:"property name must be valid",schema:schema11.properties.training.properties.losses.propertyNames,parentSchema:schema11.properties.training.properties.losses,data:data32};
+const err73 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/propertyNames",keyword:"propertyNames",params:{propertyName: key10},message:"property name must be valid",schema:schema11.properties.training.properties.losses.propertyNames,parentSchema:schema11.properties.training.properties.losses,data:data32};
 if(vErrors === null){
-vErrors = [err66];
+vErrors = [err73];
 }
 else {
-vErrors.push(err66);
+vErrors.push(err73);
 }
 errors++;
 }
@@ -863,23 +933,23 @@ errors++;
 for(const key11 in data32){
 let data33 = data32[key11];
 if((!(data33 && typeof data33 == "object" && !Array.isArray(data33))) && (data33 !== null)){
-const err67 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/losses/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.type},message:"must be object,null",schema:schema11.properties.training.properties.losses.additionalProperties.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties,data:data33};
+const err74 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/losses/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.type},message:"must be object,null",schema:schema11.properties.training.properties.losses.additionalProperties.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties,data:data33};
 if(vErrors === null){
-vErrors = [err67];
+vErrors = [err74];
 }
 else {
-vErrors.push(err67);
+vErrors.push(err74);
 }
 errors++;
 }
 if(data33 && typeof data33 == "object" && !Array.isArray(data33)){
 if(data33.op === undefined){
-const err68 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/losses/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.training.properties.losses.additionalProperties.required,parentSchema:schema11.properties.training.properties.losses.additionalProperties,data:data33};
+const err75 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/losses/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.training.properties.losses.additionalProperties.required,parentSchema:schema11.properties.training.properties.losses.additionalProperties,data:data33};
 if(vErrors === null){
-vErrors = [err68];
+vErrors = [err75];
 }
 else {
-vErrors.push(err68);
+vErrors.push(err75);
 }
 errors++;
 }
@@ -887,12 +957,12 @@ for(const key12 in data33){
 if(!(((key12 === "op") || (key12 === "in")) || (key12 === "scope"))){
 let data34 = data33[key12];
 if((((!((typeof data34 == "number") && (isFinite(data34)))) && (typeof data34 !== "string")) && (typeof data34 !== "boolean")) && (!(Array.isArray(data34)))){
-const err69 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/losses/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties,data:data34};
+const err76 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/losses/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties,data:data34};
 if(vErrors === null){
-vErrors = [err69];
+vErrors = [err76];
 }
 else {
-vErrors.push(err69);
+vErrors.push(err76);
 }
 errors++;
 }
@@ -901,12 +971,12 @@ const len3 = data34.length;
 for(let i3=0; i3<len3; i3++){
 let data35 = data34[i3];
 if((!((typeof data35 == "number") && (isFinite(data35)))) && (typeof data35 !== "string")){
-const err70 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/training/properties/losses/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties.items,data:data35};
+const err77 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key12.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i3,schemaPath:"#/properties/training/properties/losses/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.additionalProperties.items,data:data35};
 if(vErrors === null){
-vErrors = [err70];
+vErrors = [err77];
 }
 else {
-vErrors.push(err70);
+vErrors.push(err77);
 }
 errors++;
 }
@@ -918,23 +988,23 @@ if(data33.op !== undefined){
 let data36 = data33.op;
 if(typeof data36 === "string"){
 if(func3(data36) < 1){
-const err71 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.op,data:data36};
+const err78 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.op,data:data36};
 if(vErrors === null){
-vErrors = [err71];
+vErrors = [err78];
 }
 else {
-vErrors.push(err71);
+vErrors.push(err78);
 }
 errors++;
 }
 }
 else {
-const err72 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.additionalProperties.properties.op.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.op,data:data36};
+const err79 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.additionalProperties.properties.op.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.op,data:data36};
 if(vErrors === null){
-vErrors = [err72];
+vErrors = [err79];
 }
 else {
-vErrors.push(err72);
+vErrors.push(err79);
 }
 errors++;
 }
@@ -942,12 +1012,12 @@ errors++;
 if(data33.in !== undefined){
 let data37 = data33.in;
 if((typeof data37 !== "string") && (!(Array.isArray(data37)))){
-const err73 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.training.properties.losses.additionalProperties.properties.in.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.in,data:data37};
+const err80 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.training.properties.losses.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.training.properties.losses.additionalProperties.properties.in.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.in,data:data37};
 if(vErrors === null){
-vErrors = [err73];
+vErrors = [err80];
 }
 else {
-vErrors.push(err73);
+vErrors.push(err80);
 }
 errors++;
 }
@@ -956,12 +1026,12 @@ const len4 = data37.length;
 for(let i4=0; i4<len4; i4++){
 let data38 = data37[i4];
 if(typeof data38 !== "string"){
-const err74 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i4,schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.in.items,data:data38};
+const err81 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i4,schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.in.items,data:data38};
 if(vErrors === null){
-vErrors = [err74];
+vErrors = [err81];
 }
 else {
-vErrors.push(err74);
+vErrors.push(err81);
 }
 errors++;
 }
@@ -971,12 +1041,12 @@ errors++;
 if(data33.scope !== undefined){
 let data39 = data33.scope;
 if(typeof data39 !== "string"){
-const err75 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.additionalProperties.properties.scope.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.scope,data:data39};
+const err82 = {instancePath:instancePath+"/training/losses/" + key11.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/training/properties/losses/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.losses.additionalProperties.properties.scope.type,parentSchema:schema11.properties.training.properties.losses.additionalProperties.properties.scope,data:data39};
 if(vErrors === null){
-vErrors = [err75];
+vErrors = [err82];
 }
 else {
-vErrors.push(err75);
+vErrors.push(err82);
 }
 errors++;
 }
@@ -985,12 +1055,12 @@ errors++;
 }
 }
 else {
-const err76 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.losses.type,parentSchema:schema11.properties.training.properties.losses,data:data32};
+const err83 = {instancePath:instancePath+"/training/losses",schemaPath:"#/properties/training/properties/losses/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.losses.type,parentSchema:schema11.properties.training.properties.losses,data:data32};
 if(vErrors === null){
-vErrors = [err76];
+vErrors = [err83];
 }
 else {
-vErrors.push(err76);
+vErrors.push(err83);
 }
 errors++;
 }
@@ -1002,34 +1072,34 @@ for(const key13 in data40){
 const _errs95 = errors;
 if(typeof key13 === "string"){
 if(!pattern0.test(key13)){
-const err77 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.metrics.propertyNames,data:key13,propertyName:key13};
+const err84 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.metrics.propertyNames,data:key13,propertyName:key13};
 if(vErrors === null){
-vErrors = [err77];
+vErrors = [err84];
 }
 else {
-vErrors.push(err77);
+vErrors.push(err84);
 }
 errors++;
 }
 }
 else {
-const err78 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.propertyNames.type,parentSchema:schema11.properties.training.properties.metrics.propertyNames,data:key13,propertyName:key13};
+const err85 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.propertyNames.type,parentSchema:schema11.properties.training.properties.metrics.propertyNames,data:key13,propertyName:key13};
 if(vErrors === null){
-vErrors = [err78];
+vErrors = [err85];
 }
 else {
-vErrors.push(err78);
+vErrors.push(err85);
 }
 errors++;
 }
 var valid25 = _errs95 === errors;
 if(!valid25){
-const err79 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.training.properties.metrics.propertyNames,parentSchema:schema11.properties.training.properties.metrics,data:data40};
+const err86 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/propertyNames",keyword:"propertyNames",params:{propertyName: key13},message:"property name must be valid",schema:schema11.properties.training.properties.metrics.propertyNames,parentSchema:schema11.properties.training.properties.metrics,data:data40};
 if(vErrors === null){
-vErrors = [err79];
+vErrors = [err86];
 }
 else {
-vErrors.push(err79);
+vErrors.push(err86);
 }
 errors++;
 }
@@ -1037,23 +1107,23 @@ errors++;
 for(const key14 in data40){
 let data41 = data40[key14];
 if((!(data41 && typeof data41 == "object" && !Array.isArray(data41))) && (data41 !== null)){
-const err80 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.type},message:"must be object,null",schema:schema11.properties.training.properties.metrics.additionalProperties.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties,data:data41};
+const err87 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/metrics/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.type},message:"must be object,null",schema:schema11.properties.training.properties.metrics.additionalProperties.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties,data:data41};
 if(vErrors === null){
-vErrors = [err80];
+vErrors = [err87];
 }
 else {
-vErrors.push(err80);
+vErrors.push(err87);
 }
 errors++;
 }
 if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
 if(data41.op === undefined){
-const err81 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/metrics/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.training.properties.metrics.additionalProperties.required,parentSchema:schema11.properties.training.properties.metrics.additionalProperties,data:data41};
+const err88 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/metrics/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.training.properties.metrics.additionalProperties.required,parentSchema:schema11.properties.training.properties.metrics.additionalProperties,data:data41};
 if(vErrors === null){
-vErrors = [err81];
+vErrors = [err88];
 }
 else {
-vErrors.push(err81);
+vErrors.push(err88);
 }
 errors++;
 }
@@ -1061,12 +1131,12 @@ for(const key15 in data41){
 if(!(((key15 === "op") || (key15 === "in")) || (key15 === "scope"))){
 let data42 = data41[key15];
 if((((!((typeof data42 == "number") && (isFinite(data42)))) && (typeof data42 !== "string")) && (typeof data42 !== "boolean")) && (!(Array.isArray(data42)))){
-const err82 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/metrics/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties,data:data42};
+const err89 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key15.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/metrics/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties,data:data42};
 if(vErrors === null){
-vErrors = [err82];
+vErrors = [err89];
 }
 else {
-vErrors.push(err82);
+vErrors.push(err89);
 }
 errors++;
 }
@@ -1075,12 +1145,12 @@ const len5 = data42.length;
 for(let i5=0; i5<len5; i5++){
 let data43 = data42[i5];
 if((!((typeof data43 == "number") && (isFinite(data43)))) && (typeof data43 !== "string")){
-const err83 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i5,schemaPath:"#/properties/training/properties/metrics/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.items,data:data43};
+const err90 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key15.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i5,schemaPath:"#/properties/training/properties/metrics/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.additionalProperties.items,data:data43};
 if(vErrors === null){
-vErrors = [err83];
+vErrors = [err90];
 }
 else {
-vErrors.push(err83);
+vErrors.push(err90);
 }
 errors++;
 }
@@ -1092,23 +1162,23 @@ if(data41.op !== undefined){
 let data44 = data41.op;
 if(typeof data44 === "string"){
 if(func3(data44) < 1){
-const err84 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.op,data:data44};
+const err91 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.op,data:data44};
 if(vErrors === null){
-vErrors = [err84];
+vErrors = [err91];
 }
 else {
-vErrors.push(err84);
+vErrors.push(err91);
 }
 errors++;
 }
 }
 else {
-const err85 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.op.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.op,data:data44};
+const err92 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.op.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.op,data:data44};
 if(vErrors === null){
-vErrors = [err85];
+vErrors = [err92];
 }
 else {
-vErrors.push(err85);
+vErrors.push(err92);
 }
 errors++;
 }
@@ -1116,12 +1186,12 @@ errors++;
 if(data41.in !== undefined){
 let data45 = data41.in;
 if((typeof data45 !== "string") && (!(Array.isArray(data45)))){
-const err86 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.in.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.in,data:data45};
+const err93 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.training.properties.metrics.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.in.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.in,data:data45};
 if(vErrors === null){
-vErrors = [err86];
+vErrors = [err93];
 }
 else {
-vErrors.push(err86);
+vErrors.push(err93);
 }
 errors++;
 }
@@ -1130,12 +1200,12 @@ const len6 = data45.length;
 for(let i6=0; i6<len6; i6++){
 let data46 = data45[i6];
 if(typeof data46 !== "string"){
-const err87 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i6,schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.in.items,data:data46};
+const err94 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i6,schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.in.items,data:data46};
 if(vErrors === null){
-vErrors = [err87];
+vErrors = [err94];
 }
 else {
-vErrors.push(err87);
+vErrors.push(err94);
 }
 errors++;
 }
@@ -1145,12 +1215,12 @@ errors++;
 if(data41.scope !== undefined){
 let data47 = data41.scope;
 if(typeof data47 !== "string"){
-const err88 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.scope.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.scope,data:data47};
+const err95 = {instancePath:instancePath+"/training/metrics/" + key14.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/training/properties/metrics/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.metrics.additionalProperties.properties.scope.type,parentSchema:schema11.properties.training.properties.metrics.additionalProperties.properties.scope,data:data47};
 if(vErrors === null){
-vErrors = [err88];
+vErrors = [err95];
 }
 else {
-vErrors.push(err88);
+vErrors.push(err95);
 }
 errors++;
 }
@@ -1159,12 +1229,12 @@ errors++;
 }
 }
 else {
-const err89 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.metrics.type,parentSchema:schema11.properties.training.properties.metrics,data:data40};
+const err96 = {instancePath:instancePath+"/training/metrics",schemaPath:"#/properties/training/properties/metrics/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.metrics.type,parentSchema:schema11.properties.training.properties.metrics,data:data40};
 if(vErrors === null){
-vErrors = [err89];
+vErrors = [err96];
 }
 else {
-vErrors.push(err89);
+vErrors.push(err96);
 }
 errors++;
 }
@@ -1176,34 +1246,34 @@ for(const key16 in data48){
 const _errs115 = errors;
 if(typeof key16 === "string"){
 if(!pattern0.test(key16)){
-const err90 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.optimizer.propertyNames,data:key16,propertyName:key16};
+const err97 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.training.properties.optimizer.propertyNames,data:key16,propertyName:key16};
 if(vErrors === null){
-vErrors = [err90];
+vErrors = [err97];
 }
 else {
-vErrors.push(err90);
+vErrors.push(err97);
 }
 errors++;
 }
 }
 else {
-const err91 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.optimizer.propertyNames.type,parentSchema:schema11.properties.training.properties.optimizer.propertyNames,data:key16,propertyName:key16};
+const err98 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.training.properties.optimizer.propertyNames.type,parentSchema:schema11.properties.training.properties.optimizer.propertyNames,data:key16,propertyName:key16};
 if(vErrors === null){
-vErrors = [err91];
+vErrors = [err98];
 }
 else {
-vErrors.push(err91);
+vErrors.push(err98);
 }
 errors++;
 }
 var valid33 = _errs115 === errors;
 if(!valid33){
-const err92 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid",schema:schema11.properties.training.properties.optimizer.propertyNames,parentSchema:schema11.properties.training.properties.optimizer,data:data48};
+const err99 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/propertyNames",keyword:"propertyNames",params:{propertyName: key16},message:"property name must be valid",schema:schema11.properties.training.properties.optimizer.propertyNames,parentSchema:schema11.properties.training.properties.optimizer,data:data48};
 if(vErrors === null){
-vErrors = [err92];
+vErrors = [err99];
 }
 else {
-vErrors.push(err92);
+vErrors.push(err99);
 }
 errors++;
 }
@@ -1211,24 +1281,24 @@ errors++;
 for(const key17 in data48){
 let data49 = data48[key17];
 if((((!((typeof data49 == "number") && (isFinite(data49)))) && (typeof data49 !== "string")) && (typeof data49 !== "boolean")) && (data49 !== null)){
-const err93 = {instancePath:instancePath+"/training/optimizer/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/optimizer/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.optimizer.additionalProperties.type},message:"must be number,string,boolean,null",schema:schema11.properties.training.properties.optimizer.additionalProperties.type,parentSchema:schema11.properties.training.properties.optimizer.additionalProperties,data:data49};
+const err100 = {instancePath:instancePath+"/training/optimizer/" + key17.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/training/properties/optimizer/additionalProperties/type",keyword:"type",params:{type: schema11.properties.training.properties.optimizer.additionalProperties.type},message:"must be number,string,boolean,null",schema:schema11.properties.training.properties.optimizer.additionalProperties.type,parentSchema:schema11.properties.training.properties.optimizer.additionalProperties,data:data49};
 if(vErrors === null){
-vErrors = [err93];
+vErrors = [err100];
 }
 else {
-vErrors.push(err93);
+vErrors.push(err100);
 }
 errors++;
 }
 }
 }
 else {
-const err94 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.optimizer.type,parentSchema:schema11.properties.training.properties.optimizer,data:data48};
+const err101 = {instancePath:instancePath+"/training/optimizer",schemaPath:"#/properties/training/properties/optimizer/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.training.properties.optimizer.type,parentSchema:schema11.properties.training.properties.optimizer,data:data48};
 if(vErrors === null){
-vErrors = [err94];
+vErrors = [err101];
 }
 else {
-vErrors.push(err94);
+vErrors.push(err101);
 }
 errors++;
 }
@@ -1242,34 +1312,34 @@ for(const key18 in data50){
 const _errs122 = errors;
 if(typeof key18 === "string"){
 if(!pattern0.test(key18)){
-const err95 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.propertyNames,data:key18,propertyName:key18};
+const err102 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.propertyNames,data:key18,propertyName:key18};
 if(vErrors === null){
-vErrors = [err95];
+vErrors = [err102];
 }
 else {
-vErrors.push(err95);
+vErrors.push(err102);
 }
 errors++;
 }
 }
 else {
-const err96 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.propertyNames.type,parentSchema:schema11.properties.blocks.propertyNames,data:key18,propertyName:key18};
+const err103 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.propertyNames.type,parentSchema:schema11.properties.blocks.propertyNames,data:key18,propertyName:key18};
 if(vErrors === null){
-vErrors = [err96];
+vErrors = [err103];
 }
 else {
-vErrors.push(err96);
+vErrors.push(err103);
 }
 errors++;
 }
 var valid35 = _errs122 === errors;
 if(!valid35){
-const err97 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/propertyNames",keyword:"propertyNames",params:{propertyName: key18},message:"property name must be valid",schema:schema11.properties.blocks.propertyNames,parentSchema:schema11.properties.blocks,data:data50};
+const err104 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/propertyNames",keyword:"propertyNames",params:{propertyName: key18},message:"property name must be valid",schema:schema11.properties.blocks.propertyNames,parentSchema:schema11.properties.blocks,data:data50};
 if(vErrors === null){
-vErrors = [err97];
+vErrors = [err104];
 }
 else {
-vErrors.push(err97);
+vErrors.push(err104);
 }
 errors++;
 }
@@ -1277,44 +1347,44 @@ errors++;
 for(const key19 in data50){
 let data51 = data50[key19];
 if((!(data51 && typeof data51 == "object" && !Array.isArray(data51))) && (data51 !== null)){
-const err98 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.type},message:"must be object,null",schema:schema11.properties.blocks.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
+const err105 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.type},message:"must be object,null",schema:schema11.properties.blocks.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
 if(vErrors === null){
-vErrors = [err98];
+vErrors = [err105];
 }
 else {
-vErrors.push(err98);
+vErrors.push(err105);
 }
 errors++;
 }
 if(data51 && typeof data51 == "object" && !Array.isArray(data51)){
 if(data51.body === undefined){
-const err99 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/required",keyword:"required",params:{missingProperty: "body"},message:"must have required property '"+"body"+"'",schema:schema11.properties.blocks.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
+const err106 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/required",keyword:"required",params:{missingProperty: "body"},message:"must have required property '"+"body"+"'",schema:schema11.properties.blocks.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
 if(vErrors === null){
-vErrors = [err99];
+vErrors = [err106];
 }
 else {
-vErrors.push(err99);
+vErrors.push(err106);
 }
 errors++;
 }
 if(data51.outputs === undefined){
-const err100 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'",schema:schema11.properties.blocks.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
+const err107 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/required",keyword:"required",params:{missingProperty: "outputs"},message:"must have required property '"+"outputs"+"'",schema:schema11.properties.blocks.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
 if(vErrors === null){
-vErrors = [err100];
+vErrors = [err107];
 }
 else {
-vErrors.push(err100);
+vErrors.push(err107);
 }
 errors++;
 }
 for(const key20 in data51){
 if(!(((((key20 === "description") || (key20 === "inputs")) || (key20 === "params")) || (key20 === "body")) || (key20 === "outputs"))){
-const err101 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
+const err108 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
 if(vErrors === null){
-vErrors = [err101];
+vErrors = [err108];
 }
 else {
-vErrors.push(err101);
+vErrors.push(err108);
 }
 errors++;
 }
@@ -1322,12 +1392,12 @@ errors++;
 if(data51.description !== undefined){
 let data52 = data51.description;
 if(typeof data52 !== "string"){
-const err102 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/description",schemaPath:"#/properties/blocks/additionalProperties/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.description.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.description,data:data52};
+const err109 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/description",schemaPath:"#/properties/blocks/additionalProperties/properties/description/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.description.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.description,data:data52};
 if(vErrors === null){
-vErrors = [err102];
+vErrors = [err109];
 }
 else {
-vErrors.push(err102);
+vErrors.push(err109);
 }
 errors++;
 }
@@ -1340,35 +1410,35 @@ for(let i7=0; i7<len7; i7++){
 let data54 = data53[i7];
 if(typeof data54 === "string"){
 if(!pattern0.test(data54)){
-const err103 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/inputs/" + i7,schemaPath:"#/properties/blocks/additionalProperties/properties/inputs/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.inputs.items,data:data54};
+const err110 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/inputs/" + i7,schemaPath:"#/properties/blocks/additionalProperties/properties/inputs/items/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.inputs.items,data:data54};
 if(vErrors === null){
-vErrors = [err103];
+vErrors = [err110];
 }
 else {
-vErrors.push(err103);
+vErrors.push(err110);
 }
 errors++;
 }
 }
 else {
-const err104 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/inputs/" + i7,schemaPath:"#/properties/blocks/additionalProperties/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.inputs.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.inputs.items,data:data54};
+const err111 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/inputs/" + i7,schemaPath:"#/properties/blocks/additionalProperties/properties/inputs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.inputs.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.inputs.items,data:data54};
 if(vErrors === null){
-vErrors = [err104];
+vErrors = [err111];
 }
 else {
-vErrors.push(err104);
+vErrors.push(err111);
 }
 errors++;
 }
 }
 }
 else {
-const err105 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/inputs",schemaPath:"#/properties/blocks/additionalProperties/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.blocks.additionalProperties.properties.inputs.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.inputs,data:data53};
+const err112 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/inputs",schemaPath:"#/properties/blocks/additionalProperties/properties/inputs/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.blocks.additionalProperties.properties.inputs.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.inputs,data:data53};
 if(vErrors === null){
-vErrors = [err105];
+vErrors = [err112];
 }
 else {
-vErrors.push(err105);
+vErrors.push(err112);
 }
 errors++;
 }
@@ -1380,34 +1450,34 @@ for(const key21 in data55){
 const _errs136 = errors;
 if(typeof key21 === "string"){
 if(!pattern0.test(key21)){
-const err106 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames,data:key21,propertyName:key21};
+const err113 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames,data:key21,propertyName:key21};
 if(vErrors === null){
-vErrors = [err106];
+vErrors = [err113];
 }
 else {
-vErrors.push(err106);
+vErrors.push(err113);
 }
 errors++;
 }
 }
 else {
-const err107 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames,data:key21,propertyName:key21};
+const err114 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames,data:key21,propertyName:key21};
 if(vErrors === null){
-vErrors = [err107];
+vErrors = [err114];
 }
 else {
-vErrors.push(err107);
+vErrors.push(err114);
 }
 errors++;
 }
 var valid40 = _errs136 === errors;
 if(!valid40){
-const err108 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.params,data:data55};
+const err115 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/propertyNames",keyword:"propertyNames",params:{propertyName: key21},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.params.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.params,data:data55};
 if(vErrors === null){
-vErrors = [err108];
+vErrors = [err115];
 }
 else {
-vErrors.push(err108);
+vErrors.push(err115);
 }
 errors++;
 }
@@ -1415,24 +1485,24 @@ errors++;
 for(const key22 in data55){
 let data56 = data55[key22];
 if(((!((typeof data56 == "number") && (isFinite(data56)))) && (typeof data56 !== "string")) && (typeof data56 !== "boolean")){
-const err109 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/params/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.params.additionalProperties.type},message:"must be number,string,boolean",schema:schema11.properties.blocks.additionalProperties.properties.params.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.params.additionalProperties,data:data56};
+const err116 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params/" + key22.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/params/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.params.additionalProperties.type},message:"must be number,string,boolean",schema:schema11.properties.blocks.additionalProperties.properties.params.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.params.additionalProperties,data:data56};
 if(vErrors === null){
-vErrors = [err109];
+vErrors = [err116];
 }
 else {
-vErrors.push(err109);
+vErrors.push(err116);
 }
 errors++;
 }
 }
 }
 else {
-const err110 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.params.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.params,data:data55};
+const err117 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/params",schemaPath:"#/properties/blocks/additionalProperties/properties/params/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.params.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.params,data:data55};
 if(vErrors === null){
-vErrors = [err110];
+vErrors = [err117];
 }
 else {
-vErrors.push(err110);
+vErrors.push(err117);
 }
 errors++;
 }
@@ -1444,34 +1514,34 @@ for(const key23 in data57){
 const _errs143 = errors;
 if(typeof key23 === "string"){
 if(!pattern0.test(key23)){
-const err111 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key23,propertyName:key23};
+const err118 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key23,propertyName:key23};
 if(vErrors === null){
-vErrors = [err111];
+vErrors = [err118];
 }
 else {
-vErrors.push(err111);
+vErrors.push(err118);
 }
 errors++;
 }
 }
 else {
-const err112 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key23,propertyName:key23};
+const err119 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key23,propertyName:key23};
 if(vErrors === null){
-vErrors = [err112];
+vErrors = [err119];
 }
 else {
-vErrors.push(err112);
+vErrors.push(err119);
 }
 errors++;
 }
 var valid42 = _errs143 === errors;
 if(!valid42){
-const err113 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data57};
+const err120 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data57};
 if(vErrors === null){
-vErrors = [err113];
+vErrors = [err120];
 }
 else {
-vErrors.push(err113);
+vErrors.push(err120);
 }
 errors++;
 }
@@ -1479,23 +1549,23 @@ errors++;
 for(const key24 in data57){
 let data58 = data57[key24];
 if((!(data58 && typeof data58 == "object" && !Array.isArray(data58))) && (data58 !== null)){
-const err114 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data58};
+const err121 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data58};
 if(vErrors === null){
-vErrors = [err114];
+vErrors = [err121];
 }
 else {
-vErrors.push(err114);
+vErrors.push(err121);
 }
 errors++;
 }
 if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
 if(data58.op === undefined){
-const err115 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data58};
+const err122 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data58};
 if(vErrors === null){
-vErrors = [err115];
+vErrors = [err122];
 }
 else {
-vErrors.push(err115);
+vErrors.push(err122);
 }
 errors++;
 }
@@ -1503,12 +1573,12 @@ for(const key25 in data58){
 if(!(((key25 === "op") || (key25 === "in")) || (key25 === "scope"))){
 let data59 = data58[key25];
 if((((!((typeof data59 == "number") && (isFinite(data59)))) && (typeof data59 !== "string")) && (typeof data59 !== "boolean")) && (!(Array.isArray(data59)))){
-const err116 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties,data:data59};
+const err123 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties,data:data59};
 if(vErrors === null){
-vErrors = [err116];
+vErrors = [err123];
 }
 else {
-vErrors.push(err116);
+vErrors.push(err123);
 }
 errors++;
 }
@@ -1517,12 +1587,12 @@ const len8 = data59.length;
 for(let i8=0; i8<len8; i8++){
 let data60 = data59[i8];
 if((!((typeof data60 == "number") && (isFinite(data60)))) && (typeof data60 !== "string")){
-const err117 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i8,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items,data:data60};
+const err124 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i8,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items,data:data60};
 if(vErrors === null){
-vErrors = [err117];
+vErrors = [err124];
 }
 else {
-vErrors.push(err117);
+vErrors.push(err124);
 }
 errors++;
 }
@@ -1534,101 +1604,7 @@ if(data58.op !== undefined){
 let data61 = data58.op;
 if(typeof data61 === "string"){
 if(func3(data61) < 1){
-const err118 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data61};
-if(vErrors === null){
-vErrors = [err118];
-}
-else {
-vErrors.push(err118);
-}
-errors++;
-}
-}
-else {
-const err119 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data61};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-}
-if(data58.in !== undefined){
-let data62 = data58.in;
-if((typeof data62 !== "string") && (!(Array.isArray(data62)))){
-const err120 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in,data:data62};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-if(Array.isArray(data62)){
-const len9 = data62.length;
-for(let i9=0; i9<len9; i9++){
-let data63 = data62[i9];
-if(typeof data63 !== "string"){
-const err121 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i9,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items,data:data63};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-}
-}
-}
-if(data58.scope !== undefined){
-let data64 = data58.scope;
-if(typeof data64 !== "string"){
-const err122 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope,data:data64};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-}
-}
-}
-}
-else {
-const err123 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.body.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data57};
-if(vErrors === null){
-vErrors = [err123];
-}
-else {
-vErrors.push(err123);
-}
-errors++;
-}
-}
-if(data51.outputs !== undefined){
-let data65 = data51.outputs;
-if((typeof data65 !== "string") && (!(Array.isArray(data65)))){
-const err124 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.outputs.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs,data:data65};
-if(vErrors === null){
-vErrors = [err124];
-}
-else {
-vErrors.push(err124);
-}
-errors++;
-}
-if(Array.isArray(data65)){
-const len10 = data65.length;
-for(let i10=0; i10<len10; i10++){
-let data66 = data65[i10];
-if(typeof data66 !== "string"){
-const err125 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + i10,schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.outputs.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs.items,data:data66};
+const err125 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data61};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1638,13 +1614,8 @@ vErrors.push(err125);
 errors++;
 }
 }
-}
-}
-}
-}
-}
 else {
-const err126 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.type,parentSchema:schema11.properties.blocks,data:data50};
+const err126 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data61};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1654,12 +1625,10 @@ vErrors.push(err126);
 errors++;
 }
 }
-if(data.model !== undefined){
-let data67 = data.model;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-for(const key26 in data67){
-if(!(((key26 === "scope") || (key26 === "body")) || (key26 === "outputs"))){
-const err127 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.model,data:data67};
+if(data58.in !== undefined){
+let data62 = data58.in;
+if((typeof data62 !== "string") && (!(Array.isArray(data62)))){
+const err127 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in,data:data62};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1668,16 +1637,117 @@ vErrors.push(err127);
 }
 errors++;
 }
-}
-if(data67.scope !== undefined){
-let data68 = data67.scope;
-if(typeof data68 !== "string"){
-const err128 = {instancePath:instancePath+"/model/scope",schemaPath:"#/properties/model/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.scope.type,parentSchema:schema11.properties.model.properties.scope,data:data68};
+if(Array.isArray(data62)){
+const len9 = data62.length;
+for(let i9=0; i9<len9; i9++){
+let data63 = data62[i9];
+if(typeof data63 !== "string"){
+const err128 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i9,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items,data:data63};
 if(vErrors === null){
 vErrors = [err128];
 }
 else {
 vErrors.push(err128);
+}
+errors++;
+}
+}
+}
+}
+if(data58.scope !== undefined){
+let data64 = data58.scope;
+if(typeof data64 !== "string"){
+const err129 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope,data:data64};
+if(vErrors === null){
+vErrors = [err129];
+}
+else {
+vErrors.push(err129);
+}
+errors++;
+}
+}
+}
+}
+}
+else {
+const err130 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.body.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data57};
+if(vErrors === null){
+vErrors = [err130];
+}
+else {
+vErrors.push(err130);
+}
+errors++;
+}
+}
+if(data51.outputs !== undefined){
+let data65 = data51.outputs;
+if((typeof data65 !== "string") && (!(Array.isArray(data65)))){
+const err131 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.outputs.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs,data:data65};
+if(vErrors === null){
+vErrors = [err131];
+}
+else {
+vErrors.push(err131);
+}
+errors++;
+}
+if(Array.isArray(data65)){
+const len10 = data65.length;
+for(let i10=0; i10<len10; i10++){
+let data66 = data65[i10];
+if(typeof data66 !== "string"){
+const err132 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + i10,schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.outputs.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs.items,data:data66};
+if(vErrors === null){
+vErrors = [err132];
+}
+else {
+vErrors.push(err132);
+}
+errors++;
+}
+}
+}
+}
+}
+}
+}
+else {
+const err133 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.type,parentSchema:schema11.properties.blocks,data:data50};
+if(vErrors === null){
+vErrors = [err133];
+}
+else {
+vErrors.push(err133);
+}
+errors++;
+}
+}
+if(data.model !== undefined){
+let data67 = data.model;
+if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
+for(const key26 in data67){
+if(!(((key26 === "scope") || (key26 === "body")) || (key26 === "outputs"))){
+const err134 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.model,data:data67};
+if(vErrors === null){
+vErrors = [err134];
+}
+else {
+vErrors.push(err134);
+}
+errors++;
+}
+}
+if(data67.scope !== undefined){
+let data68 = data67.scope;
+if(typeof data68 !== "string"){
+const err135 = {instancePath:instancePath+"/model/scope",schemaPath:"#/properties/model/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.scope.type,parentSchema:schema11.properties.model.properties.scope,data:data68};
+if(vErrors === null){
+vErrors = [err135];
+}
+else {
+vErrors.push(err135);
 }
 errors++;
 }
@@ -1689,34 +1759,34 @@ for(const key27 in data69){
 const _errs172 = errors;
 if(typeof key27 === "string"){
 if(!pattern0.test(key27)){
-const err129 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.body.propertyNames,data:key27,propertyName:key27};
+const err136 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.body.propertyNames,data:key27,propertyName:key27};
 if(vErrors === null){
-vErrors = [err129];
+vErrors = [err136];
 }
 else {
-vErrors.push(err129);
+vErrors.push(err136);
 }
 errors++;
 }
 }
 else {
-const err130 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.propertyNames.type,parentSchema:schema11.properties.model.properties.body.propertyNames,data:key27,propertyName:key27};
+const err137 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.propertyNames.type,parentSchema:schema11.properties.model.properties.body.propertyNames,data:key27,propertyName:key27};
 if(vErrors === null){
-vErrors = [err130];
+vErrors = [err137];
 }
 else {
-vErrors.push(err130);
+vErrors.push(err137);
 }
 errors++;
 }
 var valid53 = _errs172 === errors;
 if(!valid53){
-const err131 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key27},message:"property name must be valid",schema:schema11.properties.model.properties.body.propertyNames,parentSchema:schema11.properties.model.properties.body,data:data69};
+const err138 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key27},message:"property name must be valid",schema:schema11.properties.model.properties.body.propertyNames,parentSchema:schema11.properties.model.properties.body,data:data69};
 if(vErrors === null){
-vErrors = [err131];
+vErrors = [err138];
 }
 else {
-vErrors.push(err131);
+vErrors.push(err138);
 }
 errors++;
 }
@@ -1724,23 +1794,23 @@ errors++;
 for(const key28 in data69){
 let data70 = data69[key28];
 if((!(data70 && typeof data70 == "object" && !Array.isArray(data70))) && (data70 !== null)){
-const err132 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.model.properties.body.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data70};
+const err139 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.model.properties.body.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data70};
 if(vErrors === null){
-vErrors = [err132];
+vErrors = [err139];
 }
 else {
-vErrors.push(err132);
+vErrors.push(err139);
 }
 errors++;
 }
 if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
 if(data70.op === undefined){
-const err133 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.model.properties.body.additionalProperties.required,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data70};
+const err140 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.model.properties.body.additionalProperties.required,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data70};
 if(vErrors === null){
-vErrors = [err133];
+vErrors = [err140];
 }
 else {
-vErrors.push(err133);
+vErrors.push(err140);
 }
 errors++;
 }
@@ -1748,12 +1818,12 @@ for(const key29 in data70){
 if(!(((key29 === "op") || (key29 === "in")) || (key29 === "scope"))){
 let data71 = data70[key29];
 if((((!((typeof data71 == "number") && (isFinite(data71)))) && (typeof data71 !== "string")) && (typeof data71 !== "boolean")) && (!(Array.isArray(data71)))){
-const err134 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties,data:data71};
+const err141 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties,data:data71};
 if(vErrors === null){
-vErrors = [err134];
+vErrors = [err141];
 }
 else {
-vErrors.push(err134);
+vErrors.push(err141);
 }
 errors++;
 }
@@ -1762,12 +1832,12 @@ const len11 = data71.length;
 for(let i11=0; i11<len11; i11++){
 let data72 = data71[i11];
 if((!((typeof data72 == "number") && (isFinite(data72)))) && (typeof data72 !== "string")){
-const err135 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i11,schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items,data:data72};
+const err142 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i11,schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items,data:data72};
 if(vErrors === null){
-vErrors = [err135];
+vErrors = [err142];
 }
 else {
-vErrors.push(err135);
+vErrors.push(err142);
 }
 errors++;
 }
@@ -1779,23 +1849,23 @@ if(data70.op !== undefined){
 let data73 = data70.op;
 if(typeof data73 === "string"){
 if(func3(data73) < 1){
-const err136 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data73};
+const err143 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data73};
 if(vErrors === null){
-vErrors = [err136];
+vErrors = [err143];
 }
 else {
-vErrors.push(err136);
+vErrors.push(err143);
 }
 errors++;
 }
 }
 else {
-const err137 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data73};
+const err144 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data73};
 if(vErrors === null){
-vErrors = [err137];
+vErrors = [err144];
 }
 else {
-vErrors.push(err137);
+vErrors.push(err144);
 }
 errors++;
 }
@@ -1803,12 +1873,12 @@ errors++;
 if(data70.in !== undefined){
 let data74 = data70.in;
 if((typeof data74 !== "string") && (!(Array.isArray(data74)))){
-const err138 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in,data:data74};
+const err145 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in,data:data74};
 if(vErrors === null){
-vErrors = [err138];
+vErrors = [err145];
 }
 else {
-vErrors.push(err138);
+vErrors.push(err145);
 }
 errors++;
 }
@@ -1817,12 +1887,12 @@ const len12 = data74.length;
 for(let i12=0; i12<len12; i12++){
 let data75 = data74[i12];
 if(typeof data75 !== "string"){
-const err139 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i12,schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in.items,data:data75};
+const err146 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i12,schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in.items,data:data75};
 if(vErrors === null){
-vErrors = [err139];
+vErrors = [err146];
 }
 else {
-vErrors.push(err139);
+vErrors.push(err146);
 }
 errors++;
 }
@@ -1832,12 +1902,12 @@ errors++;
 if(data70.scope !== undefined){
 let data76 = data70.scope;
 if(typeof data76 !== "string"){
-const err140 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.scope,data:data76};
+const err147 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.scope,data:data76};
 if(vErrors === null){
-vErrors = [err140];
+vErrors = [err147];
 }
 else {
-vErrors.push(err140);
+vErrors.push(err147);
 }
 errors++;
 }
@@ -1846,12 +1916,12 @@ errors++;
 }
 }
 else {
-const err141 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.body.type,parentSchema:schema11.properties.model.properties.body,data:data69};
+const err148 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.body.type,parentSchema:schema11.properties.model.properties.body,data:data69};
 if(vErrors === null){
-vErrors = [err141];
+vErrors = [err148];
 }
 else {
-vErrors.push(err141);
+vErrors.push(err148);
 }
 errors++;
 }
@@ -1863,93 +1933,7 @@ for(const key30 in data77){
 const _errs192 = errors;
 if(typeof key30 === "string"){
 if(!pattern0.test(key30)){
-const err142 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key30,propertyName:key30};
-if(vErrors === null){
-vErrors = [err142];
-}
-else {
-vErrors.push(err142);
-}
-errors++;
-}
-}
-else {
-const err143 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.outputs.propertyNames.type,parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key30,propertyName:key30};
-if(vErrors === null){
-vErrors = [err143];
-}
-else {
-vErrors.push(err143);
-}
-errors++;
-}
-var valid61 = _errs192 === errors;
-if(!valid61){
-const err144 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key30},message:"property name must be valid",schema:schema11.properties.model.properties.outputs.propertyNames,parentSchema:schema11.properties.model.properties.outputs,data:data77};
-if(vErrors === null){
-vErrors = [err144];
-}
-else {
-vErrors.push(err144);
-}
-errors++;
-}
-}
-for(const key31 in data77){
-let data78 = data77[key31];
-if((typeof data78 !== "string") && (data78 !== null)){
-const err145 = {instancePath:instancePath+"/model/outputs/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/outputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.outputs.additionalProperties.type},message:"must be string,null",schema:schema11.properties.model.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.model.properties.outputs.additionalProperties,data:data78};
-if(vErrors === null){
-vErrors = [err145];
-}
-else {
-vErrors.push(err145);
-}
-errors++;
-}
-}
-}
-else {
-const err146 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.outputs.type,parentSchema:schema11.properties.model.properties.outputs,data:data77};
-if(vErrors === null){
-vErrors = [err146];
-}
-else {
-vErrors.push(err146);
-}
-errors++;
-}
-}
-}
-else {
-const err147 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.type,parentSchema:schema11.properties.model,data:data67};
-if(vErrors === null){
-vErrors = [err147];
-}
-else {
-vErrors.push(err147);
-}
-errors++;
-}
-}
-if(data.heads !== undefined){
-let data79 = data.heads;
-if((!(data79 && typeof data79 == "object" && !Array.isArray(data79))) && (data79 !== null)){
-const err148 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/type",keyword:"type",params:{type: schema11.properties.heads.type},message:"must be object,null",schema:schema11.properties.heads.type,parentSchema:schema11.properties.heads,data:data79};
-if(vErrors === null){
-vErrors = [err148];
-}
-else {
-vErrors.push(err148);
-}
-errors++;
-}
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-for(const key32 in data79){
-const _errs199 = errors;
-if(typeof key32 === "string"){
-if(!pattern0.test(key32)){
-const err149 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.propertyNames,data:key32,propertyName:key32};
+const err149 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key30,propertyName:key30};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1960,7 +1944,7 @@ errors++;
 }
 }
 else {
-const err150 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.propertyNames.type,parentSchema:schema11.properties.heads.propertyNames,data:key32,propertyName:key32};
+const err150 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.outputs.propertyNames.type,parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key30,propertyName:key30};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1969,9 +1953,9 @@ vErrors.push(err150);
 }
 errors++;
 }
-var valid63 = _errs199 === errors;
-if(!valid63){
-const err151 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames",keyword:"propertyNames",params:{propertyName: key32},message:"property name must be valid",schema:schema11.properties.heads.propertyNames,parentSchema:schema11.properties.heads,data:data79};
+var valid61 = _errs192 === errors;
+if(!valid61){
+const err151 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key30},message:"property name must be valid",schema:schema11.properties.model.properties.outputs.propertyNames,parentSchema:schema11.properties.model.properties.outputs,data:data77};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1981,10 +1965,10 @@ vErrors.push(err151);
 errors++;
 }
 }
-for(const key33 in data79){
-let data80 = data79[key33];
-if((!(data80 && typeof data80 == "object" && !Array.isArray(data80))) && (data80 !== null)){
-const err152 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.type},message:"must be object,null",schema:schema11.properties.heads.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties,data:data80};
+for(const key31 in data77){
+let data78 = data77[key31];
+if((typeof data78 !== "string") && (data78 !== null)){
+const err152 = {instancePath:instancePath+"/model/outputs/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/outputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.outputs.additionalProperties.type},message:"must be string,null",schema:schema11.properties.model.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.model.properties.outputs.additionalProperties,data:data78};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1993,9 +1977,10 @@ vErrors.push(err152);
 }
 errors++;
 }
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(data80.op === undefined){
-const err153 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.heads.additionalProperties.required,parentSchema:schema11.properties.heads.additionalProperties,data:data80};
+}
+}
+else {
+const err153 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.outputs.type,parentSchema:schema11.properties.model.properties.outputs,data:data77};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -2004,11 +1989,10 @@ vErrors.push(err153);
 }
 errors++;
 }
-for(const key34 in data80){
-if(!((((key34 === "op") || (key34 === "in")) || (key34 === "scope")) || (key34 === "outputs"))){
-let data81 = data80[key34];
-if((((!((typeof data81 == "number") && (isFinite(data81)))) && (typeof data81 !== "string")) && (typeof data81 !== "boolean")) && (!(Array.isArray(data81)))){
-const err154 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.heads.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties,data:data81};
+}
+}
+else {
+const err154 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.type,parentSchema:schema11.properties.model,data:data67};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2017,17 +2001,103 @@ vErrors.push(err154);
 }
 errors++;
 }
-if(Array.isArray(data81)){
-const len13 = data81.length;
-for(let i13=0; i13<len13; i13++){
-let data82 = data81[i13];
-if((!((typeof data82 == "number") && (isFinite(data82)))) && (typeof data82 !== "string")){
-const err155 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key34.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i13,schemaPath:"#/properties/heads/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.heads.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties.items,data:data82};
+}
+if(data.heads !== undefined){
+let data79 = data.heads;
+if((!(data79 && typeof data79 == "object" && !Array.isArray(data79))) && (data79 !== null)){
+const err155 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/type",keyword:"type",params:{type: schema11.properties.heads.type},message:"must be object,null",schema:schema11.properties.heads.type,parentSchema:schema11.properties.heads,data:data79};
 if(vErrors === null){
 vErrors = [err155];
 }
 else {
 vErrors.push(err155);
+}
+errors++;
+}
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key32 in data79){
+const _errs199 = errors;
+if(typeof key32 === "string"){
+if(!pattern0.test(key32)){
+const err156 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.propertyNames,data:key32,propertyName:key32};
+if(vErrors === null){
+vErrors = [err156];
+}
+else {
+vErrors.push(err156);
+}
+errors++;
+}
+}
+else {
+const err157 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.propertyNames.type,parentSchema:schema11.properties.heads.propertyNames,data:key32,propertyName:key32};
+if(vErrors === null){
+vErrors = [err157];
+}
+else {
+vErrors.push(err157);
+}
+errors++;
+}
+var valid63 = _errs199 === errors;
+if(!valid63){
+const err158 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames",keyword:"propertyNames",params:{propertyName: key32},message:"property name must be valid",schema:schema11.properties.heads.propertyNames,parentSchema:schema11.properties.heads,data:data79};
+if(vErrors === null){
+vErrors = [err158];
+}
+else {
+vErrors.push(err158);
+}
+errors++;
+}
+}
+for(const key33 in data79){
+let data80 = data79[key33];
+if((!(data80 && typeof data80 == "object" && !Array.isArray(data80))) && (data80 !== null)){
+const err159 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.type},message:"must be object,null",schema:schema11.properties.heads.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties,data:data80};
+if(vErrors === null){
+vErrors = [err159];
+}
+else {
+vErrors.push(err159);
+}
+errors++;
+}
+if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
+if(data80.op === undefined){
+const err160 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.heads.additionalProperties.required,parentSchema:schema11.properties.heads.additionalProperties,data:data80};
+if(vErrors === null){
+vErrors = [err160];
+}
+else {
+vErrors.push(err160);
+}
+errors++;
+}
+for(const key34 in data80){
+if(!((((key34 === "op") || (key34 === "in")) || (key34 === "scope")) || (key34 === "outputs"))){
+let data81 = data80[key34];
+if((((!((typeof data81 == "number") && (isFinite(data81)))) && (typeof data81 !== "string")) && (typeof data81 !== "boolean")) && (!(Array.isArray(data81)))){
+const err161 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.heads.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties,data:data81};
+if(vErrors === null){
+vErrors = [err161];
+}
+else {
+vErrors.push(err161);
+}
+errors++;
+}
+if(Array.isArray(data81)){
+const len13 = data81.length;
+for(let i13=0; i13<len13; i13++){
+let data82 = data81[i13];
+if((!((typeof data82 == "number") && (isFinite(data82)))) && (typeof data82 !== "string")){
+const err162 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key34.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i13,schemaPath:"#/properties/heads/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.heads.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties.items,data:data82};
+if(vErrors === null){
+vErrors = [err162];
+}
+else {
+vErrors.push(err162);
 }
 errors++;
 }
@@ -2039,23 +2109,23 @@ if(data80.op !== undefined){
 let data83 = data80.op;
 if(typeof data83 === "string"){
 if(func3(data83) < 1){
-const err156 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data83};
+const err163 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data83};
 if(vErrors === null){
-vErrors = [err156];
+vErrors = [err163];
 }
 else {
-vErrors.push(err156);
+vErrors.push(err163);
 }
 errors++;
 }
 }
 else {
-const err157 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.op.type,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data83};
+const err164 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.op.type,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data83};
 if(vErrors === null){
-vErrors = [err157];
+vErrors = [err164];
 }
 else {
-vErrors.push(err157);
+vErrors.push(err164);
 }
 errors++;
 }
@@ -2063,12 +2133,12 @@ errors++;
 if(data80.in !== undefined){
 let data84 = data80.in;
 if((typeof data84 !== "string") && (!(Array.isArray(data84)))){
-const err158 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/heads/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.heads.additionalProperties.properties.in.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in,data:data84};
+const err165 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/heads/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.heads.additionalProperties.properties.in.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in,data:data84};
 if(vErrors === null){
-vErrors = [err158];
+vErrors = [err165];
 }
 else {
-vErrors.push(err158);
+vErrors.push(err165);
 }
 errors++;
 }
@@ -2077,12 +2147,12 @@ const len14 = data84.length;
 for(let i14=0; i14<len14; i14++){
 let data85 = data84[i14];
 if(typeof data85 !== "string"){
-const err159 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i14,schemaPath:"#/properties/heads/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in.items,data:data85};
+const err166 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i14,schemaPath:"#/properties/heads/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in.items,data:data85};
 if(vErrors === null){
-vErrors = [err159];
+vErrors = [err166];
 }
 else {
-vErrors.push(err159);
+vErrors.push(err166);
 }
 errors++;
 }
@@ -2092,12 +2162,12 @@ errors++;
 if(data80.scope !== undefined){
 let data86 = data80.scope;
 if(typeof data86 !== "string"){
-const err160 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/heads/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.scope.type,parentSchema:schema11.properties.heads.additionalProperties.properties.scope,data:data86};
+const err167 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/heads/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.scope.type,parentSchema:schema11.properties.heads.additionalProperties.properties.scope,data:data86};
 if(vErrors === null){
-vErrors = [err160];
+vErrors = [err167];
 }
 else {
-vErrors.push(err160);
+vErrors.push(err167);
 }
 errors++;
 }
@@ -2109,34 +2179,34 @@ for(const key35 in data87){
 const _errs219 = errors;
 if(typeof key35 === "string"){
 if(!pattern0.test(key35)){
-const err161 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key35,propertyName:key35};
+const err168 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key35,propertyName:key35};
 if(vErrors === null){
-vErrors = [err161];
+vErrors = [err168];
 }
 else {
-vErrors.push(err161);
+vErrors.push(err168);
 }
 errors++;
 }
 }
 else {
-const err162 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key35,propertyName:key35};
+const err169 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key35,propertyName:key35};
 if(vErrors === null){
-vErrors = [err162];
+vErrors = [err169];
 }
 else {
-vErrors.push(err162);
+vErrors.push(err169);
 }
 errors++;
 }
 var valid71 = _errs219 === errors;
 if(!valid71){
-const err163 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key35},message:"property name must be valid",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data87};
+const err170 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key35},message:"property name must be valid",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data87};
 if(vErrors === null){
-vErrors = [err163];
+vErrors = [err170];
 }
 else {
-vErrors.push(err163);
+vErrors.push(err170);
 }
 errors++;
 }
@@ -2144,24 +2214,24 @@ errors++;
 for(const key36 in data87){
 let data88 = data87[key36];
 if(typeof data88 !== "string"){
-const err164 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key36.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties,data:data88};
+const err171 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key36.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties,data:data88};
 if(vErrors === null){
-vErrors = [err164];
+vErrors = [err171];
 }
 else {
-vErrors.push(err164);
+vErrors.push(err171);
 }
 errors++;
 }
 }
 }
 else {
-const err165 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.heads.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data87};
+const err172 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.heads.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data87};
 if(vErrors === null){
-vErrors = [err165];
+vErrors = [err172];
 }
 else {
-vErrors.push(err165);
+vErrors.push(err172);
 }
 errors++;
 }
@@ -2178,33 +2248,33 @@ for(let i15=0; i15<len15; i15++){
 let data90 = data89[i15];
 if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
 if(data90.check === undefined){
-const err166 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "check"},message:"must have required property '"+"check"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data90};
+const err173 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "check"},message:"must have required property '"+"check"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data90};
 if(vErrors === null){
-vErrors = [err166];
+vErrors = [err173];
 }
 else {
-vErrors.push(err166);
+vErrors.push(err173);
 }
 errors++;
 }
 if(data90.message === undefined){
-const err167 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data90};
+const err174 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data90};
 if(vErrors === null){
-vErrors = [err167];
+vErrors = [err174];
 }
 else {
-vErrors.push(err167);
+vErrors.push(err174);
 }
 errors++;
 }
 for(const key37 in data90){
 if(!((key37 === "check") || (key37 === "message"))){
-const err168 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.requires.items,data:data90};
+const err175 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.requires.items,data:data90};
 if(vErrors === null){
-vErrors = [err168];
+vErrors = [err175];
 }
 else {
-vErrors.push(err168);
+vErrors.push(err175);
 }
 errors++;
 }
@@ -2212,12 +2282,12 @@ errors++;
 if(data90.check !== undefined){
 let data91 = data90.check;
 if(typeof data91 !== "string"){
-const err169 = {instancePath:instancePath+"/requires/" + i15+"/check",schemaPath:"#/properties/requires/items/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.check.type,parentSchema:schema11.properties.requires.items.properties.check,data:data91};
+const err176 = {instancePath:instancePath+"/requires/" + i15+"/check",schemaPath:"#/properties/requires/items/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.check.type,parentSchema:schema11.properties.requires.items.properties.check,data:data91};
 if(vErrors === null){
-vErrors = [err169];
+vErrors = [err176];
 }
 else {
-vErrors.push(err169);
+vErrors.push(err176);
 }
 errors++;
 }
@@ -2225,48 +2295,48 @@ errors++;
 if(data90.message !== undefined){
 let data92 = data90.message;
 if(typeof data92 !== "string"){
-const err170 = {instancePath:instancePath+"/requires/" + i15+"/message",schemaPath:"#/properties/requires/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.message.type,parentSchema:schema11.properties.requires.items.properties.message,data:data92};
+const err177 = {instancePath:instancePath+"/requires/" + i15+"/message",schemaPath:"#/properties/requires/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.message.type,parentSchema:schema11.properties.requires.items.properties.message,data:data92};
 if(vErrors === null){
-vErrors = [err170];
+vErrors = [err177];
 }
 else {
-vErrors.push(err170);
+vErrors.push(err177);
 }
 errors++;
 }
 }
 }
 else {
-const err171 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.requires.items.type,parentSchema:schema11.properties.requires.items,data:data90};
+const err178 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.requires.items.type,parentSchema:schema11.properties.requires.items,data:data90};
 if(vErrors === null){
-vErrors = [err171];
+vErrors = [err178];
 }
 else {
-vErrors.push(err171);
+vErrors.push(err178);
 }
 errors++;
 }
 }
 }
 else {
-const err172 = {instancePath:instancePath+"/requires",schemaPath:"#/properties/requires/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.requires.type,parentSchema:schema11.properties.requires,data:data89};
+const err179 = {instancePath:instancePath+"/requires",schemaPath:"#/properties/requires/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.requires.type,parentSchema:schema11.properties.requires,data:data89};
 if(vErrors === null){
-vErrors = [err172];
+vErrors = [err179];
 }
 else {
-vErrors.push(err172);
+vErrors.push(err179);
 }
 errors++;
 }
 }
 }
 else {
-const err173 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+const err180 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
 if(vErrors === null){
-vErrors = [err173];
+vErrors = [err180];
 }
 else {
-vErrors.push(err173);
+vErrors.push(err180);
 }
 errors++;
 }

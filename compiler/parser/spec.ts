@@ -87,3 +87,15 @@ export interface Spec {
   readonly requires: readonly RequireSpec[];
   readonly training: TrainingSpec;
 }
+
+/**
+ * A record's own entry: never an inherited one. Spec names come from users,
+ * and 'constructor', 'toString' or '__proto__' must mean nothing more than
+ * any other unknown name.
+ */
+export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
+  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+}
+
+/** How deep brackets, parentheses and YAML collections may nest in a spec: far beyond any model, far below the stack's limit. */
+export const MAX_NESTING = 64;

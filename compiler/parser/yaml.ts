@@ -4,6 +4,7 @@
 
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { DiagnosticBag, type SourceLoc } from './diagnostics.js';
+import { MAX_NESTING } from './spec.js';
 
 export type Scalar = string | number | boolean | null;
 
@@ -38,11 +39,19 @@ class Locator {
   }
 }
 
-function convert(node: YamlNode | null, doc: Document, at: Locator, bag: DiagnosticBag, fallback: SourceLoc): LNode {
+function convert(node: YamlNode | null, doc: Document, at: Locator, bag: DiagnosticBag, fallback: SourceLoc, depth = 0): LNode {
   if (node === null) return { kind: 'scalar', loc: fallback, value: null };
   const range = node.range ?? [0, 0, 0];
   const loc = at.span(range[0], range[1]);
-  if (isAlias(node)) return convert(node.resolve(doc) ?? null, doc, at, bag, loc);
+  // An alias could make the tree cyclic or exponentially large ("billion laughs"); a spec writes values out.
+  if (isAlias(node)) {
+    bag.error(loc, `YAML aliases (*${node.source}) are not supported in specs: write the value out`);
+    return { kind: 'scalar', loc, value: null };
+  }
+  if (depth > MAX_NESTING) {
+    bag.error(loc, `nested more than ${MAX_NESTING} levels deep`);
+    return { kind: 'scalar', loc, value: null };
+  }
   if (isScalar(node)) {
     const v = node.value;
     if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return { kind: 'scalar', loc, value: v };
@@ -50,7 +59,7 @@ function convert(node: YamlNode | null, doc: Document, at: Locator, bag: Diagnos
     return { kind: 'scalar', loc, value: null };
   }
   if (isSeq(node)) {
-    return { kind: 'seq', loc, items: node.items.map((item) => convert(item as YamlNode | null, doc, at, bag, loc)) };
+    return { kind: 'seq', loc, items: node.items.map((item) => convert(item as YamlNode | null, doc, at, bag, loc, depth + 1)) };
   }
   if (isMap(node)) {
     const entries = new Map<string, { keyLoc: SourceLoc; value: LNode }>();
@@ -62,7 +71,7 @@ function convert(node: YamlNode | null, doc: Document, at: Locator, bag: Diagnos
         bag.error(keyLoc, 'mapping keys must be plain names');
         continue;
       }
-      entries.set(String(keyValue), { keyLoc, value: convert(pair.value as YamlNode | null, doc, at, bag, keyLoc) });
+      entries.set(String(keyValue), { keyLoc, value: convert(pair.value as YamlNode | null, doc, at, bag, keyLoc, depth + 1) });
     }
     return { kind: 'map', loc, entries };
   }
@@ -70,8 +79,34 @@ function convert(node: YamlNode | null, doc: Document, at: Locator, bag: Diagnos
   return { kind: 'scalar', loc, value: null };
 }
 
+/** The offset where flow brackets ([ and {, outside quotes and comments) first nest deeper than MAX_NESTING, if they do. */
+function tooDeep(text: string): number | undefined {
+  let depth = 0;
+  let quote = '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === quote && !(quote === '"' && text[i - 1] === '\\')) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) i = text.indexOf('\n', i) < 0 ? text.length : text.indexOf('\n', i);
+    else if (c === '[' || c === '{') {
+      if (++depth > MAX_NESTING) return i;
+    } else if ((c === ']' || c === '}') && depth > 0) depth--;
+    else if (c === '\n') quote = '';
+  }
+  return undefined;
+}
+
 /** Parses YAML text; syntax errors go to `bag` with their positions. */
 export function parseYaml(text: string, file: string, bag: DiagnosticBag): LNode | undefined {
+  // The yaml package runs out of memory on flow collections nested some ten thousand deep: refuse them first.
+  const deep = tooDeep(text);
+  if (deep !== undefined) {
+    const lines = text.slice(0, deep).split('\n');
+    const [line, col] = [lines.length, lines.at(-1)!.length + 1];
+    bag.error({ file, line, col, endLine: line, endCol: col + 1 }, `brackets nested more than ${MAX_NESTING} deep`);
+    return undefined;
+  }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = new Locator(file, lines);

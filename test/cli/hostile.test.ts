@@ -1,0 +1,103 @@
+// Hostile and absurd inputs that a probe of mutated specs, configs and
+// checkpoints found ending in a stack overflow, a hang, a native abort, a
+// message from inside a library or an echo of a file's content. Each must end
+// in exit 2 with one located line, within a second or two.
+
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { modelsDir, tcc } from '../helpers/cli.js';
+
+const HF_CONFIG = { architectures: ['BertModel'], hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, vocab_size: 50, max_position_embeddings: 512 };
+
+function workspace(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-hostile-'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+/** Runs tcc and checks the promise: exit 2, one error line (plus the source excerpt) with a location, no stack trace, quickly. */
+async function refused(args: string[], message: RegExp, where?: RegExp): Promise<string> {
+  const start = performance.now();
+  const { code, stderr } = await tcc(...args);
+  const seconds = (performance.now() - start) / 1000;
+  expect(stderr, stderr).toMatch(message);
+  expect(code, stderr).toBe(2);
+  expect(stderr).not.toMatch(/^\s+at /m);
+  expect(stderr).not.toMatch(/Maximum call stack|Tag not resolved|Cannot read properties|Array buffer allocation/);
+  const first = stderr.split('\n').find((l) => /error:/.test(l))!;
+  if (where) expect(first).toMatch(where);
+  expect(seconds).toBeLessThan(2);
+  return stderr;
+}
+
+const tinyYaml = (extra: string) => `extends: ${modelsDir()}/bert-tiny.yaml\n${extra}`;
+
+describe('hostile input: one located line and exit 2', () => {
+  it('refuses YAML aliases: a cyclic one and "billion laughs"', async () => {
+    const cyclic = workspace({ 'm.yaml': tinyYaml('config: &c {hidden_size: 128, more: *c}\n') });
+    await refused(['compile', join(cyclic, 'm.yaml')], /aliases \(\*c\) are not supported/, /m\.yaml:2:\d+: error/);
+    // Nine levels of nine aliases each: a billion strings if expanded.
+    const laughs = ['  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]', ...'bcdefghi'.split('').map((x, i) => `  ${x}: &${x} [${new Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)];
+    const bomb = workspace({ 'm.yaml': tinyYaml(`config:\n${laughs.join('\n')}\n`) });
+    await refused(['compile', join(bomb, 'm.yaml')], /aliases \(\*a\) are not supported/);
+  });
+
+  it('refuses nesting past 64 levels in the DSL, in expressions and in YAML, at the place it happens', async () => {
+    for (const depth of [1_000, 100_000]) {
+      const dsl = workspace({ 'm.tcc': `model m extends "${modelsDir()}/bert-tiny.tcc" {\n  config {\n    layer_norm_eps = ${'('.repeat(depth)}1e-12${')'.repeat(depth)}\n  }\n}\n` });
+      await refused(['compile', join(dsl, 'm.tcc')], /nested more than 64 deep/, /m\.tcc:3:\d+: error/);
+      const yaml = workspace({ 'm.yaml': tinyYaml(`config: {deep: ${'['.repeat(depth)}${']'.repeat(depth)}}\n`) });
+      await refused(['compile', join(yaml, 'm.yaml')], /nested more than 64 deep/, /m\.yaml:2:\d+: error/);
+    }
+    const expr = workspace({ 'm.yaml': tinyYaml(`model:\n  body:\n    z: {op: affine, in: embedded, scale: "${'('.repeat(5000)}1${')'.repeat(5000)}"}\n`) });
+    await refused(['compile', join(expr, 'm.yaml')], /expression nested more than 64 deep/, /m\.yaml:4:\d+: error/);
+  });
+
+  it('refuses endless and non-spec files: extends /dev/zero, a spec or a checkpoint that is a symlink to it, /proc/self/environ (never echoed)', async () => {
+    const dir = workspace({ 'a.yaml': tinyYaml('').replace(/^extends:.*$/m, 'extends: /dev/zero') });
+    await refused(['compile', join(dir, 'a.yaml')], /'\/dev\/zero' is not a spec file/, /a\.yaml:1:\d+: error/);
+    symlinkSync('/dev/zero', join(dir, 'zero.yaml'));
+    writeFileSync(join(dir, 'b.yaml'), 'extends: zero.yaml\n');
+    await refused(['compile', join(dir, 'b.yaml')], /cannot read '.*zero\.yaml': not a regular file/, /b\.yaml:1:\d+: error/);
+    writeFileSync(join(dir, 'c.yaml'), 'extends: /proc/self/environ\n');
+    const stderr = await refused(['compile', join(dir, 'c.yaml')], /is not a spec file/);
+    expect(stderr).not.toMatch(/PATH=|HOME=/);
+    // A HuggingFace directory whose weights lead to /dev/zero.
+    const hf = workspace({ 'hf/config.json': JSON.stringify(HF_CONFIG), 'in.json': '{"input_ids": [[1, 2, 3]]}' });
+    symlinkSync('/dev/zero', join(hf, 'hf', 'model.safetensors'));
+    await refused(['run', '--model', join(hf, 'hf'), '--inputs', join(hf, 'in.json'), '--out', join(hf, 'o.safetensors')], /model\.safetensors': not a regular file/);
+  });
+
+  it('treats JavaScript property names as the unknown names they are', async () => {
+    for (const act of ['constructor', 'toString', '__proto__']) {
+      const hf = workspace({ 'hf/config.json': JSON.stringify({ ...HF_CONFIG, hidden_act: act }) });
+      await refused(['compile', join(hf, 'hf')], new RegExp(`hidden_act '${act}' is not supported`), /config\.json:1:\d+: error/);
+    }
+    const op = workspace({ 'm.yaml': tinyYaml('model:\n  body:\n    q: {op: toString, in: [embedded]}\n') });
+    await refused(['compile', join(op, 'm.yaml')], /unknown op 'toString'/, /m\.yaml:4:\d+: error/);
+    const block = workspace({ 'm.yaml': tinyYaml('model:\n  body:\n    q: {op: constructor, in: [embedded]}\n') });
+    await refused(['compile', join(block, 'm.yaml')], /unknown op 'constructor'/);
+    const attr = workspace({ 'm.yaml': tinyYaml('model:\n  body:\n    q: {op: tanh, in: [embedded], __proto__: 3}\n') });
+    await refused(['compile', join(attr, 'm.yaml')], /unknown attribute '__proto__' for op 'tanh'/, /m\.yaml:4:\d+: error/);
+    const name = workspace({ 'm.yaml': tinyYaml('model:\n  body:\n    q: {op: affine, in: [embedded], scale: constructor}\n') });
+    await refused(['compile', join(name, 'm.yaml')], /unknown name 'constructor'/);
+  });
+
+  it('refuses absurd sizes at their line, in a spec and in config.json', async () => {
+    const hf = (extra: object) => join(workspace({ 'hf/config.json': JSON.stringify({ ...HF_CONFIG, ...extra }) }), 'hf');
+    await refused(['compile', hf({ vocab_size: 1e9 })], /vocab_size must be an integer from 1 to 1,000,000, got 1000000000/, /config\.json:1:\d+: error/);
+    await refused(['compile', hf({ hidden_size: 1e12 })], /hidden_size must be an integer from 1 to 16,384/);
+    await refused(['compile', hf({ num_hidden_layers: 1e9 })], /num_hidden_layers must be an integer from 0 to 1,000/);
+    await refused(['compile', hf({ architectures: ['BertForSequenceClassification'], num_labels: 200_000 })], /num_labels must be an integer from 1 to 65,536/);
+    const spec = workspace({ 'm.yaml': tinyYaml('config: {num_hidden_layers: 1000000000}\n') });
+    await refused(['compile', join(spec, 'm.yaml')], /num_hidden_layers must be <= 1000/, /m\.yaml:2:\d+: error/);
+    const dsl = workspace({ 'm.tcc': `model m extends "${modelsDir()}/bert-tiny.tcc" {\n  config {\n    vocab_size = 1000000000\n  }\n}\n` });
+    await refused(['compile', join(dsl, 'm.tcc')], /vocab_size must be <= 1000000/, /m\.tcc:3:\d+: error/);
+  });
+});
