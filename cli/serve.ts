@@ -4,7 +4,7 @@
 // page and the runtime's JavaScript are served.
 
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
@@ -73,11 +73,17 @@ export interface ServeOptions {
 /** A file of an installed package (the page's chart library), found as Node finds it. */
 const packageFile = (specifier: string) => createRequire(import.meta.url).resolve(specifier);
 
-/** The file a request path maps to, or undefined (404). Paths never leave their roots. */
+/**
+ * The file a request path maps to, or undefined (404). Paths never leave
+ * their roots: not by '..' (plain or percent-encoded, decoded before this),
+ * and not through a symlink inside the root that points out of it.
+ */
 function resolve(options: ServeOptions, path: string): string | undefined {
   const inside = (root: string, rest: string) => {
     const file = normalize(join(root, rest));
-    return file.startsWith(normalize(root + sep)) ? file : undefined;
+    if (!file.startsWith(normalize(root + sep)) || !existsSync(file)) return undefined;
+    const real = realpathSync(file);
+    return real.startsWith(realpathSync(root) + sep) ? real : undefined;
   };
   if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', options.finetune ? 'finetune.html' : 'index.html');
   if (path === '/vendor/uplot.js') return packageFile('uplot/dist/uPlot.esm.js');
@@ -93,8 +99,20 @@ function resolve(options: ServeOptions, path: string): string | undefined {
 /** Starts the server; resolves once it listens, with its address. */
 export function startServer(options: ServeOptions): Promise<{ server: Server; url: string }> {
   const settings = JSON.stringify({ lowercase: options.lowercase, ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), ...FINETUNE_DEFAULTS } } : {}) });
-  const server = createServer((request, response) => {
-    const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+  const server = createServer({ maxHeaderSize: 8192 }, (request, response) => {
+    // The page only reads: no method takes a body, so none is accepted (or buffered).
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': TYPES['.txt']!, connection: 'close' }).end('only GET and HEAD\n');
+      request.destroy();
+      return;
+    }
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
+    } catch {
+      response.writeHead(400, { 'content-type': TYPES['.txt']! }).end('bad request path\n');
+      return;
+    }
     if (path === '/model/serve.json') {
       response.writeHead(200, { 'content-type': TYPES['.json']! }).end(settings);
       return;
@@ -106,6 +124,8 @@ export function startServer(options: ServeOptions): Promise<{ server: Server; ur
     }
     response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(readFileSync(file));
   });
+  server.requestTimeout = 30_000;
+  server.headersTimeout = 10_000;
   return new Promise((done, failed) => {
     server.once('error', (e: NodeJS.ErrnoException) => failed(new UsageError(`cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`)));
     server.listen(options.port, options.host, () => {
