@@ -17,7 +17,7 @@ import { formatType } from '../compiler/ir/types.js';
 import { UPDATE_PREFIX } from '../compiler/ir/graph.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
-import { writeAtomic } from './files.js';
+import { outputDirectory, outputFile, writeAtomic } from './files.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json] [--emit svg|html -o FILE]
     [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
@@ -148,12 +148,13 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
   if (values.emit !== undefined) {
     const emit = oneOf(values.emit, '--emit', ['svg', 'html'], 'html');
     if (!values.out) throw new UsageError(`--emit ${emit} needs -o FILE`);
+    outputFile(values.out, '-o');
     const written = await writePictures(emit, values.out, result, compiled, summary(result, program, report));
     io.stderr.write(`wrote ${written.join(', ')}: ${program.kernels.length} kernels outlined in the graph, ${memoryPicture(result.graph, compiled).buffers.length} planned buffers in the memory plan\n`);
     return 0;
   }
   if (values.out) {
-    mkdirSync(values.out, { recursive: true });
+    outputDirectory(values.out);
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
     writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
     // A program's sources are its own: stale kernels of an earlier compile go.

@@ -3,7 +3,7 @@
 // checkpoint; its weights are --weights, the directory's model.safetensors,
 // or BERT's initialization from --seed.
 
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { exportOnnx, ONNX_INLINE_LIMIT } from '../compiler/export/onnx.js';
@@ -17,7 +17,7 @@ import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
-import { packageVersion, readInputFile, writeAtomic } from './files.js';
+import { outputFile, packageVersion, readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 import { initWithProgress } from './progress.js';
 
@@ -110,7 +110,8 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
   if (!values.out) throw new UsageError('export needs -o OUT');
   const format = oneOf(values.format, '--format', FORMATS, 'onnx');
   const model = positionals[0]!;
-  const out = values.out;
+  const out = format === 'onnx' ? outputFile(values.out, '-o') : values.out;
+  if (format !== 'onnx' && existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`-o ${out} is a file; --format ${format} writes a directory`);
   const compiled = compileFile(model, { batch: 1, seq: 8, verify: debug, fuse: false });
   const { graph, spec } = compiled;
   const weights = weightsFor(model, graph, values, io);

@@ -1,7 +1,7 @@
 // File helpers for commands: whole-or-nothing writes, and reads that fail
 // with one clear line.
 
-import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
@@ -29,4 +29,33 @@ export function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/**
+ * An output directory, checked before any work: a path that is a file, or a
+ * directory that cannot be created or written, is one line now rather than
+ * an error after the training or the compile. The directory exists afterwards.
+ */
+export function outputDirectory(path: string, flag = '-o'): string {
+  if (existsSync(path) && !statSync(path).isDirectory()) throw new UsageError(`${flag} ${path} is a file; it names a directory to write into`);
+  try {
+    mkdirSync(path, { recursive: true });
+    accessSync(path, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`cannot write to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return path;
+}
+
+/** An output file's path, checked before any work: not a directory, and its directory writable. */
+export function outputFile(path: string, flag = '--out'): string {
+  if (existsSync(path) && statSync(path).isDirectory()) throw new UsageError(`${flag} ${path} is a directory; it names a file to write`);
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${flag} ${path}: no directory ${dir} to write it in`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`cannot write to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  return path;
 }

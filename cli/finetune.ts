@@ -19,7 +19,7 @@ import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { readInputFile } from './files.js';
+import { outputDirectory, readInputFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
@@ -48,6 +48,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   }
   if (positionals.length !== 1) throw new UsageError(`finetune takes one model, got ${positionals.length}\n${finetuneUsage}`);
   if (!values.task || !values.train || !values.eval || !values.out) throw new UsageError(`finetune needs --task, --train, --eval and -o\n${finetuneUsage}`);
+  outputDirectory(values.out);
   const task = oneOf(values.task, '--task', TASKS, 'classification');
   const model = resolve(positionals[0]!);
   const seq = positiveInt(values.seq, '--seq', 128);

@@ -18,7 +18,7 @@ import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { readInputFile, writeAtomic } from './files.js';
+import { outputDirectory, outputFile, readInputFile, writeAtomic } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
@@ -62,6 +62,7 @@ export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
     return 0;
   }
   if (!values.corpus || !values.vocab || !values.out) throw new UsageError(`prepare needs --corpus, --vocab and -o\n${prepareUsage}`);
+  outputFile(values.out, '-o');
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
@@ -91,6 +92,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
   if (positionals.length !== 1) throw new UsageError(`pretrain takes one model, got ${positionals.length}\n${pretrainUsage}`);
   if ((values.corpus === undefined) === (values.data === undefined)) throw new UsageError('pretrain needs exactly one of --corpus and --data');
   if (!values.out) throw new UsageError('pretrain needs -o DIR');
+  outputDirectory(values.out);
   if (values.steps && values.epochs) throw new UsageError('give --steps or --epochs, not both');
   const model = positionals[0]!;
   const batch = positiveInt(values.batch, '--batch', 8);

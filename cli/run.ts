@@ -15,7 +15,7 @@ import { loadProgram } from '../runtime/program-dir.js';
 import type { LoadedProgram } from '../runtime/program.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress } from './progress.js';
-import { readInputFile, writeAtomic } from './files.js';
+import { outputFile, readInputFile, writeAtomic } from './files.js';
 
 export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend NAME] [--threads N] [--seed N]
 
@@ -142,6 +142,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   if (!values.model) throw new UsageError('run needs --model SPEC');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (!values.out) throw new UsageError('run needs --out FILE');
+  outputFile(values.out);
   const backend = backendFlags(values);
   const seed = seedFlag(values.seed);
   const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });

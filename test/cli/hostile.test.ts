@@ -100,4 +100,16 @@ describe('hostile input: one located line and exit 2', () => {
     const dsl = workspace({ 'm.tcc': `model m extends "${modelsDir()}/bert-tiny.tcc" {\n  config {\n    vocab_size = 1000000000\n  }\n}\n` });
     await refused(['compile', join(dsl, 'm.tcc')], /vocab_size must be <= 1000000/, /m\.tcc:3:\d+: error/);
   });
+
+  it('checks output paths before any work: a file where a directory goes, a directory where a file goes, a missing directory', async () => {
+    const dir = workspace({ 'afile': 'not a directory\n', 'in.json': '{"input_ids": [[1, 2, 3]]}', 'corpus.txt': 'a b c .\nd e f .\n' });
+    mkdirSync(join(dir, 'adir'));
+    const tiny = join(modelsDir(), 'bert-tiny.yaml');
+    await refused(['pretrain', tiny, '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'corpus.txt'), '-o', join(dir, 'afile')], /-o .*afile is a file; it names a directory to write into/);
+    await refused(['finetune', tiny, '--task', 'classification', '--train', join(dir, 'in.json'), '--eval', join(dir, 'in.json'), '-o', join(dir, 'afile')], /-o .*afile is a file/);
+    await refused(['run', '--model', tiny, '--inputs', join(dir, 'in.json'), '--out', join(dir, 'adir')], /--out .*adir is a directory; it names a file to write/);
+    await refused(['export', tiny, '--format', 'onnx', '-o', join(dir, 'adir')], /-o .*adir is a directory/);
+    await refused(['export', tiny, '--format', 'torch', '-o', join(dir, 'afile')], /-o .*afile is a file; --format torch writes a directory/);
+    await refused(['compile', tiny, '--emit', 'html', '-o', join(dir, 'missing', 'g.html')], /no directory .*missing to write it in/);
+  });
 });
