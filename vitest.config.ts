@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/build.ts'],
-    setupFiles: ['test/setup/dsl.ts'],
+    setupFiles: ['test/setup/dsl.ts', 'test/setup/fast-check.ts'],
     testTimeout: 60_000,
   },
 });
