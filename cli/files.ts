@@ -16,19 +16,25 @@ export function writeAtomic(path: string, data: string | Uint8Array): void {
 export function readInputFile(path: string): Buffer {
   try {
     // A device, pipe or directory behind the name (a symlink to /dev/zero) would never end or not be data.
-    if (!statSync(path).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+    const stat = statSync(path);
+    if (!stat.isFile()) throw Object.assign(new Error(stat.isDirectory() ? 'it is a directory' : 'not a regular file'), { code: 'ENOTFILE' });
     return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' || (code === 'ENOTFILE' && existsSync(path) && statSync(path).isDirectory()) ? 'it is a directory' : (e as Error).message}`);
+    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
   }
 }
 
-/** tcc's version: package.json's, found above this module (from the sources or from dist/). */
-export function packageVersion(): string {
+/** The package's root: the nearest directory above this module with a package.json (from the sources or from dist/). */
+export function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version;
+  return dir;
+}
+
+/** tcc's version: package.json's. */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /**

@@ -8,7 +8,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSyn
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { taskSpec } from '../train/task-spec.js';
@@ -18,7 +17,7 @@ import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
 import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
-import { readInputFile } from './files.js';
+import { packageRoot, readInputFile } from './files.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
        tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--vocab FILE] ...
@@ -37,13 +36,6 @@ WebGPU at --batch (default 8) × --seq (default 64) first.
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
   --host      address to listen on (default 127.0.0.1)`;
-
-/** The package's root: the nearest directory above this module with a package.json (from dist/cli or cli/). */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 const PACKAGE_ROOT = packageRoot();
 

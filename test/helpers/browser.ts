@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -13,4 +14,14 @@ export function screenshotDir(): string {
   const dir = join(process.cwd(), 'docs');
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/** Headless Chromium with WebGPU on SwiftShader (its software adapter), in a fresh profile. */
+export function launchWebGpuChromium(options: { acceptDownloads?: boolean } = {}): Promise<BrowserContext> {
+  return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tcc-chromium-')), {
+    executablePath: CHROMIUM,
+    headless: true,
+    ...options,
+    args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
 }

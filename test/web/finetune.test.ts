@@ -6,13 +6,12 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { finetuneOptions, startServer } from '../../cli/serve.js';
 import type { FinetuneState } from '../../web/finetune.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
-import { CHROMIUM, screenshotDir } from '../helpers/browser.js';
+import { CHROMIUM, launchWebGpuChromium, screenshotDir } from '../helpers/browser.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'a', 'cook', 'runner', 'sings', 'reads', 'paints', 'song', 'book', 'good', 'bad', 'very', 'not', 'film'];
 const ready = (existsSync(CHROMIUM) && (await hasWebGpu())) || Boolean(process.env['CI']);
@@ -46,12 +45,7 @@ describe.runIf(ready)('fine-tuning in the browser', () => {
     expect(Math.max(...want) - Math.min(...want)).toBeGreaterThan(1e-3);
 
     const { server, url } = await startServer(finetuneOptions(hf, { labels: '2', batch: '4', seq: '16', port: '0' }));
-    const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tcc-chromium-')), {
-      executablePath: CHROMIUM,
-      headless: true,
-      acceptDownloads: true,
-      args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchWebGpuChromium({ acceptDownloads: true });
     try {
       const page = await browser.newPage();
       const problems: string[] = [];

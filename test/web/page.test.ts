@@ -6,7 +6,6 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { initParams } from '../../runtime/init.js';
 import { loadProgram } from '../../runtime/program-dir.js';
@@ -19,8 +18,8 @@ import type { PageResult } from '../../web/app.js';
 import { closeness } from '../backends/op-table.js';
 import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
+import { CHROMIUM, launchWebGpuChromium } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'cook', 'runner', 'sings', 'reads', 'paints', 'run', '##s', '##ing', '##er', 'a', 'song', 'book'];
 const TEXT = 'The runner sings a [MASK] . the cook [MASK] a book .';
 
@@ -46,12 +45,7 @@ describe.runIf(ready)('the web page', () => {
     expect(predictions.map((p) => p.position)).toEqual([5, 9]);
 
     const { server, url } = await startServer(serveOptions(dir, { port: '0' }));
-    const profile = mkdtempSync(join(tmpdir(), 'tcc-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchWebGpuChromium();
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
