@@ -4,8 +4,6 @@
 // (bert-large pretraining steps, which take a while: only when named).
 // Timings are never asserted by tests.
 
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { benchCompile } from './compile.js';
 import { benchFusion } from './fusion.js';
 import { benchLarge } from './large.js';
@@ -13,20 +11,7 @@ import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
 import { benchWebGpu } from './webgpu.js';
-
-/** The CPU (model, cores, the vector flags that matter for speed), memory and node. */
-function machine(): string {
-  const cpus = os.cpus();
-  let flags = '';
-  try {
-    const info = readFileSync('/proc/cpuinfo', 'utf8');
-    const line = /^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
-    flags = line.split(' ').filter((f) => /^(avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_vnni|sse4_2|f16c)$/.test(f)).join(' ');
-  } catch {
-    flags = 'flags unknown';
-  }
-  return `${cpus[0]?.model ?? 'unknown CPU'} x${cpus.length} (${flags}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
-}
+import { machine } from './stats.js';
 
 const write = (line: string) => process.stderr.write(`${line}\n`);
 const progress = (line: string) => write(`  ${line}`);

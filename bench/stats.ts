@@ -1,6 +1,8 @@
 // Benchmark plumbing: repeated timing, medians, and the JSON-lines record
 // every benchmark prints ({bench, model, backend, batch, seq, metric, value, unit}).
 
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 export interface Record_ {
@@ -51,4 +53,18 @@ export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 1
 
 export function emit(record: Record_): void {
   process.stdout.write(JSON.stringify(record) + '\n');
+}
+
+/** The CPU (model, cores, the vector flags that matter for speed), memory and node. */
+export function machine(): string {
+  const cpus = os.cpus();
+  let flags = '';
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const line = /^flags\s*:\s*(.*)$/m.exec(info)?.[1] ?? '';
+    flags = line.split(' ').filter((f) => /^(avx|avx2|fma|avx512f|avx512bw|avx512vl|avx512_vnni|sse4_2|f16c)$/.test(f)).join(' ');
+  } catch {
+    flags = 'flags unknown';
+  }
+  return `${cpus[0]?.model ?? 'unknown CPU'} x${cpus.length} (${flags}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
 }

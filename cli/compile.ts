@@ -18,6 +18,7 @@ import { UPDATE_PREFIX } from '../compiler/ir/graph.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputDirectory, outputFile, writeAtomic } from './files.js';
+import { programDigest } from '../runtime/program-dir.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json] [--emit svg|html -o FILE]
     [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
@@ -163,7 +164,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
       mkdirSync(dirname(join(values.out, file)), { recursive: true });
       writeAtomic(join(values.out, file), text);
     }
-    writeAtomic(join(values.out, 'program.json'), JSON.stringify(program, null, 1) + '\n');
+    writeAtomic(join(values.out, 'program.json'), JSON.stringify({ ...program, digest: programDigest(program, files) }, null, 1) + '\n');
   }
   if (values.json) {
     const { graph, stats } = result;

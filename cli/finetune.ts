@@ -1,9 +1,9 @@
 // `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR ...`
 
-import { appendFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
-import { writeCheckpoint } from '../runtime/checkpoint.js';
+import { appendRecord, writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../runtime/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -143,12 +143,12 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   let done = 0;
   for (let epoch = 1; epoch <= epochs; epoch++) {
     const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa, (m) => {
-      appendFileSync(metricsLog, JSON.stringify({ step: ++done, epoch, ...m }) + '\n');
+      appendRecord(metricsLog, { step: ++done, epoch, ...m });
       bar.update(done, `epoch ${epoch} loss ${m.loss!.toFixed(4)}`);
     });
     await copyParams(session, evalSession);
     const result = qa ? await evaluateQa(evalSession, qaEval, batch) : await evaluate(evalSession, evalRows, batch, labels.length);
-    appendFileSync(evalLog, JSON.stringify({ epoch, ...result, train_loss: trainLoss }) + '\n');
+    appendRecord(evalLog, { epoch, ...result, train_loss: trainLoss });
     const better = result.accuracy > best;
     bar.log(`  epoch ${epoch}: train loss ${trainLoss.toFixed(4)}, eval accuracy ${result.accuracy.toFixed(4)}, f1 ${result.f1.toFixed(4)}, loss ${result.loss.toFixed(4)}${better ? ' (best)' : ''}`);
     if (better) {

@@ -8,7 +8,7 @@ import { matchWeights } from '../runtime/weights.js';
 import { createInstances, readCorpus } from '../train/corpus.js';
 import { encodeExample } from '../train/instances.js';
 import { maskTokens, MASKING_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
-import { corpusData, examplesData, readExamples, resume, runTraining } from '../train/pretrain.js';
+import { checkExamples, corpusData, examplesData, readExamples, resume, runTraining } from '../train/pretrain.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { jiebaSegmenter } from '../train/jieba.js';
@@ -103,6 +103,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
   const modelFlags = { vocab: values.vocab, model, lowercase: values.lowercase };
 
   let data;
+  let prepared: ReturnType<typeof readExamples> | undefined;
   let vocabText: string | undefined;
   if (values.corpus) {
     // Static masking fixes the masks once, over --dupe-factor copies of the data with different masks.
@@ -111,7 +112,8 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
     data = corpusData(instances, tokenizer, strategy, seed, seq);
     vocabText = tokenizer.vocab.join('\n') + '\n';
   } else {
-    data = examplesData(readExamples(readInputFile(values.data!).toString('utf8'), values.data!, seq));
+    prepared = readExamples(readInputFile(values.data!).toString('utf8'), values.data!, seq);
+    data = examplesData(prepared.examples);
     const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
     if (vocabFile) vocabText = readInputFile(vocabFile).toString('utf8');
   }
@@ -130,6 +132,7 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
   const session = await sessionFor(compiled.graph, backend, io, debug);
   const { program } = session;
+  if (prepared) checkExamples(prepared, values.data!, program.inputs);
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
   if (initFile) {
     const file = isModelDirectory(initFile) ? join(initFile, 'model.safetensors') : initFile;

@@ -11,6 +11,7 @@ import { maskPredictions } from '../train/predictions.js';
 import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
 import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
+import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
 import type { LoadedProgram } from '../runtime/program.js';
 import { UsageError, type Io } from './errors.js';
@@ -54,8 +55,8 @@ export function readInputs(path: string): { batch: number; seq: number; tensors:
   const rows = (name: string): Rows | undefined => {
     const v = fields[name];
     if (v === undefined) return undefined;
-    const ok = Array.isArray(v) && v.length > 0 && v.every((r) => Array.isArray(r) && r.length > 0 && r.every((x) => Number.isSafeInteger(x)));
-    if (!ok) throw new UsageError(`${path}: ${name} must be a non-empty [batch][seq] list of integers`);
+    const ok = Array.isArray(v) && v.length > 0 && v.every((r) => Array.isArray(r) && r.length > 0 && r.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31));
+    if (!ok) throw new UsageError(`${path}: ${name} must be a non-empty [batch][seq] list of 32-bit integers`);
     return v as Rows;
   };
   const ids = rows('input_ids');
@@ -171,7 +172,10 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     weightsNote = `random weights (seed ${seed})`;
   }
   const start = performance.now();
-  const outputs = await session.run(inputs.tensors);
+  const outputs = await session.run(inputs.tensors).catch((e: unknown): never => {
+    // An id out of the model's range: the file (or the text) it came from.
+    throw e instanceof InputError ? new InputError(`${values.inputs ?? 'the tokens of --text'}: ${e.message}`) : e;
+  });
   const ms = performance.now() - start;
   const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
   writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));

@@ -14,6 +14,7 @@ import { verifyGraph } from './ir/verify.js';
 import { CompileError } from './parser/diagnostics.js';
 import { loadSpec } from './parser/load.js';
 import { isHfDirectory } from '../runtime/hf-config.js';
+import { locateInConfig } from './parser/hf-config.js';
 import type { Spec } from './parser/spec.js';
 
 export interface CompileOptions {
@@ -79,15 +80,20 @@ export function specSetting(spec: Spec, key: string): number | undefined {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
-  const loaded = loadSpec(file, options.text === undefined ? undefined : new Map([[file, options.text]]));
-  const { sources } = loaded;
-  const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
-  const spec: Spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };
+  let spec: Spec;
   let graph: Graph;
   try {
-    graph = buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });
+    const loaded = loadSpec(file, options.text === undefined ? undefined : new Map([[file, options.text]]));
+    const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
+    spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };
+    try {
+      graph = buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });
+    } catch (e) {
+      throw e instanceof CompileError ? new CompileError(e.diagnostics, loaded.sources) : e;
+    }
   } catch (e) {
-    throw e instanceof CompileError ? new CompileError(e.diagnostics, sources) : e;
+    // Errors in a spec imported from config.json are shown at config.json's lines.
+    throw e instanceof CompileError ? locateInConfig(e) : e;
   }
   if (options.verify) verifyGraph(graph);
   // A training graph also computes the gradients of `loss` and applies AdamW.

@@ -5,9 +5,9 @@
 // temporary name and renamed into place, so a crash mid-write never leaves a
 // partial checkpoint where a complete one is expected.
 
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from './errors.js';
+import { InputError, RunFailure } from './errors.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
 export interface CheckpointContents {
@@ -20,21 +20,62 @@ export interface CheckpointContents {
   readonly files?: Readonly<Record<string, string>>;
 }
 
-/** Writes DIR whole: into DIR.tmp-PID first, then renamed over DIR. */
+/** Why a file-system call failed, without Node's code prefix and call name ("no space left on device"). */
+export function fileSystemReason(e: unknown): string {
+  return (e as Error).message.replace(/^E[A-Z]+: /, '').replace(/, (open|write|mkdir|rename|close|rmdir)\b.*$/, '');
+}
+
+/**
+ * Writes DIR whole: into DIR.tmp-PID first, then renamed over DIR. A write
+ * that fails (a full disk, a read-only file system) removes what it wrote and
+ * is a RunFailure naming DIR; an existing DIR is left as it was.
+ */
 export function writeCheckpoint(dir: string, contents: CheckpointContents): void {
   const temp = `${dir}.tmp-${process.pid}`;
-  rmSync(temp, { recursive: true, force: true });
-  mkdirSync(temp, { recursive: true });
-  writeFileSync(join(temp, 'config.json'), JSON.stringify(contents.config, null, 2) + '\n');
-  writeFileSync(join(temp, 'model.safetensors'), writeSafetensors(contents.params, { format: 'pt' }));
-  if (contents.vocab !== undefined) writeFileSync(join(temp, 'vocab.txt'), contents.vocab);
-  if (contents.optimizer) writeFileSync(join(temp, 'optimizer.safetensors'), writeSafetensors(contents.optimizer));
-  if (contents.trainerState) writeFileSync(join(temp, 'trainer_state.json'), JSON.stringify(contents.trainerState, null, 2) + '\n');
-  for (const [name, text] of Object.entries(contents.files ?? {})) writeFileSync(join(temp, name), text);
+  try {
+    rmSync(temp, { recursive: true, force: true });
+    mkdirSync(temp, { recursive: true });
+    writeFileSync(join(temp, 'config.json'), JSON.stringify(contents.config, null, 2) + '\n');
+    writeFileSync(join(temp, 'model.safetensors'), writeSafetensors(contents.params, { format: 'pt' }));
+    if (contents.vocab !== undefined) writeFileSync(join(temp, 'vocab.txt'), contents.vocab);
+    if (contents.optimizer) writeFileSync(join(temp, 'optimizer.safetensors'), writeSafetensors(contents.optimizer));
+    if (contents.trainerState) writeFileSync(join(temp, 'trainer_state.json'), JSON.stringify(contents.trainerState, null, 2) + '\n');
+    for (const [name, text] of Object.entries(contents.files ?? {})) writeFileSync(join(temp, name), text);
+  } catch (e) {
+    rmSync(temp, { recursive: true, force: true });
+    throw new RunFailure(`cannot write ${dir}: ${fileSystemReason(e)}`);
+  }
   const old = `${dir}.old-${process.pid}`;
   if (existsSync(dir)) renameSync(dir, old);
   renameSync(temp, dir);
   rmSync(old, { recursive: true, force: true });
+}
+
+/** Appends one JSON line to a run's log; a failed write is a RunFailure naming the file. */
+export function appendRecord(file: string, record: object): void {
+  try {
+    appendFileSync(file, JSON.stringify(record) + '\n');
+  } catch (e) {
+    throw new RunFailure(`cannot write ${file}: ${fileSystemReason(e)}`);
+  }
+}
+
+/** Removes what runs killed mid-write left in a run directory (DIR.tmp-PID, DIR.old-PID of processes gone). */
+export function removeStaleTemporaries(runDir: string): void {
+  if (!existsSync(runDir)) return;
+  for (const name of readdirSync(runDir)) {
+    const m = /\.(tmp|old)-(\d+)$/.exec(name);
+    if (m && !processAlive(Number(m[2]))) rmSync(join(runDir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The checkpoint-STEP directory with the highest step that is complete, if any. */

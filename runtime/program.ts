@@ -13,6 +13,8 @@
 //                      kernel's entry says how to bind and dispatch it
 //   DIR/graph.txt      the graph IR, for people
 //
+// program.json's `digest` lets the runtime refuse a directory changed since.
+//
 // Memory is two regions: `persistent` (inputs, parameters, optimizer state:
 // kept across runs) and `arena` (every value a run computes, at offsets the
 // memory planner chose; values whose lifetimes do not overlap share bytes).
@@ -22,7 +24,7 @@
 
 import type { Derived } from './labelled-rows.js';
 
-export const PROGRAM_FORMAT = 'tcc.program.v2';
+export const PROGRAM_FORMAT = 'tcc.program.v3';
 export const BUFFER_ALIGNMENT = 256;
 
 export type DTypeName = 'f32' | 'i32';
@@ -131,6 +133,8 @@ export interface Program {
   /** File of the kernels' C, beside program.json (target cpu; the native backend). */
   readonly native?: string;
   readonly report?: ProgramReport;
+  /** SHA-256 of the program (without this field) and of each source file, by file name (see program-dir.ts). */
+  readonly digest?: Readonly<Record<string, string>>;
 }
 
 export interface LoadedProgram {

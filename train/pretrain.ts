@@ -3,11 +3,12 @@
 // uninterrupted one would), one trainer step each, metrics appended to
 // DIR/metrics.jsonl, checkpoints every N steps and at the end.
 
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { latestCheckpoint, readTrainerState, writeCheckpoint } from '../runtime/checkpoint.js';
+import { appendRecord, latestCheckpoint, readTrainerState, removeStaleTemporaries, writeCheckpoint } from '../runtime/checkpoint.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
+import type { ProgramInput } from '../runtime/program.js';
 import type { PairInstance } from './corpus.js';
 import { encodeExample, IGNORE_INDEX, type PretrainingExample } from './instances.js';
 import { maskTokens, maxMaskedPositions, type MaskingStrategy } from './masking.js';
@@ -42,9 +43,11 @@ export function examplesData(examples: readonly PretrainingExample[]): PretrainD
 }
 
 /** Parses prepared data (JSON lines with HuggingFace's field names); every line must fit the sequence length. */
-export function readExamples(text: string, file: string, seqLength: number): PretrainingExample[] {
+/** Prepared examples (tcc prepare's JSON lines) and the line each came from. */
+export function readExamples(text: string, file: string, seqLength: number): { examples: PretrainingExample[]; lines: number[] } {
   const fields = ['input_ids', 'token_type_ids', 'attention_mask', 'labels'] as const;
   const examples: PretrainingExample[] = [];
+  const lines: number[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     const where = `${file}:${i + 1}`;
@@ -54,15 +57,32 @@ export function readExamples(text: string, file: string, seqLength: number): Pre
     } catch {
       throw new InputError(`${where}: not a JSON object`);
     }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InputError(`${where}: not a JSON object`);
     for (const f of fields) {
       const v = value[f];
-      if (!Array.isArray(v) || v.length !== seqLength || !v.every(Number.isInteger)) throw new InputError(`${where}: ${f} must be a list of ${seqLength} integers`);
+      if (!Array.isArray(v) || v.length !== seqLength || !v.every((x) => Number.isInteger(x) && Math.abs(x) < 2 ** 31)) throw new InputError(`${where}: ${f} must be a list of ${seqLength} integers`);
     }
-    if (value.next_sentence_label !== 0 && value.next_sentence_label !== 1) throw new InputError(`${where}: next_sentence_label must be 0 or 1`);
+    if (value['next_sentence_label'] !== 0 && value['next_sentence_label'] !== 1) throw new InputError(`${where}: next_sentence_label must be 0 or 1`);
     examples.push(value as unknown as PretrainingExample);
+    lines.push(i + 1);
   });
   if (!examples.length) throw new InputError(`${file} has no examples`);
-  return examples;
+  return { examples, lines };
+}
+
+/** Checks prepared examples against the program's index inputs (ids within the vocabulary, labels or -100), naming the line of the first that is not. */
+export function checkExamples(read: { examples: readonly PretrainingExample[]; lines: readonly number[] }, file: string, inputs: readonly ProgramInput[]): void {
+  read.examples.forEach((example, k) => {
+    for (const input of inputs) {
+      // A derived input's values are its label input's (labels.labels: the labels at the labelled rows).
+      if (input.bound === undefined || input.derived?.take === 'rows') continue;
+      const name = input.derived?.of ?? input.name;
+      const values = (example as unknown as Record<string, unknown>)[name];
+      if (!Array.isArray(values)) continue;
+      const bad = values.findIndex((v: number) => !(v >= 0 && v < input.bound!) && v !== input.ignore);
+      if (bad >= 0) throw new InputError(`${file}:${read.lines[k]}: ${name}[${bad}] = ${values[bad]} is out of range [0, ${input.bound})${input.ignore === undefined ? '' : ` and is not ${input.ignore}`}`);
+    }
+  });
 }
 
 export interface RunSettings {
@@ -125,7 +145,18 @@ async function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: Pre
 }
 
 /** Restores the latest checkpoint of the run directory into the trainer; returns its step (0 when there is none). */
+/** The step of a metrics.jsonl line, or undefined for a line that is not a whole record. */
+function loggedStep(line: string): number | undefined {
+  try {
+    const step = (JSON.parse(line) as { step?: unknown } | null)?.step;
+    return typeof step === 'number' ? step : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 export function resume(trainer: Trainer, settings: RunSettings, data: PretrainData): number {
+  removeStaleTemporaries(settings.dir);
   const latest = latestCheckpoint(settings.dir);
   if (!latest) return 0;
   const { state, params, optimizer } = readTrainerState<TrainerState>(latest.dir);
@@ -136,11 +167,13 @@ export function resume(trainer: Trainer, settings: RunSettings, data: PretrainDa
   session.setParams(Object.fromEntries(session.program.params.map((p) => [p.name, params.get(p.name) ?? []])));
   session.setStates(Object.fromEntries(session.program.states.map((s) => [s.name, optimizer.get(s.name) ?? []])));
   trainer.step = state.step;
-  // Steps after the checkpoint will be logged again.
+  // Steps after the checkpoint will be logged again; a line a kill cut short is dropped.
   const metricsFile = join(settings.dir, 'metrics.jsonl');
   if (existsSync(metricsFile)) {
-    const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => l.trim() && (JSON.parse(l) as { step: number }).step <= state.step);
-    writeFileSync(metricsFile, kept.map((l) => l + '\n').join(''));
+    const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => (loggedStep(l) ?? Infinity) <= state.step);
+    const temp = `${metricsFile}.tmp-${process.pid}`;
+    writeFileSync(temp, kept.map((l) => l + '\n').join(''));
+    renameSync(temp, metricsFile);
   }
   return state.step;
 }
@@ -176,7 +209,7 @@ async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSet
     const seconds = (performance.now() - start) / 1000;
     if (!Number.isFinite(metrics.loss!)) throw new TrainingError(stopping(`the loss is ${metrics.loss} at step ${step + 1}`));
     last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
-    appendFileSync(metricsFile, JSON.stringify({ step: step + 1, ...last }) + '\n');
+    appendRecord(metricsFile, { step: step + 1, ...last });
     hooks.onStep?.(step + 1, last);
     if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));
   }

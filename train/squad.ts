@@ -17,31 +17,45 @@ export interface QaExample {
   readonly answerStart: number;
 }
 
+type Json = Readonly<Record<string, unknown>>;
+
+const isRecord = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A list field of a SQuAD record (absent: empty); anything else is an error at `where`. */
+function list(value: unknown, where: string, what: string): unknown[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw new InputError(`${where}: "${what}" must be a list`);
+  return value;
+}
+
 export function readSquad(text: string, file: string): QaExample[] {
-  let json: { data?: { paragraphs?: { context?: unknown; qas?: { question?: unknown; answers?: { text?: unknown; answer_start?: unknown }[] }[] }[] }[] };
+  let json: unknown;
   try {
-    json = JSON.parse(text) as typeof json;
+    json = JSON.parse(text);
   } catch (e) {
     throw new InputError(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  if (!Array.isArray(json.data)) throw new InputError(`${file}: expected SQuAD JSON with a "data" list`);
+  if (!isRecord(json) || !Array.isArray(json['data'])) throw new InputError(`${file}: expected SQuAD JSON with a "data" list`);
   const examples: QaExample[] = [];
-  json.data.forEach((article, a) =>
-    (article.paragraphs ?? []).forEach((paragraph, p) => {
+  json['data'].forEach((article: unknown, a) => {
+    if (!isRecord(article)) throw new InputError(`${file}: data[${a}] must be an object with "paragraphs"`);
+    list(article['paragraphs'], `${file}: data[${a}]`, 'paragraphs').forEach((paragraph, p) => {
       const where = `${file}: data[${a}].paragraphs[${p}]`;
-      if (typeof paragraph.context !== 'string') throw new InputError(`${where}: missing the string "context"`);
-      for (const [q, qa] of (paragraph.qas ?? []).entries()) {
-        const answer = qa.answers?.[0];
-        if (typeof qa.question !== 'string' || !answer || typeof answer.text !== 'string' || typeof answer.answer_start !== 'number') {
-          throw new InputError(`${where}.qas[${q}]: needs "question" and "answers": [{"text", "answer_start"}]`);
+      if (!isRecord(paragraph) || typeof paragraph['context'] !== 'string') throw new InputError(`${where}: missing the string "context"`);
+      const context = paragraph['context'];
+      for (const [q, qa] of list(paragraph['qas'], where, 'qas').entries()) {
+        const answer = isRecord(qa) && Array.isArray(qa['answers']) ? (qa['answers'][0] as unknown) : undefined;
+        if (!isRecord(qa) || typeof qa['question'] !== 'string' || !isRecord(answer) || typeof answer['text'] !== 'string' || !Number.isInteger(answer['answer_start']) || (answer['answer_start'] as number) < 0) {
+          throw new InputError(`${where}.qas[${q}]: needs "question" and "answers": [{"text", "answer_start" (a character index)}]`);
         }
-        if (paragraph.context.slice(answer.answer_start, answer.answer_start + answer.text.length) !== answer.text) {
-          throw new InputError(`${where}.qas[${q}]: the answer "${answer.text}" is not at character ${answer.answer_start} of the context`);
+        const [answerText, answerStart] = [answer['text'], answer['answer_start'] as number];
+        if (context.slice(answerStart, answerStart + answerText.length) !== answerText) {
+          throw new InputError(`${where}.qas[${q}]: the answer "${answerText}" is not at character ${answerStart} of the context`);
         }
-        examples.push({ question: qa.question, context: paragraph.context, answer: answer.text, answerStart: answer.answer_start });
+        examples.push({ question: qa['question'], context, answer: answerText, answerStart });
       }
-    }),
-  );
+    });
+  });
   if (!examples.length) throw new InputError(`${file} has no questions`);
   return examples;
 }

@@ -11,6 +11,7 @@ import { CompileError, DiagnosticBag } from './diagnostics.js';
 import { parseYaml, toPlain, type LMap, type LNode } from './yaml.js';
 import { own } from './spec.js';
 import { CONFIG_LIMITS } from './spec-schema.js';
+import { isHfDirectory } from '../../runtime/hf-config.js';
 
 /** The most labels a classifier head may have. */
 const MAX_LABELS = [1, 65_536] as const;
@@ -99,4 +100,32 @@ export function importHfConfig(dir: string): ImportedSpec {
   const spec = { name: basename(resolve(dir)), extends: 'tcc:bert.yaml', config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
   return { yaml, architecture: arch };
+}
+
+/**
+ * An error found in the spec written from a config.json (a type the schema
+ * refuses, a failed `requires` check) is moved to the config.json line of the
+ * key it is about: the user's file, not text they never saw.
+ */
+export function locateInConfig(e: CompileError): CompileError {
+  const sources = new Map(e.sources);
+  let moved = false;
+  const diagnostics = e.diagnostics.map((d) => {
+    const generated = d.loc && e.sources.get(d.loc.file);
+    if (!d.loc || generated === undefined || !isHfDirectory(d.loc.file)) return d;
+    const file = join(d.loc.file, 'config.json');
+    let text: string;
+    try {
+      text = readSpecText(file);
+    } catch {
+      return d;
+    }
+    sources.set(file, text);
+    moved = true;
+    const key = /^\s*([A-Za-z_]\w*):/.exec(generated.split('\n')[d.loc.line - 1] ?? '')?.[1];
+    const root = parseYaml(text, file, new DiagnosticBag());
+    const entry = key !== undefined && root?.kind === 'map' ? root.entries.get(key) : undefined;
+    return { ...d, loc: entry?.value.loc ?? { file, line: 1, col: 1, endLine: 1, endCol: 2 } };
+  });
+  return moved ? new CompileError(diagnostics, sources) : e;
 }

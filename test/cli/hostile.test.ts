@@ -3,7 +3,7 @@
 // message from inside a library or an echo of a file's content. Each must end
 // in exit 2 with one located line, within a second or two.
 
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -111,5 +111,59 @@ describe('hostile input: one located line and exit 2', () => {
     await refused(['export', tiny, '--format', 'onnx', '-o', join(dir, 'adir')], /-o .*adir is a directory/);
     await refused(['export', tiny, '--format', 'torch', '-o', join(dir, 'afile')], /-o .*afile is a file; --format torch writes a directory/);
     await refused(['compile', tiny, '--emit', 'html', '-o', join(dir, 'missing', 'g.html')], /no directory .*missing to write it in/);
+  });
+});
+
+describe('what the fuzz suites found: one located line and exit 2', () => {
+  const small = () => workspace({
+    'm.yaml': `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 40, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16}\n`,
+    'vocab.txt': ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)].join('\n') + '\n',
+    'in.json': '{"input_ids": [[2, 5, 6, 3]]}',
+  });
+
+  it('refuses a program directory changed after tcc compile wrote it (a kernel source, program.json)', async () => {
+    const dir = small();
+    expect((await tcc('compile', join(dir, 'm.yaml'), '--seq', '4', '-o', join(dir, 'prog'))).code).toBe(0);
+    expect((await tcc('run', '--model', join(dir, 'prog'), '--inputs', join(dir, 'in.json'), '--out', join(dir, 'o.safetensors'), '--backend', 'js')).code).toBe(0);
+    const kernels = join(dir, 'prog', 'kernels.js');
+    const source = readFileSync(kernels, 'utf8');
+    writeFileSync(kernels, source.replace('function', 'function (('));
+    await refused(['run', '--model', join(dir, 'prog'), '--inputs', join(dir, 'in.json'), '--out', join(dir, 'o.safetensors'), '--backend', 'js'], /kernels\.js was changed after tcc compile wrote it/);
+    writeFileSync(kernels, source);
+    const program = join(dir, 'prog', 'program.json');
+    writeFileSync(program, readFileSync(program, 'utf8').replace('"offset": 0', '"offset": 1e9'));
+    await refused(['run', '--model', join(dir, 'prog'), '--inputs', join(dir, 'in.json'), '--out', join(dir, 'o.safetensors'), '--backend', 'js'], /program\.json was changed after tcc compile wrote it/);
+  });
+
+  it('names the inputs file, and the line of prepared data, of an id outside the vocabulary', async () => {
+    const dir = small();
+    const run = (ids: string) => {
+      writeFileSync(join(dir, 'bad.json'), `{"input_ids": [${ids}]}`);
+      return ['run', '--model', join(dir, 'm.yaml'), '--inputs', join(dir, 'bad.json'), '--out', join(dir, 'o.safetensors'), '--backend', 'js'];
+    };
+    await refused(run('[2, 40, 3]'), /bad\.json: input_ids\[0\]\[1\] = 40 is out of range \[0, 40\)/);
+    await refused(run('[2, 1e12, 3]'), /bad\.json: input_ids must be a non-empty \[batch\]\[seq\] list of 32-bit integers/);
+    const example = { input_ids: [2, 5, 4, 3], token_type_ids: [0, 0, 0, 0], attention_mask: [1, 1, 1, 1], labels: [-100, -100, 6, -100], next_sentence_label: 0 };
+    writeFileSync(join(dir, 'data.jsonl'), [example, { ...example, labels: [-100, 99, -100, -100] }].map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await refused(['pretrain', join(dir, 'm.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '--seq', '4', '--batch', '1', '--steps', '1', '--backend', 'js', '-o', join(dir, 'out')],
+      /data\.jsonl:2: labels\[1\] = 99 is out of range \[0, 40\) and is not -100/);
+    writeFileSync(join(dir, 'null.jsonl'), 'null\n');
+    await refused(['pretrain', join(dir, 'm.yaml'), '--data', join(dir, 'null.jsonl'), '--seq', '4', '-o', join(dir, 'out')], /null\.jsonl:1: not a JSON object/);
+  });
+
+  it('refuses SQuAD records of the wrong type at their path', async () => {
+    const dir = small();
+    for (const [data, where] of [['[null]', /data\[0\] must be an object/], ['[{"paragraphs": 3}]', /data\[0\]: "paragraphs" must be a list/], ['[{"paragraphs": [{"context": "a b", "qas": [{"question": "q", "answers": [{"text": "b", "answer_start": 2.5}]}]}]}]', /qas\[0\]: needs "question" and "answers"/]] as const) {
+      writeFileSync(join(dir, 'squad.json'), `{"data": ${data}}`);
+      await refused(['finetune', join(dir, 'm.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'qa', '--train', join(dir, 'squad.json'), '--eval', join(dir, 'squad.json'), '-o', join(dir, 'out')], where, /squad\.json/);
+    }
+  });
+
+  it('shows an error of the spec imported from config.json at config.json\'s line', async () => {
+    const hf = join(workspace({ 'hf/config.json': JSON.stringify({ ...HF_CONFIG, num_attention_heads: 3 }, null, 2) }), 'hf');
+    await refused(['compile', hf], /hidden_size \(32\) must be divisible by num_attention_heads \(3\)/, /hf\/config\.json:\d+:\d+: error/);
+    const typed = join(workspace({ 'hf/config.json': JSON.stringify({ ...HF_CONFIG, layer_norm_eps: 'small' }, null, 2) }), 'hf');
+    const stderr = await refused(['compile', typed], /layer_norm_eps must be number/, /hf\/config\.json:\d+:\d+: error/);
+    expect(stderr).toMatch(/\| +"layer_norm_eps": "small"/);
   });
 });
