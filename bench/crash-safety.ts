@@ -3,7 +3,8 @@
 // and --resume continues exactly. A reference run trains uninterrupted with
 // a checkpoint after every step; the killed run is restarted with --resume
 // after each SIGKILL, at a moment drawn uniformly over its remaining training
-// (checkpoint writes included, which take a good part of each step here).
+// (checkpoint writes included), every other one a moment into a checkpoint
+// write.
 // After every kill, the latest checkpoint must load and hold the same bytes
 // as the reference's checkpoint of that step; when a killed run completes,
 // every step's losses and the final weights must be bit-identical to the
@@ -13,7 +14,7 @@
 //   node dist/bench/crash-safety.js [--kills 100] [--steps 24] [--seed 1] [--backend js]
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,25 +53,31 @@ async function must(args: string[]): Promise<number> {
 }
 
 /**
- * Starts a resumed pretraining and kills it `fraction` of its remaining
- * training time after its training begins (its header line); returns how it
- * ended. `training` is the reference's training seconds for the whole run.
+ * Starts a resumed pretraining and kills it: at `fraction` of its remaining
+ * training time after its training begins (its header line), or, with
+ * `duringWrite`, a moment after it starts writing its next checkpoint (a
+ * DIR.tmp-PID appears); returns how it ended. `training` is the reference's
+ * training seconds for the whole run.
  */
-function killedRun(args: string[], fraction: number, training: number, remainingSteps: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+function killedRun(args: string[], dir: string, fraction: number, duringWrite: boolean, training: number, remainingSteps: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
+    mkdirSync(dir, { recursive: true });
     const child = spawn(process.execPath, [tccBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let timer: NodeJS.Timeout | undefined;
     let killed = false;
+    const kill = (ms: number) => {
+      if (timer === undefined) timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, ms);
+    };
+    const watcher = duringWrite ? watch(dir, (_, name) => { if (name && /\.tmp-\d+$/.test(String(name))) kill(fraction * 20); }) : undefined;
     child.stderr.on('data', (d: Buffer) => {
       const before = stderr;
       stderr += d;
-      if (!/pretraining \d+ steps/.test(before) && /pretraining \d+ steps/.test(stderr)) {
-        timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, fraction * training * 1000 * (remainingSteps / STEPS));
-      }
+      if (!duringWrite && !/pretraining \d+ steps/.test(before) && /pretraining \d+ steps/.test(stderr)) kill(fraction * training * 1000 * (remainingSteps / STEPS));
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
+      watcher?.close();
       resolve({ killed, code, stderr });
     });
   });
@@ -116,7 +123,8 @@ async function main(): Promise<void> {
   for (;;) {
     const latest = latestCheckpoint(dir);
     const done = latest?.step ?? 0;
-    const r = await killedRun(args(dir), uniform(), training, STEPS - done);
+    // Every other kill aims at a checkpoint write, the rest fall anywhere in the training.
+    const r = await killedRun(args(dir), dir, uniform(), kills % 2 === 1, training, STEPS - done);
     if (r.killed) {
       kills++;
       const stale = existsSync(dir) ? readdirSync(dir).filter((n) => /\.tmp-\d+$/.test(n)) : [];
@@ -152,11 +160,13 @@ async function main(): Promise<void> {
     const lossesSame = a.length === b.length && a.every((l, i) => l === b[i]);
     const weightsSame = same(join(reference, 'final', 'model.safetensors'), join(dir, 'final', 'model.safetensors'));
     if (lossesSame && weightsSame) identicalRounds++;
-    else problems.push(`round ${round}: ${lossesSame ? '' : 'losses differ '}${weightsSame ? '' : 'final weights differ'}`);
+    else {
+      const at = a.findIndex((l, i) => l !== b[i]);
+      problems.push(`round ${round}: ${lossesSame ? '' : `losses differ (${a.length} vs ${b.length} steps; first: ${a[at] ?? '-'} vs ${b[at] ?? '-'}) `}${weightsSame ? '' : 'final weights differ'}`);
+    }
     if (kills >= KILLS) break;
     rmSync(dir, { recursive: true, force: true });
     dir = join(work, `killed-${++round}`);
-    mkdirSync(dir);
   }
 
   const rows: [string, string][] = [

@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync,
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
+import { fileSystemReason } from '../runtime/checkpoint.js';
 
 /** Writes a file whole or not at all: a temporary file renamed over the target. */
 export function writeAtomic(path: string, data: string | Uint8Array): void {
@@ -48,7 +49,7 @@ export function outputDirectory(path: string, flag = '-o'): string {
     mkdirSync(path, { recursive: true });
     accessSync(path, constants.W_OK);
   } catch (e) {
-    throw new UsageError(`cannot write to ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot write to ${path}: ${fileSystemReason(e)}`);
   }
   return path;
 }
@@ -61,7 +62,7 @@ export function outputFile(path: string, flag = '--out'): string {
   try {
     accessSync(dir, constants.W_OK);
   } catch (e) {
-    throw new UsageError(`cannot write to ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new UsageError(`cannot write to ${dir}: ${fileSystemReason(e)}`);
   }
   return path;
 }

@@ -22,7 +22,7 @@ export interface CheckpointContents {
 
 /** Why a file-system call failed, without Node's code prefix and call name ("no space left on device"). */
 export function fileSystemReason(e: unknown): string {
-  return (e as Error).message.replace(/^E[A-Z]+: /, '').replace(/, (open|write|mkdir|rename|close|rmdir)\b.*$/, '');
+  return (e as Error).message.replace(/^E[A-Z]+: /, '').replace(/, [a-z]+( '.*')?$/, '');
 }
 
 /**

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { appendRecord, latestCheckpoint, readTrainerState, removeStaleTemporaries, writeCheckpoint } from '../runtime/checkpoint.js';
+import { appendRecord, fileSystemReason, latestCheckpoint, readTrainerState, removeStaleTemporaries, writeCheckpoint } from '../runtime/checkpoint.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
 import type { ProgramInput } from '../runtime/program.js';
 import type { PairInstance } from './corpus.js';
@@ -144,7 +144,6 @@ async function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: Pre
   return dir;
 }
 
-/** Restores the latest checkpoint of the run directory into the trainer; returns its step (0 when there is none). */
 /** The step of a metrics.jsonl line, or undefined for a line that is not a whole record. */
 function loggedStep(line: string): number | undefined {
   try {
@@ -155,6 +154,7 @@ function loggedStep(line: string): number | undefined {
   }
 }
 
+/** Restores the latest checkpoint of the run directory into the trainer; returns its step (0 when there is none). */
 export function resume(trainer: Trainer, settings: RunSettings, data: PretrainData): number {
   removeStaleTemporaries(settings.dir);
   const latest = latestCheckpoint(settings.dir);
@@ -167,14 +167,6 @@ export function resume(trainer: Trainer, settings: RunSettings, data: PretrainDa
   session.setParams(Object.fromEntries(session.program.params.map((p) => [p.name, params.get(p.name) ?? []])));
   session.setStates(Object.fromEntries(session.program.states.map((s) => [s.name, optimizer.get(s.name) ?? []])));
   trainer.step = state.step;
-  // Steps after the checkpoint will be logged again; a line a kill cut short is dropped.
-  const metricsFile = join(settings.dir, 'metrics.jsonl');
-  if (existsSync(metricsFile)) {
-    const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => (loggedStep(l) ?? Infinity) <= state.step);
-    const temp = `${metricsFile}.tmp-${process.pid}`;
-    writeFileSync(temp, kept.map((l) => l + '\n').join(''));
-    renameSync(temp, metricsFile);
-  }
   return state.step;
 }
 
@@ -193,8 +185,25 @@ export async function runTraining(trainer: Trainer, data: PretrainData, settings
   }
 }
 
+/**
+ * Keeps the log of the steps up to `step` (those a resumed run will not log
+ * again; none for a fresh run), dropping a line a kill cut short.
+ */
+function keepLoggedSteps(metricsFile: string, step: number): void {
+  if (!existsSync(metricsFile)) return;
+  const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => (loggedStep(l) ?? Infinity) <= step);
+  const temp = `${metricsFile}.tmp-${process.pid}`;
+  try {
+    writeFileSync(temp, kept.map((l) => l + '\n').join(''));
+    renameSync(temp, metricsFile);
+  } catch (e) {
+    throw new RunFailure(`cannot write ${metricsFile}: ${fileSystemReason(e)}`);
+  }
+}
+
 async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks, stopping: (reason: string) => string, at: (step: number) => void): Promise<Metrics> {
   const metricsFile = join(settings.dir, 'metrics.jsonl');
+  keepLoggedSteps(metricsFile, trainer.step);
   let last: Metrics = {};
   const k = settings.accumulate;
   for (let step = trainer.step; step < settings.steps; step++) {
