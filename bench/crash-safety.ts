@@ -69,7 +69,7 @@ function killedRun(args: string[], dir: string, fraction: number, duringWrite: b
     const kill = (ms: number) => {
       if (timer === undefined) timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, ms);
     };
-    const watcher = duringWrite ? watch(dir, (_, name) => { if (name && /\.tmp-\d+$/.test(String(name))) kill(fraction * 20); }) : undefined;
+    const watcher = duringWrite ? watch(dir, (_, name) => { if (name && /\.tmp-\d+$/.test(String(name))) kill(fraction * 2); }) : undefined;
     child.stderr.on('data', (d: Buffer) => {
       const before = stderr;
       stderr += d;

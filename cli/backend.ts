@@ -5,6 +5,7 @@
 
 import type { Graph } from '../compiler/ir/graph.js';
 import type { LoadedProgram } from '../runtime/program.js';
+import { availableMemory, memoryShortfall } from '../runtime/memory.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { UsageError } from './errors.js';
 import { oneOf, positiveInt } from './args.js';
@@ -39,22 +40,26 @@ const targetOf = (flags: BackendFlags) => (flags.backend === 'webgpu' ? 'wgsl' :
 /** Compiles the graph for the backend and opens a session on it (proving its memory plan under --debug). */
 export async function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
   const { buildProgram } = await import('../compiler/program.js');
-  return sessionOn(buildProgram(graph, targetOf(flags), { check: debug }), flags, io);
+  return sessionOn(buildProgram(graph, targetOf(flags), { check: debug }), flags, io, debug);
 }
 
 /** Opens a session on a compiled program (a program directory), which must be for the backend's target. */
-export async function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>): Promise<Session> {
+export async function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
   const target = targetOf(flags);
   if (loaded.program.target !== target) {
     const hint = loaded.program.target === 'wgsl' ? '--backend webgpu' : '--backend cpu, native or js';
     throw new UsageError(`the program was compiled for target ${loaded.program.target}, which --backend ${flags.backend} does not run (use ${hint}, or recompile with --target ${target})`);
   }
+  // Host memory, checked before any of it is allocated (a WebGPU device's limits are checked when its buffers are placed).
+  const shortfall = target === 'cpu' ? memoryShortfall(loaded.program, availableMemory()) : undefined;
+  if (shortfall) throw new UsageError(shortfall);
   const native = flags.backend === 'cpu' || flags.backend === 'native';
   let building: { stop(): void } | undefined;
   const session = openSession(loaded, {
     native,
     nativeOptions: { ...(flags.threads ? { threads: flags.threads } : {}), starting: (start) => (building = timedProgress(io, start.line, start.estimateMs)) },
     notice: (line) => io.stderr.write(`${line}\n`),
+    checkFinite: debug,
   });
   return session.finally(() => building?.stop());
 }

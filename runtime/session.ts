@@ -41,6 +41,8 @@ export interface SessionOptions {
   readonly nativeOptions?: NativeOptions;
   /** Told in one line when the native backend was asked for but cannot run here (no C compiler), before falling back to JavaScript. */
   readonly notice?: (line: string) => void;
+  /** JavaScript backend: stop each run at the first kernel that holds a NaN or an infinity, naming it (--debug). */
+  readonly checkFinite?: boolean;
 }
 
 /** Opens a session on the backend of the program's target (WebGPU needs a device first, hence async). */
@@ -61,7 +63,9 @@ export async function openSession(loaded: LoadedProgram, options: SessionOptions
     }
     const source = files[program.source ?? 'kernels.js'];
     if (source === undefined) throw new Error(`the program's kernels.js is missing`);
-    return new Session(program, new CpuExecutor({ ...program, updates }, source));
+    const executor = new CpuExecutor({ ...program, updates }, source);
+    executor.checkFinite = options.checkFinite ?? false;
+    return new Session(program, executor);
   }
   const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');
   return new Session(program, await WebGpuExecutor.create(program, files));

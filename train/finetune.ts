@@ -131,7 +131,7 @@ export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRo
       if (e instanceof RunFailure) throw new RunFailure(`${e.message} at step ${trainer.step + 1}; stopping, the best checkpoint so far is kept`);
       throw e;
     }
-    if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step}; stopping, the best checkpoint so far is kept`);
+    if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step} (--backend js --debug names the first kernel that produced it); stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;
     onStep?.(metrics);

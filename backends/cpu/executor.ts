@@ -8,6 +8,7 @@ import { HostMemory, type HostLayout } from '../common/host-memory.js';
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import type { BufferRange } from '../../runtime/program.js';
 import { cpuHelpers } from './helpers.js';
+import { RunFailure } from '../../runtime/errors.js';
 
 export type { CpuArray, RunContext };
 
@@ -24,7 +25,7 @@ export class CpuExecutor implements Executor {
   readonly backend = 'js';
   readonly device = 'cpu (JavaScript)';
   private readonly memory: HostMemory;
-  private readonly calls: { fn: KernelFn; args: CpuArray[]; streams: readonly number[]; name: string }[];
+  private readonly calls: { fn: KernelFn; args: CpuArray[]; argNames: (string | undefined)[]; streams: readonly number[]; name: string }[];
   private readonly updates: readonly { readonly from: CpuArray; readonly to: CpuArray }[];
 
   constructor(module: CpuModule, source: string) {
@@ -34,7 +35,8 @@ export class CpuExecutor implements Executor {
     this.calls = module.kernels.map((k) => {
       const fn = kernels[k.fn];
       if (!fn) throw new Error(`kernel ${k.name}: function ${k.fn} is missing from the program's source`);
-      return { fn, args: k.args.map((r) => this.view(r)), streams: k.streams ?? [], name: k.name };
+      const argNames = k.args.map((r) => (module.buffers.find((b) => b.id === r.buffer) as { name?: string } | undefined)?.name);
+      return { fn, args: k.args.map((r) => this.view(r)), argNames, streams: k.streams ?? [], name: k.name };
     });
     this.updates = module.updates.map((u) => ({ from: this.view(u.from), to: this.view(u.to) }));
   }
@@ -48,9 +50,31 @@ export class CpuExecutor implements Executor {
     this.memory.write(range, data);
   }
 
+  /**
+   * With `checkFinite` (--debug), a run stops at the first kernel after which
+   * one of its f32 arguments holds a NaN or an infinity, naming it. The arena
+   * is zeroed first, so that no value of an earlier run is taken for one of
+   * this run (a kernel writes every arena value before any kernel reads it).
+   */
+  checkFinite = false;
+
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
-    for (const call of this.calls) call.fn(...call.args, ctx, call.streams);
+    if (this.checkFinite) new Uint8Array(this.memory.regions.arena).fill(0);
+    for (const call of this.calls) {
+      call.fn(...call.args, ctx, call.streams);
+      if (this.checkFinite) this.checkKernel(call);
+    }
     for (const u of this.updates) u.to.set(u.from);
+  }
+
+  private checkKernel(call: { args: CpuArray[]; argNames: readonly (string | undefined)[]; name: string }): void {
+    call.args.forEach((arg, j) => {
+      if (!(arg instanceof Float32Array)) return;
+      const i = arg.findIndex((v) => !Number.isFinite(v));
+      if (i < 0) return;
+      const named = call.argNames[j];
+      throw new RunFailure(`kernel ${call.name} is the first to hold a non-finite value: ${arg[i]} at element ${i} of its argument ${j}${named ? ` (${named})` : ''}`);
+    });
   }
 
   read(ranges: readonly BufferRange[]): Promise<CpuArray[]> {

@@ -166,4 +166,14 @@ describe('what the fuzz suites found: one located line and exit 2', () => {
     const stderr = await refused(['compile', typed], /layer_norm_eps must be number/, /hf\/config\.json:\d+:\d+: error/);
     expect(stderr).toMatch(/\| +"layer_norm_eps": "small"/);
   });
+
+  it('refuses a program larger than the memory available, with the figure, before allocating', async () => {
+    const dir = small();
+    writeFileSync(join(dir, 'corpus.txt'), 'w1 w2 w3 .\nw4 w5 w6 .\n\nw7 w8 w9 .\nw1 w3 w5 .\n');
+    const start = performance.now();
+    const { code, stderr } = await tcc('pretrain', join(modelsDir(), 'bert-base.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '--batch', '65536', '--seq', '128', '--steps', '1', '-o', join(dir, 'out'));
+    expect(code, stderr).toBe(2);
+    expect(stderr).toMatch(/^tcc: error: the bert-base program needs [\d.]+ GiB \(parameters 0\.41 GiB, optimizer state 0\.82 GiB, activations [\d.]+ GiB\) and this machine has [\d.]+ GiB available; use a smaller --batch or --seq, or --recompute layer\n$/);
+    expect(performance.now() - start).toBeLessThan(15_000);
+  });
 });

@@ -65,9 +65,14 @@ describe('tcc prepare and pretrain', () => {
     const dir = workspace(10);
     const result = (await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', '--batch', '4', '--steps', '50', '--save-every', '1', '--lr', '1e35', '--warmup', '0'));
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/tcc: error: the loss is (NaN|Infinity|-Infinity) at step (\d+); stopping, .*checkpoint-\d+ is kept\n$/);
+    expect(result.stderr).toMatch(/tcc: error: the loss is (NaN|Infinity|-Infinity) at step (\d+) \(--backend js --debug names the first kernel that produced it\); stopping, .*checkpoint-\d+ is kept\n$/);
     const step = Number(/at step (\d+)/.exec(result.stderr)![1]);
     expect(existsSync(join(dir, 'run', `checkpoint-${step - 1}`, 'model.safetensors'))).toBe(true);
+    // With --debug on the JavaScript backend, the run stops at the kernel that first held a NaN or an infinity, at the same step.
+    const debugged = await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'debug'), '--seq', '32', '--batch', '4', '--steps', '50', '--save-every', '1', '--lr', '1e35', '--warmup', '0', '--backend', 'js', '--debug');
+    expect(debugged.code).toBe(1);
+    const line = debugged.stderr.split('\n').find((l) => l.startsWith('tcc: error:'))!;
+    expect(line).toMatch(new RegExp(`^tcc: error: kernel k\\d+_\\w+ is the first to hold a non-finite value: (NaN|Infinity|-Infinity) at element \\d+ of its argument \\d+.* at step ${step}; stopping`));
   });
 
   it('refuses an empty corpus and a corpus of one document', async () => {
