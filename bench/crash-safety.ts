@@ -8,8 +8,8 @@
 // After every kill, the latest checkpoint must load and hold the same bytes
 // as the reference's checkpoint of that step; when a killed run completes,
 // every step's losses and the final weights must be bit-identical to the
-// reference's. A kill that leaves a DIR.tmp-PID behind landed during a
-// checkpoint write.
+// reference's. A kill that leaves a NAME.tmp-PID behind landed during a
+// checkpoint write (or the rewrite of the log when a run resumes).
 //
 //   node dist/bench/crash-safety.js [--kills 100] [--steps 24] [--seed 1] [--backend js]
 
@@ -69,7 +69,7 @@ function killedRun(args: string[], dir: string, fraction: number, duringWrite: b
     const kill = (ms: number) => {
       if (timer === undefined) timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, ms);
     };
-    const watcher = duringWrite ? watch(dir, (_, name) => { if (name && /\.tmp-\d+$/.test(String(name))) kill(fraction * 2); }) : undefined;
+    const watcher = duringWrite ? watch(dir, (_, name) => { if (name && /^checkpoint-\d+\.tmp-\d+$/.test(String(name))) kill(fraction * 2); }) : undefined;
     child.stderr.on('data', (d: Buffer) => {
       const before = stderr;
       stderr += d;
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
           problems.push(`kill ${kills}: ${now.dir} does not load: ${(e as Error).message}`);
         }
       }
-      if (kills % 10 === 0) process.stderr.write(`  ${kills} kills (${duringWrites} during checkpoint writes), latest checkpoint step ${now?.step ?? 0}\n`);
+      if (kills % 10 === 0) process.stderr.write(`  ${kills} kills (${duringWrites} during writes), latest checkpoint step ${now?.step ?? 0}\n`);
       if (kills < KILLS) continue;
       // The last kill: finish the run.
       const end = await tcc(args(dir));
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
 
   const rows: [string, string][] = [
     ['SIGKILLs', String(kills)],
-    ['  of which during a checkpoint write', String(duringWrites)],
+    ['  of which during a checkpoint or log write', String(duringWrites)],
     ['latest checkpoint unloadable after a kill', String(unloadable)],
     ['latest checkpoint differing from the reference', String(differing)],
     ['killed runs resumed to the end', String(rounds)],
