@@ -2,9 +2,10 @@
 // again, and check what tcc promises: the latest checkpoint always loads,
 // and --resume continues exactly. A reference run trains uninterrupted with
 // a checkpoint after every step; the killed run is restarted with --resume
-// after each SIGKILL, at a moment drawn uniformly over its remaining training
-// (checkpoint writes included), every other one a moment into a checkpoint
-// write.
+// after each SIGKILL, in a step drawn uniformly from those it has still to
+// run: at a random moment of the step (checkpoint write included), or, every
+// other kill, a moment into the step's checkpoint write. A draw of no step
+// lets the run complete, and a new one starts from scratch.
 // After every kill, the latest checkpoint must load and hold the same bytes
 // as the reference's checkpoint of that step; when a killed run completes,
 // every step's losses and the final weights must be bit-identical to the
@@ -14,7 +15,7 @@
 //   node dist/bench/crash-safety.js [--kills 100] [--steps 24] [--seed 1] [--backend js]
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,30 +37,39 @@ const tccBin = fileURLToPath(new URL('../cli/tcc.js', import.meta.url));
 const models = fileURLToPath(new URL('../../models', import.meta.url));
 
 /** Runs tcc to the end; fails loudly (this is a check, not a product command). */
-function tcc(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function tcc(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; trainingFrom: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [tccBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+    let trainingFrom = NaN;
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d;
+      if (Number.isNaN(trainingFrom) && HEADER.test(stderr)) trainingFrom = Date.now();
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr, trainingFrom }));
   });
 }
 
-async function must(args: string[]): Promise<number> {
+async function must(args: string[]): Promise<{ seconds: number; trainingFrom: number }> {
   const start = performance.now();
   const r = await tcc(args);
   if (r.code !== 0) throw new Error(`tcc ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
-  return (performance.now() - start) / 1000;
+  return { seconds: (performance.now() - start) / 1000, trainingFrom: r.trainingFrom };
 }
 
+/** The header line a pretraining prints before its first step. */
+const HEADER = /pretraining \d+ steps/;
+
 /**
- * Starts a resumed pretraining and kills it: at `fraction` of its remaining
- * training time after its training begins (its header line), or, with
- * `duringWrite`, a moment after it starts writing its next checkpoint (a
- * DIR.tmp-PID appears); returns how it ended. `training` is the reference's
- * training seconds for the whole run.
+ * Starts a resumed pretraining that has `done` steps checkpointed and kills it
+ * during step `target` (one of the steps still to run, drawn uniformly): with
+ * `duringWrite`, `fraction` × 2 ms after its checkpoint write begins (a
+ * checkpoint-TARGET.tmp-PID appears); else at `fraction` of a step's time
+ * after the step begins (the header line for the first step of the process,
+ * which takes `firstStepSeconds`, the previous step's checkpoint for the
+ * others). Returns how it ended.
  */
-function killedRun(args: string[], dir: string, fraction: number, duringWrite: boolean, training: number, remainingSteps: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
+function killedRun(args: string[], dir: string, done: number, target: number, fraction: number, duringWrite: boolean, firstStepSeconds: number, stepSeconds: number): Promise<{ killed: boolean; code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     mkdirSync(dir, { recursive: true });
     const child = spawn(process.execPath, [tccBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -69,15 +79,21 @@ function killedRun(args: string[], dir: string, fraction: number, duringWrite: b
     const kill = (ms: number) => {
       if (timer === undefined) timer = setTimeout(() => { killed = child.kill('SIGKILL'); }, ms);
     };
-    const watcher = duringWrite ? watch(dir, (_, name) => { if (name && /^checkpoint-\d+\.tmp-\d+$/.test(String(name))) kill(fraction * 2); }) : undefined;
+    const watcher = watch(dir, (_, name) => {
+      const m = /^checkpoint-(\d+)(\.tmp-\d+)?$/.exec(String(name ?? ''));
+      if (!m) return;
+      const step = Number(m[1]);
+      if (duringWrite && m[2] && step === target) kill(fraction * 2);
+      if (!duringWrite && !m[2] && step === target - 1) kill(fraction * stepSeconds * 1000);
+    });
     child.stderr.on('data', (d: Buffer) => {
       const before = stderr;
       stderr += d;
-      if (!duringWrite && !/pretraining \d+ steps/.test(before) && /pretraining \d+ steps/.test(stderr)) kill(fraction * training * 1000 * (remainingSteps / STEPS));
+      if (!duringWrite && target === done + 1 && !HEADER.test(before) && HEADER.test(stderr)) kill(fraction * firstStepSeconds * 1000);
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
-      watcher?.close();
+      watcher.close();
       resolve({ killed, code, stderr });
     });
   });
@@ -105,13 +121,15 @@ async function main(): Promise<void> {
   const args = (dir: string) => ['pretrain', join(work, 'model.yaml'), '--data', join(work, 'data.jsonl'), '--vocab', join(work, 'vocab.txt'), '--steps', String(STEPS), '--batch', '4', '--seq', '64', '--save-every', '1', '--backend', BACKEND, '--resume', '-o', dir];
 
   const reference = join(work, 'reference');
-  const wall = await must(args(reference));
-  // The run's training time: the whole run less a run that stops at once (startup and compile).
-  const startup = await must([...args(join(work, 'startup')), '--steps', '1']);
-  const training = Math.max(0.5, wall - startup);
-  console.log(`reference run: ${wall.toFixed(1)} s (${training.toFixed(1)} s training, ${startup.toFixed(1)} s to start and train one step)`);
+  const { seconds: wall, trainingFrom } = await must(args(reference));
+  // A process's first step (slower: the JIT warms up) and the later ones, from the checkpoints' times.
+  const written = (step: number) => statSync(join(reference, `checkpoint-${step}`)).mtimeMs;
+  const firstStepSeconds = (written(1) - trainingFrom) / 1000;
+  const stepSeconds = (written(STEPS) - written(1)) / 1000 / (STEPS - 1);
+  console.log(`reference run: ${wall.toFixed(1)} s, its first step ${firstStepSeconds.toFixed(2)} s, later steps ${stepSeconds.toFixed(2)} s each`);
 
   let kills = 0;
+  const killedSteps = new Set<number>();
   let duringWrites = 0;
   let unloadable = 0;
   let differing = 0;
@@ -120,13 +138,20 @@ async function main(): Promise<void> {
   const problems: string[] = [];
   let round = 0;
   let dir = join(work, `killed-${round}`);
+  let killedThisRun = false;
   for (;;) {
     const latest = latestCheckpoint(dir);
     const done = latest?.step ?? 0;
-    // Every other kill aims at a checkpoint write, the rest fall anywhere in the training.
-    const r = await killedRun(args(dir), dir, uniform(), kills % 2 === 1, training, STEPS - done);
+    // The step to kill in, drawn from those still to run or, with the same
+    // chance as each of them, none (the run completes and a new one starts).
+    // Every other kill aims at a checkpoint write, the rest fall anywhere in the step.
+    const target = done + 1 + Math.floor(uniform() * (STEPS - done + 1));
+    const fraction = uniform();
+    const r = target > STEPS ? { killed: false, ...(await tcc(args(dir))) } : await killedRun(args(dir), dir, done, target, fraction, kills % 2 === 1, firstStepSeconds, stepSeconds);
     if (r.killed) {
       kills++;
+      killedThisRun = true;
+      killedSteps.add(target);
       const stale = existsSync(dir) ? readdirSync(dir).filter((n) => /\.tmp-\d+$/.test(n)) : [];
       if (stale.length > 0) duringWrites++;
       const now = latestCheckpoint(dir);
@@ -145,7 +170,7 @@ async function main(): Promise<void> {
           problems.push(`kill ${kills}: ${now.dir} does not load: ${(e as Error).message}`);
         }
       }
-      if (kills % 10 === 0) process.stderr.write(`  ${kills} kills (${duringWrites} during writes), latest checkpoint step ${now?.step ?? 0}\n`);
+      if (kills % 10 === 0) process.stderr.write(`  ${kills} kills (${duringWrites} during writes), ${rounds} runs completed\n`);
       if (kills < KILLS) continue;
       // The last kill: finish the run.
       const end = await tcc(args(dir));
@@ -154,12 +179,12 @@ async function main(): Promise<void> {
       throw new Error(`a resumed run failed: ${r.stderr}`);
     }
     // The run completed: compare it with the reference.
-    rounds++;
+    if (killedThisRun) rounds++;
     const a = losses(reference);
     const b = losses(dir);
     const lossesSame = a.length === b.length && a.every((l, i) => l === b[i]);
     const weightsSame = same(join(reference, 'final', 'model.safetensors'), join(dir, 'final', 'model.safetensors'));
-    if (lossesSame && weightsSame) identicalRounds++;
+    if (lossesSame && weightsSame) identicalRounds += killedThisRun ? 1 : 0;
     else {
       const at = a.findIndex((l, i) => l !== b[i]);
       problems.push(`round ${round}: ${lossesSame ? '' : `losses differ (${a.length} vs ${b.length} steps; first: ${a[at] ?? '-'} vs ${b[at] ?? '-'}) `}${weightsSame ? '' : 'final weights differ'}`);
@@ -167,11 +192,13 @@ async function main(): Promise<void> {
     if (kills >= KILLS) break;
     rmSync(dir, { recursive: true, force: true });
     dir = join(work, `killed-${++round}`);
+    killedThisRun = false;
   }
 
   const rows: [string, string][] = [
     ['SIGKILLs', String(kills)],
     ['  of which during a checkpoint or log write', String(duringWrites)],
+    ['  steps they fell in', `${killedSteps.size} of ${STEPS}`],
     ['latest checkpoint unloadable after a kill', String(unloadable)],
     ['latest checkpoint differing from the reference', String(differing)],
     ['killed runs resumed to the end', String(rounds)],
@@ -180,7 +207,7 @@ async function main(): Promise<void> {
   console.log('');
   for (const [k, v] of rows) console.log(`${k.padEnd(56)}${v}`);
   for (const p of problems) console.log(`problem: ${p}`);
-  console.log(JSON.stringify({ bench: 'crash-safety', kills, during_writes: duringWrites, unloadable, differing, rounds, identical_rounds: identicalRounds }));
+  console.log(JSON.stringify({ bench: 'crash-safety', kills, during_writes: duringWrites, steps_hit: killedSteps.size, unloadable, differing, rounds, identical_rounds: identicalRounds }));
   rmSync(work, { recursive: true, force: true });
   if (problems.length > 0) process.exitCode = 1;
 }

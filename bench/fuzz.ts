@@ -46,13 +46,13 @@ function options(argv: string[]): Options {
 
 const modelsDir = () => fileURLToPath(new URL('../../models', import.meta.url));
 
-/** The worker: runs cases [from, to) of one kind, one JSON line per case on stdout. */
-async function worker(kindName: string, seedDir: string, seed: number, from: number, to: number, count: number): Promise<void> {
+/** The worker: runs cases [from, count) of one kind, one JSON line per case on stdout. */
+async function worker(kindName: string, seedDir: string, seed: number, from: number, count: number): Promise<void> {
   const kind = KINDS.find((k) => k.name === kindName)!;
   const cases = drawCases(kind, seedDir, count, seed);
   const caseDir = mkdtempSync(join(tmpdir(), 'tcc-fuzz-case-'));
   let peak = 0;
-  for (let i = from; i < to; i++) {
+  for (let i = from; i < count; i++) {
     process.stdout.write(JSON.stringify({ start: i }) + '\n');
     const t = performance.now();
     const r = await runCase(kind, seedDir, caseDir, cases[i]!);
@@ -81,7 +81,7 @@ async function fuzzKind(kind: Kind, seedDir: string, o: Options): Promise<Tally>
   let next = 0;
   const script = fileURLToPath(import.meta.url);
   const run = (from: number): Promise<void> => new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, '--worker', kind.name, seedDir, String(o.seed), String(from), String(o.cases), String(o.cases)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [script, '--worker', kind.name, seedDir, String(o.seed), String(from), String(o.cases)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let current = from;
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -117,6 +117,7 @@ async function fuzzKind(kind: Kind, seedDir: string, o: Options): Promise<Tally>
   });
   while (next < o.cases) await run(next);
   tally.seconds = (performance.now() - start) / 1000;
+  process.stderr.write(`  ${kind.name}: done, ${tally.cases} cases, ${tally.broken.length} broken, ${Math.round(tally.seconds)} s\n`);
   return tally;
 }
 
@@ -155,8 +156,8 @@ async function parent(o: Options): Promise<void> {
 
 const argv = process.argv.slice(2);
 if (argv[0] === '--worker') {
-  const [, kind, seedDir, seed, from, to, count] = argv;
-  await worker(kind!, seedDir!, Number(seed), Number(from), Number(to), Number(count));
+  const [, kind, seedDir, seed, from, count] = argv;
+  await worker(kind!, seedDir!, Number(seed), Number(from), Number(count));
   process.exit(0);
 } else {
   await parent(options(argv));

@@ -68,3 +68,18 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return reportError(e, debug, io);
   }
 }
+
+/** What `main` printed and returned. */
+export interface Captured {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the CLI in this process with its output captured as strings (for tests and embedding). */
+export async function mainCaptured(argv: string[]): Promise<Captured> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
+  return { code, stdout, stderr };
+}

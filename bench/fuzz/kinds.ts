@@ -7,7 +7,7 @@
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
-import { main } from '../../cli/main.js';
+import { mainCaptured, type Captured } from '../../cli/main.js';
 import { edits, mutate, wordsOf, type Edit, type Format } from './mutate.js';
 
 export interface Kind {
@@ -45,24 +45,15 @@ function finetune(seedDir: string, task: string, train: string, evaluation: stri
 }
 
 /** What tcc printed and returned for one command, run in this process. */
-export interface Outcome {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type Outcome = Captured;
 
 export async function tccInProcess(argv: string[]): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const io = { stdout: { write: (s: string) => { stdout += s; return true; } }, stderr: { write: (s: string) => { stderr += s; return true; } } };
-  let code: number;
   try {
-    code = await main(argv, io);
+    return await mainCaptured(argv);
   } catch (e) {
     // main catches everything; an escape is a verdict of its own.
-    return { code: -1, stdout, stderr: `${stderr}escaped main: ${(e as Error)?.stack ?? String(e)}` };
+    return { code: -1, stdout: '', stderr: `escaped main: ${(e as Error)?.stack ?? String(e)}` };
   }
-  return { code, stdout, stderr };
 }
 
 async function must(argv: string[]): Promise<void> {

@@ -5,7 +5,7 @@
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -24,4 +24,16 @@ export function launchWebGpuChromium(options: { acceptDownloads?: boolean } = {}
     ...options,
     args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** Opens tcc's page at `url` and waits until it has loaded its model; `problems` collects the page's uncaught errors. */
+export async function openTccPage(browser: BrowserContext, url: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction(() => (window as { tccReady?: boolean; tccError?: string }).tccReady || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
+  const error = await page.evaluate(() => (window as { tccError?: string }).tccError);
+  if (error !== undefined) throw new Error(`the page failed to load: ${error}`);
+  return { page, problems };
 }

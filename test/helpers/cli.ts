@@ -3,19 +3,12 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { main } from '../../cli/main.js';
+import { mainCaptured, type Captured } from '../../cli/main.js';
 
-export interface CliResult {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CliResult = Captured;
 
-export async function tcc(...argv: string[]): Promise<CliResult> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: (t: string) => (stderr += t) } });
-  return { code, stdout, stderr };
+export function tcc(...argv: string[]): Promise<CliResult> {
+  return mainCaptured(argv);
 }
 
 /** A temporary directory with the given files; returns paths relative to the working directory. */

@@ -11,7 +11,7 @@ import { finetuneOptions, startServer } from '../../cli/serve.js';
 import type { FinetuneState } from '../../web/finetune.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
-import { CHROMIUM, launchWebGpuChromium, screenshotDir } from '../helpers/browser.js';
+import { CHROMIUM, launchWebGpuChromium, openTccPage, screenshotDir } from '../helpers/browser.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'a', 'cook', 'runner', 'sings', 'reads', 'paints', 'song', 'book', 'good', 'bad', 'very', 'not', 'film'];
 const ready = (existsSync(CHROMIUM) && (await hasWebGpu())) || Boolean(process.env['CI']);
@@ -47,12 +47,7 @@ describe.runIf(ready)('fine-tuning in the browser', () => {
     const { server, url } = await startServer(finetuneOptions(hf, { labels: '2', batch: '4', seq: '16', port: '0' }));
     const browser = await launchWebGpuChromium({ acceptDownloads: true });
     try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto(url);
-      await page.waitForFunction(() => (window as { tccReady?: boolean; tccError?: string }).tccReady || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
-      expect(await page.evaluate(() => (window as { tccError?: string }).tccError)).toBeUndefined();
+      const { page, problems } = await openTccPage(browser, url);
       await page.setInputFiles('#data', join(dir, 'train.tsv'));
       await page.fill('#epochs', '2');
       await page.fill('#lr', '0.001');

@@ -18,7 +18,7 @@ import type { PageResult } from '../../web/app.js';
 import { closeness } from '../backends/op-table.js';
 import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
-import { CHROMIUM, launchWebGpuChromium } from '../helpers/browser.js';
+import { CHROMIUM, launchWebGpuChromium, openTccPage } from '../helpers/browser.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'cook', 'runner', 'sings', 'reads', 'paints', 'run', '##s', '##ing', '##er', 'a', 'song', 'book'];
 const TEXT = 'The runner sings a [MASK] . the cook [MASK] a book .';
@@ -47,12 +47,7 @@ describe.runIf(ready)('the web page', () => {
     const { server, url } = await startServer(serveOptions(dir, { port: '0' }));
     const browser = await launchWebGpuChromium();
     try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (e) => problems.push(e.message));
-      await page.goto(url);
-      await page.waitForFunction(() => (window as { tccReady?: boolean; tccError?: string }).tccReady || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
-      expect(await page.evaluate(() => (window as { tccError?: string }).tccError)).toBeUndefined();
+      const { page, problems } = await openTccPage(browser, url);
       await page.fill('#text', TEXT);
       await page.click('#run');
       await page.waitForFunction(() => (window as { tccResult?: unknown; tccError?: string }).tccResult || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
