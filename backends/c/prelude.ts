@@ -202,8 +202,16 @@ static inline int tcc_row_argmax(const float *x, int n) {
   return c;
 }
 
-/** c (a TCC_MR × TCC_NR tile, row-major) = (accumulate ? c : 0) + a·b over k steps. */
-static inline void tcc_micro(int k, const float *restrict a, const float *restrict b, float *restrict c, int accumulate) {
+/**
+ * c (a TCC_MR × TCC_NR tile, row-major) = (accumulate ? c : 0) + a·b over k steps.
+ * Never inlined: its tile takes 12 of AVX2's 16 vector registers, and inlined
+ * into a kernel whose epilogue keeps values of its own in registers (a
+ * dropout's keep test, constants) its loop spilled accumulators to the stack
+ * (bert-small's second FFN product with dropout and the residual in its
+ * epilogue: 29 ms inlined, 21 ms called). A call per tile costs nothing
+ * beside its TCC_MR · TCC_NR · k multiply-adds.
+ */
+static __attribute__((noinline)) void tcc_micro(int k, const float *restrict a, const float *restrict b, float *restrict c, int accumulate) {
   tcc_vf acc[TCC_MR][2];
 #pragma GCC unroll 12
   for (int r = 0; r < TCC_MR; r++) {
