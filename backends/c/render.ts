@@ -75,6 +75,8 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
   if (readsAlongKept(k)) return renderReduceByRows(w, k);
   const scope = new CExprs({ idx: k.shape, ridx: k.reduced });
   const reduced = product(k.reduced);
+  // One long sum (a gradient norm over every parameter): no kept axis to split across threads, so its reduced axis is.
+  const chunked = product(k.shape) === 1 && k.reduced.length === 1 && reduced >= 4 * SUM_CHUNK;
   loops(w, k.shape, C_NAMES.idx, product(k.shape) * reduced, false, () => {
     k.stages.forEach((stage, i) => {
       if (stage.combine === 'let') {
@@ -83,10 +85,14 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
       }
       if (stage.combine === 'sum') {
         w.line(`double s${i} = 0;`);
-        reducedLoops(w, k.reduced, `reduction(+:s${i})`, () => {
-          const x = scope.open(w, [stage.value]).render(stage.value);
-          w.line(`s${i} += ${x};`);
-        });
+        if (chunked) {
+          chunkedSum(w, reduced, `s${i}`, () => scope.open(w, [stage.value]).render(stage.value));
+        } else {
+          reducedLoops(w, k.reduced, `reduction(+:s${i})`, () => {
+            const x = scope.open(w, [stage.value]).render(stage.value);
+            w.line(`s${i} += ${x};`);
+          });
+        }
         w.line(`const float v${i} = (float)s${i};`);
         return;
       }
@@ -101,6 +107,30 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
     });
     if (k.stores.length) emitStores(w, scope, k.stores);
     if (k.elementStores.length) reducedLoops(w, k.reduced, '', () => emitStores(w, scope, k.elementStores));
+  });
+}
+
+/** Elements per partial sum of a long sum split across threads. */
+const SUM_CHUNK = 1 << 16;
+
+/**
+ * `acc` += the sum of `x` over r0 in [0, n), split into chunks of SUM_CHUNK
+ * elements whose partial sums the threads compute and one thread then adds
+ * in order: the result depends on SUM_CHUNK alone, not on the thread count.
+ */
+function chunkedSum(w: CodeWriter, n: number, acc: string, x: () => string): void {
+  w.block('{', () => {
+    const chunks = Math.ceil(n / SUM_CHUNK);
+    w.line(`double *part = (double *)tcc_scratch(3, sizeof(double) * ${chunks});`);
+    w.line('#pragma omp parallel for schedule(static)');
+    w.block(`for (int32_t ch = 0; ch < ${chunks}; ch++) {`, () => {
+      w.line('double p = 0;');
+      w.line(`const int32_t hi = ch < ${chunks - 1} ? (ch + 1) * ${SUM_CHUNK} : ${n};`);
+      w.line('#pragma omp simd reduction(+:p)');
+      w.block(`for (int32_t r0 = ch * ${SUM_CHUNK}; r0 < hi; r0++) {`, () => w.line(`p += ${x()};`));
+      w.line('part[ch] = p;');
+    });
+    w.line(`for (int32_t ch = 0; ch < ${chunks}; ch++) ${acc} += part[ch];`);
   });
 }
 

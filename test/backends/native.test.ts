@@ -7,7 +7,8 @@
 // so their absolute tolerance is 2e-5 (attention's gradient chains two
 // products: dK = (P∘(dO·Vᵀ − δ))ᵀ·Q). The JavaScript backend accumulates in
 // doubles and needs no exception. Sums keep double accumulators either way
-// (per kept point, or row by row into blocks of them for column sums).
+// (per kept point, row by row into blocks of them for column sums, or per
+// chunk of a long sum, the chunks' sums then added in order).
 
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
@@ -23,14 +24,17 @@ describe('native backend', () => {
     expect(await checkOp(test, 'infer', 99, 'native', 1e-5, atol(test))).toBeLessThanOrEqual(1);
   });
 
-  it('sums columns row by row (loop interchange) and rows along the row', () => {
+  it('sums columns row by row (loop interchange), rows along the row, and one long sum in chunks across threads', () => {
     const g = new GraphBuilder('sums', 'infer', {});
     const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [300, 150] }).id;
     g.output('columns', g.add('sum', [x], { axes: [0], keepdims: false }).id);
     g.output('rows', g.add('sum', [x], { axes: [1], keepdims: false }).id);
+    const long = g.add('input', [], { name: 'long', dtype: 'f32', shape: [300_000] }).id;
+    g.output('total', g.add('sum', [long], { axes: [0], keepdims: false }).id);
     const source = buildProgram(g.build(), 'cpu').files['kernels.c']!;
     expect(source.match(/double s0\[64\] = \{0\};/g)).toHaveLength(1);
     expect(source.match(/#pragma omp simd reduction\(\+:s0\)/g)).toHaveLength(1);
+    expect(source.match(/#pragma omp simd reduction\(\+:p\)/g)).toHaveLength(1);
   });
 
   it.each(OP_CASES.filter((c) => opDef(c.op).stochastic).map((c, i) => [name(c, i), c] as const))('%s draws the interpreter\'s dropout mask in training graphs', async (_, test) => {

@@ -83,6 +83,8 @@ export const SIZED_CASES: readonly OpCase[] = [
   // Column sums (bias gradients): the native backend sums these row by row into blocks of 64 accumulators.
   { op: 'sum', attrs: { axes: [0], keepdims: false }, operands: [f(300, 150)] },
   { op: 'sum', attrs: { axes: [0, 1], keepdims: false }, operands: [f(2, 70, 130)] },
+  // One long sum (a gradient norm): the native backend splits it into partial sums across threads.
+  { op: 'sum', attrs: { axes: [0], keepdims: false }, operands: [f(300_000)] },
   { op: 'mean', attrs: { axes: [0, 2], keepdims: true }, operands: [f(40, 3, 30)] },
   { op: 'max', attrs: { axes: [1], keepdims: false }, operands: [f(4, 1000)] },
   { op: 'softmax', attrs: { axis: -1 }, operands: [{ dtype: 'f32', shape: [3, 130], lo: -8, hi: 8 }] },
