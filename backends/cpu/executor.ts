@@ -35,7 +35,7 @@ export class CpuExecutor implements Executor {
     this.calls = module.kernels.map((k) => {
       const fn = kernels[k.fn];
       if (!fn) throw new Error(`kernel ${k.name}: function ${k.fn} is missing from the program's source`);
-      const argNames = k.args.map((r) => (module.buffers.find((b) => b.id === r.buffer) as { name?: string } | undefined)?.name);
+      const argNames = k.args.map((r) => (module.buffers[r.buffer] as { name?: string } | undefined)?.name);
       return { fn, args: k.args.map((r) => this.view(r)), argNames, streams: k.streams ?? [], name: k.name };
     });
     this.updates = module.updates.map((u) => ({ from: this.view(u.from), to: this.view(u.to) }));

@@ -3,7 +3,7 @@
 // name config values, block parameters, dims (batch, seq) and the repeat index
 // (i). A small Pratt parser; values are numbers, strings and booleans.
 
-import { MAX_NESTING } from './spec.js';
+import { MAX_NESTING, own } from './spec.js';
 
 export type ExprValue = number | string | boolean;
 
@@ -124,7 +124,7 @@ export function evaluate(e: Expr, lookup: (name: string) => ExprValue | undefine
       return e.op === '!' ? !v : -num(v, '-');
     }
     case 'call': {
-      const f = Object.prototype.hasOwnProperty.call(FUNCTIONS, e.fn) ? FUNCTIONS[e.fn] : undefined;
+      const f = own(FUNCTIONS, e.fn);
       if (!f) throw new ExprError(`unknown function '${e.fn}'`);
       return f(...e.args.map((a) => num(evaluate(a, lookup), e.fn)));
     }
