@@ -14,10 +14,11 @@
 //
 //   node dist/bench/crash-safety.js [--kills 100] [--steps 24] [--seed 1] [--backend js]
 
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { latestCheckpoint, readTrainerState } from '../runtime/checkpoint.js';
 import { readSafetensors } from '../runtime/safetensors.js';
@@ -36,17 +37,30 @@ const uniform = () => (random = (random * 48271) % 2147483647) / 2147483647;
 const tccBin = fileURLToPath(new URL('../cli/tcc.js', import.meta.url));
 const models = fileURLToPath(new URL('../../models', import.meta.url));
 
+/** The header line a pretraining prints before its first step. */
+const HEADER = /pretraining \d+ steps/;
+
+/** Collects a child's stderr (read through the returned function); `onHeader` runs once, when the header line has come. */
+function readStderr(child: ChildProcessByStdio<null, null, Readable>, onHeader: () => void): () => string {
+  let stderr = '';
+  let seen = false;
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+    if (!seen && HEADER.test(stderr)) {
+      seen = true;
+      onHeader();
+    }
+  });
+  return () => stderr;
+}
+
 /** Runs tcc to the end; fails loudly (this is a check, not a product command). */
 function tcc(args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; trainingFrom: number }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [tccBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
     let trainingFrom = NaN;
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-      if (Number.isNaN(trainingFrom) && HEADER.test(stderr)) trainingFrom = Date.now();
-    });
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr, trainingFrom }));
+    const stderr = readStderr(child, () => (trainingFrom = Date.now()));
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr: stderr(), trainingFrom }));
   });
 }
 
@@ -56,9 +70,6 @@ async function must(args: string[]): Promise<{ seconds: number; trainingFrom: nu
   if (r.code !== 0) throw new Error(`tcc ${args.join(' ')}: exit ${r.code}\n${r.stderr}`);
   return { seconds: (performance.now() - start) / 1000, trainingFrom: r.trainingFrom };
 }
-
-/** The header line a pretraining prints before its first step. */
-const HEADER = /pretraining \d+ steps/;
 
 /**
  * Starts a resumed pretraining that has `done` steps checkpointed and kills it
@@ -73,7 +84,6 @@ function killedRun(args: string[], dir: string, done: number, target: number, fr
   return new Promise((resolve) => {
     mkdirSync(dir, { recursive: true });
     const child = spawn(process.execPath, [tccBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
     let timer: NodeJS.Timeout | undefined;
     let killed = false;
     const kill = (ms: number) => {
@@ -86,15 +96,13 @@ function killedRun(args: string[], dir: string, done: number, target: number, fr
       if (duringWrite && m[2] && step === target) kill(fraction * 2);
       if (!duringWrite && !m[2] && step === target - 1) kill(fraction * stepSeconds * 1000);
     });
-    child.stderr.on('data', (d: Buffer) => {
-      const before = stderr;
-      stderr += d;
-      if (!duringWrite && target === done + 1 && !HEADER.test(before) && HEADER.test(stderr)) kill(fraction * firstStepSeconds * 1000);
+    const stderr = readStderr(child, () => {
+      if (!duringWrite && target === done + 1) kill(fraction * firstStepSeconds * 1000);
     });
     child.on('exit', (code) => {
       clearTimeout(timer);
       watcher.close();
-      resolve({ killed, code, stderr });
+      resolve({ killed, code, stderr: stderr() });
     });
   });
 }

@@ -1,18 +1,13 @@
 // File helpers for commands: whole-or-nothing writes, and reads that fail
 // with one clear line.
 
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
 import { fileSystemReason } from '../runtime/checkpoint.js';
 
-/** Writes a file whole or not at all: a temporary file renamed over the target. */
-export function writeAtomic(path: string, data: string | Uint8Array): void {
-  const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, data);
-  renameSync(temp, path);
-}
+export { writeAtomic } from '../runtime/checkpoint.js';
 
 export function readInputFile(path: string): Buffer {
   try {

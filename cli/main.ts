@@ -54,7 +54,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   try {
     await loadDsl();
     const [command, ...rest] = args;
-    if (command !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, command)) return await (await COMMANDS[command]!.load()).run(rest, debug, io);
+    if (command !== undefined && Object.hasOwn(COMMANDS, command)) return await (await COMMANDS[command]!.load()).run(rest, debug, io);
     if (command === '--version') {
       io.stdout.write(`tcc ${packageVersion()}\n`);
       return 0;

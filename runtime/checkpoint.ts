@@ -25,6 +25,18 @@ export function fileSystemReason(e: unknown): string {
   return (e as Error).message.replace(/^E[A-Z]+: /, '').replace(/, [a-z]+( '.*')?$/, '');
 }
 
+/** Writes a file whole or not at all: a temporary file renamed over the target (removed again if the write fails). */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(temp, data);
+    renameSync(temp, path);
+  } catch (e) {
+    rmSync(temp, { force: true });
+    throw e;
+  }
+}
+
 /**
  * Writes DIR whole: into DIR.tmp-PID first, then renamed over DIR. A write
  * that fails (a full disk, a read-only file system) removes what it wrote and

@@ -21,7 +21,7 @@ export function hfConfig(config: Readonly<Record<string, unknown>>, architecture
   const out: Record<string, unknown> = { architectures: [architecture], model_type: 'bert' };
   for (const key of KEYS) if (config[key] !== undefined) out[key] = config[key];
   const act = String(config.hidden_act ?? 'gelu');
-  out.hidden_act = Object.prototype.hasOwnProperty.call(HF_ACTIVATION, act) ? HF_ACTIVATION[act] : config.hidden_act;
+  out.hidden_act = Object.hasOwn(HF_ACTIVATION, act) ? HF_ACTIVATION[act] : config.hidden_act;
   // Settings HuggingFace's BERT lacks are written as they are: an importer must refuse them, not guess.
   out.position_embedding_type = config.position_embedding_type === 'sinusoidal' ? 'sinusoidal' : 'absolute';
   if (config.norm_placement === 'pre') out.norm_placement = 'pre';

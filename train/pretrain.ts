@@ -3,10 +3,10 @@
 // uninterrupted one would), one trainer step each, metrics appended to
 // DIR/metrics.jsonl, checkpoints every N steps and at the end.
 
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { appendRecord, fileSystemReason, latestCheckpoint, readTrainerState, removeStaleTemporaries, writeCheckpoint } from '../runtime/checkpoint.js';
+import { appendRecord, fileSystemReason, latestCheckpoint, readTrainerState, removeStaleTemporaries, writeAtomic, writeCheckpoint } from '../runtime/checkpoint.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
 import type { ProgramInput } from '../runtime/program.js';
 import type { PairInstance } from './corpus.js';
@@ -192,10 +192,8 @@ export async function runTraining(trainer: Trainer, data: PretrainData, settings
 function keepLoggedSteps(metricsFile: string, step: number): void {
   if (!existsSync(metricsFile)) return;
   const kept = readFileSync(metricsFile, 'utf8').split('\n').filter((l) => (loggedStep(l) ?? Infinity) <= step);
-  const temp = `${metricsFile}.tmp-${process.pid}`;
   try {
-    writeFileSync(temp, kept.map((l) => l + '\n').join(''));
-    renameSync(temp, metricsFile);
+    writeAtomic(metricsFile, kept.map((l) => l + '\n').join(''));
   } catch (e) {
     throw new RunFailure(`cannot write ${metricsFile}: ${fileSystemReason(e)}`);
   }

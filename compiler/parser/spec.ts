@@ -94,7 +94,7 @@ export interface Spec {
  * any other unknown name.
  */
 export function own<T>(record: Readonly<Record<string, T>>, key: string): T | undefined {
-  return Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined;
+  return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /** How deep brackets, parentheses and YAML collections may nest in a spec: far beyond any model, far below the stack's limit. */

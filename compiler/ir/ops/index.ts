@@ -17,7 +17,7 @@ export type OpName = keyof typeof OPS;
 export type AttrsOf<K extends OpName> = (typeof OPS)[K] extends OpDef<infer A> ? A : never;
 
 export function isOpName(name: string): name is OpName {
-  return Object.prototype.hasOwnProperty.call(OPS, name);
+  return Object.hasOwn(OPS, name);
 }
 
 export function opDef<K extends OpName>(op: K): OpDef<AttrsOf<K>> {
