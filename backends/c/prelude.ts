@@ -279,9 +279,10 @@ static float *tcc_pack_data(tcc_pack *pk, size_t floats) {
 static inline int tcc_pack_fresh(const tcc_pack *pk) { return pk->gen == tcc_generation && pk->owner == tcc_owner; }
 static inline void tcc_pack_done(tcc_pack *pk) { pk->gen = tcc_generation; pk->owner = tcc_owner; }
 
-// Per-thread scratch by slot (0-1: tcc_sgemm's packs; 3-7: attention's blocks; 8: a packed operand's row).
-static __thread float *tcc_local_buf[9];
-static __thread size_t tcc_local_cap[9];
+// Per-thread scratch by slot (0-1: tcc_sgemm's packs; 3-7: attention's blocks; 8: a packed operand's row;
+// 9: a product's column panel of B, packed as the thread reaches it).
+static __thread float *tcc_local_buf[10];
+static __thread size_t tcc_local_cap[10];
 static float *tcc_local(int slot, size_t floats) {
   if (tcc_local_cap[slot] < floats) {
     free(tcc_local_buf[slot]);

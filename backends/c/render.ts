@@ -12,9 +12,11 @@
 //              over the reduced space, sums accumulated in double; then the
 //              stores and the element stores
 //   matmul     per batch: both operands packed into register-tile panels
-//              (their prologue expressions evaluated while packing), tiles
-//              of C split across threads, the micro-kernel in registers, the
-//              epilogue stored per element of each tile as it completes
+//              (their prologue expressions evaluated while packing; B's
+//              panel by panel as threads reach them where A's rows make one
+//              block), tiles of C split across threads, the micro-kernel in
+//              registers, the epilogue stored per element of each tile as it
+//              completes
 //   attention  per (batch, query row), split across threads: the row's
 //              scores in a local array, the softmax, and the value product,
 //              so no [batch, heads, seq, seq] tensor is ever stored;
@@ -299,6 +301,45 @@ function packB(w: CodeWriter, k: MatmulKernel): void {
   packPanels(w, k, k.b.value, scope, !alongK, { dst: 'pb', tile: 'TCC_NR', tiles: 'nt', axis: 'j', extent: k.n });
 }
 
+/**
+ * Packs steps [from, from + steps) of column panel `tj` of B into the
+ * thread's scratch (`bp`, room for `room` steps), padding zero past B's last
+ * column: along k where B is read so (each column a run of k), else a k
+ * step's run of columns at a time.
+ */
+function packColumnPanel(w: CodeWriter, k: MatmulKernel, from: string, steps: string, room: string): void {
+  const nb = k.batch.length;
+  const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(nb, 'p', 'j'));
+  const render = () => scope.open(w, [k.b.value]).render(k.b.value);
+  const alongK = k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`);
+  const at = `bp[(size_t)(p - ${from}) * TCC_NR + q]`;
+  const stepsLoop = `for (int32_t p = ${from}; p < ${from} + ${steps}; p++)`;
+  w.line(`float *bp = tcc_local(9, (size_t)TCC_NR * ${room});`);
+  if (alongK) {
+    w.block('for (int32_t q = 0; q < TCC_NR; q++) {', () => {
+      w.line('const int32_t j = tj * TCC_NR + q;');
+      w.block(`if (j < ${k.n}) {`, () => {
+        w.line('#pragma omp simd');
+        w.block(`${stepsLoop} {`, () => w.line(`${at} = ${render()};`));
+      }, `} else ${stepsLoop} ${at} = 0.0f;`);
+    });
+    return;
+  }
+  // Whether the panel lies within B's columns is tested outside the vectorized loop (no load past B's last column is made).
+  w.line(`const int full = tj * TCC_NR + TCC_NR <= ${k.n};`);
+  w.block(`if (full) ${stepsLoop} {`, () => {
+    w.line('#pragma omp simd');
+    w.block('for (int32_t q = 0; q < TCC_NR; q++) {', () => {
+      w.line('const int32_t j = tj * TCC_NR + q;');
+      w.line(`${at} = ${render()};`);
+    });
+  });
+  w.block(`if (!full) ${stepsLoop} for (int32_t q = 0; q < TCC_NR; q++) {`, () => {
+    w.line('const int32_t j = tj * TCC_NR + q;');
+    w.block(`if (j < ${k.n}) {`, () => w.line(`${at} = ${render()};`), `} else ${at} = 0.0f;`);
+  });
+}
+
 /** Whether a matmul's B operand is packed once and kept (a parameter, the same for every batch, in a program that never writes it). */
 export function cachesB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
   return mode === 'infer' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
@@ -342,8 +383,21 @@ function prefetchEpilogue(w: CodeWriter, k: MatmulKernel): void {
  */
 const WHOLE_K = 2048;
 
+/**
+ * Rows up to which A makes one block of row panels on every target (at most
+ * 32 panels of TCC_MR rows, which is 6 or more), so that each column panel
+ * of B meets every row panel in one sweep (per block of k, for long
+ * products): the masked-LM decoder's rows, a batch of 128 or 192 tokens.
+ * Such a product packs each column panel of B (each block of it) as a
+ * thread reaches it, into the thread's scratch, rather than all of B first:
+ * B is read once and never written back to memory whole (the tied decoder's
+ * 62 MB embedding, twice per training step: its logits' product 50 → 35 ms).
+ */
+const ONE_BLOCK_ROWS = 32 * 6;
+
 function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   const nb = k.batch.length;
+  const panelwise = !cached && k.m <= ONE_BLOCK_ROWS;
   w.line(`const int32_t mt = (${k.m} + TCC_MR - 1) / TCC_MR, nt = (${k.n} + TCC_NR - 1) / TCC_NR;`);
   w.line(`float *pa = tcc_scratch(0, sizeof(float) * (size_t)mt * TCC_MR * ${k.k});`);
   if (k.k > WHOLE_K) w.line('float *tiles = tcc_scratch(2, sizeof(float) * (size_t)mt * nt * TCC_MR * TCC_NR);');
@@ -356,10 +410,10 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
       packB(w, k);
       w.line('tcc_pack_done(pk);');
     });
-  } else w.line(`float *pb = tcc_scratch(1, sizeof(float) * (size_t)nt * TCC_NR * ${k.k});`);
+  } else if (!panelwise) w.line(`float *pb = tcc_scratch(1, sizeof(float) * (size_t)nt * TCC_NR * ${k.k});`);
   loops(w, k.batch, C_NAMES.idx, 0, false, () => {
     packA(w, k);
-    if (!cached) packB(w, k);
+    if (!cached && !panelwise) packB(w, k);
     w.line(`#pragma omp parallel if(${k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
     w.block('{', () => {
       const epilogue = (row: string) => {
@@ -381,11 +435,12 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
           w.line('const int32_t i1 = mt - i0 < mc ? mt : i0 + mc;');
           w.line('#pragma omp for schedule(static) nowait');
           w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
+            if (panelwise) packColumnPanel(w, k, '0', String(k.k), String(k.k));
             cols();
             w.block('for (int32_t ti = i0; ti < i1; ti++) {', () => {
               w.line(`const int32_t rows = ${k.m} - ti * TCC_MR < TCC_MR ? ${k.m} - ti * TCC_MR : TCC_MR;`);
               prefetchEpilogue(w, k);
-              w.line(`tcc_micro(${k.k}, pa + (size_t)ti * ${k.k} * TCC_MR, pb + (size_t)tj * ${k.k} * TCC_NR, tile, 0);`);
+              w.line(`tcc_micro(${k.k}, pa + (size_t)ti * ${k.k} * TCC_MR, ${panelwise ? 'bp' : `pb + (size_t)tj * ${k.k} * TCC_NR`}, tile, 0);`);
               w.block('for (int32_t r = 0; r < rows; r++) {', () => {
                 w.line('const int32_t i = ti * TCC_MR + r;');
                 w.line('const float *row = tile + r * TCC_NR;');
@@ -396,7 +451,17 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
         });
         return;
       }
-      w.line(`tcc_gemm_packed(mt, nt, ${k.k}, pa, pb, tiles);`);
+      if (panelwise) {
+        // tcc_gemm_packed's order with one block of row panels, each thread packing its column panels' rows of a k block.
+        w.block(`for (int32_t k0 = 0; k0 < ${k.k}; k0 += TCC_KC) {`, () => {
+          w.line(`const int32_t kc = ${k.k} - k0 < TCC_KC ? ${k.k} - k0 : TCC_KC;`);
+          w.line('#pragma omp for schedule(static) nowait');
+          w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
+            packColumnPanel(w, k, 'k0', 'kc', 'TCC_KC');
+            w.line(`for (int32_t ti = 0; ti < mt; ti++) tcc_micro(kc, pa + (size_t)ti * ${k.k} * TCC_MR + (size_t)k0 * TCC_MR, bp, tiles + ((size_t)tj * mt + ti) * TCC_MR * TCC_NR, k0 > 0);`);
+          });
+        });
+      } else w.line(`tcc_gemm_packed(mt, nt, ${k.k}, pa, pb, tiles);`);
       // The epilogue of each column panel, by the thread that computed it.
       w.line('#pragma omp for schedule(static)');
       w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {

@@ -37,6 +37,18 @@ describe('native backend', () => {
     expect(source.match(/#pragma omp simd reduction\(\+:p\)/g)).toHaveLength(1);
   });
 
+  it('packs B a column panel at a time as threads reach it where A\'s rows make one block, else whole first', () => {
+    const g = new GraphBuilder('products', 'infer', {});
+    const w = g.add('input', [], { name: 'w', dtype: 'f32', shape: [64, 300] }).id;
+    for (const [name, rows] of [['few', 152], ['many', 400]] as const) {
+      const x = g.add('input', [], { name: `x_${name}`, dtype: 'f32', shape: [rows, 64] }).id;
+      g.output(name, g.add('matmul', [x, w], { transpose_a: false, transpose_b: false }).id);
+    }
+    const source = buildProgram(g.build(), 'cpu').files['kernels.c']!;
+    expect(source.match(/float \*bp = tcc_local\(9, \(size_t\)TCC_NR \* 64\);/g)).toHaveLength(1);
+    expect(source.match(/float \*pb = tcc_scratch\(1, /g)).toHaveLength(1);
+  });
+
   it.each(OP_CASES.filter((c) => opDef(c.op).stochastic).map((c, i) => [name(c, i), c] as const))('%s draws the interpreter\'s dropout mask in training graphs', async (_, test) => {
     expect(await checkOp(test, 'train', 3, 'native', 1e-5, 1e-6)).toBeLessThanOrEqual(1);
   });

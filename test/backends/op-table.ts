@@ -71,10 +71,14 @@ export const SIZED_CASES: readonly OpCase[] = [
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(2, 1, 64, 8), f(3, 8, 200)] },
   // Long products: the native backend's whole-k tiles past its k block (600), and k blocks through a tiles buffer
   // (2100, of small integers: every sum exact in f32, so that any order of accumulation must give the interpreter's).
+  // Up to one block of row panels (32 of 6 or 12 rows), B's column panels are packed as they are reached, read along
+  // k or along its columns; with more rows (200, 400), B is packed whole first, read either way.
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(13, 600), f(40, 600)] },
-  // More rows than the native backend's one block of row panels (32 of 6 or 12 rows).
-  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(400, 30), f(30, 40)] },
   { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [integers(2100, 10), integers(2100, 20)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [integers(12, 2100), integers(40, 2100)] },
+  { op: 'matmul', attrs: { transpose_a: true, transpose_b: false }, operands: [integers(2100, 200), integers(2100, 20)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(400, 30), f(30, 40)] },
+  { op: 'matmul', attrs: { transpose_a: false, transpose_b: true }, operands: [f(200, 24), f(40, 24)] },
   // Direct (small products).
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(70, 36), f(36, 130)] },
   { op: 'matmul', attrs: { transpose_a: false, transpose_b: false }, operands: [f(8, 96), f(96, 2)] },
