@@ -65,7 +65,7 @@ async function trainingSection(): Promise<void> {
   const training = await benchTraining(progress, peakGflops);
   write(`\n${row(['pretraining', 'metric', 'tcc native', 'peer', 'ratio'], 18)}`);
   for (const r of training) write(row([r.model, r.metric, r.value, r.peer_value ?? '-', r.ratio === undefined ? r.peer : `${r.ratio}x`], 18));
-  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians after a warm-up step; peer: PyTorch for tokens/s, the native GEMM figure above for GFLOP/s)');
+  write('(MLM + NSP with AdamW and clipping, batch 8 × seq 128, medians of the steps of 3 rounds of each engine taken in turn, each engine warmed up by a step; peer: PyTorch for tokens/s, the native GEMM figure above for GFLOP/s)');
 }
 
 async function webgpuSection(): Promise<void> {

@@ -86,7 +86,7 @@ def main():
         opt.step()
         if step >= spec["warmup"]:
             times.append(time.perf_counter() - start)
-    print(json.dumps({"tokens_per_s": b * s / statistics.median(times), "threads": torch.get_num_threads(), "torch": torch.__version__}))
+    print(json.dumps({"tokens_per_s": b * s / statistics.median(times), "step_seconds": times, "threads": torch.get_num_threads(), "torch": torch.__version__}))
 
 
 main()

@@ -1,8 +1,10 @@
 // Pretraining throughput (MLM + NSP with AdamW, batch 8 × seq 128) on the
 // native CPU backend, beside PyTorch training the same model on the same batch
 // shape in the same run (Debian's python3-torch; with libopenblas0-pthread,
-// else torch falls back to the reference BLAS). Without torch the peer is
-// reported as missing, never invented.
+// else torch falls back to the reference BLAS), in rounds taken in turn: a
+// shared machine's speed drifts by tens of percent over a minute, and
+// engines timed one after the other would see different machines. Without
+// torch the peer is reported as missing, never invented.
 
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -28,14 +30,20 @@ const CASES = [
   { model: 'bert-small', hidden: 512, layers: 4, heads: 8, repeats: 3 },
 ];
 
+/** Rounds of tcc's steps and PyTorch's, taken in turn so that both see the same phases of a shared machine. */
+const ROUNDS = 3;
+
 export type Backend = 'js' | 'native' | 'webgpu';
 
-function torchPeer(c: (typeof CASES)[number]): { tokens_per_s: number; threads: number; torch: string } | string {
+interface TorchRun { step_seconds: number[]; threads: number; torch: string }
+
+/** PyTorch's step times for the case (after a warm-up step), or why there are none. */
+function torchSteps(c: (typeof CASES)[number]): TorchRun | string {
   const script = fileURLToPath(new URL('../../bench/torch_bert.py', import.meta.url));
-  const spec = { batch: BATCH, seq: SEQ, vocab: 30522, hidden: c.hidden, layers: c.layers, heads: c.heads, intermediate: 4 * c.hidden, warmup: 1, repeats: 3, threads: os.cpus().length };
+  const spec = { batch: BATCH, seq: SEQ, vocab: 30522, hidden: c.hidden, layers: c.layers, heads: c.heads, intermediate: 4 * c.hidden, warmup: 1, repeats: c.repeats, threads: os.cpus().length };
   const run = spawnSync('/usr/bin/python3', [script, JSON.stringify(spec)], { encoding: 'utf8' });
   if (run.status !== 0) return (run.stderr || run.error?.message || 'python3 failed').trim().split('\n').pop()!;
-  return JSON.parse(run.stdout.trim().split('\n').pop()!) as { tokens_per_s: number; threads: number; torch: string };
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as TorchRun;
 }
 
 /**
@@ -56,21 +64,30 @@ export function pretrainBatch() {
   return { input_ids: ids, token_type_ids: new Int32Array(BATCH * SEQ), attention_mask: new Int32Array(BATCH * SEQ).fill(1), labels, next_sentence_label: Int32Array.from({ length: BATCH }, (_, i) => i % 2) };
 }
 
-/** Tokens per second of pretraining steps of a shipped model on a backend, the median over `repeats` steps after a warm-up step. */
-export async function pretrainingTokensPerSecond(model: string, backend: Backend, repeats: number, fuse = true): Promise<number> {
+/** A pretraining session of a shipped model on a backend, warmed up by one step: `step()` times one more, in seconds. */
+async function pretrainer(model: string, backend: Backend, fuse = true): Promise<{ step(): Promise<number>; close(): void }> {
   const compiled = buildProgram(trainingGraph(model, fuse), backend === 'webgpu' ? 'wgsl' : 'cpu', { plan: fuse });
   const session = await openSession(compiled, { native: backend === 'native' });
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
   const batch = pretrainBatch();
   await trainer.trainStep(batch); // warm-up
+  return {
+    async step() {
+      const start = performance.now();
+      await trainer.trainStep(batch);
+      return (performance.now() - start) / 1000;
+    },
+    close: () => session.destroy(),
+  };
+}
+
+/** Tokens per second of pretraining steps of a shipped model on a backend, the median over `repeats` steps after a warm-up step. */
+export async function pretrainingTokensPerSecond(model: string, backend: Backend, repeats: number, fuse = true): Promise<number> {
+  const run = await pretrainer(model, backend, fuse);
   const times: number[] = [];
-  for (let i = 0; i < repeats; i++) {
-    const start = performance.now();
-    await trainer.trainStep(batch);
-    times.push((performance.now() - start) / 1000);
-  }
-  session.destroy();
+  for (let i = 0; i < repeats; i++) times.push(await run.step());
+  run.close();
   return (BATCH * SEQ) / median(times);
 }
 
@@ -84,8 +101,26 @@ export async function benchTraining(progress: (line: string) => void, peakGflops
   const records: Record_[] = [];
   for (const c of CASES) {
     progress(`training ${c.model} batch ${BATCH}…`);
-    const value = await pretrainingTokensPerSecond(c.model, 'native', c.repeats);
-    const peer = torchPeer(c);
+    // tcc's steps and PyTorch's (a process per round) in turn.
+    const run = await pretrainer(c.model, 'native');
+    const ours: number[] = [];
+    const theirs: number[] = [];
+    let peer: TorchRun | string = 'not run';
+    for (let round = 0; round < ROUNDS; round++) {
+      // A warm-up step per round, as PyTorch's process has: the first step after the other engine ran is slower (its caches are cold).
+      if (round > 0) await run.step();
+      for (let i = 0; i < c.repeats; i++) ours.push(await run.step());
+      const torch = torchSteps(c);
+      if (typeof torch === 'string') {
+        if (!theirs.length) peer = torch;
+        continue;
+      }
+      peer = torch;
+      theirs.push(...torch.step_seconds);
+    }
+    run.close();
+    const value = (BATCH * SEQ) / median(ours);
+    const peerValue = (BATCH * SEQ) / median(theirs);
     if (peakGflops) {
       const gflops = (graphStats(trainingGraph(c.model)).flops * value) / (BATCH * SEQ) / 1e9;
       const share: Record_ = { bench: 'pretrain', model: c.model, backend: 'native', batch: BATCH, seq: SEQ, metric: 'gflops', value: round(gflops, 1), unit: 'GFLOP/s', peer: 'native GEMM 1024³', peer_value: peakGflops, ratio: round(gflops / peakGflops, 3) };
@@ -93,8 +128,8 @@ export async function benchTraining(progress: (line: string) => void, peakGflops
       records.push(share);
     }
     const record: Record_ = {
-      bench: 'pretrain', model: c.model, backend: 'native', batch: BATCH, seq: SEQ, metric: 'tokens_per_s', value: round(value, 1), unit: 'tokens/s', repeats: c.repeats,
-      ...(typeof peer === 'string' ? { peer: `pytorch (unavailable: ${peer})` } : { peer: `pytorch ${peer.torch} (${peer.threads} threads)`, peer_value: round(peer.tokens_per_s, 1), ratio: round(value / peer.tokens_per_s, 3) }),
+      bench: 'pretrain', model: c.model, backend: 'native', batch: BATCH, seq: SEQ, metric: 'tokens_per_s', value: round(value, 1), unit: 'tokens/s', repeats: ours.length,
+      ...(typeof peer === 'string' ? { peer: `pytorch (unavailable: ${peer})` } : { peer: `pytorch ${peer.torch} (${peer.threads} threads)`, peer_value: round(peerValue, 1), ratio: round(value / peerValue, 3) }),
     };
     emit(record);
     records.push(record);
