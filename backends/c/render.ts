@@ -293,11 +293,17 @@ function packA(w: CodeWriter, k: MatmulKernel): void {
   packPanels(w, k, k.a.value, scope, alongRows, { dst: 'pa', tile: 'TCC_MR', tiles: 'mt', axis: 'o', extent: k.m });
 }
 
-/** Packs B whole into column panels (`pb`): along k where it is read so, else along its columns. */
-function packB(w: CodeWriter, k: MatmulKernel): void {
+/** Expressions over B's element (p, j) (and the batch coordinates), and whether B is read along k (its columns runs of k). */
+function operandB(k: MatmulKernel): { scope: CExprs; alongK: boolean } {
   const nb = k.batch.length;
   const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(nb, 'p', 'j'));
   const alongK = k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`);
+  return { scope, alongK };
+}
+
+/** Packs B whole into column panels (`pb`): along k where it is read so, else along its columns. */
+function packB(w: CodeWriter, k: MatmulKernel): void {
+  const { scope, alongK } = operandB(k);
   packPanels(w, k, k.b.value, scope, !alongK, { dst: 'pb', tile: 'TCC_NR', tiles: 'nt', axis: 'j', extent: k.n });
 }
 
@@ -308,10 +314,8 @@ function packB(w: CodeWriter, k: MatmulKernel): void {
  * step's run of columns at a time.
  */
 function packColumnPanel(w: CodeWriter, k: MatmulKernel, from: string, steps: string, room: string): void {
-  const nb = k.batch.length;
-  const scope = new CExprs({ idx: [...k.batch, k.k, k.n], ridx: [] }, matNames(nb, 'p', 'j'));
+  const { scope, alongK } = operandB(k);
   const render = () => scope.open(w, [k.b.value]).render(k.b.value);
-  const alongK = k.b.view ? k.b.view.rowStride === 1 && k.b.view.colStride !== 1 : readsAlong([k.b.value], `idx${nb}`, `idx${nb + 1}`);
   const at = `bp[(size_t)(p - ${from}) * TCC_NR + q]`;
   const stepsLoop = `for (int32_t p = ${from}; p < ${from} + ${steps}; p++)`;
   w.line(`float *bp = tcc_local(9, (size_t)TCC_NR * ${room});`);
