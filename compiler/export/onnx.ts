@@ -199,6 +199,7 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   affine: (b, [x], out, { scale, shift }) => void b.node('Add', [b.node('Mul', [x!, b.scalar(scale)], b.fresh('scaled')), b.scalar(shift)], out),
   cast: (b, [x], out, { to }) => void b.node('Cast', [x!], out, { to: to === 'f32' ? FLOAT : INT32 }),
   dropout: (b, [x], out) => void b.node('Identity', [x!], out),
+  dropout_rows: (b, [x], out) => void b.node('Identity', [x!], out),
   reshape: (b, [x], out, { shape }, node) => void b.node('Reshape', [x!, b.shape(node, 'shape', shape)], out),
   transpose: (b, [x], out, { perm }) => void b.node('Transpose', [x!], out, { perm }),
   slice: (b, [x], out, { axis, start, end }, node) => void b.node('Slice', [x!, b.shape(node, 'start', [start]), b.shape(node, 'end', [end]), b.intTensor([1], [axis])], out),

@@ -81,6 +81,9 @@ function binaryRule(fn: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min'): { inline
 
 const f32 = (b: ExprBuilder, v: number) => b.constant(v, 'f32');
 
+/** Dropout's value of x: zero where the draw falls below the rate, else x / (1 − rate). */
+const dropOut = (b: ExprBuilder, x: KExpr, draw: KExpr, rate: number) => b.where(b.binary('lt', draw, f32(b, rate)), f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
+
 /** Coordinates of a concatenated or padded axis shifted back into an operand. */
 function shifted(b: ExprBuilder, at: readonly KExpr[], axis: number, by: number): KExpr[] {
   return at.map((x, d) => (d === axis ? b.add(x, b.int(-by)) : x));
@@ -154,9 +157,18 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
     inline: (c, { rate, stream }, at) => {
       const x = c.operand(0, at);
       if (!c.training || rate === 0) return x;
+      return dropOut(c.b, x, c.b.random(c.stream(stream), c.b.flatIndex(c.shape, at), numel(c.shape)), rate);
+    },
+  },
+  // Row r draws at row ids[r] of the whole value: the same element, so the same draw, as dropout there.
+  dropout_rows: {
+    inline: (c, { rate, stream, rows }, at) => {
+      const x = c.operand(0, at);
+      if (!c.training || rate === 0) return x;
       const { b } = c;
-      const dropped = b.binary('lt', b.random(c.stream(stream), b.flatIndex(c.shape, at), numel(c.shape)), f32(b, rate));
-      return b.where(dropped, f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
+      const width = numel(c.shape.slice(1));
+      const element = b.binary('add', b.binary('mul', c.operand(1, [at[0]!]), b.int(width)), b.flatIndex(c.shape.slice(1), at.slice(1)));
+      return dropOut(b, x, b.random(c.stream(stream), element, rows * width), rate);
     },
   },
 

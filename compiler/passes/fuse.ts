@@ -202,7 +202,7 @@ class Fusion {
         cost[n.id] = 0;
         continue;
       }
-      const own = n.op === 'gelu' || n.op === 'gelu_tanh' || n.op === 'erf' || n.op === 'gelu_grad' || n.op === 'gelu_tanh_grad' || n.op === 'exp' || n.op === 'tanh' || n.op === 'sigmoid' || n.op === 'dropout' ? 4 : 1;
+      const own = n.op === 'gelu' || n.op === 'gelu_tanh' || n.op === 'erf' || n.op === 'gelu_grad' || n.op === 'gelu_tanh_grad' || n.op === 'exp' || n.op === 'tanh' || n.op === 'sigmoid' || n.op === 'dropout' || n.op === 'dropout_rows' ? 4 : 1;
       // Stored values, and memory laid out by the layout (an in-place concatenation of gradients), are loads.
       cost[n.id] = own + n.args.reduce((s, a) => s + (this.stored.has(a) || this.owner.has(a) || this.isSource(this.node(a)) ? 0 : cost[a]!), 0);
     }

@@ -95,6 +95,7 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   cast: (c, n, dy) => [c.b.node(n.args[0]!).type.dtype === 'f32' && n.type.dtype === 'f32' ? dy : undefined],
   // The same stream draws the same mask: the gradient passes where the value did.
   dropout: (c, n, dy) => [add(c, 'dropout', [dy], n.attrs)],
+  dropout_rows: (c, n, dy) => [add(c, 'dropout_rows', [dy, n.args[1]!], n.attrs), undefined],
 
   reshape: (c, n, dy) => [add(c, 'reshape', [dy], { shape: [...c.shape(n.args[0]!)] })],
   transpose: (c, n, dy) => {

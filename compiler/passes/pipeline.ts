@@ -13,6 +13,7 @@ import { fold, foldPass } from './fold.js';
 import { fuseAttention, fuseAttentionPass } from './fuse-attention.js';
 import { fuse, fusePass } from './fuse.js';
 import { labelledRowsRewrite, labelledRowsPass } from './labelled-rows.js';
+import { neededRows, neededRowsPass } from './needed-rows.js';
 import { addAdamW, adamwPass, type AdamWOptions } from './optimizer.js';
 import { recompute, recomputePass, type RecomputeMode } from './recompute.js';
 import { simplify, simplifyPass } from './simplify.js';
@@ -47,6 +48,7 @@ export const PIPELINE: readonly PassEntry[] = [
   { ...fuseAttentionPass, when: fusing, run: fuseAttention },
   { ...concatProjectionsPass, when: fusing, run: concatProjections },
   { ...labelledRowsPass, when: (o) => training(o) && o.labelledRows !== undefined, run: (g, o) => labelledRowsRewrite(g, o.labelledRows!) },
+  { ...neededRowsPass, when: training, run: neededRows },
   { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
   { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
   { ...simplifyPass, when: always, run: simplify },

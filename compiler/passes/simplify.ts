@@ -59,6 +59,7 @@ const RULES: { readonly [K in OpName]?: readonly Rule<K>[] } = {
   ],
   cast: [(n, b) => sameAs(b, n, n.args[0]!)],
   dropout: [(n) => (n.attrs.rate === 0 ? n.args[0] : undefined)],
+  dropout_rows: [(n) => (n.attrs.rate === 0 ? n.args[0] : undefined)],
   broadcast: [(n, b) => sameAs(b, n, n.args[0]!)],
   reshape: [
     (n, b) => sameAs(b, n, n.args[0]!),

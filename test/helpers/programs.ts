@@ -5,7 +5,7 @@
 import type { CompiledProgram } from '../../compiler/program.js';
 import { initParams } from '../../runtime/init.js';
 import type { Program } from '../../runtime/program.js';
-import { openSession, type Tensor } from '../../runtime/session.js';
+import { openSession, type SessionOptions, type Tensor } from '../../runtime/session.js';
 import { rng } from './random.js';
 
 /** Valid inputs for any program tcc compiles from the shipped specs. */
@@ -37,8 +37,8 @@ function labelsEvery(shape: readonly number[], count: number, classes: number, i
 }
 
 /** Runs one step of a program with seeded parameters and inputs; every output (updates included). */
-export async function runOnce(compiled: CompiledProgram, seed = 1, inputs = inputsFor(compiled.program, seed)): Promise<Record<string, Tensor>> {
-  const session = await openSession(compiled);
+export async function runOnce(compiled: CompiledProgram, seed = 1, inputs = inputsFor(compiled.program, seed), options: SessionOptions = {}): Promise<Record<string, Tensor>> {
+  const session = await openSession(compiled, options);
   try {
     session.setParams(initParams(compiled.program.params, seed));
     if (compiled.program.states.length) {

@@ -338,7 +338,7 @@ describe('float64 interpreter', () => {
         expect(out.data).toEqual(source.data);
         return;
       }
-      if (test.op === 'dropout') {
+      if (test.op === 'dropout' || test.op === 'dropout_rows') {
         expect(out.data).toEqual(xs[0]!.data); // identity when not training
         return;
       }
@@ -370,6 +370,24 @@ describe('float64 interpreter', () => {
     expect(dropped / 10000).toBeGreaterThan(0.23);
     expect(dropped / 10000).toBeLessThan(0.27);
     expect(Array.from(a).every((v) => v === 0 || v === 1 / 0.75)).toBe(true);
+  });
+
+  it('drops at rows taken from a value what dropout of the whole value drops there (dropout_rows)', () => {
+    const g = new GraphBuilder('rows', 'train', {});
+    const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [6, 40] });
+    const ids = g.add('input', [], { name: 'ids', dtype: 'i32', shape: [5] });
+    g.output('whole', g.add('gather', [g.add('dropout', [x.id], { rate: 0.3, stream: 2 }).id, ids.id], {}).id);
+    g.output('rows', g.add('dropout_rows', [g.add('gather', [x.id, ids.id], {}).id, ids.id], { rate: 0.3, stream: 2, rows: 6 }).id);
+    const graph = g.build();
+    const feed = { x: { dtype: 'f32' as const, shape: [6, 40], data: Float64Array.from({ length: 240 }, (_, i) => 1 + i) }, ids: { dtype: 'i32' as const, shape: [5], data: Int32Array.of(4, 0, 4, 5, 2) } };
+    const out = interpret(graph, feed, {}, { training: true, seed: 9, step: 2 });
+    expect(Array.from(out['rows']!.data)).toEqual(Array.from(out['whole']!.data));
+    expect(Array.from(out['rows']!.data).filter((v) => v === 0).length).toBeGreaterThan(20);
+    const h = new GraphBuilder('bad rows', 'train', {});
+    const y = h.add('input', [], { name: 'y', dtype: 'f32', shape: [5, 40] });
+    h.output('rows', h.add('dropout_rows', [y.id, h.add('input', [], { name: 'ids', dtype: 'i32', shape: [5] }).id], { rate: 0.3, stream: 2, rows: 6 }).id);
+    const bad = { y: { dtype: 'f32' as const, shape: [5, 40], data: new Float64Array(200) }, ids: { ...feed.ids, data: Int32Array.of(0, 1, 2, 3, 6) } };
+    expect(() => interpret(h.build(), bad, {}, { training: true, seed: 9, step: 2 })).toThrow('dropout_rows row 6 is out of range [0, 6)');
   });
 
   it('rejects mismatched operands with both shapes in the message', () => {

@@ -150,5 +150,37 @@ export const elementwiseOps = {
     },
     flops: (_, out) => numel(out.shape),
   }),
+
+  dropout_rows: defineOp<{ rate: number; stream: number; rows: number }>({
+    summary: "dropout of some rows of a value with `rows` rows: row r is that value's row ids[r] and drops what dropout of the whole value drops there",
+    arity: 2,
+    fusion: 'broadcast',
+    stochastic: true,
+    attrs: { rate: { kind: 'float' }, stream: { kind: 'int', default: 0 }, rows: { kind: 'int' } },
+    infer([x, ids], { rate, rows }) {
+      requireDType(x!, 'f32', 'operand');
+      requireDType(ids!, 'i32', 'row indices');
+      if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout rate must be in [0, 1), got ${rate}`);
+      if (x!.shape.length < 1 || ids!.shape.length !== 1 || ids!.shape[0] !== x!.shape[0]) throw new ShapeError(`row indices ${formatType(ids!)} do not match the rows of ${formatType(x!)}`);
+      if (!(Number.isInteger(rows) && rows > 0)) throw new ShapeError(`dropout_rows needs the whole value's row count, got ${rows}`);
+      return x!;
+    },
+    interpret([x, ids], { rate, stream, rows }, _out, ctx): HostTensor {
+      if (!ctx.training || rate === 0) return x!;
+      const keep = 1 / (1 - rate);
+      const width = numel(x!.shape.slice(1));
+      const out = new Float64Array(x!.data.length);
+      for (let r = 0; r < ids!.data.length; r++) {
+        const row = ids!.data[r]!;
+        if (!(row >= 0 && row < rows)) throw new RangeError(`dropout_rows row ${row} is out of range [0, ${rows})`);
+        for (let j = 0; j < width; j++) {
+          const i = r * width + j;
+          out[i] = uniform01(ctx.seed, stream, ctx.step, row * width + j) < rate ? 0 : x!.data[i]! * keep;
+        }
+      }
+      return { dtype: 'f32', shape: x!.shape, data: out };
+    },
+    flops: (_, out) => numel(out.shape),
+  }),
 };
 
