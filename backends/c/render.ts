@@ -643,12 +643,13 @@ function renderLoss(w: CodeWriter, k: LossKernel): void {
   const label = (at: string) => `a${k.labels.arg}[${k.labels.offset} + ${at}]`;
   w.line('int32_t count = 0;');
   w.line(`for (int32_t r = 0; r < ${rows}; r++) count += ${label('r')} != ${ignoreIndex};`);
-  if (k.fn === 'cross_entropy_grad') w.line(`memset(a${k.out.arg} + ${k.out.offset}, 0, sizeof(float) * ${rows * classes});`);
   w.line('double total = 0;');
   if (rows * classes >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static) reduction(+:total)');
   w.block(`for (int32_t r = 0; r < ${rows}; r++) {`, () => {
     w.line(`const int32_t label = ${label('r')};`);
-    w.line(`if (label == ${ignoreIndex}) continue;`);
+    // An ignored row's gradient is zero; every other row's is written whole below.
+    if (k.fn === 'cross_entropy_grad') w.line(`if (label == ${ignoreIndex}) { memset(a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes}, 0, sizeof(float) * ${classes}); continue; }`);
+    else w.line(`if (label == ${ignoreIndex}) continue;`);
     w.line(`const float *x = ${logits} + (size_t)r * ${classes};`);
     if (k.fn === 'accuracy') {
       w.line(`total += tcc_row_argmax(x, ${classes}) == label;`);
@@ -656,15 +657,18 @@ function renderLoss(w: CodeWriter, k: LossKernel): void {
     }
     w.line(`const float top = tcc_row_max(x, ${classes});`);
     w.line('double sum = 0;');
-    w.line('#pragma omp simd reduction(+:sum)');
-    w.line(`for (int32_t c = 0; c < ${classes}; c++) sum += tcc_expf(x[c] - top);`);
-    w.line('const double lse = top + log(sum);');
-    if (k.fn === 'cross_entropy') w.line('total += lse - x[label];');
-    else {
-      w.line(`const float scale = a${k.dloss!.arg}[${k.dloss!.offset}] / (float)count;`);
+    if (k.fn === 'cross_entropy') {
+      w.line('#pragma omp simd reduction(+:sum)');
+      w.line(`for (int32_t c = 0; c < ${classes}; c++) sum += tcc_expf(x[c] - top);`);
+      w.line('total += top + log(sum) - x[label];');
+    } else {
+      // Each exponential once: kept in the gradient's row, then scaled by the row's sum.
       w.line(`float *g = a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes};`);
+      w.line('#pragma omp simd reduction(+:sum)');
+      w.line(`for (int32_t c = 0; c < ${classes}; c++) { g[c] = tcc_expf(x[c] - top); sum += g[c]; }`);
+      w.line(`const float scale = a${k.dloss!.arg}[${k.dloss!.offset}] / (float)count, share = (float)(scale / sum);`);
       w.line('#pragma omp simd');
-      w.line(`for (int32_t c = 0; c < ${classes}; c++) g[c] = (tcc_expf(x[c] - (float)lse) - (c == label)) * scale;`);
+      w.line(`for (int32_t c = 0; c < ${classes}; c++) g[c] = g[c] * share - (c == label) * scale;`);
     }
   });
   if (k.fn !== 'cross_entropy_grad') w.line(`a${k.out.arg}[${k.out.offset}] = count ? (float)(total / count) : 0.0f;`);
