@@ -4,12 +4,15 @@
 // multiplying by one, adding zero, a reshape to the same shape, a transpose
 // of a transpose, an affine of an affine, … A rule that would change a value
 // (x·0 is NaN for infinite x) is not here. What the rewritten nodes leave
-// unused, dce removes. One rule restructures rather than removes: a
-// concatenation of many operands becomes a tree of narrow ones.
+// unused, dce removes. Some rules restructure rather than remove: a
+// concatenation of many operands becomes a tree of narrow ones (and nested
+// narrow ones one); pads placed side by side and added become a
+// concatenation; a sum over a concatenation that keeps its axis becomes
+// the concatenation of the parts' sums.
 
 import type { GraphBuilder, Graph, Node } from '../ir/graph.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
-import { sameShape } from '../ir/types.js';
+import { normalizeAxis, sameShape } from '../ir/types.js';
 import { rebuildGraph } from './rewrite.js';
 
 export const simplifyPass = { name: 'simplify', summary: 'rewrites identities away (x·1, x+0, reshape of a reshape, transpose of a transpose, …)' } as const;
@@ -42,8 +45,31 @@ function identity(value: number, sides: 'both' | 'right'): Rule<'add' | 'sub' | 
   };
 }
 
+/**
+ * pad(x) + pad(y) → pad(concat(x, y)) when the two pads place their
+ * operands side by side along one axis (each adds zeros where the other
+ * has its values): the gradient of a layer's fused query, key and value
+ * projection, whose three parts then make one tensor that its readers read
+ * as memory rather than as a choice among three, element by element.
+ */
+const adjacentPads: Rule<'add'> = (n, b) => {
+  const [p, q] = n.args.map((a) => b.node(a)) as [Node, Node];
+  if (p.op !== 'pad' || q.op !== 'pad' || !sameShape(p.type.shape, n.type.shape) || !sameShape(q.type.shape, n.type.shape)) return undefined;
+  const [pa, qa] = [p.attrs as AttrsOf<'pad'>, q.attrs as AttrsOf<'pad'>];
+  const axis = normalizeAxis(pa.axis, n.type.shape.length);
+  if (normalizeAxis(qa.axis, n.type.shape.length) !== axis) return undefined;
+  const size = n.type.shape[axis]!;
+  const range = (a: AttrsOf<'pad'>) => [a.before, size - a.after] as const;
+  const [[ps, pe], [qs, qe]] = [range(pa), range(qa)];
+  const order = pe === qs ? [p, q] : qe === ps ? [q, p] : undefined;
+  if (!order) return undefined;
+  const joined = b.add('concat', order.map((o) => o.args[0]!), { axis }, n.label).id;
+  const [start, end] = [Math.min(ps, qs), Math.max(pe, qe)];
+  return start === 0 && end === size ? joined : b.add('pad', [joined], { axis, before: start, after: size - end }, n.label).id;
+};
+
 const RULES: { readonly [K in OpName]?: readonly Rule<K>[] } = {
-  add: [identity(0, 'both')],
+  add: [identity(0, 'both'), adjacentPads],
   sub: [identity(0, 'right')],
   mul: [identity(1, 'both')],
   div: [identity(1, 'right')],
@@ -78,8 +104,32 @@ const RULES: { readonly [K in OpName]?: readonly Rule<K>[] } = {
     },
   ],
   slice: [(n, b) => sameAs(b, n, n.args[0]!)],
+  sum: [
+    // A sum that keeps the concatenated axis is the concatenation of the parts' sums (the fused projection's bias gradient):
+    // each reads one tensor rather than a choice among them.
+    (n, b) => {
+      const x = b.node(n.args[0]!);
+      if (x.op !== 'concat') return undefined;
+      const rank = x.type.shape.length;
+      const axis = normalizeAxis((x.attrs as AttrsOf<'concat'>).axis, rank);
+      const axes = n.attrs.axes.map((d) => normalizeAxis(d, rank));
+      if (axes.includes(axis)) return undefined;
+      const parts = x.args.map((part) => b.add('sum', [part], n.attrs, n.label).id);
+      return b.add('concat', parts, { axis: n.attrs.keepdims ? axis : axis - axes.filter((d) => d < axis).length }, n.label).id;
+    },
+  ],
   concat: [
     (n) => (n.args.length === 1 ? n.args[0] : undefined),
+    // A concatenation of concatenations along the same axis is one (while it stays narrow).
+    (n, b) => {
+      const axis = normalizeAxis(n.attrs.axis, n.type.shape.length);
+      const inner = (id: number) => {
+        const a = b.node(id);
+        return a.op === 'concat' && normalizeAxis((a.attrs as AttrsOf<'concat'>).axis, a.type.shape.length) === axis ? a.args : [id];
+      };
+      const flat = n.args.flatMap(inner);
+      return flat.length > n.args.length && flat.length <= WIDE ? b.add('concat', flat, n.attrs, n.label).id : undefined;
+    },
     // A wide concatenation becomes a tree of narrow ones: a kernel that copies one binds few buffers.
     (n, b) => {
       if (n.args.length <= WIDE) return undefined;

@@ -1,8 +1,10 @@
 // The clean-up passes, each shown on graphs before and after, in IR text.
 
 import { describe, expect, it } from 'vitest';
+import { interpret } from '../../compiler/ir/interpret.js';
 import { parseGraph } from '../../compiler/ir/parse.js';
 import { printGraph } from '../../compiler/ir/print.js';
+import { hostTensor } from '../../compiler/ir/tensor.js';
 import { cse } from '../../compiler/passes/cse.js';
 import { dce } from '../../compiler/passes/dce.js';
 import { fold } from '../../compiler/passes/fold.js';
@@ -143,6 +145,49 @@ describe('simplify', () => {
         %2: f32[24] = reshape(%1) {shape=[24]}
         return y=%2
       }`));
+  });
+
+  it('joins side-by-side pads into one concatenation, and sums it part by part (the fused projection\'s gradient)', () => {
+    const before = ir(`
+      graph g (infer) {
+        %0: f32[2,3,4] = input "q"
+        %1: f32[2,3,4] = input "k"
+        %2: f32[2,3,4] = input "v"
+        %3: f32[2,3,12] = pad(%2) {axis=2, before=8}
+        %4: f32[2,3,12] = pad(%1) {axis=2, before=4, after=4}
+        %5: f32[2,3,12] = add(%3, %4)
+        %6: f32[2,3,12] = pad(%0) {axis=2, after=8}
+        %7: f32[2,3,12] = add(%5, %6)
+        %8: f32[1,1,12] = sum(%7) {axes=[0,1], keepdims=true}
+        %9: f32[12] = sum(%7) {axes=[0,1]}
+        %10: f32[2,3,12] = add(%3, %6)
+        return d=%7, bias=%8, flat=%9, gap=%10
+      }`);
+    const after = dce(simplify(before));
+    // Pads with a gap between them stay as they are.
+    expect(printGraph(after)).toBe(dedent(`
+      graph g (infer) {
+        %0: f32[2,3,4] = input "q"
+        %1: f32[2,3,4] = input "k"
+        %2: f32[2,3,4] = input "v"
+        %3: f32[2,3,12] = pad(%2) {axis=2, before=8}
+        %4: f32[2,3,12] = pad(%0) {axis=2, after=8}
+        %5: f32[2,3,12] = concat(%0, %1, %2) {axis=2}
+        %6: f32[1,1,4] = sum(%0) {axes=[0,1], keepdims=true}
+        %7: f32[1,1,4] = sum(%1) {axes=[0,1], keepdims=true}
+        %8: f32[1,1,4] = sum(%2) {axes=[0,1], keepdims=true}
+        %9: f32[1,1,12] = concat(%6, %7, %8) {axis=2}
+        %10: f32[4] = sum(%0) {axes=[0,1]}
+        %11: f32[4] = sum(%1) {axes=[0,1]}
+        %12: f32[4] = sum(%2) {axes=[0,1]}
+        %13: f32[12] = concat(%10, %11, %12) {axis=0}
+        %14: f32[2,3,12] = add(%3, %4)
+        return d=%5, bias=%9, flat=%13, gap=%14
+      }`));
+    // The float64 interpreter's values, before and after.
+    const inputs = Object.fromEntries(['q', 'k', 'v'].map((name, i) => [name, hostTensor('f32', [2, 3, 4], Float64Array.from({ length: 24 }, (_, j) => Math.sin(7 * i + j) * 3))]));
+    const [a, b] = [interpret(before, inputs, {}), interpret(after, inputs, {})];
+    for (const name of ['d', 'bias', 'flat', 'gap']) expect(Array.from(b[name]!.data), name).toEqual(Array.from(a[name]!.data));
   });
 
   it('keeps a broadcast that changes the shape', () => {
