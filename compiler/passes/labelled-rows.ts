@@ -20,9 +20,10 @@
 // labelled rows than `count` is refused when it is fed.
 
 import type { Graph, Node } from '../ir/graph.js';
-import { opDef, type AttrsOf } from '../ir/ops/index.js';
+import { opDef } from '../ir/ops/index.js';
 import { numel } from '../ir/types.js';
 import { dce } from './dce.js';
+import { rowArgs } from './needed-rows.js';
 import { rebuildGraph, type Rebuild } from './rewrite.js';
 
 export const labelledRowsPass = { name: 'labelled-rows', summary: 'computes a head that only label losses read at the labelled rows alone (the masked-LM decoder at the masked positions)' } as const;
@@ -39,27 +40,11 @@ interface Group {
   readonly source: Node;
 }
 
-const startsWith = (shape: readonly number[], lead: readonly number[]) => lead.every((d, i) => shape[i] === d);
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && startsWith(a, b);
-
-/** The operand whose row each output row of `node` is computed from, if `node` is row-wise over the leading dims `lead`. */
+/** The operand whose row each output row of `node` is computed from, if `node` is row-wise over the leading dims `lead` from one operand (and draws nothing). */
 function rowOperand(graph: Graph, node: Node, lead: readonly number[]): number | undefined {
-  const def = opDef(node.op);
-  const { shape } = node.type;
-  if (def.stochastic || shape.length !== lead.length + 1 || !startsWith(shape, lead)) return undefined;
-  const shapeOf = (id: number) => graph.nodes[id]!.type.shape;
-  if (def.fusion === 'elementwise' || def.fusion === 'broadcast') {
-    const full = new Set(node.args.filter((a) => sameShape(shapeOf(a), shape)));
-    const shared = node.args.every((a) => full.has(a) || shapeOf(a).length <= 1);
-    return full.size === 1 && shared ? [...full][0] : undefined;
-  }
-  if (node.op === 'matmul') {
-    const { transpose_a } = node.attrs as AttrsOf<'matmul'>;
-    const [a, w] = node.args as [number, number];
-    return !transpose_a && shapeOf(w).length === 2 && shapeOf(a).length === shape.length && startsWith(shapeOf(a), lead) ? a : undefined;
-  }
-  if (node.op === 'layer_norm') return node.args[0];
-  return undefined;
+  if (opDef(node.op).stochastic) return undefined;
+  const from = new Set(rowArgs(graph, node, lead)?.map((i) => node.args[i]!));
+  return from.size === 1 ? [...from][0] : undefined;
 }
 
 /** Heads worth computing at `count` rows: their logits are read only by label statistics of one label input. */

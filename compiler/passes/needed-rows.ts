@@ -22,16 +22,14 @@
 
 import type { Graph, Node } from '../ir/graph.js';
 import { opDef, type AttrsOf } from '../ir/ops/index.js';
-import { normalizeAxis, numel } from '../ir/types.js';
+import { normalizeAxis, numel, sameShape } from '../ir/types.js';
 import { dce } from './dce.js';
 import { rebuildGraph, type Rebuild } from './rewrite.js';
 
 export const neededRowsPass = { name: 'needed-rows', summary: 'computes the row-wise end of a training graph (an encoder\'s last feed-forward) only at the rows its heads read' } as const;
 
-const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
-
 /** The positions of the operands that `node` reads row by row (each output row from the same row of each), if it is row-wise over the leading dims `lead`. */
-function rowArgs(graph: Graph, node: Node, lead: readonly number[]): number[] | undefined {
+export function rowArgs(graph: Graph, node: Node, lead: readonly number[]): number[] | undefined {
   const def = opDef(node.op);
   const { shape } = node.type;
   if (shape.length !== lead.length + 1 || !lead.every((d, i) => shape[i] === d)) return undefined;

@@ -2,7 +2,10 @@
 // bounds, labels with some positions ignored, attention masks with padding,
 // the optimizer's step scalars; and comparing two runs' outputs.
 
-import type { CompiledProgram } from '../../compiler/program.js';
+import { sourceName, type Graph } from '../../compiler/ir/graph.js';
+import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
+import type { TensorType } from '../../compiler/ir/types.js';
+import { buildProgram, type CompiledProgram } from '../../compiler/program.js';
 import { initParams } from '../../runtime/init.js';
 import type { Program } from '../../runtime/program.js';
 import { openSession, type SessionOptions, type Tensor } from '../../runtime/session.js';
@@ -34,6 +37,22 @@ function labelsEvery(shape: readonly number[], count: number, classes: number, i
   const n = shape.reduce((a, d) => a * d, 1);
   const every = Math.ceil(n / count);
   return Int32Array.from({ length: n }, (_, i) => (i % every === 1 % every ? Math.floor(next() * classes) : ignore));
+}
+
+/**
+ * The float64 interpreter's feeds for a training graph: the made-up inputs
+ * of inputsFor (typed as the graph's input nodes are; `types` gives the
+ * inputs that derived ones stand for, such as `labels`), parameters from
+ * initParams and zero optimizer states.
+ */
+export function interpreterFeeds(graph: Graph, types: Record<string, TensorType>): { inputs: Record<string, HostTensor>; values: Record<string, HostTensor> } {
+  const { program } = buildProgram(graph, 'cpu');
+  const typeOf = new Map(graph.nodes.filter((n) => n.op === 'input').map((n) => [sourceName(n)!, n.type]));
+  for (const [name, type] of Object.entries(types)) typeOf.set(name, type);
+  const inputs = Object.fromEntries(Object.entries(inputsFor(program, 5)).map(([name, v]) => [name, hostTensor(typeOf.get(name)!.dtype, typeOf.get(name)!.shape, v)]));
+  const params = Object.fromEntries(Object.entries(initParams(program.params, 3)).map(([name, v]) => [name, hostTensor('f32', program.params.find((p) => p.name === name)!.shape, v)]));
+  const states = Object.fromEntries(program.states.map((s) => [s.name, hostTensor('f32', s.shape, new Float64Array(s.shape.reduce((a, d) => a * d, 1)))]));
+  return { inputs, values: { ...params, ...states } };
 }
 
 /** Runs one step of a program with seeded parameters and inputs; every output (updates included). */

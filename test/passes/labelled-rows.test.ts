@@ -6,14 +6,12 @@
 
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
-import { sourceName } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
-import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
 import { buildProgram, type Target } from '../../compiler/program.js';
 import { initParams } from '../../runtime/init.js';
 import { InputError } from '../../runtime/errors.js';
 import { openSession } from '../../runtime/session.js';
-import { inputsFor, runOnce, worstDifference } from '../helpers/programs.js';
+import { inputsFor, interpreterFeeds, runOnce, worstDifference } from '../helpers/programs.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 
 const gpu = await hasWebGpu();
@@ -37,15 +35,9 @@ describe('labelled rows', () => {
   });
 
   it('gives the losses, metrics and updates of the whole head (float64 interpreter)', () => {
-    const { program } = buildProgram(gathered.graph, 'cpu');
-    const fed = inputsFor(program, 5);
-    const types = new Map(gathered.graph.nodes.filter((n) => n.op === 'input').map((n) => [sourceName(n)!, n.type]));
-    types.set('labels', { dtype: 'i32', shape: [SHAPE.batch, SHAPE.seq] });
-    const inputs: Record<string, HostTensor> = Object.fromEntries(Object.entries(fed).map(([name, v]) => [name, hostTensor(types.get(name)!.dtype, types.get(name)!.shape, v)]));
-    const params = Object.fromEntries(Object.entries(initParams(program.params, 3)).map(([name, v]) => [name, hostTensor('f32', program.params.find((p) => p.name === name)!.shape, v)]));
-    const states = Object.fromEntries(program.states.map((s) => [s.name, hostTensor('f32', s.shape, new Float64Array(s.shape.reduce((a, d) => a * d, 1)))]));
-    const a = interpret(gathered.graph, inputs, { ...params, ...states }, { seed: 1, step: 1 });
-    const b = interpret(everywhere.graph, inputs, { ...params, ...states }, { seed: 1, step: 1 });
+    const { inputs, values } = interpreterFeeds(gathered.graph, { labels: { dtype: 'i32', shape: [SHAPE.batch, SHAPE.seq] } });
+    const a = interpret(gathered.graph, inputs, values, { seed: 1, step: 1 });
+    const b = interpret(everywhere.graph, inputs, values, { seed: 1, step: 1 });
     expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
     for (const [name, got_] of Object.entries(a)) {
       const want = b[name]!;

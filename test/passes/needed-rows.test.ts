@@ -7,15 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { compileFile, type CompileOptions } from '../../compiler/compile.js';
 import type { Graph } from '../../compiler/ir/graph.js';
-import { sourceName } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { graphStats } from '../../compiler/ir/stats.js';
-import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
+import type { HostTensor } from '../../compiler/ir/tensor.js';
 import { DEFAULT_ADAMW } from '../../compiler/passes/optimizer.js';
 import { PIPELINE, type PipelineOptions } from '../../compiler/passes/pipeline.js';
 import { buildProgram } from '../../compiler/program.js';
-import { initParams } from '../../runtime/init.js';
-import { inputsFor, runOnce, worstDifference } from '../helpers/programs.js';
+import { inputsFor, interpreterFeeds, runOnce, worstDifference } from '../helpers/programs.js';
 
 const SMALL = { vocab_size: 50, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16 };
 const BATCH = 2;
@@ -44,14 +42,8 @@ const upRows = (g: Graph) => g.nodes.filter((n) => n.op === 'matmul' && n.type.s
 
 /** Both graphs' outputs in the float64 interpreter, from one set of inputs, parameters, states and draws. */
 function interpretBoth({ on, off }: { on: Graph; off: Graph }, labels: readonly number[]) {
-  const { program } = buildProgram(on, 'cpu');
-  const fed = inputsFor(program, 5);
-  const types = new Map([...on.nodes, ...off.nodes].filter((n) => n.op === 'input').map((n) => [sourceName(n)!, n.type]));
-  types.set('labels', { dtype: 'i32', shape: labels });
-  const inputs: Record<string, HostTensor> = Object.fromEntries(Object.entries(fed).map(([name, v]) => [name, hostTensor(types.get(name)!.dtype, types.get(name)!.shape, v)]));
-  const params = Object.fromEntries(Object.entries(initParams(program.params, 3)).map(([name, v]) => [name, hostTensor('f32', program.params.find((p) => p.name === name)!.shape, v)]));
-  const states = Object.fromEntries(program.states.map((s) => [s.name, hostTensor('f32', s.shape, new Float64Array(s.shape.reduce((a, d) => a * d, 1)))]));
-  const run = (g: Graph) => interpret(g, inputs, { ...params, ...states }, { training: true, seed: 1, step: 1 });
+  const { inputs, values } = interpreterFeeds(on, { labels: { dtype: 'i32', shape: labels } });
+  const run = (g: Graph) => interpret(g, inputs, values, { training: true, seed: 1, step: 1 });
   return { a: run(on), b: run(off) };
 }
 
