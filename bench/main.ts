@@ -55,7 +55,7 @@ async function inferenceSection(): Promise<void> {
   const [inference, products] = [records.filter((r) => r.bench === 'inference'), records.filter((r) => r.bench === 'product')];
   write(`\n${row(['encoder', 'batch', 'tcc native ms', 'onnxruntime ms', 'ratio'], 16)}`);
   for (const r of inference) write(row([r.model, r.batch, r.value, r.peer_value, `${r.ratio}x`], 16));
-  write(`(seq 128, BertModel without heads, medians of interleaved rounds; tcc on ${inference[0]?.backend ?? 'native'}, onnxruntime on its default pool)`);
+  write(`(seq 128, BertModel without heads, medians of interleaved rounds; tcc on ${inference[0]?.backend ?? 'native'}, beside ${inference[0]?.peer ?? 'onnxruntime-node'})`);
   write(`\n${row(['product m×k×n', 'tcc native ms', 'onnxruntime ms', 'ratio'], 16)}`);
   for (const r of products) write(row([r.model, r.value, r.peer_value, `${r.ratio}x`], 16));
   write('(bert-base\'s products at 1 × 128, each alone: x·W with W a parameter, tcc\'s kernel against onnxruntime\'s MatMul over an initializer, runs with their input and output, medians of interleaved rounds)');

@@ -35,6 +35,8 @@ export interface NativeOptions {
 export class NativeExecutor implements Executor {
   readonly backend = 'native';
   readonly device: string;
+  /** The threads its kernels run on. */
+  readonly threads: number;
   readonly build: BuildResult;
   private readonly memory: HostMemory;
   private readonly native: NativeModule;
@@ -50,8 +52,8 @@ export class NativeExecutor implements Executor {
     const loaded = { exports: {} as NativeModule };
     process.dlopen(loaded, this.build.file, os.constants.dlopen.RTLD_NOW);
     this.native = loaded.exports;
-    const threads = this.native.threads(options.threads ?? 0);
-    this.device = `cpu (native, ${threads} thread${threads === 1 ? '' : 's'})`;
+    this.threads = this.native.threads(options.threads ?? 0);
+    this.device = `cpu (native, ${this.threads} thread${this.threads === 1 ? '' : 's'})`;
     this.memory = new HostMemory(module);
     this.paramBuffers = new Set(module.params.map((p) => p.buffer));
   }
