@@ -3,8 +3,9 @@
 // with the same weights, in the same process. Both use every core: tcc's
 // OpenMP threads, and onnxruntime's pool given as many (left to itself, it
 // takes one per physical core it detects, and on some of these machines it
-// detects one). The C is built before the timing starts. Then bert-base's products each alone, beside onnxruntime's
-// MatMul: the part of the encoders' time that GEMM speed decides.
+// detects one). The C is built before the timing starts. Then bert-base's
+// products each alone, beside onnxruntime's MatMul: the part of the
+// encoders' time that GEMM speed decides.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as ort from 'onnxruntime-node';
@@ -78,9 +79,9 @@ async function interleaved(repeats: number, ours: () => Promise<unknown>, peer: 
   return times;
 }
 
-/** onnxruntime's session of a model, on as many threads as tcc's session runs on. */
+/** onnxruntime's session of a model, on as many threads as tcc's session runs on (one where no C compiler left it JavaScript). */
 async function peerSession(model: Uint8Array, ours: Session): Promise<{ onnx: ort.InferenceSession; peer: string }> {
-  const threads = (ours.executor as NativeExecutor).threads;
+  const threads = (ours.executor as Partial<NativeExecutor>).threads ?? 1;
   return { onnx: await ort.InferenceSession.create(model, { intraOpNumThreads: threads }), peer: `onnxruntime-node (${threads} threads)` };
 }
 

@@ -237,9 +237,9 @@ static __attribute__((noinline)) void tcc_micro(int k, const float *restrict a, 
 /**
  * As tcc_micro, with A read where it lies rather than from a packed panel:
  * row r of the tile at a + r·lda, its k steps consecutive (a row-major
- * operand). Rows from the given count on repeat the last one (their sums are not
- * stored), so nothing past A is read. Packing a row-major A would only copy
- * it (bert-base's inference products: 5 of their 65 ms).
+ * operand). The tile's rows from the given count on repeat the last one
+ * (their sums are not stored), so nothing past A is read. Packing a
+ * row-major A would only copy it (bert-base's inference: 5 of 70 ms).
  */
 static __attribute__((noinline)) void tcc_micro_rows(int k, const float *restrict a, int lda, int rows, const float *restrict b, float *restrict c) {
   const float *ar[TCC_MR];
@@ -355,9 +355,9 @@ static inline void tcc_pack_lines(float *restrict dst, int tile, int lines, int 
  * B is packed into the thread's scratch first, along whichever of its
  * strides is 1 (attention's operands are rows of Q, K, V or of a block of
  * scores, read straight or transposed), and so is A unless its rows are
- * runs of k, which the micro-kernel reads in place; each tile's sums then complete
- * in one call of the micro-kernel (k is at most a sequence's length here)
- * and go straight into C.
+ * runs of k, which the micro-kernel reads in place; each tile's sums then
+ * complete in one call of the micro-kernel (k is at most a sequence's
+ * length here) and go straight into C.
  */
 static void tcc_sgemm(int m, int n, int k, const float *a, int ars, int acs, const float *b, int brs, int bcs, float *c, int ldc, int accumulate) {
   const int mt = (m + TCC_MR - 1) / TCC_MR, nt = (n + TCC_NR - 1) / TCC_NR;
