@@ -361,8 +361,8 @@ static inline void tcc_pack_lines(float *restrict dst, int tile, int lines, int 
  */
 static void tcc_sgemm(int m, int n, int k, const float *a, int ars, int acs, const float *b, int brs, int bcs, float *c, int ldc, int accumulate) {
   const int mt = (m + TCC_MR - 1) / TCC_MR, nt = (n + TCC_NR - 1) / TCC_NR;
-  float *pa = tcc_local(0, (size_t)mt * TCC_MR * k), *pb = tcc_local(1, (size_t)nt * TCC_NR * k);
-  if (acs != 1) for (int t = 0; t < mt; t++)
+  float *pa = acs != 1 ? tcc_local(0, (size_t)mt * TCC_MR * k) : NULL, *pb = tcc_local(1, (size_t)nt * TCC_NR * k);
+  if (pa) for (int t = 0; t < mt; t++)
     tcc_pack_lines(pa + (size_t)t * k * TCC_MR, TCC_MR, m - t * TCC_MR < TCC_MR ? m - t * TCC_MR : TCC_MR, k, a + (size_t)t * TCC_MR * ars, ars, acs);
   for (int t = 0; t < nt; t++)
     tcc_pack_lines(pb + (size_t)t * k * TCC_NR, TCC_NR, n - t * TCC_NR < TCC_NR ? n - t * TCC_NR : TCC_NR, k, b + (size_t)t * TCC_NR * bcs, bcs, brs);
@@ -371,8 +371,8 @@ static void tcc_sgemm(int m, int n, int k, const float *a, int ars, int acs, con
     const int cols = n - tj * TCC_NR < TCC_NR ? n - tj * TCC_NR : TCC_NR;
     for (int ti = 0; ti < mt; ti++) {
       const int rows = m - ti * TCC_MR < TCC_MR ? m - ti * TCC_MR : TCC_MR;
-      if (acs == 1) tcc_micro_rows(k, a + (size_t)ti * TCC_MR * ars, ars, rows, pb + (size_t)tj * k * TCC_NR, tile);
-      else tcc_micro(k, pa + (size_t)ti * k * TCC_MR, pb + (size_t)tj * k * TCC_NR, tile, 0);
+      if (pa) tcc_micro(k, pa + (size_t)ti * k * TCC_MR, pb + (size_t)tj * k * TCC_NR, tile, 0);
+      else tcc_micro_rows(k, a + (size_t)ti * TCC_MR * ars, ars, rows, pb + (size_t)tj * k * TCC_NR, tile);
       for (int r = 0; r < rows; r++) {
         float *row = c + (size_t)(ti * TCC_MR + r) * ldc + tj * TCC_NR;
         const float *sum = tile + r * TCC_NR;
