@@ -31,7 +31,7 @@ export function benchCompile(): Record_[] {
   for (const { model, mode, batch } of CASES) {
     const file = `models/${model}.yaml`;
     const name = `${model} ${mode}`;
-    const compile = () => buildProgram(compileFile(file, { batch, seq: SEQ, mode }).graph, 'cpu');
+    const compile = () => buildProgram(compileFile(file, { batch, seq: SEQ, mode }).graph);
     compile(); // warm-up
     record(name, batch, 'compile_ms', median(timeRepeated(REPEATS, compile)), REPEATS);
     const cold: number[] = [];

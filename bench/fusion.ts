@@ -19,9 +19,8 @@ const UNFUSED = 'unfused, unplanned (one kernel per op)';
 
 /** Milliseconds per forward pass (median after a warm-up), waiting for the device. */
 async function latency(graph: Graph, backend: Backend, fused: boolean, repeats: number): Promise<{ ms: number; kernels: number }> {
-  const target = backend === 'webgpu' ? 'wgsl' : 'cpu';
-  const compiled = buildProgram(graph, target, { plan: fused });
-  const session = await openSession(compiled, { native: backend === 'native' });
+  const compiled = buildProgram(graph, { plan: fused });
+  const session = await openSession(compiled, { backend });
   session.setParams(initParams(compiled.program.params, 0));
   const ids = Int32Array.from({ length: SEQ }, (_, i) => (i === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
   const inputs = { input_ids: ids, token_type_ids: new Int32Array(SEQ), attention_mask: new Int32Array(SEQ).fill(1) };
@@ -47,7 +46,7 @@ export async function benchFusion(progress: (line: string) => void): Promise<{ r
   for (const [model, mode] of [['bert-base', 'infer'], ['bert-base', 'train'], ['bert-large', 'train']] as const) {
     const graph = mode === 'infer' ? encoderGraph(model, 1) : trainingGraph(model);
     const plain = mode === 'infer' ? encoderGraph(model, 1, false) : trainingGraph(model, false);
-    const [planned, naive] = [buildProgram(graph, 'cpu').plan, buildProgram(plain, 'cpu', { plan: false }).plan];
+    const [planned, naive] = [buildProgram(graph).plan, buildProgram(plain, { plan: false }).plan];
     const batch = mode === 'infer' ? 1 : BATCH;
     record({ bench: `memory-${mode}`, model, backend: 'any', batch, seq: SEQ, metric: 'arena_bytes', value: planned.arenaBytes, unit: 'bytes', peer: UNFUSED, peer_value: naive.arenaBytes, ratio: round(planned.arenaBytes / naive.arenaBytes, 3) });
   }

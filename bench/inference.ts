@@ -105,7 +105,7 @@ async function benchProducts(progress: (line: string) => void): Promise<Record_[
     const source = g.build();
     const compiled = buildProgram(runPipeline(source, { fuse: true }).graph);
     const params = initParams(compiled.program.params, 0);
-    const session = await openSession(compiled, { native: true });
+    const session = await openSession(compiled, { backend: 'native' });
     session.setParams(params);
     const input = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
     const { onnx, peer: peerName } = await peerSession(exportOnnx(source, params).model, session);
@@ -134,7 +134,7 @@ export async function benchInference(progress: (line: string) => void): Promise<
     const { program } = compiled;
     if (!weights.has(model)) weights.set(model, initParams(program.params, 0));
     const params = weights.get(model)!;
-    const session = await openSession(compiled, { native: true });
+    const session = await openSession(compiled, { backend: 'native' });
     session.setParams(params);
     const inputs = tokens(batch);
     const { onnx, peer: peerName } = await peerSession(exportOnnx(encoderSource(model, batch), params).model, session);

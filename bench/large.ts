@@ -22,12 +22,12 @@ export async function benchLarge(progress: (line: string) => void): Promise<Reco
   };
   progress('compiling bert-large training (batch 8 × seq 128)…');
   const graph = trainingGraph('bert-large');
-  const compiled = buildProgram(graph, 'cpu', { check: true });
+  const compiled = buildProgram(graph, { check: true });
   const memory = compileReport(graph, compiled).memory;
   const base = { bench: 'large-train', model: 'bert-large', backend: 'native', batch: BATCH, seq: SEQ };
   record({ ...base, metric: 'arena_bytes', value: memory.arenaBytes, unit: 'bytes' });
   record({ ...base, metric: 'persistent_bytes', value: memory.persistentBytes, unit: 'bytes' });
-  const session = await openSession(compiled, { native: true });
+  const session = await openSession(compiled, { backend: 'native' });
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
   const batch = pretrainBatch();

@@ -28,7 +28,7 @@ async function gemm(n: number, repeats: number): Promise<number> {
   const a = g.add('input', [], { name: 'a', dtype: 'f32', shape: [n, n] });
   const b = g.add('input', [], { name: 'b', dtype: 'f32', shape: [n, n] });
   g.output('c', g.add('matmul', [a.id, b.id], {} as never).id);
-  const session = await openSession(buildProgram(g.build(), 'cpu'), { native: true });
+  const session = await openSession(buildProgram(g.build()), { backend: 'native' });
   const data = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
   await session.run({ a: data, b: data });
   const executor = session.executor as NativeExecutor;
@@ -55,8 +55,8 @@ export async function benchNative(progress: (line: string) => void): Promise<{ r
     try {
       for (const cache of ['empty', 'filled']) {
         const start = performance.now();
-        const compiled = buildProgram(encoderGraph(model, 1), 'cpu');
-        const session = await openSession(compiled, { native: true, nativeOptions: { cacheDir } });
+        const compiled = buildProgram(encoderGraph(model, 1));
+        const session = await openSession(compiled, { backend: 'native', nativeOptions: { cacheDir } });
         const ms = performance.now() - start;
         session.destroy();
         record({ bench: 'native-start', model, backend: 'native', batch: 1, seq: 128, metric: `ready_ms_${cache}_cache`, value: round(ms), unit: 'ms' });

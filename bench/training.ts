@@ -66,8 +66,8 @@ export function pretrainBatch() {
 
 /** A pretraining session of a shipped model on a backend, warmed up by one step: `step()` times one more, in seconds. */
 async function pretrainer(model: string, backend: Backend, fuse = true): Promise<{ step(): Promise<number>; close(): void }> {
-  const compiled = buildProgram(trainingGraph(model, fuse), backend === 'webgpu' ? 'wgsl' : 'cpu', { plan: fuse });
-  const session = await openSession(compiled, { native: backend === 'native' });
+  const compiled = buildProgram(trainingGraph(model, fuse), { plan: fuse });
+  const session = await openSession(compiled, { backend });
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
   const batch = pretrainBatch();

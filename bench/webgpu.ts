@@ -39,12 +39,9 @@ async function matmulSeconds(m: number, k: number, n: number, variant: 'tiled' |
   const a = g.add('input', [], { name: 'a', dtype: 'f32', shape: [m, k] });
   const b = g.add('input', [], { name: 'b', dtype: 'f32', shape: [k, n] });
   g.output('c', g.add('matmul', [a.id, b.id], { transpose_a: false, transpose_b: false }).id);
-  const compiled = buildProgram(g.build(), 'wgsl');
-  const kernel = compiled.kernels.kernels[0] as MatmulKernel;
-  const rendered = renderMatmul(kernel, variant);
-  const entry = compiled.program.kernels[0]!;
-  const program: Program = { ...compiled.program, kernels: [{ ...entry, wgsl: { ...entry.wgsl!, passes: rendered.passes } }] };
-  const executor = await WebGpuExecutor.create(program, { [entry.wgsl!.file]: rendered.code });
+  const compiled = buildProgram(g.build());
+  const kernel = compiled.kernels[0] as MatmulKernel;
+  const executor = await WebGpuExecutor.create(compiled.program, [kernel], { render: (k) => renderMatmul(k as MatmulKernel, variant) });
   executor.write(tensorRange(compiled.program.inputs[0]!), Float32Array.from({ length: m * k }, (_, i) => Math.sin(i)));
   executor.write(tensorRange(compiled.program.inputs[1]!), Float32Array.from({ length: k * n }, (_, i) => Math.cos(i)));
   executor.run();
@@ -104,9 +101,9 @@ export async function benchWebGpu(progress: (line: string) => void): Promise<Web
 
   for (const c of MODELS) {
     progress(`inference ${c.model} batch 1 on ${adapter}…`);
-    const compiled = buildProgram(encoderGraph(c.model, 1), 'wgsl');
+    const compiled = buildProgram(encoderGraph(c.model, 1));
     const params = initParams(compiled.program.params, 0);
-    const session = await openSession(compiled);
+    const session = await openSession(compiled, { backend: 'webgpu' });
     session.setParams(params);
     const ids = Int32Array.from({ length: SEQ }, (_, i) => (i === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
     const inputs = { input_ids: ids, token_type_ids: new Int32Array(SEQ), attention_mask: new Int32Array(SEQ).fill(1) };
@@ -139,7 +136,7 @@ export async function benchWebGpu(progress: (line: string) => void): Promise<Web
   progress(`pretraining bert-tiny batch ${BATCH} on ${adapter}…`);
   const repeats = software ? 3 : 10;
   const tokensPerSecond = await pretrainingTokensPerSecond('bert-tiny', 'webgpu', repeats);
-  const { params } = buildProgram(trainingGraph('bert-tiny'), 'wgsl').program;
+  const { params } = buildProgram(trainingGraph('bert-tiny')).program;
   const step = tfjsPretrainer(tf, initParams(params, 0), Object.fromEntries(params.map((p) => [p.name, p.shape])), MODELS[0]!, BATCH, TRAIN_SEQ);
   const batch = pretrainBatch();
   const peerSeconds = median(await timeAsync(repeats, () => step(batch))) / 1000;

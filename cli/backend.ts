@@ -4,7 +4,8 @@
 // `native` and `js` ask for one of them; `webgpu` runs WGSL.
 
 import type { Graph } from '../compiler/ir/graph.js';
-import type { LoadedProgram } from '../runtime/program.js';
+import type { LoadedProgram, Program } from '../runtime/program.js';
+import type { Backend } from '../runtime/executor.js';
 import { availableMemory, memoryShortfall } from '../runtime/memory.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { UsageError } from './errors.js';
@@ -35,28 +36,37 @@ export function backendFlags(values: { backend?: string | undefined; threads?: s
 /** The parse options of the two flags. */
 export const BACKEND_OPTIONS = { backend: { type: 'string' }, threads: { type: 'string' } } as const;
 
-const targetOf = (flags: BackendFlags) => (flags.backend === 'webgpu' ? 'wgsl' : 'cpu');
+/** The runtime's backend for a --backend choice: `cpu` is native C, which falls back to JavaScript without a compiler. */
+const runtimeBackend = (flags: BackendFlags): Backend => (flags.backend === 'webgpu' ? 'webgpu' : flags.backend === 'js' ? 'js' : 'native');
 
-/** Compiles the graph for the backend and opens a session on it (proving its memory plan under --debug). */
+/** Compiles the graph and opens a session on it (proving its memory plan under --debug). */
 export async function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
   const { buildProgram } = await import('../compiler/program.js');
-  return sessionOn(buildProgram(graph, targetOf(flags), { check: debug }), flags, io, debug);
+  return sessionOn(buildProgram(graph, { check: debug }), flags, io, debug);
 }
 
-/** Opens a session on a compiled program (a program directory), which must be for the backend's target. */
-export async function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
-  const target = targetOf(flags);
-  if (loaded.program.target !== target) {
-    const hint = loaded.program.target === 'wgsl' ? '--backend webgpu' : '--backend cpu, native or js';
-    throw new UsageError(`the program was compiled for target ${loaded.program.target}, which --backend ${flags.backend} does not run (use ${hint}, or recompile with --target ${target})`);
+/**
+ * Whether the program fits in the memory its backend allocates from: the
+ * host's for the CPU backends and for a WebGPU adapter that is software on
+ * the CPU (lavapipe, SwiftShader); a GPU's own memory is checked by the
+ * device when the buffers are made.
+ */
+async function checkMemory(program: Program, backend: Backend): Promise<void> {
+  if (backend === 'webgpu') {
+    const { acquireDevice, isSoftwareAdapter } = await import('../backends/wgsl/device.js');
+    if (!isSoftwareAdapter((await acquireDevice()).info)) return;
   }
-  // Host memory, checked before any of it is allocated (a WebGPU device's limits are checked when its buffers are placed).
-  const shortfall = target === 'cpu' ? memoryShortfall(loaded.program, availableMemory()) : undefined;
+  const shortfall = memoryShortfall(program, availableMemory());
   if (shortfall) throw new UsageError(shortfall);
-  const native = flags.backend === 'cpu' || flags.backend === 'native';
+}
+
+/** Opens a session on a program (compiled here or read from a program directory): checked, and its memory checked before any of it is allocated. */
+export async function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
+  const backend = runtimeBackend(flags);
+  await checkMemory(loaded.program, backend);
   let building: { stop(): void } | undefined;
   const session = openSession(loaded, {
-    native,
+    backend,
     nativeOptions: { ...(flags.threads ? { threads: flags.threads } : {}), starting: (start) => (building = timedProgress(io, start.line, start.estimateMs)) },
     notice: (line) => io.stderr.write(`${line}\n`),
     checkFinite: debug,

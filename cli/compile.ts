@@ -7,7 +7,7 @@ import { compileFile, type CompileResult } from '../compiler/compile.js';
 import { PASS_NAMES } from '../compiler/passes/pipeline.js';
 import { lifetimes } from '../compiler/passes/plan-memory.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
-import { buildProgram, TARGETS, type CompiledProgram } from '../compiler/program.js';
+import { buildProgram, programSources, TARGETS, type CompiledProgram } from '../compiler/program.js';
 import { compileReport, type CompileReport } from '../compiler/report.js';
 import { graphDot, memoryPicture, scaled } from '../compiler/pictures.js';
 import type { Program } from '../runtime/program.js';
@@ -18,7 +18,6 @@ import { UPDATE_PREFIX } from '../compiler/ir/graph.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputDirectory, outputFile, writeAtomic } from './files.js';
-import { programDigest } from '../runtime/program-dir.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json] [--emit svg|html -o FILE]
     [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
@@ -27,8 +26,9 @@ Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports it
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
   --mode M         infer (default) or train
-  --target T       the kernels' target: cpu (JavaScript, the default) or wgsl
-                   (WebGPU: one WGSL module per distinct kernel)
+  --target T       the code written beside the program for people to read: cpu
+                   (kernels.js and kernels.c, the default) or wgsl (a module per
+                   distinct kernel); the program runs on every backend
   --recompute R    training: recompute each layer's activations before its
                    backward pass (layer), or each √L layers' (sqrt); default none
   --max-predictions N  training: at most N labelled positions per sequence, so that
@@ -38,8 +38,8 @@ Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports it
   --no-fuse        one kernel per op (no fusion, attention or projection rewrites)
   --no-plan        every buffer its own memory (no memory planning)
   --dump-after P   print the IR after pass P (${PASS_NAMES.join(', ')}) and stop
-  -o, --out DIR    write the IR (graph.txt, graph.json) and the program the
-                   runtime loads (program.json, and kernels.js and kernels.c, or wgsl/*.wgsl)
+  -o, --out DIR    write the IR (graph.txt, graph.json), the program the runtime
+                   loads (program.json: layout and kernel IR) and the generated code
   --json           print one JSON object on stdout instead of the summary
   --emit svg|html  draw what the compiler did to -o FILE instead: the graph with
                    each fused kernel outlined (its ops, FLOPs, bytes moved) and the
@@ -48,12 +48,12 @@ Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports it
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 
-/** "90 for cpu: 7 per layer; matmul 50, reduce 26, …" */
+/** "90, 7 per layer (12 layers): matmul 50, reduce 26, …" */
 function kernelLine(program: Program, report: CompileReport): string {
   const counts = Object.entries(report.kernelCounts).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([kind, n]) => `${kind} ${n}`).join(', ');
   const layers = Object.keys(report.layers).length;
   const perLayer = layers ? `, ${report.kernelsPerLayer} per layer (${layers} layers)` : '';
-  return `${fmt(program.kernels.length)} for ${program.target}${perLayer}: ${counts}`;
+  return `${fmt(program.kernels.length)}${perLayer}: ${counts}`;
 }
 
 export function summary(r: CompileResult, program: Program, report: CompileReport): string {
@@ -86,7 +86,7 @@ export function summary(r: CompileResult, program: Program, report: CompileRepor
 function printPlan(compiled: CompiledProgram): string {
   const { plan, program } = compiled;
   const lines = [`memory plan: persistent ${plan.persistentBytes} bytes, arena ${plan.arenaBytes} bytes (lower bound ${plan.lowerBoundBytes}, unplanned ${plan.naiveBytes})`];
-  const life = lifetimes(compiled.kernels);
+  const life = lifetimes(compiled.lowered);
   for (const b of program.buffers) {
     const l = life[b.id];
     const shared = plan.alias[b.id] !== b.id ? ` (in place of b${plan.alias[b.id]})` : '';
@@ -136,7 +136,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
   });
   const target = oneOf(values.target, '--target', TARGETS, 'cpu');
   const started = performance.now() - result.compileMs;
-  const compiled = buildProgram(result.graph, target, { plan: !values['no-plan'], check: debug, passes: result.passes });
+  const compiled = buildProgram(result.graph, { plan: !values['no-plan'], check: debug, passes: result.passes });
   const compileMs = performance.now() - started;
   if (dumpAfter === 'plan-memory') dumped = printPlan(compiled);
   if (dumpAfter !== undefined) {
@@ -144,7 +144,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     io.stdout.write(dumped);
     return 0;
   }
-  const { program, files } = compiled;
+  const { program } = compiled;
   const report = compileReport(result.graph, compiled);
   if (values.emit !== undefined) {
     const emit = oneOf(values.emit, '--emit', ['svg', 'html'], 'html');
@@ -154,17 +154,19 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     io.stderr.write(`wrote ${written.join(', ')}: ${program.kernels.length} kernels outlined in the graph, ${memoryPicture(result.graph, compiled).buffers.length} planned buffers in the memory plan\n`);
     return 0;
   }
+  let files: Record<string, string> = {};
   if (values.out) {
     outputDirectory(values.out);
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
     writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
     // A program's sources are its own: stale kernels of an earlier compile go.
-    if (target === 'wgsl') rmSync(join(values.out, 'wgsl'), { recursive: true, force: true });
+    for (const stale of ['wgsl', 'kernels.js', 'kernels.c']) rmSync(join(values.out, stale), { recursive: true, force: true });
+    files = programSources(compiled, target);
     for (const [file, text] of Object.entries(files)) {
       mkdirSync(dirname(join(values.out, file)), { recursive: true });
       writeAtomic(join(values.out, file), text);
     }
-    writeAtomic(join(values.out, 'program.json'), JSON.stringify({ ...program, digest: programDigest(program, files) }, null, 1) + '\n');
+    writeAtomic(join(values.out, 'program.json'), JSON.stringify(program, null, 1) + '\n');
   }
   if (values.json) {
     const { graph, stats } = result;

@@ -3,8 +3,8 @@
 // weights and vocabulary come from DIR or from flags. Only those files, the
 // page and the runtime's JavaScript are served.
 
-import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createReadStream, existsSync, mkdtempSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
@@ -84,25 +84,60 @@ function resolve(options: ServeOptions, path: string): string | undefined {
   if (path === '/model/model.safetensors') return options.weights;
   if (path === '/model/vocab.txt') return options.vocab;
   if (path === '/model/program.json') return join(options.dir, 'program.json');
-  if (path.startsWith('/model/wgsl/') && path.endsWith('.wgsl')) return inside(join(options.dir, 'wgsl'), path.slice('/model/wgsl/'.length));
   return undefined;
+}
+
+/**
+ * Large files (the weights) sent at once; further requests for one are
+ * answered 503 (a client that does not read holds a slot only until its
+ * timeout). The page's many small modules are not counted.
+ */
+export const MAX_DOWNLOADS = 4;
+const LARGE_FILE = 1 << 20;
+/** A response that makes no progress for this long is dropped. */
+const STALL_MS = 30_000;
+
+const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
+
+/**
+ * Whether a request's Host names this server: the address it listens on or
+ * localhost (with its port). Any other name is refused, so that a page
+ * elsewhere cannot reach the weights by pointing a name of its own at
+ * 127.0.0.1 (DNS rebinding). Listening on every interface, IP literals are
+ * accepted too (the machine's addresses), names still are not.
+ */
+export function hostAllowed(header: string | undefined, listen: string, port: number): boolean {
+  if (!header) return false;
+  const match = /^(\[[^\]]*\]|[^:]+)(?::(\d+))?$/.exec(header.trim().toLowerCase());
+  if (!match || Number(match[2] ?? 80) !== port) return false;
+  const host = match[1]!;
+  const wildcard = listen === '0.0.0.0' || listen === '::' || listen === '[::]';
+  const bracketed = listen.includes(':') && !listen.startsWith('[') ? `[${listen}]` : listen;
+  return host === 'localhost' || host === bracketed.toLowerCase() || (wildcard && IP_LITERAL.test(host));
 }
 
 /** Starts the server; resolves once it listens, with its address. */
 export function startServer(options: ServeOptions): Promise<{ server: Server; url: string }> {
   const settings = JSON.stringify({ lowercase: options.lowercase, ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), ...FINETUNE_DEFAULTS } } : {}) });
+  let port = options.port;
+  let downloads = 0;
+  const text = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => response.writeHead(status, { 'content-type': TYPES['.txt']!, ...headers }).end(body);
   const server = createServer({ maxHeaderSize: 8192 }, (request, response) => {
     // The page only reads: no method takes a body, so none is accepted (or buffered).
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      response.writeHead(405, { allow: 'GET, HEAD', 'content-type': TYPES['.txt']!, connection: 'close' }).end('only GET and HEAD\n');
+      text(response, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD', connection: 'close' });
       request.destroy();
+      return;
+    }
+    if (!hostAllowed(request.headers.host, options.host, port)) {
+      text(response, 403, 'this server answers only to its own address and localhost\n');
       return;
     }
     let path: string;
     try {
       path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname);
     } catch {
-      response.writeHead(400, { 'content-type': TYPES['.txt']! }).end('bad request path\n');
+      text(response, 400, 'bad request path\n');
       return;
     }
     if (path === '/model/serve.json') {
@@ -110,11 +145,37 @@ export function startServer(options: ServeOptions): Promise<{ server: Server; ur
       return;
     }
     const file = resolve(options, path);
-    if (!file || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404, { 'content-type': TYPES['.txt']! }).end(`not found: ${path}\n`);
+    const stat = file && existsSync(file) ? statSync(file) : undefined;
+    if (!file || !stat?.isFile()) {
+      text(response, 404, `not found: ${path}\n`);
       return;
     }
-    response.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' }).end(readFileSync(file));
+    const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': String(stat.size), 'cache-control': 'no-store' };
+    if (request.method === 'HEAD') {
+      response.writeHead(200, headers).end();
+      return;
+    }
+    const large = stat.size >= LARGE_FILE;
+    if (large && downloads >= MAX_DOWNLOADS) {
+      text(response, 503, 'busy: try again\n', { 'retry-after': '1' });
+      return;
+    }
+    // Streamed: memory per download is a stream's buffer, whatever the file's size.
+    if (large) downloads++;
+    let done = !large;
+    const finish = () => {
+      if (!done) downloads--;
+      done = true;
+    };
+    const stream = createReadStream(file);
+    response.setTimeout(STALL_MS, () => response.destroy());
+    response.once('close', () => {
+      finish();
+      stream.destroy();
+    });
+    stream.once('error', () => response.destroy());
+    response.writeHead(200, headers);
+    stream.pipe(response);
   });
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
@@ -122,7 +183,7 @@ export function startServer(options: ServeOptions): Promise<{ server: Server; ur
     server.once('error', (e: NodeJS.ErrnoException) => failed(new UsageError(`cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`)));
     server.listen(options.port, options.host, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : options.port;
+      port = typeof address === 'object' && address ? address.port : options.port;
       done({ server, url: `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}/` });
     });
   });
@@ -136,7 +197,6 @@ export function serveOptions(dir: string, flags: { weights?: string; vocab?: str
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (program.target !== 'wgsl') throw new UsageError(`${dir} holds a ${program.target} program; compile it with --target wgsl for the page`);
   if (program.dims['batch'] !== 1) throw new UsageError(`${dir} was compiled for batch ${program.dims['batch']}; the page needs --batch 1`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new UsageError(`${dir}: the model has no masked-LM head (prediction_logits) to predict [MASK] with`);
   const weightsFlag = flags.weights ?? join(dir, 'model.safetensors');
@@ -166,12 +226,8 @@ export function finetuneOptions(model: string, flags: { labels?: string; batch?:
   const absolute = resolvePath(model);
   const file = join(isModelDirectory(absolute) ? absolute : dirname(absolute), 'finetune.tcc.yaml');
   const compiled = compileFile(file, { text: taskSpec(absolute, 'classification', labels), batch, seq, mode: 'train', verify: debug });
-  const { program, files } = buildProgram(compiled.graph, 'wgsl', { passes: compiled.passes });
+  const { program } = buildProgram(compiled.graph, { passes: compiled.passes });
   const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-'));
-  for (const [name, text] of Object.entries(files)) {
-    mkdirSync(dirname(join(dir, name)), { recursive: true });
-    writeFileSync(join(dir, name), text);
-  }
   writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
   const weightsFlag = flags.weights ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? model : undefined);
   const weights = weightsFlag && isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;

@@ -46,7 +46,7 @@ export function kernelFigures(graph: Graph, compiled: CompiledProgram): KernelFi
   const readers = new Map<number, number[]>();
   for (const node of graph.nodes) for (const a of node.args) readers.set(a, [...(readers.get(a) ?? []), node.id]);
   const outputs = new Set(graph.outputs.map((o) => o.node));
-  return compiled.kernels.kernels.map((k) => ({
+  return compiled.kernels.map((k) => ({
     name: k.name,
     kind: k.kind,
     ops: k.nodes.map((n) => graph.nodes[n]!.op),
@@ -72,7 +72,7 @@ const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').r
 export function graphDot(graph: Graph, compiled: CompiledProgram): string {
   const figures = kernelFigures(graph, compiled);
   const kernelOf = new Map<number, number>();
-  compiled.kernels.kernels.forEach((k, i) => k.nodes.forEach((n) => kernelOf.set(n, i)));
+  compiled.kernels.forEach((k, i) => k.nodes.forEach((n) => kernelOf.set(n, i)));
   const lines = [
     `digraph ${quote(graph.name)} {`,
     '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, nodesep=0.15, ranksep=0.25, newrank=true];',
@@ -84,7 +84,7 @@ export function graphDot(graph: Graph, compiled: CompiledProgram): string {
     const name = sourceName(n);
     return `${name ? `${name}\n` : ''}${n.op} ${formatType(n.type)}`;
   };
-  compiled.kernels.kernels.forEach((k, i) => {
+  compiled.kernels.forEach((k, i) => {
     const f = figures[i]!;
     lines.push(`  subgraph cluster_k${i} {`, `    id=${quote(`kernel-${i}`)}; label=${quote(`${f.name} · ${scaled(f.flops, 'FLOP')} · ${scaled(f.bytes, 'B')}`)};`);
     lines.push(`    style="rounded,filled"; color="#3b6fd8"; fillcolor="#eef3fd"; fontcolor="#1d3f8c";`);
@@ -139,9 +139,9 @@ export function memoryPicture(graph: Graph, compiled: CompiledProgram): MemoryPi
   const { plan, program } = compiled;
   const loss = graph.outputs.find((o) => o.name === 'loss')?.node ?? graph.nodes.length;
   const recomputed = new Set(graph.recomputed ?? []);
-  const node = (b: number) => compiled.kernels.buffers[b]!.node;
+  const node = (b: number) => compiled.lowered.buffers[b]!.node;
   const pass = (b: number): 'forward' | 'backward' => (node(b) === undefined || node(b)! <= loss || recomputed.has(node(b)!) ? 'forward' : 'backward');
-  const life = lifetimes(compiled.kernels);
+  const life = lifetimes(compiled.lowered);
   const aliases = new Map<number, string[]>();
   program.buffers.forEach((b) => {
     if (plan.alias[b.id] !== b.id && b.name) aliases.set(plan.alias[b.id]!, [...(aliases.get(plan.alias[b.id]!) ?? []), b.name]);
@@ -153,7 +153,7 @@ export function memoryPicture(graph: Graph, compiled: CompiledProgram): MemoryPi
     const also = aliases.get(b.id) ?? [];
     buffers.push({ buffer: b.id, name: `${b.name ?? `b${b.id}`}${also.length ? ` (then in place: ${also.join(', ')})` : ''}`, start: l[0], end: l[1] + 1, offset: b.offset, bytes: 4 * b.size, pass: pass(b.id) });
   }
-  const kernels = compiled.kernels.kernels.length;
+  const kernels = compiled.kernels.length;
   const live = new Array<number>(kernels).fill(0);
   for (const b of buffers) for (let k = b.start; k < Math.min(b.end, kernels); k++) live[k]! += b.bytes;
   return { buffers, live, arenaBytes: plan.arenaBytes, lowerBoundBytes: plan.lowerBoundBytes, kernels };

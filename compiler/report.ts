@@ -18,9 +18,9 @@ function activationBytes(graph: Graph, compiled: CompiledProgram): number {
   const loss = graph.outputs.find((o) => o.name === 'loss')?.node ?? graph.nodes.length;
   const recomputed = new Set(graph.recomputed ?? []);
   const forward = (node: number | undefined) => node !== undefined && (node <= loss || recomputed.has(node));
-  const life = lifetimes(compiled.kernels);
-  const delta = new Array<number>(compiled.kernels.kernels.length + 2).fill(0);
-  for (const b of compiled.kernels.buffers) {
+  const life = lifetimes(compiled.lowered);
+  const delta = new Array<number>(compiled.kernels.length + 2).fill(0);
+  for (const b of compiled.lowered.buffers) {
     const l = life[b.id];
     if (!l || compiled.program.buffers[b.id]!.region !== 'arena' || !forward(b.node)) continue;
     const bytes = 4 * numel([b.size]);
@@ -61,17 +61,17 @@ function regionOf(graph: Graph): Map<number, string> {
 export function compileReport(graph: Graph, compiled: CompiledProgram): CompileReport {
   const { kernels, plan } = compiled;
   const kernelCounts: Record<string, number> = {};
-  for (const k of kernels.kernels) kernelCounts[k.kind] = (kernelCounts[k.kind] ?? 0) + 1;
+  for (const k of kernels) kernelCounts[k.kind] = (kernelCounts[k.kind] ?? 0) + 1;
   // A kernel belongs to the layer of the last node it computes: where its result comes from.
   const of = regionOf(graph);
   const layers: Record<string, number> = {};
   for (const r of graph.regions ?? []) layers[r.name] = 0;
-  for (const k of kernels.kernels) {
+  for (const k of kernels) {
     const region = [...k.nodes].reverse().map((n) => of.get(n)).find((r) => r !== undefined);
     if (region) layers[region]!++;
   }
   return {
-    kernels: kernels.kernels.length,
+    kernels: kernels.length,
     kernelsPerLayer: Math.max(0, ...Object.values(layers)),
     layers,
     kernelCounts,

@@ -1,54 +1,51 @@
 // Reading a compiled program directory from disk (Node); the browser page
-// fetches the same files. A program directory is the compiler's output:
-// program.json carries a SHA-256 digest of itself and of each kernel source,
-// and a directory whose files no longer match it is refused before anything
-// runs (a changed kernel source would otherwise run, or crash, as written).
+// fetches the same program.json. Only program.json is read: the kernel
+// sources beside it are for people, and the code that runs is generated
+// from the program's checked kernel IR (program-check.ts).
 
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from './errors.js';
-import { PROGRAM_FORMAT, programFiles, type LoadedProgram, type Program } from './program.js';
+import { checkProgram } from './program-check.js';
+import type { LoadedProgram } from './program.js';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+/** The largest program.json read: bert-large's training step takes a few megabytes. */
+export const MAX_PROGRAM_BYTES = 64 * 2 ** 20;
 
-/** The digest program.json carries: SHA-256 of the program (without its digest) and of each source file. */
-export function programDigest(program: Program, files: Readonly<Record<string, string>>): Record<string, string> {
-  const { digest: _, ...rest } = program;
-  return { 'program.json': sha256(JSON.stringify(rest)), ...Object.fromEntries(Object.entries(files).map(([f, text]) => [f, sha256(text)])) };
+/** A regular file's bytes, at most `limit` of them (a FIFO, a device or a huge file is refused before it is read). */
+function readBounded(path: string, limit: number): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new InputError(`cannot read ${path}: not a regular file`);
+    if (stat.size > limit) throw new InputError(`${path} is ${stat.size} bytes, more than the ${limit} a program takes`);
+    const bytes = Buffer.alloc(stat.size);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }
 
-const changed = (file: string) => `${file} was changed after tcc compile wrote it (it does not match the digest in program.json); compile the model again`;
-
-/** Reads a compiled program directory; a malformed or changed one is a one-line InputError naming the file. */
+/** Reads and checks a compiled program directory; a malformed one is a one-line InputError naming the file and field. */
 export function loadProgram(dir: string): LoadedProgram {
   const path = join(dir, 'program.json');
-  let program: Program;
+  let json: unknown;
   try {
-    program = JSON.parse(readFileSync(path, 'utf8')) as Program;
+    json = JSON.parse(readBounded(path, MAX_PROGRAM_BYTES).toString('utf8'));
   } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
-  if (program === null || typeof program !== 'object' || program.format !== PROGRAM_FORMAT) {
-    throw new InputError(`${path}: format '${String((program as Program | null)?.format)}' is not ${PROGRAM_FORMAT}; compile the model again with this tcc`);
-  }
-  const digest = program.digest as Readonly<Record<string, unknown>> | undefined;
-  if (digest === null || typeof digest !== 'object' || digest['program.json'] !== programDigest(program, {})['program.json']) throw new InputError(changed(path));
-  const regionBytes = { persistent: program.persistentBytes, arena: program.arenaBytes };
-  for (const b of program.buffers) {
-    const end = b.offset + 4 * b.size;
-    if (!(b.region in regionBytes)) throw new InputError(`${path}: buffer ${b.id} lies in no region ('${String(b.region)}')`);
-    if (end > regionBytes[b.region]) throw new InputError(`${path}: buffer ${b.id} reaches byte ${end}, past the ${b.region} region of ${regionBytes[b.region]}`);
-  }
-  const files: Record<string, string> = {};
-  for (const file of programFiles(program)) {
-    if (file.split(/[\\/]/).includes('..')) throw new InputError(`${path}: source file '${file}' lies outside the program directory`);
-    try {
-      files[file] = readFileSync(join(dir, file), 'utf8');
-    } catch (e) {
-      throw new InputError(`cannot read ${join(dir, file)}: ${(e as Error).message}`);
-    }
-    if (digest[file] !== sha256(files[file])) throw new InputError(changed(join(dir, file)));
-  }
-  return { program, files };
+  return { program: checkProgram(json, path).program };
 }

@@ -1,19 +1,20 @@
-// The program artifact: what `tcc compile [--target cpu|wgsl] -o DIR` writes
-// and the runtime loads without the compiler.
+// The program artifact: what `tcc compile -o DIR` writes and the runtime
+// loads without the compiler.
 //
 //   DIR/program.json   this Program: buffers at planned offsets, inputs,
-//                      parameters (HuggingFace names), outputs, kernels in
-//                      order with the buffer ranges each binds
-//   DIR/kernels.js     the kernels' functions (target cpu), one per distinct
-//                      kernel; a kernel entry names its function
-//   DIR/kernels.c      the same kernels in C (target cpu): the native
-//                      backend builds it into a Node-API module, with a
-//                      call table of the kernels in order
-//   DIR/wgsl/*.wgsl    one WGSL module per distinct kernel (target wgsl); the
-//                      kernel's entry says how to bind and dispatch it
+//                      parameters (HuggingFace names), outputs, the kernel
+//                      IR of each distinct kernel (`functions`), and the
+//                      kernels in order with the buffer ranges each binds
 //   DIR/graph.txt      the graph IR, for people
+//   DIR/kernels.js, DIR/kernels.c, DIR/wgsl/*.wgsl
+//                      the code generated from that kernel IR, for people to
+//                      read; never loaded
 //
-// program.json's `digest` lets the runtime refuse a directory changed since.
+// A program directory is data. The runtime checks program.json field by
+// field, proves every kernel stays inside its buffers (kernel-check.ts) and
+// generates the code it runs from the kernel IR on the machine that runs it
+// (C built and cached under the user's cache directory by its content), for
+// whichever backend runs it: the kernel IR is the same for every target.
 //
 // Memory is two regions: `persistent` (inputs, parameters, optimizer state:
 // kept across runs) and `arena` (every value a run computes, at offsets the
@@ -22,9 +23,10 @@
 // alignment, and kernels bind ranges starting at multiples of 64 elements,
 // so that one layout serves every target.
 
+import type { Json } from './kernel-json.js';
 import type { Derived } from './labelled-rows.js';
 
-export const PROGRAM_FORMAT = 'tcc.program.v3';
+export const PROGRAM_FORMAT = 'tcc.program.v4';
 export const BUFFER_ALIGNMENT = 256;
 
 export type DTypeName = 'f32' | 'i32';
@@ -70,36 +72,16 @@ export interface BufferRange {
   readonly size: number;
 }
 
-/** How the WebGPU runtime runs a kernel's WGSL module. */
-export interface WgslDispatch {
-  /** The module's file, relative to the program directory. */
-  readonly file: string;
-  /** Entry points in order, each with its workgroup counts. */
-  readonly passes: readonly { readonly entry: string; readonly workgroups: readonly [number, number, number] }[];
-  /** Which of the kernel's args is bound as storage at @binding(0…), in order. */
-  readonly bindings: readonly number[];
-  /** f32 elements of scratch storage bound after them (0: none). */
-  readonly scratch: number;
-  /** Whether the run's uniform (seed, step) is bound after them. */
-  readonly uniform: boolean;
-  /** Whether the kernel's random streams are bound last (a uniform of the kernel's `streams`). */
-  readonly streams?: boolean;
-  /** What the device must allow: invocations per workgroup and workgroup memory in bytes. */
-  readonly invocations: number;
-  readonly workgroupBytes: number;
-}
-
 export interface ProgramKernel {
   readonly name: string;
   readonly kind: string;
   readonly label: string;
-  /** The function (cpu) that runs it; kernels that differ only in buffers share one. */
-  readonly fn: string;
-  /** The buffer ranges it binds, in the order of its args. */
+  /** Its kernel IR: an index into the program's `functions` (kernels that differ only in buffers share one). */
+  readonly function: number;
+  /** The buffer ranges it binds, in the order of its function's args. */
   readonly args: readonly BufferRange[];
   /** The random streams (dropout) it draws from, in the order its code indexes them. */
   readonly streams?: readonly number[];
-  readonly wgsl?: WgslDispatch;
 }
 
 /** What the compiler did and what it saved, as `tcc compile --json` reports it. */
@@ -114,7 +96,6 @@ export interface Program {
   readonly format: typeof PROGRAM_FORMAT;
   readonly model: string;
   readonly mode: 'infer' | 'train';
-  readonly target: 'cpu' | 'wgsl';
   readonly dims: Readonly<Record<string, number>>;
   /** Bytes of each region. */
   readonly persistentBytes: number;
@@ -124,32 +105,21 @@ export interface Program {
   readonly params: readonly ProgramParam[];
   readonly outputs: readonly ProgramTensor[];
   readonly kernels: readonly ProgramKernel[];
+  /** The kernel IR of each distinct kernel, as kernel-json.ts writes it. */
+  readonly functions: readonly Json[];
   /** Persistent state (optimizer moments), zeros at first. */
   readonly states: readonly ProgramTensor[];
   /** After each run, `from` is copied over `to` (updates not computed in place). */
   readonly updates: readonly { readonly name: string; readonly from: ProgramTensor; readonly to: ProgramTensor }[];
-  /** File of the kernels' JavaScript, beside program.json (target cpu). */
-  readonly source?: string;
-  /** File of the kernels' C, beside program.json (target cpu; the native backend). */
-  readonly native?: string;
   readonly report?: ProgramReport;
-  /** SHA-256 of the program (without this field) and of each source file, by file name (see program-dir.ts). */
-  readonly digest?: Readonly<Record<string, string>>;
 }
 
+/** A program to open a session on (a compiled one carries more). */
 export interface LoadedProgram {
   readonly program: Program;
-  /** The kernels' sources by file name, relative to the program directory. */
-  readonly files: Readonly<Record<string, string>>;
 }
 
 /** The elements of a tensor. */
 export function tensorRange(t: ProgramTensor): BufferRange {
   return { buffer: t.buffer, offset: t.offset, size: t.shape.reduce((a, d) => a * d, 1) };
-}
-
-/** The source files a program needs beside program.json. */
-export function programFiles(program: Program): string[] {
-  if (program.target === 'cpu') return [program.source ?? 'kernels.js', ...(program.native ? [program.native] : [])];
-  return [...new Set(program.kernels.map((k) => k.wgsl?.file).filter((f): f is string => f !== undefined))];
 }

@@ -3,10 +3,13 @@
 // runs are queued on the executor; what comes back is awaited.
 
 import { CpuExecutor } from '../backends/cpu/executor.js';
+import { renderProgramJs } from '../backends/cpu/render.js';
 import type { NativeOptions } from '../backends/c/executor.js';
+import { functionNames } from '../compiler/lower/hash.js';
 import type { Backend, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
 import { labelledRows } from './labelled-rows.js';
+import { checkProgram } from './program-check.js';
 import { tensorRange, type LoadedProgram, type Program, type ProgramTensor } from './program.js';
 
 export type { Backend, RunContext };
@@ -32,11 +35,9 @@ function checkIndices(name: string, shape: readonly number[], data: ArrayLike<nu
   }
 }
 
-export const TARGET_OF_BACKEND: Readonly<Record<Backend, Program['target']>> = { js: 'cpu', native: 'cpu', webgpu: 'wgsl' };
-
 export interface SessionOptions {
-  /** For CPU programs: run the C kernels (built with the system's C compiler) instead of the JavaScript ones. */
-  readonly native?: boolean;
+  /** Where the kernels run (default js): the JavaScript reference, C built by the system's compiler, or WGSL on WebGPU. */
+  readonly backend?: Backend;
   /** Threads, cache directory and progress of the native backend. */
   readonly nativeOptions?: NativeOptions;
   /** Told in one line when the native backend was asked for but cannot run here (no C compiler), before falling back to JavaScript. */
@@ -45,30 +46,34 @@ export interface SessionOptions {
   readonly checkFinite?: boolean;
 }
 
-/** Opens a session on the backend of the program's target (WebGPU needs a device first, hence async). */
+/**
+ * Opens a session on a backend. The program is checked first (every field,
+ * every kernel proven inside its buffers: a program may come from a shared
+ * directory), then the backend's code is generated from its kernel IR here:
+ * nothing a program directory says is run as code. WebGPU needs a device
+ * first, hence async.
+ */
 export async function openSession(loaded: LoadedProgram, options: SessionOptions = {}): Promise<Session> {
-  const { program, files } = loaded;
-  if (program.target === 'cpu') {
-    const updates = program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) }));
-    if (options.native) {
-      const { findCompiler } = await import('../backends/c/build.js');
-      const toolchain = findCompiler();
-      const source = files[program.native ?? 'kernels.c'];
-      if (source === undefined) throw new Error(`the program's kernels.c is missing`);
-      if (toolchain) {
-        const { NativeExecutor } = await import('../backends/c/executor.js');
-        return new Session(program, await NativeExecutor.create({ ...program, updates }, source, toolchain, options.nativeOptions));
-      }
-      options.notice?.('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
-    }
-    const source = files[program.source ?? 'kernels.js'];
-    if (source === undefined) throw new Error(`the program's kernels.js is missing`);
-    const executor = new CpuExecutor({ ...program, updates }, source);
-    executor.checkFinite = options.checkFinite ?? false;
-    return new Session(program, executor);
+  const { program, kernels } = checkProgram(loaded.program, 'the program');
+  const backend = options.backend ?? 'js';
+  if (backend === 'webgpu') {
+    const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');
+    return new Session(program, await WebGpuExecutor.create(program, kernels));
   }
-  const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');
-  return new Session(program, await WebGpuExecutor.create(program, files));
+  const fns = functionNames(kernels, 'f_');
+  const module = { ...program, kernels: program.kernels.map((k, i) => ({ name: k.name, fn: fns[i]!, args: k.args, ...(k.streams ? { streams: k.streams } : {}) })), updates: program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) })) };
+  if (backend === 'native') {
+    const { findCompiler } = await import('../backends/c/build.js');
+    const toolchain = findCompiler();
+    if (toolchain) {
+      const [{ NativeExecutor }, { renderProgramC }] = await Promise.all([import('../backends/c/executor.js'), import('../backends/c/render.js')]);
+      return new Session(program, await NativeExecutor.create(module, renderProgramC(program, kernels, fns), toolchain, options.nativeOptions));
+    }
+    options.notice?.('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
+  }
+  const executor = new CpuExecutor(module, renderProgramJs(kernels, fns, program.model));
+  executor.checkFinite = options.checkFinite ?? false;
+  return new Session(program, executor);
 }
 
 export class Session {

@@ -4,7 +4,7 @@
 // predictions at each [MASK] and the time taken. The result is also left in
 // window.tccResult for programs that drive the page.
 
-import { programFiles, type Program } from '../runtime/program.js';
+import type { Program } from '../runtime/program.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -30,14 +30,11 @@ const page = window as unknown as { tccResult?: PageResult; tccError?: string; t
 
 async function load(): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
   const program = (await (await fetchOk('model/program.json')).json()) as Program;
-  if (program.target !== 'wgsl') throw new Error(`the model directory holds a ${program.target} program; compile it with --target wgsl`);
   if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
-  const files: Record<string, string> = {};
-  await Promise.all(programFiles(program).map(async (file) => (files[file] = await (await fetchOk(`model/${file}`)).text())));
   const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;
   const [weights, vocab] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk('model/vocab.txt').then((r) => r.text())]);
-  const session = await openSession({ program, files });
+  const session = await openSession({ program }, { backend: 'webgpu' });
   const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors);
   if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
   session.setParams(matched.values);

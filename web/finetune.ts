@@ -9,7 +9,7 @@
 import type uPlot from 'uplot';
 import { DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
 import { initParams } from '../runtime/init.js';
-import { programFiles, type Program } from '../runtime/program.js';
+import type { Program } from '../runtime/program.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -48,13 +48,11 @@ interface Model {
 
 async function load(): Promise<Model> {
   const program = (await (await fetchOk('model/program.json')).json()) as Program;
-  if (program.mode !== 'train' || program.target !== 'wgsl') throw new Error('the server holds no WebGPU training program (tcc serve MODEL --finetune)');
-  const files: Record<string, string> = {};
-  await Promise.all(programFiles(program).map(async (file) => (files[file] = await (await fetchOk(`model/${file}`)).text())));
+  if (program.mode !== 'train') throw new Error('the server holds no training program (tcc serve MODEL --finetune)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as Settings;
   const vocab = await (await fetchOk('model/vocab.txt')).text();
   const served = await fetch('model/model.safetensors');
-  const session = await openSession({ program, files });
+  const session = await openSession({ program }, { backend: 'webgpu' });
   return {
     program,
     session,

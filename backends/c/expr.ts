@@ -48,11 +48,15 @@ export interface CNames {
 
 export const C_NAMES: CNames = { idx: (a) => `c${a}`, ridx: (a) => `r${a}` };
 
+const drawOnlyMemo = new WeakMap<KExpr, boolean>();
+
 /** Whether a condition is made of random draws and constants alone (dropout's keep test), so that it cannot guard a load. */
 function drawOnly(e: KExpr): boolean {
   if (e.op === 'random' || e.op === 'const') return true;
-  if (e.op === 'unary' || e.op === 'binary' || e.op === 'cast') return children(e).every(drawOnly);
-  return false;
+  if (e.op !== 'unary' && e.op !== 'binary' && e.op !== 'cast') return false;
+  let known = drawOnlyMemo.get(e);
+  if (known === undefined) drawOnlyMemo.set(e, (known = children(e).every(drawOnly)));
+  return known;
 }
 
 /**

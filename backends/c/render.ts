@@ -28,10 +28,10 @@
 // Dropout's keep tests outside attention are drawn once per run, a byte per
 // element (renderKeepTables), and the kernels read them.
 
-import { CodeWriter } from '../common/writer.js';
+import { CodeWriter, commentText } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
 import { kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../compiler/lower/kernel.js';
-import type { ProgramBuffer, ProgramKernel } from '../../runtime/program.js';
+import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
 import { cLiteral, CExprs, C_NAMES, C_TYPE, keepTable, keepTest, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';
 
@@ -140,13 +140,20 @@ function chunkedSum(w: CodeWriter, n: number, acc: string, x: () => string): voi
 /** Kept points an interchanged reduction sums at once: a block of double accumulators per stage. */
 const ROW_BLOCK = 64;
 
+const coefficientMemo = new WeakMap<KExpr, ReadonlyMap<string, number>>();
+
 /** The coefficient of each coordinate (`idx0`, `ridx1`, …) in an affine index; other terms are left out. */
-function coefficients(e: KExpr, into = new Map<string, number>(), scale = 1): Map<string, number> {
-  if (e.op === 'idx' || e.op === 'ridx') into.set(`${e.op}${e.axis}`, (into.get(`${e.op}${e.axis}`) ?? 0) + scale);
-  else if (e.op === 'binary' && e.fn === 'add') [e.a, e.b].forEach((x) => coefficients(x, into, scale));
-  else if (e.op === 'binary' && e.fn === 'mul' && e.b.op === 'const') coefficients(e.a, into, scale * e.b.value);
-  else if (e.op === 'binary' && e.fn === 'mul' && e.a.op === 'const') coefficients(e.b, into, scale * e.a.value);
-  return into;
+function coefficients(e: KExpr): ReadonlyMap<string, number> {
+  const known = coefficientMemo.get(e);
+  if (known) return known;
+  const out = new Map<string, number>();
+  const add = (from: ReadonlyMap<string, number>, scale: number) => from.forEach((c, x) => out.set(x, (out.get(x) ?? 0) + c * scale));
+  if (e.op === 'idx' || e.op === 'ridx') out.set(`${e.op}${e.axis}`, 1);
+  else if (e.op === 'binary' && e.fn === 'add') [e.a, e.b].forEach((x) => add(coefficients(x), 1));
+  else if (e.op === 'binary' && e.fn === 'mul' && e.b.op === 'const') add(coefficients(e.a), e.b.value);
+  else if (e.op === 'binary' && e.fn === 'mul' && e.a.op === 'const') add(coefficients(e.b), e.a.value);
+  coefficientMemo.set(e, out);
+  return out;
 }
 
 /**
@@ -637,30 +644,35 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   });
 }
 
+/** Ids outside the table (possible only in a program edited by hand: the runtime checks its inputs) add nothing. */
 function renderScatter(w: CodeWriter, k: ScatterKernel): void {
   const { ids, values, table } = k;
   w.line(`memset(a${table.arg} + ${table.offset}, 0, sizeof(float) * ${k.rows * k.rowSize});`);
   w.block(`for (int32_t i = 0; i < ${k.count}; i++) {`, () => {
-    w.line(`float *row = a${table.arg} + ${table.offset} + (size_t)a${ids.arg}[${ids.offset} + i] * ${k.rowSize};`);
+    w.line(`const int32_t id = a${ids.arg}[${ids.offset} + i];`);
+    w.line(`if ((uint32_t)id >= ${k.rows}u) continue;`);
+    w.line(`float *row = a${table.arg} + ${table.offset} + (size_t)id * ${k.rowSize};`);
     w.line(`const float *from = a${values.arg} + ${values.offset} + (size_t)i * ${k.rowSize};`);
     w.line('#pragma omp simd');
     w.line(`for (int32_t j = 0; j < ${k.rowSize}; j++) row[j] += from[j];`);
   });
 }
 
+/** A row counts when its label is a class: `ignoreIndex`, and anything else outside [0, classes), leaves it out. */
 function renderLoss(w: CodeWriter, k: LossKernel): void {
   const { rows, classes, ignoreIndex } = k;
   const logits = `a${k.logits.arg} + ${k.logits.offset}`;
   const label = (at: string) => `a${k.labels.arg}[${k.labels.offset} + ${at}]`;
+  const unlabelled = (x: string) => `(${x} == ${ignoreIndex} || (uint32_t)${x} >= ${classes}u)`;
   w.line('int32_t count = 0;');
-  w.line(`for (int32_t r = 0; r < ${rows}; r++) count += ${label('r')} != ${ignoreIndex};`);
+  w.line(`for (int32_t r = 0; r < ${rows}; r++) count += !${unlabelled(label('r'))};`);
   w.line('double total = 0;');
   if (rows * classes >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static) reduction(+:total)');
   w.block(`for (int32_t r = 0; r < ${rows}; r++) {`, () => {
     w.line(`const int32_t label = ${label('r')};`);
     // An ignored row's gradient is zero; every other row's is written whole below.
-    if (k.fn === 'cross_entropy_grad') w.line(`if (label == ${ignoreIndex}) { memset(a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes}, 0, sizeof(float) * ${classes}); continue; }`);
-    else w.line(`if (label == ${ignoreIndex}) continue;`);
+    if (k.fn === 'cross_entropy_grad') w.line(`if (${unlabelled('label')}) { memset(a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes}, 0, sizeof(float) * ${classes}); continue; }`);
+    else w.line(`if (${unlabelled('label')}) continue;`);
     w.line(`const float *x = ${logits} + (size_t)r * ${classes};`);
     if (k.fn === 'accuracy') {
       w.line(`total += tcc_row_argmax(x, ${classes}) == label;`);
@@ -689,7 +701,7 @@ function renderLoss(w: CodeWriter, k: LossKernel): void {
 export function renderKernelC(k: Kernel, fn: string, mode: 'infer' | 'train'): string {
   const w = new CodeWriter();
   const params = [...k.args.map((a, i) => `${a.access === 'read' ? 'const ' : ''}${C_TYPE[a.dtype]} *a${i}`), 'const tcc_rt *rt', 'const uint32_t *streams', 'tcc_pack *pk'].join(', ');
-  w.line(`// ${k.kind} ${k.label}`.trimEnd());
+  w.line(`// ${k.kind} ${commentText(k.label)}`.trimEnd());
   w.block(`static void ${fn}(${params}) {`, () => {
     w.line('(void)rt; (void)streams; (void)pk;');
     switch (k.kind) {
@@ -705,13 +717,13 @@ export function renderKernelC(k: Kernel, fn: string, mode: 'infer' | 'train'): s
   return w.toString();
 }
 
-/** What the C program needs of the program: where each buffer lives and which ranges each kernel binds. */
-export interface NativeLayout {
+/** What the C program needs of the program: where each buffer lives and which ranges each kernel binds, and its function's name. */
+interface NativeLayout {
   /** Inference programs never write their parameters, so packed copies of them are kept between runs. */
   readonly mode: 'infer' | 'train';
   readonly buffers: readonly Pick<ProgramBuffer, 'id' | 'dtype' | 'region' | 'offset'>[];
-  readonly kernels: readonly Pick<ProgramKernel, 'fn' | 'args' | 'streams'>[];
-  readonly updates: readonly { readonly from: { buffer: number; offset: number; size: number }; readonly to: { buffer: number; offset: number; size: number } }[];
+  readonly kernels: readonly { readonly fn: string; readonly args: readonly BufferRange[]; readonly streams?: readonly number[] }[];
+  readonly updates: readonly { readonly from: BufferRange; readonly to: BufferRange }[];
 }
 
 /**
@@ -762,10 +774,21 @@ function renderKeepTables(kernels: readonly Kernel[], layout: NativeLayout): str
   return w.toString().trimEnd();
 }
 
-/** The whole kernels.c of a program: the prelude, each distinct kernel once, the call table and the Node-API entry points. */
-export function renderProgramC(kernels: readonly Kernel[], layout: NativeLayout, title: string): string {
+/**
+ * The whole kernels.c of a program: the prelude, each distinct kernel once
+ * (`fns` names each kernel's function), the call table and the Node-API
+ * entry points.
+ */
+export function renderProgramC(program: Program, kernels: readonly Kernel[], fns: readonly string[]): string {
+  const layout: NativeLayout = {
+    mode: program.mode,
+    buffers: program.buffers,
+    kernels: program.kernels.map((k, i) => ({ fn: fns[i]!, args: k.args, ...(k.streams ? { streams: k.streams } : {}) })),
+    updates: program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) })),
+  };
+  const title = program.model;
   const w = new CodeWriter();
-  w.line(`// Generated by tcc: native CPU kernels of ${title}. Do not edit.`);
+  w.line(`// Generated by tcc: native CPU kernels of ${commentText(title)}. Do not edit.`);
   const seen = new Set<string>();
   const bodies: string[] = [];
   kernels.forEach((k, i) => {

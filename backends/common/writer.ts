@@ -1,5 +1,15 @@
 // A tiny writer for generated source: lines and indented blocks.
 
+/**
+ * Text from a program (a model's name, a kernel's label) made safe for a
+ * one-line comment in C, JavaScript or WGSL: printable ASCII only, no
+ * backslash (C continues a `//` comment past a line ending in one) and no
+ * comment delimiters.
+ */
+export function commentText(text: string): string {
+  return text.replace(/[^\x20-\x7e]|\\/g, '?').replace(/\*\/|\/\*/g, '??').slice(0, 200);
+}
+
 export class CodeWriter {
   private readonly lines: string[] = [];
   private depth = 0;

@@ -13,10 +13,13 @@
 
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import { RunFailure } from '../../runtime/errors.js';
-import { tensorRange, type BufferRange, type Program, type ProgramBuffer, type WgslDispatch } from '../../runtime/program.js';
+import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
+import type { Kernel } from '../../compiler/lower/kernel.js';
+import { functionNames } from '../../compiler/lower/hash.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
-import { grid } from './module.js';
+import { grid, type WgslKernel } from './module.js';
+import { renderProgramWgsl } from './render.js';
 
 interface Placement {
   readonly chunk: number;
@@ -97,7 +100,7 @@ function compiledOn(device: GPUDevice) {
 }
 
 /** A kernel the device cannot run is refused before anything runs, naming the limit. */
-export function checkLimits(kernel: string, spec: WgslDispatch, limits: GPUSupportedLimits): void {
+export function checkLimits(kernel: string, spec: WgslKernel, limits: GPUSupportedLimits): void {
   const over = (what: string, need: number, limit: number, name: string) => {
     if (need > limit) throw new RunFailure(`kernel ${kernel} needs ${need} ${what}; this device allows ${limit} (${name}); use --backend cpu`);
   };
@@ -137,10 +140,16 @@ export class WebGpuExecutor implements Executor {
     return `webgpu (${describeAdapter(this.gpu.info)})`;
   }
 
-  /** Compiles every kernel's module and lays the arena out on a device (the given one, or the first adapter's). */
-  static async create(program: Program, files: Readonly<Record<string, string>>, gpu?: GpuHandle): Promise<WebGpuExecutor> {
-    if (program.target !== 'wgsl') throw new Error(`the program was compiled for ${program.target}, not wgsl`);
-    gpu ??= await acquireDevice();
+  /**
+   * Renders the kernels' WGSL (the program's kernels in order, checked),
+   * compiles every module and lays the arena out on a device (the given
+   * one, or the first adapter's). `render` replaces the renderer (a
+   * benchmark's variant of a kernel).
+   */
+  static async create(program: Program, kernels: readonly Kernel[], options: { gpu?: GpuHandle; render?: (k: Kernel) => WgslKernel } = {}): Promise<WebGpuExecutor> {
+    const fns = functionNames(kernels, '');
+    const rendered = options.render ? new Map(kernels.map((k, i) => [fns[i]!, options.render!(k)])) : renderProgramWgsl(kernels, fns);
+    const gpu = options.gpu ?? (await acquireDevice());
     const { device } = gpu;
     const limits = device.limits;
     if (limits.minStorageBufferOffsetAlignment > 256) {
@@ -152,7 +161,7 @@ export class WebGpuExecutor implements Executor {
     const chunks = chunkBytes.map((bytes, i) => device.createBuffer({ label: `arena ${i}`, size: Math.ceil(bytes / 4) * 4, usage }));
     const oom = await device.popErrorScope();
     if (oom) throw new RunFailure(`the device has no room for the program's ${program.persistentBytes + program.arenaBytes} bytes (${oom.message.split('\n')[0]}); use a smaller batch or --backend cpu`);
-    const maxScratch = Math.max(0, ...program.kernels.map((k) => k.wgsl?.scratch ?? 0));
+    const maxScratch = Math.max(0, ...[...rendered.values()].map((m) => m.scratch));
     const scratch = maxScratch ? device.createBuffer({ label: 'scratch', size: 4 * maxScratch, usage: GPUBufferUsage.STORAGE }) : undefined;
     const uniform = device.createBuffer({ label: 'run', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
@@ -211,12 +220,10 @@ export class WebGpuExecutor implements Executor {
       return buffer;
     };
     const pending: Promise<Dispatch>[] = [];
-    for (const kernel of program.kernels) {
-      const spec = kernel.wgsl;
-      if (!spec) throw new Error(`kernel ${kernel.name} has no WGSL in the program`);
+    for (const [i, kernel] of program.kernels.entries()) {
+      const spec = rendered.get(fns[i]!)!;
       checkLimits(kernel.name, spec, limits);
-      const code = files[spec.file];
-      if (code === undefined) throw new Error(`kernel ${kernel.name}: ${spec.file} is missing`);
+      const { code } = spec;
       const storage = spec.bindings.length + (spec.scratch ? 1 : 0);
       const uniforms = (spec.uniform ? 1 : 0) + (spec.streams ? 1 : 0);
       const layout = layoutFor(storage, uniforms);

@@ -4,7 +4,7 @@
 // and the run's uniform (seed, step), the workgroup grid, and the module's
 // needs (invocations and workgroup memory) read from its code.
 
-import { CodeWriter } from '../common/writer.js';
+import { CodeWriter, commentText } from '../common/writer.js';
 import type { Kernel } from '../../compiler/lower/kernel.js';
 import { helpersFor, type WgslNames } from './expr.js';
 
@@ -115,7 +115,7 @@ export class KernelModule {
       const at = this.bindings.length + (this.scratch ? 1 : 0) + (this.uniform ? 1 : 0);
       this.declarations.push(`struct Streams { s: array<vec4<u32>, ${Math.max(1, Math.ceil(this.kernel.streams.length / 4))}> }`, `@group(0) @binding(${at}) var<uniform> ks: Streams;`);
     }
-    const head = [`// ${this.kernel.kind} ${this.kernel.label}`.trimEnd(), ...this.declarations, ...shared, ...helpersFor(body)];
+    const head = [`// ${this.kernel.kind} ${commentText(this.kernel.label)}`.trimEnd(), ...this.declarations, ...shared, ...helpersFor(body)];
     const code = head.join('\n') + '\n\n' + body;
     return { name: this.kernel.name, code, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform, streams, ...workgroupNeeds(code) };
   }

@@ -174,7 +174,10 @@ function renderScatter(k: ScatterKernel): WgslKernel {
     w.line(`let j = i32(${groupIndex(addGroups)} * ${MAP_GROUP}u + lid);`);
     w.line(`if (j >= ${k.rowSize}i) { return; }`);
     w.block(`for (var i = 0i; i < ${k.count}i; i++) {`, () => {
-      w.line(`let place = ${at(k.ids, 'i')} * ${k.rowSize}i + j;`);
+      // Ids outside the table (a program edited by hand: the runtime checks its inputs) add nothing.
+      w.line(`let id = ${at(k.ids, 'i')};`);
+      w.line(`if (id < 0i || id >= ${k.rows}i) { continue; }`);
+      w.line(`let place = id * ${k.rowSize}i + j;`);
       w.line(`${at(k.table, 'place')} = ${at(k.table, 'place')} + ${at(k.values, `i * ${k.rowSize}i + j`)};`);
     });
   });
@@ -187,11 +190,14 @@ function renderLoss(k: LossKernel): WgslKernel {
   const { rows, classes, ignoreIndex } = k;
   const workgroups = grid(rows);
   const logit = (c: string) => at(k.logits, `base + ${c}`);
+  // A row counts when its label is a class: ignoreIndex, and anything else outside [0, classes), leaves it out.
+  const labelled = (x: string) => `(${x} != ${ignoreIndex}i && ${x} >= 0i && ${x} < ${classes}i)`;
   const each = (body: string) => w.line(`for (var c = i32(lid); c < ${classes}i; c += ${ROW_GROUP}i) { ${body} }`);
   const rowStart = () => {
     w.line(`let row = i32(${groupIndex(workgroups)});`);
     w.line(`if (row >= ${rows}i) { return; }`);
     w.line(`let label = ${at(k.labels, 'row')};`);
+    w.line(`let labelled = ${labelled('label')};`);
     w.line(`let base = row * ${classes}i;`);
   };
   const logSumExp = () => {
@@ -207,11 +213,11 @@ function renderLoss(k: LossKernel): WgslKernel {
     w.block(`fn main(${BUILTINS}) {`, () => {
       rowStart();
       w.line('var counted = 0.0f;');
-      w.line(`for (var r = i32(lid); r < ${rows}i; r += ${ROW_GROUP}i) { counted += select(1.0f, 0.0f, ${at(k.labels, 'r')} == ${ignoreIndex}i); }`);
+      w.line(`for (var r = i32(lid); r < ${rows}i; r += ${ROW_GROUP}i) { let l = ${at(k.labels, 'r')}; counted += select(0.0f, 1.0f, ${labelled('l')}); }`);
       w.line('let count = group_sum(lid, counted);');
       // Labels are not uniform values: every row computes, unlabelled rows write zeros.
       logSumExp();
-      w.line(`let scale = select(${at(k.dloss!, '0')} / count, 0.0f, label == ${ignoreIndex}i);`);
+      w.line(`let scale = select(0.0f, ${at(k.dloss!, '0')} / count, labelled);`);
       each(`${at(k.out, 'base + c')} = (exp(${logit('c')} - lse) - select(0.0f, 1.0f, c == label)) * scale;`);
     });
     return mod.finish([{ entry: 'main', workgroups }], [TREE]);
@@ -221,7 +227,6 @@ function renderLoss(k: LossKernel): WgslKernel {
   w.line(`@compute @workgroup_size(${ROW_GROUP})`);
   w.block(`fn rows(${BUILTINS}) {`, () => {
     rowStart();
-    w.line(`let labelled = label != ${ignoreIndex}i;`);
     if (k.fn === 'accuracy') {
       w.line('var best = -1i;');
       w.line('var top = 0.0f;');
@@ -230,7 +235,7 @@ function renderLoss(k: LossKernel): WgslKernel {
       w.line(`if (lid == 0u) { scratch[row] = select(0.0f, 1.0f, labelled && winner == label); scratch[${rows}i + row] = select(0.0f, 1.0f, labelled); }`);
     } else {
       logSumExp();
-      w.line(`if (lid == 0u) { scratch[row] = select(0.0f, lse - ${logit('max(label, 0i)')}, labelled); scratch[${rows}i + row] = select(0.0f, 1.0f, labelled); }`);
+      w.line(`if (lid == 0u) { scratch[row] = select(0.0f, lse - ${logit(`clamp(label, 0i, ${classes - 1}i)`)}, labelled); scratch[${rows}i + row] = select(0.0f, 1.0f, labelled); }`);
     }
   });
   w.line('');
@@ -257,4 +262,17 @@ export function renderKernelWgsl(k: Kernel): WgslKernel {
     case 'scatter': return renderScatter(k);
     case 'loss': return renderLoss(k);
   }
+}
+
+/**
+ * The WGSL module of each distinct kernel, by its function name (`fns`
+ * names each kernel's; the layers of a model share one), and how it is
+ * bound and dispatched.
+ */
+export function renderProgramWgsl(kernels: readonly Kernel[], fns: readonly string[]): Map<string, WgslKernel> {
+  const modules = new Map<string, WgslKernel>();
+  kernels.forEach((k, i) => {
+    if (!modules.has(fns[i]!)) modules.set(fns[i]!, renderKernelWgsl(k));
+  });
+  return modules;
 }

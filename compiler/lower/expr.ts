@@ -147,6 +147,21 @@ export class ExprBuilder {
     return this.raw(fn, a, b, 'f32');
   }
 
+  /**
+   * An i32 expression kept inside [lo, hi] with max and min, each only where
+   * its range may leave it: indices read from memory (token ids) or chosen
+   * by a condition (a concatenation's parts) stay inside their tensor
+   * whatever the condition or the data, as the runtime's check of a
+   * program's kernels requires.
+   */
+  clamp(x: KExpr, lo: number, hi: number): KExpr {
+    const [min, max] = this.range(x);
+    let e = x;
+    if (min < lo) e = this.binary('max', e, this.int(lo));
+    if (max > hi) e = this.binary('min', e, this.int(hi));
+    return e;
+  }
+
   private raw(fn: BinaryFn, a: KExpr, b: KExpr, type: ScalarType): KExpr {
     return this.intern(`b${fn}:${this.idOf(a)}:${this.idOf(b)}`, () => ({ op: 'binary', type, fn, a, b }));
   }

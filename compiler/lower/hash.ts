@@ -64,3 +64,17 @@ export function digest(text: string): string {
   }
   return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
 }
+
+/** A function name per distinct kernel, by structural key: kernels that differ only in buffers share one. */
+export function functionNames(kernels: readonly Kernel[], prefix: string): string[] {
+  const byKey = new Map<string, string>();
+  return kernels.map((k) => {
+    const key = kernelKey(k);
+    let name = byKey.get(key);
+    if (!name) {
+      name = `${prefix}${k.kind}_${digest(key).slice(0, 12)}`;
+      byKey.set(key, name);
+    }
+    return name;
+  });
+}

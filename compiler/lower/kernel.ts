@@ -300,8 +300,19 @@ export interface Space {
   readonly ridx: readonly number[];
 }
 
+/** Ranges found so far, per space: expressions are DAGs, and a walk per use could take exponential time. */
+const rangeMemo = new WeakMap<Space, Map<KExpr, [number, number]>>();
+
 /** Bounds [lo, hi] of an integer expression over a space (±Infinity when unknown). */
 export function rangeOf(e: KExpr, space: Space): [number, number] {
+  let memo = rangeMemo.get(space);
+  if (!memo) rangeMemo.set(space, (memo = new Map()));
+  let r = memo.get(e);
+  if (!r) memo.set(e, (r = computeRange(e, space)));
+  return r;
+}
+
+function computeRange(e: KExpr, space: Space): [number, number] {
   switch (e.op) {
     case 'const': return [e.value, e.value];
     case 'idx': return [0, (space.idx[e.axis] ?? Infinity) - 1];

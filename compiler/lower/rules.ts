@@ -84,9 +84,18 @@ const f32 = (b: ExprBuilder, v: number) => b.constant(v, 'f32');
 /** Dropout's value of x: zero where the draw falls below the rate, else x / (1 − rate). */
 const dropOut = (b: ExprBuilder, x: KExpr, draw: KExpr, rate: number) => b.where(b.binary('lt', draw, f32(b, rate)), f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
 
-/** Coordinates of a concatenated or padded axis shifted back into an operand. */
-function shifted(b: ExprBuilder, at: readonly KExpr[], axis: number, by: number): KExpr[] {
-  return at.map((x, d) => (d === axis ? b.add(x, b.int(-by)) : x));
+/**
+ * Coordinates of a concatenated, padded or sliced axis shifted back into an
+ * operand; with `size`, the shifted coordinate is clamped into the operand's
+ * extent (a concatenation or a pad reads its operand only where a condition
+ * says so, and renderers may evaluate the read before the choice).
+ */
+function shifted(b: ExprBuilder, at: readonly KExpr[], axis: number, by: number, size?: number): KExpr[] {
+  return at.map((x, d) => {
+    if (d !== axis) return x;
+    const moved = b.add(x, b.int(-by));
+    return size === undefined ? moved : b.clamp(moved, 0, size - 1);
+  });
 }
 
 const reduce = (combine: 'sum' | 'max', mean: boolean) => ({ anchor: { kind: 'reduce', combine, mean } as const });
@@ -167,7 +176,9 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       if (!c.training || rate === 0) return x;
       const { b } = c;
       const width = numel(c.shape.slice(1));
-      const element = b.binary('add', b.binary('mul', c.operand(1, [at[0]!]), b.int(width)), b.flatIndex(c.shape.slice(1), at.slice(1)));
+      // The row's place in the whole value, read from memory: clamped into it, as a gather's id is.
+      const row = b.clamp(c.operand(1, [at[0]!]), 0, rows - 1);
+      const element = b.binary('add', b.binary('mul', row, b.int(width)), b.flatIndex(c.shape.slice(1), at.slice(1)));
       return dropOut(b, x, b.random(c.stream(stream), element, rows * width), rate);
     },
   },
@@ -197,7 +208,7 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       let value: KExpr | undefined;
       for (let i = c.operands - 1; i >= 0; i--) {
         start -= sizes[i]!;
-        const part = c.operand(i, shifted(b, at, a, start));
+        const part = c.operand(i, shifted(b, at, a, start, sizes[i]));
         value = value ? b.where(b.binary('lt', at[a]!, b.int(start + sizes[i]!)), part, value) : part;
       }
       return value!;
@@ -205,8 +216,9 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   },
   gather: {
     inline: (c, _a, at) => {
+      // A gathered id comes from memory: clamped into the table, so that no id reads outside it.
       const idRank = c.operandShape(1).length;
-      const id = c.operand(1, at.slice(0, idRank));
+      const id = c.b.clamp(c.operand(1, at.slice(0, idRank)), 0, c.operandShape(0)[0]! - 1);
       return c.operand(0, [id, ...at.slice(idRank)]);
     },
   },
@@ -217,7 +229,7 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       const a = normalizeAxis(axis, at.length);
       const size = c.operandShape(0)[a]!;
       const inside = b.binary('lt', at[a]!, b.int(before + size));
-      const value = b.where(inside, c.operand(0, shifted(b, at, a, before)), f32(b, 0));
+      const value = b.where(inside, c.operand(0, shifted(b, at, a, before, size)), f32(b, 0));
       return b.where(b.binary('lt', at[a]!, b.int(before)), f32(b, 0), value);
     },
   },

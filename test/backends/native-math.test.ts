@@ -19,7 +19,7 @@ async function worstRelativeError(op: string, lo: number, hi: number, exact: (x:
   const g = new GraphBuilder('sweep', 'infer', {});
   const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [POINTS] });
   g.output('y', g.add(op as 'exp', [x.id], {} as never).id);
-  const session = await openSession(buildProgram(g.build(), 'cpu'), { native: true });
+  const session = await openSession(buildProgram(g.build()), { backend: 'native' });
   const xs = Float32Array.from({ length: POINTS }, (_, i) => lo + ((hi - lo) * i) / (POINTS - 1));
   const ys = (await session.run({ x: xs }))['y']!.data;
   session.destroy();
@@ -66,7 +66,7 @@ describe.runIf(findCompiler() !== null)('native row maxima', () => {
     g.output('accuracy', g.add('accuracy', [x, label], { ignore_index: -100 }).id);
     g.output('loss', g.add('cross_entropy', [x, label], { ignore_index: -100 }).id);
     const graph = g.build();
-    const session = await openSession(buildProgram(graph, 'cpu'), { native: true });
+    const session = await openSession(buildProgram(graph), { backend: 'native' });
     try {
       for (const l of [0, 5, 9, 20, 36]) {
         const got = await session.run({ x: logits, label: [l] });

@@ -13,7 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { opDef } from '../../compiler/ir/ops/index.js';
-import { buildProgram } from '../../compiler/program.js';
+import { buildProgram, programSources } from '../../compiler/program.js';
 import { OP_CASES, type OpCase } from '../ops/cases.js';
 import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
 
@@ -31,7 +31,7 @@ describe('native backend', () => {
     g.output('rows', g.add('sum', [x], { axes: [1], keepdims: false }).id);
     const long = g.add('input', [], { name: 'long', dtype: 'f32', shape: [300_000] }).id;
     g.output('total', g.add('sum', [long], { axes: [0], keepdims: false }).id);
-    const source = buildProgram(g.build(), 'cpu').files['kernels.c']!;
+    const source = programSources(buildProgram(g.build()), 'cpu')['kernels.c']!;
     expect(source.match(/double s0\[64\] = \{0\};/g)).toHaveLength(1);
     expect(source.match(/#pragma omp simd reduction\(\+:s0\)/g)).toHaveLength(1);
     expect(source.match(/#pragma omp simd reduction\(\+:p\)/g)).toHaveLength(1);
@@ -44,7 +44,7 @@ describe('native backend', () => {
       const x = g.add('input', [], { name: `x_${name}`, dtype: 'f32', shape: [rows, 64] }).id;
       g.output(name, g.add('matmul', [x, w], { transpose_a: false, transpose_b: false }).id);
     }
-    const source = buildProgram(g.build(), 'cpu').files['kernels.c']!;
+    const source = programSources(buildProgram(g.build()), 'cpu')['kernels.c']!;
     expect(source.match(/float \*bp = tcc_local\(9, \(size_t\)TCC_NR \* 64\);/g)).toHaveLength(1);
     expect(source.match(/float \*pb = tcc_scratch\(1, /g)).toHaveLength(1);
   });

@@ -2,7 +2,8 @@
 // the float64 interpreter, and the worst error relative to the tolerance.
 
 import { expect } from 'vitest';
-import { buildProgram, type Target } from '../../compiler/program.js';
+import { buildProgram } from '../../compiler/program.js';
+import type { Backend } from '../../runtime/executor.js';
 import { GraphBuilder, type Mode } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
@@ -22,8 +23,8 @@ const f32 = (t: HostTensor): HostTensor => (t.dtype === 'f32' ? hostTensor('f32'
 /** A case's name in test listings: the op, its index and operand types. */
 export const caseName = (c: OpCase, i: number) => `${c.op} #${i} ${c.operands.map((o) => `${o.dtype}[${o.shape}]`).join(' ')}`;
 
-/** Runs one case on the target ('native': the CPU target's C kernels) and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
-export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Target | 'native', rtol: number, atol: number): Promise<number> {
+/** Runs one case on a backend and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
+export async function checkOp(test: OpCase, mode: Mode, seed: number, backend: Backend, rtol: number, atol: number): Promise<number> {
   const next = rng(seed);
   const g = new GraphBuilder('case', mode, {});
   const xs = test.operands.map((o) => f32(o.values ? hostTensor(o.dtype, o.shape, o.values) : randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2)));
@@ -34,9 +35,9 @@ export async function checkOp(test: OpCase, mode: Mode, seed: number, target: Ta
   const source = f32(randomTensor(next, node.type.dtype, node.type.shape));
   const feeds: Record<string, HostTensor> = { ...Object.fromEntries(xs.map((x, k) => [`x${k}`, x])), x: source };
   const want = interpret(graph, feeds, { w: source }, { seed: 11, step: 5 })['y']!;
-  const compiled = buildProgram(graph, target === 'native' ? 'cpu' : target);
+  const compiled = buildProgram(graph);
   const { program } = compiled;
-  const session = await openSession(compiled, { native: target === 'native' });
+  const session = await openSession(compiled, { backend });
   try {
     if (program.params.length) session.setParams({ w: source.data });
     if (program.states.length) session.setStates({ w: source.data });

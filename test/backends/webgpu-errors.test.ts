@@ -10,11 +10,12 @@ import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
 import { buildProgram } from '../../compiler/program.js';
 import { WgslCompileError } from '../../backends/wgsl/errors.js';
-import type { WebGpuExecutor } from '../../backends/wgsl/executor.js';
+import { WebGpuExecutor } from '../../backends/wgsl/executor.js';
+import { renderKernelWgsl } from '../../backends/wgsl/render.js';
+import type { Kernel } from '../../compiler/lower/kernel.js';
 import { readTrainerState } from '../../runtime/checkpoint.js';
 import { RunFailure } from '../../runtime/errors.js';
 import { initParams } from '../../runtime/init.js';
-import { loadProgram } from '../../runtime/program-dir.js';
 import { openSession } from '../../runtime/session.js';
 import { examplesData, runTraining } from '../../train/pretrain.js';
 import { Trainer } from '../../train/trainer.js';
@@ -40,15 +41,14 @@ describe('WebGPU failures', () => {
   });
 
   it.runIf(gpu)('names the kernel and the line of WGSL that does not compile', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tcc-badwgsl-'));
-    expect((await tcc('compile', specFiles({ 't.yaml': TINY })['t.yaml']!, '--target', 'wgsl', '--seq', '8', '-o', dir)).code).toBe(0);
-    const loaded = loadProgram(dir);
-    const kernel = loaded.program.kernels.find((k) => k.kind === 'reduce' && /let v0 = group_sum/.test(readFileSync(join(dir, k.wgsl!.file), 'utf8')))!;
-    const lines = loaded.files[kernel.wgsl!.file]!.split('\n');
+    const { program, kernels } = buildProgram(compileFile(specFiles({ 't.yaml': TINY })['t.yaml']!, { seq: 8 }).graph);
+    const kernel = kernels.find((k) => k.kind === 'reduce' && /let v0 = group_sum/.test(renderKernelWgsl(k).code))!;
+    const lines = renderKernelWgsl(kernel).code.split('\n');
     const broken = lines.findIndex((l) => l.includes('let v0 = group_sum'));
     lines[broken] = lines[broken]!.replace('let v0', 'let v0: i32');
-    // (Written to disk, the change would be refused by the digest: given to the session directly.)
-    const error = await openSession({ ...loaded, files: { ...loaded.files, [kernel.wgsl!.file]: lines.join('\n') } }).catch((e: unknown) => e);
+    // A renderer's mistake, made on purpose: the kernel's module as rendered, with one line broken.
+    const render = (k: Kernel) => (k === kernel ? { ...renderKernelWgsl(k), code: lines.join('\n') } : renderKernelWgsl(k));
+    const error = await WebGpuExecutor.create(program, kernels, { render }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(WgslCompileError);
     expect((error as WgslCompileError).kernel).toBe(kernel.name);
     expect((error as WgslCompileError).line).toBe(broken + 1);
@@ -59,7 +59,7 @@ describe('WebGPU failures', () => {
     const batch = 2;
     const seq = 8;
     const { graph } = compileFile(specFiles({ 't.yaml': TINY })['t.yaml']!, { batch, seq, mode: 'train' });
-    const session = await openSession(buildProgram(graph, 'wgsl'));
+    const session = await openSession(buildProgram(graph), { backend: 'webgpu' });
     session.setParams(initParams(session.program.params, 1));
     const trainer = new Trainer(session, { schedule: { lr: 1e-3, warmupSteps: 0, totalSteps: 10 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
     const example = (k: number) => ({

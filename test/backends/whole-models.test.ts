@@ -20,7 +20,7 @@ type Backend = 'js' | 'native' | 'webgpu';
 
 async function session(file: string, backend: Backend, options: { batch: number; seq: number; mode: 'infer' | 'train' }): Promise<Session> {
   const { graph } = compileFile(file, options);
-  const s = await openSession(buildProgram(graph, backend === 'webgpu' ? 'wgsl' : 'cpu'), { native: backend === 'native' });
+  const s = await openSession(buildProgram(graph), { backend });
   s.setParams(initParams(s.program.params, 3));
   return s;
 }

@@ -46,7 +46,7 @@ function labelsEvery(shape: readonly number[], count: number, classes: number, i
  * initParams and zero optimizer states.
  */
 export function interpreterFeeds(graph: Graph, types: Record<string, TensorType>): { inputs: Record<string, HostTensor>; values: Record<string, HostTensor> } {
-  const { program } = buildProgram(graph, 'cpu');
+  const { program } = buildProgram(graph);
   const typeOf = new Map(graph.nodes.filter((n) => n.op === 'input').map((n) => [sourceName(n)!, n.type]));
   for (const [name, type] of Object.entries(types)) typeOf.set(name, type);
   const inputs = Object.fromEntries(Object.entries(inputsFor(program, 5)).map(([name, v]) => [name, hostTensor(typeOf.get(name)!.dtype, typeOf.get(name)!.shape, v)]));

@@ -85,8 +85,8 @@ describe('needed rows', () => {
 
   it.each([['JavaScript', false], ['native', true]] as const)('gives the same step on the %s backend', async (_, native) => {
     const run = (g: Graph) => {
-      const compiled = buildProgram(g, 'cpu');
-      return runOnce(compiled, 1, inputsFor(compiled.program, 7), { native });
+      const compiled = buildProgram(g);
+      return runOnce(compiled, 1, inputsFor(compiled.program, 7), { backend: native ? 'native' : 'js' });
     };
     // Native: the pretraining step alone (each program is a C compile).
     for (const { on, off } of native ? [pretraining] : [pretraining, classifier]) {

@@ -63,7 +63,7 @@ describe('memory planning', () => {
   it('gives programs that compute what unplanned ones compute', async () => {
     await fc.assert(
       fc.asyncProperty(arbitraryGraph, async (g: Graph) => {
-        const worst = worstDifference(await runOnce(buildProgram(g, 'cpu', { check: true })), await runOnce(buildProgram(g, 'cpu', { plan: false })), 1e-6);
+        const worst = worstDifference(await runOnce(buildProgram(g, { check: true })), await runOnce(buildProgram(g, { plan: false })), 1e-6);
         expect(worst.ratio, worst.where).toBeLessThanOrEqual(1);
       }),
       { numRuns: 60 },
@@ -72,8 +72,8 @@ describe('memory planning', () => {
 
   it('computes the updates of parameters and moments in place: no copies after a training step', async () => {
     const { graph } = compileFile('models/bert-tiny.yaml', { batch: 2, seq: 8, mode: 'train', config: { vocab_size: 50 } });
-    const planned = buildProgram(graph, 'cpu', { check: true });
-    const unplanned = buildProgram(graph, 'cpu', { plan: false });
+    const planned = buildProgram(graph, { check: true });
+    const unplanned = buildProgram(graph, { plan: false });
     expect(unplanned.program.updates.length).toBeGreaterThan(30);
     expect(planned.program.updates).toEqual([]);
     expect(planned.plan.arenaBytes).toBeLessThan(unplanned.plan.arenaBytes / 2);

@@ -61,7 +61,7 @@ describe('fuse', () => {
         verifyGraph(fused);
         const { inputs, params } = feedsFor(g, program.length);
         const want = interpret(g, inputs, params, { seed: 7, step: 3 });
-        const session = await openSession(buildProgram(fused, 'cpu'));
+        const session = await openSession(buildProgram(fused));
         session.setParams(Object.fromEntries(Object.entries(params).map(([k, v]) => [k, v.data])));
         const got = await session.run(Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, Float32Array.from(v.data)])), { seed: 7, step: 3 });
         for (const [name, t] of Object.entries(want)) {

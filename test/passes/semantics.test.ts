@@ -7,7 +7,8 @@
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
-import { buildProgram, type Target } from '../../compiler/program.js';
+import { buildProgram } from '../../compiler/program.js';
+import type { Backend } from '../../runtime/executor.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 import { runOnce, worstDifference } from '../helpers/programs.js';
 
@@ -21,24 +22,24 @@ const gpu = await hasWebGpu();
 const CASES = MODELS.flatMap((f) => (f.includes('encoder') ? [[f, 'infer']] : [[f, 'infer'], [f, 'train']]) as [string, 'infer' | 'train'][]);
 const config = (file: string) => (file.includes('albert') ? { ...SMALL, embedding_size: 8 } : SMALL);
 
-async function agreement(file: string, mode: 'infer' | 'train', target: Target, rtol: number): Promise<void> {
+async function agreement(file: string, mode: 'infer' | 'train', backend: Backend, rtol: number): Promise<void> {
   const shape = { batch: 2, seq: 8, mode, config: config(file) };
   const fused = compileFile(file, { ...shape, verify: true });
   const plain = compileFile(file, { ...shape, fuse: false });
-  const a = buildProgram(fused.graph, target, { check: true });
-  const b = buildProgram(plain.graph, target, { plan: false });
+  const a = buildProgram(fused.graph, { check: true });
+  const b = buildProgram(plain.graph, { plan: false });
   expect(a.program.kernels.length).toBeLessThan(b.program.kernels.length);
-  const worst = worstDifference(await runOnce(a), await runOnce(b), rtol);
+  const worst = worstDifference(await runOnce(a, 1, undefined, { backend }), await runOnce(b, 1, undefined, { backend }), rtol);
   expect(worst.ratio, worst.where).toBeLessThanOrEqual(1);
 }
 
 describe('optimized programs compute what unoptimized ones do', () => {
   it.each(CASES)('%s (%s) on the CPU backend', async (file, mode) => {
-    await agreement(file, mode, 'cpu', 1e-5);
+    await agreement(file, mode, 'js', 1e-5);
   });
 
   it.runIf(gpu).each(CASES)('%s (%s) on WebGPU', async (file, mode) => {
-    await agreement(file, mode, 'wgsl', 1e-5);
+    await agreement(file, mode, 'webgpu', 1e-5);
   }, 120_000);
 });
 
@@ -50,7 +51,7 @@ describe('recomputation', () => {
     const again = compileFile('models/bert.yaml', { ...shape, recompute, verify: true });
     expect(again.graph.recomputed?.length).toBeGreaterThan(0);
     expect(again.flops).toBeGreaterThan(kept.flops);
-    const worst = worstDifference(await runOnce(buildProgram(again.graph, 'cpu', { check: true })), await runOnce(buildProgram(kept.graph, 'cpu')), 1e-6);
+    const worst = worstDifference(await runOnce(buildProgram(again.graph, { check: true })), await runOnce(buildProgram(kept.graph)), 1e-6);
     expect(worst.ratio, worst.where).toBeLessThanOrEqual(1);
   });
 });

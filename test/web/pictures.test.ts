@@ -46,7 +46,7 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env['CI']))('pictures in 
     const file = join(mkdtempSync(join(tmpdir(), 'tcc-pic-')), 'tiny.html');
     const result = await tcc('compile', join(modelsDir(), 'bert-tiny.yaml'), '--seq', '16', '--emit', 'html', '-o', file);
     expect(result.code, result.stderr).toBe(0);
-    const kernels = buildProgram(compileFile(join(modelsDir(), 'bert-tiny.yaml'), { seq: 16 }).graph).kernels.kernels;
+    const kernels = buildProgram(compileFile(join(modelsDir(), 'bert-tiny.yaml'), { seq: 16 }).graph).kernels;
     expect(result.stderr).toContain(`${kernels.length} kernels outlined`);
     await withPage(file, async (page) => {
       const clusters = page.locator('#graph svg g.cluster');
