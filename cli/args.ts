@@ -5,18 +5,43 @@ import { UsageError } from './errors.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
+/**
+ * `--flag -1` as `--flag=-1` for string flags, so that a negative number is
+ * the flag's value (and refused by its own check) rather than an option.
+ */
+function joinNegativeValues(args: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const name = arg.startsWith('--') ? arg.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && Object.hasOwn(options, name) && options[name]!.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 export function parse<T extends Options>(args: string[], options: T) {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true } as const);
+    return parseArgs({ args: joinNegativeValues(args, options), options, allowPositionals: true, strict: true } as const);
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
   }
 }
 
-export function positiveInt(value: string | undefined, flag: string, fallback: number): number {
+/** A positive integer flag, at most `max` (a value past any sensible one is a typo, not a request). */
+/** Bounds of training flags: gradient accumulation (batches per update), steps and epochs. */
+export const MAX_ACCUMULATE = 4096;
+export const MAX_STEPS = 1e9;
+export const MAX_EPOCHS = 100_000;
+
+export function positiveInt(value: string | undefined, flag: string, fallback: number, max = 2 ** 31 - 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${value}'`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got '${value.slice(0, 40)}'`);
+  if (n > max) throw new UsageError(`${flag} must be at most ${max.toLocaleString('en-US')}, got ${value}`);
   return n;
 }
 

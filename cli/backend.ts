@@ -13,6 +13,9 @@ import { oneOf, positiveInt } from './args.js';
 import type { Io } from './errors.js';
 import { timedProgress } from './progress.js';
 
+/** Threads past this are a typo: OpenMP would start them all. */
+export const MAX_THREADS = 1024;
+
 export const BACKEND_CHOICES = ['cpu', 'native', 'js', 'webgpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 
@@ -30,7 +33,7 @@ export interface BackendFlags {
 
 export function backendFlags(values: { backend?: string | undefined; threads?: string | undefined }): BackendFlags {
   const backend = oneOf(values.backend, '--backend', BACKEND_CHOICES, 'cpu');
-  return { backend, ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, '--threads', 1) }) };
+  return { backend, ...(values.threads === undefined ? {} : { threads: positiveInt(values.threads, '--threads', 1, MAX_THREADS) }) };
 }
 
 /** The parse options of the two flags. */

@@ -15,26 +15,37 @@ export interface Io {
   readonly stderr: { write(text: string): unknown; readonly isTTY?: boolean };
 }
 
+/** Diagnostics printed of one run; the rest are counted. */
+const SHOWN_DIAGNOSTICS = 20;
+/** An error line longer than this is cut, with the count of what was left out. */
+const MAX_LINE = 600;
+
+/** A message cut to MAX_LINE characters, saying how many were left out. */
+export function capLine(message: string): string {
+  return message.length <= MAX_LINE ? message : `${message.slice(0, MAX_LINE)}… (${(message.length - MAX_LINE).toLocaleString('en-US')} more characters)`;
+}
+
 export function reportError(e: unknown, debug: boolean, io: Io): number {
   if (e instanceof CompileError) {
-    for (const d of e.diagnostics) io.stderr.write(formatDiagnostic(d, e.sources) + '\n');
+    for (const d of e.diagnostics.slice(0, SHOWN_DIAGNOSTICS)) io.stderr.write(formatDiagnostic({ ...d, message: capLine(d.message) }, e.sources) + '\n');
     const n = e.diagnostics.length;
-    io.stderr.write(`${n} error${n === 1 ? '' : 's'}\n`);
+    const left = n > SHOWN_DIAGNOSTICS ? ` (the first ${SHOWN_DIAGNOSTICS} shown)` : '';
+    io.stderr.write(`${n} error${n === 1 ? '' : 's'}${left}\n`);
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
   }
   if (e instanceof UsageError || e instanceof InputError) {
-    io.stderr.write(`tcc: error: ${e.message}\n`);
+    io.stderr.write(`tcc: error: ${capLine(e.message)}\n`);
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 2;
   }
   if (e instanceof RunFailure) {
-    io.stderr.write(`tcc: error: ${e.message}\n`);
+    io.stderr.write(`tcc: error: ${capLine(e.message)}\n`);
     if (debug) io.stderr.write(`${e.stack}\n`);
     return 1;
   }
   const message = e instanceof Error ? e.message : String(e);
-  io.stderr.write(`tcc: error: ${message}${debug ? '' : ' (run with --debug for details)'}\n`);
+  io.stderr.write(`tcc: error: ${capLine(message)}${debug ? '' : ' (run with --debug for details)'}\n`);
   if (debug && e instanceof Error) io.stderr.write(`${e.stack}\n`);
   return 1;
 }

@@ -51,7 +51,7 @@ function weightsFor(model: string, graph: Graph, flags: { weights?: string; seed
     const seed = seedFlag(flags.seed);
     return { values: initWithProgress(io, params, seed), note: `BERT's initialization (seed ${seed})` };
   }
-  const matched = matchWeights(params, readSafetensors(readInputFile(file), file).tensors);
+  const matched = matchWeights(params, readSafetensors(readInputFile(file), file).tensors, file);
   if (matched.missing.length) throw new UsageError(`${file} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
   return { values: matched.values, note: file };
 }

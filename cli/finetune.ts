@@ -15,16 +15,18 @@ import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
-import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
+import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_EPOCHS } from './args.js';
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { outputDirectory, readInputFile } from './files.js';
+import { readInputFile } from './files.js';
+import { claimRunDirectory } from './run-dir.js';
+import { listenForStop, signalExitCode } from './signals.js';
 import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
 
 Fine-tunes a task head with AdamW, logging each step to DIR/metrics.jsonl; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
@@ -32,29 +34,63 @@ HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text
 label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags};
 question answering: SQuAD JSON (accuracy is then the span exact match, f1 the
 token-overlap F1; answers cut off by --seq are left out).
+DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
+DIR/best keeping the best epoch so far.
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.`;
 
 
-export async function runFinetune(argv: string[], debug: boolean, io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, {
+function finetuneFlags(argv: string[]) {
+  return parse(argv, {
     task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
     init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
-    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' },
+    overwrite: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
+}
+
+type FinetuneFlags = ReturnType<typeof finetuneFlags>['values'] & { readonly task: string; readonly train: string; readonly eval: string; readonly out: string };
+
+export async function runFinetune(argv: string[], debug: boolean, io: Io): Promise<number> {
+  const { values, positionals } = finetuneFlags(argv);
   if (values.help) {
     io.stdout.write(finetuneUsage + '\n');
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError(`finetune takes one model, got ${positionals.length}\n${finetuneUsage}`);
   if (!values.task || !values.train || !values.eval || !values.out) throw new UsageError(`finetune needs --task, --train, --eval and -o\n${finetuneUsage}`);
-  outputDirectory(values.out);
+  const run = claimRunDirectory(values.out, { overwrite: values.overwrite, canResume: false });
+  const stop = listenForStop(io, 'stopping after this step');
+  try {
+    return await finetune({ ...values, out: values.out, train: values.train, eval: values.eval, task: values.task }, positionals[0]!, debug, io, stop.requested);
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+    const best = join(values.out, 'best');
+    io.stderr.write(`\nstopped by ${e.signal} after step ${e.step}: ${existsSync(best) ? `${best} holds the best epoch so far` : 'no epoch was finished, so nothing was kept'}\n`);
+    return signalExitCode(e.signal);
+  } finally {
+    stop.dispose();
+    run.release();
+  }
+}
+
+/** A fine-tuning run stopped by a signal after a step. */
+class Stopped extends Error {
+  constructor(
+    readonly signal: NodeJS.Signals,
+    readonly step: number,
+  ) {
+    super(`stopped by ${signal}`);
+  }
+}
+
+async function finetune(values: FinetuneFlags, modelArg: string, debug: boolean, io: Io, stopRequested: () => NodeJS.Signals | undefined): Promise<number> {
   const task = oneOf(values.task, '--task', TASKS, 'classification');
-  const model = resolve(positionals[0]!);
+  const model = resolve(modelArg);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const backend = backendFlags(values);
-  const tokenizer = loadTokenizer({ vocab: values.vocab, model: positionals[0]!, lowercase: values.lowercase });
+  const tokenizer = loadTokenizer({ vocab: values.vocab, model: modelArg, lowercase: values.lowercase });
 
   // Data, labels, encodings.
   const read = (file: string) => readInputFile(file).toString('utf8');
@@ -87,14 +123,14 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
 
   // Programs: training (with AdamW) and inference for evaluation, on one spec.
   const batch = Math.min(positiveInt(values.batch, '--batch', 32), train.length);
-  const epochs = positiveInt(values.epochs, '--epochs', 3);
+  const epochs = positiveInt(values.epochs, '--epochs', 3, MAX_EPOCHS);
   const spec = { file: join(isModelDirectory(model) ? model : dirname(model), 'finetune.tcc.yaml'), text: taskSpec(model, task, labels.length) };
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
   const trainGraph = compileFile(spec.file, {
     text: spec.text, batch, seq, mode: 'train', verify: debug, config, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
-      ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
+      ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
   });
@@ -109,7 +145,7 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
   const initFile = values.init ? (isModelDirectory(values.init) ? join(values.init, 'model.safetensors') : values.init) : isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined;
   let weightsNote = `random weights (seed ${seed})`;
   if (initFile) {
-    const matched = matchWeights(trainProgram.program.params, readSafetensors(readInputFile(initFile), initFile).tensors);
+    const matched = matchWeights(trainProgram.program.params, readSafetensors(readInputFile(initFile), initFile).tensors, initFile);
     const headless = matched.missing.filter((n) => !n.startsWith('classifier.') && !n.startsWith('qa_outputs.'));
     if (headless.length) throw new UsageError(`${initFile} lacks ${headless.length} of the model's parameters, e.g. '${headless[0]}'`);
     session.setParams({ ...fresh, ...matched.values });
@@ -145,6 +181,8 @@ export async function runFinetune(argv: string[], debug: boolean, io: Io): Promi
     const trainLoss = await trainEpoch(trainer, train, rng.shuffle(train.map((_, i) => i)), batch, qa, (m) => {
       appendRecord(metricsLog, { step: ++done, epoch, ...m });
       bar.update(done, `epoch ${epoch} loss ${m.loss!.toFixed(4)}`);
+      const signal = stopRequested();
+      if (signal) throw new Stopped(signal, done);
     });
     await copyParams(session, evalSession);
     const result = qa ? await evaluateQa(evalSession, qaEval, batch) : await evaluate(evalSession, evalRows, batch, labels.length);

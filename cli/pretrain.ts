@@ -1,6 +1,5 @@
 // `tcc prepare` and `tcc pretrain`.
 
-import { mkdirSync } from 'node:fs';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { hfConfig } from '../runtime/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
@@ -8,19 +7,21 @@ import { matchWeights } from '../runtime/weights.js';
 import { createInstances, readCorpus } from '../train/corpus.js';
 import { encodeExample } from '../train/instances.js';
 import { maskTokens, MASKING_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
-import { checkExamples, corpusData, examplesData, readExamples, resume, runTraining } from '../train/pretrain.js';
+import { checkExamples, corpusData, examplesData, Interrupted, readExamples, resume, runTraining } from '../train/pretrain.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { jiebaSegmenter } from '../train/jieba.js';
 import { Trainer } from '../train/trainer.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
-import { nonNegative, oneOf, parse, positiveInt, seedFlag } from './args.js';
+import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_EPOCHS, MAX_STEPS } from './args.js';
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { outputDirectory, outputFile, readInputFile, writeAtomic } from './files.js';
+import { outputFile, readInputFile, writeAtomic } from './files.js';
+import { claimRunDirectory, holdsRun } from './run-dir.js';
+import { listenForStop, signalExitCode } from './signals.js';
 import { loadTokenizer } from './tokenizer.js';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 
 export const prepareUsage = `usage: tcc prepare --corpus PATH --vocab FILE -o data.jsonl [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--seq N] [--seed N]
@@ -31,11 +32,14 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
-    [--save-every N] [--seed N] [--resume] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
+    [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
-state beside) and DIR/final/. --resume continues from the latest checkpoint, exactly.
+state beside) and DIR/final/. --resume continues from the latest complete checkpoint,
+exactly; --overwrite replaces an earlier run in DIR (without either, DIR must hold none).
+Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and says how to resume.
+--keep N keeps the N latest checkpoints.
 --accumulate N averages the gradients of N batches into each update; --recompute layer
 keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
@@ -79,12 +83,7 @@ export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
 }
 
 export async function runPretrain(argv: string[], debug: boolean, io: Io): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
-    init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
-    lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
-    masking: { type: 'string' }, 'save-every': { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-  });
+  const { values, positionals } = pretrainFlags(argv);
   if (values.help) {
     io.stdout.write(pretrainUsage + '\n');
     return 0;
@@ -92,9 +91,36 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
   if (positionals.length !== 1) throw new UsageError(`pretrain takes one model, got ${positionals.length}\n${pretrainUsage}`);
   if ((values.corpus === undefined) === (values.data === undefined)) throw new UsageError('pretrain needs exactly one of --corpus and --data');
   if (!values.out) throw new UsageError('pretrain needs -o DIR');
-  outputDirectory(values.out);
   if (values.steps && values.epochs) throw new UsageError('give --steps or --epochs, not both');
-  const model = positionals[0]!;
+  const run = claimRunDirectory(values.out, { resume: values.resume, overwrite: values.overwrite, canResume: true });
+  try {
+    return await pretrain(values, positionals[0]!, argv, debug, io);
+  } finally {
+    run.release();
+  }
+}
+
+type PretrainFlags = ReturnType<typeof pretrainFlags>['values'];
+
+function pretrainFlags(argv: string[]) {
+  return parse(argv, {
+    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
+    init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
+    lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
+    masking: { type: 'string' }, 'save-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' },
+    accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  });
+}
+
+/** The command that continues an interrupted run: this one, with --resume. */
+function resumeCommand(argv: readonly string[]): string {
+  const args = argv.filter((a) => a !== '--overwrite' && a !== '--resume');
+  const quoted = args.map((a) => (/^[\w./:=,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`));
+  return ['tcc', 'pretrain', ...quoted, '--resume'].join(' ');
+}
+
+async function pretrain(values: PretrainFlags, model: string, argv: string[], debug: boolean, io: Io): Promise<number> {
+  if (!values.out) throw new UsageError('pretrain needs -o DIR');
   const batch = positiveInt(values.batch, '--batch', 8);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
@@ -122,27 +148,28 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
   const compiled = compileFile(model, {
     batch, seq, mode: 'train', maxPredictions: data.maxPredictions, verify: debug, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
-      ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1) }),
+      ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
     config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
   });
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
-  const steps = values.steps ? positiveInt(values.steps, '--steps', 1) : positiveInt(values.epochs, '--epochs', 1) * epochSteps;
+  const steps = values.steps ? positiveInt(values.steps, '--steps', 1, MAX_STEPS) : positiveInt(values.epochs, '--epochs', 1, MAX_EPOCHS) * epochSteps;
   const session = await sessionFor(compiled.graph, backend, io, debug);
   const { program } = session;
   if (prepared) checkExamples(prepared, values.data!, program.inputs);
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
   if (initFile) {
     const file = isModelDirectory(initFile) ? join(initFile, 'model.safetensors') : initFile;
-    const matched = matchWeights(program.params, readSafetensors(readInputFile(file), file).tensors);
+    const matched = matchWeights(program.params, readSafetensors(readInputFile(file), file).tensors, file);
     if (matched.missing.length) throw new UsageError(`${file} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
     session.setParams(matched.values);
   } else session.setParams(initWithProgress(io, program.params, seed));
 
   const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
-  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...(vocabText === undefined ? {} : { vocab: vocabText }) };
+  const keep = values.keep === undefined ? {} : { keep: positiveInt(values.keep, '--keep', 1) };
+  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...keep, ...(vocabText === undefined ? {} : { vocab: vocabText }) };
   const fromSpec = (key: string, fallback: number) => specSetting(compiled.spec, key) ?? fallback;
   const lr = nonNegative(values.lr, '--lr', fromSpec('lr', 1e-4));
   const trainer = new Trainer(session, {
@@ -151,19 +178,35 @@ export async function runPretrain(argv: string[], debug: boolean, io: Io): Promi
     beta1: compiled.optimizer!.beta1, beta2: compiled.optimizer!.beta2,
     seed, accumulate,
   });
-  mkdirSync(values.out, { recursive: true });
-  const from = values.resume ? resume(trainer, settings, data) : 0;
+  let from = 0;
+  if (values.resume) {
+    const resumed = resume(trainer, settings, data);
+    if (resumed === undefined) io.stderr.write(`${values.out} holds no complete checkpoint to resume from${holdsRun(values.out) ? ' (the earlier run stopped before its first)' : ''}: starting at step 0\n`);
+    from = resumed ?? 0;
+  }
   io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking)${from ? `, resumed at step ${from}` : ''}\n`);
 
   const bar = progress(io, 'pretraining', steps, { unit: 'steps', start: from });
-  const last = await runTraining(trainer, data, settings, {
-    onStep(step, m) {
-      bar.update(step, `loss ${m.loss!.toFixed(4)} mlm_acc ${(m.mlm_acc ?? 0).toFixed(3)} nsp_acc ${(m.nsp_acc ?? 0).toFixed(3)} ${Math.round(m.tokens_per_s!)} tok/s`);
-    },
-    onCheckpoint(dir) {
-      bar.log(`saved ${dir}`);
-    },
-  });
+  const stop = listenForStop(io, 'finishing this step and writing a checkpoint');
+  let last;
+  try {
+    last = await runTraining(trainer, data, settings, {
+      onStep(step, m) {
+        bar.update(step, `loss ${m.loss!.toFixed(4)} mlm_acc ${(m.mlm_acc ?? 0).toFixed(3)} nsp_acc ${(m.nsp_acc ?? 0).toFixed(3)} ${Math.round(m.tokens_per_s!)} tok/s`);
+      },
+      onCheckpoint(dir, removed) {
+        bar.log(`saved ${dir}${removed.length ? ` (removed ${removed.map((r) => basename(r)).join(', ')})` : ''}`);
+      },
+      stopRequested: stop.requested,
+    });
+  } catch (e) {
+    if (!(e instanceof Interrupted)) throw e;
+    bar.stop();
+    io.stderr.write(`stopped by ${e.signal} after step ${e.step} of ${steps}: saved ${e.checkpoint}; continue with:\n  ${resumeCommand(argv)}\n`);
+    return signalExitCode(e.signal);
+  } finally {
+    stop.dispose();
+  }
   bar.stop();
   io.stderr.write(`done: loss ${last.loss?.toFixed(4)}, mlm_acc ${last.mlm_acc?.toFixed(3)}, nsp_acc ${last.nsp_acc?.toFixed(3)}; metrics in ${join(values.out, 'metrics.jsonl')}\n`);
   return 0;

@@ -142,8 +142,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   if (positionals.length) throw new UsageError(`run takes no positional arguments, got '${positionals[0]}'`);
   if (!values.model) throw new UsageError('run needs --model SPEC');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
-  if (!values.out) throw new UsageError('run needs --out FILE');
-  outputFile(values.out);
+  if (values.out !== undefined) outputFile(values.out);
   const backend = backendFlags(values);
   const seed = seedFlag(values.seed);
   const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });
@@ -161,7 +160,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const weightsFile = values.weights ?? (programDir ? undefined : await defaultWeights(values.model));
   if (weightsFile) {
     const file = readSafetensors(readInputFile(weightsFile), weightsFile);
-    const matched = matchWeights(program.params, file.tensors);
+    const matched = matchWeights(program.params, file.tensors, weightsFile);
     if (matched.missing.length) {
       throw new UsageError(`${weightsFile} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
     }
@@ -178,13 +177,13 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   });
   const ms = performance.now() - start;
   const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
-  writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
+  if (values.out !== undefined) writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
   io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${session.executor.device}, ${weightsNote}\n`);
   if (tokenizer && encoding) {
     io.stderr.write(`  tokens ${encoding.tokens.join(' ')}\n`);
     for (const line of maskLines(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
   }
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
-  io.stderr.write(`  program ready ${programReady.toFixed(0)} ms after start, weights ${(start - programReady).toFixed(0)} ms more; forward pass ${ms.toFixed(1)} ms; wrote ${values.out}: ${shapes}\n`);
+  io.stderr.write(`  program ready ${programReady.toFixed(0)} ms after start, weights ${(start - programReady).toFixed(0)} ms more; forward pass ${ms.toFixed(1)} ms; ${values.out === undefined ? 'outputs' : `wrote ${values.out}:`} ${shapes}\n`);
   return 0;
 }

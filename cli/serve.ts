@@ -201,7 +201,7 @@ export function serveOptions(dir: string, flags: { weights?: string; vocab?: str
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new UsageError(`${dir}: the model has no masked-LM head (prediction_logits) to predict [MASK] with`);
   const weightsFlag = flags.weights ?? join(dir, 'model.safetensors');
   const weights = isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
-  const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors);
+  const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors, weights);
   if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
   const vocab = flags.vocab ?? [join(dirname(weights), 'vocab.txt'), join(dir, 'vocab.txt')].find((f) => existsSync(f));
   if (!vocab || !existsSync(vocab)) throw new UsageError(`no vocab.txt beside ${weights} or in ${dir}: pass --vocab FILE`);
@@ -232,7 +232,7 @@ export function finetuneOptions(model: string, flags: { labels?: string; batch?:
   const weightsFlag = flags.weights ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? model : undefined);
   const weights = weightsFlag && isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
   if (weights) {
-    const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors);
+    const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors, weights);
     const body = matched.missing.filter((n) => !n.startsWith('classifier.'));
     if (body.length) throw new UsageError(`${weights} lacks ${body.length} of the model's parameters, e.g. '${body[0]}'`);
   }

@@ -5,9 +5,10 @@
 // temporary name and renamed into place, so a crash mid-write never leaves a
 // partial checkpoint where a complete one is expected.
 
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, RunFailure } from './errors.js';
+import { Fields, JsonFieldError } from './json-fields.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from './safetensors.js';
 
 export interface CheckpointContents {
@@ -90,28 +91,84 @@ function processAlive(pid: number): boolean {
   }
 }
 
-/** The checkpoint-STEP directory with the highest step that is complete, if any. */
-export function latestCheckpoint(runDir: string): { dir: string; step: number } | undefined {
-  if (!existsSync(runDir)) return undefined;
-  const found = readdirSync(runDir)
-    .map((name) => /^checkpoint-(\d+)$/.exec(name))
-    .filter((m): m is RegExpExecArray => m !== null && existsSync(join(runDir, m[0], 'trainer_state.json')))
+/** The files of a complete checkpoint: one without all of them (a crash, a copy cut short) is not taken for one. */
+const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json'];
+
+/** The run directory's complete checkpoint-STEP directories, newest first. */
+export function checkpoints(runDir: string): { dir: string; step: number }[] {
+  if (!existsSync(runDir)) return [];
+  return readdirSync(runDir)
+    .map((name) => /^checkpoint-(\d{1,15})$/.exec(name))
+    .filter((m): m is RegExpExecArray => m !== null && CHECKPOINT_FILES.every((f) => isFile(join(runDir, m[0], f))))
     .map((m) => ({ dir: join(runDir, m[0]), step: Number(m[1]) }))
     .sort((a, b) => b.step - a.step);
-  return found[0];
 }
 
-export function readTrainerState<T>(dir: string): { state: T; optimizer: ReadonlyMap<string, Float32Array>; params: ReadonlyMap<string, Float32Array> } {
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The checkpoint-STEP directory with the highest step that is complete, if any. */
+export function latestCheckpoint(runDir: string): { dir: string; step: number } | undefined {
+  return checkpoints(runDir)[0];
+}
+
+/** Removes all but the newest `keep` complete checkpoints; returns those removed. */
+export function pruneCheckpoints(runDir: string, keep: number): string[] {
+  const old = checkpoints(runDir).slice(keep).map((c) => c.dir);
+  for (const dir of old) rmSync(dir, { recursive: true, force: true });
+  return old;
+}
+
+/** Where a run stands, as trainer_state.json records it beside a checkpoint. */
+export interface TrainerState {
+  readonly step: number;
+  readonly seed: number;
+  readonly batch: number;
+  readonly seq: number;
+  readonly examples: number;
+  readonly accumulate: number;
+}
+
+/** trainer_state.json is a few hundred bytes; anything far larger is not one. */
+const MAX_STATE_BYTES = 1 << 16;
+
+function readStateFile(path: string): TrainerState {
+  try {
+    if (statSync(path).size > MAX_STATE_BYTES) throw new InputError(`${path} is larger than a trainer state (${MAX_STATE_BYTES} bytes at most)`);
+    const f = Fields.of(JSON.parse(readFileSync(path, 'utf8')), '').only(['step', 'seed', 'batch', 'seq', 'examples', 'accumulate']);
+    const count = { min: 1, max: 2 ** 40 };
+    return {
+      step: f.int('step', count), seed: f.int('seed', { min: 0, max: 2 ** 32 - 1 }), batch: f.int('batch', count), seq: f.int('seq', count),
+      examples: f.int('examples', count), accumulate: f.optionalInt('accumulate', count) ?? 1,
+    };
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError(`${path}: ${e instanceof JsonFieldError ? e.message : `not valid JSON (${(e as Error).message.split('\n')[0]})`}`);
+  }
+}
+
+/**
+ * A checkpoint's trainer state (checked: every field an integer in range,
+ * the step the directory's own) and its model and optimizer tensors, with
+ * the files they came from.
+ */
+export function readTrainerState(dir: string): { state: TrainerState; params: ReadonlyMap<string, Float32Array>; optimizer: ReadonlyMap<string, Float32Array>; files: { params: string; optimizer: string } } {
+  const state = readStateFile(join(dir, 'trainer_state.json'));
+  const named = /checkpoint-(\d+)$/.exec(dir);
+  if (named && Number(named[1]) !== state.step) throw new InputError(`${join(dir, 'trainer_state.json')}: step ${state.step} is not the step of ${dir}`);
   const read = (file: string) => {
     const path = join(dir, file);
     const tensors = readSafetensors(readFileSync(path), path).tensors;
-    return new Map([...tensors].map(([n, t]) => [n, t.data as Float32Array]));
+    return new Map([...tensors].map(([n, t]) => {
+      if (!(t.data instanceof Float32Array)) throw new InputError(`${path}: tensor '${n}' is ${t.dtype}, not floating point`);
+      return [n, t.data];
+    }));
   };
-  let state: T;
-  try {
-    state = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as T;
-  } catch (e) {
-    throw new InputError(`${join(dir, 'trainer_state.json')}: ${(e as Error).message}`);
-  }
-  return { state, optimizer: read('optimizer.safetensors'), params: read('model.safetensors') };
+  const files = { params: join(dir, 'model.safetensors'), optimizer: join(dir, 'optimizer.safetensors') };
+  return { state, params: read('model.safetensors'), optimizer: read('optimizer.safetensors'), files };
 }

@@ -30,7 +30,22 @@ function candidates(name: string): string[] {
   return [...new Set(names)];
 }
 
-export function matchWeights(params: readonly Pick<ProgramParam, 'name' | 'shape'>[], tensors: ReadonlyMap<string, StoredTensor>): MatchedWeights {
+/** The first element of a tensor that is NaN or infinite, if any: a checkpoint of a run that diverged loads as such, not as garbage. */
+function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) return i;
+  return -1;
+}
+
+/** Checks that every value of the tensors is finite, naming the file, tensor and element of the first that is not. */
+export function checkFinite(file: string, tensors: Readonly<Record<string, Float32Array>>): void {
+  for (const [name, data] of Object.entries(tensors)) {
+    const at = firstNonFinite(data);
+    if (at >= 0) throw new WeightsError(`${file}: tensor '${name}' holds ${data[at]} at element ${at}; a checkpoint's values must be finite`);
+  }
+}
+
+/** The checkpoint's tensors for the parameters (`file` names it in errors): shapes must match and values be finite. */
+export function matchWeights(params: readonly Pick<ProgramParam, 'name' | 'shape'>[], tensors: ReadonlyMap<string, StoredTensor>, file: string): MatchedWeights {
   const values: Record<string, Float32Array> = {};
   const missing: string[] = [];
   const used = new Set<string>();
@@ -42,9 +57,10 @@ export function matchWeights(params: readonly Pick<ProgramParam, 'name' | 'shape
     }
     const t = tensors.get(found)!;
     if (t.shape.join(',') !== param.shape.join(',')) {
-      throw new WeightsError(`checkpoint tensor '${found}' has shape [${t.shape.join(',')}], but parameter '${param.name}' is [${param.shape.join(',')}]`);
+      throw new WeightsError(`${file}: tensor '${found}' has shape [${t.shape.join(',')}], but parameter '${param.name}' is [${param.shape.join(',')}]`);
     }
-    if (t.data instanceof Int32Array) throw new WeightsError(`checkpoint tensor '${found}' is ${t.dtype}; parameters are floating point`);
+    if (t.data instanceof Int32Array) throw new WeightsError(`${file}: tensor '${found}' is ${t.dtype}; parameters are floating point`);
+    checkFinite(file, { [found]: t.data });
     values[param.name] = t.data;
     used.add(found);
   }

@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { appendRecord, fileSystemReason, latestCheckpoint, readTrainerState, removeStaleTemporaries, writeAtomic, writeCheckpoint } from '../runtime/checkpoint.js';
+import { appendRecord, fileSystemReason, latestCheckpoint, pruneCheckpoints, readTrainerState, removeStaleTemporaries, writeAtomic, writeCheckpoint, type TrainerState } from '../runtime/checkpoint.js';
+import { checkFinite } from '../runtime/weights.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
 import type { ProgramInput } from '../runtime/program.js';
 import type { PairInstance } from './corpus.js';
@@ -95,21 +96,28 @@ export interface RunSettings {
   readonly accumulate: number;
   readonly config: object;
   readonly vocab?: string;
+  /** Checkpoints kept: older ones are removed as new ones are written (default: all). */
+  readonly keep?: number;
 }
 
 export interface RunHooks {
   /** After each step, for progress display. */
   onStep?(step: number, metrics: Metrics): void;
-  onCheckpoint?(dir: string): void;
+  onCheckpoint?(dir: string, removed: readonly string[]): void;
+  /** Asked after each step: a signal that asks the run to stop (SIGINT, SIGTERM), if one came. */
+  stopRequested?(): NodeJS.Signals | undefined;
 }
 
-interface TrainerState {
-  readonly step: number;
-  readonly seed: number;
-  readonly batch: number;
-  readonly seq: number;
-  readonly examples: number;
-  readonly accumulate?: number;
+/** A run stopped by a signal after a step, with a checkpoint of that step written. */
+export class Interrupted extends Error {
+  override name = 'Interrupted';
+  constructor(
+    readonly signal: NodeJS.Signals,
+    readonly step: number,
+    readonly checkpoint: string,
+  ) {
+    super(`stopped by ${signal} after step ${step}; ${checkpoint} holds it`);
+  }
 }
 
 export class TrainingError extends RunFailure {
@@ -133,6 +141,14 @@ function batchAt(data: PretrainData, step: number, batch: number): Record<string
   };
 }
 
+/** Writes checkpoint-STEP (or `name`), then prunes to `settings.keep`; tells the hooks. */
+async function checkpoint(trainer: Trainer, settings: RunSettings, data: PretrainData, hooks: RunHooks, name = `checkpoint-${trainer.step}`): Promise<string> {
+  const dir = await saveCheckpoint(trainer, settings, data, name);
+  const removed = settings.keep !== undefined && name.startsWith('checkpoint-') ? pruneCheckpoints(settings.dir, settings.keep) : [];
+  hooks.onCheckpoint?.(dir, removed);
+  return dir;
+}
+
 async function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: PretrainData, name: string): Promise<string> {
   const session = trainer.session;
   const dir = join(settings.dir, name);
@@ -154,18 +170,40 @@ function loggedStep(line: string): number | undefined {
   }
 }
 
-/** Restores the latest checkpoint of the run directory into the trainer; returns its step (0 when there is none). */
-export function resume(trainer: Trainer, settings: RunSettings, data: PretrainData): number {
+/** A checkpoint's tensors for the program's parameters or states: every one present, of its size and finite, or an error naming the file. */
+function restored(file: string, wanted: readonly { readonly name: string; readonly shape: readonly number[] }[], have: ReadonlyMap<string, Float32Array>): Record<string, Float32Array> {
+  const values: Record<string, Float32Array> = {};
+  for (const t of wanted) {
+    const data = have.get(t.name);
+    const size = t.shape.reduce((a, d) => a * d, 1);
+    if (!data) throw new InputError(`${file} lacks '${t.name}' of this model (is it a checkpoint of another model?)`);
+    if (data.length !== size) throw new InputError(`${file}: '${t.name}' has ${data.length} values; this model's has ${size} (is it a checkpoint of another model?)`);
+    values[t.name] = data;
+  }
+  checkFinite(file, values);
+  return values;
+}
+
+/**
+ * Restores the latest complete checkpoint of the run directory into the
+ * trainer; returns its step, or undefined when there is none. Its state,
+ * model and optimizer files are checked against this run before anything
+ * is set.
+ */
+export function resume(trainer: Trainer, settings: RunSettings, data: PretrainData): number | undefined {
   removeStaleTemporaries(settings.dir);
   const latest = latestCheckpoint(settings.dir);
-  if (!latest) return 0;
-  const { state, params, optimizer } = readTrainerState<TrainerState>(latest.dir);
-  if (state.batch !== settings.batch || state.seq !== settings.seq || state.examples !== data.count || state.seed !== trainer.settings.seed || (state.accumulate ?? 1) !== settings.accumulate) {
-    throw new InputError(`${latest.dir} was written with batch ${state.batch}, seq ${state.seq}, accumulation ${state.accumulate ?? 1}, ${state.examples} examples and seed ${state.seed}; resume with the same settings`);
+  if (!latest) return undefined;
+  const { state, params, optimizer, files } = readTrainerState(latest.dir);
+  if (state.batch !== settings.batch || state.seq !== settings.seq || state.examples !== data.count || state.seed !== trainer.settings.seed || state.accumulate !== settings.accumulate) {
+    throw new InputError(`${latest.dir} was written with batch ${state.batch}, seq ${state.seq}, accumulation ${state.accumulate}, ${state.examples} examples and seed ${state.seed}; resume with the same settings`);
   }
+  if (state.step >= settings.steps) throw new InputError(`${latest.dir} is at step ${state.step}: this run of ${settings.steps} steps is done`);
   const session = trainer.session;
-  session.setParams(Object.fromEntries(session.program.params.map((p) => [p.name, params.get(p.name) ?? []])));
-  session.setStates(Object.fromEntries(session.program.states.map((s) => [s.name, optimizer.get(s.name) ?? []])));
+  const values = restored(files.params, session.program.params, params);
+  const moments = restored(files.optimizer, session.program.states, optimizer);
+  session.setParams(values);
+  session.setStates(moments);
   trainer.step = state.step;
   return state.step;
 }
@@ -218,10 +256,12 @@ async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSet
     last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
     appendRecord(metricsFile, { step: step + 1, ...last });
     hooks.onStep?.(step + 1, last);
-    if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${step + 1}`));
+    const signal = hooks.stopRequested?.();
+    if (signal && step + 1 < settings.steps) throw new Interrupted(signal, step + 1, await checkpoint(trainer, settings, data, hooks));
+    if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) await checkpoint(trainer, settings, data, hooks);
   }
   at(settings.steps - 1);
-  hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, `checkpoint-${trainer.step}`));
-  hooks.onCheckpoint?.(await saveCheckpoint(trainer, settings, data, 'final'));
+  await checkpoint(trainer, settings, data, hooks);
+  await checkpoint(trainer, settings, data, hooks, 'final');
   return last;
 }

@@ -38,6 +38,19 @@ export class Trainer {
    * the update takes effect on every `accumulate`-th call. Dropout is keyed
    * by the micro-batch count, so each micro-batch draws its own masks.
    */
+  private lastTurn = performance.now();
+
+  /**
+   * Gives the event loop a turn every 50 ms. A step on the CPU resolves
+   * without ever waiting, so a loop of steps would otherwise starve it: a
+   * signal (Ctrl-C) would never be heard, a timer never fire.
+   */
+  private async letEventsIn(): Promise<void> {
+    if (performance.now() - this.lastTurn < 50) return;
+    await new Promise<void>((done) => setTimeout(done, 0));
+    this.lastTurn = performance.now();
+  }
+
   async trainStep(batch: Readonly<Record<string, ArrayLike<number>>>): Promise<Metrics> {
     const { schedule, weightDecay, beta1, beta2, seed } = this.settings;
     const accumulate = this.settings.accumulate ?? 1;
@@ -52,6 +65,7 @@ export class Trainer {
       ...(accumulate > 1 ? { [STEP_INPUTS.apply]: [applies ? 1 : 0] } : {}),
     };
     const out = await this.session.run(inputs, { seed, step: this.step * accumulate + this.pending + 1 }, this.scalars);
+    await this.letEventsIn();
     if (applies) {
       this.step = t;
       this.pending = 0;

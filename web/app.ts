@@ -35,7 +35,7 @@ async function load(): Promise<{ session: Session; tokenizer: WordPieceTokenizer
   const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;
   const [weights, vocab] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk('model/vocab.txt').then((r) => r.text())]);
   const session = await openSession({ program }, { backend: 'webgpu' });
-  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors);
+  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
   if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
   session.setParams(matched.values);
   const tokenizer = WordPieceTokenizer.fromVocabText(vocab, { lowercase: settings.lowercase });

@@ -68,7 +68,7 @@ const numberInput = (id: string) => Number(($(id) as HTMLInputElement).value);
 function startingWeights(model: Model, seed: number): Record<string, Float32Array> {
   const fresh = initParams(model.program.params, seed);
   if (!model.weights) return fresh;
-  const matched = matchWeights(model.program.params, readSafetensors(model.weights.bytes, model.weights.name).tensors);
+  const matched = matchWeights(model.program.params, readSafetensors(model.weights.bytes, model.weights.name).tensors, model.weights.name);
   const body = matched.missing.filter((n) => !n.startsWith('classifier.'));
   if (body.length) throw new Error(`${model.weights.name} lacks ${body.length} of the model's parameters, e.g. '${body[0]}'`);
   return { ...fresh, ...matched.values };

@@ -49,6 +49,8 @@ class Frontend {
   readonly graph: GraphBuilder;
   private streams = 0;
   private readonly global: Lookup;
+  /** The config names the model read: a key set but never read is a typo or a setting this model lacks. */
+  private readonly read = new Set<string>();
 
   constructor(
     private readonly spec: Spec,
@@ -56,7 +58,27 @@ class Frontend {
   ) {
     this.graph = new GraphBuilder(spec.name, options.mode, { batch: options.batch, seq: options.seq });
     const dims: Record<string, number> = { batch: options.batch, seq: options.seq };
-    this.global = (name) => own(spec.config, name)?.value ?? own(dims, name);
+    this.global = (name) => {
+      this.read.add(name);
+      return own(spec.config, name)?.value ?? own(dims, name);
+    };
+  }
+
+  /**
+   * Config keys the spec's own file introduces (its bases do not define
+   * them) and no part of the model reads: each an error with the nearest key
+   * it did read (a typo such as 'hiden_size' would otherwise compile the
+   * unchanged model).
+   */
+  checkConfigUsed(): void {
+    this.read.add('initializer_range');
+    const bases = new Set(this.spec.baseConfig ?? []);
+    const read = [...this.read].filter((name) => own(this.spec.config, name));
+    for (const [key, entry] of Object.entries(this.spec.config)) {
+      if (this.read.has(key) || bases.has(key)) continue;
+      const near = didYouMean(key, read);
+      this.bag.error(entry.loc, `config key '${key}' is not used by this model${near || ` (its keys: ${read.slice(0, 12).join(', ')}${read.length > 12 ? ', …' : ''})`}`);
+    }
   }
 
   run(): Graph {
@@ -437,6 +459,7 @@ function unique<T extends { loc?: SourceLoc; message: string }>(items: readonly 
 export function buildGraph(spec: Spec, options: BuildOptions): Graph {
   const frontend = new Frontend(spec, options);
   const graph = frontend.run();
+  if (!frontend.bag.size) frontend.checkConfigUsed();
   if (frontend.bag.size) throw new CompileError(unique(frontend.bag.items));
   return graph;
 }

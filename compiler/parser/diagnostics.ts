@@ -56,18 +56,37 @@ export function formatHeadline(d: Diagnostic): string {
   return `${position(d.loc)}error: ${d.message}`;
 }
 
-/** The source line of a location with a caret under its span. */
+/** Characters of a source line shown around an error's column: a minified JSON file is one line of megabytes. */
+const EXCERPT_WIDTH = 100;
+
+/** The source line of a location with a caret under its span; a long line is cut to a window around the column. */
 function excerpt(loc: SourceLoc, sources: ReadonlyMap<string, string>): string[] {
   const text = sources.get(loc.file);
   if (text === undefined) return [];
-  const line = text.split('\n')[loc.line - 1];
+  const line = lineAt(text, loc.line)?.replace(/\r$/, '');
   if (line === undefined) return [];
   const gutter = String(loc.line).length;
   const end = loc.endLine === loc.line ? Math.max(loc.endCol, loc.col + 1) : line.length + 1;
-  const caret = ' '.repeat(loc.col - 1) + '^'.repeat(Math.max(1, Math.min(end, line.length + 1) - loc.col));
-  return [` ${loc.line} | ${line.replace(/\r$/, '')}`, ` ${' '.repeat(gutter)} | ${caret}`];
+  const from = Math.max(0, Math.min(loc.col - 1 - 20, line.length - EXCERPT_WIDTH));
+  const to = Math.min(line.length, from + EXCERPT_WIDTH);
+  const shown = `${from > 0 ? '…' : ''}${line.slice(from, to)}${to < line.length ? '…' : ''}`;
+  const start = loc.col - 1 - from + (from > 0 ? 1 : 0);
+  const width = Math.max(1, Math.min(end - loc.col, to - (loc.col - 1)));
+  const caret = ' '.repeat(Math.max(0, start)) + '^'.repeat(width);
+  return [` ${loc.line} | ${shown}`, ` ${' '.repeat(gutter)} | ${caret}`];
 }
 
+/** Line `n` (1-based) of a text, found without splitting the whole text. */
+function lineAt(text: string, n: number): string | undefined {
+  let start = 0;
+  for (let i = 1; i < n; i++) {
+    const next = text.indexOf('\n', start);
+    if (next < 0) return undefined;
+    start = next + 1;
+  }
+  const end = text.indexOf('\n', start);
+  return text.slice(start, end < 0 ? text.length : end);
+}
 export function formatDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, string>): string {
   const lines = [formatHeadline(d)];
   if (d.loc) lines.push(...excerpt(d.loc, sources));

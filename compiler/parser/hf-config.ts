@@ -8,7 +8,8 @@ import { readSpecText } from './files.js';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { CompileError, DiagnosticBag } from './diagnostics.js';
-import { parseYaml, toPlain, type LMap, type LNode } from './yaml.js';
+import { parseJson } from './json.js';
+import { toPlain, type LMap, type LNode } from './yaml.js';
 import { own } from './spec.js';
 import { CONFIG_LIMITS } from './spec-schema.js';
 import { isHfDirectory } from '../../runtime/hf-config.js';
@@ -62,7 +63,7 @@ export function importHfConfig(dir: string): ImportedSpec {
     throw new CompileError([{ message: `cannot read '${file}': ${missing ? 'a HuggingFace model directory needs config.json' : (e as Error).message}` }]);
   }
   const sources = new Map([[file, text]]);
-  const root = parseYaml(text, file, bag);
+  const root = parseJson(text, file, bag);
   if (!root || root.kind !== 'map') {
     if (root) bag.error(root.loc, 'config.json must be a JSON object');
     throw new CompileError(bag.items, sources);
@@ -123,7 +124,7 @@ export function locateInConfig(e: CompileError): CompileError {
     sources.set(file, text);
     moved = true;
     const key = /^\s*([A-Za-z_]\w*):/.exec(generated.split('\n')[d.loc.line - 1] ?? '')?.[1];
-    const root = parseYaml(text, file, new DiagnosticBag());
+    const root = parseJson(text, file, new DiagnosticBag());
     const entry = key !== undefined && root?.kind === 'map' ? root.entries.get(key) : undefined;
     return { ...d, loc: entry?.value.loc ?? { file, line: 1, col: 1, endLine: 1, endCol: 2 } };
   });

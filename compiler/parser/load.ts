@@ -51,6 +51,8 @@ export const isDslFile = (file: string) => file.endsWith('.tcc');
 /** A HuggingFace model directory (config.json inside) stands for the spec imported from it. */
 class SpecLoader {
   readonly bag = new DiagnosticBag();
+  /** The config keys the top file's bases define. */
+  baseConfig: ReadonlySet<string> = new Set();
 
   private importDirectory(dir: string): string {
     return importHfConfig(dir).yaml;
@@ -104,6 +106,8 @@ class SpecLoader {
       if (!tree) return undefined;
       merged = merged ? mergeSpecs(merged, tree) : tree;
     }
+    // The top file's bases define config keys; a key the top file introduces and nothing reads is suspect (a typo).
+    if (!chain.length) this.baseConfig = new Set(mapEntries(merged?.entries.get('config')?.value).map(([key]) => key));
     const own = new Map(root.entries);
     own.delete('extends');
     // A file is named by its `name:` or, failing that, its file name; a name is not inherited.
@@ -235,5 +239,5 @@ export function loadSpec(file: string, virtual?: ReadonlyMap<string, string>): L
   const loader = new SpecLoader(virtual);
   const tree = loader.loadTree(file, undefined, []);
   if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
-  return { spec: readSpec(tree), sources: loader.sources };
+  return { spec: { ...readSpec(tree), baseConfig: [...loader.baseConfig] }, sources: loader.sources };
 }

@@ -86,6 +86,8 @@ export interface Spec {
   readonly heads: readonly HeadSpec[];
   readonly requires: readonly RequireSpec[];
   readonly training: TrainingSpec;
+  /** The config keys the spec's bases define (the rest its own file introduces). */
+  readonly baseConfig?: readonly string[];
 }
 
 /**

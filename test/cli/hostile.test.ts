@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { modelsDir, tcc } from '../helpers/cli.js';
+import { hasWebGpu } from '../helpers/webgpu.js';
+
+const gpu = await hasWebGpu();
 
 const HF_CONFIG = { architectures: ['BertModel'], hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, vocab_size: 50, max_position_embeddings: 512 };
 
@@ -162,5 +165,14 @@ describe('what the fuzz suites found: one located line and exit 2', () => {
     expect(code, stderr).toBe(2);
     expect(stderr).toMatch(/^tcc: error: the bert-base program needs [\d.]+ GiB \(parameters 0\.41 GiB, optimizer state 0\.82 GiB, activations [\d.]+ GiB\) and this machine has [\d.]+ GiB available; use a smaller --batch or --seq, or --recompute layer\n$/);
     expect(performance.now() - start).toBeLessThan(15_000);
+  });
+
+  it.runIf(gpu)('refuses it on a software WebGPU adapter too, whose memory is the machine\'s', async () => {
+    const big = workspace({ 'in.json': JSON.stringify({ input_ids: Array.from({ length: 4096 }, () => Array.from({ length: 512 }, () => 5)) }) });
+    const start = performance.now();
+    const refused = await tcc('run', '--model', join(modelsDir(), 'bert-base.yaml'), '--inputs', join(big, 'in.json'), '--out', join(big, 'o.safetensors'), '--backend', 'webgpu');
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/^tcc: error: the bert-base program needs [\d.]+ GiB \(parameters 0\.41 GiB, activations [\d.]+ GiB\) and this machine has [\d.]+ GiB available; use a smaller --batch or --seq\n$/);
+    expect(performance.now() - start).toBeLessThan(30_000);
   });
 });
