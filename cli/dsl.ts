@@ -10,7 +10,7 @@ import { checkSchema } from '../compiler/parser/schema.js';
 import { parseYaml, type LMap } from '../compiler/parser/yaml.js';
 import { oneOf, parse } from './args.js';
 import { UsageError, type Io } from './errors.js';
-import { readInputFile, writeAtomic } from './files.js';
+import { readInputFile, writeAtomic, readTextFile } from './files.js';
 
 export const fmtUsage = `usage: tcc fmt FILE.tcc... [--check]
 
@@ -35,7 +35,7 @@ function yamlComments(text: string): IToken[] {
 
 /** A spec file's document, checked against the schema; every problem is a located diagnostic. */
 function readDocument(file: string): { root: LMap; comments: readonly IToken[] } {
-  const text = readInputFile(file).toString('utf8');
+  const text = readTextFile(file);
   const bag = new DiagnosticBag();
   const parsed = isDslFile(file) ? parseDsl(text, file, bag) : { root: parseYaml(text, file, bag), comments: yamlComments(text) };
   const root = parsed.root;
@@ -55,7 +55,7 @@ export function runFmt(argv: string[], _debug: boolean, io: Io): number {
   let changed = 0;
   for (const file of positionals) {
     if (!isDslFile(file)) throw new UsageError(`${file} is not a .tcc file (YAML is formatted by YAML tools; tcc convert turns it into DSL)`);
-    const before = readInputFile(file).toString('utf8');
+    const before = readTextFile(file);
     const { root, comments } = readDocument(file);
     const after = printDsl(root, { comments, fallbackName: basename(file, '.tcc') });
     if (after === before) continue;

@@ -7,18 +7,49 @@ import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
 import { fileSystemReason } from '../runtime/checkpoint.js';
 
-export { writeAtomic } from '../runtime/checkpoint.js';
+import { writeAtomic as writeWhole } from '../runtime/checkpoint.js';
+import { RunFailure } from '../runtime/errors.js';
 
-export function readInputFile(path: string): Buffer {
+/** Writes a file whole or not at all; a failed write (a full disk) is one line naming the file, exit 1. */
+export function writeAtomic(path: string, data: string | Uint8Array): void {
+  try {
+    writeWhole(path, data);
+  } catch (e) {
+    throw new RunFailure(`cannot write ${path}: ${fileSystemReason(e)}`);
+  }
+}
+
+/** The largest text file read whole (vocabularies, data sets, corpora): past this, a file is refused before it is read. */
+export const MAX_TEXT_BYTES = 2 ** 30;
+
+/** A regular file's bytes; a file larger than `maxBytes` (what the command takes of its kind) is refused unread. */
+export function readInputFile(path: string, maxBytes = Infinity, what = 'file'): Buffer {
+  let stat;
   try {
     // A device, pipe or directory behind the name (a symlink to /dev/zero) would never end or not be data.
-    const stat = statSync(path);
+    stat = statSync(path);
     if (!stat.isFile()) throw Object.assign(new Error(stat.isDirectory() ? 'it is a directory' : 'not a regular file'), { code: 'ENOTFILE' });
-    return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
   }
+  if (stat.size > maxBytes) throw new UsageError(`${path} is ${megabytes(stat.size)}, more than a ${what} can be (${megabytes(maxBytes)})`);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new UsageError(`cannot read '${path}': ${fileSystemReason(e)}`);
+  }
+}
+
+const megabytes = (bytes: number) => `${(bytes / 2 ** 20).toLocaleString('en-US', { maximumFractionDigits: 1 })} MB`;
+
+/**
+ * A UTF-8 text file, its byte-order mark (which spreadsheet programs write)
+ * dropped, so that a header reads 'text' and not '\ufefftext'.
+ */
+export function readTextFile(path: string, maxBytes = MAX_TEXT_BYTES, what = 'text file'): string {
+  const text = readInputFile(path, maxBytes, what).toString('utf8');
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** The package's root: the nearest directory above this module with a package.json (from the sources or from dist/). */

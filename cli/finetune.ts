@@ -19,7 +19,7 @@ import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_E
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { readInputFile } from './files.js';
+import { readInputFile, readTextFile } from './files.js';
 import { claimRunDirectory } from './run-dir.js';
 import { listenForStop, signalExitCode } from './signals.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -93,7 +93,7 @@ async function finetune(values: FinetuneFlags, modelArg: string, debug: boolean,
   const tokenizer = loadTokenizer({ vocab: values.vocab, model: modelArg, lowercase: values.lowercase });
 
   // Data, labels, encodings.
-  const read = (file: string) => readInputFile(file).toString('utf8');
+  const read = (file: string) => readTextFile(file);
   let labels: string[];
   let train: EncodedBatchRow[];
   let evalRows: EncodedBatchRow[];

@@ -17,7 +17,7 @@ import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_E
 import { backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { outputFile, readInputFile, writeAtomic } from './files.js';
+import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js';
 import { claimRunDirectory, holdsRun } from './run-dir.js';
 import { listenForStop, signalExitCode } from './signals.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -51,7 +51,7 @@ function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string
   const tokenizer = loadTokenizer(vocab);
   // Word-level masking of Chinese needs its words: jieba segments them.
   const segment = strategy === 'wwm' || strategy === 'ngram' || strategy === 'span' ? jiebaSegmenter() : undefined;
-  const documents = readCorpus(readInputFile(corpus).toString('utf8'), tokenizer, corpus, segment);
+  const documents = readCorpus(readTextFile(corpus), tokenizer, corpus, segment);
   const instances = createInstances(documents, { maxSeqLength: seq, shortSeqProb: 0.1, dupeFactor }, new Rng(seed, STREAMS.pairs));
   return { tokenizer, instances };
 }
@@ -138,10 +138,10 @@ async function pretrain(values: PretrainFlags, model: string, argv: string[], de
     data = corpusData(instances, tokenizer, strategy, seed, seq);
     vocabText = tokenizer.vocab.join('\n') + '\n';
   } else {
-    prepared = readExamples(readInputFile(values.data!).toString('utf8'), values.data!, seq);
+    prepared = readExamples(readTextFile(values.data!), values.data!, seq);
     data = examplesData(prepared.examples);
     const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
-    if (vocabFile) vocabText = readInputFile(vocabFile).toString('utf8');
+    if (vocabFile) vocabText = readTextFile(vocabFile);
   }
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);

@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { parse } from './args.js';
 import { UsageError, type Io } from './errors.js';
-import { readInputFile, writeAtomic } from './files.js';
+import { readInputFile, writeAtomic, readTextFile } from './files.js';
 
 export const reportUsage = `usage: tcc report RUN_DIR -o report.html
 
@@ -22,7 +22,7 @@ type Row = Record<string, number>;
 /** A JSON-lines log: one object per line; a line that is not one is an error at its line. */
 function readLog(file: string): Row[] {
   if (!existsSync(file)) return [];
-  return readInputFile(file).toString('utf8').split('\n').flatMap((line, i) => {
+  return readTextFile(file).split('\n').flatMap((line, i) => {
     if (!line.trim()) return [];
     try {
       const row = JSON.parse(line) as unknown;

@@ -16,7 +16,7 @@ import { loadProgram } from '../runtime/program-dir.js';
 import type { LoadedProgram } from '../runtime/program.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress } from './progress.js';
-import { outputFile, readInputFile, writeAtomic } from './files.js';
+import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js';
 
 export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend NAME] [--threads N] [--seed N]
 
@@ -38,11 +38,19 @@ ${BACKEND_HELP}
 
 type Rows = number[][];
 
+/** An attention mask holds 0 (padding) and 1 (attend) only; anything else is named with its place. */
+export function checkMask(rows: readonly (readonly number[])[], what: string): void {
+  rows.forEach((row, i) => {
+    const j = row.findIndex((v) => v !== 0 && v !== 1);
+    if (j >= 0) throw new UsageError(`${what}[${i}][${j}] = ${row[j]}: a mask holds 0 (padding) and 1 (attend) only`);
+  });
+}
+
 /** input_ids (required), token_type_ids and attention_mask as [batch][seq] integer lists. */
 export function readInputs(path: string): { batch: number; seq: number; tensors: Record<string, Int32Array> } {
   let json: unknown;
   try {
-    json = JSON.parse(readInputFile(path).toString('utf8'));
+    json = JSON.parse(readTextFile(path));
   } catch (e) {
     if (e instanceof UsageError) throw e;
     throw new UsageError(`${path}: not valid JSON (${(e as Error).message})`);
@@ -66,6 +74,8 @@ export function readInputs(path: string): { batch: number; seq: number; tensors:
   for (const name of known) {
     const r = rows(name) ?? Array.from({ length: batch }, () => new Array<number>(seq).fill(name === 'attention_mask' ? 1 : 0));
     if (r.length !== batch || r.some((row) => row.length !== seq)) throw new UsageError(`${path}: ${name} must be ${batch}×${seq} like input_ids`);
+    // A mask of 2 or -3 is no mask: HuggingFace's additive mask of it overflows to NaN.
+    if (name === 'attention_mask') checkMask(r, `${path}: attention_mask`);
     tensors[name] = Int32Array.from(r.flat());
   }
   return { batch, seq, tensors };

@@ -3,7 +3,7 @@
 import type { Encoding } from '../train/tokenizer.js';
 import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
-import { readInputFile } from './files.js';
+import { readInputFile, readTextFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 
 export const tokenizeUsage = `usage: tcc tokenize (--vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
@@ -54,7 +54,7 @@ export function runTokenize(argv: string[], _debug: boolean, io: Io): number {
     }
     return 0;
   }
-  const lines = readInputFile(values.file!).toString('utf8').split('\n');
+  const lines = readTextFile(values.file!).split('\n');
   lines.forEach((line, i) => {
     if (!line.trim()) return;
     let item: unknown;

@@ -2,12 +2,15 @@
 // directory (or beside a spec file); lower-casing from --lowercase, else the
 // tokenizer_config.json beside the vocabulary (do_lower_case), else true.
 
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { isHfDirectory } from '../runtime/hf-config.js';
 import { VocabError, WordPieceTokenizer } from '../train/tokenizer.js';
 import { UsageError } from './errors.js';
-import { readInputFile } from './files.js';
+import { readTextFile } from './files.js';
+
+/** A vocabulary of a million tokens takes some 10 MB: a vocab.txt past 64 MB is not one. */
+const MAX_VOCAB_BYTES = 64 * 2 ** 20;
 
 export interface TokenizerFlags {
   readonly vocab?: string;
@@ -19,9 +22,10 @@ function lowercaseFrom(dir: string): boolean | undefined {
   const file = join(dir, 'tokenizer_config.json');
   if (!existsSync(file)) return undefined;
   try {
-    const config = JSON.parse(readFileSync(file, 'utf8')) as { do_lower_case?: unknown };
+    const config = JSON.parse(readTextFile(file, 1 << 20, 'tokenizer configuration')) as { do_lower_case?: unknown };
     return typeof config.do_lower_case === 'boolean' ? config.do_lower_case : undefined;
-  } catch {
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`${file}: not valid JSON`);
   }
 }
@@ -39,7 +43,7 @@ export function loadTokenizer(flags: TokenizerFlags): WordPieceTokenizer {
   else if (flags.lowercase === 'true' || flags.lowercase === 'false') lowercase = flags.lowercase === 'true';
   else throw new UsageError(`--lowercase must be true or false, got '${flags.lowercase}'`);
   try {
-    return WordPieceTokenizer.fromVocabText(readInputFile(vocab).toString('utf8'), { lowercase });
+    return WordPieceTokenizer.fromVocabText(readTextFile(vocab, MAX_VOCAB_BYTES, 'vocabulary'), { lowercase });
   } catch (e) {
     if (e instanceof VocabError) throw new UsageError(`${vocab}: ${e.message}`);
     throw e;

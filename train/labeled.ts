@@ -79,9 +79,17 @@ export function labelSet(labels: Iterable<string>): string[] {
   return [...new Set(labels)].sort();
 }
 
+const labelIndexes = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+
+/** A label's id among the training labels (looked up in a map: a set may hold tens of thousands of labels). */
 export function labelId(labels: readonly string[], label: string, file: string, line: number): number {
-  const id = labels.indexOf(label);
-  if (id < 0) throw new InputError(`${file}:${line}: label '${label}' is not one of the training labels (${labels.join(', ')})`);
+  let index = labelIndexes.get(labels);
+  if (!index) labelIndexes.set(labels, (index = new Map(labels.map((l, i) => [l, i]))));
+  const id = index.get(label);
+  if (id === undefined) {
+    const shown = labels.slice(0, 8).map((l) => `'${l.slice(0, 40)}'`).join(', ');
+    throw new InputError(`${file}:${line}: label '${label.slice(0, 80)}' is not one of the ${labels.length.toLocaleString('en-US')} training labels (${shown}${labels.length > 8 ? ', …' : ''})`);
+  }
   return id;
 }
 

@@ -64,6 +64,9 @@ export function readExamples(text: string, file: string, seqLength: number): { e
       if (!Array.isArray(v) || v.length !== seqLength || !v.every((x) => Number.isInteger(x) && Math.abs(x) < 2 ** 31)) throw new InputError(`${where}: ${f} must be a list of ${seqLength} integers`);
     }
     if (value['next_sentence_label'] !== 0 && value['next_sentence_label'] !== 1) throw new InputError(`${where}: next_sentence_label must be 0 or 1`);
+    const mask = value['attention_mask'] as number[];
+    const bad = mask.findIndex((v) => v !== 0 && v !== 1);
+    if (bad >= 0) throw new InputError(`${where}: attention_mask[${bad}] = ${mask[bad]}: a mask holds 0 (padding) and 1 (attend) only`);
     examples.push(value as unknown as PretrainingExample);
     lines.push(i + 1);
   });

@@ -57,20 +57,6 @@ function isPunctuation(ch: string, cp: number): boolean {
   return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126) || PUNCTUATION.test(ch);
 }
 
-/** Steps 2 and 3 on one piece of text. */
-function clean(text: string): string {
-  let out = '';
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp === 0 || cp === 0xfffd) continue;
-    if (ch === '\t' || ch === '\n' || ch === '\r') out += ' ';
-    else if (CONTROL.test(ch)) continue;
-    else if (WHITESPACE.test(ch)) out += ' ';
-    else if (isCjk(cp)) out += ` ${ch} `;
-    else out += ch;
-  }
-  return out;
-}
 
 function splitPunctuation(word: string): string[] {
   const pieces: string[] = [];
@@ -86,16 +72,37 @@ function splitPunctuation(word: string): string[] {
   return pieces;
 }
 
-function basicTokenize(text: string, options: TokenizerOptions): string[] {
-  const words: string[] = [];
+/**
+ * Steps 2–5, one word at a time: clean-up (NUL, U+FFFD and control
+ * characters dropped, whitespace a separator, every CJK ideograph a word of
+ * its own), lower-casing and accent stripping, punctuation split off. A
+ * generator, so that a caller that needs the first few words of a text of
+ * megabytes takes only those.
+ */
+function* basicWords(text: string, options: TokenizerOptions): Generator<string> {
   const strip = options.stripAccents ?? options.lowercase;
-  for (let word of clean(text).split(' ')) {
-    if (!word) continue;
+  function* finish(word: string): Generator<string> {
     if (options.lowercase) word = word.toLowerCase();
     if (strip) word = word.normalize('NFD').replace(COMBINING, '');
-    words.push(...splitPunctuation(word));
+    yield* splitPunctuation(word);
   }
-  return words;
+  let word = '';
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === 0 || cp === 0xfffd) continue;
+    const space = ch === '\t' || ch === '\n' || ch === '\r' || (!CONTROL.test(ch) && WHITESPACE.test(ch));
+    if (!space && CONTROL.test(ch)) continue;
+    if (space || isCjk(cp)) {
+      if (word) yield* finish(word);
+      word = '';
+      if (!space) yield* finish(ch);
+    } else word += ch;
+  }
+  if (word) yield* finish(word);
+}
+
+function basicTokenize(text: string, options: TokenizerOptions): string[] {
+  return [...basicWords(text, options)];
 }
 
 export class WordPieceTokenizer {
@@ -106,9 +113,8 @@ export class WordPieceTokenizer {
     readonly vocab: readonly string[],
     readonly options: TokenizerOptions,
   ) {
-    vocab.forEach((token, id) => {
-      if (!this.ids.has(token)) this.ids.set(token, id);
-    });
+    // A token listed twice takes its last line's id, as HuggingFace's tokenizers read vocab.txt.
+    vocab.forEach((token, id) => this.ids.set(token, id));
     for (const token of ['[UNK]', '[CLS]', '[SEP]']) {
       if (!this.ids.has(token)) throw new VocabError(`the vocabulary has no ${token} token`);
     }
@@ -127,27 +133,31 @@ export class WordPieceTokenizer {
     return this.ids.get(token);
   }
 
-  /** Steps 1–6: the WordPiece tokens of a text, without [CLS]/[SEP]. */
-  tokenize(text: string): string[] {
+  /**
+   * Steps 1–6: the WordPiece tokens of a text, without [CLS]/[SEP]; with
+   * `limit`, only the first `limit` of them (a text of megabytes costs what
+   * its first tokens cost).
+   */
+  tokenize(text: string, limit = Infinity): string[] {
     const tokens: string[] = [];
     for (const part of text.split(this.special)) {
+      if (tokens.length >= limit) break;
       if (!part) continue;
       if (this.ids.has(part) && (SPECIAL as readonly string[]).includes(part)) {
         tokens.push(part);
         continue;
       }
-      for (const word of this.basicTokens(part)) tokens.push(...this.wordPieces(word));
+      for (const word of basicWords(part, this.options)) {
+        tokens.push(...this.wordPieces(word));
+        if (tokens.length >= limit) break;
+      }
     }
-    return tokens;
+    return tokens.slice(0, limit);
   }
 
   /** Steps 2–5 without a vocabulary: the words WordPiece then splits (used to train vocabularies). */
   static basicTokens(text: string, options: TokenizerOptions): string[] {
     return basicTokenize(text, options);
-  }
-
-  private basicTokens(text: string): string[] {
-    return basicTokenize(text, this.options);
   }
 
   private wordPieces(word: string): string[] {
@@ -172,8 +182,10 @@ export class WordPieceTokenizer {
   }
 
   encode(text: string, options: EncodeOptions = {}): Encoding {
-    let a = this.tokenize(text);
-    let b = options.pair === undefined ? undefined : this.tokenize(options.pair);
+    // Longest-first truncation keeps at most maxLength tokens of either text: no more are made.
+    const limit = options.maxLength ?? Infinity;
+    let a = this.tokenize(text, limit);
+    let b = options.pair === undefined ? undefined : this.tokenize(options.pair, limit);
     if (options.maxLength !== undefined) [a, b] = truncateLongestFirst(a, b, options.maxLength - (b ? 3 : 2));
     const tokens = ['[CLS]', ...a, '[SEP]', ...(b ? [...b, '[SEP]'] : [])];
     const types = tokens.map((_, i) => (i < a.length + 2 ? 0 : 1));

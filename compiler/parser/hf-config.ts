@@ -87,7 +87,8 @@ export function importHfConfig(dir: string): ImportedSpec {
   const act = value('hidden_act');
   if (act !== undefined && !(typeof act === 'string' && own(ACTIVATIONS, act))) bag.error(entry('hidden_act')!.loc, `hidden_act '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
   // Sizes are checked here, at config.json's lines (the schema would point into the spec written from it).
-  const sizes: [string, readonly [number, number]][] = [...Object.entries(CONFIG_LIMITS), ['num_labels', MAX_LABELS]];
+  // A BERT of HuggingFace's has a token type table, so at least one row (a spec of tcc's may leave it out with 0).
+  const sizes: [string, readonly [number, number]][] = [...Object.entries({ ...CONFIG_LIMITS, type_vocab_size: [1, CONFIG_LIMITS.type_vocab_size[1]] as const }), ['num_labels', MAX_LABELS]];
   for (const [key, [min, max]] of sizes) {
     const v = value(key);
     if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) bag.error(entry(key)!.loc, `${key} must be an integer from ${min} to ${max.toLocaleString('en-US')}, got ${JSON.stringify(v)}`);

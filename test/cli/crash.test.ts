@@ -3,13 +3,14 @@
 // read-only disk stops the run in one line with the previous checkpoint
 // intact. `npm run crash-safety` kills a pretraining 100 times at random.
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readTrainerState } from '../../runtime/checkpoint.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
+import { canMount, tmpfs } from '../helpers/tmpfs.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)];
 
@@ -30,23 +31,6 @@ const logged = (out: string) => readFileSync(join(out, 'metrics.jsonl'), 'utf8')
   const { tokens_per_s: _, ...rest } = JSON.parse(l) as Record<string, number>;
   return rest;
 });
-
-/** Whether this process may mount a tmpfs (root in a container usually may). */
-function canMount(): boolean {
-  const probe = mkdtempSync(join(tmpdir(), 'tcc-mount-'));
-  const ok = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe]).status === 0;
-  if (ok) spawnSync('umount', [probe]);
-  return ok;
-}
-const mounted: string[] = [];
-afterAll(() => { for (const m of mounted) spawnSync('umount', [m]); });
-
-function tmpfs(kilobytes: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tcc-tmpfs-'));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${kilobytes}k`, 'tmpfs', dir]);
-  mounted.push(dir);
-  return dir;
-}
 
 describe('crash safety', () => {
   it('resumes after a kill exactly: a torn log line, a half-written checkpoint and a log past the checkpoint are cleaned up', async () => {
