@@ -18,6 +18,7 @@ import { UPDATE_PREFIX } from '../compiler/ir/graph.js';
 import { oneOf, parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputDirectory, outputFile, writeAtomic } from './files.js';
+import { localModel } from './hub.js';
 
 export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json] [--emit svg|html -o FILE]
     [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
@@ -122,7 +123,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
   }
   const dumpAfter = values['dump-after'] === undefined ? undefined : oneOf(values['dump-after'], '--dump-after', PASS_NAMES, 'dce');
   let dumped: string | undefined;
-  const result = compileFile(positionals[0]!, {
+  const result = compileFile(await localModel(positionals[0]!, io), {
     batch: positiveInt(values.batch, '--batch', 1),
     seq: positiveInt(values.seq, '--seq', 128),
     mode,

@@ -18,6 +18,7 @@ import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputFile, packageVersion, readInputFile, writeAtomic } from './files.js';
+import { localModel, localVocabFlag } from './hub.js';
 import { loadTokenizer } from './tokenizer.js';
 import { initWithProgress } from './progress.js';
 
@@ -109,7 +110,8 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
   if (!values.format) throw new UsageError(`export needs --format (${FORMATS.join(', ')})`);
   if (!values.out) throw new UsageError('export needs -o OUT');
   const format = oneOf(values.format, '--format', FORMATS, 'onnx');
-  const model = positionals[0]!;
+  const model = await localModel(positionals[0]!, io);
+  values.vocab = await localVocabFlag(values.vocab, io);
   const out = format === 'onnx' ? outputFile(values.out, '-o') : values.out;
   if (format !== 'onnx' && existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`-o ${out} is a file; --format ${format} writes a directory`);
   const compiled = compileFile(model, { batch: 1, seq: 8, verify: debug, fuse: false });

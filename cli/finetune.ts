@@ -21,6 +21,7 @@ import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
 import { readInputFile, readTextFile } from './files.js';
 import { claimRunDirectory } from './run-dir.js';
+import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
 import { loadTokenizer } from './tokenizer.js';
 
@@ -84,7 +85,10 @@ class Stopped extends Error {
   }
 }
 
-async function finetune(values: FinetuneFlags, modelArg: string, debug: boolean, io: Io, stopRequested: () => NodeJS.Signals | undefined): Promise<number> {
+async function finetune(values: FinetuneFlags, modelName: string, debug: boolean, io: Io, stopRequested: () => NodeJS.Signals | undefined): Promise<number> {
+  const modelArg = await localModel(modelName, io);
+  values.vocab = await localVocabFlag(values.vocab, io);
+  values.init = await localModelFlag(values.init, io);
   const task = oneOf(values.task, '--task', TASKS, 'classification');
   const model = resolve(modelArg);
   const seq = positiveInt(values.seq, '--seq', 128);

@@ -19,6 +19,7 @@ import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
 import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js';
 import { claimRunDirectory, holdsRun } from './run-dir.js';
+import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
 import { loadTokenizer } from './tokenizer.js';
 import { basename, join } from 'node:path';
@@ -119,8 +120,11 @@ function resumeCommand(argv: readonly string[]): string {
   return ['tcc', 'pretrain', ...quoted, '--resume'].join(' ');
 }
 
-async function pretrain(values: PretrainFlags, model: string, argv: string[], debug: boolean, io: Io): Promise<number> {
+async function pretrain(values: PretrainFlags, modelArg: string, argv: string[], debug: boolean, io: Io): Promise<number> {
   if (!values.out) throw new UsageError('pretrain needs -o DIR');
+  const model = await localModel(modelArg, io);
+  values.vocab = await localVocabFlag(values.vocab, io);
+  values.init = await localModelFlag(values.init, io);
   const batch = positiveInt(values.batch, '--batch', 8);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);

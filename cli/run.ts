@@ -4,6 +4,8 @@ import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
+import { isHfDirectory as isModelDirectoryPath } from '../runtime/hf-config.js';
+import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import type { Tensor } from '../runtime/session.js';
 import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
 import { loadTokenizer } from './tokenizer.js';
@@ -151,6 +153,11 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   }
   if (positionals.length) throw new UsageError(`run takes no positional arguments, got '${positionals[0]}'`);
   if (!values.model) throw new UsageError('run needs --model SPEC');
+  // A HuggingFace Hub id: from the local HuggingFace cache, or downloaded into it.
+  values.model = await localModel(values.model, io);
+  values.vocab = await localVocabFlag(values.vocab, io);
+  values.weights = await localModelFlag(values.weights, io);
+  if (values.weights !== undefined && isModelDirectoryPath(values.weights)) values.weights = join(values.weights, 'model.safetensors');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (values.out !== undefined) outputFile(values.out);
   const backend = backendFlags(values);

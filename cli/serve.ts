@@ -18,6 +18,7 @@ import { matchWeights } from '../runtime/weights.js';
 import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { packageRoot, readInputFile } from './files.js';
+import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
        tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--vocab FILE] ...
@@ -254,7 +255,8 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
   }
   if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
   if (!values.finetune) for (const flag of ['labels', 'batch', 'seq'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
-  const options = values.finetune ? finetuneOptions(positionals[0]!, values, debug) : serveOptions(positionals[0]!, values);
+  const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io) };
+  const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug) : serveOptions(positionals[0]!, flags);
   const { server, url } = await startServer(options);
   const what = options.finetune ? `fine-tuning of ${options.finetune.model} as a classifier of ${options.finetune.labels} labels` : options.dir;
   io.stderr.write(`serving ${what} (weights ${options.weights ?? "BERT's initialization"}) at ${url}; open it in a browser with WebGPU, Ctrl-C stops\n`);

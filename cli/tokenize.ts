@@ -5,6 +5,7 @@ import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, readTextFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
+import { localModelFlag, localVocabFlag } from './hub.js';
 
 export const tokenizeUsage = `usage: tcc tokenize (--vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
 
@@ -20,7 +21,7 @@ function printable(e: Encoding) {
   return { tokens: e.tokens, input_ids: e.input_ids, token_type_ids: e.token_type_ids, attention_mask: e.attention_mask };
 }
 
-export function runTokenize(argv: string[], _debug: boolean, io: Io): number {
+export async function runTokenize(argv: string[], _debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     vocab: { type: 'string' },
     model: { type: 'string' },
@@ -40,7 +41,7 @@ export function runTokenize(argv: string[], _debug: boolean, io: Io): number {
   if (positionals.length) throw new UsageError(`tokenize takes no positional arguments, got '${positionals[0]}'`);
   if ((values.text === undefined) === (values.file === undefined)) throw new UsageError('tokenize needs exactly one of --text and --file');
   if (values.pad && !values['max-length']) throw new UsageError('--pad needs --max-length');
-  const tokenizer = loadTokenizer(values);
+  const tokenizer = loadTokenizer({ ...values, vocab: await localVocabFlag(values.vocab, io), model: await localModelFlag(values.model, io) });
   const options = { maxLength: values['max-length'] ? positiveInt(values['max-length'], '--max-length', 0) : undefined, pad: values.pad ?? false };
 
   if (values.text !== undefined) {

@@ -1,0 +1,69 @@
+// Model and vocabulary arguments that name a HuggingFace Hub model
+// (`--model bert-base-uncased`): a path that exists here is taken as it is;
+// otherwise a Hub id is found in the local HuggingFace cache or downloaded
+// into it (runtime/hf-hub.ts), with a progress bar for large files.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { hubModel, isHubId, MODEL_FILES } from '../runtime/hf-hub.js';
+import type { Io } from './errors.js';
+import { progress, type Progress } from './progress.js';
+
+/** Files smaller than this download without a bar. */
+const BAR_BYTES = 1 << 20;
+
+function hubProgress(io: Pick<Io, 'stderr'>) {
+  let bar: Progress | undefined;
+  return {
+    onStart(file: string, from: number, total: number) {
+      bar?.stop();
+      bar = undefined;
+      if (total - from < BAR_BYTES) return;
+      const mb = (n: number) => Math.round(n / 2 ** 20);
+      if (from) io.stderr.write(`resuming ${file} at ${mb(from)} of ${mb(total)} MB\n`);
+      bar = progress(io, `downloading ${file}`, mb(total), { unit: 'MB', start: mb(from) });
+    },
+    onProgress(_file: string, done: number) {
+      bar?.update(Math.round(done / 2 ** 20));
+    },
+    stop() {
+      bar?.stop();
+    },
+  };
+}
+
+/**
+ * A model argument as a local path: itself where it names a file or
+ * directory here, else the cache's snapshot directory of the Hub model it
+ * names (config.json, model.safetensors and the tokenizer's files), else
+ * itself (for the command's own "no such file").
+ */
+export async function localModel(arg: string, io: Pick<Io, 'stderr'>): Promise<string> {
+  if (existsSync(arg) || !isHubId(arg)) return arg;
+  const shown = hubProgress(io);
+  try {
+    return await hubModel(arg, MODEL_FILES, shown);
+  } finally {
+    shown.stop();
+  }
+}
+
+/** A vocabulary argument: a file here, else the vocab.txt of the Hub model it names. */
+export async function localVocab(arg: string, io: Pick<Io, 'stderr'>): Promise<string> {
+  if (existsSync(arg) || !isHubId(arg)) return arg;
+  const shown = hubProgress(io);
+  try {
+    return join(await hubModel(arg, { required: ['vocab.txt'], optional: ['tokenizer_config.json'] }, shown), 'vocab.txt');
+  } finally {
+    shown.stop();
+  }
+}
+
+/** The same for optional flags. */
+export async function localModelFlag(arg: string | undefined, io: Pick<Io, 'stderr'>): Promise<string | undefined> {
+  return arg === undefined ? undefined : localModel(arg, io);
+}
+
+export async function localVocabFlag(arg: string | undefined, io: Pick<Io, 'stderr'>): Promise<string | undefined> {
+  return arg === undefined ? undefined : localVocab(arg, io);
+}
