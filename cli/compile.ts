@@ -1,6 +1,7 @@
 // `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
 
-import { mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { isHfDirectory } from '../runtime/hf-config.js';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
@@ -123,7 +124,8 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
   }
   const dumpAfter = values['dump-after'] === undefined ? undefined : oneOf(values['dump-after'], '--dump-after', PASS_NAMES, 'dce');
   let dumped: string | undefined;
-  const result = compileFile(await localModel(positionals[0]!, io), {
+  const model = await localModel(positionals[0]!, io);
+  const result = compileFile(model, {
     batch: positiveInt(values.batch, '--batch', 1),
     seq: positiveInt(values.seq, '--seq', 128),
     mode,
@@ -168,6 +170,9 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
       writeAtomic(join(values.out, file), text);
     }
     writeAtomic(join(values.out, 'program.json'), JSON.stringify(program, null, 1) + '\n');
+    // The model's vocabulary travels with its program, so that tcc run --text works on the directory alone.
+    const from = isHfDirectory(model) ? model : dirname(model);
+    for (const file of ['vocab.txt', 'tokenizer_config.json']) if (existsSync(join(from, file))) copyFileSync(join(from, file), join(values.out, file));
   }
   if (values.json) {
     const { graph, stats } = result;

@@ -1,206 +1,232 @@
-// `tcc run --model SPEC [--weights FILE] --inputs inputs.json --out out.safetensors [--backend cpu|native|js|webgpu] [--threads N] [--seed N]`
+// `tcc run --model MODEL (--inputs FILE | --text "…" [--text-pair "…"]) [--out FILE] …`: a forward
+// pass as a pipeline. Text is tokenized with the model's vocabulary (padded
+// and truncated to a compiled program's length); the outputs are written if
+// asked, and said in words: the likeliest tokens at each [MASK], a
+// classifier's labels (named by config.json's id2label), each token's tag,
+// a question's answer span, whether a sentence follows another.
 
 import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
-import { isHfDirectory as isModelDirectoryPath } from '../runtime/hf-config.js';
-import { localModel, localModelFlag, localVocabFlag } from './hub.js';
+import { isHfDirectory } from '../runtime/hf-config.js';
 import type { Tensor } from '../runtime/session.js';
-import type { Encoding, WordPieceTokenizer } from '../train/tokenizer.js';
-import { loadTokenizer } from './tokenizer.js';
-import { maskPredictions } from '../train/predictions.js';
+import type { Program } from '../runtime/program.js';
+import type { WordPieceTokenizer } from '../train/tokenizer.js';
+import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
 import { matchWeights } from '../runtime/weights.js';
-import { oneOf, parse, seedFlag } from './args.js';
-import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
-import type { LoadedProgram } from '../runtime/program.js';
+import { parse, seedFlag } from './args.js';
+import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { UsageError, type Io } from './errors.js';
+import { outputFile, readInputFile, readTextFile, writeAtomic } from './files.js';
+import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { initWithProgress } from './progress.js';
-import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js';
+import { fitInputs, readInputsFile, type RunInputs } from './run-inputs.js';
+import { loadTokenizer } from './tokenizer.js';
 
-export const runUsage = `usage: tcc run --model SPEC_OR_HF_DIR [--weights FILE] (--inputs inputs.json | --text "..." [--text-pair "..."]) --out out.safetensors [--backend NAME] [--threads N] [--seed N]
 
-Runs a model's forward pass and writes its outputs (F32) to a safetensors file.
-  --model SPEC       a model spec (YAML or DSL), a HuggingFace model directory
-                     (config.json, model.safetensors), or a program directory
-                     that tcc compile -o wrote (run without compiling again;
-                     the inputs must have its batch and seq)
-  --weights FILE     safetensors checkpoint with HuggingFace names (default: the
-                     directory's model.safetensors); without any, weights are
-                     initialized from --seed as BERT does
-  --inputs FILE      JSON {"input_ids": [[...], ...], "token_type_ids": ..., "attention_mask": ...};
-                     token_type_ids default to zeros and attention_mask to ones
-  --text, --text-pair  text to tokenize with the model's vocab.txt (or --vocab FILE,
-                     --lowercase true|false); prints the top predictions at [MASK]
-  --out FILE         where the outputs go
+export const runUsage = `usage: tcc run --model MODEL (--inputs FILE | --text "..." [--text-pair "..."]) [--out FILE] [--weights FILE] [--backend NAME] [--threads N] [--seed N]
+
+Runs a model's forward pass and says what it found: the likeliest tokens at each
+[MASK], a classifier's labels (named by config.json's id2label), each token's tag,
+a question's answer (--text QUESTION --text-pair CONTEXT); --out writes every output.
+  --model MODEL      a spec (YAML or DSL), a HuggingFace model directory or Hub id
+                     (bert-base-uncased: from the HuggingFace cache, else downloaded),
+                     or a program directory that tcc compile -o wrote (inputs are
+                     padded to its batch and seq)
+  --weights FILE     safetensors checkpoint, HuggingFace directory or Hub id (default:
+                     the model's own); without any, weights are drawn from --seed as BERT does
+  --inputs FILE      JSON of input_ids (a list, or [batch][seq] lists), token_type_ids
+                     (default zeros) and attention_mask (default ones), or JSON lines of
+                     them: tcc tokenize --json writes either
+  --text, --text-pair  text to tokenize with the model's vocab.txt (or --vocab FILE or Hub
+                     id, --lowercase true|false)
+  --out FILE         write the outputs (F32) to a safetensors file
 ${BACKEND_HELP}
   --seed N           initialization seed (default 0)`;
 
-type Rows = number[][];
-
-/** An attention mask holds 0 (padding) and 1 (attend) only; anything else is named with its place. */
-export function checkMask(rows: readonly (readonly number[])[], what: string): void {
-  rows.forEach((row, i) => {
-    const j = row.findIndex((v) => v !== 0 && v !== 1);
-    if (j >= 0) throw new UsageError(`${what}[${i}][${j}] = ${row[j]}: a mask holds 0 (padding) and 1 (attend) only`);
-  });
-}
-
-/** input_ids (required), token_type_ids and attention_mask as [batch][seq] integer lists. */
-export function readInputs(path: string): { batch: number; seq: number; tensors: Record<string, Int32Array> } {
-  let json: unknown;
-  try {
-    json = JSON.parse(readTextFile(path));
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new UsageError(`${path}: expected an object with input_ids`);
-  const fields = json as Record<string, unknown>;
-  const known = ['input_ids', 'token_type_ids', 'attention_mask'];
-  const extra = Object.keys(fields).filter((k) => !known.includes(k));
-  if (extra.length) throw new UsageError(`${path}: unknown field '${extra[0]}' (expected ${known.join(', ')})`);
-  const rows = (name: string): Rows | undefined => {
-    const v = fields[name];
-    if (v === undefined) return undefined;
-    const ok = Array.isArray(v) && v.length > 0 && v.every((r) => Array.isArray(r) && r.length > 0 && r.every((x) => Number.isInteger(x) && x >= -(2 ** 31) && x < 2 ** 31));
-    if (!ok) throw new UsageError(`${path}: ${name} must be a non-empty [batch][seq] list of 32-bit integers`);
-    return v as Rows;
-  };
-  const ids = rows('input_ids');
-  if (!ids) throw new UsageError(`${path}: input_ids is required`);
-  const [batch, seq] = [ids.length, ids[0]!.length];
-  const tensors: Record<string, Int32Array> = {};
-  for (const name of known) {
-    const r = rows(name) ?? Array.from({ length: batch }, () => new Array<number>(seq).fill(name === 'attention_mask' ? 1 : 0));
-    if (r.length !== batch || r.some((row) => row.length !== seq)) throw new UsageError(`${path}: ${name} must be ${batch}×${seq} like input_ids`);
-    // A mask of 2 or -3 is no mask: HuggingFace's additive mask of it overflows to NaN.
-    if (name === 'attention_mask') checkMask(r, `${path}: attention_mask`);
-    tensors[name] = Int32Array.from(r.flat());
-  }
-  return { batch, seq, tensors };
-}
-
-/** Whether --model names a program directory that `tcc compile -o` wrote. */
-function isProgramDirectory(model: string): boolean {
-  return existsSync(join(model, 'program.json'));
-}
-
-/** A compiled inference program, which must have been compiled for the inputs' shape. */
-function compiledProgram(dir: string, inputs: { batch: number; seq: number }): LoadedProgram {
-  let loaded: LoadedProgram;
-  try {
-    loaded = loadProgram(dir);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const { mode, dims } = loaded.program;
-  if (mode !== 'infer') throw new UsageError(`${dir} holds a ${mode} program; tcc run runs inference programs (tcc compile --mode infer)`);
-  if (dims['batch'] !== inputs.batch || dims['seq'] !== inputs.seq) {
-    throw new UsageError(`${dir} was compiled for batch ${dims['batch']} × seq ${dims['seq']}, the inputs are ${inputs.batch} × ${inputs.seq} (recompile with --batch ${inputs.batch} --seq ${inputs.seq})`);
-  }
-  return loaded;
-}
-
-/** A HuggingFace directory's own weights, if it has them in a format tcc reads. */
-async function defaultWeights(model: string): Promise<string | undefined> {
-  const { isModelDirectory } = await import('../compiler/compile.js');
-  if (!isModelDirectory(model)) return undefined;
+/** The model's weights file: --weights (a file or a directory's model.safetensors), else a HuggingFace directory's own. */
+function weightsFile(flag: string | undefined, model: string, programDir: boolean): string | undefined {
+  if (flag !== undefined) return isHfDirectory(flag) ? join(flag, 'model.safetensors') : flag;
+  if (programDir || !isHfDirectory(model)) return undefined;
   const file = join(model, 'model.safetensors');
   if (existsSync(file)) return file;
-  if (existsSync(join(model, 'pytorch_model.bin'))) {
-    throw new UsageError(`${model} has only pytorch_model.bin; tcc reads safetensors (save the model with safe_serialization=True)`);
+  if (existsSync(join(model, 'pytorch_model.bin'))) throw new UsageError(`${model} has only pytorch_model.bin; tcc reads safetensors (save the model with safe_serialization=True)`);
+  return undefined;
+}
+
+/** id2label of the config.json beside the weights or in the model directory, if one names its labels. */
+function labelNames(...dirs: (string | undefined)[]): ((id: number) => string) | undefined {
+  for (const dir of dirs) {
+    const file = dir && join(dir, 'config.json');
+    if (!file || !existsSync(file)) continue;
+    let config: unknown;
+    try {
+      config = JSON.parse(readTextFile(file, 64 * 2 ** 20, 'config.json'));
+    } catch {
+      continue;
+    }
+    const names = (config as { id2label?: unknown } | null)?.id2label;
+    if (names && typeof names === 'object' && !Array.isArray(names)) {
+      const map = new Map(Object.entries(names as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      return (id) => map.get(String(id)) ?? `LABEL_${id}`;
+    }
   }
   return undefined;
 }
 
-function fromEncoding(e: Encoding): { batch: number; seq: number; tensors: Record<string, Int32Array> } {
-  return {
-    batch: 1,
-    seq: e.input_ids.length,
-    tensors: { input_ids: Int32Array.from(e.input_ids), token_type_ids: Int32Array.from(e.token_type_ids), attention_mask: Int32Array.from(e.attention_mask) },
+/** What the outputs say, as lines: per row of the batch that the user gave. */
+function resultLines(outputs: Record<string, Tensor>, inputs: RunInputs, tokenizer: WordPieceTokenizer | undefined, names: ((id: number) => string) | undefined, pair: boolean): string[] {
+  const lines: string[] = [];
+  const rows = inputs.batch;
+  const many = rows > 1;
+  const row = (t: Tensor, r: number) => {
+    const width = t.data.length / t.shape[0]!;
+    return t.data.subarray(r * width, (r + 1) * width);
   };
+  const label = names ?? ((id: number) => `LABEL_${id}`);
+  for (let r = 0; r < rows; r++) {
+    const at = many ? `row ${r}: ` : '';
+    const tokens = inputs.tokens?.[r];
+    const mlm = outputs['prediction_logits'];
+    if (mlm && tokens && tokenizer) {
+      for (const p of maskPredictions(tokenizer.vocab, tokens, row(mlm, r), mlm.shape.at(-1)!)) lines.push(`${at}[MASK] at ${p.position}: ${p.top.map((t) => `${t.token} ${t.probability.toFixed(3)}`).join(', ')}`);
+    }
+    const logits = outputs['logits'];
+    if (logits?.shape.length === 2) {
+      const [best, ...rest] = classify(row(logits, r), logits.shape[1]!, label)[0]!;
+      lines.push(`${at}label ${best!.label} ${best!.probability.toFixed(3)}${rest.length ? ` (${rest.map((s) => `${s.label} ${s.probability.toFixed(3)}`).join(', ')})` : ''}`);
+    }
+    if (logits?.shape.length === 3 && tokens) {
+      const tags = classify(row(logits, r), logits.shape[2]!, label, 1);
+      const shown = tokens.map((t, i) => (t === '[CLS]' || t === '[SEP]' || t === '[PAD]' ? '' : `${t}/${tags[i]![0]!.label}`)).filter(Boolean);
+      lines.push(`${at}tags ${shown.join(' ')}`);
+    }
+    const [start, end] = [outputs['start_logits'], outputs['end_logits']];
+    if (start && end && tokens) {
+      const types = Array.from(inputs.tensors['token_type_ids']!.subarray(r * inputs.seq, (r + 1) * inputs.seq));
+      const span = bestSpan(row(start, r), row(end, r), tokens, types);
+      lines.push(`${at}${span ? `answer "${joinPieces(tokens.slice(span.start, span.end + 1))}" (tokens ${span.start}–${span.end}, score ${span.score.toFixed(2)})` : 'no answer span in the context (give the question as --text and the context as --text-pair)'}`);
+    }
+    const nsp = outputs['seq_relationship_logits'];
+    if (nsp && pair) {
+      const [best] = classify(row(nsp, r), 2, (id) => (id === 0 ? 'follows' : 'does not follow'), 1)[0]!;
+      lines.push(`${at}the second text ${best!.label} the first: ${best!.probability.toFixed(3)}`);
+    }
+  }
+  return lines;
 }
 
-/** The five likeliest tokens at each [MASK], from the MLM head's logits, as lines. */
-function maskLines(tokenizer: WordPieceTokenizer, e: Encoding, logits: Tensor | undefined): string[] {
-  if (!logits) return [];
-  return maskPredictions(tokenizer.vocab, e.tokens, logits.data, logits.shape[logits.shape.length - 1]!).map(
-    (p) => `[MASK] at ${p.position}: ${p.top.map((t) => `${t.token} ${t.probability.toFixed(3)}`).join(', ')}`,
-  );
+/** Outputs of the rows the user gave: a program compiled for a larger batch ran rows of padding too. */
+function userRows(outputs: Record<string, Tensor>, program: Program, rows: number): Record<string, Tensor> {
+  const batch = program.dims['batch'];
+  if (batch === undefined || rows === batch) return outputs;
+  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => {
+    if (t.shape[0] !== batch) return [name, t];
+    const width = t.data.length / batch;
+    return [name, { ...t, shape: [rows, ...t.shape.slice(1)], data: t.data.subarray(0, rows * width) }];
+  }));
 }
 
 export async function runRun(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
-    model: { type: 'string' },
-    weights: { type: 'string' },
-    inputs: { type: 'string' },
-    text: { type: 'string' },
-    'text-pair': { type: 'string' },
-    vocab: { type: 'string' },
-    lowercase: { type: 'string' },
-    out: { type: 'string' },
-    backend: { type: 'string' },
-    threads: { type: 'string' },
-    seed: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
+    model: { type: 'string' }, weights: { type: 'string' }, inputs: { type: 'string' }, text: { type: 'string' }, 'text-pair': { type: 'string' },
+    vocab: { type: 'string' }, lowercase: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' },
+    seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(runUsage + '\n');
     return 0;
   }
   if (positionals.length) throw new UsageError(`run takes no positional arguments, got '${positionals[0]}'`);
-  if (!values.model) throw new UsageError('run needs --model SPEC');
-  // A HuggingFace Hub id: from the local HuggingFace cache, or downloaded into it.
-  values.model = await localModel(values.model, io);
-  values.vocab = await localVocabFlag(values.vocab, io);
-  values.weights = await localModelFlag(values.weights, io);
-  if (values.weights !== undefined && isModelDirectoryPath(values.weights)) values.weights = join(values.weights, 'model.safetensors');
+  if (!values.model) throw new UsageError('run needs --model MODEL');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
+  if (values['text-pair'] !== undefined && values.text === undefined) throw new UsageError('--text-pair goes with --text');
   if (values.out !== undefined) outputFile(values.out);
   const backend = backendFlags(values);
   const seed = seedFlag(values.seed);
-  const tokenizer = values.text === undefined ? undefined : loadTokenizer({ vocab: values.vocab, model: values.model, lowercase: values.lowercase });
-  const encoding = tokenizer?.encode(values.text!, { pair: values['text-pair'] });
-  const inputs = encoding ? fromEncoding(encoding) : readInputs(values.inputs!);
+  // A HuggingFace Hub id: from the local HuggingFace cache, or downloaded into it.
+  const model = await localModel(values.model, io);
+  const weights = weightsFile(await localModelFlag(values.weights, io), model, existsSync(join(model, 'program.json')));
+  const vocab = await localVocabFlag(values.vocab, io);
+  // Text needs the vocabulary; token ids from a file use it, where there is one, to name the tokens they predict.
+  const tokenizer = values.text !== undefined || vocab !== undefined || hasVocab(model) ? loadTokenizer({ vocab, model, lowercase: values.lowercase }) : undefined;
 
-  // A program directory runs without the compiler (which is not even loaded).
-  const programDir = isProgramDirectory(values.model);
-  const session = programDir
-    ? await sessionOn(compiledProgram(values.model, inputs), backend, io)
-    : await sessionFor((await import('../compiler/compile.js')).compileFile(values.model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
+  // A program directory runs without the compiler (which is not even loaded), at its own batch and seq.
+  const programDir = existsSync(join(model, 'program.json'));
+  let inputs: RunInputs;
+  let session;
+  // The rows the user gave (a program of a larger batch runs rows of padding after them).
+  let given: number | undefined;
+  const what = values.inputs ?? 'the tokens of --text';
+  if (programDir) {
+    const loaded = loadProgram(model);
+    const { mode, dims } = loaded.program;
+    if (mode !== 'infer') throw new UsageError(`${model} holds a ${mode} program; tcc run runs inference programs (tcc compile --mode infer)`);
+    const [batch, seq] = [dims['batch'] ?? 1, dims['seq'] ?? 1];
+    const pad = tokenizer?.id('[PAD]') ?? 0;
+    inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair'], seq) : readInputsFile(values.inputs!);
+    given = inputs.batch;
+    inputs = fitInputs(inputs, batch, seq, pad, what);
+    session = await sessionOn(loaded, backend, io, debug);
+  } else {
+    inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair']) : readInputsFile(values.inputs!);
+    const { compileFile } = await import('../compiler/compile.js');
+    session = await sessionFor(compileFile(model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
+  }
   const { program } = session;
+  // A vocabulary of another size gives other ids than the model learned: refused, not guessed at.
+  const vocabSize = program.inputs.find((i) => i.name === 'input_ids')?.bound;
+  if (tokenizer && vocabSize !== undefined && tokenizer.vocab.length !== vocabSize) {
+    throw new UsageError(`${vocab ?? 'the vocabulary'} has ${tokenizer.vocab.length.toLocaleString('en-US')} tokens, but the model's vocab_size is ${vocabSize.toLocaleString('en-US')}: give the model's own vocab.txt (--vocab)`);
+  }
   const programReady = performance.now();
   let weightsNote: string;
-  const weightsFile = values.weights ?? (programDir ? undefined : await defaultWeights(values.model));
-  if (weightsFile) {
-    const file = readSafetensors(readInputFile(weightsFile), weightsFile);
-    const matched = matchWeights(program.params, file.tensors, weightsFile);
-    if (matched.missing.length) {
-      throw new UsageError(`${weightsFile} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
-    }
+  if (weights) {
+    const file = readSafetensors(readInputFile(weights), weights);
+    const matched = matchWeights(program.params, file.tensors, weights);
+    if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
     session.setParams(matched.values);
-    weightsNote = `weights ${weightsFile}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
+    weightsNote = `weights ${weights}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
   } else {
     session.setParams(initWithProgress(io, program.params, seed));
     weightsNote = `random weights (seed ${seed})`;
   }
   const start = performance.now();
-  const outputs = await session.run(inputs.tensors).catch((e: unknown): never => {
+  const ran = await session.run(inputs.tensors).catch((e: unknown): never => {
     // An id out of the model's range: the file (or the text) it came from.
-    throw e instanceof InputError ? new InputError(`${values.inputs ?? 'the tokens of --text'}: ${e.message}`) : e;
+    throw e instanceof InputError ? new InputError(`${what}: ${e.message}`) : e;
   });
   const ms = performance.now() - start;
-  const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
-  if (values.out !== undefined) writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
-  io.stderr.write(`${program.model}: batch ${inputs.batch} × seq ${inputs.seq} on ${session.executor.device}, ${weightsNote}\n`);
-  if (tokenizer && encoding) {
-    io.stderr.write(`  tokens ${encoding.tokens.join(' ')}\n`);
-    for (const line of maskLines(tokenizer, encoding, outputs['prediction_logits'])) io.stderr.write(`  ${line}\n`);
+  const rows = given ?? inputs.batch;
+  const outputs = userRows(ran, program, rows);
+  if (values.out !== undefined) {
+    const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
+    writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
   }
+  io.stderr.write(`${program.model}: batch ${rows} × seq ${inputs.seq} on ${session.executor.device}, ${weightsNote}\n`);
+  for (const tokens of inputs.tokens ?? []) io.stderr.write(`  tokens ${tokens.filter((t) => t !== '[PAD]').join(' ')}\n`);
+  const names = labelNames(weights && dirname(weights), isHfDirectory(model) ? model : undefined);
+  for (const line of resultLines(outputs, { ...inputs, batch: rows }, tokenizer ?? undefined, names, values['text-pair'] !== undefined)) io.stderr.write(`  ${line}\n`);
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
   io.stderr.write(`  program ready ${programReady.toFixed(0)} ms after start, weights ${(start - programReady).toFixed(0)} ms more; forward pass ${ms.toFixed(1)} ms; ${values.out === undefined ? 'outputs' : `wrote ${values.out}:`} ${shapes}\n`);
   return 0;
+}
+
+/** Whether the model has a vocabulary where loadTokenizer looks: in its directory, or beside its spec. */
+function hasVocab(model: string): boolean {
+  return existsSync(join(model, 'vocab.txt')) || existsSync(join(dirname(model), 'vocab.txt'));
+}
+
+/** Text tokenized with the model's vocabulary: at `seq` tokens at most (truncated longest first), padded to it. */
+function fromText(tokenizer: WordPieceTokenizer, text: string, pair: string | undefined, seq?: number): RunInputs {
+  const e = tokenizer.encode(text, { ...(pair === undefined ? {} : { pair }), ...(seq === undefined ? {} : { maxLength: seq, pad: true }) });
+  return {
+    batch: 1,
+    seq: e.input_ids.length,
+    tensors: { input_ids: Int32Array.from(e.input_ids), token_type_ids: Int32Array.from(e.token_type_ids), attention_mask: Int32Array.from(e.attention_mask) },
+    tokens: [e.tokens],
+  };
 }

@@ -33,7 +33,8 @@ function lowercaseFrom(dir: string): boolean | undefined {
 export function loadTokenizer(flags: TokenizerFlags): WordPieceTokenizer {
   let vocab = flags.vocab;
   if (!vocab && flags.model) {
-    const dir = isHfDirectory(flags.model) ? flags.model : dirname(flags.model);
+    // A model directory (HuggingFace's, or a program directory) holds its vocabulary; a spec has it beside.
+    const dir = isHfDirectory(flags.model) || existsSync(join(flags.model, 'program.json')) ? flags.model : dirname(flags.model);
     vocab = join(dir, 'vocab.txt');
     if (!existsSync(vocab)) throw new UsageError(`no vocab.txt in ${dir} for ${flags.model}: pass --vocab vocab.txt`);
   }

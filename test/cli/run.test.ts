@@ -90,7 +90,7 @@ describe('tcc run', () => {
     expectInterpreterOutputs(out, graph, weights);
   });
 
-  it('runs a program directory that tcc compile wrote, without compiling, and refuses inputs of another shape', async () => {
+  it('runs a program directory that tcc compile wrote, without compiling, padding shorter inputs and refusing longer ones', async () => {
     const { spec, dir, graph, weights, inputsFile } = setup();
     writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(weights));
     const program = join(dir, 'program');
@@ -99,10 +99,21 @@ describe('tcc run', () => {
     const result = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out);
     expect(result.code).toBe(0);
     expectInterpreterOutputs(out, graph, weights);
-    writeFileSync(join(dir, 'short.json'), JSON.stringify({ input_ids: [[2, 17, 3]] }));
-    const other = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'short.json'), '--out', out);
+    // One row of three tokens: padded to 2 × 7 (mask 0), the padding row's outputs dropped; the real positions as the interpreter's.
+    writeFileSync(join(dir, 'short.json'), JSON.stringify({ input_ids: [2, 17, 3] }));
+    const short = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'short.json'), '--out', out);
+    expect(short.code, short.stderr).toBe(0);
+    const got = readSafetensors(readFileSync(out)).tensors.get('last_hidden_state')!;
+    expect(got.shape).toEqual([1, 7, 24]);
+    const { graph: g3 } = compileFile(spec, { batch: 1, seq: 3 });
+    const params = Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, hostTensor('f32', t.shape, t.data)]));
+    const feeds = { input_ids: hostTensor('i32', [1, 3], [2, 17, 3]), token_type_ids: hostTensor('i32', [1, 3], [0, 0, 0]), attention_mask: hostTensor('i32', [1, 3], [1, 1, 1]) };
+    const want = interpret(g3, feeds, params)['last_hidden_state']!;
+    expect(maxAbsDiff(got.data.subarray(0, 3 * 24), want.data)).toBeLessThan(1e-4);
+    writeFileSync(join(dir, 'long.json'), JSON.stringify({ input_ids: [2, 17, 33, 8, 49, 3, 5, 6, 3] }));
+    const other = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'long.json'), '--out', out);
     expect(other.code).toBe(2);
-    expect(other.stderr).toMatch(/was compiled for batch 2 × seq 7, the inputs are 1 × 3 \(recompile with --batch 1 --seq 3\)/);
+    expect(other.stderr).toMatch(/long\.json holds 1 × 9 tokens; the program takes 2 × 7 \(compile it with --batch 2 --seq 9\)/);
   });
 
   it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', async () => {
