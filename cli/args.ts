@@ -2,6 +2,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from './errors.js';
+import { didYouMean } from '../compiler/parser/diagnostics.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -23,11 +24,27 @@ function joinNegativeValues(args: readonly string[], options: Options): string[]
   return out;
 }
 
+/** A flag parseArgs refused, in tcc's words: the flag, what is wrong, the nearest flag there is. */
+function flagProblem(e: Error & { code?: string }, options: Options): string {
+  const flag = /'(-[^' ]*)/.exec(e.message)?.[1] ?? '';
+  const flags = Object.entries(options).flatMap(([name, o]) => [`--${name}`, ...(o.short ? [`-${o.short}`] : [])]);
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const name = flag.replace(/=.*$/, '');
+      return `unknown flag ${name.slice(0, 40)}${didYouMean(name, flags).replace(/'/g, '')}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing/.test(e.message) ? `${flag} needs a value` : `${flag} takes no value`;
+    default:
+      return e.message.split('\n')[0]!.replace(/\. To specify a positional.*$/, '');
+  }
+}
+
 export function parse<T extends Options>(args: string[], options: T) {
   try {
     return parseArgs({ args: joinNegativeValues(args, options), options, allowPositionals: true, strict: true } as const);
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/\. To specify a positional.*$/, ''));
+    throw new UsageError(flagProblem(e as Error & { code?: string }, options));
   }
 }
 

@@ -5,6 +5,7 @@ import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync } 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from './errors.js';
+import { nearFile } from '../compiler/parser/files.js';
 import { fileSystemReason } from '../runtime/checkpoint.js';
 
 import { writeAtomic as writeWhole } from '../runtime/checkpoint.js';
@@ -31,7 +32,7 @@ export function readInputFile(path: string, maxBytes = Infinity, what = 'file'):
     if (!stat.isFile()) throw Object.assign(new Error(stat.isDirectory() ? 'it is a directory' : 'not a regular file'), { code: 'ENOTFILE' });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
+    throw new UsageError(`cannot read '${path}': ${code === 'ENOENT' ? `no such file${nearFile(path)}` : code === 'EISDIR' ? 'it is a directory' : (e as Error).message}`);
   }
   if (stat.size > maxBytes) throw new UsageError(`${path} is ${megabytes(stat.size)}, more than a ${what} can be (${megabytes(maxBytes)})`);
   try {

@@ -4,6 +4,7 @@
 import { reportError, UsageError, type Io } from './errors.js';
 import { packageVersion } from './files.js';
 import { loadDsl } from '../compiler/dsl/runtime.js';
+import { didYouMean } from '../compiler/parser/diagnostics.js';
 
 type Command = (argv: string[], debug: boolean, io: Io) => number | Promise<number>;
 
@@ -63,7 +64,8 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stdout.write((await usage()) + '\n');
       return 0;
     }
-    throw new UsageError(`unknown command '${command}'; run 'tcc --help' for the list`);
+    const near = didYouMean(command, Object.keys(COMMANDS));
+    throw new UsageError(`unknown command '${command.slice(0, 40)}'${near ? near.replace(/^; /, ': ') : `; run 'tcc --help' for the list`}`);
   } catch (e) {
     return reportError(e, debug, io);
   }

@@ -108,12 +108,12 @@ function editDistance(a: string, b: string): number {
 }
 
 /** "; did you mean 'x'?" when a known name is close to the unknown one, else "". */
-export function didYouMean(name: string, known: Iterable<string>): string {
+export function didYouMean(name: string, known: Iterable<string>, maxDistance = Math.max(2, Math.floor(name.length / 3))): string {
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const candidate of known) {
     const d = editDistance(name.toLowerCase(), candidate.toLowerCase());
     if (d < bestDistance) [best, bestDistance] = [candidate, d];
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 3)) ? `; did you mean '${best}'?` : '';
+  return best !== undefined && bestDistance <= maxDistance ? `; did you mean '${best}'?` : '';
 }

@@ -3,7 +3,23 @@
 // pipe or an endless file fails with one line instead of hanging or
 // exhausting memory.
 
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { didYouMean } from './diagnostics.js';
+
+/** "; did you mean 'models/bert.yaml'?" for a missing file whose folder holds one of a near name, else "". */
+export function nearFile(path: string): string {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return '';
+  }
+  // File names share their extension: only a slip of a character or two counts as near.
+  const near = didYouMean(basename(path), names, Math.max(1, Math.floor(basename(path).length / 6)));
+  const match = /'(.*)'/.exec(near);
+  return match ? `; did you mean '${join(dirname(path), match[1]!)}'?` : '';
+}
 
 /** The largest spec file read: specs are a few kilobytes; this refuses an endless or binary file before reading it. */
 export const MAX_SPEC_BYTES = 4 << 20;

@@ -4,7 +4,7 @@
 // read the merged tree into a Spec.
 
 import { existsSync } from 'node:fs';
-import { readSpecText } from './files.js';
+import { nearFile, readSpecText } from './files.js';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
@@ -85,7 +85,7 @@ class SpecLoader {
         for (const [f, t] of e.sources) this.sources.set(f, t);
         return undefined;
       }
-      const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+      const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `no such file${nearFile(file)}` : (e as Error).message;
       this.bag.error(from, `cannot read '${file}': ${reason}`);
       return undefined;
     }

@@ -145,8 +145,20 @@ describe('compile errors', () => {
 
   it('rejects bad flags in one line', async () => {
     expect((await tcc('compile', 'models/bert-tiny.yaml', '--batch', '0'))).toMatchObject({ code: 2, stderr: "tcc: error: --batch must be a positive integer, got '0'\n" });
-    expect((await tcc('compile', 'models/bert-tiny.yaml', '--bogus')).stderr).toMatch(/^tcc: error: Unknown option '--bogus'/);
+    expect((await tcc('compile', 'models/bert-tiny.yaml', '--bogus')).stderr).toBe('tcc: error: unknown flag --bogus\n');
     expect((await tcc('frobnicate')).stderr).toBe("tcc: error: unknown command 'frobnicate'; run 'tcc --help' for the list\n");
+  });
+
+  it('suggests the command, flag, config key or file meant', async () => {
+    expect((await tcc('compiel', 'models/bert-tiny.yaml')).stderr).toBe("tcc: error: unknown command 'compiel': did you mean 'compile'?\n");
+    expect((await tcc('compile', 'models/bert-tiny.yaml', '--sqe', '16')).stderr).toBe('tcc: error: unknown flag --sqe; did you mean --seq?\n');
+    expect((await tcc('run', '--modle', 'models/bert-tiny.yaml')).stderr).toBe('tcc: error: unknown flag --modle; did you mean --model?\n');
+    expect((await tcc('compile', 'models/bert-tiny.yaml', '--seq')).stderr).toBe('tcc: error: --seq needs a value\n');
+    expect((await tcc('compile', 'models/bert-tiny.yaml', '--json=yes')).stderr).toBe('tcc: error: --json takes no value\n');
+    expect((await tcc('compile', 'models/bert-tiy.yaml')).stderr).toMatch(/^error: cannot read 'models\/bert-tiy\.yaml': no such file; did you mean 'models\/bert-tiny\.yaml'\?$/m);
+    // A typo inside config: would otherwise compile the unchanged model.
+    const { file, errors } = await compileBad(`extends: ${modelsDir()}/bert-tiny.yaml\nconfig:\n  hiden_size: 256\n`);
+    expect(errors).toEqual([`${file}:3:15: error: config key 'hiden_size' is not used by this model; did you mean 'hidden_size'?`]);
   });
 
   it.each(['--recompute', '--max-predictions'])('refuses %s on an inference graph in one line', async (flag) => {
