@@ -138,7 +138,7 @@ export async function benchInference(progress: (line: string) => void): Promise<
     session.setParams(params);
     const inputs = tokens(batch);
     const { onnx, peer: peerName } = await peerSession(exportOnnx(encoderSource(model, batch), params).model, session);
-    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int32', data, [batch, SEQ])]));
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int64', BigInt64Array.from(data, BigInt), [batch, SEQ])]));
     const [ours, peer] = await interleaved(repeats, () => session.run(inputs), () => onnx.run(feeds));
     await onnx.release();
     session.destroy();

@@ -139,7 +139,7 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
     }
     writeCheckpoint(out, { config: configJson(config, graph), params: tensors(graph, weights.values), files: { ...files } });
     io.stderr.write(`wrote ${out}: model.py, train.py, config.json, model.safetensors (weights ${weights.note})\n`);
-    io.stderr.write(`  python: from model import MODEL; MODEL.from_pretrained('${out}')   train: torchrun --nproc_per_node N ${join(out, 'train.py')} DATA.jsonl --init ${out}\n`);
+    io.stderr.write(`  python: from model import MODEL; MODEL.from_pretrained('${out}')   train: torchrun --nproc_per_node N --redirects 1 --tee 1 ${join(out, 'train.py')} DATA.jsonl --init ${out} -o trained\n`);
     return 0;
   }
   const tokenizer = loadTokenizer({ vocab: values.vocab, model, lowercase: values.lowercase });

@@ -247,13 +247,13 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   },
 };
 
-function valueInfo(name: string, dtype: 'f32' | 'i32', shape: readonly number[], sizes?: readonly Size[]): onnxProto.onnx.IValueInfoProto {
+function valueInfo(name: string, dtype: 'f32' | 'i32' | 'i64', shape: readonly number[], sizes?: readonly Size[]): onnxProto.onnx.IValueInfoProto {
   const dim = shape.map((d, k) => {
     const s = sizes?.[k];
     if (!s || (!s.batch && !s.seq)) return { dimValue: d };
     return { dimParam: [s.scale === 1 ? '' : `${s.scale}`, s.batch ? 'batch' : '', s.seq ? 'seq' : ''].filter(Boolean).join('*') };
   });
-  return { name, type: { tensorType: { elemType: dtype === 'f32' ? FLOAT : INT32, shape: { dim } } } };
+  return { name, type: { tensorType: { elemType: dtype === 'f32' ? FLOAT : dtype === 'i64' ? INT64 : INT32, shape: { dim } } } };
 }
 
 export interface OnnxOptions {
@@ -324,8 +324,10 @@ export function exportOnnx(graph: Graph, params: Readonly<Record<string, ArrayLi
       if (!values) throw new Error(`no value for parameter '${name}'`);
       names[node.id] = b.floatTensor(name!, node.type.shape, values);
     } else if (node.op === 'input') {
-      names[node.id] = name!;
-      inputs.push(valueInfo(name!, node.type.dtype, node.type.shape, b.sizes.get(node.id)?.['type']));
+      // Token ids, token types and masks come as int64, as HuggingFace's tokenizers and onnxruntime's users give them; tcc computes with int32.
+      const wide = node.type.dtype === 'i32';
+      names[node.id] = wide ? b.node('Cast', [name!], `${name!}.i32`, { to: INT32 }) : name!;
+      inputs.push(valueInfo(name!, wide ? 'i64' : node.type.dtype, node.type.shape, b.sizes.get(node.id)?.['type']));
     } else {
       const out = `v${node.id}`;
       const rule = EXPORT[node.op];

@@ -263,7 +263,11 @@ weights, global-norm clipping) and the learning rate warmed up linearly, then
 decayed linearly to 0.
 
     python train.py DATA.jsonl --init DIR --steps 100 -o OUT
-    torchrun --nproc_per_node 2 train.py DATA.jsonl --init DIR --steps 100 -o OUT
+    torchrun --nproc_per_node 2 --redirects 1 --tee 1 train.py DATA.jsonl --init DIR --steps 100 -o OUT
+
+(--redirects 1 --tee 1: Debian's torch 1.13 cannot parse torchrun's default of
+no redirects under Python 3.11.) The trained model is saved to -o, by
+default the directory 'trained' here.
 
 Each step takes the next --batch examples in file order (as tcc pretrain
 --data); under torchrun each process takes its share of them, and the losses
@@ -272,6 +276,7 @@ and gradients equal one process's. Prints one JSON line per step.
 import argparse
 import json
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -307,7 +312,7 @@ def main():
     parser.add_argument('--clip', type=float, default=1.0)
     parser.add_argument('--dropout', type=float, help='hidden and attention dropout instead of the config\'s')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('-o', '--out', help='where to save the trained model (config.json, model.safetensors)')
+    parser.add_argument('-o', '--out', default='trained', help='where to save the trained model (config.json, model.safetensors; default: trained)')
     args = parser.parse_args()
 
     distributed = int(os.environ.get('WORLD_SIZE', '1')) > 1
@@ -353,8 +358,9 @@ def main():
                 value /= world
         if rank == 0:
             print(json.dumps({'step': step + 1, **{k: v.item() for k, v in values.items()}, 'grad_norm': norm.item(), 'lr': lr}), flush=True)
-    if args.out and rank == 0:
+    if rank == 0:
         model.save_pretrained(args.out)
+        print(f'saved the trained model to {args.out}', file=sys.stderr, flush=True)
     if distributed:
         dist.destroy_process_group()
 

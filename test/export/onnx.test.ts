@@ -18,7 +18,8 @@ import { dirname, join } from 'node:path';
 async function runOrt(graph: Graph, params: Record<string, HostTensor>, inputs: Record<string, HostTensor>) {
   const { model } = exportOnnx(graph, Object.fromEntries(Object.entries(params).map(([n, t]) => [n, t.data])));
   const session = await ort.InferenceSession.create(model);
-  const feeds = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, new ort.Tensor(t.dtype === 'i32' ? 'int32' : 'float32', t.dtype === 'i32' ? Int32Array.from(t.data) : Float32Array.from(t.data), [...t.shape])]));
+  // Integer inputs as onnxruntime's users pass them: int64.
+  const feeds = Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, t.dtype === 'i32' ? new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), [...t.shape]) : new ort.Tensor('float32', Float32Array.from(t.data), [...t.shape])]));
   return session.run(feeds);
 }
 
@@ -65,7 +66,7 @@ describe('ONNX export', () => {
         token_type_ids: hostTensor('i32', [batch, seq], ids.map((_, i) => (i % seq >= seq / 2 ? 1 : 0))),
         attention_mask: hostTensor('i32', [batch, seq], ids.map((_, i) => (i % seq < seq - (i < seq ? 0 : 2) ? 1 : 0))),
       };
-      const got = await session.run(Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, new ort.Tensor('int32', Int32Array.from(t.data), [...t.shape])])));
+      const got = await session.run(Object.fromEntries(Object.entries(inputs).map(([n, t]) => [n, new ort.Tensor('int64', BigInt64Array.from(t.data, (v) => BigInt(v)), [...t.shape])])));
       const want = interpret(compileFile(spec, { batch, seq }).graph, inputs, params);
       expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
       for (const [name, t] of Object.entries(want)) {

@@ -5,7 +5,7 @@
 // (visibly) where no python3 with torch is installed.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -103,6 +103,8 @@ describe.skipIf(!python)('PyTorch export', () => {
     const out = join(dir, 'torch');
     const exported = await tcc('export', join(dir, 'tiny.yaml'), '--format', 'torch', '-o', out, '--seed', '4');
     expect(exported.stderr).toContain('model.py, train.py');
+    // The printed torchrun line works as printed on Debian's torch 1.13.
+    expect(exported.stderr).toContain('torchrun --nproc_per_node N --redirects 1 --tee 1 ');
     expect(exported.code).toBe(0);
 
     const settings = ['--steps', '3', '--batch', '4', '--lr', '2e-3', '--warmup', '0', '--dropout', '0'];
@@ -118,6 +120,8 @@ describe.skipIf(!python)('PyTorch export', () => {
     const run = spawnSync('torchrun', [...torchrun, join(out, 'train.py'), data, '--init', out, ...settings], { encoding: 'utf8', cwd: out, env: { ...process.env, OMP_NUM_THREADS: '1' } });
     expect(run.status, run.stderr).toBe(0);
     const two = losses(run.stdout.split('\n').filter((l) => l.includes('{')).map((l) => l.replace(/^\[\w+\]:/, '')).join('\n'));
+    // Without -o the trained weights are kept, in ./trained.
+    expect(existsSync(join(out, 'trained', 'model.safetensors'))).toBe(true);
 
     expect(tccLosses).toHaveLength(3);
     for (const [k, loss] of tccLosses.entries()) {
