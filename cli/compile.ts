@@ -10,7 +10,7 @@ import { lifetimes } from '../compiler/passes/plan-memory.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { buildProgram, programSources, TARGETS, type CompiledProgram } from '../compiler/program.js';
 import { compileReport, type CompileReport } from '../compiler/report.js';
-import { graphDot, memoryPicture, scaled } from '../compiler/pictures.js';
+import { foldedLayers, graphDot, memoryPicture, scaled } from '../compiler/pictures.js';
 import type { Program } from '../runtime/program.js';
 import { graphToJson } from '../compiler/ir/json.js';
 import { printGraph } from '../compiler/ir/print.js';
@@ -154,7 +154,9 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     if (!values.out) throw new UsageError(`--emit ${emit} needs -o FILE`);
     outputFile(values.out, '-o');
     const written = await writePictures(emit, values.out, result, compiled, summary(result, program, report));
-    io.stderr.write(`wrote ${written.join(', ')}: ${program.kernels.length} kernels outlined in the graph, ${memoryPicture(result.graph, compiled).buffers.length} planned buffers in the memory plan\n`);
+    const { folded } = foldedLayers(result.graph, compiled);
+    const repeated = folded.size ? ` (and ${folded.size} of repeated layers, each run of them one box)` : '';
+    io.stderr.write(`wrote ${written.join(', ')}: ${program.kernels.length - folded.size} kernels outlined in the graph${repeated}, ${memoryPicture(result.graph, compiled).buffers.length} planned buffers in the memory plan\n`);
     return 0;
   }
   let files: Record<string, string> = {};

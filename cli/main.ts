@@ -33,9 +33,8 @@ const COMMANDS: Readonly<Record<string, { readonly line: string; readonly load: 
   dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', load: async () => { const m = await import('./dataset.js'); return { run: m.runDataset, usage: m.datasetUsage }; } },
 };
 
-/** The overview and every command's usage (loads every command). */
-async function usage(): Promise<string> {
-  const modules = await Promise.all(Object.values(COMMANDS).map((c) => c.load()));
+/** The overview: one screen, every command in a line. */
+function overview(): string {
   return `usage: tcc <command> [options]
 
 commands:
@@ -43,10 +42,11 @@ ${Object.values(COMMANDS).map((c) => `  ${c.line}`).join('\n')}
 
 options for every command:
   --debug         verify the IR and show stack traces on errors
-  -h, --help      help for a command
+  -h, --help      help for a command (or: tcc help COMMAND)
   --version       print the version
 
-${modules.map((m) => m.usage).join('\n\n')}`;
+A model is a spec (models/*.yaml, models/*.tcc), a HuggingFace model directory,
+or a HuggingFace Hub id (bert-base-uncased: from the HuggingFace cache, else downloaded).`;
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -60,8 +60,14 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stdout.write(`tcc ${packageVersion()}\n`);
       return 0;
     }
+    if (command === 'help' && rest.length) {
+      const [name] = rest;
+      if (!Object.hasOwn(COMMANDS, name!)) throw new UsageError(`no command '${name!.slice(0, 40)}'${didYouMean(name!, Object.keys(COMMANDS)).replace(/^; /, ': ') || `; run 'tcc --help' for the list`}`);
+      io.stdout.write((await COMMANDS[name!]!.load()).usage + '\n');
+      return 0;
+    }
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
-      io.stdout.write((await usage()) + '\n');
+      io.stdout.write(overview() + '\n');
       return 0;
     }
     const near = didYouMean(command, Object.keys(COMMANDS));

@@ -7,6 +7,7 @@
 import { sourceName, type Graph } from './ir/graph.js';
 import { opDef } from './ir/ops/index.js';
 import { formatType } from './ir/types.js';
+import { kernelKey } from './lower/hash.js';
 import { lifetimes } from './passes/plan-memory.js';
 import type { CompiledProgram } from './program.js';
 
@@ -61,18 +62,54 @@ export function scaled(n: number, unit: string): string {
   return `${(n / factor).toFixed(n >= factor * 100 ? 0 : 1)} ${prefix}${unit}`;
 }
 
+/**
+ * Kernels of repeated layers that are drawn as one box: each region (an
+ * encoder layer) whose kernels are, one for one, of the same structure as
+ * the region before it is folded into a box "× N" after the first of the
+ * run, which is drawn whole. Keys: folded kernel index → its run's box.
+ */
+export function foldedLayers(graph: Graph, compiled: Pick<CompiledProgram, 'kernels'>): { folded: Map<number, string>; boxes: Map<string, string> } {
+  const regionOf = new Map<number, string>();
+  for (const region of graph.regions ?? []) for (const [start, end] of region.ranges) for (let i = start; i < end; i++) regionOf.set(i, region.name);
+  const byRegion = new Map<string, number[]>();
+  compiled.kernels.forEach((k, i) => {
+    const region = [...k.nodes].reverse().map((n) => regionOf.get(n)).find((r) => r !== undefined);
+    if (region !== undefined) byRegion.set(region, [...(byRegion.get(region) ?? []), i]);
+  });
+  const signature = (ks: readonly number[]) => ks.map((i) => kernelKey(compiled.kernels[i]!)).join('\n');
+  const folded = new Map<number, string>();
+  const boxes = new Map<string, string>();
+  const regions = [...byRegion];
+  for (let start = 0; start < regions.length; ) {
+    let end = start + 1;
+    const first = signature(regions[start]![1]);
+    while (end < regions.length && signature(regions[end]![1]) === first) end++;
+    if (end - start > 1) {
+      const box = `fold_${start}`;
+      boxes.set(box, `${regions[start + 1]![0]} … ${regions[end - 1]![0]}: ${end - start - 1} more as ${regions[start]![0]} (× ${end - start} in all)`);
+      for (let r = start + 1; r < end; r++) for (const k of regions[r]![1]) folded.set(k, box);
+    }
+    start = end;
+  }
+  return { folded, boxes };
+}
+
 const quote = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 
 /**
  * The graph as DOT: each kernel a cluster `cluster_k<i>` labelled with its
  * name, kind, FLOPs and bytes moved; each computed node a box with its op
  * and type; inputs, parameters and views laid out in place (no kernel of
- * their own) outside the clusters, in grey.
+ * their own) outside the clusters, in grey. Repeated layers after the first
+ * are one box each run (foldedLayers): bert-base's twelve layers are drawn
+ * as one and "× 12".
  */
 export function graphDot(graph: Graph, compiled: CompiledProgram): string {
   const figures = kernelFigures(graph, compiled);
+  const { folded, boxes } = foldedLayers(graph, compiled);
   const kernelOf = new Map<number, number>();
-  compiled.kernels.forEach((k, i) => k.nodes.forEach((n) => kernelOf.set(n, i)));
+  const foldOf = new Map<number, string>();
+  compiled.kernels.forEach((k, i) => k.nodes.forEach((n) => (folded.has(i) ? foldOf.set(n, folded.get(i)!) : kernelOf.set(n, i))));
   const lines = [
     `digraph ${quote(graph.name)} {`,
     '  graph [rankdir=TB, fontname="Helvetica", fontsize=11, nodesep=0.15, ranksep=0.25, newrank=true];',
@@ -85,28 +122,41 @@ export function graphDot(graph: Graph, compiled: CompiledProgram): string {
     return `${name ? `${name}\n` : ''}${n.op} ${formatType(n.type)}`;
   };
   compiled.kernels.forEach((k, i) => {
+    if (folded.has(i)) return;
     const f = figures[i]!;
     lines.push(`  subgraph cluster_k${i} {`, `    id=${quote(`kernel-${i}`)}; label=${quote(`${f.name} · ${scaled(f.flops, 'FLOP')} · ${scaled(f.bytes, 'B')}`)};`);
     lines.push(`    style="rounded,filled"; color="#3b6fd8"; fillcolor="#eef3fd"; fontcolor="#1d3f8c";`);
     for (const n of k.nodes) lines.push(`    n${n} [label=${quote(label(n))}];`);
     lines.push('  }');
   });
-  // Every node a kernel computes, reads or a graph output names is drawn.
+  for (const [box, text] of boxes) lines.push(`  ${box} [label=${quote(text)}, shape=box3d, style="filled", fillcolor="#eef3fd", color="#3b6fd8", fontcolor="#1d3f8c"];`);
+  // Every node a drawn kernel computes or reads, or a graph output names, is drawn; a folded layer's are its box.
   const drawn = new Set<number>(kernelOf.keys());
-  for (const node of graph.nodes) if (kernelOf.has(node.id)) node.args.forEach((a) => drawn.add(a));
-  for (const o of graph.outputs) drawn.add(o.node);
+  for (const node of graph.nodes) if (kernelOf.has(node.id)) node.args.forEach((a) => foldOf.has(a) || drawn.add(a));
+  for (const o of graph.outputs) if (!foldOf.has(o.node)) drawn.add(o.node);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const id of [...drawn]) for (const a of kernelOf.has(id) ? [] : graph.nodes[id]!.args) if (!drawn.has(a)) grew = Boolean(drawn.add(a));
+    for (const id of [...drawn]) for (const a of kernelOf.has(id) ? [] : graph.nodes[id]!.args) if (!drawn.has(a) && !foldOf.has(a)) grew = Boolean(drawn.add(a));
   }
   for (const node of graph.nodes) {
     if (kernelOf.has(node.id) || !drawn.has(node.id)) continue;
     const source = node.op === 'param' || node.op === 'input' || node.op === 'state';
     lines.push(`  n${node.id} [label=${quote(label(node.id))}, fillcolor="${source ? '#f3f3f3' : '#fffbe6'}", color="#b0b0b0", fontcolor="#555555"${source ? '' : ', style="rounded,filled,dashed"'}];`);
   }
-  for (const node of graph.nodes) if (drawn.has(node.id)) for (const a of new Set(node.args)) lines.push(`  n${a} -> n${node.id};`);
+  // Edges into and out of a folded run go to its box, once each.
+  const end = (id: number) => foldOf.get(id) ?? (drawn.has(id) ? `n${id}` : undefined);
+  const edges = new Set<string>();
+  for (const node of graph.nodes) {
+    const to = end(node.id);
+    if (to === undefined) continue;
+    for (const a of node.args) {
+      const from = end(a);
+      if (from !== undefined && from !== to) edges.add(`  ${from} -> ${to};`);
+    }
+  }
+  lines.push(...edges);
   for (const o of graph.outputs) {
-    lines.push(`  out_${o.name.replace(/\W/g, '_')} [label=${quote(o.name)}, shape=plaintext, style="", fontcolor="#1d3f8c"];`, `  n${o.node} -> out_${o.name.replace(/\W/g, '_')};`);
+    lines.push(`  out_${o.name.replace(/\W/g, '_')} [label=${quote(o.name)}, shape=plaintext, style="", fontcolor="#1d3f8c"];`, `  ${end(o.node)} -> out_${o.name.replace(/\W/g, '_')};`);
   }
   lines.push('}');
   return lines.join('\n') + '\n';

@@ -10,7 +10,8 @@ import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, requireWebGpu } from './page.js';
+import { $, fail, fetchOk, pageBackend } from './page.js';
+import type { Backend } from '../runtime/executor.js';
 
 interface PageSettings {
   readonly lowercase: boolean;
@@ -28,13 +29,13 @@ export interface PageResult {
 
 const page = window as unknown as { tccResult?: PageResult; tccError?: string; tccReady?: boolean };
 
-async function load(): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
+async function load(backend: Backend): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
   const program = (await (await fetchOk('model/program.json')).json()) as Program;
   if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;
   const [weights, vocab] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk('model/vocab.txt').then((r) => r.text())]);
-  const session = await openSession({ program }, { backend: 'webgpu' });
+  const session = await openSession({ program }, { backend });
   const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
   if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
   session.setParams(matched.values);
@@ -77,10 +78,10 @@ function show(result: PageResult): void {
 }
 
 async function main(): Promise<void> {
-  requireWebGpu();
-  const model = await load();
-  $('title').textContent = `tcc · ${model.program.model} on WebGPU (seq ${model.program.dims['seq']})`;
-  $('adapter').textContent = model.adapter;
+  const { backend, note } = await pageBackend();
+  const model = await load(backend);
+  $('title').textContent = `tcc · ${model.program.model} on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'} (seq ${model.program.dims['seq']})`;
+  $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;
   const button = $('run') as HTMLButtonElement;
   button.onclick = () => {
     button.disabled = true;

@@ -19,7 +19,8 @@ import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
 import { Trainer } from '../train/trainer.js';
-import { $, fail, fetchOk, requireWebGpu } from './page.js';
+import { $, fail, fetchOk, pageBackend } from './page.js';
+import type { Backend } from '../runtime/executor.js';
 
 interface Settings {
   readonly lowercase: boolean;
@@ -46,13 +47,13 @@ interface Model {
   weights?: { readonly name: string; readonly bytes: Uint8Array };
 }
 
-async function load(): Promise<Model> {
+async function load(backend: Backend): Promise<Model> {
   const program = (await (await fetchOk('model/program.json')).json()) as Program;
   if (program.mode !== 'train') throw new Error('the server holds no training program (tcc serve MODEL --finetune)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as Settings;
   const vocab = await (await fetchOk('model/vocab.txt')).text();
   const served = await fetch('model/model.safetensors');
-  const session = await openSession({ program }, { backend: 'webgpu' });
+  const session = await openSession({ program }, { backend });
   return {
     program,
     session,
@@ -120,11 +121,11 @@ async function download(model: Model): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  requireWebGpu();
-  const model = await load();
+  const { backend, note } = await pageBackend();
+  const model = await load(backend);
   const { finetune } = model.settings;
-  $('title').textContent = `tcc · fine-tune ${finetune.model} as a classifier of ${finetune.labels} labels on WebGPU`;
-  $('adapter').textContent = model.session.executor.device;
+  $('title').textContent = `tcc · fine-tune ${finetune.model} as a classifier of ${finetune.labels} labels on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
+  $('adapter').textContent = note ? `${note}: ${model.session.executor.device}` : model.session.executor.device;
   for (const [id, value] of [['epochs', finetune.epochs], ['lr', finetune.lr], ['warmup', finetune.warmup], ['seed', finetune.seed]] as const) ($(id) as HTMLInputElement).value = String(value);
   $('weights-note').textContent = model.weights ? `(default: ${model.weights.name})` : "(default: BERT's initialization)";
   const { default: UPlot } = (await import('/vendor/uplot.js' as string)) as { default: typeof uPlot };

@@ -1,6 +1,8 @@
 // What the pages share: fetching the model directory's files, the element
-// helper, and reporting a failure on the page (and in window.tccError for
-// programs that drive it).
+// helper, where the kernels run, and reporting a failure on the page (and in
+// window.tccError for programs that drive it).
+
+import type { Backend } from '../runtime/executor.js';
 
 export const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -17,6 +19,10 @@ export function fail(e: unknown): void {
   $('status').textContent = message;
 }
 
-export function requireWebGpu(): void {
-  if (!('gpu' in navigator)) throw new Error('this browser has no WebGPU (navigator.gpu); try a recent Chrome, or Chromium with --enable-unsafe-webgpu');
+/** Where the page runs its kernels: WebGPU where the browser gives an adapter, else the CPU in this tab (JavaScript). */
+export async function pageBackend(): Promise<{ backend: Backend; note: string }> {
+  const gpu = (navigator as { gpu?: GPU }).gpu;
+  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
+  if (adapter) return { backend: 'webgpu', note: '' };
+  return { backend: 'js', note: `WebGPU is not available in this browser${gpu ? ' (no adapter)' : ''}: running on the CPU in this tab (JavaScript), slower` };
 }

@@ -149,6 +149,15 @@ describe('compile errors', () => {
     expect((await tcc('frobnicate')).stderr).toBe("tcc: error: unknown command 'frobnicate'; run 'tcc --help' for the list\n");
   });
 
+  it('gives a one-screen overview, and each command\'s usage with tcc help COMMAND', async () => {
+    const overview = await tcc('--help');
+    expect(overview.code).toBe(0);
+    expect(overview.stdout.trim().split('\n').length).toBeLessThanOrEqual(30);
+    for (const command of ['compile', 'run', 'pretrain', 'finetune', 'export', 'serve', 'doctor']) expect(overview.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    expect((await tcc('help', 'run')).stdout).toMatch(/^usage: tcc run --model MODEL/);
+    expect((await tcc('help', 'rnu')).stderr).toBe("tcc: error: no command 'rnu': did you mean 'run'?\n");
+  });
+
   it('suggests the command, flag, config key or file meant', async () => {
     expect((await tcc('compiel', 'models/bert-tiny.yaml')).stderr).toBe("tcc: error: unknown command 'compiel': did you mean 'compile'?\n");
     expect((await tcc('compile', 'models/bert-tiny.yaml', '--sqe', '16')).stderr).toBe('tcc: error: unknown flag --sqe; did you mean --seq?\n');

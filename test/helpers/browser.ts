@@ -16,13 +16,14 @@ export function screenshotDir(): string {
   return dir;
 }
 
-/** Headless Chromium with WebGPU on SwiftShader (its software adapter), in a fresh profile. */
-export function launchWebGpuChromium(options: { acceptDownloads?: boolean } = {}): Promise<BrowserContext> {
+/** Headless Chromium with WebGPU on SwiftShader (its software adapter), or with WebGPU off (`webgpu: false`), in a fresh profile. */
+export function launchWebGpuChromium(options: { acceptDownloads?: boolean; webgpu?: boolean } = {}): Promise<BrowserContext> {
+  const { webgpu = true, ...rest } = options;
   return chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'tcc-chromium-')), {
     executablePath: CHROMIUM,
     headless: true,
-    ...options,
-    args: ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    ...rest,
+    args: [...(webgpu ? ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] : ['--disable-features=WebGPU']), '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
 }
 

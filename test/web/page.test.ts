@@ -45,29 +45,33 @@ describe.runIf(ready)('the web page', () => {
     expect(predictions.map((p) => p.position)).toEqual([5, 9]);
 
     const { server, url } = await startServer(serveOptions(dir, { port: '0' }));
-    const browser = await launchWebGpuChromium();
-    try {
-      const { page, problems } = await openTccPage(browser, url);
-      await page.fill('#text', TEXT);
-      await page.click('#run');
-      await page.waitForFunction(() => (window as { tccResult?: unknown; tccError?: string }).tccResult || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
-      const result = await page.evaluate(() => (window as { tccResult?: PageResult }).tccResult);
-      expect(problems).toEqual([]);
-      expect(result).toBeDefined();
-      expect(result!.adapter).toMatch(/^webgpu \(/);
-      expect(result!.tokens).toEqual(encoding.tokens.filter((_, i) => encoding.attention_mask[i]));
-      expect(result!.predictions.map((p) => p.position)).toEqual([5, 9]);
-      result!.predictions.forEach((p, i) => {
-        expect(p.top.map((t) => t.id)).toEqual(predictions[i]!.top.map((t) => t.id));
-        expect(closeness(result!.maskLogits[i]!, logits.data.subarray(p.position * VOCAB.length, (p.position + 1) * VOCAB.length), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
-      });
-      // What the page shows: the tokens and the predictions.
-      expect(await page.locator('#tokens .token').count()).toBe(result!.tokens.length);
-      expect(await page.locator('#predictions').innerText()).toContain(`${predictions[0]!.top[0]!.token} ${predictions[0]!.top[0]!.probability.toFixed(3)}`);
-      expect(await page.locator('#timing').innerText()).toMatch(/^forward pass [\d.]+ ms on webgpu/);
-    } finally {
-      await browser.close();
-      server.close();
+    // With WebGPU, and without it (the page then runs on the CPU in the tab).
+    for (const webgpu of [true, false]) {
+      const browser = await launchWebGpuChromium({ webgpu });
+      try {
+        const { page, problems } = await openTccPage(browser, url);
+        await page.fill('#text', TEXT);
+        await page.click('#run');
+        await page.waitForFunction(() => (window as { tccResult?: unknown; tccError?: string }).tccResult || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
+        const result = await page.evaluate(() => (window as { tccResult?: PageResult }).tccResult);
+        expect(problems).toEqual([]);
+        expect(result).toBeDefined();
+        expect(result!.adapter).toMatch(webgpu ? /^webgpu \(/ : /^cpu \(JavaScript\)$/);
+        expect(result!.tokens).toEqual(encoding.tokens.filter((_, i) => encoding.attention_mask[i]));
+        expect(result!.predictions.map((p) => p.position)).toEqual([5, 9]);
+        result!.predictions.forEach((p, i) => {
+          expect(p.top.map((t) => t.id)).toEqual(predictions[i]!.top.map((t) => t.id));
+          expect(closeness(result!.maskLogits[i]!, logits.data.subarray(p.position * VOCAB.length, (p.position + 1) * VOCAB.length), 1e-4, 1e-4)).toBeLessThanOrEqual(1);
+        });
+        // What the page shows: the tokens and the predictions.
+        expect(await page.locator('#tokens .token').count()).toBe(result!.tokens.length);
+        expect(await page.locator('#predictions').innerText()).toContain(`${predictions[0]!.top[0]!.token} ${predictions[0]!.top[0]!.probability.toFixed(3)}`);
+        expect(await page.locator('#timing').innerText()).toMatch(webgpu ? /^forward pass [\d.]+ ms on webgpu/ : /^forward pass [\d.]+ ms on cpu \(JavaScript\)/);
+        if (!webgpu) expect(await page.locator('#adapter').innerText()).toMatch(/^WebGPU is not available in this browser.*: running on the CPU in this tab/);
+      } finally {
+        await browser.close();
+      }
     }
+    server.close();
   });
 });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
-import { memoryPicture } from '../../compiler/pictures.js';
+import { foldedLayers, memoryPicture } from '../../compiler/pictures.js';
 import { buildProgram } from '../../compiler/program.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
 import { pretrainWorkspace } from '../helpers/corpus.js';
@@ -46,16 +46,22 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env['CI']))('pictures in 
     const file = join(mkdtempSync(join(tmpdir(), 'tcc-pic-')), 'tiny.html');
     const result = await tcc('compile', join(modelsDir(), 'bert-tiny.yaml'), '--seq', '16', '--emit', 'html', '-o', file);
     expect(result.code, result.stderr).toBe(0);
-    const kernels = buildProgram(compileFile(join(modelsDir(), 'bert-tiny.yaml'), { seq: 16 }).graph).kernels;
-    expect(result.stderr).toContain(`${kernels.length} kernels outlined`);
+    const { graph } = compileFile(join(modelsDir(), 'bert-tiny.yaml'), { seq: 16 });
+    const compiled = buildProgram(graph);
+    const kernels = compiled.kernels;
+    // bert-tiny's second layer is the first's again: one box "× 2", its 7 kernels not outlined.
+    const { folded } = foldedLayers(graph, compiled);
+    expect(folded.size).toBe(7);
+    expect(result.stderr).toContain(`${kernels.length - 7} kernels outlined in the graph (and 7 of repeated layers, each run of them one box)`);
     await withPage(file, async (page) => {
       const clusters = page.locator('#graph svg g.cluster');
-      expect(await clusters.count()).toBe(kernels.length);
+      expect(await clusters.count()).toBe(kernels.length - 7);
+      expect(await page.locator('#graph svg g.node text').allTextContents()).toContain('bert.encoder.layer.1 … bert.encoder.layer.1: 1 more as bert.encoder.layer.0 (× 2 in all)');
       const labels = await clusters.locator('> text').allTextContents();
       expect(labels.join(' ')).toContain(kernels[0]!.name);
       for (const label of labels) expect(label).toMatch(/^k\d+_\w+ · [\d.]+ [kMGT]?FLOP · [\d.]+ [kMG]?B$/);
       // Each kernel's ops are drawn inside its outline: every matmul kernel's box holds a node labelled matmul.
-      const matmuls = kernels.flatMap((k, i) => (k.kind === 'matmul' ? [i] : []));
+      const matmuls = kernels.flatMap((k, i) => (k.kind === 'matmul' && !folded.has(i) ? [i] : []));
       const inside = await page.evaluate((ids) => ids.map((i) => {
         const outline = (document.querySelector(`#graph svg g#kernel-${i}`) as SVGGraphicsElement).getBBox();
         return Array.from(document.querySelectorAll('#graph svg g.node')).some((n) => {
