@@ -102,7 +102,7 @@ describe('tcc finetune', () => {
     writeFileSync(join(dir, 'no-label.tsv'), 'text\tscore\nrun\t1\n');
     writeFileSync(join(dir, 'short.tsv'), 'text\tlabel\nrun jump\n');
     const finetune = async (train: string, dev: string) => (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, train), '--eval', join(dir, dev), '-o', join(dir, 'out'), '--seq', '8'));
-    expect(await finetune('train.tsv', 'bad-label.tsv')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'bad-label.tsv')}:3: label 'sideways' is not one of the training labels (down, up)\n` });
+    expect(await finetune('train.tsv', 'bad-label.tsv')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'bad-label.tsv')}:3: label 'sideways' is not one of the 2 training labels ('down', 'up')\n` });
     expect((await finetune('no-label.tsv', 'train.tsv')).stderr).toBe(`tcc: error: ${join(dir, 'no-label.tsv')}:1: the header has no column 'label' (it names: text, score)\n`);
     expect((await finetune('short.tsv', 'train.tsv')).stderr).toBe(`tcc: error: ${join(dir, 'short.tsv')}:2: 1 columns, the header has 2\n`);
   });

@@ -36,7 +36,7 @@ async function refused(args: string[], message: RegExp, where?: RegExp): Promise
   const first = stderr.split('\n').find((l) => /error:/.test(l))!;
   if (where) expect(first).toMatch(where);
   // A second or two here; the bound leaves room for a loaded machine (a hang would take far longer).
-  expect(seconds).toBeLessThan(5);
+  expect(seconds).toBeLessThan(10);
   return stderr;
 }
 
@@ -132,7 +132,7 @@ describe('what the fuzz suites found: one located line and exit 2', () => {
       return ['run', '--model', join(dir, 'm.yaml'), '--inputs', join(dir, 'bad.json'), '--out', join(dir, 'o.safetensors'), '--backend', 'js'];
     };
     await refused(run('[2, 40, 3]'), /bad\.json: input_ids\[0\]\[1\] = 40 is out of range \[0, 40\)/);
-    await refused(run('[2, 1e12, 3]'), /bad\.json: input_ids must be a non-empty \[batch\]\[seq\] list of 32-bit integers/);
+    await refused(run('[2, 1e12, 3]'), /bad\.json: input_ids must be a non-empty list of 32-bit integers, or a \[batch\]\[seq\] list of them/);
     const example = { input_ids: [2, 5, 4, 3], token_type_ids: [0, 0, 0, 0], attention_mask: [1, 1, 1, 1], labels: [-100, -100, 6, -100], next_sentence_label: 0 };
     writeFileSync(join(dir, 'data.jsonl'), [example, { ...example, labels: [-100, 99, -100, -100] }].map((e) => JSON.stringify(e)).join('\n') + '\n');
     await refused(['pretrain', join(dir, 'm.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '--seq', '4', '--batch', '1', '--steps', '1', '--backend', 'js', '-o', join(dir, 'out')],
