@@ -51,6 +51,12 @@ export interface ImportedSpec {
   readonly architecture: string;
 }
 
+/** A model directory's name: its own, or for a snapshot of the HuggingFace cache (models--ORG--NAME/snapshots/COMMIT) the repository's. */
+function modelName(dir: string): string {
+  const snapshot = /models--([^/\\]+)[/\\]snapshots[/\\][0-9a-f]{40}[/\\]?$/.exec(resolve(dir));
+  return snapshot ? snapshot[1]!.replace('--', '/') : basename(resolve(dir));
+}
+
 /** Reads DIR/config.json and writes the equivalent spec; unsupported settings are located diagnostics. */
 export function importHfConfig(dir: string): ImportedSpec {
   const file = join(dir, 'config.json');
@@ -99,7 +105,7 @@ export function importHfConfig(dir: string): ImportedSpec {
   const config: Record<string, unknown> = {};
   for (const key of CARRIED) if (value(key) !== undefined) config[key] = value(key);
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
-  const spec = { name: basename(resolve(dir)), extends: 'tcc:bert.yaml', config, ...overrides };
+  const spec = { name: modelName(dir), extends: 'tcc:bert.yaml', config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
   return { yaml, architecture: arch };
 }

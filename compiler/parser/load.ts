@@ -107,7 +107,8 @@ class SpecLoader {
       merged = merged ? mergeSpecs(merged, tree) : tree;
     }
     // The top file's bases define config keys; a key the top file introduces and nothing reads is suspect (a typo).
-    if (!chain.length) this.baseConfig = new Set(mapEntries(merged?.entries.get('config')?.value).map(([key]) => key));
+    // (An imported config.json's keys are HuggingFace's own, which a model may carry unread: pad_token_id.)
+    if (!chain.length) this.baseConfig = new Set(mapEntries((isHfDirectory(file) ? root : merged)?.entries.get('config')?.value).map(([key]) => key));
     const own = new Map(root.entries);
     own.delete('extends');
     // A file is named by its `name:` or, failing that, its file name; a name is not inherited.

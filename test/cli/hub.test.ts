@@ -17,7 +17,7 @@ import { gitBlobSha1, sha256, startHubServer, type HubServer } from '../helpers/
 const ID = 'google/bert_uncased_L-2_H-128_A-2';
 const COMMIT = '1d6ba5fc0e45c1b0a4de4b61fa5e0e7e4b4e4f51';
 /** bert-tiny's settings (as the Hub's config.json of this id), with the masked-LM head. */
-const CONFIG = { architectures: ['BertForMaskedLM'], hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, vocab_size: 30522, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02 };
+const CONFIG = { architectures: ['BertForMaskedLM'], model_type: 'bert', pad_token_id: 0, position_embedding_type: 'absolute', transformers_version: '4.6.0.dev0', hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512, vocab_size: 30522, max_position_embeddings: 512, type_vocab_size: 2, hidden_act: 'gelu', hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1, initializer_range: 0.02 };
 
 let files: Record<string, Uint8Array>;
 let hub: HubServer;
