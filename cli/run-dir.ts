@@ -6,7 +6,7 @@
 
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileSystemReason } from '../runtime/checkpoint.js';
+import { fileSystemReason, processAlive } from '../runtime/checkpoint.js';
 import { UsageError } from './errors.js';
 import { outputDirectory } from './files.js';
 
@@ -17,15 +17,6 @@ const RUN_OUTPUT = [/^metrics\.jsonl$/, /^eval\.jsonl$/, /^checkpoint-\d+$/, /^f
 
 /** Locks this process holds, by path (runs in one process, as the tests make them, tell each other apart by this). */
 const held = new Set<string>();
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The process id in a lock file, or undefined when it holds none (a lock cut short). */
 function lockOwner(path: string): number | undefined {

@@ -82,7 +82,8 @@ export function removeStaleTemporaries(runDir: string): void {
   }
 }
 
-function processAlive(pid: number): boolean {
+/** Whether a process of that id runs (one of another user's counts). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

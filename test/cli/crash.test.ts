@@ -4,25 +4,15 @@
 // intact. `npm run crash-safety` kills a pretraining 100 times at random.
 
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readTrainerState } from '../../runtime/checkpoint.js';
-import { modelsDir, tcc } from '../helpers/cli.js';
+import { tcc } from '../helpers/cli.js';
 import { canMount, tmpfs } from '../helpers/tmpfs.js';
+import { smallPretrainWorkspace } from '../helpers/corpus.js';
 
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)];
-
-function workspace(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tcc-crash-'));
-  writeFileSync(join(dir, 'm.yaml'), `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 40, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16}\n`);
-  writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
-  let s = 7;
-  const word = () => VOCAB[5 + ((s = (s * 48271) % 2147483647) % 35)]!;
-  writeFileSync(join(dir, 'corpus.txt'), Array.from({ length: 6 }, () => Array.from({ length: 6 }, () => `${Array.from({ length: 6 }, word).join(' ')} .`).join('\n')).join('\n\n') + '\n');
-  return dir;
-}
+const workspace = () => smallPretrainWorkspace(7);
 
 const pretrain = (dir: string, out: string, steps: number, ...extra: string[]) =>
   tcc('pretrain', join(dir, 'm.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '--seq', '16', '--batch', '2', '--steps', String(steps), '--save-every', '1', '--backend', 'js', '-o', out, ...extra);

@@ -105,6 +105,16 @@ describe('hostile input: one located line and exit 2', () => {
     await refused(['compile', join(dsl, 'm.tcc')], /vocab_size must be <= 1000000/, /m\.tcc:3:\d+: error/);
   });
 
+  it('reads a config.json of 200,000 labels in linear time and names its one problem in a short line', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [String(i), `l${i}`]));
+    const dir = workspace({ 'hf/config.json': JSON.stringify({ ...HF_CONFIG, architectures: ['BertForSequenceClassification'], id2label: labels }), 'in.json': '{"input_ids": [[1, 2, 3]]}' });
+    // The YAML parser's duplicate-key check took 75 s for 40,000 keys; 4 MB of config.json is read in well under a second.
+    for (const argv of [['import-hf', join(dir, 'hf')], ['run', '--model', join(dir, 'hf'), '--inputs', join(dir, 'in.json')]]) {
+      const stderr = await refused(argv, /config\.json:1:\d+: error: id2label must be an object of at most 65,536 labels/);
+      expect(stderr.length).toBeLessThan(1000);
+    }
+  });
+
   it('checks output paths before any work: a file where a directory goes, a directory where a file goes, a missing directory', async () => {
     const dir = workspace({ 'afile': 'not a directory\n', 'in.json': '{"input_ids": [[1, 2, 3]]}', 'corpus.txt': 'a b c .\nd e f .\n' });
     mkdirSync(join(dir, 'adir'));

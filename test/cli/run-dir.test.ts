@@ -6,24 +6,17 @@
 // past sense are refused in tcc's own words.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { readSafetensors, writeSafetensors } from '../../runtime/safetensors.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
-
-const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)];
+import { smallPretrainWorkspace } from '../helpers/corpus.js';
 
 function workspace(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tcc-rundir-'));
-  writeFileSync(join(dir, 'm.yaml'), `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 40, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16}\n`);
+  const dir = smallPretrainWorkspace(11);
   writeFileSync(join(dir, 'other.yaml'), `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 40, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16}\n`);
-  writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
-  let s = 11;
-  const word = () => VOCAB[5 + ((s = (s * 48271) % 2147483647) % 35)]!;
-  writeFileSync(join(dir, 'corpus.txt'), Array.from({ length: 6 }, () => Array.from({ length: 6 }, () => `${Array.from({ length: 6 }, word).join(' ')} .`).join('\n')).join('\n\n') + '\n');
   return dir;
 }
 

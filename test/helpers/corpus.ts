@@ -25,3 +25,21 @@ export function pretrainWorkspace(documents: number): string {
   return dir;
 }
 
+
+/** Words w0…w34 after BERT's special tokens: a vocabulary of 40 for models of vocab_size 40. */
+export const SMALL_VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...Array.from({ length: 35 }, (_, i) => `w${i}`)];
+
+/**
+ * DIR with m.yaml (BERT of hidden size 16, one layer, over SMALL_VOCAB),
+ * vocab.txt and corpus.txt (six documents of six sentences of those words):
+ * runs of a few steps that take milliseconds.
+ */
+export function smallPretrainWorkspace(seed = 7): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-small-'));
+  writeFileSync(join(dir, 'm.yaml'), `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 40, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32, max_position_embeddings: 16}\n`);
+  writeFileSync(join(dir, 'vocab.txt'), SMALL_VOCAB.join('\n') + '\n');
+  let s = seed;
+  const word = () => SMALL_VOCAB[5 + ((s = (s * 48271) % 2147483647) % 35)]!;
+  writeFileSync(join(dir, 'corpus.txt'), Array.from({ length: 6 }, () => Array.from({ length: 6 }, () => `${Array.from({ length: 6 }, word).join(' ')} .`).join('\n')).join('\n\n') + '\n');
+  return dir;
+}
