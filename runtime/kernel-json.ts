@@ -342,6 +342,7 @@ export function bindKernel(fn: KernelFunction, binding: KernelBinding): Kernel {
 
 /** Reads the streams list of a binding. */
 export function decodeStreams(raw: unknown, path: string): number[] {
-  return checkList(raw, path, 1 << 16).map((s, i) => checkInt(s, `${path}[${i}]`, { min: 0, max: 2 ** 32 - 1 }));
+  // A kernel draws from one stream per dropout it computes: a few; WGSL passes them in a uniform of at most 64 kB.
+  return checkList(raw, path, 1024).map((s, i) => checkInt(s, `${path}[${i}]`, { min: 0, max: 2 ** 32 - 1 }));
 }
 

@@ -60,8 +60,8 @@ function readFields(raw: unknown): Program {
     if (b.dtype !== t.dtype) throw new JsonFieldError(of.at('dtype'), `${t.dtype}, but buffer ${t.buffer} holds ${b.dtype}`);
     return t;
   };
-  const tensors = <T>(key: string, read: (of: Fields) => T): T[] => f.list(key, 1 << 20).map((t, i) => read(Fields.of(t, `${key}[${i}]`)));
-  const inputs = tensors('inputs', (of): ProgramInput => {
+  const entries = <T>(key: string, read: (of: Fields) => T): T[] => f.list(key, 1 << 20).map((t, i) => read(Fields.of(t, `${key}[${i}]`)));
+  const inputs = entries('inputs', (of): ProgramInput => {
     const t = tensor(of, ['bound', 'ignore', 'derived']);
     const bound = of.optionalInt('bound', size);
     const ignore = of.optionalInt('ignore', { min: -(2 ** 31), max: 2 ** 31 - 1 });
@@ -73,13 +73,13 @@ function readFields(raw: unknown): Program {
     }
     return { ...t, ...(bound === undefined ? {} : { bound }), ...(ignore === undefined ? {} : { ignore }), ...(derived ? { derived } : {}) };
   });
-  const params = tensors('params', (of): ProgramParam => {
+  const params = entries('params', (of): ProgramParam => {
     const t = tensor(of, ['init', 'std']);
     return { ...t, init: of.oneOf('init', ['normal', 'zeros', 'ones'] as const), std: of.number('std') };
   });
-  const outputs = tensors('outputs', (of) => tensor(of));
-  const states = tensors('states', (of) => tensor(of));
-  const updates = tensors('updates', (of) => {
+  const outputs = entries('outputs', (of) => tensor(of));
+  const states = entries('states', (of) => tensor(of));
+  const updates = entries('updates', (of) => {
     of.only(['name', 'from', 'to']);
     const [from, to] = [tensor(of.object('from')), tensor(of.object('to'))];
     if (from.dtype !== to.dtype || from.shape.join() !== to.shape.join()) throw new JsonFieldError(of.at('to'), 'has another shape or dtype than `from`');
@@ -89,7 +89,7 @@ function readFields(raw: unknown): Program {
   checkUnique([...params, ...states].map((t) => t.name), 'params');
   checkUnique(outputs.map((t) => t.name), 'outputs');
   const functions = f.list('functions', 1 << 16) as readonly Json[];
-  const kernels = tensors('kernels', (of): ProgramKernel => {
+  const kernels = entries('kernels', (of): ProgramKernel => {
     of.only(['name', 'kind', 'label', 'function', 'args', 'streams']);
     const args = of.list('args', 256).map((a, j) => {
       const af = Fields.of(a, `${of.at('args')}[${j}]`).only(['buffer', 'offset', 'size']);
