@@ -37,7 +37,8 @@ a question's answer (--text QUESTION --text-pair CONTEXT); --out writes every ou
                      or a program directory that tcc compile -o wrote (inputs are
                      padded to its batch and seq)
   --weights FILE     safetensors checkpoint, HuggingFace directory or Hub id (default:
-                     the model's own); without any, weights are drawn from --seed as BERT does
+                     the model directory's model.safetensors); without any, weights are
+                     drawn from --seed as BERT does
   --inputs FILE      JSON of input_ids (a list, or [batch][seq] lists), token_type_ids
                      (default zeros) and attention_mask (default ones), or JSON lines of
                      them: tcc tokenize --json writes either
@@ -47,10 +48,11 @@ a question's answer (--text QUESTION --text-pair CONTEXT); --out writes every ou
 ${BACKEND_HELP}
   --seed N           initialization seed (default 0)`;
 
-/** The model's weights file: --weights (a file or a directory's model.safetensors), else a HuggingFace directory's own. */
+/** The model's weights file: --weights (a file or a directory's model.safetensors), else a HuggingFace or program directory's own. */
 function weightsFile(flag: string | undefined, model: string, programDir: boolean): string | undefined {
   if (flag !== undefined) return isHfDirectory(flag) ? join(flag, 'model.safetensors') : flag;
-  if (programDir || !isHfDirectory(model)) return undefined;
+  if (programDir) return existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined;
+  if (!isHfDirectory(model)) return undefined;
   const file = join(model, 'model.safetensors');
   if (existsSync(file)) return file;
   if (existsSync(join(model, 'pytorch_model.bin'))) throw new UsageError(`${model} has only pytorch_model.bin; tcc reads safetensors (save the model with safe_serialization=True)`);
