@@ -48,12 +48,12 @@ export function parse<T extends Options>(args: string[], options: T) {
   }
 }
 
-/** A positive integer flag, at most `max` (a value past any sensible one is a typo, not a request). */
 /** Bounds of training flags: gradient accumulation (batches per update), steps and epochs. */
 export const MAX_ACCUMULATE = 4096;
 export const MAX_STEPS = 1e9;
 export const MAX_EPOCHS = 100_000;
 
+/** A positive integer flag, at most `max` (a value past any sensible one is a typo, not a request). */
 export function positiveInt(value: string | undefined, flag: string, fallback: number, max = 2 ** 31 - 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);

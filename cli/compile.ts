@@ -1,9 +1,9 @@
 // `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
 
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { isHfDirectory } from '../runtime/hf-config.js';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
+import { isHfDirectory } from '../runtime/hf-config.js';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
 import { PASS_NAMES } from '../compiler/passes/pipeline.js';
 import { lifetimes } from '../compiler/passes/plan-memory.js';

@@ -32,6 +32,16 @@ function hubProgress(io: Pick<Io, 'stderr'>) {
   };
 }
 
+/** A local directory of the Hub model `id` with `files`, a progress bar shown while large ones download. */
+async function fromHub(id: string, files: Parameters<typeof hubModel>[1], io: Pick<Io, 'stderr'>): Promise<string> {
+  const shown = hubProgress(io);
+  try {
+    return await hubModel(id, files, shown);
+  } finally {
+    shown.stop();
+  }
+}
+
 /**
  * A model argument as a local path: itself where it names a file or
  * directory here, else the cache's snapshot directory of the Hub model it
@@ -39,24 +49,12 @@ function hubProgress(io: Pick<Io, 'stderr'>) {
  * itself (for the command's own "no such file").
  */
 export async function localModel(arg: string, io: Pick<Io, 'stderr'>): Promise<string> {
-  if (existsSync(arg) || !isHubId(arg)) return arg;
-  const shown = hubProgress(io);
-  try {
-    return await hubModel(arg, MODEL_FILES, shown);
-  } finally {
-    shown.stop();
-  }
+  return existsSync(arg) || !isHubId(arg) ? arg : fromHub(arg, MODEL_FILES, io);
 }
 
 /** A vocabulary argument: a file here, else the vocab.txt of the Hub model it names. */
 export async function localVocab(arg: string, io: Pick<Io, 'stderr'>): Promise<string> {
-  if (existsSync(arg) || !isHubId(arg)) return arg;
-  const shown = hubProgress(io);
-  try {
-    return join(await hubModel(arg, { required: ['vocab.txt'], optional: ['tokenizer_config.json'] }, shown), 'vocab.txt');
-  } finally {
-    shown.stop();
-  }
+  return existsSync(arg) || !isHubId(arg) ? arg : join(await fromHub(arg, { required: ['vocab.txt'], optional: ['tokenizer_config.json'] }, io), 'vocab.txt');
 }
 
 /** The same for optional flags. */

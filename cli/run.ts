@@ -72,7 +72,8 @@ function labelNames(...dirs: (string | undefined)[]): ((id: number) => string) |
     }
     const names = (config as { id2label?: unknown } | null)?.id2label;
     if (names && typeof names === 'object' && !Array.isArray(names)) {
-      const map = new Map(Object.entries(names as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+      // Labels come from a file that may have come from anywhere: printed as one short line of printable text.
+      const map = new Map(Object.entries(names as Record<string, unknown>).map(([k, v]) => [k, String(v).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?').slice(0, 100)]));
       return (id) => map.get(String(id)) ?? `LABEL_${id}`;
     }
   }
@@ -151,13 +152,13 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const seed = seedFlag(values.seed);
   // A HuggingFace Hub id: from the local HuggingFace cache, or downloaded into it.
   const model = await localModel(values.model, io);
-  const weights = weightsFile(await localModelFlag(values.weights, io), model, existsSync(join(model, 'program.json')));
+  // A program directory runs without the compiler (which is not even loaded), at its own batch and seq.
+  const programDir = existsSync(join(model, 'program.json'));
+  const weights = weightsFile(await localModelFlag(values.weights, io), model, programDir);
   const vocab = await localVocabFlag(values.vocab, io);
   // Text needs the vocabulary; token ids from a file use it, where there is one, to name the tokens they predict.
   const tokenizer = values.text !== undefined || vocab !== undefined || hasVocab(model) ? loadTokenizer({ vocab, model, lowercase: values.lowercase }) : undefined;
 
-  // A program directory runs without the compiler (which is not even loaded), at its own batch and seq.
-  const programDir = existsSync(join(model, 'program.json'));
   let inputs: RunInputs;
   let session;
   // The rows the user gave (a program of a larger batch runs rows of padding after them).

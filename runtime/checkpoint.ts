@@ -5,7 +5,7 @@
 // temporary name and renamed into place, so a crash mid-write never leaves a
 // partial checkpoint where a complete one is expected.
 
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError, RunFailure } from './errors.js';
 import { Fields, JsonFieldError } from './json-fields.js';
@@ -24,6 +24,35 @@ export interface CheckpointContents {
 /** Why a file-system call failed, without Node's code prefix and call name ("no space left on device"). */
 export function fileSystemReason(e: unknown): string {
   return (e as Error).message.replace(/^E[A-Z]+: /, '').replace(/, [a-z]+( '.*')?$/, '');
+}
+
+/**
+ * A regular file's bytes, at most `limit` of them: a FIFO, a device or a
+ * file larger than `what` can be is refused before it is read (opened
+ * without blocking, so that a FIFO with no writer does not hang).
+ */
+export function readBounded(path: string, limit: number, what: string): Buffer {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : fileSystemReason(e)}`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new InputError(`cannot read ${path}: not a regular file`);
+    if (stat.size > limit) throw new InputError(`${path} is ${stat.size} bytes, more than ${what} takes (${limit})`);
+    const bytes = Buffer.alloc(stat.size);
+    let read = 0;
+    while (read < bytes.length) {
+      const n = readSync(fd, bytes, read, bytes.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return bytes.subarray(0, read);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes a file whole or not at all: a temporary file renamed over the target (removed again if the write fails). */
@@ -140,8 +169,7 @@ const MAX_STATE_BYTES = 1 << 16;
 
 function readStateFile(path: string): TrainerState {
   try {
-    if (statSync(path).size > MAX_STATE_BYTES) throw new InputError(`${path} is larger than a trainer state (${MAX_STATE_BYTES} bytes at most)`);
-    const f = Fields.of(JSON.parse(readFileSync(path, 'utf8')), '').only(['step', 'seed', 'batch', 'seq', 'examples', 'accumulate']);
+    const f = Fields.of(JSON.parse(readBounded(path, MAX_STATE_BYTES, 'a trainer state').toString('utf8')), '').only(['step', 'seed', 'batch', 'seq', 'examples', 'accumulate']);
     const count = { min: 1, max: 2 ** 40 };
     return {
       step: f.int('step', count), seed: f.int('seed', { min: 0, max: 2 ** 32 - 1 }), batch: f.int('batch', count), seq: f.int('seq', count),

@@ -106,6 +106,22 @@ function httpProblem(id: string, file: string, status: number, code: string | nu
 
 const unquote = (etag: string) => etag.replace(/^W\//, '').replace(/^"|"$/g, '');
 
+/** A blob's name: a hash of hex digits in practice; anything else that could leave blobs/ (a '/', '..') is refused. */
+const ETAG = /^[A-Za-z0-9_-]{1,128}$/;
+
+/**
+ * The Hub's answer, checked before its values name files in the cache: the
+ * commit (a snapshot directory) 40 hex digits, the hash (a blob's name) a
+ * plain name, the size a byte count.
+ */
+function checkedMetadata(id: string, file: string, commit: string | null, etag: string | null, size: number, url: string): Metadata {
+  const hash = etag === null ? '' : unquote(etag);
+  if (!commit || !COMMIT.test(commit) || !ETAG.test(hash) || !Number.isSafeInteger(size) || size < 0) {
+    throw new RunFailure(`the HuggingFace Hub's answer for ${id}/${file} lacks its commit, hash or size`);
+  }
+  return { commit, etag: hash, size, url };
+}
+
 /** HEAD of the resolve URL: the file's commit, hash, size and where its bytes are; undefined when the repo has no such file. */
 async function metadata(endpoint: string, id: string, revision: string, file: string, headers: Record<string, string>): Promise<Metadata | undefined> {
   let url = `${endpoint}/${id}/resolve/${encodeURIComponent(revision)}/${file}`;
@@ -116,7 +132,8 @@ async function metadata(endpoint: string, id: string, revision: string, file: st
     const location = response.headers.get('location');
     const commit = response.headers.get('x-repo-commit');
     const etag = response.headers.get('x-linked-etag') ?? response.headers.get('etag');
-    const size = Number(response.headers.get('x-linked-size') ?? response.headers.get('content-length'));
+    const length = response.headers.get('x-linked-size') ?? response.headers.get('content-length');
+    const size = length === null ? NaN : Number(length);
     if (response.status >= 300 && response.status < 400 && location) {
       const next = new URL(location, url).toString();
       // A relative redirect (a renamed repo) is the Hub's own: asked again. An absolute one is its storage.
@@ -124,11 +141,10 @@ async function metadata(endpoint: string, id: string, revision: string, file: st
         url = next;
         continue;
       }
-      return { commit, etag: unquote(etag), size, url: next };
+      return checkedMetadata(id, file, commit, etag, size, next);
     }
     if (!response.ok) throw new RunFailure(httpProblem(id, file, response.status, code));
-    if (!commit || !etag || !Number.isFinite(size)) throw new RunFailure(`the HuggingFace Hub's answer for ${id}/${file} lacks its commit, hash or size`);
-    return { commit, etag: unquote(etag), size, url };
+    return checkedMetadata(id, file, commit, etag, size, url);
   }
   throw new RunFailure(`the HuggingFace Hub redirected ${id}/${file} too many times`);
 }

@@ -57,7 +57,6 @@ function isPunctuation(ch: string, cp: number): boolean {
   return (cp >= 33 && cp <= 47) || (cp >= 58 && cp <= 64) || (cp >= 91 && cp <= 96) || (cp >= 123 && cp <= 126) || PUNCTUATION.test(ch);
 }
 
-
 function splitPunctuation(word: string): string[] {
   const pieces: string[] = [];
   let current = '';
@@ -90,8 +89,9 @@ function* basicWords(text: string, options: TokenizerOptions): Generator<string>
   for (const ch of text) {
     const cp = ch.codePointAt(0)!;
     if (cp === 0 || cp === 0xfffd) continue;
-    const space = ch === '\t' || ch === '\n' || ch === '\r' || (!CONTROL.test(ch) && WHITESPACE.test(ch));
-    if (!space && CONTROL.test(ch)) continue;
+    const control = CONTROL.test(ch);
+    const space = ch === '\t' || ch === '\n' || ch === '\r' || (!control && WHITESPACE.test(ch));
+    if (!space && control) continue;
     if (space || isCjk(cp)) {
       if (word) yield* finish(word);
       word = '';

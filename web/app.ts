@@ -5,6 +5,7 @@
 // window.tccResult for programs that drive the page.
 
 import type { Program } from '../runtime/program.js';
+import { checkProgram } from '../runtime/program-check.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -30,7 +31,8 @@ export interface PageResult {
 const page = window as unknown as { tccResult?: PageResult; tccError?: string; tccReady?: boolean };
 
 async function load(backend: Backend): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
-  const program = (await (await fetchOk('model/program.json')).json()) as Program;
+  // Checked before any of its fields is read (openSession finds it checked).
+  const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
   if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;

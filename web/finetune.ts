@@ -10,6 +10,7 @@ import type uPlot from 'uplot';
 import { DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
 import { initParams } from '../runtime/init.js';
 import type { Program } from '../runtime/program.js';
+import { checkProgram } from '../runtime/program-check.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -48,7 +49,8 @@ interface Model {
 }
 
 async function load(backend: Backend): Promise<Model> {
-  const program = (await (await fetchOk('model/program.json')).json()) as Program;
+  // Checked before any of its fields is read (openSession finds it checked).
+  const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
   if (program.mode !== 'train') throw new Error('the server holds no training program (tcc serve MODEL --finetune)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as Settings;
   const vocab = await (await fetchOk('model/vocab.txt')).text();
