@@ -4,8 +4,8 @@
 // the CPU backend and on the machine's WebGPU adapter, and their arenas.
 
 import { performance } from 'node:perf_hooks';
-import { acquireDevice, describeAdapter, isSoftwareAdapter } from '../backends/wgsl/device.js';
-import type { WebGpuExecutor } from '../backends/wgsl/executor.js';
+import { acquireDevice, describeAdapter, isSoftwareAdapter } from '../backends/webgpu/device.js';
+import type { WebGpuExecutor } from '../backends/webgpu/executor.js';
 import type { Graph } from '../compiler/ir/graph.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';

@@ -17,7 +17,7 @@ import { loadSpec } from '../compiler/parser/load.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { openSession, type Session } from '../runtime/session.js';
-import type { NativeExecutor } from '../backends/c/executor.js';
+import type { NativeExecutor } from '../backends/native/executor.js';
 import { emit, median, round, timeAsync, type Record_ } from './stats.js';
 
 const SEQ = 128;

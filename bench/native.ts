@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { GraphBuilder } from '../compiler/ir/graph.js';
 import { buildProgram } from '../compiler/program.js';
-import type { NativeExecutor } from '../backends/c/executor.js';
+import type { NativeExecutor } from '../backends/native/executor.js';
 import { openSession } from '../runtime/session.js';
 import { encoderGraph } from './inference.js';
 import { emit, median, round, type Record_ } from './stats.js';
@@ -56,7 +56,7 @@ export async function benchNative(progress: (line: string) => void): Promise<{ r
       for (const cache of ['empty', 'filled']) {
         const start = performance.now();
         const compiled = buildProgram(encoderGraph(model, 1));
-        const session = await openSession(compiled, { backend: 'native', nativeOptions: { cacheDir } });
+        const session = await openSession(compiled, { backend: 'native', cacheDir });
         const ms = performance.now() - start;
         session.destroy();
         record({ bench: 'native-start', model, backend: 'native', batch: 1, seq: 128, metric: `ready_ms_${cache}_cache`, value: round(ms), unit: 'ms' });

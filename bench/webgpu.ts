@@ -7,11 +7,11 @@
 //  - pretraining tokens/s (MLM + NSP, AdamW).
 
 import { performance } from 'node:perf_hooks';
-import { acquireDevice, describeAdapter, isSoftwareAdapter } from '../backends/wgsl/device.js';
-import { WebGpuExecutor } from '../backends/wgsl/executor.js';
-import { renderMatmul } from '../backends/wgsl/matmul.js';
+import { acquireDevice, describeAdapter, isSoftwareAdapter } from '../backends/webgpu/device.js';
+import { WebGpuExecutor } from '../backends/webgpu/executor.js';
+import { renderMatmul } from '../backends/webgpu/matmul.js';
 import { GraphBuilder } from '../compiler/ir/graph.js';
-import type { MatmulKernel } from '../compiler/lower/kernel.js';
+import type { MatmulKernel } from '../kernel/ir.js';
 import { buildProgram } from '../compiler/program.js';
 import { initParams } from '../runtime/init.js';
 import { tensorRange, type Program } from '../runtime/program.js';

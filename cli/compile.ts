@@ -1,4 +1,4 @@
-// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
+// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target ${TARGETS.join('|')}] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
 
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -8,7 +8,8 @@ import { compileFile, type CompileResult } from '../compiler/compile.js';
 import { PASS_NAMES } from '../compiler/passes/pipeline.js';
 import { lifetimes } from '../compiler/passes/plan-memory.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
-import { buildProgram, programSources, TARGETS, type CompiledProgram } from '../compiler/program.js';
+import { buildProgram, programSources, type CompiledProgram } from '../compiler/program.js';
+import { BACKENDS, backendsOf, TARGETS } from '../backends/registry.js';
 import { compileReport, type CompileReport } from '../compiler/report.js';
 import { foldedLayers, graphDot, memoryPicture, scaled } from '../compiler/pictures.js';
 import type { Program } from '../runtime/program.js';
@@ -21,16 +22,16 @@ import { UsageError, type Io } from './errors.js';
 import { outputDirectory, outputFile, writeAtomic } from './files.js';
 import { localModel } from './hub.js';
 
-export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target cpu|wgsl] [-o DIR] [--json] [--emit svg|html -o FILE]
+export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target ${TARGETS.join('|')}] [-o DIR] [--json] [--emit svg|html -o FILE]
     [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
 
 Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
   --mode M         infer (default) or train
-  --target T       the code written beside the program for people to read: cpu
-                   (kernels.js and kernels.c, the default) or wgsl (a module per
-                   distinct kernel); the program runs on every backend
+  --target T       the code written beside the program for people to read:
+${TARGETS.map((t, i) => `                   ${t} (${backendsOf(t).flatMap((b) => b.outputs).join(', ')}${i ? '' : ', the default'})`).join('\n')}
+                   the program runs on every backend whatever its target
   --recompute R    training: recompute each layer's activations before its
                    backward pass (layer), or each √L layers' (sqrt); default none
   --max-predictions N  training: at most N labelled positions per sequence, so that
@@ -137,7 +138,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
       if (pass === dumpAfter) dumped = printGraph(graph);
     },
   });
-  const target = oneOf(values.target, '--target', TARGETS, 'cpu');
+  const target = oneOf(values.target, '--target', TARGETS, TARGETS[0]!);
   const started = performance.now() - result.compileMs;
   const compiled = buildProgram(result.graph, { plan: !values['no-plan'], check: debug, passes: result.passes });
   const compileMs = performance.now() - started;
@@ -165,7 +166,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     writeAtomic(join(values.out, 'graph.txt'), printGraph(result.graph));
     writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
     // A program's sources are its own: stale kernels of an earlier compile go.
-    for (const stale of ['wgsl', 'kernels.js', 'kernels.c']) rmSync(join(values.out, stale), { recursive: true, force: true });
+    for (const stale of BACKENDS.flatMap((b) => b.outputs)) rmSync(join(values.out, stale), { recursive: true, force: true });
     files = programSources(compiled, target);
     for (const [file, text] of Object.entries(files)) {
       mkdirSync(dirname(join(values.out, file)), { recursive: true });
@@ -217,7 +218,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     io.stdout.write(JSON.stringify(json) + '\n');
   } else {
     io.stderr.write(summary({ ...result, compileMs }, program, report) + '\n');
-    const sources = target === 'cpu' ? 'kernels.js, kernels.c' : `wgsl/ (${Object.keys(files).length} modules)`;
+    const sources = writtenSources(Object.keys(files));
     if (values.out) io.stderr.write(`  wrote ${values.out}: program.json, ${sources}, graph.txt, graph.json\n`);
   }
   return 0;
@@ -238,4 +239,15 @@ async function writePictures(emit: 'svg' | 'html', out: string, result: CompileR
   const facts = text.split('\n').slice(1).map((line) => /^\s*(\w+)\s+(.*)$/.exec(line)).filter((m): m is RegExpExecArray => m !== null).map((m) => [m[1]!, m[2]!] as [string, string]);
   writeAtomic(out, htmlPage(title, facts, [{ id: 'memory', title: 'Memory plan', svg: memory }, { id: 'graph', title: 'Graph and fused kernels', svg: fused }]));
   return [out];
+}
+
+/** The source files written, for the summary line: a folder once, with its count (`wgsl/ (12 files)`). */
+function writtenSources(files: readonly string[]): string {
+  const counts = new Map<string, number>();
+  for (const f of files) {
+    const slash = f.indexOf('/');
+    const key = slash < 0 ? f : `${f.slice(0, slash)}/`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([name, n]) => (name.endsWith('/') ? `${name} (${n} files)` : name)).join(', ');
 }

@@ -1,20 +1,20 @@
 // `tcc doctor`: what this machine gives tcc, piece by piece, and what each
-// missing piece costs: Node, the C compiler (with OpenMP) for native CPU
-// code, a WebGPU adapter (and whether it is a software one), Chromium for the
-// web page's tests, and Python with PyTorch for the torch export's checks.
+// missing piece costs: Node, every registered backend (the native one
+// builds a small OpenMP program; WebGPU says whether its adapter is a
+// software one), Chromium for the web page's tests, and Python with PyTorch
+// for the torch export's checks.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { ANY_CPU, BACKENDS, type Backend } from '../backends/registry.js';
 import { parse } from './args.js';
 import { UsageError, type Io } from './errors.js';
 
 export const doctorUsage = `usage: tcc doctor [--json]
 
-Checks what tcc can use on this machine (Node, a C compiler with OpenMP, a
-WebGPU adapter, Chromium, Python with PyTorch) and says what each missing
-piece costs. --json prints one object instead.`;
+Checks what tcc can use on this machine (Node, each backend: ${BACKENDS.map((b) => b.name).join(', ')}; Chromium,
+Python with PyTorch) and says what each missing piece costs. --json prints
+one object instead.`;
 
 interface Check {
   readonly name: string;
@@ -32,34 +32,23 @@ function node(): Check {
   return { name: 'node', ok: major >= MIN_NODE, found: `Node ${process.versions.node}`, ...(major >= MIN_NODE ? {} : { cost: `tcc needs Node ${MIN_NODE} or newer` }) };
 }
 
-/** The C compiler, proved by building a small OpenMP program (what the native backend needs). */
-async function compiler(): Promise<Check> {
-  const { findCompiler } = await import('../backends/c/build.js');
-  const cost = 'the CPU backend runs the JavaScript kernels instead of native code (tens of times slower); install gcc';
-  const toolchain = findCompiler();
-  if (!toolchain) return { name: 'c-compiler', ok: false, found: 'no cc, gcc or $CC', cost };
-  const dir = mkdtempSync(join(tmpdir(), 'tcc-doctor-'));
-  try {
-    writeFileSync(join(dir, 'p.c'), '#include <omp.h>\nint main(void) { int n = 0;\n#pragma omp parallel reduction(+:n)\n n += 1;\n return n > 0 ? 0 : 1; }\n');
-    const built = spawnSync(toolchain.cc, ['-O2', '-fopenmp', '-o', join(dir, 'p'), join(dir, 'p.c')], { encoding: 'utf8' });
-    if (built.status !== 0) return { name: 'c-compiler', ok: false, found: `${toolchain.version}, but it cannot build with OpenMP (${(built.stderr || '').split('\n')[0]})`, cost: `${cost} (or libgomp)` };
-    return { name: 'c-compiler', ok: spawnSync(join(dir, 'p')).status === 0, found: `${toolchain.version}, OpenMP works` };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+/** Each registered backend: whether it runs here, what was found, and what runs without it. */
+async function backends(): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const backend of BACKENDS) {
+    const state = await backend.examine();
+    checks.push({ name: backend.name, ok: state.ok, found: state.found, ...(state.ok ? {} : { cost: `${await without(backend)}; ${backend.install}` }) });
   }
+  return checks;
 }
 
-async function webgpu(): Promise<Check> {
-  const cost = '--backend webgpu and tcc serve\'s tests cannot run here; the CPU backends can';
-  try {
-    const { acquireDevice, describeAdapter, isSoftwareAdapter } = await import('../backends/wgsl/device.js');
-    const { info, device } = await acquireDevice();
-    const software = isSoftwareAdapter(info);
-    device.destroy();
-    return { name: 'webgpu', ok: true, found: `${describeAdapter(info)}${software ? ' — a software adapter on the CPU: it runs WebGPU correctly, but its timings are not a GPU\'s' : ''}` };
-  } catch (e) {
-    return { name: 'webgpu', ok: false, found: (e as Error).message.split('\n')[0]!, cost };
+/** What tcc does when a backend cannot run: the next CPU backend takes the CPU's work; a GPU backend's work needs --backend cpu. */
+async function without(backend: Backend): Promise<string> {
+  if (backend.device !== 'cpu') return `--backend ${backend.name} cannot run here; the CPU backends can`;
+  for (const other of BACKENDS) {
+    if (other !== backend && other.device === 'cpu' && (await other.probe()).ok) return `--backend ${ANY_CPU} runs ${other.title} instead of ${backend.title}`;
   }
+  return 'no CPU backend runs here';
 }
 
 function chromium(): Check {
@@ -92,7 +81,7 @@ export async function runDoctor(argv: string[], _debug: boolean, io: Io): Promis
     return 0;
   }
   if (positionals.length) throw new UsageError(`doctor takes no arguments, got '${positionals[0]}'`);
-  const checks = [node(), await compiler(), await webgpu(), chromium(), python()];
+  const checks = [node(), ...(await backends()), chromium(), python()];
   if (values.json) {
     io.stdout.write(JSON.stringify({ checks }) + '\n');
     return 0;

@@ -16,7 +16,7 @@ import { warmupSteps } from '../train/schedule.js';
 import { Trainer } from '../train/trainer.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_EPOCHS } from './args.js';
-import { backendFlags, sessionFor } from './backend.js';
+import { BACKEND_HELP, backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
 import { readInputFile, readTextFile } from './files.js';
@@ -27,7 +27,7 @@ import { loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
 
 Fine-tunes a task head with AdamW, logging each step to DIR/metrics.jsonl; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
@@ -37,7 +37,8 @@ question answering: SQuAD JSON (accuracy is then the span exact match, f1 the
 token-overlap F1; answers cut off by --seq are left out).
 DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
 DIR/best keeping the best epoch so far.
-Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.`;
+Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.
+${BACKEND_HELP}`;
 
 
 function finetuneFlags(argv: string[]) {

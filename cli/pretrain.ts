@@ -14,7 +14,7 @@ import { jiebaSegmenter } from '../train/jieba.js';
 import { Trainer } from '../train/trainer.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_EPOCHS, MAX_STEPS } from './args.js';
-import { backendFlags, sessionFor } from './backend.js';
+import { BACKEND_HELP, backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
 import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js';
@@ -33,7 +33,7 @@ labels with -100 where not masked, next_sentence_label), masks fixed.`;
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
     [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
-    [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend cpu|native|js|webgpu] [--threads N] [--recompute none|layer|sqrt]
+    [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
 
 Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
@@ -44,7 +44,8 @@ Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and says how to resum
 --accumulate N averages the gradients of N batches into each update; --recompute layer
 keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
-dynamic masking, checkpoints every 1000 steps, seed 0.`;
+dynamic masking, checkpoints every 1000 steps, seed 0.
+${BACKEND_HELP}`;
 
 
 

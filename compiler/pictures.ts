@@ -7,7 +7,7 @@
 import { sourceName, type Graph } from './ir/graph.js';
 import { opDef } from './ir/ops/index.js';
 import { formatType } from './ir/types.js';
-import { kernelKey } from './lower/hash.js';
+import { kernelKey } from '../kernel/hash.js';
 import { lifetimes } from './passes/plan-memory.js';
 import type { CompiledProgram } from './program.js';
 

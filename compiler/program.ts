@@ -1,23 +1,16 @@
 // Graph → Program: lower to kernels, plan where the buffers live (or lay
 // each out on its own, unplanned), and write the program: its layout and
 // the kernel IR of each distinct kernel, which the runtime checks and
-// renders for whichever backend runs it. For people, the code each target
-// would run is rendered too (kernels.js and kernels.c, or wgsl/).
+// renders for whichever backend runs it. For people, the code of a
+// target's backends is rendered too (through the backend registry).
 
-import { renderProgramC } from '../backends/c/render.js';
-import { renderProgramJs } from '../backends/cpu/render.js';
-import { renderProgramWgsl } from '../backends/wgsl/render.js';
+import { backendsOf, renderOn } from '../backends/registry.js';
 import { encodeKernels } from '../runtime/kernel-json.js';
 import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor } from '../runtime/program.js';
 import type { Graph } from './ir/graph.js';
-import { functionNames } from './lower/hash.js';
 import { lowerToKernels } from './lower/lower.js';
-import type { Kernel, KernelProgram, TensorRef } from './lower/kernel.js';
+import type { Kernel, KernelProgram, TensorRef } from '../kernel/ir.js';
 import { applyPlan, checkPlan, layoutNaive, planMemory, type MemoryPlan } from './passes/plan-memory.js';
-
-/** The code written beside program.json for people to read: the CPU backends' (JavaScript and C) or WebGPU's. */
-export type Target = 'cpu' | 'wgsl';
-export const TARGETS: readonly Target[] = ['cpu', 'wgsl'];
 
 export interface CompiledProgram {
   readonly program: Program;
@@ -70,16 +63,10 @@ export function buildProgram(graph: Graph, options: BuildOptions = {}): Compiled
 }
 
 /**
- * The code a target runs for the program, by file name relative to the
- * program directory: for people to read (the runtime generates its own from
- * the kernel IR).
+ * The code a target's backends run for the program, by file name relative
+ * to the program directory: for people to read (the runtime generates its
+ * own from the kernel IR).
  */
-export function programSources(compiled: Pick<CompiledProgram, 'program' | 'kernels'>, target: Target): Record<string, string> {
-  const { program, kernels } = compiled;
-  if (target === 'cpu') {
-    const fns = functionNames(kernels, 'f_');
-    return { 'kernels.js': renderProgramJs(kernels, fns, program.model), 'kernels.c': renderProgramC(program, kernels, fns) };
-  }
-  const fns = functionNames(kernels, '');
-  return Object.fromEntries([...renderProgramWgsl(kernels, fns)].map(([fn, module]) => [`wgsl/${fn}.wgsl`, module.code]));
+export function programSources(compiled: Pick<CompiledProgram, 'program' | 'kernels'>, target: string): Record<string, string> {
+  return Object.assign({}, ...backendsOf(target).map((b) => renderOn(b, compiled.program, compiled.kernels))) as Record<string, string>;
 }

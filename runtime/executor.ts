@@ -8,8 +8,8 @@ import type { BufferRange } from './program.js';
 
 export type CpuArray = Float32Array | Int32Array;
 
-/** JavaScript and native C on the CPU, WGSL on WebGPU. */
-export type Backend = 'js' | 'native' | 'webgpu';
+/** A registered backend's name (backends/registry.ts lists them). */
+export type BackendName = string;
 
 export interface RunContext {
   readonly seed: number;
@@ -17,7 +17,7 @@ export interface RunContext {
 }
 
 export interface Executor {
-  readonly backend: Backend;
+  readonly backend: BackendName;
   /** A one-line description of where the kernels run (the adapter, for WebGPU). */
   readonly device: string;
   /** Writes `data` into the range (its size is data.length). */

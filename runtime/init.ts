@@ -5,7 +5,7 @@
 // element and attempt), so a parameter's values do not depend on the order
 // or number of the others, and every backend can reproduce them.
 
-import { threefry2x32Into } from '../compiler/ir/random.js';
+import { threefry2x32Into } from '../numerics/threefry.js';
 import type { ProgramParam } from './program.js';
 
 /** FNV-1a, 32 bits: a stable stream id per parameter name. */

@@ -22,7 +22,7 @@
 // Loads in either arm of a `where` must both be in range: renderers may
 // evaluate a shared subexpression before the choice.
 
-import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, Operand, Placement, Slice, Store, StridedView } from '../compiler/lower/kernel.js';
+import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, Operand, Placement, Slice, Store, StridedView } from '../kernel/ir.js';
 
 /** A kernel that does not pass, with the reason. */
 export class KernelCheckError extends Error {}

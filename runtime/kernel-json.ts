@@ -20,9 +20,9 @@
 import type {
   AttentionGradKernel, AttentionKernel, BinaryFn, Kernel, KernelArg, KExpr, LossKernel, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScalarType, ScatterKernel, Slice, Stage, Store,
   StridedView, UnaryFn,
-} from '../compiler/lower/kernel.js';
-import { children } from '../compiler/lower/kernel.js';
-import { kernelKey } from '../compiler/lower/hash.js';
+} from '../kernel/ir.js';
+import { children, COMPOSITE_BINARY, COMPOSITE_UNARY, PRIMITIVE_BINARY, PRIMITIVE_UNARY } from '../kernel/ir.js';
+import { kernelKey } from '../kernel/hash.js';
 import { checkInt, checkList, Fields, JsonFieldError } from './json-fields.js';
 
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
@@ -45,11 +45,11 @@ export const MAX_EXTENT = 2 ** 31 - 1;
 
 const SCALAR_TYPES = ['f32', 'i32', 'bool'] as const;
 const ARG_TYPES = ['f32', 'i32'] as const;
-const UNARY_FNS: readonly UnaryFn[] = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'erf', 'relu', 'gelu', 'gelu_tanh', 'sin', 'cos'];
-const BINARY_FNS: readonly BinaryFn[] = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'lt', 'mod', 'idiv', 'gelu_grad', 'gelu_tanh_grad'];
+const UNARY_FNS: readonly UnaryFn[] = [...PRIMITIVE_UNARY, ...COMPOSITE_UNARY];
+const BINARY_FNS: readonly BinaryFn[] = [...PRIMITIVE_BINARY, ...COMPOSITE_BINARY];
 /** The binary functions each operand type allows (both operands have it); `lt` gives bool, the others the operands' type. */
 const BINARY_TYPES: Readonly<Record<'f32' | 'i32', ReadonlySet<BinaryFn>>> = {
-  f32: new Set<BinaryFn>(['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'lt', 'gelu_grad', 'gelu_tanh_grad']),
+  f32: new Set<BinaryFn>(['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'lt', ...COMPOSITE_BINARY]),
   i32: new Set<BinaryFn>(['add', 'sub', 'mul', 'max', 'min', 'lt', 'mod', 'idiv']),
 };
 

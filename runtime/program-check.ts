@@ -6,7 +6,7 @@
 // What passes is rebuilt from the checked values alone; the kernels that
 // the backends render come from it.
 
-import { ARG_ALIGNMENT, kernelExprs, walkExpr, type Kernel, type KExpr } from '../compiler/lower/kernel.js';
+import { ARG_ALIGNMENT, kernelExprs, walkExpr, type Kernel, type KExpr } from '../kernel/ir.js';
 import { InputError } from './errors.js';
 import { checkKernel, KernelCheckError, scratchBudget } from './kernel-check.js';
 import { bindKernel, decodeFunction, decodeStreams, MAX_EXTENT, type Json, type KernelFunction } from './kernel-json.js';

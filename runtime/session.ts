@@ -2,17 +2,14 @@
 // inputs per call, outputs come back as copies with their shapes. Writes and
 // runs are queued on the executor; what comes back is awaited.
 
-import { CpuExecutor } from '../backends/cpu/executor.js';
-import { renderProgramJs } from '../backends/cpu/render.js';
-import type { NativeOptions } from '../backends/c/executor.js';
-import { functionNames } from '../compiler/lower/hash.js';
-import type { Backend, CpuArray, Executor, RunContext } from './executor.js';
+import { chooseBackend, openOn, REFERENCE, type OpenOptions } from '../backends/registry.js';
+import type { BackendName, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
 import { labelledRows } from './labelled-rows.js';
 import { checkProgram } from './program-check.js';
 import { tensorRange, type LoadedProgram, type Program, type ProgramTensor } from './program.js';
 
-export type { Backend, RunContext };
+export type { BackendName, RunContext };
 
 export interface Tensor {
   readonly dtype: 'f32' | 'i32';
@@ -35,45 +32,23 @@ function checkIndices(name: string, shape: readonly number[], data: ArrayLike<nu
   }
 }
 
-export interface SessionOptions {
-  /** Where the kernels run (default js): the JavaScript reference, C built by the system's compiler, or WGSL on WebGPU. */
-  readonly backend?: Backend;
-  /** Threads, cache directory and progress of the native backend. */
-  readonly nativeOptions?: NativeOptions;
-  /** Told in one line when the native backend was asked for but cannot run here (no C compiler), before falling back to JavaScript. */
+export interface SessionOptions extends OpenOptions {
+  /** Where the kernels run: a registered backend's name, or `cpu` for the first CPU backend that runs here (default: the JavaScript reference). */
+  readonly backend?: BackendName;
+  /** Told in one line when the backend asked for cannot run here and another runs instead (no C compiler: JavaScript). */
   readonly notice?: (line: string) => void;
-  /** JavaScript backend: stop each run at the first kernel that holds a NaN or an infinity, naming it (--debug). */
-  readonly checkFinite?: boolean;
 }
 
 /**
  * Opens a session on a backend. The program is checked first (every field,
  * every kernel proven inside its buffers: a program may come from a shared
- * directory), then the backend's code is generated from its kernel IR here:
- * nothing a program directory says is run as code. WebGPU needs a device
- * first, hence async.
+ * directory), then the backend generates its code from the kernel IR here:
+ * nothing a program directory says is run as code.
  */
 export async function openSession(loaded: LoadedProgram, options: SessionOptions = {}): Promise<Session> {
   const { program, kernels } = checkProgram(loaded.program, 'the program');
-  const backend = options.backend ?? 'js';
-  if (backend === 'webgpu') {
-    const { WebGpuExecutor } = await import('../backends/wgsl/executor.js');
-    return new Session(program, await WebGpuExecutor.create(program, kernels));
-  }
-  const fns = functionNames(kernels, 'f_');
-  const module = { ...program, kernels: program.kernels.map((k, i) => ({ name: k.name, fn: fns[i]!, args: k.args, ...(k.streams ? { streams: k.streams } : {}) })), updates: program.updates.map((u) => ({ from: tensorRange(u.from), to: tensorRange(u.to) })) };
-  if (backend === 'native') {
-    const { findCompiler } = await import('../backends/c/build.js');
-    const toolchain = findCompiler();
-    if (toolchain) {
-      const [{ NativeExecutor }, { renderProgramC }] = await Promise.all([import('../backends/c/executor.js'), import('../backends/c/render.js')]);
-      return new Session(program, await NativeExecutor.create(module, renderProgramC(program, kernels, fns), toolchain, options.nativeOptions));
-    }
-    options.notice?.('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
-  }
-  const executor = new CpuExecutor(module, renderProgramJs(kernels, fns, program.model));
-  executor.checkFinite = options.checkFinite ?? false;
-  return new Session(program, executor);
+  const backend = await chooseBackend(options.backend ?? REFERENCE.name, options.notice);
+  return new Session(program, await openOn(backend, program, kernels, options));
 }
 
 export class Session {

@@ -2,6 +2,7 @@
 // with AdamW and evaluated after every epoch; the best epoch's model is kept.
 
 import { RunFailure } from '../runtime/errors.js';
+import { nonFiniteHint } from '../backends/registry.js';
 import type { Session } from '../runtime/session.js';
 import type { EncodedBatchRow } from './labeled.js';
 import type { EncodedQa } from './squad.js';
@@ -131,7 +132,7 @@ export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRo
       if (e instanceof RunFailure) throw new RunFailure(`${e.message} at step ${trainer.step + 1}; stopping, the best checkpoint so far is kept`);
       throw e;
     }
-    if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step} (--backend js --debug names the first kernel that produced it); stopping, the best checkpoint so far is kept`);
+    if (!Number.isFinite(metrics.loss!)) throw new RunFailure(`the loss is ${metrics.loss} at step ${trainer.step} (${nonFiniteHint()}); stopping, the best checkpoint so far is kept`);
     total += metrics.loss!;
     steps++;
     onStep?.(metrics);

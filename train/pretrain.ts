@@ -4,6 +4,7 @@
 // DIR/metrics.jsonl, checkpoints every N steps and at the end.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { nonFiniteHint } from '../backends/registry.js';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { appendRecord, fileSystemReason, latestCheckpoint, pruneCheckpoints, readTrainerState, removeStaleTemporaries, writeAtomic, writeCheckpoint, type TrainerState } from '../runtime/checkpoint.js';
@@ -255,7 +256,7 @@ async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSet
       for (const [name, v] of Object.entries(m)) metrics[name] = (metrics[name] ?? 0) + v / k;
     }
     const seconds = (performance.now() - start) / 1000;
-    if (!Number.isFinite(metrics.loss!)) throw new TrainingError(stopping(`the loss is ${metrics.loss} at step ${step + 1} (--backend js --debug names the first kernel that produced it)`));
+    if (!Number.isFinite(metrics.loss!)) throw new TrainingError(stopping(`the loss is ${metrics.loss} at step ${step + 1} (${nonFiniteHint()})`));
     last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
     appendRecord(metricsFile, { step: step + 1, ...last });
     hooks.onStep?.(step + 1, last);

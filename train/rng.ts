@@ -3,7 +3,7 @@
 // that can be saved and restored, so that data preparation and masking are
 // reproducible and resumable exactly.
 
-import { threefry2x32Into } from '../compiler/ir/random.js';
+import { threefry2x32Into } from '../numerics/threefry.js';
 
 /** Stream ids of the data pipeline's uses of randomness. */
 export const STREAMS = { pairs: 0x5eed0001, masking: 0x5eed0002, shuffle: 0x5eed0003 } as const;

@@ -11,8 +11,8 @@ import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, pageBackend } from './page.js';
-import type { Backend } from '../runtime/executor.js';
+import { $, fail, fetchOk, pageBackend, runsOn } from './page.js';
+import type { Backend } from '../backends/registry.js';
 
 interface PageSettings {
   readonly lowercase: boolean;
@@ -37,7 +37,7 @@ async function load(backend: Backend): Promise<{ session: Session; tokenizer: Wo
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;
   const [weights, vocab] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk('model/vocab.txt').then((r) => r.text())]);
-  const session = await openSession({ program }, { backend });
+  const session = await openSession({ program }, { backend: backend.name });
   const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
   if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
   session.setParams(matched.values);
@@ -82,7 +82,7 @@ function show(result: PageResult): void {
 async function main(): Promise<void> {
   const { backend, note } = await pageBackend();
   const model = await load(backend);
-  $('title').textContent = `tcc · ${model.program.model} on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'} (seq ${model.program.dims['seq']})`;
+  $('title').textContent = `tcc · ${model.program.model} on ${runsOn(backend)} (seq ${model.program.dims['seq']})`;
   $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;
   const button = $('run') as HTMLButtonElement;
   button.onclick = () => {

@@ -20,8 +20,8 @@ import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
 import { Trainer } from '../train/trainer.js';
-import { $, fail, fetchOk, pageBackend } from './page.js';
-import type { Backend } from '../runtime/executor.js';
+import { $, fail, fetchOk, pageBackend, runsOn } from './page.js';
+import type { Backend } from '../backends/registry.js';
 
 interface Settings {
   readonly lowercase: boolean;
@@ -55,7 +55,7 @@ async function load(backend: Backend): Promise<Model> {
   const settings = (await (await fetchOk('model/serve.json')).json()) as Settings;
   const vocab = await (await fetchOk('model/vocab.txt')).text();
   const served = await fetch('model/model.safetensors');
-  const session = await openSession({ program }, { backend });
+  const session = await openSession({ program }, { backend: backend.name });
   return {
     program,
     session,
@@ -126,7 +126,7 @@ async function main(): Promise<void> {
   const { backend, note } = await pageBackend();
   const model = await load(backend);
   const { finetune } = model.settings;
-  $('title').textContent = `tcc · fine-tune ${finetune.model} as a classifier of ${finetune.labels} labels on ${backend === 'webgpu' ? 'WebGPU' : 'the CPU'}`;
+  $('title').textContent = `tcc · fine-tune ${finetune.model} as a classifier of ${finetune.labels} labels on ${runsOn(backend)}`;
   $('adapter').textContent = note ? `${note}: ${model.session.executor.device}` : model.session.executor.device;
   for (const [id, value] of [['epochs', finetune.epochs], ['lr', finetune.lr], ['warmup', finetune.warmup], ['seed', finetune.seed]] as const) ($(id) as HTMLInputElement).value = String(value);
   $('weights-note').textContent = model.weights ? `(default: ${model.weights.name})` : "(default: BERT's initialization)";

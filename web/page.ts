@@ -2,7 +2,7 @@
 // helper, where the kernels run, and reporting a failure on the page (and in
 // window.tccError for programs that drive it).
 
-import type { Backend } from '../runtime/executor.js';
+import { BACKENDS, type Backend } from '../backends/registry.js';
 
 export const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -19,10 +19,20 @@ export function fail(e: unknown): void {
   $('status').textContent = message;
 }
 
-/** Where the page runs its kernels: WebGPU where the browser gives an adapter, else the CPU in this tab (JavaScript). */
+/** Where the page runs its kernels: the first backend that runs in a browser and here, a GPU's first; the note says what was passed over. */
 export async function pageBackend(): Promise<{ backend: Backend; note: string }> {
-  const gpu = (navigator as { gpu?: GPU }).gpu;
-  const adapter = gpu ? await gpu.requestAdapter().catch(() => null) : null;
-  if (adapter) return { backend: 'webgpu', note: '' };
-  return { backend: 'js', note: `WebGPU is not available in this browser${gpu ? ' (no adapter)' : ''}: running on the CPU in this tab (JavaScript), slower` };
+  const candidates = BACKENDS.filter((b) => b.capabilities.browser).sort((a, b) => Number(b.device === 'gpu') - Number(a.device === 'gpu'));
+  const passed: string[] = [];
+  for (const backend of candidates) {
+    if (!(await backend.probe()).ok) {
+      passed.push(backend.title);
+      continue;
+    }
+    const where = backend.device === 'cpu' ? `on the CPU in this tab (${backend.title})` : `on ${backend.title}`;
+    return { backend, note: passed.length ? `${passed.join(', ')} is not available in this browser: running ${where}, slower` : '' };
+  }
+  throw new Error('no tcc backend runs in this browser');
 }
+
+/** What the page's title says the kernels run on. */
+export const runsOn = (backend: Backend): string => (backend.device === 'gpu' ? backend.title : 'the CPU');

@@ -6,7 +6,7 @@
 // and of a local's declaration.
 
 import type { CodeWriter } from './writer.js';
-import { rangeOf, sharedNodes, type KExpr, type Operand, type Space } from '../../compiler/lower/kernel.js';
+import { rangeOf, sharedNodes, type KExpr, type Operand, type Space } from '../../kernel/ir.js';
 
 export abstract class ExprScope {
   protected readonly named = new Map<KExpr, string>();

@@ -12,6 +12,7 @@ import { parseExpr, type Expr, type ExprValue } from '../parser/expr.js';
 import type { AttrLiteral, BlockSpec, Spec, StepSpec } from '../parser/spec.js';
 import { interpolate, type Lookup } from '../frontend/attrs.js';
 import { MODEL_RUNTIME, TRAIN_SCRIPT } from './torch-runtime.js';
+import type { UnaryOpName } from '../ir/ops/elementwise.js';
 
 /** A spec the export cannot express in PyTorch; the message names the step. */
 export class TorchExportError extends Error {
@@ -142,23 +143,23 @@ function broadcast(a: readonly Dim[], b: readonly Dim[]): Dim[] {
   });
 }
 
-const ACTIVATIONS: Readonly<Record<string, (x: string) => string>> = {
-  gelu: (x) => `F.gelu(${x})`,
-  gelu_tanh: (x) => `F.gelu(${x}, approximate='tanh')`,
-  relu: (x) => `F.relu(${x})`,
-  tanh: (x) => `torch.tanh(${x})`,
-  sigmoid: (x) => `torch.sigmoid(${x})`,
-};
-
-const UNARY: Readonly<Record<string, (x: string) => string>> = {
-  ...ACTIVATIONS,
+/** Every unary math op in torch (typed by the op registry's unary ops, so a new one does not compile without its line). */
+const UNARY: { readonly [K in UnaryOpName]: (x: string) => string } = {
   neg: (x) => `-${x}`,
   exp: (x) => `torch.exp(${x})`,
   log: (x) => `torch.log(${x})`,
   sqrt: (x) => `torch.sqrt(${x})`,
   rsqrt: (x) => `torch.rsqrt(${x})`,
+  tanh: (x) => `torch.tanh(${x})`,
+  sigmoid: (x) => `torch.sigmoid(${x})`,
   erf: (x) => `torch.erf(${x})`,
+  relu: (x) => `F.relu(${x})`,
+  gelu: (x) => `F.gelu(${x})`,
+  gelu_tanh: (x) => `F.gelu(${x}, approximate='tanh')`,
 };
+
+/** The activations `act` names (its fn attribute). */
+const ACTIVATIONS: Readonly<Record<string, (x: string) => string>> = { gelu: UNARY.gelu, gelu_tanh: UNARY.gelu_tanh, relu: UNARY.relu, tanh: UNARY.tanh, sigmoid: UNARY.sigmoid };
 
 const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
   add: (a, b) => `${a} + ${b}`,
@@ -564,7 +565,7 @@ class TorchExporter {
       case 'accuracy':
         return set(`${op}(${x!.py}, ${y!.py}, ${pyNumber(raw('ignore_index'), env, true, -100)})`, []);
     }
-    if (UNARY[op]) return set(UNARY[op]!(x!.py), x!.shape);
+    if (Object.hasOwn(UNARY, op)) return set(UNARY[op as UnaryOpName](x!.py), x!.shape);
     if (BINARY[op]) return set(BINARY[op]!(x!.py, y!.py), broadcast(x!.shape, y!.shape));
     throw new TorchExportError(`op '${op}' has no PyTorch form (it belongs to tcc's training internals)`);
   }

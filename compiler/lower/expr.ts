@@ -17,7 +17,7 @@
 // the strided expression a person would write, and `linearForm` reads the
 // strides back for templates that want them.
 
-import { rangeOf, type BinaryFn, type KExpr, type ScalarType, type Space, type UnaryFn } from './kernel.js';
+import { rangeOf, type BinaryFn, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../kernel/ir.js';
 
 export interface LinearForm {
   readonly constant: number;

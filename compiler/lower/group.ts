@@ -18,7 +18,7 @@ import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import {
   ARG_ALIGNMENT, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Slice, type Stage, type Store,
-} from './kernel.js';
+} from '../../kernel/ir.js';
 import { broadcastCoords, LOWERING, type Anchor, type InlineContext, type RowContext } from './rules.js';
 
 /** Where a node's value lives: contiguous, row-major, from an element offset of a buffer. */

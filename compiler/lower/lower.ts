@@ -16,7 +16,7 @@ import { sourceName, UPDATE_PREFIX } from '../ir/graph.js';
 import { numel } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import { isAnchor, KernelError, lowerGroup, type Location, type LoweringState } from './group.js';
-import type { BufferInfo, InputRef, Kernel, KernelProgram, ParamRef, TensorRef } from './kernel.js';
+import type { BufferInfo, InputRef, Kernel, KernelProgram, ParamRef, TensorRef } from '../../kernel/ir.js';
 import { planLayout } from './layout.js';
 import { LOWERING } from './rules.js';
 import { derivedInput } from '../ir/ops/source.js';

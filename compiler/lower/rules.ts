@@ -14,7 +14,7 @@
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import type { ExprBuilder } from './expr.js';
-import type { KExpr, ScalarType } from './kernel.js';
+import type { KExpr, ScalarType } from '../../kernel/ir.js';
 
 export interface InlineContext {
   readonly b: ExprBuilder;

@@ -194,7 +194,7 @@ class Fusion {
     return layout && this.isView(n.args[0]!);
   }
 
-  /** Ops of each inlinable node's expression down to stored values (transcendentals count 4). */
+  /** Ops of each inlinable node's expression down to stored values (each op's OpDef.inlineCost). */
   private inlineCosts(): number[] {
     const cost: number[] = [];
     for (const n of this.graph.nodes) {
@@ -202,7 +202,7 @@ class Fusion {
         cost[n.id] = 0;
         continue;
       }
-      const own = n.op === 'gelu' || n.op === 'gelu_tanh' || n.op === 'erf' || n.op === 'gelu_grad' || n.op === 'gelu_tanh_grad' || n.op === 'exp' || n.op === 'tanh' || n.op === 'sigmoid' || n.op === 'dropout' || n.op === 'dropout_rows' ? 4 : 1;
+      const own = opDef(n.op).inlineCost ?? 1;
       // Stored values, and memory laid out by the layout (an in-place concatenation of gradients), are loads.
       cost[n.id] = own + n.args.reduce((s, a) => s + (this.stored.has(a) || this.owner.has(a) || this.isSource(this.node(a)) ? 0 : cost[a]!), 0);
     }

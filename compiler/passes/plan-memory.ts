@@ -27,7 +27,7 @@
 // live at one kernel: no placement can do with less.
 
 import { BUFFER_ALIGNMENT } from '../../runtime/program.js';
-import { children, kernelExprs, mapArgs, type Kernel, type KExpr, type KernelArg, type KernelProgram, type Store } from '../lower/kernel.js';
+import { children, kernelExprs, mapArgs, type Kernel, type KExpr, type KernelArg, type KernelProgram, type Store } from '../../kernel/ir.js';
 
 export const planMemoryPass = { name: 'plan-memory', summary: 'places buffers: lifetimes from the schedule, in-place reuse, greedy by size with best fit' } as const;
 

@@ -4,8 +4,8 @@
 // the vectorized row maxima of the loss kernels on ties, NaN and -Infinity.
 
 import { describe, expect, it } from 'vitest';
-import { findCompiler } from '../../backends/c/build.js';
-import { erf } from '../../compiler/ir/ops/elementwise.js';
+import { findCompiler } from '../../backends/native/build.js';
+import { erf } from '../../numerics/scalar.js';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { hostTensor } from '../../compiler/ir/tensor.js';

@@ -3,11 +3,13 @@
 
 import { expect } from 'vitest';
 import { buildProgram } from '../../compiler/program.js';
-import type { Backend } from '../../runtime/executor.js';
+import type { BackendName as Backend } from '../../runtime/executor.js';
 import { GraphBuilder, type Mode } from '../../compiler/ir/graph.js';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
-import { openSession } from '../../runtime/session.js';
+import { openSession, Session } from '../../runtime/session.js';
+import { checkProgram } from '../../runtime/program-check.js';
+import { openOn, type Backend as BackendObject } from '../../backends/registry.js';
 import type { OpCase, OperandSpec } from '../ops/cases.js';
 import { randomTensor, rng } from '../helpers/random.js';
 
@@ -23,8 +25,15 @@ const f32 = (t: HostTensor): HostTensor => (t.dtype === 'f32' ? hostTensor('f32'
 /** A case's name in test listings: the op, its index and operand types. */
 export const caseName = (c: OpCase, i: number) => `${c.op} #${i} ${c.operands.map((o) => `${o.dtype}[${o.shape}]`).join(' ')}`;
 
+/** A session on a registered backend by name, or on a backend object (a variant of one, e.g. with fewer intrinsics). */
+async function sessionOn(compiled: ReturnType<typeof buildProgram>, backend: Backend | BackendObject): Promise<Session> {
+  if (typeof backend === 'string') return openSession(compiled, { backend });
+  const { program, kernels } = checkProgram(compiled.program, 'the program');
+  return new Session(program, await openOn(backend, program, kernels));
+}
+
 /** Runs one case on a backend and the interpreter; returns the worst error over the tolerance (≤ 1 passes). */
-export async function checkOp(test: OpCase, mode: Mode, seed: number, backend: Backend, rtol: number, atol: number): Promise<number> {
+export async function checkOp(test: OpCase, mode: Mode, seed: number, backend: Backend | BackendObject, rtol: number, atol: number): Promise<number> {
   const next = rng(seed);
   const g = new GraphBuilder('case', mode, {});
   const xs = test.operands.map((o) => f32(o.values ? hostTensor(o.dtype, o.shape, o.values) : randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2)));
@@ -37,7 +46,7 @@ export async function checkOp(test: OpCase, mode: Mode, seed: number, backend: B
   const want = interpret(graph, feeds, { w: source }, { seed: 11, step: 5 })['y']!;
   const compiled = buildProgram(graph);
   const { program } = compiled;
-  const session = await openSession(compiled, { backend });
+  const session = await sessionOn(compiled, backend);
   try {
     if (program.params.length) session.setParams({ w: source.data });
     if (program.states.length) session.setStates({ w: source.data });

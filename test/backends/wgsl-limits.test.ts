@@ -4,14 +4,14 @@
 // device that offers less is told apart before anything runs.
 
 import { describe, expect, it } from 'vitest';
-import { checkLimits } from '../../backends/wgsl/executor.js';
+import { checkLimits } from '../../backends/webgpu/executor.js';
 import { compileFile } from '../../compiler/compile.js';
 import { buildProgram } from '../../compiler/program.js';
-import { functionNames } from '../../compiler/lower/hash.js';
-import { renderProgramWgsl } from '../../backends/wgsl/render.js';
-import type { WgslKernel } from '../../backends/wgsl/module.js';
+import { functionNames } from '../../kernel/hash.js';
+import { renderProgramWgsl } from '../../backends/webgpu/render.js';
+import type { WgslKernel } from '../../backends/webgpu/module.js';
 import { RunFailure } from '../../runtime/errors.js';
-import type { Kernel } from '../../compiler/lower/kernel.js';
+import type { Kernel } from '../../kernel/ir.js';
 
 /** Each kernel with its WGSL module. */
 function wgslOf(kernels: readonly Kernel[]): [Kernel, WgslKernel][] {

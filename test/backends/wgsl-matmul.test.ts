@@ -3,10 +3,10 @@
 // for small products.
 
 import { describe, expect, it } from 'vitest';
-import { chooseVariant } from '../../backends/wgsl/matmul.js';
+import { chooseVariant } from '../../backends/webgpu/matmul.js';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { lowerToKernels } from '../../compiler/lower/lower.js';
-import type { MatmulKernel } from '../../compiler/lower/kernel.js';
+import type { MatmulKernel } from '../../kernel/ir.js';
 import { SIZED_CASES } from './op-table.js';
 
 function kernelOf(shapes: readonly (readonly number[])[], attrs: { transpose_a: boolean; transpose_b: boolean }): MatmulKernel {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { modelsDir, specFiles } from '../helpers/cli.js';
 import { compileFile } from '../../compiler/compile.js';
 import { buildProgram } from '../../compiler/program.js';
-import { findCompiler } from '../../backends/c/build.js';
+import { findCompiler } from '../../backends/native/build.js';
 import { initParams } from '../../runtime/init.js';
 import { openSession, type Session } from '../../runtime/session.js';
 import { Trainer } from '../../train/trainer.js';

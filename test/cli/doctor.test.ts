@@ -2,7 +2,8 @@
 // machine without a C compiler is told that CPU code falls back to JavaScript.
 
 import { describe, expect, it } from 'vitest';
-import { resetCompilerProbe } from '../../backends/c/build.js';
+import { resetCompilerProbe } from '../../backends/native/build.js';
+import { BACKENDS } from '../../backends/registry.js';
 import { tcc } from '../helpers/cli.js';
 
 interface Report {
@@ -10,11 +11,11 @@ interface Report {
 }
 
 describe('tcc doctor', () => {
-  it('checks node, the C compiler, WebGPU, Chromium and PyTorch, and says what a missing one costs', { timeout: 60_000 }, async () => {
+  it('checks node, every registered backend, Chromium and PyTorch, and says what a missing one costs', { timeout: 60_000 }, async () => {
     const result = await tcc('doctor', '--json');
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as Report;
-    expect(report.checks.map((c) => c.name)).toEqual(['node', 'c-compiler', 'webgpu', 'chromium', 'python-torch']);
+    expect(report.checks.map((c) => c.name)).toEqual(['node', ...BACKENDS.map((b) => b.name), 'chromium', 'python-torch']);
     expect(report.checks[0]!.ok).toBe(true);
     for (const c of report.checks) expect(c.ok || (c.cost ?? '').length > 0, c.name).toBe(true);
 
@@ -25,8 +26,8 @@ describe('tcc doctor', () => {
     resetCompilerProbe();
     try {
       const text = await tcc('doctor');
-      expect(text.stdout).toMatch(/^missing c-compiler +no cc, gcc or \$CC$/m);
-      expect(text.stdout).toMatch(/without it: the CPU backend runs the JavaScript kernels/);
+      expect(text.stdout).toMatch(/^missing native +no C compiler found \(cc, gcc or \$CC\)$/m);
+      expect(text.stdout).toMatch(/without it: --backend cpu runs JavaScript instead of native code; install gcc/);
       expect(text.stdout).toMatch(/pieces? missing; tcc runs without them/);
     } finally {
       process.env['PATH'] = path;

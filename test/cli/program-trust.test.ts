@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../runtime/safetensors.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
-import { findCompiler } from '../../backends/c/build.js';
+import { findCompiler } from '../../backends/native/build.js';
 
 const native = findCompiler() !== null;
 

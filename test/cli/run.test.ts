@@ -4,7 +4,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { resetCompilerProbe } from '../../backends/c/build.js';
+import { resetCompilerProbe } from '../../backends/native/build.js';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
 import { sourceName } from '../../compiler/ir/graph.js';

@@ -2,7 +2,7 @@
 // are skipped, except under CI, which installs a software Vulkan driver
 // (lavapipe) so that they always run there.
 
-import { acquireDevice } from '../../backends/wgsl/device.js';
+import { acquireDevice } from '../../backends/webgpu/device.js';
 
 export async function hasWebGpu(): Promise<boolean> {
   if (process.env['CI']) return true;

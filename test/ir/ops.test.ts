@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { OPS, opDef, type OpName } from '../../compiler/ir/ops/index.js';
-import { erf } from '../../compiler/ir/ops/elementwise.js';
+import { erf } from '../../numerics/scalar.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
 import { OP_CASES, type OpCase } from '../ops/cases.js';
 import { maxAbsDiff, randomTensor, rng } from '../helpers/random.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { threefry2x32, uniform01 } from '../../compiler/ir/random.js';
+import { threefry2x32, uniform01 } from '../../numerics/threefry.js';
 
 describe('threefry2x32', () => {
   // Known-answer vectors of Threefry-2x32 with 20 rounds (Random123's kat_vectors, also JAX's tests).

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ExprBuilder } from '../../compiler/lower/expr.js';
-import type { KExpr } from '../../compiler/lower/kernel.js';
+import type { KExpr } from '../../kernel/ir.js';
 
 const floorDiv = (a: number, b: number) => Math.floor(a / b);
 const floorMod = (a: number, b: number) => ((a % b) + b) % b;

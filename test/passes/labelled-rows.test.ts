@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { buildProgram } from '../../compiler/program.js';
-import type { Backend } from '../../runtime/executor.js';
+import type { BackendName as Backend } from '../../runtime/executor.js';
 import { initParams } from '../../runtime/init.js';
 import { InputError } from '../../runtime/errors.js';
 import { openSession } from '../../runtime/session.js';

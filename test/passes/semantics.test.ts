@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
 import { buildProgram } from '../../compiler/program.js';
-import type { Backend } from '../../runtime/executor.js';
+import type { BackendName as Backend } from '../../runtime/executor.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 import { runOnce, worstDifference } from '../helpers/programs.js';
 

@@ -14,7 +14,7 @@
 //                                   delta = Σ dO ⊙ O per row
 //                                   (Σⱼ pᵢⱼ·keepᵢⱼ·(dO·v)ᵢⱼ)
 
-import { uniform01 } from '../random.js';
+import { uniform01 } from '../../../numerics/threefry.js';
 import type { HostTensor } from '../tensor.js';
 import { broadcastShapes, formatType, numel, type TensorType } from '../types.js';
 import { defineOp, requireDType, ShapeError } from './def.js';

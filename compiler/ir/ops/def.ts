@@ -46,6 +46,12 @@ export interface OpDef<A extends object> {
   readonly fusion: FusionClass;
   /** Draws random numbers (dropout): two evaluations are not interchangeable with constants. */
   readonly stochastic?: boolean;
+  /**
+   * What one element costs when fusion computes it inline in another kernel
+   * rather than storing it, in simple ops: transcendentals and random draws
+   * count 4 (default 1). Fusion weighs recomputation by it.
+   */
+  readonly inlineCost?: number;
   readonly attrs: { readonly [K in keyof A]-?: AttrSpec };
   /** Result type from operand types; throws ShapeError naming the shapes. */
   infer(inputs: readonly TensorType[], attrs: A): TensorType;

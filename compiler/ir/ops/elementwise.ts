@@ -1,15 +1,20 @@
 // Elementwise ops: unary math, broadcasting binaries, casts and dropout.
 
 import { broadcastIndex, type HostTensor } from '../tensor.js';
-import { uniform01 } from '../random.js';
+import { uniform01 } from '../../../numerics/threefry.js';
+import { erf, gelu, geluTanh, sigmoid } from '../../../numerics/scalar.js';
 import { broadcastShapes, formatType, numel } from '../types.js';
 import { defineOp, requireDType, ShapeError, type OpDef } from './def.js';
 
 type Empty = Record<string, never>;
 
-function unary(summary: string, f: (x: number) => number, flopsPerElement = 1): OpDef<Empty> {
+/** The inline cost of a transcendental function or a random draw (OpDef.inlineCost). */
+export const TRANSCENDENTAL = 4;
+
+function unary(summary: string, f: (x: number) => number, flopsPerElement = 1, inlineCost = 1): OpDef<Empty> {
   return defineOp<Empty>({
     summary,
+    inlineCost,
     arity: 1,
     fusion: 'elementwise',
     attrs: {},
@@ -51,46 +56,26 @@ function binary(summary: string, f: (a: number, b: number) => number): OpDef<Emp
   });
 }
 
-/** erf to full double precision: a positive series near zero, a continued fraction in the tails. */
-export function erf(x: number): number {
-  const ax = Math.abs(x);
-  if (ax > 6) return Math.sign(x);
-  if (ax < 2.5) {
-    // erf(x) = 2/sqrt(pi) * exp(-x^2) * sum_n (2x^2)^n x / (1*3*...*(2n+1)); all terms positive.
-    let term = ax;
-    let sum = ax;
-    for (let n = 1; n < 200 && term > 1e-17 * sum; n++) {
-      term *= (2 * ax * ax) / (2 * n + 1);
-      sum += term;
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * Math.exp(-ax * ax) * sum;
-  }
-  // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + 2/(x + ...))))), from the back.
-  let frac = ax;
-  for (let k = 60; k >= 1; k--) frac = ax + k / 2 / frac;
-  const erfc = Math.exp(-ax * ax) / Math.sqrt(Math.PI) / frac;
-  return Math.sign(x) * (1 - erfc);
-}
 
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-export const elementwiseOps = {
+/** The unary math ops: one f32 operand, the same shape out (exporters keep a table of them, by this type). */
+export const unaryOps = {
   neg: unary('-x', (x) => -x),
-  exp: unary('e^x', Math.exp),
+  exp: unary('e^x', Math.exp, 1, TRANSCENDENTAL),
   log: unary('natural logarithm', Math.log),
   sqrt: unary('square root', Math.sqrt),
   rsqrt: unary('1 / sqrt(x)', (x) => 1 / Math.sqrt(x)),
-  tanh: unary('hyperbolic tangent', Math.tanh),
-  sigmoid: unary('1 / (1 + e^-x)', (x) => 1 / (1 + Math.exp(-x)), 4),
-  erf: unary('error function', erf),
+  tanh: unary('hyperbolic tangent', Math.tanh, 1, TRANSCENDENTAL),
+  sigmoid: unary('1 / (1 + e^-x)', sigmoid, 4, TRANSCENDENTAL),
+  erf: unary('error function', erf, 1, TRANSCENDENTAL),
   relu: unary('max(x, 0)', (x) => (x > 0 ? x : 0)),
-  gelu: unary('x * Phi(x), exact (erf) form, as BERT', (x) => 0.5 * x * (1 + erf(x / Math.SQRT2)), 8),
-  gelu_tanh: unary(
-    'GELU, tanh approximation',
-    (x) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
-    8,
-  ),
+  gelu: unary('x * Phi(x), exact (erf) form, as BERT', gelu, 8, TRANSCENDENTAL),
+  gelu_tanh: unary('GELU, tanh approximation', geluTanh, 8, TRANSCENDENTAL),
+};
 
+export type UnaryOpName = keyof typeof unaryOps;
+
+export const elementwiseOps = {
+  ...unaryOps,
   add: binary('a + b', (a, b) => a + b),
   sub: binary('a - b', (a, b) => a - b),
   mul: binary('a * b', (a, b) => a * b),
@@ -129,6 +114,7 @@ export const elementwiseOps = {
   }),
 
   dropout: defineOp<{ rate: number; stream: number }>({
+    inlineCost: TRANSCENDENTAL,
     summary: 'zeroes each element with probability rate and scales the rest by 1/(1-rate); identity unless training',
     arity: 1,
     fusion: 'elementwise',
@@ -152,6 +138,7 @@ export const elementwiseOps = {
   }),
 
   dropout_rows: defineOp<{ rate: number; stream: number; rows: number }>({
+    inlineCost: TRANSCENDENTAL,
     summary: "dropout of some rows of a value with `rows` rows: row r is that value's row ids[r] and drops what dropout of the whole value drops there",
     arity: 2,
     fusion: 'broadcast',

@@ -5,25 +5,14 @@
 import { broadcastIndex, type HostTensor } from '../tensor.js';
 import { broadcastShapes, formatShape, formatType, normalizeAxis, numel, type DType, type TensorType } from '../types.js';
 import { defineOp, requireDType, ShapeError } from './def.js';
-import { erf } from './elementwise.js';
+import { TRANSCENDENTAL } from './elementwise.js';
+import { geluDerivative, geluTanhDerivative } from '../../../numerics/scalar.js';
 import { rowStats } from './reduce.js';
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-
-/** d/dx of x·Φ(x): Φ(x) + x·φ(x). */
-export function geluDerivative(x: number): number {
-  return 0.5 * (1 + erf(x / Math.SQRT2)) + (x * Math.exp(-0.5 * x * x)) / Math.sqrt(2 * Math.PI);
-}
-
-/** d/dx of 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))). */
-export function geluTanhDerivative(x: number): number {
-  const t = Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
-  return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
-}
 
 function backwardOf(summary: string, derivative: (x: number) => number) {
   return defineOp<Record<string, never>>({
     summary,
+    inlineCost: TRANSCENDENTAL,
     arity: 2,
     fusion: 'elementwise',
     attrs: {},

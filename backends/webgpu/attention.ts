@@ -14,7 +14,7 @@
 // D = Σ dO·O per row, ds = p · (dO·v · keep − D) · scale.
 
 import type { CodeWriter } from '../common/writer.js';
-import { type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../compiler/lower/kernel.js';
+import { type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../kernel/ir.js';
 import { literal, WgslExprs } from './expr.js';
 import { KernelModule, MAX_GROUPS, ROW_GROUP, type WgslKernel } from './module.js';
 

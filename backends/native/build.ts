@@ -8,7 +8,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,6 +44,21 @@ export function findCompiler(): Toolchain | null {
     }
   }
   return found;
+}
+
+/** Whether the compiler builds and runs a small OpenMP program, as the native backend needs (`tcc doctor`). */
+export function checkOpenMp(): { ok: boolean; found: string } {
+  const toolchain = findCompiler();
+  if (!toolchain) return { ok: false, found: 'no C compiler found (cc, gcc or $CC)' };
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tcc-openmp-'));
+  try {
+    writeFileSync(path.join(dir, 'p.c'), '#include <omp.h>\nint main(void) { int n = 0;\n#pragma omp parallel reduction(+:n)\n n += 1;\n return n > 0 ? 0 : 1; }\n');
+    const built = spawnSync(toolchain.cc, ['-O2', '-fopenmp', '-o', path.join(dir, 'p'), path.join(dir, 'p.c')], { encoding: 'utf8' });
+    if (built.status !== 0) return { ok: false, found: `${toolchain.version}, but it cannot build with OpenMP (${(built.stderr || '').split('\n')[0]})` };
+    return { ok: spawnSync(path.join(dir, 'p')).status === 0, found: `${toolchain.version}, OpenMP works` };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Forgets the probed compiler (tests change PATH). */

@@ -4,7 +4,7 @@
 // expression DAG with its nodes numbered in visiting order, so sharing is
 // part of the structure and the key never depends on object identity.
 
-import type { Kernel, KExpr, Operand, Placement, Slice, Store } from './kernel.js';
+import type { Kernel, KExpr, Operand, Placement, Slice, Store } from './ir.js';
 
 function exprKey(e: KExpr, ids: Map<KExpr, number>, out: string[]): number {
   const known = ids.get(e);

@@ -14,8 +14,8 @@
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import { RunFailure } from '../../runtime/errors.js';
 import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
-import type { Kernel } from '../../compiler/lower/kernel.js';
-import { functionNames } from '../../compiler/lower/hash.js';
+import type { Kernel } from '../../kernel/ir.js';
+import { functionNames } from '../../kernel/hash.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
 import { grid, type WgslKernel } from './module.js';

@@ -7,7 +7,7 @@
 
 import type { CodeWriter } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../compiler/lower/kernel.js';
+import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
 import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
 
 /** Element (row, col) of a plain operand view, with `base` holding its batch offset. */

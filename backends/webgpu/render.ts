@@ -16,7 +16,7 @@
 // dimension. Sizes stay within WebGPU's default limits (256 invocations,
 // 16 KiB of workgroup memory, 8 storage buffers), which every adapter offers.
 
-import type { Kernel, LossKernel, MapKernel, ReduceKernel, ScatterKernel, Slice, Store } from '../../compiler/lower/kernel.js';
+import type { Kernel, LossKernel, MapKernel, ReduceKernel, ScatterKernel, Slice, Store } from '../../kernel/ir.js';
 import { renderAttention, renderAttentionGrad } from './attention.js';
 import { WgslExprs } from './expr.js';
 import { renderMatmul } from './matmul.js';

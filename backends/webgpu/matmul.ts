@@ -20,7 +20,7 @@
 // with barriers costs more than it saves.
 
 import type { CodeWriter } from '../common/writer.js';
-import { walkExpr, type KExpr, type MatmulKernel, type Operand } from '../../compiler/lower/kernel.js';
+import { walkExpr, type KExpr, type MatmulKernel, type Operand } from '../../kernel/ir.js';
 import { WgslExprs } from './expr.js';
 import { BUILTINS, KernelModule, MAX_GROUPS, type WgslKernel } from './module.js';
 

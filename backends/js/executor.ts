@@ -4,20 +4,14 @@
 // the kernel call list and the kernels' source: what a compiled program
 // directory holds.
 
-import { HostMemory, type HostLayout } from '../common/host-memory.js';
+import { HostMemory } from '../common/host-memory.js';
+import type { HostProgram } from '../common/host-program.js';
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import type { BufferRange } from '../../runtime/program.js';
 import { cpuHelpers } from './helpers.js';
 import { RunFailure } from '../../runtime/errors.js';
 
 export type { CpuArray, RunContext };
-
-export interface CpuModule extends HostLayout {
-  /** Kernels in execution order: the function that runs each, the ranges it binds and its random streams. */
-  readonly kernels: readonly { readonly name: string; readonly fn: string; readonly args: readonly BufferRange[]; readonly streams?: readonly number[] }[];
-  /** After each run, `from` is copied over `to`. */
-  readonly updates: readonly { readonly from: BufferRange; readonly to: BufferRange }[];
-}
 
 type KernelFn = (...args: unknown[]) => void;
 
@@ -28,7 +22,7 @@ export class CpuExecutor implements Executor {
   private readonly calls: { fn: KernelFn; args: CpuArray[]; argNames: (string | undefined)[]; streams: readonly number[]; name: string }[];
   private readonly updates: readonly { readonly from: CpuArray; readonly to: CpuArray }[];
 
-  constructor(module: CpuModule, source: string) {
+  constructor(module: HostProgram, source: string) {
     const kernels: Record<string, KernelFn> = {};
     new Function('kernels', 'helpers', source)(kernels, cpuHelpers);
     this.memory = new HostMemory(module);

@@ -8,7 +8,8 @@
 // non-negative.
 
 import { ExprScope } from '../common/expr-scope.js';
-import { children, type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
+import { isCompositeBinary, notLegalized } from '../../kernel/composite.js';
+import { children, type BinaryFn, type Composite, type KExpr, type PrimitiveUnary, type ScalarType, type Space, type UnaryFn } from '../../kernel/ir.js';
 
 /** A C literal of the value as the type holds it (f32 rounded to float exactly). */
 export function cLiteral(value: number, type: ScalarType): string {
@@ -24,7 +25,11 @@ export function cLiteral(value: number, type: ScalarType): string {
 
 export const C_TYPE: Readonly<Record<ScalarType, string>> = { f32: 'float', i32: 'int32_t', bool: 'int' };
 
-const UNARY: Record<UnaryFn, (x: string) => string> = {
+/** The composite functions the C prelude computes itself (polynomials with stated error; tcc_gelu keeps its accuracy for negative x). */
+export const C_INTRINSICS = ['sigmoid', 'gelu', 'gelu_tanh', 'gelu_grad', 'gelu_tanh_grad'] as const satisfies readonly Composite[];
+type Intrinsic = (typeof C_INTRINSICS)[number];
+
+const UNARY: { readonly [F in PrimitiveUnary | Extract<Intrinsic, UnaryFn>]: (x: string) => string } = {
   neg: (x) => `(-${x})`,
   exp: (x) => `tcc_expf(${x})`,
   log: (x) => `tcc_logf(${x})`,
@@ -39,6 +44,15 @@ const UNARY: Record<UnaryFn, (x: string) => string> = {
   sin: (x) => `sinf(${x})`,
   cos: (x) => `cosf(${x})`,
 };
+
+/** Composite binary intrinsics, (x, dy) → dy · f'(x). */
+const BINARY_INTRINSICS: { readonly [F in Extract<Intrinsic, BinaryFn>]: (x: string, dy: string) => string } = {
+  gelu_grad: (x, dy) => `(${dy} * tcc_gelu_grad(${x}))`,
+  gelu_tanh_grad: (x, dy) => `(${dy} * tcc_gelu_tanh_grad(${x}))`,
+};
+
+const unaryOf = (fn: UnaryFn) => (UNARY as Partial<Record<UnaryFn, (x: string) => string>>)[fn] ?? notLegalized(fn);
+const binaryIntrinsic = (fn: BinaryFn) => (BINARY_INTRINSICS as Partial<Record<BinaryFn, (x: string, dy: string) => string>>)[fn] ?? notLegalized(fn);
 
 /** How a kernel names its coordinates and args. */
 export interface CNames {
@@ -107,7 +121,7 @@ export class CExprs extends ExprScope {
       case 'var': return `v${e.id}`;
       case 'acc': return 'acc';
       case 'load': return `a${e.arg}[${go(e.index)}]`;
-      case 'unary': return UNARY[e.fn](go(e.x));
+      case 'unary': return unaryOf(e.fn)(go(e.x));
       case 'cast':
         if (e.x.type === 'bool' || e.type === 'bool') return `((${C_TYPE[e.type]})(${go(e.x)} != 0))`;
         return `((${C_TYPE[e.type]})${go(e.x)})`;
@@ -120,6 +134,7 @@ export class CExprs extends ExprScope {
         const kept = keepTest(e);
         if (kept && this.keep === 'tables') return `(${keepTable(kept.rate)}[streams[${kept.draw.stream}]][${go(kept.draw.element)}] != 0)`;
         const [a, b] = [go(e.a), go(e.b)];
+        if (isCompositeBinary(e.fn)) return binaryIntrinsic(e.fn)(a, b);
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;
           case 'sub': return `(${a} - ${b})`;
@@ -132,8 +147,6 @@ export class CExprs extends ExprScope {
           case 'pow': return `powf(${a}, ${b})`;
           case 'idiv': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} / ${b})` : `tcc_floor_div(${a}, ${b})`;
           case 'mod': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} % ${b})` : `tcc_floor_mod(${a}, ${b})`;
-          case 'gelu_grad': return `(${b} * tcc_gelu_grad(${a}))`;
-          case 'gelu_tanh_grad': return `(${b} * tcc_gelu_tanh_grad(${a}))`;
         }
       }
     }

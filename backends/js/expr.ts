@@ -5,9 +5,14 @@
 
 import type { CodeWriter } from '../common/writer.js';
 import { ExprScope } from '../common/expr-scope.js';
-import { type KExpr, type Space } from '../../compiler/lower/kernel.js';
+import { isCompositeBinary, notLegalized } from '../../kernel/composite.js';
+import type { BinaryFn, Composite, KExpr, PrimitiveUnary, Space, UnaryFn } from '../../kernel/ir.js';
 
-const UNARY: Record<string, (x: string) => string> = {
+/** The composite functions this backend computes with its own helpers (the interpreter's definitions, in doubles). */
+export const JS_INTRINSICS = ['sigmoid', 'gelu', 'gelu_tanh', 'gelu_grad', 'gelu_tanh_grad'] as const satisfies readonly Composite[];
+type Intrinsic = (typeof JS_INTRINSICS)[number];
+
+const UNARY: { readonly [F in PrimitiveUnary | Extract<Intrinsic, UnaryFn>]: (x: string) => string } = {
   neg: (x) => `(-${x})`,
   exp: (x) => `Math.exp(${x})`,
   log: (x) => `Math.log(${x})`,
@@ -22,6 +27,15 @@ const UNARY: Record<string, (x: string) => string> = {
   sin: (x) => `Math.sin(${x})`,
   cos: (x) => `Math.cos(${x})`,
 };
+
+/** Composite binary intrinsics, (x, dy) → dy · f'(x). */
+const BINARY_INTRINSICS: { readonly [F in Extract<Intrinsic, BinaryFn>]: (x: string, dy: string) => string } = {
+  gelu_grad: (x, dy) => `(${dy} * geluGrad(${x}))`,
+  gelu_tanh_grad: (x, dy) => `(${dy} * geluTanhGrad(${x}))`,
+};
+
+const unaryOf = (fn: UnaryFn) => (UNARY as Partial<Record<UnaryFn, (x: string) => string>>)[fn] ?? notLegalized(fn);
+const binaryIntrinsic = (fn: BinaryFn) => (BINARY_INTRINSICS as Partial<Record<BinaryFn, (x: string, dy: string) => string>>)[fn] ?? notLegalized(fn);
 
 export function jsLiteral(value: number): string {
   if (Number.isNaN(value)) return 'NaN';
@@ -65,7 +79,7 @@ export class JsExprs extends ExprScope {
       case 'var': return `v${e.id}`;
       case 'acc': return 'acc';
       case 'load': return `a${e.arg}[${go(e.index)}]`;
-      case 'unary': return UNARY[e.fn]!(go(e.x));
+      case 'unary': return unaryOf(e.fn)(go(e.x));
       case 'cast':
         if (e.x.type === 'bool') return `(${go(e.x)} ? 1 : 0)`;
         return e.type === 'i32' && e.x.type === 'f32' ? `Math.trunc(${go(e.x)})` : go(e.x);
@@ -73,6 +87,7 @@ export class JsExprs extends ExprScope {
       case 'random': return `uniform01(rt.seed, streams[${e.stream}], rt.step, ${go(e.element)})`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];
+        if (isCompositeBinary(e.fn)) return binaryIntrinsic(e.fn)(a, b);
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;
           case 'sub': return `(${a} - ${b})`;
@@ -84,8 +99,6 @@ export class JsExprs extends ExprScope {
           case 'lt': return `(${a} < ${b})`;
           case 'idiv': return `Math.floor(${a} / ${b})`;
           case 'mod': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} % ${b})` : `(((${a} % ${b}) + ${b}) % ${b})`;
-          case 'gelu_grad': return `(${b} * geluGrad(${a}))`;
-          case 'gelu_tanh_grad': return `(${b} * geluTanhGrad(${a}))`;
         }
       }
     }

@@ -14,7 +14,7 @@
 //   scatter, loss   as written
 
 import { CodeWriter, commentText } from '../common/writer.js';
-import type { Kernel, LossKernel, MapKernel, MatmulKernel, Operand, ReduceKernel, ScatterKernel, Space, Store } from '../../compiler/lower/kernel.js';
+import type { Kernel, LossKernel, MapKernel, MatmulKernel, Operand, ReduceKernel, ScatterKernel, Space, Store } from '../../kernel/ir.js';
 import { viewBase } from '../common/expr-scope.js';
 import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
 import { renderAttention, renderAttentionGrad } from './attention.js';

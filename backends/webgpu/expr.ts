@@ -7,7 +7,8 @@
 // operators are used where range analysis shows both operands non-negative.
 
 import { ExprScope } from '../common/expr-scope.js';
-import { type KExpr, type ScalarType, type Space, type UnaryFn } from '../../compiler/lower/kernel.js';
+import { isCompositeBinary, notLegalized } from '../../kernel/composite.js';
+import type { BinaryFn, Composite, KExpr, PrimitiveUnary, ScalarType, Space, UnaryFn } from '../../kernel/ir.js';
 
 export function literal(value: number, type: ScalarType): string {
   if (type === 'bool') return value ? 'true' : 'false';
@@ -22,7 +23,11 @@ export function literal(value: number, type: ScalarType): string {
   return `${/[.e]/.test(text) ? text : `${text}.0`}f`;
 }
 
-const UNARY: Record<UnaryFn, (x: string) => string> = {
+/** The composite functions this backend computes with its own WGSL helpers. */
+export const WGSL_INTRINSICS = ['sigmoid', 'gelu', 'gelu_tanh', 'gelu_grad', 'gelu_tanh_grad'] as const satisfies readonly Composite[];
+type Intrinsic = (typeof WGSL_INTRINSICS)[number];
+
+const UNARY: { readonly [F in PrimitiveUnary | Extract<Intrinsic, UnaryFn>]: (x: string) => string } = {
   neg: (x) => `(-${x})`,
   exp: (x) => `exp(${x})`,
   log: (x) => `log(${x})`,
@@ -37,6 +42,15 @@ const UNARY: Record<UnaryFn, (x: string) => string> = {
   sin: (x) => `sin(${x})`,
   cos: (x) => `cos(${x})`,
 };
+
+/** Composite binary intrinsics, (x, dy) → dy · f'(x). */
+const BINARY_INTRINSICS: { readonly [F in Extract<Intrinsic, BinaryFn>]: (x: string, dy: string) => string } = {
+  gelu_grad: (x, dy) => `(${dy} * gelu_grad_f32(${x}))`,
+  gelu_tanh_grad: (x, dy) => `(${dy} * gelu_tanh_grad_f32(${x}))`,
+};
+
+const unaryOf = (fn: UnaryFn) => (UNARY as Partial<Record<UnaryFn, (x: string) => string>>)[fn] ?? notLegalized(fn);
+const binaryIntrinsic = (fn: BinaryFn) => (BINARY_INTRINSICS as Partial<Record<BinaryFn, (x: string, dy: string) => string>>)[fn] ?? notLegalized(fn);
 
 /** Helper functions the expressions call; a kernel includes those it uses. */
 export const HELPERS: Record<string, string> = {
@@ -156,7 +170,7 @@ export class WgslExprs extends ExprScope {
       case 'var': return `v${e.id}`;
       case 'acc': return 'acc';
       case 'load': return `${this.names.arg(e.arg)}[${go(e.index)}]`;
-      case 'unary': return UNARY[e.fn](go(e.x));
+      case 'unary': return unaryOf(e.fn)(go(e.x));
       case 'cast':
         if (e.x.type === 'bool') return e.type === 'f32' ? `select(0.0f, 1.0f, ${go(e.x)})` : `select(0i, 1i, ${go(e.x)})`;
         return `${e.type}(${go(e.x)})`;
@@ -164,6 +178,7 @@ export class WgslExprs extends ExprScope {
       case 'random': return `uniform01(rt.seed, ks.s[${e.stream >> 2}][${e.stream & 3}], rt.step, u32(${go(e.element)}))`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];
+        if (isCompositeBinary(e.fn)) return binaryIntrinsic(e.fn)(a, b);
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;
           case 'sub': return `(${a} - ${b})`;
@@ -175,8 +190,6 @@ export class WgslExprs extends ExprScope {
           case 'pow': return `pow(${a}, ${b})`;
           case 'idiv': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} / ${b})` : `floor_div(${a}, ${b})`;
           case 'mod': return this.nonNegative(e.a) && this.nonNegative(e.b) ? `(${a} % ${b})` : `floor_mod(${a}, ${b})`;
-          case 'gelu_grad': return `(${b} * gelu_grad_f32(${a}))`;
-          case 'gelu_tanh_grad': return `(${b} * gelu_tanh_grad_f32(${a}))`;
         }
       }
     }

@@ -6,15 +6,10 @@
 
 import os from 'node:os';
 import { HostMemory } from '../common/host-memory.js';
-import type { CpuModule } from '../cpu/executor.js';
+import type { HostProgram } from '../common/host-program.js';
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import type { BufferRange } from '../../runtime/program.js';
 import { buildNative, type BuildResult, type BuildStart, type Toolchain } from './build.js';
-
-/** What the executor needs of a program: its layout and kernels, and where its parameters live. */
-export interface NativeProgram extends CpuModule {
-  readonly params: readonly { readonly buffer: number }[];
-}
 
 interface NativeModule {
   run(persistent: ArrayBuffer, arena: ArrayBuffer, seed: number, step: number): void;
@@ -43,11 +38,11 @@ export class NativeExecutor implements Executor {
   private readonly paramBuffers: ReadonlySet<number>;
 
   /** Builds (or finds in the cache) the program's module and loads it. */
-  static async create(module: NativeProgram, source: string, toolchain: Toolchain, options: NativeOptions = {}): Promise<NativeExecutor> {
+  static async create(module: HostProgram, source: string, toolchain: Toolchain, options: NativeOptions = {}): Promise<NativeExecutor> {
     return new NativeExecutor(module, await buildNative(source, toolchain, options), options);
   }
 
-  private constructor(private readonly module: NativeProgram, build: BuildResult, options: NativeOptions) {
+  private constructor(private readonly module: HostProgram, build: BuildResult, options: NativeOptions) {
     this.build = build;
     const loaded = { exports: {} as NativeModule };
     process.dlopen(loaded, this.build.file, os.constants.dlopen.RTLD_NOW);

@@ -30,7 +30,7 @@
 
 import { CodeWriter, commentText } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import { kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../compiler/lower/kernel.js';
+import { kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../kernel/ir.js';
 import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
 import { cLiteral, CExprs, C_NAMES, C_TYPE, keepTable, keepTest, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';

@@ -5,7 +5,7 @@
 // needs (invocations and workgroup memory) read from its code.
 
 import { CodeWriter, commentText } from '../common/writer.js';
-import type { Kernel } from '../../compiler/lower/kernel.js';
+import type { Kernel } from '../../kernel/ir.js';
 import { helpersFor, type WgslNames } from './expr.js';
 
 /** One dispatch of a kernel's module. */

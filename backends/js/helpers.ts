@@ -2,11 +2,8 @@
 // exact definitions (so both compute the same formulas, in doubles), and the
 // scratch arrays kernels reuse between calls (one kernel runs at a time).
 
-import { erf } from '../../compiler/ir/ops/elementwise.js';
-import { geluDerivative, geluTanhDerivative } from '../../compiler/ir/ops/training.js';
-import { uniform01 } from '../../compiler/ir/random.js';
-
-const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+import { erf, gelu, geluDerivative, geluTanh, geluTanhDerivative } from '../../numerics/scalar.js';
+import { uniform01 } from '../../numerics/threefry.js';
 
 /** Growable arrays by slot: at least `size` elements, contents undefined. */
 function pool<T extends Float32Array | Float64Array>(make: (n: number) => T): (slot: number, size: number) => T {
@@ -23,8 +20,8 @@ function pool<T extends Float32Array | Float64Array>(make: (n: number) => T): (s
 
 export const cpuHelpers = {
   erf,
-  gelu: (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2)),
-  geluTanh: (x: number) => 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))),
+  gelu,
+  geluTanh,
   geluGrad: geluDerivative,
   geluTanhGrad: geluTanhDerivative,
   relu: (x: number) => (x > 0 ? x : 0),

@@ -33,12 +33,28 @@
 //   scatter    out[ids[i], :] += values[i, :] into a zeroed table
 //   loss       cross-entropy, its gradient, accuracy over labelled rows
 
-import type { Derived } from '../../runtime/labelled-rows.js';
+import type { Derived } from '../runtime/labelled-rows.js';
 
 export type ScalarType = 'f32' | 'i32' | 'bool';
 
-export type UnaryFn = 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'tanh' | 'sigmoid' | 'erf' | 'relu' | 'gelu' | 'gelu_tanh' | 'sin' | 'cos';
-export type BinaryFn = 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min' | 'pow' | 'lt' | 'mod' | 'idiv' | 'gelu_grad' | 'gelu_tanh_grad';
+/** Scalar functions every renderer implements. */
+export const PRIMITIVE_UNARY = ['neg', 'exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'erf', 'relu', 'sin', 'cos'] as const;
+export const PRIMITIVE_BINARY = ['add', 'sub', 'mul', 'div', 'max', 'min', 'pow', 'lt', 'mod', 'idiv'] as const;
+/**
+ * Scalar functions made of primitive ones (kernel/composite.ts says how): a
+ * backend renders one directly only where it declares it an intrinsic;
+ * elsewhere it is expanded before rendering. The binary ones take (x, dy).
+ */
+export const COMPOSITE_UNARY = ['sigmoid', 'gelu', 'gelu_tanh'] as const;
+export const COMPOSITE_BINARY = ['gelu_grad', 'gelu_tanh_grad'] as const;
+
+export type PrimitiveUnary = (typeof PRIMITIVE_UNARY)[number];
+export type PrimitiveBinary = (typeof PRIMITIVE_BINARY)[number];
+export type CompositeUnary = (typeof COMPOSITE_UNARY)[number];
+export type CompositeBinary = (typeof COMPOSITE_BINARY)[number];
+export type Composite = CompositeUnary | CompositeBinary;
+export type UnaryFn = PrimitiveUnary | CompositeUnary;
+export type BinaryFn = PrimitiveBinary | CompositeBinary;
 
 /** Scalar expressions. Loads take an element index (relative to the arg's offset). */
 export type KExpr =
@@ -428,28 +444,38 @@ export function sharedNodes(roots: readonly KExpr[], known: ReadonlySet<KExpr> =
   return order;
 }
 
-/** Rebuilds an expression with each load's arg renumbered (shared subexpressions stay shared). */
-function renumberLoads(e: KExpr, to: (arg: number) => number, memo: Map<KExpr, KExpr>): KExpr {
+/**
+ * Rebuilds an expression bottom-up: each node's children first, then `node`
+ * on the node with its new children (shared subexpressions stay shared
+ * through `memo`).
+ */
+export function rebuildExpr(e: KExpr, node: (e: KExpr) => KExpr, memo: Map<KExpr, KExpr>): KExpr {
   const known = memo.get(e);
   if (known) return known;
-  const go = (x: KExpr) => renumberLoads(x, to, memo);
+  const go = (x: KExpr) => rebuildExpr(x, node, memo);
   let out: KExpr;
   switch (e.op) {
-    case 'load': out = { ...e, arg: to(e.arg), index: go(e.index) }; break;
+    case 'load': out = { ...e, index: go(e.index) }; break;
     case 'unary': case 'cast': out = { ...e, x: go(e.x) } as KExpr; break;
     case 'binary': out = { ...e, a: go(e.a), b: go(e.b) }; break;
     case 'where': out = { ...e, cond: go(e.cond), then: go(e.then), else: go(e.else) }; break;
     case 'random': out = { ...e, element: go(e.element) }; break;
     default: out = e;
   }
+  out = node(out);
   memo.set(e, out);
   return out;
 }
 
 /** A kernel with its args renumbered: `to(old)` is each old arg's new index in `k.args`. */
 export function mapArgs(k: Kernel, to: (arg: number) => number): Kernel {
+  return rebuildKernel(k, (e) => (e.op === 'load' ? { ...e, arg: to(e.arg) } : e), to);
+}
+
+/** A kernel with every expression rebuilt by `node` (rebuildExpr) and its args renumbered by `to`. */
+export function rebuildKernel(k: Kernel, node: (e: KExpr) => KExpr, to: (arg: number) => number = (a) => a): Kernel {
   const memo = new Map<KExpr, KExpr>();
-  const e = (x: KExpr) => renumberLoads(x, to, memo);
+  const e = (x: KExpr) => rebuildExpr(x, node, memo);
   const store = (s: Store): Store => ({ arg: to(s.arg), index: e(s.index), value: e(s.value) });
   const operand = (o: Operand): Operand => ({ ...o, value: e(o.value), ...(o.view ? { view: { ...o.view, arg: to(o.view.arg) } } : {}) });
   const placed = (p: Placement | undefined) => (p ? { placement: { arg: to(p.arg), index: e(p.index) } } : undefined);
