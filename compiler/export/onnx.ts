@@ -190,6 +190,7 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
     const half = b.node('Mul', [x!, b.scalar(0.5)], b.fresh('half'));
     b.node('Mul', [half, b.node('Add', [b.node('Tanh', [inner], b.fresh('tanh')), b.scalar(1)], b.fresh('one_plus'))], out);
   },
+  silu: (b, [x], out) => void b.node('Mul', [x!, b.node('Sigmoid', [x!], b.fresh('sigmoid'))], out),
   add: binaryOp('Add'),
   sub: binaryOp('Sub'),
   mul: binaryOp('Mul'),

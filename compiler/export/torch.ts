@@ -156,6 +156,7 @@ const UNARY: { readonly [K in UnaryOpName]: (x: string) => string } = {
   relu: (x) => `F.relu(${x})`,
   gelu: (x) => `F.gelu(${x})`,
   gelu_tanh: (x) => `F.gelu(${x}, approximate='tanh')`,
+  silu: (x) => `F.silu(${x})`,
 };
 
 /** The activations `act` names (its fn attribute). */

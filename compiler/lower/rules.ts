@@ -154,6 +154,11 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   relu: unaryRule('relu'),
   gelu: unaryRule('gelu'),
   gelu_tanh: unaryRule('gelu_tanh'),
+  // x·sigmoid(x), in the kernel IR's own functions
+  silu: { inline: (c, _a, at) => {
+    const x = c.operand(0, at);
+    return c.b.binary('mul', x, c.b.unary('sigmoid', x));
+  } },
   add: binaryRule('add'),
   sub: binaryRule('sub'),
   mul: binaryRule('mul'),

@@ -68,6 +68,11 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   relu: unaryRule((c, x, _y, dy) => mul(c, dy, above(c, x, scalarFill(c, 0)))),
   gelu: unaryRule((c, x, _y, dy) => add(c, 'gelu_grad', [x, dy])),
   gelu_tanh: unaryRule((c, x, _y, dy) => add(c, 'gelu_tanh_grad', [x, dy])),
+  // s·(1 + x·(1 − s)), s = sigmoid(x)
+  silu: unaryRule((c, x, _y, dy) => {
+    const s = add(c, 'sigmoid', [x]);
+    return mul(c, dy, mul(c, s, affine(c, mul(c, x, affine(c, s, -1, 1)), 1, 1)));
+  }),
 
   add: (c, n, dy) => [c.wants(0) ? reduceTo(c, dy, c.shape(n.args[0]!)) : undefined, c.wants(1) ? reduceTo(c, dy, c.shape(n.args[1]!)) : undefined],
   sub: (c, n, dy) => [c.wants(0) ? reduceTo(c, dy, c.shape(n.args[0]!)) : undefined, c.wants(1) ? reduceTo(c, add(c, 'neg', [dy]), c.shape(n.args[1]!)) : undefined],

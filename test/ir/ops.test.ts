@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { interpret } from '../../compiler/ir/interpret.js';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { OPS, opDef, type OpName } from '../../compiler/ir/ops/index.js';
+import type { UnaryOpName } from '../../compiler/ir/ops/elementwise.js';
 import { erf } from '../../numerics/scalar.js';
 import { hostTensor, type HostTensor } from '../../compiler/ir/tensor.js';
 import { OP_CASES, type OpCase } from '../ops/cases.js';
@@ -33,7 +34,8 @@ function atBroadcast(t: HostTensor, index: Index): number {
 
 const axisOf = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
-const UNARY: Partial<Record<OpName, (x: number) => number>> = {
+/** Independent references of every unary math op (typed by the registry's unary ops: a new op needs its line). */
+const UNARY: { readonly [K in UnaryOpName]: (x: number) => number } = {
   neg: (x) => -x,
   exp: Math.exp,
   log: Math.log,
@@ -45,6 +47,7 @@ const UNARY: Partial<Record<OpName, (x: number) => number>> = {
   relu: (x) => Math.max(0, x),
   gelu: (x) => (x / 2) * (1 + erfBySeries(x / Math.sqrt(2))),
   gelu_tanh: (x) => (x / 2) * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3))),
+  silu: (x) => x / (1 + Math.exp(-x)),
 };
 
 const BINARY: Partial<Record<OpName, (a: number, b: number) => number>> = {
@@ -93,7 +96,7 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
   const a = test.attrs as Record<string, never>;
   const x = xs[0]!;
   const out = indices(outShape);
-  const unary = UNARY[test.op];
+  const unary = (UNARY as Partial<Record<OpName, (x: number) => number>>)[test.op];
   if (unary) return out.map((i) => unary(at(x, i)));
   const binary = BINARY[test.op];
   if (binary) return out.map((i) => binary(atBroadcast(x, i), atBroadcast(xs[1]!, i)));

@@ -32,7 +32,7 @@ function c<K extends OpName>(op: K, attrs: AttrsOf<K>, ...operands: OperandSpec[
 }
 
 const unaryShapes = [[7], [2, 3, 5]];
-const unaryOps = ['neg', 'exp', 'tanh', 'sigmoid', 'erf', 'relu', 'gelu', 'gelu_tanh'] as const;
+const unaryOps = ['neg', 'exp', 'tanh', 'sigmoid', 'erf', 'relu', 'gelu', 'gelu_tanh', 'silu'] as const;
 const binaryOps = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
 
 export const OP_CASES: readonly OpCase[] = [

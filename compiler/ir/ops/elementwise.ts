@@ -70,6 +70,7 @@ export const unaryOps = {
   relu: unary('max(x, 0)', (x) => (x > 0 ? x : 0)),
   gelu: unary('x * Phi(x), exact (erf) form, as BERT', gelu, 8, TRANSCENDENTAL),
   gelu_tanh: unary('GELU, tanh approximation', geluTanh, 8, TRANSCENDENTAL),
+  silu: unary('x * sigmoid(x) (SiLU, swish), the gate of SwiGLU', (x) => x * sigmoid(x), 5, TRANSCENDENTAL),
 };
 
 export type UnaryOpName = keyof typeof unaryOps;
