@@ -57,7 +57,7 @@ export interface Backend {
   /** What to install to have it, for `tcc doctor` and for errors. */
   readonly install: string;
   /** The program's code for this backend (its kernels legalized for it by the caller), by file name relative to the program directory (for people to read). */
-  render(program: Program, kernels: readonly Kernel[]): Record<string, string>;
+  render(program: Program, kernels: readonly Kernel[]): Promise<Record<string, string>>;
   /** Whether it runs here (quick: sessions ask before opening). */
   probe(): Promise<BackendState>;
   /** A thorough check for `tcc doctor` (builds a small program where the backend builds code). */

@@ -83,7 +83,7 @@ export function legalizedFor(backend: Backend, kernels: readonly Kernel[]): Kern
 }
 
 /** A backend's readable files for a program (its kernels legalized for it first). */
-export const renderOn = (backend: Backend, program: Program, kernels: readonly Kernel[]): Record<string, string> =>
+export const renderOn = (backend: Backend, program: Program, kernels: readonly Kernel[]): Promise<Record<string, string>> =>
   backend.render(program, legalizedFor(backend, kernels));
 
 /** An executor on a backend for a checked program (its kernels legalized for it first). */

@@ -167,7 +167,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     writeAtomic(join(values.out, 'graph.json'), JSON.stringify(graphToJson(result.graph)) + '\n');
     // A program's sources are its own: stale kernels of an earlier compile go.
     for (const stale of BACKENDS.flatMap((b) => b.outputs)) rmSync(join(values.out, stale), { recursive: true, force: true });
-    files = programSources(compiled, target);
+    files = await programSources(compiled, target);
     for (const [file, text] of Object.entries(files)) {
       mkdirSync(dirname(join(values.out, file)), { recursive: true });
       writeAtomic(join(values.out, file), text);

@@ -67,6 +67,7 @@ export function buildProgram(graph: Graph, options: BuildOptions = {}): Compiled
  * to the program directory: for people to read (the runtime generates its
  * own from the kernel IR).
  */
-export function programSources(compiled: Pick<CompiledProgram, 'program' | 'kernels'>, target: string): Record<string, string> {
-  return Object.assign({}, ...backendsOf(target).map((b) => renderOn(b, compiled.program, compiled.kernels))) as Record<string, string>;
+export async function programSources(compiled: Pick<CompiledProgram, 'program' | 'kernels'>, target: string): Promise<Record<string, string>> {
+  const files = await Promise.all(backendsOf(target).map((b) => renderOn(b, compiled.program, compiled.kernels)));
+  return Object.assign({}, ...files) as Record<string, string>;
 }

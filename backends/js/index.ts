@@ -21,7 +21,7 @@ export const jsBackend: Backend = {
   capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: true, intrinsics: JS_INTRINSICS },
   install: 'nothing (it runs wherever Node does)',
   render(program, kernels) {
-    return { 'kernels.js': renderProgramJs(kernels, functionNames(kernels, PREFIX), program.model) };
+    return Promise.resolve({ 'kernels.js': renderProgramJs(kernels, functionNames(kernels, PREFIX), program.model) });
   },
   probe: () => Promise.resolve({ ok: true, found: `${typeof process === 'object' && process.versions?.node ? `Node ${process.versions.node}` : 'this browser'}` }),
   examine() {

@@ -77,7 +77,7 @@ function drawOnly(e: KExpr): boolean {
  * How a scope renders dropout's keep test, a draw below a constant: by
  * Threefry in place, or as a byte of the run's table of the stream's keep
  * tests against that constant (keepTable, drawn once per run:
- * backends/c/render.ts).
+ * backends/native/render.ts).
  */
 export type KeepTests = 'inline' | 'tables';
 

@@ -7,13 +7,13 @@ import { C_INTRINSICS } from './expr.js';
 import { hostProgram } from '../common/host-program.js';
 import { functionNames } from '../../kernel/hash.js';
 import { RunFailure } from '../../runtime/errors.js';
-import { renderProgramC } from './render.js';
 
 const PREFIX = 'f_';
 const NO_COMPILER = 'no C compiler found (cc, gcc or $CC)';
 
-/** The build tools, loaded only where they can run (Node). */
+/** The build tools and the renderer (which reads the C files beside it), loaded only where they can run (Node). */
 const build = () => import('./build.js');
+const renderer = () => import('./render.js');
 
 export const nativeBackend: Backend = {
   name: 'native',
@@ -24,7 +24,8 @@ export const nativeBackend: Backend = {
   outputs: ['kernels.c'],
   capabilities: { threads: true, systemCompiler: true, browser: false, findsNonFinite: false, intrinsics: C_INTRINSICS },
   install: 'install gcc (with libgomp for OpenMP)',
-  render(program, kernels) {
+  async render(program, kernels) {
+    const { renderProgramC } = await renderer();
     return { 'kernels.c': renderProgramC(program, kernels, functionNames(kernels, PREFIX)) };
   },
   async probe() {
@@ -37,7 +38,7 @@ export const nativeBackend: Backend = {
   },
   usesHostMemory: () => Promise.resolve(true),
   async open(program, kernels, options) {
-    const [{ findCompiler }, { NativeExecutor }] = await Promise.all([build(), import('./executor.js')]);
+    const [{ findCompiler }, { NativeExecutor }, { renderProgramC }] = await Promise.all([build(), import('./executor.js'), renderer()]);
     const toolchain = findCompiler();
     if (!toolchain) throw new RunFailure(NO_COMPILER);
     const fns = functionNames(kernels, PREFIX);

@@ -4,7 +4,7 @@
 // the kernels that differ only in their buffers and random streams (the
 // layers of a model) share it. A call table binds each kernel of the
 // program, in order, to its ranges of the two memory regions; Node-API entry
-// points run the table (prelude.ts).
+// points run the table (napi.c).
 //
 //   map        the space's loops, the outer ones split across threads, the
 //              innermost vectorized

@@ -20,7 +20,7 @@ export const webgpuBackend: Backend = {
   install: 'a GPU driver with Vulkan, Metal or D3D12 (on Linux without a GPU, Mesa\'s lavapipe)',
   render(_program, kernels) {
     const modules = renderProgramWgsl(kernels, functionNames(kernels, ''));
-    return Object.fromEntries([...modules].map(([fn, module]) => [`wgsl/${fn}.wgsl`, module.code]));
+    return Promise.resolve(Object.fromEntries([...modules].map(([fn, module]) => [`wgsl/${fn}.wgsl`, module.code])));
   },
   async probe() {
     try {

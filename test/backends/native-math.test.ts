@@ -1,5 +1,5 @@
-// The native backend's polynomial exp, tanh, erf and GELU (backends/c/
-// prelude.ts) against float64 over dense sweeps: the relative error bounds
+// The native backend's polynomial exp, tanh, erf and GELU (backends/native/
+// prelude.c) against float64 over dense sweeps: the relative error bounds
 // that the prelude states, where the function's value is a normal f32; and
 // the vectorized row maxima of the loss kernels on ties, NaN and -Infinity.
 

@@ -24,27 +24,27 @@ describe('native backend', () => {
     expect(await checkOp(test, 'infer', 99, 'native', 1e-5, atol(test))).toBeLessThanOrEqual(1);
   });
 
-  it('sums columns row by row (loop interchange), rows along the row, and one long sum in chunks across threads', () => {
+  it('sums columns row by row (loop interchange), rows along the row, and one long sum in chunks across threads', async () => {
     const g = new GraphBuilder('sums', 'infer', {});
     const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [300, 150] }).id;
     g.output('columns', g.add('sum', [x], { axes: [0], keepdims: false }).id);
     g.output('rows', g.add('sum', [x], { axes: [1], keepdims: false }).id);
     const long = g.add('input', [], { name: 'long', dtype: 'f32', shape: [300_000] }).id;
     g.output('total', g.add('sum', [long], { axes: [0], keepdims: false }).id);
-    const source = programSources(buildProgram(g.build()), 'cpu')['kernels.c']!;
+    const source = (await programSources(buildProgram(g.build()), 'cpu'))['kernels.c']!;
     expect(source.match(/double s0\[64\] = \{0\};/g)).toHaveLength(1);
     expect(source.match(/#pragma omp simd reduction\(\+:s0\)/g)).toHaveLength(1);
     expect(source.match(/#pragma omp simd reduction\(\+:p\)/g)).toHaveLength(1);
   });
 
-  it('packs B a column panel at a time as threads reach it where A\'s rows make one block, else whole first', () => {
+  it('packs B a column panel at a time as threads reach it where A\'s rows make one block, else whole first', async () => {
     const g = new GraphBuilder('products', 'infer', {});
     const w = g.add('input', [], { name: 'w', dtype: 'f32', shape: [64, 300] }).id;
     for (const [name, rows] of [['few', 152], ['many', 400]] as const) {
       const x = g.add('input', [], { name: `x_${name}`, dtype: 'f32', shape: [rows, 64] }).id;
       g.output(name, g.add('matmul', [x, w], { transpose_a: false, transpose_b: false }).id);
     }
-    const source = programSources(buildProgram(g.build()), 'cpu')['kernels.c']!;
+    const source = (await programSources(buildProgram(g.build()), 'cpu'))['kernels.c']!;
     expect(source.match(/float \*bp = tcc_local\(9, \(size_t\)TCC_NR \* 64\);/g)).toHaveLength(1);
     expect(source.match(/float \*pb = tcc_scratch\(1, /g)).toHaveLength(1);
   });
