@@ -1,11 +1,14 @@
 // `npm run bench [-- SECTION ...]`: every benchmark prints JSON lines on
 // stdout; a table of the medians goes to stderr. Sections: compile, fusion,
 // native, inference, training, webgpu (default: all of these), and large
-// (bert-large pretraining steps, which take a while: only when named).
+// (bert-large pretraining steps, which take a while: only when named), and
+// hashes (fingerprints of every backend's results, to compare across a
+// change that should not change numbers: only when named).
 // Timings are never asserted by tests.
 
 import { benchCompile } from './compile.js';
 import { benchFusion } from './fusion.js';
+import { benchHashes } from './hashes.js';
 import { benchLarge } from './large.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
@@ -78,7 +81,12 @@ async function webgpuSection(): Promise<void> {
   write('(matmul: GFLOP/s over back-to-back runs; inference: BertModel batch 1 × seq 128, ms including the readback, medians; pretrain: bert-tiny batch 8 × seq 128)');
 }
 
-const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection };
+async function hashesSection(): Promise<void> {
+  await benchHashes(progress);
+  write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
+}
+
+const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection };
 /** Sections run when none is named: all but the long one. */
 const DEFAULT = ['compile', 'fusion', 'native', 'inference', 'training', 'webgpu'];
 const chosen = process.argv.slice(2);

@@ -11,7 +11,7 @@ import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, pageBackend, runsOn } from './page.js';
+import { $, fail, fetchOk, pageBackend, runsOn, showBackendChooser } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
 interface PageSettings {
@@ -80,7 +80,8 @@ function show(result: PageResult): void {
 }
 
 async function main(): Promise<void> {
-  const { backend, note } = await pageBackend();
+  const { backend, note, choices } = await pageBackend();
+  showBackendChooser(backend, choices);
   const model = await load(backend);
   $('title').textContent = `tcc · ${model.program.model} on ${runsOn(backend)} (seq ${model.program.dims['seq']})`;
   $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;

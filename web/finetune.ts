@@ -20,7 +20,7 @@ import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
 import { Trainer } from '../train/trainer.js';
-import { $, fail, fetchOk, pageBackend, runsOn } from './page.js';
+import { $, fail, fetchOk, pageBackend, runsOn, showBackendChooser } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
 interface Settings {
@@ -123,7 +123,8 @@ async function download(model: Model): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { backend, note } = await pageBackend();
+  const { backend, note, choices } = await pageBackend();
+  showBackendChooser(backend, choices);
   const model = await load(backend);
   const { finetune } = model.settings;
   $('title').textContent = `tcc · fine-tune ${finetune.model} as a classifier of ${finetune.labels} labels on ${runsOn(backend)}`;

@@ -19,19 +19,37 @@ export function fail(e: unknown): void {
   $('status').textContent = message;
 }
 
-/** Where the page runs its kernels: the first backend that runs in a browser and here, a GPU's first; the note says what was passed over. */
-export async function pageBackend(): Promise<{ backend: Backend; note: string }> {
+/**
+ * Where the page runs its kernels: the backend that `?backend=NAME` asks
+ * for if it runs in this browser, else the first that does, a GPU's first.
+ * `note` says what was asked for or passed over and could not run;
+ * `choices` are every backend that runs here, for the chooser.
+ */
+export async function pageBackend(requested = new URLSearchParams(location.search).get('backend')): Promise<{ backend: Backend; note: string; choices: Backend[] }> {
   const candidates = BACKENDS.filter((b) => b.capabilities.browser).sort((a, b) => Number(b.device === 'gpu') - Number(a.device === 'gpu'));
-  const passed: string[] = [];
-  for (const backend of candidates) {
-    if (!(await backend.probe()).ok) {
-      passed.push(backend.title);
-      continue;
-    }
-    const where = backend.device === 'cpu' ? `on the CPU in this tab (${backend.title})` : `on ${backend.title}`;
-    return { backend, note: passed.length ? `${passed.join(', ')} is not available in this browser: running ${where}, slower` : '' };
-  }
-  throw new Error('no tcc backend runs in this browser');
+  const probed = await Promise.all(candidates.map(async (b) => ({ backend: b, runs: (await b.probe()).ok })));
+  const running = probed.filter((p) => p.runs).map((p) => p.backend);
+  const asked = requested === null ? undefined : BACKENDS.find((b) => b.name === requested);
+  const backend = asked && running.includes(asked) ? asked : running[0];
+  if (!backend) throw new Error('no tcc backend runs in this browser');
+  const passed = backend === asked ? [] : [
+    ...(requested === null ? [] : [asked ? asked.title : `'${requested}'`]),
+    ...probed.filter((p) => !p.runs && p.backend !== asked).map((p) => p.backend.title),
+  ];
+  const where = backend.device === 'cpu' ? `on the CPU in this tab (${backend.title})` : `on ${backend.title}`;
+  return { backend, note: passed.length ? `${passed.join(', ')} is not available in this browser: running ${where}, slower` : '', choices: running };
+}
+
+/** The chooser of where the kernels run: choosing reloads the page with ?backend=NAME. */
+export function showBackendChooser(current: Backend, choices: readonly Backend[]): void {
+  const select = $('backend') as HTMLSelectElement;
+  select.replaceChildren(...choices.map((b) => new Option(b.title, b.name, false, b === current)));
+  select.disabled = choices.length < 2;
+  select.onchange = () => {
+    const query = new URLSearchParams(location.search);
+    query.set('backend', select.value);
+    location.search = query.toString();
+  };
 }
 
 /** What the page's title says the kernels run on. */

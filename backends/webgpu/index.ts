@@ -5,7 +5,6 @@
 import type { Backend } from '../contract.js';
 import { WGSL_INTRINSICS } from './expr.js';
 import { functionNames } from '../../kernel/hash.js';
-import { renderProgramWgsl } from './render.js';
 
 const device = () => import('./device.js');
 
@@ -18,9 +17,10 @@ export const webgpuBackend: Backend = {
   outputs: ['wgsl'],
   capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: WGSL_INTRINSICS },
   install: 'a GPU driver with Vulkan, Metal or D3D12 (on Linux without a GPU, Mesa\'s lavapipe)',
-  render(_program, kernels) {
+  async render(_program, kernels) {
+    const { renderProgramWgsl } = await import('./render.js');
     const modules = renderProgramWgsl(kernels, functionNames(kernels, ''));
-    return Promise.resolve(Object.fromEntries([...modules].map(([fn, module]) => [`wgsl/${fn}.wgsl`, module.code])));
+    return Object.fromEntries([...modules].map(([fn, module]) => [`wgsl/${fn}.wgsl`, module.code]));
   },
   async probe() {
     try {

@@ -45,18 +45,19 @@ describe.runIf(ready)('the web page', () => {
     expect(predictions.map((p) => p.position)).toEqual([5, 9]);
 
     const { server, url } = await startServer(serveOptions(dir, { port: '0' }));
-    // With WebGPU, and without it (the page then runs on the CPU in the tab).
-    for (const webgpu of [true, false]) {
+    // With WebGPU, without it (the page then runs on the CPU in the tab), and with it but the CPU chosen.
+    for (const { webgpu, query } of [{ webgpu: true, query: '' }, { webgpu: false, query: '' }, { webgpu: true, query: '?backend=js' }]) {
+      const onGpu = webgpu && !query;
       const browser = await launchWebGpuChromium({ webgpu });
       try {
-        const { page, problems } = await openTccPage(browser, url);
+        const { page, problems } = await openTccPage(browser, url + query);
         await page.fill('#text', TEXT);
         await page.click('#run');
         await page.waitForFunction(() => (window as { tccResult?: unknown; tccError?: string }).tccResult || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
         const result = await page.evaluate(() => (window as { tccResult?: PageResult }).tccResult);
         expect(problems).toEqual([]);
         expect(result).toBeDefined();
-        expect(result!.adapter).toMatch(webgpu ? /^webgpu \(/ : /^cpu \(JavaScript\)$/);
+        expect(result!.adapter).toMatch(onGpu ? /^webgpu \(/ : /^cpu \(JavaScript\)$/);
         expect(result!.tokens).toEqual(encoding.tokens.filter((_, i) => encoding.attention_mask[i]));
         expect(result!.predictions.map((p) => p.position)).toEqual([5, 9]);
         result!.predictions.forEach((p, i) => {
@@ -66,8 +67,17 @@ describe.runIf(ready)('the web page', () => {
         // What the page shows: the tokens and the predictions.
         expect(await page.locator('#tokens .token').count()).toBe(result!.tokens.length);
         expect(await page.locator('#predictions').innerText()).toContain(`${predictions[0]!.top[0]!.token} ${predictions[0]!.top[0]!.probability.toFixed(3)}`);
-        expect(await page.locator('#timing').innerText()).toMatch(webgpu ? /^forward pass [\d.]+ ms on webgpu/ : /^forward pass [\d.]+ ms on cpu \(JavaScript\)/);
+        expect(await page.locator('#timing').innerText()).toMatch(onGpu ? /^forward pass [\d.]+ ms on webgpu/ : /^forward pass [\d.]+ ms on cpu \(JavaScript\)/);
         if (!webgpu) expect(await page.locator('#adapter').innerText()).toMatch(/^WebGPU is not available in this browser.*: running on the CPU in this tab/);
+        // The chooser offers what runs in this browser; choosing reloads the page on it.
+        expect(await page.locator('#backend option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(webgpu ? ['webgpu', 'js'] : ['js']);
+        if (query) {
+          expect(await page.locator('#backend').inputValue()).toBe('js');
+          await page.selectOption('#backend', 'webgpu');
+          await page.waitForURL(/backend=webgpu/);
+          await page.waitForFunction(() => (window as { tccReady?: boolean; tccError?: string }).tccReady || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
+          expect(await page.locator('#adapter').innerText()).toMatch(/^webgpu \(/);
+        }
       } finally {
         await browser.close();
       }
