@@ -9,6 +9,7 @@
 import { benchCompile } from './compile.js';
 import { benchFusion } from './fusion.js';
 import { benchHashes } from './hashes.js';
+import { benchWasm } from './wasm.js';
 import { benchLarge } from './large.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
@@ -86,7 +87,14 @@ async function hashesSection(): Promise<void> {
   write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
 }
 
-const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection };
+async function wasmSection(): Promise<void> {
+  const records = await benchWasm(progress);
+  write(`\n${row(['product', 'engine', 'GFLOP/s', 'peer GFLOP/s', 'time ratio'], 22)}`);
+  for (const r of records) write(`${row([r.model, r.backend.slice(0, 20), r.value, r.peer_value ?? '-', r.ratio ?? '-'], 22)}`);
+  write('(bert-base\'s products at 128 rows, medians of interleaved rounds, input in and output out included; ratio: time against the peer (onnxruntime-web\'s for wasm, wasm\'s for js))');
+}
+
+const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection };
 /** Sections run when none is named: all but the long one. */
 const DEFAULT = ['compile', 'fusion', 'native', 'inference', 'training', 'webgpu'];
 const chosen = process.argv.slice(2);

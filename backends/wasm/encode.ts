@@ -1,0 +1,227 @@
+// The WebAssembly binary format, as much of it as tcc's generated modules
+// use: value and function types, an imported memory, functions with
+// locals, exports, and a code writer for the instructions (scalar, control
+// and 128-bit SIMD). Emitting bytes directly keeps the backend free of a
+// toolchain: a browser tab generates its modules as Node does.
+
+export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
+
+const VALTYPE: Readonly<Record<ValType, number>> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
+
+/** Unsigned LEB128. */
+export function uleb(n: number, out: number[] = []): number[] {
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+  return out;
+}
+
+/** Signed LEB128 of a 32-bit integer. */
+export function sleb(n: number, out: number[] = []): number[] {
+  n |= 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+const utf8 = (s: string): number[] => [...new TextEncoder().encode(s)];
+const vec = (items: readonly number[][]): number[] => [...uleb(items.length), ...items.flat()];
+const named = (s: string): number[] => [...uleb(utf8(s).length), ...utf8(s)];
+
+/** A function's instructions. Locals are numbered after the parameters, in the order `local` makes them. */
+export class Code {
+  readonly bytes: number[] = [];
+  private readonly locals: ValType[] = [];
+
+  constructor(readonly params: readonly ValType[]) {}
+
+  /** A new local of the type; returns its index. */
+  local(type: ValType): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+
+  private op(...bytes: number[]): this {
+    this.bytes.push(...bytes);
+    return this;
+  }
+
+  private simd(opcode: number, ...immediates: number[]): this {
+    return this.op(0xfd, ...uleb(opcode), ...immediates);
+  }
+
+  // control
+  block(body: () => void): this { this.op(0x02, 0x40); body(); return this.op(0x0b); }
+  loop(body: () => void): this { this.op(0x03, 0x40); body(); return this.op(0x0b); }
+  /** if (the i32 on the stack) then [else]. */
+  ifElse(then: () => void, otherwise?: () => void): this {
+    this.op(0x04, 0x40);
+    then();
+    if (otherwise) {
+      this.op(0x05);
+      otherwise();
+    }
+    return this.op(0x0b);
+  }
+  br(depth: number): this { return this.op(0x0c, ...uleb(depth)); }
+  brIf(depth: number): this { return this.op(0x0d, ...uleb(depth)); }
+  call(fn: number): this { return this.op(0x10, ...uleb(fn)); }
+  drop(): this { return this.op(0x1a); }
+  select(): this { return this.op(0x1b); }
+
+  // locals
+  get(i: number): this { return this.op(0x20, ...uleb(i)); }
+  set(i: number): this { return this.op(0x21, ...uleb(i)); }
+  tee(i: number): this { return this.op(0x22, ...uleb(i)); }
+
+  // memory: the address is on the stack, `offset` a constant byte offset
+  i32Load(offset = 0): this { return this.op(0x28, 2, ...uleb(offset)); }
+  f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
+  i32Store(offset = 0): this { return this.op(0x36, 2, ...uleb(offset)); }
+  f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
+  v128Load(offset = 0): this { return this.simd(0x00, 4, ...uleb(offset)); }
+  v128Store(offset = 0): this { return this.simd(0x0b, 4, ...uleb(offset)); }
+  /** Loads an f32 and splats it to four lanes. */
+  v128Load32Splat(offset = 0): this { return this.simd(0x09, 2, ...uleb(offset)); }
+
+  // constants
+  i32(value: number): this { return this.op(0x41, ...sleb(value)); }
+  f32(value: number): this {
+    const bytes = new Uint8Array(new Float32Array([value]).buffer);
+    return this.op(0x43, ...bytes);
+  }
+  v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
+
+  // i32
+  i32Eqz(): this { return this.op(0x45); }
+  i32Eq(): this { return this.op(0x46); }
+  i32Ne(): this { return this.op(0x47); }
+  i32LtS(): this { return this.op(0x48); }
+  i32LtU(): this { return this.op(0x49); }
+  i32GtS(): this { return this.op(0x4a); }
+  i32LeS(): this { return this.op(0x4c); }
+  i32GeS(): this { return this.op(0x4e); }
+  i32Add(): this { return this.op(0x6a); }
+  i32Sub(): this { return this.op(0x6b); }
+  i32Mul(): this { return this.op(0x6c); }
+  i32DivS(): this { return this.op(0x6d); }
+  i32DivU(): this { return this.op(0x6e); }
+  i32RemS(): this { return this.op(0x6f); }
+  i32RemU(): this { return this.op(0x70); }
+  i32And(): this { return this.op(0x71); }
+  i32Or(): this { return this.op(0x72); }
+  i32Xor(): this { return this.op(0x73); }
+  i32Shl(): this { return this.op(0x74); }
+  i32ShrS(): this { return this.op(0x75); }
+  i32ShrU(): this { return this.op(0x76); }
+  i32Rotl(): this { return this.op(0x77); }
+
+  // f32
+  f32Eq(): this { return this.op(0x5b); }
+  f32Lt(): this { return this.op(0x5d); }
+  f32Gt(): this { return this.op(0x5e); }
+  f32Abs(): this { return this.op(0x8b); }
+  f32Neg(): this { return this.op(0x8c); }
+  f32Floor(): this { return this.op(0x8e); }
+  f32Trunc(): this { return this.op(0x8f); }
+  f32Nearest(): this { return this.op(0x90); }
+  f32Sqrt(): this { return this.op(0x91); }
+  f32Add(): this { return this.op(0x92); }
+  f32Sub(): this { return this.op(0x93); }
+  f32Mul(): this { return this.op(0x94); }
+  f32Div(): this { return this.op(0x95); }
+  f32Min(): this { return this.op(0x96); }
+  f32Max(): this { return this.op(0x97); }
+  /** f32 → i32, saturating (no trap on NaN or overflow). */
+  i32TruncSatF32S(): this { return this.op(0xfc, 0x00); }
+  f32ConvertI32S(): this { return this.op(0xb2); }
+  f32ConvertI32U(): this { return this.op(0xb3); }
+  i32ReinterpretF32(): this { return this.op(0xbc); }
+  f32ReinterpretI32(): this { return this.op(0xbe); }
+
+  // f32x4
+  f32x4Splat(): this { return this.simd(0x13); }
+  f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  f32x4Add(): this { return this.simd(0xe4); }
+  f32x4Sub(): this { return this.simd(0xe5); }
+  f32x4Mul(): this { return this.simd(0xe6); }
+
+  /** The function body: its locals, run-length coded by type, then the instructions. */
+  encode(): number[] {
+    const runs: number[][] = [];
+    for (const t of this.locals) {
+      const last = runs[runs.length - 1];
+      if (last && last[1] === VALTYPE[t]) last[0]!++;
+      else runs.push([1, VALTYPE[t]]);
+    }
+    const body = [...vec(runs.map(([n, t]) => [...uleb(n!), t!])), ...this.bytes, 0x0b];
+    return [...uleb(body.length), ...body];
+  }
+}
+
+export interface MemoryImport {
+  readonly module: string;
+  readonly name: string;
+  /** Pages of 64 KiB. */
+  readonly initial: number;
+  readonly maximum?: number;
+  /** A SharedArrayBuffer behind it, for threads (needs a maximum). */
+  readonly shared?: boolean;
+}
+
+interface FunctionDef {
+  readonly name: string;
+  readonly type: number;
+  readonly code: Code;
+  readonly exported: boolean;
+}
+
+/** A module of functions over one imported memory. */
+export class ModuleBuilder {
+  private readonly types: string[] = [];
+  private readonly typeBytes: number[][] = [];
+  private readonly functions: FunctionDef[] = [];
+
+  constructor(private readonly memory: MemoryImport) {}
+
+  private typeOf(params: readonly ValType[], results: readonly ValType[]): number {
+    const key = `${params.join(',')}->${results.join(',')}`;
+    let index = this.types.indexOf(key);
+    if (index < 0) {
+      index = this.types.push(key) - 1;
+      this.typeBytes.push([0x60, ...vec(params.map((p) => [VALTYPE[p]])), ...vec(results.map((r) => [VALTYPE[r]]))]);
+    }
+    return index;
+  }
+
+  /** Adds a function; `build` writes its body. Returns its index (for calls). */
+  func(name: string, params: readonly ValType[], results: readonly ValType[], build: (code: Code) => void, exported = true): number {
+    const code = new Code(params);
+    build(code);
+    return this.functions.push({ name, type: this.typeOf(params, results), code, exported }) - 1;
+  }
+
+  encode(): Uint8Array<ArrayBuffer> {
+    const section = (id: number, content: number[]) => [id, ...uleb(content.length), ...content];
+    const m = this.memory;
+    const limits = m.shared ? [0x03, ...uleb(m.initial), ...uleb(m.maximum!)] : m.maximum === undefined ? [0x00, ...uleb(m.initial)] : [0x01, ...uleb(m.initial), ...uleb(m.maximum)];
+    const bytes = [
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+      ...section(1, vec(this.typeBytes)),
+      ...section(2, vec([[...named(m.module), ...named(m.name), 0x02, ...limits]])),
+      ...section(3, vec(this.functions.map((f) => uleb(f.type)))),
+      ...section(7, vec(this.functions.flatMap((f, i) => (f.exported ? [[...named(f.name), 0x00, ...uleb(i)]] : [])))),
+      ...section(10, vec(this.functions.map((f) => f.code.encode()))),
+    ];
+    return new Uint8Array(bytes);
+  }
+}

@@ -1,0 +1,128 @@
+// `npm run bench -- wasm`: the WebAssembly backend's packed GEMM (SIMD,
+// emitted by tcc from TypeScript) on bert-base's four products at 128 rows,
+// beside the same module after binaryen's -O3, onnxruntime-web's MatMul
+// over an initializer (its wasm backend with SIMD, in Node, one thread) and
+// tcc's JavaScript backend. Each engine is warmed up (V8 compiles wasm with
+// its baseline compiler first and its optimizing one after some calls),
+// then timed in interleaved rounds, input in and output out included;
+// medians. Threads come with the backend's worker pool.
+
+import { GraphBuilder } from '../compiler/ir/graph.js';
+import { exportOnnx } from '../compiler/export/onnx.js';
+import { buildProgram } from '../compiler/program.js';
+import { runPipeline } from '../compiler/passes/pipeline.js';
+import { initParams } from '../runtime/init.js';
+import { openSession } from '../runtime/session.js';
+import { ModuleBuilder } from '../backends/wasm/encode.js';
+import { emitGemmFor, emitPack, packedBytes } from '../backends/wasm/gemm.js';
+import { emit, median, round, type Record_ } from './stats.js';
+
+const PRODUCTS: readonly [number, number, number][] = [[128, 768, 2304], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
+const MR = 4;
+const ROUNDS = 5;
+const PER_ROUND = 8;
+
+type Work = () => unknown;
+
+/** Untimed calls until V8 has had the chance to optimize (50 calls or a second). */
+async function warmUp(work: Work): Promise<void> {
+  const start = performance.now();
+  for (let i = 0; i < 50 && performance.now() - start < 1000; i++) await work();
+}
+
+/** Durations of each engine's work, in interleaved rounds. */
+async function interleaved(works: readonly Work[]): Promise<number[][]> {
+  const times = works.map((): number[] => []);
+  for (const w of works) await warmUp(w);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, w] of works.entries()) {
+      for (let j = 0; j < PER_ROUND; j++) {
+        const start = performance.now();
+        await w();
+        times[i]!.push(performance.now() - start);
+      }
+    }
+  }
+  return times;
+}
+
+/** One product as a wasm module of tcc's GEMM, B packed once: returns a run (A in, product, C out). */
+async function wasmProduct(bytes: Uint8Array<ArrayBuffer>, m: number, k: number, n: number, a: Float32Array, b: Float32Array): Promise<() => Float32Array> {
+  const bytesNeeded = 4 * (m * k + k * n + m * n) + packedBytes(k, n);
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytesNeeded / 65536) + 1 });
+  const instance = await WebAssembly.instantiate(new WebAssembly.Module(bytes), { env: { memory } });
+  const exports = instance.exports as Record<string, (...args: number[]) => void>;
+  const [A, B, P] = [0, 4 * m * k, 4 * (m * k + k * n)];
+  const C = P + packedBytes(k, n);
+  new Float32Array(memory.buffer, B, k * n).set(b);
+  exports['pack_b']!(B, n, 1, k, n, P);
+  return () => {
+    new Float32Array(memory.buffer, A, m * k).set(a);
+    exports['gemm']!(A, P, C);
+    return new Float32Array(memory.buffer, C, m * n).slice();
+  };
+}
+
+function gemmModule(m: number, k: number, n: number): Uint8Array<ArrayBuffer> {
+  const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
+  emitPack(mod);
+  emitGemmFor(mod, { m, n, k, strideM: k, strideK: 1, ldc: n }, MR, 'gemm');
+  return mod.encode();
+}
+
+async function optimized(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const binaryen = (await import('binaryen')).default;
+  const module = binaryen.readBinary(bytes);
+  module.setFeatures(binaryen.Features.All);
+  binaryen.setOptimizeLevel(3);
+  module.optimize();
+  const out = new Uint8Array(module.emitBinary());
+  module.dispose();
+  return out;
+}
+
+export async function benchWasm(progress: (line: string) => void): Promise<Record_[]> {
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = 1;
+  const peerName = `onnxruntime-web ${ort.env.versions.web} (wasm, SIMD, 1 thread)`;
+  const records: Record_[] = [];
+  for (const [m, k, n] of PRODUCTS) {
+    progress(`product ${m}×${k}×${n}…`);
+    const a = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+    const b = Float32Array.from({ length: k * n }, (_, i) => ((i * 104729) % 1000) / 25000 - 0.02);
+    const emitted = gemmModule(m, k, n);
+    const ours = await wasmProduct(emitted, m, k, n, a, b);
+    const oursOptimized = await wasmProduct(await optimized(emitted), m, k, n, a, b);
+
+    const g = new GraphBuilder('product', 'infer', {});
+    const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [m, k] }).id;
+    const w = g.add('param', [], { name: 'w', shape: [k, n], init: 'normal', std: 0.02 }).id;
+    g.output('y', g.add('matmul', [x, w], { transpose_a: false, transpose_b: false }).id);
+    const source = g.build();
+    const onnx = await ort.InferenceSession.create(exportOnnx(source, { w: b }).model, { executionProviders: ['wasm'] });
+    const feeds = { x: new ort.Tensor('float32', a, [m, k]) };
+    const js = await openSession(buildProgram(runPipeline(source, { fuse: true }).graph), { backend: 'js' });
+    js.setParams({ ...initParams(js.program.params, 0), w: b });
+
+    // The same numbers first: every engine's product against onnxruntime's.
+    const want = (await onnx.run(feeds))['y']!.data as Float32Array;
+    const got = [ours(), oursOptimized(), (await js.run({ x: a }))['y']!.data as Float32Array];
+    const worst = got.reduce((w, v) => v.reduce((x, value, i) => Math.max(x, Math.abs(value - want[i]!)), w), 0);
+    if (!(worst < 1e-3)) throw new Error(`product ${m}×${k}×${n}: the engines differ by ${worst}`);
+
+    const [t0, t1, t2, t3] = await interleaved([ours, oursOptimized, () => onnx.run(feeds), () => js.run({ x: a })]);
+    await onnx.release();
+    js.destroy();
+    const gflops = (ms: number) => round((2 * m * k * n) / ms / 1e6, 1);
+    const [emittedMs, optimizedMs, peerMs, jsMs] = [t0!, t1!, t2!, t3!].map(median) as [number, number, number, number];
+    const base = { bench: 'wasm-gemm', model: `${m}x${k}x${n}`, batch: 1, seq: m, metric: 'gflops', unit: 'GFLOP/s', repeats: t0!.length } as const;
+    const rows: Record_[] = [
+      { ...base, backend: `wasm (emitted, ${MR}×8 tiles)`, value: gflops(emittedMs), peer: peerName, peer_value: gflops(peerMs), ratio: round(emittedMs / peerMs, 3) },
+      { ...base, backend: 'wasm (emitted, then binaryen -O3)', value: gflops(optimizedMs), peer: peerName, peer_value: gflops(peerMs), ratio: round(optimizedMs / peerMs, 3) },
+      { ...base, backend: 'js', value: gflops(jsMs), peer: 'wasm (emitted)', peer_value: gflops(emittedMs), ratio: round(jsMs / emittedMs, 1) },
+    ];
+    for (const r of rows) emit(r);
+    records.push(...rows);
+  }
+  return records;
+}

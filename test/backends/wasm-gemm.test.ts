@@ -1,0 +1,115 @@
+// The wasm backend's first pieces: the binary encoder's integers, and the
+// packed SIMD GEMM against a float64 product on shapes with every kind of
+// remainder (rows past the last whole tile, columns past the last whole
+// panel, k of 0 and 1) and with A and B read through strides (transposed).
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ModuleBuilder, sleb, uleb } from '../../backends/wasm/encode.js';
+import { emitGemmFor, emitPack, packedBytes, type GemmShape } from '../../backends/wasm/gemm.js';
+import { rng } from '../helpers/random.js';
+
+/** Decodes LEB128 as the WebAssembly spec defines it. */
+function decode(bytes: readonly number[], signed: boolean): number {
+  let result = 0n;
+  let shift = 0n;
+  let byte = 0;
+  for (const b of bytes) {
+    byte = b;
+    result |= BigInt(b & 0x7f) << shift;
+    shift += 7n;
+  }
+  if (signed && byte & 0x40) result -= 1n << shift;
+  return Number(result);
+}
+
+describe('the wasm encoder', () => {
+  it('writes LEB128 integers that decode to themselves, in the fewest bytes', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => {
+      const bytes = uleb(n);
+      expect(decode(bytes, false)).toBe(n);
+      expect(bytes.length).toBe(Math.max(1, Math.ceil(Math.log2(n + 1) / 7)));
+    }));
+    fc.assert(fc.property(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (n) => {
+      expect(decode(sleb(n), true)).toBe(n);
+    }));
+  });
+});
+
+interface Case {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+  readonly mr: number;
+}
+
+async function product(c: Case): Promise<number> {
+  const { m, n, k, transposeA, transposeB, mr } = c;
+  const shape: GemmShape = { m, n, k, strideM: transposeA ? 1 : k, strideK: transposeA ? m : 1, ldc: n };
+  const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
+  emitPack(mod);
+  emitGemmFor(mod, shape, mr, 'gemm');
+  const bytes = 4 * (m * k + k * n + m * n) + packedBytes(k, n);
+  const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
+  const instance = await WebAssembly.instantiate(new WebAssembly.Module(mod.encode()), { env: { memory } });
+  const exports = instance.exports as Record<string, (...args: number[]) => void>;
+  const next = rng(m * 1000 + n * 10 + k);
+  const a = Float32Array.from({ length: m * k }, () => next() * 2 - 1);
+  const b = Float32Array.from({ length: k * n }, () => next() * 2 - 1);
+  const [A, B, P] = [0, 4 * m * k, 4 * (m * k + k * n)];
+  const C = P + packedBytes(k, n);
+  new Float32Array(memory.buffer, A, m * k).set(a);
+  new Float32Array(memory.buffer, B, k * n).set(b);
+  new Float32Array(memory.buffer, C, m * n).fill(NaN);
+  exports['pack_b']!(B, transposeB ? 1 : n, transposeB ? k : 1, k, n, P);
+  exports['gemm']!(A, P, C);
+  const got = new Float32Array(memory.buffer, C, m * n);
+  let worst = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      let scale = 0;
+      for (let p = 0; p < k; p++) {
+        const x = a[transposeA ? p * m + i : i * k + p]! * b[transposeB ? j * k + p : p * n + j]!;
+        sum += x;
+        scale += Math.abs(x);
+      }
+      // f32 accumulation: within k·ε of the sum of magnitudes.
+      worst = Math.max(worst, Math.abs(got[i * n + j]! - sum) / (1e-30 + Math.max(scale, 1e-6) * Math.max(k, 1) * 2 ** -23));
+    }
+  }
+  return worst;
+}
+
+describe('the wasm GEMM', () => {
+  const cases: Case[] = [];
+  for (const mr of [4, 6]) {
+    for (const [m, n, k] of [[1, 1, 1], [4, 8, 16], [13, 21, 37], [6, 7, 1], [5, 16, 0], [33, 40, 64], [2, 3, 200]] as const) {
+      cases.push({ m, n, k, transposeA: false, transposeB: false, mr });
+      cases.push({ m, n, k, transposeA: true, transposeB: true, mr });
+    }
+  }
+  it.each(cases.map((c) => [`${c.m}×${c.k}·${c.k}×${c.n}${c.transposeA ? ' Aᵀ' : ''}${c.transposeB ? ' Bᵀ' : ''} (${c.mr}-row tiles)`, c] as const))('%s equals the float64 product within f32 accumulation', async (_, c) => {
+    expect(await product(c)).toBeLessThanOrEqual(1);
+  });
+
+  it('stores nothing outside C', async () => {
+    const shape: GemmShape = { m: 5, n: 11, k: 3, strideM: 3, strideK: 1, ldc: 11 };
+    const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
+    emitPack(mod);
+    emitGemmFor(mod, shape, 4, 'gemm');
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const instance = await WebAssembly.instantiate(new WebAssembly.Module(mod.encode()), { env: { memory } });
+    const exports = instance.exports as Record<string, (...args: number[]) => void>;
+    const f = new Float32Array(memory.buffer);
+    f.fill(7);
+    const [A, B, P, C] = [0, 64, 256, 1024];
+    exports['pack_b']!(B, 11, 1, 3, 11, P);
+    exports['gemm']!(A, P, C);
+    expect(f[C / 4 - 1]).toBe(7);
+    expect(f[C / 4 + 5 * 11]).toBe(7);
+    expect(f[C / 4]).toBe(3 * 49);
+  });
+});
