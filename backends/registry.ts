@@ -11,12 +11,13 @@ import type { Executor } from '../runtime/executor.js';
 import type { Program } from '../runtime/program.js';
 import { jsBackend } from './js/index.js';
 import { nativeBackend } from './native/index.js';
+import { wasmBackend } from './wasm/index.js';
 import { webgpuBackend } from './webgpu/index.js';
 
 export type { Backend, BackendState, Capabilities, OpenOptions } from './contract.js';
 
 /** In order of preference among those of a device: the first that runs here is the default. */
-export const BACKENDS: readonly Backend[] = [nativeBackend, jsBackend, webgpuBackend];
+export const BACKENDS: readonly Backend[] = [nativeBackend, wasmBackend, jsBackend, webgpuBackend];
 
 /** The portable reference, which runs anywhere and opens at once: what a session runs when not told otherwise. */
 export const REFERENCE: Backend = jsBackend;

@@ -33,7 +33,8 @@ const CASES = [
 /** Rounds of tcc's steps and PyTorch's, taken in turn so that both see the same phases of a shared machine. */
 const ROUNDS = 3;
 
-export type Backend = 'js' | 'native' | 'webgpu';
+/** A registered backend's name. */
+export type Backend = string;
 
 interface TorchRun { step_seconds: number[]; threads: number; torch: string }
 

@@ -1,11 +1,14 @@
-// `npm run bench -- wasm`: the WebAssembly backend's packed GEMM (SIMD,
-// emitted by tcc from TypeScript) on bert-base's four products at 128 rows,
-// beside the same module after binaryen's -O3, onnxruntime-web's MatMul
-// over an initializer (its wasm backend with SIMD, in Node, one thread) and
-// tcc's JavaScript backend. Each engine is warmed up (V8 compiles wasm with
-// its baseline compiler first and its optimizing one after some calls),
-// then timed in interleaved rounds, input in and output out included;
-// medians. Threads come with the backend's worker pool.
+// `npm run bench -- wasm`: the WebAssembly backend beside onnxruntime-web's
+// wasm backend (SIMD, in Node, one thread: tcc's wasm backend has one so
+// far) on the same ONNX export, and beside tcc's JavaScript backend:
+//   - BERT encoders (bert-tiny, bert-small, bert-base) at 1 × 128;
+//   - bert-tiny pretraining steps (batch 8 × 128), tokens per second;
+//   - bert-base's four products at 128 rows alone, with the module also
+//     after binaryen's -O3 (the question the backend's design asked:
+//     emit from TypeScript, or build through binaryen).
+// Each engine is warmed up (V8 compiles wasm with its baseline compiler
+// first and its optimizing one after some calls), then timed in
+// interleaved rounds, inputs in and outputs out included; medians.
 
 import { GraphBuilder } from '../compiler/ir/graph.js';
 import { exportOnnx } from '../compiler/export/onnx.js';
@@ -15,6 +18,8 @@ import { initParams } from '../runtime/init.js';
 import { openSession } from '../runtime/session.js';
 import { ModuleBuilder } from '../backends/wasm/encode.js';
 import { emitGemmFor, emitPack, packedBytes } from '../backends/wasm/gemm.js';
+import { encoderSource } from './inference.js';
+import { pretrainingTokensPerSecond } from './training.js';
 import { emit, median, round, type Record_ } from './stats.js';
 
 const PRODUCTS: readonly [number, number, number][] = [[128, 768, 2304], [128, 768, 768], [128, 768, 3072], [128, 3072, 768]];
@@ -31,7 +36,7 @@ async function warmUp(work: Work): Promise<void> {
 }
 
 /** Durations of each engine's work, in interleaved rounds. */
-async function interleaved(works: readonly Work[]): Promise<number[][]> {
+async function interleaved(works: readonly (() => unknown)[]): Promise<number[][]> {
   const times = works.map((): number[] => []);
   for (const w of works) await warmUp(w);
   for (let r = 0; r < ROUNDS; r++) {
@@ -81,11 +86,60 @@ async function optimized(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<Arr
   return out;
 }
 
+type Ort = typeof import('onnxruntime-web');
+
+const ENCODERS: readonly { model: string; repeats: number; js: boolean }[] = [
+  { model: 'bert-tiny', repeats: 40, js: true },
+  { model: 'bert-small', repeats: 16, js: true },
+  { model: 'bert-base', repeats: 8, js: false },
+];
+
+/** BERT encoders at 1 × 128: tcc's wasm backend, onnxruntime-web on the same export, tcc's JavaScript backend (bert-base's takes seconds a call: left out). */
+async function benchEncoders(ort: Ort, peerName: string, progress: (line: string) => void): Promise<Record_[]> {
+  const records: Record_[] = [];
+  const SEQ = 128;
+  for (const { model, js } of ENCODERS) {
+    progress(`encoder ${model} 1 × ${SEQ}…`);
+    const source = encoderSource(model, 1);
+    const compiled = buildProgram(runPipeline(source, { fuse: true }).graph);
+    const params = initParams(compiled.program.params, 0);
+    const ids = Int32Array.from({ length: SEQ }, (_, i) => (i === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
+    const inputs = { input_ids: ids, token_type_ids: new Int32Array(SEQ), attention_mask: new Int32Array(SEQ).fill(1) };
+    const wasm = await openSession(compiled, { backend: 'wasm' });
+    wasm.setParams(params);
+    const onnx = await ort.InferenceSession.create(exportOnnx(source, params).model, { executionProviders: ['wasm'] });
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int64', BigInt64Array.from(data, BigInt), [1, SEQ])]));
+    const reference = js ? await openSession(compiled, { backend: 'js' }) : undefined;
+    reference?.setParams(params);
+    const works = [() => wasm.run(inputs), () => onnx.run(feeds), ...(reference ? [() => reference.run(inputs)] : [])];
+    const [ours, peer, slow] = (await interleaved(works)).map(median) as [number, number, number | undefined];
+    await onnx.release();
+    wasm.destroy();
+    reference?.destroy();
+    const base = { bench: 'wasm-encoder', model, backend: 'wasm', batch: 1, seq: SEQ, metric: 'latency_ms', unit: 'ms' } as const;
+    const rows: Record_[] = [{ ...base, value: round(ours), peer: peerName, peer_value: round(peer), ratio: round(ours / peer, 3) }];
+    if (slow !== undefined) rows.push({ ...base, backend: 'js', value: round(slow), peer: 'wasm', peer_value: round(ours), ratio: round(slow / ours, 1) });
+    for (const r of rows) emit(r);
+    records.push(...rows);
+  }
+  return records;
+}
+
+/** bert-tiny pretraining (batch 8 × 128, MLM + NSP, AdamW): tokens per second on wasm and on JavaScript. */
+async function benchPretraining(progress: (line: string) => void): Promise<Record_[]> {
+  progress('pretraining bert-tiny on wasm and JavaScript…');
+  const ours = await pretrainingTokensPerSecond('bert-tiny', 'wasm', 5);
+  const js = await pretrainingTokensPerSecond('bert-tiny', 'js', 3);
+  const record: Record_ = { bench: 'wasm-pretrain', model: 'bert-tiny', backend: 'wasm', batch: 8, seq: 128, metric: 'tokens_per_s', value: round(ours, 1), unit: 'tokens/s', peer: 'js', peer_value: round(js, 1), ratio: round(ours / js, 1) };
+  emit(record);
+  return [record];
+}
+
 export async function benchWasm(progress: (line: string) => void): Promise<Record_[]> {
   const ort = await import('onnxruntime-web');
   ort.env.wasm.numThreads = 1;
   const peerName = `onnxruntime-web ${ort.env.versions.web} (wasm, SIMD, 1 thread)`;
-  const records: Record_[] = [];
+  const records: Record_[] = [...(await benchEncoders(ort, peerName, progress)), ...(await benchPretraining(progress))];
   for (const [m, k, n] of PRODUCTS) {
     progress(`product ${m}×${k}×${n}…`);
     const a = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);

@@ -62,6 +62,14 @@ export class Code {
   // control
   block(body: () => void): this { this.op(0x02, 0x40); body(); return this.op(0x0b); }
   loop(body: () => void): this { this.op(0x03, 0x40); body(); return this.op(0x0b); }
+  /** if (the i32 on the stack) then else, leaving a value of `type`. */
+  ifValue(type: ValType, then: () => void, otherwise: () => void): this {
+    this.op(0x04, VALTYPE[type]);
+    then();
+    this.op(0x05);
+    otherwise();
+    return this.op(0x0b);
+  }
   /** if (the i32 on the stack) then [else]. */
   ifElse(then: () => void, otherwise?: () => void): this {
     this.op(0x04, 0x40);
@@ -88,6 +96,8 @@ export class Code {
   f32Load(offset = 0): this { return this.op(0x2a, 2, ...uleb(offset)); }
   i32Store(offset = 0): this { return this.op(0x36, 2, ...uleb(offset)); }
   f32Store(offset = 0): this { return this.op(0x38, 2, ...uleb(offset)); }
+  f64Load(offset = 0): this { return this.op(0x2b, 3, ...uleb(offset)); }
+  f64Store(offset = 0): this { return this.op(0x39, 3, ...uleb(offset)); }
   v128Load(offset = 0): this { return this.simd(0x00, 4, ...uleb(offset)); }
   v128Store(offset = 0): this { return this.simd(0x0b, 4, ...uleb(offset)); }
   /** Loads an f32 and splats it to four lanes. */
@@ -98,6 +108,10 @@ export class Code {
   f32(value: number): this {
     const bytes = new Uint8Array(new Float32Array([value]).buffer);
     return this.op(0x43, ...bytes);
+  }
+  f64(value: number): this {
+    const bytes = new Uint8Array(new Float64Array([value]).buffer);
+    return this.op(0x44, ...bytes);
   }
   v128Zero(): this { return this.simd(0x0c, ...new Array<number>(16).fill(0)); }
 
@@ -127,6 +141,7 @@ export class Code {
 
   // f32
   f32Eq(): this { return this.op(0x5b); }
+  f32Ne(): this { return this.op(0x5c); }
   f32Lt(): this { return this.op(0x5d); }
   f32Gt(): this { return this.op(0x5e); }
   f32Abs(): this { return this.op(0x8b); }
@@ -144,6 +159,15 @@ export class Code {
   /** f32 → i32, saturating (no trap on NaN or overflow). */
   i32TruncSatF32S(): this { return this.op(0xfc, 0x00); }
   f32ConvertI32S(): this { return this.op(0xb2); }
+  f32DemoteF64(): this { return this.op(0xb6); }
+  f64PromoteF32(): this { return this.op(0xbb); }
+  f64ConvertI32S(): this { return this.op(0xb7); }
+  f64Add(): this { return this.op(0xa0); }
+  f64Sub(): this { return this.op(0xa1); }
+  f64Mul(): this { return this.op(0xa2); }
+  f64Div(): this { return this.op(0xa3); }
+  f64Gt(): this { return this.op(0x64); }
+  f64Lt(): this { return this.op(0x63); }
   f32ConvertI32U(): this { return this.op(0xb3); }
   i32ReinterpretF32(): this { return this.op(0xbc); }
   f32ReinterpretI32(): this { return this.op(0xbe); }
@@ -178,6 +202,12 @@ export interface MemoryImport {
   readonly shared?: boolean;
 }
 
+interface FunctionImport {
+  readonly module: string;
+  readonly name: string;
+  readonly type: number;
+}
+
 interface FunctionDef {
   readonly name: string;
   readonly type: number;
@@ -190,6 +220,7 @@ export class ModuleBuilder {
   private readonly types: string[] = [];
   private readonly typeBytes: number[][] = [];
   private readonly functions: FunctionDef[] = [];
+  private readonly imports: FunctionImport[] = [];
 
   constructor(private readonly memory: MemoryImport) {}
 
@@ -203,11 +234,17 @@ export class ModuleBuilder {
     return index;
   }
 
+  /** Imports a host function (before any function is defined: imports come first in the index space). Returns its index. */
+  importFunc(module: string, name: string, params: readonly ValType[], results: readonly ValType[]): number {
+    if (this.functions.length) throw new Error('imports must come before the module\'s own functions');
+    return this.imports.push({ module, name, type: this.typeOf(params, results) }) - 1;
+  }
+
   /** Adds a function; `build` writes its body. Returns its index (for calls). */
   func(name: string, params: readonly ValType[], results: readonly ValType[], build: (code: Code) => void, exported = true): number {
     const code = new Code(params);
     build(code);
-    return this.functions.push({ name, type: this.typeOf(params, results), code, exported }) - 1;
+    return this.imports.length + this.functions.push({ name, type: this.typeOf(params, results), code, exported }) - 1;
   }
 
   encode(): Uint8Array<ArrayBuffer> {
@@ -217,9 +254,9 @@ export class ModuleBuilder {
     const bytes = [
       0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
       ...section(1, vec(this.typeBytes)),
-      ...section(2, vec([[...named(m.module), ...named(m.name), 0x02, ...limits]])),
+      ...section(2, vec([...this.imports.map((f) => [...named(f.module), ...named(f.name), 0x00, ...uleb(f.type)]), [...named(m.module), ...named(m.name), 0x02, ...limits]])),
       ...section(3, vec(this.functions.map((f) => uleb(f.type)))),
-      ...section(7, vec(this.functions.flatMap((f, i) => (f.exported ? [[...named(f.name), 0x00, ...uleb(i)]] : [])))),
+      ...section(7, vec(this.functions.flatMap((f, i) => (f.exported ? [[...named(f.name), 0x00, ...uleb(this.imports.length + i)]] : [])))),
       ...section(10, vec(this.functions.map((f) => f.code.encode()))),
     ];
     return new Uint8Array(bytes);

@@ -1,4 +1,4 @@
-// The native and WebGPU backends against the JavaScript backend on whole
+// Every registered backend against the JavaScript reference on whole
 // models: a BERT forward pass with padding, and 20 AdamW steps of
 // bert-tiny's architecture (over a 2,000-word vocabulary, to keep the suite
 // quick) with dropout on, the same Threefry masks on all, give the same
@@ -8,15 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { modelsDir, specFiles } from '../helpers/cli.js';
 import { compileFile } from '../../compiler/compile.js';
 import { buildProgram } from '../../compiler/program.js';
-import { findCompiler } from '../../backends/native/build.js';
+import { BACKENDS, REFERENCE } from '../../backends/registry.js';
 import { initParams } from '../../runtime/init.js';
 import { openSession, type Session } from '../../runtime/session.js';
 import { Trainer } from '../../train/trainer.js';
-import { hasWebGpu } from '../helpers/webgpu.js';
 import { rng } from '../helpers/random.js';
 import { closeness } from './op-table.js';
 
-type Backend = 'js' | 'native' | 'webgpu';
+type Backend = string;
 
 async function session(file: string, backend: Backend, options: { batch: number; seq: number; mode: 'infer' | 'train' }): Promise<Session> {
   const { graph } = compileFile(file, options);
@@ -47,10 +46,8 @@ function batchOf(next: () => number, batch: number, seq: number, vocab: number) 
   };
 }
 
-const backends: { backend: Backend; available: boolean }[] = [
-  { backend: 'native', available: findCompiler() !== null },
-  { backend: 'webgpu', available: await hasWebGpu() },
-];
+/** Every registered backend but the reference, where it runs. */
+const backends = await Promise.all(BACKENDS.filter((b) => b !== REFERENCE).map(async (b) => ({ backend: b.name, available: (await b.probe()).ok })));
 
 describe.each(backends.filter((b) => b.available))('$backend on whole models', ({ backend }) => {
   it('runs a BERT forward pass (MLM and NSP heads, padding) with the JavaScript backend\'s outputs', async () => {

@@ -1,5 +1,5 @@
 // tcc doctor: every piece checked, what is missing said with its cost; a
-// machine without a C compiler is told that CPU code falls back to JavaScript.
+// machine without a C compiler is told that CPU code falls back to WebAssembly.
 
 import { describe, expect, it } from 'vitest';
 import { resetCompilerProbe } from '../../backends/native/build.js';
@@ -27,7 +27,7 @@ describe('tcc doctor', () => {
     try {
       const text = await tcc('doctor');
       expect(text.stdout).toMatch(/^missing native +no C compiler found \(cc, gcc or \$CC\)$/m);
-      expect(text.stdout).toMatch(/without it: --backend cpu runs JavaScript instead of native code; install gcc/);
+      expect(text.stdout).toMatch(/without it: --backend cpu runs WebAssembly instead of native code; install gcc/);
       expect(text.stdout).toMatch(/pieces? missing; tcc runs without them/);
     } finally {
       process.env['PATH'] = path;

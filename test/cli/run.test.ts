@@ -68,7 +68,7 @@ describe('tcc run', () => {
     expectInterpreterOutputs(out, graph, weights);
   });
 
-  it('runs JavaScript instead, saying so in one line, where no C compiler is on the PATH', async () => {
+  it('runs WebAssembly instead, saying so in one line, where no C compiler is on the PATH', async () => {
     const { spec, dir, graph, weights, inputsFile } = setup();
     writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(weights));
     const out = join(dir, 'out.safetensors');
@@ -85,8 +85,8 @@ describe('tcc run', () => {
       resetCompilerProbe();
     }
     expect(result.code).toBe(0);
-    expect(result.stderr.split('\n').filter((l) => /C compiler/.test(l))).toEqual(['no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code']);
-    expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu \(JavaScript\), weights /);
+    expect(result.stderr.split('\n').filter((l) => /C compiler/.test(l))).toEqual(['no C compiler found (cc, gcc or $CC): running the WebAssembly backend instead of native code']);
+    expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu \(WebAssembly SIMD, 1 thread\), weights /);
     expectInterpreterOutputs(out, graph, weights);
   });
 

@@ -45,7 +45,7 @@ describe.runIf(ready)('the web page', () => {
     expect(predictions.map((p) => p.position)).toEqual([5, 9]);
 
     const { server, url } = await startServer(serveOptions(dir, { port: '0' }));
-    // With WebGPU, without it (the page then runs on the CPU in the tab), and with it but the CPU chosen.
+    // With WebGPU, without it (the page then runs WebAssembly in the tab), and with it but JavaScript chosen.
     for (const { webgpu, query } of [{ webgpu: true, query: '' }, { webgpu: false, query: '' }, { webgpu: true, query: '?backend=js' }]) {
       const onGpu = webgpu && !query;
       const browser = await launchWebGpuChromium({ webgpu });
@@ -57,7 +57,7 @@ describe.runIf(ready)('the web page', () => {
         const result = await page.evaluate(() => (window as { tccResult?: PageResult }).tccResult);
         expect(problems).toEqual([]);
         expect(result).toBeDefined();
-        expect(result!.adapter).toMatch(onGpu ? /^webgpu \(/ : /^cpu \(JavaScript\)$/);
+        expect(result!.adapter).toMatch(onGpu ? /^webgpu \(/ : query ? /^cpu \(JavaScript\)$/ : /^cpu \(WebAssembly SIMD, 1 thread\)$/);
         expect(result!.tokens).toEqual(encoding.tokens.filter((_, i) => encoding.attention_mask[i]));
         expect(result!.predictions.map((p) => p.position)).toEqual([5, 9]);
         result!.predictions.forEach((p, i) => {
@@ -67,10 +67,10 @@ describe.runIf(ready)('the web page', () => {
         // What the page shows: the tokens and the predictions.
         expect(await page.locator('#tokens .token').count()).toBe(result!.tokens.length);
         expect(await page.locator('#predictions').innerText()).toContain(`${predictions[0]!.top[0]!.token} ${predictions[0]!.top[0]!.probability.toFixed(3)}`);
-        expect(await page.locator('#timing').innerText()).toMatch(onGpu ? /^forward pass [\d.]+ ms on webgpu/ : /^forward pass [\d.]+ ms on cpu \(JavaScript\)/);
+        expect(await page.locator('#timing').innerText()).toMatch(onGpu ? /^forward pass [\d.]+ ms on webgpu/ : query ? /^forward pass [\d.]+ ms on cpu \(JavaScript\)/ : /^forward pass [\d.]+ ms on cpu \(WebAssembly/);
         if (!webgpu) expect(await page.locator('#adapter').innerText()).toMatch(/^WebGPU is not available in this browser.*: running on the CPU in this tab/);
         // The chooser offers what runs in this browser; choosing reloads the page on it.
-        expect(await page.locator('#backend option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(webgpu ? ['webgpu', 'js'] : ['js']);
+        expect(await page.locator('#backend option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(webgpu ? ['webgpu', 'wasm', 'js'] : ['wasm', 'js']);
         if (query) {
           expect(await page.locator('#backend').inputValue()).toBe('js');
           await page.selectOption('#backend', 'webgpu');

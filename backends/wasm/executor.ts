@@ -1,0 +1,77 @@
+// The wasm executor: one WebAssembly memory holds the program (the
+// persistent region, the planned arena, each kernel's random streams and
+// the kernels' scratch), the module's kernel functions are called in order
+// with the byte addresses of their ranges, and the updates are copies
+// inside the memory. Reads and writes are typed-array views of it, as on
+// the other CPU backends.
+
+import { HostMemory } from '../common/host-memory.js';
+import type { HostProgram } from '../common/host-program.js';
+import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
+import type { BufferRange } from '../../runtime/program.js';
+import { erf } from '../../numerics/scalar.js';
+import type { WasmProgram } from './render.js';
+
+const PAGE = 65536;
+const ALIGN = 64;
+
+const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+
+/** The host functions the modules import. */
+const MATH = { exp: Math.exp, log: Math.log, tanh: Math.tanh, erf, sin: Math.sin, cos: Math.cos, pow: Math.pow };
+
+type KernelFn = (...args: number[]) => void;
+
+export class WasmExecutor implements Executor {
+  readonly backend = 'wasm';
+  readonly device = 'cpu (WebAssembly SIMD, 1 thread)';
+  private readonly memory: HostMemory;
+  private readonly bytes: Uint8Array;
+  private readonly calls: { fn: KernelFn; args: number[]; streams: number }[];
+  private readonly updates: { from: number; to: number; bytes: number }[];
+  private readonly scratch: number;
+
+  static async create(program: HostProgram, rendered: WasmProgram): Promise<WasmExecutor> {
+    // Layout: the persistent region, the arena, the stream lists, the scratch.
+    const persistent = ALIGN;
+    const arena = alignUp(persistent + program.persistentBytes);
+    const streams = alignUp(arena + program.arenaBytes);
+    const streamWords = program.kernels.reduce((n, k) => n + (k.streams?.length ?? 0), 0);
+    const scratch = alignUp(streams + 4 * streamWords);
+    const pages = Math.ceil((scratch + rendered.scratchBytes) / PAGE) + 1;
+    const memory = new WebAssembly.Memory({ initial: pages });
+    const instance = await WebAssembly.instantiate(new WebAssembly.Module(rendered.bytes), { env: { memory }, math: MATH });
+    return new WasmExecutor(program, instance.exports as Record<string, KernelFn>, memory.buffer, { persistent, arena, streams, scratch });
+  }
+
+  private constructor(program: HostProgram, exports: Record<string, KernelFn>, buffer: ArrayBuffer, at: { persistent: number; arena: number; streams: number; scratch: number }) {
+    this.memory = new HostMemory(program, { buffer, bases: { persistent: at.persistent, arena: at.arena } });
+    this.bytes = new Uint8Array(buffer);
+    this.scratch = at.scratch;
+    const words = new Int32Array(buffer);
+    let next = at.streams;
+    this.calls = program.kernels.map((k) => {
+      const fn = exports[k.fn];
+      if (!fn) throw new Error(`kernel ${k.name}: function ${k.fn} is missing from the program's module`);
+      const streams = next;
+      for (const s of k.streams ?? []) words[(next += 4) / 4 - 1] = s;
+      return { fn, args: k.args.map((r) => this.memory.byteOffset(r)), streams };
+    });
+    this.updates = program.updates.map((u) => ({ from: this.memory.byteOffset(u.from), to: this.memory.byteOffset(u.to), bytes: 4 * u.from.size }));
+  }
+
+  write(range: BufferRange, data: ArrayLike<number>): void {
+    this.memory.write(range, data);
+  }
+
+  run(ctx: RunContext = { seed: 0, step: 0 }): void {
+    for (const call of this.calls) call.fn(...call.args, ctx.seed, ctx.step, call.streams, this.scratch);
+    for (const u of this.updates) this.bytes.copyWithin(u.to, u.from, u.from + u.bytes);
+  }
+
+  read(ranges: readonly BufferRange[]): Promise<CpuArray[]> {
+    return this.memory.read(ranges);
+  }
+
+  destroy(): void {}
+}
