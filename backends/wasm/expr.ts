@@ -1,9 +1,9 @@
 // Kernel expressions → WebAssembly instructions. f32 values are f32, i32
 // values i32, booleans i32 0 or 1. A scope (a loop body) first computes the
 // subexpressions its roots use more than once into locals, as every
-// renderer's scopes do; exp, log, tanh, erf, sin, cos and pow are the
-// host's (imported; V8 calls Math's own without leaving wasm), and the
-// random draws are Threefry-2x32 in wasm, bit for bit the other backends'.
+// renderer's scopes do; exp, tanh and erf are polynomials in wasm
+// (math.ts), log, sin, cos and pow the host's (imported), and the random
+// draws are Threefry-2x32 in wasm, bit for bit the other backends'.
 
 import { notLegalized } from '../../kernel/composite.js';
 import { rangeOf, sharedNodes, type KExpr, type ScalarType, type Space } from '../../kernel/ir.js';
@@ -16,6 +16,8 @@ export type HostMath = (typeof HOST_MATH)[number];
 /** Function indices a kernel body calls. */
 export interface Helpers {
   readonly math: Readonly<Record<HostMath, number>>;
+  /** exp, tanh and erf in wasm (f32 → f32): the hot ones. */
+  readonly fast: Readonly<Record<'exp' | 'tanh' | 'erf', number>>;
   /** uniform01(seed, stream, step, element) → f32. */
   readonly uniform01: number;
 }
@@ -156,7 +158,10 @@ export class WasmExprs {
         c.tee(t).f32(0).get(t).f32(0).f32Gt().select();
         return;
       }
-      case 'exp': case 'log': case 'tanh': case 'erf': case 'sin': case 'cos':
+      case 'exp': case 'tanh': case 'erf':
+        c.call(this.frame.helpers.fast[e.fn]);
+        return;
+      case 'log': case 'sin': case 'cos':
         this.host(e.fn);
         return;
       default: notLegalized(e.fn);

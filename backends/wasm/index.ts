@@ -38,6 +38,6 @@ export const wasmBackend: Backend = {
   async open(program, kernels) {
     const [{ WasmExecutor }, { renderProgramWasm }] = await Promise.all([import('./executor.js'), import('./render.js')]);
     const fns = functionNames(kernels, PREFIX);
-    return WasmExecutor.create(hostProgram(program, fns), renderProgramWasm(kernels, fns));
+    return WasmExecutor.create({ ...hostProgram(program, fns), mode: program.mode }, kernels, renderProgramWasm(kernels, fns));
   },
 };

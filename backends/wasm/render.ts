@@ -10,8 +10,9 @@
 //              a local for `let`), then the stores and the element stores
 //   matmul     per batch: operands read in place when they are plain views
 //              (any strides), else computed into scratch with their
-//              prologue; B packed into panels; the SIMD GEMM (gemm.ts) into
-//              scratch; the epilogue per element
+//              prologue; B packed into panels (a parameter of an inference
+//              program once, kept by the executor until it is written); the
+//              SIMD GEMM (gemm.ts) into scratch; the epilogue per element
 //   attention  per query row, one pass over the keys with an online
 //              softmax; backward from the saved log-sum-exp, dk and dv
 //              accumulated in scratch
@@ -21,6 +22,7 @@ import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, LossKernel, M
 import { ModuleBuilder, type Code, type ValType } from './encode.js';
 import { HOST_MATH, WasmExprs, type Frame, type Helpers, type HostMath } from './expr.js';
 import { emitGemmFor, emitPack, packedBytes } from './gemm.js';
+import { emitErf, emitExp, emitTanh } from './math.js';
 import { emitUniform01 } from './threefry.js';
 
 /** Rows per GEMM tile: measured best with two vectors of columns (npm run bench -- wasm). */
@@ -63,7 +65,14 @@ interface KernelParams {
   readonly step: number;
   readonly streams: number;
   readonly scratch: number;
+  /** Where this call keeps B packed across runs (a parameter's, in an inference program; 0: pack into scratch each run): a word, the generation it was packed for, then the panels from byte 64. */
+  readonly packs: number;
+  /** The executor's count of parameter writes: packs of an older generation are stale. */
+  readonly generation: number;
 }
+
+/** Bytes before the packed panels in a call's pack area (its generation word, padded to the alignment). */
+export const PACK_HEADER = 64;
 
 /** What one kernel's body is written with. */
 class KernelWriter {
@@ -202,6 +211,7 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
   const shape = packsA ? { strideM: k.k, strideK: 1 } : { strideM: av!.rowStride, strideK: av!.colStride };
   const gemm = emitGemmFor(mod, { m: k.m, n: k.n, k: k.k, ldc: k.n, ...shape }, MR, `${k.name}_gemm`);
   const aBase = c.local('i32');
+  const packed = c.local('i32');
   loops(c, k.batch, (batch) => {
     // A: in place, or computed into scratch with its prologue.
     if (packsA) {
@@ -231,18 +241,35 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
         c.f32Store();
       }));
       w.scratchAt(bAt);
-      c.i32(k.n).i32(1);
+      c.i32(k.n).i32(1).i32(k.k).i32(k.n);
+      w.scratchAt(packedAt);
+      c.call(w.helpers.packB);
+      w.scratchAt(packedAt);
+      c.set(packed);
     } else {
       const bv = k.b.view!;
-      viewBase(c, k.b, batch);
-      w.elementAddress(bv.arg);
-      c.i32(bv.rowStride).i32(bv.colStride);
+      const pack = (into: () => void) => {
+        viewBase(c, k.b, batch);
+        w.elementAddress(bv.arg);
+        c.i32(bv.rowStride).i32(bv.colStride).i32(k.k).i32(k.n);
+        into();
+        c.call(w.helpers.packB);
+      };
+      const { packs, generation } = w.params;
+      // A parameter kept packed by the executor (packs ≠ 0): packed again only after a write; else into scratch.
+      c.get(packs).ifElse(() => {
+        c.get(packs).i32Load().get(generation).i32Ne().ifElse(() => {
+          pack(() => c.get(packs).i32(PACK_HEADER).i32Add());
+          c.get(packs).get(generation).i32Store();
+        });
+        c.get(packs).i32(PACK_HEADER).i32Add().set(packed);
+      }, () => {
+        pack(() => w.scratchAt(packedAt));
+        w.scratchAt(packedAt);
+        c.set(packed);
+      });
     }
-    c.i32(k.k).i32(k.n);
-    w.scratchAt(packedAt);
-    c.call(w.helpers.packB);
-    c.get(aBase);
-    w.scratchAt(packedAt);
+    c.get(aBase).get(packed);
     w.scratchAt(cAt);
     c.call(gemm);
     // The epilogue per element of C.
@@ -296,8 +323,10 @@ function zeroF64(w: KernelWriter, offset: number, count: number): void {
   });
 }
 
+/** fn of the f64 on the stack: the host's log, or e^x through the wasm f32 exp (its accuracy is f32's). */
 function host(w: KernelWriter, fn: HostMath): void {
-  w.c.call(w.helpers.math[fn]);
+  if (fn === 'exp') w.c.f32DemoteF64().call(w.helpers.fast.exp).f64PromoteF32();
+  else w.c.call(w.helpers.math[fn]);
 }
 
 function renderAttention(w: KernelWriter, k: AttentionKernel): void {
@@ -373,6 +402,110 @@ function renderAttention(w: KernelWriter, k: AttentionKernel): void {
         c.get(top).get(sum);
         host(w, 'log');
         c.f64Add().f32DemoteF64().f32Store();
+      }
+    });
+  });
+}
+
+/** Whether attention's rows are contiguous and its widths whole vectors: the SIMD forward then applies. */
+function vectorRows(k: AttentionKernel): boolean {
+  const rows = [k.q, k.k, ...(k.v ? [k.v] : [])].every((o) => o.view!.colStride === 1);
+  return rows && k.depth % 4 === 0 && k.depthV % 4 === 0;
+}
+
+/** The byte address of row `row` of a contiguous-row operand view into `into`. */
+function rowAddress(w: KernelWriter, o: Operand, base: number, row: number, into: number): void {
+  const v = o.view!;
+  w.c.get(base).get(row).i32(v.rowStride).i32Mul().i32Add();
+  w.elementAddress(v.arg);
+  w.c.set(into);
+}
+
+/**
+ * The forward pass with f32x4 vectors where rows are contiguous: q·k four
+ * lanes at a time (summed across lanes at the end), the output row kept in
+ * f32 vectors, rescaled and accumulated four channels at a time.
+ */
+function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
+  const { c } = w;
+  const oAt = 0;
+  w.scratchBytes.push(4 * k.depthV);
+  const [qb, kb, vb, qRow, kRow, vRow, lane] = Array.from({ length: 7 }, () => c.local('i32'));
+  const [top, sum, s, e] = [c.local('f32'), c.local('f32'), c.local('f32'), c.local('f32')];
+  const [vacc, factor] = [c.local('v128'), c.local('v128')];
+  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  /** o[4·ch …] ← o[4·ch …] · factor (+ the vector `plus` pushes, if any). */
+  const update = (plus?: () => void) => counted(c, ch, k.depthV / 4, () => {
+    w.scratchAt(oAt);
+    c.get(ch).i32(4).i32Shl().i32Add().tee(lane);
+    c.get(lane).v128Load().get(factor).f32x4Mul();
+    if (plus) {
+      plus();
+      c.f32x4Add();
+    }
+    c.v128Store();
+  });
+  loops(c, k.batch, (batch) => {
+    for (const [local, o] of [[qb, k.q], [kb, k.k], ...(k.v ? [[vb, k.v] as const] : [])] as const) {
+      viewBase(c, o, batch);
+      c.set(local);
+    }
+    const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
+    const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
+    counted(c, i, k.queries, () => {
+      rowAddress(w, k.q, qb, i, qRow);
+      c.f32(-Infinity).set(top).f32(0).set(sum);
+      counted(c, ch, k.depthV / 4, () => {
+        w.scratchAt(oAt);
+        c.get(ch).i32(4).i32Shl().i32Add().v128Zero().v128Store();
+      });
+      counted(c, j, k.keys, () => {
+        rowAddress(w, k.k, kb, j, kRow);
+        c.v128Zero().set(vacc);
+        counted(c, ch, k.depth / 4, () => {
+          c.get(vacc);
+          c.get(qRow).get(ch).i32(4).i32Shl().i32Add().v128Load();
+          c.get(kRow).get(ch).i32(4).i32Shl().i32Add().v128Load();
+          c.f32x4Mul().f32x4Add().set(vacc);
+        });
+        c.get(vacc).f32x4ExtractLane(0).get(vacc).f32x4ExtractLane(1).f32Add().get(vacc).f32x4ExtractLane(2).get(vacc).f32x4ExtractLane(3).f32Add().f32Add().set(w.acc());
+        const scope = scores.open([k.score, ...(k.keep ? [k.keep] : [])]);
+        scope.emit(k.score);
+        c.set(s);
+        c.get(s).get(top).f32Gt().ifElse(() => {
+          c.get(top).get(s).f32Sub().call(w.helpers.fast.exp).tee(e);
+          c.get(sum).f32Mul().set(sum);
+          c.get(e).f32x4Splat().set(factor);
+          update();
+          c.get(s).set(top);
+        });
+        c.get(s).get(top).f32Sub().call(w.helpers.fast.exp).set(e);
+        c.get(sum).get(e).f32Add().set(sum);
+        if (k.v) {
+          if (k.keep) {
+            c.get(e);
+            scope.emit(k.keep);
+            c.f32Mul().set(e);
+          }
+          rowAddress(w, k.v, vb, j, vRow);
+          c.f32(1).f32x4Splat().set(factor);
+          update(() => c.get(e).f32x4Splat().get(vRow).get(ch).i32(4).i32Shl().i32Add().v128Load().f32x4Mul());
+        }
+      });
+      const out = k.out;
+      if (out) {
+        counted(c, ch, k.depthV, () => {
+          const o = outs.open([out.index]);
+          o.address(out.arg, out.index);
+          w.scratchAt(oAt);
+          c.get(ch).i32(2).i32Shl().i32Add().f32Load().get(sum).f32Div().f32Store();
+        });
+      }
+      const lse = k.lse;
+      if (lse) {
+        const l = outs.open([lse.index]);
+        l.address(lse.arg, lse.index);
+        c.get(top).get(sum).f64PromoteF32().call(w.helpers.math.log).f32DemoteF64().f32Add().f32Store();
       }
     });
   });
@@ -601,7 +734,7 @@ const RENDER: { readonly [K in Kernel['kind']]: (w: KernelWriter, k: Extract<Ker
   map: renderMap,
   reduce: renderReduce,
   matmul: renderMatmul,
-  attention: renderAttention,
+  attention: (w, k) => (vectorRows(k) ? renderAttentionSimd(w, k) : renderAttention(w, k)),
   attention_grad: renderAttentionGrad,
   scatter: renderScatter,
   loss: renderLoss,
@@ -611,17 +744,19 @@ const RENDER: { readonly [K in Kernel['kind']]: (w: KernelWriter, k: Extract<Ker
 export function renderProgramWasm(kernels: readonly Kernel[], fns: readonly string[]): WasmProgram {
   const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
   const math = Object.fromEntries(HOST_MATH.map((name) => [name, mod.importFunc('math', name, name === 'pow' ? ['f64', 'f64'] : ['f64'], ['f64'])])) as Record<HostMath, number>;
-  const helpers: KernelHelpers = { math, uniform01: emitUniform01(mod), packB: emitPack(mod) };
+  const exp = emitExp(mod);
+  const fast = { exp, tanh: emitTanh(mod, exp), erf: emitErf(mod, exp) };
+  const helpers: KernelHelpers = { math, fast, uniform01: emitUniform01(mod), packB: emitPack(mod) };
   let scratchBytes = 0;
   const done = new Set<string>();
   kernels.forEach((k, index) => {
     const fn = fns[index]!;
     if (done.has(fn)) return;
     done.add(fn);
-    const types: ValType[] = [...k.args.map((): ValType => 'i32'), 'i32', 'i32', 'i32', 'i32'];
+    const types: ValType[] = [...k.args.map((): ValType => 'i32'), 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'];
     mod.func(fn, types, [], (c) => {
       const n = k.args.length;
-      const params: KernelParams = { args: k.args.map((_, i) => i), seed: n, step: n + 1, streams: n + 2, scratch: n + 3 };
+      const params: KernelParams = { args: k.args.map((_, i) => i), seed: n, step: n + 1, streams: n + 2, scratch: n + 3, packs: n + 4, generation: n + 5 };
       const w = new KernelWriter(mod, c, k, params, helpers);
       (RENDER[k.kind] as (w: KernelWriter, k: Kernel) => void)(w, k);
       scratchBytes = Math.max(scratchBytes, ...w.scratchBytes);

@@ -1,7 +1,9 @@
 // The native backend's polynomial exp, tanh, erf and GELU (backends/native/
-// prelude.c) against float64 over dense sweeps: the relative error bounds
-// that the prelude states, where the function's value is a normal f32; and
-// the vectorized row maxima of the loss kernels on ties, NaN and -Infinity.
+// prelude.c), and the wasm backend's ports of the first three
+// (backends/wasm/math.ts), against float64 over dense sweeps: the relative
+// error bounds that the prelude states, where the function's value is a
+// normal f32; and the vectorized row maxima of the loss kernels on ties,
+// NaN and -Infinity.
 
 import { describe, expect, it } from 'vitest';
 import { findCompiler } from '../../backends/native/build.js';
@@ -15,11 +17,11 @@ import { openSession } from '../../runtime/session.js';
 const POINTS = 40_001;
 
 /** f over a sweep of [lo, hi] on the native backend, and its worst relative error against `exact`. */
-async function worstRelativeError(op: string, lo: number, hi: number, exact: (x: number) => number): Promise<{ error: number; at: number }> {
+async function worstRelativeError(backend: string, op: string, lo: number, hi: number, exact: (x: number) => number): Promise<{ error: number; at: number }> {
   const g = new GraphBuilder('sweep', 'infer', {});
   const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [POINTS] });
   g.output('y', g.add(op as 'exp', [x.id], {} as never).id);
-  const session = await openSession(buildProgram(g.build()), { backend: 'native' });
+  const session = await openSession(buildProgram(g.build()), { backend });
   const xs = Float32Array.from({ length: POINTS }, (_, i) => lo + ((hi - lo) * i) / (POINTS - 1));
   const ys = (await session.run({ x: xs }))['y']!.data;
   session.destroy();
@@ -35,15 +37,26 @@ async function worstRelativeError(op: string, lo: number, hi: number, exact: (x:
 
 const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
 
+const POLYNOMIALS = [
+  ['exp', -87, 88.7, Math.exp, 2e-7],
+  ['tanh', -12, 12, Math.tanh, 4e-7],
+  ['erf', -6, 6, erf, 4e-7],
+] as const;
+
 describe.runIf(findCompiler() !== null)('native transcendental functions', () => {
   it.each([
-    ['exp', -87, 88.7, Math.exp, 2e-7],
-    ['tanh', -12, 12, Math.tanh, 4e-7],
-    ['erf', -6, 6, erf, 4e-7],
+    ...POLYNOMIALS,
     // Below −5 the float64 reference itself loses its digits (1 + erf cancels); tcc's GELU goes through erfc.
     ['gelu', -5, 9, gelu, 3e-6],
   ] as const)('%s on [%d, %d]', async (op, lo, hi, exact, bound) => {
-    const { error, at } = await worstRelativeError(op, lo, hi, exact);
+    const { error, at } = await worstRelativeError('native', op, lo, hi, exact);
+    expect(error, `worst at x = ${at}`).toBeLessThanOrEqual(bound);
+  });
+});
+
+describe('wasm transcendental functions', () => {
+  it.each(POLYNOMIALS)('%s on [%d, %d]', async (op, lo, hi, exact, bound) => {
+    const { error, at } = await worstRelativeError('wasm', op, lo, hi, exact);
     expect(error, `worst at x = ${at}`).toBeLessThanOrEqual(bound);
   });
 });
