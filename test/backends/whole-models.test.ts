@@ -79,3 +79,16 @@ describe.each(backends.filter((b) => b.available))('$backend on whole models', (
     gpu.session.destroy();
   }, 180_000);
 });
+
+describe.runIf(backends.filter((b) => b.available && b.backend !== REFERENCE.name).length >= 2)('two compiled backends on one model', () => {
+  it('give each other\'s BERT forward pass within 1e-4 (the first two that run here besides the reference)', async () => {
+    const [first, second] = backends.filter((b) => b.available).map((b) => b.backend);
+    const shape = { batch: 2, seq: 16, mode: 'infer' as const };
+    const [a, b] = [await session('models/bert-tiny.yaml', first!, shape), await session('models/bert-tiny.yaml', second!, shape)];
+    const { labels: _l, next_sentence_label: _n, ...inputs } = batchOf(rng(6), 2, 16, 30522);
+    const [x, y] = [await a.run(inputs), await b.run(inputs)];
+    for (const name of Object.keys(x)) expect(closeness(y[name]!.data, x[name]!.data, 1e-4, 1e-4), `${first} against ${second}: ${name}`).toBeLessThanOrEqual(1);
+    a.destroy();
+    b.destroy();
+  });
+});

@@ -18,7 +18,7 @@ import type { PageResult } from '../../web/app.js';
 import { closeness } from '../backends/op-table.js';
 import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
-import { CHROMIUM, launchWebGpuChromium, openTccPage } from '../helpers/browser.js';
+import { CHROMIUM, launchWebGpuChromium, openTccPage, screenshotDir } from '../helpers/browser.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', '.', 'the', 'cook', 'runner', 'sings', 'reads', 'paints', 'run', '##s', '##ing', '##er', 'a', 'song', 'book'];
 const TEXT = 'The runner sings a [MASK] . the cook [MASK] a book .';
@@ -68,7 +68,10 @@ describe.runIf(ready)('the web page', () => {
         expect(await page.locator('#tokens .token').count()).toBe(result!.tokens.length);
         expect(await page.locator('#predictions').innerText()).toContain(`${predictions[0]!.top[0]!.token} ${predictions[0]!.top[0]!.probability.toFixed(3)}`);
         expect(await page.locator('#timing').innerText()).toMatch(onGpu ? /^forward pass [\d.]+ ms on webgpu/ : query ? /^forward pass [\d.]+ ms on cpu \(JavaScript\)/ : /^forward pass [\d.]+ ms on cpu \(WebAssembly/);
-        if (!webgpu) expect(await page.locator('#adapter').innerText()).toMatch(/^WebGPU is not available in this browser.*: running on the CPU in this tab/);
+        if (!webgpu) {
+          expect(await page.locator('#adapter').innerText()).toMatch(/^WebGPU is not available in this browser.*: running on the CPU in this tab \(WebAssembly\)/);
+          await page.screenshot({ path: join(screenshotDir(), 'wasm-page.png'), fullPage: true });
+        }
         // The chooser offers what runs in this browser; choosing reloads the page on it.
         expect(await page.locator('#backend option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value))).toEqual(webgpu ? ['webgpu', 'wasm', 'js'] : ['wasm', 'js']);
         if (query) {
