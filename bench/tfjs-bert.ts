@@ -1,6 +1,7 @@
-// The benchmark's WebGPU peer: BertModel (encoder and pooler) written with
-// TensorFlow.js ops and run by @tensorflow/tfjs-backend-webgpu on the same
-// adapter, with tcc's weights (HuggingFace names, Linear weights [out, in]).
+// The benchmarks' TensorFlow.js peer: BertModel (encoder and pooler) written
+// with TensorFlow.js ops, run by @tensorflow/tfjs-backend-webgpu on the same
+// adapter or by @tensorflow/tfjs-backend-wasm, with tcc's weights
+// (HuggingFace names, Linear weights [out, in]).
 
 import type * as TF from '@tensorflow/tfjs-core';
 
@@ -20,6 +21,14 @@ export async function tfjsWebGpu(gpu: GPU): Promise<Tf> {
   await import('@tensorflow/tfjs'); // registers the gradients (tfjs-core alone has none)
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
+  return tf;
+}
+
+/** Loads tfjs-core with its wasm backend (SIMD; in Node, one thread). */
+export async function tfjsWasm(): Promise<Tf> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend('wasm'))) throw new Error('tfjs could not start its wasm backend');
   return tf;
 }
 

@@ -19,6 +19,7 @@ import { openSession } from '../runtime/session.js';
 import { ModuleBuilder } from '../backends/wasm/encode.js';
 import { emitGemmFor, emitPack, packedBytes } from '../backends/wasm/gemm.js';
 import { encoderSource } from './inference.js';
+import { tfjsBert, tfjsWasm, type BertShape } from './tfjs-bert.js';
 import { pretrainingTokensPerSecond } from './training.js';
 import { emit, median, round, type Record_ } from './stats.js';
 
@@ -88,17 +89,18 @@ async function optimized(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<Arr
 
 type Ort = typeof import('onnxruntime-web');
 
-const ENCODERS: readonly { model: string; repeats: number; js: boolean }[] = [
-  { model: 'bert-tiny', repeats: 40, js: true },
-  { model: 'bert-small', repeats: 16, js: true },
-  { model: 'bert-base', repeats: 8, js: false },
+const ENCODERS: readonly { model: string; repeats: number; js: boolean; shape: BertShape }[] = [
+  { model: 'bert-tiny', repeats: 40, js: true, shape: { layers: 2, heads: 2, hidden: 128 } },
+  { model: 'bert-small', repeats: 16, js: true, shape: { layers: 4, heads: 8, hidden: 512 } },
+  { model: 'bert-base', repeats: 8, js: false, shape: { layers: 12, heads: 12, hidden: 768 } },
 ];
 
 /** BERT encoders at 1 × 128: tcc's wasm backend, onnxruntime-web on the same export, tcc's JavaScript backend (bert-base's takes seconds a call: left out). */
 async function benchEncoders(ort: Ort, peerName: string, progress: (line: string) => void): Promise<Record_[]> {
   const records: Record_[] = [];
   const SEQ = 128;
-  for (const { model, js } of ENCODERS) {
+  const tf = await tfjsWasm();
+  for (const { model, js, shape } of ENCODERS) {
     progress(`encoder ${model} 1 × ${SEQ}…`);
     const source = encoderSource(model, 1);
     const compiled = buildProgram(runPipeline(source, { fuse: true }).graph);
@@ -111,13 +113,28 @@ async function benchEncoders(ort: Ort, peerName: string, progress: (line: string
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int64', BigInt64Array.from(data, BigInt), [1, SEQ])]));
     const reference = js ? await openSession(compiled, { backend: 'js' }) : undefined;
     reference?.setParams(params);
-    const works = [() => wasm.run(inputs), () => onnx.run(feeds), ...(reference ? [() => reference.run(inputs)] : [])];
-    const [ours, peer, slow] = (await interleaved(works)).map(median) as [number, number, number | undefined];
+    // tfjs-backend-wasm on the same weights.
+    const forward = tfjsBert(tf, params, Object.fromEntries(compiled.program.params.map((p) => [p.name, p.shape])), shape);
+    const [tIds, tTypes, tMask] = [tf.tensor2d(ids, [1, SEQ], 'int32'), tf.tensor2d(inputs.token_type_ids, [1, SEQ], 'int32'), tf.tensor2d(inputs.attention_mask, [1, SEQ], 'int32')];
+    const tfjsRun = async () => {
+      const [hidden, pooled] = forward(tIds, tTypes, tMask);
+      const data = await Promise.all([hidden.data(), pooled.data()]);
+      tf.dispose([hidden, pooled]);
+      return data;
+    };
+    const works = [() => wasm.run(inputs), () => onnx.run(feeds), tfjsRun, ...(reference ? [() => reference.run(inputs)] : [])];
+    const [ours, peer, tfjs, slow] = (await interleaved(works)).map(median) as [number, number, number, number | undefined];
     await onnx.release();
     wasm.destroy();
     reference?.destroy();
+    tf.disposeVariables();
+    tf.engine().reset();
+    await tf.setBackend('wasm');
     const base = { bench: 'wasm-encoder', model, backend: 'wasm', batch: 1, seq: SEQ, metric: 'latency_ms', unit: 'ms' } as const;
-    const rows: Record_[] = [{ ...base, value: round(ours), peer: peerName, peer_value: round(peer), ratio: round(ours / peer, 3) }];
+    const rows: Record_[] = [
+      { ...base, value: round(ours), peer: peerName, peer_value: round(peer), ratio: round(ours / peer, 3) },
+      { ...base, value: round(ours), peer: 'tfjs-backend-wasm 4.22.0 (SIMD, 1 thread)', peer_value: round(tfjs), ratio: round(ours / tfjs, 3) },
+    ];
     if (slow !== undefined) rows.push({ ...base, backend: 'js', value: round(slow), peer: 'wasm', peer_value: round(ours), ratio: round(slow / ours, 1) });
     for (const r of rows) emit(r);
     records.push(...rows);

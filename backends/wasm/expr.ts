@@ -1,13 +1,16 @@
 // Kernel expressions → WebAssembly instructions. f32 values are f32, i32
 // values i32, booleans i32 0 or 1. A scope (a loop body) first computes the
 // subexpressions its roots use more than once into locals, as every
-// renderer's scopes do; exp, tanh and erf are polynomials in wasm
+// renderer's scopes do; exp, tanh and erf are polynomials in wasm, inline
 // (math.ts), log, sin, cos and pow the host's (imported), and the random
 // draws are Threefry-2x32 in wasm, bit for bit the other backends'.
 
 import { notLegalized } from '../../kernel/composite.js';
 import { rangeOf, sharedNodes, type KExpr, type ScalarType, type Space } from '../../kernel/ir.js';
 import type { Code, ValType } from './encode.js';
+import { inlineErf, inlineExp, inlineTanh } from './math.js';
+
+const INLINE = { exp: inlineExp, tanh: inlineTanh, erf: inlineErf } as const;
 
 /** The host functions a module imports, by name: f64 → f64 (pow: two). */
 export const HOST_MATH = ['exp', 'log', 'tanh', 'erf', 'sin', 'cos', 'pow'] as const;
@@ -16,8 +19,8 @@ export type HostMath = (typeof HOST_MATH)[number];
 /** Function indices a kernel body calls. */
 export interface Helpers {
   readonly math: Readonly<Record<HostMath, number>>;
-  /** exp, tanh and erf in wasm (f32 → f32): the hot ones. */
-  readonly fast: Readonly<Record<'exp' | 'tanh' | 'erf', number>>;
+  /** exp in wasm as a function (f32 → f32), for the f64 paths of attention and the loss. */
+  readonly fast: Readonly<Record<'exp', number>>;
   /** uniform01(seed, stream, step, element) → f32. */
   readonly uniform01: number;
 }
@@ -158,9 +161,13 @@ export class WasmExprs {
         c.tee(t).f32(0).get(t).f32(0).f32Gt().select();
         return;
       }
-      case 'exp': case 'tanh': case 'erf':
-        c.call(this.frame.helpers.fast[e.fn]);
+      case 'exp': case 'tanh': case 'erf': {
+        // Inline: no call boundary, so the polynomials of neighbouring elements overlap.
+        const x = c.local('f32');
+        c.set(x);
+        INLINE[e.fn](c, x);
         return;
+      }
       case 'log': case 'sin': case 'cos':
         this.host(e.fn);
         return;

@@ -22,7 +22,7 @@ import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, LossKernel, M
 import { ModuleBuilder, type Code, type ValType } from './encode.js';
 import { HOST_MATH, WasmExprs, type Frame, type Helpers, type HostMath } from './expr.js';
 import { emitGemmFor, emitPack, packedBytes } from './gemm.js';
-import { emitErf, emitExp, emitTanh } from './math.js';
+import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
 
 /** Rows per GEMM tile: measured best with two vectors of columns (npm run bench -- wasm). */
@@ -744,8 +744,7 @@ const RENDER: { readonly [K in Kernel['kind']]: (w: KernelWriter, k: Extract<Ker
 export function renderProgramWasm(kernels: readonly Kernel[], fns: readonly string[]): WasmProgram {
   const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
   const math = Object.fromEntries(HOST_MATH.map((name) => [name, mod.importFunc('math', name, name === 'pow' ? ['f64', 'f64'] : ['f64'], ['f64'])])) as Record<HostMath, number>;
-  const exp = emitExp(mod);
-  const fast = { exp, tanh: emitTanh(mod, exp), erf: emitErf(mod, exp) };
+  const fast = { exp: emitExp(mod) };
   const helpers: KernelHelpers = { math, fast, uniform01: emitUniform01(mod), packB: emitPack(mod) };
   let scratchBytes = 0;
   const done = new Set<string>();
