@@ -83,6 +83,20 @@ export function tfjsBert(tf: Tf, params: Readonly<Record<string, Float32Array>>,
   return (ids: TF.Tensor2D, types: TF.Tensor2D, mask: TF.Tensor2D): [TF.Tensor, TF.Tensor] => tf.tidy(() => encode(ids, types, mask));
 }
 
+/**
+ * One forward pass of `forward` on a batch of one sequence per call: the
+ * inputs uploaded once, the outputs read back (what a run costs a user).
+ */
+export function tfjsRunner(tf: Tf, forward: ReturnType<typeof tfjsBert>, inputs: { readonly input_ids: Int32Array; readonly token_type_ids: Int32Array; readonly attention_mask: Int32Array }, seq: number) {
+  const [ids, types, mask] = [inputs.input_ids, inputs.token_type_ids, inputs.attention_mask].map((data) => tf.tensor2d(data, [data.length / seq, seq], 'int32')) as [TF.Tensor2D, TF.Tensor2D, TF.Tensor2D];
+  return async (): Promise<[Float32Array, Float32Array]> => {
+    const [hidden, pooled] = forward(ids, types, mask);
+    const data = (await Promise.all([hidden.data(), pooled.data()])) as [Float32Array, Float32Array];
+    tf.dispose([hidden, pooled]);
+    return data;
+  };
+}
+
 export interface PretrainBatch {
   readonly input_ids: Int32Array;
   readonly token_type_ids: Int32Array;

@@ -19,7 +19,7 @@ import { openSession } from '../runtime/session.js';
 import { ModuleBuilder } from '../backends/wasm/encode.js';
 import { emitGemmFor, emitPack, packedBytes } from '../backends/wasm/gemm.js';
 import { encoderSource } from './inference.js';
-import { tfjsBert, tfjsWasm, type BertShape } from './tfjs-bert.js';
+import { tfjsBert, tfjsRunner, tfjsWasm, type BertShape } from './tfjs-bert.js';
 import { pretrainingTokensPerSecond } from './training.js';
 import { emit, median, round, type Record_ } from './stats.js';
 
@@ -115,13 +115,7 @@ async function benchEncoders(ort: Ort, peerName: string, progress: (line: string
     reference?.setParams(params);
     // tfjs-backend-wasm on the same weights.
     const forward = tfjsBert(tf, params, Object.fromEntries(compiled.program.params.map((p) => [p.name, p.shape])), shape);
-    const [tIds, tTypes, tMask] = [tf.tensor2d(ids, [1, SEQ], 'int32'), tf.tensor2d(inputs.token_type_ids, [1, SEQ], 'int32'), tf.tensor2d(inputs.attention_mask, [1, SEQ], 'int32')];
-    const tfjsRun = async () => {
-      const [hidden, pooled] = forward(tIds, tTypes, tMask);
-      const data = await Promise.all([hidden.data(), pooled.data()]);
-      tf.dispose([hidden, pooled]);
-      return data;
-    };
+    const tfjsRun = tfjsRunner(tf, forward, inputs, SEQ);
     const works = [() => wasm.run(inputs), () => onnx.run(feeds), tfjsRun, ...(reference ? [() => reference.run(inputs)] : [])];
     const [ours, peer, tfjs, slow] = (await interleaved(works)).map(median) as [number, number, number, number | undefined];
     await onnx.release();

@@ -18,7 +18,7 @@ import { tensorRange, type Program } from '../runtime/program.js';
 import { openSession } from '../runtime/session.js';
 import { encoderGraph } from './inference.js';
 import { emit, median, round, timeAsync, type Record_ } from './stats.js';
-import { tfjsBert, tfjsPretrainer, tfjsWebGpu } from './tfjs-bert.js';
+import { tfjsBert, tfjsPretrainer, tfjsRunner, tfjsWebGpu } from './tfjs-bert.js';
 import { BATCH, pretrainBatch, pretrainingTokensPerSecond, SEQ as TRAIN_SEQ, trainingGraph } from './training.js';
 
 const SEQ = 128;
@@ -113,13 +113,7 @@ export async function benchWebGpu(progress: (line: string) => void): Promise<Web
 
     const shapes = Object.fromEntries(compiled.program.params.map((p) => [p.name, p.shape]));
     const forward = tfjsBert(tf, params, shapes, c);
-    const [tIds, tTypes, tMask] = [tf.tensor2d(ids, [1, SEQ], 'int32'), tf.tensor2d(inputs.token_type_ids, [1, SEQ], 'int32'), tf.tensor2d(inputs.attention_mask, [1, SEQ], 'int32')];
-    const peerRun = async () => {
-      const [hidden, pooled] = forward(tIds, tTypes, tMask);
-      const data = await Promise.all([hidden.data(), pooled.data()]);
-      tf.dispose([hidden, pooled]);
-      return data;
-    };
+    const peerRun = tfjsRunner(tf, forward, inputs, SEQ);
     const peer = await timeAsync(c.repeats, peerRun);
     const [peerHidden] = await peerRun();
     let diff = 0;
