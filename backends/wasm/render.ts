@@ -13,17 +13,19 @@
 //              prologue; B packed into panels (a parameter of an inference
 //              program once, kept by the executor until it is written); the
 //              SIMD GEMM (gemm.ts) into scratch; the epilogue per element
-//   attention  per query row, one pass over the keys with an online
-//              softmax; backward from the saved log-sum-exp, dk and dv
-//              accumulated in scratch
+//   attention  attention.ts
 //   scatter, loss   as written
 
-import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, LossKernel, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScatterKernel, Space, Store } from '../../kernel/ir.js';
-import { ModuleBuilder, type Code, type ValType } from './encode.js';
-import { HOST_MATH, WasmExprs, type Frame, type Helpers, type HostMath } from './expr.js';
+import type { Kernel, LossKernel, MapKernel, MatmulKernel, ReduceKernel, ScatterKernel } from '../../kernel/ir.js';
+import { renderAttention, renderAttentionGrad } from './attention.js';
+import { ModuleBuilder, type ValType } from './encode.js';
+import { HOST_MATH, type HostMath } from './expr.js';
 import { emitGemmFor, emitPack, packedBytes } from './gemm.js';
 import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
+import { counted, host, KernelWriter, loops, PACK_HEADER, reducedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
+
+export { PACK_HEADER };
 
 /** Rows per GEMM tile: measured best with two vectors of columns (npm run bench -- wasm). */
 const MR = 4;
@@ -32,111 +34,6 @@ export interface WasmProgram {
   readonly bytes: Uint8Array<ArrayBuffer>;
   /** Scratch bytes the largest kernel needs (a kernel's scratch is reused by the next). */
   readonly scratchBytes: number;
-}
-
-/** A counted loop over a constant extent: `for (i = 0; i < count; i++) body()`. */
-function counted(c: Code, i: number, count: number, body: () => void): void {
-  c.i32(0).set(i);
-  if (count <= 0) return;
-  c.block(() => c.loop(() => {
-    body();
-    c.get(i).i32(1).i32Add().tee(i).i32(count).i32LtS().brIf(0);
-  }));
-}
-
-/** Nested loops over a shape, one i32 local per axis (returned); `body` runs innermost. */
-function loops(c: Code, shape: readonly number[], body: (locals: number[]) => void): void {
-  const locals = shape.map(() => c.local('i32'));
-  const nest = (axis: number): void => {
-    if (axis === shape.length) return body(locals);
-    counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
-  };
-  nest(0);
-}
-
-/** The helpers a kernel calls: the host's math, the random draws, and B's packing. */
-interface KernelHelpers extends Helpers {
-  readonly packB: number;
-}
-
-interface KernelParams {
-  readonly args: readonly number[];
-  readonly seed: number;
-  readonly step: number;
-  readonly streams: number;
-  readonly scratch: number;
-  /** Where this call keeps B packed across runs (a parameter's, in an inference program; 0: pack into scratch each run): a word, the generation it was packed for, then the panels from byte 64. */
-  readonly packs: number;
-  /** The executor's count of parameter writes: packs of an older generation are stale. */
-  readonly generation: number;
-}
-
-/** Bytes before the packed panels in a call's pack area (its generation word, padded to the alignment). */
-export const PACK_HEADER = 64;
-
-/** What one kernel's body is written with. */
-class KernelWriter {
-  readonly scratchBytes: number[] = [0];
-  private readonly vars: number[] = [];
-  private accLocal = -1;
-
-  constructor(
-    readonly mod: ModuleBuilder,
-    readonly c: Code,
-    readonly k: Kernel,
-    readonly params: KernelParams,
-    readonly helpers: KernelHelpers,
-  ) {}
-
-  /** A frame whose idx axes are `idx` and ridx axes `ridx` (locals). */
-  frame(idx: readonly number[], ridx: readonly number[] = []): Frame {
-    return {
-      c: this.c, helpers: this.helpers, args: this.params.args, argTypes: this.k.args.map((a) => a.dtype),
-      seed: this.params.seed, step: this.params.step, streams: this.params.streams,
-      idx: (axis) => idx[axis]!,
-      ridx: (axis) => ridx[axis]!,
-      variable: (id) => this.vars[id]!,
-      acc: () => this.acc(),
-    };
-  }
-
-  exprs(idx: readonly number[], space: Space, ridx: readonly number[] = []): WasmExprs {
-    return new WasmExprs(this.frame(idx, ridx), space);
-  }
-
-  acc(): number {
-    if (this.accLocal < 0) this.accLocal = this.c.local('f32');
-    return this.accLocal;
-  }
-
-  variable(id: number): number {
-    return (this.vars[id] ??= this.c.local('f32'));
-  }
-
-  /** Stores each store's value at its index (shared subexpressions once). */
-  stores(scope: WasmExprs, stores: readonly Store[]): void {
-    const inner = scope.open(stores.flatMap((s) => [s.index, s.value]));
-    for (const s of stores) {
-      inner.address(s.arg, s.index);
-      inner.emit(s.value);
-      this.storeAs(this.k.args[s.arg]!.dtype);
-    }
-  }
-
-  storeAs(dtype: 'f32' | 'i32'): void {
-    if (dtype === 'f32') this.c.f32Store();
-    else this.c.i32Store();
-  }
-
-  /** The byte address arg + 4·(element expression on the stack). */
-  elementAddress(arg: number): void {
-    this.c.i32(2).i32Shl().get(this.params.args[arg]!).i32Add();
-  }
-
-  /** Scratch bytes from `offset` as an address. */
-  scratchAt(offset: number): void {
-    this.c.get(this.params.scratch).i32(offset).i32Add();
-  }
 }
 
 function renderMap(w: KernelWriter, k: MapKernel): void {
@@ -177,23 +74,6 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
     });
     if (k.stores.length) w.stores(outer, k.stores);
     if (k.elementStores.length) reducedLoops(c, k.reduced, ridx, () => w.stores(outer, k.elementStores));
-  });
-}
-
-function reducedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
-  const nest = (axis: number): void => {
-    if (axis === shape.length) return body();
-    counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
-  };
-  nest(0);
-}
-
-/** viewBase of an operand for the batch counters: offset + Σ c_d · s_d, as an element index on the stack. */
-function viewBase(c: Code, o: Operand, batch: readonly number[]): void {
-  const v = o.view!;
-  c.i32(v.offset);
-  v.batchStrides.forEach((s, d) => {
-    if (s) c.get(batch[d]!).i32(s).i32Mul().i32Add();
   });
 }
 
@@ -280,327 +160,6 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
       c.get(i).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().f32Load().set(w.acc());
       w.stores(scope, k.stores);
     }));
-  });
-}
-
-/** The byte address of (row, col) of a plain operand view whose batch base (elements) is in `base`. */
-function operandAt(w: KernelWriter, o: Operand, base: number, row: number | null, col: number | null): void {
-  const v = o.view!;
-  const c = w.c;
-  c.get(base);
-  if (row !== null && v.rowStride) c.get(row).i32(v.rowStride).i32Mul().i32Add();
-  if (col !== null && v.colStride) c.get(col).i32(v.colStride).i32Mul().i32Add();
-  w.elementAddress(v.arg);
-}
-
-/** dot = Σ_p x(p)·y(p) in f64 over `depth`, demoted into the f32 local `into`. */
-function dot(w: KernelWriter, depth: number, into: number, x: (p: number) => void, y: (p: number) => void): void {
-  const c = w.c;
-  const [p, s] = [c.local('i32'), c.local('f64')];
-  c.f64(0).set(s);
-  counted(c, p, depth, () => {
-    c.get(s);
-    x(p);
-    c.f32Load().f64PromoteF32();
-    y(p);
-    c.f32Load().f64PromoteF32().f64Mul().f64Add().set(s);
-  });
-  c.get(s).f32DemoteF64().set(into);
-}
-
-/** An f64 scratch array at `offset`: its element `index` (an i32 expression pushed by `index`) as an address. */
-function f64At(w: KernelWriter, offset: number, index: () => void): void {
-  w.scratchAt(offset);
-  index();
-  w.c.i32(3).i32Shl().i32Add();
-}
-
-function zeroF64(w: KernelWriter, offset: number, count: number): void {
-  const i = w.c.local('i32');
-  counted(w.c, i, count, () => {
-    f64At(w, offset, () => w.c.get(i));
-    w.c.f64(0).f64Store();
-  });
-}
-
-/** fn of the f64 on the stack: the host's log, or e^x through the wasm f32 exp (its accuracy is f32's). */
-function host(w: KernelWriter, fn: HostMath): void {
-  if (fn === 'exp') w.c.f32DemoteF64().call(w.helpers.fast.exp).f64PromoteF32();
-  else w.c.call(w.helpers.math[fn]);
-}
-
-function renderAttention(w: KernelWriter, k: AttentionKernel): void {
-  const { c } = w;
-  const oAt = 0;
-  w.scratchBytes.push(8 * k.depthV);
-  const [qb, kb, vb] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  const [top, sum, s, e, f] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64')];
-  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  loops(c, k.batch, (batch) => {
-    viewBase(c, k.q, batch);
-    c.set(qb);
-    viewBase(c, k.k, batch);
-    c.set(kb);
-    if (k.v) {
-      viewBase(c, k.v, batch);
-      c.set(vb);
-    }
-    const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
-    const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
-    counted(c, i, k.queries, () => {
-      c.f64(-Infinity).set(top).f64(0).set(sum);
-      zeroF64(w, oAt, k.depthV);
-      counted(c, j, k.keys, () => {
-        dot(w, k.depth, w.acc(), (p) => operandAt(w, k.q, qb, i, p), (p) => operandAt(w, k.k, kb, j, p));
-        const scope = scores.open([k.score, ...(k.keep ? [k.keep] : [])]);
-        scope.emit(k.score);
-        c.f64PromoteF32().set(s);
-        c.get(s).get(top).f64Gt().ifElse(() => {
-          c.get(top).get(s).f64Sub();
-          host(w, 'exp');
-          c.set(f);
-          c.get(sum).get(f).f64Mul().set(sum);
-          counted(c, ch, k.depthV, () => {
-            f64At(w, oAt, () => c.get(ch));
-            f64At(w, oAt, () => c.get(ch));
-            c.f64Load().get(f).f64Mul().f64Store();
-          });
-          c.get(s).set(top);
-        });
-        c.get(s).get(top).f64Sub();
-        host(w, 'exp');
-        c.set(e);
-        c.get(sum).get(e).f64Add().set(sum);
-        if (k.v) {
-          if (k.keep) {
-            c.get(e);
-            scope.emit(k.keep);
-            c.f64PromoteF32().f64Mul().set(e);
-          }
-          counted(c, ch, k.depthV, () => {
-            f64At(w, oAt, () => c.get(ch));
-            f64At(w, oAt, () => c.get(ch));
-            c.f64Load().get(e);
-            operandAt(w, k.v!, vb, j, ch);
-            c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
-          });
-        }
-      });
-      const out = k.out;
-      if (out) {
-        counted(c, ch, k.depthV, () => {
-          const o = outs.open([out.index]);
-          o.address(out.arg, out.index);
-          f64At(w, oAt, () => c.get(ch));
-          c.f64Load().get(sum).f64Div().f32DemoteF64().f32Store();
-        });
-      }
-      const lse = k.lse;
-      if (lse) {
-        const l = outs.open([lse.index]);
-        l.address(lse.arg, lse.index);
-        c.get(top).get(sum);
-        host(w, 'log');
-        c.f64Add().f32DemoteF64().f32Store();
-      }
-    });
-  });
-}
-
-/** Whether attention's rows are contiguous and its widths whole vectors: the SIMD forward then applies. */
-function vectorRows(k: AttentionKernel): boolean {
-  const rows = [k.q, k.k, ...(k.v ? [k.v] : [])].every((o) => o.view!.colStride === 1);
-  return rows && k.depth % 4 === 0 && k.depthV % 4 === 0;
-}
-
-/** The byte address of row `row` of a contiguous-row operand view into `into`. */
-function rowAddress(w: KernelWriter, o: Operand, base: number, row: number, into: number): void {
-  const v = o.view!;
-  w.c.get(base).get(row).i32(v.rowStride).i32Mul().i32Add();
-  w.elementAddress(v.arg);
-  w.c.set(into);
-}
-
-/**
- * The forward pass with f32x4 vectors where rows are contiguous: q·k four
- * lanes at a time (summed across lanes at the end), the output row kept in
- * f32 vectors, rescaled and accumulated four channels at a time.
- */
-function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
-  const { c } = w;
-  const oAt = 0;
-  w.scratchBytes.push(4 * k.depthV);
-  const [qb, kb, vb, qRow, kRow, vRow, lane] = Array.from({ length: 7 }, () => c.local('i32'));
-  const [top, sum, s, e] = [c.local('f32'), c.local('f32'), c.local('f32'), c.local('f32')];
-  const [vacc, factor] = [c.local('v128'), c.local('v128')];
-  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  /** o[4·ch …] ← o[4·ch …] · factor (+ the vector `plus` pushes, if any). */
-  const update = (plus?: () => void) => counted(c, ch, k.depthV / 4, () => {
-    w.scratchAt(oAt);
-    c.get(ch).i32(4).i32Shl().i32Add().tee(lane);
-    c.get(lane).v128Load().get(factor).f32x4Mul();
-    if (plus) {
-      plus();
-      c.f32x4Add();
-    }
-    c.v128Store();
-  });
-  loops(c, k.batch, (batch) => {
-    for (const [local, o] of [[qb, k.q], [kb, k.k], ...(k.v ? [[vb, k.v] as const] : [])] as const) {
-      viewBase(c, o, batch);
-      c.set(local);
-    }
-    const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
-    const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
-    counted(c, i, k.queries, () => {
-      rowAddress(w, k.q, qb, i, qRow);
-      c.f32(-Infinity).set(top).f32(0).set(sum);
-      counted(c, ch, k.depthV / 4, () => {
-        w.scratchAt(oAt);
-        c.get(ch).i32(4).i32Shl().i32Add().v128Zero().v128Store();
-      });
-      counted(c, j, k.keys, () => {
-        rowAddress(w, k.k, kb, j, kRow);
-        c.v128Zero().set(vacc);
-        counted(c, ch, k.depth / 4, () => {
-          c.get(vacc);
-          c.get(qRow).get(ch).i32(4).i32Shl().i32Add().v128Load();
-          c.get(kRow).get(ch).i32(4).i32Shl().i32Add().v128Load();
-          c.f32x4Mul().f32x4Add().set(vacc);
-        });
-        c.get(vacc).f32x4ExtractLane(0).get(vacc).f32x4ExtractLane(1).f32Add().get(vacc).f32x4ExtractLane(2).get(vacc).f32x4ExtractLane(3).f32Add().f32Add().set(w.acc());
-        const scope = scores.open([k.score, ...(k.keep ? [k.keep] : [])]);
-        scope.emit(k.score);
-        c.set(s);
-        c.get(s).get(top).f32Gt().ifElse(() => {
-          c.get(top).get(s).f32Sub().call(w.helpers.fast.exp).tee(e);
-          c.get(sum).f32Mul().set(sum);
-          c.get(e).f32x4Splat().set(factor);
-          update();
-          c.get(s).set(top);
-        });
-        c.get(s).get(top).f32Sub().call(w.helpers.fast.exp).set(e);
-        c.get(sum).get(e).f32Add().set(sum);
-        if (k.v) {
-          if (k.keep) {
-            c.get(e);
-            scope.emit(k.keep);
-            c.f32Mul().set(e);
-          }
-          rowAddress(w, k.v, vb, j, vRow);
-          c.f32(1).f32x4Splat().set(factor);
-          update(() => c.get(e).f32x4Splat().get(vRow).get(ch).i32(4).i32Shl().i32Add().v128Load().f32x4Mul());
-        }
-      });
-      const out = k.out;
-      if (out) {
-        counted(c, ch, k.depthV, () => {
-          const o = outs.open([out.index]);
-          o.address(out.arg, out.index);
-          w.scratchAt(oAt);
-          c.get(ch).i32(2).i32Shl().i32Add().f32Load().get(sum).f32Div().f32Store();
-        });
-      }
-      const lse = k.lse;
-      if (lse) {
-        const l = outs.open([lse.index]);
-        l.address(lse.arg, lse.index);
-        c.get(top).get(sum).f64PromoteF32().call(w.helpers.math.log).f32DemoteF64().f32Add().f32Store();
-      }
-    });
-  });
-}
-
-function renderAttentionGrad(w: KernelWriter, k: AttentionGradKernel): void {
-  const { c } = w;
-  const dqAt = 0;
-  const dkAt = dqAt + 8 * k.depth;
-  const dvAt = dkAt + 8 * k.keys * k.depth;
-  w.scratchBytes.push(dvAt + 8 * k.keys * k.depthV);
-  const [qb, kb, vb, gb] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
-  const [lse, delta, prob, keep, dp, ds] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f32'), c.local('f64')];
-  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  loops(c, k.batch, (batch) => {
-    for (const [local, o] of [[qb, k.q], [kb, k.k], [vb, k.v], [gb, k.dout]] as const) {
-      viewBase(c, o, batch);
-      c.set(local);
-    }
-    const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
-    const rows = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depth], ridx: [] });
-    const keyRows = w.exprs([...batch, j, ch], { idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] });
-    zeroF64(w, dkAt, k.keys * k.depth);
-    zeroF64(w, dvAt, k.keys * k.depthV);
-    counted(c, i, k.queries, () => {
-      const r = rows.open([k.lse, k.delta]);
-      r.emit(k.lse);
-      c.f64PromoteF32().set(lse);
-      r.emit(k.delta);
-      c.f64PromoteF32().set(delta);
-      zeroF64(w, dqAt, k.depth);
-      counted(c, j, k.keys, () => {
-        dot(w, k.depth, w.acc(), (p) => operandAt(w, k.q, qb, i, p), (p) => operandAt(w, k.k, kb, j, p));
-        const s = scores.open([k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
-        s.emit(k.score);
-        c.f64PromoteF32().get(lse).f64Sub();
-        host(w, 'exp');
-        c.set(prob);
-        if (k.keep) {
-          s.emit(k.keep);
-          c.f64PromoteF32().set(keep);
-        } else c.f64(1).set(keep);
-        // dv[j, c] += prob · keep · dO[i, c]
-        counted(c, ch, k.depthV, () => {
-          f64At(w, dvAt, () => c.get(j).i32(k.depthV).i32Mul().get(ch).i32Add());
-          f64At(w, dvAt, () => c.get(j).i32(k.depthV).i32Mul().get(ch).i32Add());
-          c.f64Load().get(prob).get(keep).f64Mul();
-          operandAt(w, k.dout, gb, i, ch);
-          c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
-        });
-        dot(w, k.depthV, dp, (p) => operandAt(w, k.dout, gb, i, p), (p) => operandAt(w, k.v, vb, j, p));
-        // ds = prob · (dp · keep − delta) · scale
-        c.get(prob).get(dp).f64PromoteF32().get(keep).f64Mul().get(delta).f64Sub().f64Mul().set(ds);
-        const dscores = k.dscores;
-        if (dscores) {
-          s.address(dscores.arg, dscores.index);
-          c.get(ds).f32DemoteF64().f32Store();
-        }
-        c.get(ds).f64(k.scale).f64Mul().set(ds);
-        counted(c, ch, k.depth, () => {
-          f64At(w, dqAt, () => c.get(ch));
-          f64At(w, dqAt, () => c.get(ch));
-          c.f64Load().get(ds);
-          operandAt(w, k.k, kb, j, ch);
-          c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
-          f64At(w, dkAt, () => c.get(j).i32(k.depth).i32Mul().get(ch).i32Add());
-          f64At(w, dkAt, () => c.get(j).i32(k.depth).i32Mul().get(ch).i32Add());
-          c.f64Load().get(ds);
-          operandAt(w, k.q, qb, i, ch);
-          c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
-        });
-      });
-      const dq = k.dq;
-      if (dq) {
-        counted(c, ch, k.depth, () => {
-          const o = rows.open([dq.index]);
-          o.address(dq.arg, dq.index);
-          f64At(w, dqAt, () => c.get(ch));
-          c.f64Load().f32DemoteF64().f32Store();
-        });
-      }
-    });
-    const store = (p: Placement | undefined, width: number, at: number) => {
-      if (!p) return;
-      counted(c, ch, width, () => {
-        const o = keyRows.open([p.index]);
-        o.address(p.arg, p.index);
-        f64At(w, at, () => c.get(j).i32(width).i32Mul().get(ch).i32Add());
-        c.f64Load().f32DemoteF64().f32Store();
-      });
-    };
-    counted(c, j, k.keys, () => {
-      store(k.dk, k.depth, dkAt);
-      store(k.dv, k.depthV, dvAt);
-    });
   });
 }
 
@@ -734,7 +293,7 @@ const RENDER: { readonly [K in Kernel['kind']]: (w: KernelWriter, k: Extract<Ker
   map: renderMap,
   reduce: renderReduce,
   matmul: renderMatmul,
-  attention: (w, k) => (vectorRows(k) ? renderAttentionSimd(w, k) : renderAttention(w, k)),
+  attention: renderAttention,
   attention_grad: renderAttentionGrad,
   scatter: renderScatter,
   loss: renderLoss,
@@ -763,5 +322,3 @@ export function renderProgramWasm(kernels: readonly Kernel[], fns: readonly stri
   });
   return { bytes: mod.encode(), scratchBytes };
 }
-
-export type { KExpr };

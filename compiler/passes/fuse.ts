@@ -51,7 +51,7 @@ const SHARED_COST = 24;
 
 const cls = (n: Node): FusionClass => opDef(n.op).fusion;
 const inlinable = (n: Node) => { const c = cls(n); return c === 'elementwise' || c === 'broadcast' || c === 'injective' || c === 'generator'; };
-const isLayout = (n: Node) => n.op === 'transpose' || n.op === 'reshape';
+const isLayout = (n: Node) => opDef(n.op).view === 'layout';
 
 type Kind = 'map' | 'reduce' | 'rows' | 'matmul' | 'attention' | 'attention_grad' | 'opaque';
 
@@ -190,8 +190,7 @@ class Fusion {
   private isView(id: number): boolean {
     const n = this.node(id);
     if (this.isSource(n) || this.stored.has(id)) return true;
-    const layout = n.op === 'transpose' || n.op === 'reshape' || n.op === 'slice' || n.op === 'select';
-    return layout && this.isView(n.args[0]!);
+    return opDef(n.op).view !== undefined && this.isView(n.args[0]!);
   }
 
   /** Ops of each inlinable node's expression down to stored values (each op's OpDef.inlineCost). */

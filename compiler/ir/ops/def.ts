@@ -52,6 +52,12 @@ export interface OpDef<A extends object> {
    * count 4 (default 1). Fusion weighs recomputation by it.
    */
   readonly inlineCost?: number;
+  /**
+   * A strided view of its first operand's memory, computed by indexing alone:
+   * `layout` relabels every element (reshape, transpose), `window` takes
+   * some of them (slice, select). Fusion reads such values where they lie.
+   */
+  readonly view?: 'layout' | 'window';
   readonly attrs: { readonly [K in keyof A]-?: AttrSpec };
   /** Result type from operand types; throws ShapeError naming the shapes. */
   infer(inputs: readonly TensorType[], attrs: A): TensorType;

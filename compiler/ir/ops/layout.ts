@@ -38,6 +38,7 @@ function forEachIndex(shape: Shape, visit: (index: readonly number[], flat: numb
 
 export const layoutOps = {
   reshape: defineOp<{ shape: number[] }>({
+    view: 'layout',
     summary: 'same elements, new shape (one dimension may be -1)',
     arity: 1,
     fusion: 'injective',
@@ -48,6 +49,7 @@ export const layoutOps = {
   }),
 
   transpose: defineOp<{ perm: number[] }>({
+    view: 'layout',
     summary: 'permutes axes: out.shape[i] = in.shape[perm[i]]',
     arity: 1,
     fusion: 'injective',
@@ -75,6 +77,7 @@ export const layoutOps = {
   }),
 
   slice: defineOp<{ axis: number; start: number; end: number }>({
+    view: 'window',
     summary: 'elements start <= i < end along one axis',
     arity: 1,
     fusion: 'injective',
@@ -104,6 +107,7 @@ export const layoutOps = {
   }),
 
   select: defineOp<{ axis: number; index: number }>({
+    view: 'window',
     summary: 'one index along an axis, removing that axis (x[:, 0] is select axis=1 index=0)',
     arity: 1,
     fusion: 'injective',

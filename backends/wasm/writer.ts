@@ -1,0 +1,153 @@
+// What the wasm renderer's kernel bodies are written with: counted loops
+// over constant extents, the kernel's parameters (arg addresses, the draw's
+// seed and step, stream ids, scratch, a parameter's kept pack), and a
+// writer that hands out the locals of coordinates, stages and the
+// accumulator and stores values where the kernel IR says.
+
+import type { Kernel, Operand, Space, Store } from '../../kernel/ir.js';
+import type { Code, ModuleBuilder } from './encode.js';
+import { WasmExprs, type Frame, type Helpers, type HostMath } from './expr.js';
+
+/** A counted loop over a constant extent: `for (i = 0; i < count; i++) body()`. */
+export function counted(c: Code, i: number, count: number, body: () => void): void {
+  c.i32(0).set(i);
+  if (count <= 0) return;
+  c.block(() => c.loop(() => {
+    body();
+    c.get(i).i32(1).i32Add().tee(i).i32(count).i32LtS().brIf(0);
+  }));
+}
+
+/** Nested loops over a shape, one i32 local per axis (returned); `body` runs innermost. */
+export function loops(c: Code, shape: readonly number[], body: (locals: number[]) => void): void {
+  const locals = shape.map(() => c.local('i32'));
+  const nest = (axis: number): void => {
+    if (axis === shape.length) return body(locals);
+    counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
+  };
+  nest(0);
+}
+
+/** The helpers a kernel calls: the host's math, the random draws, and B's packing. */
+export interface KernelHelpers extends Helpers {
+  readonly packB: number;
+}
+
+export interface KernelParams {
+  readonly args: readonly number[];
+  readonly seed: number;
+  readonly step: number;
+  readonly streams: number;
+  readonly scratch: number;
+  /** Where this call keeps B packed across runs (a parameter's, in an inference program; 0: pack into scratch each run): a word, the generation it was packed for, then the panels from byte 64. */
+  readonly packs: number;
+  /** The executor's count of parameter writes: packs of an older generation are stale. */
+  readonly generation: number;
+}
+
+/** Bytes before the packed panels in a call's pack area (its generation word, padded to the alignment). */
+export const PACK_HEADER = 64;
+
+/** What one kernel's body is written with. */
+export class KernelWriter {
+  readonly scratchBytes: number[] = [0];
+  private readonly vars: number[] = [];
+  private accLocal = -1;
+
+  constructor(
+    readonly mod: ModuleBuilder,
+    readonly c: Code,
+    readonly k: Kernel,
+    readonly params: KernelParams,
+    readonly helpers: KernelHelpers,
+  ) {}
+
+  /** A frame whose idx axes are `idx` and ridx axes `ridx` (locals). */
+  frame(idx: readonly number[], ridx: readonly number[] = []): Frame {
+    return {
+      c: this.c, helpers: this.helpers, args: this.params.args, argTypes: this.k.args.map((a) => a.dtype),
+      seed: this.params.seed, step: this.params.step, streams: this.params.streams,
+      idx: (axis) => idx[axis]!,
+      ridx: (axis) => ridx[axis]!,
+      variable: (id) => this.vars[id]!,
+      acc: () => this.acc(),
+    };
+  }
+
+  exprs(idx: readonly number[], space: Space, ridx: readonly number[] = []): WasmExprs {
+    return new WasmExprs(this.frame(idx, ridx), space);
+  }
+
+  acc(): number {
+    if (this.accLocal < 0) this.accLocal = this.c.local('f32');
+    return this.accLocal;
+  }
+
+  variable(id: number): number {
+    return (this.vars[id] ??= this.c.local('f32'));
+  }
+
+  /** Stores each store's value at its index (shared subexpressions once). */
+  stores(scope: WasmExprs, stores: readonly Store[]): void {
+    const inner = scope.open(stores.flatMap((s) => [s.index, s.value]));
+    for (const s of stores) {
+      inner.address(s.arg, s.index);
+      inner.emit(s.value);
+      this.storeAs(this.k.args[s.arg]!.dtype);
+    }
+  }
+
+  storeAs(dtype: 'f32' | 'i32'): void {
+    if (dtype === 'f32') this.c.f32Store();
+    else this.c.i32Store();
+  }
+
+  /** The byte address arg + 4·(element expression on the stack). */
+  elementAddress(arg: number): void {
+    this.c.i32(2).i32Shl().get(this.params.args[arg]!).i32Add();
+  }
+
+  /** Scratch bytes from `offset` as an address. */
+  scratchAt(offset: number): void {
+    this.c.get(this.params.scratch).i32(offset).i32Add();
+  }
+}
+
+export function reducedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
+  const nest = (axis: number): void => {
+    if (axis === shape.length) return body();
+    counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
+  };
+  nest(0);
+}
+
+/** viewBase of an operand for the batch counters: offset + Σ c_d · s_d, as an element index on the stack. */
+export function viewBase(c: Code, o: Operand, batch: readonly number[]): void {
+  const v = o.view!;
+  c.i32(v.offset);
+  v.batchStrides.forEach((s, d) => {
+    if (s) c.get(batch[d]!).i32(s).i32Mul().i32Add();
+  });
+}
+
+/** An f64 scratch array at `offset`: its element `index` (an i32 expression pushed by `index`) as an address. */
+export function f64At(w: KernelWriter, offset: number, index: () => void): void {
+  w.scratchAt(offset);
+  index();
+  w.c.i32(3).i32Shl().i32Add();
+}
+
+export function zeroF64(w: KernelWriter, offset: number, count: number): void {
+  const i = w.c.local('i32');
+  counted(w.c, i, count, () => {
+    f64At(w, offset, () => w.c.get(i));
+    w.c.f64(0).f64Store();
+  });
+}
+
+/** fn of the f64 on the stack: the host's log, or e^x through the wasm f32 exp (its accuracy is f32's). */
+export function host(w: KernelWriter, fn: HostMath): void {
+  if (fn === 'exp') w.c.f32DemoteF64().call(w.helpers.fast.exp).f64PromoteF32();
+  else w.c.call(w.helpers.math[fn]);
+}
+
