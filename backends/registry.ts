@@ -51,10 +51,10 @@ export function backendNamed(name: string): Backend {
 
 /**
  * The backend that will run a `--backend` choice here (`cpu` asks for the
- * first CPU backend). A CPU backend that cannot run (no C compiler) gives way to the next CPU backend that can,
- * `notice` being told in one line what is missing and what runs instead; a
- * GPU backend that cannot run is refused by its open, which names what is
- * missing.
+ * first CPU backend). A CPU backend that cannot run (no C compiler) gives
+ * way to the next CPU backend that can, `notice` being told in one line
+ * what is missing and what runs instead; a GPU backend that cannot run is
+ * refused by its open, which names what is missing.
  */
 export async function chooseBackend(choice: string, notice?: (line: string) => void): Promise<Backend> {
   const asked = choice === ANY_CPU ? BACKENDS.find((b) => b.device === 'cpu')! : backendNamed(choice);

@@ -24,13 +24,18 @@ class Expander {
   mul = (a: KExpr, b: KExpr) => this.binary('mul', a, b);
   div = (a: KExpr, b: KExpr) => this.binary('div', a, b);
 
+  /** Whether `fn` is a composite this backend does not compute itself. */
+  expands(fn: UnaryFn | BinaryFn): boolean {
+    return (isCompositeUnary(fn) || isCompositeBinary(fn)) && !this.intrinsics.has(fn);
+  }
+
   unary(fn: UnaryFn, x: KExpr): KExpr {
-    if (isCompositeUnary(fn) && !this.intrinsics.has(fn)) return UNARY_EXPANSIONS[fn](this, x);
+    if (isCompositeUnary(fn) && this.expands(fn)) return UNARY_EXPANSIONS[fn](this, x);
     return { op: 'unary', type: 'f32', fn, x };
   }
 
   binary(fn: BinaryFn, a: KExpr, b: KExpr): KExpr {
-    if (isCompositeBinary(fn) && !this.intrinsics.has(fn)) return BINARY_EXPANSIONS[fn](this, a, b);
+    if (isCompositeBinary(fn) && this.expands(fn)) return BINARY_EXPANSIONS[fn](this, a, b);
     return { op: 'binary', type: 'f32', fn, a, b };
   }
 }
@@ -65,23 +70,28 @@ export function notLegalized(fn: string): never {
   throw new Error(`scalar function ${fn} reached a renderer without being expanded (legalize the kernel first)`);
 }
 
+/** A renderer's entry for a scalar function, from its table of primitives and intrinsics; a composite missing from it was not legalized. */
+export function entryFor<T>(table: { readonly [fn: string]: T }, fn: string): T {
+  return (table as Partial<Record<string, T>>)[fn] ?? notLegalized(fn);
+}
+
 const UNARY_SET: ReadonlySet<string> = new Set(COMPOSITE_UNARY);
 const BINARY_SET: ReadonlySet<string> = new Set(COMPOSITE_BINARY);
 export const isCompositeUnary = (fn: string): fn is CompositeUnary => UNARY_SET.has(fn);
 export const isCompositeBinary = (fn: string): fn is CompositeBinary => BINARY_SET.has(fn);
 
 /** Rebuilds a node whose composite function is not an intrinsic as its expansion (children already rebuilt). */
-function expandNode(b: Expander, intrinsics: ReadonlySet<Composite>): (e: KExpr) => KExpr {
+function expandNode(b: Expander): (e: KExpr) => KExpr {
   return (e) => {
-    if (e.op === 'unary' && isCompositeUnary(e.fn) && !intrinsics.has(e.fn)) return b.unary(e.fn, e.x);
-    if (e.op === 'binary' && isCompositeBinary(e.fn) && !intrinsics.has(e.fn)) return b.binary(e.fn, e.a, e.b);
+    if (e.op === 'unary' && b.expands(e.fn)) return b.unary(e.fn, e.x);
+    if (e.op === 'binary' && b.expands(e.fn)) return b.binary(e.fn, e.a, e.b);
     return e;
   };
 }
 
 /** The expression with every composite function that is not among `intrinsics` expanded into primitive ones. */
 export function expandComposites(e: KExpr, intrinsics: ReadonlySet<Composite>): KExpr {
-  return rebuildExpr(e, expandNode(new Expander(intrinsics), intrinsics), new Map());
+  return rebuildExpr(e, expandNode(new Expander(intrinsics)), new Map());
 }
 
 /**
@@ -91,7 +101,7 @@ export function expandComposites(e: KExpr, intrinsics: ReadonlySet<Composite>): 
  */
 export function legalize(k: Kernel, intrinsics: ReadonlySet<Composite>): Kernel {
   if (ALL_COMPOSITES.every((f) => intrinsics.has(f))) return k;
-  return rebuildKernel(k, expandNode(new Expander(intrinsics), intrinsics));
+  return rebuildKernel(k, expandNode(new Expander(intrinsics)));
 }
 
 const ALL_COMPOSITES: readonly Composite[] = [...COMPOSITE_UNARY, ...COMPOSITE_BINARY];

@@ -404,6 +404,16 @@ export function kernelExprs(k: Kernel): KExpr[] {
   }
 }
 
+/**
+ * Whether a matmul's B may be packed once and kept across runs: a plain
+ * view of a parameter, the same for every batch, in a program that never
+ * writes its parameters (inference). Backends that pack B keep it so until
+ * a parameter is written.
+ */
+export function keepsPackedB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
+  return mode === 'infer' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
+}
+
 /** Direct operands of an expression node. */
 export function children(e: KExpr): KExpr[] {
   switch (e.op) {

@@ -5,7 +5,7 @@
 
 import type { CodeWriter } from '../common/writer.js';
 import { ExprScope } from '../common/expr-scope.js';
-import { isCompositeBinary, notLegalized } from '../../kernel/composite.js';
+import { entryFor, isCompositeBinary } from '../../kernel/composite.js';
 import type { BinaryFn, Composite, KExpr, PrimitiveUnary, Space, UnaryFn } from '../../kernel/ir.js';
 
 /** The composite functions this backend computes with its own helpers (the interpreter's definitions, in doubles). */
@@ -34,8 +34,6 @@ const BINARY_INTRINSICS: { readonly [F in Extract<Intrinsic, BinaryFn>]: (x: str
   gelu_tanh_grad: (x, dy) => `(${dy} * geluTanhGrad(${x}))`,
 };
 
-const unaryOf = (fn: UnaryFn) => (UNARY as Partial<Record<UnaryFn, (x: string) => string>>)[fn] ?? notLegalized(fn);
-const binaryIntrinsic = (fn: BinaryFn) => (BINARY_INTRINSICS as Partial<Record<BinaryFn, (x: string, dy: string) => string>>)[fn] ?? notLegalized(fn);
 
 export function jsLiteral(value: number): string {
   if (Number.isNaN(value)) return 'NaN';
@@ -79,7 +77,7 @@ export class JsExprs extends ExprScope {
       case 'var': return `v${e.id}`;
       case 'acc': return 'acc';
       case 'load': return `a${e.arg}[${go(e.index)}]`;
-      case 'unary': return unaryOf(e.fn)(go(e.x));
+      case 'unary': return entryFor(UNARY, e.fn)(go(e.x));
       case 'cast':
         if (e.x.type === 'bool') return `(${go(e.x)} ? 1 : 0)`;
         return e.type === 'i32' && e.x.type === 'f32' ? `Math.trunc(${go(e.x)})` : go(e.x);
@@ -87,7 +85,7 @@ export class JsExprs extends ExprScope {
       case 'random': return `uniform01(rt.seed, streams[${e.stream}], rt.step, ${go(e.element)})`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];
-        if (isCompositeBinary(e.fn)) return binaryIntrinsic(e.fn)(a, b);
+        if (isCompositeBinary(e.fn)) return entryFor(BINARY_INTRINSICS, e.fn)(a, b);
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;
           case 'sub': return `(${a} - ${b})`;

@@ -8,7 +8,7 @@
 // non-negative.
 
 import { ExprScope } from '../common/expr-scope.js';
-import { isCompositeBinary, notLegalized } from '../../kernel/composite.js';
+import { entryFor, isCompositeBinary } from '../../kernel/composite.js';
 import { children, type BinaryFn, type Composite, type KExpr, type PrimitiveUnary, type ScalarType, type Space, type UnaryFn } from '../../kernel/ir.js';
 
 /** A C literal of the value as the type holds it (f32 rounded to float exactly). */
@@ -51,8 +51,6 @@ const BINARY_INTRINSICS: { readonly [F in Extract<Intrinsic, BinaryFn>]: (x: str
   gelu_tanh_grad: (x, dy) => `(${dy} * tcc_gelu_tanh_grad(${x}))`,
 };
 
-const unaryOf = (fn: UnaryFn) => (UNARY as Partial<Record<UnaryFn, (x: string) => string>>)[fn] ?? notLegalized(fn);
-const binaryIntrinsic = (fn: BinaryFn) => (BINARY_INTRINSICS as Partial<Record<BinaryFn, (x: string, dy: string) => string>>)[fn] ?? notLegalized(fn);
 
 /** How a kernel names its coordinates and args. */
 export interface CNames {
@@ -121,7 +119,7 @@ export class CExprs extends ExprScope {
       case 'var': return `v${e.id}`;
       case 'acc': return 'acc';
       case 'load': return `a${e.arg}[${go(e.index)}]`;
-      case 'unary': return unaryOf(e.fn)(go(e.x));
+      case 'unary': return entryFor(UNARY, e.fn)(go(e.x));
       case 'cast':
         if (e.x.type === 'bool' || e.type === 'bool') return `((${C_TYPE[e.type]})(${go(e.x)} != 0))`;
         return `((${C_TYPE[e.type]})${go(e.x)})`;
@@ -134,7 +132,7 @@ export class CExprs extends ExprScope {
         const kept = keepTest(e);
         if (kept && this.keep === 'tables') return `(${keepTable(kept.rate)}[streams[${kept.draw.stream}]][${go(kept.draw.element)}] != 0)`;
         const [a, b] = [go(e.a), go(e.b)];
-        if (isCompositeBinary(e.fn)) return binaryIntrinsic(e.fn)(a, b);
+        if (isCompositeBinary(e.fn)) return entryFor(BINARY_INTRINSICS, e.fn)(a, b);
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;
           case 'sub': return `(${a} - ${b})`;

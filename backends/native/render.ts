@@ -30,7 +30,7 @@
 
 import { CodeWriter, commentText } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import { kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../kernel/ir.js';
+import { keepsPackedB, kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../kernel/ir.js';
 import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
 import { cLiteral, CExprs, C_NAMES, C_TYPE, keepTable, keepTest, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';
@@ -352,10 +352,6 @@ function packColumnPanel(w: CodeWriter, k: MatmulKernel, from: string, steps: st
   });
 }
 
-/** Whether a matmul's B operand is packed once and kept (a parameter, the same for every batch, in a program that never writes it). */
-export function cachesB(k: MatmulKernel, mode: 'infer' | 'train'): boolean {
-  return mode === 'infer' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
-}
 
 /** Expressions over a product's output element (i, j) (and its batch coordinates): its epilogue's scope. */
 const outputScope = (k: MatmulKernel) => new CExprs({ idx: [...k.batch, k.m, k.n], ridx: [] }, matNames(k.batch.length, 'i', 'j'));
@@ -707,7 +703,7 @@ export function renderKernelC(k: Kernel, fn: string, mode: 'infer' | 'train'): s
     switch (k.kind) {
       case 'map': return renderMap(w, k);
       case 'reduce': return renderReduce(w, k);
-      case 'matmul': return renderMatmul(w, k, cachesB(k, mode));
+      case 'matmul': return renderMatmul(w, k, keepsPackedB(k, mode));
       case 'attention': return renderAttention(w, k);
       case 'attention_grad': return renderAttentionGrad(w, k);
       case 'scatter': return renderScatter(w, k);
@@ -805,7 +801,7 @@ export function renderProgramC(program: Program, kernels: readonly Kernel[], fns
     const k = kernels[i]!;
     const args = entry.args.map((r, j) => pointer(r, C_TYPE[k.args[j]!.dtype]));
     const streams = entry.streams?.length ? `(const uint32_t[]){${entry.streams.join(', ')}}` : 'NULL';
-    const pack = k.kind === 'matmul' && cachesB(k, layout.mode) ? `&tcc_packs[${i}]` : 'NULL';
+    const pack = k.kind === 'matmul' && keepsPackedB(k, layout.mode) ? `&tcc_packs[${i}]` : 'NULL';
     return `static void tcc_call_${i}(char *p, char *a, const tcc_rt *rt) { ${entry.fn}(${[...args, 'rt', streams, pack].join(', ')}); }`;
   });
   const updates = layout.updates.map((u) => `  memmove(${pointer(u.to, 'char')}, ${pointer(u.from, 'char')}, ${4 * u.from.size});`);

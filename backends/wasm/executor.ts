@@ -10,11 +10,14 @@ import type { HostProgram } from '../common/host-program.js';
 import type { CpuArray, Executor, RunContext } from '../../runtime/executor.js';
 import type { BufferRange } from '../../runtime/program.js';
 import { erf } from '../../numerics/scalar.js';
-import type { Kernel, MatmulKernel } from '../../kernel/ir.js';
+import { keepsPackedB, type Kernel } from '../../kernel/ir.js';
+import { RunFailure } from '../../runtime/errors.js';
 import { packedBytes } from './gemm.js';
 import { PACK_HEADER, type WasmProgram } from './render.js';
 
 const PAGE = 65536;
+/** 4 GiB: a 32-bit WebAssembly memory's most pages. */
+const MAX_PAGES = 65536;
 const ALIGN = 64;
 
 const alignUp = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
@@ -24,10 +27,6 @@ const MATH = { exp: Math.exp, log: Math.log, tanh: Math.tanh, erf, sin: Math.sin
 
 type KernelFn = (...args: number[]) => void;
 
-/** Whether a matmul's B is kept packed across runs: a parameter, the same for every batch, in a program that never writes it (inference). */
-function keepsPacked(k: Kernel, mode: 'infer' | 'train'): k is MatmulKernel {
-  return mode === 'infer' && k.kind === 'matmul' && k.b.constant && !!k.b.view && k.b.view.batchStrides.every((s) => s === 0);
-}
 
 export class WasmExecutor implements Executor {
   readonly backend = 'wasm';
@@ -49,13 +48,16 @@ export class WasmExecutor implements Executor {
     const streamWords = program.kernels.reduce((n, k) => n + (k.streams?.length ?? 0), 0);
     let end = alignUp(streams + 4 * streamWords);
     const packs = kernels.map((k) => {
-      if (!keepsPacked(k, program.mode)) return 0;
+      if (k.kind !== 'matmul' || !keepsPackedB(k, program.mode)) return 0;
       const at = end;
       end = alignUp(end + PACK_HEADER + packedBytes(k.k, k.n));
       return at;
     });
     const scratch = end;
     const pages = Math.ceil((scratch + rendered.scratchBytes) / PAGE) + 1;
+    if (pages > MAX_PAGES) {
+      throw new RunFailure(`the program needs ${pages * PAGE} bytes on the wasm backend; a WebAssembly memory holds at most 4 GiB: use a smaller batch or sequence, or another backend`);
+    }
     const memory = new WebAssembly.Memory({ initial: pages });
     const instance = await WebAssembly.instantiate(new WebAssembly.Module(rendered.bytes), { env: { memory }, math: MATH });
     return new WasmExecutor(program, instance.exports as Record<string, KernelFn>, memory.buffer, { persistent, arena, streams, scratch, packs });
@@ -66,13 +68,14 @@ export class WasmExecutor implements Executor {
     this.bytes = new Uint8Array(buffer);
     this.scratch = at.scratch;
     const words = new Int32Array(buffer);
-    let next = at.streams;
+    let next = at.streams / 4;
     this.paramBuffers = new Set(program.params.map((p) => p.buffer));
     this.calls = program.kernels.map((k, i) => {
       const fn = exports[k.fn];
       if (!fn) throw new Error(`kernel ${k.name}: function ${k.fn} is missing from the program's module`);
-      const streams = next;
-      for (const s of k.streams ?? []) words[(next += 4) / 4 - 1] = s;
+      // The kernel's stream ids, one word each, at the byte address it is given.
+      const streams = 4 * next;
+      for (const s of k.streams ?? []) words[next++] = s;
       return { fn, args: k.args.map((r) => this.memory.byteOffset(r)), streams, packs: at.packs[i]!, name: k.name };
     });
     this.updates = program.updates.map((u) => ({ from: this.memory.byteOffset(u.from), to: this.memory.byteOffset(u.to), bytes: 4 * u.from.size }));

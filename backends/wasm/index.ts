@@ -10,12 +10,14 @@ import { ModuleBuilder } from './encode.js';
 
 const PREFIX = 'f_';
 
-/** Whether this engine validates 128-bit SIMD (a module with one v128 function). */
+/** Whether this engine validates 128-bit SIMD (a module with one v128 function); asked once. */
+let simd: boolean | undefined;
 function hasSimd(): boolean {
-  if (typeof WebAssembly !== 'object') return false;
+  if (simd !== undefined) return simd;
+  if (typeof WebAssembly !== 'object') return (simd = false);
   const probe = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
   probe.func('simd', [], ['v128'], (c) => c.v128Zero());
-  return WebAssembly.validate(probe.encode());
+  return (simd = WebAssembly.validate(probe.encode()));
 }
 
 export const wasmBackend: Backend = {

@@ -23,7 +23,7 @@ import { HOST_MATH, type HostMath } from './expr.js';
 import { emitGemmFor, emitPack, packedBytes } from './gemm.js';
 import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
-import { counted, host, KernelWriter, loops, PACK_HEADER, reducedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
+import { counted, host, KernelWriter, loops, PACK_HEADER, nestedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
 
 export { PACK_HEADER };
 
@@ -57,7 +57,7 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
       }
       if (stage.combine === 'sum') c.f64(0).set(sum);
       else c.f32(-Infinity).set(v);
-      reducedLoops(c, k.reduced, ridx, () => {
+      nestedLoops(c, k.reduced, ridx, () => {
         const inner = outer.open([stage.value]);
         if (stage.combine === 'sum') {
           c.get(sum);
@@ -73,7 +73,7 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
       if (stage.combine === 'sum') c.get(sum).f32DemoteF64().set(v);
     });
     if (k.stores.length) w.stores(outer, k.stores);
-    if (k.elementStores.length) reducedLoops(c, k.reduced, ridx, () => w.stores(outer, k.elementStores));
+    if (k.elementStores.length) nestedLoops(c, k.reduced, ridx, () => w.stores(outer, k.elementStores));
   });
 }
 

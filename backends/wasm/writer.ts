@@ -18,14 +18,19 @@ export function counted(c: Code, i: number, count: number, body: () => void): vo
   }));
 }
 
-/** Nested loops over a shape, one i32 local per axis (returned); `body` runs innermost. */
-export function loops(c: Code, shape: readonly number[], body: (locals: number[]) => void): void {
-  const locals = shape.map(() => c.local('i32'));
+/** Nested loops over a shape counting in the given i32 locals, one per axis; `body` runs innermost. */
+export function nestedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
   const nest = (axis: number): void => {
-    if (axis === shape.length) return body(locals);
+    if (axis === shape.length) return body();
     counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
   };
   nest(0);
+}
+
+/** Nested loops over a shape in new locals, which `body` is given. */
+export function loops(c: Code, shape: readonly number[], body: (locals: number[]) => void): void {
+  const locals = shape.map(() => c.local('i32'));
+  nestedLoops(c, shape, locals, () => body(locals));
 }
 
 /** The helpers a kernel calls: the host's math, the random draws, and B's packing. */
@@ -93,13 +98,9 @@ export class KernelWriter {
     for (const s of stores) {
       inner.address(s.arg, s.index);
       inner.emit(s.value);
-      this.storeAs(this.k.args[s.arg]!.dtype);
+      if (this.k.args[s.arg]!.dtype === 'f32') this.c.f32Store();
+      else this.c.i32Store();
     }
-  }
-
-  storeAs(dtype: 'f32' | 'i32'): void {
-    if (dtype === 'f32') this.c.f32Store();
-    else this.c.i32Store();
   }
 
   /** The byte address arg + 4·(element expression on the stack). */
@@ -111,14 +112,6 @@ export class KernelWriter {
   scratchAt(offset: number): void {
     this.c.get(this.params.scratch).i32(offset).i32Add();
   }
-}
-
-export function reducedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
-  const nest = (axis: number): void => {
-    if (axis === shape.length) return body();
-    counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
-  };
-  nest(0);
 }
 
 /** viewBase of an operand for the batch counters: offset + Σ c_d · s_d, as an element index on the stack. */

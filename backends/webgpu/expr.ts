@@ -7,7 +7,7 @@
 // operators are used where range analysis shows both operands non-negative.
 
 import { ExprScope } from '../common/expr-scope.js';
-import { isCompositeBinary, notLegalized } from '../../kernel/composite.js';
+import { entryFor, isCompositeBinary } from '../../kernel/composite.js';
 import type { BinaryFn, Composite, KExpr, PrimitiveUnary, ScalarType, Space, UnaryFn } from '../../kernel/ir.js';
 
 export function literal(value: number, type: ScalarType): string {
@@ -49,8 +49,6 @@ const BINARY_INTRINSICS: { readonly [F in Extract<Intrinsic, BinaryFn>]: (x: str
   gelu_tanh_grad: (x, dy) => `(${dy} * gelu_tanh_grad_f32(${x}))`,
 };
 
-const unaryOf = (fn: UnaryFn) => (UNARY as Partial<Record<UnaryFn, (x: string) => string>>)[fn] ?? notLegalized(fn);
-const binaryIntrinsic = (fn: BinaryFn) => (BINARY_INTRINSICS as Partial<Record<BinaryFn, (x: string, dy: string) => string>>)[fn] ?? notLegalized(fn);
 
 /** Helper functions the expressions call; a kernel includes those it uses. */
 export const HELPERS: Record<string, string> = {
@@ -170,7 +168,7 @@ export class WgslExprs extends ExprScope {
       case 'var': return `v${e.id}`;
       case 'acc': return 'acc';
       case 'load': return `${this.names.arg(e.arg)}[${go(e.index)}]`;
-      case 'unary': return unaryOf(e.fn)(go(e.x));
+      case 'unary': return entryFor(UNARY, e.fn)(go(e.x));
       case 'cast':
         if (e.x.type === 'bool') return e.type === 'f32' ? `select(0.0f, 1.0f, ${go(e.x)})` : `select(0i, 1i, ${go(e.x)})`;
         return `${e.type}(${go(e.x)})`;
@@ -178,7 +176,7 @@ export class WgslExprs extends ExprScope {
       case 'random': return `uniform01(rt.seed, ks.s[${e.stream >> 2}][${e.stream & 3}], rt.step, u32(${go(e.element)}))`;
       case 'binary': {
         const [a, b] = [go(e.a), go(e.b)];
-        if (isCompositeBinary(e.fn)) return binaryIntrinsic(e.fn)(a, b);
+        if (isCompositeBinary(e.fn)) return entryFor(BINARY_INTRINSICS, e.fn)(a, b);
         switch (e.fn) {
           case 'add': return `(${a} + ${b})`;
           case 'sub': return `(${a} - ${b})`;
