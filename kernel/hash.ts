@@ -4,7 +4,7 @@
 // expression DAG with its nodes numbered in visiting order, so sharing is
 // part of the structure and the key never depends on object identity.
 
-import type { Kernel, KExpr, Operand, Placement, Slice, Store } from './ir.js';
+import type { Kernel, KExpr, Operand, Placement, Store } from './ir.js';
 
 function exprKey(e: KExpr, ids: Map<KExpr, number>, out: string[]): number {
   const known = ids.get(e);
@@ -38,16 +38,13 @@ export function kernelKey(k: Kernel): string {
   const stores = (ss: readonly Store[]) => ss.map((s) => `${s.arg}[${e(s.index)}]=${e(s.value)}`).join(';');
   const operand = (o: Operand) => `${e(o.value)}${o.view ? `/v${JSON.stringify(o.view)}` : ''}${o.constant ? 'const' : ''}`;
   const placed = (p: Placement | undefined) => (p ? `${p.arg}[${e(p.index)}]` : '-');
-  const slice = (s: Slice | undefined) => (s ? `${s.arg}+${s.offset}` : '-');
   let body: string;
   switch (k.kind) {
-    case 'map': body = `map[${k.shape}]{${stores(k.stores)}}`; break;
+    case 'map': body = `map[${k.shape}]${k.ordered ? `ordered${k.ordered}` : ''}{${stores(k.stores)}}`; break;
     case 'reduce': body = `reduce[${k.shape}|${k.reduced}]{${k.stages.map((s) => `${s.combine}:${e(s.value)}`).join(';')}}{${stores(k.stores)}}{${stores(k.elementStores)}}`; break;
     case 'matmul': body = `matmul[${k.batch}|${k.m},${k.n},${k.k}]{${operand(k.a)};${operand(k.b)}}{${stores(k.stores)}}`; break;
     case 'attention': body = `attention[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${k.v ? operand(k.v) : '-'}}{${e(k.score)};${k.keep ? e(k.keep) : '-'}}{${placed(k.out)};${placed(k.lse)}}`; break;
     case 'attention_grad': body = `attention_grad[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${operand(k.v)};${operand(k.dout)}}{${e(k.lse)};${e(k.delta)};${e(k.score)};${k.keep ? e(k.keep) : '-'};${k.scale}}{${placed(k.dq)};${placed(k.dk)};${placed(k.dv)};${placed(k.dscores)}}`; break;
-    case 'scatter': body = `scatter[${k.count},${k.rowSize},${k.rows}]{${slice(k.ids)};${slice(k.values)};${slice(k.table)}}`; break;
-    case 'loss': body = `loss:${k.fn}[${k.rows},${k.classes},${k.ignoreIndex}]{${slice(k.logits)};${slice(k.labels)};${slice(k.dloss)};${slice(k.out)}}`; break;
   }
   const args = k.args.map((a) => a.dtype).join(",");
   return `${args}|${body}|${nodes.join(';')}`;

@@ -12,11 +12,14 @@
 //     WebGPU can bind it); loads and stores index an arg explicitly, so an
 //     output is stored through an explicit index, never a running counter;
 //   - iteration spaces are stated; in a map every axis may be split across
-//     threads, in a reduction every outer point is independent.
+//     threads but its `ordered` leading ones, in a reduction every outer
+//     point is independent.
 //
 // The kinds:
 //
-//   map        for each point c of `shape`: stores
+//   map        for each point c of `shape`: stores; the first `ordered`
+//              axes are walked in order, so a store may add to what an
+//              earlier point stored (a scatter-add into a table)
 //   reduce     for each outer point c: stages (sum, max or let over the
 //              reduced space, each a value `var i` later expressions use),
 //              then `stores` once per outer point and `elementStores` once
@@ -30,8 +33,10 @@
 //   attention  softmax(score(q·k, b…, i, j)) · keep(b…, i, j) · V, online,
 //              never holding a row of scores; stores O and the rows'
 //              log-sum-exp; attention_grad: dq, dk, dv from the saved ones
-//   scatter    out[ids[i], :] += values[i, :] into a zeroed table
-//   loss       cross-entropy, its gradient, accuracy over labelled rows
+//
+// Everything else is lowered to these: a loss to reductions over rows and
+// then over the batch, a scatter-add to a map that zeroes the table and an
+// ordered map that adds rows into it.
 
 import type { Derived } from '../runtime/labelled-rows.js';
 
@@ -116,6 +121,12 @@ interface KernelBase {
 export interface MapKernel extends KernelBase {
   readonly kind: 'map';
   readonly shape: readonly number[];
+  /**
+   * Leading axes walked in order, one point after another (absent: 0): a
+   * store at a point may read what a store at an earlier point wrote. The
+   * other axes may still be split across threads.
+   */
+  readonly ordered?: number;
   readonly stores: readonly Store[];
 }
 
@@ -225,37 +236,7 @@ export interface AttentionGradKernel extends KernelBase {
   readonly dscores?: Placement;
 }
 
-/** A contiguous tensor inside an arg, from an element offset. */
-export interface Slice {
-  readonly arg: number;
-  readonly offset: number;
-}
-
-export interface ScatterKernel extends KernelBase {
-  readonly kind: 'scatter';
-  /** Index count; each adds a row of rowSize values into a zeroed table of `rows` rows. */
-  readonly count: number;
-  readonly rowSize: number;
-  readonly rows: number;
-  readonly ids: Slice;
-  readonly values: Slice;
-  readonly table: Slice;
-}
-
-/** Cross-entropy, its gradient (× dloss) or accuracy of logits [rows, classes] against labels [rows]. */
-export interface LossKernel extends KernelBase {
-  readonly kind: 'loss';
-  readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy';
-  readonly rows: number;
-  readonly classes: number;
-  readonly ignoreIndex: number;
-  readonly logits: Slice;
-  readonly labels: Slice;
-  readonly dloss?: Slice;
-  readonly out: Slice;
-}
-
-export type Kernel = MapKernel | ReduceKernel | MatmulKernel | AttentionKernel | AttentionGradKernel | ScatterKernel | LossKernel;
+export type Kernel = MapKernel | ReduceKernel | MatmulKernel | AttentionKernel | AttentionGradKernel;
 
 /** Where a buffer's memory lives: kept across runs (inputs, parameters, state) or planned per run. */
 export type BufferRegion = 'persistent' | 'arena';
@@ -400,7 +381,6 @@ export function kernelExprs(k: Kernel): KExpr[] {
     case 'matmul': return [k.a.value, k.b.value, ...stores(k.stores)];
     case 'attention': return [k.q.value, k.k.value, ...(k.v ? [k.v.value] : []), k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse)];
     case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.dq), ...placed(k.dk), ...placed(k.dv), ...placed(k.dscores)];
-    default: return [];
   }
 }
 
@@ -489,7 +469,6 @@ export function rebuildKernel(k: Kernel, node: (e: KExpr) => KExpr, to: (arg: nu
   const store = (s: Store): Store => ({ arg: to(s.arg), index: e(s.index), value: e(s.value) });
   const operand = (o: Operand): Operand => ({ ...o, value: e(o.value), ...(o.view ? { view: { ...o.view, arg: to(o.view.arg) } } : {}) });
   const placed = (p: Placement | undefined) => (p ? { placement: { arg: to(p.arg), index: e(p.index) } } : undefined);
-  const slice = (s: Slice): Slice => ({ arg: to(s.arg), offset: s.offset });
   switch (k.kind) {
     case 'map': return { ...k, stores: k.stores.map(store) };
     case 'reduce': return { ...k, stages: k.stages.map((s) => ({ ...s, value: e(s.value) })), stores: k.stores.map(store), elementStores: k.elementStores.map(store) };
@@ -506,7 +485,5 @@ export function rebuildKernel(k: Kernel, node: (e: KExpr) => KExpr, to: (arg: nu
         ...(dq ? { dq } : {}), ...(dk ? { dk } : {}), ...(dv ? { dv } : {}), ...(dscores ? { dscores } : {}),
       };
     }
-    case 'scatter': return { ...k, ids: slice(k.ids), values: slice(k.values), table: slice(k.table) };
-    case 'loss': return { ...k, logits: slice(k.logits), labels: slice(k.labels), out: slice(k.out), ...(k.dloss ? { dloss: slice(k.dloss) } : {}) };
   }
 }

@@ -13,7 +13,7 @@
 //      max, as the lowering of gathers does, and so is arithmetic that may
 //      pass 32 bits; integer division needs a divisor proven positive.
 //   3. Accesses: every load, store and placement index lies in [0, size) of
-//      its arg for the sizes this kernel binds; strided views, slices and
+//      its arg for the sizes this kernel binds; strided views and
 //      random draws likewise; args written are not read-only.
 //   4. Work: iteration spaces and the scratch the templates allocate are
 //      bounded, so that a hostile size cannot make a renderer allocate
@@ -22,7 +22,7 @@
 // Loads in either arm of a `where` must both be in range: renderers may
 // evaluate a shared subexpression before the choice.
 
-import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, Operand, Placement, Slice, Store, StridedView } from '../kernel/ir.js';
+import type { AttentionGradKernel, AttentionKernel, Kernel, KExpr, Operand, Placement, Store, StridedView } from '../kernel/ir.js';
 
 /** A kernel that does not pass, with the reason. */
 export class KernelCheckError extends Error {}
@@ -180,13 +180,6 @@ class KernelProver {
     this.expr(o.value, { what, idx: [...batch, rows, cols], ridx: [], vars: 0, acc: false });
     if (o.view) this.view(o.view, batch, rows, cols, `${what}'s view`);
   }
-
-  /** `length` elements of a slice inside its arg. */
-  slice(s: Slice, length: number, what: string, written = false): void {
-    const a = this.arg(s.arg, what);
-    if (written && a.access === 'read') this.fail(`${what} is written, but the kernel only reads arg ${s.arg}`);
-    this.inside([s.offset, s.offset + length - 1], a.size, what);
-  }
 }
 
 /** Points of a space or a scratch block, at most 32-bit. */
@@ -221,6 +214,7 @@ export function checkKernel(k: Kernel, budget: number): void {
   switch (k.kind) {
     case 'map': {
       points(k.shape, 'space', fail);
+      if ((k.ordered ?? 0) > k.shape.length) fail(`it orders ${k.ordered} axes of a ${k.shape.length}-axis space`);
       const s = scope('a store', k.shape);
       for (const st of k.stores) p.store(st, s, st.value);
       return;
@@ -269,24 +263,6 @@ export function checkKernel(k: Kernel, budget: number): void {
       place(k.dk, [...batch, keys, depth], 'dk');
       place(k.dv, [...batch, keys, depthV], 'dv');
       place(k.dscores, scores, 'the scores\' gradient');
-      return;
-    }
-    case 'scatter': {
-      const table = points([k.rows, k.rowSize], 'table', fail);
-      p.slice(k.ids, k.count, 'its ids');
-      p.slice(k.values, points([k.count, k.rowSize], 'values', fail), 'its values');
-      p.slice(k.table, table, 'its table', true);
-      if (k.args[k.ids.arg]!.dtype !== 'i32') fail('its ids are not i32');
-      return;
-    }
-    case 'loss': {
-      const logits = points([k.rows, k.classes], 'logits', fail);
-      p.slice(k.logits, logits, 'its logits');
-      p.slice(k.labels, k.rows, 'its labels');
-      if (k.args[k.labels.arg]!.dtype !== 'i32') fail('its labels are not i32');
-      if (k.dloss) p.slice(k.dloss, 1, 'its dloss');
-      if (k.fn === 'cross_entropy_grad' && !k.dloss) fail('its gradient has no dloss');
-      p.slice(k.out, k.fn === 'cross_entropy_grad' ? logits : 1, 'its output', true);
       return;
     }
   }

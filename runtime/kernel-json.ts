@@ -18,7 +18,7 @@
 // its sizes (every index inside its range) is kernel-check.ts's.
 
 import type {
-  AttentionGradKernel, AttentionKernel, BinaryFn, Kernel, KernelArg, KExpr, LossKernel, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScalarType, ScatterKernel, Slice, Stage, Store,
+  AttentionGradKernel, AttentionKernel, BinaryFn, Kernel, KernelArg, KExpr, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScalarType, Stage, Store,
   StridedView, UnaryFn,
 } from '../kernel/ir.js';
 import { children, COMPOSITE_BINARY, COMPOSITE_UNARY, PRIMITIVE_BINARY, PRIMITIVE_UNARY } from '../kernel/ir.js';
@@ -97,11 +97,10 @@ function encodeBody(k: Kernel): Json {
   const view = (v: StridedView) => ({ arg: v.arg, offset: v.offset, batchStrides: v.batchStrides, rowStride: v.rowStride, colStride: v.colStride });
   const operand = (o: Operand) => ({ value: t.ref(o.value), ...(o.view ? { view: view(o.view) } : {}), constant: o.constant });
   const placed = (p: Placement | undefined) => (p ? { arg: p.arg, index: t.ref(p.index) } : undefined);
-  const slice = (s: Slice) => ({ arg: s.arg, offset: s.offset });
   const optional = (fields: Record<string, Json | undefined>) => Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as Record<string, Json>;
   let body: Record<string, Json>;
   switch (k.kind) {
-    case 'map': body = { shape: k.shape, stores: stores(k.stores) }; break;
+    case 'map': body = { shape: k.shape, ...(k.ordered ? { ordered: k.ordered } : {}), stores: stores(k.stores) }; break;
     case 'reduce': body = { shape: k.shape, reduced: k.reduced, stages: k.stages.map((s) => ({ combine: s.combine, value: t.ref(s.value) })), stores: stores(k.stores), elementStores: stores(k.elementStores) }; break;
     case 'matmul': body = { batch: k.batch, m: k.m, n: k.n, k: k.k, a: operand(k.a), b: operand(k.b), stores: stores(k.stores) }; break;
     case 'attention':
@@ -113,8 +112,6 @@ function encodeBody(k: Kernel): Json {
         lse: t.ref(k.lse), delta: t.ref(k.delta), score: t.ref(k.score), keep: k.keep && t.ref(k.keep), scale: k.scale, dq: placed(k.dq), dk: placed(k.dk), dv: placed(k.dv), dscores: placed(k.dscores),
       });
       break;
-    case 'scatter': body = { count: k.count, rowSize: k.rowSize, rows: k.rows, ids: slice(k.ids), values: slice(k.values), table: slice(k.table) }; break;
-    case 'loss': body = optional({ fn: k.fn, rows: k.rows, classes: k.classes, ignoreIndex: k.ignoreIndex, logits: slice(k.logits), labels: slice(k.labels), dloss: k.dloss && slice(k.dloss), out: slice(k.out) }); break;
   }
   return { kind: k.kind, args: k.args.map((a) => ({ dtype: a.dtype, access: a.access })), nodes: t.nodes, ...body };
 }
@@ -139,8 +136,7 @@ export function encodeKernels(kernels: readonly Kernel[]): { functions: Json[]; 
 // ---- decoding ----
 
 type Body = Omit<MapKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'> | Omit<ReduceKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'> | Omit<MatmulKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'>
-  | Omit<AttentionKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'> | Omit<AttentionGradKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'> | Omit<ScatterKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'>
-  | Omit<LossKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'>;
+  | Omit<AttentionKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'> | Omit<AttentionGradKernel, 'name' | 'label' | 'nodes' | 'args' | 'streams'>;
 
 /** A decoded function: its body and its args' dtypes and access. */
 export interface KernelFunction {
@@ -239,7 +235,7 @@ const extent = { min: 1, max: MAX_EXTENT };
 /** One function of program.json's `functions`. */
 export function decodeFunction(raw: unknown, path: string): KernelFunction {
   const f = Fields.of(raw, path);
-  const kind = f.oneOf('kind', ['map', 'reduce', 'matmul', 'attention', 'attention_grad', 'scatter', 'loss'] as const);
+  const kind = f.oneOf('kind', ['map', 'reduce', 'matmul', 'attention', 'attention_grad'] as const);
   const args = f.list('args', 256).map((a, i) => {
     const af = Fields.of(a, `${f.at('args')}[${i}]`).only(['dtype', 'access']);
     return { dtype: af.oneOf('dtype', ARG_TYPES), access: af.oneOf('access', ['read', 'write', 'readwrite'] as const) };
@@ -274,10 +270,6 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
     const pf = f.object(key).only(['arg', 'index']);
     return { arg: argOf(pf), index: typed(pf, 'index', 'i32') };
   };
-  const slice = (key: string): Slice => {
-    const sf = f.object(key).only(['arg', 'offset']);
-    return { arg: argOf(sf), offset: sf.int('offset', { min: 0, max: MAX_EXTENT }) };
-  };
   const placed = <K extends string>(key: K) => {
     const p = placement(key);
     return (p ? { [key]: p } : {}) as Partial<Record<K, Placement>>;
@@ -286,8 +278,8 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
   let body: Body;
   switch (kind) {
     case 'map':
-      f.only([...common, 'shape', 'stores']);
-      body = { kind, shape: shape('shape'), stores: stores('stores') };
+      f.only([...common, 'shape', 'ordered', 'stores']);
+      body = { kind, shape: shape('shape'), ...(f.has('ordered') ? { ordered: f.int('ordered', { min: 0, max: 16 }) } : {}), stores: stores('stores') };
       break;
     case 'reduce': {
       f.only([...common, 'shape', 'reduced', 'stages', 'stores', 'elementStores']);
@@ -317,17 +309,6 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
         kind, batch: shape('batch'), queries: f.int('queries', extent), keys: f.int('keys', extent), depth: f.int('depth', extent), depthV: f.int('depthV', { min: 0, max: MAX_EXTENT }),
         q: operand('q', true), k: operand('k', true), v: operand('v', true), dout: operand('dout', true), lse: typed(f, 'lse', 'f32'), delta: typed(f, 'delta', 'f32'), score: typed(f, 'score', 'f32'),
         ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}), scale: f.number('scale'), ...placed('dq'), ...placed('dk'), ...placed('dv'), ...placed('dscores'),
-      };
-      break;
-    case 'scatter':
-      f.only([...common, 'count', 'rowSize', 'rows', 'ids', 'values', 'table']);
-      body = { kind, count: f.int('count', extent), rowSize: f.int('rowSize', extent), rows: f.int('rows', extent), ids: slice('ids'), values: slice('values'), table: slice('table') };
-      break;
-    case 'loss':
-      f.only([...common, 'fn', 'rows', 'classes', 'ignoreIndex', 'logits', 'labels', 'dloss', 'out']);
-      body = {
-        kind, fn: f.oneOf('fn', ['cross_entropy', 'cross_entropy_grad', 'accuracy'] as const), rows: f.int('rows', extent), classes: f.int('classes', extent),
-        ignoreIndex: f.int('ignoreIndex', { min: -(2 ** 31), max: 2 ** 31 - 1 }), logits: slice('logits'), labels: slice('labels'), ...(f.has('dloss') ? { dloss: slice('dloss') } : {}), out: slice('out'),
       };
       break;
   }

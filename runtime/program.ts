@@ -26,7 +26,7 @@
 import type { Json } from './kernel-json.js';
 import type { Derived } from './labelled-rows.js';
 
-export const PROGRAM_FORMAT = 'tcc.program.v4';
+export const PROGRAM_FORMAT = 'tcc.program.v5';
 export const BUFFER_ALIGNMENT = 256;
 
 export type DTypeName = 'f32' | 'i32';

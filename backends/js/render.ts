@@ -4,17 +4,17 @@
 // kernels that differ only in their buffers and random streams (the layers
 // of a model) share it.
 //
-//   map      nested loops over the space, a store per point
+//   map      nested loops over the space, a store per point (in order, so
+//            an ordered map needs nothing more)
 //   reduce   per outer point: each stage a loop over the reduced space (or a
 //            local for `let`), then the stores and the element stores
 //   matmul   per batch: operands read where they are when contiguous along
 //            k, else packed (with their prologue applied) into scratch
 //            arrays; 4×4 blocks of dot products in doubles; the epilogue per
 //            element
-//   scatter, loss   as written
 
 import { CodeWriter, commentText } from '../common/writer.js';
-import type { Kernel, LossKernel, MapKernel, MatmulKernel, Operand, ReduceKernel, ScatterKernel, Space, Store } from '../../kernel/ir.js';
+import type { Kernel, MapKernel, MatmulKernel, Operand, ReduceKernel, Space, Store } from '../../kernel/ir.js';
 import { viewBase } from '../common/expr-scope.js';
 import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
 import { renderAttention, renderAttentionGrad } from './attention.js';
@@ -121,53 +121,6 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
   });
 }
 
-/** Ids outside the table (possible only in a program edited by hand: the runtime checks its inputs) add nothing. */
-function renderScatter(w: CodeWriter, k: ScatterKernel): void {
-  const { ids, values, table } = k;
-  w.line(`a${table.arg}.fill(0, ${table.offset}, ${table.offset + k.rows * k.rowSize});`);
-  w.block(`for (let i = 0; i < ${k.count}; i++) {`, () => {
-    w.line(`const id = a${ids.arg}[${ids.offset} + i];`);
-    w.line(`if (!(id >= 0 && id < ${k.rows})) continue;`);
-    w.line(`const row = ${table.offset} + id * ${k.rowSize}, from = ${values.offset} + i * ${k.rowSize};`);
-    w.line(`for (let j = 0; j < ${k.rowSize}; j++) a${table.arg}[row + j] += a${values.arg}[from + j];`);
-  });
-}
-
-/** A row counts when its label is a class: `ignoreIndex`, and anything else outside [0, classes), leaves it out. */
-function renderLoss(w: CodeWriter, k: LossKernel): void {
-  const { rows, classes, ignoreIndex } = k;
-  const logits = (at: string) => `a${k.logits.arg}[${k.logits.offset} + base + ${at}]`;
-  const label = (at: string) => `a${k.labels.arg}[${k.labels.offset} + ${at}]`;
-  const out = (at: string) => `a${k.out.arg}[${k.out.offset} + ${at}]`;
-  const labelled = (x: string) => `(${x} !== ${ignoreIndex} && ${x} >= 0 && ${x} < ${classes})`;
-  w.line('let count = 0;');
-  w.line(`for (let r = 0; r < ${rows}; r++) if (${labelled(label('r'))}) count++;`);
-  if (k.fn === 'cross_entropy_grad') w.line(`a${k.out.arg}.fill(0, ${k.out.offset}, ${k.out.offset + rows * classes});`);
-  w.line('let total = 0;');
-  w.block(`for (let r = 0; r < ${rows}; r++) {`, () => {
-    w.line(`const label = ${label('r')};`);
-    w.line(`if (!${labelled('label')}) continue;`);
-    w.line(`const base = r * ${classes};`);
-    if (k.fn === 'accuracy') {
-      w.line('let best = 0;');
-      w.line(`for (let c = 1; c < ${classes}; c++) if (${logits('c')} > ${logits('best')}) best = c;`);
-      w.line('if (best === label) total++;');
-      return;
-    }
-    w.line('let max = -Infinity;');
-    w.line(`for (let c = 0; c < ${classes}; c++) max = maximum(max, ${logits('c')});`);
-    w.line('let sum = 0;');
-    w.line(`for (let c = 0; c < ${classes}; c++) sum += Math.exp(${logits('c')} - max);`);
-    w.line('const lse = max + Math.log(sum);');
-    if (k.fn === 'cross_entropy') w.line(`total += lse - ${logits('label')};`);
-    else {
-      w.line(`const scale = a${k.dloss!.arg}[${k.dloss!.offset}] / count;`);
-      w.line(`for (let c = 0; c < ${classes}; c++) ${out('base + c')} = (Math.exp(${logits('c')} - lse) - (c === label ? 1 : 0)) * scale;`);
-    }
-  });
-  if (k.fn !== 'cross_entropy_grad') w.line(`${out('0')} = count ? total / count : 0;`);
-}
-
 /** The JavaScript function body of a kernel: `(a0, a1, …, rt, streams) => void`, streams its random streams. */
 export function renderKernelJs(k: Kernel, fn: string): string {
   const w = new CodeWriter();
@@ -179,8 +132,6 @@ export function renderKernelJs(k: Kernel, fn: string): string {
       case 'matmul': return renderMatmul(w, k);
       case 'attention': return renderAttention(w, k);
       case 'attention_grad': return renderAttentionGrad(w, k);
-      case 'scatter': return renderScatter(w, k);
-      case 'loss': return renderLoss(w, k);
     }
   }, '};');
   return w.toString();

@@ -193,15 +193,6 @@ static inline float tcc_row_max(const float *x, int n) {
   const float m = tcc_max_skip_nan(x, n, &nan);
   return nan ? NAN : m;
 }
-/** The index of the first largest of x[0..n), as "best = 0; if (x[c] > x[best]) best = c" finds it (NaNs never win; a NaN at 0 does). */
-static inline int tcc_row_argmax(const float *x, int n) {
-  if (x[0] != x[0]) return 0;
-  int nan;
-  const float m = tcc_max_skip_nan(x, n, &nan);
-  int c = 0;
-  while (x[c] != m) c++;
-  return c;
-}
 
 /**
  * c (a TCC_MR × TCC_NR tile, row-major) = (accumulate ? c : 0) + a·b over k steps.

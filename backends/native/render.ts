@@ -7,7 +7,8 @@
 // points run the table (napi.c).
 //
 //   map        the space's loops, the outer ones split across threads, the
-//              innermost vectorized
+//              innermost vectorized; an ordered map's ordered axes outside,
+//              on one thread
 //   reduce     per outer point (split across threads): each stage a loop
 //              over the reduced space, sums accumulated in double; then the
 //              stores and the element stores
@@ -23,14 +24,13 @@
 //              so no [batch, heads, seq, seq] tensor is ever stored;
 //              attention_grad: per batch, dq per row and dk, dv accumulated
 //              in each thread's scratch
-//   scatter, loss   as written, loss rows split across threads
 //
 // Dropout's keep tests outside attention are drawn once per run, a byte per
 // element (renderKeepTables), and the kernels read them.
 
 import { CodeWriter, commentText } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import { keepsPackedB, kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type LossKernel, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type ScatterKernel, type Store } from '../../kernel/ir.js';
+import { keepsPackedB, kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type Store } from '../../kernel/ir.js';
 import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
 import { cLiteral, CExprs, C_NAMES, C_TYPE, keepTable, keepTest, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';
@@ -71,7 +71,13 @@ function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => 
 
 function renderMap(w: CodeWriter, k: MapKernel): void {
   const scope = new CExprs({ idx: k.shape, ridx: [] });
-  loops(w, k.shape, C_NAMES.idx, product(k.shape), true, () => emitStores(w, scope, k.stores));
+  const ordered = k.ordered ?? 0;
+  const inner = () => loops(w, k.shape.slice(ordered), (a) => C_NAMES.idx(a + ordered), ordered ? 0 : product(k.shape), true, () => emitStores(w, scope, k.stores));
+  const outer = (a: number): void => {
+    if (a === ordered) return inner();
+    w.block(`for (int32_t ${C_NAMES.idx(a)} = 0; ${C_NAMES.idx(a)} < ${k.shape[a]}; ${C_NAMES.idx(a)}++) {`, () => outer(a + 1));
+  };
+  outer(0);
 }
 
 function renderReduce(w: CodeWriter, k: ReduceKernel): void {
@@ -99,14 +105,17 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
         w.line(`const float v${i} = (float)s${i};`);
         return;
       }
-      // max, NaN-propagating as the other backends' (x > v || x != x).
+      // max, NaN-propagating as the other backends' (x > v || x != x): the
+      // NaNs seen kept apart, so that the maximum vectorizes.
       w.line(`float m${i} = -INFINITY;`);
-      reducedLoops(w, k.reduced, null, () => {
+      w.line(`int32_t nan${i} = 0;`);
+      reducedLoops(w, k.reduced, `reduction(max:m${i}) reduction(|:nan${i})`, () => {
         const x = scope.open(w, [stage.value]).render(stage.value);
         w.line(`const float x = ${x};`);
-        w.line(`m${i} = (x > m${i} || x != x) ? x : m${i};`);
+        w.line(`m${i} = x > m${i} ? x : m${i};`);
+        w.line(`nan${i} |= x != x;`);
       });
-      w.line(`const float v${i} = m${i};`);
+      w.line(`const float v${i} = nan${i} ? NAN : m${i};`);
     });
     if (k.stores.length) emitStores(w, scope, k.stores);
     if (k.elementStores.length) reducedLoops(w, k.reduced, '', () => emitStores(w, scope, k.elementStores));
@@ -640,59 +649,6 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   });
 }
 
-/** Ids outside the table (possible only in a program edited by hand: the runtime checks its inputs) add nothing. */
-function renderScatter(w: CodeWriter, k: ScatterKernel): void {
-  const { ids, values, table } = k;
-  w.line(`memset(a${table.arg} + ${table.offset}, 0, sizeof(float) * ${k.rows * k.rowSize});`);
-  w.block(`for (int32_t i = 0; i < ${k.count}; i++) {`, () => {
-    w.line(`const int32_t id = a${ids.arg}[${ids.offset} + i];`);
-    w.line(`if ((uint32_t)id >= ${k.rows}u) continue;`);
-    w.line(`float *row = a${table.arg} + ${table.offset} + (size_t)id * ${k.rowSize};`);
-    w.line(`const float *from = a${values.arg} + ${values.offset} + (size_t)i * ${k.rowSize};`);
-    w.line('#pragma omp simd');
-    w.line(`for (int32_t j = 0; j < ${k.rowSize}; j++) row[j] += from[j];`);
-  });
-}
-
-/** A row counts when its label is a class: `ignoreIndex`, and anything else outside [0, classes), leaves it out. */
-function renderLoss(w: CodeWriter, k: LossKernel): void {
-  const { rows, classes, ignoreIndex } = k;
-  const logits = `a${k.logits.arg} + ${k.logits.offset}`;
-  const label = (at: string) => `a${k.labels.arg}[${k.labels.offset} + ${at}]`;
-  const unlabelled = (x: string) => `(${x} == ${ignoreIndex} || (uint32_t)${x} >= ${classes}u)`;
-  w.line('int32_t count = 0;');
-  w.line(`for (int32_t r = 0; r < ${rows}; r++) count += !${unlabelled(label('r'))};`);
-  w.line('double total = 0;');
-  if (rows * classes >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static) reduction(+:total)');
-  w.block(`for (int32_t r = 0; r < ${rows}; r++) {`, () => {
-    w.line(`const int32_t label = ${label('r')};`);
-    // An ignored row's gradient is zero; every other row's is written whole below.
-    if (k.fn === 'cross_entropy_grad') w.line(`if (${unlabelled('label')}) { memset(a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes}, 0, sizeof(float) * ${classes}); continue; }`);
-    else w.line(`if (${unlabelled('label')}) continue;`);
-    w.line(`const float *x = ${logits} + (size_t)r * ${classes};`);
-    if (k.fn === 'accuracy') {
-      w.line(`total += tcc_row_argmax(x, ${classes}) == label;`);
-      return;
-    }
-    w.line(`const float top = tcc_row_max(x, ${classes});`);
-    w.line('double sum = 0;');
-    if (k.fn === 'cross_entropy') {
-      w.line('#pragma omp simd reduction(+:sum)');
-      w.line(`for (int32_t c = 0; c < ${classes}; c++) sum += tcc_expf(x[c] - top);`);
-      w.line('total += top + log(sum) - x[label];');
-    } else {
-      // Each exponential once: kept in the gradient's row, then scaled by the row's sum.
-      w.line(`float *g = a${k.out.arg} + ${k.out.offset} + (size_t)r * ${classes};`);
-      w.line('#pragma omp simd reduction(+:sum)');
-      w.line(`for (int32_t c = 0; c < ${classes}; c++) { g[c] = tcc_expf(x[c] - top); sum += g[c]; }`);
-      w.line(`const float scale = a${k.dloss!.arg}[${k.dloss!.offset}] / (float)count, share = (float)(scale / sum);`);
-      w.line('#pragma omp simd');
-      w.line(`for (int32_t c = 0; c < ${classes}; c++) g[c] = g[c] * share - (c == label) * scale;`);
-    }
-  });
-  if (k.fn !== 'cross_entropy_grad') w.line(`a${k.out.arg}[${k.out.offset}] = count ? (float)(total / count) : 0.0f;`);
-}
-
 /** The C function of a kernel: `void fn(a0, a1, …, rt, streams, pk)`, pk its call site's cache of packed parameters. */
 export function renderKernelC(k: Kernel, fn: string, mode: 'infer' | 'train'): string {
   const w = new CodeWriter();
@@ -706,8 +662,6 @@ export function renderKernelC(k: Kernel, fn: string, mode: 'infer' | 'train'): s
       case 'matmul': return renderMatmul(w, k, keepsPackedB(k, mode));
       case 'attention': return renderAttention(w, k);
       case 'attention_grad': return renderAttentionGrad(w, k);
-      case 'scatter': return renderScatter(w, k);
-      case 'loss': return renderLoss(w, k);
     }
   });
   return w.toString();

@@ -19,7 +19,7 @@ export type HostMath = (typeof HOST_MATH)[number];
 /** Function indices a kernel body calls. */
 export interface Helpers {
   readonly math: Readonly<Record<HostMath, number>>;
-  /** exp in wasm as a function (f32 → f32), for the f64 paths of attention and the loss. */
+  /** exp in wasm as a function (f32 → f32), for the f64 paths of attention. */
   readonly fast: Readonly<Record<'exp', number>>;
   /** uniform01(seed, stream, step, element) → f32. */
   readonly uniform01: number;

@@ -62,7 +62,7 @@ export function inlineErf(c: Code, x: number): void {
   c.get(a).f32(0.5).f32Lt().select();
 }
 
-/** exp_f32(x) as a function, for the f64 exponentials of attention's backward and the loss. */
+/** exp_f32(x) as a function, for attention's f32 and f64 exponentials. */
 export function emitExp(mod: ModuleBuilder): number {
   return mod.func('exp_f32', ['f32'], ['f32'], (c) => inlineExp(c, 0), false);
 }

@@ -5,7 +5,8 @@
 // buffers and random streams (a model's layers). It follows the JavaScript
 // backend, kind by kind; sums run in f64 as JavaScript's do.
 //
-//   map        nested loops over the space, a store per point
+//   map        nested loops over the space, a store per point (in order, so
+//              an ordered map needs nothing more)
 //   reduce     per outer point: each stage a loop over the reduced space (or
 //              a local for `let`), then the stores and the element stores
 //   matmul     per batch: operands read in place when they are plain views
@@ -14,9 +15,8 @@
 //              program once, kept by the executor until it is written); the
 //              SIMD GEMM (gemm.ts) into scratch; the epilogue per element
 //   attention  attention.ts
-//   scatter, loss   as written
 
-import type { Kernel, LossKernel, MapKernel, MatmulKernel, ReduceKernel, ScatterKernel } from '../../kernel/ir.js';
+import type { Kernel, MapKernel, MatmulKernel, ReduceKernel } from '../../kernel/ir.js';
 import { renderAttention, renderAttentionGrad } from './attention.js';
 import { ModuleBuilder, type ValType } from './encode.js';
 import { HOST_MATH, type HostMath } from './expr.js';
@@ -163,140 +163,12 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
   });
 }
 
-/** Ids outside the table (possible only in a program edited by hand: the runtime checks its inputs) add nothing. */
-function renderScatter(w: KernelWriter, k: ScatterKernel): void {
-  const { c } = w;
-  const { ids, values, table } = k;
-  const [i, j, id, row, from] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
-  counted(c, i, k.rows * k.rowSize, () => {
-    c.get(i).i32(table.offset).i32Add();
-    w.elementAddress(table.arg);
-    c.f32(0).f32Store();
-  });
-  counted(c, i, k.count, () => {
-    c.get(i).i32(ids.offset).i32Add();
-    w.elementAddress(ids.arg);
-    c.i32Load().tee(id).i32(0).i32GeS().get(id).i32(k.rows).i32LtS().i32And().ifElse(() => {
-      c.get(id).i32(k.rowSize).i32Mul().i32(table.offset).i32Add().set(row);
-      c.get(i).i32(k.rowSize).i32Mul().i32(values.offset).i32Add().set(from);
-      counted(c, j, k.rowSize, () => {
-        c.get(row).get(j).i32Add();
-        w.elementAddress(table.arg);
-        c.get(row).get(j).i32Add();
-        w.elementAddress(table.arg);
-        c.f32Load();
-        c.get(from).get(j).i32Add();
-        w.elementAddress(values.arg);
-        c.f32Load().f32Add().f32Store();
-      });
-    });
-  });
-}
-
-/** A row counts when its label is a class: `ignoreIndex`, and anything else outside [0, classes), leaves it out. */
-function renderLoss(w: KernelWriter, k: LossKernel): void {
-  const { c } = w;
-  const { rows, classes, ignoreIndex } = k;
-  const [r, col, label, base, best, count] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
-  const [total, max, sum, lse, scale, x] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64')];
-  const labelAt = (row: number) => {
-    c.get(row).i32(k.labels.offset).i32Add();
-    w.elementAddress(k.labels.arg);
-    c.i32Load();
-  };
-  const labelled = (x: number) => c.get(x).i32(ignoreIndex).i32Ne().get(x).i32(0).i32GeS().i32And().get(x).i32(classes).i32LtS().i32And();
-  /** The logit at (base + the column pushed by `at`), as f64. */
-  const logit = (at: () => void) => {
-    c.get(base);
-    at();
-    c.i32Add().i32(k.logits.offset).i32Add();
-    w.elementAddress(k.logits.arg);
-    c.f32Load().f64PromoteF32();
-  };
-  const out = (at: () => void) => {
-    at();
-    c.i32(k.out.offset).i32Add();
-    w.elementAddress(k.out.arg);
-  };
-  c.i32(0).set(count);
-  counted(c, r, rows, () => {
-    labelAt(r);
-    c.set(label);
-    labelled(label);
-    c.ifElse(() => c.get(count).i32(1).i32Add().set(count));
-  });
-  if (k.fn === 'cross_entropy_grad') {
-    counted(c, r, rows * classes, () => {
-      out(() => c.get(r));
-      c.f32(0).f32Store();
-    });
-  }
-  c.f64(0).set(total);
-  counted(c, r, rows, () => {
-    labelAt(r);
-    c.set(label);
-    labelled(label);
-    c.ifElse(() => {
-      c.get(r).i32(classes).i32Mul().set(base);
-      if (k.fn === 'accuracy') {
-        c.i32(0).set(best);
-        counted(c, col, classes, () => {
-          logit(() => c.get(col));
-          logit(() => c.get(best));
-          c.f64Gt().ifElse(() => c.get(col).set(best));
-        });
-        c.get(best).get(label).i32Eq().ifElse(() => c.get(total).f64(1).f64Add().set(total));
-        return;
-      }
-      c.f64(-Infinity).set(max);
-      counted(c, col, classes, () => {
-        logit(() => c.get(col));
-        c.tee(x).get(max).f64Gt().ifElse(() => c.get(x).set(max));
-      });
-      c.f64(0).set(sum);
-      counted(c, col, classes, () => {
-        c.get(sum);
-        logit(() => c.get(col));
-        c.get(max).f64Sub();
-        host(w, 'exp');
-        c.f64Add().set(sum);
-      });
-      c.get(max).get(sum);
-      host(w, 'log');
-      c.f64Add().set(lse);
-      if (k.fn === 'cross_entropy') {
-        c.get(total).get(lse);
-        logit(() => c.get(label));
-        c.f64Sub().f64Add().set(total);
-      } else {
-        c.i32(k.dloss!.offset);
-        w.elementAddress(k.dloss!.arg);
-        c.f32Load().f64PromoteF32().get(count).f64ConvertI32S().f64Div().set(scale);
-        counted(c, col, classes, () => {
-          out(() => c.get(base).get(col).i32Add());
-          logit(() => c.get(col));
-          c.get(lse).f64Sub();
-          host(w, 'exp');
-          c.get(col).get(label).i32Eq().f64ConvertI32S().f64Sub().get(scale).f64Mul().f32DemoteF64().f32Store();
-        });
-      }
-    });
-  });
-  if (k.fn !== 'cross_entropy_grad') {
-    out(() => c.i32(0));
-    c.get(count).i32Eqz().ifValue('f32', () => c.f32(0), () => c.get(total).get(count).f64ConvertI32S().f64Div().f32DemoteF64());
-    c.f32Store();
-  }
-}
-
 const RENDER: { readonly [K in Kernel['kind']]: (w: KernelWriter, k: Extract<Kernel, { kind: K }>) => void } = {
   map: renderMap,
   reduce: renderReduce,
   matmul: renderMatmul,
   attention: renderAttention,
   attention_grad: renderAttentionGrad,
-  scatter: renderScatter,
-  loss: renderLoss,
 };
 
 /** The module of a program's distinct kernels: `fns[i]` names kernel i's function (kernels of one name are one function). */

@@ -104,7 +104,7 @@ export function checkLimits(kernel: string, spec: WgslKernel, limits: GPUSupport
   const over = (what: string, need: number, limit: number, name: string) => {
     if (need > limit) throw new RunFailure(`kernel ${kernel} needs ${need} ${what}; this device allows ${limit} (${name}); use --backend cpu`);
   };
-  over('storage buffers', spec.bindings.length + (spec.scratch ? 1 : 0), limits.maxStorageBuffersPerShaderStage, 'maxStorageBuffersPerShaderStage');
+  over('storage buffers', spec.bindings.length, limits.maxStorageBuffersPerShaderStage, 'maxStorageBuffersPerShaderStage');
   over('invocations per workgroup', spec.invocations, limits.maxComputeInvocationsPerWorkgroup, 'maxComputeInvocationsPerWorkgroup');
   over('bytes of workgroup memory', spec.workgroupBytes, limits.maxComputeWorkgroupStorageSize, 'maxComputeWorkgroupStorageSize');
   for (const pass of spec.passes) over('workgroups along a dimension', Math.max(...pass.workgroups), limits.maxComputeWorkgroupsPerDimension, 'maxComputeWorkgroupsPerDimension');
@@ -121,7 +121,6 @@ export class WebGpuExecutor implements Executor {
     private readonly placements: Placement[],
     private readonly dispatches: Dispatch[],
     private readonly uniform: GPUBuffer,
-    private readonly scratch: GPUBuffer | undefined,
     /** Small uniform buffers: the kernels' streams and the update copies' parameters. */
     private readonly params: readonly GPUBuffer[],
   ) {
@@ -161,8 +160,6 @@ export class WebGpuExecutor implements Executor {
     const chunks = chunkBytes.map((bytes, i) => device.createBuffer({ label: `arena ${i}`, size: Math.ceil(bytes / 4) * 4, usage }));
     const oom = await device.popErrorScope();
     if (oom) throw new RunFailure(`the device has no room for the program's ${program.persistentBytes + program.arenaBytes} bytes (${oom.message.split('\n')[0]}); use a smaller batch or --backend cpu`);
-    const maxScratch = Math.max(0, ...[...rendered.values()].map((m) => m.scratch));
-    const scratch = maxScratch ? device.createBuffer({ label: 'scratch', size: 4 * maxScratch, usage: GPUBufferUsage.STORAGE }) : undefined;
     const uniform = device.createBuffer({ label: 'run', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
     // One module per distinct source (the first line names the kernel; layers repeat the rest).
@@ -224,11 +221,10 @@ export class WebGpuExecutor implements Executor {
       const spec = rendered.get(fns[i]!)!;
       checkLimits(kernel.name, spec, limits);
       const { code } = spec;
-      const storage = spec.bindings.length + (spec.scratch ? 1 : 0);
+      const storage = spec.bindings.length;
       const uniforms = (spec.uniform ? 1 : 0) + (spec.streams ? 1 : 0);
       const layout = layoutFor(storage, uniforms);
       const entries = spec.bindings.map((arg, i) => binding(kernel.args[arg]!, i));
-      if (spec.scratch) entries.push({ binding: entries.length, resource: { buffer: scratch!, size: 4 * spec.scratch } });
       if (spec.uniform) entries.push({ binding: entries.length, resource: { buffer: uniform } });
       if (spec.streams) entries.push({ binding: entries.length, resource: { buffer: uniformOf(`${kernel.name} streams`, kernel.streams ?? []) } });
       const group = device.createBindGroup({ label: kernel.name, layout, entries });
@@ -253,7 +249,7 @@ export class WebGpuExecutor implements Executor {
       if (e instanceof WgslCompileError) throw e;
       throw new RunFailure(`WebGPU could not create the program's pipelines: ${(e as Error).message.split('\n')[0]}`);
     }
-    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, scratch, params);
+    return new WebGpuExecutor(gpu, program, chunks, placements, dispatches, uniform, params);
   }
 
   private check(): void {
@@ -350,7 +346,6 @@ export class WebGpuExecutor implements Executor {
   destroy(): void {
     this.gpu.device.removeEventListener('uncapturederror', this.onError);
     for (const chunk of this.chunks) chunk.destroy();
-    this.scratch?.destroy();
     this.uniform.destroy();
     for (const p of this.params) p.destroy();
   }

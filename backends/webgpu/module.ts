@@ -1,7 +1,7 @@
 // What every WGSL kernel module shares: one storage binding per kernel arg
 // (read_write: WebGPU forbids a buffer bound read-only and writable in one
-// dispatch; disjoint writable ranges are allowed), optional scratch storage
-// and the run's uniform (seed, step), the workgroup grid, and the module's
+// dispatch; disjoint writable ranges are allowed), the run's uniform (seed,
+// step), the workgroup grid, and the module's
 // needs (invocations and workgroup memory) read from its code.
 
 import { CodeWriter, commentText } from '../common/writer.js';
@@ -20,8 +20,6 @@ export interface WgslKernel {
   readonly passes: readonly WgslPass[];
   /** Storage bindings in order: the kernel's arg indices. */
   readonly bindings: readonly number[];
-  /** f32 elements of scratch memory the kernel needs, bound after the args (0: none). */
-  readonly scratch: number;
   /** Whether the binding after them is the run's uniform (seed, step). */
   readonly uniform: boolean;
   /** Whether the last binding is the kernel's streams (a uniform). */
@@ -78,7 +76,6 @@ export class KernelModule {
   readonly w = new CodeWriter();
   readonly bindings: number[] = [];
   readonly declarations: string[] = [];
-  scratch = 0;
   uniform = false;
 
   /** `elementTypes[i]` overrides arg i's array element type (vec4 loads). */
@@ -95,14 +92,9 @@ export class KernelModule {
     return { idx, ridx, arg: (a) => `a${a}` };
   }
 
-  useScratch(elements: number): void {
-    this.scratch = elements;
-    this.declarations.push(`@group(0) @binding(${this.bindings.length}) var<storage, read_write> scratch: array<f32>;`);
-  }
-
   useUniform(): void {
     this.uniform = true;
-    const at = this.bindings.length + (this.scratch ? 1 : 0);
+    const at = this.bindings.length;
     this.declarations.push('struct Run { seed: u32, step: u32 }', `@group(0) @binding(${at}) var<uniform> rt: Run;`);
   }
 
@@ -112,11 +104,11 @@ export class KernelModule {
     // The kernel's random streams: a uniform bound after everything else.
     const streams = /\bks\./.test(body);
     if (streams) {
-      const at = this.bindings.length + (this.scratch ? 1 : 0) + (this.uniform ? 1 : 0);
+      const at = this.bindings.length + (this.uniform ? 1 : 0);
       this.declarations.push(`struct Streams { s: array<vec4<u32>, ${Math.max(1, Math.ceil(this.kernel.streams.length / 4))}> }`, `@group(0) @binding(${at}) var<uniform> ks: Streams;`);
     }
     const head = [`// ${this.kernel.kind} ${commentText(this.kernel.label)}`.trimEnd(), ...this.declarations, ...shared, ...helpersFor(body)];
     const code = head.join('\n') + '\n\n' + body;
-    return { name: this.kernel.name, code, passes, bindings: this.bindings, scratch: this.scratch, uniform: this.uniform, streams, ...workgroupNeeds(code) };
+    return { name: this.kernel.name, code, passes, bindings: this.bindings, uniform: this.uniform, streams, ...workgroupNeeds(code) };
   }
 }

@@ -17,9 +17,10 @@ import { opDef, type AttrsOf } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import {
-  ARG_ALIGNMENT, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Slice, type Stage, type Store,
+  ARG_ALIGNMENT, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Stage, type Store,
 } from '../../kernel/ir.js';
 import { broadcastCoords, LOWERING, type Anchor, type InlineContext, type RowContext } from './rules.js';
+import { lowerExpanded, type Placed } from './expand.js';
 
 /** Where a node's value lives: contiguous, row-major, from an element offset of a buffer. */
 export interface Location {
@@ -33,6 +34,8 @@ export interface LoweringState {
   readonly bufferDtype: (buffer: number) => 'f32' | 'i32';
   /** Whether a buffer holds a parameter (a constant operand). */
   readonly isParameter: (buffer: number) => boolean;
+  /** A new arena buffer of f32 working space (for ops lowered to several kernels). */
+  readonly scratch: (size: number) => number;
 }
 
 type Leaf = (at: readonly KExpr[]) => KExpr;
@@ -104,6 +107,11 @@ class GroupLowering {
     return k;
   }
 
+  /** A new buffer of f32 working space. */
+  scratch(size: number): number {
+    return this.state.scratch(size);
+  }
+
   /** Whether an arg binds a parameter's buffer. */
   isParameterArg(arg: number): boolean {
     return this.state.isParameter(this.args[arg]!.buffer);
@@ -116,7 +124,7 @@ class GroupLowering {
   }
 
   /** The arg and the element offset within it of a node stored outside (or by) the kernel. */
-  slice(id: number): Slice {
+  slice(id: number): { arg: number; offset: number } {
     const loc = this.location(id);
     const arg = this.argOfBuffer.get(loc.buffer)!;
     return { arg, offset: loc.offset - this.args[arg]!.offset };
@@ -496,22 +504,17 @@ function lowerAttentionGrad(g: GroupLowering, anchors: readonly Node[], base: Ke
   };
 }
 
-function lowerOpaque(g: GroupLowering, anchor: Node, rule: Extract<Anchor, { kind: 'scatter' | 'loss' }>, base: KernelHead): Kernel {
+/** An op lowered to several plain kernels (expand.ts): its operands are stored, and its kernel stores it alone. */
+function lowerOpaque(g: GroupLowering, anchor: Node, head: Omit<KernelHead, 'args' | 'streams'>): Kernel[] {
   for (const a of anchor.args) if (g.members.has(a)) throw new KernelError(`%${anchor.id} (${anchor.op}) takes stored operands only; %${a} is computed in its kernel`);
   if (g.group.stored.length !== 1 || g.group.stored[0] !== anchor.id) throw new KernelError(`%${anchor.id} (${anchor.op}) stores its result alone`);
-  const shapes = anchor.args.map((a) => g.node(a).type.shape);
-  if (rule.kind === 'scatter') {
-    const [ids, values] = shapes as [Shape, Shape];
-    const { rows } = anchor.attrs as AttrsOf<'scatter_add'>;
-    return { ...base, kind: 'scatter', count: numel(ids), rowSize: numel(values.slice(ids.length)), rows, ids: g.slice(anchor.args[0]!), values: g.slice(anchor.args[1]!), table: g.slice(anchor.id) };
-  }
-  const logits = shapes[0]!;
-  const classes = logits[logits.length - 1]!;
-  const { ignore_index } = anchor.attrs as AttrsOf<'cross_entropy'>;
-  return {
-    ...base, kind: 'loss', fn: rule.fn, rows: numel(logits) / classes, classes, ignoreIndex: ignore_index,
-    logits: g.slice(anchor.args[0]!), labels: g.slice(anchor.args[1]!), ...(anchor.args[2] !== undefined ? { dloss: g.slice(anchor.args[2]) } : {}), out: g.slice(anchor.id),
+  const place = (id: number): Placed => {
+    const { buffer, offset } = g.location(id);
+    const n = g.node(id);
+    return { buffer, offset, size: Math.max(1, numel(n.type.shape)), dtype: n.type.dtype };
   };
+  const scratch = (size: number): Placed => ({ buffer: g.scratch(size), offset: 0, size, dtype: 'f32' });
+  return lowerExpanded(anchor, anchor.args, { place, scratch }, head);
 }
 
 type KernelHead = { name: string; label: string; nodes: readonly number[]; args: readonly KernelArg[]; streams: readonly number[] };
@@ -554,17 +557,27 @@ function structureKey(g: GroupLowering): string {
   return parts.join(';');
 }
 
-/** Builds the kernel of one scheduled group, reusing the kernel of an earlier group of the same structure. */
-export function lowerGroup(state: LoweringState, group: ScheduledKernel, index: number, cache?: Map<string, Kernel>): Kernel {
+/**
+ * Builds the kernels of one scheduled group: one, reusing the kernel of an
+ * earlier group of the same structure, or several for an op without a
+ * kernel kind of its own.
+ */
+export function lowerGroup(state: LoweringState, group: ScheduledKernel, index: number, cache?: Map<string, Kernel>): Kernel[] {
   const g = new GroupLowering(state, group);
   const anchors = group.nodes.map((id) => g.node(id)).filter(isAnchor);
-  const base: KernelHead = { ...kernelName(index, group, state.graph, anchors.map((a) => a.id)), nodes: group.nodes, args: g.args, streams: g.streams };
+  const name = kernelName(index, group, state.graph, anchors.map((a) => a.id));
+  const rule = anchors[0] && anchorOf(anchors[0]);
+  if (rule?.kind === 'expanded') {
+    if (anchors.length !== 1) throw new KernelError(`a kernel holds ${anchors.length} ${anchors[0]!.op} ops`);
+    return lowerOpaque(g, anchors[0]!, { ...name, nodes: group.nodes });
+  }
+  const base: KernelHead = { ...name, nodes: group.nodes, args: g.args, streams: g.streams };
   const key = cache && structureKey(g);
   const known = key !== undefined ? cache!.get(key) : undefined;
-  if (known) return { ...known, ...base } as Kernel;
+  if (known) return [{ ...known, ...base } as Kernel];
   const kernel = lowerNew(g, anchors, base);
   if (key !== undefined) cache!.set(key, kernel);
-  return kernel;
+  return [kernel];
 }
 
 function lowerNew(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
@@ -578,8 +591,6 @@ function lowerNew(g: GroupLowering, anchors: readonly Node[], base: KernelHead):
     case 'matmul': return lowerMatmul(g, anchors, base);
     case 'attention': return lowerAttention(g, anchors, base);
     case 'attention_grad': return lowerAttentionGrad(g, anchors, base);
-    default:
-      if (anchors.length !== 1) throw new KernelError(`a kernel holds ${anchors.length} ${rule.kind} ops`);
-      return lowerOpaque(g, anchors[0]!, rule, base);
+    case 'expanded': throw new KernelError(`%${anchors[0]!.id} (${anchors[0]!.op}) lowers to kernels of its own`);
   }
 }

@@ -83,9 +83,15 @@ export function lowerToKernels(graph: Graph): KernelProgram {
     locations,
     bufferDtype: (b) => buffers[b]!.dtype,
     isParameter: (b) => kinds[b] === 'param',
+    scratch: (size) => {
+      const id = buffers.length;
+      buffers.push({ id, dtype: 'f32', size, region: 'arena', name: 'working space' });
+      kinds.push('value');
+      return id;
+    },
   };
   const structures = new Map<string, Kernel>();
-  const kernels: Kernel[] = schedule.map((group, i) => lowerGroup(state, group, i, structures));
+  const kernels: Kernel[] = schedule.flatMap((group, i) => lowerGroup(state, group, i, structures));
 
   const ref = (name: string, node: Node): TensorRef => {
     const loc = locations.get(node.id);

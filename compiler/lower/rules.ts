@@ -49,8 +49,8 @@ export type Anchor = (
   | { readonly kind: 'matmul' }
   | { readonly kind: 'attention' }
   | { readonly kind: 'attention_grad' }
-  | { readonly kind: 'scatter' }
-  | { readonly kind: 'loss'; readonly fn: 'cross_entropy' | 'cross_entropy_grad' | 'accuracy' }
+  /** Lowered to several map and reduce kernels (expand.ts). */
+  | { readonly kind: 'expanded' }
 ) & {
   /** Operands the kernel reads as plain strided views (what fusion must not turn into expressions). */
   readonly views?: readonly number[];
@@ -286,8 +286,8 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   attention: { anchor: { kind: 'attention', views: [0, 1, 2] } },
   attention_lse: { anchor: { kind: 'attention', views: [0, 1] } },
   attention_grad: { anchor: { kind: 'attention_grad', views: [0, 1, 2, 4] } },
-  scatter_add: { anchor: { kind: 'scatter' } },
-  cross_entropy: { anchor: { kind: 'loss', fn: 'cross_entropy' } },
-  cross_entropy_grad: { anchor: { kind: 'loss', fn: 'cross_entropy_grad' } },
-  accuracy: { anchor: { kind: 'loss', fn: 'accuracy' } },
+  scatter_add: { anchor: { kind: 'expanded' } },
+  cross_entropy: { anchor: { kind: 'expanded' } },
+  cross_entropy_grad: { anchor: { kind: 'expanded' } },
+  accuracy: { anchor: { kind: 'expanded' } },
 };

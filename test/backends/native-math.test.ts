@@ -2,8 +2,8 @@
 // prelude.c), and the wasm backend's ports of the first three
 // (backends/wasm/math.ts), against float64 over dense sweeps: the relative
 // error bounds that the prelude states, where the function's value is a
-// normal f32; and the vectorized row maxima of the loss kernels on ties,
-// NaN and -Infinity.
+// normal f32; and the loss kernels' row maxima on every CPU backend on
+// ties, NaN and -Infinity.
 
 import { describe, expect, it } from 'vitest';
 import { findCompiler } from '../../backends/native/build.js';
@@ -61,7 +61,9 @@ describe('wasm transcendental functions', () => {
   });
 });
 
-describe.runIf(findCompiler() !== null)('native row maxima', () => {
+const CPU_BACKENDS = ['js', 'wasm', ...(findCompiler() !== null ? ['native'] : [])];
+
+describe.each(CPU_BACKENDS)('%s row maxima', (backend) => {
   const classes = 37; // four vectors and a tail, on AVX2 and AVX-512 alike
   const row = (at: Record<number, number>) => Float32Array.from({ length: classes }, (_, c) => at[c] ?? Math.sin(c) - 2);
   const ROWS: [string, Float32Array][] = [
@@ -79,7 +81,7 @@ describe.runIf(findCompiler() !== null)('native row maxima', () => {
     g.output('accuracy', g.add('accuracy', [x, label], { ignore_index: -100 }).id);
     g.output('loss', g.add('cross_entropy', [x, label], { ignore_index: -100 }).id);
     const graph = g.build();
-    const session = await openSession(buildProgram(graph), { backend: 'native' });
+    const session = await openSession(buildProgram(graph), { backend });
     try {
       for (const l of [0, 5, 9, 20, 36]) {
         const got = await session.run({ x: logits, label: [l] });

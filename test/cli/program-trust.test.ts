@@ -103,7 +103,7 @@ describe('a program directory is data', () => {
     await refused(edited((p) => { p.kernels[0].function = 1e6; }), /kernels\[0\]\.function: 1000000 is out of range/);
     await refused(edited((p) => { p.persistentBytes = 'lots'; }), /persistentBytes: expected an integer, got 'lots'/);
     await refused(edited((p) => { p.inputs[0].shape = [1, 1e9]; }), /inputs\[0\]\.shape: elements \[0, 1000000000\) reach past buffer/);
-    await refused(edited((p) => { p.__proto__ = { polluted: true }; p.format = 'tcc.program.v3'; }), /format: 'tcc\.program\.v3' is not tcc\.program\.v4; compile the model again with this tcc/);
+    await refused(edited((p) => { p.__proto__ = { polluted: true }; p.format = 'tcc.program.v3'; }), /format: 'tcc\.program\.v3' is not tcc\.program\.v5; compile the model again with this tcc/);
   });
 
   it('refuses kernels whose IR would read or write outside their ranges, on every backend', async () => {
@@ -138,6 +138,8 @@ describe('a program directory is data', () => {
     await refused(edited((p) => { p.functions[0].nodes[0] = { op: 'unary', type: 'f32', fn: 'exp', x: 5 }; }), /functions\[0\]\.nodes\[0\]\.x: 5 is out of range \[0, -1\]/);
     await refused(edited((p) => { p.functions[0].nodes[0].code = 'system("x")'; }), /functions\[0\]\.nodes\[0\]\.code: is not a field here/);
     await refused(edited((p) => { p.kernels[0].label = 'x\n}; system("touch /tmp/x"); {'; }), /kernels\[0\]\.label: holds a control character/);
+    // A kernel kind this runtime does not render.
+    await refused(edited((p) => { p.functions[0].kind = 'loss'; }), /functions\[0\]\.kind: .*'loss'/);
   });
 
   it('checks token ids against the tables the kernels gather from, whatever program.json declares', async () => {

@@ -39,10 +39,10 @@ export function closure(roots: readonly string[], values = false): Set<string> {
   return seen;
 }
 
-/** The TypeScript files under `dir` (relative to the root). */
-export function sourcesUnder(dir: string): string[] {
+/** The source files under `dir` (relative to the root): TypeScript unless `extensions` says more. */
+export function sourcesUnder(dir: string, extensions: readonly string[] = ['.ts']): string[] {
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .filter((f) => extensions.some((e) => f.endsWith(e)) && !f.endsWith('.d.ts'))
     .map((f) => join(dir, f))
     .sort();
 }
