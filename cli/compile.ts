@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { isHfDirectory } from '../runtime/hf-config.js';
 import { compileFile, type CompileResult } from '../compiler/compile.js';
 import { PASS_NAMES } from '../compiler/passes/pipeline.js';
-import { lifetimes } from '../compiler/passes/plan-memory.js';
+import { lifetimes } from '../compiler/kernel-passes/plan-memory.js';
 import { RECOMPUTE_MODES } from '../compiler/passes/recompute.js';
 import { buildProgram, programSources, type CompiledProgram } from '../compiler/program.js';
 import { BACKENDS, backendsOf, TARGETS } from '../backends/registry.js';

@@ -8,7 +8,7 @@ import { sourceName, type Graph } from './ir/graph.js';
 import { opDef } from './ir/ops/index.js';
 import { formatType } from './ir/types.js';
 import { kernelKey } from '../kernel/hash.js';
-import { lifetimes } from './passes/plan-memory.js';
+import { lifetimes } from './kernel-passes/plan-memory.js';
 import type { CompiledProgram } from './program.js';
 
 export interface KernelFigures {

@@ -10,7 +10,7 @@ import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, t
 import type { Graph } from './ir/graph.js';
 import { lowerToKernels } from './lower/lower.js';
 import type { Kernel, KernelProgram, TensorRef } from '../kernel/ir.js';
-import { applyPlan, checkPlan, layoutNaive, planMemory, type MemoryPlan } from './passes/plan-memory.js';
+import { applyPlan, checkPlan, layoutNaive, planMemory, type MemoryPlan } from './kernel-passes/plan-memory.js';
 
 export interface CompiledProgram {
   readonly program: Program;

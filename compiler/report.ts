@@ -5,7 +5,7 @@
 
 import type { Graph } from './ir/graph.js';
 import { numel } from './ir/types.js';
-import { lifetimes } from './passes/plan-memory.js';
+import { lifetimes } from './kernel-passes/plan-memory.js';
 import type { CompiledProgram } from './program.js';
 
 /**

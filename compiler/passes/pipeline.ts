@@ -17,6 +17,7 @@ import { neededRows, neededRowsPass } from './needed-rows.js';
 import { addAdamW, adamwPass, type AdamWOptions } from './optimizer.js';
 import { recompute, recomputePass, type RecomputeMode } from './recompute.js';
 import { simplify, simplifyPass } from './simplify.js';
+import { planMemoryPass } from '../kernel-passes/plan-memory.js';
 
 export interface PipelineOptions {
   /** Kernel fusion (and the graph rewrites that serve it); off gives one kernel per op. */
@@ -60,8 +61,11 @@ export const PIPELINE: readonly PassEntry[] = [
   { ...fusePass, when: fusing, run: fuse },
 ];
 
-/** Every pass name --dump-after takes: the pipeline's, then memory planning (after lowering). */
-export const PASS_NAMES: readonly string[] = [...PIPELINE.map((p) => p.name), 'plan-memory'];
+/** The passes over the lowered kernel program, after the graph's (compiler/kernel-passes/; buildProgram runs them). */
+export const KERNEL_PIPELINE: readonly { readonly name: string; readonly summary: string }[] = [planMemoryPass];
+
+/** Every pass name --dump-after takes: the graph pipeline's, then the kernel program's. */
+export const PASS_NAMES: readonly string[] = [...PIPELINE.map((p) => p.name), ...KERNEL_PIPELINE.map((p) => p.name)];
 
 /** Runs the pipeline; `after` sees the graph after each pass that ran. */
 export function runPipeline(graph: Graph, options: PipelineOptions, after?: (pass: string, g: Graph) => void): { graph: Graph; passes: string[] } {

@@ -10,7 +10,7 @@ import type { Graph } from '../../compiler/ir/graph.js';
 import { lowerToKernels } from '../../compiler/lower/lower.js';
 import { cse } from '../../compiler/passes/cse.js';
 import { fuse } from '../../compiler/passes/fuse.js';
-import { checkPlan, PlanError, planMemory, type MemoryPlan } from '../../compiler/passes/plan-memory.js';
+import { checkPlan, PlanError, planMemory, type MemoryPlan } from '../../compiler/kernel-passes/plan-memory.js';
 import { simplify } from '../../compiler/passes/simplify.js';
 import { buildProgram } from '../../compiler/program.js';
 import { arbitraryProgram, graphFromProgram } from '../helpers/random-graph.js';
