@@ -9,7 +9,7 @@
 import { benchCompile } from './compile.js';
 import { benchFusion } from './fusion.js';
 import { benchHashes } from './hashes.js';
-import { benchWasm } from './wasm.js';
+import { benchWasm, benchWasmEncoders } from './wasm.js';
 import { benchLarge } from './large.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
@@ -91,10 +91,14 @@ async function wasmSection(): Promise<void> {
   const records = await benchWasm(progress);
   write(`\n${row(['bench', 'model', 'engine', 'value', 'peer', 'peer value', 'ratio'], 16)}`);
   for (const r of records) write(row([r.bench, r.model, r.backend.slice(0, 15), `${r.value} ${r.unit}`, (r.peer ?? '-').slice(0, 15), r.peer_value ?? '-', r.ratio ?? '-'], 16));
-  write('(encoders 1 × 128 and products at 128 rows: time ratio against the peer; pretraining: tokens/s ratio; onnxruntime-web on its wasm backend with SIMD, one thread, as tcc\'s wasm; medians of interleaved rounds)');
+  write('(encoders 1 × 128 and products at 128 rows: time ratio against the peer; pretraining: tokens/s ratio; onnxruntime-web on its wasm backend with SIMD, on as many threads as tcc\'s wasm; medians of interleaved rounds)');
 }
 
-const SECTIONS: Readonly<Record<string, () => Promise<void>>> = { compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection };
+const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection,
+  // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
+  'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
+};
 /** Sections run when none is named: all but the long one. */
 const DEFAULT = ['compile', 'fusion', 'native', 'inference', 'training', 'webgpu'];
 const chosen = process.argv.slice(2);

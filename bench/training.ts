@@ -66,9 +66,9 @@ export function pretrainBatch() {
 }
 
 /** A pretraining session of a shipped model on a backend, warmed up by one step: `step()` times one more, in seconds. */
-async function pretrainer(model: string, backend: Backend, fuse = true): Promise<{ step(): Promise<number>; close(): void }> {
+async function pretrainer(model: string, backend: Backend, fuse = true, threads?: number): Promise<{ step(): Promise<number>; close(): void }> {
   const compiled = buildProgram(trainingGraph(model, fuse), { plan: fuse });
-  const session = await openSession(compiled, { backend });
+  const session = await openSession(compiled, { backend, ...(threads ? { threads } : {}) });
   session.setParams(initParams(compiled.program.params, 0));
   const trainer = new Trainer(session, { schedule: { lr: 1e-4, warmupSteps: 0, totalSteps: 100 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 0 });
   const batch = pretrainBatch();
@@ -84,8 +84,8 @@ async function pretrainer(model: string, backend: Backend, fuse = true): Promise
 }
 
 /** Tokens per second of pretraining steps of a shipped model on a backend, the median over `repeats` steps after a warm-up step. */
-export async function pretrainingTokensPerSecond(model: string, backend: Backend, repeats: number, fuse = true): Promise<number> {
-  const run = await pretrainer(model, backend, fuse);
+export async function pretrainingTokensPerSecond(model: string, backend: Backend, repeats: number, fuse = true, threads?: number): Promise<number> {
+  const run = await pretrainer(model, backend, fuse, threads);
   const times: number[] = [];
   for (let i = 0; i < repeats; i++) times.push(await run.step());
   run.close();

@@ -1,8 +1,13 @@
 // `npm run bench -- wasm`: the WebAssembly backend beside onnxruntime-web's
-// wasm backend (SIMD, in Node, one thread: tcc's wasm backend has one so
-// far) on the same ONNX export, and beside tcc's JavaScript backend:
-//   - BERT encoders (bert-tiny, bert-small, bert-base) at 1 × 128;
-//   - bert-tiny pretraining steps (batch 8 × 128), tokens per second;
+// wasm backend (SIMD, in Node) on the same ONNX export, and beside tcc's
+// JavaScript backend:
+//   - BERT encoders (bert-tiny, bert-small, bert-base) at 1 × 128, on one
+//     thread and on two (each engine on as many; onnxruntime-web fixes its
+//     threads when it first starts, so two threads run in a process of
+//     their own: the section `wasm-encoders` with TCC_BENCH_THREADS=2);
+//     tfjs-backend-wasm and the JavaScript backend on one;
+//   - bert-tiny pretraining steps (batch 8 × 128) on one thread and two,
+//     tokens per second;
 //   - bert-base's four products at 128 rows alone, with the module also
 //     after binaryen's -O3 (the question the backend's design asked:
 //     emit from TypeScript, or build through binaryen).
@@ -10,6 +15,7 @@
 // first and its optimizing one after some calls), then timed in
 // interleaved rounds, inputs in and outputs out included; medians.
 
+import { spawnSync } from 'node:child_process';
 import { GraphBuilder } from '../compiler/ir/graph.js';
 import { exportOnnx } from '../compiler/export/onnx.js';
 import { buildProgram } from '../compiler/program.js';
@@ -61,10 +67,11 @@ async function wasmProduct(bytes: Uint8Array<ArrayBuffer>, m: number, k: number,
   const [A, B, P] = [0, 4 * m * k, 4 * (m * k + k * n)];
   const C = P + packedBytes(k, n);
   new Float32Array(memory.buffer, B, k * n).set(b);
-  exports['pack_b']!(B, n, 1, k, n, P);
+  const panels = Math.ceil(n / 8);
+  exports['pack_b']!(B, n, 1, k, n, P, 0, panels);
   return () => {
     new Float32Array(memory.buffer, A, m * k).set(a);
-    exports['gemm']!(A, P, C);
+    exports['gemm']!(A, P, C, 0, panels);
     return new Float32Array(memory.buffer, C, m * n).slice();
   };
 }
@@ -95,62 +102,84 @@ const ENCODERS: readonly { model: string; repeats: number; js: boolean; shape: B
   { model: 'bert-base', repeats: 8, js: false, shape: { layers: 12, heads: 12, hidden: 768 } },
 ];
 
-/** BERT encoders at 1 × 128: tcc's wasm backend, onnxruntime-web on the same export, tcc's JavaScript backend (bert-base's takes seconds a call: left out). */
-async function benchEncoders(ort: Ort, peerName: string, progress: (line: string) => void): Promise<Record_[]> {
+/** BERT encoders at 1 × 128 on `threads` threads: tcc's wasm backend, onnxruntime-web on the same export; on one thread also tfjs-backend-wasm and tcc's JavaScript backend (bert-base's takes seconds a call: left out). */
+async function benchEncoders(ort: Ort, peerName: string, threads: number, progress: (line: string) => void): Promise<Record_[]> {
   const records: Record_[] = [];
   const SEQ = 128;
-  const tf = await tfjsWasm();
+  const tf = threads === 1 ? await tfjsWasm() : undefined;
   for (const { model, js, shape } of ENCODERS) {
-    progress(`encoder ${model} 1 × ${SEQ}…`);
+    progress(`encoder ${model} 1 × ${SEQ}, ${threads} thread${threads === 1 ? '' : 's'}…`);
     const source = encoderSource(model, 1);
     const compiled = buildProgram(runPipeline(source, { fuse: true }).graph);
     const params = initParams(compiled.program.params, 0);
     const ids = Int32Array.from({ length: SEQ }, (_, i) => (i === 0 ? 101 : 1000 + ((i * 7919) % 20000)));
     const inputs = { input_ids: ids, token_type_ids: new Int32Array(SEQ), attention_mask: new Int32Array(SEQ).fill(1) };
-    const wasm = await openSession(compiled, { backend: 'wasm' });
+    const wasm = await openSession(compiled, { backend: 'wasm', threads });
     wasm.setParams(params);
     const onnx = await ort.InferenceSession.create(exportOnnx(source, params).model, { executionProviders: ['wasm'] });
     const feeds = Object.fromEntries(Object.entries(inputs).map(([name, data]) => [name, new ort.Tensor('int64', BigInt64Array.from(data, BigInt), [1, SEQ])]));
-    const reference = js ? await openSession(compiled, { backend: 'js' }) : undefined;
+    const reference = js && tf ? await openSession(compiled, { backend: 'js' }) : undefined;
     reference?.setParams(params);
     // tfjs-backend-wasm on the same weights.
-    const forward = tfjsBert(tf, params, Object.fromEntries(compiled.program.params.map((p) => [p.name, p.shape])), shape);
-    const tfjsRun = tfjsRunner(tf, forward, inputs, SEQ);
-    const works = [() => wasm.run(inputs), () => onnx.run(feeds), tfjsRun, ...(reference ? [() => reference.run(inputs)] : [])];
-    const [ours, peer, tfjs, slow] = (await interleaved(works)).map(median) as [number, number, number, number | undefined];
+    const tfjsRun = tf && tfjsRunner(tf, tfjsBert(tf, params, Object.fromEntries(compiled.program.params.map((p) => [p.name, p.shape])), shape), inputs, SEQ);
+    const works = [() => wasm.run(inputs), () => onnx.run(feeds), ...(tfjsRun ? [tfjsRun] : []), ...(reference ? [() => reference.run(inputs)] : [])];
+    const [ours, peer, tfjs, slow] = (await interleaved(works)).map(median) as [number, number, number | undefined, number | undefined];
     await onnx.release();
     wasm.destroy();
     reference?.destroy();
-    tf.disposeVariables();
-    tf.engine().reset();
-    await tf.setBackend('wasm');
-    const base = { bench: 'wasm-encoder', model, backend: 'wasm', batch: 1, seq: SEQ, metric: 'latency_ms', unit: 'ms' } as const;
-    const rows: Record_[] = [
-      { ...base, value: round(ours), peer: peerName, peer_value: round(peer), ratio: round(ours / peer, 3) },
-      { ...base, value: round(ours), peer: 'tfjs-backend-wasm 4.22.0 (SIMD, 1 thread)', peer_value: round(tfjs), ratio: round(ours / tfjs, 3) },
-    ];
-    if (slow !== undefined) rows.push({ ...base, backend: 'js', value: round(slow), peer: 'wasm', peer_value: round(ours), ratio: round(slow / ours, 1) });
+    if (tf) {
+      tf.disposeVariables();
+      tf.engine().reset();
+      await tf.setBackend('wasm');
+    }
+    const base = { bench: 'wasm-encoder', model, backend: `wasm (${threads} thread${threads === 1 ? '' : 's'})`, batch: 1, seq: SEQ, metric: 'latency_ms', unit: 'ms' } as const;
+    const rows: Record_[] = [{ ...base, value: round(ours), peer: peerName, peer_value: round(peer), ratio: round(ours / peer, 3) }];
+    if (tfjs !== undefined) rows.push({ ...base, value: round(ours), peer: 'tfjs-backend-wasm 4.22.0 (SIMD, 1 thread)', peer_value: round(tfjs), ratio: round(ours / tfjs, 3) });
+    if (slow !== undefined) rows.push({ ...base, backend: 'js', value: round(slow), peer: base.backend, peer_value: round(ours), ratio: round(slow / ours, 1) });
     for (const r of rows) emit(r);
     records.push(...rows);
   }
   return records;
 }
 
-/** bert-tiny pretraining (batch 8 × 128, MLM + NSP, AdamW): tokens per second on wasm and on JavaScript. */
+/** bert-tiny pretraining (batch 8 × 128, MLM + NSP, AdamW): tokens per second on wasm (one thread and two) and on JavaScript. */
 async function benchPretraining(progress: (line: string) => void): Promise<Record_[]> {
   progress('pretraining bert-tiny on wasm and JavaScript…');
-  const ours = await pretrainingTokensPerSecond('bert-tiny', 'wasm', 5);
   const js = await pretrainingTokensPerSecond('bert-tiny', 'js', 3);
-  const record: Record_ = { bench: 'wasm-pretrain', model: 'bert-tiny', backend: 'wasm', batch: 8, seq: 128, metric: 'tokens_per_s', value: round(ours, 1), unit: 'tokens/s', peer: 'js', peer_value: round(js, 1), ratio: round(ours / js, 1) };
-  emit(record);
-  return [record];
+  const records: Record_[] = [];
+  for (const threads of [1, 2]) {
+    const ours = await pretrainingTokensPerSecond('bert-tiny', 'wasm', 5, true, threads);
+    records.push({ bench: 'wasm-pretrain', model: 'bert-tiny', backend: `wasm (${threads} thread${threads === 1 ? '' : 's'})`, batch: 8, seq: 128, metric: 'tokens_per_s', value: round(ours, 1), unit: 'tokens/s', peer: 'js', peer_value: round(js, 1), ratio: round(ours / js, 1) });
+  }
+  for (const r of records) emit(r);
+  return records;
+}
+
+/** onnxruntime-web on `threads` threads (fixed for the process from its first session). */
+async function ortOn(threads: number): Promise<{ ort: Ort; name: string }> {
+  const ort = await import('onnxruntime-web');
+  ort.env.wasm.numThreads = threads;
+  return { ort, name: `onnxruntime-web ${ort.env.versions.web} (wasm, SIMD, ${threads} thread${threads === 1 ? '' : 's'})` };
+}
+
+/** The encoders on TCC_BENCH_THREADS threads, in this process (`npm run bench -- wasm` starts it for two). */
+export async function benchWasmEncoders(progress: (line: string) => void): Promise<Record_[]> {
+  const threads = Number(process.env['TCC_BENCH_THREADS'] ?? '1');
+  const { ort, name } = await ortOn(threads);
+  return benchEncoders(ort, name, threads, progress);
+}
+
+/** The encoders on two threads in a child process, its records read back from its JSON lines. */
+function encodersOnTwoThreads(progress: (line: string) => void): Record_[] {
+  progress('encoders on two threads (a process of their own)…');
+  const child = spawnSync(process.execPath, [process.argv[1]!, 'wasm-encoders'], { env: { ...process.env, TCC_BENCH_THREADS: '2' }, encoding: 'utf8', maxBuffer: 1 << 26 });
+  if (child.status !== 0) throw new Error(`the two-thread encoders failed: ${child.stderr.split('\n').slice(-5).join(' ')}`);
+  return child.stdout.split('\n').filter((l) => l.startsWith('{"bench"')).map((l) => JSON.parse(l) as Record_);
 }
 
 export async function benchWasm(progress: (line: string) => void): Promise<Record_[]> {
-  const ort = await import('onnxruntime-web');
-  ort.env.wasm.numThreads = 1;
-  const peerName = `onnxruntime-web ${ort.env.versions.web} (wasm, SIMD, 1 thread)`;
-  const records: Record_[] = [...(await benchEncoders(ort, peerName, progress)), ...(await benchPretraining(progress))];
+  const { ort, name: peerName } = await ortOn(1);
+  const records: Record_[] = [...(await benchEncoders(ort, peerName, 1, progress)), ...encodersOnTwoThreads(progress), ...(await benchPretraining(progress))];
   for (const [m, k, n] of PRODUCTS) {
     progress(`product ${m}×${k}×${n}…`);
     const a = Float32Array.from({ length: m * k }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);

@@ -5,9 +5,10 @@
 // the output row in f32x4 vectors, else scalar in f64. Backward: per query
 // row, the probabilities recomputed from the saved log-sum-exp; dq finished
 // per row, dk and dv accumulated over the rows of a batch in f64 scratch.
+// Threads split the forward's query rows and the backward's batches.
 
 import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
-import { counted, f64At, host, loops, viewBase, zeroF64, type KernelWriter } from './writer.js';
+import { counted, countedRange, f64At, host, loops, share, sharedLoops, viewBase, zeroF64, type KernelWriter } from './writer.js';
 
 /** The byte address of (row, col) of a plain operand view whose batch base (elements) is in `base`. */
 function operandAt(w: KernelWriter, o: Operand, base: number, row: number | null, col: number | null): void {
@@ -41,6 +42,7 @@ function renderAttentionScalar(w: KernelWriter, k: AttentionKernel): void {
   const [qb, kb, vb] = [c.local('i32'), c.local('i32'), c.local('i32')];
   const [top, sum, s, e, f] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64')];
   const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  const rows = share(w, k.queries);
   loops(c, k.batch, (batch) => {
     viewBase(c, k.q, batch);
     c.set(qb);
@@ -52,7 +54,7 @@ function renderAttentionScalar(w: KernelWriter, k: AttentionKernel): void {
     }
     const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
     const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
-    counted(c, i, k.queries, () => {
+    countedRange(c, i, rows.lo, rows.hi, () => {
       c.f64(-Infinity).set(top).f64(0).set(sum);
       zeroF64(w, oAt, k.depthV);
       counted(c, j, k.keys, () => {
@@ -139,6 +141,7 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
   const [top, sum, s, e] = [c.local('f32'), c.local('f32'), c.local('f32'), c.local('f32')];
   const [vacc, factor] = [c.local('v128'), c.local('v128')];
   const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  const rows = share(w, k.queries);
   /** o[4·ch …] ← o[4·ch …] · factor (+ the vector `plus` pushes, if any). */
   const update = (plus?: () => void) => counted(c, ch, k.depthV / 4, () => {
     w.scratchAt(oAt);
@@ -157,7 +160,7 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
     }
     const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
     const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
-    counted(c, i, k.queries, () => {
+    countedRange(c, i, rows.lo, rows.hi, () => {
       rowAddress(w, k.q, qb, i, qRow);
       c.f32(-Infinity).set(top).f32(0).set(sum);
       counted(c, ch, k.depthV / 4, () => {
@@ -225,7 +228,8 @@ export function renderAttentionGrad(w: KernelWriter, k: AttentionGradKernel): vo
   const [qb, kb, vb, gb] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
   const [lse, delta, prob, keep, dp, ds] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f32'), c.local('f64')];
   const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  loops(c, k.batch, (batch) => {
+  // dk and dv sum over a batch's query rows: threads split the batches.
+  sharedLoops(w, k.batch, (batch) => {
     for (const [local, o] of [[qb, k.q], [kb, k.k], [vb, k.v], [gb, k.dout]] as const) {
       viewBase(c, o, batch);
       c.set(local);

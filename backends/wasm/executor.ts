@@ -1,9 +1,16 @@
 // The wasm executor: one WebAssembly memory holds the program (the
 // persistent region, the planned arena, each kernel's random streams and
-// the kernels' scratch), the module's kernel functions are called in order
+// each thread's scratch), the module's kernel functions are called in order
 // with the byte addresses of their ranges, and the updates are copies
 // inside the memory. Reads and writes are typed-array views of it, as on
 // the other CPU backends.
+//
+// Threads (Node): the memory is shared, and workers instantiate the same
+// module over it. A run wakes them through a control word; every thread
+// calls every kernel on its share (the renderer splits each kernel's
+// outer loop) and meets the others at a barrier after it, spinning briefly
+// and then sleeping. Each thread computes what one thread would, so the
+// results are the same bits at any thread count.
 
 import { HostMemory } from '../common/host-memory.js';
 import type { HostProgram } from '../common/host-program.js';
@@ -14,6 +21,7 @@ import { keepsPackedB, type Kernel } from '../../kernel/ir.js';
 import { RunFailure } from '../../runtime/errors.js';
 import { packedBytes } from './gemm.js';
 import { PACK_HEADER, type WasmProgram } from './render.js';
+import { MAX_THREADS } from './writer.js';
 
 const PAGE = 65536;
 /** 4 GiB: a 32-bit WebAssembly memory's most pages. */
@@ -27,21 +35,83 @@ const MATH = { exp: Math.exp, log: Math.log, tanh: Math.tanh, erf, sin: Math.sin
 
 type KernelFn = (...args: number[]) => void;
 
+/** Words of the control block threads share. */
+const EPOCH = 0, SEED = 1, STEP = 2, GENERATION = 3, ARRIVED = 4, PHASE = 5, STOP = 6, FAILED = 7, CONTROL_WORDS = 8;
+
+/** Polls of the barrier's phase before a thread sleeps on it: a kernel boundary usually comes sooner. */
+const SPINS = 20_000;
+
+/** Waits until every thread has called `barrier` for this phase (the last to arrive opens it). */
+function barrier(word: Int32Array, threads: number): void {
+  const phase = Atomics.load(word, PHASE);
+  if (Atomics.add(word, ARRIVED, 1) === threads - 1) {
+    Atomics.store(word, ARRIVED, 0);
+    Atomics.add(word, PHASE, 1);
+    Atomics.notify(word, PHASE);
+    return;
+  }
+  for (let i = 0; i < SPINS; i++) if (Atomics.load(word, PHASE) !== phase) return;
+  while (Atomics.load(word, PHASE) === phase) Atomics.wait(word, PHASE, phase);
+}
+
+/** A worker's program: the module over the shared memory, every run's kernels on its share, a barrier after each. */
+const WORKER = (erfSource: string) => `'use strict';
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, calls, thread, threads, scratch } = workerData;
+const erf = ${erfSource};
+const math = { exp: Math.exp, log: Math.log, tanh: Math.tanh, erf, sin: Math.sin, cos: Math.cos, pow: Math.pow };
+const exports = new WebAssembly.Instance(module, { env: { memory }, math }).exports;
+const fns = calls.map((c) => exports[c.fn]);
+const word = new Int32Array(control);
+${barrier.toString()}
+const [EPOCH, SEED, STEP, GENERATION, ARRIVED, PHASE, STOP, FAILED, SPINS] = [${EPOCH}, ${SEED}, ${STEP}, ${GENERATION}, ${ARRIVED}, ${PHASE}, ${STOP}, ${FAILED}, ${SPINS}];
+let seen = 0;
+for (;;) {
+  Atomics.wait(word, EPOCH, seen);
+  seen = Atomics.load(word, EPOCH);
+  if (Atomics.load(word, STOP)) break;
+  const [seed, step, generation] = [word[SEED], word[STEP], word[GENERATION]];
+  for (let i = 0; i < fns.length; i++) {
+    const c = calls[i];
+    try {
+      fns[i](...c.args, seed, step, c.streams, scratch, c.packs, generation, thread, threads);
+    } catch {
+      Atomics.store(word, FAILED, i + 1);
+    }
+    barrier(word, threads);
+  }
+}
+`;
+
+/** The threads to run on: as asked (or every core), where this engine has shared memory and workers; else 1. */
+async function threadsHere(asked: number | undefined): Promise<{ threads: number; workers?: typeof import('node:worker_threads') }> {
+  const node = typeof process === 'object' && typeof process.versions?.node === 'string';
+  if (!node || typeof SharedArrayBuffer !== 'function' || asked === 1) return { threads: 1 };
+  const [os, workers] = await Promise.all([import('node:os'), import('node:worker_threads')]);
+  const threads = Math.min(MAX_THREADS, asked ?? os.availableParallelism());
+  return threads > 1 ? { threads, workers } : { threads: 1 };
+}
+
 
 export class WasmExecutor implements Executor {
   readonly backend = 'wasm';
-  readonly device = 'cpu (WebAssembly SIMD, 1 thread)';
+  readonly device: string;
   private readonly memory: HostMemory;
   private readonly bytes: Uint8Array;
-  private readonly calls: { fn: KernelFn; args: number[]; streams: number; packs: number; name: string }[];
+  private readonly calls: { fn: KernelFn; fnName: string; args: number[]; streams: number; packs: number; name: string }[];
+  /** The threads' control block (see the words above), and the workers that run threads 1 … threads − 1. */
+  private readonly control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
+  private readonly workers: import('node:worker_threads').Worker[] = [];
   /** Counts the writes of parameters: packed copies of an older generation are stale. */
   private generation = 1;
   private readonly paramBuffers: ReadonlySet<number>;
   private readonly updates: { from: number; to: number; bytes: number }[];
   private readonly scratch: number;
 
-  static async create(program: HostProgram & { readonly mode: 'infer' | 'train' }, kernels: readonly Kernel[], rendered: WasmProgram): Promise<WasmExecutor> {
-    // Layout: the persistent region, the arena, the stream lists, the kept packs, the scratch.
+  static async create(program: HostProgram & { readonly mode: 'infer' | 'train' }, kernels: readonly Kernel[], render: (shared: boolean) => WasmProgram, asked?: number): Promise<WasmExecutor> {
+    const { threads, workers } = await threadsHere(asked);
+    const rendered = render(threads > 1);
+    // Layout: the persistent region, the arena, the stream lists, the kept packs, each thread's scratch.
     const persistent = ALIGN;
     const arena = alignUp(persistent + program.persistentBytes);
     const streams = alignUp(arena + program.arenaBytes);
@@ -54,17 +124,22 @@ export class WasmExecutor implements Executor {
       return at;
     });
     const scratch = end;
-    const pages = Math.ceil((scratch + rendered.scratchBytes) / PAGE) + 1;
+    const perThread = alignUp(rendered.scratchBytes);
+    const pages = Math.ceil((scratch + threads * perThread) / PAGE) + 1;
     if (pages > MAX_PAGES) {
       throw new RunFailure(`the program needs ${pages * PAGE} bytes on the wasm backend; a WebAssembly memory holds at most 4 GiB: use a smaller batch or sequence, or another backend`);
     }
-    const memory = new WebAssembly.Memory({ initial: pages });
-    const instance = await WebAssembly.instantiate(new WebAssembly.Module(rendered.bytes), { env: { memory }, math: MATH });
-    return new WasmExecutor(program, instance.exports as Record<string, KernelFn>, memory.buffer, { persistent, arena, streams, scratch, packs });
+    const memory = new WebAssembly.Memory(threads > 1 ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
+    const module = new WebAssembly.Module(rendered.bytes);
+    const instance = await WebAssembly.instantiate(module, { env: { memory }, math: MATH });
+    const executor = new WasmExecutor(program, instance.exports as Record<string, KernelFn>, memory.buffer, { persistent, arena, streams, scratch, packs }, threads, perThread);
+    if (workers) executor.startWorkers(workers, module, memory);
+    return executor;
   }
 
-  private constructor(program: HostProgram, exports: Record<string, KernelFn>, buffer: ArrayBuffer, at: { persistent: number; arena: number; streams: number; scratch: number; packs: readonly number[] }) {
-    this.memory = new HostMemory(program, { buffer, bases: { persistent: at.persistent, arena: at.arena } });
+  private constructor(program: HostProgram, exports: Record<string, KernelFn>, buffer: ArrayBufferLike, at: { persistent: number; arena: number; streams: number; scratch: number; packs: readonly number[] }, readonly threads: number, private readonly perThread: number) {
+    this.device = `cpu (WebAssembly SIMD, ${threads} thread${threads === 1 ? '' : 's'})`;
+    this.memory = new HostMemory(program, { buffer: buffer as ArrayBuffer, bases: { persistent: at.persistent, arena: at.arena } });
     this.bytes = new Uint8Array(buffer);
     this.scratch = at.scratch;
     const words = new Int32Array(buffer);
@@ -76,9 +151,49 @@ export class WasmExecutor implements Executor {
       // The kernel's stream ids, one word each, at the byte address it is given.
       const streams = 4 * next;
       for (const s of k.streams ?? []) words[next++] = s;
-      return { fn, args: k.args.map((r) => this.memory.byteOffset(r)), streams, packs: at.packs[i]!, name: k.name };
+      return { fn, fnName: k.fn, args: k.args.map((r) => this.memory.byteOffset(r)), streams, packs: at.packs[i]!, name: k.name };
     });
     this.updates = program.updates.map((u) => ({ from: this.memory.byteOffset(u.from), to: this.memory.byteOffset(u.to), bytes: 4 * u.from.size }));
+  }
+
+  private startWorkers(workers: typeof import('node:worker_threads'), module: WebAssembly.Module, memory: WebAssembly.Memory): void {
+    const calls = this.calls.map(({ fnName, args, streams, packs }) => ({ fn: fnName, args, streams, packs }));
+    for (let thread = 1; thread < this.threads; thread++) {
+      const worker = new workers.Worker(WORKER(erf.toString()), {
+        eval: true,
+        workerData: { module, memory, control: this.control.buffer, calls, thread, threads: this.threads, scratch: this.scratch + thread * this.perThread },
+      });
+      worker.unref();
+      this.workers.push(worker);
+    }
+  }
+
+  /** Calls every kernel on thread 0's share, each followed by the barrier; `time` sees each kernel's wall time. */
+  private runKernels(ctx: RunContext, time?: (name: string, ms: number) => void): void {
+    const word = this.control;
+    if (this.threads > 1) {
+      word[SEED] = ctx.seed;
+      word[STEP] = ctx.step;
+      word[GENERATION] = this.generation;
+      Atomics.store(word, FAILED, 0);
+      Atomics.add(word, EPOCH, 1);
+      Atomics.notify(word, EPOCH);
+    }
+    let failed: unknown;
+    for (const call of this.calls) {
+      const start = time ? performance.now() : 0;
+      try {
+        call.fn(...call.args, ctx.seed, ctx.step, call.streams, this.scratch, call.packs, this.generation, 0, this.threads);
+      } catch (e) {
+        failed ??= e;
+      }
+      if (this.threads > 1) barrier(word, this.threads);
+      time?.(call.name, performance.now() - start);
+    }
+    if (failed) throw failed;
+    const other = Atomics.load(word, FAILED);
+    if (other) throw new RunFailure(`kernel ${this.calls[other - 1]!.name} failed on a worker thread of the wasm backend`);
+    for (const u of this.updates) this.bytes.copyWithin(u.to, u.from, u.from + u.bytes);
   }
 
   write(range: BufferRange, data: ArrayLike<number>): void {
@@ -88,24 +203,25 @@ export class WasmExecutor implements Executor {
   }
 
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
-    for (const call of this.calls) call.fn(...call.args, ctx.seed, ctx.step, call.streams, this.scratch, call.packs, this.generation);
-    for (const u of this.updates) this.bytes.copyWithin(u.to, u.from, u.from + u.bytes);
+    this.runKernels(ctx);
   }
 
   read(ranges: readonly BufferRange[]): Promise<CpuArray[]> {
     return this.memory.read(ranges);
   }
 
-  destroy(): void {}
+  destroy(): void {
+    if (!this.workers.length) return;
+    Atomics.store(this.control, STOP, 1);
+    Atomics.add(this.control, EPOCH, 1);
+    Atomics.notify(this.control, EPOCH);
+    for (const w of this.workers.splice(0)) void w.terminate();
+  }
 
   /** Runs and returns each kernel's wall time in milliseconds (for profiling). */
   profile(ctx: RunContext = { seed: 0, step: 0 }): { name: string; ms: number }[] {
-    const times = this.calls.map((call) => {
-      const start = performance.now();
-      call.fn(...call.args, ctx.seed, ctx.step, call.streams, this.scratch, call.packs, this.generation);
-      return { name: call.name, ms: performance.now() - start };
-    });
-    for (const u of this.updates) this.bytes.copyWithin(u.to, u.from, u.from + u.bytes);
+    const times: { name: string; ms: number }[] = [];
+    this.runKernels(ctx, (name, ms) => times.push({ name, ms }));
     return times;
   }
 }

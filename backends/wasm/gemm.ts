@@ -33,16 +33,19 @@ function forLoop(c: Code, i: number, end: number, step: number, body: () => void
 }
 
 /**
- * pack(b, strideK, strideN, k, n, out): B[p, j] at b + 4·(p·strideK + j·strideN)
- * into panels at out (packedBytes(k, n) bytes).
+ * pack(b, strideK, strideN, k, n, out, p0, p1): B[p, j] at b + 4·(p·strideK +
+ * j·strideN) into panels p0 … p1 − 1 of the packedBytes(k, n) bytes at out
+ * (a thread packs the panels it multiplies by).
  */
 export function emitPack(mod: ModuleBuilder, name = 'pack_b'): number {
-  return mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => {
-    const [b, sk, sn, k, n, out] = [0, 1, 2, 3, 4, 5];
-    const [j0, p, jj, col, nr] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+  return mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => {
+    const [b, sk, sn, k, n, out, p0, p1] = [0, 1, 2, 3, 4, 5, 6, 7];
+    const [j0, p, jj, col, nr, end] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
     c.i32(NR).set(nr);
-    c.i32(0).set(j0);
-    forLoop(c, j0, n, NR, () => {
+    c.get(p0).i32(NR).i32Mul().set(j0);
+    c.get(p1).i32(NR).i32Mul().tee(end).get(n).get(end).get(n).i32LtS().select().set(end);
+    c.get(out).get(p0).get(k).i32Mul().i32(NR * 4).i32Mul().i32Add().set(out);
+    forLoop(c, j0, end, NR, () => {
       c.i32(0).set(p);
       forLoop(c, p, k, 1, () => {
         c.i32(0).set(jj);
@@ -77,7 +80,8 @@ export interface GemmShape {
 }
 
 /**
- * gemm_NAME(a, packed, c) for one shape: the tile's rows are constant
+ * gemm_NAME(a, packed, c, p0, p1) for one shape, over panels p0 … p1 − 1
+ * (a thread's columns): the tile's rows are constant
  * offsets from one A pointer, and the last tile of fewer rows has a
  * micro-kernel of its own, so the inner loop is MR splat loads, two B
  * loads, 2·MR multiplies and adds, and two pointer steps.
@@ -85,8 +89,8 @@ export interface GemmShape {
 export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, name: string): number {
   const { m, n, k, strideM, strideK, ldc } = shape;
   const panels = Math.ceil(n / NR);
-  return mod.func(name, ['i32', 'i32', 'i32'], [], (c) => {
-    const [a, packed, cOut] = [0, 1, 2];
+  return mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => {
+    const [a, packed, cOut, p0, p1] = [0, 1, 2, 3, 4];
     const tileA = c.local('i32');
     const tileC = c.local('i32');
     const ap = c.local('i32');
@@ -99,8 +103,8 @@ export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, na
 
     /** Every panel of one tile of `rows` rows at tileA / tileC. */
     const tile = (rows: number) => {
-      c.i32(0).set(jp);
-      c.i32(panels).set(panelEnd);
+      c.get(p0).set(jp);
+      c.get(p1).set(panelEnd);
       forLoop(c, jp, panelEnd, 1, () => {
         c.get(packed).get(jp).i32(k * NR * 4).i32Mul().i32Add().tee(bp).i32(k * NR * 4).i32Add().set(bEnd);
         c.get(tileA).set(ap);

@@ -1,7 +1,8 @@
 // The WebAssembly backend: the kernel IR rendered to one WebAssembly module
 // per program (emitted from TypeScript, 128-bit SIMD in its GEMM) and run
-// in this process: Node or a browser tab, with no C compiler. Composite
-// scalar functions come expanded into primitive ones.
+// in this process: Node or a browser tab, with no C compiler; in Node on
+// worker threads over a shared memory (--threads, default every core).
+// Composite scalar functions come expanded into primitive ones.
 
 import type { Backend } from '../contract.js';
 import { hostProgram } from '../common/host-program.js';
@@ -27,7 +28,7 @@ export const wasmBackend: Backend = {
   device: 'cpu',
   target: 'cpu',
   outputs: [],
-  capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: [] },
+  capabilities: { threads: true, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: [] },
   install: 'a JavaScript engine with WebAssembly SIMD (Node 16.4 or newer, any current browser)',
   render() {
     return Promise.resolve({});
@@ -37,9 +38,9 @@ export const wasmBackend: Backend = {
     return this.probe();
   },
   usesHostMemory: () => Promise.resolve(true),
-  async open(program, kernels) {
+  async open(program, kernels, options) {
     const [{ WasmExecutor }, { renderProgramWasm }] = await Promise.all([import('./executor.js'), import('./render.js')]);
     const fns = functionNames(kernels, PREFIX);
-    return WasmExecutor.create({ ...hostProgram(program, fns), mode: program.mode }, kernels, renderProgramWasm(kernels, fns));
+    return WasmExecutor.create({ ...hostProgram(program, fns), mode: program.mode }, kernels, (shared) => renderProgramWasm(kernels, fns, shared), options?.threads);
   },
 };

@@ -1,15 +1,20 @@
 // The wasm renderer: kernel IR → one WebAssembly module per program. Each
 // distinct kernel (by its structural key) becomes one exported function
-// `(arg addresses…, seed, step, streams, scratch)`, shapes and strides
-// baked in as constants, shared by the kernels that differ only in their
-// buffers and random streams (a model's layers). It follows the JavaScript
-// backend, kind by kind; sums run in f64 as JavaScript's do.
+// `(arg addresses…, seed, step, streams, scratch, packs, generation,
+// thread, threads)`, shapes and strides baked in as constants, shared by
+// the kernels that differ only in their buffers and random streams (a
+// model's layers). Each thread computes its share of a kernel's outer loop
+// (writer.ts `share`) and the executor meets them after it. It follows the
+// JavaScript backend, kind by kind; sums run in f64 as JavaScript's do.
 //
-//   map        nested loops over the space, a store per point (in order, so
-//              an ordered map needs nothing more)
-//   reduce     per outer point: each stage a loop over the reduced space (or
-//              a local for `let`), then the stores and the element stores
-//   matmul     per batch: operands read in place when they are plain views
+//   map        nested loops over the space, a store per point, the first
+//              axis longer than 1 split across threads (an ordered map on
+//              thread 0 alone)
+//   reduce     per outer point (split as a map's): each stage a loop over
+//              the reduced space (or a local for `let`), then the stores
+//              and the element stores
+//   matmul     threads split C by panels of columns; per batch: operands
+//              read in place when they are plain views
 //              (any strides), else computed into scratch with their
 //              prologue; B packed into panels (a parameter of an inference
 //              program once, kept by the executor until it is written); the
@@ -20,12 +25,15 @@ import type { Kernel, MapKernel, MatmulKernel, ReduceKernel } from '../../kernel
 import { renderAttention, renderAttentionGrad } from './attention.js';
 import { ModuleBuilder, type ValType } from './encode.js';
 import { HOST_MATH, type HostMath } from './expr.js';
-import { emitGemmFor, emitPack, packedBytes } from './gemm.js';
+import { emitGemmFor, emitPack, NR, packedBytes } from './gemm.js';
 import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
-import { counted, host, KernelWriter, loops, PACK_HEADER, nestedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
+import { counted, countedRange, KernelWriter, loops, PACK_HEADER, nestedLoops, share, sharedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
 
 export { PACK_HEADER };
+
+/** A 32-bit memory's most pages (4 GiB). */
+const MAX_PAGES = 65536;
 
 /** Rows per GEMM tile: measured best with two vectors of columns (npm run bench -- wasm). */
 const MR = 4;
@@ -38,14 +46,16 @@ export interface WasmProgram {
 
 function renderMap(w: KernelWriter, k: MapKernel): void {
   const space = { idx: k.shape, ridx: [] };
-  loops(w.c, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores));
+  // An ordered map runs in order on thread 0.
+  if (k.ordered) w.c.get(w.params.thread).i32Eqz().ifElse(() => loops(w.c, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores)));
+  else sharedLoops(w, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores));
 }
 
 function renderReduce(w: KernelWriter, k: ReduceKernel): void {
   const { c } = w;
   const space = { idx: k.shape, ridx: k.reduced };
   const sum = c.local('f64');
-  loops(c, k.shape, (idx) => {
+  sharedLoops(w, k.shape, (idx) => {
     const ridx = k.reduced.map(() => c.local('i32'));
     const outer = w.exprs(idx, space, ridx);
     k.stages.forEach((stage, i) => {
@@ -77,11 +87,17 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
   });
 }
 
+/**
+ * Threads split C by panels of NR columns: each packs its panels of B (and
+ * computes its columns of a B with a prologue), multiplies, and stores its
+ * columns; A is computed by each (its prologue's work, small beside the
+ * product).
+ */
 function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
   const { c, mod } = w;
   const packsA = !k.a.view;
   const packsB = !k.b.view;
-  // Scratch: A computed [m][k], B computed [k][n], B packed, C [m][n].
+  // Scratch (each thread's own): A computed [m][k], B computed [k][n], B packed, C [m][n].
   const aAt = 0;
   const bAt = aAt + (packsA ? 4 * k.m * k.k : 0);
   const packedAt = bAt + (packsB ? 4 * k.k * k.n : 0);
@@ -92,6 +108,12 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
   const gemm = emitGemmFor(mod, { m: k.m, n: k.n, k: k.k, ldc: k.n, ...shape }, MR, `${k.name}_gemm`);
   const aBase = c.local('i32');
   const packed = c.local('i32');
+  const { lo: p0, hi: p1 } = share(w, Math.ceil(k.n / NR));
+  // This thread's columns [j0, j1).
+  const [j0, j1] = [c.local('i32'), c.local('i32')];
+  c.get(p0).i32(NR).i32Mul().set(j0);
+  c.get(p1).i32(NR).i32Mul().tee(j1).i32(k.n).get(j1).i32(k.n).i32LtS().select().set(j1);
+  const packInto = () => c.get(p0).get(p1).call(w.helpers.packB);
   loops(c, k.batch, (batch) => {
     // A: in place, or computed into scratch with its prologue.
     if (packsA) {
@@ -114,7 +136,7 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     if (packsB) {
       const [p, j] = [c.local('i32'), c.local('i32')];
       const scope = w.exprs([...batch, p, j], { idx: [...k.batch, k.k, k.n], ridx: [] });
-      counted(c, p, k.k, () => counted(c, j, k.n, () => {
+      counted(c, p, k.k, () => countedRange(c, j, j0, j1, () => {
         w.scratchAt(bAt);
         c.get(p).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add();
         scope.open([k.b.value]).emit(k.b.value);
@@ -123,7 +145,7 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
       w.scratchAt(bAt);
       c.i32(k.n).i32(1).i32(k.k).i32(k.n);
       w.scratchAt(packedAt);
-      c.call(w.helpers.packB);
+      packInto();
       w.scratchAt(packedAt);
       c.set(packed);
     } else {
@@ -133,14 +155,17 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
         w.elementAddress(bv.arg);
         c.i32(bv.rowStride).i32(bv.colStride).i32(k.k).i32(k.n);
         into();
-        c.call(w.helpers.packB);
+        packInto();
       };
-      const { packs, generation } = w.params;
-      // A parameter kept packed by the executor (packs ≠ 0): packed again only after a write; else into scratch.
+      const { packs, generation, thread } = w.params;
+      // A parameter kept packed by the executor (packs ≠ 0): this thread's panels packed again only after a write; else into scratch.
+      const word = () => c.get(packs).get(thread).i32(2).i32Shl().i32Add();
       c.get(packs).ifElse(() => {
-        c.get(packs).i32Load().get(generation).i32Ne().ifElse(() => {
+        word();
+        c.i32Load().get(generation).i32Ne().ifElse(() => {
           pack(() => c.get(packs).i32(PACK_HEADER).i32Add());
-          c.get(packs).get(generation).i32Store();
+          word();
+          c.get(generation).i32Store();
         });
         c.get(packs).i32(PACK_HEADER).i32Add().set(packed);
       }, () => {
@@ -151,11 +176,11 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     }
     c.get(aBase).get(packed);
     w.scratchAt(cAt);
-    c.call(gemm);
-    // The epilogue per element of C.
+    c.get(p0).get(p1).call(gemm);
+    // The epilogue per element of this thread's columns of C.
     const [i, j] = [c.local('i32'), c.local('i32')];
     const scope = w.exprs([...batch, i, j], { idx: [...k.batch, k.m, k.n], ridx: [] });
-    counted(c, i, k.m, () => counted(c, j, k.n, () => {
+    counted(c, i, k.m, () => countedRange(c, j, j0, j1, () => {
       w.scratchAt(cAt);
       c.get(i).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().f32Load().set(w.acc());
       w.stores(scope, k.stores);
@@ -171,9 +196,13 @@ const RENDER: { readonly [K in Kernel['kind']]: (w: KernelWriter, k: Extract<Ker
   attention_grad: renderAttentionGrad,
 };
 
-/** The module of a program's distinct kernels: `fns[i]` names kernel i's function (kernels of one name are one function). */
-export function renderProgramWasm(kernels: readonly Kernel[], fns: readonly string[]): WasmProgram {
-  const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
+/**
+ * The module of a program's distinct kernels: `fns[i]` names kernel i's
+ * function (kernels of one name are one function); over a shared memory
+ * when threads run it.
+ */
+export function renderProgramWasm(kernels: readonly Kernel[], fns: readonly string[], shared = false): WasmProgram {
+  const mod = new ModuleBuilder(shared ? { module: 'env', name: 'memory', initial: 1, maximum: MAX_PAGES, shared } : { module: 'env', name: 'memory', initial: 1 });
   const math = Object.fromEntries(HOST_MATH.map((name) => [name, mod.importFunc('math', name, name === 'pow' ? ['f64', 'f64'] : ['f64'], ['f64'])])) as Record<HostMath, number>;
   const fast = { exp: emitExp(mod) };
   const helpers: KernelHelpers = { math, fast, uniform01: emitUniform01(mod), packB: emitPack(mod) };
@@ -183,10 +212,10 @@ export function renderProgramWasm(kernels: readonly Kernel[], fns: readonly stri
     const fn = fns[index]!;
     if (done.has(fn)) return;
     done.add(fn);
-    const types: ValType[] = [...k.args.map((): ValType => 'i32'), 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'];
+    const types: ValType[] = [...k.args.map((): ValType => 'i32'), 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'];
     mod.func(fn, types, [], (c) => {
       const n = k.args.length;
-      const params: KernelParams = { args: k.args.map((_, i) => i), seed: n, step: n + 1, streams: n + 2, scratch: n + 3, packs: n + 4, generation: n + 5 };
+      const params: KernelParams = { args: k.args.map((_, i) => i), seed: n, step: n + 1, streams: n + 2, scratch: n + 3, packs: n + 4, generation: n + 5, thread: n + 6, threads: n + 7 };
       const w = new KernelWriter(mod, c, k, params, helpers);
       (RENDER[k.kind] as (w: KernelWriter, k: Kernel) => void)(w, k);
       scratchBytes = Math.max(scratchBytes, ...w.scratchBytes);

@@ -18,6 +18,55 @@ export function counted(c: Code, i: number, count: number, body: () => void): vo
   }));
 }
 
+/** `for (i = lo; i < hi; i++) body()` over locals lo and hi. */
+export function countedRange(c: Code, i: number, lo: number, hi: number, body: () => void): void {
+  c.get(lo).set(i);
+  c.block(() => c.loop(() => {
+    c.get(i).get(hi).i32GeS().brIf(1);
+    body();
+    c.get(i).i32(1).i32Add().set(i).br(0);
+  }));
+}
+
+/**
+ * This thread's share [lo, hi) of `count` items, in new locals: contiguous
+ * blocks of ⌈count / threads⌉ in thread order (the last ones may be short or
+ * empty), so that every item is computed by exactly one thread, as it would
+ * be by one.
+ */
+export function share(w: KernelWriter, count: number): { lo: number; hi: number } {
+  const { c } = w;
+  const { thread, threads } = w.params;
+  const [chunk, lo, hi] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  c.i32(count).get(threads).i32Add().i32(1).i32Sub().get(threads).i32DivU().set(chunk);
+  // lo = min(thread · chunk, count); hi = min(lo + chunk, count)
+  c.get(thread).get(chunk).i32Mul().tee(lo).i32(count).get(lo).i32(count).i32LtS().select().set(lo);
+  c.get(lo).get(chunk).i32Add().tee(hi).i32(count).get(hi).i32(count).i32LtS().select().set(hi);
+  return { lo, hi };
+}
+
+/**
+ * Loops over `shape` in new locals with the first axis longer than 1 split
+ * across threads (the axes before it are single points); a shape of single
+ * points runs on thread 0.
+ */
+export function sharedLoops(w: KernelWriter, shape: readonly number[], body: (locals: number[]) => void): void {
+  const { c } = w;
+  const locals = shape.map(() => c.local('i32'));
+  const split = shape.findIndex((d) => d > 1);
+  if (split < 0) {
+    c.get(w.params.thread).i32Eqz().ifElse(() => nestedLoops(c, shape, locals, () => body(locals)));
+    return;
+  }
+  const { lo, hi } = share(w, shape[split]!);
+  const nest = (axis: number): void => {
+    if (axis === shape.length) return body(locals);
+    if (axis === split) return countedRange(c, locals[axis]!, lo, hi, () => nest(axis + 1));
+    counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
+  };
+  nest(0);
+}
+
 /** Nested loops over a shape counting in the given i32 locals, one per axis; `body` runs innermost. */
 export function nestedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
   const nest = (axis: number): void => {
@@ -48,10 +97,16 @@ export interface KernelParams {
   readonly packs: number;
   /** The executor's count of parameter writes: packs of an older generation are stale. */
   readonly generation: number;
+  /** This thread's number in [0, threads), and how many run the kernel together (each on its share). */
+  readonly thread: number;
+  readonly threads: number;
 }
 
-/** Bytes before the packed panels in a call's pack area (its generation word, padded to the alignment). */
+/** Bytes before the packed panels in a call's pack area: the generation each thread packed its panels for, a word per thread. */
 export const PACK_HEADER = 64;
+
+/** Threads a program runs on at most: one generation word each in a pack area's header. */
+export const MAX_THREADS = PACK_HEADER / 4;
 
 /** What one kernel's body is written with. */
 export class KernelWriter {

@@ -92,3 +92,34 @@ describe.runIf(backends.filter((b) => b.available && b.backend !== REFERENCE.nam
     b.destroy();
   });
 });
+
+describe('wasm on worker threads', () => {
+  it('gives the bits of one thread on two: a BERT forward pass, and 4 training steps with dropout (parameters and losses)', async () => {
+    const spec = specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nconfig: {vocab_size: 2000}\n` })['tiny.yaml']!;
+    const open = async (threads: number, mode: 'infer' | 'train') => {
+      const s = await openSession(buildProgram(compileFile(spec, { batch: 2, seq: 16, mode }).graph), { backend: 'wasm', threads });
+      s.setParams(initParams(s.program.params, 3));
+      return s;
+    };
+    const bits = (arrays: readonly ArrayLike<number>[]) => arrays.map((a) => Array.from(new Uint32Array(Float32Array.from(a).buffer)));
+    const { labels: _l, next_sentence_label: _n, ...inputs } = batchOf(rng(6), 2, 16, 2000);
+    const outputs: number[][][] = [];
+    const trained: number[][][] = [];
+    for (const threads of [1, 2]) {
+      const infer = await open(threads, 'infer');
+      expect(infer.executor.device).toContain(`${threads} thread`);
+      const out = await infer.run(inputs);
+      outputs.push(bits(Object.keys(out).sort().map((k) => out[k]!.data)));
+      infer.destroy();
+      const trainer = new Trainer(await open(threads, 'train'), { schedule: { lr: 1e-3, warmupSteps: 1, totalSteps: 4 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 9 });
+      const next = rng(17);
+      const losses: number[] = [];
+      for (let step = 0; step < 4; step++) losses.push((await trainer.trainStep(batchOf(next, 2, 16, 2000))).loss!);
+      const params = await trainer.session.readParams();
+      trained.push([losses, ...bits(Object.keys(params).sort().map((k) => params[k]!))]);
+      trainer.session.destroy();
+    }
+    expect(outputs[1]).toEqual(outputs[0]);
+    expect(trained[1]).toEqual(trained[0]);
+  }, 120_000);
+});
