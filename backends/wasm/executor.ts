@@ -100,7 +100,7 @@ export class WasmExecutor implements Executor {
   private readonly bytes: Uint8Array;
   private readonly calls: { fn: KernelFn; fnName: string; args: number[]; streams: number; packs: number; name: string }[];
   /** The threads' control block (see the words above), and the workers that run threads 1 … threads − 1. */
-  private readonly control = new Int32Array(new SharedArrayBuffer(4 * CONTROL_WORDS));
+  private readonly control: Int32Array;
   private readonly workers: import('node:worker_threads').Worker[] = [];
   /** Counts the writes of parameters: packed copies of an older generation are stale. */
   private generation = 1;
@@ -139,6 +139,8 @@ export class WasmExecutor implements Executor {
 
   private constructor(program: HostProgram, exports: Record<string, KernelFn>, buffer: ArrayBufferLike, at: { persistent: number; arena: number; streams: number; scratch: number; packs: readonly number[] }, readonly threads: number, private readonly perThread: number) {
     this.device = `cpu (WebAssembly SIMD, ${threads} thread${threads === 1 ? '' : 's'})`;
+    // Shared only where threads share it: a page that is not cross-origin isolated has no SharedArrayBuffer.
+    this.control = new Int32Array(threads > 1 ? new SharedArrayBuffer(4 * CONTROL_WORDS) : new ArrayBuffer(4 * CONTROL_WORDS));
     this.memory = new HostMemory(program, { buffer: buffer as ArrayBuffer, bases: { persistent: at.persistent, arena: at.arena } });
     this.bytes = new Uint8Array(buffer);
     this.scratch = at.scratch;
