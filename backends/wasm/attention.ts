@@ -1,14 +1,15 @@
-// Fused attention in WebAssembly, after the JavaScript backend's: forward,
-// per query row, one pass over the keys with an online softmax (a running
-// maximum rescales what has been accumulated), the row's log-sum-exp kept
-// for the backward pass; with contiguous rows and whole vectors, q·k and
-// the output row in f32x4 vectors, else scalar in f64. Backward: per query
+// Fused attention in WebAssembly: forward, per query row, the row's
+// log-sum-exp kept for the backward pass; with contiguous rows and whole
+// vectors in three passes over the keys in f32x4 vectors (scores, then
+// probabilities, then their product with V in registers), else scalar in
+// f64 after the JavaScript backend's online softmax. Backward: per query
 // row, the probabilities recomputed from the saved log-sum-exp; dq finished
 // per row, dk and dv accumulated over the rows of a batch in f64 scratch.
 // Threads split the forward's query rows and the backward's batches.
 
 import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
 import { counted, countedRange, f64At, host, loops, share, sharedLoops, viewBase, zeroF64, type KernelWriter } from './writer.js';
+import { inlineExp } from './math.js';
 
 /** The byte address of (row, col) of a plain operand view whose batch base (elements) is in `base`. */
 function operandAt(w: KernelWriter, o: Operand, base: number, row: number | null, col: number | null): void {
@@ -128,31 +129,34 @@ function rowAddress(w: KernelWriter, o: Operand, base: number, row: number, into
   w.c.set(into);
 }
 
+/** Output channels a register block of the forward's V product holds: 8 f32x4 accumulators. */
+const V_BLOCK = 8;
+
 /**
- * The forward pass with f32x4 vectors where rows are contiguous: q·k four
- * lanes at a time (summed across lanes at the end), the output row kept in
- * f32 vectors, rescaled and accumulated four channels at a time.
+ * The forward pass with f32x4 vectors where rows are contiguous, per query
+ * row in two passes over the keys: the scores (q·k four lanes at a time,
+ * summed across lanes) into a scratch row with their maximum, then each
+ * probability e^(s − max) (its keep factor applied) in place of its score
+ * and their sum; the output is Σ_j p_j·V_j over blocks of up to 32
+ * channels held in registers, divided by the sum once.
  */
 function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
   const { c } = w;
-  const oAt = 0;
-  w.scratchBytes.push(4 * k.depthV);
-  const [qb, kb, vb, qRow, kRow, vRow, lane] = Array.from({ length: 7 }, () => c.local('i32'));
+  const rowAt = 0;
+  // The row of scores (then probabilities), and a vector's staging slot after it.
+  const stageAt = 4 * k.keys;
+  w.scratchBytes.push(stageAt + 16);
+  const [qb, kb, vb, qRow, kRow, vRow, at] = Array.from({ length: 7 }, () => c.local('i32'));
   const [top, sum, s, e] = [c.local('f32'), c.local('f32'), c.local('f32'), c.local('f32')];
-  const [vacc, factor] = [c.local('v128'), c.local('v128')];
+  const [vacc, p] = [c.local('v128'), c.local('v128')];
+  const acc = Array.from({ length: V_BLOCK }, () => c.local('v128'));
   const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
   const rows = share(w, k.queries);
-  /** o[4·ch …] ← o[4·ch …] · factor (+ the vector `plus` pushes, if any). */
-  const update = (plus?: () => void) => counted(c, ch, k.depthV / 4, () => {
-    w.scratchAt(oAt);
-    c.get(ch).i32(4).i32Shl().i32Add().tee(lane);
-    c.get(lane).v128Load().get(factor).f32x4Mul();
-    if (plus) {
-      plus();
-      c.f32x4Add();
-    }
-    c.v128Store();
-  });
+  /** The byte address of score j in the scratch row into `at`. */
+  const scoreAt = () => {
+    w.scratchAt(rowAt);
+    c.get(j).i32(2).i32Shl().i32Add().set(at);
+  };
   loops(c, k.batch, (batch) => {
     for (const [local, o] of [[qb, k.q], [kb, k.k], ...(k.v ? [[vb, k.v] as const] : [])] as const) {
       viewBase(c, o, batch);
@@ -162,11 +166,8 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
     const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
     countedRange(c, i, rows.lo, rows.hi, () => {
       rowAddress(w, k.q, qb, i, qRow);
-      c.f32(-Infinity).set(top).f32(0).set(sum);
-      counted(c, ch, k.depthV / 4, () => {
-        w.scratchAt(oAt);
-        c.get(ch).i32(4).i32Shl().i32Add().v128Zero().v128Store();
-      });
+      // Pass 1: the scores and their maximum (a NaN score never becomes it; its exponential makes the sum NaN).
+      c.f32(-Infinity).set(top);
       counted(c, j, k.keys, () => {
         rowAddress(w, k.k, kb, j, kRow);
         c.v128Zero().set(vacc);
@@ -177,37 +178,50 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
           c.f32x4Mul().f32x4Add().set(vacc);
         });
         c.get(vacc).f32x4ExtractLane(0).get(vacc).f32x4ExtractLane(1).f32Add().get(vacc).f32x4ExtractLane(2).get(vacc).f32x4ExtractLane(3).f32Add().f32Add().set(w.acc());
-        const scope = scores.open([k.score, ...(k.keep ? [k.keep] : [])]);
-        scope.emit(k.score);
+        scores.open([k.score]).emit(k.score);
         c.set(s);
-        c.get(s).get(top).f32Gt().ifElse(() => {
-          c.get(top).get(s).f32Sub().call(w.helpers.fast.exp).tee(e);
-          c.get(sum).f32Mul().set(sum);
-          c.get(e).f32x4Splat().set(factor);
-          update();
-          c.get(s).set(top);
-        });
-        c.get(s).get(top).f32Sub().call(w.helpers.fast.exp).set(e);
-        c.get(sum).get(e).f32Add().set(sum);
-        if (k.v) {
-          if (k.keep) {
-            c.get(e);
-            scope.emit(k.keep);
-            c.f32Mul().set(e);
-          }
-          rowAddress(w, k.v, vb, j, vRow);
-          c.f32(1).f32x4Splat().set(factor);
-          update(() => c.get(e).f32x4Splat().get(vRow).get(ch).i32(4).i32Shl().i32Add().v128Load().f32x4Mul());
+        scoreAt();
+        c.get(at).get(s).f32Store();
+        c.get(s).get(top).f32Gt().ifElse(() => c.get(s).set(top));
+      });
+      // Pass 2: probabilities in place of the scores, and their sum (before the keep factor, as the softmax's).
+      c.f32(0).set(sum);
+      counted(c, j, k.keys, () => {
+        scoreAt();
+        c.get(at).f32Load().get(top).f32Sub().set(s);
+        inlineExp(c, s);
+        c.tee(e).get(sum).f32Add().set(sum);
+        if (k.keep) {
+          c.get(e);
+          scores.open([k.keep]).emit(k.keep);
+          c.f32Mul().set(e);
         }
+        c.get(at).get(e).f32Store();
       });
       const out = k.out;
-      if (out) {
-        counted(c, ch, k.depthV, () => {
-          const o = outs.open([out.index]);
-          o.address(out.arg, out.index);
-          w.scratchAt(oAt);
-          c.get(ch).i32(2).i32Shl().i32Add().f32Load().get(sum).f32Div().f32Store();
-        });
+      if (k.v && out) {
+        // Pass 3, per block of channels: Σ_j p_j · V[j, block] in registers, then each channel ÷ sum stored where the kernel says.
+        for (let from = 0; from < k.depthV / 4; from += V_BLOCK) {
+          const width = Math.min(V_BLOCK, k.depthV / 4 - from);
+          for (let t = 0; t < width; t++) c.v128Zero().set(acc[t]!);
+          counted(c, j, k.keys, () => {
+            scoreAt();
+            c.get(at).v128Load32Splat().set(p);
+            rowAddress(w, k.v!, vb, j, vRow);
+            for (let t = 0; t < width; t++) c.get(acc[t]!).get(vRow).v128Load(16 * (from + t)).get(p).f32x4Mul().f32x4Add().set(acc[t]!);
+          });
+          for (let t = 0; t < width; t++) {
+            w.scratchAt(stageAt);
+            c.get(acc[t]!).v128Store(0);
+            for (let lane = 0; lane < 4; lane++) {
+              c.i32(4 * (from + t) + lane).set(ch);
+              const o = outs.open([out.index]);
+              o.address(out.arg, out.index);
+              w.scratchAt(stageAt);
+              c.f32Load(4 * lane).get(sum).f32Div().f32Store();
+            }
+          }
+        }
       }
       const lse = k.lse;
       if (lse) {

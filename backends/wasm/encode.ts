@@ -172,12 +172,48 @@ export class Code {
   i32ReinterpretF32(): this { return this.op(0xbc); }
   f32ReinterpretI32(): this { return this.op(0xbe); }
 
+  // v128
+  /** A constant of four i32 lanes. */
+  v128I32x4(lanes: readonly [number, number, number, number]): this {
+    return this.simd(0x0c, ...new Uint8Array(Int32Array.from(lanes).buffer));
+  }
+  v128Not(): this { return this.simd(0x4d); }
+  v128And(): this { return this.simd(0x4e); }
+  v128Or(): this { return this.simd(0x50); }
+  /** (a, b, mask) → a where the mask's bits are set, else b. */
+  v128Bitselect(): this { return this.simd(0x52); }
+
+  // i32x4
+  i32x4Splat(): this { return this.simd(0x11); }
+  i32x4ExtractLane(lane: number): this { return this.simd(0x1b, lane); }
+  i32x4ReplaceLane(lane: number): this { return this.simd(0x1c, lane); }
+  i32x4Eq(): this { return this.simd(0x37); }
+  i32x4Ne(): this { return this.simd(0x38); }
+  i32x4LtS(): this { return this.simd(0x39); }
+  i32x4GtS(): this { return this.simd(0x3b); }
+  i32x4AllTrue(): this { return this.simd(0xa3); }
+  i32x4Shl(): this { return this.simd(0xab); }
+  i32x4Add(): this { return this.simd(0xae); }
+  i32x4Sub(): this { return this.simd(0xb1); }
+  i32x4Mul(): this { return this.simd(0xb5); }
+  i32x4TruncSatF32x4S(): this { return this.simd(0xf8); }
+
   // f32x4
   f32x4Splat(): this { return this.simd(0x13); }
   f32x4ExtractLane(lane: number): this { return this.simd(0x1f, lane); }
+  f32x4ReplaceLane(lane: number): this { return this.simd(0x20, lane); }
+  f32x4Ne(): this { return this.simd(0x42); }
+  f32x4Lt(): this { return this.simd(0x43); }
+  f32x4Gt(): this { return this.simd(0x44); }
+  f32x4Floor(): this { return this.simd(0x68); }
+  f32x4Abs(): this { return this.simd(0xe0); }
+  f32x4Neg(): this { return this.simd(0xe1); }
+  f32x4Sqrt(): this { return this.simd(0xe3); }
   f32x4Add(): this { return this.simd(0xe4); }
   f32x4Sub(): this { return this.simd(0xe5); }
   f32x4Mul(): this { return this.simd(0xe6); }
+  f32x4Div(): this { return this.simd(0xe7); }
+  f32x4ConvertI32x4S(): this { return this.simd(0xfa); }
 
   /** The function body: its locals, run-length coded by type, then the instructions. */
   encode(): number[] {

@@ -18,7 +18,8 @@
 //              (any strides), else computed into scratch with their
 //              prologue; B packed into panels (a parameter of an inference
 //              program once, kept by the executor until it is written); the
-//              SIMD GEMM (gemm.ts) into scratch; the epilogue per element
+//              SIMD GEMM (gemm.ts) into scratch; the epilogue four columns
+//              at a time in f32x4 (vector.ts), the rest of a row one by one
 //   attention  attention.ts
 
 import type { Kernel, MapKernel, MatmulKernel, ReduceKernel } from '../../kernel/ir.js';
@@ -28,6 +29,7 @@ import { HOST_MATH, type HostMath } from './expr.js';
 import { emitGemmFor, emitPack, NR, packedBytes } from './gemm.js';
 import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
+import { VectorExprs } from './vector.js';
 import { counted, countedRange, KernelWriter, loops, PACK_HEADER, nestedLoops, share, sharedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
 
 export { PACK_HEADER };
@@ -177,14 +179,33 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     c.get(aBase).get(packed);
     w.scratchAt(cAt);
     c.get(p0).get(p1).call(gemm);
-    // The epilogue per element of this thread's columns of C.
+    // The epilogue over this thread's columns of C: four columns at a time, then the rest one by one (the same bits).
     const [i, j] = [c.local('i32'), c.local('i32')];
-    const scope = w.exprs([...batch, i, j], { idx: [...k.batch, k.m, k.n], ridx: [] });
-    counted(c, i, k.m, () => countedRange(c, j, j0, j1, () => {
+    const space = { idx: [...k.batch, k.m, k.n], ridx: [] };
+    const scope = w.exprs([...batch, i, j], space);
+    const accVector = c.local('v128');
+    const vectors = new VectorExprs(w.frame([...batch, i, j]), space, k.batch.length + 1, accVector);
+    const cAddress = () => {
       w.scratchAt(cAt);
-      c.get(i).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add().f32Load().set(w.acc());
-      w.stores(scope, k.stores);
-    }));
+      c.get(i).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add();
+    };
+    counted(c, i, k.m, () => {
+      c.get(j0).set(j);
+      c.block(() => c.loop(() => {
+        c.get(j).i32(4).i32Add().get(j1).i32GtS().brIf(1);
+        cAddress();
+        c.v128Load().set(accVector);
+        vectors.stores(k.stores);
+        c.get(j).i32(4).i32Add().set(j).br(0);
+      }));
+      c.block(() => c.loop(() => {
+        c.get(j).get(j1).i32GeS().brIf(1);
+        cAddress();
+        c.f32Load().set(w.acc());
+        w.stores(scope, k.stores);
+        c.get(j).i32(1).i32Add().set(j).br(0);
+      }));
+    });
   });
 }
 

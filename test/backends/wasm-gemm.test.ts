@@ -1,12 +1,15 @@
-// The wasm backend's first pieces: the binary encoder's integers, and the
+// The wasm backend's first pieces: the binary encoder's integers, the
 // packed SIMD GEMM against a float64 product on shapes with every kind of
 // remainder (rows past the last whole tile, columns past the last whole
-// panel, k of 0 and 1) and with A and B read through strides (transposed).
+// panel, k of 0 and 1) and with A and B read through strides (transposed),
+// and the f32x4 exp, tanh and erf against the scalar forms' bits.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ModuleBuilder, sleb, uleb } from '../../backends/wasm/encode.js';
 import { emitGemmFor, emitPack, packedBytes, type GemmShape } from '../../backends/wasm/gemm.js';
+import { inlineErf, inlineExp, inlineTanh } from '../../backends/wasm/math.js';
+import { vectorErf, vectorExp, vectorTanh } from '../../backends/wasm/vector.js';
 import { rng } from '../helpers/random.js';
 
 /** Decodes LEB128 as the WebAssembly spec defines it. */
@@ -116,5 +119,48 @@ describe('the wasm GEMM', () => {
     expect(f[C / 4 - 1]).toBe(7);
     expect(f[C / 4 + 5 * 11]).toBe(7);
     expect(f[C / 4]).toBe(3 * 49);
+  });
+});
+
+describe('the wasm vector math', () => {
+  // exp, tanh and erf four lanes at a time must be the scalar forms' bits: epilogues switch between them at a row's last columns.
+  it.each([['exp', inlineExp, vectorExp], ['tanh', inlineTanh, vectorTanh], ['erf', inlineErf, vectorErf]] as const)('%s in f32x4 gives the scalar form\'s bits, NaN, infinities and zeros included', async (_, scalar, vector) => {
+    const count = 40_000;
+    const mod = new ModuleBuilder({ module: 'env', name: 'memory', initial: 1 });
+    // each(from, to, n): to[i] = f(from[i]), one scalar at a time (`scalar`) or four (`vector`).
+    mod.func('scalar', ['i32', 'i32', 'i32'], [], (c) => {
+      const [i, x] = [c.local('i32'), c.local('f32')];
+      c.i32(0).set(i);
+      c.block(() => c.loop(() => {
+        c.get(i).get(2).i32GeS().brIf(1);
+        c.get(1).get(i).i32(2).i32Shl().i32Add();
+        c.get(0).get(i).i32(2).i32Shl().i32Add().f32Load().set(x);
+        scalar(c, x);
+        c.f32Store();
+        c.get(i).i32(1).i32Add().set(i).br(0);
+      }));
+    });
+    mod.func('vector', ['i32', 'i32', 'i32'], [], (c) => {
+      const [i, x] = [c.local('i32'), c.local('v128')];
+      c.i32(0).set(i);
+      c.block(() => c.loop(() => {
+        c.get(i).get(2).i32GeS().brIf(1);
+        c.get(1).get(i).i32(2).i32Shl().i32Add();
+        c.get(0).get(i).i32(2).i32Shl().i32Add().v128Load().set(x);
+        vector(c, x);
+        c.v128Store();
+        c.get(i).i32(4).i32Add().set(i).br(0);
+      }));
+    });
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((12 * count) / 65536) + 1 });
+    const exports = (await WebAssembly.instantiate(new WebAssembly.Module(mod.encode()), { env: { memory } })).exports as Record<string, (...args: number[]) => void>;
+    const xs = new Float32Array(memory.buffer, 0, count);
+    const next = rng(11);
+    const specials = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, 88.72, 88.73, -87.3, -87.31, 0.3, -0.3, 0.5, -0.5, 3.4e38, -3.4e38];
+    xs.forEach((_, i) => (xs[i] = i < specials.length ? specials[i]! : i % 2 ? (next() - 0.5) * 200 : (next() - 0.5) * 8));
+    exports['scalar']!(0, 4 * count, count);
+    exports['vector']!(0, 8 * count, count);
+    const [a, b] = [new Uint32Array(memory.buffer, 4 * count, count), new Uint32Array(memory.buffer, 8 * count, count)];
+    expect(b).toEqual(a);
   });
 });
