@@ -4,7 +4,8 @@
 // probabilities, then their product with V in registers), else scalar in
 // f64 after the JavaScript backend's online softmax. Backward: per query
 // row, the probabilities recomputed from the saved log-sum-exp; dq finished
-// per row, dk and dv accumulated over the rows of a batch in f64 scratch.
+// per row, dk and dv accumulated over the rows of a batch in scratch (f32x4
+// with contiguous rows and whole vectors, else f64).
 // Threads split the forward's query rows and the backward's batches.
 
 import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
@@ -233,7 +234,7 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
   });
 }
 
-export function renderAttentionGrad(w: KernelWriter, k: AttentionGradKernel): void {
+function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): void {
   const { c } = w;
   const dqAt = 0;
   const dkAt = dqAt + 8 * k.depth;
@@ -329,6 +330,136 @@ export function renderAttentionGrad(w: KernelWriter, k: AttentionGradKernel): vo
 
 
 /** The forward pass: in vectors where rows are contiguous and widths whole vectors, else scalar. */
+/** Pushes Σ_p x[p]·y[p] over `depth` (a multiple of 4) of two contiguous f32 rows at the addresses in locals x and y, four lanes at a time, the lanes summed at the end. */
+function vectorDot(w: KernelWriter, x: number, y: number, depth: number, lanes: number, p: number): void {
+  const { c } = w;
+  c.v128Zero().set(lanes);
+  counted(c, p, depth / 4, () => {
+    c.get(lanes);
+    c.get(x).get(p).i32(4).i32Shl().i32Add().v128Load();
+    c.get(y).get(p).i32(4).i32Shl().i32Add().v128Load();
+    c.f32x4Mul().f32x4Add().set(lanes);
+  });
+  c.get(lanes).f32x4ExtractLane(0).get(lanes).f32x4ExtractLane(1).f32Add().get(lanes).f32x4ExtractLane(2).get(lanes).f32x4ExtractLane(3).f32Add().f32Add();
+}
+
+/** row[0 … width) += factor · from[0 … width) in f32x4: row and from addresses in locals, factor an f32 local. */
+function axpy(w: KernelWriter, row: number, from: number, factor: number, width: number, p: number): void {
+  const { c } = w;
+  counted(c, p, width / 4, () => {
+    c.get(row).get(p).i32(4).i32Shl().i32Add();
+    c.get(row).get(p).i32(4).i32Shl().i32Add().v128Load();
+    c.get(from).get(p).i32(4).i32Shl().i32Add().v128Load().get(factor).f32x4Splat().f32x4Mul().f32x4Add();
+    c.v128Store();
+  });
+}
+
+/**
+ * The backward pass in f32x4 where rows are contiguous: per query row, per
+ * key, the probability recomputed from the saved log-sum-exp (q·k four
+ * lanes at a time), dv[j] and the row's dq and dk[j] accumulated in f32
+ * scratch four channels at a time, dO·v likewise.
+ */
+function renderAttentionGradSimd(w: KernelWriter, k: AttentionGradKernel): void {
+  const { c } = w;
+  const dqAt = 0;
+  const dkAt = dqAt + 4 * k.depth;
+  const dvAt = dkAt + 4 * k.keys * k.depth;
+  w.scratchBytes.push(dvAt + 4 * k.keys * k.depthV);
+  const [qb, kb, vb, gb, qRow, kRow, vRow, gRow, dqRow, dkRow, dvRow, p] = Array.from({ length: 12 }, () => c.local('i32'));
+  const [lse, delta, prob, pk, keep, ds] = Array.from({ length: 6 }, () => c.local('f32'));
+  const lanes = c.local('v128');
+  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  const zero = (at: number, floats: number) => counted(c, p, floats / 4, () => {
+    w.scratchAt(at);
+    c.get(p).i32(4).i32Shl().i32Add().v128Zero().v128Store();
+  });
+  // dk and dv sum over a batch's query rows: threads split the batches.
+  sharedLoops(w, k.batch, (batch) => {
+    for (const [local, o] of [[qb, k.q], [kb, k.k], [vb, k.v], [gb, k.dout]] as const) {
+      viewBase(c, o, batch);
+      c.set(local);
+    }
+    const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
+    const rows = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depth], ridx: [] });
+    const keyRows = w.exprs([...batch, j, ch], { idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] });
+    zero(dkAt, k.keys * k.depth);
+    zero(dvAt, k.keys * k.depthV);
+    w.scratchAt(dqAt);
+    c.set(dqRow);
+    counted(c, i, k.queries, () => {
+      const r = rows.open([k.lse, k.delta]);
+      r.emit(k.lse);
+      c.set(lse);
+      r.emit(k.delta);
+      c.set(delta);
+      rowAddress(w, k.q, qb, i, qRow);
+      rowAddress(w, k.dout, gb, i, gRow);
+      zero(dqAt, k.depth);
+      counted(c, j, k.keys, () => {
+        rowAddress(w, k.k, kb, j, kRow);
+        rowAddress(w, k.v, vb, j, vRow);
+        vectorDot(w, qRow, kRow, k.depth, lanes, p);
+        c.set(w.acc());
+        const s = scores.open([k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
+        s.emit(k.score);
+        c.get(lse).f32Sub().set(prob);
+        inlineExp(c, prob);
+        c.set(prob);
+        if (k.keep) s.emit(k.keep);
+        else c.f32(1);
+        c.tee(keep).get(prob).f32Mul().set(pk);
+        // dv[j] += prob · keep · dO[i]
+        w.scratchAt(dvAt);
+        c.get(j).i32(4 * k.depthV).i32Mul().i32Add().set(dvRow);
+        axpy(w, dvRow, gRow, pk, k.depthV, p);
+        // ds = prob · (dO[i]·v[j] · keep − delta)
+        vectorDot(w, gRow, vRow, k.depthV, lanes, p);
+        c.get(keep).f32Mul().get(delta).f32Sub().get(prob).f32Mul().set(ds);
+        const dscores = k.dscores;
+        if (dscores) {
+          s.address(dscores.arg, dscores.index);
+          c.get(ds).f32Store();
+        }
+        c.get(ds).f32(k.scale).f32Mul().set(ds);
+        // dq[i] += ds · k[j]; dk[j] += ds · q[i]
+        axpy(w, dqRow, kRow, ds, k.depth, p);
+        w.scratchAt(dkAt);
+        c.get(j).i32(4 * k.depth).i32Mul().i32Add().set(dkRow);
+        axpy(w, dkRow, qRow, ds, k.depth, p);
+      });
+      const dq = k.dq;
+      if (dq) {
+        counted(c, ch, k.depth, () => {
+          const o = rows.open([dq.index]);
+          o.address(dq.arg, dq.index);
+          w.scratchAt(dqAt);
+          c.get(ch).i32(2).i32Shl().i32Add().f32Load().f32Store();
+        });
+      }
+    });
+    const store = (pl: Placement | undefined, width: number, at: number) => {
+      if (!pl) return;
+      counted(c, ch, width, () => {
+        const o = keyRows.open([pl.index]);
+        o.address(pl.arg, pl.index);
+        w.scratchAt(at);
+        c.get(j).i32(width).i32Mul().get(ch).i32Add().i32(2).i32Shl().i32Add().f32Load().f32Store();
+      });
+    };
+    counted(c, j, k.keys, () => {
+      store(k.dk, k.depth, dkAt);
+      store(k.dv, k.depthV, dvAt);
+    });
+  });
+}
+
+export function renderAttentionGrad(w: KernelWriter, k: AttentionGradKernel): void {
+  const rows = [k.q, k.k, k.v, k.dout].every((o) => o.view!.colStride === 1);
+  if (rows && k.depth % 4 === 0 && k.depthV % 4 === 0) renderAttentionGradSimd(w, k);
+  else renderAttentionGradScalar(w, k);
+}
+
 export function renderAttention(w: KernelWriter, k: AttentionKernel): void {
   if (vectorRows(k)) renderAttentionSimd(w, k);
   else renderAttentionScalar(w, k);

@@ -7,12 +7,13 @@
 // (writer.ts `share`) and the executor meets them after it. It follows the
 // JavaScript backend, kind by kind; sums run in f64 as JavaScript's do.
 //
-//   map        nested loops over the space, a store per point, the first
-//              axis longer than 1 split across threads (an ordered map on
-//              thread 0 alone)
+//   map        nested loops over the space, the last axis four points at a
+//              time in f32x4 (vector.ts), the first axis longer than 1
+//              split across threads (an ordered map on thread 0 alone)
 //   reduce     per outer point (split as a map's): each stage a loop over
-//              the reduced space (or a local for `let`), then the stores
-//              and the element stores
+//              the reduced space (or a local for `let`), its last axis four
+//              values at a time, folded into four lanes and then in order;
+//              then the stores and the element stores
 //   matmul     threads split C by panels of columns; per batch: operands
 //              read in place when they are plain views
 //              (any strides), else computed into scratch with their
@@ -46,11 +47,55 @@ export interface WasmProgram {
   readonly scratchBytes: number;
 }
 
+/**
+ * `from` … `to` − 1 along the lanes' axis (local `at`): groups of four in
+ * f32x4, then the rest one by one (the same bits either way).
+ */
+function vectorRun(w: KernelWriter, at: number, from: number, to: number, vector: () => void, scalar: () => void): void {
+  const { c } = w;
+  c.get(from).set(at);
+  c.block(() => c.loop(() => {
+    c.get(at).i32(4).i32Add().get(to).i32GtS().brIf(1);
+    vector();
+    c.get(at).i32(4).i32Add().set(at).br(0);
+  }));
+  c.block(() => c.loop(() => {
+    c.get(at).get(to).i32GeS().brIf(1);
+    scalar();
+    c.get(at).i32(1).i32Add().set(at).br(0);
+  }));
+}
+
+/**
+ * A map's last axis four points at a time. Threads split the first axis
+ * longer than 1; where that is the last, in whole groups of four.
+ */
 function renderMap(w: KernelWriter, k: MapKernel): void {
+  const { c } = w;
   const space = { idx: k.shape, ridx: [] };
   // An ordered map runs in order on thread 0.
-  if (k.ordered) w.c.get(w.params.thread).i32Eqz().ifElse(() => loops(w.c, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores)));
-  else sharedLoops(w, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores));
+  if (k.ordered) return void c.get(w.params.thread).i32Eqz().ifElse(() => loops(c, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores)));
+  const last = k.shape.length - 1;
+  const n = k.shape[last]!;
+  if (last < 0 || n < 4) return sharedLoops(w, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores));
+  const [at, from, to] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  const row = (idx: readonly number[]) => {
+    const all = [...idx, at];
+    const vectors = new VectorExprs(w.frame(all), space, { ridx: false, axis: last });
+    const scalars = w.exprs(all, space);
+    vectorRun(w, at, from, to, () => vectors.stores(k.stores), () => w.stores(scalars, k.stores));
+  };
+  const outer = k.shape.slice(0, last);
+  if (outer.some((d) => d > 1)) {
+    c.i32(0).set(from).i32(n).set(to);
+    sharedLoops(w, outer, row);
+    return;
+  }
+  // The last axis alone: thread t takes groups of four [lo, hi) of ⌈n / 4⌉.
+  const groups = share(w, Math.ceil(n / 4));
+  c.get(groups.lo).i32(2).i32Shl().set(from);
+  c.get(groups.hi).i32(2).i32Shl().tee(to).i32(n).get(to).i32(n).i32LtS().select().set(to);
+  loops(c, outer, row);
 }
 
 function renderReduce(w: KernelWriter, k: ReduceKernel): void {
@@ -60,6 +105,19 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
   sharedLoops(w, k.shape, (idx) => {
     const ridx = k.reduced.map(() => c.local('i32'));
     const outer = w.exprs(idx, space, ridx);
+    // Along the last reduced axis four values at a time where it is long (folded lane by lane, in order: the same bits).
+    const last = k.reduced.length - 1;
+    const wide = last >= 0 && k.reduced[last]! >= 8;
+    const vectors = wide ? new VectorExprs(w.frame(idx, ridx), space, { ridx: true, axis: last }) : undefined;
+    const [from, to, lane] = [c.local('i32'), c.local('i32'), c.local('f32')];
+    /** The reduced space's loops, the last one four at a time where it is wide. */
+    const eachReduced = (vector: () => void, scalar: () => void) => {
+      if (!vectors) return nestedLoops(c, k.reduced, ridx, scalar);
+      nestedLoops(c, k.reduced.slice(0, last), ridx, () => {
+        c.i32(0).set(from).i32(k.reduced[last]!).set(to);
+        vectorRun(w, ridx[last]!, from, to, vector, scalar);
+      });
+    };
     k.stages.forEach((stage, i) => {
       const v = w.variable(i);
       if (stage.combine === 'let') {
@@ -67,25 +125,48 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
         c.set(v);
         return;
       }
+      // Sums in f64; a maximum takes x where x > v || x != x (a NaN wins, as on every backend).
+      const fold = () => {
+        if (stage.combine === 'sum') c.f64PromoteF32().get(sum).f64Add().set(sum);
+        else c.tee(lane).get(v).f32Gt().get(lane).get(lane).f32Ne().i32Or().ifElse(() => c.get(lane).set(v));
+      };
+      // The vector groups fold into four lanes of their own (four f64 sums, or four maxima), which then fold in order before the rest.
+      const [sums, top, x] = [[0, 1, 2, 3].map(() => c.local('f64')), c.local('v128'), c.local('v128')];
       if (stage.combine === 'sum') c.f64(0).set(sum);
       else c.f32(-Infinity).set(v);
-      nestedLoops(c, k.reduced, ridx, () => {
-        const inner = outer.open([stage.value]);
+      if (vectors && stage.combine === 'sum') for (const s of sums) c.f64(0).set(s);
+      else if (vectors) c.f32(-Infinity).f32x4Splat().set(top);
+      eachReduced(() => {
+        vectors!.value(stage.value);
         if (stage.combine === 'sum') {
-          c.get(sum);
-          inner.emit(stage.value);
-          c.f64PromoteF32().f64Add().set(sum);
-          return;
+          c.set(x);
+          sums.forEach((s, l) => c.get(x).f32x4ExtractLane(l).f64PromoteF32().get(s).f64Add().set(s));
+        } else {
+          c.tee(x).get(top).get(x).get(top).f32x4Gt().get(x).get(x).f32x4Ne().v128Or().v128Bitselect().set(top);
         }
-        // x > v || x != x: v = x (a NaN wins, as on every backend)
-        const x = c.local('f32');
-        inner.emit(stage.value);
-        c.tee(x).get(v).f32Gt().get(x).get(x).f32Ne().i32Or().ifElse(() => c.get(x).set(v));
+      }, () => {
+        outer.open([stage.value]).emit(stage.value);
+        fold();
       });
-      if (stage.combine === 'sum') c.get(sum).f32DemoteF64().set(v);
+      if (!vectors) {
+        if (stage.combine === 'sum') c.get(sum).f32DemoteF64().set(v);
+      } else if (stage.combine === 'sum') {
+        c.get(sums[0]!).get(sums[1]!).f64Add().get(sums[2]!).f64Add().get(sums[3]!).f64Add();
+        c.get(sum).f64Add().f32DemoteF64().set(v);
+      } else {
+        const tail = c.local('f32');
+        c.get(v).set(tail);
+        c.f32(-Infinity).set(v);
+        for (const l of [0, 1, 2, 3]) {
+          c.get(top).f32x4ExtractLane(l);
+          fold();
+        }
+        c.get(tail);
+        fold();
+      }
     });
     if (k.stores.length) w.stores(outer, k.stores);
-    if (k.elementStores.length) nestedLoops(c, k.reduced, ridx, () => w.stores(outer, k.elementStores));
+    if (k.elementStores.length) eachReduced(() => vectors!.stores(k.elementStores), () => w.stores(outer, k.elementStores));
   });
 }
 
@@ -184,28 +265,20 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     const space = { idx: [...k.batch, k.m, k.n], ridx: [] };
     const scope = w.exprs([...batch, i, j], space);
     const accVector = c.local('v128');
-    const vectors = new VectorExprs(w.frame([...batch, i, j]), space, k.batch.length + 1, accVector);
+    const vectors = new VectorExprs(w.frame([...batch, i, j]), space, { ridx: false, axis: k.batch.length + 1 }, accVector);
     const cAddress = () => {
       w.scratchAt(cAt);
       c.get(i).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add();
     };
-    counted(c, i, k.m, () => {
-      c.get(j0).set(j);
-      c.block(() => c.loop(() => {
-        c.get(j).i32(4).i32Add().get(j1).i32GtS().brIf(1);
-        cAddress();
-        c.v128Load().set(accVector);
-        vectors.stores(k.stores);
-        c.get(j).i32(4).i32Add().set(j).br(0);
-      }));
-      c.block(() => c.loop(() => {
-        c.get(j).get(j1).i32GeS().brIf(1);
-        cAddress();
-        c.f32Load().set(w.acc());
-        w.stores(scope, k.stores);
-        c.get(j).i32(1).i32Add().set(j).br(0);
-      }));
-    });
+    counted(c, i, k.m, () => vectorRun(w, j, j0, j1, () => {
+      cAddress();
+      c.v128Load().set(accVector);
+      vectors.stores(k.stores);
+    }, () => {
+      cAddress();
+      c.f32Load().set(w.acc());
+      w.stores(scope, k.stores);
+    }));
   });
 }
 

@@ -98,16 +98,22 @@ export function vectorErf(c: Code, x: number): void {
 
 const VECTOR_MATH = { exp: vectorExp, tanh: vectorTanh, erf: vectorErf } as const;
 
+/** The axis whose four consecutive coordinates the lanes hold: an idx axis, or a reduction's ridx axis. */
+export interface Lanes {
+  readonly ridx: boolean;
+  readonly axis: number;
+}
+
 export class VectorExprs {
   /**
-   * `frame.idx(lanes)` holds the lanes' first coordinate along axis `lanes`;
-   * `accVector` the accumulator's four values.
+   * The frame's local of the lanes' axis holds the first lane's coordinate;
+   * `accVector` the accumulator's four values (matmul epilogues).
    */
   constructor(
     private readonly frame: Frame,
     private readonly space: Space,
-    private readonly lanes: number,
-    private readonly accVector: number,
+    private readonly lanes: Lanes,
+    private readonly accVector = -1,
     private readonly named: ReadonlyMap<KExpr, number> = new Map(),
   ) {}
 
@@ -122,6 +128,11 @@ export class VectorExprs {
       named.set(e, local);
     }
     return inner;
+  }
+
+  /** Pushes the four values of `e` in a scope of its shared subexpressions. */
+  value(e: KExpr): void {
+    this.open([e]).emit(e);
   }
 
   /** Stores each store's four values at its four indices. */
@@ -172,11 +183,12 @@ export class VectorExprs {
         if (e.type === 'f32') splatF32(c, e.value);
         else splatI32(c, e.type === 'bool' ? (e.value ? -1 : 0) : e.value);
         return;
-      case 'idx':
-        c.get(this.frame.idx(e.axis)).i32x4Splat();
-        if (e.axis === this.lanes) c.v128I32x4(LANES).i32x4Add();
+      case 'idx': case 'ridx': {
+        const ridx = e.op === 'ridx';
+        c.get(ridx ? this.frame.ridx(e.axis) : this.frame.idx(e.axis)).i32x4Splat();
+        if (e.axis === this.lanes.axis && ridx === this.lanes.ridx) c.v128I32x4(LANES).i32x4Add();
         return;
-      case 'ridx': c.get(this.frame.ridx(e.axis)).i32x4Splat(); return;
+      }
       case 'var': c.get(this.frame.variable(e.id)).f32x4Splat(); return;
       case 'acc': c.get(this.accVector); return;
       case 'load': return this.load(e.arg, e.index);
