@@ -42,12 +42,16 @@ async function warmUp(work: Work): Promise<void> {
   for (let i = 0; i < 50 && performance.now() - start < 1000; i++) await work();
 }
 
+/** A pause before each engine's block: on several threads, an engine's idle pool spins for a while after its last call (onnxruntime-web's does), which would take the other's cores. */
+const SETTLE_MS = 100;
+
 /** Durations of each engine's work, in interleaved rounds. */
 async function interleaved(works: readonly (() => unknown)[]): Promise<number[][]> {
   const times = works.map((): number[] => []);
   for (const w of works) await warmUp(w);
   for (let r = 0; r < ROUNDS; r++) {
     for (const [i, w] of works.entries()) {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       for (let j = 0; j < PER_ROUND; j++) {
         const start = performance.now();
         await w();

@@ -9,8 +9,9 @@
 // Threads split the forward's query rows and the backward's batches.
 
 import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
-import { counted, countedRange, f64At, host, loops, share, sharedLoops, viewBase, zeroF64, type KernelWriter } from './writer.js';
+import { counted, countedRange, f64At, host, loops, share, sharedLoops, vectorRun, viewBase, zeroF64, type KernelWriter } from './writer.js';
 import { inlineExp } from './math.js';
+import { vectorExp, VectorExprs } from './vector.js';
 
 /** The byte address of (row, col) of a plain operand view whose batch base (elements) is in `base`. */
 function operandAt(w: KernelWriter, o: Operand, base: number, row: number | null, col: number | null): void {
@@ -149,7 +150,8 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
   w.scratchBytes.push(stageAt + 16);
   const [qb, kb, vb, qRow, kRow, vRow, at] = Array.from({ length: 7 }, () => c.local('i32'));
   const [top, sum, s, e] = [c.local('f32'), c.local('f32'), c.local('f32'), c.local('f32')];
-  const [vacc, p] = [c.local('v128'), c.local('v128')];
+  const [vacc, p, sv] = [c.local('v128'), c.local('v128'), c.local('v128')];
+  const [from, to] = [c.local('i32'), c.local('i32')];
   const acc = Array.from({ length: V_BLOCK }, () => c.local('v128'));
   const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
   const rows = share(w, k.queries);
@@ -163,7 +165,9 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
       viewBase(c, o, batch);
       c.set(local);
     }
-    const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
+    const scoreSpace = { idx: [...k.batch, k.queries, k.keys], ridx: [] };
+    const scores = w.exprs([...batch, i, j], scoreSpace);
+    const keeps = new VectorExprs(w.frame([...batch, i, j]), scoreSpace, { ridx: false, axis: k.batch.length + 1 });
     const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
     countedRange(c, i, rows.lo, rows.hi, () => {
       rowAddress(w, k.q, qb, i, qRow);
@@ -185,9 +189,22 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
         c.get(at).get(s).f32Store();
         c.get(s).get(top).f32Gt().ifElse(() => c.get(s).set(top));
       });
-      // Pass 2: probabilities in place of the scores, and their sum (before the keep factor, as the softmax's).
+      // Pass 2: probabilities in place of the scores, and their sum in key order (before the keep factor, as the softmax's); four keys at a time.
       c.f32(0).set(sum);
-      counted(c, j, k.keys, () => {
+      c.i32(0).set(from).i32(k.keys).set(to);
+      vectorRun(w, j, from, to, () => {
+        scoreAt();
+        c.get(at).v128Load().get(top).f32x4Splat().f32x4Sub().set(sv);
+        vectorExp(c, sv);
+        c.set(sv);
+        for (const lane of [0, 1, 2, 3]) c.get(sv).f32x4ExtractLane(lane).get(sum).f32Add().set(sum);
+        if (k.keep) {
+          c.get(sv);
+          keeps.value(k.keep);
+          c.f32x4Mul().set(sv);
+        }
+        c.get(at).get(sv).v128Store();
+      }, () => {
         scoreAt();
         c.get(at).f32Load().get(top).f32Sub().set(s);
         inlineExp(c, s);

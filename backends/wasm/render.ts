@@ -31,7 +31,7 @@ import { emitGemmFor, emitPack, NR, packedBytes } from './gemm.js';
 import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
 import { VectorExprs } from './vector.js';
-import { counted, countedRange, KernelWriter, loops, PACK_HEADER, nestedLoops, share, sharedLoops, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
+import { counted, countedRange, KernelWriter, loops, PACK_HEADER, nestedLoops, share, sharedLoops, vectorRun, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
 
 export { PACK_HEADER };
 
@@ -45,25 +45,6 @@ export interface WasmProgram {
   readonly bytes: Uint8Array<ArrayBuffer>;
   /** Scratch bytes the largest kernel needs (a kernel's scratch is reused by the next). */
   readonly scratchBytes: number;
-}
-
-/**
- * `from` … `to` − 1 along the lanes' axis (local `at`): groups of four in
- * f32x4, then the rest one by one (the same bits either way).
- */
-function vectorRun(w: KernelWriter, at: number, from: number, to: number, vector: () => void, scalar: () => void): void {
-  const { c } = w;
-  c.get(from).set(at);
-  c.block(() => c.loop(() => {
-    c.get(at).i32(4).i32Add().get(to).i32GtS().brIf(1);
-    vector();
-    c.get(at).i32(4).i32Add().set(at).br(0);
-  }));
-  c.block(() => c.loop(() => {
-    c.get(at).get(to).i32GeS().brIf(1);
-    scalar();
-    c.get(at).i32(1).i32Add().set(at).br(0);
-  }));
 }
 
 /**

@@ -150,6 +150,10 @@ export class VectorExprs {
     c.set(index);
     const f32 = this.frame.argTypes[s.arg] === 'f32';
     const laneAddress = (lane: number) => c.get(this.frame.args[s.arg]!).get(index).i32x4ExtractLane(lane).i32(2).i32Shl().i32Add();
+    if (this.step(s.index) === 1) {
+      c.get(this.frame.args[s.arg]!).get(index).i32x4ExtractLane(0).i32(2).i32Shl().i32Add().get(value).v128Store();
+      return;
+    }
     this.consecutive(index, first);
     c.ifElse(() => {
       c.get(this.frame.args[s.arg]!).get(first).i32(2).i32Shl().i32Add().get(value).v128Store();
@@ -162,6 +166,39 @@ export class VectorExprs {
       }
     });
   }
+
+  /**
+   * How an i32 expression steps from lane to lane, where that is plain
+   * from its form: 0 (the same in every lane), a constant step, or
+   * undefined (found at run time).
+   */
+  private step(e: KExpr): number | undefined {
+    const memo = this.steps;
+    if (memo.has(e)) return memo.get(e);
+    let step: number | undefined;
+    switch (e.op) {
+      case 'const': case 'var': step = 0; break;
+      case 'idx': case 'ridx': step = e.axis === this.lanes.axis && (e.op === 'ridx') === this.lanes.ridx ? 1 : 0; break;
+      case 'binary': {
+        const [a, b] = [this.step(e.a), this.step(e.b)];
+        if (a === undefined || b === undefined) break;
+        if (e.fn === 'add') step = a + b;
+        else if (e.fn === 'sub') step = a - b;
+        else if (e.fn === 'mul' && (a === 0 || b === 0)) step = a === 0 && b === 0 ? 0 : e.a.op === 'const' ? e.a.value * b : e.b.op === 'const' ? e.b.value * a : undefined;
+        else if (a === 0 && b === 0) step = 0;
+        break;
+      }
+      default: {
+        // Anything else is uniform when all it reads is (a load at a uniform index, a function of uniform values).
+        const parts = e.op === 'load' ? [e.index] : e.op === 'unary' || e.op === 'cast' ? [e.x] : e.op === 'where' ? [e.cond, e.then, e.else] : e.op === 'random' ? [e.element] : undefined;
+        if (parts && parts.every((x) => this.step(x) === 0)) step = 0;
+      }
+    }
+    memo.set(e, step);
+    return step;
+  }
+
+  private readonly steps = new Map<KExpr, number | undefined>();
 
   /** Pushes whether the i32x4 in local `index` counts up by one from its first lane (kept in local `first`). */
   private consecutive(index: number, first: number): void {
@@ -221,10 +258,20 @@ export class VectorExprs {
   private load(arg: number, index: KExpr): void {
     const c = this.frame.c;
     const [at, first] = [c.local('v128'), c.local('i32')];
-    this.emit(index);
-    c.set(at);
     const f32 = this.frame.argTypes[arg] === 'f32';
     const base = this.frame.args[arg]!;
+    const step = this.step(index);
+    if (step === 0 || step === 1) {
+      // Known from its form: one value in every lane, or four consecutive ones.
+      this.emit(index);
+      c.i32x4ExtractLane(0).i32(2).i32Shl().get(base).i32Add();
+      if (step === 1) c.v128Load();
+      else if (f32) c.v128Load32Splat();
+      else c.i32Load().i32x4Splat();
+      return;
+    }
+    this.emit(index);
+    c.set(at);
     this.consecutive(at, first);
     c.ifValue('v128', () => {
       c.get(base).get(first).i32(2).i32Shl().i32Add().v128Load();

@@ -67,6 +67,25 @@ export function sharedLoops(w: KernelWriter, shape: readonly number[], body: (lo
   nest(0);
 }
 
+/**
+ * `from` … `to` − 1 along the lanes' axis (local `at`): groups of four in
+ * f32x4, then the rest one by one (the same bits either way).
+ */
+export function vectorRun(w: KernelWriter, at: number, from: number, to: number, vector: () => void, scalar: () => void): void {
+  const { c } = w;
+  c.get(from).set(at);
+  c.block(() => c.loop(() => {
+    c.get(at).i32(4).i32Add().get(to).i32GtS().brIf(1);
+    vector();
+    c.get(at).i32(4).i32Add().set(at).br(0);
+  }));
+  c.block(() => c.loop(() => {
+    c.get(at).get(to).i32GeS().brIf(1);
+    scalar();
+    c.get(at).i32(1).i32Add().set(at).br(0);
+  }));
+}
+
 /** Nested loops over a shape counting in the given i32 locals, one per axis; `body` runs innermost. */
 export function nestedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
   const nest = (axis: number): void => {
