@@ -124,6 +124,9 @@ export function startServer(options: ServeOptions): Promise<{ server: Server; ur
   let downloads = 0;
   const text = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => response.writeHead(status, { 'content-type': TYPES['.txt']!, ...headers }).end(body);
   const server = createServer({ maxHeaderSize: 8192 }, (request, response) => {
+    // Cross-origin isolation: the page may share memory with workers (the WebAssembly backend's threads); everything it loads is this server's.
+    response.setHeader('cross-origin-opener-policy', 'same-origin');
+    response.setHeader('cross-origin-embedder-policy', 'require-corp');
     // The page only reads: no method takes a body, so none is accepted (or buffered).
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       text(response, 405, 'only GET and HEAD\n', { allow: 'GET, HEAD', connection: 'close' });

@@ -5,8 +5,9 @@
 // inside the memory. Reads and writes are typed-array views of it, as on
 // the other CPU backends.
 //
-// Threads (Node): the memory is shared, and workers instantiate the same
-// module over it. A run wakes them through a control word; every thread
+// Threads (Node, and pages that are cross-origin isolated, as `tcc serve`'s
+// are): the memory is shared, and workers instantiate the same module over
+// it. A run wakes them through a control word; every thread
 // calls every kernel on its share (the renderer splits each kernel's
 // outer loop) and meets the others at a barrier after it, spinning briefly
 // and then sleeping. Each thread computes what one thread would, so the
@@ -41,8 +42,12 @@ const EPOCH = 0, SEED = 1, STEP = 2, GENERATION = 3, ARRIVED = 4, PHASE = 5, STO
 /** Polls of the barrier's phase before a thread sleeps on it: a kernel boundary usually comes sooner. */
 const SPINS = 20_000;
 
-/** Waits until every thread has called `barrier` for this phase (the last to arrive opens it). */
-function barrier(word: Int32Array, threads: number): void {
+/**
+ * Waits until every thread has called `barrier` for this phase (the last to
+ * arrive opens it): spinning, then sleeping where this thread may (a
+ * browser's main thread may not, and spins).
+ */
+function barrier(word: Int32Array, threads: number, sleeps = true): void {
   const phase = Atomics.load(word, PHASE);
   if (Atomics.add(word, ARRIVED, 1) === threads - 1) {
     Atomics.store(word, ARRIVED, 0);
@@ -50,48 +55,75 @@ function barrier(word: Int32Array, threads: number): void {
     Atomics.notify(word, PHASE);
     return;
   }
-  for (let i = 0; i < SPINS; i++) if (Atomics.load(word, PHASE) !== phase) return;
+  for (let i = 0; i < SPINS || !sleeps; i++) if (Atomics.load(word, PHASE) !== phase) return;
   while (Atomics.load(word, PHASE) === phase) Atomics.wait(word, PHASE, phase);
 }
 
-/** A worker's program: the module over the shared memory, every run's kernels on its share, a barrier after each. */
-const WORKER = (erfSource: string) => `'use strict';
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, calls, thread, threads, scratch } = workerData;
+/**
+ * A worker's program: the module over the shared memory, every run's
+ * kernels on its share, a barrier after each. `start` receives its setup: a
+ * Node worker's workerData, a browser worker's first message.
+ */
+const WORKER = (erfSource: string, start: string) => `'use strict';
 const erf = ${erfSource};
-const math = { exp: Math.exp, log: Math.log, tanh: Math.tanh, erf, sin: Math.sin, cos: Math.cos, pow: Math.pow };
-const exports = new WebAssembly.Instance(module, { env: { memory }, math }).exports;
-const fns = calls.map((c) => exports[c.fn]);
-const word = new Int32Array(control);
 ${barrier.toString()}
 const [EPOCH, SEED, STEP, GENERATION, ARRIVED, PHASE, STOP, FAILED, SPINS] = [${EPOCH}, ${SEED}, ${STEP}, ${GENERATION}, ${ARRIVED}, ${PHASE}, ${STOP}, ${FAILED}, ${SPINS}];
-let seen = 0;
-for (;;) {
-  Atomics.wait(word, EPOCH, seen);
-  seen = Atomics.load(word, EPOCH);
-  if (Atomics.load(word, STOP)) break;
-  const [seed, step, generation] = [word[SEED], word[STEP], word[GENERATION]];
-  for (let i = 0; i < fns.length; i++) {
-    const c = calls[i];
-    try {
-      fns[i](...c.args, seed, step, c.streams, scratch, c.packs, generation, thread, threads);
-    } catch {
-      Atomics.store(word, FAILED, i + 1);
+function run({ module, memory, control, calls, thread, threads, scratch }) {
+  const math = { exp: Math.exp, log: Math.log, tanh: Math.tanh, erf, sin: Math.sin, cos: Math.cos, pow: Math.pow };
+  const exports = new WebAssembly.Instance(module, { env: { memory }, math }).exports;
+  const fns = calls.map((c) => exports[c.fn]);
+  const word = new Int32Array(control);
+  let seen = 0;
+  for (;;) {
+    Atomics.wait(word, EPOCH, seen);
+    seen = Atomics.load(word, EPOCH);
+    if (Atomics.load(word, STOP)) break;
+    const [seed, step, generation] = [word[SEED], word[STEP], word[GENERATION]];
+    for (let i = 0; i < fns.length; i++) {
+      const c = calls[i];
+      try {
+        fns[i](...c.args, seed, step, c.streams, scratch, c.packs, generation, thread, threads);
+      } catch {
+        Atomics.store(word, FAILED, i + 1);
+      }
+      barrier(word, threads);
     }
-    barrier(word, threads);
   }
 }
+${start}
 `;
+const NODE_START = "run(require('node:worker_threads').workerData);";
+const BROWSER_START = 'self.onmessage = (event) => { self.onmessage = null; run(event.data); };';
+
+/** Where workers come from: Node's worker_threads, or a cross-origin-isolated page's Worker. */
+type Spawn = (setup: object) => { terminate(): unknown };
 
 /** The threads to run on: as asked (or every core), where this engine has shared memory and workers; else 1. */
-async function threadsHere(asked: number | undefined): Promise<{ threads: number; workers?: typeof import('node:worker_threads') }> {
-  const node = typeof process === 'object' && typeof process.versions?.node === 'string';
-  if (!node || typeof SharedArrayBuffer !== 'function' || asked === 1) return { threads: 1 };
-  const [os, workers] = await Promise.all([import('node:os'), import('node:worker_threads')]);
-  const threads = Math.min(MAX_THREADS, asked ?? os.availableParallelism());
-  return threads > 1 ? { threads, workers } : { threads: 1 };
+async function threadsHere(asked: number | undefined): Promise<{ threads: number; spawn?: Spawn; sleeps: boolean }> {
+  const one = { threads: 1, sleeps: true };
+  if (typeof SharedArrayBuffer !== 'function' || asked === 1) return one;
+  if (typeof process === 'object' && typeof process.versions?.node === 'string') {
+    const [os, workers] = await Promise.all([import('node:os'), import('node:worker_threads')]);
+    const threads = Math.min(MAX_THREADS, asked ?? os.availableParallelism());
+    const spawn: Spawn = (setup) => {
+      const worker = new workers.Worker(WORKER(erf.toString(), NODE_START), { eval: true, workerData: setup });
+      worker.unref();
+      return worker;
+    };
+    return threads > 1 ? { threads, spawn, sleeps: true } : one;
+  }
+  const page = globalThis as { crossOriginIsolated?: boolean; Worker?: new (url: string) => Worker; navigator?: { hardwareConcurrency?: number } };
+  if (!page.crossOriginIsolated || !page.Worker) return one;
+  const threads = Math.min(MAX_THREADS, asked ?? page.navigator?.hardwareConcurrency ?? 1);
+  const url = URL.createObjectURL(new Blob([WORKER(erf.toString(), BROWSER_START)], { type: 'text/javascript' }));
+  const spawn: Spawn = (setup) => {
+    const worker = new page.Worker!(url);
+    worker.postMessage(setup);
+    return worker;
+  };
+  // The page's own thread may not sleep in Atomics.wait: it spins at barriers.
+  return threads > 1 ? { threads, spawn, sleeps: false } : one;
 }
-
 
 export class WasmExecutor implements Executor {
   readonly backend = 'wasm';
@@ -101,7 +133,7 @@ export class WasmExecutor implements Executor {
   private readonly calls: { fn: KernelFn; fnName: string; args: number[]; streams: number; packs: number; name: string }[];
   /** The threads' control block (see the words above), and the workers that run threads 1 … threads − 1. */
   private readonly control: Int32Array;
-  private readonly workers: import('node:worker_threads').Worker[] = [];
+  private readonly workers: { terminate(): unknown }[] = [];
   /** Counts the writes of parameters: packed copies of an older generation are stale. */
   private generation = 1;
   private readonly paramBuffers: ReadonlySet<number>;
@@ -109,7 +141,7 @@ export class WasmExecutor implements Executor {
   private readonly scratch: number;
 
   static async create(program: HostProgram & { readonly mode: 'infer' | 'train' }, kernels: readonly Kernel[], render: (shared: boolean) => WasmProgram, asked?: number): Promise<WasmExecutor> {
-    const { threads, workers } = await threadsHere(asked);
+    const { threads, spawn, sleeps } = await threadsHere(asked);
     const rendered = render(threads > 1);
     // Layout: the persistent region, the arena, the stream lists, the kept packs, each thread's scratch.
     const persistent = ALIGN;
@@ -132,12 +164,12 @@ export class WasmExecutor implements Executor {
     const memory = new WebAssembly.Memory(threads > 1 ? { initial: pages, maximum: pages, shared: true } : { initial: pages });
     const module = new WebAssembly.Module(rendered.bytes);
     const instance = await WebAssembly.instantiate(module, { env: { memory }, math: MATH });
-    const executor = new WasmExecutor(program, instance.exports as Record<string, KernelFn>, memory.buffer, { persistent, arena, streams, scratch, packs }, threads, perThread);
-    if (workers) executor.startWorkers(workers, module, memory);
+    const executor = new WasmExecutor(program, instance.exports as Record<string, KernelFn>, memory.buffer, { persistent, arena, streams, scratch, packs }, threads, perThread, sleeps);
+    if (spawn) executor.startWorkers(spawn, module, memory);
     return executor;
   }
 
-  private constructor(program: HostProgram, exports: Record<string, KernelFn>, buffer: ArrayBufferLike, at: { persistent: number; arena: number; streams: number; scratch: number; packs: readonly number[] }, readonly threads: number, private readonly perThread: number) {
+  private constructor(program: HostProgram, exports: Record<string, KernelFn>, buffer: ArrayBufferLike, at: { persistent: number; arena: number; streams: number; scratch: number; packs: readonly number[] }, readonly threads: number, private readonly perThread: number, private readonly sleeps: boolean) {
     this.device = `cpu (WebAssembly SIMD, ${threads} thread${threads === 1 ? '' : 's'})`;
     // Shared only where threads share it: a page that is not cross-origin isolated has no SharedArrayBuffer.
     this.control = new Int32Array(threads > 1 ? new SharedArrayBuffer(4 * CONTROL_WORDS) : new ArrayBuffer(4 * CONTROL_WORDS));
@@ -158,15 +190,10 @@ export class WasmExecutor implements Executor {
     this.updates = program.updates.map((u) => ({ from: this.memory.byteOffset(u.from), to: this.memory.byteOffset(u.to), bytes: 4 * u.from.size }));
   }
 
-  private startWorkers(workers: typeof import('node:worker_threads'), module: WebAssembly.Module, memory: WebAssembly.Memory): void {
+  private startWorkers(spawn: Spawn, module: WebAssembly.Module, memory: WebAssembly.Memory): void {
     const calls = this.calls.map(({ fnName, args, streams, packs }) => ({ fn: fnName, args, streams, packs }));
     for (let thread = 1; thread < this.threads; thread++) {
-      const worker = new workers.Worker(WORKER(erf.toString()), {
-        eval: true,
-        workerData: { module, memory, control: this.control.buffer, calls, thread, threads: this.threads, scratch: this.scratch + thread * this.perThread },
-      });
-      worker.unref();
-      this.workers.push(worker);
+      this.workers.push(spawn({ module, memory, control: this.control.buffer, calls, thread, threads: this.threads, scratch: this.scratch + thread * this.perThread }));
     }
   }
 
@@ -189,7 +216,7 @@ export class WasmExecutor implements Executor {
       } catch (e) {
         failed ??= e;
       }
-      if (this.threads > 1) barrier(word, this.threads);
+      if (this.threads > 1) barrier(word, this.threads, this.sleeps);
       time?.(call.name, performance.now() - start);
     }
     if (failed) throw failed;
