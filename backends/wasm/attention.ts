@@ -38,6 +38,16 @@ function dot(w: KernelWriter, depth: number, into: number, x: (p: number) => voi
   c.get(s).f32DemoteF64().set(into);
 }
 
+/** f64 scratch[offset + index] += factor · the f32 operand element whose address `element` pushes (factor: an f64 pushed by `factor`). */
+function accumulate(w: KernelWriter, offset: number, index: () => void, factor: () => void, element: () => void): void {
+  f64At(w, offset, index);
+  f64At(w, offset, index);
+  w.c.f64Load();
+  factor();
+  element();
+  w.c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
+}
+
 function renderAttentionScalar(w: KernelWriter, k: AttentionKernel): void {
   const { c } = w;
   const oAt = 0;
@@ -88,11 +98,7 @@ function renderAttentionScalar(w: KernelWriter, k: AttentionKernel): void {
             c.f64PromoteF32().f64Mul().set(e);
           }
           counted(c, ch, k.depthV, () => {
-            f64At(w, oAt, () => c.get(ch));
-            f64At(w, oAt, () => c.get(ch));
-            c.f64Load().get(e);
-            operandAt(w, k.v!, vb, j, ch);
-            c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
+            accumulate(w, oAt, () => c.get(ch), () => c.get(e), () => operandAt(w, k.v!, vb, j, ch));
           });
         }
       });
@@ -291,11 +297,7 @@ function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): voi
         } else c.f64(1).set(keep);
         // dv[j, c] += prob · keep · dO[i, c]
         counted(c, ch, k.depthV, () => {
-          f64At(w, dvAt, () => c.get(j).i32(k.depthV).i32Mul().get(ch).i32Add());
-          f64At(w, dvAt, () => c.get(j).i32(k.depthV).i32Mul().get(ch).i32Add());
-          c.f64Load().get(prob).get(keep).f64Mul();
-          operandAt(w, k.dout, gb, i, ch);
-          c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
+          accumulate(w, dvAt, () => c.get(j).i32(k.depthV).i32Mul().get(ch).i32Add(), () => c.get(prob).get(keep).f64Mul(), () => operandAt(w, k.dout, gb, i, ch));
         });
         dot(w, k.depthV, dp, (p) => operandAt(w, k.dout, gb, i, p), (p) => operandAt(w, k.v, vb, j, p));
         // ds = prob · (dp · keep − delta) · scale
@@ -307,16 +309,8 @@ function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): voi
         }
         c.get(ds).f64(k.scale).f64Mul().set(ds);
         counted(c, ch, k.depth, () => {
-          f64At(w, dqAt, () => c.get(ch));
-          f64At(w, dqAt, () => c.get(ch));
-          c.f64Load().get(ds);
-          operandAt(w, k.k, kb, j, ch);
-          c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
-          f64At(w, dkAt, () => c.get(j).i32(k.depth).i32Mul().get(ch).i32Add());
-          f64At(w, dkAt, () => c.get(j).i32(k.depth).i32Mul().get(ch).i32Add());
-          c.f64Load().get(ds);
-          operandAt(w, k.q, qb, i, ch);
-          c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
+          accumulate(w, dqAt, () => c.get(ch), () => c.get(ds), () => operandAt(w, k.k, kb, j, ch));
+          accumulate(w, dkAt, () => c.get(j).i32(k.depth).i32Mul().get(ch).i32Add(), () => c.get(ds), () => operandAt(w, k.q, qb, i, ch));
         });
       });
       const dq = k.dq;

@@ -95,6 +95,9 @@ ${start}
 const NODE_START = "run(require('node:worker_threads').workerData);";
 const BROWSER_START = 'self.onmessage = (event) => { self.onmessage = null; run(event.data); };';
 
+/** The browser workers' script, made once per page. */
+let workerUrl: string | undefined;
+
 /** Where workers come from: Node's worker_threads, or a cross-origin-isolated page's Worker. */
 type Spawn = (setup: object) => { terminate(): unknown };
 
@@ -115,7 +118,8 @@ async function threadsHere(asked: number | undefined): Promise<{ threads: number
   const page = globalThis as { crossOriginIsolated?: boolean; Worker?: new (url: string) => Worker; navigator?: { hardwareConcurrency?: number } };
   if (!page.crossOriginIsolated || !page.Worker) return one;
   const threads = Math.min(MAX_THREADS, asked ?? page.navigator?.hardwareConcurrency ?? 1);
-  const url = URL.createObjectURL(new Blob([WORKER(erf.toString(), BROWSER_START)], { type: 'text/javascript' }));
+  workerUrl ??= URL.createObjectURL(new Blob([WORKER(erf.toString(), BROWSER_START)], { type: 'text/javascript' }));
+  const url = workerUrl;
   const spawn: Spawn = (setup) => {
     const worker = new page.Worker!(url);
     worker.postMessage(setup);

@@ -210,7 +210,7 @@ export class WasmExprs {
           else c.i32RemS();
           return;
         }
-        return this.floorDivision(e.fn, both());
+        return divide(c, e.fn, ...both(), false);
       default:
         break;
     }
@@ -225,22 +225,31 @@ export class WasmExprs {
       default: notLegalized(e.fn);
     }
   }
+}
 
-  /** Floor division and floor modulo (the remainder takes the divisor's sign) from truncating ones. */
-  private floorDivision(fn: 'idiv' | 'mod', [a, b]: [number, number]): void {
-    const c = this.frame.c;
-    const r = c.local('i32');
-    c.get(a).get(b).i32RemS().set(r);
-    // 1 when the remainder is not zero and its sign differs from the divisor's, else 0.
-    const adjust = () => c.get(r).i32(0).i32Ne().get(r).get(b).i32Xor().i32(0).i32LtS().i32And();
-    if (fn === 'idiv') {
-      c.get(a).get(b).i32DivS();
-      adjust();
-      c.i32Sub();
-    } else {
-      c.get(r).get(b);
-      adjust();
-      c.i32Mul().i32Add();
-    }
+/**
+ * a idiv b or a mod b of two i32 locals: floor division and floor modulo
+ * (the remainder takes the divisor's sign) from truncating ones, or the
+ * truncating ones alone where both operands are known non-negative.
+ */
+export function divide(c: Code, fn: 'idiv' | 'mod', a: number, b: number, truncating: boolean): void {
+  if (truncating) {
+    c.get(a).get(b);
+    if (fn === 'idiv') c.i32DivS();
+    else c.i32RemS();
+    return;
+  }
+  const r = c.local('i32');
+  c.get(a).get(b).i32RemS().set(r);
+  // 1 when the remainder is not zero and its sign differs from the divisor's, else 0.
+  const adjust = () => c.get(r).i32(0).i32Ne().get(r).get(b).i32Xor().i32(0).i32LtS().i32And();
+  if (fn === 'idiv') {
+    c.get(a).get(b).i32DivS();
+    adjust();
+    c.i32Sub();
+  } else {
+    c.get(r).get(b);
+    adjust();
+    c.i32Mul().i32Add();
   }
 }

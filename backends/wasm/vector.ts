@@ -11,7 +11,7 @@
 import { notLegalized } from '../../kernel/composite.js';
 import { rangeOf, sharedNodes, type KExpr, type Space, type Store } from '../../kernel/ir.js';
 import type { Code } from './encode.js';
-import type { Frame, HostMath } from './expr.js';
+import { divide, type Frame, type HostMath } from './expr.js';
 
 /** Lane offsets along the lanes' axis. */
 const LANES: readonly [number, number, number, number] = [0, 1, 2, 3];
@@ -412,31 +412,15 @@ export class VectorExprs {
     }
   }
 
-  /** Floor division or modulo lane by lane, as expr.ts's (truncating where both operands are non-negative). */
+  /** Floor division or modulo lane by lane, as expr.ts's. */
   private division(fn: 'idiv' | 'mod', [ta, tb]: [number, number], truncating: boolean): void {
     const c = this.frame.c;
-    const [a, b, r] = [c.local('i32'), c.local('i32'), c.local('i32')];
+    const [a, b] = [c.local('i32'), c.local('i32')];
     splatI32(c, 0);
     for (const lane of LANES) {
       c.get(ta).i32x4ExtractLane(lane).set(a);
       c.get(tb).i32x4ExtractLane(lane).set(b);
-      if (truncating) {
-        c.get(a).get(b);
-        if (fn === 'idiv') c.i32DivS();
-        else c.i32RemS();
-      } else {
-        c.get(a).get(b).i32RemS().set(r);
-        const adjust = () => c.get(r).i32(0).i32Ne().get(r).get(b).i32Xor().i32(0).i32LtS().i32And();
-        if (fn === 'idiv') {
-          c.get(a).get(b).i32DivS();
-          adjust();
-          c.i32Sub();
-        } else {
-          c.get(r).get(b);
-          adjust();
-          c.i32Mul().i32Add();
-        }
-      }
+      divide(c, fn, a, b, truncating);
       c.i32x4ReplaceLane(lane);
     }
   }
