@@ -19,7 +19,7 @@ import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputFile, packageVersion, readInputFile, writeAtomic } from './files.js';
 import { localModel, localVocabFlag } from './hub.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadWordPiece } from './tokenizer.js';
 import { initWithProgress } from './progress.js';
 
 export const exportUsage = `usage: tcc export MODEL --format onnx|torch|hf -o OUT [--weights FILE] [--seed N] [--vocab FILE] [--lowercase true|false] [--external-data]
@@ -142,7 +142,7 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
     io.stderr.write(`  python: from model import MODEL; MODEL.from_pretrained('${out}')   train: torchrun --nproc_per_node N --redirects 1 --tee 1 ${join(out, 'train.py')} DATA.jsonl --init ${out} -o trained\n`);
     return 0;
   }
-  const tokenizer = loadTokenizer({ vocab: values.vocab, model, lowercase: values.lowercase });
+  const tokenizer = loadWordPiece({ vocab: values.vocab, model, lowercase: values.lowercase });
   const special = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
   writeCheckpoint(out, {
     config: configJson(config, graph),

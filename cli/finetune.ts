@@ -23,7 +23,7 @@ import { readInputFile, readTextFile } from './files.js';
 import { claimRunDirectory } from './run-dir.js';
 import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadWordPiece } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
@@ -95,7 +95,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const backend = backendFlags(values);
-  const tokenizer = loadTokenizer({ vocab: values.vocab, model: modelArg, lowercase: values.lowercase });
+  const tokenizer = loadWordPiece({ vocab: values.vocab, model: modelArg, lowercase: values.lowercase });
 
   // Data, labels, encodings.
   const read = (file: string) => readTextFile(file);

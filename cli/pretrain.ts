@@ -21,7 +21,7 @@ import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js
 import { claimRunDirectory, holdsRun } from './run-dir.js';
 import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadWordPiece } from './tokenizer.js';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 
@@ -50,7 +50,7 @@ ${BACKEND_HELP}`;
 
 
 function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string; lowercase?: string }, seq: number, dupeFactor: number, seed: number, strategy: MaskingStrategy) {
-  const tokenizer = loadTokenizer(vocab);
+  const tokenizer = loadWordPiece(vocab);
   // Word-level masking of Chinese needs its words: jieba segments them.
   const segment = strategy === 'wwm' || strategy === 'ngram' || strategy === 'span' ? jiebaSegmenter() : undefined;
   const documents = readCorpus(readTextFile(corpus), tokenizer, corpus, segment);

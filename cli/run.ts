@@ -12,7 +12,7 @@ import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import { isHfDirectory } from '../runtime/hf-config.js';
 import type { Tensor } from '../runtime/session.js';
 import type { Program } from '../runtime/program.js';
-import type { WordPieceTokenizer } from '../train/tokenizer.js';
+import { WordPieceTokenizer, type TextTokenizer } from '../train/tokenizer.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
 import { matchWeights } from '../runtime/weights.js';
 import { InputError } from '../runtime/errors.js';
@@ -24,7 +24,7 @@ import { outputFile, readInputFile, readTextFile, writeAtomic } from './files.js
 import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { initWithProgress } from './progress.js';
 import { fitInputs, readInputsFile, type RunInputs } from './run-inputs.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadTokenizer, tokenizerSource } from './tokenizer.js';
 
 
 export const runUsage = `usage: tcc run --model MODEL (--inputs FILE | --text "..." [--text-pair "..."]) [--out FILE] [--weights FILE] [--backend NAME] [--threads N] [--seed N]
@@ -42,8 +42,9 @@ a question's answer (--text QUESTION --text-pair CONTEXT); --out writes every ou
   --inputs FILE      JSON of input_ids (a list, or [batch][seq] lists), token_type_ids
                      (default zeros) and attention_mask (default ones), or JSON lines of
                      them: tcc tokenize --json writes either
-  --text, --text-pair  text to tokenize with the model's vocab.txt (or --vocab FILE or Hub
-                     id, --lowercase true|false)
+  --text, --text-pair  text to tokenize with the model's tokenizer.json, else its
+                     vocab.txt (or --tokenizer tokenizer.json, --vocab FILE or Hub id,
+                     --lowercase true|false for a vocab.txt)
   --out FILE         write the outputs (F32) to a safetensors file
 ${BACKEND_HELP}
   --seed N           initialization seed (default 0)`;
@@ -81,7 +82,7 @@ function labelNames(...dirs: (string | undefined)[]): ((id: number) => string) |
 }
 
 /** What the outputs say, as lines: per row of the batch that the user gave. */
-function resultLines(outputs: Record<string, Tensor>, inputs: RunInputs, tokenizer: WordPieceTokenizer | undefined, names: ((id: number) => string) | undefined, pair: boolean): string[] {
+function resultLines(outputs: Record<string, Tensor>, inputs: RunInputs, tokenizer: TextTokenizer | undefined, names: ((id: number) => string) | undefined, pair: boolean): string[] {
   const lines: string[] = [];
   const rows = inputs.batch;
   const many = rows > 1;
@@ -95,7 +96,8 @@ function resultLines(outputs: Record<string, Tensor>, inputs: RunInputs, tokeniz
     const tokens = inputs.tokens?.[r];
     const mlm = outputs['prediction_logits'];
     if (mlm && tokens && tokenizer) {
-      for (const p of maskPredictions(tokenizer.vocab, tokens, row(mlm, r), mlm.shape.at(-1)!)) lines.push(`${at}[MASK] at ${p.position}: ${p.top.map((t) => `${t.token} ${t.probability.toFixed(3)}`).join(', ')}`);
+      const mask = tokenizer.specials.mask ?? '[MASK]';
+      for (const p of maskPredictions(tokenizer.vocab, tokens, row(mlm, r), mlm.shape.at(-1)!, 5, mask)) lines.push(`${at}${mask} at ${p.position}: ${p.top.map((t) => `${t.token} ${t.probability.toFixed(3)}`).join(', ')}`);
     }
     const logits = outputs['logits'];
     if (logits?.shape.length === 2) {
@@ -104,7 +106,8 @@ function resultLines(outputs: Record<string, Tensor>, inputs: RunInputs, tokeniz
     }
     if (logits?.shape.length === 3 && tokens) {
       const tags = classify(row(logits, r), logits.shape[2]!, label, 1);
-      const shown = tokens.map((t, i) => (t === '[CLS]' || t === '[SEP]' || t === '[PAD]' ? '' : `${t}/${tags[i]![0]!.label}`)).filter(Boolean);
+      const special = new Set(Object.values(tokenizer?.specials ?? { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]' }));
+      const shown = tokens.map((t, i) => (special.has(t) ? '' : `${t}/${tags[i]![0]!.label}`)).filter(Boolean);
       lines.push(`${at}tags ${shown.join(' ')}`);
     }
     const [start, end] = [outputs['start_logits'], outputs['end_logits']];
@@ -136,8 +139,8 @@ function userRows(outputs: Record<string, Tensor>, program: Program, rows: numbe
 export async function runRun(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     model: { type: 'string' }, weights: { type: 'string' }, inputs: { type: 'string' }, text: { type: 'string' }, 'text-pair': { type: 'string' },
-    vocab: { type: 'string' }, lowercase: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' },
-    seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
+    threads: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(runUsage + '\n');
@@ -157,7 +160,9 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const weights = weightsFile(await localModelFlag(values.weights, io), model, programDir);
   const vocab = await localVocabFlag(values.vocab, io);
   // Text needs the vocabulary; token ids from a file use it, where there is one, to name the tokens they predict.
-  const tokenizer = values.text !== undefined || vocab !== undefined || hasVocab(model) ? loadTokenizer({ vocab, model, lowercase: values.lowercase }) : undefined;
+  const tokenizer = values.text !== undefined || vocab !== undefined || values.tokenizer !== undefined || hasVocab(model)
+    ? loadTokenizer({ vocab, tokenizer: values.tokenizer, model, lowercase: values.lowercase })
+    : undefined;
 
   let inputs: RunInputs;
   let session;
@@ -169,7 +174,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     const { mode, dims } = loaded.program;
     if (mode !== 'infer') throw new UsageError(`${model} holds a ${mode} program; tcc run runs inference programs (tcc compile --mode infer)`);
     const [batch, seq] = [dims['batch'] ?? 1, dims['seq'] ?? 1];
-    const pad = tokenizer?.id('[PAD]') ?? 0;
+    const pad = tokenizer?.id(tokenizer.specials.pad ?? '') ?? 0;
     inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair'], seq) : readInputsFile(values.inputs!);
     given = inputs.batch;
     inputs = fitInputs(inputs, batch, seq, pad, what);
@@ -180,10 +185,12 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     session = await sessionFor(compileFile(model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
   }
   const { program } = session;
-  // A vocabulary of another size gives other ids than the model learned: refused, not guessed at.
+  // A vocabulary of another size gives other ids than the model learned: refused, not guessed at. A tokenizer.json may
+  // have fewer tokens than the model has rows (nomic-embed pads 30,522 to 30,528), never more.
   const vocabSize = program.inputs.find((i) => i.name === 'input_ids')?.bound;
-  if (tokenizer && vocabSize !== undefined && tokenizer.vocab.length !== vocabSize) {
-    throw new UsageError(`${vocab ?? 'the vocabulary'} has ${tokenizer.vocab.length.toLocaleString('en-US')} tokens, but the model's vocab_size is ${vocabSize.toLocaleString('en-US')}: give the model's own vocab.txt (--vocab)`);
+  const json = !(tokenizer instanceof WordPieceTokenizer);
+  if (tokenizer && vocabSize !== undefined && (json ? tokenizer.vocab.length > vocabSize : tokenizer.vocab.length !== vocabSize)) {
+    throw new UsageError(`${tokenizerSource(tokenizer) ?? 'the vocabulary'} has ${tokenizer.vocab.length.toLocaleString('en-US')} tokens, but the model's vocab_size is ${vocabSize.toLocaleString('en-US')}: give the model's own ${json ? 'tokenizer.json (--tokenizer)' : 'vocab.txt (--vocab)'}`);
   }
   const programReady = performance.now();
   let weightsNote: string;
@@ -210,7 +217,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
   }
   io.stderr.write(`${program.model}: batch ${rows} × seq ${inputs.seq} on ${session.executor.device}, ${weightsNote}\n`);
-  for (const tokens of inputs.tokens ?? []) io.stderr.write(`  tokens ${tokens.filter((t) => t !== '[PAD]').join(' ')}\n`);
+  for (const tokens of inputs.tokens ?? []) io.stderr.write(`  tokens ${tokens.filter((t) => t !== (tokenizer?.specials.pad ?? '[PAD]')).join(' ')}\n`);
   const names = labelNames(weights && dirname(weights), isHfDirectory(model) ? model : undefined);
   for (const line of resultLines(outputs, { ...inputs, batch: rows }, tokenizer ?? undefined, names, values['text-pair'] !== undefined)) io.stderr.write(`  ${line}\n`);
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
@@ -218,18 +225,19 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   return 0;
 }
 
-/** Whether the model has a vocabulary where loadTokenizer looks: in its directory, or beside its spec. */
+/** Whether the model has a tokenizer where loadTokenizer looks: in its directory, or beside its spec. */
 function hasVocab(model: string): boolean {
-  return existsSync(join(model, 'vocab.txt')) || existsSync(join(dirname(model), 'vocab.txt'));
+  return ['vocab.txt', 'tokenizer.json'].some((f) => existsSync(join(model, f)) || existsSync(join(dirname(model), f)));
 }
 
 /** Text tokenized with the model's vocabulary: at `seq` tokens at most (truncated longest first), padded to it. */
-function fromText(tokenizer: WordPieceTokenizer, text: string, pair: string | undefined, seq?: number): RunInputs {
+function fromText(tokenizer: TextTokenizer, text: string, pair: string | undefined, seq?: number): RunInputs {
   const e = tokenizer.encode(text, { ...(pair === undefined ? {} : { pair }), ...(seq === undefined ? {} : { maxLength: seq, pad: true }) });
   return {
     batch: 1,
     seq: e.input_ids.length,
     tensors: { input_ids: Int32Array.from(e.input_ids), token_type_ids: Int32Array.from(e.token_type_ids), attention_mask: Int32Array.from(e.attention_mask) },
-    tokens: [e.tokens],
+    // Each token as its vocabulary has it (an added token matched with the spaces beside it, as RoBERTa's " <mask>", shows as "<mask>").
+    tokens: [e.tokens.map((t, i) => tokenizer.vocab[e.input_ids[i]!] || t)],
   };
 }

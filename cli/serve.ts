@@ -11,7 +11,7 @@ import { basename, dirname, extname, join, normalize, resolve as resolvePath, se
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { taskSpec } from '../train/task-spec.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadWordPiece } from './tokenizer.js';
 import { loadProgram } from '../runtime/program-dir.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -240,7 +240,7 @@ export function finetuneOptions(model: string, flags: { labels?: string; batch?:
     const body = matched.missing.filter((n) => !n.startsWith('classifier.'));
     if (body.length) throw new UsageError(`${weights} lacks ${body.length} of the model's parameters, e.g. '${body[0]}'`);
   }
-  const tokenizer = loadTokenizer({ vocab: flags.vocab, model: weights ? dirname(weights) : model, lowercase: flags.lowercase });
+  const tokenizer = loadWordPiece({ vocab: flags.vocab, model: weights ? dirname(weights) : model, lowercase: flags.lowercase });
   const vocab = join(dir, 'vocab.txt');
   writeFileSync(vocab, tokenizer.vocab.join('\n') + '\n');
   const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);

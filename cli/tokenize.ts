@@ -1,4 +1,4 @@
-// `tcc tokenize (--vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "…" [--text-pair "…"] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]`
+// `tcc tokenize (--tokenizer tokenizer.json | --vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "…" [--text-pair "…"] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]`
 
 import type { Encoding } from '../train/tokenizer.js';
 import { parse, positiveInt } from './args.js';
@@ -7,23 +7,29 @@ import { readInputFile, readTextFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
 import { localModelFlag, localVocabFlag } from './hub.js';
 
-export const tokenizeUsage = `usage: tcc tokenize (--vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
+export const tokenizeUsage = `usage: tcc tokenize (--tokenizer tokenizer.json | --vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
 
-WordPiece-tokenizes text as HuggingFace's BertTokenizer: [CLS] A [SEP] (B [SEP]).
-  --model M         a HuggingFace directory, or a spec with vocab.txt beside it
+Tokenizes text as HuggingFace's tokenizers do: a tokenizer.json (WordPiece,
+byte-level BPE or SentencePiece Unigram, with its normalizer, pre-tokenizer,
+added tokens and post-processor), or a WordPiece vocab.txt as BertTokenizer:
+[CLS] A [SEP] (B [SEP]). Prints tokens, ids, type ids, the attention mask and,
+for a tokenizer.json, each token's character range in its text.
+  --model M         a HuggingFace directory (its tokenizer.json, else vocab.txt),
+                    or a spec with vocab.txt beside it
   --file F          JSON lines, each a string or {"text": ..., "text_pair": ...};
                     prints one JSON object per line
   --max-length N    truncate (longest first) to N tokens, special tokens included
   --pad             pad to --max-length with [PAD]
-  --lowercase B     default: the model's tokenizer_config.json, else true`;
+  --lowercase B     for a vocab.txt; default: its tokenizer_config.json, else true`;
 
 function printable(e: Encoding) {
-  return { tokens: e.tokens, input_ids: e.input_ids, token_type_ids: e.token_type_ids, attention_mask: e.attention_mask };
+  return { tokens: e.tokens, input_ids: e.input_ids, token_type_ids: e.token_type_ids, attention_mask: e.attention_mask, ...(e.offsets ? { offsets: e.offsets } : {}) };
 }
 
 export async function runTokenize(argv: string[], _debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     vocab: { type: 'string' },
+    tokenizer: { type: 'string' },
     model: { type: 'string' },
     text: { type: 'string' },
     'text-pair': { type: 'string' },
@@ -52,6 +58,7 @@ export async function runTokenize(argv: string[], _debug: boolean, io: Io): Prom
       io.stdout.write(`input_ids       ${e.input_ids.join(' ')}\n`);
       io.stdout.write(`token_type_ids  ${e.token_type_ids.join(' ')}\n`);
       io.stdout.write(`attention_mask  ${e.attention_mask.join(' ')}\n`);
+      if (e.offsets) io.stdout.write(`offsets         ${e.offsets.map(([a, b]) => `${a}-${b}`).join(' ')}\n`);
     }
     return 0;
   }

@@ -6,10 +6,10 @@ export interface MaskPrediction {
   readonly top: readonly { readonly id: number; readonly token: string; readonly probability: number }[];
 }
 
-/** The `k` likeliest tokens at each [MASK] of `tokens`, from logits [seq, vocab] (row-major). */
-export function maskPredictions(vocab: readonly string[], tokens: readonly string[], logits: Float32Array | Int32Array, vocabSize: number, k = 5): MaskPrediction[] {
+/** The `k` likeliest tokens at each mask token ([MASK], <mask>) of `tokens`, from logits [seq, vocab] (row-major). */
+export function maskPredictions(vocab: readonly string[], tokens: readonly string[], logits: Float32Array | Int32Array, vocabSize: number, k = 5, mask = '[MASK]'): MaskPrediction[] {
   return tokens.flatMap((token, position) => {
-    if (token !== '[MASK]') return [];
+    if (token !== mask) return [];
     const row = logits.subarray(position * vocabSize, (position + 1) * vocabSize);
     const ids = [...row.keys()].sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
     const max = row[ids[0]!]!;

@@ -21,6 +21,27 @@ export interface Encoding {
   readonly input_ids: number[];
   readonly token_type_ids: number[];
   readonly attention_mask: number[];
+  /** Character range of each token in its own text ([0, 0] for special and padding tokens), where the tokenizer tracks them. */
+  readonly offsets?: [number, number][];
+}
+
+/** The special tokens of a tokenizer's encodings: [CLS], [SEP], [PAD], [MASK] for BERT; <s>, </s>, <pad>, <mask> for RoBERTa. */
+export interface SpecialTokens {
+  readonly cls?: string;
+  readonly sep?: string;
+  readonly pad?: string;
+  readonly mask?: string;
+}
+
+/** What the commands that only encode text need of a tokenizer: a WordPiece vocab.txt or a tokenizer.json. */
+export interface TextTokenizer {
+  /** Token strings by id. */
+  readonly vocab: readonly string[];
+  readonly specials: SpecialTokens;
+  id(token: string): number | undefined;
+  /** The tokens of a text without special tokens; with `limit`, only the first `limit`. */
+  tokenize(text: string, limit?: number): string[];
+  encode(text: string, options?: EncodeOptions): Encoding;
 }
 
 export interface EncodeOptions {
@@ -105,9 +126,10 @@ function basicTokenize(text: string, options: TokenizerOptions): string[] {
   return [...basicWords(text, options)];
 }
 
-export class WordPieceTokenizer {
+export class WordPieceTokenizer implements TextTokenizer {
   private readonly ids = new Map<string, number>();
   private readonly special: RegExp;
+  readonly specials: SpecialTokens = { cls: '[CLS]', sep: '[SEP]', pad: '[PAD]', mask: '[MASK]' };
 
   constructor(
     readonly vocab: readonly string[],

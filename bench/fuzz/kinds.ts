@@ -32,6 +32,8 @@ export const KINDS: readonly Kind[] = [
   { name: 'safetensors', files: [{ path: 'model.safetensors', format: 'safetensors' }], argv: (c, s) => ['run', '--model', join(s, 'prog'), '--weights', join(c, 'model.safetensors'), '--inputs', join(s, 'inputs.json'), '--out', join(c, 'out.safetensors'), ...js] },
   { name: 'config.json', files: [{ path: 'config.json', format: 'json' }], argv: (c) => ['compile', c, '--seq', '8'] },
   { name: 'vocab.txt', files: [{ path: 'vocab.txt', format: 'text' }], argv: (c) => ['tokenize', '--vocab', join(c, 'vocab.txt'), '--text', 'The cats ran [MASK] fast, the dog sat.', '--max-length', '12'] },
+  { name: 'tokenizer.json (BPE)', files: [{ path: 'bpe.json', format: 'json' }], argv: (c) => ['tokenize', '--tokenizer', join(c, 'bpe.json'), '--text', 'The cats ran <mask> fast,  the dog sat. Café 東京', '--text-pair', 'a dog', '--max-length', '24', '--pad'] },
+  { name: 'tokenizer.json (Unigram)', files: [{ path: 'unigram.json', format: 'json' }], argv: (c) => ['tokenize', '--tokenizer', join(c, 'unigram.json'), '--text', "The cats ran [MASK] fast, the dog ``sat''. Café", '--max-length', '24', '--pad'] },
   { name: 'inputs.json', files: [{ path: 'inputs.json', format: 'json' }], argv: (c, s) => ['run', '--model', join(s, 'prog'), '--inputs', join(c, 'inputs.json'), '--out', join(c, 'out.safetensors'), ...js] },
   { name: 'finetune TSV', files: [{ path: 'train.tsv', format: 'text' }], argv: (c, s) => finetune(s, 'classification', join(c, 'train.tsv'), join(s, 'train.tsv'), c) },
   { name: 'finetune JSON lines', files: [{ path: 'tags.jsonl', format: 'jsonl' }], argv: (c, s) => finetune(s, 'token-classification', join(c, 'tags.jsonl'), join(s, 'tags.jsonl'), c) },
@@ -61,6 +63,57 @@ async function must(argv: string[]): Promise<void> {
   if (code !== 0) throw new Error(`fuzz seed: tcc ${argv.join(' ')} failed: ${stderr}`);
 }
 
+const added = (content: string, id: number, special = true) => ({ id, content, single_word: false, lstrip: content === '<mask>', rstrip: false, normalized: !special, special });
+
+/** A small byte-level BPE tokenizer.json (RoBERTa's layout): every byte, merges of the seed words. */
+export function bpeTokenizer(): object {
+  const bytes = Array.from({ length: 256 }, (_, b) => String.fromCodePoint((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff) ? b : 0));
+  let n = 0;
+  for (let b = 0; b < 256; b++) if (bytes[b] === '\u0000') bytes[b] = String.fromCodePoint(256 + n++);
+  const vocab: Record<string, number> = { '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3 };
+  for (const c of bytes) vocab[c] ??= Object.keys(vocab).length;
+  const merges: string[] = [];
+  for (const word of ['Ġthe', 'Ġcat', 'Ġdog', 'Ġran', 'Ġfast', 'Ġsat']) {
+    let token = word[0]!;
+    for (const c of word.slice(1)) {
+      merges.push(`${token} ${c}`);
+      token += c;
+      vocab[token] ??= Object.keys(vocab).length;
+    }
+  }
+  vocab['<mask>'] = Object.keys(vocab).length;
+  const addedTokens = ['<s>', '<pad>', '</s>', '<unk>', '<mask>'].map((t) => added(t, vocab[t]!));
+  return {
+    version: '1.0', truncation: null, padding: null, added_tokens: addedTokens,
+    normalizer: { type: 'NFC' },
+    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    post_processor: { type: 'RobertaProcessing', sep: ['</s>', 2], cls: ['<s>', 0], trim_offsets: true, add_prefix_space: false },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, ignore_merges: false, vocab, merges },
+  };
+}
+
+/** A small SentencePiece Unigram tokenizer.json (ALBERT's layout). */
+export function unigramTokenizer(): object {
+  const pieces: [string, number][] = [['<pad>', 0], ['<unk>', 0], ['[CLS]', 0], ['[SEP]', 0], ['[MASK]', 0], ['▁', -2]];
+  for (const [i, w] of WORDS.entries()) pieces.push([`▁${w}`, -3 - i / 10], [w, -6 - i / 10]);
+  for (const c of 'abcdefghijklmnopqrstuvwxyz,.\'"') pieces.push([c, -8]);
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: ['<pad>', '<unk>', '[CLS]', '[SEP]', '[MASK]'].map((t, i) => added(t, i)),
+    normalizer: { type: 'Sequence', normalizers: [{ type: 'Replace', pattern: { String: '``' }, content: '"' }, { type: 'Replace', pattern: { String: "''" }, content: '"' }, { type: 'NFKD' }, { type: 'StripAccents' }, { type: 'Lowercase' }] },
+    pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Metaspace', replacement: '▁', add_prefix_space: true, prepend_scheme: 'always' }] },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }],
+      pair: [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }, { SpecialToken: { id: '[SEP]', type_id: 1 } }],
+      special_tokens: { '[CLS]': { id: '[CLS]', ids: [2], tokens: ['[CLS]'] }, '[SEP]': { id: '[SEP]', ids: [3], tokens: ['[SEP]'] } },
+    },
+    decoder: { type: 'Metaspace', replacement: '▁', add_prefix_space: true, prepend_scheme: 'always' },
+    model: { type: 'Unigram', unk_id: 1, vocab: pieces, byte_fallback: false },
+  };
+}
+
 /** Writes the seed files every kind starts from into `dir`: a small BERT, its weights, program, data. */
 export async function writeSeeds(dir: string, models: string): Promise<void> {
   mkdirSync(join(dir, 'lib'), { recursive: true });
@@ -73,6 +126,8 @@ export async function writeSeeds(dir: string, models: string): Promise<void> {
   const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS, '##s', '##ed', '##ing', ',', '.', '?'];
   while (vocab.length < Number(SMALL_CONFIG['vocab_size'])) vocab.push(`w${vocab.length}`);
   writeFileSync(join(dir, 'vocab.txt'), vocab.join('\n') + '\n');
+  writeFileSync(join(dir, 'bpe.json'), JSON.stringify(bpeTokenizer(), null, 2));
+  writeFileSync(join(dir, 'unigram.json'), JSON.stringify(unigramTokenizer(), null, 2));
   let state = 1;
   const next = () => (state = (state * 48271) % 2147483647) / 2147483647;
   const sentence = (n: number) => Array.from({ length: n }, () => WORDS[Math.floor(next() * WORDS.length)]!);

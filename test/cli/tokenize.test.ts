@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
 import { readSafetensors } from '../../runtime/safetensors.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
 
@@ -24,6 +25,42 @@ describe('tcc tokenize', () => {
       token_type_ids: [0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1],
       attention_mask: new Array(12).fill(1),
     });
+  });
+
+  it('reads a tokenizer.json: offsets beside the ids, a bad field refused at its line', async () => {
+    const d = dir({ 'tokenizer.json': JSON.stringify(bpeTokenizer(), null, 2) });
+    const result = await tcc('tokenize', '--tokenizer', join(d, 'tokenizer.json'), '--text', 'the cat  ran', '--text-pair', 'a dog', '--json');
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toMatchObject({
+      tokens: ['<s>', 't', 'h', 'e', 'Ġcat', 'Ġ', 'Ġran', '</s>', '</s>', 'a', 'Ġdog', '</s>'],
+      token_type_ids: new Array(12).fill(0),
+      offsets: [[0, 0], [0, 1], [1, 2], [2, 3], [4, 7], [8, 8], [9, 12], [0, 0], [0, 0], [0, 1], [2, 5], [0, 0]],
+    });
+    const bad = bpeTokenizer() as { pre_tokenizer: { type: string } };
+    bad.pre_tokenizer.type = 'UnicodeScripts';
+    writeFileSync(join(d, 'bad.json'), JSON.stringify(bad, null, 2));
+    const refused = await tcc('tokenize', '--tokenizer', join(d, 'bad.json'), '--text', 'x');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/bad\.json:\d+:\d+: error: pre_tokenizer\.type: expected one of BertPreTokenizer, .*got 'UnicodeScripts'/);
+  });
+
+  it('runs a model whose directory holds a tokenizer.json, and refuses one with more tokens than the model', async () => {
+    const json = bpeTokenizer();
+    const size = new Set(Object.values((json as { model: { vocab: Record<string, number> } }).model.vocab)).size;
+    const d = dir({ 'tokenizer.json': JSON.stringify(json) });
+    const spec = (vocab: number) => {
+      const file = join(d, `m${vocab}.yaml`);
+      writeFileSync(file, `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: ${vocab}, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32}\n`);
+      return file;
+    };
+    // More rows than tokens, as nomic-embed pads its embeddings: fine.
+    const ran = await tcc('run', '--model', spec(size + 8), '--text', 'the cat <mask> fast', '--backend', 'js');
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stderr).toMatch(/tokens <s> t h e Ġcat <mask> Ġfast <\/s>/);
+    expect(ran.stderr).toMatch(/<mask> at 5: /);
+    const small = await tcc('run', '--model', spec(16), '--text', 'the cat', '--backend', 'js');
+    expect(small.code).toBe(2);
+    expect(small.stderr).toMatch(new RegExp(`tokenizer\\.json has ${size} tokens, but the model's vocab_size is 16: give the model's own tokenizer\\.json \\(--tokenizer\\)`));
   });
 
   it('takes lower-casing from the model directory, and a JSON-lines file', async () => {

@@ -89,4 +89,34 @@ export function generatedLines(count: number, seed = 17): string[] {
   });
 }
 
+const SCRIPTS = [
+  'مرحبا', 'بالعالم', 'الكتاب', 'नमस्ते', 'दुनिया', 'भारत', 'สวัสดี', 'ภาษาไทย', '안녕하세요', '세계', 'Привет', 'мир', 'Καλημέρα',
+  'שלום', 'こんにちは', 'カタカナ', '北京', '東京', 'Ünïcödé', 'façade', 'Ærøskøbing', 'Dvořák', 'Łódź', 'ĳssel',
+];
+const ODD = ['😀', '👍🏽', '👨‍👩‍👧', '🇫🇷', '\u00a0', '\u3000', '\u200b', '\ufeff', '\u0085', '\u2028', '\ue000', '\u{10ffff}', '\u0301', 'e\u0301', '\ufffd', '\u0007',
+  '<s>', '</s>', '<mask>', '<pad>', '[MASK]', '[CLS]', '  ', '    ', '\t\t', '\n\n', '▁', 'Ġ', '##ing', "'s", "'ll"];
+
+/** Seeded lines of other scripts, emoji, whitespace runs, special-token look-alikes and long words, for byte-level and SentencePiece tokenizers. */
+export function multilingualLines(count: number, seed = 29): string[] {
+  const next = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!;
+  return Array.from({ length: count }, () => {
+    const parts: string[] = [];
+    const n = 1 + Math.floor(next() * 12);
+    for (let i = 0; i < n; i++) {
+      const r = next();
+      if (r < 0.35) parts.push(pick(SCRIPTS));
+      else if (r < 0.6) parts.push(pick(WORDS));
+      else if (r < 0.8) parts.push(pick(ODD));
+      else if (r < 0.9) parts.push(pick(PUNCT));
+      else parts.push(pick([...WORDS, ...SCRIPTS]).repeat(2 + Math.floor(next() * 30)));
+    }
+    const glue = next();
+    return parts.join(glue < 0.6 ? ' ' : glue < 0.8 ? '' : glue < 0.9 ? '   ' : '\t');
+  });
+}
+
 export const TEST_LINES: readonly string[] = [...HAND_WRITTEN, ...generatedLines(260)];
+
+/** Lines for tokenizer.json files: the WordPiece lines and as many again of other scripts and odd text. */
+export const JSON_TOKENIZER_LINES: readonly string[] = [...TEST_LINES, ...multilingualLines(300)];
