@@ -1,6 +1,6 @@
 // Checkpoint tensors → a program's parameters, by HuggingFace name. The names
 // map one to one, with HuggingFace's own leniencies: a base-model checkpoint
-// (BertModel: no "bert." prefix) loads into a model with heads and the
+// (BertModel, RobertaModel: no "bert."/"roberta." prefix) loads into a model with heads and the
 // reverse, TF-era "LayerNorm.gamma/beta" mean weight/bias, and the copies
 // HuggingFace stores beside tied or buffer tensors are skipped.
 
@@ -21,12 +21,19 @@ export class WeightsError extends InputError {
 }
 
 /** Tensors HuggingFace writes that are not parameters of their own. */
-const NOT_PARAMETERS = [/\.position_ids$/, /^cls\.predictions\.decoder\.(weight|bias)$/, /\.decoder\.bias$/];
+const NOT_PARAMETERS = [/\.position_ids$/, /^cls\.predictions\.decoder\.(weight|bias)$/, /^lm_head\.decoder\.weight$/, /\.decoder\.bias$/, /\.token_type_ids$/];
+
+/** The scopes of HuggingFace's base models inside their models with heads. */
+const BASE_PREFIXES = ['bert', 'roberta'];
 
 function candidates(name: string): string[] {
   const legacy = name.replace(/\.LayerNorm\.weight$/, '.LayerNorm.gamma').replace(/\.LayerNorm\.bias$/, '.LayerNorm.beta');
   const names = [name, legacy];
-  for (const n of [name, legacy]) names.push(n.startsWith('bert.') ? n.slice(5) : `bert.${n}`);
+  for (const n of [name, legacy]) {
+    const prefix = BASE_PREFIXES.find((p) => n.startsWith(`${p}.`));
+    if (prefix) names.push(n.slice(prefix.length + 1));
+    else names.push(...BASE_PREFIXES.map((p) => `${p}.${n}`));
+  }
   return [...new Set(names)];
 }
 

@@ -159,6 +159,14 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   param: 'source',
   state: TRAINING_ONLY,
   range: (b, _x, out, { size }, node) => void b.node('Cast', [b.node('Range', [b.intTensor([], [0]), b.size(node, 'size', size), b.intTensor([], [1])], b.fresh('range'))], out, { to: INT32 }),
+  // (ids ≠ pad) · cumsum(ids ≠ pad) + pad, in int32 as HuggingFace's create_position_ids_from_input_ids.
+  padded_positions: (b, [ids], out, { padding_idx }) => {
+    const wide = b.node('Cast', [ids!], b.fresh('ids64'), { to: INT64 });
+    const kept = b.node('Cast', [b.node('Not', [b.node('Equal', [wide, b.intTensor([], [padding_idx])], b.fresh('is_pad'))], b.fresh('not_pad'))], b.fresh('kept'), { to: INT64 });
+    const counted = b.node('CumSum', [kept, b.intTensor([], [1])], b.fresh('counted'));
+    const positions = b.node('Add', [b.node('Mul', [counted, kept], b.fresh('counted_kept')), b.intTensor([], [padding_idx])], b.fresh('positions'));
+    b.node('Cast', [positions], out, { to: INT32 });
+  },
   // sin at even columns, cos at odd ones, of position / 10000^(2⌊i/2⌋/dim), for any length.
   sinusoidal: (b, _x, out, { length, dim }, node) => {
     const positions = b.node('Cast', [b.node('Range', [b.intTensor([], [0]), b.size(node, 'length', length), b.intTensor([], [1])], b.fresh('positions'))], b.fresh('positions_f'), { to: FLOAT });

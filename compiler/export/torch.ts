@@ -541,6 +541,11 @@ class TorchExporter {
         return set(`attention(${args.map((v) => v.py).join(', ')}, ${pyNumber(raw('scale'), env, false, 1)}, ${pyNumber(raw('rate'), env, false, 0)}, self.training)`, [...x!.shape.slice(0, -1), last(args[2]!)]);
       case 'range':
         return set(`torch.arange(${pyNumber(raw('size'), env, true)}, device=dims.device)`, [pyNumber(raw('size'), env, true)]);
+      case 'padded_positions': {
+        // As HuggingFace's create_position_ids_from_input_ids.
+        const pad = pyNumber(raw('padding_idx'), env, true);
+        return set(`(torch.cumsum(${x!.py}.ne(${pad}).int(), dim=1) * ${x!.py}.ne(${pad}).int() + ${pad}).long()`, x!.shape);
+      }
       case 'sinusoidal': {
         const [length, dim] = [pyNumber(raw('length'), env, true), pyNumber(raw('dim'), env, true)];
         return set(`sinusoidal(${length}, ${dim}, dims.device)`, [length, dim]);

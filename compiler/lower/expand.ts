@@ -9,6 +9,8 @@
 //                             softmax minus the one-hot label, × dloss/count
 //   scatter_add               a map that zeroes the table, then a map over
 //                             (index, column) that adds rows in index order
+//   padded_positions          per token, a reduction over its row counting
+//                             the non-padding tokens up to it
 //
 // A row counts when its label is a class: the ignore index, and anything else
 // outside [0, classes), leaves it out. Ids outside the table (possible only in
@@ -108,6 +110,7 @@ export function lowerExpanded(node: Node, args: readonly number[], ctx: ExpandCo
     case 'scatter_add': return lowerScatter(node as Node<'scatter_add'>, args, ctx, head);
     case 'cross_entropy': case 'accuracy': return lowerRowsThenMean(node, args, ctx, head);
     case 'cross_entropy_grad': return lowerCrossEntropyGrad(node as Node<'cross_entropy_grad'>, args, ctx, head);
+    case 'padded_positions': return lowerPaddedPositions(node as Node<'padded_positions'>, args, ctx, head);
     default: throw new Error(`${node.op} has no expansion into kernels`);
   }
 }
@@ -214,4 +217,19 @@ function lowerCrossEntropyGrad(node: Node<'cross_entropy_grad'>, operands: reado
     },
     { ...head, kind: 'reduce', args: t.args, streams: [], shape: [rows], reduced: [classes], stages, stores: [], elementStores: [t.store(4, at, grad)] },
   ];
+}
+
+/** RoBERTa's positions: at (row, s), the padding index where the token is padding, else it plus the row's non-padding tokens in [0, s]. */
+function lowerPaddedPositions(node: Node<'padded_positions'>, [idsNode]: readonly number[], ctx: ExpandContext, head: Head): Kernel[] {
+  const pad = (node.attrs as AttrsOf<'padded_positions'>).padding_idx;
+  const ids = ctx.place(idsNode!);
+  const [batch, seq] = node.type.shape as [number, number];
+  const b = new ExprBuilder({ idx: [batch, seq], ridx: [seq] });
+  const t = new Tensors(b, [[ids, 'read'], [ctx.place(node.id), 'write']]);
+  const [r, s, k] = [b.idx(0), b.idx(1), b.ridx(0)];
+  const row = b.mul(r, b.int(seq));
+  const real = (id: KExpr) => not(b, equal(b, id, b.int(pad)));
+  const counted = and(b, not(b, b.binary('lt', s, k)), real(t.load(0, b.add(row, k))));
+  const position = b.where(real(t.load(0, b.add(row, s))), b.add(b.cast('i32', b.variable(0)), b.int(pad)), b.int(pad));
+  return [{ ...head, kind: 'reduce', args: t.args, streams: [], shape: [batch, seq], reduced: [seq], stages: [{ combine: 'sum', value: oneIf(b, counted) }], stores: [t.store(1, b.add(row, s), position)], elementStores: [] }];
 }

@@ -290,4 +290,5 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   cross_entropy: { anchor: { kind: 'expanded' } },
   cross_entropy_grad: { anchor: { kind: 'expanded' } },
   accuracy: { anchor: { kind: 'expanded' } },
+  padded_positions: { anchor: { kind: 'expanded' } },
 };

@@ -26,24 +26,79 @@ const CARRIED = [
 const ACTIVATIONS: Readonly<Record<string, string>> = { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu' };
 
 const noPooler = { body: { pooled: null }, outputs: { pooler_output: null } };
+const withPooler = { body: { pooled: { op: 'pooler', in: 'sequence', scope: 'pooler' } }, outputs: { pooler_output: 'pooled' } };
+const classifier = (op: string, input: string, numLabels: number) => ({ op, in: input, scope: 'classifier', num_labels: numLabels, outputs: { logits: 'logits' } });
+const qa = { op: 'qa_head', in: 'last_hidden_state', scope: 'qa_outputs', outputs: { start_logits: 'start', end_logits: 'end' } };
 
-/** Heads (and model changes) per architecture, as spec overrides of bert.yaml. */
-function architecture(name: string, numLabels: number): object | undefined {
-  const classifier = (op: string, input: string) => ({ op, in: input, scope: 'classifier', num_labels: numLabels, outputs: { logits: 'logits' } });
-  switch (name) {
-    case 'BertForPreTraining': return {};
-    case 'BertModel': return { heads: null };
-    case 'BertForMaskedLM': return { model: noPooler, heads: { nsp: null } };
-    case 'BertForNextSentencePrediction': return { heads: { mlm: null } };
-    case 'BertForSequenceClassification': return { heads: { mlm: null, nsp: null, classifier: classifier('sequence_classifier', 'pooler_output') } };
-    case 'BertForTokenClassification': return { model: noPooler, heads: { mlm: null, nsp: null, classifier: classifier('token_classifier', 'last_hidden_state') } };
-    case 'BertForQuestionAnswering':
-      return { model: noPooler, heads: { mlm: null, nsp: null, qa: { op: 'qa_head', in: 'last_hidden_state', scope: 'qa_outputs', outputs: { start_logits: 'start', end_logits: 'end' } } } };
-  }
-  return undefined;
+type Heads = (numLabels: number) => object;
+
+/**
+ * A family of HuggingFace models: the shipped spec its imports extend, and
+ * per architecture the overrides of that spec (heads, and the pooler where
+ * the architecture has one and the spec does not, or the reverse).
+ */
+interface Family {
+  readonly spec: string;
+  readonly architectures: Readonly<Record<string, Heads>>;
 }
 
-const SUPPORTED = ['BertForPreTraining', 'BertModel', 'BertForMaskedLM', 'BertForNextSentencePrediction', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForQuestionAnswering'];
+const BERT: Family = {
+  spec: 'tcc:bert.yaml',
+  architectures: {
+    BertForPreTraining: () => ({}),
+    BertModel: () => ({ heads: null }),
+    BertForMaskedLM: () => ({ model: noPooler, heads: { nsp: null } }),
+    BertForNextSentencePrediction: () => ({ heads: { mlm: null } }),
+    BertForSequenceClassification: (n) => ({ heads: { mlm: null, nsp: null, classifier: classifier('sequence_classifier', 'pooler_output', n) } }),
+    BertForTokenClassification: (n) => ({ model: noPooler, heads: { mlm: null, nsp: null, classifier: classifier('token_classifier', 'last_hidden_state', n) } }),
+    BertForQuestionAnswering: () => ({ model: noPooler, heads: { mlm: null, nsp: null, qa } }),
+  },
+};
+
+/** RoBERTa's architectures under a class prefix (XLM-R's are RoBERTa's with other names). */
+function robertaFamily(prefix: string): Family {
+  return {
+    spec: 'tcc:roberta.yaml',
+    architectures: {
+      [`${prefix}Model`]: () => ({ model: withPooler, heads: null }),
+      [`${prefix}ForMaskedLM`]: () => ({}),
+      [`${prefix}ForSequenceClassification`]: (n) => ({ heads: { mlm: null, classifier: classifier('roberta_classification_head', 'last_hidden_state', n) } }),
+      [`${prefix}ForTokenClassification`]: (n) => ({ heads: { mlm: null, classifier: classifier('token_classifier', 'last_hidden_state', n) } }),
+      [`${prefix}ForQuestionAnswering`]: () => ({ heads: { mlm: null, qa } }),
+    },
+  };
+}
+
+/** The families tcc imports, by config.json's model_type. */
+const FAMILIES: Readonly<Record<string, Family>> = { bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta') };
+
+/** A config.json without model_type (written by old transformers): the family its architecture names. */
+function familyOfArchitecture(arch: string | undefined): string {
+  if (arch?.startsWith('XLMRoberta')) return 'xlm-roberta';
+  if (arch?.startsWith('Roberta')) return 'roberta';
+  return 'bert';
+}
+
+/**
+ * config.json fields that describe no part of the model tcc builds: bookkeeping, tokenizer ids, generation and
+ * output settings of HuggingFace's PretrainedConfig. Any field neither carried, checked nor listed here is refused.
+ */
+const IGNORED = new Set([
+  '_name_or_path', 'transformers_version', 'torch_dtype', 'dtype', 'use_cache', 'output_past', 'bos_token_id', 'eos_token_id', 'sep_token_id',
+  'problem_type', 'finetuning_task', 'output_attentions', 'output_hidden_states', 'torchscript', 'gradient_checkpointing', 'return_dict',
+  'use_bfloat16', 'tf_legacy_loss', 'prefix', 'tokenizer_class', 'task_specific_params', 'label2id', 'max_length', 'min_length', 'do_sample',
+  'early_stopping', 'num_beams', 'num_beam_groups', 'diversity_penalty', 'temperature', 'top_k', 'top_p', 'typical_p', 'repetition_penalty',
+  'length_penalty', 'no_repeat_ngram_size', 'encoder_no_repeat_ngram_size', 'bad_words_ids', 'num_return_sequences', 'output_scores',
+  'return_dict_in_generate', 'forced_bos_token_id', 'forced_eos_token_id', 'remove_invalid_values', 'exponential_decay_length_penalty',
+  'suppress_tokens', 'begin_suppress_tokens', 'decoder_start_token_id', 'cross_attention_hidden_size', 'chunk_size_feed_forward', 'model_type', 'architectures',
+]);
+
+/** Fields that HuggingFace allows but that would change the model, with the value tcc builds (anything else is refused). */
+const REQUIRED: Readonly<Record<string, unknown>> = {
+  is_decoder: false, add_cross_attention: false, tie_word_embeddings: true, is_encoder_decoder: false, classifier_dropout: null, pruned_heads: {},
+  // tcc's own setting, which its exports write: HuggingFace's models are post-LN.
+  norm_placement: 'post',
+};
 
 export interface ImportedSpec {
   /** The spec's YAML text. */
@@ -80,14 +135,27 @@ export function importHfConfig(dir: string): ImportedSpec {
     return node ? toPlain(node) : undefined;
   };
 
-  const modelType = value('model_type');
-  if (modelType !== undefined && modelType !== 'bert') bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports BERT models (model_type 'bert')`);
   const architectures = value('architectures');
-  const arch = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : 'BertModel';
+  const named = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : undefined;
+  const modelType = value('model_type') ?? familyOfArchitecture(named);
+  const family = typeof modelType === 'string' && own(FAMILIES, modelType) ? FAMILIES[modelType]! : undefined;
+  if (!family) bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports ${Object.keys(FAMILIES).map((t) => `'${t}'`).join(', ')}`);
+  const arch = named ?? Object.keys(family?.architectures ?? BERT.architectures).find((a) => a.endsWith('Model'))!;
   const id2label = value('id2label');
   const numLabels = typeof value('num_labels') === 'number' ? (value('num_labels') as number) : id2label && typeof id2label === 'object' ? Object.keys(id2label).length : 2;
-  const overrides = architecture(arch, numLabels);
-  if (!overrides) bag.error(entry('architectures')?.loc, `architecture '${arch}' is not supported; supported: ${SUPPORTED.join(', ')}`);
+  const heads = family && own(family.architectures, arch) ? family.architectures[arch]! : undefined;
+  if (family && !heads) bag.error(entry('architectures')?.loc, `architecture '${arch}' is not supported for model_type '${String(modelType)}'; supported: ${Object.keys(family.architectures).join(', ')}`);
+  const overrides = heads?.(numLabels) ?? {};
+  const checked = new Set<string>([...CARRIED, 'hidden_act', 'position_embedding_type', 'id2label', 'num_labels']);
+  for (const [key, { value: node }] of root.entries) {
+    if (checked.has(key) || IGNORED.has(key)) continue;
+    if (Object.hasOwn(REQUIRED, key)) {
+      const v = toPlain(node);
+      if (JSON.stringify(v) !== JSON.stringify(REQUIRED[key])) bag.error(node.loc, `${key} ${JSON.stringify(v)} is not supported (tcc builds ${JSON.stringify(REQUIRED[key])})`);
+      continue;
+    }
+    bag.error(root.entries.get(key)!.keyLoc, `config field '${key}' is not supported for model_type '${String(modelType)}'`);
+  }
   const position = value('position_embedding_type');
   if (position !== undefined && position !== 'absolute') bag.error(entry('position_embedding_type')!.loc, `position_embedding_type '${String(position)}' is not supported (only 'absolute')`);
   const act = value('hidden_act');
@@ -105,7 +173,7 @@ export function importHfConfig(dir: string): ImportedSpec {
   const config: Record<string, unknown> = {};
   for (const key of CARRIED) if (value(key) !== undefined) config[key] = value(key);
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
-  const spec = { name: modelName(dir), extends: 'tcc:bert.yaml', config, ...overrides };
+  const spec = { name: modelName(dir), extends: family?.spec ?? BERT.spec, config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
   return { yaml, architecture: arch };
 }

@@ -108,7 +108,10 @@ class SpecLoader {
     }
     // The top file's bases define config keys; a key the top file introduces and nothing reads is suspect (a typo).
     // (An imported config.json's keys are HuggingFace's own, which a model may carry unread: pad_token_id.)
-    if (!chain.length) this.baseConfig = new Set(mapEntries((isHfDirectory(file) ? root : merged)?.entries.get('config')?.value).map(([key]) => key));
+    if (!chain.length) {
+      const keys = (tree: LMap | undefined) => mapEntries(tree?.entries.get('config')?.value).map(([key]) => key);
+      this.baseConfig = new Set([...keys(merged), ...(isHfDirectory(file) ? keys(root) : [])]);
+    }
     const own = new Map(root.entries);
     own.delete('extends');
     // A file is named by its `name:` or, failing that, its file name; a name is not inherited.

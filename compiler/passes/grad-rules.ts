@@ -54,6 +54,7 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   param: 'source',
   state: 'source',
   range: 'source',
+  padded_positions: noGradient,
   sinusoidal: 'source',
   fill: 'source',
 

@@ -87,14 +87,18 @@ describe('HuggingFace directories', () => {
   });
 
   it('reports unsupported settings at their place in config.json', async () => {
-    const dir = hfDir('BertForMultipleChoice', { model_type: 'roberta', hidden_act: 'swish' });
+    const dir = hfDir('BertForMultipleChoice', { hidden_act: 'swish', use_cache: true, is_decoder: true, rotary_emb_base: 10000 });
     const result = (await tcc('compile', dir, '--seq', '8'));
     expect(result.code).toBe(2);
     const errors = result.stderr.split('\n').filter((l) => l.includes('error:'));
     expect(errors).toEqual([
-      `${join(dir, 'config.json')}:5:17: error: model_type 'roberta' is not supported; tcc imports BERT models (model_type 'bert')`,
-      `${join(dir, 'config.json')}:2:20: error: architecture 'BertForMultipleChoice' is not supported; supported: BertForPreTraining, BertModel, BertForMaskedLM, BertForNextSentencePrediction, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering`,
+      `${join(dir, 'config.json')}:2:20: error: architecture 'BertForMultipleChoice' is not supported for model_type 'bert'; supported: BertForPreTraining, BertModel, BertForMaskedLM, BertForNextSentencePrediction, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering`,
+      `${join(dir, 'config.json')}:17:17: error: is_decoder true is not supported (tcc builds false)`,
+      `${join(dir, 'config.json')}:18:3: error: config field 'rotary_emb_base' is not supported for model_type 'bert'`,
       `${join(dir, 'config.json')}:6:17: error: hidden_act 'swish' is not supported; supported: gelu, gelu_new, gelu_pytorch_tanh, relu`,
     ]);
+    const other = hfDir('BertModel', { model_type: 'deberta-v2' });
+    const refused = await tcc('compile', other, '--seq', '8');
+    expect(refused.stderr).toContain(`${join(other, 'config.json')}:5:17: error: model_type 'deberta-v2' is not supported; tcc imports 'bert', 'roberta', 'xlm-roberta'`);
   });
 });

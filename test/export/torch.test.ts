@@ -75,7 +75,8 @@ describe.skipIf(!python)('PyTorch export', () => {
       writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(Object.fromEntries(Object.entries(params).map(([n, t]) => [n, { dtype: 'F32' as const, shape: t.shape, data: Float32Array.from(t.data) }]))));
       const all: Record<string, HostTensor> = {
         input_ids: hostTensor('i32', [batch, seq], Array.from({ length: batch * seq }, () => Math.floor(next() * SMALL.vocab_size))),
-        token_type_ids: hostTensor('i32', [batch, seq], [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]),
+        // Two token types where the model has them (RoBERTa has one).
+        token_type_ids: hostTensor('i32', [batch, seq], [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0].map((t) => (spec.config['type_vocab_size']?.value === 1 ? 0 : t))),
         attention_mask: hostTensor('i32', [batch, seq], [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]),
       };
       const inputs = Object.fromEntries(spec.inputs.map((i) => [i.name, all[i.name]!]));

@@ -103,6 +103,16 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
   switch (test.op) {
     case 'range':
       return out.map(([i]) => i!);
+    case 'padded_positions': {
+      // As HuggingFace's create_position_ids_from_input_ids: mask = ids ≠ pad; cumsum(mask) · mask + pad.
+      const pad = a.padding_idx as number;
+      return out.map(([r, s]) => {
+        const mask = (k: number) => (at(x, [r!, k]) !== pad ? 1 : 0);
+        let cumsum = 0;
+        for (let k = 0; k <= s!; k++) cumsum += mask(k);
+        return cumsum * mask(s!) + pad;
+      });
+    }
     case 'sinusoidal':
       return out.map(([p, k]) => {
         const angle = p! / 10000 ** ((k! - (k! % 2)) / (a.dim as number));

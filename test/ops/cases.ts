@@ -40,6 +40,8 @@ export const OP_CASES: readonly OpCase[] = [
   c('param', { name: 'w', shape: [4, 3], init: 'normal', std: 0.02 }),
   c('state', { name: 'w', shape: [4, 3] }),
   c('range', { size: 6 }),
+  // Padding (id 1) at the end, at the start and between tokens, and a row of padding alone.
+  c('padded_positions', { padding_idx: 1 }, labels([0, 5, 7, 2, 1, 1, 1, 1, 4, 9, 1, 3, 6, 1, 8, 2, 1, 1, 1, 1, 1, 1, 1, 1], 4, 6)),
   c('sinusoidal', { length: 5, dim: 8 }),
   // erf is checked near zero against its Maclaurin series (exact there); its tails against tables.
   ...unaryOps.flatMap((op) => unaryShapes.map((s) => c(op, {}, { dtype: 'f32', shape: s, lo: op === 'erf' ? -2.5 : -4, hi: op === 'erf' ? 2.5 : 4 }))),

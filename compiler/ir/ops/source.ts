@@ -96,6 +96,31 @@ export const sourceOps = {
     flops: () => 0,
   }),
 
+  padded_positions: defineOp<{ padding_idx: number }>({
+    summary: "RoBERTa's position ids from token ids [batch, seq]: padding_idx at padding tokens, else padding_idx + the count of non-padding tokens up to and with this one",
+    arity: 1,
+    fusion: 'opaque',
+    attrs: { padding_idx: { kind: 'int' } },
+    infer([ids]) {
+      if (ids!.dtype !== 'i32' || ids!.shape.length !== 2) throw new ShapeError(`padded_positions takes i32 token ids [batch, seq], got ${ids!.dtype}[${ids!.shape.join(',')}]`);
+      return ids!;
+    },
+    interpret([ids], { padding_idx }) {
+      const [batch, seq] = ids!.shape as [number, number];
+      const data = new Int32Array(batch * seq);
+      for (let r = 0; r < batch; r++) {
+        let count = 0;
+        for (let s = 0; s < seq; s++) {
+          const i = r * seq + s;
+          if (ids!.data[i] !== padding_idx) count++;
+          data[i] = ids!.data[i] === padding_idx ? padding_idx : padding_idx + count;
+        }
+      }
+      return { dtype: 'i32', shape: ids!.shape, data };
+    },
+    flops: ([ids]) => numel(ids!.shape) * ids!.shape[1]!,
+  }),
+
   sinusoidal: defineOp<{ length: number; dim: number }>({
     summary: 'the fixed sinusoidal position table [length, dim]',
     arity: 0,

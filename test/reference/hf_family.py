@@ -1,0 +1,177 @@
+"""Reference forward passes of the BERT family in plain PyTorch, written from
+HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py)
+and independent of tcc: nothing here comes from a tcc spec or export.
+
+    python3 hf_family.py MODEL_DIR INPUTS.json OUT.json
+
+MODEL_DIR holds config.json (HuggingFace's fields, model_type and
+architectures) and model.safetensors (HuggingFace's parameter names).
+INPUTS.json holds input_ids and attention_mask ([batch][seq]), and
+token_type_ids where the model takes them. OUT.json gets every output the
+architecture returns, as nested lists, computed in float64."""
+
+import json
+import math
+import struct
+import sys
+
+import torch
+
+DTYPES = {'F32': torch.float32, 'F16': torch.float16, 'BF16': torch.bfloat16, 'I32': torch.int32, 'I64': torch.int64}
+
+
+def load_safetensors(path):
+    with open(path, 'rb') as f:
+        data = f.read()
+    (size,) = struct.unpack('<Q', data[:8])
+    header = json.loads(data[8:8 + size])
+    tensors = {}
+    for name, entry in header.items():
+        if name == '__metadata__':
+            continue
+        start, end = entry['data_offsets']
+        raw = bytearray(data[8 + size + start:8 + size + end])
+        tensors[name] = torch.frombuffer(raw, dtype=DTYPES[entry['dtype']]).reshape(entry['shape']).to(torch.float64)
+    return tensors
+
+
+ACTIVATIONS = {
+    'gelu': lambda x: torch.nn.functional.gelu(x),
+    'gelu_new': lambda x: 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0)))),
+    'gelu_pytorch_tanh': lambda x: torch.nn.functional.gelu(x, approximate='tanh'),
+    'relu': torch.relu,
+}
+
+
+class Weights:
+    """A checkpoint's tensors by HuggingFace name; a base model's names may lack the model's prefix."""
+
+    def __init__(self, tensors, prefix):
+        self.tensors = tensors
+        self.prefix = prefix
+
+    def __call__(self, name):
+        for candidate in (name, name[len(self.prefix) + 1:] if name.startswith(self.prefix + '.') else self.prefix + '.' + name):
+            if candidate in self.tensors:
+                return self.tensors[candidate]
+        raise KeyError(name)
+
+    def has(self, name):
+        try:
+            self(name)
+            return True
+        except KeyError:
+            return False
+
+
+def linear(w, name, x):
+    return x @ w(name + '.weight').T + w(name + '.bias')
+
+
+def layer_norm(w, name, x, eps):
+    return torch.nn.functional.layer_norm(x, x.shape[-1:], w(name + '.weight'), w(name + '.bias'), eps)
+
+
+def create_position_ids_from_input_ids(input_ids, padding_idx):
+    # modeling_roberta.py: padding keeps padding_idx, real tokens count from padding_idx + 1.
+    mask = input_ids.ne(padding_idx).int()
+    incremental_indices = torch.cumsum(mask, dim=1).type_as(mask) * mask
+    return incremental_indices.long() + padding_idx
+
+
+def embeddings(w, cfg, family, input_ids, token_type_ids):
+    p = family['prefix'] + '.embeddings'
+    if family['positions'] == 'padded':
+        position_ids = create_position_ids_from_input_ids(input_ids, cfg.get('pad_token_id', 1))
+    else:
+        position_ids = torch.arange(input_ids.shape[1]).unsqueeze(0).expand_as(input_ids)
+    if token_type_ids is None:
+        token_type_ids = torch.zeros_like(input_ids)
+    x = w(p + '.word_embeddings.weight')[input_ids] + w(p + '.token_type_embeddings.weight')[token_type_ids]
+    x = x + w(p + '.position_embeddings.weight')[position_ids]
+    return layer_norm(w, p + '.LayerNorm', x, cfg['layer_norm_eps'])
+
+
+def encoder_layer(w, cfg, p, x, additive_mask):
+    # BertLayer (RobertaLayer is a copy): self-attention, SelfOutput (dense, residual, LayerNorm), Intermediate, Output.
+    b, s, h = x.shape
+    heads = cfg['num_attention_heads']
+    d = h // heads
+
+    def split(t):
+        return t.view(b, s, heads, d).permute(0, 2, 1, 3)
+
+    q = split(linear(w, p + '.attention.self.query', x))
+    k = split(linear(w, p + '.attention.self.key', x))
+    v = split(linear(w, p + '.attention.self.value', x))
+    scores = q @ k.transpose(-1, -2) / math.sqrt(d) + additive_mask
+    context = (torch.softmax(scores, dim=-1) @ v).permute(0, 2, 1, 3).reshape(b, s, h)
+    attended = layer_norm(w, p + '.attention.output.LayerNorm', linear(w, p + '.attention.output.dense', context) + x, cfg['layer_norm_eps'])
+    inner = ACTIVATIONS[cfg.get('hidden_act', 'gelu')](linear(w, p + '.intermediate.dense', attended))
+    return layer_norm(w, p + '.output.LayerNorm', linear(w, p + '.output.dense', inner) + attended, cfg['layer_norm_eps'])
+
+
+FAMILIES = {
+    'bert': {'prefix': 'bert', 'positions': 'absolute'},
+    'roberta': {'prefix': 'roberta', 'positions': 'padded'},
+    'xlm-roberta': {'prefix': 'roberta', 'positions': 'padded'},
+}
+
+
+def forward(model_dir, inputs):
+    with open(model_dir + '/config.json') as f:
+        cfg = json.load(f)
+    arch = cfg['architectures'][0]
+    family = FAMILIES[cfg.get('model_type', 'bert')]
+    w = Weights(load_safetensors(model_dir + '/model.safetensors'), family['prefix'])
+    input_ids = torch.tensor(inputs['input_ids'], dtype=torch.long)
+    mask = torch.tensor(inputs['attention_mask'], dtype=torch.float64)
+    types = torch.tensor(inputs['token_type_ids'], dtype=torch.long) if 'token_type_ids' in inputs else None
+    # get_extended_attention_mask: (1 - mask) * the dtype's minimum, broadcast over heads and queries.
+    additive = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
+    x = embeddings(w, cfg, family, input_ids, types)
+    for i in range(cfg['num_hidden_layers']):
+        x = encoder_layer(w, cfg, f"{family['prefix']}.encoder.layer.{i}", x, additive)
+    out = {'last_hidden_state': x}
+    prefix = family['prefix']
+    pooled = None
+    if w.has(prefix + '.pooler.dense.weight') and (arch.endswith('Model') or arch in ('BertForPreTraining', 'BertForSequenceClassification', 'BertForNextSentencePrediction')):
+        pooled = torch.tanh(linear(w, prefix + '.pooler.dense', x[:, 0]))
+        out['pooler_output'] = pooled
+    act = ACTIVATIONS[cfg.get('hidden_act', 'gelu')]
+    if arch.endswith('ForMaskedLM') or arch == 'BertForPreTraining':
+        if prefix == 'roberta':
+            # RobertaLMHead: dense, gelu (always the exact one), layer_norm, decoder tied to the word embeddings, bias.
+            h = layer_norm(w, 'lm_head.layer_norm', torch.nn.functional.gelu(linear(w, 'lm_head.dense', x)), cfg['layer_norm_eps'])
+            out['prediction_logits'] = h @ w('roberta.embeddings.word_embeddings.weight').T + w('lm_head.bias')
+        else:
+            h = layer_norm(w, 'cls.predictions.transform.LayerNorm', act(linear(w, 'cls.predictions.transform.dense', x)), cfg['layer_norm_eps'])
+            out['prediction_logits'] = h @ w('bert.embeddings.word_embeddings.weight').T + w('cls.predictions.bias')
+    if arch == 'BertForPreTraining' or arch == 'BertForNextSentencePrediction':
+        out['seq_relationship_logits'] = linear(w, 'cls.seq_relationship', pooled)
+    if arch.endswith('ForSequenceClassification'):
+        if prefix == 'roberta':
+            # RobertaClassificationHead: the <s> token, dense, tanh, out_proj (dropouts are identities here).
+            out['logits'] = linear(w, 'classifier.out_proj', torch.tanh(linear(w, 'classifier.dense', x[:, 0])))
+        else:
+            out['logits'] = linear(w, 'classifier', pooled)
+    if arch.endswith('ForTokenClassification'):
+        out['logits'] = linear(w, 'classifier', x)
+    if arch.endswith('ForQuestionAnswering'):
+        logits = linear(w, 'qa_outputs', x)
+        out['start_logits'], out['end_logits'] = logits[..., 0], logits[..., 1]
+    return out
+
+
+def main():
+    model_dir, inputs_file, out_file = sys.argv[1:4]
+    with open(inputs_file) as f:
+        inputs = json.load(f)
+    with torch.no_grad():
+        out = forward(model_dir, inputs)
+    with open(out_file, 'w') as f:
+        json.dump({name: t.tolist() for name, t in out.items()}, f)
+
+
+if __name__ == '__main__':
+    main()
