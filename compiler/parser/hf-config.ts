@@ -30,7 +30,8 @@ const withPooler = { body: { pooled: { op: 'pooler', in: 'sequence', scope: 'poo
 const classifier = (op: string, input: string, numLabels: number) => ({ op, in: input, scope: 'classifier', num_labels: numLabels, outputs: { logits: 'logits' } });
 const qa = { op: 'qa_head', in: 'last_hidden_state', scope: 'qa_outputs', outputs: { start_logits: 'start', end_logits: 'end' } };
 
-type Heads = (numLabels: number) => object;
+/** An architecture's overrides, from its label count and config.json's values. */
+type Heads = (numLabels: number, config: (key: string) => unknown) => object;
 
 /**
  * A family of HuggingFace models: the shipped spec its imports extend, and
@@ -40,7 +41,17 @@ type Heads = (numLabels: number) => object;
 interface Family {
   readonly spec: string;
   readonly architectures: Readonly<Record<string, Heads>>;
+  /** config.json keys carried into the spec under the spec's name for them (HuggingFace's BERT names are the spec's). */
+  readonly keys?: Readonly<Record<string, string>>;
+  /** Spec config values the family's config.json may leave out. */
+  readonly defaults?: Readonly<Record<string, unknown>>;
+  /** Fields of the family's config.json with no effect on a model built from a checkpoint (each says why). */
+  readonly ignored?: readonly string[];
+  /** Fields that must hold the value tcc builds. */
+  readonly required?: Readonly<Record<string, unknown>>;
 }
+
+const same = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, k]));
 
 const BERT: Family = {
   spec: 'tcc:bert.yaml',
@@ -69,11 +80,70 @@ function robertaFamily(prefix: string): Family {
   };
 }
 
+const DISTILBERT: Family = {
+  spec: 'tcc:distilbert.yaml',
+  architectures: {
+    DistilBertModel: () => ({ heads: null }),
+    DistilBertForMaskedLM: () => ({}),
+    DistilBertForSequenceClassification: (n) => ({ heads: { masked_lm: null, classifier: { ...classifier('distilbert_sequence_classifier', 'last_hidden_state', n), scope: undefined } } }),
+    DistilBertForTokenClassification: (n) => ({ heads: { masked_lm: null, classifier: { ...classifier('distilbert_token_classifier', 'last_hidden_state', n), scope: undefined } } }),
+    DistilBertForQuestionAnswering: () => ({ heads: { masked_lm: null, qa: { ...qa, op: 'distilbert_qa_head', scope: undefined } } }),
+  },
+  keys: {
+    ...same(['vocab_size', 'max_position_embeddings', 'initializer_range', 'qa_dropout', 'seq_classif_dropout']),
+    dim: 'hidden_size', n_layers: 'num_hidden_layers', n_heads: 'num_attention_heads', hidden_dim: 'intermediate_size',
+    dropout: 'hidden_dropout_prob', attention_dropout: 'attention_probs_dropout_prob', activation: 'hidden_act',
+  },
+  defaults: { qa_dropout: 0.1, seq_classif_dropout: 0.2 },
+  // The padding row and sinusoidal_pos_embds only choose how HuggingFace initializes tables a checkpoint holds.
+  ignored: ['pad_token_id', 'sinusoidal_pos_embds'],
+  required: { tie_weights_: true },
+};
+
+const ALBERT: Family = {
+  spec: 'tcc:albert.yaml',
+  architectures: {
+    AlbertModel: () => ({ heads: null }),
+    AlbertForPreTraining: () => ({}),
+    AlbertForMaskedLM: () => ({ model: noPooler, heads: { nsp: null } }),
+    AlbertForSequenceClassification: (n) => ({ heads: { mlm: null, nsp: null, classifier: { op: 'albert_classifier', in: 'pooler_output', num_labels: n, outputs: { logits: 'logits' } } } }),
+    AlbertForTokenClassification: (n) => ({ model: noPooler, heads: { mlm: null, nsp: null, classifier: { op: 'albert_classifier', in: 'last_hidden_state', num_labels: n, outputs: { logits: 'logits' } } } }),
+    AlbertForQuestionAnswering: () => ({ model: noPooler, heads: { mlm: null, nsp: null, qa } }),
+  },
+  keys: { ...same(CARRIED), ...same(['embedding_size', 'classifier_dropout_prob', 'hidden_act']) },
+  // One group of one layer, shared by the whole stack: ALBERT as published.
+  required: { num_hidden_groups: 1, inner_group_num: 1 },
+};
+
+/** ElectraModel projects its embeddings only where embedding_size differs from hidden_size (defaults 128 and 256). */
+const electraBody = (config: (key: string) => unknown) =>
+  (config('embedding_size') ?? 128) === (config('hidden_size') ?? 256) ? { model: { body: { projected: { op: 'electra_no_projection', in: 'embedded' } } } } : {};
+
+const ELECTRA: Family = {
+  spec: 'tcc:electra.yaml',
+  architectures: {
+    ElectraModel: (_n, c) => ({ ...electraBody(c), heads: null }),
+    ElectraForPreTraining: (_n, c) => electraBody(c),
+    ElectraForMaskedLM: (_n, c) => ({ ...electraBody(c), extends: 'tcc:electra-generator.yaml' }),
+    ElectraForSequenceClassification: (n, c) => ({ ...electraBody(c), heads: { discriminator: null, classifier: classifier('electra_classification_head', 'last_hidden_state', n) } }),
+    ElectraForTokenClassification: (n, c) => ({ ...electraBody(c), heads: { discriminator: null, classifier: classifier('token_classifier', 'last_hidden_state', n) } }),
+    ElectraForQuestionAnswering: (_n, c) => ({ ...electraBody(c), heads: { discriminator: null, qa } }),
+  },
+  keys: { ...same(CARRIED), ...same(['embedding_size', 'hidden_act']) },
+  // The pooling settings of ElectraForMultipleChoice, which tcc does not import.
+  ignored: ['summary_type', 'summary_use_proj', 'summary_activation', 'summary_last_dropout'],
+};
+
 /** The families tcc imports, by config.json's model_type. */
-const FAMILIES: Readonly<Record<string, Family>> = { bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta') };
+const FAMILIES: Readonly<Record<string, Family>> = {
+  bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta'), distilbert: DISTILBERT, albert: ALBERT, electra: ELECTRA,
+};
 
 /** A config.json without model_type (written by old transformers): the family its architecture names. */
 function familyOfArchitecture(arch: string | undefined): string {
+  if (arch?.startsWith('DistilBert')) return 'distilbert';
+  if (arch?.startsWith('Albert')) return 'albert';
+  if (arch?.startsWith('Electra')) return 'electra';
   if (arch?.startsWith('XLMRoberta')) return 'xlm-roberta';
   if (arch?.startsWith('Roberta')) return 'roberta';
   return 'bert';
@@ -145,33 +215,39 @@ export function importHfConfig(dir: string): ImportedSpec {
   const numLabels = typeof value('num_labels') === 'number' ? (value('num_labels') as number) : id2label && typeof id2label === 'object' ? Object.keys(id2label).length : 2;
   const heads = family && own(family.architectures, arch) ? family.architectures[arch]! : undefined;
   if (family && !heads) bag.error(entry('architectures')?.loc, `architecture '${arch}' is not supported for model_type '${String(modelType)}'; supported: ${Object.keys(family.architectures).join(', ')}`);
-  const overrides = heads?.(numLabels) ?? {};
-  const checked = new Set<string>([...CARRIED, 'hidden_act', 'position_embedding_type', 'id2label', 'num_labels']);
+  const overrides = heads?.(numLabels, value) ?? {};
+  // config.json's key for each spec key, and back.
+  const keys: Readonly<Record<string, string>> = family?.keys ?? { ...same(CARRIED), hidden_act: 'hidden_act' };
+  const hfKey = (specKey: string) => Object.keys(keys).find((k) => keys[k] === specKey) ?? specKey;
+  const required = { ...REQUIRED, ...family?.required };
+  const checked = new Set<string>([...Object.keys(keys), 'position_embedding_type', 'id2label', 'num_labels', ...(family?.ignored ?? [])]);
   for (const [key, { value: node }] of root.entries) {
     if (checked.has(key) || IGNORED.has(key)) continue;
-    if (Object.hasOwn(REQUIRED, key)) {
+    if (Object.hasOwn(required, key)) {
       const v = toPlain(node);
-      if (JSON.stringify(v) !== JSON.stringify(REQUIRED[key])) bag.error(node.loc, `${key} ${JSON.stringify(v)} is not supported (tcc builds ${JSON.stringify(REQUIRED[key])})`);
+      if (JSON.stringify(v) !== JSON.stringify(required[key])) bag.error(node.loc, `${key} ${JSON.stringify(v)} is not supported (tcc builds ${JSON.stringify(required[key])})`);
       continue;
     }
     bag.error(root.entries.get(key)!.keyLoc, `config field '${key}' is not supported for model_type '${String(modelType)}'`);
   }
   const position = value('position_embedding_type');
   if (position !== undefined && position !== 'absolute') bag.error(entry('position_embedding_type')!.loc, `position_embedding_type '${String(position)}' is not supported (only 'absolute')`);
-  const act = value('hidden_act');
-  if (act !== undefined && !(typeof act === 'string' && own(ACTIVATIONS, act))) bag.error(entry('hidden_act')!.loc, `hidden_act '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
+  const actKey = hfKey('hidden_act');
+  const act = value(actKey);
+  if (act !== undefined && !(typeof act === 'string' && own(ACTIVATIONS, act))) bag.error(entry(actKey)!.loc, `${actKey} '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);
   // Sizes are checked here, at config.json's lines (the schema would point into the spec written from it).
   // A BERT of HuggingFace's has a token type table, so at least one row (a spec of tcc's may leave it out with 0).
   const sizes: [string, readonly [number, number]][] = [...Object.entries({ ...CONFIG_LIMITS, type_vocab_size: [1, CONFIG_LIMITS.type_vocab_size[1]] as const }), ['num_labels', MAX_LABELS]];
-  for (const [key, [min, max]] of sizes) {
+  for (const [specKey, [min, max]] of sizes) {
+    const key = hfKey(specKey);
     const v = value(key);
     if (v !== undefined && !(Number.isInteger(v) && (v as number) >= min && (v as number) <= max)) bag.error(entry(key)!.loc, `${key} must be an integer from ${min} to ${max.toLocaleString('en-US')}, got ${JSON.stringify(v)}`);
   }
   if (id2label !== undefined && (typeof id2label !== 'object' || id2label === null || Object.keys(id2label).length > MAX_LABELS[1])) bag.error(entry('id2label')!.loc, `id2label must be an object of at most ${MAX_LABELS[1].toLocaleString('en-US')} labels`);
   if (bag.size) throw new CompileError(bag.items, sources);
 
-  const config: Record<string, unknown> = {};
-  for (const key of CARRIED) if (value(key) !== undefined) config[key] = value(key);
+  const config: Record<string, unknown> = { ...family?.defaults };
+  for (const [key, specKey] of Object.entries(keys)) if (specKey !== 'hidden_act' && value(key) !== undefined) config[specKey] = value(key);
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
   const spec = { name: modelName(dir), extends: family?.spec ?? BERT.spec, config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;

@@ -43,6 +43,33 @@ const bert = (arch: string): Case => ({
   pad: 0,
 });
 
+const distilbert = (arch: string): Case => ({
+  name: arch,
+  config: {
+    architectures: [arch], model_type: 'distilbert', activation: 'gelu', dim: 24, n_layers: 2, n_heads: 3, hidden_dim: 37, vocab_size: 53, max_position_embeddings: 10,
+    dropout: 0.1, attention_dropout: 0.1, qa_dropout: 0.1, seq_classif_dropout: 0.2, sinusoidal_pos_embds: false, tie_weights_: true, pad_token_id: 0, initializer_range: 0.02, num_labels: 3,
+  },
+  types: false,
+  pad: 0,
+});
+
+const albert = (arch: string): Case => ({
+  name: arch,
+  config: {
+    ...SIZES, hidden_act: 'gelu_new', architectures: [arch], model_type: 'albert', embedding_size: 10, max_position_embeddings: 10, type_vocab_size: 2, layer_norm_eps: 1e-12,
+    num_hidden_groups: 1, inner_group_num: 1, classifier_dropout_prob: 0.1, pad_token_id: 0, bos_token_id: 2, eos_token_id: 3, num_labels: 3, position_embedding_type: 'absolute',
+  },
+  types: true,
+  pad: 0,
+});
+
+const electra = (arch: string, embedding = 10): Case => ({
+  name: `${arch}${embedding === SIZES.hidden_size ? ' (no projection)' : ''}`,
+  config: { ...SIZES, architectures: [arch], model_type: 'electra', embedding_size: embedding, max_position_embeddings: 10, type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0, num_labels: 3, summary_type: 'first', classifier_dropout: null },
+  types: true,
+  pad: 0,
+});
+
 const CASES: readonly Case[] = [
   roberta('RobertaForMaskedLM'),
   roberta('RobertaModel'),
@@ -52,10 +79,28 @@ const CASES: readonly Case[] = [
   roberta('XLMRobertaForSequenceClassification', 'xlm-roberta'),
   bert('BertForPreTraining'),
   bert('BertForQuestionAnswering'),
+  distilbert('DistilBertForMaskedLM'),
+  distilbert('DistilBertModel'),
+  distilbert('DistilBertForSequenceClassification'),
+  distilbert('DistilBertForTokenClassification'),
+  distilbert('DistilBertForQuestionAnswering'),
+  albert('AlbertForPreTraining'),
+  albert('AlbertModel'),
+  albert('AlbertForMaskedLM'),
+  albert('AlbertForSequenceClassification'),
+  albert('AlbertForTokenClassification'),
+  albert('AlbertForQuestionAnswering'),
+  electra('ElectraForPreTraining'),
+  electra('ElectraForPreTraining', SIZES.hidden_size),
+  electra('ElectraForMaskedLM'),
+  electra('ElectraModel'),
+  electra('ElectraForSequenceClassification'),
+  electra('ElectraForTokenClassification'),
+  electra('ElectraForQuestionAnswering'),
 ];
 
 /** Backends each case runs on: every architecture on JavaScript, two of each family on the compiled backends. */
-const BACKENDS: Readonly<Record<string, readonly string[]>> = { js: CASES.map((c) => c.name), native: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'BertForPreTraining'], webgpu: ['RobertaForMaskedLM', 'RobertaForSequenceClassification'] };
+const BACKENDS: Readonly<Record<string, readonly string[]>> = { js: CASES.map((c) => c.name), native: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'BertForPreTraining', 'DistilBertForMaskedLM', 'AlbertForPreTraining', 'ElectraForPreTraining'], webgpu: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'DistilBertForSequenceClassification', 'AlbertForPreTraining', 'ElectraForMaskedLM'] };
 
 const [batch, seq] = [3, 7];
 
@@ -63,7 +108,7 @@ const [batch, seq] = [3, 7];
 function inputs(c: Case): Record<string, number[][]> {
   const next = rng(11);
   const lengths = [7, 4, 2];
-  const ids = lengths.map((n) => Array.from({ length: seq }, (_, s) => (s === 0 ? (c.pad === 1 ? 0 : 2) : s < n ? 3 + Math.floor(next() * 50) : c.pad)));
+  const ids = lengths.map((n) => Array.from({ length: seq }, (_, s) => (s === 0 ? 2 : s < n ? 3 + Math.floor(next() * 50) : c.pad)));
   const mask = lengths.map((n) => Array.from({ length: seq }, (_, s) => (s < n ? 1 : 0)));
   const out: Record<string, number[][]> = { input_ids: ids, attention_mask: mask };
   if (c.types) out.token_type_ids = lengths.map((n) => Array.from({ length: seq }, (_, s) => (s >= n / 2 && s < n ? 1 : 0)));

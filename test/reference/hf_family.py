@@ -1,5 +1,6 @@
 """Reference forward passes of the BERT family in plain PyTorch, written from
-HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py)
+HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py,
+modeling_distilbert.py, modeling_albert.py, modeling_electra.py)
 and independent of tcc: nothing here comes from a tcc spec or export.
 
     python3 hf_family.py MODEL_DIR INPUTS.json OUT.json
@@ -115,7 +116,90 @@ FAMILIES = {
     'bert': {'prefix': 'bert', 'positions': 'absolute'},
     'roberta': {'prefix': 'roberta', 'positions': 'padded'},
     'xlm-roberta': {'prefix': 'roberta', 'positions': 'padded'},
+    'distilbert': {'prefix': 'distilbert', 'positions': 'absolute'},
+    'albert': {'prefix': 'albert', 'positions': 'absolute'},
+    'electra': {'prefix': 'electra', 'positions': 'absolute'},
 }
+
+
+def albert_forward(w, cfg, arch, input_ids, types, additive):
+    """modeling_albert.py: AlbertEmbeddings in embedding_size, embedding_hidden_mapping_in, one shared AlbertLayer, the heads."""
+    eps = cfg['layer_norm_eps']
+    act = ACTIVATIONS[cfg.get('hidden_act', 'gelu_new')]
+    e = 'albert.embeddings'
+    if types is None:
+        types = torch.zeros_like(input_ids)
+    x = w(e + '.word_embeddings.weight')[input_ids] + w(e + '.token_type_embeddings.weight')[types]
+    x = layer_norm(w, e + '.LayerNorm', x + w(e + '.position_embeddings.weight')[torch.arange(input_ids.shape[1])], eps)
+    x = linear(w, 'albert.encoder.embedding_hidden_mapping_in', x)
+    b, s, h = x.shape
+    heads = cfg['num_attention_heads']
+    d = h // heads
+    p = 'albert.encoder.albert_layer_groups.0.albert_layers.0'
+    for _ in range(cfg['num_hidden_layers']):
+        def split(t):
+            return t.view(b, s, heads, d).permute(0, 2, 1, 3)
+
+        q, k, v = (split(linear(w, f'{p}.attention.{n}', x)) for n in ('query', 'key', 'value'))
+        context = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + additive, dim=-1) @ v).transpose(2, 1).flatten(2)
+        attended = layer_norm(w, p + '.attention.LayerNorm', x + linear(w, p + '.attention.dense', context), eps)
+        x = layer_norm(w, p + '.full_layer_layer_norm', linear(w, p + '.ffn_output', act(linear(w, p + '.ffn', attended))) + attended, eps)
+    out = {'last_hidden_state': x}
+    pooled = None
+    if arch in ('AlbertModel', 'AlbertForPreTraining', 'AlbertForSequenceClassification'):
+        pooled = torch.tanh(linear(w, 'albert.pooler', x[:, 0]))
+        out['pooler_output'] = pooled
+    if arch in ('AlbertForPreTraining', 'AlbertForMaskedLM'):
+        h = layer_norm(w, 'predictions.LayerNorm', act(linear(w, 'predictions.dense', x)), eps)
+        out['prediction_logits'] = h @ w('albert.embeddings.word_embeddings.weight').T + w('predictions.bias')
+    if arch == 'AlbertForPreTraining':
+        out['seq_relationship_logits'] = linear(w, 'sop_classifier.classifier', pooled)
+    if arch == 'AlbertForSequenceClassification':
+        out['logits'] = linear(w, 'classifier', pooled)
+    if arch == 'AlbertForTokenClassification':
+        out['logits'] = linear(w, 'classifier', x)
+    if arch == 'AlbertForQuestionAnswering':
+        logits = linear(w, 'qa_outputs', x)
+        out['start_logits'], out['end_logits'] = logits[..., 0], logits[..., 1]
+    return out
+
+
+def distilbert_forward(w, cfg, arch, input_ids, mask):
+    """modeling_distilbert.py: Embeddings, TransformerBlock (MultiHeadSelfAttention, FFN), and the heads."""
+    eps = 1e-12
+    act = ACTIVATIONS[cfg.get('activation', 'gelu')]
+    seq = input_ids.shape[1]
+    x = w('distilbert.embeddings.word_embeddings.weight')[input_ids] + w('distilbert.embeddings.position_embeddings.weight')[torch.arange(seq)]
+    x = layer_norm(w, 'distilbert.embeddings.LayerNorm', x, eps)
+    b, s, dim = x.shape
+    heads = cfg['n_heads']
+    d = dim // heads
+    for i in range(cfg['n_layers']):
+        p = f'distilbert.transformer.layer.{i}'
+
+        def shape(t):
+            return t.view(b, s, heads, d).transpose(1, 2)
+
+        q = shape(linear(w, p + '.attention.q_lin', x)) / math.sqrt(d)
+        k = shape(linear(w, p + '.attention.k_lin', x))
+        v = shape(linear(w, p + '.attention.v_lin', x))
+        scores = (q @ k.transpose(2, 3)).masked_fill((mask == 0).view(b, 1, 1, s), torch.finfo(torch.float64).min)
+        context = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, s, dim)
+        sa = layer_norm(w, p + '.sa_layer_norm', linear(w, p + '.attention.out_lin', context) + x, eps)
+        ffn = linear(w, p + '.ffn.lin2', act(linear(w, p + '.ffn.lin1', sa)))
+        x = layer_norm(w, p + '.output_layer_norm', ffn + sa, eps)
+    out = {'last_hidden_state': x}
+    if arch.endswith('ForMaskedLM'):
+        h = layer_norm(w, 'vocab_layer_norm', act(linear(w, 'vocab_transform', x)), eps)
+        out['prediction_logits'] = h @ w('distilbert.embeddings.word_embeddings.weight').T + w('vocab_projector.bias')
+    if arch.endswith('ForSequenceClassification'):
+        out['logits'] = linear(w, 'classifier', torch.relu(linear(w, 'pre_classifier', x[:, 0])))
+    if arch.endswith('ForTokenClassification'):
+        out['logits'] = linear(w, 'classifier', x)
+    if arch.endswith('ForQuestionAnswering'):
+        logits = linear(w, 'qa_outputs', x)
+        out['start_logits'], out['end_logits'] = logits[..., 0], logits[..., 1]
+    return out
 
 
 def forward(model_dir, inputs):
@@ -127,9 +211,16 @@ def forward(model_dir, inputs):
     input_ids = torch.tensor(inputs['input_ids'], dtype=torch.long)
     mask = torch.tensor(inputs['attention_mask'], dtype=torch.float64)
     types = torch.tensor(inputs['token_type_ids'], dtype=torch.long) if 'token_type_ids' in inputs else None
+    if cfg.get('model_type') == 'distilbert':
+        return distilbert_forward(w, cfg, arch, input_ids, mask)
     # get_extended_attention_mask: (1 - mask) * the dtype's minimum, broadcast over heads and queries.
     additive = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
+    if cfg.get('model_type') == 'albert':
+        return albert_forward(w, cfg, arch, input_ids, types, additive)
     x = embeddings(w, cfg, family, input_ids, types)
+    if w.has('electra.embeddings_project.weight'):
+        # ElectraModel: embeddings_project where embedding_size differs from hidden_size.
+        x = linear(w, 'electra.embeddings_project', x)
     for i in range(cfg['num_hidden_layers']):
         x = encoder_layer(w, cfg, f"{family['prefix']}.encoder.layer.{i}", x, additive)
     out = {'last_hidden_state': x}
@@ -139,7 +230,14 @@ def forward(model_dir, inputs):
         pooled = torch.tanh(linear(w, prefix + '.pooler.dense', x[:, 0]))
         out['pooler_output'] = pooled
     act = ACTIVATIONS[cfg.get('hidden_act', 'gelu')]
-    if arch.endswith('ForMaskedLM') or arch == 'BertForPreTraining':
+    if arch == 'ElectraForPreTraining':
+        # ElectraDiscriminatorPredictions: dense, hidden_act, dense_prediction, squeezed to a logit per token.
+        out['discriminator_logits'] = linear(w, 'discriminator_predictions.dense_prediction', act(linear(w, 'discriminator_predictions.dense', x)))[..., 0]
+    elif arch == 'ElectraForMaskedLM':
+        # ElectraGeneratorPredictions: dense to embedding_size, gelu, LayerNorm; generator_lm_head tied to the word embeddings.
+        h = layer_norm(w, 'generator_predictions.LayerNorm', torch.nn.functional.gelu(linear(w, 'generator_predictions.dense', x)), cfg['layer_norm_eps'])
+        out['prediction_logits'] = h @ w('electra.embeddings.word_embeddings.weight').T + w('generator_lm_head.bias')
+    elif arch.endswith('ForMaskedLM') or arch == 'BertForPreTraining':
         if prefix == 'roberta':
             # RobertaLMHead: dense, gelu (always the exact one), layer_norm, decoder tied to the word embeddings, bias.
             h = layer_norm(w, 'lm_head.layer_norm', torch.nn.functional.gelu(linear(w, 'lm_head.dense', x)), cfg['layer_norm_eps'])
@@ -150,7 +248,10 @@ def forward(model_dir, inputs):
     if arch == 'BertForPreTraining' or arch == 'BertForNextSentencePrediction':
         out['seq_relationship_logits'] = linear(w, 'cls.seq_relationship', pooled)
     if arch.endswith('ForSequenceClassification'):
-        if prefix == 'roberta':
+        if prefix == 'electra':
+            # ElectraClassificationHead: the first token, dense, gelu, out_proj.
+            out['logits'] = linear(w, 'classifier.out_proj', torch.nn.functional.gelu(linear(w, 'classifier.dense', x[:, 0])))
+        elif prefix == 'roberta':
             # RobertaClassificationHead: the <s> token, dense, tanh, out_proj (dropouts are identities here).
             out['logits'] = linear(w, 'classifier.out_proj', torch.tanh(linear(w, 'classifier.dense', x[:, 0])))
         else:
