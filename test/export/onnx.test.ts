@@ -24,17 +24,19 @@ async function runOrt(graph: Graph, params: Record<string, HostTensor>, inputs: 
 }
 
 describe('ONNX export', () => {
-  it('runs BERT in onnxruntime with the interpreter\'s outputs (1e-4)', async () => {
-    const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/bert.yaml\nconfig: {vocab_size: 60, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 48, max_position_embeddings: 16}\n` })['m.yaml']!;
-    const { graph } = compileFile(spec, { batch: 2, seq: 6 });
+  it.each(['bert', 'roberta', 'distilbert', 'albert', 'electra', 'electra-generator'])('runs %s in onnxruntime with the interpreter\'s outputs (1e-4)', async (family) => {
+    const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/${family}.yaml\nconfig: {vocab_size: 60, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 48, max_position_embeddings: 16${/albert|electra/.test(family) ? ', embedding_size: 12' : ''}}\n` })['m.yaml']!;
+    const { graph, spec: parsed } = compileFile(spec, { batch: 2, seq: 6 });
     const next = rng(8);
     const params = Object.fromEntries(graph.nodes.filter((n) => n.op === 'param').map((n) => [sourceName(n)!, randomTensor(next, 'f32', n.type.shape, -0.3, 0.3)]));
     for (const t of Object.values(params)) t.data.set(Float32Array.from(t.data));
-    const inputs = {
-      input_ids: hostTensor('i32', [2, 6], [1, 9, 22, 31, 47, 2, 1, 5, 2, 0, 0, 0]),
-      token_type_ids: hostTensor('i32', [2, 6], [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]),
+    // Padding (id 0, and RoBERTa's 1) in the second row; two token types where the model has them.
+    const all = {
+      input_ids: hostTensor('i32', [2, 6], [1, 9, 22, 31, 47, 2, 3, 5, 2, 0, 1, 1]),
+      token_type_ids: hostTensor('i32', [2, 6], [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0].map((t) => (parsed.config['type_vocab_size']?.value === 1 ? 0 : t))),
       attention_mask: hostTensor('i32', [2, 6], [1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]),
     };
+    const inputs = Object.fromEntries(parsed.inputs.map((i) => [i.name, all[i.name as keyof typeof all]]));
     const got = await runOrt(graph, params, inputs);
     const want = interpret(graph, inputs, params);
     for (const [name, t] of Object.entries(want)) {

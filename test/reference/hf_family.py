@@ -3,7 +3,7 @@ HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py,
 modeling_distilbert.py, modeling_albert.py, modeling_electra.py)
 and independent of tcc: nothing here comes from a tcc spec or export.
 
-    python3 hf_family.py MODEL_DIR INPUTS.json OUT.json
+    python3 hf_family.py MODEL_DIR INPUTS.json OUT.json [MODEL_DIR INPUTS.json OUT.json ...]
 
 MODEL_DIR holds config.json (HuggingFace's fields, model_type and
 architectures) and model.safetensors (HuggingFace's parameter names).
@@ -265,13 +265,15 @@ def forward(model_dir, inputs):
 
 
 def main():
-    model_dir, inputs_file, out_file = sys.argv[1:4]
-    with open(inputs_file) as f:
-        inputs = json.load(f)
-    with torch.no_grad():
-        out = forward(model_dir, inputs)
-    with open(out_file, 'w') as f:
-        json.dump({name: t.tolist() for name, t in out.items()}, f)
+    args = sys.argv[1:]
+    for k in range(0, len(args), 3):
+        model_dir, inputs_file, out_file = args[k:k + 3]
+        with open(inputs_file) as f:
+            inputs = json.load(f)
+        with torch.no_grad():
+            out = forward(model_dir, inputs)
+        with open(out_file, 'w') as f:
+            json.dump({name: t.tolist() for name, t in out.items()}, f)
 
 
 if __name__ == '__main__':
