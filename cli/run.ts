@@ -8,23 +8,22 @@
 import { performance } from 'node:perf_hooks';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
+import { writeSafetensors } from '../runtime/safetensors.js';
 import { isHfDirectory } from '../runtime/hf-config.js';
 import type { Tensor } from '../runtime/session.js';
 import type { Program } from '../runtime/program.js';
-import { WordPieceTokenizer, type TextTokenizer } from '../train/tokenizer.js';
+import type { TextTokenizer } from '../train/tokenizer.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
-import { matchWeights } from '../runtime/weights.js';
 import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
 import { parse, seedFlag } from './args.js';
 import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { UsageError, type Io } from './errors.js';
-import { outputFile, readInputFile, readTextFile, writeAtomic } from './files.js';
+import { outputFile, readTextFile, writeAtomic } from './files.js';
 import { localModel, localModelFlag, localVocabFlag } from './hub.js';
-import { initWithProgress } from './progress.js';
 import { fitInputs, readInputsFile, type RunInputs } from './run-inputs.js';
-import { loadTokenizer, tokenizerSource } from './tokenizer.js';
+import { loadTokenizer } from './tokenizer.js';
+import { checkTokenizerSize, setWeights } from './model-session.js';
 
 
 export const runUsage = `usage: tcc run --model MODEL (--inputs FILE | --text "..." [--text-pair "..."]) [--out FILE] [--weights FILE] [--backend NAME] [--threads N] [--seed N]
@@ -50,7 +49,7 @@ ${BACKEND_HELP}
   --seed N           initialization seed (default 0)`;
 
 /** The model's weights file: --weights (a file or a directory's model.safetensors), else a HuggingFace or program directory's own. */
-function weightsFile(flag: string | undefined, model: string, programDir: boolean): string | undefined {
+export function weightsFile(flag: string | undefined, model: string, programDir: boolean): string | undefined {
   if (flag !== undefined) return isHfDirectory(flag) ? join(flag, 'model.safetensors') : flag;
   if (programDir) return existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined;
   if (!isHfDirectory(model)) return undefined;
@@ -185,25 +184,9 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     session = await sessionFor(compileFile(model, { batch: inputs.batch, seq: inputs.seq, verify: debug }).graph, backend, io, debug);
   }
   const { program } = session;
-  // A vocabulary of another size gives other ids than the model learned: refused, not guessed at. A tokenizer.json may
-  // have fewer tokens than the model has rows (nomic-embed pads 30,522 to 30,528), never more.
-  const vocabSize = program.inputs.find((i) => i.name === 'input_ids')?.bound;
-  const json = !(tokenizer instanceof WordPieceTokenizer);
-  if (tokenizer && vocabSize !== undefined && (json ? tokenizer.vocab.length > vocabSize : tokenizer.vocab.length !== vocabSize)) {
-    throw new UsageError(`${tokenizerSource(tokenizer) ?? 'the vocabulary'} has ${tokenizer.vocab.length.toLocaleString('en-US')} tokens, but the model's vocab_size is ${vocabSize.toLocaleString('en-US')}: give the model's own ${json ? 'tokenizer.json (--tokenizer)' : 'vocab.txt (--vocab)'}`);
-  }
+  checkTokenizerSize(tokenizer, program);
   const programReady = performance.now();
-  let weightsNote: string;
-  if (weights) {
-    const file = readSafetensors(readInputFile(weights), weights);
-    const matched = matchWeights(program.params, file.tensors, weights);
-    if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
-    session.setParams(matched.values);
-    weightsNote = `weights ${weights}${matched.unused.length ? ` (${matched.unused.length} tensors unused, e.g. '${matched.unused[0]}')` : ''}`;
-  } else {
-    session.setParams(initWithProgress(io, program.params, seed));
-    weightsNote = `random weights (seed ${seed})`;
-  }
+  const weightsNote = setWeights(session, weights, seed, io);
   const start = performance.now();
   const ran = await session.run(inputs.tensors).catch((e: unknown): never => {
     // An id out of the model's range: the file (or the text) it came from.

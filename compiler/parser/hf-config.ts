@@ -5,6 +5,7 @@
 // unsupported setting is reported at its line and column.
 
 import { readSpecText } from './files.js';
+import { existsSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { CompileError, DiagnosticBag } from './diagnostics.js';
@@ -170,6 +171,86 @@ const REQUIRED: Readonly<Record<string, unknown>> = {
   norm_placement: 'post',
 };
 
+/** sentence-transformers' module types, as modules.json names them. */
+const MODULES = { transformer: 'sentence_transformers.models.Transformer', pooling: 'sentence_transformers.models.Pooling', normalize: 'sentence_transformers.models.Normalize' };
+const POOLING_MODES: Readonly<Record<string, string>> = { pooling_mode_cls_token: 'cls_pooling', pooling_mode_mean_tokens: 'mean_pooling', pooling_mode_max_tokens: 'max_pooling' };
+/** Pooling settings tcc does not build: each must be false (or absent). */
+const POOLING_REFUSED = ['pooling_mode_mean_sqrt_len_tokens', 'pooling_mode_weightedmean_tokens', 'pooling_mode_lasttoken'];
+
+/** A located JSON file of a model directory, or undefined where the directory has none. */
+function readLocated(file: string, bag: DiagnosticBag, sources: Map<string, string>): LNode | undefined {
+  if (!existsSync(file)) return undefined;
+  const text = readSpecText(file);
+  sources.set(file, text);
+  return parseJson(text, file, bag);
+}
+
+/**
+ * A sentence-transformers directory (modules.json: Transformer, Pooling,
+ * Normalize) as model steps: the pooling of its 1_Pooling/config.json over
+ * the last hidden state and the attention mask, then L2 normalization where
+ * the modules have it, as the output `sentence_embedding`. Anything else in
+ * the files is refused at its line.
+ */
+function sentenceEmbedding(dir: string, hidden: unknown, bag: DiagnosticBag, sources: Map<string, string>): object | undefined {
+  const modulesFile = join(dir, 'modules.json');
+  const modules = readLocated(modulesFile, bag, sources);
+  if (!modules) return undefined;
+  if (modules.kind !== 'seq') {
+    bag.error(modules.loc, 'modules.json must be a list of modules');
+    return undefined;
+  }
+  let pooling: string | undefined;
+  let normalize = false;
+  for (const item of modules.items) {
+    const fields = item.kind === 'map' ? item : undefined;
+    const type = fields?.entries.get('type')?.value;
+    const path = fields?.entries.get('path')?.value;
+    const typeName = type && toPlain(type);
+    if (typeName === MODULES.transformer) continue;
+    if (typeName === MODULES.normalize) {
+      normalize = true;
+      continue;
+    }
+    if (typeName !== MODULES.pooling || !path || typeof toPlain(path) !== 'string') {
+      bag.error((type ?? item).loc, `module ${JSON.stringify(typeName ?? null)} is not supported; tcc builds ${Object.values(MODULES).join(', ')}`);
+      continue;
+    }
+    const configFile = join(dir, String(toPlain(path)), 'config.json');
+    const config = readLocated(configFile, bag, sources);
+    if (!config || config.kind !== 'map') {
+      bag.error((config ?? path).loc, `the Pooling module needs ${configFile} (a JSON object)`);
+      continue;
+    }
+    const modes: string[] = [];
+    for (const [key, { keyLoc, value }] of config.entries) {
+      const v = toPlain(value);
+      if (own(POOLING_MODES, key)) {
+        if (v === true) modes.push(POOLING_MODES[key]!);
+      } else if (POOLING_REFUSED.includes(key)) {
+        if (v !== false) bag.error(value.loc, `${key} ${JSON.stringify(v)} is not supported; tcc pools by ${Object.keys(POOLING_MODES).join(', ')}`);
+      } else if (key === 'word_embedding_dimension') {
+        if (hidden !== undefined && v !== hidden) bag.error(value.loc, `word_embedding_dimension ${JSON.stringify(v)} is not the model's hidden size ${JSON.stringify(hidden)}`);
+      } else if (key === 'include_prompt') {
+        if (v !== true) bag.error(value.loc, "include_prompt false is not supported (the prompt's tokens are pooled)");
+      } else bag.error(keyLoc, `pooling setting '${key}' is not supported`);
+    }
+    if (modes.length !== 1) bag.error(config.loc, `exactly one pooling mode must be true, got ${modes.length ? modes.join(' and ') : 'none'}`);
+    pooling = modes[0];
+  }
+  if (!pooling) {
+    if (!bag.size) bag.error(modules.loc, 'modules.json has no Pooling module');
+    return undefined;
+  }
+  return {
+    body: {
+      sentence_pooled: { op: pooling, in: ['sequence', 'attention_mask'] },
+      sentence_embedding: { op: normalize ? 'l2_normalize' : 'no_normalization', in: 'sentence_pooled' },
+    },
+    outputs: { sentence_embedding: 'sentence_embedding' },
+  };
+}
+
 export interface ImportedSpec {
   /** The spec's YAML text. */
   readonly yaml: string;
@@ -219,6 +300,11 @@ export function importHfConfig(dir: string): ImportedSpec {
   // config.json's key for each spec key, and back.
   const keys: Readonly<Record<string, string>> = family?.keys ?? { ...same(CARRIED), hidden_act: 'hidden_act' };
   const hfKey = (specKey: string) => Object.keys(keys).find((k) => keys[k] === specKey) ?? specKey;
+  const embedding = sentenceEmbedding(dir, value(hfKey('hidden_size')), bag, sources);
+  if (embedding) {
+    const model = (overrides as { model?: { body?: object; outputs?: object } }).model ?? {};
+    Object.assign(overrides, { model: { ...model, body: { ...model.body, ...(embedding as { body: object }).body }, outputs: { ...model.outputs, ...(embedding as { outputs: object }).outputs } } });
+  }
   const required = { ...REQUIRED, ...family?.required };
   const checked = new Set<string>([...Object.keys(keys), 'position_embedding_type', 'id2label', 'num_labels', ...(family?.ignored ?? [])]);
   for (const [key, { value: node }] of root.entries) {

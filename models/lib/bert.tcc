@@ -125,6 +125,54 @@ block pooler(x) {
   return out
 }
 
+// ---- sentence embeddings (sentence-transformers' Pooling and Normalize) ----
+
+block mean_pooling(x, mask) {
+  description "the mean of the tokens the attention mask keeps: sum(x · mask) / max(sum(mask), 1e-9)"
+  let floats = cast(mask, to: f32)
+  let column = reshape(floats, shape: [batch, seq, 1])
+  let kept = mul(x, column)
+  let summed = sum(kept, axes: [1])
+  let count = sum(column, axes: [1])
+  let floor = fill(value: 1e-9)
+  let counted = maximum(count, floor)
+  let out = div(summed, counted)
+  return out
+}
+
+block cls_pooling(x, mask) {
+  description "the first token's vector"
+  let out = select(x, axis: 1, index: 0)
+  return out
+}
+
+block max_pooling(x, mask) {
+  description "the maximum over the tokens the attention mask keeps (the others count as -1e9)"
+  let floats = cast(mask, to: f32)
+  let column = reshape(floats, shape: [batch, seq, 1])
+  let kept = mul(x, column)
+  let dropped = affine(column, scale: 1000000000, shift: -1000000000)
+  let filled = add(kept, dropped)
+  let out = max(filled, axes: [1])
+  return out
+}
+
+block l2_normalize(x) {
+  description "x / max(‖x‖₂, 1e-12) over the last axis, as torch.nn.functional.normalize"
+  let squares = mul(x, x)
+  let summed = sum(squares, axes: [-1], keepdims: true)
+  let norm = sqrt(summed)
+  let floor = fill(value: 1e-12)
+  let bounded = maximum(norm, floor)
+  let out = div(x, bounded)
+  return out
+}
+
+block no_normalization(x) {
+  description "the pooled vector as it is"
+  return x
+}
+
 // ---- heads ----
 block mlm_head(x) {
   description "masked-LM head; the decoder is tied to the word embeddings and has its own bias"

@@ -264,6 +264,34 @@ def forward(model_dir, inputs):
     return out
 
 
+def sentence_embedding(model_dir, out, mask):
+    """sentence-transformers' Pooling (cls, mean or max over the tokens the mask keeps) and Normalize modules."""
+    import os
+    path = os.path.join(model_dir, 'modules.json')
+    if not os.path.exists(path):
+        return
+    with open(path) as f:
+        modules = json.load(f)
+    x = out['last_hidden_state']
+    m = mask.unsqueeze(-1).expand(x.size())
+    for module in modules:
+        kind = module['type'].rsplit('.', 1)[-1]
+        if kind == 'Pooling':
+            with open(os.path.join(model_dir, module['path'], 'config.json')) as f:
+                pooling = json.load(f)
+            if pooling.get('pooling_mode_cls_token'):
+                x = x[:, 0]
+            elif pooling.get('pooling_mode_max_tokens'):
+                x = x.clone()
+                x[m == 0] = -1e9
+                x = torch.max(x, 1)[0]
+            else:
+                x = torch.sum(x * m, 1) / torch.clamp(m.sum(1), min=1e-9)
+        elif kind == 'Normalize':
+            x = torch.nn.functional.normalize(x, p=2, dim=1)
+    out['sentence_embedding'] = x
+
+
 def main():
     args = sys.argv[1:]
     for k in range(0, len(args), 3):
@@ -272,6 +300,7 @@ def main():
             inputs = json.load(f)
         with torch.no_grad():
             out = forward(model_dir, inputs)
+            sentence_embedding(model_dir, out, torch.tensor(inputs['attention_mask'], dtype=torch.float64))
         with open(out_file, 'w') as f:
             json.dump({name: t.tolist() for name, t in out.items()}, f)
 

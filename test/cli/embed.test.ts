@@ -1,0 +1,135 @@
+// tcc embed on sentence-transformers directories against the PyTorch
+// reference (test/reference/hf_family.py: HuggingFace's modeling code and
+// sentence-transformers' Pooling and Normalize): a MiniLM-shaped BERT with
+// mean pooling and Normalize and a RoBERTa with max pooling, texts of
+// different lengths (one truncated) in batches with padding.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
+import { compileFile } from '../../compiler/compile.js';
+import { sourceName } from '../../compiler/ir/graph.js';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../runtime/safetensors.js';
+import { JsonTokenizer } from '../../train/hf-tokenizer/tokenizer.js';
+import { tcc } from '../helpers/cli.js';
+import { rng } from '../helpers/random.js';
+
+const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+const REFERENCE = join(process.cwd(), 'test', 'reference', 'hf_family.py');
+const WORDS = ['the', 'cat', 'dog', 'sat', 'on', 'mat', 'ran', 'fast', 'a', 'red', 'big', 'and', 'slow', '.', ','];
+const TEXTS = ['The cat sat on the mat.', 'A dog ran fast', 'the big red dog , the slow cat and the mat sat on a mat and ran', 'Cat.', 'a dog and a cat'];
+const MAX_LENGTH = 12;
+
+/** A WordPiece tokenizer.json (BERT's layout) over the test's words. */
+function wordPieceTokenizer(): object {
+  const vocab: Record<string, number> = {};
+  for (const t of ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS]) vocab[t] = Object.keys(vocab).length;
+  const special = (id: string, type: number) => ({ SpecialToken: { id, type_id: type } });
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
+    pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: {
+      type: 'TemplateProcessing',
+      single: [special('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]', 0)],
+      pair: [special('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]', 0), { Sequence: { id: 'B', type_id: 1 } }, special('[SEP]', 1)],
+      special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [vocab[t]], tokens: [t] }])),
+    },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  };
+}
+
+const SIZES = { hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 37, hidden_act: 'gelu', max_position_embeddings: 20, layer_norm_eps: 1e-12 };
+
+/** A sentence-transformers directory: the model, its tokenizer, modules.json and the pooling settings. */
+function stDirectory(config: Record<string, unknown>, tokenizer: object, pooling: string, normalize: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-st-'));
+  const vocab = Math.max(...Object.values((tokenizer as { model: { vocab: Record<string, number> } }).model.vocab)) + 1;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...SIZES, vocab_size: vocab, ...config }, null, 2));
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  const modules = [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }, { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' }];
+  if (normalize) modules.push({ idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' });
+  writeFileSync(join(dir, 'modules.json'), JSON.stringify(modules, null, 2));
+  mkdirSync(join(dir, '1_Pooling'));
+  const modes = ['cls_token', 'mean_tokens', 'max_tokens', 'mean_sqrt_len_tokens'];
+  writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: SIZES.hidden_size, ...Object.fromEntries(modes.map((m) => [`pooling_mode_${m}`, m === pooling])) }, null, 2));
+  writeFileSync(join(dir, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: MAX_LENGTH, do_lower_case: false }));
+  const { graph } = compileFile(dir, { batch: 1, seq: 4 });
+  const next = rng(3);
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const node of graph.nodes.filter((n) => n.op === 'param')) {
+    const size = node.type.shape.reduce((a, d) => a * d, 1);
+    tensors[sourceName(node)!] = { dtype: 'F32', shape: node.type.shape, data: Float32Array.from({ length: size }, () => (next() - 0.5) * 0.8) };
+  }
+  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors));
+  return dir;
+}
+
+/** The reference's embeddings of the texts, tokenized as tcc does (one batch padded to the longest). */
+function referenceEmbeddings(dir: string): number[][] {
+  const tokenizer = JsonTokenizer.fromJson(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+  const encodings = TEXTS.map((t) => tokenizer.encode(t, { maxLength: MAX_LENGTH }));
+  const seq = Math.max(...encodings.map((e) => e.input_ids.length));
+  const pad = tokenizer.id(tokenizer.specials.pad!)!;
+  const rows = (key: 'input_ids' | 'attention_mask', fill: number) => encodings.map((e) => [...e[key], ...new Array<number>(seq - e[key].length).fill(fill)]);
+  writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ input_ids: rows('input_ids', pad), attention_mask: rows('attention_mask', 0) }));
+  const run = spawnSync(python!, [REFERENCE, dir, join(dir, 'inputs.json'), join(dir, 'reference.json')], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`the reference failed:\n${run.stderr}`);
+  return (JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as { sentence_embedding: number[][] }).sentence_embedding;
+}
+
+const cosine = (a: readonly number[], b: readonly number[]) => {
+  let [ab, aa, bb] = [0, 0, 0];
+  a.forEach((x, i) => ((ab += x * b[i]!), (aa += x * x), (bb += b[i]! * b[i]!)));
+  return ab / Math.sqrt(aa * bb);
+};
+
+describe.skipIf(!python)('tcc embed', () => {
+  it.each([
+    ['a MiniLM-shaped BERT, mean pooling and Normalize', { architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true],
+    ['a RoBERTa, max pooling', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1, layer_norm_eps: 1e-5 }, bpeTokenizer(), 'max_tokens', false],
+    ['a RoBERTa, the first token', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1 }, bpeTokenizer(), 'cls_token', true],
+  ] as const)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (_name, config, tokenizer, pooling, normalize) => {
+    const dir = stDirectory(config, tokenizer, pooling, normalize);
+    const want = referenceEmbeddings(dir);
+    writeFileSync(join(dir, 'texts.txt'), TEXTS.join('\n') + '\n\n');
+    const out = join(dir, 'out.jsonl');
+    const result = await tcc('embed', dir, '--file', join(dir, 'texts.txt'), '-o', out, '--batch', '2', '--backend', 'js');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/5 texts → 24-dimensional embeddings on cpu \(JavaScript\), batches of 2 × 12 tokens/);
+    const got = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { text: string; embedding: number[] });
+    expect(got.map((g) => g.text)).toEqual(TEXTS);
+    got.forEach((g, i) => {
+      expect(cosine(g.embedding, want[i]!), TEXTS[i]).toBeGreaterThanOrEqual(0.99999);
+      expect(Math.max(...g.embedding.map((v, k) => Math.abs(v - want[i]![k]!))), TEXTS[i]).toBeLessThan(1e-4);
+    });
+    if (normalize) got.forEach((g) => expect(Math.hypot(...g.embedding)).toBeCloseTo(1, 5));
+    const file = join(dir, 'out.safetensors');
+    expect((await tcc('embed', dir, '--file', join(dir, 'texts.txt'), '-o', file, '--backend', 'js')).code).toBe(0);
+    const tensor = readSafetensors(readFileSync(file)).tensors.get('embeddings')!;
+    expect(tensor.shape).toEqual([5, 24]);
+    expect(Math.abs(tensor.data[24]! - got[1]!.embedding[0]!)).toBeLessThan(1e-5);
+  });
+
+  it('refuses modules and pooling settings it does not build, at their line', async () => {
+    const dir = stDirectory({ architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true);
+    const modules = JSON.parse(readFileSync(join(dir, 'modules.json'), 'utf8')) as object[];
+    writeFileSync(join(dir, 'modules.json'), JSON.stringify([...modules, { idx: 3, name: '3', path: '3_Dense', type: 'sentence_transformers.models.Dense' }], null, 2));
+    writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: 24, pooling_mode_mean_tokens: true, pooling_mode_mean_sqrt_len_tokens: true }, null, 2));
+    const result = await tcc('embed', dir, '--text', 'the cat');
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${join(dir, 'modules.json')}:24:13: error: module "sentence_transformers.models.Dense" is not supported`);
+    expect(result.stderr).toContain(`${join(dir, '1_Pooling', 'config.json')}:4:40: error: pooling_mode_mean_sqrt_len_tokens true is not supported`);
+    const plain = mkdtempSync(join(tmpdir(), 'tcc-st-'));
+    writeFileSync(join(plain, 'config.json'), JSON.stringify({ ...SIZES, vocab_size: 20, architectures: ['BertModel'], model_type: 'bert' }));
+    writeFileSync(join(plain, 'tokenizer.json'), JSON.stringify(wordPieceTokenizer()));
+    const none = await tcc('embed', plain, '--text', 'the cat', '--backend', 'js');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/has no output sentence_embedding: a sentence-transformers directory \(modules\.json with a Pooling module\) has one/);
+  });
+});
