@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
+import { bpeTokenizer, unigramTokenizer } from '../../bench/fuzz/kinds.js';
 import { compileFile } from '../../compiler/compile.js';
 import { sourceName } from '../../compiler/ir/graph.js';
 import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../runtime/safetensors.js';
@@ -49,7 +49,8 @@ const SIZES = { hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, i
 /** A sentence-transformers directory: the model, its tokenizer, modules.json and the pooling settings. */
 function stDirectory(config: Record<string, unknown>, tokenizer: object, pooling: string, normalize: boolean): string {
   const dir = mkdtempSync(join(tmpdir(), 'tcc-st-'));
-  const vocab = Math.max(...Object.values((tokenizer as { model: { vocab: Record<string, number> } }).model.vocab)) + 1;
+  const table = (tokenizer as { model: { vocab: Record<string, number> | [string, number][] } }).model.vocab;
+  const vocab = Array.isArray(table) ? table.length : Math.max(...Object.values(table)) + 1;
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...SIZES, vocab_size: vocab, ...config }, null, 2));
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
   const modules = [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' }, { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' }];
@@ -94,6 +95,9 @@ describe.skipIf(!python)('tcc embed', () => {
     ['a MiniLM-shaped BERT, mean pooling and Normalize', { architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true],
     ['a RoBERTa, max pooling', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1, layer_norm_eps: 1e-5 }, bpeTokenizer(), 'max_tokens', false],
     ['a RoBERTa, the first token', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1 }, bpeTokenizer(), 'cls_token', true],
+    ['a DistilBERT, mean pooling', { architectures: ['DistilBertModel'], model_type: 'distilbert', dim: 24, n_layers: 2, n_heads: 3, hidden_dim: 37, activation: 'gelu', hidden_size: undefined, num_hidden_layers: undefined, num_attention_heads: undefined, intermediate_size: undefined, hidden_act: undefined, layer_norm_eps: undefined }, wordPieceTokenizer(), 'mean_tokens', true],
+    ['an ALBERT, mean pooling', { architectures: ['AlbertModel'], model_type: 'albert', embedding_size: 10, type_vocab_size: 2, hidden_act: 'gelu_new' }, unigramTokenizer(), 'mean_tokens', true],
+    ['an ELECTRA, mean pooling', { architectures: ['ElectraModel'], model_type: 'electra', embedding_size: 10, type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', false],
   ] as const)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (_name, config, tokenizer, pooling, normalize) => {
     const dir = stDirectory(config, tokenizer, pooling, normalize);
     const want = referenceEmbeddings(dir);
