@@ -177,6 +177,23 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
     b.initializers.push({ name: even, dims: [dim], dataType: onnx.TensorProto.DataType.BOOL, rawData: Uint8Array.from({ length: dim }, (_, i) => (i % 2 === 0 ? 1 : 0)) });
     b.node('Where', [even, b.node('Sin', [angle], b.fresh('sin')), b.node('Cos', [angle], b.fresh('cos'))], out);
   },
+  // x·cos θ + x[partner]·(±sin θ) with [seq, head_dim] tables: θ = position · rate (rate 0 past dims, where the sign is 0 too).
+  rotary: (b, [x], out, { base, dims, inverse }, node) => {
+    const width = node.type.shape.at(-1)!;
+    const rank = node.type.shape.length;
+    const half = dims / 2;
+    const seq = b.node('Squeeze', [b.node('Shape', [x!], b.fresh('seq_dim'), { start: rank - 2, end: rank - 1 }), b.intTensor([1], [0])], b.fresh('seq'));
+    const positions = b.node('Cast', [b.node('Range', [b.intTensor([], [0]), seq, b.intTensor([], [1])], b.fresh('positions'))], b.fresh('positions_f'), { to: FLOAT });
+    const column = b.node('Unsqueeze', [positions, b.intTensor([1], [1])], b.fresh('column'));
+    const rate = (i: number) => (i < dims ? 1 / Math.pow(base, (2 * (i < half ? i : i - half)) / dims) : 0);
+    const sign = (i: number) => (i >= dims ? 0 : (i < half ? -1 : 1) * (inverse ? -1 : 1));
+    const angle = b.node('Mul', [column, b.floatTensor(b.fresh('rates'), [width], Array.from({ length: width }, (_, i) => rate(i)))], b.fresh('angle'));
+    const sin = b.node('Mul', [b.node('Sin', [angle], b.fresh('sin')), b.floatTensor(b.fresh('signs'), [width], Array.from({ length: width }, (_, i) => sign(i)))], b.fresh('signed_sin'));
+    const partners = b.intTensor([width], Array.from({ length: width }, (_, i) => (i < half ? i + half : i < dims ? i - half : i)));
+    const partner = b.node('Gather', [x!, partners], b.fresh('partner'), { axis: -1 });
+    const turned = b.node('Mul', [x!, b.node('Cos', [angle], b.fresh('cos'))], b.fresh('turned'));
+    b.node('Add', [turned, b.node('Mul', [partner, sin], b.fresh('shifted'))], out);
+  },
   neg: unaryOp('Neg'),
   exp: unaryOp('Exp'),
   log: unaryOp('Log'),

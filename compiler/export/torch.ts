@@ -13,6 +13,7 @@ import type { AttrLiteral, BlockSpec, Spec, StepSpec } from '../parser/spec.js';
 import { interpolate, type Lookup } from '../frontend/attrs.js';
 import { MODEL_RUNTIME, TRAIN_SCRIPT } from './torch-runtime.js';
 import type { UnaryOpName } from '../ir/ops/elementwise.js';
+import { ACTIVATIONS as SPEC_ACTIVATIONS } from '../frontend/spec-ops.js';
 
 /** A spec the export cannot express in PyTorch; the message names the step. */
 export class TorchExportError extends Error {
@@ -44,7 +45,7 @@ const PY_KEYWORDS = new Set(
 );
 /** Names the generated functions use for themselves. */
 const RESERVED = new Set([
-  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'cross_entropy', 'accuracy', 'labelled_mean',
+  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'cross_entropy', 'accuracy', 'labelled_mean',
   // Attributes of Block and nn.Module that a sub-block's attribute must not replace.
   'root', 'home', 'place', 'create', 'at', 'tensor', 'training', 'forward', 'train', 'eval', 'parameters', 'modules', 'children', 'state_dict', 'to', 'float', 'double', 'half', 'cuda', 'cpu', 'apply', 'zero_grad', 'register_buffer', 'register_parameter', 'add_module', 'init_weights', 'losses',
 ]);
@@ -160,7 +161,7 @@ const UNARY: { readonly [K in UnaryOpName]: (x: string) => string } = {
 };
 
 /** The activations `act` names (its fn attribute). */
-const ACTIVATIONS: Readonly<Record<string, (x: string) => string>> = { gelu: UNARY.gelu, gelu_tanh: UNARY.gelu_tanh, relu: UNARY.relu, tanh: UNARY.tanh, sigmoid: UNARY.sigmoid };
+const ACTIVATIONS: Readonly<Record<string, (x: string) => string>> = Object.fromEntries(Object.entries(SPEC_ACTIVATIONS).map(([name, op]) => [name, UNARY[op]]));
 
 const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
   add: (a, b) => `${a} + ${b}`,
@@ -541,6 +542,8 @@ class TorchExporter {
         return set(`attention(${args.map((v) => v.py).join(', ')}, ${pyNumber(raw('scale'), env, false, 1)}, ${pyNumber(raw('rate'), env, false, 0)}, self.training)`, [...x!.shape.slice(0, -1), last(args[2]!)]);
       case 'range':
         return set(`torch.arange(${pyNumber(raw('size'), env, true)}, device=dims.device)`, [pyNumber(raw('size'), env, true)]);
+      case 'rotary':
+        return set(`rotary(${x!.py}, ${pyNumber(raw('base'), env, false)}, ${pyNumber(raw('dims'), env, true)}${flag(raw('inverse'), env, false) ? ', inverse=True' : ''})`, x!.shape);
       case 'padded_positions': {
         // As HuggingFace's create_position_ids_from_input_ids.
         const pad = pyNumber(raw('padding_idx'), env, true);

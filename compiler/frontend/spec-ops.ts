@@ -5,6 +5,7 @@
 
 import type { GraphBuilder, Mode } from '../ir/graph.js';
 import { OPS, opDef, type AttrSpec, type InitKind, type OpName } from '../ir/ops/index.js';
+import type { UnaryOpName } from '../ir/ops/elementwise.js';
 import { SpecValueError } from './attrs.js';
 
 export interface StepContext {
@@ -44,7 +45,8 @@ function lastDim(ctx: StepContext, id: number): number {
   return shape[shape.length - 1]!;
 }
 
-const ACTIVATIONS: Readonly<Record<string, OpName>> = { gelu: 'gelu', gelu_tanh: 'gelu_tanh', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid' };
+/** The activations `act` names, each an op of the IR (the exports write each as that op). */
+export const ACTIVATIONS: Readonly<Record<string, UnaryOpName>> = { gelu: 'gelu', gelu_tanh: 'gelu_tanh', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', silu: 'silu' };
 
 const specLevelOps: Readonly<Record<string, SpecOp>> = {
   linear: {

@@ -219,6 +219,26 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       return value!;
     },
   },
+  // x·cos θ ∓ (its partner in the other half)·sin θ, θ = position / base^(2j/dims): an inline read of two elements.
+  rotary: {
+    inline: (c, { base, dims, inverse }, at) => {
+      const { b } = c;
+      const rank = at.length;
+      const [position, i] = [at[rank - 2]!, at[rank - 1]!];
+      const half = dims / 2;
+      const first = b.binary('lt', i, b.int(half));
+      const j = b.where(first, i, b.add(i, b.int(-half)));
+      const partner = b.clamp(b.where(first, b.add(i, b.int(half)), j), 0, c.operandShape(0)[rank - 1]! - 1);
+      const angle = b.binary('div', b.cast('f32', position), b.binary('pow', f32(b, base), b.binary('div', b.cast('f32', b.mul(j, b.int(2))), f32(b, dims))));
+      const x = c.operand(0, at);
+      const other = c.operand(0, [...at.slice(0, rank - 1), partner]);
+      // The first half takes −partner·sin, the second +partner·sin (the other way round to turn back).
+      const sign = b.where(first, f32(b, inverse ? 1 : -1), f32(b, inverse ? -1 : 1));
+      const turned = b.binary('add', b.binary('mul', x, b.unary('cos', angle)), b.binary('mul', b.binary('mul', sign, other), b.unary('sin', angle)));
+      return b.where(b.binary('lt', i, b.int(dims)), turned, x);
+    },
+  },
+
   gather: {
     inline: (c, _a, at) => {
       // A gathered id comes from memory: clamped into the table, so that no id reads outside it.

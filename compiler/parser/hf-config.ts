@@ -50,6 +50,8 @@ interface Family {
   readonly ignored?: readonly string[];
   /** Fields that must hold the value tcc builds. */
   readonly required?: Readonly<Record<string, unknown>>;
+  /** Fields whose values are words, each to the spec's word (anything else is refused, naming those supported). */
+  readonly values?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 const same = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, k]));
@@ -135,9 +137,32 @@ const ELECTRA: Family = {
   ignored: ['summary_type', 'summary_use_proj', 'summary_activation', 'summary_last_dropout'],
 };
 
+const NOMIC_BERT: Family = {
+  spec: 'tcc:nomic-bert.yaml',
+  architectures: { NomicBertModel: () => ({ heads: null }), NomicBertForPreTraining: () => ({}) },
+  keys: {
+    ...same(['vocab_size', 'type_vocab_size', 'initializer_range', 'rotary_emb_base', 'rotary_emb_fraction', 'qkv_proj_bias', 'mlp_fc1_bias', 'mlp_fc2_bias']),
+    n_embd: 'hidden_size', n_head: 'num_attention_heads', n_layer: 'num_hidden_layers', n_inner: 'intermediate_size', n_positions: 'max_position_embeddings',
+    layer_norm_epsilon: 'layer_norm_eps', resid_pdrop: 'hidden_dropout_prob', attn_pdrop: 'attention_probs_dropout_prob', activation_function: 'gate_act',
+  },
+  values: { activation_function: { swiglu: 'silu', geglu: 'gelu', glu: 'sigmoid' } },
+  required: {
+    rotary_emb_interleaved: false, rotary_emb_scale_base: null, rotary_scaling_factor: null, prenorm: false, causal: false, use_rms_norm: false,
+    parallel_block: false, scale_attn_by_inverse_layer_idx: false, scale_attn_weights: true,
+  },
+  // Settings of nomic-ai's code that change how it runs, not what it computes (flash attention, fused kernels, the
+  // loss's implementation), the embedding dropout it does not use, and ones that only matter with settings refused above.
+  ignored: [
+    'auto_map', 'dense_seq_output', 'embd_pdrop', 'fused_bias_fc', 'fused_dropout_add_ln', 'use_flash_attn', 'use_xentropy', 'reorder_and_upcast_attn',
+    'max_trained_positions', 'parallel_block_tied_norm', 'pad_vocab_size_multiple', 'summary_type', 'summary_use_proj', 'summary_activation',
+    'summary_proj_to_labels', 'summary_first_dropout', 'n_ctx',
+  ],
+};
+
 /** The families tcc imports, by config.json's model_type. */
 const FAMILIES: Readonly<Record<string, Family>> = {
   bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta'), distilbert: DISTILBERT, albert: ALBERT, electra: ELECTRA,
+  nomic_bert: NOMIC_BERT,
 };
 
 /** A config.json without model_type (written by old transformers): the family its architecture names. */
@@ -145,6 +170,7 @@ function familyOfArchitecture(arch: string | undefined): string {
   if (arch?.startsWith('DistilBert')) return 'distilbert';
   if (arch?.startsWith('Albert')) return 'albert';
   if (arch?.startsWith('Electra')) return 'electra';
+  if (arch?.startsWith('NomicBert')) return 'nomic_bert';
   if (arch?.startsWith('XLMRoberta')) return 'xlm-roberta';
   if (arch?.startsWith('Roberta')) return 'roberta';
   return 'bert';
@@ -332,8 +358,17 @@ export function importHfConfig(dir: string): ImportedSpec {
   if (id2label !== undefined && (typeof id2label !== 'object' || id2label === null || Object.keys(id2label).length > MAX_LABELS[1])) bag.error(entry('id2label')!.loc, `id2label must be an object of at most ${MAX_LABELS[1].toLocaleString('en-US')} labels`);
   if (bag.size) throw new CompileError(bag.items, sources);
 
+  const words = family?.values ?? {};
+  for (const [key, table] of Object.entries(words)) {
+    const v = value(key);
+    if (v !== undefined && !(typeof v === 'string' && Object.hasOwn(table, v))) bag.error(entry(key)!.loc, `${key} ${JSON.stringify(v)} is not supported; supported: ${Object.keys(table).join(', ')}`);
+  }
+  if (bag.size) throw new CompileError(bag.items, sources);
   const config: Record<string, unknown> = { ...family?.defaults };
-  for (const [key, specKey] of Object.entries(keys)) if (specKey !== 'hidden_act' && value(key) !== undefined) config[specKey] = value(key);
+  for (const [key, specKey] of Object.entries(keys)) {
+    const v = value(key);
+    if (specKey !== 'hidden_act' && v !== undefined) config[specKey] = Object.hasOwn(words, key) ? words[key]![v as string] : v;
+  }
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
   const spec = { name: modelName(dir), extends: family?.spec ?? BERT.spec, config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;

@@ -129,6 +129,8 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
       return g;
     });
   },
+  // A rotation's adjoint is the rotation back.
+  rotary: (c, n, dy) => [add(c, 'rotary', [dy], { ...(n.attrs as AttrsOf<'rotary'>), inverse: !(n.attrs as AttrsOf<'rotary'>).inverse })],
   gather: (c, n, dy) => [add(c, 'scatter_add', [n.args[1]!, dy], { rows: c.shape(n.args[0]!)[0]! }), undefined],
 
   sum: (c, n, dy) => [spread(c, n, dy, 1)],

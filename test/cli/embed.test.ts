@@ -97,6 +97,11 @@ describe.skipIf(!python)('tcc embed', () => {
     ['a RoBERTa, the first token', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1 }, bpeTokenizer(), 'cls_token', true],
     ['a DistilBERT, mean pooling', { architectures: ['DistilBertModel'], model_type: 'distilbert', dim: 24, n_layers: 2, n_heads: 3, hidden_dim: 37, activation: 'gelu', hidden_size: undefined, num_hidden_layers: undefined, num_attention_heads: undefined, intermediate_size: undefined, hidden_act: undefined, layer_norm_eps: undefined }, wordPieceTokenizer(), 'mean_tokens', true],
     ['an ALBERT, mean pooling', { architectures: ['AlbertModel'], model_type: 'albert', embedding_size: 10, type_vocab_size: 2, hidden_act: 'gelu_new' }, unigramTokenizer(), 'mean_tokens', true],
+    ['a nomic-shaped model (rotary, SwiGLU), mean pooling and Normalize', {
+      architectures: ['NomicBertModel'], model_type: 'nomic_bert', activation_function: 'swiglu', n_embd: 24, n_head: 3, n_layer: 2, n_inner: 37, n_positions: 64, type_vocab_size: 2,
+      rotary_emb_base: 1000, rotary_emb_fraction: 1.0, qkv_proj_bias: false, mlp_fc1_bias: false, mlp_fc2_bias: false, layer_norm_epsilon: 1e-12,
+      hidden_size: undefined, num_hidden_layers: undefined, num_attention_heads: undefined, intermediate_size: undefined, hidden_act: undefined, layer_norm_eps: undefined, max_position_embeddings: undefined,
+    }, wordPieceTokenizer(), 'mean_tokens', true],
     ['an ELECTRA, mean pooling', { architectures: ['ElectraModel'], model_type: 'electra', embedding_size: 10, type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', false],
   ] as const)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (_name, config, tokenizer, pooling, normalize) => {
     const dir = stDirectory(config, tokenizer, pooling, normalize);

@@ -70,6 +70,17 @@ const electra = (arch: string, embedding = 10): Case => ({
   pad: 0,
 });
 
+const nomic = (arch: string, extra: Record<string, unknown>): Case => ({
+  name: `${arch} (${extra.activation_function})`,
+  config: {
+    architectures: [arch], model_type: 'nomic_bert', n_embd: 24, n_head: 3, n_layer: 2, n_inner: 37, vocab_size: 53, n_positions: 64, type_vocab_size: 2, layer_norm_epsilon: 1e-12,
+    rotary_emb_base: 1000, rotary_emb_interleaved: false, rotary_emb_scale_base: null, rotary_scaling_factor: null, prenorm: false, causal: false, resid_pdrop: 0, attn_pdrop: 0, embd_pdrop: 0,
+    use_flash_attn: true, fused_bias_fc: true, pad_vocab_size_multiple: 1, ...extra,
+  },
+  types: true,
+  pad: 0,
+});
+
 const CASES: readonly Case[] = [
   roberta('RobertaForMaskedLM'),
   roberta('RobertaModel'),
@@ -97,10 +108,13 @@ const CASES: readonly Case[] = [
   electra('ElectraForSequenceClassification'),
   electra('ElectraForTokenClassification'),
   electra('ElectraForQuestionAnswering'),
+  // Partial rotation (half of each head), biases everywhere; and the whole head turned, no biases, GeGLU.
+  nomic('NomicBertModel', { activation_function: 'swiglu', rotary_emb_fraction: 0.5, qkv_proj_bias: true, mlp_fc1_bias: true, mlp_fc2_bias: true }),
+  nomic('NomicBertForPreTraining', { activation_function: 'geglu', rotary_emb_fraction: 1.0, qkv_proj_bias: false, mlp_fc1_bias: false, mlp_fc2_bias: false }),
 ];
 
 /** Backends each case runs on: every architecture on JavaScript, two of each family on the compiled backends. */
-const BACKENDS: Readonly<Record<string, readonly string[]>> = { js: CASES.map((c) => c.name), native: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'BertForPreTraining', 'DistilBertForMaskedLM', 'AlbertForPreTraining', 'ElectraForPreTraining'], webgpu: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'DistilBertForSequenceClassification', 'AlbertForPreTraining', 'ElectraForMaskedLM'] };
+const BACKENDS: Readonly<Record<string, readonly string[]>> = { js: CASES.map((c) => c.name), native: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'BertForPreTraining', 'DistilBertForMaskedLM', 'AlbertForPreTraining', 'ElectraForPreTraining', 'NomicBertModel (swiglu)'], webgpu: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'DistilBertForSequenceClassification', 'AlbertForPreTraining', 'ElectraForMaskedLM', 'NomicBertForPreTraining (geglu)'] };
 
 const [batch, seq] = [3, 7];
 

@@ -103,6 +103,21 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
   switch (test.op) {
     case 'range':
       return out.map(([i]) => i!);
+    case 'rotary': {
+      // As HuggingFace's apply_rotary_emb (the half-split form): x·cos + rotate_half(x)·sin over the first dims features,
+      // rotate_half(x) = (−x2, x1); inverse turns by −θ.
+      const { base, dims, inverse } = a as unknown as { base: number; dims: number; inverse: boolean };
+      const half = dims / 2;
+      return out.map((idx) => {
+        const i = idx[idx.length - 1]!;
+        const position = idx[idx.length - 2]!;
+        const value = (k: number) => at(x, [...idx.slice(0, -1), k]);
+        if (i >= dims) return value(i);
+        const theta = (inverse ? -1 : 1) * position * (1 / base ** ((2 * (i % half)) / dims));
+        const rotated = i < half ? -value(i + half) : value(i - half);
+        return value(i) * Math.cos(theta) + rotated * Math.sin(theta);
+      });
+    }
     case 'padded_positions': {
       // As HuggingFace's create_position_ids_from_input_ids: mask = ids ≠ pad; cumsum(mask) · mask + pad.
       const pad = a.padding_idx as number;

@@ -41,6 +41,10 @@ export const OP_CASES: readonly OpCase[] = [
   c('state', { name: 'w', shape: [4, 3] }),
   c('range', { size: 6 }),
   // Padding (id 1) at the end, at the start and between tokens, and a row of padding alone.
+  // Whole head and partial rotation (the rest passes through); turned back.
+  c('rotary', { base: 10000, dims: 8, inverse: false }, f(2, 3, 5, 8)),
+  c('rotary', { base: 1000, dims: 4, inverse: false }, f(2, 6, 6)),
+  c('rotary', { base: 500, dims: 6, inverse: true }, f(3, 7, 6)),
   c('padded_positions', { padding_idx: 1 }, labels([0, 5, 7, 2, 1, 1, 1, 1, 4, 9, 1, 3, 6, 1, 8, 2, 1, 1, 1, 1, 1, 1, 1, 1], 4, 6)),
   c('sinusoidal', { length: 5, dim: 8 }),
   // erf is checked near zero against its Maclaurin series (exact there); its tails against tables.

@@ -1,6 +1,7 @@
 """Reference forward passes of the BERT family in plain PyTorch, written from
 HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py,
-modeling_distilbert.py, modeling_albert.py, modeling_electra.py)
+modeling_distilbert.py, modeling_albert.py, modeling_electra.py; nomic-ai's
+modeling_hf_nomic_bert.py)
 and independent of tcc: nothing here comes from a tcc spec or export.
 
     python3 hf_family.py MODEL_DIR INPUTS.json OUT.json [MODEL_DIR INPUTS.json OUT.json ...]
@@ -119,7 +120,57 @@ FAMILIES = {
     'distilbert': {'prefix': 'distilbert', 'positions': 'absolute'},
     'albert': {'prefix': 'albert', 'positions': 'absolute'},
     'electra': {'prefix': 'electra', 'positions': 'absolute'},
+    'nomic_bert': {'prefix': 'bert', 'positions': 'rotary'},
 }
+
+
+def apply_rotary(x, base, dims):
+    """nomic's NomicBertRotaryEmbedding and apply_rotary_emb (not interleaved): x [batch, seq, heads, head_dim]."""
+    seq = x.shape[1]
+    inv_freq = 1.0 / (base ** (torch.arange(0, dims, 2, dtype=torch.float32) / dims))
+    freqs = torch.outer(torch.arange(seq, dtype=torch.float32), inv_freq)
+    cos = torch.cos(freqs).to(torch.float64).repeat(1, 2)[:, None, :]
+    sin = torch.sin(freqs).to(torch.float64).repeat(1, 2)[:, None, :]
+    rotated = x[..., :dims]
+    x1, x2 = rotated.chunk(2, dim=-1)
+    turned = rotated * cos + torch.cat((-x2, x1), dim=-1) * sin
+    return torch.cat([turned, x[..., dims:]], dim=-1)
+
+
+def nomic_forward(w, cfg, arch, input_ids, types, additive):
+    """NomicBertModel (post-norm blocks, Wqkv, rotary, gated MLP) and NomicBertForPreTraining's masked-LM head."""
+    eps = cfg['layer_norm_epsilon']
+
+    def lin(name, x, bias):
+        y = x @ w(name + '.weight').T
+        return y + w(name + '.bias') if bias else y
+
+    if types is None:
+        types = torch.zeros_like(input_ids)
+    x = w('bert.embeddings.word_embeddings.weight')[input_ids] + w('bert.embeddings.token_type_embeddings.weight')[types]
+    x = layer_norm(w, 'bert.emb_ln', x, eps)
+    b, s, h = x.shape
+    heads = cfg['n_head']
+    d = h // heads
+    dims = int(d * cfg['rotary_emb_fraction'])
+    gate_act = {'swiglu': torch.nn.functional.silu, 'geglu': torch.nn.functional.gelu, 'glu': torch.sigmoid}[cfg['activation_function']]
+    for i in range(cfg['n_layer']):
+        p = f'bert.encoder.layers.{i}'
+        qkv = lin(p + '.attn.Wqkv', x, cfg['qkv_proj_bias']).view(b, s, 3, heads, d)
+        q = apply_rotary(qkv[:, :, 0], cfg['rotary_emb_base'], dims).permute(0, 2, 1, 3)
+        k = apply_rotary(qkv[:, :, 1], cfg['rotary_emb_base'], dims).permute(0, 2, 1, 3)
+        v = qkv[:, :, 2].permute(0, 2, 1, 3)
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + additive, dim=-1)
+        attended = lin(p + '.attn.out_proj', (probs @ v).permute(0, 2, 1, 3).reshape(b, s, h), cfg['qkv_proj_bias'])
+        x = layer_norm(w, p + '.norm1', attended + x, eps)
+        y = lin(p + '.mlp.fc11', x, cfg['mlp_fc1_bias']) * gate_act(lin(p + '.mlp.fc12', x, cfg['mlp_fc1_bias']))
+        x = layer_norm(w, p + '.norm2', lin(p + '.mlp.fc2', y, cfg['mlp_fc2_bias']) + x, eps)
+    out = {'last_hidden_state': x}
+    if arch == 'NomicBertForPreTraining':
+        act = torch.nn.functional.silu if cfg['activation_function'] == 'swiglu' else torch.nn.functional.gelu
+        t = layer_norm(w, 'cls.predictions.transform.layer_norm', act(lin('cls.predictions.transform.dense', x, cfg['mlp_fc1_bias'])), eps)
+        out['prediction_logits'] = t @ w('bert.embeddings.word_embeddings.weight').T
+    return out
 
 
 def albert_forward(w, cfg, arch, input_ids, types, additive):
@@ -215,6 +266,8 @@ def forward(model_dir, inputs):
         return distilbert_forward(w, cfg, arch, input_ids, mask)
     # get_extended_attention_mask: (1 - mask) * the dtype's minimum, broadcast over heads and queries.
     additive = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
+    if cfg.get('model_type') == 'nomic_bert':
+        return nomic_forward(w, cfg, arch, input_ids, types, additive)
     if cfg.get('model_type') == 'albert':
         return albert_forward(w, cfg, arch, input_ids, types, additive)
     x = embeddings(w, cfg, family, input_ids, types)

@@ -126,6 +126,19 @@ def sinusoidal(length, dim, device):
     return torch.where(column % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
 
 
+def rotary(x, base, dims, inverse=False):
+    """Rotary positions (the half-split form) over the first dims features of x [..., seq, head_dim]."""
+    seq = x.shape[-2]
+    rate = 1.0 / torch.pow(float(base), torch.arange(0, dims, 2, dtype=torch.float64, device=x.device) / dims)
+    angle = torch.arange(seq, dtype=torch.float64, device=x.device)[:, None] * rate
+    cos, sin = torch.cos(angle).repeat(1, 2).float(), torch.sin(angle).repeat(1, 2).float()
+    if inverse:
+        sin = -sin
+    turned, rest = x[..., :dims], x[..., dims:]
+    first, second = turned.chunk(2, dim=-1)
+    return torch.cat([turned * cos + torch.cat([-second, first], dim=-1) * sin, rest], dim=-1)
+
+
 def linear(inputs, outputs, bias=True):
     return tagged(nn.Linear(inputs, outputs, bias=bias), weight='normal', bias='zeros')
 

@@ -170,6 +170,43 @@ export const layoutOps = {
     flops: () => 0,
   }),
 
+  rotary: defineOp<{ base: number; dims: number; inverse: boolean }>({
+    summary: 'rotary position embedding (RoPE, the half-split form) over the last axis of [..., seq, head_dim]: pairs (i, i + dims/2) of the first dims features turned by position · base^(-2i/dims); inverse turns them back (its gradient)',
+    arity: 1,
+    fusion: 'injective',
+    attrs: { base: { kind: 'float' }, dims: { kind: 'int' }, inverse: { kind: 'bool', default: false } },
+    infer([x], { base, dims }) {
+      requireDType(x!, 'f32', 'operand');
+      const width = x!.shape[x!.shape.length - 1];
+      if (x!.shape.length < 2 || width === undefined) throw new ShapeError(`rotary needs [..., seq, head_dim], got ${formatType(x!)}`);
+      if (!(Number.isInteger(dims) && dims >= 2 && dims % 2 === 0 && dims <= width)) throw new ShapeError(`rotary dims must be even, from 2 to the head size ${width}, got ${dims}`);
+      if (!(base > 0 && Number.isFinite(base))) throw new ShapeError(`rotary base must be positive, got ${base}`);
+      return x!;
+    },
+    interpret([x], { base, dims, inverse }) {
+      const shape = x!.shape;
+      const [seq, width] = [shape[shape.length - 2]!, shape[shape.length - 1]!];
+      const half = dims / 2;
+      const out = new Float64Array(x!.data.length);
+      for (let row = 0; row < x!.data.length / width; row++) {
+        const position = row % seq;
+        const at = row * width;
+        for (let i = 0; i < width; i++) {
+          if (i >= dims) {
+            out[at + i] = x!.data[at + i]!;
+            continue;
+          }
+          const j = i < half ? i : i - half;
+          const angle = position / Math.pow(base, (2 * j) / dims);
+          const sin = (inverse ? -1 : 1) * Math.sin(angle);
+          out[at + i] = i < half ? x!.data[at + i]! * Math.cos(angle) - x!.data[at + i + half]! * sin : x!.data[at + i]! * Math.cos(angle) + x!.data[at + j]! * sin;
+        }
+      }
+      return { dtype: 'f32', shape, data: out };
+    },
+    flops: ([x]) => 6 * numel(x!.shape),
+  }),
+
   gather: defineOp<Record<string, never>>({
     summary: 'rows of a table by index: out[..., :] = table[ids[...], :] (embedding lookup)',
     arity: 2,
