@@ -24,7 +24,7 @@ export class WeightsError extends InputError {
 const NOT_PARAMETERS = [/\.position_ids$/, /^cls\.predictions\.decoder\.(weight|bias)$/, /^(lm_head|predictions)\.decoder\.weight$/, /^generator_lm_head\.weight$/, /^vocab_projector\.weight$/, /\.decoder\.bias$/, /\.token_type_ids$/];
 
 /** The scopes of HuggingFace's base models inside their models with heads. */
-const BASE_PREFIXES = ['bert', 'roberta', 'distilbert', 'albert', 'electra'];
+const BASE_PREFIXES = ['bert', 'roberta', 'distilbert', 'albert', 'electra', 'model'];
 
 function candidates(name: string): string[] {
   const legacy = name.replace(/\.LayerNorm\.weight$/, '.LayerNorm.gamma').replace(/\.LayerNorm\.bias$/, '.LayerNorm.beta');

@@ -6,6 +6,7 @@ import onnxProto from 'onnx-proto';
 import type { Graph, Node } from '../ir/graph.js';
 import { sourceName } from '../ir/graph.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
+import { OUTSIDE_WINDOW } from '../ir/ops/source.js';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -102,7 +103,7 @@ export interface Size {
 
 /** Attributes that hold sizes, by op. */
 const SIZE_ATTRS: Readonly<Partial<Record<OpName, readonly string[]>>> = {
-  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], slice: ['start', 'end'], pad: ['before', 'after'],
+  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], sliding_window: ['queries', 'keys'], slice: ['start', 'end'], pad: ['before', 'after'],
 };
 
 /**
@@ -166,6 +167,15 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
     const counted = b.node('CumSum', [kept, b.intTensor([], [1])], b.fresh('counted'));
     const positions = b.node('Add', [b.node('Mul', [counted, kept], b.fresh('counted_kept')), b.intTensor([], [padding_idx])], b.fresh('positions'));
     b.node('Cast', [positions], out, { to: INT32 });
+  },
+  // 0 where |i − j| ≤ window/2, the large negative elsewhere: from two ranges, for any length.
+  sliding_window: (b, _x, out, { queries, keys, window }, node) => {
+    const range = (n: number, attr: string) => b.node('Range', [b.intTensor([], [0]), b.size(node, attr, n), b.intTensor([], [1])], b.fresh(attr));
+    const rows = b.node('Unsqueeze', [range(queries, 'queries'), b.intTensor([1], [1])], b.fresh('rows'));
+    const distance = b.node('Abs', [b.node('Sub', [rows, range(keys, 'keys')], b.fresh('offset'))], b.fresh('distance'));
+    // A global window (0) is nowhere outside.
+    const outside = b.node('Greater', [distance, b.intTensor([], [window === 0 ? 2 ** 52 : Math.floor(window / 2)])], b.fresh('outside'));
+    b.node('Where', [outside, b.scalar(OUTSIDE_WINDOW), b.scalar(0)], out);
   },
   // sin at even columns, cos at odd ones, of position / 10000^(2⌊i/2⌋/dim), for any length.
   sinusoidal: (b, _x, out, { length, dim }, node) => {

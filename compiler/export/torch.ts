@@ -45,7 +45,7 @@ const PY_KEYWORDS = new Set(
 );
 /** Names the generated functions use for themselves. */
 const RESERVED = new Set([
-  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'cross_entropy', 'accuracy', 'labelled_mean',
+  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'sliding_window', 'cross_entropy', 'accuracy', 'labelled_mean',
   // Attributes of Block and nn.Module that a sub-block's attribute must not replace.
   'root', 'home', 'place', 'create', 'at', 'tensor', 'training', 'forward', 'train', 'eval', 'parameters', 'modules', 'children', 'state_dict', 'to', 'float', 'double', 'half', 'cuda', 'cpu', 'apply', 'zero_grad', 'register_buffer', 'register_parameter', 'add_module', 'init_weights', 'losses',
 ]);
@@ -542,6 +542,10 @@ class TorchExporter {
         return set(`attention(${args.map((v) => v.py).join(', ')}, ${pyNumber(raw('scale'), env, false, 1)}, ${pyNumber(raw('rate'), env, false, 0)}, self.training)`, [...x!.shape.slice(0, -1), last(args[2]!)]);
       case 'range':
         return set(`torch.arange(${pyNumber(raw('size'), env, true)}, device=dims.device)`, [pyNumber(raw('size'), env, true)]);
+      case 'sliding_window': {
+        const [queries, keys] = [pyNumber(raw('queries'), env, true), pyNumber(raw('keys'), env, true)];
+        return set(`sliding_window(${queries}, ${keys}, ${pyNumber(raw('window'), env, true)}, dims.device)`, [queries, keys]);
+      }
       case 'rotary':
         return set(`rotary(${x!.py}, ${pyNumber(raw('base'), env, false)}, ${pyNumber(raw('dims'), env, true)}${flag(raw('inverse'), env, false) ? ', inverse=True' : ''})`, x!.shape);
       case 'padded_positions': {
@@ -595,7 +599,14 @@ class TorchExporter {
     const block = this.spec.blocks[text(blockAttr.value, body.env)];
     if (!block) throw new TorchExportError(`unknown block '${String(blockAttr.value)}'`);
     const params = this.blockParams(block, { ...step, attrs: rest }, body.env);
-    const def = this.classFor(block, undefined, params, args);
+    let def: ClassDef;
+    try {
+      def = this.classFor(block, undefined, params, args);
+    } catch (e) {
+      // One class serves every repetition: a block whose settings follow the index (ModernBERT's local and global layers) has none yet.
+      if (e instanceof Error && /unknown name 'i'/.test(e.message)) throw new TorchExportError(`block '${block.name}' varies with the repeat index i (per-layer settings), which the PyTorch export does not write yet`);
+      throw e;
+    }
     if (def.outputs.length !== 1) throw new TorchExportError(`repeat of block '${block.name}', which has several outputs, has no PyTorch form here`);
     const n = pyNumber(count.value, body.env, true);
     const kwargs = def.params.map((p) => `, ${pyName(p)}=${params[p]!.py}`).join('');

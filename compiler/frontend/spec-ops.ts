@@ -64,13 +64,14 @@ const specLevelOps: Readonly<Record<string, SpecOp>> = {
     },
   },
   layer_norm: {
-    summary: 'LayerNorm over the last axis; creates name.weight (ones) and name.bias (zeros), or takes gamma and beta as operands',
+    summary: 'LayerNorm over the last axis; creates name.weight (ones) and name.bias (zeros; none with bias: false), or takes gamma and beta as operands',
     operands: [1, 3],
-    attrs: { name: { kind: 'string', default: '' }, eps: { kind: 'float', default: 1e-12 } },
+    attrs: { name: { kind: 'string', default: '' }, eps: { kind: 'float', default: 1e-12 }, bias: { kind: 'bool', default: true } },
     build(ctx, [x, gamma, beta], attrs) {
       if (gamma === undefined) {
-        gamma = param(ctx, joinName(attrs.name, 'weight'), [lastDim(ctx, x!)], 'ones');
-        beta = param(ctx, joinName(attrs.name, 'bias'), [lastDim(ctx, x!)], 'zeros');
+        const width = lastDim(ctx, x!);
+        gamma = param(ctx, joinName(attrs.name, 'weight'), [width], 'ones');
+        beta = attrs.bias ? param(ctx, joinName(attrs.name, 'bias'), [width], 'zeros') : ctx.graph.add('fill', [], { value: 0, dtype: 'f32', shape: [width] }, ctx.label).id;
       }
       return ctx.graph.add('layer_norm', [x!, gamma, beta!], { eps: attrs.eps as number }, ctx.label).id;
     },

@@ -12,6 +12,7 @@
 // compile.
 
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
+import { OUTSIDE_WINDOW } from '../ir/ops/source.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import type { ExprBuilder } from './expr.js';
 import type { KExpr, ScalarType } from '../../kernel/ir.js';
@@ -131,6 +132,16 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   state: sourceRule,
   range: { inline: (_c, _a, at) => at[0]! },
   fill: { inline: (c, { value, dtype }) => c.b.constant(value, dtype) },
+  sliding_window: {
+    inline: (c, { window }, at) => {
+      const { b } = c;
+      if (window === 0) return f32(b, 0);
+      const distance = b.add(at[0]!, b.mul(at[1]!, b.int(-1)));
+      const half = Math.floor(window / 2);
+      const inside = b.where(b.binary('lt', distance, b.int(-half)), b.constant(0, 'bool'), b.binary('lt', distance, b.int(half + 1)));
+      return b.where(inside, f32(b, 0), f32(b, OUTSIDE_WINDOW));
+    },
+  },
   sinusoidal: {
     inline: (c, { dim }, at) => {
       const { b } = c;

@@ -52,6 +52,10 @@ interface Family {
   readonly required?: Readonly<Record<string, unknown>>;
   /** Fields whose values are words, each to the spec's word (anything else is refused, naming those supported). */
   readonly values?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** Spec config values from fields whose shape is not one value per key (nested, or a list to check); errors at their nodes. */
+  readonly derive?: (entry: (key: string) => LNode | undefined, error: (node: LNode, message: string) => void) => Record<string, unknown>;
+  /** The fields `derive` reads. */
+  readonly derived?: readonly string[];
 }
 
 const same = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, k]));
@@ -159,8 +163,70 @@ const NOMIC_BERT: Family = {
   ],
 };
 
+/**
+ * ModernBERT's rotary bases and layer kinds as transformers 5 writes them:
+ * rope_parameters {full_attention, sliding_attention: {rope_theta,
+ * rope_type: default}} and layer_types, which must be the pattern of
+ * global_attn_every_n_layers (every N-th layer full, from the first).
+ */
+function modernbertLayout(entry: (key: string) => LNode | undefined, error: (node: LNode, message: string) => void): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  // transformers 4 writes local_rope_theta null where the local layers take the global base.
+  const local = entry('local_rope_theta');
+  if (local && toPlain(local) === null) out.local_rope_theta = toPlain(entry('global_rope_theta') ?? { kind: 'scalar', value: 160000, loc: local.loc });
+  const rope = entry('rope_parameters');
+  if (rope) {
+    const plain = toPlain(rope) as Record<string, { rope_theta?: unknown; rope_type?: unknown } | undefined> | null;
+    for (const [kind, key] of [['full_attention', 'global_rope_theta'], ['sliding_attention', 'local_rope_theta']] as const) {
+      const p = plain && typeof plain === 'object' ? plain[kind] : undefined;
+      if (!p || typeof p.rope_theta !== 'number' || (p.rope_type !== undefined && p.rope_type !== 'default')) error(rope, `rope_parameters.${kind} must be {rope_theta: number, rope_type: 'default'}`);
+      else out[key] = p.rope_theta;
+    }
+  }
+  const types = entry('layer_types');
+  if (types) {
+    const list = toPlain(types);
+    const every = toPlain(entry('global_attn_every_n_layers') ?? { kind: 'scalar', value: 3, loc: types.loc }) as number;
+    const ok = Array.isArray(list) && list.every((t, i) => t === (i % every === 0 ? 'full_attention' : 'sliding_attention'));
+    if (!ok) error(types, `layer_types must be full_attention every global_attn_every_n_layers (${every}) layers from the first, sliding_attention between`);
+  }
+  return out;
+}
+
+const modernbertPooled = (value: (key: string) => unknown) => ({
+  body: { classifier_pooled: { op: value('classifier_pooling') === 'cls' ? 'cls_pooling' : 'mean_pooling', in: ['sequence', 'attention_mask'] } },
+  outputs: { pooler_output: 'classifier_pooled' },
+});
+
+const MODERNBERT: Family = {
+  spec: 'tcc:modernbert.yaml',
+  architectures: {
+    ModernBertModel: () => ({ heads: null }),
+    ModernBertForMaskedLM: () => ({}),
+    ModernBertForSequenceClassification: (n, c) => ({ model: modernbertPooled(c), heads: { masked_lm: null, classifier: { op: 'modernbert_sequence_classifier', in: 'pooler_output', num_labels: n, outputs: { logits: 'logits' } } } }),
+    ModernBertForTokenClassification: (n) => ({ heads: { masked_lm: null, classifier: { op: 'modernbert_token_classifier', in: 'last_hidden_state', num_labels: n, outputs: { logits: 'logits' } } } }),
+  },
+  keys: {
+    ...same(['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'initializer_range',
+      'global_rope_theta', 'local_rope_theta', 'local_attention', 'global_attn_every_n_layers', 'attention_bias', 'mlp_bias', 'norm_bias', 'classifier_bias',
+      'embedding_dropout', 'attention_dropout', 'mlp_dropout', 'classifier_dropout']),
+    norm_eps: 'layer_norm_eps', hidden_activation: 'hidden_act', classifier_activation: 'classifier_act',
+  },
+  values: { classifier_activation: { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu', silu: 'silu' }, classifier_pooling: { mean: 'mean', cls: 'cls' } },
+  required: { decoder_bias: true, sparse_prediction: false },
+  derive: modernbertLayout,
+  derived: ['rope_parameters', 'layer_types'],
+  // Token ids, how HuggingFace runs or initializes it (flash attention, torch.compile, its truncated normal), and the
+  // layer_norm_eps that transformers 5 writes beside norm_eps.
+  ignored: [
+    'pad_token_id', 'cls_token_id', 'deterministic_flash_attn', 'reference_compile', 'repad_logits_with_grad', 'initializer_cutoff_factor',
+    'sparse_pred_ignore_index', 'layer_norm_eps', 'classifier_pooling',
+  ],
+};
+
 /** The families tcc imports, by config.json's model_type. */
 const FAMILIES: Readonly<Record<string, Family>> = {
+  modernbert: MODERNBERT,
   bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta'), distilbert: DISTILBERT, albert: ALBERT, electra: ELECTRA,
   nomic_bert: NOMIC_BERT,
 };
@@ -171,6 +237,7 @@ function familyOfArchitecture(arch: string | undefined): string {
   if (arch?.startsWith('Albert')) return 'albert';
   if (arch?.startsWith('Electra')) return 'electra';
   if (arch?.startsWith('NomicBert')) return 'nomic_bert';
+  if (arch?.startsWith('ModernBert')) return 'modernbert';
   if (arch?.startsWith('XLMRoberta')) return 'xlm-roberta';
   if (arch?.startsWith('Roberta')) return 'roberta';
   return 'bert';
@@ -332,7 +399,7 @@ export function importHfConfig(dir: string): ImportedSpec {
     Object.assign(overrides, { model: { ...model, body: { ...model.body, ...(embedding as { body: object }).body }, outputs: { ...model.outputs, ...(embedding as { outputs: object }).outputs } } });
   }
   const required = { ...REQUIRED, ...family?.required };
-  const checked = new Set<string>([...Object.keys(keys), 'position_embedding_type', 'id2label', 'num_labels', ...(family?.ignored ?? [])]);
+  const checked = new Set<string>([...Object.keys(keys), 'position_embedding_type', 'id2label', 'num_labels', ...(family?.ignored ?? []), ...(family?.derived ?? [])]);
   for (const [key, { value: node }] of root.entries) {
     if (checked.has(key) || IGNORED.has(key)) continue;
     if (Object.hasOwn(required, key)) {
@@ -364,10 +431,12 @@ export function importHfConfig(dir: string): ImportedSpec {
     if (v !== undefined && !(typeof v === 'string' && Object.hasOwn(table, v))) bag.error(entry(key)!.loc, `${key} ${JSON.stringify(v)} is not supported; supported: ${Object.keys(table).join(', ')}`);
   }
   if (bag.size) throw new CompileError(bag.items, sources);
-  const config: Record<string, unknown> = { ...family?.defaults };
+  const derived = family?.derive?.(entry, (node, message) => bag.error(node.loc, message)) ?? {};
+  if (bag.size) throw new CompileError(bag.items, sources);
+  const config: Record<string, unknown> = { ...family?.defaults, ...derived };
   for (const [key, specKey] of Object.entries(keys)) {
     const v = value(key);
-    if (specKey !== 'hidden_act' && v !== undefined) config[specKey] = Object.hasOwn(words, key) ? words[key]![v as string] : v;
+    if (specKey !== 'hidden_act' && v !== undefined && v !== null) config[specKey] = Object.hasOwn(words, key) ? words[key]![v as string] : v;
   }
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
   const spec = { name: modelName(dir), extends: family?.spec ?? BERT.spec, config, ...overrides };

@@ -55,6 +55,7 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   state: 'source',
   range: 'source',
   padded_positions: noGradient,
+  sliding_window: 'source',
   sinusoidal: 'source',
   fill: 'source',
 

@@ -62,6 +62,11 @@ describe.skipIf(!python)('PyTorch export', () => {
     const jobs: { name: string; model: string; dir: string; inputs: string; out: string; want: Record<string, HostTensor> }[] = [];
     for (const [k, file] of shippedModels().entries()) {
       const { spec } = loadSpec(file);
+      // ModernBERT's layers differ by index (local or global attention, two rotary bases): one line says so.
+      if (/modernbert\.(yaml|tcc)$/.test(file)) {
+        expect(() => exportTorch(spec, file, 'test'), file).toThrow(/block 'modernbert_layer' varies with the repeat index i \(per-layer settings\), which the PyTorch export does not write yet/);
+        continue;
+      }
       const small = { ...SMALL, ...('embedding_size' in spec.config ? { embedding_size: 8 } : {}) };
       const dir = join(root, String(k));
       mkdirSync(dir);

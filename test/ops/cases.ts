@@ -40,6 +40,8 @@ export const OP_CASES: readonly OpCase[] = [
   c('param', { name: 'w', shape: [4, 3], init: 'normal', std: 0.02 }),
   c('state', { name: 'w', shape: [4, 3] }),
   c('range', { size: 6 }),
+  c('sliding_window', { queries: 7, keys: 7, window: 4 }),
+  c('sliding_window', { queries: 5, keys: 5, window: 0 }),
   // Padding (id 1) at the end, at the start and between tokens, and a row of padding alone.
   // Whole head and partial rotation (the rest passes through); turned back.
   c('rotary', { base: 10000, dims: 8, inverse: false }, f(2, 3, 5, 8)),

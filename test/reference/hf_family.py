@@ -1,6 +1,7 @@
 """Reference forward passes of the BERT family in plain PyTorch, written from
 HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py,
-modeling_distilbert.py, modeling_albert.py, modeling_electra.py; nomic-ai's
+modeling_distilbert.py, modeling_albert.py, modeling_electra.py,
+modeling_modernbert.py (its eager attention); nomic-ai's
 modeling_hf_nomic_bert.py)
 and independent of tcc: nothing here comes from a tcc spec or export.
 
@@ -121,6 +122,7 @@ FAMILIES = {
     'albert': {'prefix': 'albert', 'positions': 'absolute'},
     'electra': {'prefix': 'electra', 'positions': 'absolute'},
     'nomic_bert': {'prefix': 'bert', 'positions': 'rotary'},
+    'modernbert': {'prefix': 'model', 'positions': 'rotary'},
 }
 
 
@@ -135,6 +137,63 @@ def apply_rotary(x, base, dims):
     x1, x2 = rotated.chunk(2, dim=-1)
     turned = rotated * cos + torch.cat((-x2, x1), dim=-1) * sin
     return torch.cat([turned, x[..., dims:]], dim=-1)
+
+
+def modernbert_forward(w, cfg, arch, input_ids, mask):
+    """ModernBertModel's eager path (pre-LN layers, attn_norm absent in layer 0, rotary with a global and a local
+    base, the sliding-window mask of _update_attention_mask, the GeGLU MLP, final_norm) and its heads."""
+    eps = cfg.get('norm_eps', 1e-5)
+    act = ACTIVATIONS[cfg.get('hidden_activation', 'gelu')]
+
+    def lin(name, x, bias):
+        y = x @ w(name + '.weight').T
+        return y + w(name + '.bias') if bias else y
+
+    def norm(name, x):
+        return torch.nn.functional.layer_norm(x, x.shape[-1:], w(name + '.weight'), w(name + '.bias') if cfg['norm_bias'] else None, eps)
+
+    x = norm('model.embeddings.norm', w('model.embeddings.tok_embeddings.weight')[input_ids])
+    b, s, h = x.shape
+    heads = cfg['num_attention_heads']
+    d = h // heads
+    minimum = torch.finfo(torch.float32).min
+    global_mask = (1.0 - mask)[:, None, None, :] * minimum
+    distance = (torch.arange(s)[None, :] - torch.arange(s)[:, None]).abs()
+    sliding_mask = global_mask.masked_fill((distance <= cfg['local_attention'] // 2).logical_not()[None, None], minimum)
+    every = cfg['global_attn_every_n_layers']
+    for i in range(cfg['num_hidden_layers']):
+        p = f'model.layers.{i}'
+        local = i % every != 0
+        theta = cfg['local_rope_theta'] if local and cfg.get('local_rope_theta') is not None else cfg['global_rope_theta']
+        attn_in = x if i == 0 else norm(p + '.attn_norm', x)
+        qkv = lin(p + '.attn.Wqkv', attn_in, cfg['attention_bias']).view(b, s, 3, heads, d)
+        q, k, v = qkv.transpose(3, 1).unbind(dim=2)
+        q = apply_rotary(q.transpose(1, 2), theta, d).transpose(1, 2)
+        k = apply_rotary(k.transpose(1, 2), theta, d).transpose(1, 2)
+        scores = q @ k.transpose(2, 3) * d ** -0.5 + (sliding_mask if local else global_mask)
+        attended = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, s, h)
+        x = x + lin(p + '.attn.Wo', attended, cfg['attention_bias'])
+        inner, gate = lin(p + '.mlp.Wi', norm(p + '.mlp_norm', x), cfg['mlp_bias']).chunk(2, dim=-1)
+        x = x + lin(p + '.mlp.Wo', act(inner) * gate, cfg['mlp_bias'])
+    x = norm('model.final_norm', x)
+    out = {'last_hidden_state': x}
+    head_act = ACTIVATIONS[cfg.get('classifier_activation', 'gelu')]
+
+    def head(t):
+        return norm('head.norm', head_act(lin('head.dense', t, cfg.get('classifier_bias', False))))
+
+    if arch == 'ModernBertForMaskedLM':
+        out['prediction_logits'] = head(x) @ w('model.embeddings.tok_embeddings.weight').T + w('decoder.bias')
+    if arch == 'ModernBertForSequenceClassification':
+        if cfg.get('classifier_pooling', 'cls') == 'cls':
+            pooled = x[:, 0]
+        else:
+            pooled = (x * mask.unsqueeze(-1)).sum(dim=1) / mask.sum(dim=1, keepdim=True)
+        out['pooler_output'] = pooled
+        out['logits'] = lin('classifier', head(pooled), True)
+    if arch == 'ModernBertForTokenClassification':
+        out['logits'] = lin('classifier', head(x), True)
+    return out
 
 
 def nomic_forward(w, cfg, arch, input_ids, types, additive):
@@ -266,6 +325,8 @@ def forward(model_dir, inputs):
         return distilbert_forward(w, cfg, arch, input_ids, mask)
     # get_extended_attention_mask: (1 - mask) * the dtype's minimum, broadcast over heads and queries.
     additive = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
+    if cfg.get('model_type') == 'modernbert':
+        return modernbert_forward(w, cfg, arch, input_ids, mask)
     if cfg.get('model_type') == 'nomic_bert':
         return nomic_forward(w, cfg, arch, input_ids, types, additive)
     if cfg.get('model_type') == 'albert':

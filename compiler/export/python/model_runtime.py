@@ -126,6 +126,13 @@ def sinusoidal(length, dim, device):
     return torch.where(column % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
 
 
+def sliding_window(queries, keys, window, device):
+    """Local attention's additive mask: 0 where |i - j| <= window // 2, -1e30 elsewhere (window 0: global)."""
+    distance = (torch.arange(queries, device=device)[:, None] - torch.arange(keys, device=device)[None, :]).abs()
+    outside = distance > window // 2 if window > 0 else torch.zeros_like(distance, dtype=torch.bool)
+    return torch.where(outside, torch.tensor(-1e30, device=device), torch.tensor(0.0, device=device))
+
+
 def rotary(x, base, dims, inverse=False):
     """Rotary positions (the half-split form) over the first dims features of x [..., seq, head_dim]."""
     seq = x.shape[-2]

@@ -16,6 +16,9 @@ export function sinusoidalTable(length: number, dim: number): Float64Array {
   return table;
 }
 
+/** What sliding_window adds outside the window: large enough that softmax gives it nothing, small enough that adding the padding mask (-3.4e38) stays finite. */
+export const OUTSIDE_WINDOW = -1e30;
+
 function checkDims(shape: readonly number[]): void {
   if (shape.some((d) => !Number.isInteger(d) || d < 1)) throw new ShapeError(`dimensions must be positive integers, got [${shape.join(',')}]`);
 }
@@ -119,6 +122,24 @@ export const sourceOps = {
       return { dtype: 'i32', shape: ids!.shape, data };
     },
     flops: ([ids]) => numel(ids!.shape) * ids!.shape[1]!,
+  }),
+
+  sliding_window: defineOp<{ queries: number; keys: number; window: number }>({
+    summary: "local attention's additive mask [queries, keys]: 0 where |i - j| <= window / 2, -1e30 elsewhere (a window of 0 is global: all 0)",
+    arity: 0,
+    fusion: 'generator',
+    attrs: { queries: { kind: 'int' }, keys: { kind: 'int' }, window: { kind: 'int' } },
+    infer(_, { queries, keys, window }) {
+      checkDims([queries, keys]);
+      if (!(Number.isInteger(window) && window >= 0)) throw new ShapeError(`sliding_window needs a window of 0 (global) or more tokens, got ${window}`);
+      return { dtype: 'f32', shape: [queries, keys] };
+    },
+    interpret: (_, { queries, keys, window }) => ({
+      dtype: 'f32',
+      shape: [queries, keys],
+      data: Float64Array.from({ length: queries * keys }, (_v, k) => (window > 0 && Math.abs(Math.floor(k / keys) - (k % keys)) > Math.floor(window / 2) ? OUTSIDE_WINDOW : 0)),
+    }),
+    flops: () => 0,
   }),
 
   sinusoidal: defineOp<{ length: number; dim: number }>({
