@@ -102,6 +102,10 @@ describe.skipIf(!python)('tcc embed', () => {
       rotary_emb_base: 1000, rotary_emb_fraction: 1.0, qkv_proj_bias: false, mlp_fc1_bias: false, mlp_fc2_bias: false, layer_norm_epsilon: 1e-12,
       hidden_size: undefined, num_hidden_layers: undefined, num_attention_heads: undefined, intermediate_size: undefined, hidden_act: undefined, layer_norm_eps: undefined, max_position_embeddings: undefined,
     }, wordPieceTokenizer(), 'mean_tokens', true],
+    ['a ModernBERT (local and global layers), mean pooling', {
+      architectures: ['ModernBertModel'], model_type: 'modernbert', hidden_activation: 'gelu', num_hidden_layers: 4, norm_eps: 1e-5, global_rope_theta: 1000.0, local_rope_theta: 100.0,
+      local_attention: 4, global_attn_every_n_layers: 3, attention_bias: false, mlp_bias: false, norm_bias: false, hidden_act: undefined, layer_norm_eps: undefined, type_vocab_size: undefined,
+    }, bpeTokenizer(), 'mean_tokens', true],
     ['an ELECTRA, mean pooling', { architectures: ['ElectraModel'], model_type: 'electra', embedding_size: 10, type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', false],
   ] as const)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (_name, config, tokenizer, pooling, normalize) => {
     const dir = stDirectory(config, tokenizer, pooling, normalize);
