@@ -6,7 +6,7 @@ import onnxProto from 'onnx-proto';
 import type { Graph, Node } from '../ir/graph.js';
 import { sourceName } from '../ir/graph.js';
 import type { AttrsOf, OpName } from '../ir/ops/index.js';
-import { OUTSIDE_WINDOW } from '../ir/ops/source.js';
+import { alibiSlope, OUTSIDE_WINDOW } from '../ir/ops/source.js';
 
 const { onnx } = onnxProto;
 type INodeProto = onnxProto.onnx.INodeProto;
@@ -103,7 +103,7 @@ export interface Size {
 
 /** Attributes that hold sizes, by op. */
 const SIZE_ATTRS: Readonly<Partial<Record<OpName, readonly string[]>>> = {
-  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], sliding_window: ['queries', 'keys'], slice: ['start', 'end'], pad: ['before', 'after'],
+  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], sliding_window: ['queries', 'keys'], alibi: ['queries', 'keys'], slice: ['start', 'end'], pad: ['before', 'after'],
 };
 
 /**
@@ -167,6 +167,14 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
     const counted = b.node('CumSum', [kept, b.intTensor([], [1])], b.fresh('counted'));
     const positions = b.node('Add', [b.node('Mul', [counted, kept], b.fresh('counted_kept')), b.intTensor([], [padding_idx])], b.fresh('positions'));
     b.node('Cast', [positions], out, { to: INT32 });
+  },
+  // -slope·|i − j| from two ranges and a [heads, 1, 1] table of slopes, for any length.
+  alibi: (b, _x, out, { heads, queries, keys }, node) => {
+    const range = (n: number, attr: string) => b.node('Range', [b.intTensor([], [0]), b.size(node, attr, n), b.intTensor([], [1])], b.fresh(attr));
+    const rows = b.node('Unsqueeze', [range(queries, 'queries'), b.intTensor([1], [1])], b.fresh('rows'));
+    const distance = b.node('Cast', [b.node('Abs', [b.node('Sub', [rows, range(keys, 'keys')], b.fresh('offset'))], b.fresh('distance'))], b.fresh('distance_f'), { to: FLOAT });
+    const slopes = b.floatTensor(b.fresh('slopes'), [heads, 1, 1], Array.from({ length: heads }, (_, h) => -alibiSlope(h, heads)));
+    b.node('Mul', [slopes, distance], out);
   },
   // 0 where |i − j| ≤ window/2, the large negative elsewhere: from two ranges, for any length.
   sliding_window: (b, _x, out, { queries, keys, window }, node) => {

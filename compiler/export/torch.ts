@@ -45,7 +45,7 @@ const PY_KEYWORDS = new Set(
 );
 /** Names the generated functions use for themselves. */
 const RESERVED = new Set([
-  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'sliding_window', 'cross_entropy', 'accuracy', 'labelled_mean',
+  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'sliding_window', 'alibi', 'cross_entropy', 'accuracy', 'labelled_mean',
   // Attributes of Block and nn.Module that a sub-block's attribute must not replace.
   'root', 'home', 'place', 'create', 'at', 'tensor', 'training', 'forward', 'train', 'eval', 'parameters', 'modules', 'children', 'state_dict', 'to', 'float', 'double', 'half', 'cuda', 'cpu', 'apply', 'zero_grad', 'register_buffer', 'register_parameter', 'add_module', 'init_weights', 'losses',
 ]);
@@ -542,6 +542,10 @@ class TorchExporter {
         return set(`attention(${args.map((v) => v.py).join(', ')}, ${pyNumber(raw('scale'), env, false, 1)}, ${pyNumber(raw('rate'), env, false, 0)}, self.training)`, [...x!.shape.slice(0, -1), last(args[2]!)]);
       case 'range':
         return set(`torch.arange(${pyNumber(raw('size'), env, true)}, device=dims.device)`, [pyNumber(raw('size'), env, true)]);
+      case 'alibi': {
+        const [heads, queries, keys] = [pyNumber(raw('heads'), env, true), pyNumber(raw('queries'), env, true), pyNumber(raw('keys'), env, true)];
+        return set(`alibi(${heads}, ${queries}, ${keys}, dims.device)`, [heads, queries, keys]);
+      }
       case 'sliding_window': {
         const [queries, keys] = [pyNumber(raw('queries'), env, true), pyNumber(raw('keys'), env, true)];
         return set(`sliding_window(${queries}, ${keys}, ${pyNumber(raw('window'), env, true)}, dims.device)`, [queries, keys]);

@@ -132,6 +132,20 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   state: sourceRule,
   range: { inline: (_c, _a, at) => at[0]! },
   fill: { inline: (c, { value, dtype }) => c.b.constant(value, dtype) },
+  // -slope(h)·|i − j| with the slope as alibiSlope computes it, in the kernel's arithmetic.
+  alibi: {
+    inline: (c, { heads }, at) => {
+      const { b } = c;
+      const [h, i, j] = at as [KExpr, KExpr, KExpr];
+      const power = 2 ** Math.floor(Math.log2(heads));
+      const distance = b.cast('f32', b.add(i, b.mul(j, b.int(-1))));
+      const absolute = b.binary('max', distance, b.unary('neg', distance));
+      const exponent = b.where(b.binary('lt', h, b.int(power)),
+        b.binary('div', b.cast('f32', b.mul(b.add(h, b.int(1)), b.int(-8))), f32(b, power)),
+        b.binary('div', b.cast('f32', b.mul(b.add(b.mul(b.add(h, b.int(-power)), b.int(2)), b.int(1)), b.int(-8))), f32(b, 2 * power)));
+      return b.unary('neg', b.binary('mul', b.binary('pow', f32(b, 2), exponent), absolute));
+    },
+  },
   sliding_window: {
     inline: (c, { window }, at) => {
       const { b } = c;

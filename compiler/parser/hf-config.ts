@@ -56,6 +56,8 @@ interface Family {
   readonly derive?: (entry: (key: string) => LNode | undefined, error: (node: LNode, message: string) => void) => Record<string, unknown>;
   /** The fields `derive` reads. */
   readonly derived?: readonly string[];
+  /** The position_embedding_type config.json must have, where it has one (default 'absolute'). */
+  readonly positions?: string;
 }
 
 const same = (keys: readonly string[]) => Object.fromEntries(keys.map((k) => [k, k]));
@@ -224,8 +226,24 @@ const MODERNBERT: Family = {
   ],
 };
 
+/** jina-ai's JinaBERT, which its config.json calls model_type 'bert' (told apart by its classes). */
+const JINA_BERT: Family = {
+  spec: 'tcc:jina-bert.yaml',
+  architectures: {
+    JinaBertModel: () => ({ model: withPooler, heads: null }),
+    JinaBertForMaskedLM: () => ({}),
+    JinaBertForSequenceClassification: (n) => ({ model: withPooler, heads: { mlm: null, classifier: classifier('sequence_classifier', 'pooler_output', n) } }),
+  },
+  keys: { ...same(CARRIED), hidden_act: 'hidden_act', feed_forward_type: 'glu_act' },
+  values: { feed_forward_type: { geglu: 'gelu', reglu: 'relu' } },
+  positions: 'alibi',
+  // The pooling jina's own encode() applies (tcc embed reads sentence-transformers' modules), and its tokenizer's length.
+  ignored: ['auto_map', 'emb_pooler', 'model_max_length'],
+};
+
 /** The families tcc imports, by config.json's model_type. */
 const FAMILIES: Readonly<Record<string, Family>> = {
+  jina_bert: JINA_BERT,
   modernbert: MODERNBERT,
   bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta'), distilbert: DISTILBERT, albert: ALBERT, electra: ELECTRA,
   nomic_bert: NOMIC_BERT,
@@ -381,7 +399,8 @@ export function importHfConfig(dir: string): ImportedSpec {
 
   const architectures = value('architectures');
   const named = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : undefined;
-  const modelType = value('model_type') ?? familyOfArchitecture(named);
+  // JinaBERT's config.json says model_type 'bert'; its classes say which it is.
+  const modelType = named?.startsWith('JinaBert') ? 'jina_bert' : (value('model_type') ?? familyOfArchitecture(named));
   const family = typeof modelType === 'string' && own(FAMILIES, modelType) ? FAMILIES[modelType]! : undefined;
   if (!family) bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports ${Object.keys(FAMILIES).map((t) => `'${t}'`).join(', ')}`);
   const arch = named ?? Object.keys(family?.architectures ?? BERT.architectures).find((a) => a.endsWith('Model'))!;
@@ -410,7 +429,8 @@ export function importHfConfig(dir: string): ImportedSpec {
     bag.error(root.entries.get(key)!.keyLoc, `config field '${key}' is not supported for model_type '${String(modelType)}'`);
   }
   const position = value('position_embedding_type');
-  if (position !== undefined && position !== 'absolute') bag.error(entry('position_embedding_type')!.loc, `position_embedding_type '${String(position)}' is not supported (only 'absolute')`);
+  const positions = family?.positions ?? 'absolute';
+  if (position !== undefined && position !== positions) bag.error(entry('position_embedding_type')!.loc, `position_embedding_type '${String(position)}' is not supported (only '${positions}')`);
   const actKey = hfKey('hidden_act');
   const act = value(actKey);
   if (act !== undefined && !(typeof act === 'string' && own(ACTIVATIONS, act))) bag.error(entry(actKey)!.loc, `${actKey} '${String(act)}' is not supported; supported: ${Object.keys(ACTIVATIONS).join(', ')}`);

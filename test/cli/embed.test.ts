@@ -106,6 +106,7 @@ describe.skipIf(!python)('tcc embed', () => {
       architectures: ['ModernBertModel'], model_type: 'modernbert', hidden_activation: 'gelu', num_hidden_layers: 4, norm_eps: 1e-5, global_rope_theta: 1000.0, local_rope_theta: 100.0,
       local_attention: 4, global_attn_every_n_layers: 3, attention_bias: false, mlp_bias: false, norm_bias: false, hidden_act: undefined, layer_norm_eps: undefined, type_vocab_size: undefined,
     }, bpeTokenizer(), 'mean_tokens', true],
+    ['a JinaBERT (ALiBi, GeGLU), mean pooling and Normalize', { architectures: ['JinaBertModel'], model_type: 'bert', position_embedding_type: 'alibi', feed_forward_type: 'geglu', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true],
     ['an ELECTRA, mean pooling', { architectures: ['ElectraModel'], model_type: 'electra', embedding_size: 10, type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', false],
   ] as const)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (_name, config, tokenizer, pooling, normalize) => {
     const dir = stDirectory(config, tokenizer, pooling, normalize);

@@ -24,7 +24,7 @@ async function runOrt(graph: Graph, params: Record<string, HostTensor>, inputs: 
 }
 
 describe('ONNX export', () => {
-  it.each(['bert', 'roberta', 'distilbert', 'albert', 'electra', 'electra-generator', 'nomic-bert', 'modernbert'])('runs %s in onnxruntime with the interpreter\'s outputs (1e-4)', async (family) => {
+  it.each(['bert', 'roberta', 'distilbert', 'albert', 'electra', 'electra-generator', 'nomic-bert', 'modernbert', 'jina-bert'])('runs %s in onnxruntime with the interpreter\'s outputs (1e-4)', async (family) => {
     const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/${family}.yaml\nconfig: {vocab_size: 60, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 48, max_position_embeddings: 16${/albert|electra/.test(family) ? ', embedding_size: 12' : ''}}\n` })['m.yaml']!;
     const { graph, spec: parsed } = compileFile(spec, { batch: 2, seq: 6 });
     const next = rng(8);

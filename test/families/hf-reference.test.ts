@@ -100,6 +100,13 @@ const modernbert = (arch: string, extra: Record<string, unknown> = {}): Case => 
   realRows: true,
 });
 
+const jina = (arch: string, heads = 3): Case => ({
+  name: `${arch} (${heads} heads)`,
+  config: { ...bert(arch).config, model_type: 'bert', num_attention_heads: heads, hidden_size: heads * 8, position_embedding_type: 'alibi', feed_forward_type: 'geglu', emb_pooler: 'mean' },
+  types: true,
+  pad: 0,
+});
+
 const CASES: readonly Case[] = [
   roberta('RobertaForMaskedLM'),
   roberta('RobertaModel'),
@@ -135,10 +142,14 @@ const CASES: readonly Case[] = [
   modernbert('ModernBertModel', { attention_bias: true, mlp_bias: true, norm_bias: true, classifier_bias: true }),
   modernbert('ModernBertForSequenceClassification'),
   modernbert('ModernBertForTokenClassification', { classifier_bias: true }),
+  // Slopes of 3 heads (no power of two: 2's slopes, then every other of 4's) and of 4.
+  jina('JinaBertForMaskedLM'),
+  jina('JinaBertModel', 4),
+  jina('JinaBertForSequenceClassification'),
 ];
 
 /** Backends each case runs on: every architecture on JavaScript, two of each family on the compiled backends. */
-const BACKENDS: Readonly<Record<string, readonly string[]>> = { js: CASES.map((c) => c.name), native: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'BertForPreTraining', 'DistilBertForMaskedLM', 'AlbertForPreTraining', 'ElectraForPreTraining', 'NomicBertModel (swiglu)', 'ModernBertForMaskedLM'], webgpu: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'DistilBertForSequenceClassification', 'AlbertForPreTraining', 'ElectraForMaskedLM', 'NomicBertForPreTraining (geglu)', 'ModernBertForSequenceClassification'] };
+const BACKENDS: Readonly<Record<string, readonly string[]>> = { js: CASES.map((c) => c.name), native: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'BertForPreTraining', 'DistilBertForMaskedLM', 'AlbertForPreTraining', 'ElectraForPreTraining', 'NomicBertModel (swiglu)', 'ModernBertForMaskedLM', 'JinaBertForMaskedLM (3 heads)'], webgpu: ['RobertaForMaskedLM', 'RobertaForSequenceClassification', 'DistilBertForSequenceClassification', 'AlbertForPreTraining', 'ElectraForMaskedLM', 'NomicBertForPreTraining (geglu)', 'ModernBertForSequenceClassification', 'JinaBertModel (4 heads)'] };
 
 const [batch, seq] = [3, 7];
 

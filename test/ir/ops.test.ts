@@ -103,6 +103,17 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
   switch (test.op) {
     case 'range':
       return out.map(([i]) => i!);
+    case 'alibi': {
+      // As jina-bert's _get_alibi_head_slopes: the power of two's slopes, then every other slope of twice it.
+      const slopes = (n: number): number[] => {
+        const powerOf2 = (m: number) => Array.from({ length: m }, (_, k) => (2 ** -(2 ** -(Math.log2(m) - 3))) ** (k + 1));
+        if (Number.isInteger(Math.log2(n))) return powerOf2(n);
+        const closest = 2 ** Math.floor(Math.log2(n));
+        return [...powerOf2(closest), ...slopes(2 * closest).filter((_, k) => k % 2 === 0).slice(0, n - closest)];
+      };
+      const all = slopes(a.heads as number);
+      return out.map(([h, i, j]) => -all[h!]! * Math.abs(i! - j!));
+    }
     case 'sliding_window':
       // As ModernBERT's _update_attention_mask: outside |i − j| ≤ window // 2, a large negative (its finfo.min, ours -1e30).
       return out.map(([i, j]) => ((a.window as number) > 0 && Math.abs(i! - j!) > Math.floor((a.window as number) / 2) ? -1e30 : 0));

@@ -41,6 +41,8 @@ export const OP_CASES: readonly OpCase[] = [
   c('state', { name: 'w', shape: [4, 3] }),
   c('range', { size: 6 }),
   c('sliding_window', { queries: 7, keys: 7, window: 4 }),
+  c('alibi', { heads: 8, queries: 5, keys: 5 }),
+  c('alibi', { heads: 6, queries: 4, keys: 4 }),
   c('sliding_window', { queries: 5, keys: 5, window: 0 }),
   // Padding (id 1) at the end, at the start and between tokens, and a row of padding alone.
   // Whole head and partial rotation (the rest passes through); turned back.

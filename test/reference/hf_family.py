@@ -2,7 +2,7 @@
 HuggingFace transformers' modeling code (modeling_bert.py, modeling_roberta.py,
 modeling_distilbert.py, modeling_albert.py, modeling_electra.py,
 modeling_modernbert.py (its eager attention); nomic-ai's
-modeling_hf_nomic_bert.py)
+modeling_hf_nomic_bert.py; jina-ai's JinaBERT: ALiBi, the GLU MLP)
 and independent of tcc: nothing here comes from a tcc spec or export.
 
     python3 hf_family.py MODEL_DIR INPUTS.json OUT.json [MODEL_DIR INPUTS.json OUT.json ...]
@@ -137,6 +137,56 @@ def apply_rotary(x, base, dims):
     x1, x2 = rotated.chunk(2, dim=-1)
     turned = rotated * cos + torch.cat((-x2, x1), dim=-1) * sin
     return torch.cat([turned, x[..., dims:]], dim=-1)
+
+
+def alibi_slopes(n):
+    """jina's _get_alibi_head_slopes (Press et al.)."""
+    def power_of_2(m):
+        start = 2 ** (-(2 ** -(math.log2(m) - 3)))
+        return [start * start ** i for i in range(m)]
+    if math.log2(n).is_integer():
+        return power_of_2(n)
+    closest = 2 ** math.floor(math.log2(n))
+    return power_of_2(closest) + alibi_slopes(2 * closest)[0::2][: n - closest]
+
+
+def jina_forward(w, cfg, arch, input_ids, types, additive):
+    """JinaBertModel: BERT's embeddings without positions, attention with ALiBi's bias, the GLU MLP with its own
+    residual and layernorm; BERT's pooler and masked-LM head."""
+    eps = cfg['layer_norm_eps']
+    if types is None:
+        types = torch.zeros_like(input_ids)
+    x = w('bert.embeddings.word_embeddings.weight')[input_ids] + w('bert.embeddings.token_type_embeddings.weight')[types]
+    x = layer_norm(w, 'bert.embeddings.LayerNorm', x, eps)
+    b, s, h = x.shape
+    heads = cfg['num_attention_heads']
+    d = h // heads
+    distance = (torch.arange(s)[None, :] - torch.arange(s)[:, None]).abs().to(torch.float64)
+    bias = -torch.tensor(alibi_slopes(heads), dtype=torch.float64)[:, None, None] * distance
+    glu = {'geglu': torch.nn.functional.gelu, 'reglu': torch.relu}[cfg.get('feed_forward_type', 'geglu')]
+    inter = cfg['intermediate_size']
+    for i in range(cfg['num_hidden_layers']):
+        p = f'bert.encoder.layer.{i}'
+
+        def split(t):
+            return t.view(b, s, heads, d).permute(0, 2, 1, 3)
+
+        q, k, v = (split(linear(w, f'{p}.attention.self.{n}', x)) for n in ('query', 'key', 'value'))
+        probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + additive + bias[None], dim=-1)
+        context = (probs @ v).permute(0, 2, 1, 3).reshape(b, s, h)
+        x = layer_norm(w, p + '.attention.output.LayerNorm', linear(w, p + '.attention.output.dense', context) + x, eps)
+        both = x @ w(p + '.mlp.gated_layers.weight').T
+        x = layer_norm(w, p + '.mlp.layernorm', linear(w, p + '.mlp.wo', glu(both[..., :inter]) * both[..., inter:]) + x, eps)
+    out = {'last_hidden_state': x}
+    if arch in ('JinaBertModel', 'JinaBertForSequenceClassification'):
+        out['pooler_output'] = torch.tanh(linear(w, 'bert.pooler.dense', x[:, 0]))
+    if arch == 'JinaBertForMaskedLM':
+        act = ACTIVATIONS[cfg.get('hidden_act', 'gelu')]
+        t = layer_norm(w, 'cls.predictions.transform.LayerNorm', act(linear(w, 'cls.predictions.transform.dense', x)), eps)
+        out['prediction_logits'] = t @ w('bert.embeddings.word_embeddings.weight').T + w('cls.predictions.bias')
+    if arch == 'JinaBertForSequenceClassification':
+        out['logits'] = linear(w, 'classifier', out['pooler_output'])
+    return out
 
 
 def modernbert_forward(w, cfg, arch, input_ids, mask):
@@ -327,6 +377,8 @@ def forward(model_dir, inputs):
     additive = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
     if cfg.get('model_type') == 'modernbert':
         return modernbert_forward(w, cfg, arch, input_ids, mask)
+    if arch.startswith('JinaBert'):
+        return jina_forward(w, cfg, arch, input_ids, types, additive)
     if cfg.get('model_type') == 'nomic_bert':
         return nomic_forward(w, cfg, arch, input_ids, types, additive)
     if cfg.get('model_type') == 'albert':

@@ -126,6 +126,14 @@ def sinusoidal(length, dim, device):
     return torch.where(column % 2 == 0, torch.sin(angle), torch.cos(angle)).float()
 
 
+def alibi(heads, queries, keys, device):
+    """ALiBi's bias [heads, queries, keys]: -slope(h) * |i - j| (Press et al.'s slopes)."""
+    power = 2 ** math.floor(math.log2(heads))
+    slopes = [2 ** (-8 * (h + 1) / power) if h < power else 2 ** (-8 * (2 * (h - power) + 1) / (2 * power)) for h in range(heads)]
+    distance = (torch.arange(queries, device=device)[:, None] - torch.arange(keys, device=device)[None, :]).abs().float()
+    return -torch.tensor(slopes, device=device)[:, None, None] * distance
+
+
 def sliding_window(queries, keys, window, device):
     """Local attention's additive mask: 0 where |i - j| <= window // 2, -1e30 elsewhere (window 0: global)."""
     distance = (torch.arange(queries, device=device)[:, None] - torch.arange(keys, device=device)[None, :]).abs()

@@ -16,6 +16,16 @@ export function sinusoidalTable(length: number, dim: number): Float64Array {
   return table;
 }
 
+/**
+ * ALiBi's slope of head h of `heads`: for a power of two n, 2^(-8(h+1)/n);
+ * otherwise the slopes of the power of two c below, then every other slope
+ * of 2c for the heads past c.
+ */
+export function alibiSlope(h: number, heads: number): number {
+  const c = 2 ** Math.floor(Math.log2(heads));
+  return h < c ? 2 ** ((-8 * (h + 1)) / c) : 2 ** ((-8 * (2 * (h - c) + 1)) / (2 * c));
+}
+
 /** What sliding_window adds outside the window: large enough that softmax gives it nothing, small enough that adding the padding mask (-3.4e38) stays finite. */
 export const OUTSIDE_WINDOW = -1e30;
 
@@ -140,6 +150,26 @@ export const sourceOps = {
       data: Float64Array.from({ length: queries * keys }, (_v, k) => (window > 0 && Math.abs(Math.floor(k / keys) - (k % keys)) > Math.floor(window / 2) ? OUTSIDE_WINDOW : 0)),
     }),
     flops: () => 0,
+  }),
+
+  alibi: defineOp<{ heads: number; queries: number; keys: number }>({
+    summary: "ALiBi's attention bias [heads, queries, keys]: -slope(h) · |i - j|, the slopes of Press et al. (2^(-8(h+1)/heads) for a power of two heads)",
+    arity: 0,
+    fusion: 'generator',
+    attrs: { heads: { kind: 'int' }, queries: { kind: 'int' }, keys: { kind: 'int' } },
+    infer(_, { heads, queries, keys }) {
+      checkDims([heads, queries, keys]);
+      return { dtype: 'f32', shape: [heads, queries, keys] };
+    },
+    interpret(_, { heads, queries, keys }) {
+      const data = new Float64Array(heads * queries * keys);
+      for (let h = 0; h < heads; h++) {
+        const slope = alibiSlope(h, heads);
+        for (let i = 0; i < queries; i++) for (let j = 0; j < keys; j++) data[(h * queries + i) * keys + j] = -slope * Math.abs(i - j);
+      }
+      return { dtype: 'f32', shape: [heads, queries, keys], data };
+    },
+    flops: (_, out) => 2 * numel(out.shape),
   }),
 
   sinusoidal: defineOp<{ length: number; dim: number }>({
