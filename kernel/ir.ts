@@ -203,6 +203,13 @@ export interface AttentionKernel extends KernelBase {
   readonly v?: Operand;
   /** The score at (b…, i, j) from acc = q_i·k_j (scale, additive mask). */
   readonly score: KExpr;
+  /**
+   * A local window's half-width: the score of a key farther than this from
+   * its query carries −1e30 (a local-attention mask), so that its probability
+   * is 0 where any key within counts; a renderer may skip those keys. Absent:
+   * every key may count.
+   */
+  readonly window?: number;
   /** A factor on each probability at (b…, i, j) after the softmax (dropout), if any. */
   readonly keep?: KExpr;
   /** O at idx (b…, i, c); the log-sum-exp of each row's scores at idx (b…, i). */

@@ -104,7 +104,7 @@ function encodeBody(k: Kernel): Json {
     case 'reduce': body = { shape: k.shape, reduced: k.reduced, stages: k.stages.map((s) => ({ combine: s.combine, value: t.ref(s.value) })), stores: stores(k.stores), elementStores: stores(k.elementStores) }; break;
     case 'matmul': body = { batch: k.batch, m: k.m, n: k.n, k: k.k, a: operand(k.a), b: operand(k.b), stores: stores(k.stores) }; break;
     case 'attention':
-      body = optional({ batch: k.batch, queries: k.queries, keys: k.keys, depth: k.depth, depthV: k.depthV, q: operand(k.q), k: operand(k.k), v: k.v && operand(k.v), score: t.ref(k.score), keep: k.keep && t.ref(k.keep), out: placed(k.out), lse: placed(k.lse) });
+      body = optional({ batch: k.batch, queries: k.queries, keys: k.keys, depth: k.depth, depthV: k.depthV, q: operand(k.q), k: operand(k.k), v: k.v && operand(k.v), score: t.ref(k.score), window: k.window, keep: k.keep && t.ref(k.keep), out: placed(k.out), lse: placed(k.lse) });
       break;
     case 'attention_grad':
       body = optional({
@@ -295,10 +295,11 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
       body = { kind, batch: shape('batch'), m: f.int('m', extent), n: f.int('n', extent), k: f.int('k', extent), a: operand('a'), b: operand('b'), stores: stores('stores') };
       break;
     case 'attention': {
-      f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'score', 'keep', 'out', 'lse']);
+      f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'score', 'window', 'keep', 'out', 'lse']);
       body = {
         kind, batch: shape('batch'), queries: f.int('queries', extent), keys: f.int('keys', extent), depth: f.int('depth', extent), depthV: f.int('depthV', { min: 0, max: MAX_EXTENT }),
-        q: operand('q', true), k: operand('k', true), ...(f.has('v') ? { v: operand('v', true) } : {}), score: typed(f, 'score', 'f32'), ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}),
+        q: operand('q', true), k: operand('k', true), ...(f.has('v') ? { v: operand('v', true) } : {}), score: typed(f, 'score', 'f32'),
+        ...(f.has('window') ? { window: f.int('window', { min: 0, max: MAX_EXTENT }) } : {}), ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}),
         ...placed('out'), ...placed('lse'),
       };
       break;

@@ -529,30 +529,37 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const blocks = Math.ceil(k.queries / block);
   const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');
   const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
-  const work = product(k.batch) * k.queries * k.keys * (k.depth + k.depthV);
+  // A local window: a block of query rows needs only the keys within the window of one of its rows ([j0, j1)).
+  const local = k.window !== undefined && k.window < k.keys;
+  const keysPerBlock = local ? Math.min(k.keys, block + 2 * k.window!) : k.keys;
+  const work = product(k.batch) * k.queries * keysPerBlock * (k.depth + k.depthV);
   loops(w, [...k.batch, blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
     w.line(`const int32_t i0 = blk * ${block}, rows = ${k.queries} - i0 < ${block} ? ${k.queries} - i0 : ${block};`);
-    w.line(`float *s = tcc_local(3, ${block * k.keys}), inv[${block}];`);
-    w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depth}, a${q.arg} + qb + (size_t)i0 * ${q.rs}, ${q.rs}, ${q.cs}, a${kk.arg} + kb, ${kk.cs}, ${kk.rs}, s, ${k.keys}, 0);`);
+    if (local) {
+      w.line(`const int32_t j0 = i0 - ${k.window} > 0 ? i0 - ${k.window} : 0, j1 = i0 + rows + ${k.window} < ${k.keys} ? i0 + rows + ${k.window} : ${k.keys}, nk = j1 - j0;`);
+    } else w.line(`const int32_t j0 = 0, nk = ${k.keys};`);
+    w.line(`float *s = tcc_local(3, ${block * keysPerBlock}), inv[${block}];`);
+    w.line(`tcc_sgemm(rows, nk, ${k.depth}, a${q.arg} + qb + (size_t)i0 * ${q.rs}, ${q.rs}, ${q.cs}, a${kk.arg} + kb + (size_t)j0 * ${kk.rs}, ${kk.cs}, ${kk.rs}, s, nk, 0);`);
     w.block('for (int32_t r = 0; r < rows; r++) {', () => {
       w.line('const int32_t i = i0 + r;');
-      w.line(`float *row = s + (size_t)r * ${k.keys}, sum = 0.0f;`);
+      // Row entry j - j0 holds key j.
+      w.line('float *row = s + (size_t)r * nk, sum = 0.0f;');
       w.line('#pragma omp simd');
-      w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
-        w.line('const float acc = row[j];');
+      w.block('for (int32_t j = j0; j < j0 + nk; j++) {', () => {
+        w.line('const float acc = row[j - j0];');
         const sc = scores.open(w, [k.score]);
-        w.line(`row[j] = ${sc.render(k.score)};`);
+        w.line(`row[j - j0] = ${sc.render(k.score)};`);
       });
-      w.line(`const float top = tcc_row_max(row, ${k.keys});`);
+      w.line('const float top = tcc_row_max(row, nk);');
       w.line('#pragma omp simd reduction(+:sum)');
-      w.line(`for (int32_t j = 0; j < ${k.keys}; j++) { row[j] = tcc_expf(row[j] - top); sum += row[j]; }`);
+      w.line('for (int32_t j = 0; j < nk; j++) { row[j] = tcc_expf(row[j] - top); sum += row[j]; }');
       if (k.keep) {
         const keep = k.keep;
         w.line('#pragma omp simd');
-        w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
+        w.block('for (int32_t j = j0; j < j0 + nk; j++) {', () => {
           const sc = scores.open(w, [keep]);
-          w.line(`row[j] *= ${sc.render(keep)};`);
+          w.line(`row[j - j0] *= ${sc.render(keep)};`);
         });
       }
       w.line('inv[r] = 1.0f / sum;');
@@ -567,7 +574,7 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
     if (k.v && k.out) {
       const [v, out] = [view(k.v), k.out];
       w.line(`float *o = tcc_local(4, ${block * k.depthV});`);
-      w.line(`tcc_sgemm(rows, ${k.depthV}, ${k.keys}, s, ${k.keys}, 1, a${v.arg} + vb, ${v.rs}, ${v.cs}, o, ${k.depthV}, 0);`);
+      w.line(`tcc_sgemm(rows, ${k.depthV}, nk, s, nk, 1, a${v.arg} + vb + (size_t)j0 * ${v.rs}, ${v.rs}, ${v.cs}, o, ${k.depthV}, 0);`);
       w.block('for (int32_t r = 0; r < rows; r++) {', () => {
         w.line('const int32_t i = i0 + r;');
         w.block(`for (int32_t c = 0; c < ${k.depthV}; c++) {`, () => {

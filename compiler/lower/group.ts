@@ -452,6 +452,22 @@ function scores(g: GroupLowering, q: number, k: number, mask: number, attrs: { s
   return { batch, queries, keys, depth, score, ...(keep ? { keep } : {}) };
 }
 
+/**
+ * The half-width of a local window the mask adds (a sliding_window term of a
+ * sum), if any: keys outside it score −1e30 lower than any mask term can
+ * lift, so a kernel may skip them.
+ */
+function localWindow(g: GroupLowering, mask: number): number | undefined {
+  const n = g.node(mask);
+  if (n.op === 'sliding_window') {
+    const { window } = n.attrs as AttrsOf<'sliding_window'>;
+    return window > 0 ? Math.floor(window / 2) : undefined;
+  }
+  if (n.op !== 'add') return undefined;
+  const found = n.args.map((a) => localWindow(g, a)).filter((w) => w !== undefined);
+  return found.length ? Math.min(...found) : undefined;
+}
+
 function lowerAttention(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
   const main = anchors.find((a) => a.op === 'attention');
   const stats = anchors.find((a) => a.op === 'attention_lse');
@@ -467,8 +483,9 @@ function lowerAttention(g: GroupLowering, anchors: readonly Node[], base: Kernel
   const depthV = main ? g.node(main.args[2]!).type.shape.at(-1)! : 0;
   const out = main && placement(g, main.id, [...s.batch, s.queries, depthV]);
   const lse = stats && placement(g, stats.id, [...s.batch, s.queries]);
+  const window = localWindow(g, mask);
   return {
-    ...base, kind: 'attention', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV,
+    ...base, kind: 'attention', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV, ...(window !== undefined ? { window } : {}),
     q: viewOperand(g, q, s.batch, s.queries, s.depth), k: viewOperand(g, k, s.batch, s.keys, s.depth),
     ...(main ? { v: viewOperand(g, main.args[2]!, s.batch, s.keys, depthV) } : {}),
     score: s.score, ...(s.keep ? { keep: s.keep } : {}), ...(out ? { out } : {}), ...(lse ? { lse } : {}),

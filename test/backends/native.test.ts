@@ -16,6 +16,10 @@ import { opDef } from '../../compiler/ir/ops/index.js';
 import { buildProgram, programSources } from '../../compiler/program.js';
 import { OP_CASES, type OpCase } from '../ops/cases.js';
 import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
+import { compileFile } from '../../compiler/compile.js';
+import type { AttentionKernel } from '../../kernel/ir.js';
+import { modelsDir, specFiles } from '../helpers/cli.js';
+import { inputsFor, runOnce, worstDifference } from '../helpers/programs.js';
 
 const atol = (test: OpCase) => (opDef(test.op).fusion === 'matmul' ? 2e-5 : 1e-6);
 
@@ -51,5 +55,19 @@ describe('native backend', () => {
 
   it.each(OP_CASES.filter((c) => opDef(c.op).stochastic).map((c, i) => [name(c, i), c] as const))('%s draws the interpreter\'s dropout mask in training graphs', async (_, test) => {
     expect(await checkOp(test, 'train', 3, 'native', 1e-5, 1e-6)).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('native attention in a local window', () => {
+  it("visits only the keys within a block's windows, with the outputs of JavaScript, which visits every key", async () => {
+    // Two layers: the first global, the second within 16 tokens; 300 tokens are three blocks of queries.
+    const spec = specFiles({ 'm.yaml': `extends: ${modelsDir()}/modernbert.yaml\nconfig: {vocab_size: 40, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 24, local_attention: 16, global_attn_every_n_layers: 2}\n` })['m.yaml']!;
+    const compiled = buildProgram(compileFile(spec, { batch: 1, seq: 300 }).graph);
+    const windows = compiled.kernels.filter((k) => k.kind === 'attention').map((k) => (k as AttentionKernel).window);
+    expect(windows).toEqual([undefined, 8]);
+    const inputs = inputsFor(compiled.program, 4);
+    const [js, native] = [await runOnce(compiled, 1, inputs, { backend: 'js' }), await runOnce(compiled, 1, inputs, { backend: 'native' })];
+    expect(worstDifference(native, js, 1e-4).ratio).toBeLessThanOrEqual(1);
+    expect((await programSources(compiled, 'cpu'))['kernels.c']).toMatch(/j0 = i0 - 8 > 0 \? i0 - 8 : 0/);
   });
 });
