@@ -67,7 +67,7 @@ async function warmUp(work: () => Promise<unknown>): Promise<void> {
  * threads of the other engine otherwise take the cores from a few
  * milliseconds of calls (bert-base's products alone ran twice as long).
  */
-async function interleaved(repeats: number, ours: () => Promise<unknown>, peer: () => Promise<unknown>): Promise<[number[], number[]]> {
+export async function interleaved(repeats: number, ours: () => Promise<unknown>, peer: () => Promise<unknown>): Promise<[number[], number[]]> {
   const times: [number[], number[]] = [[], []];
   for (const work of [ours, peer]) await warmUp(work);
   for (let round = 0; round < 5; round++) {
@@ -80,7 +80,7 @@ async function interleaved(repeats: number, ours: () => Promise<unknown>, peer: 
 }
 
 /** onnxruntime's session of a model, on as many threads as tcc's session runs on (one where no C compiler left it JavaScript). */
-async function peerSession(model: Uint8Array, ours: Session): Promise<{ onnx: ort.InferenceSession; peer: string }> {
+export async function peerSession(model: Uint8Array, ours: Session): Promise<{ onnx: ort.InferenceSession; peer: string }> {
   const threads = (ours.executor as Partial<NativeExecutor>).threads ?? 1;
   return { onnx: await ort.InferenceSession.create(model, { intraOpNumThreads: threads }), peer: `onnxruntime-node (${threads} threads)` };
 }

@@ -11,6 +11,7 @@ import { benchFusion } from './fusion.js';
 import { benchHashes } from './hashes.js';
 import { benchWasm, benchWasmEncoders } from './wasm.js';
 import { benchLarge } from './large.js';
+import { benchModernbert } from './modernbert.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
@@ -82,6 +83,13 @@ async function webgpuSection(): Promise<void> {
   write('(matmul: GFLOP/s over back-to-back runs; inference: BertModel batch 1 × seq 128, ms including the readback, medians; pretrain: bert-tiny batch 8 × seq 128)');
 }
 
+async function modernbertSection(): Promise<void> {
+  const records = await benchModernbert(progress);
+  write(`\n${row(['bench', 'batch × seq', 'tcc', 'peer', 'peer value', 'ratio'], 18)}`);
+  for (const r of records) write(row([r.bench, `${r.batch} × ${r.seq}`, `${r.value} ${r.unit}`, (r.peer ?? '-').slice(0, 17), r.peer_value ?? '-', r.ratio ?? '-'], 18));
+  write('(ModernBERT-base, random weights, no head: native against onnxruntime-node on tcc\'s ONNX export, same threads, medians of interleaved rounds; local: every layer but the first within 128 tokens, the ratio of time per token at 2048 to 512, 1 where the cost is linear in the sequence)');
+}
+
 async function hashesSection(): Promise<void> {
   await benchHashes(progress);
   write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
@@ -95,7 +103,7 @@ async function wasmSection(): Promise<void> {
 }
 
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
-  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection,
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection,
   // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
   'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
 };
