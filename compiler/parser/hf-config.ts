@@ -243,10 +243,10 @@ const JINA_BERT: Family = {
 
 /** The families tcc imports, by config.json's model_type. */
 const FAMILIES: Readonly<Record<string, Family>> = {
-  jina_bert: JINA_BERT,
-  modernbert: MODERNBERT,
   bert: BERT, roberta: robertaFamily('Roberta'), 'xlm-roberta': robertaFamily('XLMRoberta'), distilbert: DISTILBERT, albert: ALBERT, electra: ELECTRA,
-  nomic_bert: NOMIC_BERT,
+  nomic_bert: NOMIC_BERT, modernbert: MODERNBERT,
+  // Not a model_type of its own: chosen by its classes (JinaBert…).
+  jina_bert: JINA_BERT,
 };
 
 /** A config.json without model_type (written by old transformers): the family its architecture names. */
@@ -402,7 +402,7 @@ export function importHfConfig(dir: string): ImportedSpec {
   // JinaBERT's config.json says model_type 'bert'; its classes say which it is.
   const modelType = named?.startsWith('JinaBert') ? 'jina_bert' : (value('model_type') ?? familyOfArchitecture(named));
   const family = typeof modelType === 'string' && own(FAMILIES, modelType) ? FAMILIES[modelType]! : undefined;
-  if (!family) bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports ${Object.keys(FAMILIES).map((t) => `'${t}'`).join(', ')}`);
+  if (!family) bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports ${Object.keys(FAMILIES).filter((t) => t !== 'jina_bert').map((t) => `'${t}'`).join(', ')} (and JinaBERT, by its classes)`);
   const arch = named ?? Object.keys(family?.architectures ?? BERT.architectures).find((a) => a.endsWith('Model'))!;
   const id2label = value('id2label');
   const numLabels = typeof value('num_labels') === 'number' ? (value('num_labels') as number) : id2label && typeof id2label === 'object' ? Object.keys(id2label).length : 2;

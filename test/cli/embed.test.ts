@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { bpeTokenizer, unigramTokenizer } from '../../bench/fuzz/kinds.js';
 import { compileFile } from '../../compiler/compile.js';
 import { sourceName } from '../../compiler/ir/graph.js';
@@ -71,18 +71,18 @@ function stDirectory(config: Record<string, unknown>, tokenizer: object, pooling
   return dir;
 }
 
-/** The reference's embeddings of the texts, tokenized as tcc does (one batch padded to the longest). */
-function referenceEmbeddings(dir: string): number[][] {
+/** The reference's inputs: the texts tokenized as tcc does (one batch padded to the longest); returns its job's arguments. */
+function referenceJob(dir: string): string[] {
   const tokenizer = JsonTokenizer.fromJson(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
   const encodings = TEXTS.map((t) => tokenizer.encode(t, { maxLength: MAX_LENGTH }));
   const seq = Math.max(...encodings.map((e) => e.input_ids.length));
   const pad = tokenizer.id(tokenizer.specials.pad!)!;
   const rows = (key: 'input_ids' | 'attention_mask', fill: number) => encodings.map((e) => [...e[key], ...new Array<number>(seq - e[key].length).fill(fill)]);
   writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ input_ids: rows('input_ids', pad), attention_mask: rows('attention_mask', 0) }));
-  const run = spawnSync(python!, [REFERENCE, dir, join(dir, 'inputs.json'), join(dir, 'reference.json')], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`the reference failed:\n${run.stderr}`);
-  return (JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as { sentence_embedding: number[][] }).sentence_embedding;
+  return [dir, join(dir, 'inputs.json'), join(dir, 'reference.json')];
 }
+
+const referenceEmbeddings = (dir: string) => (JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as { sentence_embedding: number[][] }).sentence_embedding;
 
 const cosine = (a: readonly number[], b: readonly number[]) => {
   let [ab, aa, bb] = [0, 0, 0];
@@ -91,7 +91,7 @@ const cosine = (a: readonly number[], b: readonly number[]) => {
 };
 
 describe.skipIf(!python)('tcc embed', () => {
-  it.each([
+  const CASES = [
     ['a MiniLM-shaped BERT, mean pooling and Normalize', { architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true],
     ['a RoBERTa, max pooling', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1, layer_norm_eps: 1e-5 }, bpeTokenizer(), 'max_tokens', false],
     ['a RoBERTa, the first token', { architectures: ['RobertaModel'], model_type: 'roberta', type_vocab_size: 1, pad_token_id: 1 }, bpeTokenizer(), 'cls_token', true],
@@ -108,8 +108,23 @@ describe.skipIf(!python)('tcc embed', () => {
     }, bpeTokenizer(), 'mean_tokens', true],
     ['a JinaBERT (ALiBi, GeGLU), mean pooling and Normalize', { architectures: ['JinaBertModel'], model_type: 'bert', position_embedding_type: 'alibi', feed_forward_type: 'geglu', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true],
     ['an ELECTRA, mean pooling', { architectures: ['ElectraModel'], model_type: 'electra', embedding_size: 10, type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', false],
-  ] as const)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (_name, config, tokenizer, pooling, normalize) => {
-    const dir = stDirectory(config, tokenizer, pooling, normalize);
+  ] as const;
+  const dirs = new Map<string, string>();
+
+  // One reference process for every case (torch takes a second to load).
+  beforeAll(() => {
+    const jobs: string[] = [];
+    for (const [name, config, tokenizer, pooling, normalize] of CASES) {
+      const dir = stDirectory(config as Record<string, unknown>, tokenizer, pooling, normalize);
+      dirs.set(name, dir);
+      jobs.push(...referenceJob(dir));
+    }
+    const run = spawnSync(python!, [REFERENCE, ...jobs], { encoding: 'utf8' });
+    if (run.status !== 0) throw new Error(`the reference failed:\n${run.stderr}`);
+  }, 120_000);
+
+  it.each(CASES)('equals the reference for %s (cosine ≥ 0.99999 per text)', async (name, _config, _tokenizer, _pooling, normalize) => {
+    const dir = dirs.get(name)!;
     const want = referenceEmbeddings(dir);
     writeFileSync(join(dir, 'texts.txt'), TEXTS.join('\n') + '\n\n');
     const out = join(dir, 'out.jsonl');

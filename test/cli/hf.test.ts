@@ -99,6 +99,6 @@ describe('HuggingFace directories', () => {
     ]);
     const other = hfDir('BertModel', { model_type: 'deberta-v2' });
     const refused = await tcc('compile', other, '--seq', '8');
-    expect(refused.stderr).toContain(`${join(other, 'config.json')}:5:17: error: model_type 'deberta-v2' is not supported; tcc imports 'bert', 'roberta', 'xlm-roberta'`);
+    expect(refused.stderr).toContain(`${join(other, 'config.json')}:5:17: error: model_type 'deberta-v2' is not supported; tcc imports 'bert', 'roberta', 'xlm-roberta', 'distilbert', 'albert', 'electra', 'nomic_bert', 'modernbert' (and JinaBERT, by its classes)`);
   });
 });
