@@ -32,7 +32,7 @@ export class JsonTokenizer implements TextTokenizer {
 
   private constructor(
     private readonly model: Model,
-    private readonly normalizer: Normalizer | undefined,
+    normalizer: Normalizer | undefined,
     private readonly preTokenizer: PreTokenizer | undefined,
     private readonly postProcessor: PostProcessor | undefined,
     addedTokens: readonly AddedToken[],
