@@ -59,7 +59,11 @@ const repoFolder = (id: string) => `models--${id.replace('/', '--')}`;
 const COMMIT = /^[0-9a-f]{40}$/;
 
 /** The files of a model: its config and weights, and what its tokenizer needs. */
-export const MODEL_FILES = { required: ['config.json'], optional: ['model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json'] } as const;
+export const MODEL_FILES = {
+  required: ['config.json'],
+  // sentence-transformers' modules, pooling and length, where the model is one (tcc embed).
+  optional: ['model.safetensors', 'vocab.txt', 'tokenizer_config.json', 'tokenizer.json', 'special_tokens_map.json', 'modules.json', 'sentence_bert_config.json', '1_Pooling/config.json'],
+} as const;
 
 interface Cached {
   readonly commit: string;

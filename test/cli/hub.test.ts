@@ -134,3 +134,35 @@ describe('HuggingFace Hub ids', () => {
     expect(unknown.stderr).toMatch(/^tcc: error: there is no model 'nobody\/no-such-model' on the HuggingFace Hub$/m);
   });
 });
+
+describe('a sentence-transformers model by Hub id', () => {
+  it('downloads its modules and pooling settings, and tcc embed pools and normalizes as they say', async () => {
+    const id = 'sentence-transformers/tiny-test';
+    const modules = [
+      { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+      { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+      { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+    ];
+    const text = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+    const st = await startHubServer({
+      [id]: {
+        commit: '2d6ba5fc0e45c1b0a4de4b61fa5e0e7e4b4e4f52',
+        files: {
+          ...files, 'modules.json': text(modules), 'sentence_bert_config.json': text({ max_seq_length: 16, do_lower_case: false }),
+          '1_Pooling/config.json': text({ word_embedding_dimension: 128, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false }),
+        },
+      },
+    });
+    try {
+      const cache = mkdtempSync(join(tmpdir(), 'tcc-hub-st-'));
+      const result = await withEnv({ HF_HUB_CACHE: cache, HF_ENDPOINT: st.url, HF_HUB_OFFLINE: undefined }, () => tcc('embed', id, '--text', 'the capital of france is paris .', '--backend', 'js'));
+      expect(result.code, result.stderr).toBe(0);
+      const { embedding } = JSON.parse(result.stdout) as { embedding: number[] };
+      expect(embedding).toHaveLength(128);
+      expect(Math.hypot(...embedding)).toBeCloseTo(1, 5);
+      expect(result.stderr).toMatch(/1 text → 128-dimensional embeddings/);
+    } finally {
+      st.close();
+    }
+  });
+});
