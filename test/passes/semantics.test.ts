@@ -2,7 +2,9 @@
 // and every DSL variant (at a small configuration, keeping its structure),
 // for inference and for one training step (losses, metrics, new parameters
 // and moments), gives the same outputs with all passes on as with fusion
-// off, on the CPU backend and, where there is an adapter, on WebGPU.
+// off, on the CPU backend and, where there is an adapter, on WebGPU (there
+// the training step, which holds the forward pass, or inference where a
+// model has no training).
 
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -38,7 +40,7 @@ describe('optimized programs compute what unoptimized ones do', () => {
     await agreement(file, mode, 'js', 1e-5);
   });
 
-  it.runIf(gpu).each(CASES)('%s (%s) on WebGPU', async (file, mode) => {
+  it.runIf(gpu).each(CASES.filter(([f, mode]) => mode === 'train' || f.includes('encoder')))('%s (%s) on WebGPU', async (file, mode) => {
     await agreement(file, mode, 'webgpu', 1e-5);
   }, 120_000);
 });
