@@ -4,6 +4,7 @@
 // else (exit 1, a stack trace, an unnamed file, a thrown error, a hang or a
 // signal, which the runner sees from outside) breaks the promise.
 
+import { BYTE_CHARS } from '../../train/hf-tokenizer/unicode.js';
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
@@ -67,11 +68,8 @@ const added = (content: string, id: number, special = true) => ({ id, content, s
 
 /** A small byte-level BPE tokenizer.json (RoBERTa's layout): every byte, merges of the seed words. */
 export function bpeTokenizer(): object {
-  const bytes = Array.from({ length: 256 }, (_, b) => String.fromCodePoint((b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff) ? b : 0));
-  let n = 0;
-  for (let b = 0; b < 256; b++) if (bytes[b] === '\u0000') bytes[b] = String.fromCodePoint(256 + n++);
   const vocab: Record<string, number> = { '<s>': 0, '<pad>': 1, '</s>': 2, '<unk>': 3 };
-  for (const c of bytes) vocab[c] ??= Object.keys(vocab).length;
+  for (const c of BYTE_CHARS) vocab[c] ??= Object.keys(vocab).length;
   const merges: string[] = [];
   for (const word of ['Ġthe', 'Ġcat', 'Ġdog', 'Ġran', 'Ġfast', 'Ġsat']) {
     let token = word[0]!;

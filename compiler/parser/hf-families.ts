@@ -164,8 +164,11 @@ const NOMIC_BERT: Family = {
 function modernbertLayout(entry: (key: string) => LNode | undefined, error: (node: LNode, message: string) => void): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   // transformers 4 writes local_rope_theta null where the local layers take the global base.
-  const local = entry('local_rope_theta');
-  if (local && toPlain(local) === null) out.local_rope_theta = toPlain(entry('global_rope_theta') ?? { kind: 'scalar', value: 160000, loc: local.loc });
+  const value = (key: string, fallback: unknown) => {
+    const node = entry(key);
+    return node ? toPlain(node) : fallback;
+  };
+  if (value('local_rope_theta', undefined) === null) out.local_rope_theta = value('global_rope_theta', 160000);
   const rope = entry('rope_parameters');
   if (rope) {
     const plain = toPlain(rope) as Record<string, { rope_theta?: unknown; rope_type?: unknown } | undefined> | null;
@@ -178,7 +181,7 @@ function modernbertLayout(entry: (key: string) => LNode | undefined, error: (nod
   const types = entry('layer_types');
   if (types) {
     const list = toPlain(types);
-    const every = toPlain(entry('global_attn_every_n_layers') ?? { kind: 'scalar', value: 3, loc: types.loc }) as number;
+    const every = value('global_attn_every_n_layers', 3) as number;
     const ok = Array.isArray(list) && list.every((t, i) => t === (i % every === 0 ? 'full_attention' : 'sliding_attention'));
     if (!ok) error(types, `layer_types must be full_attention every global_attn_every_n_layers (${every}) layers from the first, sliding_attention between`);
   }

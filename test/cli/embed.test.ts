@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bpeTokenizer, unigramTokenizer } from '../../bench/fuzz/kinds.js';
 import { compileFile } from '../../compiler/compile.js';
-import { sourceName } from '../../compiler/ir/graph.js';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../runtime/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../runtime/safetensors.js';
 import { JsonTokenizer } from '../../train/hf-tokenizer/tokenizer.js';
 import { tcc } from '../helpers/cli.js';
-import { rng } from '../helpers/random.js';
+import { randomCheckpoint } from '../helpers/programs.js';
+import { wordPieceJson } from '../helpers/tokenizers.js';
 
 const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
 const REFERENCE = join(process.cwd(), 'test', 'reference', 'hf_family.py');
@@ -27,21 +27,7 @@ const MAX_LENGTH = 12;
 function wordPieceTokenizer(): object {
   const vocab: Record<string, number> = {};
   for (const t of ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...WORDS]) vocab[t] = Object.keys(vocab).length;
-  const special = (id: string, type: number) => ({ SpecialToken: { id, type_id: type } });
-  return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase: true },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [special('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]', 0)],
-      pair: [special('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]', 0), { Sequence: { id: 'B', type_id: 1 } }, special('[SEP]', 1)],
-      special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [vocab[t]], tokens: [t] }])),
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  };
+  return wordPieceJson(vocab, true);
 }
 
 const SIZES = { hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 37, hidden_act: 'gelu', max_position_embeddings: 20, layer_norm_eps: 1e-12 };
@@ -60,14 +46,7 @@ function stDirectory(config: Record<string, unknown>, tokenizer: object, pooling
   const modes = ['cls_token', 'mean_tokens', 'max_tokens', 'mean_sqrt_len_tokens'];
   writeFileSync(join(dir, '1_Pooling', 'config.json'), JSON.stringify({ word_embedding_dimension: SIZES.hidden_size, ...Object.fromEntries(modes.map((m) => [`pooling_mode_${m}`, m === pooling])) }, null, 2));
   writeFileSync(join(dir, 'sentence_bert_config.json'), JSON.stringify({ max_seq_length: MAX_LENGTH, do_lower_case: false }));
-  const { graph } = compileFile(dir, { batch: 1, seq: 4 });
-  const next = rng(3);
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const node of graph.nodes.filter((n) => n.op === 'param')) {
-    const size = node.type.shape.reduce((a, d) => a * d, 1);
-    tensors[sourceName(node)!] = { dtype: 'F32', shape: node.type.shape, data: Float32Array.from({ length: size }, () => (next() - 0.5) * 0.8) };
-  }
-  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors));
+  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(randomCheckpoint(compileFile(dir, { batch: 1, seq: 4 }).graph, 3, 0.8)));
   return dir;
 }
 

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
-import { sourceName } from '../../compiler/ir/graph.js';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from '../../runtime/safetensors.js';
+import { readSafetensors, writeSafetensors } from '../../runtime/safetensors.js';
 import { tcc } from '../helpers/cli.js';
+import { randomCheckpoint } from '../helpers/programs.js';
 import { rng } from '../helpers/random.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 
@@ -166,13 +166,7 @@ function inputs(c: Case): Record<string, number[][]> {
 
 /** A checkpoint for the directory with HuggingFace's names, and the tied decoder's copy that HuggingFace writes beside them. */
 function writeCheckpoint(dir: string, seed: number): void {
-  const { graph } = compileFile(dir, { batch: 1, seq: 4 });
-  const next = rng(seed);
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const node of graph.nodes.filter((n) => n.op === 'param')) {
-    const size = node.type.shape.reduce((a, d) => a * d, 1);
-    tensors[sourceName(node)!] = { dtype: 'F32', shape: node.type.shape, data: Float32Array.from({ length: size }, () => (next() - 0.5) * 0.8) };
-  }
+  const tensors = randomCheckpoint(compileFile(dir, { batch: 1, seq: 4 }).graph, seed, 0.8);
   const words = Object.keys(tensors).find((n) => n.endsWith('embeddings.word_embeddings.weight'))!;
   if ('lm_head.bias' in tensors) tensors['lm_head.decoder.weight'] = tensors[words]!;
   writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors));

@@ -9,7 +9,19 @@ import { buildProgram, type CompiledProgram } from '../../compiler/program.js';
 import { initParams } from '../../runtime/init.js';
 import type { Program } from '../../runtime/program.js';
 import { openSession, type SessionOptions, type Tensor } from '../../runtime/session.js';
+import type { TensorToWrite } from '../../runtime/safetensors.js';
 import { rng } from './random.js';
+
+/** A checkpoint of a graph's parameters by their HuggingFace names, each value uniform in ±spread/2 from `seed`. */
+export function randomCheckpoint(graph: Graph, seed: number, spread: number): Record<string, TensorToWrite> {
+  const next = rng(seed);
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const node of graph.nodes.filter((n) => n.op === 'param')) {
+    const size = node.type.shape.reduce((a, d) => a * d, 1);
+    tensors[sourceName(node)!] = { dtype: 'F32', shape: node.type.shape, data: Float32Array.from({ length: size }, () => (next() - 0.5) * spread) };
+  }
+  return tensors;
+}
 
 /** Valid inputs for any program tcc compiles from the shipped specs. */
 export function inputsFor(program: Program, seed: number): Record<string, ArrayLike<number>> {

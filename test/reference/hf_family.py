@@ -67,6 +67,12 @@ class Weights:
             return False
 
 
+def split_heads(t, heads):
+    """[batch, seq, hidden] as [batch, heads, seq, head_dim] (transpose_for_scores)."""
+    b, s, h = t.shape
+    return t.view(b, s, heads, h // heads).permute(0, 2, 1, 3)
+
+
 def linear(w, name, x):
     return x @ w(name + '.weight').T + w(name + '.bias')
 
@@ -101,12 +107,9 @@ def encoder_layer(w, cfg, p, x, additive_mask):
     heads = cfg['num_attention_heads']
     d = h // heads
 
-    def split(t):
-        return t.view(b, s, heads, d).permute(0, 2, 1, 3)
-
-    q = split(linear(w, p + '.attention.self.query', x))
-    k = split(linear(w, p + '.attention.self.key', x))
-    v = split(linear(w, p + '.attention.self.value', x))
+    q = split_heads(linear(w, p + '.attention.self.query', x), heads)
+    k = split_heads(linear(w, p + '.attention.self.key', x), heads)
+    v = split_heads(linear(w, p + '.attention.self.value', x), heads)
     scores = q @ k.transpose(-1, -2) / math.sqrt(d) + additive_mask
     context = (torch.softmax(scores, dim=-1) @ v).permute(0, 2, 1, 3).reshape(b, s, h)
     attended = layer_norm(w, p + '.attention.output.LayerNorm', linear(w, p + '.attention.output.dense', context) + x, cfg['layer_norm_eps'])
@@ -168,10 +171,7 @@ def jina_forward(w, cfg, arch, input_ids, types, additive):
     for i in range(cfg['num_hidden_layers']):
         p = f'bert.encoder.layer.{i}'
 
-        def split(t):
-            return t.view(b, s, heads, d).permute(0, 2, 1, 3)
-
-        q, k, v = (split(linear(w, f'{p}.attention.self.{n}', x)) for n in ('query', 'key', 'value'))
+        q, k, v = (split_heads(linear(w, f'{p}.attention.self.{n}', x), heads) for n in ('query', 'key', 'value'))
         probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + additive + bias[None], dim=-1)
         context = (probs @ v).permute(0, 2, 1, 3).reshape(b, s, h)
         x = layer_norm(w, p + '.attention.output.LayerNorm', linear(w, p + '.attention.output.dense', context) + x, eps)
@@ -297,10 +297,7 @@ def albert_forward(w, cfg, arch, input_ids, types, additive):
     d = h // heads
     p = 'albert.encoder.albert_layer_groups.0.albert_layers.0'
     for _ in range(cfg['num_hidden_layers']):
-        def split(t):
-            return t.view(b, s, heads, d).permute(0, 2, 1, 3)
-
-        q, k, v = (split(linear(w, f'{p}.attention.{n}', x)) for n in ('query', 'key', 'value'))
+        q, k, v = (split_heads(linear(w, f'{p}.attention.{n}', x), heads) for n in ('query', 'key', 'value'))
         context = (torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d) + additive, dim=-1) @ v).transpose(2, 1).flatten(2)
         attended = layer_norm(w, p + '.attention.LayerNorm', x + linear(w, p + '.attention.dense', context), eps)
         x = layer_norm(w, p + '.full_layer_layer_norm', linear(w, p + '.ffn_output', act(linear(w, p + '.ffn', attended))) + attended, eps)
@@ -337,12 +334,9 @@ def distilbert_forward(w, cfg, arch, input_ids, mask):
     for i in range(cfg['n_layers']):
         p = f'distilbert.transformer.layer.{i}'
 
-        def shape(t):
-            return t.view(b, s, heads, d).transpose(1, 2)
-
-        q = shape(linear(w, p + '.attention.q_lin', x)) / math.sqrt(d)
-        k = shape(linear(w, p + '.attention.k_lin', x))
-        v = shape(linear(w, p + '.attention.v_lin', x))
+        q = split_heads(linear(w, p + '.attention.q_lin', x), heads) / math.sqrt(d)
+        k = split_heads(linear(w, p + '.attention.k_lin', x), heads)
+        v = split_heads(linear(w, p + '.attention.v_lin', x), heads)
         scores = (q @ k.transpose(2, 3)).masked_fill((mask == 0).view(b, 1, 1, s), torch.finfo(torch.float64).min)
         context = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, s, dim)
         sa = layer_norm(w, p + '.sa_layer_norm', linear(w, p + '.attention.out_lin', context) + x, eps)

@@ -8,6 +8,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { describe, expect, it } from 'vitest';
 import { truncateLongestFirst, WordPieceTokenizer } from '../../train/tokenizer.js';
 import { TEST_LINES } from './tokenizer-lines.js';
+import { wordPieceJson } from '../helpers/tokenizers.js';
 
 const SPECIAL = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'];
 
@@ -16,22 +17,8 @@ function reference(vocabList: readonly string[], lowercase: boolean): Tokenizer 
   vocabList.forEach((t, i) => {
     if (!(t in vocab)) vocab[t] = i;
   });
-  const special = (id: string, type: number) => ({ SpecialToken: { id, type_id: type } });
-  const json = {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: SPECIAL.filter((t) => t in vocab).map((t) => ({ id: vocab[t], content: t, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: { type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true, strip_accents: null, lowercase },
-    pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: {
-      type: 'TemplateProcessing',
-      single: [special('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]', 0)],
-      pair: [special('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, special('[SEP]', 0), { Sequence: { id: 'B', type_id: 1 } }, special('[SEP]', 1)],
-      special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((t) => [t, { id: t, ids: [vocab[t]], tokens: [t] }])),
-    },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  };
-  return new Tokenizer(json, { do_lower_case: lowercase, model_max_length: 512 });
+  const json = wordPieceJson(vocab, lowercase);
+  return new Tokenizer(json as ConstructorParameters<typeof Tokenizer>[0], { do_lower_case: lowercase, model_max_length: 512 });
 }
 
 /** A small vocabulary from the lines: frequent words, every character alone and as a continuation, common suffixes. */

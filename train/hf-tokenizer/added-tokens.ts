@@ -28,7 +28,8 @@ export interface Piece {
 
 const ENDS_WITH_WORD = new RegExp(`${WORD}$`, 'u');
 const STARTS_WITH_WORD = new RegExp(`^${WORD}`, 'u');
-const isSpace = (c: string) => new RegExp(`^${SPACE}$`, 'u').test(c);
+const SPACE_CHAR = new RegExp(`^${SPACE}$`, 'u');
+const isSpace = (c: string) => SPACE_CHAR.test(c);
 
 export function readAddedTokens(v: unknown, path: string, maxId: number): AddedToken[] {
   return checkList(v, path, 1_000_000).map((t, i) => {

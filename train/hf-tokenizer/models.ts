@@ -210,8 +210,8 @@ class Unigram implements Model {
     const score = new Float64Array(n + 1);
     const from = new Int32Array(n + 1).fill(-1);
     const ids = new Int32Array(n + 1);
+    // Every position is reached: a piece or the unknown token covers each character.
     for (let start = 0; start < n; start++) {
-      if (start > 0 && from[start] === -1) continue;
       const base = score[start]!;
       let single = false;
       let piece = '';

@@ -17,6 +17,9 @@ const BEHAVIORS: readonly Behavior[] = ['Removed', 'Isolated', 'MergedWithPrevio
 const BYTE_LEVEL = new RegExp(String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^${SPACE}\p{L}\p{N}]+|[${SPACE}]+(?![^${SPACE}])|[${SPACE}]+`, 'gu');
 const WHITESPACE_WORDS = new RegExp(String.raw`${WORD}+|[^${WORD.slice(1, -1)}${SPACE}]+`, 'gu');
 const utf8 = new TextEncoder();
+const NUMERIC = /^\p{N}$/u;
+/** Rust's char::is_numeric: Unicode's N categories. */
+const isNumeric = (c: string) => NUMERIC.test(c);
 
 /** The string cut into [start, end, isMatch] character ranges that cover it, by a global regular expression. */
 function regexMatches(s: NormalizedText, re: RegExp): [number, number, boolean][] {
@@ -164,8 +167,7 @@ export function readPreTokenizer(v: unknown, path: string): PreTokenizer | undef
     case 'Digits': {
       f.only(['type', 'individual_digits']);
       const single = f.bool('individual_digits');
-      const numeric = (c: string) => /^\p{N}$/u.test(c);
-      return (pieces) => pieces.flatMap((p) => splitBy(p, charMatches(p, numeric), single ? 'Isolated' : 'Contiguous'));
+      return (pieces) => pieces.flatMap((p) => splitBy(p, charMatches(p, isNumeric), single ? 'Isolated' : 'Contiguous'));
     }
     case 'Split': {
       f.only(['type', 'pattern', 'behavior', 'invert']);
