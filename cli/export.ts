@@ -11,7 +11,7 @@ import { exportTorch, TorchExportError } from '../compiler/export/torch.js';
 import { sourceName, type Graph, type Node } from '../compiler/ir/graph.js';
 import { importHfConfig } from '../compiler/parser/hf-config.js';
 import { writeCheckpoint } from '../runtime/checkpoint.js';
-import { hfConfig } from '../runtime/hf-config.js';
+import { hfConfigOf } from '../compiler/export/hf-config.js';
 import type { ParamInit } from '../runtime/init.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -19,10 +19,10 @@ import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputFile, packageVersion, readInputFile, writeAtomic } from './files.js';
 import { localModel, localVocabFlag } from './hub.js';
-import { loadWordPiece } from './tokenizer.js';
+import { hfTokenizerFiles, loadTokenizer } from './tokenizer.js';
 import { initWithProgress } from './progress.js';
 
-export const exportUsage = `usage: tcc export MODEL --format onnx|torch|hf -o OUT [--weights FILE] [--seed N] [--vocab FILE] [--lowercase true|false] [--external-data]
+export const exportUsage = `usage: tcc export MODEL --format onnx|torch|hf -o OUT [--weights FILE] [--seed N] [--vocab FILE | --tokenizer FILE] [--lowercase true|false] [--external-data]
 
 Writes MODEL (a spec, a HuggingFace directory or a tcc checkpoint) for another engine:
   onnx    OUT.onnx: the inference graph with its heads, opset 17, the batch and
@@ -31,11 +31,12 @@ Writes MODEL (a spec, a HuggingFace directory or a tcc checkpoint) for another e
   torch   OUT/: model.py (one nn.Module per block of the spec, HuggingFace
           parameter names, from_pretrained), train.py (the spec's losses with
           AdamW and warmup, alone or under torchrun), config.json, model.safetensors
-  hf      OUT/: config.json, model.safetensors, vocab.txt, tokenizer_config.json,
-          special_tokens_map.json
+  hf      OUT/: config.json (the model's family: BERT, RoBERTa, ELECTRA, …),
+          model.safetensors, the tokenizer (vocab.txt, or the model's tokenizer.json),
+          tokenizer_config.json, special_tokens_map.json
   --weights FILE   safetensors with HuggingFace names (default: MODEL's
                    model.safetensors; without any, BERT's initialization from --seed)
-  --vocab FILE     the vocabulary for hf (default: MODEL's vocab.txt)`;
+  --vocab FILE, --tokenizer FILE   the tokenizer for hf (default: MODEL's tokenizer.json, else its vocab.txt)`;
 
 const FORMATS = ['onnx', 'torch', 'hf'] as const;
 
@@ -60,47 +61,30 @@ function weightsFor(model: string, graph: Graph, flags: { weights?: string; seed
 const tensors = (graph: Graph, values: Record<string, Float32Array>) =>
   Object.fromEntries(paramsOf(graph).map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: values[p.name]! }]));
 
-/** HuggingFace's class for a graph's outputs (heads). */
-function architecture(graph: Graph): string {
-  const outputs = new Map(graph.outputs.map((o) => [o.name, graph.nodes[o.node]!.type.shape.length]));
-  if (outputs.has('prediction_logits')) return outputs.has('seq_relationship_logits') ? 'BertForPreTraining' : 'BertForMaskedLM';
-  if (outputs.has('seq_relationship_logits')) return 'BertForNextSentencePrediction';
-  if (outputs.has('start_logits')) return 'BertForQuestionAnswering';
-  if (outputs.has('logits')) return outputs.get('logits') === 3 ? 'BertForTokenClassification' : 'BertForSequenceClassification';
-  return 'BertModel';
-}
-
-/** The config as config.json: HuggingFace's keys and architecture, and the spec's other settings as they are. */
-function configJson(config: Record<string, unknown>, graph: Graph): Record<string, unknown> {
-  const logits = graph.outputs.find((o) => o.name === 'logits');
-  const labels = logits ? { num_labels: graph.nodes[logits.node]!.type.shape.at(-1) } : {};
-  return { ...config, ...hfConfig(config, architecture(graph)), ...labels };
-}
-
 /**
- * Whether HuggingFace's BERT would load the directory: tcc's importer reads its
- * config.json as BERT, and every parameter that builds is in the export with
- * its shape. Returns why not, or the tensors it would leave unused.
+ * Whether HuggingFace's class would load the directory: tcc's importer reads
+ * its config.json, and every parameter that builds is in the export with its
+ * shape. Returns why not, or the tensors it would leave unused.
  */
-function bertLoad(dir: string, graph: Graph): { refused: string } | { unused: string[] } {
+function hfLoad(dir: string, graph: Graph): { refused: string } | { unused: string[] } {
   let imported: Graph;
   try {
     const yaml = importHfConfig(dir).yaml;
     imported = compileFile(join(dir, 'config.json'), { batch: graph.dims['batch'], seq: graph.dims['seq'], text: yaml }).graph;
   } catch (e) {
-    return { refused: `its config is not BERT's (${(e as Error).message.split('\n')[0]})` };
+    return { refused: `its config.json is not one of a HuggingFace class (${(e as Error).message.split('\n')[0]})` };
   }
   const shapes = (g: Graph) => new Map(paramsOf(g).map((p) => [p.name, p.shape.join(',')]));
   const [have, needed] = [shapes(graph), shapes(imported)];
   const lacking = [...needed].find(([name, shape]) => have.get(name) !== shape);
-  if (lacking) return { refused: `its parameters are not BERT's (e.g. '${lacking[0]}')` };
+  if (lacking) return { refused: `its parameters are not its class's (e.g. '${lacking[0]}')` };
   return { unused: [...have.keys()].filter((name) => !needed.has(name)) };
 }
 
 export async function runExport(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     format: { type: 'string' }, out: { type: 'string', short: 'o' }, weights: { type: 'string' }, seed: { type: 'string' },
-    vocab: { type: 'string' }, lowercase: { type: 'string' }, 'external-data': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, 'external-data': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(exportUsage + '\n');
@@ -137,28 +121,21 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
       if (e instanceof TorchExportError) throw new UsageError(`${model}: cannot export to PyTorch: ${e.message}`);
       throw e;
     }
-    writeCheckpoint(out, { config: configJson(config, graph), params: tensors(graph, weights.values), files: { ...files } });
+    writeCheckpoint(out, { config: hfConfigOf(spec, graph), params: tensors(graph, weights.values), files: { ...files } });
     io.stderr.write(`wrote ${out}: model.py, train.py, config.json, model.safetensors (weights ${weights.note})\n`);
     io.stderr.write(`  python: from model import MODEL; MODEL.from_pretrained('${out}')   train: torchrun --nproc_per_node N --redirects 1 --tee 1 ${join(out, 'train.py')} DATA.jsonl --init ${out} -o trained\n`);
     return 0;
   }
-  const tokenizer = loadWordPiece({ vocab: values.vocab, model, lowercase: values.lowercase });
-  const special = { unk_token: '[UNK]', sep_token: '[SEP]', pad_token: '[PAD]', cls_token: '[CLS]', mask_token: '[MASK]' };
-  writeCheckpoint(out, {
-    config: configJson(config, graph),
-    params: tensors(graph, weights.values),
-    vocab: tokenizer.vocab.join('\n') + '\n',
-    files: {
-      'tokenizer_config.json': JSON.stringify({ tokenizer_class: 'BertTokenizer', do_lower_case: tokenizer.options.lowercase, model_max_length: config.max_position_embeddings ?? 512, ...special }, null, 2) + '\n',
-      'special_tokens_map.json': JSON.stringify(special, null, 2) + '\n',
-    },
-  });
-  const load = bertLoad(out, graph);
-  io.stderr.write(`wrote ${out}: config.json, model.safetensors, vocab.txt, tokenizer_config.json, special_tokens_map.json (weights ${weights.note})\n`);
+  const tokenizer = loadTokenizer({ vocab: values.vocab, tokenizer: values.tokenizer, model, lowercase: values.lowercase });
+  const configFile = hfConfigOf(spec, graph);
+  const files = hfTokenizerFiles(tokenizer, Number(config.max_position_embeddings ?? 512));
+  writeCheckpoint(out, { config: configFile, params: tensors(graph, weights.values), files });
+  const load = hfLoad(out, graph);
+  io.stderr.write(`wrote ${out}: config.json, model.safetensors, ${Object.keys(files).join(', ')} (weights ${weights.note})\n`);
   if ('refused' in load) io.stderr.write(`  no HuggingFace class loads it: ${load.refused}; tcc runs it with --model ${model} --weights ${join(out, 'model.safetensors')}\n`);
   else {
     const unused = load.unused.length ? ` (it has no use for ${load.unused.length} of the tensors, e.g. '${load.unused[0]}')` : '';
-    io.stderr.write(`  HuggingFace's ${architecture(graph)} loads it${unused}, and so does tcc (--model ${out})\n`);
+    io.stderr.write(`  HuggingFace's ${(configFile.architectures as string[])[0]} loads it${unused}, and so does tcc (--model ${out})\n`);
   }
   return 0;
 }

@@ -4,10 +4,10 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { appendRecord, writeCheckpoint } from '../runtime/checkpoint.js';
-import { hfConfig } from '../runtime/hf-config.js';
+import { hfConfig } from '../compiler/export/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
-import { ARCHITECTURE, copyParams, evaluate, evaluateQa, trainEpoch, TASKS } from '../train/finetune.js';
+import { TASK_OUTPUT, copyParams, evaluate, evaluateQa, trainEpoch, TASKS } from '../train/finetune.js';
 import { taskSpec } from '../train/task-spec.js';
 import { encodeQa, readSquad, type EncodedQa } from '../train/squad.js';
 import { encodeSentence, encodeTokens, labelId, labelSet, readSentenceExamples, readTokenExamples, type EncodedBatchRow } from '../train/labeled.js';
@@ -173,7 +173,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   io.stderr.write(`${task} with ${labels.length} labels: ${train.length} training and ${evalRows.length} evaluation examples, ${epochs} epochs of ${stepsPerEpoch} steps (batch ${batch}), ${weightsNote}\n`);
   if (!qa) io.stderr.write(`  majority-class accuracy on the evaluation set: ${majority.toFixed(4)}\n`);
 
-  const base = hfConfig(Object.fromEntries(Object.entries(trainGraph.spec.config).map(([k, v]) => [k, v.value])), ARCHITECTURE[task]);
+  const base = hfConfig(trainGraph.spec, new Map([TASK_OUTPUT[task]]));
   const config2 = qa ? base : { ...base, id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;

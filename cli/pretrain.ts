@@ -1,12 +1,13 @@
 // `tcc prepare` and `tcc pretrain`.
 
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
-import { hfConfig } from '../runtime/hf-config.js';
+import { headOutputs, hfConfig } from '../compiler/export/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
-import { createInstances, readCorpus } from '../train/corpus.js';
+import { sourceName } from '../compiler/ir/graph.js';
+import { createInstances, PACKINGS, readCorpus, type Packing } from '../train/corpus.js';
 import { encodeExample } from '../train/instances.js';
-import { maskTokens, MASKING_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
+import { maskTokens, MASKING_STRATEGIES, maxMaskedPositions, WORD_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
 import { checkExamples, corpusData, examplesData, Interrupted, readExamples, resume, runTraining } from '../train/pretrain.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
@@ -21,21 +22,28 @@ import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js
 import { claimRunDirectory, holdsRun } from './run-dir.js';
 import { localModel, localModelFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
-import { loadWordPiece } from './tokenizer.js';
+import { hfTokenizerFiles, loadTokenizer, tokenizerSource, type TokenizerFlags } from './tokenizer.js';
+import type { TextTokenizer } from '../train/tokenizer.js';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 
-export const prepareUsage = `usage: tcc prepare --corpus PATH --vocab FILE -o data.jsonl [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--seq N] [--seed N]
+export const prepareUsage = `usage: tcc prepare --corpus PATH (--vocab FILE | --tokenizer tokenizer.json) -o data.jsonl [--packing pairs|full-sentences]
+    [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--seq N] [--seed N]
 
 Writes pretraining examples as JSON lines (input_ids, token_type_ids, attention_mask,
-labels with -100 where not masked, next_sentence_label), masks fixed.`;
+labels with -100 where not masked, and for sentence pairs next_sentence_label), masks fixed.
+--packing pairs (default): BERT's sentence pairs, half of them with a random second segment;
+full-sentences: RoBERTa's, whole sentences packed to the length across documents, no pairs.`;
 
-export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--init CKPT]
-    [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
+export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--tokenizer FILE]
+    [--init CKPT] [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
     [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
 
-Pretrains with masked LM and next-sentence prediction (AdamW, linear warmup and decay).
+Pretrains with the model's objective (AdamW, linear warmup and decay): masked LM, with
+next-sentence prediction on sentence pairs where the model has it, else on full sentences
+packed to the length (RoBERTa). The tokenizer is the model's tokenizer.json where it has one,
+else its vocab.txt (or --vocab); checkpoints keep it.
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
 state beside) and DIR/final/. --resume continues from the latest complete checkpoint,
 exactly; --overwrite replaces an earlier run in DIR (without either, DIR must hold none).
@@ -49,38 +57,44 @@ ${BACKEND_HELP}`;
 
 
 
-function corpusInstances(corpus: string, vocab: { vocab?: string; model?: string; lowercase?: string }, seq: number, dupeFactor: number, seed: number, strategy: MaskingStrategy) {
-  const tokenizer = loadWordPiece(vocab);
+function corpusInstances(corpus: string, flags: TokenizerFlags, seq: number, dupeFactor: number, seed: number, strategy: MaskingStrategy, packing: Packing) {
+  const tokenizer = loadTokenizer(flags);
+  const words = WORD_STRATEGIES.includes(strategy);
+  if (tokenizer.specials.mask === undefined) throw new UsageError(`${tokenizerSource(tokenizer) ?? 'the tokenizer'} has no mask token ([MASK] or <mask>) for masked-LM pretraining`);
+  // Whole words are read from WordPiece's "##" continuations; a vocabulary without them has no words to group.
+  if (words && !tokenizer.vocab.some((t) => t.startsWith('##'))) throw new UsageError(`--masking ${strategy} groups WordPiece's "##" pieces into words; ${tokenizerSource(tokenizer) ?? 'this tokenizer'} has none: use --masking dynamic or static`);
   // Word-level masking of Chinese needs its words: jieba segments them.
-  const segment = strategy === 'wwm' || strategy === 'ngram' || strategy === 'span' ? jiebaSegmenter() : undefined;
-  const documents = readCorpus(readTextFile(corpus), tokenizer, corpus, segment);
-  const instances = createInstances(documents, { maxSeqLength: seq, shortSeqProb: 0.1, dupeFactor }, new Rng(seed, STREAMS.pairs));
+  const segment = words ? jiebaSegmenter() : undefined;
+  const documents = readCorpus(readTextFile(corpus), tokenizer, corpus, segment, packing);
+  const instances = createInstances(documents, { maxSeqLength: seq, shortSeqProb: 0.1, dupeFactor, packing }, new Rng(seed, STREAMS.pairs), tokenizer.specials);
   return { tokenizer, instances };
 }
 
 export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
   const { values } = parse(argv, {
-    corpus: { type: 'string' }, vocab: { type: 'string' }, out: { type: 'string', short: 'o' }, masking: { type: 'string' },
+    corpus: { type: 'string' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, packing: { type: 'string' }, out: { type: 'string', short: 'o' }, masking: { type: 'string' },
     'dupe-factor': { type: 'string' }, seq: { type: 'string' }, seed: { type: 'string' }, lowercase: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(prepareUsage + '\n');
     return 0;
   }
-  if (!values.corpus || !values.vocab || !values.out) throw new UsageError(`prepare needs --corpus, --vocab and -o\n${prepareUsage}`);
+  if (!values.corpus || (!values.vocab && !values.tokenizer) || !values.out) throw new UsageError(`prepare needs --corpus, --vocab or --tokenizer, and -o\n${prepareUsage}`);
   outputFile(values.out, '-o');
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
-  const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy);
+  const packing = oneOf(values.packing, '--packing', PACKINGS, 'pairs');
+  const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, packing);
   const rng = new Rng(seed, STREAMS.masking);
   const lines = instances.map((instance) => {
-    const masked = maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab);
+    const masked = maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer);
     return JSON.stringify(encodeExample(tokenizer, instance, masked, seq));
   });
   writeAtomic(values.out, lines.join('\n') + '\n');
   const random = instances.filter((i) => i.isRandomNext).length;
-  io.stderr.write(`wrote ${values.out}: ${instances.length} examples of ${seq} tokens, ${strategy} masking, ${((100 * random) / instances.length).toFixed(1)}% random next sentences\n`);
+  const what = packing === 'pairs' ? `${((100 * random) / instances.length).toFixed(1)}% random next sentences` : 'full sentences';
+  io.stderr.write(`wrote ${values.out}: ${instances.length} examples of ${seq} tokens, ${strategy} masking, ${what}\n`);
   return 0;
 }
 
@@ -106,12 +120,17 @@ type PretrainFlags = ReturnType<typeof pretrainFlags>['values'];
 
 function pretrainFlags(argv: string[]) {
   return parse(argv, {
-    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, lowercase: { type: 'string' },
+    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
     masking: { type: 'string' }, 'save-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' },
     accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
+}
+
+/** The objective's accuracies (mlm_acc, nsp_acc, …) as `name value` pairs. */
+function accuracies(metrics: Readonly<Record<string, number>>, separator = ' '): string {
+  return Object.entries(metrics).filter(([name]) => name.endsWith('_acc')).map(([name, v]) => `${name} ${v.toFixed(3)}`).join(separator);
 }
 
 /** The command that continues an interrupted run: this one, with --resume. */
@@ -131,33 +150,35 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   const seed = seedFlag(values.seed);
   const backend = backendFlags(values);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
-  const modelFlags = { vocab: values.vocab, model, lowercase: values.lowercase };
-
-  let data;
-  let prepared: ReturnType<typeof readExamples> | undefined;
-  let vocabText: string | undefined;
-  if (values.corpus) {
-    // Static masking fixes the masks once, over --dupe-factor copies of the data with different masks.
-    if (values['dupe-factor'] !== undefined && strategy !== 'static') throw new UsageError('--dupe-factor goes with --masking static');
-    const { tokenizer, instances } = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy);
-    data = corpusData(instances, tokenizer, strategy, seed, seq);
-    vocabText = tokenizer.vocab.join('\n') + '\n';
-  } else {
-    prepared = readExamples(readTextFile(values.data!), values.data!, seq);
-    data = examplesData(prepared.examples);
-    const vocabFile = values.vocab ?? (isModelDirectory(model) && existsSync(join(model, 'vocab.txt')) ? join(model, 'vocab.txt') : undefined);
-    if (vocabFile) vocabText = readTextFile(vocabFile);
-  }
+  const modelFlags = { vocab: values.vocab, tokenizer: values.tokenizer, model, lowercase: values.lowercase };
+  if (values.corpus && values['dupe-factor'] !== undefined && strategy !== 'static') throw new UsageError('--dupe-factor goes with --masking static');
+  // Prepared examples say how many positions they label; a corpus is masked at the usual rate.
+  const prepared = values.data === undefined ? undefined : readExamples(readTextFile(values.data), values.data, seq);
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
-    batch, seq, mode: 'train', maxPredictions: data.maxPredictions, verify: debug, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
+    batch, seq, mode: 'train', maxPredictions: prepared ? examplesData(prepared.examples).maxPredictions : maxMaskedPositions(seq), verify: debug,
+    recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
     config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
   });
+
+  let data;
+  let tokenizer: TextTokenizer | undefined;
+  if (values.corpus) {
+    // The model's objective decides the instances: sentence pairs for next-sentence prediction, else full sentences.
+    const nsp = compiled.graph.nodes.some((n) => n.op === 'input' && sourceName(n) === 'next_sentence_label');
+    const built = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, nsp ? 'pairs' : 'full-sentences');
+    tokenizer = built.tokenizer;
+    data = corpusData(built.instances, tokenizer, strategy, seed, seq);
+  } else {
+    data = examplesData(prepared!.examples);
+    const given = values.vocab ?? values.tokenizer;
+    if (given || (isModelDirectory(model) && ['tokenizer.json', 'vocab.txt'].some((f) => existsSync(join(model, f))))) tokenizer = loadTokenizer(modelFlags);
+  }
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1, MAX_STEPS) : positiveInt(values.epochs, '--epochs', 1, MAX_EPOCHS) * epochSteps;
@@ -172,9 +193,8 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     session.setParams(matched.values);
   } else session.setParams(initWithProgress(io, program.params, seed));
 
-  const config = Object.fromEntries(Object.entries(compiled.spec.config).map(([k, v]) => [k, v.value]));
   const keep = values.keep === undefined ? {} : { keep: positiveInt(values.keep, '--keep', 1) };
-  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(config, 'BertForPreTraining'), ...keep, ...(vocabText === undefined ? {} : { vocab: vocabText }) };
+  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(compiled.spec, headOutputs(compiled.spec)), ...keep, ...(tokenizer ? { tokenizerFiles: hfTokenizerFiles(tokenizer, Number(compiled.spec.config['max_position_embeddings']?.value ?? 512)) } : {}) };
   const fromSpec = (key: string, fallback: number) => specSetting(compiled.spec, key) ?? fallback;
   const lr = nonNegative(values.lr, '--lr', fromSpec('lr', 1e-4));
   const trainer = new Trainer(session, {
@@ -197,7 +217,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   try {
     last = await runTraining(trainer, data, settings, {
       onStep(step, m) {
-        bar.update(step, `loss ${m.loss!.toFixed(4)} mlm_acc ${(m.mlm_acc ?? 0).toFixed(3)} nsp_acc ${(m.nsp_acc ?? 0).toFixed(3)} ${Math.round(m.tokens_per_s!)} tok/s`);
+        bar.update(step, `loss ${m.loss!.toFixed(4)} ${accuracies(m)} ${Math.round(m.tokens_per_s!)} tok/s`);
       },
       onCheckpoint(dir, removed) {
         bar.log(`saved ${dir}${removed.length ? ` (removed ${removed.map((r) => basename(r)).join(', ')})` : ''}`);
@@ -213,6 +233,6 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     stop.dispose();
   }
   bar.stop();
-  io.stderr.write(`done: loss ${last.loss?.toFixed(4)}, mlm_acc ${last.mlm_acc?.toFixed(3)}, nsp_acc ${last.nsp_acc?.toFixed(3)}; metrics in ${join(values.out, 'metrics.jsonl')}\n`);
+  io.stderr.write(`done: loss ${last.loss?.toFixed(4)}, ${accuracies(last, ', ')}; metrics in ${join(values.out, 'metrics.jsonl')}\n`);
   return 0;
 }

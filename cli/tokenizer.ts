@@ -128,3 +128,23 @@ export function loadWordPiece(flags: TokenizerFlags): WordPieceTokenizer {
     throw e;
   }
 }
+
+/** A HuggingFace directory's tokenizer files: vocab.txt for WordPiece, else the tokenizer.json itself; the special tokens named. */
+export function hfTokenizerFiles(tokenizer: TextTokenizer, maxLength: number): Record<string, string> {
+  const { cls, sep, pad, mask } = tokenizer.specials;
+  const named = { cls_token: cls, sep_token: sep, pad_token: pad, mask_token: mask, unk_token: ['[UNK]', '<unk>'].find((t) => tokenizer.id(t) !== undefined) };
+  const special = Object.fromEntries(Object.entries(named).filter(([, t]) => t !== undefined));
+  const json = (value: object) => JSON.stringify(value, null, 2) + '\n';
+  if (tokenizer instanceof WordPieceTokenizer) {
+    return {
+      'vocab.txt': tokenizer.vocab.join('\n') + '\n',
+      'tokenizer_config.json': json({ tokenizer_class: 'BertTokenizer', do_lower_case: tokenizer.options.lowercase, model_max_length: maxLength, ...special }),
+      'special_tokens_map.json': json(special),
+    };
+  }
+  return {
+    'tokenizer.json': readTextFile(tokenizerSource(tokenizer)!),
+    'tokenizer_config.json': json({ model_max_length: maxLength, ...special }),
+    'special_tokens_map.json': json(special),
+  };
+}

@@ -9,21 +9,29 @@
 // keeps the labels balanced: a chunk of a single sentence takes the next
 // sentence as its continuation (at the end of the document, the previous one
 // and itself) instead of always becoming a random pair.
+//
+// Without next-sentence prediction, RoBERTa's FULL-SENTENCES: whole
+// sentences packed contiguously to the full length, across documents with a
+// separator between two, one segment, no label.
 
 import { InputError } from '../runtime/errors.js';
 import type { Rng } from './rng.js';
-import { isCjk, type WordPieceTokenizer } from './tokenizer.js';
+import { isCjk, type SpecialTokens, type TextTokenizer } from './tokenizer.js';
 
 /** A document is a list of tokenized sentences. */
 export type Document = string[][];
 
-export interface PairInstance {
-  /** [CLS] A [SEP] B [SEP] as tokens. */
+export interface Instance {
+  /** [CLS] A [SEP] B [SEP] (pairs) or [CLS] text [SEP] (packed sentences) as tokens. */
   readonly tokens: string[];
   readonly segmentIds: number[];
-  /** 1 when B is a random segment, 0 when it continues A. */
-  readonly isRandomNext: 0 | 1;
+  /** Pairs: 1 when B is a random segment, 0 when it continues A. */
+  readonly isRandomNext?: 0 | 1;
 }
+
+/** How a corpus becomes instances: BERT's sentence pairs (for next-sentence prediction) or RoBERTa's packed full sentences. */
+export type Packing = 'pairs' | 'full-sentences';
+export const PACKINGS: readonly Packing[] = ['pairs', 'full-sentences'];
 
 export interface PairOptions {
   readonly maxSeqLength: number;
@@ -64,7 +72,7 @@ export function vocabularyToken(token: string): string {
   return token.startsWith('##') && isCjkChar(token.slice(2)) ? token.slice(2) : token;
 }
 
-export function readCorpus(text: string, tokenizer: WordPieceTokenizer, source = 'corpus', segment?: Segmenter): Document[] {
+export function readCorpus(text: string, tokenizer: TextTokenizer, source = 'corpus', segment?: Segmenter, packing: Packing = 'pairs'): Document[] {
   const documents: Document[] = [[]];
   for (const line of text.split('\n')) {
     if (!line.trim()) {
@@ -77,7 +85,7 @@ export function readCorpus(text: string, tokenizer: WordPieceTokenizer, source =
   }
   const nonEmpty = documents.filter((d) => d.length);
   if (nonEmpty.length === 0) throw new InputError(`${source} has no text: it needs sentences, one per line, documents separated by blank lines`);
-  if (nonEmpty.length < 2) throw new InputError(`${source} has one document; next-sentence prediction needs at least two (separate documents with a blank line)`);
+  if (packing === 'pairs' && nonEmpty.length < 2) throw new InputError(`${source} has one document; next-sentence prediction needs at least two (separate documents with a blank line)`);
   return nonEmpty;
 }
 
@@ -90,11 +98,12 @@ function truncatePair(a: string[], b: string[], maxTokens: number, rng: Rng): vo
 }
 
 /** The instances of one document, as create_instances_from_document. */
-export function instancesFromDocument(documents: readonly Document[], index: number, options: PairOptions, rng: Rng): PairInstance[] {
+export function instancesFromDocument(documents: readonly Document[], index: number, options: PairOptions, rng: Rng, specials: SpecialTokens = BERT_SPECIALS): Instance[] {
+  const [cls, sep] = sequenceTokens(specials);
   const document = documents[index]!;
   const maxTokens = options.maxSeqLength - 3;
   const target = rng.random() < options.shortSeqProb ? rng.randint(2, maxTokens) : maxTokens;
-  const instances: PairInstance[] = [];
+  const instances: Instance[] = [];
   let chunk: string[][] = [];
   let length = 0;
   for (let i = 0; i < document.length; i++) {
@@ -132,7 +141,7 @@ export function instancesFromDocument(documents: readonly Document[], index: num
     truncatePair(a, b, maxTokens, rng);
     if (a.length >= 1 && b.length >= 1) {
       instances.push({
-        tokens: ['[CLS]', ...a, '[SEP]', ...b, '[SEP]'],
+        tokens: [cls, ...a, sep, ...b, sep],
         segmentIds: [...new Array<number>(a.length + 2).fill(0), ...new Array<number>(b.length + 1).fill(1)],
         isRandomNext,
       });
@@ -143,11 +152,61 @@ export function instancesFromDocument(documents: readonly Document[], index: num
   return instances;
 }
 
-/** All instances of a corpus, `dupeFactor` passes over it (each with fresh random choices). */
-export function createInstances(documents: readonly Document[], options: PairOptions & { readonly dupeFactor: number }, rng: Rng): PairInstance[] {
-  const instances: PairInstance[] = [];
+const BERT_SPECIALS: SpecialTokens = { cls: '[CLS]', sep: '[SEP]' };
+
+/** The tokens that open and close a sequence (and separate its parts). */
+function sequenceTokens(specials: SpecialTokens): [string, string] {
+  if (specials.cls === undefined || specials.sep === undefined) throw new InputError('the tokenizer adds no special tokens around a sequence (its post_processor): pretraining needs a first and a separator token');
+  return [specials.cls, specials.sep];
+}
+
+export interface InstanceOptions extends PairOptions {
+  readonly dupeFactor: number;
+  readonly packing?: Packing;
+}
+
+/** All instances of a corpus, `dupeFactor` passes over it (each with fresh random choices), shuffled. */
+export function createInstances(documents: readonly Document[], options: InstanceOptions, rng: Rng, specials: SpecialTokens = BERT_SPECIALS): Instance[] {
+  const instances: Instance[] = [];
   for (let pass = 0; pass < options.dupeFactor; pass++) {
-    for (let d = 0; d < documents.length; d++) instances.push(...instancesFromDocument(documents, d, options, rng));
+    if (options.packing === 'full-sentences') instances.push(...packSentences(documents, options.maxSeqLength, specials));
+    else for (let d = 0; d < documents.length; d++) instances.push(...instancesFromDocument(documents, d, options, rng, specials));
   }
   return rng.shuffle(instances);
+}
+
+/**
+ * RoBERTa's FULL-SENTENCES: the corpus's sentences in order, packed into
+ * sequences of at most `maxSeqLength` tokens ([CLS] … [SEP]), a separator
+ * between the last sentence of one document and the first of the next. A
+ * sentence that does not fit in an empty sequence is cut into pieces that do.
+ */
+export function packSentences(documents: readonly Document[], maxSeqLength: number, specials: SpecialTokens): Instance[] {
+  const [cls, sep] = sequenceTokens(specials);
+  const budget = maxSeqLength - 2;
+  if (budget < 1) throw new InputError(`a sequence of ${maxSeqLength} tokens leaves no room for text between ${cls} and ${sep}`);
+  const instances: Instance[] = [];
+  let body: string[] = [];
+  const emit = () => {
+    // A separator left at the end closes a document already closed by the last one.
+    if (body[body.length - 1] === sep) body.pop();
+    if (body.length) instances.push({ tokens: [cls, ...body, sep], segmentIds: new Array<number>(body.length + 2).fill(0) });
+    body = [];
+  };
+  for (const [d, document] of documents.entries()) {
+    if (d > 0 && body.length) {
+      if (body.length + 1 > budget) emit();
+      else body.push(sep);
+    }
+    for (const sentence of document) {
+      if (body.length + sentence.length > budget) emit();
+      for (let start = 0; start < sentence.length; start += budget) {
+        const piece = sentence.slice(start, start + budget);
+        if (body.length + piece.length > budget) emit();
+        body.push(...piece);
+      }
+    }
+  }
+  emit();
+  return instances;
 }

@@ -11,10 +11,11 @@ import type { Metrics, Trainer } from './trainer.js';
 export type Task = 'classification' | 'token-classification' | 'qa';
 export const TASKS: readonly Task[] = ['classification', 'token-classification', 'qa'];
 
-export const ARCHITECTURE: Readonly<Record<Task, string>> = {
-  classification: 'BertForSequenceClassification',
-  'token-classification': 'BertForTokenClassification',
-  qa: 'BertForQuestionAnswering',
+/** Each task's output and its rank (what picks HuggingFace's class for the fine-tuned model). */
+export const TASK_OUTPUT: Readonly<Record<Task, readonly [string, number]>> = {
+  classification: ['logits', 2],
+  'token-classification': ['logits', 3],
+  qa: ['start_logits', 2],
 };
 
 /** Batched inputs; question answering's labels are the [start, end] pair of each row. */

@@ -1,5 +1,6 @@
 // Masked-LM inputs: 15% of the tokens are selected, and of those 80% become
-// [MASK], 10% a random token and 10% stay, as BERT. What is selected together
+// the mask token ([MASK], <mask>), 10% a random token and 10% stay, as BERT
+// and RoBERTa. Special tokens are never selected nor drawn. What is selected together
 // depends on the strategy:
 //   token (static, dynamic)  each WordPiece on its own
 //   wwm    whole words: a word's "##" pieces are selected with it
@@ -9,12 +10,17 @@
 // round(0.15 · candidates), so a unit is never split.
 
 import type { Rng } from './rng.js';
+import type { TextTokenizer } from './tokenizer.js';
 
 export type MaskingStrategy = 'static' | 'dynamic' | 'wwm' | 'ngram' | 'span';
 export const MASKING_STRATEGIES: readonly MaskingStrategy[] = ['dynamic', 'static', 'wwm', 'ngram', 'span'];
 
 export const MASK_RATE = 0.15;
-const SPECIAL = new Set(['[CLS]', '[SEP]', '[PAD]', '[MASK]', '[UNK]']);
+/** The strategies that select whole words: they read WordPiece's "##" continuations. */
+export const WORD_STRATEGIES: readonly MaskingStrategy[] = ['wwm', 'ngram', 'span'];
+
+/** What masking needs of a tokenizer. */
+export type MaskingVocabulary = Pick<TextTokenizer, 'vocab' | 'specials' | 'isSpecial'>;
 
 export interface MaskedTokens {
   readonly tokens: string[];
@@ -27,10 +33,10 @@ export interface MaskedTokens {
  * after it (for Chinese, the characters marked as continuing a segmented
  * word). Specials are no word.
  */
-export function wordsOf(tokens: readonly string[]): number[][] {
+export function wordsOf(tokens: readonly string[], isSpecial: (token: string) => boolean): number[][] {
   const words: number[][] = [];
   tokens.forEach((t, i) => {
-    if (SPECIAL.has(t)) return;
+    if (isSpecial(t)) return;
     const last = words[words.length - 1];
     if (t.startsWith('##') && last && last[last.length - 1] === i - 1) last.push(i);
     else words.push([i]);
@@ -45,8 +51,8 @@ function geometric(rng: Rng, p: number, max: number): number {
 }
 
 /** The units of selection, in the order they are tried. */
-function units(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng): number[][] {
-  const words = wordsOf(tokens);
+function units(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, isSpecial: (token: string) => boolean): number[][] {
+  const words = wordsOf(tokens, isSpecial);
   if (strategy === 'static' || strategy === 'dynamic') return rng.shuffle(words.flat().map((i) => [i]));
   if (strategy === 'wwm') return rng.shuffle(words);
   // ngram and span: phrases of consecutive whole words from random starts (within one segment: not across [SEP]).
@@ -74,11 +80,16 @@ export function maxMaskedPositions(seq: number): number {
   return Math.max(1, Math.round(seq * MASK_RATE));
 }
 
-export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, vocab: readonly string[]): MaskedTokens {
-  const candidates = tokens.filter((t) => !SPECIAL.has(t)).length;
+export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, tokenizer: MaskingVocabulary): MaskedTokens {
+  const vocab = tokenizer.vocab;
+  // An id without a token ('' in a tokenizer.json's vocabulary) is never drawn either.
+  const special = (t: string) => t === '' || tokenizer.isSpecial(t);
+  const mask = tokenizer.specials.mask;
+  if (mask === undefined) throw new RangeError('the tokenizer has no mask token ([MASK] or <mask>)');
+  const candidates = tokens.filter((t) => !special(t)).length;
   const budget = Math.max(1, Math.round(candidates * MASK_RATE));
   const selected = new Set<number>();
-  for (const unit of units(tokens, strategy, rng)) {
+  for (const unit of units(tokens, strategy, rng, special)) {
     if (selected.size >= budget) break;
     if (!unit.length || selected.size + unit.length > budget || unit.some((i) => selected.has(i))) continue;
     for (const i of unit) selected.add(i);
@@ -88,11 +99,11 @@ export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy,
   for (const i of [...selected].sort((a, b) => a - b)) {
     labels[i] = tokens[i]!;
     const r = rng.random();
-    if (r < 0.8) out[i] = '[MASK]';
+    if (r < 0.8) out[i] = mask;
     else if (r < 0.9) {
       let random: string;
       do random = vocab[Math.floor(rng.random() * vocab.length)]!;
-      while (SPECIAL.has(random));
+      while (special(random));
       out[i] = random;
     }
   }

@@ -11,11 +11,11 @@ import { appendRecord, fileSystemReason, latestCheckpoint, pruneCheckpoints, rea
 import { checkFinite } from '../runtime/weights.js';
 import { InputError, RunFailure } from '../runtime/errors.js';
 import type { ProgramInput } from '../runtime/program.js';
-import type { PairInstance } from './corpus.js';
+import type { Instance } from './corpus.js';
 import { encodeExample, IGNORE_INDEX, type PretrainingExample } from './instances.js';
 import { maskTokens, maxMaskedPositions, type MaskingStrategy } from './masking.js';
 import { Rng, STREAMS } from './rng.js';
-import type { WordPieceTokenizer } from './tokenizer.js';
+import type { TextTokenizer } from './tokenizer.js';
 import type { Metrics, Trainer } from './trainer.js';
 
 /** Examples by index; masks may differ per epoch (dynamic masking). */
@@ -30,11 +30,11 @@ export interface PretrainData {
 const DRAWS_PER_INSTANCE = 1 << 16;
 
 /** Instances from a corpus, masked per epoch (dynamic and the unit strategies) or once (static). */
-export function corpusData(instances: readonly PairInstance[], tokenizer: WordPieceTokenizer, strategy: MaskingStrategy, seed: number, seqLength: number): PretrainData {
+export function corpusData(instances: readonly Instance[], tokenizer: TextTokenizer, strategy: MaskingStrategy, seed: number, seqLength: number): PretrainData {
   // Static masks depend on the instance alone (duplicates made by --dupe-factor differ by index); dynamic ones also on the epoch.
-  const mask = (instance: PairInstance, index: number, epoch: number) => {
+  const mask = (instance: Instance, index: number, epoch: number) => {
     const rng = new Rng(seed, STREAMS.masking + (strategy === 'static' ? 0 : epoch), index * DRAWS_PER_INSTANCE);
-    return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer.vocab), seqLength);
+    return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer), seqLength);
   };
   return { count: instances.length, maxPredictions: maxMaskedPositions(seqLength), example: (index, epoch) => mask(instances[index]!, index, epoch) };
 }
@@ -64,7 +64,8 @@ export function readExamples(text: string, file: string, seqLength: number): { e
       const v = value[f];
       if (!Array.isArray(v) || v.length !== seqLength || !v.every((x) => Number.isInteger(x) && Math.abs(x) < 2 ** 31)) throw new InputError(`${where}: ${f} must be a list of ${seqLength} integers`);
     }
-    if (value['next_sentence_label'] !== 0 && value['next_sentence_label'] !== 1) throw new InputError(`${where}: next_sentence_label must be 0 or 1`);
+    // Sentence pairs carry their next-sentence label; packed sentences have none.
+    if ('next_sentence_label' in value && value['next_sentence_label'] !== 0 && value['next_sentence_label'] !== 1) throw new InputError(`${where}: next_sentence_label must be 0 or 1`);
     const mask = value['attention_mask'] as number[];
     const bad = mask.findIndex((v) => v !== 0 && v !== 1);
     if (bad >= 0) throw new InputError(`${where}: attention_mask[${bad}] = ${mask[bad]}: a mask holds 0 (padding) and 1 (attend) only`);
@@ -83,6 +84,7 @@ export function checkExamples(read: { examples: readonly PretrainingExample[]; l
       if (input.bound === undefined || input.derived?.take === 'rows') continue;
       const name = input.derived?.of ?? input.name;
       const values = (example as unknown as Record<string, unknown>)[name];
+      if (values === undefined) throw new InputError(`${file}:${read.lines[k]}: no ${name}, which this model trains on${name === 'next_sentence_label' ? ' (prepare sentence pairs: tcc prepare --packing pairs)' : ''}`);
       if (!Array.isArray(values)) continue;
       const bad = values.findIndex((v: number) => !(v >= 0 && v < input.bound!) && v !== input.ignore);
       if (bad >= 0) throw new InputError(`${file}:${read.lines[k]}: ${name}[${bad}] = ${values[bad]} is out of range [0, ${input.bound})${input.ignore === undefined ? '' : ` and is not ${input.ignore}`}`);
@@ -99,7 +101,8 @@ export interface RunSettings {
   /** Micro-batches of `batch` examples per update. */
   readonly accumulate: number;
   readonly config: object;
-  readonly vocab?: string;
+  /** The tokenizer's files (vocab.txt or tokenizer.json) by name, kept in every checkpoint. */
+  readonly tokenizerFiles?: Readonly<Record<string, string>>;
   /** Checkpoints kept: older ones are removed as new ones are written (default: all). */
   readonly keep?: number;
 }
@@ -136,12 +139,13 @@ function batchAt(data: PretrainData, step: number, batch: number): Record<string
     rows.push(data.example(global % data.count, Math.floor(global / data.count)));
   }
   const flat = (field: 'input_ids' | 'token_type_ids' | 'attention_mask' | 'labels') => Int32Array.from(rows.flatMap((r) => r[field]));
+  const pairs = rows.every((r) => r.next_sentence_label !== undefined);
   return {
     input_ids: flat('input_ids'),
     token_type_ids: flat('token_type_ids'),
     attention_mask: flat('attention_mask'),
     labels: flat('labels'),
-    next_sentence_label: Int32Array.from(rows.map((r) => r.next_sentence_label)),
+    ...(pairs ? { next_sentence_label: Int32Array.from(rows.map((r) => r.next_sentence_label!)) } : {}),
   };
 }
 
@@ -160,7 +164,7 @@ async function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: Pre
   const params = Object.fromEntries(session.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: paramValues[p.name]! }]));
   const optimizer = Object.fromEntries(session.program.states.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: stateValues[s.name]! }]));
   const state: TrainerState = { step: trainer.step, seed: trainer.settings.seed, batch: settings.batch, seq: settings.seq, examples: data.count, accumulate: settings.accumulate };
-  writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, ...(settings.vocab === undefined ? {} : { vocab: settings.vocab }) });
+  writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, files: settings.tokenizerFiles ?? {} });
   return dir;
 }
 

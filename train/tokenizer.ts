@@ -39,6 +39,8 @@ export interface TextTokenizer {
   readonly vocab: readonly string[];
   readonly specials: SpecialTokens;
   id(token: string): number | undefined;
+  /** Whether a token is one of the tokenizer's special tokens (never masked, never drawn as a random replacement). */
+  isSpecial(token: string): boolean;
   /** The tokens of a text without special tokens; with `limit`, only the first `limit`. */
   tokenize(text: string, limit?: number): string[];
   encode(text: string, options?: EncodeOptions): Encoding;
@@ -153,6 +155,10 @@ export class WordPieceTokenizer implements TextTokenizer {
 
   id(token: string): number | undefined {
     return this.ids.get(token);
+  }
+
+  isSpecial(token: string): boolean {
+    return (SPECIAL as readonly string[]).includes(token);
   }
 
   /**

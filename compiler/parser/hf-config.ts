@@ -15,7 +15,7 @@ import { parseJson } from './json.js';
 import { toPlain, type LMap, type LNode } from './yaml.js';
 import { own } from './spec.js';
 import { CONFIG_LIMITS } from './spec-schema.js';
-import { ACTIVATIONS, BERT, CARRIED, FAMILIES, familyOfArchitecture, IGNORED, REQUIRED, same } from './hf-families.js';
+import { ACTIVATIONS, BERT, CARRIED, FAMILIES, familyType, IGNORED, REQUIRED, same } from './hf-families.js';
 import { isHfDirectory } from '../../runtime/hf-config.js';
 
 /** The most labels a classifier head may have. */
@@ -138,8 +138,7 @@ export function importHfConfig(dir: string): ImportedSpec {
 
   const architectures = value('architectures');
   const named = Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : undefined;
-  // JinaBERT's config.json says model_type 'bert'; its classes say which it is.
-  const modelType = named?.startsWith('JinaBert') ? 'jina_bert' : (value('model_type') ?? familyOfArchitecture(named));
+  const modelType = familyType(value('model_type'), named);
   const family = typeof modelType === 'string' && own(FAMILIES, modelType) ? FAMILIES[modelType]! : undefined;
   if (!family) bag.error(entry('model_type')!.loc, `model_type '${String(modelType)}' is not supported; tcc imports ${Object.keys(FAMILIES).filter((t) => t !== 'jina_bert').map((t) => `'${t}'`).join(', ')} (and JinaBERT, by its classes)`);
   const arch = named ?? Object.keys(family?.architectures ?? BERT.architectures).find((a) => a.endsWith('Model'))!;

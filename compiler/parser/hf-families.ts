@@ -204,7 +204,7 @@ const MODERNBERT: Family = {
   keys: {
     ...same(['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size', 'max_position_embeddings', 'initializer_range',
       'global_rope_theta', 'local_rope_theta', 'local_attention', 'global_attn_every_n_layers', 'attention_bias', 'mlp_bias', 'norm_bias', 'classifier_bias',
-      'embedding_dropout', 'attention_dropout', 'mlp_dropout', 'classifier_dropout']),
+      'embedding_dropout', 'attention_dropout', 'mlp_dropout', 'classifier_dropout', 'classifier_pooling']),
     norm_eps: 'layer_norm_eps', hidden_activation: 'hidden_act', classifier_activation: 'classifier_act',
   },
   values: { classifier_activation: { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu', silu: 'silu' }, classifier_pooling: { mean: 'mean', cls: 'cls' } },
@@ -215,7 +215,7 @@ const MODERNBERT: Family = {
   // layer_norm_eps that transformers 5 writes beside norm_eps.
   ignored: [
     'pad_token_id', 'cls_token_id', 'deterministic_flash_attn', 'reference_compile', 'repad_logits_with_grad', 'initializer_cutoff_factor',
-    'sparse_pred_ignore_index', 'layer_norm_eps', 'classifier_pooling',
+    'sparse_pred_ignore_index', 'layer_norm_eps',
   ],
 };
 
@@ -241,6 +241,11 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
   // Not a model_type of its own: chosen by its classes (JinaBert…).
   jina_bert: JINA_BERT,
 };
+
+/** The family of a config.json: JinaBERT's says model_type 'bert' and is told apart by its classes; an old one without model_type, by its architecture. */
+export function familyType(modelType: unknown, architecture: string | undefined): unknown {
+  return architecture?.startsWith('JinaBert') ? 'jina_bert' : (modelType ?? familyOfArchitecture(architecture));
+}
 
 /** A config.json without model_type (written by old transformers): the family its architecture names. */
 export function familyOfArchitecture(arch: string | undefined): string {

@@ -243,5 +243,5 @@ export function loadSpec(file: string, virtual?: ReadonlyMap<string, string>): L
   const loader = new SpecLoader(virtual);
   const tree = loader.loadTree(file, undefined, []);
   if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
-  return { spec: { ...readSpec(tree), baseConfig: [...loader.baseConfig] }, sources: loader.sources };
+  return { spec: { ...readSpec(tree), baseConfig: [...loader.baseConfig], lineage: [...loader.sources.keys()] }, sources: loader.sources };
 }

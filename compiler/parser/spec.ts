@@ -88,6 +88,8 @@ export interface Spec {
   readonly training: TrainingSpec;
   /** The config keys the spec's bases define (the rest its own file introduces). */
   readonly baseConfig?: readonly string[];
+  /** The files it was loaded from: its own, then every base's, depth first (a HuggingFace directory stands for its config.json). */
+  readonly lineage?: readonly string[];
 }
 
 /**

@@ -3,13 +3,16 @@
 // hf_family.py, which shares nothing with tcc): a checkpoint with HuggingFace's
 // names and odd sizes, a batch with padding, every output of every
 // architecture within 1e-4, on the JavaScript, native and WebGPU backends.
+// And back: the config.json that `tcc export --format hf` writes for each
+// imported model gives the reference the same outputs.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/compile.js';
+import { hfConfigOf } from '../../compiler/export/hf-config.js';
 import { readSafetensors, writeSafetensors } from '../../runtime/safetensors.js';
 import { tcc } from '../helpers/cli.js';
 import { randomCheckpoint } from '../helpers/programs.js';
@@ -223,4 +226,26 @@ describe.skipIf(!python)('HuggingFace families against a PyTorch reference from 
       }
     });
   }
+
+  it("writes each family's config.json back (export --format hf): the reference reads it as the same model", () => {
+    const jobs: string[] = [];
+    for (const c of CASES) {
+      const [from, dir] = [join(root, c.name), join(root, `${c.name} exported`)];
+      mkdirSync(dir);
+      const { spec, graph } = compileFile(from, { batch: 1, seq: 4, fuse: false });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(hfConfigOf(spec, graph), null, 2));
+      copyFileSync(join(from, 'model.safetensors'), join(dir, 'model.safetensors'));
+      jobs.push(dir, join(from, 'inputs.json'), join(dir, 'reference.json'));
+    }
+    const run = spawnSync(python!, [REFERENCE, ...jobs], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    for (const c of CASES) {
+      const config = JSON.parse(readFileSync(join(root, `${c.name} exported`, 'config.json'), 'utf8')) as { architectures: string[]; model_type: string };
+      expect([config.architectures[0], config.model_type], c.name).toEqual([(c.config.architectures as string[])[0], c.config.model_type]);
+      const outputs = JSON.parse(readFileSync(join(root, `${c.name} exported`, 'reference.json'), 'utf8')) as Record<string, unknown[]>;
+      const expected = want.get(c.name)!;
+      expect(Object.keys(outputs).sort(), c.name).toEqual(Object.keys(expected).sort());
+      for (const [name, values] of Object.entries(outputs)) expect(values.flat(3), `${c.name} ${name}`).toEqual(expected[name]);
+    }
+  }, 120_000);
 });

@@ -1,9 +1,13 @@
 // The pretraining data pipeline's statistics over 10,000 sequences, and its
 // rules: masking never splits a word under whole-word and span masking, NSP
-// labels are balanced, bad corpora are clear errors.
+// labels are balanced, bad corpora are clear errors; RoBERTa's full-sentence
+// packing keeps every sentence in order, and a byte-level BPE tokenizer.json
+// masks with its own <mask>, never its specials.
 
 import { describe, expect, it } from 'vitest';
-import { createInstances, readCorpus } from '../../train/corpus.js';
+import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
+import { createInstances, packSentences, readCorpus } from '../../train/corpus.js';
+import { JsonTokenizer } from '../../train/hf-tokenizer/tokenizer.js';
 import { maskTokens, wordsOf, type MaskingStrategy } from '../../train/masking.js';
 import { Rng } from '../../train/rng.js';
 import { WordPieceTokenizer } from '../../train/tokenizer.js';
@@ -51,7 +55,7 @@ describe('pretraining data', () => {
     let changedUnselected = 0;
     let splitWords = 0;
     for (const instance of instances) {
-      const { tokens, labels } = maskTokens(instance.tokens, strategy, rng, VOCAB);
+      const { tokens, labels } = maskTokens(instance.tokens, strategy, rng, tokenizer);
       candidates += instance.tokens.filter((t) => t !== '[CLS]' && t !== '[SEP]').length;
       labels.forEach((label, i) => {
         if (label === null) {
@@ -65,7 +69,7 @@ describe('pretraining data', () => {
       });
       if (strategy !== 'dynamic') {
         // A word is selected whole or not at all.
-        for (const word of wordsOf(instance.tokens)) {
+        for (const word of wordsOf(instance.tokens, (t) => tokenizer.isSpecial(t))) {
           const picked = word.filter((i) => labels[i] !== null).length;
           if (picked !== 0 && picked !== word.length) splitWords++;
         }
@@ -81,15 +85,66 @@ describe('pretraining data', () => {
 
   it('is reproducible from the seed and the stream position', () => {
     const a = new Rng(3, 7);
-    const first = maskTokens(instances[0]!.tokens, 'span', a, VOCAB);
+    const first = maskTokens(instances[0]!.tokens, 'span', a, tokenizer);
     const position = a.position;
-    const second = maskTokens(instances[1]!.tokens, 'span', a, VOCAB);
-    expect(maskTokens(instances[0]!.tokens, 'span', new Rng(3, 7), VOCAB)).toEqual(first);
-    expect(maskTokens(instances[1]!.tokens, 'span', new Rng(3, 7, position), VOCAB)).toEqual(second);
+    const second = maskTokens(instances[1]!.tokens, 'span', a, tokenizer);
+    expect(maskTokens(instances[0]!.tokens, 'span', new Rng(3, 7), tokenizer)).toEqual(first);
+    expect(maskTokens(instances[1]!.tokens, 'span', new Rng(3, 7, position), tokenizer)).toEqual(second);
   });
 
   it('refuses an empty corpus and a corpus of one document', () => {
     expect(() => readCorpus('\n\n  \n', tokenizer, 'c.txt')).toThrow('c.txt has no text');
     expect(() => readCorpus('one sentence .\nanother .\n', tokenizer, 'c.txt')).toThrow('c.txt has one document; next-sentence prediction needs at least two');
+  });
+
+  it('packs full sentences in order, across documents with a separator, within the length', () => {
+    const documents = readCorpus(syntheticCorpus(300, 6), tokenizer, 'c.txt', undefined, 'full-sentences');
+    const packed = packSentences(documents, 40, tokenizer.specials);
+    let separators = 0;
+    const body: string[] = [];
+    for (const p of packed) {
+      expect(p.tokens.length).toBeLessThanOrEqual(40);
+      expect(p.tokens[0]).toBe('[CLS]');
+      expect(p.tokens[p.tokens.length - 1]).toBe('[SEP]');
+      expect(p.segmentIds.every((s) => s === 0)).toBe(true);
+      expect(p.isRandomNext).toBeUndefined();
+      const inner = p.tokens.slice(1, -1);
+      separators += inner.filter((t) => t === '[SEP]').length;
+      body.push(...inner.filter((t) => t !== '[SEP]'));
+    }
+    // Every token of the corpus once, in order; sequences full but for the sentence that did not fit.
+    expect(body).toEqual(documents.flat(2));
+    expect(separators).toBeGreaterThan(0);
+    expect(separators).toBeLessThan(documents.length);
+    const meanLength = packed.reduce((n, p) => n + p.tokens.length, 0) / packed.length;
+    expect(meanLength).toBeGreaterThan(30);
+    // A sentence longer than a sequence is cut, not dropped.
+    const long = packSentences([[Array.from({ length: 25 }, (_, i) => `w${i}`)]], 10, tokenizer.specials);
+    expect(long.map((p) => p.tokens.length)).toEqual([10, 10, 10, 3]);
+    expect(long.flatMap((p) => p.tokens.slice(1, -1))).toEqual(Array.from({ length: 25 }, (_, i) => `w${i}`));
+    // One document is enough without pairs.
+    expect(readCorpus('one sentence .\nanother .\n', tokenizer, 'c.txt', undefined, 'full-sentences')).toHaveLength(1);
+  });
+
+  it("masks a byte-level BPE tokenizer's text with <mask>, never its special tokens", () => {
+    const bpe = JsonTokenizer.fromJson(JSON.stringify(bpeTokenizer()));
+    const text = Array.from({ length: 200 }, (_, i) => ['the cat sat', 'the dog ran fast', 'a cat, the dog'][i % 3] + ' .').join('\n');
+    const packed = packSentences(readCorpus(text, bpe, 'c.txt', undefined, 'full-sentences'), 32, bpe.specials);
+    expect(packed[0]!.tokens[0]).toBe('<s>');
+    const rng = new Rng(1, 2);
+    let [selected, candidates, masks] = [0, 0, 0];
+    for (const p of packed) {
+      const { tokens, labels } = maskTokens(p.tokens, 'dynamic', rng, bpe);
+      labels.forEach((label, i) => {
+        if (label === null) return;
+        expect(bpe.isSpecial(label)).toBe(false);
+        selected++;
+        if (tokens[i] === '<mask>') masks++;
+        else expect(bpe.isSpecial(tokens[i]!)).toBe(false);
+      });
+      candidates += p.tokens.length - p.tokens.filter((t) => bpe.isSpecial(t)).length;
+    }
+    expect(Math.abs(selected / candidates - 0.15)).toBeLessThan(0.01);
+    expect(Math.abs(masks / selected - 0.8)).toBeLessThan(0.05);
   });
 });

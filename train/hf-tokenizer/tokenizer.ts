@@ -26,6 +26,7 @@ const MASK_NAMES = ['[MASK]', '<mask>'];
 export class JsonTokenizer implements TextTokenizer {
   private readonly added: AddedVocabulary;
   private readonly addedIds = new Map<string, number>();
+  private readonly specialTokens = new Set<string>();
   /** Token strings by id, the model's and the added ones ('' for an id that has none). */
   readonly vocab: readonly string[];
   readonly specials: SpecialTokens;
@@ -41,6 +42,7 @@ export class JsonTokenizer implements TextTokenizer {
     const vocab = [...model.vocab];
     for (const t of addedTokens) {
       this.addedIds.set(t.content, t.id);
+      if (t.special) this.specialTokens.add(t.content);
       vocab[t.id] ??= t.content;
     }
     this.vocab = Array.from(vocab, (t) => t ?? '');
@@ -88,6 +90,11 @@ export class JsonTokenizer implements TextTokenizer {
 
   id(token: string): number | undefined {
     return this.addedIds.get(token) ?? this.model.id(token);
+  }
+
+  /** An added token marked special, or one of the post-processor's. */
+  isSpecial(token: string): boolean {
+    return this.specialTokens.has(token) || (this.postProcessor?.specials.includes(token) ?? false);
   }
 
   /** One text's tokens before post-processing, with offsets in it. */
