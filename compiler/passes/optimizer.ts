@@ -4,7 +4,7 @@
 //      (output "grad_norm", before clipping);
 //   2. moments: m ← β1·m + (1−β1)·g,  v ← β2·v + (1−β2)·g²  (state tensors);
 //   3. p ← p·(1 − lr·wd) − (lr / c1) · m / (√v / √c2 + ε), where c1, c2 are
-//      the bias corrections; biases and LayerNorm weights get no decay.
+//      the bias corrections; biases and layer norms' weights get no decay.
 // The update is written over each parameter group (decayed or not) as a
 // whole: the group's parameters, gradients and moments are each flattened
 // and concatenated, so the update is one elementwise expression over the
@@ -46,9 +46,18 @@ export const STEP_INPUTS = { stepSize: 'opt.step_size', invSqrtBias2: 'opt.inv_s
 
 export const accumulatorName = (param: string) => `grad.acc:${param}`;
 
-/** HuggingFace's convention: no weight decay for biases and LayerNorm weights. */
-export function decays(param: string): boolean {
-  return !(param.endsWith('bias') || param.includes('LayerNorm.weight'));
+/**
+ * HuggingFace Trainer's convention: no weight decay for biases and for the
+ * parameters of layer norms (whatever a family names them: LayerNorm,
+ * layer_norm, norm1, final_norm).
+ */
+export function undecayed(graph: Graph): Set<string> {
+  const names = new Set(graph.nodes.filter((n) => n.op === 'param' && sourceName(n)!.endsWith('bias')).map((n) => sourceName(n)!));
+  for (const n of graph.nodes) {
+    if (n.op !== 'layer_norm') continue;
+    for (const arg of n.args.slice(1)) if (graph.nodes[arg]!.op === 'param') names.add(sourceName(graph.nodes[arg]!)!);
+  }
+  return names;
 }
 
 export const momentName = (which: 'm' | 'v', param: string) => `adam.${which}:${param}`;
@@ -69,6 +78,8 @@ export function addAdamW(graph: Graph, options: AdamWOptions = DEFAULT_ADAMW): G
   const params = graph.nodes.filter((n) => n.op === 'param');
   const gradOf = new Map(graph.outputs.filter((o) => o.name.startsWith(GRAD_PREFIX)).map((o) => [o.name.slice(GRAD_PREFIX.length), o.node]));
   for (const p of params) if (!gradOf.has(sourceName(p)!)) throw new Error(`the graph has no gradient for '${sourceName(p)}': run autodiff first`);
+  const fixed = undecayed(graph);
+  const decays = (name: string) => !fixed.has(name);
   const groups = [params.filter((p) => decays(sourceName(p)!)), params.filter((p) => !decays(sourceName(p)!))].filter((g) => g.length);
 
   /** A group's tensors, one per parameter, flattened and concatenated. */

@@ -6,12 +6,22 @@ modeling_hf_nomic_bert.py; jina-ai's JinaBERT: ALiBi, the GLU MLP)
 and independent of tcc: nothing here comes from a tcc spec or export.
 
     python3 hf_family.py MODEL_DIR INPUTS.json OUT.json [MODEL_DIR INPUTS.json OUT.json ...]
+    python3 hf_family.py --pretrain MODEL_DIR DATA.jsonl OUT.json STEPS BATCH LR WARMUP WEIGHT_DECAY CLIP
 
 MODEL_DIR holds config.json (HuggingFace's fields, model_type and
 architectures) and model.safetensors (HuggingFace's parameter names).
 INPUTS.json holds input_ids and attention_mask ([batch][seq]), and
 token_type_ids where the model takes them. OUT.json gets every output the
-architecture returns, as nested lists, computed in float64."""
+architecture returns, as nested lists, computed in float64.
+
+--pretrain trains the checkpoint as HuggingFace's Trainer would, in float32:
+each step takes the next BATCH examples of DATA.jsonl (input_ids,
+attention_mask, token_type_ids, labels with -100 where not predicted, and
+next_sentence_label where the model has that head), sums the head's
+cross-entropies (masked LM: mean over the predicted tokens), clips the
+gradients' norm to CLIP, and steps torch.optim.AdamW (eps 1e-6, no weight
+decay for biases and LayerNorm parameters) under a linear warmup and decay.
+OUT.json gets each step's loss and the trained tensors."""
 
 import json
 import math
@@ -52,6 +62,8 @@ class Weights:
     def __init__(self, tensors, prefix):
         self.tensors = tensors
         self.prefix = prefix
+        # The names of the LayerNorm modules read (their parameters take no weight decay in training).
+        self.norms = set()
 
     def __call__(self, name):
         for candidate in (name, name[len(self.prefix) + 1:] if name.startswith(self.prefix + '.') else self.prefix + '.' + name):
@@ -78,6 +90,7 @@ def linear(w, name, x):
 
 
 def layer_norm(w, name, x, eps):
+    w.norms.add(name)
     return torch.nn.functional.layer_norm(x, x.shape[-1:], w(name + '.weight'), w(name + '.bias'), eps)
 
 
@@ -134,8 +147,8 @@ def apply_rotary(x, base, dims):
     seq = x.shape[1]
     inv_freq = 1.0 / (base ** (torch.arange(0, dims, 2, dtype=torch.float32) / dims))
     freqs = torch.outer(torch.arange(seq, dtype=torch.float32), inv_freq)
-    cos = torch.cos(freqs).to(torch.float64).repeat(1, 2)[:, None, :]
-    sin = torch.sin(freqs).to(torch.float64).repeat(1, 2)[:, None, :]
+    cos = torch.cos(freqs).to(x.dtype).repeat(1, 2)[:, None, :]
+    sin = torch.sin(freqs).to(x.dtype).repeat(1, 2)[:, None, :]
     rotated = x[..., :dims]
     x1, x2 = rotated.chunk(2, dim=-1)
     turned = rotated * cos + torch.cat((-x2, x1), dim=-1) * sin
@@ -164,8 +177,8 @@ def jina_forward(w, cfg, arch, input_ids, types, additive):
     b, s, h = x.shape
     heads = cfg['num_attention_heads']
     d = h // heads
-    distance = (torch.arange(s)[None, :] - torch.arange(s)[:, None]).abs().to(torch.float64)
-    bias = -torch.tensor(alibi_slopes(heads), dtype=torch.float64)[:, None, None] * distance
+    distance = (torch.arange(s)[None, :] - torch.arange(s)[:, None]).abs().to(x.dtype)
+    bias = -torch.tensor(alibi_slopes(heads), dtype=x.dtype)[:, None, None] * distance
     glu = {'geglu': torch.nn.functional.gelu, 'reglu': torch.relu}[cfg.get('feed_forward_type', 'geglu')]
     inter = cfg['intermediate_size']
     for i in range(cfg['num_hidden_layers']):
@@ -200,6 +213,7 @@ def modernbert_forward(w, cfg, arch, input_ids, mask):
         return y + w(name + '.bias') if bias else y
 
     def norm(name, x):
+        w.norms.add(name)
         return torch.nn.functional.layer_norm(x, x.shape[-1:], w(name + '.weight'), w(name + '.bias') if cfg['norm_bias'] else None, eps)
 
     x = norm('model.embeddings.norm', w('model.embeddings.tok_embeddings.weight')[input_ids])
@@ -337,7 +351,7 @@ def distilbert_forward(w, cfg, arch, input_ids, mask):
         q = split_heads(linear(w, p + '.attention.q_lin', x), heads) / math.sqrt(d)
         k = split_heads(linear(w, p + '.attention.k_lin', x), heads)
         v = split_heads(linear(w, p + '.attention.v_lin', x), heads)
-        scores = (q @ k.transpose(2, 3)).masked_fill((mask == 0).view(b, 1, 1, s), torch.finfo(torch.float64).min)
+        scores = (q @ k.transpose(2, 3)).masked_fill((mask == 0).view(b, 1, 1, s), torch.finfo(q.dtype).min)
         context = (torch.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(b, s, dim)
         sa = layer_norm(w, p + '.sa_layer_norm', linear(w, p + '.attention.out_lin', context) + x, eps)
         ffn = linear(w, p + '.ffn.lin2', act(linear(w, p + '.ffn.lin1', sa)))
@@ -356,14 +370,20 @@ def distilbert_forward(w, cfg, arch, input_ids, mask):
     return out
 
 
-def forward(model_dir, inputs):
+def read_model(model_dir, dtype=torch.float64):
     with open(model_dir + '/config.json') as f:
         cfg = json.load(f)
+    family = FAMILIES[cfg.get('model_type', 'bert')]
+    tensors = {name: t.to(dtype) for name, t in load_safetensors(model_dir + '/model.safetensors').items()}
+    return cfg, Weights(tensors, family['prefix'])
+
+
+def forward(cfg, w, inputs):
     arch = cfg['architectures'][0]
     family = FAMILIES[cfg.get('model_type', 'bert')]
-    w = Weights(load_safetensors(model_dir + '/model.safetensors'), family['prefix'])
+    dtype = next(iter(w.tensors.values())).dtype
     input_ids = torch.tensor(inputs['input_ids'], dtype=torch.long)
-    mask = torch.tensor(inputs['attention_mask'], dtype=torch.float64)
+    mask = torch.tensor(inputs['attention_mask'], dtype=dtype)
     types = torch.tensor(inputs['token_type_ids'], dtype=torch.long) if 'token_type_ids' in inputs else None
     if cfg.get('model_type') == 'distilbert':
         return distilbert_forward(w, cfg, arch, input_ids, mask)
@@ -452,14 +472,55 @@ def sentence_embedding(model_dir, out, mask):
     out['sentence_embedding'] = x
 
 
+def pretrain(model_dir, data_file, out_file, steps, batch, lr, warmup, weight_decay, clip):
+    cfg, w = read_model(model_dir, torch.float32)
+    with open(data_file) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    for t in w.tensors.values():
+        t.requires_grad_(True)
+    # Which tensors are LayerNorm parameters: those a forward pass reads through a norm.
+    forward(cfg, w, {key: [rows[0][key]] for key in rows[0] if key != 'labels' and key != 'next_sentence_label'})
+    norms = {name + suffix for name in w.norms for suffix in ('.weight', '.bias')}
+    named = list(w.tensors.items())
+    groups = [{'params': [t for n, t in named if not (n.endswith('bias') or n in norms)], 'weight_decay': weight_decay},
+              {'params': [t for n, t in named if n.endswith('bias') or n in norms], 'weight_decay': 0.0}]
+    optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999), eps=1e-6)
+    schedule = lambda step: step / max(1, warmup) if step < warmup else max(0.0, (steps - step) / max(1, steps - warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    losses = []
+    for step in range(steps):
+        chosen = [rows[(step * batch + k) % len(rows)] for k in range(batch)]
+        batched = {key: [r[key] for r in chosen] for key in chosen[0]}
+        out = forward(cfg, w, batched)
+        loss = 0
+        if 'prediction_logits' in out:
+            logits = out['prediction_logits']
+            loss = loss + torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.tensor(batched['labels']).reshape(-1), ignore_index=-100)
+        if 'seq_relationship_logits' in out and 'next_sentence_label' in batched:
+            loss = loss + torch.nn.functional.cross_entropy(out['seq_relationship_logits'], torch.tensor(batched['next_sentence_label']))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([t for _, t in named], clip)
+        optimizer.step()
+        scheduler.step()
+        losses.append(loss.item())
+    with open(out_file, 'w') as f:
+        json.dump({'losses': losses, 'tensors': {name: t.detach().reshape(-1).tolist() for name, t in named}}, f)
+
+
 def main():
     args = sys.argv[1:]
+    if args and args[0] == '--pretrain':
+        model_dir, data_file, out_file, steps, batch, lr, warmup, weight_decay, clip = args[1:]
+        pretrain(model_dir, data_file, out_file, int(steps), int(batch), float(lr), int(warmup), float(weight_decay), float(clip))
+        return
     for k in range(0, len(args), 3):
         model_dir, inputs_file, out_file = args[k:k + 3]
         with open(inputs_file) as f:
             inputs = json.load(f)
         with torch.no_grad():
-            out = forward(model_dir, inputs)
+            cfg, w = read_model(model_dir)
+            out = forward(cfg, w, inputs)
             sentence_embedding(model_dir, out, torch.tensor(inputs['attention_mask'], dtype=torch.float64))
         with open(out_file, 'w') as f:
             json.dump({name: t.tolist() for name, t in out.items()}, f)

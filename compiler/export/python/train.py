@@ -73,7 +73,9 @@ def main():
     network = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
     named = list(model.named_parameters())
-    decays = lambda name: not (name.endswith('bias') or 'LayerNorm.weight' in name)
+    # HuggingFace Trainer's groups: no decay for biases and for the parameters of layer norms.
+    norms = {f'{m}.{p}' if m else p for m, module in model.named_modules() if isinstance(module, torch.nn.LayerNorm) for p, _ in module.named_parameters(recurse=False)}
+    decays = lambda name: not (name.endswith('bias') or name in norms)
     groups = [{'params': [p for n, p in named if decays(n)], 'weight_decay': args.weight_decay},
               {'params': [p for n, p in named if not decays(n)], 'weight_decay': 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-6)
