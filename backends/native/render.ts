@@ -515,6 +515,8 @@ function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
 
 /** Query rows per block: a block's scores (rows × keys) live in the thread's scratch. */
 const QUERY_BLOCK = 128;
+/** The fewest query rows per block of local attention. */
+const LOCAL_BLOCK = 16;
 
 /**
  * Attention forward, per (batch, block of query rows), blocks split across
@@ -525,12 +527,13 @@ const QUERY_BLOCK = 128;
 function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const nb = k.batch.length;
   const [q, kk] = [view(k.q), view(k.k)];
-  const block = Math.min(QUERY_BLOCK, k.queries);
+  // A local window: a block of query rows needs only the keys within the window of one of its rows ([j0, j1));
+  // blocks of as many rows as the half-window (at least LOCAL_BLOCK) keep the keys outside every row's window few.
+  const local = k.window !== undefined && k.window < k.keys;
+  const block = Math.min(local ? Math.max(LOCAL_BLOCK, Math.floor(k.window! / 2)) : QUERY_BLOCK, QUERY_BLOCK, k.queries);
   const blocks = Math.ceil(k.queries / block);
   const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');
   const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
-  // A local window: a block of query rows needs only the keys within the window of one of its rows ([j0, j1)).
-  const local = k.window !== undefined && k.window < k.keys;
   const keysPerBlock = local ? Math.min(k.keys, block + 2 * k.window!) : k.keys;
   const work = product(k.batch) * k.queries * keysPerBlock * (k.depth + k.depthV);
   loops(w, [...k.batch, blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {

@@ -103,7 +103,7 @@ export interface Size {
 
 /** Attributes that hold sizes, by op. */
 const SIZE_ATTRS: Readonly<Partial<Record<OpName, readonly string[]>>> = {
-  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], sliding_window: ['queries', 'keys'], alibi: ['queries', 'keys'], slice: ['start', 'end'], pad: ['before', 'after'],
+  reshape: ['shape'], fill: ['shape'], broadcast: ['shape'], range: ['size'], sinusoidal: ['length'], rotary_table: ['length'], sliding_window: ['queries', 'keys'], alibi: ['queries', 'keys'], slice: ['start', 'end'], pad: ['before', 'after'],
 };
 
 /**
@@ -211,6 +211,31 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
     const partner = b.node('Gather', [x!, partners], b.fresh('partner'), { axis: -1 });
     const turned = b.node('Mul', [x!, b.node('Cos', [angle], b.fresh('cos'))], b.fresh('turned'));
     b.node('Add', [turned, b.node('Mul', [partner, sin], b.fresh('shifted'))], out);
+  },
+  // cos (first half of the columns) and sin (second half) of position · rate, for any length.
+  rotary_table: (b, _x, out, { base, dims, length }, node) => {
+    const half = dims / 2;
+    const positions = b.node('Cast', [b.node('Range', [b.intTensor([], [0]), b.size(node, 'length', length), b.intTensor([], [1])], b.fresh('positions'))], b.fresh('positions_f'), { to: FLOAT });
+    const column = b.node('Unsqueeze', [positions, b.intTensor([1], [1])], b.fresh('column'));
+    const rates = b.floatTensor(b.fresh('rates'), [dims], Array.from({ length: dims }, (_, i) => 1 / Math.pow(base, (2 * (i % half)) / dims)));
+    const angle = b.node('Mul', [column, rates], b.fresh('angle'));
+    const first = b.fresh('first_half');
+    b.initializers.push({ name: first, dims: [dims], dataType: onnx.TensorProto.DataType.BOOL, rawData: Uint8Array.from({ length: dims }, (_, i) => (i < half ? 1 : 0)) });
+    b.node('Where', [first, b.node('Cos', [angle], b.fresh('cos')), b.node('Sin', [angle], b.fresh('sin'))], out);
+  },
+  // x·cos θ + x[partner]·(±sin θ), cos and sin gathered from the table's columns (1 and 0 past dims).
+  rotate: (b, [x, table], out, { dims, inverse }, node) => {
+    const width = node.type.shape.at(-1)!;
+    const half = dims / 2;
+    const column = (i: number, offset: number) => (i < dims ? offset + (i % half) : 0);
+    const gather = (offset: number, name: string) => b.node('Gather', [table!, b.intTensor([width], Array.from({ length: width }, (_, i) => column(i, offset)))], b.fresh(name), { axis: 1 });
+    const inside = b.fresh('rotated');
+    b.initializers.push({ name: inside, dims: [width], dataType: onnx.TensorProto.DataType.BOOL, rawData: Uint8Array.from({ length: width }, (_, i) => (i < dims ? 1 : 0)) });
+    const cos = b.node('Where', [inside, gather(0, 'cos'), b.scalar(1)], b.fresh('cos_or_1'));
+    const sign = (i: number) => (i >= dims ? 0 : (i < half ? -1 : 1) * (inverse ? -1 : 1));
+    const sin = b.node('Mul', [gather(half, 'sin'), b.floatTensor(b.fresh('signs'), [width], Array.from({ length: width }, (_, i) => sign(i)))], b.fresh('signed_sin'));
+    const partner = b.node('Gather', [x!, b.intTensor([width], Array.from({ length: width }, (_, i) => (i < half ? i + half : i < dims ? i - half : i)))], b.fresh('partner'), { axis: -1 });
+    b.node('Add', [b.node('Mul', [x!, cos], b.fresh('turned')), b.node('Mul', [partner, sin], b.fresh('shifted'))], out);
   },
   neg: unaryOp('Neg'),
   exp: unaryOp('Exp'),

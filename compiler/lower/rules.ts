@@ -264,6 +264,37 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
     },
   },
 
+  // cos θ and sin θ of the feature pair at [position, j] and [position, dims/2 + j].
+  rotary_table: {
+    inline: (c, { base, dims }, at) => {
+      const { b } = c;
+      const half = dims / 2;
+      const [position, i] = [at[0]!, at[1]!];
+      const first = b.binary('lt', i, b.int(half));
+      const j = b.where(first, i, b.add(i, b.int(-half)));
+      const angle = b.binary('div', b.cast('f32', position), b.binary('pow', f32(b, base), b.binary('div', b.cast('f32', b.mul(j, b.int(2))), f32(b, dims))));
+      return b.where(first, b.unary('cos', angle), b.unary('sin', angle));
+    },
+  },
+  // rotary's turn with cos θ and sin θ read from the table: two loads in place of pow, sin and cos.
+  rotate: {
+    inline: (c, { dims, inverse }, at) => {
+      const { b } = c;
+      const rank = at.length;
+      const [position, i] = [at[rank - 2]!, at[rank - 1]!];
+      const half = dims / 2;
+      const first = b.binary('lt', i, b.int(half));
+      const j = b.clamp(b.where(first, i, b.add(i, b.int(-half))), 0, half - 1);
+      const partner = b.clamp(b.where(first, b.add(i, b.int(half)), j), 0, c.operandShape(0)[rank - 1]! - 1);
+      const x = c.operand(0, at);
+      const other = c.operand(0, [...at.slice(0, rank - 1), partner]);
+      const sign = b.where(first, f32(b, inverse ? 1 : -1), f32(b, inverse ? -1 : 1));
+      const [cos, sin] = [c.operand(1, [position, j]), c.operand(1, [position, b.add(j, b.int(half))])];
+      const turned = b.binary('add', b.binary('mul', x, cos), b.binary('mul', b.binary('mul', sign, other), sin));
+      return b.where(b.binary('lt', i, b.int(dims)), turned, x);
+    },
+  },
+
   gather: {
     inline: (c, _a, at) => {
       // A gathered id comes from memory: clamped into the table, so that no id reads outside it.

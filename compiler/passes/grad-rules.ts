@@ -58,6 +58,7 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   sliding_window: 'source',
   alibi: 'source',
   sinusoidal: 'source',
+  rotary_table: 'source',
   fill: 'source',
 
   neg: unaryRule((c, _x, _y, dy) => add(c, 'neg', [dy])),
@@ -133,6 +134,19 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   },
   // A rotation's adjoint is the rotation back.
   rotary: (c, n, dy) => [add(c, 'rotary', [dy], { ...(n.attrs as AttrsOf<'rotary'>), inverse: !(n.attrs as AttrsOf<'rotary'>).inverse })],
+  // The turn's transpose turns back; the table's cos gets Σ a·da' + b·db', its sin ±Σ (a·db' − b·da') (pairs a, b of x; summed over all but the last two axes).
+  rotate: (c, n, dy) => {
+    const { dims, inverse } = n.attrs as AttrsOf<'rotate'>;
+    const [x, table] = [n.args[0]!, n.args[1]!];
+    const dx = c.wants(0) ? add(c, 'rotate', [dy, table], { dims, inverse: !inverse }) : undefined;
+    if (!c.wants(1)) return [dx, undefined];
+    const half = dims / 2;
+    const part = (v: number, start: number) => add(c, 'slice', [v], { axis: -1, start, end: start + half });
+    const [a, b, da, db] = [part(x, 0), part(x, half), part(dy, 0), part(dy, half)];
+    const cos = add(c, 'add', [mul(c, a, da), mul(c, b, db)]);
+    const sin = affine(c, add(c, 'sub', [mul(c, a, db), mul(c, b, da)]), inverse ? -1 : 1);
+    return [dx, reduceTo(c, add(c, 'concat', [cos, sin], { axis: -1 }), c.shape(table))];
+  },
   gather: (c, n, dy) => [add(c, 'scatter_add', [n.args[1]!, dy], { rows: c.shape(n.args[0]!)[0]! }), undefined],
 
   sum: (c, n, dy) => [spread(c, n, dy, 1)],

@@ -3,6 +3,7 @@
 // that everything after sees the whole step. Any stage's IR can be printed
 // (`tcc compile --dump-after NAME`).
 
+import { rotaryTables, rotaryTablesPass } from './rotary-tables.js';
 import type { Graph } from '../ir/graph.js';
 import { verifyGraph } from '../ir/verify.js';
 import { autodiff, autodiffPass } from './autodiff.js';
@@ -52,6 +53,7 @@ export const PIPELINE: readonly PassEntry[] = [
   { ...neededRowsPass, when: training, run: neededRows },
   { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
   { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
+  { ...rotaryTablesPass, when: fusing, run: rotaryTables },
   { ...simplifyPass, when: always, run: simplify },
   { ...foldPass, when: always, run: fold },
   { ...csePass, when: always, run: cse },

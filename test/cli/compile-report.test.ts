@@ -34,7 +34,7 @@ describe('tcc compile reports', () => {
     expect(r.memory.arena_bytes).toBeLessThanOrEqual(1.05 * r.memory.lower_bound_bytes);
     expect(r.memory.naive_bytes / r.memory.arena_bytes).toBeGreaterThanOrEqual(4);
     expect(r.memory.peak_bytes).toBe(r.memory.persistent_bytes + r.memory.arena_bytes);
-    expect(r.passes).toEqual(['fuse-attention', 'concat-projections', 'simplify', 'fold', 'cse', 'dce', 'fuse', 'plan-memory']);
+    expect(r.passes).toEqual(['fuse-attention', 'concat-projections', 'rotary-tables', 'simplify', 'fold', 'cse', 'dce', 'fuse', 'plan-memory']);
     const plain = await report('models/bert-base.yaml', '--no-fuse', '--no-plan');
     expect(plain.kernels).toBeGreaterThan(3 * r.kernels);
     expect(plain.memory.arena_bytes).toBe(plain.memory.naive_bytes);

@@ -132,6 +132,30 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
         return value(i) * Math.cos(theta) + rotated * Math.sin(theta);
       });
     }
+    case 'rotary_table': {
+      // cos θ then sin θ of each feature pair, θ = position · base^(−2j/dims), as inv_freq in HuggingFace's rotary embeddings.
+      const { base, dims } = a as unknown as { base: number; dims: number };
+      const half = dims / 2;
+      return out.map(([p, i]) => {
+        const theta = p! * base ** ((-2 * (i! % half)) / dims);
+        return i! < half ? Math.cos(theta) : Math.sin(theta);
+      });
+    }
+    case 'rotate': {
+      // rotary's formula with cos and sin read from the table: x·T[p, j] ∓ partner·T[p, half + j].
+      const { dims, inverse } = a as unknown as { dims: number; inverse: boolean };
+      const half = dims / 2;
+      const table = xs[1]!;
+      return out.map((idx) => {
+        const i = idx[idx.length - 1]!;
+        const position = idx[idx.length - 2]!;
+        const value = (k: number) => at(x, [...idx.slice(0, -1), k]);
+        if (i >= dims) return value(i);
+        const j = i % half;
+        const [cos, sin] = [at(table, [position, j]), (inverse ? -1 : 1) * at(table, [position, half + j])];
+        return value(i) * cos + (i < half ? -value(i + half) : value(i - half)) * sin;
+      });
+    }
     case 'padded_positions': {
       // As HuggingFace's create_position_ids_from_input_ids: mask = ids ≠ pad; cumsum(mask) · mask + pad.
       const pad = a.padding_idx as number;

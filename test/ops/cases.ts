@@ -49,6 +49,11 @@ export const OP_CASES: readonly OpCase[] = [
   c('rotary', { base: 10000, dims: 8, inverse: false }, f(2, 3, 5, 8)),
   c('rotary', { base: 1000, dims: 4, inverse: false }, f(2, 6, 6)),
   c('rotary', { base: 500, dims: 6, inverse: true }, f(3, 7, 6)),
+  c('rotary_table', { base: 10000, dims: 8, length: 5 }),
+  c('rotary_table', { base: 160000, dims: 6, length: 7 }),
+  // The table is any [seq, dims] here: rotate reads cos and sin from it.
+  c('rotate', { dims: 8, inverse: false }, f(2, 3, 5, 8), f(5, 8)),
+  c('rotate', { dims: 4, inverse: true }, f(2, 6, 6), f(6, 4)),
   c('padded_positions', { padding_idx: 1 }, labels([0, 5, 7, 2, 1, 1, 1, 1, 4, 9, 1, 3, 6, 1, 8, 2, 1, 1, 1, 1, 1, 1, 1, 1], 4, 6)),
   c('sinusoidal', { length: 5, dim: 8 }),
   // erf is checked near zero against its Maclaurin series (exact there); its tails against tables.

@@ -207,6 +207,39 @@ export const layoutOps = {
     flops: ([x]) => 6 * numel(x!.shape),
   }),
 
+  rotate: defineOp<{ dims: number; inverse: boolean }>({
+    summary: "rotary with its angles read from a rotary_table [seq, dims] (the compiler's form of rotary: the angles computed once, not per element)",
+    arity: 2,
+    fusion: 'injective',
+    attrs: { dims: { kind: 'int' }, inverse: { kind: 'bool', default: false } },
+    infer([x, table], { dims }) {
+      requireDType(x!, 'f32', 'operand');
+      const [seq, width] = [x!.shape[x!.shape.length - 2], x!.shape[x!.shape.length - 1]];
+      if (x!.shape.length < 2 || width === undefined) throw new ShapeError(`rotate needs [..., seq, head_dim], got ${formatType(x!)}`);
+      if (!(Number.isInteger(dims) && dims >= 2 && dims % 2 === 0 && dims <= width)) throw new ShapeError(`rotate dims must be even, from 2 to the head size ${width}, got ${dims}`);
+      if (table!.shape.length !== 2 || table!.shape[0] !== seq || table!.shape[1] !== dims) throw new ShapeError(`rotate's table ${formatType(table!)} is not [${seq}, ${dims}]`);
+      return x!;
+    },
+    interpret([x, table], { dims, inverse }) {
+      const shape = x!.shape;
+      const [seq, width] = [shape[shape.length - 2]!, shape[shape.length - 1]!];
+      const half = dims / 2;
+      const out = Float64Array.from(x!.data);
+      for (let row = 0; row < x!.data.length / width; row++) {
+        const [at, position] = [row * width, row % seq];
+        for (let j = 0; j < half; j++) {
+          const cos = table!.data[position * dims + j]!;
+          const sin = (inverse ? -1 : 1) * table!.data[position * dims + half + j]!;
+          const [a, b] = [x!.data[at + j]!, x!.data[at + half + j]!];
+          out[at + j] = a * cos - b * sin;
+          out[at + half + j] = b * cos + a * sin;
+        }
+      }
+      return { dtype: 'f32', shape, data: out };
+    },
+    flops: ([x]) => 3 * numel(x!.shape),
+  }),
+
   gather: defineOp<Record<string, never>>({
     summary: 'rows of a table by index: out[..., :] = table[ids[...], :] (embedding lookup)',
     arity: 2,

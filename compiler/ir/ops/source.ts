@@ -26,6 +26,11 @@ export function alibiSlope(h: number, heads: number): number {
   return h < c ? 2 ** ((-8 * (h + 1)) / c) : 2 ** ((-8 * (2 * (h - c) + 1)) / (2 * c));
 }
 
+/** rotary's angle of feature pair j at a position: θ = position / base^(2j/dims). */
+export function rotaryAngle(position: number, j: number, base: number, dims: number): number {
+  return position / Math.pow(base, (2 * j) / dims);
+}
+
 /** What sliding_window adds outside the window: large enough that softmax gives it nothing, small enough that adding the padding mask (-3.4e38) stays finite. */
 export const OUTSIDE_WINDOW = -1e30;
 
@@ -170,6 +175,33 @@ export const sourceOps = {
       return { dtype: 'f32', shape: [heads, queries, keys], data };
     },
     flops: (_, out) => 2 * numel(out.shape),
+  }),
+
+  rotary_table: defineOp<{ base: number; dims: number; length: number }>({
+    summary: "rotary's angles as a table [length, dims]: cos θ in the first dims/2 columns, sin θ in the others, θ = position / base^(2j/dims) (the compiler's, read by rotate)",
+    arity: 0,
+    fusion: 'generator',
+    // Costly enough to be stored once, not recomputed by each kernel that reads it.
+    inlineCost: 32,
+    attrs: { base: { kind: 'float' }, dims: { kind: 'int' }, length: { kind: 'int' } },
+    infer(_, { base, dims, length }) {
+      checkDims([length, dims]);
+      if (dims % 2 !== 0 || !(base > 0 && Number.isFinite(base))) throw new ShapeError(`rotary_table needs an even dims and a positive base, got ${dims} and ${base}`);
+      return { dtype: 'f32', shape: [length, dims] };
+    },
+    interpret(_, { base, dims, length }) {
+      const half = dims / 2;
+      const data = new Float64Array(length * dims);
+      for (let p = 0; p < length; p++) {
+        for (let j = 0; j < half; j++) {
+          const angle = rotaryAngle(p, j, base, dims);
+          data[p * dims + j] = Math.cos(angle);
+          data[p * dims + half + j] = Math.sin(angle);
+        }
+      }
+      return { dtype: 'f32', shape: [length, dims], data };
+    },
+    flops: (_, out) => 4 * numel(out.shape),
   }),
 
   sinusoidal: defineOp<{ length: number; dim: number }>({
