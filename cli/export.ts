@@ -18,7 +18,7 @@ import { matchWeights } from '../runtime/weights.js';
 import { oneOf, parse, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { outputFile, packageVersion, readInputFile, writeAtomic } from './files.js';
-import { localModel, localVocabFlag } from './hub.js';
+import { localModel, localTokenizerFlag, localVocabFlag } from './hub.js';
 import { hfTokenizerFiles, loadTokenizer } from './tokenizer.js';
 import { initWithProgress } from './progress.js';
 
@@ -96,6 +96,7 @@ export async function runExport(argv: string[], debug: boolean, io: Io): Promise
   const format = oneOf(values.format, '--format', FORMATS, 'onnx');
   const model = await localModel(positionals[0]!, io);
   values.vocab = await localVocabFlag(values.vocab, io);
+  values.tokenizer = await localTokenizerFlag(values.tokenizer, io);
   const out = format === 'onnx' ? outputFile(values.out, '-o') : values.out;
   if (format !== 'onnx' && existsSync(out) && !statSync(out).isDirectory()) throw new UsageError(`-o ${out} is a file; --format ${format} writes a directory`);
   const compiled = compileFile(model, { batch: 1, seq: 8, verify: debug, fuse: false });

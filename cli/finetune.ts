@@ -1,14 +1,15 @@
 // `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR ...`
 
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { appendRecord, writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../compiler/export/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
-import { TASK_OUTPUT, copyParams, evaluate, evaluateQa, trainEpoch, TASKS } from '../train/finetune.js';
-import { taskSpec } from '../train/task-spec.js';
+import { sourceName } from '../compiler/ir/graph.js';
+import { TASK_OUTPUT, copyParams, evaluate, evaluateQa, trainEpoch, TASKS, type Task } from '../train/finetune.js';
+import { TaskError, taskSpecFor } from '../train/task-spec.js';
 import { encodeQa, readSquad, type EncodedQa } from '../train/squad.js';
 import { encodeSentence, encodeTokens, labelId, labelSet, readSentenceExamples, readTokenExamples, type EncodedBatchRow } from '../train/labeled.js';
 import { Rng, STREAMS } from '../train/rng.js';
@@ -21,20 +22,24 @@ import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
 import { readInputFile, readTextFile } from './files.js';
 import { claimRunDirectory } from './run-dir.js';
-import { localModel, localModelFlag, localVocabFlag } from './hub.js';
+import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
-import { loadWordPiece } from './tokenizer.js';
+import { hfTokenizerFiles, loadTokenizer, loadWordPiece } from './tokenizer.js';
+import type { TextTokenizer } from '../train/tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
-    [--init CKPT] [--vocab FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
+    [--init CKPT] [--vocab FILE | --tokenizer FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
     [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
 
-Fine-tunes a task head with AdamW, logging each step to DIR/metrics.jsonl; evaluates after each epoch into DIR/eval.jsonl
+Fine-tunes a task head (the head HuggingFace's class for the task has in the model's
+family: BertFor…, RobertaFor…, DistilBertFor…) with AdamW, logging each step to DIR/metrics.jsonl; evaluates after each epoch into DIR/eval.jsonl
 (epoch, accuracy, f1 (macro), loss) and keeps the best epoch in DIR/best/, a
 HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text,
 label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags};
 question answering: SQuAD JSON (accuracy is then the span exact match, f1 the
-token-overlap F1; answers cut off by --seq are left out).
+token-overlap F1; answers cut off by --seq are left out). Sentence classification reads the
+model's tokenizer.json where it has one; token classification and question answering, a
+WordPiece vocab.txt.
 DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
 DIR/best keeping the best epoch so far.
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.
@@ -44,7 +49,7 @@ ${BACKEND_HELP}`;
 function finetuneFlags(argv: string[]) {
   return parse(argv, {
     task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
-    init: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
+    init: { type: 'string' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
     dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' },
     overwrite: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
@@ -52,6 +57,16 @@ function finetuneFlags(argv: string[]) {
 }
 
 type FinetuneFlags = ReturnType<typeof finetuneFlags>['values'] & { readonly task: string; readonly train: string; readonly eval: string; readonly out: string };
+
+/** The fine-tuning spec of a model: its family's head for the task (one line where the family has none). */
+export function finetuneSpec(model: string, task: Task, numLabels: number): { file: string; text: string } {
+  try {
+    return taskSpecFor(model, task, numLabels);
+  } catch (e) {
+    if (e instanceof TaskError) throw new UsageError(`${model}: cannot fine-tune for ${task}: ${e.message}`);
+    throw e;
+  }
+}
 
 export async function runFinetune(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = finetuneFlags(argv);
@@ -89,13 +104,17 @@ class Stopped extends Error {
 async function finetune(values: FinetuneFlags, modelName: string, debug: boolean, io: Io, stopRequested: () => NodeJS.Signals | undefined): Promise<number> {
   const modelArg = await localModel(modelName, io);
   values.vocab = await localVocabFlag(values.vocab, io);
+  values.tokenizer = await localTokenizerFlag(values.tokenizer, io);
   values.init = await localModelFlag(values.init, io);
   const task = oneOf(values.task, '--task', TASKS, 'classification');
   const model = resolve(modelArg);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const backend = backendFlags(values);
-  const tokenizer = loadWordPiece({ vocab: values.vocab, model: modelArg, lowercase: values.lowercase });
+  const flags = { vocab: values.vocab, tokenizer: values.tokenizer, model: modelArg, lowercase: values.lowercase };
+  // Sentences encode through any tokenizer; tagged words and SQuAD's answer spans are assembled from WordPiece's pieces.
+  const wordPiece = task === 'classification' ? undefined : loadWordPiece(flags);
+  const tokenizer: TextTokenizer = wordPiece ?? loadTokenizer(flags);
 
   // Data, labels, encodings.
   const read = (file: string) => readTextFile(file);
@@ -105,8 +124,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   let qaEval: EncodedQa[] = [];
   if (task === 'qa') {
     labels = ['start', 'end'];
-    train = readSquad(read(values.train), values.train).map((e) => encodeQa(tokenizer, e, seq)).filter((r) => r.start !== undefined);
-    qaEval = readSquad(read(values.eval), values.eval).map((e) => encodeQa(tokenizer, e, seq)).filter((r) => r.start !== undefined);
+    train = readSquad(read(values.train), values.train).map((e) => encodeQa(wordPiece!, e, seq)).filter((r) => r.start !== undefined);
+    qaEval = readSquad(read(values.eval), values.eval).map((e) => encodeQa(wordPiece!, e, seq)).filter((r) => r.start !== undefined);
     evalRows = qaEval;
     if (!train.length) throw new UsageError(`no answer of ${values.train} fits in --seq ${seq} tokens`);
   } else if (task === 'classification') {
@@ -120,8 +139,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
     const evalSet = readTokenExamples(read(values.eval), values.eval);
     labels = labelSet(trainSet.flatMap((e) => e.tags));
     const ids = (e: (typeof trainSet)[number], file: string) => e.tags.map((t) => labelId(labels, t, file, e.line));
-    train = trainSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.train!), seq));
-    evalRows = evalSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.eval!), seq));
+    train = trainSet.map((e) => encodeTokens(wordPiece!, e, ids(e, values.train!), seq));
+    evalRows = evalSet.map((e) => encodeTokens(wordPiece!, e, ids(e, values.eval!), seq));
   }
   if (labels.length < 2) throw new UsageError(`${values.train} has a single label ('${labels[0]}'); classification needs two or more`);
   const qa = task === 'qa';
@@ -129,7 +148,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   // Programs: training (with AdamW) and inference for evaluation, on one spec.
   const batch = Math.min(positiveInt(values.batch, '--batch', 32), train.length);
   const epochs = positiveInt(values.epochs, '--epochs', 3, MAX_EPOCHS);
-  const spec = { file: join(isModelDirectory(model) ? model : dirname(model), 'finetune.tcc.yaml'), text: taskSpec(model, task, labels.length) };
+  const spec = finetuneSpec(model, task, labels.length);
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
   const trainGraph = compileFile(spec.file, {
@@ -151,7 +170,9 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   let weightsNote = `random weights (seed ${seed})`;
   if (initFile) {
     const matched = matchWeights(trainProgram.program.params, readSafetensors(readInputFile(initFile), initFile).tensors, initFile);
-    const headless = matched.missing.filter((n) => !n.startsWith('classifier.') && !n.startsWith('qa_outputs.'));
+    // The task's head (and a pooler the checkpoint's class had none of) starts fresh; the rest must be there.
+    const own = new Set(compileFile(model, { batch: 1, seq: 8, fuse: false }).graph.nodes.filter((n) => n.op === 'param').map((n) => sourceName(n)!));
+    const headless = matched.missing.filter((n) => own.has(n));
     if (headless.length) throw new UsageError(`${initFile} lacks ${headless.length} of the model's parameters, e.g. '${headless[0]}'`);
     session.setParams({ ...fresh, ...matched.values });
     weightsNote = `weights ${initFile}${matched.missing.length ? ` (new head: ${matched.missing.join(', ')})` : ''}`;
@@ -198,7 +219,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
       best = result.accuracy;
       const current = await session.readParams();
       const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: current[p.name]! }]));
-      writeCheckpoint(join(values.out, 'best'), { config: config2, params, vocab: tokenizer.vocab.join('\n') + '\n' });
+      writeCheckpoint(join(values.out, 'best'), { config: config2, params, files: hfTokenizerFiles(tokenizer, Number(trainGraph.spec.config['max_position_embeddings']?.value ?? 512)) });
     }
   }
   bar.stop();

@@ -57,6 +57,12 @@ export async function localVocab(arg: string, io: Pick<Io, 'stderr'>): Promise<s
   return existsSync(arg) || !isHubId(arg) ? arg : join(await fromHub(arg, { required: ['vocab.txt'], optional: ['tokenizer_config.json'] }, io), 'vocab.txt');
 }
 
+/** A tokenizer argument: a file here, else the tokenizer.json of the Hub model it names. */
+export async function localTokenizerFlag(arg: string | undefined, io: Pick<Io, 'stderr'>): Promise<string | undefined> {
+  if (arg === undefined || existsSync(arg) || !isHubId(arg)) return arg;
+  return join(await fromHub(arg, { required: ['tokenizer.json'], optional: [] }, io), 'tokenizer.json');
+}
+
 /** The same for optional flags. */
 export async function localModelFlag(arg: string | undefined, io: Pick<Io, 'stderr'>): Promise<string | undefined> {
   return arg === undefined ? undefined : localModel(arg, io);

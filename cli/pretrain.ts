@@ -20,7 +20,7 @@ import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
 import { outputFile, readInputFile, writeAtomic, readTextFile } from './files.js';
 import { claimRunDirectory, holdsRun } from './run-dir.js';
-import { localModel, localModelFlag, localVocabFlag } from './hub.js';
+import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
 import { hfTokenizerFiles, loadTokenizer, tokenizerSource, type TokenizerFlags } from './tokenizer.js';
 import type { TextTokenizer } from '../train/tokenizer.js';
@@ -70,7 +70,7 @@ function corpusInstances(corpus: string, flags: TokenizerFlags, seq: number, dup
   return { tokenizer, instances };
 }
 
-export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
+export async function runPrepare(argv: string[], _debug: boolean, io: Io): Promise<number> {
   const { values } = parse(argv, {
     corpus: { type: 'string' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, packing: { type: 'string' }, out: { type: 'string', short: 'o' }, masking: { type: 'string' },
     'dupe-factor': { type: 'string' }, seq: { type: 'string' }, seed: { type: 'string' }, lowercase: { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -81,6 +81,8 @@ export function runPrepare(argv: string[], _debug: boolean, io: Io): number {
   }
   if (!values.corpus || (!values.vocab && !values.tokenizer) || !values.out) throw new UsageError(`prepare needs --corpus, --vocab or --tokenizer, and -o\n${prepareUsage}`);
   outputFile(values.out, '-o');
+  values.vocab = await localVocabFlag(values.vocab, io);
+  values.tokenizer = await localTokenizerFlag(values.tokenizer, io);
   const seq = positiveInt(values.seq, '--seq', 128);
   const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
@@ -144,6 +146,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   if (!values.out) throw new UsageError('pretrain needs -o DIR');
   const model = await localModel(modelArg, io);
   values.vocab = await localVocabFlag(values.vocab, io);
+  values.tokenizer = await localTokenizerFlag(values.tokenizer, io);
   values.init = await localModelFlag(values.init, io);
   const batch = positiveInt(values.batch, '--batch', 8);
   const seq = positiveInt(values.seq, '--seq', 128);

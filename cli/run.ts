@@ -20,7 +20,7 @@ import { parse, seedFlag } from './args.js';
 import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { outputFile, readTextFile, writeAtomic } from './files.js';
-import { localModel, localModelFlag, localVocabFlag } from './hub.js';
+import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 import { fitInputs, readInputsFile, type RunInputs } from './run-inputs.js';
 import { loadTokenizer } from './tokenizer.js';
 import { checkTokenizerSize, setWeights } from './model-session.js';
@@ -160,7 +160,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const vocab = await localVocabFlag(values.vocab, io);
   // Text needs the vocabulary; token ids from a file use it, where there is one, to name the tokens they predict.
   const tokenizer = values.text !== undefined || vocab !== undefined || values.tokenizer !== undefined || hasVocab(model)
-    ? loadTokenizer({ vocab, tokenizer: values.tokenizer, model, lowercase: values.lowercase })
+    ? loadTokenizer({ vocab, tokenizer: await localTokenizerFlag(values.tokenizer, io), model, lowercase: values.lowercase })
     : undefined;
 
   let inputs: RunInputs;

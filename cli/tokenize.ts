@@ -5,7 +5,7 @@ import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { readInputFile, readTextFile } from './files.js';
 import { loadTokenizer } from './tokenizer.js';
-import { localModelFlag, localVocabFlag } from './hub.js';
+import { localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 
 export const tokenizeUsage = `usage: tcc tokenize (--tokenizer tokenizer.json | --vocab vocab.txt | --model SPEC_OR_HF_DIR) (--text "..." [--text-pair "..."] | --file F) [--max-length N] [--pad] [--lowercase true|false] [--json]
 
@@ -47,7 +47,7 @@ export async function runTokenize(argv: string[], _debug: boolean, io: Io): Prom
   if (positionals.length) throw new UsageError(`tokenize takes no positional arguments, got '${positionals[0]}'`);
   if ((values.text === undefined) === (values.file === undefined)) throw new UsageError('tokenize needs exactly one of --text and --file');
   if (values.pad && !values['max-length']) throw new UsageError('--pad needs --max-length');
-  const tokenizer = loadTokenizer({ ...values, vocab: await localVocabFlag(values.vocab, io), model: await localModelFlag(values.model, io) });
+  const tokenizer = loadTokenizer({ ...values, vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io), model: await localModelFlag(values.model, io) });
   const options = { maxLength: values['max-length'] ? positiveInt(values['max-length'], '--max-length', 0) : undefined, pad: values.pad ?? false };
 
   if (values.text !== undefined) {

@@ -4,7 +4,7 @@
 // problem names the file and line.
 
 import { InputError } from '../runtime/errors.js';
-import type { WordPieceTokenizer } from './tokenizer.js';
+import type { TextTokenizer, WordPieceTokenizer } from './tokenizer.js';
 
 export interface SentenceExample {
   readonly text: string;
@@ -101,7 +101,7 @@ export interface EncodedBatchRow {
   readonly labels: number | number[];
 }
 
-export function encodeSentence(tokenizer: WordPieceTokenizer, e: SentenceExample, label: number, seq: number): EncodedBatchRow {
+export function encodeSentence(tokenizer: TextTokenizer, e: SentenceExample, label: number, seq: number): EncodedBatchRow {
   const enc = tokenizer.encode(e.text, { ...(e.pair === undefined ? {} : { pair: e.pair }), maxLength: seq, pad: true });
   return { input_ids: enc.input_ids, token_type_ids: enc.token_type_ids, attention_mask: enc.attention_mask, labels: label };
 }

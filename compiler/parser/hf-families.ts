@@ -34,7 +34,7 @@ export interface Family {
   readonly architectures: Readonly<Record<string, Heads>>;
   /** config.json keys carried into the spec under the spec's name for them (HuggingFace's BERT names are the spec's). */
   readonly keys?: Readonly<Record<string, string>>;
-  /** Spec config values the family's config.json may leave out. */
+  /** Spec config values the family's config.json may leave out (and its heads read where the shipped spec has none of them). */
   readonly defaults?: Readonly<Record<string, unknown>>;
   /** Fields of the family's config.json with no effect on a model built from a checkpoint (each says why). */
   readonly ignored?: readonly string[];
@@ -208,6 +208,7 @@ const MODERNBERT: Family = {
     norm_eps: 'layer_norm_eps', hidden_activation: 'hidden_act', classifier_activation: 'classifier_act',
   },
   values: { classifier_activation: { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu', silu: 'silu' }, classifier_pooling: { mean: 'mean', cls: 'cls' } },
+  defaults: { classifier_dropout: 0.0 },
   required: { decoder_bias: true, sparse_prediction: false },
   derive: modernbertLayout,
   derived: ['rope_parameters', 'layer_types'],

@@ -13,6 +13,7 @@ import { initParams } from '../../runtime/init.js';
 import { writeSafetensors } from '../../runtime/safetensors.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
 import { gitBlobSha1, sha256, startHubServer, type HubServer } from '../helpers/hub-server.js';
+import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
 
 const ID = 'google/bert_uncased_L-2_H-128_A-2';
 const COMMIT = '1d6ba5fc0e45c1b0a4de4b61fa5e0e7e4b4e4f51';
@@ -161,6 +162,23 @@ describe('a sentence-transformers model by Hub id', () => {
       expect(embedding).toHaveLength(128);
       expect(Math.hypot(...embedding)).toBeCloseTo(1, 5);
       expect(result.stderr).toMatch(/1 text → 128-dimensional embeddings/);
+    } finally {
+      st.close();
+    }
+  });
+});
+
+describe('a tokenizer by Hub id', () => {
+  it("downloads the model's tokenizer.json alone, and tcc tokenize reads it", async () => {
+    const id = 'FacebookAI/tiny-bpe';
+    const st = await startHubServer({ [id]: { commit: '3d6ba5fc0e45c1b0a4de4b61fa5e0e7e4b4e4f53', files: { 'config.json': files['config.json']!, 'tokenizer.json': new TextEncoder().encode(JSON.stringify(bpeTokenizer())) } } });
+    try {
+      const cache = mkdtempSync(join(tmpdir(), 'tcc-hub-tok-'));
+      const result = await withEnv({ HF_HUB_CACHE: cache, HF_ENDPOINT: st.url, HF_HUB_OFFLINE: undefined }, () => tcc('tokenize', '--tokenizer', id, '--text', 'the cat sat'));
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('<s> t h e Ġcat Ġsat </s>');
+      const snapshot = join(cache, 'models--FacebookAI--tiny-bpe', 'snapshots', '3d6ba5fc0e45c1b0a4de4b61fa5e0e7e4b4e4f53');
+      expect(readdirSync(snapshot)).toEqual(['tokenizer.json']);
     } finally {
       st.close();
     }

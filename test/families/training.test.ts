@@ -1,9 +1,12 @@
-// Pretraining the family's objectives against the PyTorch reference
+// Pretraining and fine-tuning the family against the PyTorch reference
 // (test/reference/hf_family.py --pretrain: HuggingFace's heads and losses,
 // torch.optim.AdamW with the Trainer's parameter groups, clipping and linear
 // schedule): three steps' losses and the trained weights within 1e-5, from a
 // HuggingFace directory with its own tokenizer.json; and a longer run from
 // the corpus whose loss falls, leaving checkpoints of the model's family.
+// Fine-tuning puts the family's own head on (RobertaClassificationHead) and
+// leaves a directory of HuggingFace's class that the reference reads as tcc
+// runs it.
 
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,6 +14,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
 import { compileFile } from '../../compiler/compile.js';
+import { hfConfigOf } from '../../compiler/export/hf-config.js';
+import { TaskError, taskSpecFor } from '../../train/task-spec.js';
+import { modelsDir } from '../helpers/cli.js';
 import { readSafetensors, writeSafetensors } from '../../runtime/safetensors.js';
 import { tcc } from '../helpers/cli.js';
 import { pretrainWorkspace } from '../helpers/corpus.js';
@@ -56,7 +62,30 @@ async function againstReference(dir: string, data: string, seq: number): Promise
   expect(compared).toBe(final.size);
 }
 
-describe.skipIf(!python)('family pretraining against the PyTorch reference', () => {
+describe("each family's fine-tuning heads", () => {
+  const cases = [
+    ['bert', 'classification', 'BertForSequenceClassification'], ['roberta', 'token-classification', 'RobertaForTokenClassification'],
+    ['distilbert', 'classification', 'DistilBertForSequenceClassification'], ['albert', 'qa', 'AlbertForQuestionAnswering'],
+    ['electra', 'classification', 'ElectraForSequenceClassification'], ['modernbert', 'classification', 'ModernBertForSequenceClassification'],
+    ['jina-bert', 'classification', 'JinaBertForSequenceClassification'],
+  ] as const;
+  it.each(cases)('%s for %s: the head of %s, trained alone with its loss', (family, task, architecture) => {
+    const file = join(modelsDir(), `${family}.yaml`);
+    const { file: specFile, text } = taskSpecFor(file, task, 3);
+    const small = { vocab_size: 40, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24 };
+    const train = compileFile(specFile, { text, batch: 2, seq: 8, mode: 'train', config: small });
+    const scalars = train.graph.outputs.filter((o) => train.graph.nodes[o.node]!.type.shape.length === 0).map((o) => o.name).sort();
+    expect(scalars).toEqual(task === 'qa' ? ['end_acc', 'end_loss', 'grad_norm', 'loss', 'start_acc', 'start_loss'] : ['accuracy', 'classification_loss', 'grad_norm', 'loss']);
+    const infer = compileFile(specFile, { text, batch: 2, seq: 8, config: small });
+    expect(hfConfigOf(infer.spec, infer.graph).architectures).toEqual([architecture]);
+  });
+  it('says in one line when the family has no head for the task', () => {
+    expect(() => taskSpecFor(join(modelsDir(), 'nomic-bert.yaml'), 'classification', 2)).toThrow(TaskError);
+    expect(() => taskSpecFor(join(modelsDir(), 'nomic-bert.yaml'), 'classification', 2)).toThrow('nomic_bert has no classification head (HuggingFace\'s classes for it: NomicBertModel, NomicBertForPreTraining)');
+  });
+});
+
+describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch reference', () => {
   it("RoBERTa: masked LM on full sentences through a byte-level BPE tokenizer.json, three steps as PyTorch's (1e-5)", async () => {
     const root = pretrainWorkspace(8);
     const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
@@ -89,5 +118,45 @@ describe.skipIf(!python)('family pretraining against the PyTorch reference', () 
     const ran = await tcc('run', '--model', join(run, 'final'), '--text', 'the cat sat', '--out', join(root, 'o.safetensors'));
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stderr).toContain('tokens <s> t h e Ġcat Ġsat </s>'); // the tokenizer has no merge for 'the' at the start
+  }, 120_000);
+
+  it("RoBERTa: fine-tunes RobertaForSequenceClassification through its tokenizer.json, a directory the reference runs as tcc does", async () => {
+    const root = pretrainWorkspace(2);
+    const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
+    const dir = join(root, 'roberta');
+    hfDirectory(dir, {
+      architectures: ['RobertaForMaskedLM'], model_type: 'roberta', vocab_size: Object.keys(tokenizer.model.vocab).length, hidden_size: 24, num_hidden_layers: 1,
+      num_attention_heads: 3, intermediate_size: 37, max_position_embeddings: 40, type_vocab_size: 1, layer_norm_eps: 1e-5, pad_token_id: 1, hidden_act: 'gelu',
+    }, tokenizer, 6);
+    // Whether a dog is in the sentence.
+    const words = ['the', 'cat', 'sat', 'ran', 'fast', 'dog'];
+    let state = 9;
+    const next = () => (state = (state * 48271) % 2147483647) / 2147483647;
+    const rows = (n: number) => 'text\tlabel\n' + Array.from({ length: n }, () => {
+      const sentence = Array.from({ length: 5 }, () => words[Math.floor(next() * words.length)]!);
+      return `${sentence.join(' ')}\t${sentence.includes('dog') ? 'dog' : 'none'}\n`;
+    }).join('');
+    writeFileSync(join(root, 'train.tsv'), rows(96));
+    writeFileSync(join(root, 'eval.tsv'), rows(32));
+    const out = join(root, 'tuned');
+    const tuned = await tcc('finetune', dir, '--task', 'classification', '--train', join(root, 'train.tsv'), '--eval', join(root, 'eval.tsv'), '-o', out,
+      '--seq', '12', '--batch', '8', '--epochs', '20', '--lr', '3e-3', '--warmup', '0', '--dropout', '0');
+    expect(tuned.code, tuned.stderr).toBe(0);
+    expect(tuned.stderr).toMatch(/new head: classifier\.dense\.weight, classifier\.dense\.bias, classifier\.out_proj\.weight, classifier\.out_proj\.bias/);
+    const best = Math.max(...readFileSync(join(out, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { accuracy: number }).accuracy));
+    expect(best).toBeGreaterThan(0.8);
+    const config = JSON.parse(readFileSync(join(out, 'best', 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect([config.model_type, config.architectures, config.num_labels]).toEqual(['roberta', ['RobertaForSequenceClassification'], 2]);
+    expect(readFileSync(join(out, 'best', 'tokenizer.json'), 'utf8')).toBe(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+
+    const inputs = join(root, 'inputs.json');
+    writeFileSync(inputs, JSON.stringify({ input_ids: [[0, 270, 276, 2, 1, 1], [0, 271, 272, 273, 274, 2]], attention_mask: [[1, 1, 1, 1, 0, 0], [1, 1, 1, 1, 1, 1]] }));
+    const ran = await tcc('run', '--model', join(out, 'best'), '--inputs', inputs, '--out', join(root, 'logits.safetensors'), '--backend', 'js');
+    expect(ran.code, ran.stderr).toBe(0);
+    const reference = spawnSync(python!, [REFERENCE, join(out, 'best'), inputs, join(root, 'reference.json')], { encoding: 'utf8' });
+    expect(reference.status, reference.stderr).toBe(0);
+    const want = (JSON.parse(readFileSync(join(root, 'reference.json'), 'utf8')) as { logits: number[][] }).logits.flat();
+    const got = readSafetensors(readFileSync(join(root, 'logits.safetensors'))).tensors.get('logits')!.data;
+    want.forEach((v, i) => expect(Math.abs(v - got[i]!)).toBeLessThan(1e-4));
   }, 120_000);
 });
