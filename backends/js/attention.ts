@@ -92,7 +92,9 @@ export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void
       w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
         dot(w, 'acc', k.depth, at(k.q, 'qb', 'i', 'p'), at(k.k, 'kb', 'j', 'p'));
         const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
-        w.line(`const prob = Math.exp(${s.render(k.score)} - lse);`);
+        // A probability is at most 1: a row whose saved log-sum-exp is not over all its keys (a padding query of local
+        // attention, whose forward visited only its window, all padding) must give 0 · finite, not 0 · ∞; its gradient is 0.
+        w.line(`const prob = Math.exp(Math.min(${s.render(k.score)} - lse, 0));`);
         w.line(`const keep = ${k.keep ? s.render(k.keep) : '1'};`);
         w.line(`for (let c = 0; c < ${k.depthV}; c++) dv[j * ${k.depthV} + c] += prob * keep * ${at(k.dout, 'gb', 'i', 'c')};`);
         dot(w, 'dp', k.depthV, at(k.dout, 'gb', 'i', 'p'), at(k.v, 'vb', 'j', 'p'));

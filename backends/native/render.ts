@@ -623,7 +623,8 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
         w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
           w.line(`const float acc = p[r * ${k.keys} + j];`);
           const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
-          w.line(`const float prob = tcc_expf(${s.render(k.score)} - lse);`);
+          // At most 1 (see the JavaScript backend's attention_grad).
+          w.line(`const float prob = tcc_expf(fminf(${s.render(k.score)} - lse, 0.0f));`);
           w.line(`const float keep = ${k.keep ? s.render(k.keep) : '1.0f'};`);
           w.line(`const float gs = prob * (dp[r * ${k.keys} + j] * keep - delta);`);
           if (k.dscores) w.line(`a${k.dscores.arg}[${s.render(k.dscores.index)}] = gs;`);

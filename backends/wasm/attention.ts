@@ -288,7 +288,8 @@ function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): voi
         dot(w, k.depth, w.acc(), (p) => operandAt(w, k.q, qb, i, p), (p) => operandAt(w, k.k, kb, j, p));
         const s = scores.open([k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
         s.emit(k.score);
-        c.f64PromoteF32().get(lse).f64Sub();
+        // At most e⁰ (see the JavaScript backend's attention_grad).
+        c.f64PromoteF32().get(lse).f64Sub().f64(0).f64Min();
         host(w, 'exp');
         c.set(prob);
         if (k.keep) {
@@ -414,7 +415,7 @@ function renderAttentionGradSimd(w: KernelWriter, k: AttentionGradKernel): void 
         c.set(w.acc());
         const s = scores.open([k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
         s.emit(k.score);
-        c.get(lse).f32Sub().set(prob);
+        c.get(lse).f32Sub().f32(0).f32Min().set(prob);
         inlineExp(c, prob);
         c.set(prob);
         if (k.keep) s.emit(k.keep);

@@ -155,6 +155,7 @@ export class Code {
   f32Mul(): this { return this.op(0x94); }
   f32Div(): this { return this.op(0x95); }
   f32Min(): this { return this.op(0x96); }
+  f64Min(): this { return this.op(0xa4); }
   f32Max(): this { return this.op(0x97); }
   /** f32 → i32, saturating (no trap on NaN or overflow). */
   i32TruncSatF32S(): this { return this.op(0xfc, 0x00); }

@@ -10,7 +10,7 @@
 // Backward, two passes: `dq` (an invocation per query row, keys and values
 // staged as in the forward) and `dkv` (an invocation per key row, queries,
 // output gradients and the rows' saved statistics staged). Both recompute
-// each probability from the saved log-sum-exp: p = exp(score − lse); with
+// each probability from the saved log-sum-exp: p = exp(min(score − lse, 0)); with
 // D = Σ dO·O per row, ds = p · (dO·v · keep − D) · scale.
 
 import type { CodeWriter } from '../common/writer.js';
@@ -182,7 +182,8 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
             w.line('let j = j0 + jj;');
             w.line('var acc = 0.0f;');
             w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += q[p] * tk[jj * ${k.depth}i + p]; }`);
-            w.line(`let prob = exp(score(${batchArgs(k)}i, j, acc) - lse);`);
+            // At most 1 (see the JavaScript backend's attention_grad).
+            w.line(`let prob = exp(min(score(${batchArgs(k)}i, j, acc) - lse, 0.0));`);
             w.line('var dp = 0.0f;');
             w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { dp += g[c] * tv[jj * ${k.depthV}i + c]; }`);
             w.line(`let ds = prob * (dp * ${keep('i', 'j')} - delta) * ${literal(k.scale, 'f32')};`);
@@ -224,7 +225,7 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
             w.line('let i = i0 + ii;');
             w.line('var acc = 0.0f;');
             w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += tk[ii * ${k.depth}i + p] * kr[p]; }`);
-            w.line(`let prob = exp(score(${batchArgs(k)}i, j, acc) - tstat[ii]);`);
+            w.line(`let prob = exp(min(score(${batchArgs(k)}i, j, acc) - tstat[ii], 0.0));`);
             w.line(`let kept = ${keep('i', 'j')};`);
             w.line('var dp = 0.0f;');
             w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { dp += tv[ii * ${k.depthV}i + c] * vr[c]; dv[c] += prob * kept * tv[ii * ${k.depthV}i + c]; }`);

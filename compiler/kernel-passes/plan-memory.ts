@@ -94,8 +94,8 @@ function elementStores(k: Kernel): Store[] | undefined {
   }
 }
 
-/** The args that `exprs` load anywhere with an index other than `index`. */
-function loadedElsewhere(exprs: readonly KExpr[], index: KExpr): Set<number> {
+/** The args that `exprs` load anywhere with an index other than `index` (any index, where undefined). */
+function loadedElsewhere(exprs: readonly KExpr[], index: KExpr | undefined): Set<number> {
   const args = new Set<number>();
   const seen = new Set<KExpr>();
   const visit = (e: KExpr): void => {
@@ -111,7 +111,8 @@ function loadedElsewhere(exprs: readonly KExpr[], index: KExpr): Set<number> {
 /**
  * Pairs (read arg, written arg) of a kernel where each element of the
  * written arg is stored by the invocation that alone reads that element of
- * the read arg: writing over the read buffer changes nothing it reads.
+ * the read arg, after its last read of it: writing over the read buffer
+ * changes nothing it reads.
  */
 export function inPlacePairs(k: Kernel): [number, number][] {
   const stores = elementStores(k);
@@ -125,8 +126,11 @@ export function inPlacePairs(k: Kernel): [number, number][] {
     const candidates = k.args.map((r, ri) => ri !== wi && r.access !== 'write' && sameRange(r, w));
     if (!candidates.includes(true)) return;
     const elsewhere = loadedElsewhere(exprs, mine[0]!.index);
+    // Stores are made in order: one made after this store must not read the element it overwrote.
+    const later = stores.slice(stores.indexOf(mine[0]!) + 1).flatMap((s) => [s.index, s.value]);
+    const readLater = loadedElsewhere(later, undefined);
     candidates.forEach((ok, ri) => {
-      if (ok && !elsewhere.has(ri)) pairs.push([ri, wi]);
+      if (ok && !elsewhere.has(ri) && !readLater.has(ri)) pairs.push([ri, wi]);
     });
   });
   return pairs;

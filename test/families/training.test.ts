@@ -120,6 +120,21 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     expect(ran.stderr).toContain('tokens <s> t h e Ġcat Ġsat </s>'); // the tokenizer has no merge for 'the' at the start
   }, 120_000);
 
+  it("ModernBERT: masked LM (pre-LN, global and local layers, two rotary bases), three steps as PyTorch's (1e-5)", async () => {
+    const root = pretrainWorkspace(8);
+    const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
+    const dir = join(root, 'modernbert');
+    hfDirectory(dir, {
+      architectures: ['ModernBertForMaskedLM'], model_type: 'modernbert', hidden_size: 24, num_hidden_layers: 3, num_attention_heads: 3, intermediate_size: 37,
+      vocab_size: Object.keys(tokenizer.model.vocab).length, max_position_embeddings: 64, hidden_activation: 'gelu', norm_eps: 1e-5, global_rope_theta: 1000.0,
+      local_rope_theta: 100.0, local_attention: 8, global_attn_every_n_layers: 2, attention_bias: false, mlp_bias: false, norm_bias: false, decoder_bias: true,
+      embedding_dropout: 0, attention_dropout: 0, mlp_dropout: 0, pad_token_id: 1,
+    }, tokenizer, 7);
+    const data = join(root, 'data.jsonl');
+    expect((await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--tokenizer', join(dir, 'tokenizer.json'), '--packing', 'full-sentences', '--seq', '24', '-o', data)).code).toBe(0);
+    await againstReference(dir, data, 24);
+  }, 120_000);
+
   it("RoBERTa: fine-tunes RobertaForSequenceClassification through its tokenizer.json, a directory the reference runs as tcc does", async () => {
     const root = pretrainWorkspace(2);
     const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };

@@ -347,7 +347,8 @@ function attentionReference(test: OpCase, xs: HostTensor[], out: Index[]): numbe
   const [dout, lse, delta] = [xs[4]!, xs[5]!, xs[6]!];
   const queries = q.shape[q.shape.length - 2]!;
   const depthV = v!.shape[v!.shape.length - 1]!;
-  const p = (lead: Index, i: number, j: number) => Math.exp(score(lead, i, j) - at(lse, [...lead, i]));
+  // A probability recomputed from the given log-sum-exp, at most 1.
+  const p = (lead: Index, i: number, j: number) => Math.exp(Math.min(score(lead, i, j) - at(lse, [...lead, i]), 0));
   const ds = (lead: Index, i: number, j: number) => {
     let dp = 0;
     for (let c = 0; c < depthV; c++) dp += at(dout, [...lead, i, c]) * at(v!, [...lead, j, c]);

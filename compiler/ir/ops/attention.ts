@@ -10,8 +10,11 @@
 //   attention_grad(q, k, v, mask, dO, lse, delta) {wrt}
 //                                   dq, dk, dv or dmask (the scores' gradient,
 //                                   [..., queries, keys]), with the
-//                                   probabilities recomputed from lse, and
-//                                   delta = Σ dO ⊙ O per row
+//                                   probabilities recomputed from lse (at
+//                                   most 1: e^min(s − lse, 0), which a
+//                                   row's own lse never reaches, so that a
+//                                   row whose lse covers fewer keys gives no
+//                                   infinities), and delta = Σ dO ⊙ O per row
 //                                   (Σⱼ pᵢⱼ·keepᵢⱼ·(dO·v)ᵢⱼ)
 
 import { uniform01 } from '../../../numerics/threefry.js';
@@ -171,7 +174,7 @@ export const attentionOps = {
         const L = lse!.data[row]!;
         const D = delta!.data[row]!;
         for (let j = 0; j < d.keys; j++) {
-          const p = Math.exp(scores[j]! - L);
+          const p = Math.exp(Math.min(scores[j]! - L, 0));
           const key = b * d.keys + j;
           let dp = 0;
           for (let c = 0; c < d.depthV; c++) dp += dout!.data[row * d.depthV + c]! * v!.data[key * d.depthV + c]!;
