@@ -42,6 +42,7 @@ model's tokenizer.json where it has one; token classification and question answe
 WordPiece vocab.txt.
 DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
 DIR/best keeping the best epoch so far.
+--dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.
 ${BACKEND_HELP}`;
 
@@ -150,16 +151,16 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   const epochs = positiveInt(values.epochs, '--epochs', 3, MAX_EPOCHS);
   const spec = finetuneSpec(model, task, labels.length);
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
-  const config: Record<string, number> = dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout };
+  const rates = dropout === undefined ? {} : { dropout };
   const trainGraph = compileFile(spec.file, {
-    text: spec.text, batch, seq, mode: 'train', verify: debug, config, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
+    text: spec.text, batch, seq, mode: 'train', verify: debug, ...rates, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
   });
   const accumulate = trainGraph.optimizer!.accumulate;
-  const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', config });
+  const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', ...rates });
   const session = await sessionFor(trainGraph.graph, backend, io, debug);
   const evalSession = await sessionFor(evalGraph.graph, backend, io, debug);
   const trainProgram = session;

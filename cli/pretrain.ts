@@ -27,23 +27,27 @@ import type { TextTokenizer } from '../train/tokenizer.js';
 import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 
-export const prepareUsage = `usage: tcc prepare --corpus PATH (--vocab FILE | --tokenizer tokenizer.json) -o data.jsonl [--packing pairs|full-sentences]
+export const prepareUsage = `usage: tcc prepare --corpus PATH (--vocab FILE | --tokenizer tokenizer.json) -o data.jsonl [--packing pairs|sentence-order|full-sentences]
     [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--seq N] [--seed N]
 
 Writes pretraining examples as JSON lines (input_ids, token_type_ids, attention_mask,
 labels with -100 where not masked, and for sentence pairs next_sentence_label), masks fixed.
 --packing pairs (default): BERT's sentence pairs, half of them with a random second segment;
-full-sentences: RoBERTa's, whole sentences packed to the length across documents, no pairs.`;
+sentence-order: ALBERT's, the second segment always the first's continuation, half of the
+pairs swapped (label 1); full-sentences: RoBERTa's, whole sentences packed to the length
+across documents, no pairs.`;
 
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--tokenizer FILE]
     [--init CKPT] [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
-    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--accumulate N]
+    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--packing pairs|sentence-order|full-sentences]
+    [--dupe-factor N] [--accumulate N]
     [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
 
 Pretrains with the model's objective (AdamW, linear warmup and decay): masked LM, with
 next-sentence prediction on sentence pairs where the model has it, else on full sentences
-packed to the length (RoBERTa). The tokenizer is the model's tokenizer.json where it has one,
-else its vocab.txt (or --vocab); checkpoints keep it.
+packed to the length (RoBERTa); --packing sentence-order makes the pairs of ALBERT's
+sentence-order prediction (B always follows A, swapped half the time). The tokenizer is the
+model's tokenizer.json where it has one, else its vocab.txt (or --vocab); checkpoints keep it.
 Writes DIR/metrics.jsonl, DIR/checkpoint-STEP/ (HuggingFace directories with the trainer
 state beside) and DIR/final/. --resume continues from the latest complete checkpoint,
 exactly; --overwrite replaces an earlier run in DIR (without either, DIR must hold none).
@@ -51,6 +55,7 @@ Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and says how to resum
 --keep N keeps the N latest checkpoints.
 --accumulate N averages the gradients of N batches into each update; --recompute layer
 keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
+--dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
 dynamic masking, checkpoints every 1000 steps, seed 0.
 ${BACKEND_HELP}`;
@@ -95,7 +100,8 @@ export async function runPrepare(argv: string[], _debug: boolean, io: Io): Promi
   });
   writeAtomic(values.out, lines.join('\n') + '\n');
   const random = instances.filter((i) => i.isRandomNext).length;
-  const what = packing === 'pairs' ? `${((100 * random) / instances.length).toFixed(1)}% random next sentences` : 'full sentences';
+  const share = `${((100 * random) / instances.length).toFixed(1)}%`;
+  const what = packing === 'pairs' ? `${share} random next sentences` : packing === 'sentence-order' ? `${share} of the pairs swapped` : 'full sentences';
   io.stderr.write(`wrote ${values.out}: ${instances.length} examples of ${seq} tokens, ${strategy} masking, ${what}\n`);
   return 0;
 }
@@ -122,7 +128,7 @@ type PretrainFlags = ReturnType<typeof pretrainFlags>['values'];
 
 function pretrainFlags(argv: string[]) {
   return parse(argv, {
-    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' },
+    corpus: { type: 'string' }, data: { type: 'string' }, out: { type: 'string', short: 'o' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, packing: { type: 'string' },
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
     masking: { type: 'string' }, 'save-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' },
@@ -166,15 +172,17 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
-    config: dropout === undefined ? {} : { hidden_dropout_prob: dropout, attention_probs_dropout_prob: dropout },
+    ...(dropout === undefined ? {} : { dropout }),
   });
 
   let data;
   let tokenizer: TextTokenizer | undefined;
   if (values.corpus) {
     // The model's objective decides the instances: sentence pairs for next-sentence prediction, else full sentences.
-    const nsp = compiled.graph.nodes.some((n) => n.op === 'input' && sourceName(n) === 'next_sentence_label');
-    const built = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, nsp ? 'pairs' : 'full-sentences');
+    const pairs = compiled.graph.nodes.some((n) => n.op === 'input' && sourceName(n) === 'next_sentence_label');
+    const packing = oneOf(values.packing, '--packing', PACKINGS, pairs ? 'pairs' : 'full-sentences');
+    if (pairs !== (packing !== 'full-sentences')) throw new UsageError(`--packing ${packing} does not fit ${compiled.spec.name}: ${pairs ? 'it trains on sentence pairs (next_sentence_label): use pairs or sentence-order' : 'it takes no sentence pairs: use full-sentences'}`);
+    const built = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, packing);
     tokenizer = built.tokenizer;
     data = corpusData(built.instances, tokenizer, strategy, seed, seq);
   } else {

@@ -25,8 +25,10 @@ export interface CompileOptions {
   readonly optimizer?: Partial<AdamWOptions>;
   /** The spec's text, when it is made by a command rather than read from `file`. */
   readonly text?: string;
-  /** Config values set over the spec's (e.g. dropout rates from --dropout). */
+  /** Config values set over the spec's. */
   readonly config?: Readonly<Record<string, number | string | boolean>>;
+  /** Every dropout rate of the model (the config keys named for dropout: hidden_dropout_prob, classifier_dropout_prob, mlp_dropout, …) set to this (--dropout). */
+  readonly dropout?: number;
   /** Run the IR verifier after every pass (tests and --debug). */
   readonly verify?: boolean;
   /** Kernel fusion and the rewrites that serve it (default on). */
@@ -58,6 +60,9 @@ export interface CompileResult {
   readonly compileMs: number;
 }
 
+/** A config key that holds a dropout rate (BERT's hidden_dropout_prob, DistilBERT's seq_classif_dropout, ModernBERT's mlp_dropout, …). */
+export const isDropoutKey = (key: string) => /(^|_)dropout(_prob)?$/.test(key);
+
 /** A HuggingFace model directory: config.json (and model.safetensors, vocab.txt) rather than a spec file. */
 export const isModelDirectory = isHfDirectory;
 
@@ -84,7 +89,8 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   let graph: Graph;
   try {
     const loaded = loadSpec(file, options.text === undefined ? undefined : new Map([[file, options.text]]));
-    const overrides = Object.fromEntries(Object.entries(options.config ?? {}).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
+    const dropouts = options.dropout === undefined ? {} : Object.fromEntries(Object.keys(loaded.spec.config).filter(isDropoutKey).map((k) => [k, options.dropout!]));
+    const overrides = Object.fromEntries(Object.entries({ ...dropouts, ...options.config }).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
     spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };
     try {
       graph = buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });

@@ -10,7 +10,10 @@
 // sentence as its continuation (at the end of the document, the previous one
 // and itself) instead of always becoming a random pair.
 //
-// Without next-sentence prediction, RoBERTa's FULL-SENTENCES: whole
+// For sentence-order prediction (ALBERT), B always continues A, and half the
+// pairs are swapped (label 1).
+//
+// Without sentence pairs, RoBERTa's FULL-SENTENCES: whole
 // sentences packed contiguously to the full length, across documents with a
 // separator between two, one segment, no label.
 
@@ -25,17 +28,23 @@ export interface Instance {
   /** [CLS] A [SEP] B [SEP] (pairs) or [CLS] text [SEP] (packed sentences) as tokens. */
   readonly tokens: string[];
   readonly segmentIds: number[];
-  /** Pairs: 1 when B is a random segment, 0 when it continues A. */
+  /** Pairs: 1 when B is a random segment (or, in sentence order, when A and B are swapped), 0 when B continues A. */
   readonly isRandomNext?: 0 | 1;
 }
 
-/** How a corpus becomes instances: BERT's sentence pairs (for next-sentence prediction) or RoBERTa's packed full sentences. */
-export type Packing = 'pairs' | 'full-sentences';
-export const PACKINGS: readonly Packing[] = ['pairs', 'full-sentences'];
+/**
+ * How a corpus becomes instances: BERT's sentence pairs for next-sentence
+ * prediction, ALBERT's for sentence-order prediction, or RoBERTa's packed
+ * full sentences.
+ */
+export type Packing = 'pairs' | 'sentence-order' | 'full-sentences';
+export const PACKINGS: readonly Packing[] = ['pairs', 'sentence-order', 'full-sentences'];
 
 export interface PairOptions {
   readonly maxSeqLength: number;
   readonly shortSeqProb: number;
+  /** Sentence order: B always continues A, swapped half the time. */
+  readonly order?: boolean;
 }
 
 /** Splits a sentence into words (a Chinese word segmenter); used to mask Chinese whole words. */
@@ -110,14 +119,14 @@ export function instancesFromDocument(documents: readonly Document[], index: num
     chunk.push(document[i]!);
     length += document[i]!.length;
     if (i !== document.length - 1 && length < target) continue;
-    let wantRandom = rng.random() < 0.5;
+    let wantRandom = !options.order && rng.random() < 0.5;
     if (!wantRandom && chunk.length === 1) {
       // One segment has no continuation inside the chunk: pair it with the document's next
       // sentence (or, at its end, the previous one), so that true and random pairs stay
       // balanced (BERT's script makes all of these random).
       if (i + 1 < document.length) chunk.push(document[++i]!);
       else if (i >= 1) chunk.unshift(document[i - 1]!);
-      else wantRandom = true;
+      else wantRandom = !options.order;
     }
     const aEnd = chunk.length >= 2 ? rng.randint(1, chunk.length - 1) : 1;
     const a = chunk.slice(0, aEnd).flat();
@@ -140,10 +149,12 @@ export function instancesFromDocument(documents: readonly Document[], index: num
     }
     truncatePair(a, b, maxTokens, rng);
     if (a.length >= 1 && b.length >= 1) {
+      const swapped = options.order && rng.random() < 0.5;
+      const [first, second] = swapped ? [b, a] : [a, b];
       instances.push({
-        tokens: [cls, ...a, sep, ...b, sep],
-        segmentIds: [...new Array<number>(a.length + 2).fill(0), ...new Array<number>(b.length + 1).fill(1)],
-        isRandomNext,
+        tokens: [cls, ...first, sep, ...second, sep],
+        segmentIds: [...new Array<number>(first.length + 2).fill(0), ...new Array<number>(second.length + 1).fill(1)],
+        isRandomNext: swapped ? 1 : isRandomNext,
       });
     }
     chunk = [];
@@ -170,7 +181,7 @@ export function createInstances(documents: readonly Document[], options: Instanc
   const instances: Instance[] = [];
   for (let pass = 0; pass < options.dupeFactor; pass++) {
     if (options.packing === 'full-sentences') instances.push(...packSentences(documents, options.maxSeqLength, specials));
-    else for (let d = 0; d < documents.length; d++) instances.push(...instancesFromDocument(documents, d, options, rng, specials));
+    else for (let d = 0; d < documents.length; d++) instances.push(...instancesFromDocument(documents, d, { ...options, order: options.packing === 'sentence-order' }, rng, specials));
   }
   return rng.shuffle(instances);
 }

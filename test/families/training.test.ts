@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
+import { bpeTokenizer, unigramTokenizer } from '../../bench/fuzz/kinds.js';
 import { compileFile } from '../../compiler/compile.js';
 import { hfConfigOf } from '../../compiler/export/hf-config.js';
 import { TaskError, taskSpecFor } from '../../train/task-spec.js';
@@ -132,6 +132,21 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     }, tokenizer, 7);
     const data = join(root, 'data.jsonl');
     expect((await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--tokenizer', join(dir, 'tokenizer.json'), '--packing', 'full-sentences', '--seq', '24', '-o', data)).code).toBe(0);
+    await againstReference(dir, data, 24);
+  }, 120_000);
+
+  it("ALBERT: masked LM and sentence order (pairs swapped half the time) through a SentencePiece tokenizer.json, three steps as PyTorch's (1e-5)", async () => {
+    const root = pretrainWorkspace(8);
+    const tokenizer = unigramTokenizer() as { model: { vocab: unknown[] } };
+    const dir = join(root, 'albert');
+    hfDirectory(dir, {
+      architectures: ['AlbertForPreTraining'], model_type: 'albert', vocab_size: tokenizer.model.vocab.length, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3,
+      intermediate_size: 37, embedding_size: 10, max_position_embeddings: 40, type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu_new', num_hidden_groups: 1,
+      inner_group_num: 1, classifier_dropout_prob: 0.1, pad_token_id: 0,
+    }, tokenizer, 8);
+    const data = join(root, 'data.jsonl');
+    const prepared = await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--tokenizer', join(dir, 'tokenizer.json'), '--packing', 'sentence-order', '--seq', '24', '-o', data);
+    expect(prepared.stderr).toMatch(/examples of 24 tokens, dynamic masking, [\d.]+% of the pairs swapped/);
     await againstReference(dir, data, 24);
   }, 120_000);
 

@@ -147,4 +147,20 @@ describe('pretraining data', () => {
     expect(Math.abs(selected / candidates - 0.15)).toBeLessThan(0.01);
     expect(Math.abs(masks / selected - 0.8)).toBeLessThan(0.05);
   });
+
+  it("makes ALBERT's sentence-order pairs: B continues A, swapped half the time (label 1)", () => {
+    const documents = readCorpus(syntheticCorpus(400, 8), tokenizer);
+    const instances = createInstances(documents, { maxSeqLength: 256, shortSeqProb: 0, dupeFactor: 2, packing: 'sentence-order' }, new Rng(2, 3));
+    const texts = documents.map((d) => ` ${d.flat().join(' ')} `);
+    let swapped = 0;
+    for (const i of instances) {
+      const sep = i.tokens.indexOf('[SEP]');
+      const [a, b] = [i.tokens.slice(1, sep), i.tokens.slice(sep + 1, -1)];
+      // In its document's order: A then B, or B then A where the pair is swapped; never from two documents.
+      const ordered = i.isRandomNext === 1 ? [...b, ...a] : [...a, ...b];
+      expect(texts.some((t) => t.includes(` ${ordered.join(' ')} `))).toBe(true);
+      swapped += i.isRandomNext!;
+    }
+    expect(Math.abs(swapped / instances.length - 0.5)).toBeLessThan(0.05);
+  });
 });

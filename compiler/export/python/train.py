@@ -17,6 +17,7 @@ and gradients equal one process's. Prints one JSON line per step.
 import argparse
 import json
 import os
+import re
 import sys
 
 import torch
@@ -51,7 +52,7 @@ def main():
     parser.add_argument('--warmup', type=float, default=0.01, help='steps, or a fraction of them when below 1')
     parser.add_argument('--weight-decay', type=float, default=0.01)
     parser.add_argument('--clip', type=float, default=1.0)
-    parser.add_argument('--dropout', type=float, help='hidden and attention dropout instead of the config\'s')
+    parser.add_argument('--dropout', type=float, help='every dropout rate of the config (hidden, attention, classifier, ...) instead of its own')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('-o', '--out', default='trained', help='where to save the trained model (config.json, model.safetensors; default: trained)')
     args = parser.parse_args()
@@ -68,7 +69,9 @@ def main():
     if not args.init:
         model.init_weights()
     if args.dropout is not None:
-        model.cfg.hidden_dropout_prob = model.cfg.attention_probs_dropout_prob = args.dropout
+        for key in list(vars(model.cfg)):
+            if re.search(r'(^|_)dropout(_prob)?$', key):
+                setattr(model.cfg, key, args.dropout)
     model.train()
     network = torch.nn.parallel.DistributedDataParallel(model) if distributed else model
 
