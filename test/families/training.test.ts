@@ -35,6 +35,17 @@ function hfDirectory(dir: string, config: object, tokenizer: object, seed: numbe
   writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(randomCheckpoint(compileFile(dir, { batch: 1, seq: 4 }).graph, seed, 0.2)));
 }
 
+/** ROOT/roberta: a RobertaForMaskedLM of odd sizes, `layers` deep, with the byte-level BPE tokenizer of the fuzz seeds. */
+function robertaDirectory(root: string, layers: number, seed: number): string {
+  const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
+  const dir = join(root, 'roberta');
+  hfDirectory(dir, {
+    architectures: ['RobertaForMaskedLM'], model_type: 'roberta', vocab_size: Object.keys(tokenizer.model.vocab).length, hidden_size: 24, num_hidden_layers: layers,
+    num_attention_heads: 3, intermediate_size: 37, max_position_embeddings: 40, type_vocab_size: 1, layer_norm_eps: 1e-5, pad_token_id: 1, hidden_act: 'gelu',
+  }, tokenizer, seed);
+  return dir;
+}
+
 /** tcc pretrain's losses and final weights against the reference's, on prepared data. */
 async function againstReference(dir: string, data: string, seq: number): Promise<void> {
   const { steps, batch, lr, warmup, weightDecay, clip } = SETTINGS;
@@ -88,12 +99,7 @@ describe("each family's fine-tuning heads", () => {
 describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch reference', () => {
   it("RoBERTa: masked LM on full sentences through a byte-level BPE tokenizer.json, three steps as PyTorch's (1e-5)", async () => {
     const root = pretrainWorkspace(8);
-    const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
-    const dir = join(root, 'roberta');
-    hfDirectory(dir, {
-      architectures: ['RobertaForMaskedLM'], model_type: 'roberta', vocab_size: Object.keys(tokenizer.model.vocab).length, hidden_size: 24, num_hidden_layers: 2,
-      num_attention_heads: 3, intermediate_size: 37, max_position_embeddings: 40, type_vocab_size: 1, layer_norm_eps: 1e-5, pad_token_id: 1, hidden_act: 'gelu',
-    }, tokenizer, 5);
+    const dir = robertaDirectory(root, 2, 5);
     const data = join(root, 'data.jsonl');
     const prepared = await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--tokenizer', join(dir, 'tokenizer.json'), '--packing', 'full-sentences', '--seq', '24', '-o', data);
     expect(prepared.stderr).toMatch(/examples of 24 tokens, dynamic masking, full sentences/);
@@ -152,12 +158,7 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
 
   it("RoBERTa: fine-tunes RobertaForSequenceClassification through its tokenizer.json, a directory the reference runs as tcc does", async () => {
     const root = pretrainWorkspace(2);
-    const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
-    const dir = join(root, 'roberta');
-    hfDirectory(dir, {
-      architectures: ['RobertaForMaskedLM'], model_type: 'roberta', vocab_size: Object.keys(tokenizer.model.vocab).length, hidden_size: 24, num_hidden_layers: 1,
-      num_attention_heads: 3, intermediate_size: 37, max_position_embeddings: 40, type_vocab_size: 1, layer_norm_eps: 1e-5, pad_token_id: 1, hidden_act: 'gelu',
-    }, tokenizer, 6);
+    const dir = robertaDirectory(root, 1, 6);
     // Whether a dog is in the sentence.
     const words = ['the', 'cat', 'sat', 'ran', 'fast', 'dog'];
     let state = 9;
