@@ -51,7 +51,7 @@ async function againstReference(dir: string, data: string, seq: number): Promise
   const { steps, batch, lr, warmup, weightDecay, clip } = SETTINGS;
   const run = join(dir, 'run');
   const trained = await tcc('pretrain', dir, '--data', data, '-o', run, '--seq', String(seq), '--steps', String(steps), '--batch', String(batch), '--lr', String(lr),
-    '--warmup', String(warmup), '--weight-decay', String(weightDecay), '--clip', String(clip), '--dropout', '0');
+    '--warmup', String(warmup), '--weight-decay', String(weightDecay), '--clip', String(clip), '--dropout', '0', '--backend', 'js');
   expect(trained.code, trained.stderr).toBe(0);
   const losses = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
   const out = join(dir, 'reference.json');
@@ -111,7 +111,7 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
 
     // From the corpus: the model has no next-sentence head, so full sentences; the loss falls; checkpoints are RoBERTa directories.
     const run = join(root, 'long');
-    const long = await tcc('pretrain', dir, '--corpus', join(root, 'corpus.txt'), '-o', run, '--seq', '24', '--steps', '60', '--batch', '8', '--lr', '3e-3', '--warmup', '5');
+    const long = await tcc('pretrain', dir, '--corpus', join(root, 'corpus.txt'), '-o', run, '--seq', '24', '--steps', '60', '--batch', '8', '--lr', '3e-3', '--warmup', '5', '--backend', 'js');
     expect(long.code, long.stderr).toBe(0);
     expect(long.stderr).toMatch(/pretraining 60 steps of 8 × 24 on \d+ examples \(dynamic masking\)/);
     expect(long.stderr).toMatch(/done: loss [\d.]+, mlm_acc [\d.]+;/);
@@ -121,7 +121,7 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     const config = JSON.parse(readFileSync(join(run, 'final', 'config.json'), 'utf8')) as Record<string, unknown>;
     expect([config.model_type, config.architectures]).toEqual(['roberta', ['RobertaForMaskedLM']]);
     expect(readFileSync(join(run, 'final', 'tokenizer.json'), 'utf8')).toBe(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
-    const ran = await tcc('run', '--model', join(run, 'final'), '--text', 'the cat sat', '--out', join(root, 'o.safetensors'));
+    const ran = await tcc('run', '--model', join(run, 'final'), '--text', 'the cat sat', '--out', join(root, 'o.safetensors'), '--backend', 'js');
     expect(ran.code, ran.stderr).toBe(0);
     expect(ran.stderr).toContain('tokens <s> t h e Ġcat Ġsat </s>'); // the tokenizer has no merge for 'the' at the start
   }, 120_000);
@@ -171,7 +171,7 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     writeFileSync(join(root, 'eval.tsv'), rows(32));
     const out = join(root, 'tuned');
     const tuned = await tcc('finetune', dir, '--task', 'classification', '--train', join(root, 'train.tsv'), '--eval', join(root, 'eval.tsv'), '-o', out,
-      '--seq', '12', '--batch', '8', '--epochs', '20', '--lr', '3e-3', '--warmup', '0', '--dropout', '0');
+      '--seq', '12', '--batch', '8', '--epochs', '20', '--lr', '3e-3', '--warmup', '0', '--dropout', '0', '--backend', 'js');
     expect(tuned.code, tuned.stderr).toBe(0);
     expect(tuned.stderr).toMatch(/new head: classifier\.dense\.weight, classifier\.dense\.bias, classifier\.out_proj\.weight, classifier\.out_proj\.bias/);
     const best = Math.max(...readFileSync(join(out, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { accuracy: number }).accuracy));
