@@ -24,8 +24,7 @@ import { readInputFile, readTextFile } from './files.js';
 import { claimRunDirectory } from './run-dir.js';
 import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
-import { hfTokenizerFiles, loadTokenizer, loadWordPiece } from './tokenizer.js';
-import type { TextTokenizer } from '../train/tokenizer.js';
+import { hfTokenizerFiles, loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE | --tokenizer FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
@@ -37,9 +36,9 @@ family: BertFor…, RobertaFor…, DistilBertFor…) with AdamW, logging each st
 HuggingFace directory that tcc run loads. Sentence data: TSV with a header (text,
 label, optional text_pair) or JSON lines; token data: JSON lines {tokens, tags};
 question answering: SQuAD JSON (accuracy is then the span exact match, f1 the
-token-overlap F1; answers cut off by --seq are left out). Sentence classification reads the
-model's tokenizer.json where it has one; token classification and question answering, a
-WordPiece vocab.txt.
+token-overlap F1; answers cut off by --seq are left out). The tokenizer is the model's
+tokenizer.json where it has one (tags go on each word's first token, answers to the tokens
+their characters meet), else its vocab.txt.
 DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
 DIR/best keeping the best epoch so far.
 --dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
@@ -113,9 +112,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   const seed = seedFlag(values.seed);
   const backend = backendFlags(values);
   const flags = { vocab: values.vocab, tokenizer: values.tokenizer, model: modelArg, lowercase: values.lowercase };
-  // Sentences encode through any tokenizer; tagged words and SQuAD's answer spans are assembled from WordPiece's pieces.
-  const wordPiece = task === 'classification' ? undefined : loadWordPiece(flags);
-  const tokenizer: TextTokenizer = wordPiece ?? loadTokenizer(flags);
+  const tokenizer = loadTokenizer(flags);
 
   // Data, labels, encodings.
   const read = (file: string) => readTextFile(file);
@@ -125,8 +122,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   let qaEval: EncodedQa[] = [];
   if (task === 'qa') {
     labels = ['start', 'end'];
-    train = readSquad(read(values.train), values.train).map((e) => encodeQa(wordPiece!, e, seq)).filter((r) => r.start !== undefined);
-    qaEval = readSquad(read(values.eval), values.eval).map((e) => encodeQa(wordPiece!, e, seq)).filter((r) => r.start !== undefined);
+    train = readSquad(read(values.train), values.train).map((e) => encodeQa(tokenizer, e, seq)).filter((r) => r.start !== undefined);
+    qaEval = readSquad(read(values.eval), values.eval).map((e) => encodeQa(tokenizer, e, seq)).filter((r) => r.start !== undefined);
     evalRows = qaEval;
     if (!train.length) throw new UsageError(`no answer of ${values.train} fits in --seq ${seq} tokens`);
   } else if (task === 'classification') {
@@ -140,8 +137,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
     const evalSet = readTokenExamples(read(values.eval), values.eval);
     labels = labelSet(trainSet.flatMap((e) => e.tags));
     const ids = (e: (typeof trainSet)[number], file: string) => e.tags.map((t) => labelId(labels, t, file, e.line));
-    train = trainSet.map((e) => encodeTokens(wordPiece!, e, ids(e, values.train!), seq));
-    evalRows = evalSet.map((e) => encodeTokens(wordPiece!, e, ids(e, values.eval!), seq));
+    train = trainSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.train!), seq));
+    evalRows = evalSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.eval!), seq));
   }
   if (labels.length < 2) throw new UsageError(`${values.train} has a single label ('${labels[0]}'); classification needs two or more`);
   const qa = task === 'qa';

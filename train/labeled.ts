@@ -4,7 +4,7 @@
 // problem names the file and line.
 
 import { InputError } from '../runtime/errors.js';
-import type { TextTokenizer, WordPieceTokenizer } from './tokenizer.js';
+import { WordPieceTokenizer, type TextTokenizer } from './tokenizer.js';
 
 export interface SentenceExample {
   readonly text: string;
@@ -106,8 +106,15 @@ export function encodeSentence(tokenizer: TextTokenizer, e: SentenceExample, lab
   return { input_ids: enc.input_ids, token_type_ids: enc.token_type_ids, attention_mask: enc.attention_mask, labels: label };
 }
 
-/** Each word's tag goes on its first WordPiece, as HuggingFace's token-classification examples do. */
-export function encodeTokens(tokenizer: WordPieceTokenizer, e: TokenExample, tagIds: readonly number[], seq: number): EncodedBatchRow {
+/**
+ * Each word's tag goes on its first token, as HuggingFace's token-classification
+ * examples do: WordPiece's pieces of each word; for a tokenizer.json, the
+ * words joined by spaces and encoded whole, each token given to the word its
+ * character range starts in (special and padding tokens, and the later
+ * tokens of a word, -100).
+ */
+export function encodeTokens(tokenizer: TextTokenizer, e: TokenExample, tagIds: readonly number[], seq: number): EncodedBatchRow {
+  if (!(tokenizer instanceof WordPieceTokenizer)) return encodeTokensByOffsets(tokenizer, e, tagIds, seq);
   const pieces: string[] = [];
   const labels: number[] = [];
   e.tokens.forEach((word, i) => {
@@ -128,4 +135,26 @@ export function encodeTokens(tokenizer: WordPieceTokenizer, e: TokenExample, tag
     attention_mask: [...tokens.map(() => 1), ...new Array<number>(pad).fill(0)],
     labels: [-100, ...labels.slice(0, seq - 2), -100, ...new Array<number>(pad).fill(-100)],
   };
+}
+
+function encodeTokensByOffsets(tokenizer: TextTokenizer, e: TokenExample, tagIds: readonly number[], seq: number): EncodedBatchRow {
+  const starts: number[] = [];
+  let text = '';
+  for (const word of e.tokens) {
+    if (text) text += ' ';
+    starts.push(text.length);
+    text += word;
+  }
+  const enc = tokenizer.encode(text, { maxLength: seq, pad: true });
+  if (!enc.offsets) throw new RangeError('token classification needs the tokenizer to give each token its character range');
+  let [w, previous] = [0, -1];
+  const labels = enc.offsets.map(([from, to], t) => {
+    if (to <= from || enc.attention_mask[t] === 0) return -100;
+    // The last word starting at or before the token's first character (tokens come in order).
+    while (w + 1 < starts.length && starts[w + 1]! <= from) w++;
+    const first = w !== previous;
+    previous = w;
+    return first ? tagIds[w]! : -100;
+  });
+  return { input_ids: enc.input_ids, token_type_ids: enc.token_type_ids, attention_mask: enc.attention_mask, labels };
 }

@@ -8,7 +8,7 @@
 
 import { InputError } from '../runtime/errors.js';
 import type { EncodedBatchRow } from './labeled.js';
-import { WordPieceTokenizer } from './tokenizer.js';
+import { WordPieceTokenizer, type TextTokenizer } from './tokenizer.js';
 
 export interface QaExample {
   readonly question: string;
@@ -84,7 +84,16 @@ function contextTokens(tokenizer: WordPieceTokenizer, context: string): { tokens
   return { tokens, wordOf, spans };
 }
 
-export function encodeQa(tokenizer: WordPieceTokenizer, e: QaExample, seq: number): EncodedQa {
+/**
+ * A question and its context as one sequence with the answer's token span:
+ * WordPiece's pieces of the context's words (the question kept to half the
+ * length); for a tokenizer.json, the pair encoded by its own template
+ * (truncated longest first), the context's tokens told from the question's
+ * by the special tokens between them, the answer's tokens those whose
+ * character ranges meet it.
+ */
+export function encodeQa(tokenizer: TextTokenizer, e: QaExample, seq: number): EncodedQa {
+  if (!(tokenizer instanceof WordPieceTokenizer)) return encodeQaByOffsets(tokenizer, e, seq);
   const question = tokenizer.tokenize(e.question).slice(0, Math.floor(seq / 2));
   const { tokens, wordOf, spans } = contextTokens(tokenizer, e.context);
   const room = seq - question.length - 3;
@@ -107,5 +116,32 @@ export function encodeQa(tokenizer: WordPieceTokenizer, e: QaExample, seq: numbe
     ...(inside ? { start: offset + first, end: offset + last } : {}),
     contextFrom: offset,
     contextTo: offset + kept.length,
+  };
+}
+
+function encodeQaByOffsets(tokenizer: TextTokenizer, e: QaExample, seq: number): EncodedQa {
+  const enc = tokenizer.encode(e.question, { pair: e.context, maxLength: seq, pad: true });
+  if (!enc.offsets) throw new RangeError('question answering needs the tokenizer to give each token its character range');
+  // Real tokens make two runs, the question's and the context's, with special tokens between and around them.
+  const real = enc.tokens.map((t, i) => enc.attention_mask[i] === 1 && !tokenizer.isSpecial(t));
+  const questionEnd = real.indexOf(false, real.indexOf(true));
+  const contextFrom = real.indexOf(true, questionEnd);
+  const contextTo = contextFrom < 0 ? questionEnd : real.indexOf(false, contextFrom) < 0 ? real.length : real.indexOf(false, contextFrom);
+  const [answerFrom, answerTo] = [e.answerStart, e.answerStart + e.answer.length];
+  let [start, end] = [-1, -1];
+  for (let t = Math.max(contextFrom, 0); t < contextTo; t++) {
+    const [from, to] = enc.offsets[t]!;
+    if (to <= answerFrom || from >= answerTo) continue;
+    if (start < 0) start = t;
+    end = t;
+  }
+  // An answer cut off by the length (its last character beyond the last context token) is left out.
+  const inside = start >= 0 && enc.offsets[end]![1] >= answerTo;
+  return {
+    input_ids: enc.input_ids, token_type_ids: enc.token_type_ids, attention_mask: enc.attention_mask,
+    labels: inside ? [start, end] : [0, 0],
+    ...(inside ? { start, end } : {}),
+    contextFrom: Math.max(contextFrom, 0),
+    contextTo,
   };
 }
