@@ -301,6 +301,8 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
   cross_entropy: TRAINING_ONLY,
   cross_entropy_grad: TRAINING_ONLY,
   accuracy: TRAINING_ONLY,
+  // Outside training, the first largest logit of each row.
+  sample: (b, [x], out) => void b.node('Cast', [b.node('ArgMax', [x!], b.fresh('argmax'), { axis: -1, keepdims: 0, select_last_index: 0 })], out, { to: INT32 }),
   // Inference: dropout is the identity; the softmax of scaled, masked scores times v.
   attention: (b, [q, k, v, mask], out, { scale }) => {
     const scores = b.node('MatMul', [q!, transposeLast(b, k!, b.ranks.get(k!)!)], b.fresh('scores'));

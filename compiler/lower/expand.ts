@@ -11,6 +11,9 @@
 //                             (index, column) that adds rows in index order
 //   padded_positions          per token, a reduction over its row counting
 //                             the non-padding tokens up to it
+//   sample                    a map adding Gumbel noise to the logits
+//                             (training), then per row the first class at
+//                             the top, as accuracy finds it
 //
 // A row counts when its label is a class: the ignore index, and anything else
 // outside [0, classes), leaves it out. Ids outside the table (possible only in
@@ -34,6 +37,8 @@ export interface ExpandContext {
   readonly place: (node: number) => Placed;
   /** A new arena buffer of f32 working space, read by a later kernel of the same op. */
   readonly scratch: (size: number) => Placed;
+  /** Whether the program trains (random draws happen). */
+  readonly training: boolean;
 }
 
 type Access = KernelArg['access'];
@@ -111,6 +116,7 @@ export function lowerExpanded(node: Node, args: readonly number[], ctx: ExpandCo
     case 'cross_entropy': case 'accuracy': return lowerRowsThenMean(node, args, ctx, head);
     case 'cross_entropy_grad': return lowerCrossEntropyGrad(node as Node<'cross_entropy_grad'>, args, ctx, head);
     case 'padded_positions': return lowerPaddedPositions(node as Node<'padded_positions'>, args, ctx, head);
+    case 'sample': return lowerSample(node as Node<'sample'>, args, ctx, head);
     default: throw new Error(`${node.op} has no expansion into kernels`);
   }
 }
@@ -232,4 +238,29 @@ function lowerPaddedPositions(node: Node<'padded_positions'>, [idsNode]: readonl
   const counted = and(b, not(b, b.binary('lt', s, k)), real(t.load(0, b.add(row, k))));
   const position = b.where(real(t.load(0, b.add(row, s))), b.add(b.cast('i32', b.variable(0)), b.int(pad)), b.int(pad));
   return [{ ...head, kind: 'reduce', args: t.args, streams: [], shape: [batch, seq], reduced: [seq], stages: [{ combine: 'sum', value: oneIf(b, counted) }], stores: [t.store(1, b.add(row, s), position)], elementStores: [] }];
+}
+
+/** sample: the logits plus Gumbel noise at each element's place (in training) into working space, then each row's first largest. */
+function lowerSample(node: Node<'sample'>, [logitsNode]: readonly number[], ctx: ExpandContext, head: Head): Kernel[] {
+  const logits = ctx.place(logitsNode!);
+  const out = ctx.place(node.id);
+  const rows = out.size;
+  const classes = logits.size / rows;
+  const noisy = ctx.scratch(logits.size);
+  const nb = new ExprBuilder({ idx: [logits.size], ridx: [] });
+  const n = new Tensors(nb, [[logits, 'read'], [noisy, 'write']]);
+  const at = nb.idx(0);
+  const x = n.load(0, at);
+  // -log(-log u): u = 0 gives -∞, never the largest.
+  const value = ctx.training ? nb.binary('add', x, nb.unary('neg', nb.unary('log', nb.unary('neg', nb.unary('log', nb.random(0, at, logits.size)))))) : x;
+  const b = new ExprBuilder({ idx: [rows], ridx: [classes] });
+  const t = new Tensors(b, [[noisy, 'read'], [out, 'write']]);
+  const v = t.load(0, b.add(b.mul(b.idx(0), b.int(classes)), b.ridx(0)));
+  // The top, then the largest −c among the classes at it: the first of them.
+  const atTop = and(b, not(b, b.binary('lt', v, b.variable(0))), not(b, b.binary('lt', b.variable(0), v)));
+  const stages: Stage[] = [{ combine: 'max', value: v }, { combine: 'max', value: b.where(atTop, b.unary('neg', b.cast('f32', b.ridx(0))), b.constant(-classes)) }];
+  return [
+    { ...head, name: `${head.name}_noise`, kind: 'map', args: n.args, streams: ctx.training ? [node.attrs.stream] : [], shape: [logits.size], stores: [n.store(1, at, value)] },
+    { ...head, kind: 'reduce', args: t.args, streams: [], shape: [rows], reduced: [classes], stages, stores: [t.store(1, b.idx(0), b.cast('i32', b.unary('neg', b.variable(1))))], elementStores: [] },
+  ];
 }

@@ -531,7 +531,7 @@ function lowerOpaque(g: GroupLowering, anchor: Node, head: Omit<KernelHead, 'arg
     return { buffer, offset, size: Math.max(1, numel(n.type.shape)), dtype: n.type.dtype };
   };
   const scratch = (size: number): Placed => ({ buffer: g.scratch(size), offset: 0, size, dtype: 'f32' });
-  return lowerExpanded(anchor, anchor.args, { place, scratch }, head);
+  return lowerExpanded(anchor, anchor.args, { place, scratch, training: g.training }, head);
 }
 
 type KernelHead = { name: string; label: string; nodes: readonly number[]; args: readonly KernelArg[]; streams: readonly number[] };

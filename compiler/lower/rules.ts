@@ -366,5 +366,6 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
   cross_entropy: { anchor: { kind: 'expanded' } },
   cross_entropy_grad: { anchor: { kind: 'expanded' } },
   accuracy: { anchor: { kind: 'expanded' } },
+  sample: { anchor: { kind: 'expanded' } },
   padded_positions: { anchor: { kind: 'expanded' } },
 };

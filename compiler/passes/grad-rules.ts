@@ -222,6 +222,7 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   scatter_add: (c, n, dy) => [undefined, add(c, 'gather', [dy, n.args[0]!])],
   gt: noGradient,
   accuracy: noGradient,
+  sample: noGradient,
   cross_entropy: (c, n, dy) => [add(c, 'cross_entropy_grad', [n.args[0]!, n.args[1]!, dy], n.attrs), undefined],
   gelu_grad: secondOrder,
   gelu_tanh_grad: secondOrder,

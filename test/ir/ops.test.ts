@@ -132,6 +132,15 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
         return value(i) * Math.cos(theta) + rotated * Math.sin(theta);
       });
     }
+    case 'sample': {
+      // Outside training: each row's first largest logit.
+      const classes = x.shape[x.shape.length - 1]!;
+      return out.map((idx) => {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (at(x, [...idx, c]) > at(x, [...idx, best])) best = c;
+        return best;
+      });
+    }
     case 'rotary_table': {
       // cos θ then sin θ of each feature pair, θ = position · base^(−2j/dims), as inv_freq in HuggingFace's rotary embeddings.
       const { base, dims } = a as unknown as { base: number; dims: number };
@@ -437,6 +446,22 @@ describe('float64 interpreter', () => {
     expect(dropped / 10000).toBeGreaterThan(0.23);
     expect(dropped / 10000).toBeLessThan(0.27);
     expect(Array.from(a).every((v) => v === 0 || v === 1 / 0.75)).toBe(true);
+  });
+
+  it('samples classes in proportion to the softmax of their logits in training, reproducibly (sample)', () => {
+    const g = new GraphBuilder('sample', 'train', {});
+    const x = g.add('input', [], { name: 'x', dtype: 'f32', shape: [20000, 4] });
+    g.output('y', g.add('sample', [x.id], { stream: 5 }).id);
+    const graph = g.build();
+    // Logits log 1 … log 4 (plus a constant): probabilities 0.1, 0.2, 0.3, 0.4 in every row.
+    const feed = { x: { dtype: 'f32' as const, shape: [20000, 4], data: Float64Array.from({ length: 80000 }, (_, i) => Math.log(1 + (i % 4)) + 3) } };
+    const a = interpret(graph, feed, {}, { training: true, seed: 11, step: 2 })['y']!.data;
+    expect(interpret(graph, feed, {}, { training: true, seed: 11, step: 2 })['y']!.data).toEqual(a);
+    expect(interpret(graph, feed, {}, { training: true, seed: 11, step: 3 })['y']!.data).not.toEqual(a);
+    const counts = [0, 0, 0, 0];
+    for (const c of a) counts[c]!++;
+    counts.forEach((n, c) => expect(Math.abs(n / 20000 - (c + 1) / 10), `class ${c}`).toBeLessThan(0.01));
+    expect(Array.from(interpret(graph, feed, {}, { training: false, seed: 11, step: 2 })['y']!.data).every((c) => c === 3)).toBe(true);
   });
 
   it('drops at rows taken from a value what dropout of the whole value drops there (dropout_rows)', () => {

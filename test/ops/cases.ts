@@ -69,6 +69,8 @@ export const OP_CASES: readonly OpCase[] = [
   c('cast', { to: 'f32' }, ids(100, 2, 3)),
   c('cast', { to: 'i32' }, { dtype: 'f32', shape: [2, 3], lo: -50, hi: 50 }),
   c('dropout', { rate: 0.1, stream: 3 }, f(4, 5)),
+  c('sample', { stream: 3 }, f(4, 7)),
+  c('sample', { stream: 1 }, f(2, 3, 5)),
   c('dropout_rows', { rate: 0.1, stream: 3, rows: 9 }, f(4, 5), ids(9, 4)),
   c('dropout_rows', { rate: 0.2, stream: 1, rows: 6 }, f(3, 2, 4), ids(6, 3)),
   c('reshape', { shape: [3, -1] }, f(2, 3, 4)),

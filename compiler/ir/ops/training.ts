@@ -8,6 +8,7 @@ import { defineOp, requireDType, ShapeError } from './def.js';
 import { TRANSCENDENTAL } from './elementwise.js';
 import { geluDerivative, geluTanhDerivative } from '../../../numerics/scalar.js';
 import { rowStats } from './reduce.js';
+import { uniform01 } from '../../../numerics/threefry.js';
 
 function backwardOf(summary: string, derivative: (x: number) => number) {
   return defineOp<Record<string, never>>({
@@ -268,5 +269,38 @@ export const trainingOps = {
     },
     1,
   ),
+
+  sample: defineOp<{ stream: number }>({
+    summary: "a class drawn per row from the softmax of its logits [..., classes] (Gumbel-max: the largest logit + g, g = -log(-log u), u from the counter-based generator at the element's place; the first largest logit outside training)",
+    arity: 1,
+    fusion: 'opaque',
+    stochastic: true,
+    attrs: { stream: { kind: 'int', default: 0 } },
+    infer([x]) {
+      requireDType(x!, 'f32', 'logits');
+      if (x!.shape.length < 1) throw new ShapeError(`sample needs logits [..., classes], got ${formatType(x!)}`);
+      return { dtype: 'i32', shape: x!.shape.slice(0, -1) };
+    },
+    interpret([x], { stream }, out, ctx) {
+      const classes = x!.shape[x!.shape.length - 1]!;
+      const data = new Int32Array(numel(out.shape));
+      for (let row = 0; row < data.length; row++) {
+        let [best, top] = [0, -Infinity];
+        for (let c = 0; c < classes; c++) {
+          const at = row * classes + c;
+          const noise = ctx.training ? gumbel(uniform01(ctx.seed, stream, ctx.step, at)) : 0;
+          const v = x!.data[at]! + noise;
+          if (v > top) [best, top] = [c, v];
+        }
+        data[row] = best;
+      }
+      return { dtype: 'i32', shape: out.shape, data };
+    },
+    flops: ([x]) => 4 * numel(x!.shape),
+  }),
 };
 
+/** Gumbel noise from a uniform draw in [0, 1): -log(-log u) (u = 0 gives -∞, never chosen). */
+export function gumbel(u: number): number {
+  return -Math.log(-Math.log(u));
+}
