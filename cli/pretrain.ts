@@ -190,6 +190,12 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     const given = values.vocab ?? values.tokenizer;
     if (given || (isModelDirectory(model) && ['tokenizer.json', 'vocab.txt'].some((f) => existsSync(join(model, f))))) tokenizer = loadTokenizer(modelFlags);
   }
+  // A model that finds the masked positions by id (ELECTRA's generator fills them) must know the tokenizer's.
+  const maskId = compiled.spec.config['mask_token_id']?.value;
+  const tokenizerMask = tokenizer?.specials.mask === undefined ? undefined : tokenizer.id(tokenizer.specials.mask);
+  if (maskId !== undefined && tokenizerMask !== undefined && maskId !== tokenizerMask) {
+    throw new UsageError(`${compiled.spec.name}'s mask_token_id is ${String(maskId)}, but the tokenizer's ${tokenizer!.specials.mask} is ${tokenizerMask}: set mask_token_id: ${tokenizerMask} in its config`);
+  }
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1, MAX_STEPS) : positiveInt(values.epochs, '--epochs', 1, MAX_EPOCHS) * epochSteps;

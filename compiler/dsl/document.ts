@@ -232,6 +232,8 @@ class DocumentBuilder extends Builder {
       }
       entries.set('params', this.tokenLoc(name), p.node(this.tokenLoc(name)));
     }
+    const config = child(c, 'configDecl');
+    if (config) entries.set('config', this.nodeLoc(config), this.settings(child(config.children as Children, 'settings')!, 'config value'));
     const body = new Entries(this.bag, 'step');
     this.body(nodes(c, 'letStmt'), body);
     entries.set('body', loc, body.node(loc));

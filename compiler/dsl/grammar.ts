@@ -160,6 +160,7 @@ export function createGrammar(chevrotain: typeof Chevrotain): DslGrammar {
           });
           this.CONSUME(LBrace);
           this.OPTION2(() => this.SUBRULE(this.description));
+          this.OPTION3(() => this.SUBRULE(this.configDecl));
           this.MANY(() => this.SUBRULE(this.letStmt));
           this.CONSUME(Return);
           this.AT_LEAST_ONE_SEP({ SEP: Comma, DEF: () => this.CONSUME3(Name, { LABEL: 'outputs' }) });

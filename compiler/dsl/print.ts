@@ -140,6 +140,8 @@ class Printer {
     this.open(`block ${nameText(name)}(${inputs.join(', ')})${params.length ? ` with (${params.join(', ')})` : ''} {`, node, () => {
       const description = get(node, 'description');
       if (description) this.line(`description ${JSON.stringify((description as LScalar).value)}`, description);
+      const config = get(node, 'config');
+      if (config) this.settings('config', config);
       this.steps(get(node, 'body'), 'let');
       this.line(`return ${items(get(node, 'outputs')).map((o) => nameText(String((o as LScalar).value))).join(', ')}`, get(node, 'outputs'));
     });

@@ -233,6 +233,7 @@ class TorchExporter {
       loc: spec.model.loc,
       inputs: spec.inputs.map((i) => ({ value: i.name, loc: i.loc })),
       params: {},
+      config: {},
       body: spec.model.body,
       outputs: spec.model.outputs.map((o) => o.ref),
     };

@@ -27,6 +27,8 @@ export interface BuildOptions {
 
 interface Frame {
   readonly lookup: Lookup;
+  /** The config as this frame sees it: the model's, under the config: of the blocks it is inside. */
+  readonly config: Lookup;
   readonly scope: readonly string[];
   /** Where node labels start: the scope, or the calling steps' names inside unscoped blocks. */
   readonly labels: readonly string[];
@@ -89,7 +91,7 @@ class Frontend {
       this.bag.error(spec.loc, `spec '${spec.name}' has no model: define 'model:' or extend a model such as bert.yaml`);
       return this.graph.build();
     }
-    const root: Frame = { lookup: this.global, scope: [], labels: [], calls: [], blocks: [] };
+    const root: Frame = { lookup: this.global, config: this.global, scope: [], labels: [], calls: [], blocks: [] };
     const modelScope = spec.model.scope ? this.scopeParts(spec.model.scope, root) : [];
     const body = this.buildBody(spec.model.body.steps, { ...root, scope: modelScope, labels: modelScope }, inputs);
     for (const out of spec.model.outputs) {
@@ -335,10 +337,12 @@ class Frontend {
       const kind = typeof declared.value === 'number' ? 'float' : typeof declared.value === 'boolean' ? 'bool' : 'string';
       params[key] = this.located(raw.loc, frame, () => evalAttr({ kind }, raw.value, callerLookup) as ExprValue);
     }
-    const lookup: Lookup = (name) => own(params, name) ?? this.paramDefault(block, name, lookup) ?? this.global(name);
+    const config = this.blockConfig(block, frame);
+    const lookup: Lookup = (name) => own(params, name) ?? this.paramDefault(block, name, lookup) ?? config(name);
     const scope = step.scope ? [...frame.scope, ...this.scopeParts(step.scope, { ...frame, lookup: callerLookupWith(callerLookup, extra) })] : frame.scope;
     const inner: Frame = {
       lookup,
+      config,
       scope,
       labels: step.scope ? scope : [...frame.labels, step.name],
       calls: [{ loc: step.loc, message: `in block '${block.name}' instantiated here` }, ...frame.calls],
@@ -360,6 +364,26 @@ class Frontend {
       throw new Reported();
     }
     return outputs;
+  }
+
+  /**
+   * The config a block's body sees: its `config:` values over the caller's
+   * view (numbers evaluated there, so `hidden_size: generator_hidden_size`
+   * reads the model's generator_hidden_size), or the caller's view as it is.
+   */
+  private blockConfig(block: BlockSpec, frame: Frame): Lookup {
+    const entries = Object.entries(block.config);
+    if (!entries.length) return frame.config;
+    const values: Record<string, ExprValue> = {};
+    for (const [key, entry] of entries) {
+      const outer = frame.config(key);
+      if (outer === undefined) {
+        this.error(entry.loc, `block '${block.name}' sets config '${key}', which the model has none of${didYouMean(key, Object.keys(this.spec.config))}`, frame);
+        throw new Reported();
+      }
+      values[key] = typeof outer === 'number' && typeof entry.value === 'string' ? this.located(entry.loc, frame, () => evalExpr(entry.value as string, frame.config)) : entry.value;
+    }
+    return (name) => own(values, name) ?? frame.config(name);
   }
 
   private paramDefault(block: BlockSpec, name: string, lookup: Lookup): ExprValue | undefined {
@@ -432,7 +456,7 @@ class Frontend {
   /** Like `located`, at top level: reports and returns undefined instead of aborting. */
   private reportAt<T>(loc: SourceLoc, work: () => T): T | undefined {
     try {
-      return this.located(loc, { lookup: this.global, scope: [], labels: [], calls: [], blocks: [] }, work);
+      return this.located(loc, { lookup: this.global, config: this.global, scope: [], labels: [], calls: [], blocks: [] }, work);
     } catch (e) {
       if (e instanceof Reported) return undefined;
       throw e;

@@ -174,11 +174,14 @@ function readOutputs(node: LNode | undefined): { name: string; ref: Located<stri
 function readBlock(name: string, node: LMap): BlockSpec {
   const params: Record<string, Located<number | string | boolean>> = namedRecord();
   for (const [key, e] of mapEntries(node.entries.get('params')?.value)) params[key] = scalar(e.value);
+  const config: Record<string, Located<number | string | boolean>> = namedRecord();
+  for (const [key, e] of mapEntries(node.entries.get('config')?.value)) config[key] = scalar(e.value);
   return {
     name,
     loc: node.loc,
     inputs: scalarList(node.entries.get('inputs')?.value),
     params,
+    config,
     body: readBody(node.entries.get('body')?.value),
     outputs: scalarList(node.entries.get('outputs')?.value),
   };

@@ -36,6 +36,7 @@ const block = {
     description: { type: 'string' },
     inputs: { type: 'array', items: identifier },
     params: { type: 'object', propertyNames: identifier, additionalProperties: { type: ['number', 'string', 'boolean'] } },
+    config: { type: 'object', propertyNames: identifier, additionalProperties: { type: ['number', 'string', 'boolean'] } },
     body,
     outputs: { type: ['string', 'array'], items: { type: 'string' } },
   },

@@ -3,7 +3,7 @@
 
 export const validate = validate10;
 
-const schema11 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string"},"extends":{"type":["string","array"],"items":{"type":"string"}},"config":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"properties":{"vocab_size":{"type":"integer","minimum":1,"maximum":1000000},"hidden_size":{"type":"integer","minimum":1,"maximum":16384},"num_hidden_layers":{"type":"integer","minimum":0,"maximum":1000},"num_attention_heads":{"type":"integer","minimum":1,"maximum":1024},"intermediate_size":{"type":"integer","minimum":1,"maximum":65536},"max_position_embeddings":{"type":"integer","minimum":1,"maximum":1048576},"type_vocab_size":{"type":"integer","minimum":0,"maximum":1000},"hidden_dropout_prob":{"type":"number","minimum":0,"maximum":1},"attention_probs_dropout_prob":{"type":"number","minimum":0,"maximum":1},"hidden_act":{"enum":["gelu","gelu_tanh","relu"]},"layer_norm_eps":{"type":"number","exclusiveMinimum":0},"initializer_range":{"type":"number","minimum":0},"position_embedding_type":{"enum":["learned","sinusoidal"]},"norm_placement":{"enum":["post","pre"]},"pad_token_id":{"type":"integer","minimum":0}},"additionalProperties":{"type":["number","string","boolean","null"]}},"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"training":{"type":["object","null"],"additionalProperties":false,"properties":{"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"losses":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"metrics":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"optimizer":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean","null"]}}}},"blocks":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["body","outputs"],"properties":{"description":{"type":"string"},"inputs":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"params":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean"]}},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":["string","array"],"items":{"type":"string"}}}}},"model":{"type":"object","additionalProperties":false,"properties":{"scope":{"type":"string"},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["string","null"]}}}},"heads":{"type":["object","null"],"propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"requires":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["check","message"],"properties":{"check":{"type":"string"},"message":{"type":"string"}}}}}};
+const schema11 = {"type":"object","additionalProperties":false,"properties":{"name":{"type":"string","minLength":1},"description":{"type":"string"},"extends":{"type":["string","array"],"items":{"type":"string"}},"config":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"properties":{"vocab_size":{"type":"integer","minimum":1,"maximum":1000000},"hidden_size":{"type":"integer","minimum":1,"maximum":16384},"num_hidden_layers":{"type":"integer","minimum":0,"maximum":1000},"num_attention_heads":{"type":"integer","minimum":1,"maximum":1024},"intermediate_size":{"type":"integer","minimum":1,"maximum":65536},"max_position_embeddings":{"type":"integer","minimum":1,"maximum":1048576},"type_vocab_size":{"type":"integer","minimum":0,"maximum":1000},"hidden_dropout_prob":{"type":"number","minimum":0,"maximum":1},"attention_probs_dropout_prob":{"type":"number","minimum":0,"maximum":1},"hidden_act":{"enum":["gelu","gelu_tanh","relu"]},"layer_norm_eps":{"type":"number","exclusiveMinimum":0},"initializer_range":{"type":"number","minimum":0},"position_embedding_type":{"enum":["learned","sinusoidal"]},"norm_placement":{"enum":["post","pre"]},"pad_token_id":{"type":"integer","minimum":0}},"additionalProperties":{"type":["number","string","boolean","null"]}},"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"training":{"type":["object","null"],"additionalProperties":false,"properties":{"inputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["dtype","shape"],"properties":{"dtype":{"enum":["f32","i32"]},"shape":{"type":"array","items":{"type":["number","string"]}}}}},"losses":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"metrics":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"optimizer":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean","null"]}}}},"blocks":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"additionalProperties":false,"required":["body","outputs"],"properties":{"description":{"type":"string"},"inputs":{"type":"array","items":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"}},"params":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean"]}},"config":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["number","string","boolean"]}},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":["string","array"],"items":{"type":"string"}}}}},"model":{"type":"object","additionalProperties":false,"properties":{"scope":{"type":"string"},"body":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["string","null"]}}}},"heads":{"type":["object","null"],"propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":["object","null"],"required":["op"],"properties":{"op":{"type":"string","minLength":1},"in":{"type":["string","array"],"items":{"type":"string"}},"scope":{"type":"string"},"outputs":{"type":"object","propertyNames":{"type":"string","pattern":"^[A-Za-z_][A-Za-z0-9_]*$"},"additionalProperties":{"type":"string"}}},"additionalProperties":{"type":["number","string","boolean","array"],"items":{"type":["number","string"]}}}},"requires":{"type":"array","items":{"type":"object","additionalProperties":false,"required":["check","message"],"properties":{"check":{"type":"string"},"message":{"type":"string"}}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = ((text) => [...text].length);
 const pattern0 = new RegExp("^[A-Za-z_][A-Za-z0-9_]*$", "u");
@@ -1378,7 +1378,7 @@ vErrors.push(err107);
 errors++;
 }
 for(const key20 in data51){
-if(!(((((key20 === "description") || (key20 === "inputs")) || (key20 === "params")) || (key20 === "body")) || (key20 === "outputs"))){
+if(!((((((key20 === "description") || (key20 === "inputs")) || (key20 === "params")) || (key20 === "config")) || (key20 === "body")) || (key20 === "outputs"))){
 const err108 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key20},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.blocks.additionalProperties,data:data51};
 if(vErrors === null){
 vErrors = [err108];
@@ -1507,14 +1507,14 @@ vErrors.push(err117);
 errors++;
 }
 }
-if(data51.body !== undefined){
-let data57 = data51.body;
+if(data51.config !== undefined){
+let data57 = data51.config;
 if(data57 && typeof data57 == "object" && !Array.isArray(data57)){
 for(const key23 in data57){
 const _errs143 = errors;
 if(typeof key23 === "string"){
 if(!pattern0.test(key23)){
-const err118 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key23,propertyName:key23};
+const err118 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/config",schemaPath:"#/properties/blocks/additionalProperties/properties/config/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.config.propertyNames,data:key23,propertyName:key23};
 if(vErrors === null){
 vErrors = [err118];
 }
@@ -1525,7 +1525,7 @@ errors++;
 }
 }
 else {
-const err119 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key23,propertyName:key23};
+const err119 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/config",schemaPath:"#/properties/blocks/additionalProperties/properties/config/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.config.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.config.propertyNames,data:key23,propertyName:key23};
 if(vErrors === null){
 vErrors = [err119];
 }
@@ -1536,7 +1536,7 @@ errors++;
 }
 var valid42 = _errs143 === errors;
 if(!valid42){
-const err120 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data57};
+const err120 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/config",schemaPath:"#/properties/blocks/additionalProperties/properties/config/propertyNames",keyword:"propertyNames",params:{propertyName: key23},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.config.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.config,data:data57};
 if(vErrors === null){
 vErrors = [err120];
 }
@@ -1548,8 +1548,8 @@ errors++;
 }
 for(const key24 in data57){
 let data58 = data57[key24];
-if((!(data58 && typeof data58 == "object" && !Array.isArray(data58))) && (data58 !== null)){
-const err121 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data58};
+if(((!((typeof data58 == "number") && (isFinite(data58)))) && (typeof data58 !== "string")) && (typeof data58 !== "boolean")){
+const err121 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/config/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/config/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.config.additionalProperties.type},message:"must be number,string,boolean",schema:schema11.properties.blocks.additionalProperties.properties.config.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.config.additionalProperties,data:data58};
 if(vErrors === null){
 vErrors = [err121];
 }
@@ -1558,9 +1558,10 @@ vErrors.push(err121);
 }
 errors++;
 }
-if(data58 && typeof data58 == "object" && !Array.isArray(data58)){
-if(data58.op === undefined){
-const err122 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data58};
+}
+}
+else {
+const err122 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/config",schemaPath:"#/properties/blocks/additionalProperties/properties/config/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.config.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.config,data:data57};
 if(vErrors === null){
 vErrors = [err122];
 }
@@ -1569,11 +1570,15 @@ vErrors.push(err122);
 }
 errors++;
 }
-for(const key25 in data58){
-if(!(((key25 === "op") || (key25 === "in")) || (key25 === "scope"))){
-let data59 = data58[key25];
-if((((!((typeof data59 == "number") && (isFinite(data59)))) && (typeof data59 !== "string")) && (typeof data59 !== "boolean")) && (!(Array.isArray(data59)))){
-const err123 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key25.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties,data:data59};
+}
+if(data51.body !== undefined){
+let data59 = data51.body;
+if(data59 && typeof data59 == "object" && !Array.isArray(data59)){
+for(const key25 in data59){
+const _errs150 = errors;
+if(typeof key25 === "string"){
+if(!pattern0.test(key25)){
+const err123 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key25,propertyName:key25};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1582,12 +1587,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(Array.isArray(data59)){
-const len8 = data59.length;
-for(let i8=0; i8<len8; i8++){
-let data60 = data59[i8];
-if((!((typeof data60 == "number") && (isFinite(data60)))) && (typeof data60 !== "string")){
-const err124 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key25.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i8,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items,data:data60};
+}
+else {
+const err124 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,data:key25,propertyName:key25};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1596,15 +1598,9 @@ vErrors.push(err124);
 }
 errors++;
 }
-}
-}
-}
-}
-if(data58.op !== undefined){
-let data61 = data58.op;
-if(typeof data61 === "string"){
-if(func3(data61) < 1){
-const err125 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data61};
+var valid44 = _errs150 === errors;
+if(!valid44){
+const err125 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key25},message:"property name must be valid",schema:schema11.properties.blocks.additionalProperties.properties.body.propertyNames,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data59};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1614,8 +1610,10 @@ vErrors.push(err125);
 errors++;
 }
 }
-else {
-const err126 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data61};
+for(const key26 in data59){
+let data60 = data59[key26];
+if((!(data60 && typeof data60 == "object" && !Array.isArray(data60))) && (data60 !== null)){
+const err126 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data60};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1624,11 +1622,9 @@ vErrors.push(err126);
 }
 errors++;
 }
-}
-if(data58.in !== undefined){
-let data62 = data58.in;
-if((typeof data62 !== "string") && (!(Array.isArray(data62)))){
-const err127 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in,data:data62};
+if(data60 && typeof data60 == "object" && !Array.isArray(data60)){
+if(data60.op === undefined){
+const err127 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.required,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties,data:data60};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1637,12 +1633,11 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(Array.isArray(data62)){
-const len9 = data62.length;
-for(let i9=0; i9<len9; i9++){
-let data63 = data62[i9];
-if(typeof data63 !== "string"){
-const err128 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i9,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items,data:data63};
+for(const key27 in data60){
+if(!(((key27 === "op") || (key27 === "in")) || (key27 === "scope"))){
+let data61 = data60[key27];
+if((((!((typeof data61 == "number") && (isFinite(data61)))) && (typeof data61 !== "string")) && (typeof data61 !== "boolean")) && (!(Array.isArray(data61)))){
+const err128 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key27.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties,data:data61};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1651,13 +1646,12 @@ vErrors.push(err128);
 }
 errors++;
 }
-}
-}
-}
-if(data58.scope !== undefined){
-let data64 = data58.scope;
-if(typeof data64 !== "string"){
-const err129 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key24.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope,data:data64};
+if(Array.isArray(data61)){
+const len8 = data61.length;
+for(let i8=0; i8<len8; i8++){
+let data62 = data61[i8];
+if((!((typeof data62 == "number") && (isFinite(data62)))) && (typeof data62 !== "string")){
+const err129 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key27.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i8,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.additionalProperties.items,data:data62};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1670,8 +1664,11 @@ errors++;
 }
 }
 }
-else {
-const err130 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.body.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data57};
+if(data60.op !== undefined){
+let data63 = data60.op;
+if(typeof data63 === "string"){
+if(func3(data63) < 1){
+const err130 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data63};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1681,10 +1678,8 @@ vErrors.push(err130);
 errors++;
 }
 }
-if(data51.outputs !== undefined){
-let data65 = data51.outputs;
-if((typeof data65 !== "string") && (!(Array.isArray(data65)))){
-const err131 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.outputs.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs,data:data65};
+else {
+const err131 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.op,data:data63};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1693,12 +1688,11 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(Array.isArray(data65)){
-const len10 = data65.length;
-for(let i10=0; i10<len10; i10++){
-let data66 = data65[i10];
-if(typeof data66 !== "string"){
-const err132 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + i10,schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.outputs.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs.items,data:data66};
+}
+if(data60.in !== undefined){
+let data64 = data60.in;
+if((typeof data64 !== "string") && (!(Array.isArray(data64)))){
+const err132 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in,data:data64};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1707,14 +1701,12 @@ vErrors.push(err132);
 }
 errors++;
 }
-}
-}
-}
-}
-}
-}
-else {
-const err133 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.type,parentSchema:schema11.properties.blocks,data:data50};
+if(Array.isArray(data64)){
+const len9 = data64.length;
+for(let i9=0; i9<len9; i9++){
+let data65 = data64[i9];
+if(typeof data65 !== "string"){
+const err133 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i9,schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.in.items,data:data65};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1724,12 +1716,12 @@ vErrors.push(err133);
 errors++;
 }
 }
-if(data.model !== undefined){
-let data67 = data.model;
-if(data67 && typeof data67 == "object" && !Array.isArray(data67)){
-for(const key26 in data67){
-if(!(((key26 === "scope") || (key26 === "body")) || (key26 === "outputs"))){
-const err134 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key26},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.model,data:data67};
+}
+}
+if(data60.scope !== undefined){
+let data66 = data60.scope;
+if(typeof data66 !== "string"){
+const err134 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body/" + key26.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/blocks/additionalProperties/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body.additionalProperties.properties.scope,data:data66};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1739,10 +1731,11 @@ vErrors.push(err134);
 errors++;
 }
 }
-if(data67.scope !== undefined){
-let data68 = data67.scope;
-if(typeof data68 !== "string"){
-const err135 = {instancePath:instancePath+"/model/scope",schemaPath:"#/properties/model/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.scope.type,parentSchema:schema11.properties.model.properties.scope,data:data68};
+}
+}
+}
+else {
+const err135 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/body",schemaPath:"#/properties/blocks/additionalProperties/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.additionalProperties.properties.body.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.body,data:data59};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1752,14 +1745,10 @@ vErrors.push(err135);
 errors++;
 }
 }
-if(data67.body !== undefined){
-let data69 = data67.body;
-if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
-for(const key27 in data69){
-const _errs172 = errors;
-if(typeof key27 === "string"){
-if(!pattern0.test(key27)){
-const err136 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.body.propertyNames,data:key27,propertyName:key27};
+if(data51.outputs !== undefined){
+let data67 = data51.outputs;
+if((typeof data67 !== "string") && (!(Array.isArray(data67)))){
+const err136 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/type",keyword:"type",params:{type: schema11.properties.blocks.additionalProperties.properties.outputs.type},message:"must be string,array",schema:schema11.properties.blocks.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs,data:data67};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1768,9 +1757,12 @@ vErrors.push(err136);
 }
 errors++;
 }
-}
-else {
-const err137 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.propertyNames.type,parentSchema:schema11.properties.model.properties.body.propertyNames,data:key27,propertyName:key27};
+if(Array.isArray(data67)){
+const len10 = data67.length;
+for(let i10=0; i10<len10; i10++){
+let data68 = data67[i10];
+if(typeof data68 !== "string"){
+const err137 = {instancePath:instancePath+"/blocks/" + key19.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + i10,schemaPath:"#/properties/blocks/additionalProperties/properties/outputs/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.blocks.additionalProperties.properties.outputs.items.type,parentSchema:schema11.properties.blocks.additionalProperties.properties.outputs.items,data:data68};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1779,9 +1771,14 @@ vErrors.push(err137);
 }
 errors++;
 }
-var valid53 = _errs172 === errors;
-if(!valid53){
-const err138 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key27},message:"property name must be valid",schema:schema11.properties.model.properties.body.propertyNames,parentSchema:schema11.properties.model.properties.body,data:data69};
+}
+}
+}
+}
+}
+}
+else {
+const err138 = {instancePath:instancePath+"/blocks",schemaPath:"#/properties/blocks/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.blocks.type,parentSchema:schema11.properties.blocks,data:data50};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1791,10 +1788,12 @@ vErrors.push(err138);
 errors++;
 }
 }
+if(data.model !== undefined){
+let data69 = data.model;
+if(data69 && typeof data69 == "object" && !Array.isArray(data69)){
 for(const key28 in data69){
-let data70 = data69[key28];
-if((!(data70 && typeof data70 == "object" && !Array.isArray(data70))) && (data70 !== null)){
-const err139 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.model.properties.body.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data70};
+if(!(((key28 === "scope") || (key28 === "body")) || (key28 === "outputs"))){
+const err139 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key28},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.model,data:data69};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1803,9 +1802,11 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(data70.op === undefined){
-const err140 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.model.properties.body.additionalProperties.required,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data70};
+}
+if(data69.scope !== undefined){
+let data70 = data69.scope;
+if(typeof data70 !== "string"){
+const err140 = {instancePath:instancePath+"/model/scope",schemaPath:"#/properties/model/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.scope.type,parentSchema:schema11.properties.model.properties.scope,data:data70};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1814,11 +1815,15 @@ vErrors.push(err140);
 }
 errors++;
 }
-for(const key29 in data70){
-if(!(((key29 === "op") || (key29 === "in")) || (key29 === "scope"))){
-let data71 = data70[key29];
-if((((!((typeof data71 == "number") && (isFinite(data71)))) && (typeof data71 !== "string")) && (typeof data71 !== "boolean")) && (!(Array.isArray(data71)))){
-const err141 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key29.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties,data:data71};
+}
+if(data69.body !== undefined){
+let data71 = data69.body;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+for(const key29 in data71){
+const _errs179 = errors;
+if(typeof key29 === "string"){
+if(!pattern0.test(key29)){
+const err141 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.body.propertyNames,data:key29,propertyName:key29};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1827,12 +1832,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(Array.isArray(data71)){
-const len11 = data71.length;
-for(let i11=0; i11<len11; i11++){
-let data72 = data71[i11];
-if((!((typeof data72 == "number") && (isFinite(data72)))) && (typeof data72 !== "string")){
-const err142 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key29.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i11,schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items,data:data72};
+}
+else {
+const err142 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.propertyNames.type,parentSchema:schema11.properties.model.properties.body.propertyNames,data:key29,propertyName:key29};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1841,15 +1843,9 @@ vErrors.push(err142);
 }
 errors++;
 }
-}
-}
-}
-}
-if(data70.op !== undefined){
-let data73 = data70.op;
-if(typeof data73 === "string"){
-if(func3(data73) < 1){
-const err143 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data73};
+var valid55 = _errs179 === errors;
+if(!valid55){
+const err143 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/propertyNames",keyword:"propertyNames",params:{propertyName: key29},message:"property name must be valid",schema:schema11.properties.model.properties.body.propertyNames,parentSchema:schema11.properties.model.properties.body,data:data71};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1859,8 +1855,10 @@ vErrors.push(err143);
 errors++;
 }
 }
-else {
-const err144 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data73};
+for(const key30 in data71){
+let data72 = data71[key30];
+if((!(data72 && typeof data72 == "object" && !Array.isArray(data72))) && (data72 !== null)){
+const err144 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.type},message:"must be object,null",schema:schema11.properties.model.properties.body.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data72};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1869,11 +1867,9 @@ vErrors.push(err144);
 }
 errors++;
 }
-}
-if(data70.in !== undefined){
-let data74 = data70.in;
-if((typeof data74 !== "string") && (!(Array.isArray(data74)))){
-const err145 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in,data:data74};
+if(data72 && typeof data72 == "object" && !Array.isArray(data72)){
+if(data72.op === undefined){
+const err145 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.model.properties.body.additionalProperties.required,parentSchema:schema11.properties.model.properties.body.additionalProperties,data:data72};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1882,12 +1878,11 @@ vErrors.push(err145);
 }
 errors++;
 }
-if(Array.isArray(data74)){
-const len12 = data74.length;
-for(let i12=0; i12<len12; i12++){
-let data75 = data74[i12];
-if(typeof data75 !== "string"){
-const err146 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i12,schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in.items,data:data75};
+for(const key31 in data72){
+if(!(((key31 === "op") || (key31 === "in")) || (key31 === "scope"))){
+let data73 = data72[key31];
+if((((!((typeof data73 == "number") && (isFinite(data73)))) && (typeof data73 !== "string")) && (typeof data73 !== "boolean")) && (!(Array.isArray(data73)))){
+const err146 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties,data:data73};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1896,13 +1891,12 @@ vErrors.push(err146);
 }
 errors++;
 }
-}
-}
-}
-if(data70.scope !== undefined){
-let data76 = data70.scope;
-if(typeof data76 !== "string"){
-const err147 = {instancePath:instancePath+"/model/body/" + key28.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.scope,data:data76};
+if(Array.isArray(data73)){
+const len11 = data73.length;
+for(let i11=0; i11<len11; i11++){
+let data74 = data73[i11];
+if((!((typeof data74 == "number") && (isFinite(data74)))) && (typeof data74 !== "string")){
+const err147 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key31.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i11,schemaPath:"#/properties/model/properties/body/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.additionalProperties.items,data:data74};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1915,8 +1909,11 @@ errors++;
 }
 }
 }
-else {
-const err148 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.body.type,parentSchema:schema11.properties.model.properties.body,data:data69};
+if(data72.op !== undefined){
+let data75 = data72.op;
+if(typeof data75 === "string"){
+if(func3(data75) < 1){
+const err148 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data75};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1926,14 +1923,8 @@ vErrors.push(err148);
 errors++;
 }
 }
-if(data67.outputs !== undefined){
-let data77 = data67.outputs;
-if(data77 && typeof data77 == "object" && !Array.isArray(data77)){
-for(const key30 in data77){
-const _errs192 = errors;
-if(typeof key30 === "string"){
-if(!pattern0.test(key30)){
-const err149 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key30,propertyName:key30};
+else {
+const err149 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.op.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.op,data:data75};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1943,8 +1934,10 @@ vErrors.push(err149);
 errors++;
 }
 }
-else {
-const err150 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.outputs.propertyNames.type,parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key30,propertyName:key30};
+if(data72.in !== undefined){
+let data76 = data72.in;
+if((typeof data76 !== "string") && (!(Array.isArray(data76)))){
+const err150 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.model.properties.body.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in,data:data76};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1953,9 +1946,12 @@ vErrors.push(err150);
 }
 errors++;
 }
-var valid61 = _errs192 === errors;
-if(!valid61){
-const err151 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key30},message:"property name must be valid",schema:schema11.properties.model.properties.outputs.propertyNames,parentSchema:schema11.properties.model.properties.outputs,data:data77};
+if(Array.isArray(data76)){
+const len12 = data76.length;
+for(let i12=0; i12<len12; i12++){
+let data77 = data76[i12];
+if(typeof data77 !== "string"){
+const err151 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i12,schemaPath:"#/properties/model/properties/body/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.in.items,data:data77};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1965,10 +1961,12 @@ vErrors.push(err151);
 errors++;
 }
 }
-for(const key31 in data77){
-let data78 = data77[key31];
-if((typeof data78 !== "string") && (data78 !== null)){
-const err152 = {instancePath:instancePath+"/model/outputs/" + key31.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/outputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.outputs.additionalProperties.type},message:"must be string,null",schema:schema11.properties.model.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.model.properties.outputs.additionalProperties,data:data78};
+}
+}
+if(data72.scope !== undefined){
+let data78 = data72.scope;
+if(typeof data78 !== "string"){
+const err152 = {instancePath:instancePath+"/model/body/" + key30.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/model/properties/body/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.body.additionalProperties.properties.scope.type,parentSchema:schema11.properties.model.properties.body.additionalProperties.properties.scope,data:data78};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1979,8 +1977,10 @@ errors++;
 }
 }
 }
+}
+}
 else {
-const err153 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.outputs.type,parentSchema:schema11.properties.model.properties.outputs,data:data77};
+const err153 = {instancePath:instancePath+"/model/body",schemaPath:"#/properties/model/properties/body/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.body.type,parentSchema:schema11.properties.model.properties.body,data:data71};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1990,9 +1990,14 @@ vErrors.push(err153);
 errors++;
 }
 }
-}
-else {
-const err154 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.type,parentSchema:schema11.properties.model,data:data67};
+if(data69.outputs !== undefined){
+let data79 = data69.outputs;
+if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
+for(const key32 in data79){
+const _errs199 = errors;
+if(typeof key32 === "string"){
+if(!pattern0.test(key32)){
+const err154 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key32,propertyName:key32};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -2002,10 +2007,8 @@ vErrors.push(err154);
 errors++;
 }
 }
-if(data.heads !== undefined){
-let data79 = data.heads;
-if((!(data79 && typeof data79 == "object" && !Array.isArray(data79))) && (data79 !== null)){
-const err155 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/type",keyword:"type",params:{type: schema11.properties.heads.type},message:"must be object,null",schema:schema11.properties.heads.type,parentSchema:schema11.properties.heads,data:data79};
+else {
+const err155 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.model.properties.outputs.propertyNames.type,parentSchema:schema11.properties.model.properties.outputs.propertyNames,data:key32,propertyName:key32};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -2014,12 +2017,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(data79 && typeof data79 == "object" && !Array.isArray(data79)){
-for(const key32 in data79){
-const _errs199 = errors;
-if(typeof key32 === "string"){
-if(!pattern0.test(key32)){
-const err156 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.propertyNames,data:key32,propertyName:key32};
+var valid63 = _errs199 === errors;
+if(!valid63){
+const err156 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key32},message:"property name must be valid",schema:schema11.properties.model.properties.outputs.propertyNames,parentSchema:schema11.properties.model.properties.outputs,data:data79};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -2029,8 +2029,10 @@ vErrors.push(err156);
 errors++;
 }
 }
-else {
-const err157 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.propertyNames.type,parentSchema:schema11.properties.heads.propertyNames,data:key32,propertyName:key32};
+for(const key33 in data79){
+let data80 = data79[key33];
+if((typeof data80 !== "string") && (data80 !== null)){
+const err157 = {instancePath:instancePath+"/model/outputs/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/model/properties/outputs/additionalProperties/type",keyword:"type",params:{type: schema11.properties.model.properties.outputs.additionalProperties.type},message:"must be string,null",schema:schema11.properties.model.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.model.properties.outputs.additionalProperties,data:data80};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -2039,9 +2041,10 @@ vErrors.push(err157);
 }
 errors++;
 }
-var valid63 = _errs199 === errors;
-if(!valid63){
-const err158 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames",keyword:"propertyNames",params:{propertyName: key32},message:"property name must be valid",schema:schema11.properties.heads.propertyNames,parentSchema:schema11.properties.heads,data:data79};
+}
+}
+else {
+const err158 = {instancePath:instancePath+"/model/outputs",schemaPath:"#/properties/model/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.properties.outputs.type,parentSchema:schema11.properties.model.properties.outputs,data:data79};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -2051,10 +2054,9 @@ vErrors.push(err158);
 errors++;
 }
 }
-for(const key33 in data79){
-let data80 = data79[key33];
-if((!(data80 && typeof data80 == "object" && !Array.isArray(data80))) && (data80 !== null)){
-const err159 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.type},message:"must be object,null",schema:schema11.properties.heads.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties,data:data80};
+}
+else {
+const err159 = {instancePath:instancePath+"/model",schemaPath:"#/properties/model/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.model.type,parentSchema:schema11.properties.model,data:data69};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2063,9 +2065,11 @@ vErrors.push(err159);
 }
 errors++;
 }
-if(data80 && typeof data80 == "object" && !Array.isArray(data80)){
-if(data80.op === undefined){
-const err160 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.heads.additionalProperties.required,parentSchema:schema11.properties.heads.additionalProperties,data:data80};
+}
+if(data.heads !== undefined){
+let data81 = data.heads;
+if((!(data81 && typeof data81 == "object" && !Array.isArray(data81))) && (data81 !== null)){
+const err160 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/type",keyword:"type",params:{type: schema11.properties.heads.type},message:"must be object,null",schema:schema11.properties.heads.type,parentSchema:schema11.properties.heads,data:data81};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2074,11 +2078,12 @@ vErrors.push(err160);
 }
 errors++;
 }
-for(const key34 in data80){
-if(!((((key34 === "op") || (key34 === "in")) || (key34 === "scope")) || (key34 === "outputs"))){
-let data81 = data80[key34];
-if((((!((typeof data81 == "number") && (isFinite(data81)))) && (typeof data81 !== "string")) && (typeof data81 !== "boolean")) && (!(Array.isArray(data81)))){
-const err161 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key34.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.heads.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties,data:data81};
+if(data81 && typeof data81 == "object" && !Array.isArray(data81)){
+for(const key34 in data81){
+const _errs206 = errors;
+if(typeof key34 === "string"){
+if(!pattern0.test(key34)){
+const err161 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.propertyNames,data:key34,propertyName:key34};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2087,12 +2092,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-if(Array.isArray(data81)){
-const len13 = data81.length;
-for(let i13=0; i13<len13; i13++){
-let data82 = data81[i13];
-if((!((typeof data82 == "number") && (isFinite(data82)))) && (typeof data82 !== "string")){
-const err162 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key34.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i13,schemaPath:"#/properties/heads/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.heads.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties.items,data:data82};
+}
+else {
+const err162 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.propertyNames.type,parentSchema:schema11.properties.heads.propertyNames,data:key34,propertyName:key34};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2101,15 +2103,9 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-}
-}
-}
-if(data80.op !== undefined){
-let data83 = data80.op;
-if(typeof data83 === "string"){
-if(func3(data83) < 1){
-const err163 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data83};
+var valid65 = _errs206 === errors;
+if(!valid65){
+const err163 = {instancePath:instancePath+"/heads",schemaPath:"#/properties/heads/propertyNames",keyword:"propertyNames",params:{propertyName: key34},message:"property name must be valid",schema:schema11.properties.heads.propertyNames,parentSchema:schema11.properties.heads,data:data81};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2119,8 +2115,10 @@ vErrors.push(err163);
 errors++;
 }
 }
-else {
-const err164 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.op.type,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data83};
+for(const key35 in data81){
+let data82 = data81[key35];
+if((!(data82 && typeof data82 == "object" && !Array.isArray(data82))) && (data82 !== null)){
+const err164 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.type},message:"must be object,null",schema:schema11.properties.heads.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties,data:data82};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2129,11 +2127,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-}
-if(data80.in !== undefined){
-let data84 = data80.in;
-if((typeof data84 !== "string") && (!(Array.isArray(data84)))){
-const err165 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/heads/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.heads.additionalProperties.properties.in.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in,data:data84};
+if(data82 && typeof data82 == "object" && !Array.isArray(data82)){
+if(data82.op === undefined){
+const err165 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/required",keyword:"required",params:{missingProperty: "op"},message:"must have required property '"+"op"+"'",schema:schema11.properties.heads.additionalProperties.required,parentSchema:schema11.properties.heads.additionalProperties,data:data82};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2142,12 +2138,11 @@ vErrors.push(err165);
 }
 errors++;
 }
-if(Array.isArray(data84)){
-const len14 = data84.length;
-for(let i14=0; i14<len14; i14++){
-let data85 = data84[i14];
-if(typeof data85 !== "string"){
-const err166 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i14,schemaPath:"#/properties/heads/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in.items,data:data85};
+for(const key36 in data82){
+if(!((((key36 === "op") || (key36 === "in")) || (key36 === "scope")) || (key36 === "outputs"))){
+let data83 = data82[key36];
+if((((!((typeof data83 == "number") && (isFinite(data83)))) && (typeof data83 !== "string")) && (typeof data83 !== "boolean")) && (!(Array.isArray(data83)))){
+const err166 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key36.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/additionalProperties/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.type},message:"must be number,string,boolean,array",schema:schema11.properties.heads.additionalProperties.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties,data:data83};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2156,13 +2151,12 @@ vErrors.push(err166);
 }
 errors++;
 }
-}
-}
-}
-if(data80.scope !== undefined){
-let data86 = data80.scope;
-if(typeof data86 !== "string"){
-const err167 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/heads/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.scope.type,parentSchema:schema11.properties.heads.additionalProperties.properties.scope,data:data86};
+if(Array.isArray(data83)){
+const len13 = data83.length;
+for(let i13=0; i13<len13; i13++){
+let data84 = data83[i13];
+if((!((typeof data84 == "number") && (isFinite(data84)))) && (typeof data84 !== "string")){
+const err167 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + key36.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i13,schemaPath:"#/properties/heads/additionalProperties/additionalProperties/items/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.additionalProperties.items.type},message:"must be number,string",schema:schema11.properties.heads.additionalProperties.additionalProperties.items.type,parentSchema:schema11.properties.heads.additionalProperties.additionalProperties.items,data:data84};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2172,14 +2166,14 @@ vErrors.push(err167);
 errors++;
 }
 }
-if(data80.outputs !== undefined){
-let data87 = data80.outputs;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-for(const key35 in data87){
-const _errs219 = errors;
-if(typeof key35 === "string"){
-if(!pattern0.test(key35)){
-const err168 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key35,propertyName:key35};
+}
+}
+}
+if(data82.op !== undefined){
+let data85 = data82.op;
+if(typeof data85 === "string"){
+if(func3(data85) < 1){
+const err168 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data85};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2190,7 +2184,7 @@ errors++;
 }
 }
 else {
-const err169 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key35,propertyName:key35};
+const err169 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/op",schemaPath:"#/properties/heads/additionalProperties/properties/op/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.op.type,parentSchema:schema11.properties.heads.additionalProperties.properties.op,data:data85};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2199,9 +2193,11 @@ vErrors.push(err169);
 }
 errors++;
 }
-var valid71 = _errs219 === errors;
-if(!valid71){
-const err170 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key35},message:"property name must be valid",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data87};
+}
+if(data82.in !== undefined){
+let data86 = data82.in;
+if((typeof data86 !== "string") && (!(Array.isArray(data86)))){
+const err170 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/in",schemaPath:"#/properties/heads/additionalProperties/properties/in/type",keyword:"type",params:{type: schema11.properties.heads.additionalProperties.properties.in.type},message:"must be string,array",schema:schema11.properties.heads.additionalProperties.properties.in.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in,data:data86};
 if(vErrors === null){
 vErrors = [err170];
 }
@@ -2210,11 +2206,12 @@ vErrors.push(err170);
 }
 errors++;
 }
-}
-for(const key36 in data87){
-let data88 = data87[key36];
-if(typeof data88 !== "string"){
-const err171 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key36.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties,data:data88};
+if(Array.isArray(data86)){
+const len14 = data86.length;
+for(let i14=0; i14<len14; i14++){
+let data87 = data86[i14];
+if(typeof data87 !== "string"){
+const err171 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/in/" + i14,schemaPath:"#/properties/heads/additionalProperties/properties/in/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.in.items.type,parentSchema:schema11.properties.heads.additionalProperties.properties.in.items,data:data87};
 if(vErrors === null){
 vErrors = [err171];
 }
@@ -2225,8 +2222,11 @@ errors++;
 }
 }
 }
-else {
-const err172 = {instancePath:instancePath+"/heads/" + key33.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.heads.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data87};
+}
+if(data82.scope !== undefined){
+let data88 = data82.scope;
+if(typeof data88 !== "string"){
+const err172 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/scope",schemaPath:"#/properties/heads/additionalProperties/properties/scope/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.scope.type,parentSchema:schema11.properties.heads.additionalProperties.properties.scope,data:data88};
 if(vErrors === null){
 vErrors = [err172];
 }
@@ -2236,19 +2236,14 @@ vErrors.push(err172);
 errors++;
 }
 }
-}
-}
-}
-}
-if(data.requires !== undefined){
-let data89 = data.requires;
-if(Array.isArray(data89)){
-const len15 = data89.length;
-for(let i15=0; i15<len15; i15++){
-let data90 = data89[i15];
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(data90.check === undefined){
-const err173 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "check"},message:"must have required property '"+"check"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data90};
+if(data82.outputs !== undefined){
+let data89 = data82.outputs;
+if(data89 && typeof data89 == "object" && !Array.isArray(data89)){
+for(const key37 in data89){
+const _errs226 = errors;
+if(typeof key37 === "string"){
+if(!pattern0.test(key37)){
+const err173 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_]*$",parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key37,propertyName:key37};
 if(vErrors === null){
 vErrors = [err173];
 }
@@ -2257,8 +2252,9 @@ vErrors.push(err173);
 }
 errors++;
 }
-if(data90.message === undefined){
-const err174 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data90};
+}
+else {
+const err174 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,data:key37,propertyName:key37};
 if(vErrors === null){
 vErrors = [err174];
 }
@@ -2267,9 +2263,9 @@ vErrors.push(err174);
 }
 errors++;
 }
-for(const key37 in data90){
-if(!((key37 === "check") || (key37 === "message"))){
-const err175 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key37},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.requires.items,data:data90};
+var valid73 = _errs226 === errors;
+if(!valid73){
+const err175 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/propertyNames",keyword:"propertyNames",params:{propertyName: key37},message:"property name must be valid",schema:schema11.properties.heads.additionalProperties.properties.outputs.propertyNames,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data89};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2279,10 +2275,10 @@ vErrors.push(err175);
 errors++;
 }
 }
-if(data90.check !== undefined){
-let data91 = data90.check;
-if(typeof data91 !== "string"){
-const err176 = {instancePath:instancePath+"/requires/" + i15+"/check",schemaPath:"#/properties/requires/items/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.check.type,parentSchema:schema11.properties.requires.items.properties.check,data:data91};
+for(const key38 in data89){
+let data90 = data89[key38];
+if(typeof data90 !== "string"){
+const err176 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs/" + key38.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/heads/additionalProperties/properties/outputs/additionalProperties/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs.additionalProperties,data:data90};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2292,10 +2288,9 @@ vErrors.push(err176);
 errors++;
 }
 }
-if(data90.message !== undefined){
-let data92 = data90.message;
-if(typeof data92 !== "string"){
-const err177 = {instancePath:instancePath+"/requires/" + i15+"/message",schemaPath:"#/properties/requires/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.message.type,parentSchema:schema11.properties.requires.items.properties.message,data:data92};
+}
+else {
+const err177 = {instancePath:instancePath+"/heads/" + key35.replace(/~/g, "~0").replace(/\//g, "~1")+"/outputs",schemaPath:"#/properties/heads/additionalProperties/properties/outputs/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.heads.additionalProperties.properties.outputs.type,parentSchema:schema11.properties.heads.additionalProperties.properties.outputs,data:data89};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2306,8 +2301,18 @@ errors++;
 }
 }
 }
-else {
-const err178 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.requires.items.type,parentSchema:schema11.properties.requires.items,data:data90};
+}
+}
+}
+if(data.requires !== undefined){
+let data91 = data.requires;
+if(Array.isArray(data91)){
+const len15 = data91.length;
+for(let i15=0; i15<len15; i15++){
+let data92 = data91[i15];
+if(data92 && typeof data92 == "object" && !Array.isArray(data92)){
+if(data92.check === undefined){
+const err178 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "check"},message:"must have required property '"+"check"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data92};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2316,10 +2321,8 @@ vErrors.push(err178);
 }
 errors++;
 }
-}
-}
-else {
-const err179 = {instancePath:instancePath+"/requires",schemaPath:"#/properties/requires/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.requires.type,parentSchema:schema11.properties.requires,data:data89};
+if(data92.message === undefined){
+const err179 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/required",keyword:"required",params:{missingProperty: "message"},message:"must have required property '"+"message"+"'",schema:schema11.properties.requires.items.required,parentSchema:schema11.properties.requires.items,data:data92};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2328,15 +2331,76 @@ vErrors.push(err179);
 }
 errors++;
 }
-}
-}
-else {
-const err180 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+for(const key39 in data92){
+if(!((key39 === "check") || (key39 === "message"))){
+const err180 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key39},message:"must NOT have additional properties",schema:false,parentSchema:schema11.properties.requires.items,data:data92};
 if(vErrors === null){
 vErrors = [err180];
 }
 else {
 vErrors.push(err180);
+}
+errors++;
+}
+}
+if(data92.check !== undefined){
+let data93 = data92.check;
+if(typeof data93 !== "string"){
+const err181 = {instancePath:instancePath+"/requires/" + i15+"/check",schemaPath:"#/properties/requires/items/properties/check/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.check.type,parentSchema:schema11.properties.requires.items.properties.check,data:data93};
+if(vErrors === null){
+vErrors = [err181];
+}
+else {
+vErrors.push(err181);
+}
+errors++;
+}
+}
+if(data92.message !== undefined){
+let data94 = data92.message;
+if(typeof data94 !== "string"){
+const err182 = {instancePath:instancePath+"/requires/" + i15+"/message",schemaPath:"#/properties/requires/items/properties/message/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema11.properties.requires.items.properties.message.type,parentSchema:schema11.properties.requires.items.properties.message,data:data94};
+if(vErrors === null){
+vErrors = [err182];
+}
+else {
+vErrors.push(err182);
+}
+errors++;
+}
+}
+}
+else {
+const err183 = {instancePath:instancePath+"/requires/" + i15,schemaPath:"#/properties/requires/items/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.properties.requires.items.type,parentSchema:schema11.properties.requires.items,data:data92};
+if(vErrors === null){
+vErrors = [err183];
+}
+else {
+vErrors.push(err183);
+}
+errors++;
+}
+}
+}
+else {
+const err184 = {instancePath:instancePath+"/requires",schemaPath:"#/properties/requires/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema11.properties.requires.type,parentSchema:schema11.properties.requires,data:data91};
+if(vErrors === null){
+vErrors = [err184];
+}
+else {
+vErrors.push(err184);
+}
+errors++;
+}
+}
+}
+else {
+const err185 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema11.type,parentSchema:schema11,data};
+if(vErrors === null){
+vErrors = [err185];
+}
+else {
+vErrors.push(err185);
 }
 errors++;
 }

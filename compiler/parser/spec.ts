@@ -36,6 +36,12 @@ export interface BlockSpec {
   readonly inputs: readonly Located<string>[];
   /** Parameters of the block with their defaults; callers set them like attributes. */
   readonly params: Readonly<Record<string, Located<number | string | boolean>>>;
+  /**
+   * Config values this block and every block it instantiates see in place of
+   * the model's (a sub-model at other sizes: ELECTRA's generator); numbers
+   * are expressions over the config as the block's caller sees it.
+   */
+  readonly config: Readonly<Record<string, Located<number | string | boolean>>>;
   readonly body: BodySpec;
   readonly outputs: readonly Located<string>[];
 }

@@ -47,10 +47,10 @@ function robertaDirectory(root: string, layers: number, seed: number): string {
 }
 
 /** tcc pretrain's losses and final weights against the reference's, on prepared data. */
-async function againstReference(dir: string, data: string, seq: number): Promise<void> {
+async function againstReference(dir: string, data: string, seq: number, model = dir, ...flags: string[]): Promise<void> {
   const { steps, batch, lr, warmup, weightDecay, clip } = SETTINGS;
   const run = join(dir, 'run');
-  const trained = await tcc('pretrain', dir, '--data', data, '-o', run, '--seq', String(seq), '--steps', String(steps), '--batch', String(batch), '--lr', String(lr),
+  const trained = await tcc('pretrain', model, ...flags, '--data', data, '-o', run, '--seq', String(seq), '--steps', String(steps), '--batch', String(batch), '--lr', String(lr),
     '--warmup', String(warmup), '--weight-decay', String(weightDecay), '--clip', String(clip), '--dropout', '0', '--backend', 'js');
   expect(trained.code, trained.stderr).toBe(0);
   const losses = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
@@ -154,6 +154,32 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     const prepared = await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--tokenizer', join(dir, 'tokenizer.json'), '--packing', 'sentence-order', '--seq', '24', '-o', data);
     expect(prepared.stderr).toMatch(/examples of 24 tokens, dynamic masking, [\d.]+% of the pairs swapped/);
     await againstReference(dir, data, 24);
+  }, 120_000);
+
+  it("ELECTRA: the generator's masked LM and the discriminator's replaced-token detection on its draws, three steps as PyTorch's (1e-5)", async () => {
+    const root = pretrainWorkspace(8);
+    // [MASK] is id 4 of the workspace's WordPiece vocabulary of 24.
+    const config = {
+      vocab_size: 24, embedding_size: 10, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 37, max_position_embeddings: 40,
+      generator_hidden_size: 8, generator_num_attention_heads: 1, generator_intermediate_size: 16, mask_token_id: 4,
+    };
+    const spec = join(root, 'electra.yaml');
+    writeFileSync(spec, `extends: tcc:electra-pretraining.yaml\nname: electra-test\nconfig: ${JSON.stringify(config)}\n`);
+    const dir = join(root, 'reference');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, model_type: 'electra', architectures: ['ElectraForPreTraining'], type_vocab_size: 2, layer_norm_eps: 1e-12, hidden_act: 'gelu' }));
+    const init = join(dir, 'model.safetensors');
+    writeFileSync(init, writeSafetensors(randomCheckpoint(compileFile(spec, { batch: 1, seq: 4 }).graph, 9, 0.4)));
+    const data = join(root, 'data.jsonl');
+    expect((await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--vocab', join(root, 'vocab.txt'), '--packing', 'full-sentences', '--seq', '24', '-o', data)).code).toBe(0);
+    await againstReference(dir, data, 24, spec, '--init', init, '--vocab', join(root, 'vocab.txt'));
+    // A model whose mask_token_id is not the tokenizer's [MASK] would never replace a token: one line says so.
+    writeFileSync(spec, `extends: tcc:electra-pretraining.yaml\nname: electra-test\nconfig: ${JSON.stringify({ ...config, mask_token_id: 103 })}\n`);
+    const wrong = await tcc('pretrain', spec, '--data', data, '--vocab', join(root, 'vocab.txt'), '-o', join(root, 'wrong'), '--seq', '24', '--steps', '1', '--backend', 'js');
+    expect([wrong.code, wrong.stderr.trim()]).toEqual([2, "tcc: error: electra-test's mask_token_id is 103, but the tokenizer's [MASK] is 4: set mask_token_id: 4 in its config"]);
+    // The generator drew: some [MASK] became another token, and the discriminator's loss is in the metrics.
+    const logged = JSON.parse(readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').split('\n')[0]!) as Record<string, number>;
+    expect(Object.keys(logged)).toEqual(expect.arrayContaining(['mlm_loss', 'rtd_loss', 'mlm_acc', 'rtd_acc']));
   }, 120_000);
 
   it("RoBERTa: fine-tunes RobertaForSequenceClassification through its tokenizer.json, a directory the reference runs as tcc does", async () => {

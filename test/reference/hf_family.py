@@ -21,7 +21,19 @@ next_sentence_label where the model has that head), sums the head's
 cross-entropies (masked LM: mean over the predicted tokens), clips the
 gradients' norm to CLIP, and steps torch.optim.AdamW (eps 1e-6, no weight
 decay for biases and LayerNorm parameters) under a linear warmup and decay.
-OUT.json gets each step's loss and the trained tensors."""
+OUT.json gets each step's loss and the trained tensors.
+
+A config.json with generator_hidden_size is ELECTRA's pretraining as one
+model (models/electra-pretraining.yaml, by ELECTRA's paper and its
+run_pretraining.py): the generator (its own embeddings_project and encoder
+at its sizes, generator_predictions, the lm head tied to the shared word
+embeddings) on the masked text; each [MASK] replaced by a token drawn from
+its softmax by Gumbel-max, the noise from Threefry-2x32-20 (written out
+below from Salmon et al.; the stream 1000, counted by step and by the
+element's place in the logits); the discriminator on that text; the loss
+the generator's masked-LM loss plus 50 times the discriminator's binary
+cross-entropy over the real tokens, its targets whether a token differs
+from the original."""
 
 import json
 import math
@@ -472,14 +484,80 @@ def sentence_embedding(model_dir, out, mask):
     out['sentence_embedding'] = x
 
 
+def threefry2x32(k0, k1, c0, c1):
+    """Threefry-2x32 with 20 rounds (Salmon et al. 2011): two uint32 words of counter (c0, c1) under key (k0, k1)."""
+    mask = 0xFFFFFFFF
+    rotations = (13, 15, 26, 6, 17, 29, 16, 24)
+    ks = (k0 & mask, k1 & mask, (0x1BD11BDA ^ k0 ^ k1) & mask)
+    x0, x1 = (c0 + ks[0]) & mask, (c1 + ks[1]) & mask
+    for block in range(5):
+        for i in range(4):
+            rot = rotations[(block & 1) * 4 + i]
+            x0 = (x0 + x1) & mask
+            x1 = (((x1 << rot) | (x1 >> (32 - rot))) & mask) ^ x0
+        s = block + 1
+        x0 = (x0 + ks[s % 3]) & mask
+        x1 = (x1 + ks[(s + 1) % 3] + s) & mask
+    return x0, x1
+
+
+def uniform01(seed, stream, step, element):
+    """A uniform float in [0, 1) with 24 random bits: the first word's top 24 bits."""
+    return (threefry2x32(seed, stream, step, element)[0] >> 8) * 2.0 ** -24
+
+
+def electra_pretraining(cfg, w, batch, seed, step):
+    """ELECTRA's pretraining loss on one batch (see the module's description)."""
+    ids = torch.tensor(batch['input_ids'])
+    types = torch.tensor(batch['token_type_ids'])
+    labels = torch.tensor(batch['labels'])
+    mask = torch.tensor(batch['attention_mask'], dtype=torch.float32)
+    additive = (1.0 - mask)[:, None, None, :] * torch.finfo(torch.float32).min
+    family = FAMILIES['electra']
+    eps = cfg['layer_norm_eps']
+
+    def encoder(x, prefix, sizes):
+        layer_cfg = {**cfg, **sizes}
+        for i in range(cfg['num_hidden_layers']):
+            x = encoder_layer(w, layer_cfg, f'{prefix}.encoder.layer.{i}', x, additive)
+        return x
+
+    # The generator on the masked text, at its sizes.
+    g = linear(w, 'electra.generator.embeddings_project', embeddings(w, cfg, family, ids, types))
+    g = encoder(g, 'electra.generator', {'hidden_size': cfg['generator_hidden_size'], 'num_attention_heads': cfg['generator_num_attention_heads'], 'intermediate_size': cfg['generator_intermediate_size']})
+    h = layer_norm(w, 'electra.generator.generator_predictions.LayerNorm', torch.nn.functional.gelu(linear(w, 'electra.generator.generator_predictions.dense', g)), eps)
+    logits = h @ w('electra.embeddings.word_embeddings.weight').T + w('electra.generator.generator_lm_head.bias')
+    mlm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+    # Each [MASK] filled with a draw from the generator's softmax (no gradient through the draw).
+    with torch.no_grad():
+        b, s, v = logits.shape
+        u = torch.tensor([uniform01(seed, 1000, step, e) for e in range(b * s * v)], dtype=torch.float32).reshape(b, s, v)
+        drawn = (logits + -torch.log(-torch.log(u))).argmax(-1)
+        corrupted = torch.where(ids == cfg['mask_token_id'], drawn, ids)
+        original = torch.where(labels != -100, labels, ids)
+        replaced = (corrupted != original).float()
+    # The discriminator on that text.
+    x = linear(w, 'electra.embeddings_project', embeddings(w, cfg, family, corrupted, types))
+    x = encoder(x, 'electra', {})
+    act = ACTIVATIONS[cfg.get('hidden_act', 'gelu')]
+    scores = linear(w, 'discriminator_predictions.dense_prediction', act(linear(w, 'discriminator_predictions.dense', x)))[..., 0]
+    active = mask == 1
+    rtd = torch.nn.functional.binary_cross_entropy_with_logits(scores[active], replaced[active])
+    return mlm + 50.0 * rtd
+
+
 def pretrain(model_dir, data_file, out_file, steps, batch, lr, warmup, weight_decay, clip):
     cfg, w = read_model(model_dir, torch.float32)
     with open(data_file) as f:
         rows = [json.loads(line) for line in f if line.strip()]
     for t in w.tensors.values():
         t.requires_grad_(True)
+    electra = 'generator_hidden_size' in cfg
     # Which tensors are LayerNorm parameters: those a forward pass reads through a norm.
-    forward(cfg, w, {key: [rows[0][key]] for key in rows[0] if key != 'labels' and key != 'next_sentence_label'})
+    if electra:
+        electra_pretraining(cfg, w, {key: [rows[0][key]] for key in rows[0]}, 0, 1)
+    else:
+        forward(cfg, w, {key: [rows[0][key]] for key in rows[0] if key != 'labels' and key != 'next_sentence_label'})
     norms = {name + suffix for name in w.norms for suffix in ('.weight', '.bias')}
     named = list(w.tensors.items())
     groups = [{'params': [t for n, t in named if not (n.endswith('bias') or n in norms)], 'weight_decay': weight_decay},
@@ -491,6 +569,16 @@ def pretrain(model_dir, data_file, out_file, steps, batch, lr, warmup, weight_de
     for step in range(steps):
         chosen = [rows[(step * batch + k) % len(rows)] for k in range(batch)]
         batched = {key: [r[key] for r in chosen] for key in chosen[0]}
+        if electra:
+            # tcc counts a run's steps from 1, with the run's seed (0 here).
+            loss = electra_pretraining(cfg, w, batched, 0, step + 1)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_([t for _, t in named], clip)
+            optimizer.step()
+            scheduler.step()
+            losses.append(loss.item())
+            continue
         out = forward(cfg, w, batched)
         loss = 0
         if 'prediction_logits' in out:
