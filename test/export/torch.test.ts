@@ -67,6 +67,11 @@ describe.skipIf(!python)('PyTorch export', () => {
         expect(() => exportTorch(spec, file, 'test'), file).toThrow(/block 'modernbert_layer' varies with the repeat index i \(per-layer settings\), which the PyTorch export does not write yet/);
         continue;
       }
+      // ELECTRA's pretraining draws from its generator inside the model, which a PyTorch module of the spec cannot write yet.
+      if (/electra-pretraining\.yaml$/.test(file)) {
+        expect(() => exportTorch(spec, file, 'test'), file).toThrow(/op 'sample' has no PyTorch form/);
+        continue;
+      }
       const small = { ...SMALL, ...('embedding_size' in spec.config ? { embedding_size: 8 } : {}) };
       const dir = join(root, String(k));
       mkdirSync(dir);
