@@ -546,6 +546,17 @@ def electra_pretraining(cfg, w, batch, seed, step):
     return mlm + 50.0 * rtd
 
 
+def head_losses(out, batch):
+    """The pretraining heads' cross-entropies: masked LM (mean over the predicted tokens), and the pair's label where there is one."""
+    loss = 0
+    if 'prediction_logits' in out:
+        logits = out['prediction_logits']
+        loss = loss + torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.tensor(batch['labels']).reshape(-1), ignore_index=-100)
+    if 'seq_relationship_logits' in out and 'next_sentence_label' in batch:
+        loss = loss + torch.nn.functional.cross_entropy(out['seq_relationship_logits'], torch.tensor(batch['next_sentence_label']))
+    return loss
+
+
 def pretrain(model_dir, data_file, out_file, steps, batch, lr, warmup, weight_decay, clip):
     cfg, w = read_model(model_dir, torch.float32)
     with open(data_file) as f:
@@ -572,20 +583,8 @@ def pretrain(model_dir, data_file, out_file, steps, batch, lr, warmup, weight_de
         if electra:
             # tcc counts a run's steps from 1, with the run's seed (0 here).
             loss = electra_pretraining(cfg, w, batched, 0, step + 1)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_([t for _, t in named], clip)
-            optimizer.step()
-            scheduler.step()
-            losses.append(loss.item())
-            continue
-        out = forward(cfg, w, batched)
-        loss = 0
-        if 'prediction_logits' in out:
-            logits = out['prediction_logits']
-            loss = loss + torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.tensor(batched['labels']).reshape(-1), ignore_index=-100)
-        if 'seq_relationship_logits' in out and 'next_sentence_label' in batched:
-            loss = loss + torch.nn.functional.cross_entropy(out['seq_relationship_logits'], torch.tensor(batched['next_sentence_label']))
+        else:
+            loss = head_losses(forward(cfg, w, batched), batched)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_([t for _, t in named], clip)
