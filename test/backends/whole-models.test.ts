@@ -49,6 +49,30 @@ function batchOf(next: () => number, batch: number, seq: number, vocab: number) 
 /** Every registered backend but the reference, where it runs. */
 const backends = await Promise.all(BACKENDS.filter((b) => b !== REFERENCE).map(async (b) => ({ backend: b.name, available: (await b.probe()).ok })));
 
+/** bert-tiny's 20 training steps with dropout on two alternating batches: the settings, the spec and the batches. */
+const TRAINING = {
+  shape: { batch: 2, seq: 16, mode: 'train' as const },
+  settings: { schedule: { lr: 1e-3, warmupSteps: 5, totalSteps: 20 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 9 },
+  spec: () => specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nconfig: {vocab_size: 2000}\n` })['tiny.yaml']!,
+  batches: () => {
+    const next = rng(17);
+    return [batchOf(next, 2, 16, 2000), batchOf(next, 2, 16, 2000)];
+  },
+};
+
+/** The JavaScript backend's metrics at each of those steps, computed once for every backend that compares against them. */
+let referenceSteps: Promise<Record<string, number>[]> | undefined;
+function referenceTraining(): Promise<Record<string, number>[]> {
+  referenceSteps ??= (async () => {
+    const cpu = new Trainer(await session(TRAINING.spec(), 'js', TRAINING.shape), TRAINING.settings);
+    const batches = TRAINING.batches();
+    const steps: Record<string, number>[] = [];
+    for (let step = 0; step < 20; step++) steps.push(await cpu.trainStep(batches[step % 2]!));
+    return steps;
+  })();
+  return referenceSteps;
+}
+
 describe.each(backends.filter((b) => b.available))('$backend on whole models', ({ backend }) => {
   it('runs a BERT forward pass (MLM and NSP heads, padding) with the JavaScript backend\'s outputs', async () => {
     const shape = { batch: 2, seq: 16, mode: 'infer' as const };
@@ -61,17 +85,12 @@ describe.each(backends.filter((b) => b.available))('$backend on whole models', (
   });
 
   it('trains bert-tiny for 20 steps with dropout to the JavaScript backend\'s losses (within 1e-4)', async () => {
-    const shape = { batch: 2, seq: 16, mode: 'train' as const };
-    const settings = { schedule: { lr: 1e-3, warmupSteps: 5, totalSteps: 20 }, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, seed: 9 };
-    const spec = specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nconfig: {vocab_size: 2000}\n` })['tiny.yaml']!;
-    const cpu = new Trainer(await session(spec, 'js', shape), settings);
-    const gpu = new Trainer(await session(spec, backend, shape), settings);
-    const next = rng(17);
-    const batches = [batchOf(next, 2, 16, 2000), batchOf(next, 2, 16, 2000)];
+    const reference = await referenceTraining();
+    const gpu = new Trainer(await session(TRAINING.spec(), backend, TRAINING.shape), TRAINING.settings);
+    const batches = TRAINING.batches();
     const losses: [number, number][] = [];
     for (let step = 0; step < 20; step++) {
-      const batch = batches[step % 2]!;
-      const [a, b] = [await cpu.trainStep(batch), await gpu.trainStep(batch)];
+      const [a, b] = [reference[step]!, await gpu.trainStep(batches[step % 2]!)];
       for (const name of ['loss', 'mlm_loss', 'nsp_loss']) expect(Math.abs(b[name]! - a[name]!), `${name} at step ${step + 1}`).toBeLessThanOrEqual(1e-4);
       losses.push([a.loss!, b.loss!]);
     }
