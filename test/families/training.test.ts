@@ -173,6 +173,11 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     const data = join(root, 'data.jsonl');
     expect((await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--vocab', join(root, 'vocab.txt'), '--packing', 'full-sentences', '--seq', '24', '-o', data)).code).toBe(0);
     await againstReference(dir, data, 24, spec, '--init', init, '--vocab', join(root, 'vocab.txt'));
+    // The discriminator alone, by its spec, from the pretraining checkpoint: HuggingFace's ElectraForPreTraining.
+    const { generator_hidden_size: _h, generator_num_attention_heads: _a, generator_intermediate_size: _i, mask_token_id: _m, ...sizes } = config;
+    writeFileSync(join(root, 'discriminator.yaml'), `extends: tcc:electra.yaml\nname: discriminator\nconfig: ${JSON.stringify(sizes)}\n`);
+    const exported = await tcc('export', join(root, 'discriminator.yaml'), '--weights', join(dir, 'run', 'final', 'model.safetensors'), '--format', 'hf', '-o', join(root, 'hf'), '--vocab', join(root, 'vocab.txt'));
+    expect(exported.stderr).toContain("HuggingFace's ElectraForPreTraining loads it");
     // A model whose mask_token_id is not the tokenizer's [MASK] would never replace a token: one line says so.
     writeFileSync(spec, `extends: tcc:electra-pretraining.yaml\nname: electra-test\nconfig: ${JSON.stringify({ ...config, mask_token_id: 103 })}\n`);
     const wrong = await tcc('pretrain', spec, '--data', data, '--vocab', join(root, 'vocab.txt'), '-o', join(root, 'wrong'), '--seq', '24', '--steps', '1', '--backend', 'js');
