@@ -56,6 +56,26 @@ describe('small tokenizer.json files against HuggingFace tokenizers', () => {
     await compare(JsonTokenizer.fromJson(text), Tokenizer.fromString(text));
   });
 
+  it("merges a word of 40,000 characters (no space in it, many merges) as HuggingFace does", async () => {
+    // A word as long as the text: byte-level BPE merges it by a heap of candidate pairs, not by scanning the word per merge.
+    // Merges inside words (the fuzz seed's are of words after a space), overlapping ones among them.
+    const json = bpeTokenizer() as { model: { vocab: Record<string, number>; merges: string[] } };
+    for (const [a, b] of [['c', 'a'], ['ca', 't'], ['d', 'o'], ['do', 'g'], ['a', 't'], ['cat', 'dog'], ['r', 'a'], ['ra', 'n']]) {
+      json.model.merges.push(`${a} ${b}`);
+      json.model.vocab[a + b] ??= Object.keys(json.model.vocab).length;
+    }
+    const text = JSON.stringify(json);
+    const [ours, theirs] = [JsonTokenizer.fromJson(text), Tokenizer.fromString(text)];
+    let state = 5;
+    const next = () => (state = (state * 48271) % 2147483647) / 2147483647;
+    const word = Array.from({ length: 20_000 }, () => ['cat', 'dog', 'ran', 'fast', 'xq', 'a'][Math.floor(next() * 6)]).join('').slice(0, 40_000);
+    expect(word).toHaveLength(40_000);
+    const want = await theirs.encode(`a ${word} end`);
+    const got = ours.encode(`a ${word} end`);
+    expect(got.input_ids).toEqual(want.getIds());
+    expect(got.offsets).toEqual(want.getOffsets());
+  });
+
   it('truncates longest first and pads with the padding token, as HuggingFace', async () => {
     const text = JSON.stringify(bpeTokenizer());
     const ours = JsonTokenizer.fromJson(text);

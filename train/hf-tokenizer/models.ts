@@ -133,7 +133,7 @@ class Bpe implements Model {
       const id = this.ids.get(word);
       if (id !== undefined) return [{ id, value: word, start: 0, end: chars.length }];
     }
-    let symbols: { value: string; id: number; start: number; end: number }[] = [];
+    const symbols: { value: string; id: number; start: number; end: number }[] = [];
     let pendingUnk: { start: number; end: number } | undefined;
     const flushUnk = () => {
       if (pendingUnk && unk !== undefined) symbols.push({ value: unk, id: this.ids.get(unk)!, ...pendingUnk });
@@ -156,23 +156,95 @@ class Bpe implements Model {
       }
     });
     flushUnk();
-    for (;;) {
-      let best = -1;
-      let bestRank = Infinity;
-      for (let k = 0; k + 1 < symbols.length; k++) {
-        const rank = this.ranks.get(pairKey(symbols[k]!.value, symbols[k + 1]!.value));
-        if (rank !== undefined && rank < bestRank) [best, bestRank] = [k, rank];
-      }
-      if (best < 0) break;
-      const [a, b] = [symbols[best]!, symbols[best + 1]!];
+    return this.mergePairs(symbols);
+  }
+
+  /**
+   * Merges the lowest-ranked adjacent pair, the leftmost of equal ones,
+   * until none is left: a heap of candidate pairs over a linked list of
+   * symbols, so a word of n characters takes O(n log n) (a word as long as
+   * the input, with no space in it, is what hostile text sends).
+   */
+  private mergePairs(symbols: { value: string; id: number; start: number; end: number }[]): Token[] {
+    const prefix = this.options.prefix;
+    const n = symbols.length;
+    const next = Int32Array.from({ length: n }, (_, k) => (k + 1 < n ? k + 1 : -1));
+    const prev = Int32Array.from({ length: n }, (_, k) => k - 1);
+    const alive = new Uint8Array(n).fill(1);
+    const heap = new PairHeap();
+    const offer = (k: number) => {
+      const r = next[k]!;
+      if (k < 0 || r < 0) return;
+      const rank = this.ranks.get(pairKey(symbols[k]!.value, symbols[r]!.value));
+      if (rank !== undefined) heap.push({ rank, start: symbols[k]!.start, left: k, right: r, a: symbols[k]!.value, b: symbols[r]!.value });
+    };
+    for (let k = 0; k + 1 < n; k++) offer(k);
+    for (let pair = heap.pop(); pair; pair = heap.pop()) {
+      const { left: k, right: r } = pair;
+      // A pair is stale once either side merged with something else.
+      if (!alive[k] || !alive[r] || next[k] !== r || symbols[k]!.value !== pair.a || symbols[r]!.value !== pair.b) continue;
+      const [a, b] = [symbols[k]!, symbols[r]!];
       const value = a.value + (prefix && b.value.startsWith(prefix) ? b.value.slice(prefix.length) : b.value);
-      const id = this.ids.get(value);
-      if (id === undefined) break;
-      symbols = [...symbols.slice(0, best), { value, id, start: a.start, end: b.end }, ...symbols.slice(best + 2)];
+      symbols[k] = { value, id: this.ids.get(value)!, start: a.start, end: b.end };
+      alive[r] = 0;
+      next[k] = next[r]!;
+      if (next[r]! >= 0) prev[next[r]!] = k;
+      offer(prev[k]!);
+      offer(k);
     }
-    return symbols;
+    return symbols.filter((_, k) => alive[k]);
   }
 }
+
+/** A candidate merge: its rank, where it starts (the leftmost first among equal ranks), its symbols and their values then. */
+interface Pair {
+  readonly rank: number;
+  readonly start: number;
+  readonly left: number;
+  readonly right: number;
+  readonly a: string;
+  readonly b: string;
+}
+
+/** A binary min-heap of candidate merges by (rank, start). */
+class PairHeap {
+  private readonly items: Pair[] = [];
+
+  private static less(x: Pair, y: Pair): boolean {
+    return x.rank < y.rank || (x.rank === y.rank && x.start < y.start);
+  }
+
+  push(p: Pair): void {
+    const items = this.items;
+    items.push(p);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!PairHeap.less(items[i]!, items[parent]!)) break;
+      [items[i], items[parent]] = [items[parent]!, items[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): Pair | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length && last) {
+      items[0] = last;
+      for (let i = 0; ; ) {
+        const [l, r] = [2 * i + 1, 2 * i + 2];
+        let m = i;
+        if (l < items.length && PairHeap.less(items[l]!, items[m]!)) m = l;
+        if (r < items.length && PairHeap.less(items[r]!, items[m]!)) m = r;
+        if (m === i) break;
+        [items[i], items[m]] = [items[m]!, items[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
 
 class Unigram implements Model {
   readonly vocab: string[];
