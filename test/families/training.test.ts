@@ -187,6 +187,29 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     expect(Object.keys(logged)).toEqual(expect.arrayContaining(['mlm_loss', 'rtd_loss', 'mlm_acc', 'rtd_acc']));
   }, 120_000);
 
+  // DistilBERT, nomic-bert (rotary, SwiGLU) and JinaBERT (ALiBi, GeGLU): masked LM on full sentences of the workspace's WordPiece text.
+  it.each([
+    ['DistilBERT', { architectures: ['DistilBertForMaskedLM'], model_type: 'distilbert', activation: 'gelu', dim: 24, n_layers: 2, n_heads: 3, hidden_dim: 37, max_position_embeddings: 40, dropout: 0.1, attention_dropout: 0.1, tie_weights_: true, pad_token_id: 0, initializer_range: 0.02 }],
+    ['nomic-bert', {
+      architectures: ['NomicBertForPreTraining'], model_type: 'nomic_bert', n_embd: 24, n_head: 3, n_layer: 2, n_inner: 37, n_positions: 64, type_vocab_size: 2, layer_norm_epsilon: 1e-12,
+      rotary_emb_base: 1000, rotary_emb_fraction: 0.5, rotary_emb_interleaved: false, rotary_emb_scale_base: null, rotary_scaling_factor: null, prenorm: false, causal: false,
+      activation_function: 'swiglu', qkv_proj_bias: true, mlp_fc1_bias: true, mlp_fc2_bias: true, resid_pdrop: 0, attn_pdrop: 0, embd_pdrop: 0,
+    }],
+    ['JinaBERT', {
+      architectures: ['JinaBertForMaskedLM'], model_type: 'bert', hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 37, hidden_act: 'gelu', max_position_embeddings: 40,
+      type_vocab_size: 2, layer_norm_eps: 1e-12, pad_token_id: 0, position_embedding_type: 'alibi', feed_forward_type: 'geglu',
+    }],
+  ] as const)("%s: masked LM on full sentences, three steps as PyTorch's (1e-5)", async (_family, config) => {
+    const root = pretrainWorkspace(8);
+    const dir = join(root, 'model');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, vocab_size: 24 }));
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(randomCheckpoint(compileFile(dir, { batch: 1, seq: 4 }).graph, 11, 0.2)));
+    const data = join(root, 'data.jsonl');
+    expect((await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--vocab', join(root, 'vocab.txt'), '--packing', 'full-sentences', '--seq', '24', '-o', data)).code).toBe(0);
+    await againstReference(dir, data, 24, dir, '--vocab', join(root, 'vocab.txt'));
+  }, 120_000);
+
   it("RoBERTa: fine-tunes RobertaForSequenceClassification through its tokenizer.json, a directory the reference runs as tcc does", async () => {
     const root = pretrainWorkspace(2);
     const dir = robertaDirectory(root, 1, 6);
