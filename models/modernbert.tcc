@@ -130,6 +130,7 @@ model modernbert extends "bert.tcc" {
     attention_dropout = 0
     mlp_dropout = 0
   }
+  require global_attn_every_n_layers >= 1 : "global_attn_every_n_layers must be at least 1 (every N-th layer from the first attends globally), got {global_attn_every_n_layers}"
   input token_type_ids = null
   body scope "model" {
     let embedded = modernbert_embeddings(input_ids) @ "embeddings"

@@ -24,8 +24,18 @@ export interface LoadedSpec {
 /** A block redefined in an extending file replaces the inherited one; everything else merges key by key. */
 const isBlockDefinition = (path: readonly string[]) => path.length === 2 && path[0] === 'blocks';
 
+/**
+ * Merges an extending file over its base. Preconditions add up: a file's
+ * `requires:` joins its bases' (RoBERTa's position check does not drop
+ * BERT's head-size check), where any other list replaces the inherited one.
+ */
 function mergeSpecs(base: LMap, override: LMap): LMap {
-  return mergeNodes(base, override, isBlockDefinition) as LMap;
+  const merged = mergeNodes(base, override, isBlockDefinition) as LMap;
+  const [inherited, own] = [base.entries.get('requires'), override.entries.get('requires')];
+  if (inherited?.value.kind !== 'seq' || own?.value.kind !== 'seq') return merged;
+  const entries = new Map(merged.entries);
+  entries.set('requires', { ...own, value: { ...own.value, items: [...inherited.value.items, ...own.value.items] } });
+  return { ...merged, entries };
 }
 
 /** The shipped models directory: `extends: tcc:bert.yaml` names a file in it from anywhere. */

@@ -77,6 +77,11 @@ describe('compile errors', () => {
   it('reports hidden_size not divisible by the heads at the user\'s value', async () => {
     const { file, errors } = await compileBad(`${base}config:\n  hidden_size: 100\n`);
     expect(errors).toEqual([`${file}:3:16: error: hidden_size (100) must be divisible by num_attention_heads (12)`]);
+    // Preconditions add up through extends: RoBERTa's own (positions past the padding) keeps BERT's, and ModernBERT's its own.
+    const roberta = await compileBad(`extends: ${modelsDir()}/roberta.yaml\nconfig:\n  hidden_size: 100\n`);
+    expect(roberta.errors).toEqual([`${roberta.file}:3:16: error: hidden_size (100) must be divisible by num_attention_heads (12)`]);
+    const modernbert = await compileBad(`extends: ${modelsDir()}/modernbert.yaml\nconfig:\n  global_attn_every_n_layers: 0\n`);
+    expect(modernbert.errors).toEqual([`${modernbert.file}:3:31: error: global_attn_every_n_layers must be at least 1 (every N-th layer from the first attends globally), got 0`]);
   });
 
   it('reports a cycle between steps', async () => {
