@@ -194,6 +194,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
 
   const base = hfConfig(trainGraph.spec, new Map([TASK_OUTPUT[task]]));
   const config2 = qa ? base : { ...base, id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
+  const tokenizerFiles = hfTokenizerFiles(tokenizer, Number(trainGraph.spec.config['max_position_embeddings']?.value ?? 512));
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;
   // Steps count micro-batches here (with --accumulate, several per update).
@@ -217,7 +218,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
       best = result.accuracy;
       const current = await session.readParams();
       const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: current[p.name]! }]));
-      writeCheckpoint(join(values.out, 'best'), { config: config2, params, files: hfTokenizerFiles(tokenizer, Number(trainGraph.spec.config['max_position_embeddings']?.value ?? 512)) });
+      writeCheckpoint(join(values.out, 'best'), { config: config2, params, files: tokenizerFiles });
     }
   }
   bar.stop();

@@ -163,10 +163,11 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   if (values.corpus && values['dupe-factor'] !== undefined && strategy !== 'static') throw new UsageError('--dupe-factor goes with --masking static');
   // Prepared examples say how many positions they label; a corpus is masked at the usual rate.
   const prepared = values.data === undefined ? undefined : readExamples(readTextFile(values.data), values.data, seq);
+  const preparedData = prepared && examplesData(prepared.examples);
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
-    batch, seq, mode: 'train', maxPredictions: prepared ? examplesData(prepared.examples).maxPredictions : maxMaskedPositions(seq), verify: debug,
+    batch, seq, mode: 'train', maxPredictions: preparedData ? preparedData.maxPredictions : maxMaskedPositions(seq), verify: debug,
     recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
@@ -186,7 +187,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     tokenizer = built.tokenizer;
     data = corpusData(built.instances, tokenizer, strategy, seed, seq);
   } else {
-    data = examplesData(prepared!.examples);
+    data = preparedData!;
     const given = values.vocab ?? values.tokenizer;
     if (given || (isModelDirectory(model) && ['tokenizer.json', 'vocab.txt'].some((f) => existsSync(join(model, f))))) tokenizer = loadTokenizer(modelFlags);
   }

@@ -48,6 +48,8 @@ function pointerOf(path: string): string {
 
 /** The file each loaded tokenizer came from, for messages about it. */
 const sources = new WeakMap<TextTokenizer, string>();
+/** A tokenizer.json's text as read and checked, which checkpoints and exports copy (the file is not read again). */
+const jsonTexts = new WeakMap<TextTokenizer, string>();
 
 export function tokenizerSource(tokenizer: TextTokenizer): string | undefined {
   return sources.get(tokenizer);
@@ -59,6 +61,7 @@ export function readJsonTokenizer(file: string): JsonTokenizer {
   try {
     const tokenizer = JsonTokenizer.fromJson(text);
     sources.set(tokenizer, file);
+    jsonTexts.set(tokenizer, text);
     return tokenizer;
   } catch (e) {
     if (!(e instanceof JsonFieldError)) throw e;
@@ -142,8 +145,9 @@ export function hfTokenizerFiles(tokenizer: TextTokenizer, maxLength: number): R
       'special_tokens_map.json': json(special),
     };
   }
+  // Every tokenizer.json the commands hold was read by readJsonTokenizer.
   return {
-    'tokenizer.json': readTextFile(tokenizerSource(tokenizer)!),
+    'tokenizer.json': jsonTexts.get(tokenizer)!,
     'tokenizer_config.json': json({ model_max_length: maxLength, ...special }),
     'special_tokens_map.json': json(special),
   };

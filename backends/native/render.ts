@@ -528,7 +528,8 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const nb = k.batch.length;
   const [q, kk] = [view(k.q), view(k.k)];
   // A local window: a block of query rows needs only the keys within the window of one of its rows ([j0, j1));
-  // blocks of as many rows as the half-window (at least LOCAL_BLOCK) keep the keys outside every row's window few.
+  // blocks of half as many rows as the window's half-width (a quarter of the window, at least LOCAL_BLOCK) keep the keys
+  // outside every row's window few.
   const local = k.window !== undefined && k.window < k.keys;
   const block = Math.min(local ? Math.max(LOCAL_BLOCK, Math.floor(k.window! / 2)) : QUERY_BLOCK, QUERY_BLOCK, k.queries);
   const blocks = Math.ceil(k.queries / block);

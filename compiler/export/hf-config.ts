@@ -6,24 +6,17 @@
 // positions) is written under its own name, so that an importer refuses it
 // rather than guess.
 
-import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
-import { isHfDirectory } from '../../runtime/hf-config.js';
-import { ACTIVATIONS, CARRIED, FAMILIES, familyType, same, type Family } from '../parser/hf-families.js';
+import { basename, dirname, extname } from 'node:path';
+import { ACTIVATIONS, CARRIED, FAMILIES, same, type Family } from '../parser/hf-families.js';
 import { loadSpec, shippedModelsDir } from '../parser/load.js';
 import type { Spec } from '../parser/spec.js';
 import type { Graph } from '../ir/graph.js';
 
-/** The family of a spec: that of the HuggingFace directory or shipped family spec first in its lineage (BERT's for a spec of neither). */
+/** The family of a spec: that of the HuggingFace directory it was imported from (XLM-R and RoBERTa share a spec), else of the first shipped family spec in its lineage, else BERT's. */
 export function familyOf(spec: Spec): string {
+  if (spec.hfFamily !== undefined) return spec.hfFamily;
   const shipped = shippedModelsDir();
   for (const file of spec.lineage ?? []) {
-    // An imported directory's config.json says (XLM-R and RoBERTa share a spec).
-    if (isHfDirectory(file)) {
-      const config = JSON.parse(readFileSync(join(file, 'config.json'), 'utf8')) as { model_type?: unknown; architectures?: unknown };
-      const type = familyType(config.model_type, Array.isArray(config.architectures) ? String(config.architectures[0]) : undefined);
-      if (typeof type === 'string' && Object.hasOwn(FAMILIES, type)) return type;
-    }
     if (dirname(file) !== shipped) continue;
     const name = basename(file, extname(file));
     const type = Object.keys(FAMILIES).find((t) => FAMILIES[t]!.spec === `tcc:${name}.yaml`);

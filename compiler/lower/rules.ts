@@ -82,6 +82,10 @@ function binaryRule(fn: 'add' | 'sub' | 'mul' | 'div' | 'max' | 'min'): { inline
 
 const f32 = (b: ExprBuilder, v: number) => b.constant(v, 'f32');
 
+/** rotary's angle of feature pair j at a position, in f32: position / base^(2j/dims). */
+const rotaryAngleExpr = (b: ExprBuilder, position: KExpr, j: KExpr, base: number, dims: number) =>
+  b.binary('div', b.cast('f32', position), b.binary('pow', f32(b, base), b.binary('div', b.cast('f32', b.mul(j, b.int(2))), f32(b, dims))));
+
 /** Dropout's value of x: zero where the draw falls below the rate, else x / (1 − rate). */
 const dropOut = (b: ExprBuilder, x: KExpr, draw: KExpr, rate: number) => b.where(b.binary('lt', draw, f32(b, rate)), f32(b, 0), b.binary('mul', x, f32(b, 1 / (1 - rate))));
 
@@ -254,7 +258,7 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       const first = b.binary('lt', i, b.int(half));
       const j = b.where(first, i, b.add(i, b.int(-half)));
       const partner = b.clamp(b.where(first, b.add(i, b.int(half)), j), 0, c.operandShape(0)[rank - 1]! - 1);
-      const angle = b.binary('div', b.cast('f32', position), b.binary('pow', f32(b, base), b.binary('div', b.cast('f32', b.mul(j, b.int(2))), f32(b, dims))));
+      const angle = rotaryAngleExpr(b, position, j, base, dims);
       const x = c.operand(0, at);
       const other = c.operand(0, [...at.slice(0, rank - 1), partner]);
       // The first half takes −partner·sin, the second +partner·sin (the other way round to turn back).
@@ -272,7 +276,7 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       const [position, i] = [at[0]!, at[1]!];
       const first = b.binary('lt', i, b.int(half));
       const j = b.where(first, i, b.add(i, b.int(-half)));
-      const angle = b.binary('div', b.cast('f32', position), b.binary('pow', f32(b, base), b.binary('div', b.cast('f32', b.mul(j, b.int(2))), f32(b, dims))));
+      const angle = rotaryAngleExpr(b, position, j, base, dims);
       return b.where(first, b.unary('cos', angle), b.unary('sin', angle));
     },
   },

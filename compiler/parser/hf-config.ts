@@ -105,6 +105,8 @@ export interface ImportedSpec {
   /** The spec's YAML text. */
   readonly yaml: string;
   readonly architecture: string;
+  /** Its family's key in FAMILIES (model_type, or jina_bert by its classes). */
+  readonly family: string;
 }
 
 /** A model directory's name: its own, or for a snapshot of the HuggingFace cache (models--ORG--NAME/snapshots/COMMIT) the repository's. */
@@ -199,7 +201,7 @@ export function importHfConfig(dir: string): ImportedSpec {
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
   const spec = { name: modelName(dir), extends: family?.spec ?? BERT.spec, config, ...overrides };
   const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
-  return { yaml, architecture: arch };
+  return { yaml, architecture: arch, family: String(modelType) };
 }
 
 /**

@@ -64,8 +64,13 @@ class SpecLoader {
   /** The config keys the top file's bases define. */
   baseConfig: ReadonlySet<string> = new Set();
 
+  /** The family of the first HuggingFace directory loaded (the nearest in the lineage: files load top first). */
+  hfFamily: string | undefined;
+
   private importDirectory(dir: string): string {
-    return importHfConfig(dir).yaml;
+    const imported = importHfConfig(dir);
+    this.hfFamily ??= imported.family;
+    return imported.yaml;
   }
 
   readonly sources = new Map<string, string>();
@@ -256,5 +261,5 @@ export function loadSpec(file: string, virtual?: ReadonlyMap<string, string>): L
   const loader = new SpecLoader(virtual);
   const tree = loader.loadTree(file, undefined, []);
   if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
-  return { spec: { ...readSpec(tree), baseConfig: [...loader.baseConfig], lineage: [...loader.sources.keys()] }, sources: loader.sources };
+  return { spec: { ...readSpec(tree), baseConfig: [...loader.baseConfig], lineage: [...loader.sources.keys()], ...(loader.hfFamily === undefined ? {} : { hfFamily: loader.hfFamily }) }, sources: loader.sources };
 }

@@ -96,6 +96,8 @@ export interface Spec {
   readonly baseConfig?: readonly string[];
   /** The files it was loaded from: its own, then every base's, depth first (a HuggingFace directory stands for its config.json). */
   readonly lineage?: readonly string[];
+  /** The family (a FAMILIES key) of the HuggingFace directory it was imported from, where it was. */
+  readonly hfFamily?: string;
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { HostTensor } from '../tensor.js';
 import { formatShape, formatType, normalizeAxis, numel, stridesOf, type Shape, type TensorType } from '../types.js';
 import { defineOp, requireDType, ShapeError } from './def.js';
+import { rotaryAngle } from './source.js';
 
 function makeLike(dtype: TensorType['dtype'], shape: Shape): HostTensor {
   const n = numel(shape);
@@ -197,7 +198,7 @@ export const layoutOps = {
             continue;
           }
           const j = i < half ? i : i - half;
-          const angle = position / Math.pow(base, (2 * j) / dims);
+          const angle = rotaryAngle(position, j, base, dims);
           const sin = (inverse ? -1 : 1) * Math.sin(angle);
           out[at + i] = i < half ? x!.data[at + i]! * Math.cos(angle) - x!.data[at + i + half]! * sin : x!.data[at + i]! * Math.cos(angle) + x!.data[at + j]! * sin;
         }
