@@ -40,7 +40,7 @@ sentence_embedding.
 ${BACKEND_HELP}`;
 
 /** The model's own limit: sentence_bert_config.json's max_seq_length, else the positions it has. */
-function maxLength(model: string): number | undefined {
+export function maxSeqLength(model: string): number | undefined {
   const file = join(model, 'sentence_bert_config.json');
   if (existsSync(file)) {
     let config: unknown;
@@ -81,7 +81,7 @@ export async function runEmbed(argv: string[], debug: boolean, io: Io): Promise<
   const weights = weightsFile(await localModelFlag(values.weights, io), model, false);
   const tokenizer = loadTokenizer({ model });
   const all = texts(values);
-  const limit = values['max-length'] ? positiveInt(values['max-length'], '--max-length', 2) : maxLength(model);
+  const limit = values['max-length'] ? positiveInt(values['max-length'], '--max-length', 2) : maxSeqLength(model);
   const encodings = all.map((t) => tokenizer.encode(t, limit === undefined ? {} : { maxLength: limit }));
   const seq = Math.max(...encodings.map((e) => e.input_ids.length));
   const batch = Math.min(all.length, values.batch ? positiveInt(values.batch, '--batch', 1) : 32);

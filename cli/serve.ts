@@ -11,17 +11,22 @@ import { basename, dirname, extname, join, normalize, resolve as resolvePath, se
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { finetuneSpec } from './finetune.js';
-import { loadWordPiece } from './tokenizer.js';
+import { loadTokenizer, loadWordPiece, tokenizerSource } from './tokenizer.js';
+import { WordPieceTokenizer } from '../train/tokenizer.js';
+import { maxSeqLength } from './embed.js';
+import { checkTokenizerSize } from './model-session.js';
+import { weightsFile } from './run.js';
 import { loadProgram } from '../runtime/program-dir.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
 import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { packageRoot, readInputFile } from './files.js';
-import { localModel, localModelFlag, localVocabFlag } from './hub.js';
+import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
        tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--vocab FILE] ...
+       tcc serve MODEL --embed [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
 
 Serves a web page that runs the compiled model in DIR (tcc compile SPEC --target wgsl
 --batch 1 --seq N -o DIR) with WebGPU in the browser: type a text with [MASK], see its
@@ -31,9 +36,15 @@ sentence classifier of N labels on WebGPU in the tab: drop a TSV of labelled
 sentences (text, label, optional text_pair), watch the loss, download the
 fine-tuned model.safetensors. tcc compiles the training step (AdamW included) for
 WebGPU at --batch (default 8) × --seq (default 64) first.
+With --embed, the page embeds sentences with MODEL (a sentence-transformers
+directory or Hub id, its pooling and normalization compiled into the program, or
+a spec with an output sentence_embedding) and shows every pair's cosine
+similarity; one text at a time of up to --seq tokens (default the model's
+max_seq_length, at most 128).
   --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors;
               with --finetune, MODEL's own if it has them, else BERT's initialization)
   --vocab     vocab.txt (default: beside the weights, or DIR/vocab.txt)
+  --tokenizer tokenizer.json (--embed; default the model's own, else its vocab.txt)
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
   --host      address to listen on (default 127.0.0.1)`;
@@ -59,8 +70,11 @@ export interface ServeOptions {
   readonly lowercase: boolean;
   readonly port: number;
   readonly host: string;
-  /** The page's mode: run a model, or fine-tune a classifier of `labels` labels. */
+  /** The page's mode: run a model, fine-tune a classifier of `labels` labels, or embed sentences. */
   readonly finetune?: { readonly labels: number; readonly model: string };
+  readonly embed?: { readonly model: string; readonly tokenizer: 'tokenizer.json' | 'vocab.txt' };
+  /** The tokenizer.json the embedding page reads (`vocab` is then unused). */
+  readonly tokenizerJson?: string;
 }
 
 /** A file of an installed package (the page's chart library), found as Node finds it. */
@@ -78,12 +92,13 @@ function resolve(options: ServeOptions, path: string): string | undefined {
     const real = realpathSync(file);
     return real.startsWith(realpathSync(root) + sep) ? real : undefined;
   };
-  if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', options.finetune ? 'finetune.html' : 'index.html');
+  if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', options.finetune ? 'finetune.html' : options.embed ? 'embed.html' : 'index.html');
   if (path === '/vendor/uplot.js') return packageFile('uplot/dist/uPlot.esm.js');
   if (path === '/vendor/uplot.css') return packageFile('uplot/dist/uPlot.min.css');
   if (path.startsWith('/dist/') && (path.endsWith('.js') || path.endsWith('.js.map'))) return inside(join(PACKAGE_ROOT, 'dist'), path.slice('/dist/'.length));
   if (path === '/model/model.safetensors') return options.weights;
-  if (path === '/model/vocab.txt') return options.vocab;
+  if (path === '/model/vocab.txt') return options.tokenizerJson ? undefined : options.vocab;
+  if (path === '/model/tokenizer.json') return options.tokenizerJson;
   if (path === '/model/program.json') return join(options.dir, 'program.json');
   return undefined;
 }
@@ -119,7 +134,11 @@ export function hostAllowed(header: string | undefined, listen: string, port: nu
 
 /** Starts the server; resolves once it listens, with its address. */
 export function startServer(options: ServeOptions): Promise<{ server: Server; url: string }> {
-  const settings = JSON.stringify({ lowercase: options.lowercase, ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), ...FINETUNE_DEFAULTS } } : {}) });
+  const settings = JSON.stringify({
+    lowercase: options.lowercase,
+    ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), ...FINETUNE_DEFAULTS } } : {}),
+    ...(options.embed ? { embed: { model: basename(options.embed.model), tokenizer: options.embed.tokenizer } } : {}),
+  });
   let port = options.port;
   let downloads = 0;
   const text = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => response.writeHead(status, { 'content-type': TYPES['.txt']!, ...headers }).end(body);
@@ -246,21 +265,59 @@ export function finetuneOptions(model: string, flags: { labels?: string; batch?:
   return { dir, ...(weights ? { weights } : {}), vocab, lowercase: tokenizer.options.lowercase, port, host: flags.host ?? '127.0.0.1', finetune: { labels, model } };
 }
 
+/** The embedding page's longest text by default: a WebGPU forward pass per text at this length stays interactive. */
+const EMBED_SEQ = 128;
+
+/**
+ * The embedding page's directory: MODEL's forward pass (its pooling and
+ * normalization inside, output sentence_embedding) compiled at batch 1 into
+ * a fresh directory; its weights and tokenizer checked against it here.
+ */
+export function embedOptions(model: string, flags: { seq?: string; weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
+  const seq = flags.seq === undefined ? Math.min(EMBED_SEQ, maxSeqLength(model) ?? EMBED_SEQ) : positiveInt(flags.seq, '--seq', 2);
+  const compiled = compileFile(model, { batch: 1, seq, mode: 'infer', verify: debug });
+  const { program } = buildProgram(compiled.graph, { passes: compiled.passes });
+  if (!program.outputs.some((o) => o.name === 'sentence_embedding')) throw new UsageError(`${model} has no output sentence_embedding: a sentence-transformers directory (modules.json with a Pooling module) has one`);
+  const weights = weightsFile(flags.weights, model, false);
+  if (!weights) throw new UsageError(`${model} has no model.safetensors: pass --weights FILE_OR_HF_DIR`);
+  const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors, weights);
+  if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
+  const tokenizer = loadTokenizer({ model, ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), ...(flags.vocab === undefined ? {} : { vocab: flags.vocab }), ...(flags.lowercase === undefined ? {} : { lowercase: flags.lowercase }) });
+  checkTokenizerSize(tokenizer, program);
+  const dir = mkdtempSync(join(tmpdir(), 'tcc-embed-'));
+  writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
+  const json = !(tokenizer instanceof WordPieceTokenizer);
+  const vocab = join(dir, 'vocab.txt');
+  if (!json) writeFileSync(vocab, tokenizer.vocab.join('\n') + '\n');
+  const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
+  return {
+    dir, weights, vocab, lowercase: json ? false : tokenizer.options.lowercase, port, host: flags.host ?? '127.0.0.1',
+    embed: { model, tokenizer: json ? 'tokenizer.json' : 'vocab.txt' }, ...(json ? { tokenizerJson: tokenizerSource(tokenizer)! } : {}),
+  };
+}
+
 export async function runServe(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     weights: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-    finetune: { type: 'boolean' }, labels: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    finetune: { type: 'boolean' }, labels: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, embed: { type: 'boolean' }, tokenizer: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(serveUsage + '\n');
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
-  if (!values.finetune) for (const flag of ['labels', 'batch', 'seq'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
-  const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io) };
-  const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug) : serveOptions(positionals[0]!, flags);
+  if (values.finetune && values.embed) throw new UsageError('give --finetune or --embed, not both');
+  if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune || values.embed ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
+  if (!values.finetune) for (const flag of ['labels', 'batch'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
+  if (!values.finetune && !values.embed && values.seq !== undefined) throw new UsageError('--seq goes with --finetune or --embed');
+  if (!values.embed && values.tokenizer !== undefined) throw new UsageError('--tokenizer goes with --embed');
+  const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
+  const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug)
+    : values.embed ? embedOptions(await localModel(positionals[0]!, io), flags, debug)
+    : serveOptions(positionals[0]!, flags);
   const { server, url } = await startServer(options);
-  const what = options.finetune ? `fine-tuning of ${options.finetune.model} as a classifier of ${options.finetune.labels} labels` : options.dir;
+  const what = options.finetune ? `fine-tuning of ${options.finetune.model} as a classifier of ${options.finetune.labels} labels`
+    : options.embed ? `sentence embeddings of ${options.embed.model} (texts of up to ${loadProgram(options.dir).program.dims['seq']} tokens)` : options.dir;
   io.stderr.write(`serving ${what} (weights ${options.weights ?? "BERT's initialization"}) at ${url}; open it in a browser with WebGPU, Ctrl-C stops\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', () => server.close(() => done()));

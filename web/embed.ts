@@ -1,0 +1,148 @@
+// The sentence-embedding page: loads a program whose output is
+// sentence_embedding (a sentence-transformers model compiled by `tcc serve
+// MODEL --embed`, its pooling and normalization inside the program), its
+// weights and tokenizer (tokenizer.json, else vocab.txt), embeds each line
+// typed in with the kernels on WebGPU (or the CPU in the tab) and shows
+// every pair's cosine similarity. The result is also left in
+// window.tccResult for programs that drive the page.
+
+import type { Program } from '../runtime/program.js';
+import { checkProgram } from '../runtime/program-check.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { openSession, type Session } from '../runtime/session.js';
+import { matchWeights } from '../runtime/weights.js';
+import { JsonTokenizer } from '../train/hf-tokenizer/tokenizer.js';
+import { WordPieceTokenizer, type TextTokenizer } from '../train/tokenizer.js';
+import { $, fail, fetchOk, pageBackend, runsOn, showBackendChooser } from './page.js';
+import type { Backend } from '../backends/registry.js';
+
+interface EmbedSettings {
+  readonly lowercase: boolean;
+  readonly embed: { readonly model: string; readonly tokenizer: 'tokenizer.json' | 'vocab.txt' };
+}
+
+export interface EmbedResult {
+  readonly adapter: string;
+  readonly texts: readonly string[];
+  /** Each text's tokens, special tokens included. */
+  readonly tokens: readonly (readonly string[])[];
+  readonly embeddings: readonly (readonly number[])[];
+  /** similarities[i][j]: the cosine of texts i and j. */
+  readonly similarities: readonly (readonly number[])[];
+  readonly ms: number;
+}
+
+const page = window as unknown as { tccResult?: EmbedResult; tccError?: string; tccReady?: boolean };
+
+interface Model {
+  readonly session: Session;
+  readonly tokenizer: TextTokenizer;
+  readonly program: Program;
+  readonly adapter: string;
+  readonly settings: EmbedSettings;
+}
+
+async function load(backend: Backend): Promise<Model> {
+  const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
+  if (program.dims['batch'] !== 1) throw new Error(`the page embeds one text at a time; the program is compiled for batch ${program.dims['batch']}`);
+  if (!program.outputs.some((o) => o.name === 'sentence_embedding')) throw new Error('the model has no output sentence_embedding');
+  const settings = (await (await fetchOk('model/serve.json')).json()) as EmbedSettings;
+  const [weights, tokenizerText] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk(`model/${settings.embed.tokenizer}`).then((r) => r.text())]);
+  const tokenizer = settings.embed.tokenizer === 'tokenizer.json' ? JsonTokenizer.fromJson(tokenizerText) : WordPieceTokenizer.fromVocabText(tokenizerText, { lowercase: settings.lowercase });
+  const session = await openSession({ program }, { backend: backend.name });
+  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
+  if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
+  session.setParams(matched.values);
+  return { session, tokenizer, program, adapter: session.executor.device, settings };
+}
+
+/** The program's inputs for one text, padded to the compiled length. */
+function inputsFor(model: Model, text: string): { tensors: Record<string, Int32Array>; tokens: string[] } {
+  const seq = model.program.dims['seq']!;
+  const encoding = model.tokenizer.encode(text, { maxLength: seq });
+  const pad = model.tokenizer.id(model.tokenizer.specials.pad ?? '') ?? 0;
+  const rows = { input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids, attention_mask: encoding.attention_mask };
+  const fill = { input_ids: pad, token_type_ids: 0, attention_mask: 0 };
+  const tensors: Record<string, Int32Array> = {};
+  for (const input of model.program.inputs) {
+    const name = input.name as keyof typeof rows;
+    if (!(name in rows)) throw new Error(`the model takes an input '${input.name}'; the page gives input_ids, token_type_ids and attention_mask`);
+    const data = new Int32Array(seq).fill(fill[name]);
+    data.set(rows[name]);
+    tensors[name] = data;
+  }
+  return { tensors, tokens: encoding.tokens };
+}
+
+const cosine = (a: readonly number[], b: readonly number[]): number => {
+  let [ab, aa, bb] = [0, 0, 0];
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return ab / Math.sqrt(aa * bb);
+};
+
+async function run(model: Model): Promise<EmbedResult> {
+  const texts = ($('texts') as HTMLTextAreaElement).value.split('\n').map((t) => t.trim()).filter((t) => t);
+  if (!texts.length) throw new Error('type a sentence or more, one per line');
+  const embeddings: number[][] = [];
+  const tokens: string[][] = [];
+  const start = performance.now();
+  for (const text of texts) {
+    const input = inputsFor(model, text);
+    const out = await model.session.run(input.tensors, undefined, ['sentence_embedding']);
+    embeddings.push(Array.from(out['sentence_embedding']!.data));
+    tokens.push(input.tokens);
+  }
+  const ms = performance.now() - start;
+  const similarities = embeddings.map((a) => embeddings.map((b) => cosine(a, b)));
+  return { adapter: model.adapter, texts, tokens, embeddings, similarities, ms };
+}
+
+function show(result: EmbedResult): void {
+  const table = document.createElement('table');
+  const head = document.createElement('tr');
+  head.append(document.createElement('th'), ...result.texts.map((_, j) => Object.assign(document.createElement('th'), { textContent: `${j + 1}` })));
+  table.append(head);
+  result.texts.forEach((text, i) => {
+    const tr = document.createElement('tr');
+    tr.append(Object.assign(document.createElement('th'), { className: 'text', textContent: `${i + 1}. ${text}`, title: text }));
+    for (const s of result.similarities[i]!) {
+      // Shaded by similarity: the closer two sentences, the darker their cell.
+      const shade = Math.round(255 - 120 * Math.max(0, s));
+      tr.append(Object.assign(document.createElement('td'), { textContent: s.toFixed(3), style: `background: rgb(${shade}, ${shade}, 255)` }));
+    }
+    table.append(tr);
+  });
+  $('similarities').replaceChildren(table);
+  const dim = result.embeddings[0]?.length ?? 0;
+  $('timing').textContent = `${result.texts.length} text${result.texts.length === 1 ? '' : 's'} → ${dim}-dimensional embeddings in ${result.ms.toFixed(1)} ms on ${result.adapter}`;
+}
+
+async function main(): Promise<void> {
+  const { backend, note, choices } = await pageBackend();
+  showBackendChooser(backend, choices);
+  const model = await load(backend);
+  $('title').textContent = `tcc · ${model.settings.embed.model}: sentence embeddings on ${runsOn(backend)} (up to ${model.program.dims['seq']} tokens)`;
+  $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;
+  const button = $('run') as HTMLButtonElement;
+  button.onclick = () => {
+    button.disabled = true;
+    $('status').textContent = 'running…';
+    run(model)
+      .then((result) => {
+        page.tccResult = result;
+        show(result);
+        $('status').textContent = 'done';
+      })
+      .catch(fail)
+      .finally(() => (button.disabled = false));
+  };
+  button.disabled = false;
+  $('status').textContent = 'ready: type sentences, one per line, and press Embed and compare';
+  page.tccReady = true;
+}
+
+main().catch(fail);
