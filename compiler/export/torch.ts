@@ -5,7 +5,10 @@
 // expressions over the config (cfg.hidden_size) and the call (dims.batch), so
 // one model.py serves any config.json of the same architecture; the config
 // values that chose blocks (norm_placement, hidden_act) are fixed and checked
-// when a config is read. The losses of the spec's `training:` section become
+// when a config is read. A repeated block whose steps follow the index i
+// (ModernBERT's layers) becomes one class that takes i: its sizes and
+// settings are Python over i, and a block it names by i is chosen in Python
+// among those the exported config's indexes name. The losses of the spec's `training:` section become
 // the model's `losses` method, which train.py optimizes.
 
 import { parseExpr, type Expr, type ExprValue } from '../parser/expr.js';
@@ -38,6 +41,30 @@ interface Env {
   readonly plain: Lookup;
   /** Python for a name in a size or attribute; undefined when the name is unknown. */
   readonly symbol: (name: string) => string | undefined;
+  /** In a block that a repeat instantiates per index (its steps follow i): the values i takes at the exported config. */
+  readonly index?: readonly number[];
+}
+
+/** A block parameter at a call: its Python, its value, and whether the value follows the repeat index (then unknown to the class). */
+interface ParamValue {
+  readonly py: string;
+  readonly value: ExprValue;
+  readonly varies?: boolean;
+}
+
+/** A lookup with the repeat index i at one value. */
+const atIndex = (lookup: Lookup, i: number): Lookup => (name) => (name === 'i' ? i : lookup(name));
+
+/** What an interpolated text gives at each value of the repeat index (one value outside a repeated block). */
+function eachIndex(textValue: string, env: Env, lookup: Lookup): string[] {
+  if (!env.index || !/\{[^{}]*\bi\b[^{}]*\}/.test(textValue)) return [interpolate(textValue, lookup)];
+  return [...new Set(env.index.map((i) => interpolate(textValue, atIndex(lookup, i))))];
+}
+
+/** An interpolated text as a Python f-string over the repeat index and the config. */
+function pyInterpolation(textValue: string, env: Env): string {
+  const parts = textValue.split(/\{([^{}]*)\}/);
+  return `f${JSON.stringify(parts.map((part, k) => (k % 2 ? `{${pyExpr(parseExpr(part), env, true)}}` : part.replace(/[{}]/g, (c) => c + c))).join(''))}`;
 }
 
 const PY_KEYWORDS = new Set(
@@ -177,6 +204,7 @@ const BINARY: Readonly<Record<string, (a: string, b: string) => string>> = {
 interface ClassDef {
   readonly name: string;
   readonly block: BlockSpec;
+  /** Its keyword parameters (the block's, and i where the class follows the repeat index). */
   readonly params: readonly string[];
   readonly init: string[];
   readonly forward: string[];
@@ -349,14 +377,16 @@ class TorchExporter {
   }
 
   /** The class of a block at these parameters and input shapes, generated on first use. */
-  private classFor(block: BlockSpec, name: string | undefined, params: Record<string, { py: string; value: ExprValue }>, inputs: readonly Value[]): ClassDef {
-    const key = JSON.stringify([block.name, Object.entries(params).map(([k, v]) => [k, v.value]), inputs.map((i) => i.shape)]);
+  private classFor(block: BlockSpec, name: string | undefined, params: Record<string, ParamValue>, inputs: readonly Value[], index?: readonly number[]): ClassDef {
+    const key = JSON.stringify([block.name, Object.entries(params).map(([k, v]) => [k, v.varies ? 'varies' : v.value]), inputs.map((i) => i.shape), index ?? null]);
     const known = this.classes.get(key);
     if (known) return known;
-    const def: ClassDef = { name: name ?? this.uniqueClass(className(block.name)), block, params: Object.keys(params), init: [], forward: [], outputs: [], doc: `The spec's block '${block.name}'.` };
-    const lookup = (record: boolean): Lookup => (n) => (n in params ? params[n]!.value : record ? this.structural(this.global)(n) : this.global(n));
-    const symbol = (n: string) => (n in params ? `self.${pyName(n)}` : n === 'i' ? undefined : this.configSymbol(n));
-    const body: Body = { init: def.init, forward: def.forward, values: new Map(), env: { concrete: lookup(true), plain: lookup(false), symbol }, blocks: [block.name] };
+    const def: ClassDef = { name: name ?? this.uniqueClass(className(block.name)), block, params: [...Object.keys(params), ...(index ? ['i'] : [])], init: [], forward: [], outputs: [], doc: `The spec's block '${block.name}'.` };
+    // A parameter whose value follows the index is known to the class only as Python (self.theta), not as a value.
+    const lookup = (record: boolean): Lookup => (n) => (n in params ? (params[n]!.varies ? undefined : params[n]!.value) : record ? this.structural(this.global)(n) : this.global(n));
+    const symbol = (n: string) => (n in params ? `self.${pyName(n)}` : n === 'i' ? (index ? `self.${pyName('i')}` : undefined) : this.configSymbol(n));
+    const env: Env = { concrete: lookup(true), plain: lookup(false), symbol, ...(index ? { index } : {}) };
+    const body: Body = { init: def.init, forward: def.forward, values: new Map(), env, blocks: [block.name] };
     block.inputs.forEach((input, k) => body.values.set(input.value, { py: pyName(input.value), shape: inputs[k]!.shape }));
     for (const step of order(block.body.steps)) this.step(step, body, block.name);
     def.outputs = block.outputs.map((o) => {
@@ -406,7 +436,8 @@ class TorchExporter {
       if (!v) throw new TorchExportError(`unknown value '${ref.value}'`);
       return v;
     });
-    const op = interpolate(step.op.value, env.concrete);
+    const ops = eachIndex(step.op.value, env, env.concrete);
+    const op = ops[0]!;
     const name = pyName(step.name);
     const scope = step.scope ? this.scopePath(step.scope.value, env) : undefined;
     const a = step.attrs;
@@ -418,6 +449,7 @@ class TorchExporter {
     const [x, y] = args;
     const path = (module: string) => pyPath(scope, module);
 
+    if (ops.length > 1) return this.chooseBlock(step, ops, args, body, scope);
     if (op === 'repeat') return this.repeat(step, args, body, scope);
     const block = this.spec.blocks[op];
     if (block) {
@@ -454,11 +486,12 @@ class TorchExporter {
         const eps = pyNumber(raw('eps'), env, false, 1e-12);
         if (y) return set(`F.layer_norm(${x!.py}, (${last(x!)},), ${y.py}, ${args[2]!.py}, ${eps})`, x!.shape);
         const n = text(raw('name'), env);
+        const bias = flag(raw('bias'), env, true);
         if (!n) {
-          body.init.push(`self.create(${path('weight')}, [${last(x!)}], 'ones')`, `self.create(${path('bias')}, [${last(x!)}], 'zeros')`);
-          return set(`F.layer_norm(${x!.py}, (${last(x!)},), self.tensor(${path('weight')}), self.tensor(${path('bias')}), ${eps})`, x!.shape);
+          body.init.push(`self.create(${path('weight')}, [${last(x!)}], 'ones')`, ...(bias ? [`self.create(${path('bias')}, [${last(x!)}], 'zeros')`] : []));
+          return set(`F.layer_norm(${x!.py}, (${last(x!)},), self.tensor(${path('weight')}), ${bias ? `self.tensor(${path('bias')})` : 'None'}, ${eps})`, x!.shape);
         }
-        body.init.push(`self.place(${path(n)}, layer_norm(${last(x!)}, ${eps}))`);
+        body.init.push(`self.place(${path(n)}, layer_norm(${last(x!)}, ${eps}${bias ? '' : ', bias=False'}))`);
         return set(`self.at(${path(n)})(${x!.py})`, x!.shape);
       }
       case 'embedding': {
@@ -604,17 +637,13 @@ class TorchExporter {
     const block = this.spec.blocks[text(blockAttr.value, body.env)];
     if (!block) throw new TorchExportError(`unknown block '${String(blockAttr.value)}'`);
     const params = this.blockParams(block, { ...step, attrs: rest }, body.env);
-    let def: ClassDef;
-    try {
-      def = this.classFor(block, undefined, params, args);
-    } catch (e) {
-      // One class serves every repetition: a block whose settings follow the index (ModernBERT's local and global layers) has none yet.
-      if (e instanceof Error && /unknown name 'i'/.test(e.message)) throw new TorchExportError(`block '${block.name}' varies with the repeat index i (per-layer settings), which the PyTorch export does not write yet`);
-      throw e;
-    }
+    // Steps that follow the index (ModernBERT's local and global layers): the class takes i, and its choices of
+    // blocks are made in Python from i and the config, among those the exported config's indexes use.
+    const indexes = followsIndex(block) ? Array.from({ length: Number(interpolate(`{${String(count.value)}}`, body.env.plain)) }, (_, i) => i) : undefined;
+    const def = this.classFor(block, undefined, params, args, indexes);
     if (def.outputs.length !== 1) throw new TorchExportError(`repeat of block '${block.name}', which has several outputs, has no PyTorch form here`);
     const n = pyNumber(count.value, body.env, true);
-    const kwargs = def.params.map((p) => `, ${pyName(p)}=${params[p]!.py}`).join('');
+    const kwargs = def.params.map((p) => `, ${pyName(p)}=${p === 'i' && !(p in params) ? 'i' : params[p]!.py}`).join('');
     const name = pyName(step.name);
     const rest_ = args.slice(1).map((v) => `, ${v.py}`).join('');
     if (scope === undefined) {
@@ -628,18 +657,54 @@ class TorchExporter {
   }
 
   /** A block call's parameters: Python in the caller's terms, and their concrete values. */
-  private blockParams(block: BlockSpec, step: StepSpec, env: Env): Record<string, { py: string; value: ExprValue }> {
-    const out: Record<string, { py: string; value: ExprValue }> = {};
+  private blockParams(block: BlockSpec, step: StepSpec, env: Env): Record<string, ParamValue> {
+    const out: Record<string, ParamValue> = {};
     for (const [key, declared] of Object.entries(block.params)) {
       const given = step.attrs[key]?.value ?? declared.value;
       if (Array.isArray(given)) throw new TorchExportError(`parameter '${key}' of block '${block.name}' is a list`);
-      const value = typeof given === 'string' ? interpolate(`{${given}}`, env.plain) : given;
+      const values = typeof given === 'string' ? eachIndex(`{${given}}`, env, env.plain) : [given];
       const kind = typeof declared.value;
-      const concreteValue: ExprValue = kind === 'number' ? Number(value) : kind === 'boolean' ? value === true || value === 'true' : String(value);
-      out[key] = { py: typeof given === 'string' && kind !== 'string' ? pyExpr(parseExpr(given), env, kind === 'number' && Number.isInteger(concreteValue)) : pyLiteral(concreteValue), value: concreteValue };
+      const concrete = (value: unknown): ExprValue => (kind === 'number' ? Number(value) : kind === 'boolean' ? value === true || value === 'true' : String(value));
+      const concreteValue = concrete(values[0]);
+      const varies = values.length > 1;
+      if (varies && kind === 'string') throw new TorchExportError(`parameter '${key}' of block '${block.name}' names different things at different indexes`);
+      const integer = kind === 'number' && values.every((v) => Number.isInteger(concrete(v)));
+      out[key] = { py: typeof given === 'string' && kind !== 'string' ? pyExpr(parseExpr(given), env, integer) : pyLiteral(concreteValue), value: concreteValue, ...(varies ? { varies } : {}) };
     }
     for (const key of Object.keys(step.attrs)) if (!(key in block.params)) throw new TorchExportError(`unknown parameter '${key}' for block '${block.name}'`);
     return out;
+  }
+
+  /**
+   * A block call whose block follows the repeat index ('modernbert_attn_norm_{min(i, 1)}'): a class per block
+   * the exported config's indexes name, chosen in Python by the name the index gives.
+   */
+  private chooseBlock(step: StepSpec, ops: readonly string[], args: readonly Value[], body: Body, scope: string | undefined): void {
+    const defs = ops.map((op) => {
+      const block = this.spec.blocks[op];
+      if (!block) throw new TorchExportError(`op '${step.op.value}' is '${op}' at some indexes, not a block: only a block may follow the index`);
+      if (body.blocks.includes(block.name)) throw new TorchExportError(`block '${block.name}' instantiates itself`);
+      const params = this.blockParams(block, step, body.env);
+      return { op, params, def: this.classFor(block, undefined, params, args) };
+    });
+    const [first] = defs;
+    const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, k) => x === b[k]);
+    for (const d of defs) {
+      if (!same(d.def.params, first!.def.params)) throw new TorchExportError(`blocks ${ops.map((o) => `'${o}'`).join(', ')} take different parameters`);
+      if (d.def.outputs.length !== first!.def.outputs.length || d.def.outputs.some((o, k) => !same(o.shape, first!.def.outputs[k]!.shape))) throw new TorchExportError(`blocks ${ops.map((o) => `'${o}'`).join(', ')} give outputs of different shapes`);
+    }
+    const classes = `{${defs.map((d) => `${JSON.stringify(d.op)}: ${d.def.name}`).join(', ')}}`;
+    const kwargs = first!.def.params.map((p) => `, ${pyName(p)}=${first!.params[p]!.py}`).join('');
+    const ctor = `self.choose(${classes}, ${pyInterpolation(step.op.value, body.env)})(cfg, self.root${scope === undefined ? ', home=self.home' : ''}${kwargs})`;
+    const name = pyName(step.name);
+    const call = `(${args.map((v) => v.py).join(', ')}, dims)`;
+    if (scope === undefined) {
+      body.init.push(`self.${name} = ${ctor}`);
+      this.callBlock(first!.def, `self.${name}${call}`, step, body);
+    } else {
+      body.init.push(`self.place(${scope}, ${ctor})`);
+      this.callBlock(first!.def, `self.at(${scope})${call}`, step, body);
+    }
   }
 
   /** A scope as a Python string: a literal, or an f-string over the repeat index. */
@@ -656,6 +721,12 @@ class TorchExporter {
     const path = rendered.join('').split('.').filter(Boolean).join('.');
     return dynamic ? `f${JSON.stringify(path)}` : JSON.stringify(path);
   }
+}
+
+/** Whether a block's steps name the repeat index i (in an op, an attribute or a scope). */
+function followsIndex(block: BlockSpec): boolean {
+  const names = (text: string) => /\bi\b/.test(text.replace(/'[^']*'|"[^"]*"/g, ''));
+  return block.body.steps.some((s) => names(s.op.value) || (s.scope !== undefined && names(s.scope.value)) || Object.values(s.attrs).some((a) => typeof a.value === 'string' && names(a.value)));
 }
 
 /** A step's module path under its scope ('' for the scope itself); absolute names keep their '/'. */

@@ -158,8 +158,12 @@ def linear(inputs, outputs, bias=True):
     return tagged(nn.Linear(inputs, outputs, bias=bias), weight='normal', bias='zeros')
 
 
-def layer_norm(width, eps):
-    return tagged(nn.LayerNorm(width, eps=eps), weight='ones', bias='zeros')
+def layer_norm(width, eps, bias=True):
+    norm = nn.LayerNorm(width, eps=eps)
+    if not bias:
+        # nn.LayerNorm's bias=False is torch 2.1's; a LayerNorm without the parameter computes the same.
+        norm.register_parameter('bias', None)
+    return tagged(norm, weight='ones', bias='zeros')
 
 
 def embedding(rows, dim):
@@ -239,6 +243,12 @@ class Block(nn.Module):
 
     def at(self, path):
         return self.root.get_submodule(path[1:]) if path.startswith('/') else self.home.get_submodule(path)
+
+    def choose(self, classes, name):
+        """The class of the block named name (a layer's blocks that follow its index) among those exported."""
+        if name not in classes:
+            raise ValueError(f'the config asks for block {name!r}; this model.py was exported with {sorted(classes)}')
+        return classes[name]
 
     def tensor(self, path):
         return self.root.get_parameter(path[1:]) if path.startswith('/') else self.home.get_parameter(path)
