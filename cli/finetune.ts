@@ -59,6 +59,11 @@ function finetuneFlags(argv: string[]) {
 type FinetuneFlags = ReturnType<typeof finetuneFlags>['values'] & { readonly task: string; readonly train: string; readonly eval: string; readonly out: string };
 
 /** The fine-tuning spec of a model: its family's head for the task (one line where the family has none). */
+/** The parameters of the model itself, without a task's head: those a checkpoint of it must hold. */
+export function modelParamNames(model: string): Set<string> {
+  return new Set(compileFile(model, { batch: 1, seq: 8, fuse: false }).graph.nodes.filter((n) => n.op === 'param').map((n) => sourceName(n)!));
+}
+
 export function finetuneSpec(model: string, task: Task, numLabels: number): { file: string; text: string } {
   try {
     return taskSpecFor(model, task, numLabels);
@@ -169,7 +174,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   if (initFile) {
     const matched = matchWeights(trainProgram.program.params, readSafetensors(readInputFile(initFile), initFile).tensors, initFile);
     // The task's head (and a pooler the checkpoint's class had none of) starts fresh; the rest must be there.
-    const own = new Set(compileFile(model, { batch: 1, seq: 8, fuse: false }).graph.nodes.filter((n) => n.op === 'param').map((n) => sourceName(n)!));
+    const own = modelParamNames(model);
     const headless = matched.missing.filter((n) => own.has(n));
     if (headless.length) throw new UsageError(`${initFile} lacks ${headless.length} of the model's parameters, e.g. '${headless[0]}'`);
     session.setParams({ ...fresh, ...matched.values });

@@ -10,14 +10,15 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
-import { finetuneSpec } from './finetune.js';
-import { loadTokenizer, loadWordPiece, tokenizerSource } from './tokenizer.js';
+import { finetuneSpec, modelParamNames } from './finetune.js';
+import { loadTokenizer, tokenizerSource } from './tokenizer.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
 import { maxSeqLength } from './embed.js';
 import { checkTokenizerSize } from './model-session.js';
 import { weightsFile } from './run.js';
 import { loadProgram } from '../runtime/program-dir.js';
 import { readSafetensors } from '../runtime/safetensors.js';
+import type { Program } from '../runtime/program.js';
 import { matchWeights } from '../runtime/weights.js';
 import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
@@ -25,7 +26,7 @@ import { packageRoot, readInputFile } from './files.js';
 import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
-       tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--vocab FILE] ...
+       tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
        tcc serve MODEL --embed [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
 
 Serves a web page that runs the compiled model in DIR (tcc compile SPEC --target wgsl
@@ -44,7 +45,7 @@ max_seq_length, at most 128).
   --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors;
               with --finetune, MODEL's own if it has them, else BERT's initialization)
   --vocab     vocab.txt (default: beside the weights, or DIR/vocab.txt)
-  --tokenizer tokenizer.json (--embed; default the model's own, else its vocab.txt)
+  --tokenizer tokenizer.json (--finetune, --embed; default the model's own, else its vocab.txt)
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
   --host      address to listen on (default 127.0.0.1)`;
@@ -70,10 +71,10 @@ export interface ServeOptions {
   readonly lowercase: boolean;
   readonly port: number;
   readonly host: string;
-  /** The page's mode: run a model, fine-tune a classifier of `labels` labels, or embed sentences. */
-  readonly finetune?: { readonly labels: number; readonly model: string };
-  readonly embed?: { readonly model: string; readonly tokenizer: 'tokenizer.json' | 'vocab.txt' };
-  /** The tokenizer.json the embedding page reads (`vocab` is then unused). */
+  /** The page's mode: run a model, fine-tune a classifier of `labels` labels (`head`: its new parameters), or embed sentences. */
+  readonly finetune?: { readonly labels: number; readonly model: string; readonly head: readonly string[] };
+  readonly embed?: { readonly model: string };
+  /** The tokenizer.json the fine-tuning and embedding pages read, where the model has one (`vocab` is then unused). */
   readonly tokenizerJson?: string;
 }
 
@@ -136,8 +137,9 @@ export function hostAllowed(header: string | undefined, listen: string, port: nu
 export function startServer(options: ServeOptions): Promise<{ server: Server; url: string }> {
   const settings = JSON.stringify({
     lowercase: options.lowercase,
-    ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), ...FINETUNE_DEFAULTS } } : {}),
-    ...(options.embed ? { embed: { model: basename(options.embed.model), tokenizer: options.embed.tokenizer } } : {}),
+    tokenizer: options.tokenizerJson ? 'tokenizer.json' : 'vocab.txt',
+    ...(options.finetune ? { finetune: { labels: options.finetune.labels, model: basename(options.finetune.model), head: options.finetune.head, ...FINETUNE_DEFAULTS } } : {}),
+    ...(options.embed ? { embed: { model: basename(options.embed.model) } } : {}),
   });
   let port = options.port;
   let downloads = 0;
@@ -241,7 +243,7 @@ export const FINETUNE_DEFAULTS = { epochs: 3, lr: 2e-5, warmup: 0.1, weightDecay
  * labels (the spec tcc finetune builds), its training step compiled for
  * WebGPU into a fresh directory.
  */
-export function finetuneOptions(model: string, flags: { labels?: string; batch?: string; seq?: string; weights?: string; vocab?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
+export function finetuneOptions(model: string, flags: { labels?: string; batch?: string; seq?: string; weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
   if (flags.labels === undefined) throw new UsageError('serve --finetune needs --labels N, the number of labels of the classifier');
   const labels = positiveInt(flags.labels, '--labels', 2);
   if (labels < 2) throw new UsageError('--labels must be 2 or more');
@@ -253,16 +255,30 @@ export function finetuneOptions(model: string, flags: { labels?: string; batch?:
   writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
   const weightsFlag = flags.weights ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? model : undefined);
   const weights = weightsFlag && isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
+  // The task's head (and a pooler the model had none of) starts from the initialization; the rest must be in the weights.
+  const own = modelParamNames(model);
+  const head = program.params.map((p) => p.name).filter((n) => !own.has(n));
   if (weights) {
     const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors, weights);
-    const body = matched.missing.filter((n) => !n.startsWith('classifier.'));
+    const body = matched.missing.filter((n) => own.has(n));
     if (body.length) throw new UsageError(`${weights} lacks ${body.length} of the model's parameters, e.g. '${body[0]}'`);
   }
-  const tokenizer = loadWordPiece({ vocab: flags.vocab, model: weights ? dirname(weights) : model, lowercase: flags.lowercase });
-  const vocab = join(dir, 'vocab.txt');
-  writeFileSync(vocab, tokenizer.vocab.join('\n') + '\n');
+  const tokenizer = servedTokenizer(weights ? dirname(weights) : model, flags, program, dir);
   const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
-  return { dir, ...(weights ? { weights } : {}), vocab, lowercase: tokenizer.options.lowercase, port, host: flags.host ?? '127.0.0.1', finetune: { labels, model } };
+  return { dir, ...(weights ? { weights } : {}), ...tokenizer, port, host: flags.host ?? '127.0.0.1', finetune: { labels, model, head } };
+}
+
+/**
+ * The pages' tokenizer: the model's tokenizer.json (or --tokenizer), served
+ * as it is, else its WordPiece vocabulary, written into the page's directory.
+ */
+function servedTokenizer(model: string, flags: { vocab?: string; tokenizer?: string; lowercase?: string }, program: Program, dir: string): Pick<ServeOptions, 'vocab' | 'lowercase' | 'tokenizerJson'> {
+  const tokenizer = loadTokenizer({ model, ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), ...(flags.vocab === undefined ? {} : { vocab: flags.vocab }), ...(flags.lowercase === undefined ? {} : { lowercase: flags.lowercase }) });
+  checkTokenizerSize(tokenizer, program);
+  const vocab = join(dir, 'vocab.txt');
+  if (!(tokenizer instanceof WordPieceTokenizer)) return { vocab, lowercase: false, tokenizerJson: tokenizerSource(tokenizer)! };
+  writeFileSync(vocab, tokenizer.vocab.join('\n') + '\n');
+  return { vocab, lowercase: tokenizer.options.lowercase };
 }
 
 /** The embedding page's longest text by default: a WebGPU forward pass per text at this length stays interactive. */
@@ -282,18 +298,10 @@ export function embedOptions(model: string, flags: { seq?: string; weights?: str
   if (!weights) throw new UsageError(`${model} has no model.safetensors: pass --weights FILE_OR_HF_DIR`);
   const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors, weights);
   if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
-  const tokenizer = loadTokenizer({ model, ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), ...(flags.vocab === undefined ? {} : { vocab: flags.vocab }), ...(flags.lowercase === undefined ? {} : { lowercase: flags.lowercase }) });
-  checkTokenizerSize(tokenizer, program);
   const dir = mkdtempSync(join(tmpdir(), 'tcc-embed-'));
   writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
-  const json = !(tokenizer instanceof WordPieceTokenizer);
-  const vocab = join(dir, 'vocab.txt');
-  if (!json) writeFileSync(vocab, tokenizer.vocab.join('\n') + '\n');
   const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
-  return {
-    dir, weights, vocab, lowercase: json ? false : tokenizer.options.lowercase, port, host: flags.host ?? '127.0.0.1',
-    embed: { model, tokenizer: json ? 'tokenizer.json' : 'vocab.txt' }, ...(json ? { tokenizerJson: tokenizerSource(tokenizer)! } : {}),
-  };
+  return { dir, weights, ...servedTokenizer(model, flags, program, dir), port, host: flags.host ?? '127.0.0.1', embed: { model } };
 }
 
 export async function runServe(argv: string[], debug: boolean, io: Io): Promise<number> {
@@ -310,7 +318,7 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
   if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune || values.embed ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
   if (!values.finetune) for (const flag of ['labels', 'batch'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
   if (!values.finetune && !values.embed && values.seq !== undefined) throw new UsageError('--seq goes with --finetune or --embed');
-  if (!values.embed && values.tokenizer !== undefined) throw new UsageError('--tokenizer goes with --embed');
+  if (!values.embed && !values.finetune && values.tokenizer !== undefined) throw new UsageError('--tokenizer goes with --finetune or --embed');
   const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
   const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug)
     : values.embed ? embedOptions(await localModel(positionals[0]!, io), flags, debug)

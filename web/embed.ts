@@ -11,14 +11,12 @@ import { checkProgram } from '../runtime/program-check.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
-import { JsonTokenizer } from '../train/hf-tokenizer/tokenizer.js';
-import { WordPieceTokenizer, type TextTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, pageBackend, runsOn, showBackendChooser } from './page.js';
+import type { TextTokenizer } from '../train/tokenizer.js';
+import { $, fail, fetchOk, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
-interface EmbedSettings {
-  readonly lowercase: boolean;
-  readonly embed: { readonly model: string; readonly tokenizer: 'tokenizer.json' | 'vocab.txt' };
+interface EmbedSettings extends TokenizerSettings {
+  readonly embed: { readonly model: string };
 }
 
 export interface EmbedResult {
@@ -47,8 +45,7 @@ async function load(backend: Backend): Promise<Model> {
   if (program.dims['batch'] !== 1) throw new Error(`the page embeds one text at a time; the program is compiled for batch ${program.dims['batch']}`);
   if (!program.outputs.some((o) => o.name === 'sentence_embedding')) throw new Error('the model has no output sentence_embedding');
   const settings = (await (await fetchOk('model/serve.json')).json()) as EmbedSettings;
-  const [weights, tokenizerText] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk(`model/${settings.embed.tokenizer}`).then((r) => r.text())]);
-  const tokenizer = settings.embed.tokenizer === 'tokenizer.json' ? JsonTokenizer.fromJson(tokenizerText) : WordPieceTokenizer.fromVocabText(tokenizerText, { lowercase: settings.lowercase });
+  const [weights, tokenizer] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), pageTokenizer(settings)]);
   const session = await openSession({ program }, { backend: backend.name });
   const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
   if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);

@@ -18,14 +18,17 @@ import { trainEpoch } from '../train/finetune.js';
 import { encodeSentence, labelId, labelSet, readSentenceExamples } from '../train/labeled.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
-import { WordPieceTokenizer } from '../train/tokenizer.js';
+import type { TextTokenizer } from '../train/tokenizer.js';
 import { Trainer } from '../train/trainer.js';
-import { $, fail, fetchOk, pageBackend, runsOn, showBackendChooser } from './page.js';
+import { $, fail, fetchOk, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
-interface Settings {
-  readonly lowercase: boolean;
-  readonly finetune: { readonly labels: number; readonly model: string; readonly epochs: number; readonly lr: number; readonly warmup: number; readonly weightDecay: number; readonly seed: number };
+interface Settings extends TokenizerSettings {
+  readonly finetune: {
+    readonly labels: number; readonly model: string; readonly epochs: number; readonly lr: number; readonly warmup: number; readonly weightDecay: number; readonly seed: number;
+    /** The task head's parameters (and a pooler the model had none of): they start from the initialization, not the weights. */
+    readonly head: readonly string[];
+  };
 }
 
 export interface FinetuneState {
@@ -42,7 +45,7 @@ const page = window as unknown as { tccFinetune?: FinetuneState; tccReady?: bool
 interface Model {
   readonly program: Program;
   readonly session: Session;
-  readonly tokenizer: WordPieceTokenizer;
+  readonly tokenizer: TextTokenizer;
   readonly settings: Settings;
   /** The served weights, if any; a file the user picks replaces them. */
   weights?: { readonly name: string; readonly bytes: Uint8Array };
@@ -53,14 +56,14 @@ async function load(backend: Backend): Promise<Model> {
   const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
   if (program.mode !== 'train') throw new Error('the server holds no training program (tcc serve MODEL --finetune)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as Settings;
-  const vocab = await (await fetchOk('model/vocab.txt')).text();
+  const tokenizer = await pageTokenizer(settings);
   const served = await fetch('model/model.safetensors');
   const session = await openSession({ program }, { backend: backend.name });
   return {
     program,
     session,
     settings,
-    tokenizer: WordPieceTokenizer.fromVocabText(vocab, { lowercase: settings.lowercase }),
+    tokenizer,
     ...(served.ok ? { weights: { name: 'the served model.safetensors', bytes: new Uint8Array(await served.arrayBuffer()) } } : {}),
   };
 }
@@ -72,7 +75,8 @@ function startingWeights(model: Model, seed: number): Record<string, Float32Arra
   const fresh = initParams(model.program.params, seed);
   if (!model.weights) return fresh;
   const matched = matchWeights(model.program.params, readSafetensors(model.weights.bytes, model.weights.name).tensors, model.weights.name);
-  const body = matched.missing.filter((n) => !n.startsWith('classifier.'));
+  const head = new Set(model.settings.finetune.head);
+  const body = matched.missing.filter((n) => !head.has(n));
   if (body.length) throw new Error(`${model.weights.name} lacks ${body.length} of the model's parameters, e.g. '${body[0]}'`);
   return { ...fresh, ...matched.values };
 }

@@ -1,8 +1,10 @@
-// What the pages share: fetching the model directory's files, the element
-// helper, where the kernels run, and reporting a failure on the page (and in
-// window.tccError for programs that drive it).
+// What the pages share: fetching the model directory's files and its
+// tokenizer, the element helper, where the kernels run, and reporting a
+// failure on the page (and in window.tccError for programs that drive it).
 
 import { BACKENDS, type Backend } from '../backends/registry.js';
+import { JsonTokenizer } from '../train/hf-tokenizer/tokenizer.js';
+import { WordPieceTokenizer, type TextTokenizer } from '../train/tokenizer.js';
 
 export const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
@@ -54,3 +56,16 @@ export function showBackendChooser(current: Backend, choices: readonly Backend[]
 
 /** What the page's title says the kernels run on. */
 export const runsOn = (backend: Backend): string => (backend.device === 'gpu' ? backend.title : 'the CPU');
+
+/** What the server says of the model's tokenizer (model/serve.json). */
+export interface TokenizerSettings {
+  /** The file the server holds: a tokenizer.json, or a WordPiece vocab.txt lower-cased as `lowercase` says. */
+  readonly tokenizer: 'tokenizer.json' | 'vocab.txt';
+  readonly lowercase: boolean;
+}
+
+/** The served model's tokenizer. */
+export async function pageTokenizer(settings: TokenizerSettings): Promise<TextTokenizer> {
+  const text = await (await fetchOk(`model/${settings.tokenizer}`)).text();
+  return settings.tokenizer === 'tokenizer.json' ? JsonTokenizer.fromJson(text) : WordPieceTokenizer.fromVocabText(text, { lowercase: settings.lowercase });
+}

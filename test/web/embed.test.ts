@@ -38,7 +38,8 @@ describe.runIf(ready)('the sentence-embedding page', () => {
     const tokenizer = JsonTokenizer.fromJson(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
 
     const options = embedOptions(dir, { port: '0' });
-    expect(options.embed).toEqual({ model: dir, tokenizer: 'tokenizer.json' });
+    expect(options.embed).toEqual({ model: dir });
+    expect(options.tokenizerJson).toBe(join(dir, 'tokenizer.json'));
     const { server, url } = await startServer(options);
     const browser = await launchWebGpuChromium();
     try {

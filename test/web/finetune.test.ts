@@ -1,12 +1,15 @@
 // Fine-tuning in the browser: `tcc serve MODEL --finetune` in headless
 // Chromium (WebGPU on SwiftShader) trains a sentence classifier on a dropped
-// TSV with the losses of `tcc finetune` on Dawn, step by step (1e-4), and its
-// downloaded weights load in `tcc run`.
+// TSV with the losses of `tcc finetune` (on Dawn for a BERT with a
+// vocab.txt, on JavaScript for a RoBERTa with a byte-level BPE tokenizer.json
+// and its own classification head), step by step (1e-4), and its downloaded
+// weights load in `tcc run`.
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
 import { finetuneOptions, startServer } from '../../cli/serve.js';
 import type { FinetuneState } from '../../web/finetune.js';
 import { modelsDir, tcc } from '../helpers/cli.js';
@@ -26,25 +29,46 @@ function tsv(): string {
   return rows.join('\n') + '\n';
 }
 
-describe.runIf(ready)('fine-tuning in the browser', () => {
-  it("trains a classifier in headless Chromium with tcc finetune's losses, and downloads weights that tcc run loads", { timeout: 300_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-page-'));
+/** A "pretrained" model directory (the weights the page starts from): a BERT with a vocab.txt, or a RoBERTa with a byte-level BPE tokenizer.json. */
+async function pretrained(dir: string, family: 'bert' | 'roberta'): Promise<string> {
+  const hf = join(dir, 'hf');
+  const sizes = 'hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 40';
+  if (family === 'bert') {
     writeFileSync(join(dir, 'vocab.txt'), VOCAB.join('\n') + '\n');
-    writeFileSync(join(dir, 'tiny.yaml'), `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny\nconfig: {vocab_size: ${VOCAB.length}, hidden_size: 32, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32}\n`);
-    writeFileSync(join(dir, 'train.tsv'), tsv());
-    // A "pretrained" model directory: the weights the page starts from.
-    const hf = join(dir, 'hf');
+    writeFileSync(join(dir, 'tiny.yaml'), `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny\nconfig: {vocab_size: ${VOCAB.length}, ${sizes}}\n`);
     expect((await tcc('export', join(dir, 'tiny.yaml'), '--format', 'hf', '-o', hf, '--vocab', join(dir, 'vocab.txt'), '--seed', '5')).code).toBe(0);
+    return hf;
+  }
+  const tokenizer = bpeTokenizer() as { model: { vocab: Record<string, number> } };
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizer));
+  writeFileSync(join(dir, 'tiny.yaml'), `extends: ${modelsDir()}/roberta.yaml\nname: tiny-roberta\nconfig: {vocab_size: ${Object.keys(tokenizer.model.vocab).length}, num_hidden_layers: 2, ${sizes}}\n`);
+  const exported = await tcc('export', join(dir, 'tiny.yaml'), '--format', 'hf', '-o', hf, '--tokenizer', join(dir, 'tokenizer.json'), '--seed', '5');
+  expect(exported.code, exported.stderr).toBe(0);
+  return hf;
+}
+
+describe.runIf(ready)('fine-tuning in the browser', () => {
+  it.each([
+    ['a BERT with a vocab.txt', 'bert', 16],
+    ['a RoBERTa with a tokenizer.json', 'roberta', 24],
+  ] as const)("trains a classifier (%s) in headless Chromium with tcc finetune's losses, and downloads weights that tcc run loads", { timeout: 300_000 }, async (_, family, seq) => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-page-'));
+    writeFileSync(join(dir, 'train.tsv'), tsv());
+    const hf = await pretrained(dir, family);
 
     // The oracle: tcc finetune on Dawn, the same model, data and settings.
-    const settings = ['--epochs', '2', '--batch', '4', '--seq', '16', '--lr', '1e-3'];
-    const cli = await tcc('finetune', hf, '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'train.tsv'), '-o', join(dir, 'run'), '--backend', 'webgpu', ...settings);
+    const settings = ['--epochs', '2', '--batch', '4', '--seq', String(seq), '--lr', '1e-3'];
+    const cli = await tcc('finetune', hf, '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'train.tsv'), '-o', join(dir, 'run'), '--backend', family === 'bert' ? 'webgpu' : 'js', ...settings);
     expect(cli.code, cli.stderr).toBe(0);
     const want = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
     expect(want).toHaveLength(8);
     expect(Math.max(...want) - Math.min(...want)).toBeGreaterThan(1e-3);
 
-    const { server, url } = await startServer(finetuneOptions(hf, { labels: '2', batch: '4', seq: '16', port: '0' }));
+    const options = finetuneOptions(hf, { labels: '2', batch: '4', seq: String(seq), port: '0' });
+    expect(options.tokenizerJson).toBe(family === 'roberta' ? join(hf, 'tokenizer.json') : undefined);
+    // The new head: BERT's classifier; RoBERTa's classification head (dense and out_proj).
+    expect(options.finetune!.head).toEqual(family === 'bert' ? ['classifier.weight', 'classifier.bias'] : ['classifier.dense.weight', 'classifier.dense.bias', 'classifier.out_proj.weight', 'classifier.out_proj.bias']);
+    const { server, url } = await startServer(options);
     const browser = await launchWebGpuChromium({ acceptDownloads: true });
     try {
       const { page, problems } = await openTccPage(browser, url);
@@ -62,7 +86,7 @@ describe.runIf(ready)('fine-tuning in the browser', () => {
       state.losses.forEach((loss, k) => expect(Math.abs(loss - want[k]!), `step ${k + 1}: page ${loss}, tcc finetune ${want[k]}`).toBeLessThan(1e-4));
       expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
       expect(await page.locator('#status').innerText()).toMatch(/step 8\/8: loss [\d.]+.*done$/);
-      await page.screenshot({ path: join(screenshotDir(), 'finetune-page.png'), fullPage: true });
+      if (family === 'bert') await page.screenshot({ path: join(screenshotDir(), 'finetune-page.png'), fullPage: true });
 
       const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
       const weights = join(dir, 'downloaded.safetensors');
