@@ -68,7 +68,7 @@ describe.skipIf(!python)('PyTorch export', () => {
         continue;
       }
       // ModernBERT's layers follow their index: four layers, the first and third global, the others within 2 tokens.
-      const layered = 'global_attn_every_n_layers' in spec.config ? { num_hidden_layers: 4, global_attn_every_n_layers: 2, local_attention: 2, global_rope_theta: 1000.0, local_rope_theta: 50.0 } : {};
+      const layered: Record<string, number> = 'global_attn_every_n_layers' in spec.config ? { num_hidden_layers: 4, global_attn_every_n_layers: 2, local_attention: 2, global_rope_theta: 1000.0, local_rope_theta: 50.0 } : {};
       const small = { ...SMALL, ...('embedding_size' in spec.config ? { embedding_size: 8 } : {}), ...layered };
       const dir = join(root, String(k));
       mkdirSync(dir);
