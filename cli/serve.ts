@@ -94,6 +94,7 @@ function resolve(options: ServeOptions, path: string): string | undefined {
     return real.startsWith(realpathSync(root) + sep) ? real : undefined;
   };
   if (path === '/' || path === '/index.html') return join(PACKAGE_ROOT, 'web', options.finetune ? 'finetune.html' : options.embed ? 'embed.html' : 'index.html');
+  if (path === '/page.css') return join(PACKAGE_ROOT, 'web', 'page.css');
   if (path === '/vendor/uplot.js') return packageFile('uplot/dist/uPlot.esm.js');
   if (path === '/vendor/uplot.css') return packageFile('uplot/dist/uPlot.min.css');
   if (path.startsWith('/dist/') && (path.endsWith('.js') || path.endsWith('.js.map'))) return inside(join(PACKAGE_ROOT, 'dist'), path.slice('/dist/'.length));

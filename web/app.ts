@@ -11,7 +11,7 @@ import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, pageBackend, runsOn, showBackendChooser } from './page.js';
+import { $, fail, fetchOk, onRun, pageBackend, runsOn, showBackendChooser } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
 interface PageSettings {
@@ -27,8 +27,6 @@ export interface PageResult {
   readonly maskLogits: readonly (readonly number[])[];
   readonly ms: number;
 }
-
-const page = window as unknown as { tccResult?: PageResult; tccError?: string; tccReady?: boolean };
 
 async function load(backend: Backend): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
   // Checked before any of its fields is read (openSession finds it checked).
@@ -85,22 +83,7 @@ async function main(): Promise<void> {
   const model = await load(backend);
   $('title').textContent = `tcc · ${model.program.model} on ${runsOn(backend)} (seq ${model.program.dims['seq']})`;
   $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;
-  const button = $('run') as HTMLButtonElement;
-  button.onclick = () => {
-    button.disabled = true;
-    $('status').textContent = 'running…';
-    run(model)
-      .then((result) => {
-        page.tccResult = result;
-        show(result);
-        $('status').textContent = 'done';
-      })
-      .catch(fail)
-      .finally(() => (button.disabled = false));
-  };
-  button.disabled = false;
-  $('status').textContent = 'ready: type a text with [MASK] and press Run';
-  page.tccReady = true;
+  onRun(() => run(model), show, 'ready: type a text with [MASK] and press Run');
 }
 
 main().catch(fail);

@@ -12,7 +12,7 @@ import { readSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import type { TextTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
+import { $, fail, fetchOk, onRun, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
 interface EmbedSettings extends TokenizerSettings {
@@ -29,8 +29,6 @@ export interface EmbedResult {
   readonly similarities: readonly (readonly number[])[];
   readonly ms: number;
 }
-
-const page = window as unknown as { tccResult?: EmbedResult; tccError?: string; tccReady?: boolean };
 
 interface Model {
   readonly session: Session;
@@ -124,22 +122,7 @@ async function main(): Promise<void> {
   const model = await load(backend);
   $('title').textContent = `tcc · ${model.settings.embed.model}: sentence embeddings on ${runsOn(backend)} (up to ${model.program.dims['seq']} tokens)`;
   $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;
-  const button = $('run') as HTMLButtonElement;
-  button.onclick = () => {
-    button.disabled = true;
-    $('status').textContent = 'running…';
-    run(model)
-      .then((result) => {
-        page.tccResult = result;
-        show(result);
-        $('status').textContent = 'done';
-      })
-      .catch(fail)
-      .finally(() => (button.disabled = false));
-  };
-  button.disabled = false;
-  $('status').textContent = 'ready: type sentences, one per line, and press Embed and compare';
-  page.tccReady = true;
+  onRun(() => run(model), show, 'ready: type sentences, one per line, and press Embed and compare');
 }
 
 main().catch(fail);

@@ -69,3 +69,28 @@ export async function pageTokenizer(settings: TokenizerSettings): Promise<TextTo
   const text = await (await fetchOk(`model/${settings.tokenizer}`)).text();
   return settings.tokenizer === 'tokenizer.json' ? JsonTokenizer.fromJson(text) : WordPieceTokenizer.fromVocabText(text, { lowercase: settings.lowercase });
 }
+
+/**
+ * Wires the page's Run button: each press runs `act`, leaves its result in
+ * window.tccResult (for programs that drive the page) and shows it; then
+ * says the page is ready.
+ */
+export function onRun<R>(act: () => Promise<R>, show: (result: R) => void, ready: string): void {
+  const page = window as unknown as { tccResult?: R; tccReady?: boolean };
+  const button = $('run') as HTMLButtonElement;
+  button.onclick = () => {
+    button.disabled = true;
+    $('status').textContent = 'running…';
+    act()
+      .then((result) => {
+        page.tccResult = result;
+        show(result);
+        $('status').textContent = 'done';
+      })
+      .catch(fail)
+      .finally(() => (button.disabled = false));
+  };
+  button.disabled = false;
+  $('status').textContent = ready;
+  page.tccReady = true;
+}
