@@ -12,6 +12,7 @@ import { benchHashes } from './hashes.js';
 import { benchWasm, benchWasmEncoders } from './wasm.js';
 import { benchLarge } from './large.js';
 import { benchModernbert } from './modernbert.js';
+import { benchServe } from './serve.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
@@ -90,6 +91,13 @@ async function modernbertSection(): Promise<void> {
   write('(ModernBERT-base, random weights, no head: native against onnxruntime-node on tcc\'s ONNX export, same threads, medians of interleaved rounds; local: every layer but the first within 128 tokens, the ratio of time per token at 2048 to 512, 1 where the cost is linear in the sequence)');
 }
 
+async function serveSection(): Promise<void> {
+  const records = await benchServe(progress);
+  write('');
+  for (const r of records) write(`${r.metric.padEnd(48)}${`${r.value} ${r.unit}`.padEnd(18)}${r.peer === undefined ? '' : `${r.peer} ${r.peer_value}`}`);
+  write('(tcc serve --api on bert-base embeddings, random weights, native, compiled for 16 texts × 64 tokens, texts padded to it; autocannon over loopback, the SST-2 test sentences, truncate on)');
+}
+
 async function hashesSection(): Promise<void> {
   await benchHashes(progress);
   write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
@@ -103,7 +111,7 @@ async function wasmSection(): Promise<void> {
 }
 
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
-  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection,
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection,
   // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
   'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
 };

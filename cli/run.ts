@@ -60,7 +60,7 @@ export function weightsFile(flag: string | undefined, model: string, programDir:
 }
 
 /** id2label of the config.json beside the weights or in the model directory, if one names its labels. */
-function labelNames(...dirs: (string | undefined)[]): ((id: number) => string) | undefined {
+export function labelNames(...dirs: (string | undefined)[]): ((id: number) => string) | undefined {
   for (const dir of dirs) {
     const file = dir && join(dir, 'config.json');
     if (!file || !existsSync(file)) continue;

@@ -24,6 +24,8 @@ import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { packageRoot, readInputFile } from './files.js';
 import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
+import { API_FLAGS, API_OPTIONS, apiUsage, runServeApi } from './api/command.js';
+import { BACKEND_OPTIONS } from './backend.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
        tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
@@ -48,7 +50,8 @@ max_seq_length, at most 128).
   --tokenizer tokenizer.json (--finetune, --embed; default the model's own, else its vocab.txt)
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
-  --host      address to listen on (default 127.0.0.1)`;
+  --host      address to listen on (default 127.0.0.1)
+${apiUsage}`;
 
 const PACKAGE_ROOT = packageRoot();
 
@@ -309,13 +312,21 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
   const { values, positionals } = parse(argv, {
     weights: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
     finetune: { type: 'boolean' }, labels: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, embed: { type: 'boolean' }, tokenizer: { type: 'string' },
+    api: { type: 'boolean' }, ...API_OPTIONS, ...BACKEND_OPTIONS, seed: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(serveUsage + '\n');
     return 0;
   }
-  if (values.finetune && values.embed) throw new UsageError('give --finetune or --embed, not both');
+  if ([values.finetune, values.embed, values.api].filter(Boolean).length > 1) throw new UsageError('give one of --finetune, --embed and --api');
+  if (values.api) {
+    if (positionals.length !== 1) throw new UsageError(`serve --api takes one model, got ${positionals.length}\n${serveUsage}`);
+    for (const flag of ['labels'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
+    const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
+    return runServeApi(await localModel(positionals[0]!, io), flags, debug, io);
+  }
+  for (const flag of [...API_FLAGS, 'backend', 'threads', 'seed'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --api`);
   if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune || values.embed ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
   if (!values.finetune) for (const flag of ['labels', 'batch'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
   if (!values.finetune && !values.embed && values.seq !== undefined) throw new UsageError('--seq goes with --finetune or --embed');

@@ -18,9 +18,12 @@ import path from 'node:path';
  * instruction and -fno-trapping-math lets GCC if-convert (and so vectorize)
  * loops with conditional float expressions; neither changes a result (NaN,
  * infinities and signed zeros keep IEEE semantics; only floating-point
- * exception flags, which nothing reads, may differ).
+ * exception flags, which nothing reads, may differ). -z nodelete (GNU ld)
+ * keeps the module loaded when a worker thread that loaded it exits:
+ * unloading code whose OpenMP threads are parked in it (and whose
+ * thread-local scratch they hold) crashed the process.
  */
-export const C_FLAGS: readonly string[] = ['-O2', '-march=native', '-fopenmp', '-fno-math-errno', '-fno-trapping-math', '-fPIC', '-shared'];
+export const C_FLAGS: readonly string[] = ['-O2', '-march=native', '-fopenmp', '-fno-math-errno', '-fno-trapping-math', '-fPIC', '-shared', ...(process.platform === 'linux' ? ['-Wl,-z,nodelete'] : [])];
 
 export interface Toolchain {
   /** The command, e.g. "cc". */

@@ -1,0 +1,120 @@
+// `tcc serve MODEL --api`: the model (a spec, a HuggingFace directory or Hub
+// id, or a program directory) compiled once for --batch texts of up to --seq
+// tokens, opened in a thread of its own, and an HTTP server in front of it
+// that batches requests dynamically. SIGTERM (or Ctrl-C) stops taking
+// requests, answers every one taken, and exits.
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { isHfDirectory } from '../../runtime/hf-config.js';
+import { loadProgram } from '../../runtime/program-dir.js';
+import type { Program } from '../../runtime/program.js';
+import { positiveInt, seedFlag } from '../args.js';
+import { backendFlags } from '../backend.js';
+import { batchTensors } from '../embed.js';
+import { UsageError, type Io } from '../errors.js';
+import { checkTokenizerSize } from '../model-session.js';
+import { labelNames, weightsFile } from '../run.js';
+import { loadTokenizer } from '../tokenizer.js';
+import { startApi } from './server.js';
+import { ModelWorker } from './worker.js';
+
+/** The flags only --api takes, as parseArgs options. */
+export const API_OPTIONS = {
+  'max-batch-tokens': { type: 'string' }, 'max-wait-ms': { type: 'string' }, 'max-queue': { type: 'string' }, 'max-request-bytes': { type: 'string' }, 'max-request-texts': { type: 'string' },
+} as const;
+export const API_FLAGS = Object.keys(API_OPTIONS) as (keyof typeof API_OPTIONS)[];
+
+export const apiUsage = `       tcc serve MODEL --api [--batch N] [--seq N] [--max-batch-tokens N] [--max-wait-ms N] [--max-queue N]
+                 [--max-request-bytes N] [--max-request-texts N] [--weights FILE] [--tokenizer FILE | --vocab FILE]
+                 [--backend NAME] [--threads N] [--port N] [--host ADDR]
+
+With --api, an HTTP inference server on MODEL (a spec, a HuggingFace directory or
+Hub id, or a program directory): POST /v1/embeddings (OpenAI's request and answer,
+for a model with sentence embeddings), POST /predict ({"inputs": text or
+{"text", "text_pair"} or a list of them}: labels, tags, answers or [MASK] tokens,
+by the model's head), GET /health, GET /metrics (Prometheus). Texts from all
+requests are batched together, in order of arrival: up to --batch texts (default
+8) and --max-batch-tokens tokens (default batch × seq) per forward pass, the first
+waiting at most --max-wait-ms (default 5) for others. A text longer than --seq
+(default 128) is refused (413) unless the request says "truncate": true; more
+than --max-queue (default 256) waiting texts, 429 with Retry-After.
+  --max-request-bytes  body size (default 1048576); --max-request-texts  texts per request (default 256)`;
+
+interface ApiFlags {
+  readonly batch?: string | undefined;
+  readonly seq?: string | undefined;
+  readonly weights?: string | undefined;
+  readonly tokenizer?: string | undefined;
+  readonly vocab?: string | undefined;
+  readonly lowercase?: string | undefined;
+  readonly backend?: string | undefined;
+  readonly threads?: string | undefined;
+  readonly seed?: string | undefined;
+  readonly port?: string | undefined;
+  readonly host?: string | undefined;
+  readonly 'max-batch-tokens'?: string | undefined;
+  readonly 'max-wait-ms'?: string | undefined;
+  readonly 'max-queue'?: string | undefined;
+  readonly 'max-request-bytes'?: string | undefined;
+  readonly 'max-request-texts'?: string | undefined;
+}
+
+/** The program: read from a program directory (at its own batch and seq), else compiled here. */
+async function programOf(model: string, flags: ApiFlags, debug: boolean): Promise<Program> {
+  if (existsSync(join(model, 'program.json'))) {
+    if (flags.batch !== undefined || flags.seq !== undefined) throw new UsageError(`${model} is a compiled program: its batch and seq are its own (not --batch, --seq)`);
+    const { program } = loadProgram(model);
+    if (program.mode !== 'infer') throw new UsageError(`${model} holds a ${program.mode} program; the server runs inference programs`);
+    return program;
+  }
+  const [batch, seq] = [positiveInt(flags.batch, '--batch', 8), positiveInt(flags.seq, '--seq', 128)];
+  const [{ compileFile }, { buildProgram }] = await Promise.all([import('../../compiler/compile.js'), import('../../compiler/program.js')]);
+  const compiled = compileFile(model, { batch, seq, mode: 'infer', verify: debug });
+  return buildProgram(compiled.graph, { passes: compiled.passes, check: debug }).program;
+}
+
+export async function runServeApi(model: string, flags: ApiFlags, debug: boolean, io: Io): Promise<number> {
+  const program = await programOf(model, flags, debug);
+  const [batch, seq] = [program.dims['batch'] ?? 1, program.dims['seq'] ?? 1];
+  const maxTokens = positiveInt(flags['max-batch-tokens'], '--max-batch-tokens', batch * seq);
+  if (maxTokens < seq) throw new UsageError(`--max-batch-tokens ${maxTokens} is less than one text of the most tokens the model takes (--seq ${seq}): give ${seq} or more`);
+  const limits = {
+    maxTexts: batch,
+    maxTokens,
+    maxWaitMs: flags['max-wait-ms'] === '0' ? 0 : positiveInt(flags['max-wait-ms'], '--max-wait-ms', 5, 60_000),
+    maxQueue: positiveInt(flags['max-queue'], '--max-queue', 256),
+  };
+  const tokenizer = loadTokenizer({ model, ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), ...(flags.vocab === undefined ? {} : { vocab: flags.vocab }), ...(flags.lowercase === undefined ? {} : { lowercase: flags.lowercase }) });
+  checkTokenizerSize(tokenizer, program);
+  const weights = weightsFile(flags.weights, model, existsSync(join(model, 'program.json')));
+  const names = program.inputs.map((i) => i.name);
+  for (const name of names) if (!['input_ids', 'token_type_ids', 'attention_mask'].includes(name)) throw new UsageError(`the model takes an input '${name}'; the server gives input_ids, token_type_ids and attention_mask`);
+
+  const worker = await ModelWorker.start({ program, backend: backendFlags(flags), ...(weights ? { weights } : {}), seed: seedFlag(flags.seed) });
+  const label = labelNames(weights && dirname(weights), isHfDirectory(model) ? model : undefined) ?? ((id: number) => `LABEL_${id}`);
+  const api = await startApi({
+    host: flags.host ?? '127.0.0.1',
+    port: flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080),
+    model: program.model,
+    tokenizer,
+    seq,
+    limits,
+    maxRequestBytes: positiveInt(flags['max-request-bytes'], '--max-request-bytes', 1 << 20),
+    maxRequestTexts: positiveInt(flags['max-request-texts'], '--max-request-texts', 256),
+    outputs: new Map(program.outputs.map((o) => [o.name, o.shape])),
+    label,
+  }, (texts) => worker.run(batchTensors(texts.map((t) => ({ input_ids: [...t.input_ids], token_type_ids: [...t.token_type_ids], attention_mask: [...t.attention_mask] })), batch, seq, tokenizer, names)));
+  const endpoints = program.outputs.some((o) => o.name === 'sentence_embedding') ? 'POST /v1/embeddings, POST /predict' : 'POST /predict';
+  io.stderr.write(`serving ${program.model} at ${api.url} (${endpoints}, GET /health, GET /metrics): batches of up to ${batch} texts and ${maxTokens} tokens, texts of up to ${seq} tokens, on ${worker.device}, ${worker.weights}; Ctrl-C or SIGTERM stops\n`);
+  const signal = await new Promise<NodeJS.Signals>((done) => {
+    process.once('SIGINT', () => done('SIGINT'));
+    process.once('SIGTERM', () => done('SIGTERM'));
+  });
+  io.stderr.write(`${signal}: answering the requests taken, taking no more…\n`);
+  await api.shutdown();
+  await worker.close();
+  const { taken, answered } = api.counts;
+  io.stderr.write(`stopped: ${answered} of the ${taken} requests taken were answered${answered === taken ? '' : ' (the others failed)'}\n`);
+  return 0;
+}
