@@ -146,7 +146,7 @@ describe('tcc serve --api', () => {
 });
 
 describe('tcc serve --api on a model with a head', () => {
-  it('says the labels of a classifier and the tokens at [MASK] of a masked LM', { timeout: 60_000 }, async () => {
+  it("says the labels of a classifier, a tagger's tags, a QA model's answer and the tokens at [MASK] of a masked LM", { timeout: 60_000 }, async () => {
     const spec = specFiles({
       'cls.yaml': `extends: ${modelsDir()}/bert-base-classifier.yaml\nname: tiny-classifier\nconfig: {vocab_size: 20, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 16}\n`,
       'mlm.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny-mlm\nconfig: {vocab_size: 20, max_position_embeddings: 16}\n`,
@@ -170,6 +170,30 @@ describe('tcc serve --api on a model with a head', () => {
       expect((none.body['error'] as { message: string }).message).toMatch(/gives no sentence embeddings/);
     } finally {
       classifier.child.kill('SIGKILL');
+    }
+    const heads = [
+      ['tagger', `extends: ${modelsDir()}/bert-base-token-classifier.yaml\nname: tiny-tagger\nconfig: {vocab_size: 20, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 16}\n`],
+      ['qa', `extends: ${modelsDir()}/bert-base-qa.yaml\nname: tiny-qa\nconfig: {vocab_size: 20, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 16}\n`],
+    ] as const;
+    for (const [name, text] of heads) {
+      const file = join(spec['cls.yaml']!, '..', `${name}.yaml`);
+      writeFileSync(file, text);
+      const running = await serve(file, '--vocab', vocabFile, '--batch', '2', '--seq', '12');
+      try {
+        const { status, body } = await post(`${running.url}/predict`, { inputs: { text: 'the cat', text_pair: 'a dog sat on the mat' } });
+        expect(status).toBe(200);
+        const [p] = body['predictions'] as Record<string, unknown>[];
+        if (name === 'tagger') {
+          // A label per token, special tokens left out.
+          expect((p!['tokens'] as { token: string; label: string }[]).map((t) => t.token)).toEqual(['the', 'cat', 'a', 'dog', 'sat', 'on', 'the', 'mat']);
+        } else {
+          // A span of the context's tokens (random weights: whichever), or none.
+          expect(p!['answer'] === null || 'a dog sat on the mat'.includes(p!['answer'] as string)).toBe(true);
+          if (p!['answer'] !== null) expect((p!['tokens'] as number[])[0]).toBeGreaterThanOrEqual(4);
+        }
+      } finally {
+        running.child.kill('SIGKILL');
+      }
     }
     const mlm = await serve(spec['mlm.yaml']!, '--vocab', vocabFile, '--batch', '2', '--seq', '8');
     try {
