@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { drawCases, KINDS, runCase, writeSeeds } from '../../bench/fuzz/kinds.js';
 import { modelsDir } from '../helpers/cli.js';
 
-const CASES = 120;
+const CASES = 60;
 const seedDir = mkdtempSync(join(tmpdir(), 'tcc-fuzz-seed-'));
 
 describe(`fuzz: ${CASES} mutated files per input kind end in exit 0 or a located exit 2`, () => {
