@@ -1,9 +1,9 @@
 // Fine-tuning in the browser: `tcc serve MODEL --finetune` in headless
 // Chromium (WebGPU on SwiftShader) trains a sentence classifier on a dropped
-// TSV with the losses of `tcc finetune` (on Dawn for a BERT with a
-// vocab.txt, on JavaScript for a RoBERTa with a byte-level BPE tokenizer.json
-// and its own classification head), step by step (1e-4), and its downloaded
-// weights load in `tcc run`.
+// TSV with the losses of `tcc finetune` on the JavaScript backend (a BERT
+// with a vocab.txt, a RoBERTa with a byte-level BPE tokenizer.json and its
+// own classification head), step by step (1e-4), and its downloaded weights
+// load in `tcc run`.
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,9 +56,9 @@ describe.runIf(ready)('fine-tuning in the browser', () => {
     writeFileSync(join(dir, 'train.tsv'), tsv());
     const hf = await pretrained(dir, family);
 
-    // The oracle: tcc finetune on Dawn, the same model, data and settings.
+    // The oracle: tcc finetune on the JavaScript backend, the same model, data and settings.
     const settings = ['--epochs', '2', '--batch', '4', '--seq', String(seq), '--lr', '1e-3'];
-    const cli = await tcc('finetune', hf, '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'train.tsv'), '-o', join(dir, 'run'), '--backend', family === 'bert' ? 'webgpu' : 'js', ...settings);
+    const cli = await tcc('finetune', hf, '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'train.tsv'), '-o', join(dir, 'run'), '--backend', 'js', ...settings);
     expect(cli.code, cli.stderr).toBe(0);
     const want = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
     expect(want).toHaveLength(8);
