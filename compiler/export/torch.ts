@@ -13,7 +13,7 @@
 
 import { parseExpr, type Expr, type ExprValue } from '../parser/expr.js';
 import type { AttrLiteral, BlockSpec, Spec, StepSpec } from '../parser/spec.js';
-import { interpolate, type Lookup } from '../frontend/attrs.js';
+import { evalExpr, interpolate, type Lookup } from '../frontend/attrs.js';
 import { MODEL_RUNTIME, TRAIN_SCRIPT } from './torch-runtime.js';
 import type { UnaryOpName } from '../ir/ops/elementwise.js';
 import { ACTIVATIONS as SPEC_ACTIVATIONS } from '../frontend/spec-ops.js';
@@ -72,7 +72,7 @@ const PY_KEYWORDS = new Set(
 );
 /** Names the generated functions use for themselves. */
 const RESERVED = new Set([
-  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'sliding_window', 'alibi', 'cross_entropy', 'accuracy', 'labelled_mean',
+  'self', 'cfg', 'dims', 'torch', 'nn', 'F', 'math', 'dist', 'i', 'outputs', 'attention', 'sinusoidal', 'rotary', 'sliding_window', 'alibi', 'cross_entropy', 'accuracy', 'labelled_mean', 'sample', 'uniform01', 'draws',
   // Attributes of Block and nn.Module that a sub-block's attribute must not replace.
   'root', 'home', 'place', 'create', 'at', 'tensor', 'training', 'forward', 'train', 'eval', 'parameters', 'modules', 'children', 'state_dict', 'to', 'float', 'double', 'half', 'cuda', 'cpu', 'apply', 'zero_grad', 'register_buffer', 'register_parameter', 'add_module', 'init_weights', 'losses',
 ]);
@@ -210,6 +210,8 @@ interface ClassDef {
   readonly forward: string[];
   outputs: readonly Value[];
   doc: string;
+  /** A block with sizes of its own (`config:`): the keys it sets, as Python over its caller's config. */
+  readonly derived?: string;
 }
 
 /** The code of one body being generated: its __init__ and forward lines. */
@@ -351,18 +353,20 @@ class TorchExporter {
     if (!training.losses.steps.length) return [];
     const env = this.rootEnv();
     const labels = training.inputs.map((i) => ({ name: i.name, value: { py: pyName(i.name), shape: i.shape.map((d) => pyNumber(d.value, env, true)) } }));
+    // The model's inputs too, for losses that read them (ELECTRA's replaced tokens: where the text differs from the labels).
+    const inputs = this.spec.inputs.filter((i) => !training.inputs.some((l) => l.name === i.name)).map((i) => ({ name: i.name, value: { py: pyName(i.name), shape: i.shape.map((d) => pyNumber(d.value, env, true)) } }));
     // Blocks the losses call are built with the model (they have no parameters of their own).
     const body: Body = { init: root.init, forward: [], values: new Map(root.values), env, blocks: [] };
     for (const name of root.values.keys()) body.values.set(name, { ...root.values.get(name)!, py: `outputs[${JSON.stringify(name)}]` });
-    for (const l of labels) body.values.set(l.name, l.value);
+    for (const l of [...labels, ...inputs]) body.values.set(l.name, l.value);
     const steps = [...training.losses.steps, ...training.metrics.steps];
     for (const step of order(steps)) this.step(step, body, '');
     const loss = training.losses.steps.map((s) => body.values.get(s.name)!.py).join(' + ');
     const results = steps.map((s) => `${JSON.stringify(s.name)}: ${body.values.get(s.name)!.py}`);
     return [
       '',
-      `    def losses(self, outputs, ${labels.map((l) => l.value.py).join(', ')}):`,
-      `        """The spec's training losses, their sum 'loss', and its metrics."""`,
+      `    def losses(self, outputs, ${[...labels.map((l) => l.value.py), ...inputs.map((i) => `${i.value.py}=None`)].join(', ')}):`,
+      `        """The spec's training losses, their sum 'loss', and its metrics (the model's inputs for losses that read them)."""`,
       `        cfg, dims = self.cfg, ${this.dimsFrom(labels.map((l) => l.value))}`,
       ...indent(body.forward, 2),
       `        return {'loss': ${loss}, ${results.join(', ')}}`,
@@ -381,9 +385,17 @@ class TorchExporter {
     const key = JSON.stringify([block.name, Object.entries(params).map(([k, v]) => [k, v.varies ? 'varies' : v.value]), inputs.map((i) => i.shape), index ?? null]);
     const known = this.classes.get(key);
     if (known) return known;
-    const def: ClassDef = { name: name ?? this.uniqueClass(className(block.name)), block, params: [...Object.keys(params), ...(index ? ['i'] : [])], init: [], forward: [], outputs: [], doc: `The spec's block '${block.name}'.` };
+    // A block's own config (a sub-model at other sizes): its keys as values here, and as Python over the caller's cfg.
+    const own = Object.entries(block.config);
+    const overrides = Object.fromEntries(own.map(([key, entry]) => [key, typeof entry.value === 'string' ? evalExpr(entry.value, this.global) : entry.value]));
+    const derived = own.map(([key, entry]) => `${key}=${typeof entry.value === 'string' ? pyExpr(parseExpr(entry.value), { concrete: this.global, plain: this.global, symbol: this.configSymbol }, Number.isInteger(overrides[key])) : pyLiteral(entry.value)}`).join(', ');
+    const def: ClassDef = {
+      name: name ?? this.uniqueClass(className(block.name)), block, params: [...Object.keys(params), ...(index ? ['i'] : [])], init: [], forward: [], outputs: [], doc: `The spec's block '${block.name}'.`,
+      ...(derived ? { derived } : {}),
+    };
     // A parameter whose value follows the index is known to the class only as Python (self.theta), not as a value.
-    const lookup = (record: boolean): Lookup => (n) => (n in params ? (params[n]!.varies ? undefined : params[n]!.value) : record ? this.structural(this.global)(n) : this.global(n));
+    const config = (record: boolean): Lookup => (n) => (Object.hasOwn(overrides, n) ? overrides[n] : record ? this.structural(this.global)(n) : this.global(n));
+    const lookup = (record: boolean): Lookup => (n) => (n in params ? (params[n]!.varies ? undefined : params[n]!.value) : config(record)(n));
     const symbol = (n: string) => (n in params ? `self.${pyName(n)}` : n === 'i' ? (index ? `self.${pyName('i')}` : undefined) : this.configSymbol(n));
     const env: Env = { concrete: lookup(true), plain: lookup(false), symbol, ...(index ? { index } : {}) };
     const body: Body = { init: def.init, forward: def.forward, values: new Map(), env, blocks: [block.name] };
@@ -406,6 +418,7 @@ class TorchExporter {
       `    """${c.doc}"""`,
       '',
       `    def __init__(self, cfg, root, home=None${kw.length ? `, *, ${kw.join(', ')}` : ''}):`,
+      ...(c.derived ? [`        cfg = cfg.derive(${c.derived})`] : []),
       '        super().__init__(cfg, root, home)',
       ...kw.map((p) => `        self.${p} = ${p}`),
       ...indent(c.init, 2),
@@ -586,6 +599,8 @@ class TorchExporter {
       }
       case 'rotary':
         return set(`rotary(${x!.py}, ${pyNumber(raw('base'), env, false)}, ${pyNumber(raw('dims'), env, true)}${flag(raw('inverse'), env, false) ? ', inverse=True' : ''})`, x!.shape);
+      case 'sample':
+        return set(`sample(${x!.py}, ${constant(raw('stream'), env, 0)}, self.training, self.root.draws)`, x!.shape.slice(0, -1));
       case 'padded_positions': {
         // As HuggingFace's create_position_ids_from_input_ids.
         const pad = pyNumber(raw('padding_idx'), env, true);
@@ -598,7 +613,7 @@ class TorchExporter {
       case 'fill': {
         const shape = pyInts(raw('shape'), env);
         const dtype = text(raw('dtype'), env) === 'i32' ? 'torch.long' : 'torch.float32';
-        return set(`torch.full((${shape.join(', ')},), ${pyNumber(raw('value'), env, false)}, dtype=${dtype}, device=dims.device)`, shape);
+        return set(`torch.full((${shape.length ? `${shape.join(', ')},` : ''}), ${pyNumber(raw('value'), env, false)}, dtype=${dtype}, device=dims.device)`, shape);
       }
       case 'broadcast': {
         const shape = pyInts(raw('shape'), env);

@@ -173,6 +173,16 @@ describe.skipIf(!python)('family pretraining and fine-tuning against the PyTorch
     const data = join(root, 'data.jsonl');
     expect((await tcc('prepare', '--corpus', join(root, 'corpus.txt'), '--vocab', join(root, 'vocab.txt'), '--packing', 'full-sentences', '--seq', '24', '-o', data)).code).toBe(0);
     await againstReference(dir, data, 24, spec, '--init', init, '--vocab', join(root, 'vocab.txt'));
+    // The PyTorch export of the same spec trains the same way: its generator draws tcc's numbers (the counter-based generator in torch).
+    const torch = join(root, 'torch');
+    expect((await tcc('export', spec, '--format', 'torch', '-o', torch, '--weights', init)).code).toBe(0);
+    const { steps, batch, lr, warmup, weightDecay, clip } = SETTINGS;
+    const trained = spawnSync(python!, [join(torch, 'train.py'), data, '--init', torch, '-o', join(root, 'torch-trained'), '--steps', String(steps), '--batch', String(batch), '--lr', String(lr),
+      '--warmup', String(warmup), '--weight-decay', String(weightDecay), '--clip', String(clip), '--dropout', '0'], { encoding: 'utf8', cwd: torch });
+    expect(trained.status, trained.stderr).toBe(0);
+    const torchLosses = trained.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    const tccLosses = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
+    torchLosses.forEach((loss, k) => expect(Math.abs(loss - tccLosses[k]!), `step ${k + 1}: exported model.py ${loss}, tcc ${tccLosses[k]}`).toBeLessThan(1e-5));
     // The discriminator alone, by its spec, from the pretraining checkpoint: HuggingFace's ElectraForPreTraining.
     const { generator_hidden_size: _h, generator_num_attention_heads: _a, generator_intermediate_size: _i, mask_token_id: _m, ...sizes } = config;
     writeFileSync(join(root, 'discriminator.yaml'), `extends: tcc:electra.yaml\nname: discriminator\nconfig: ${JSON.stringify(sizes)}\n`);

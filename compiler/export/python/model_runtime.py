@@ -19,6 +19,25 @@ class Config:
     def to_dict(self):
         return dict(self.__dict__)
 
+    def derive(self, **changes):
+        """The config a block with its own sizes sees (ELECTRA's generator: config.hidden_size is generator_hidden_size)."""
+        return DerivedConfig(self, changes)
+
+
+class DerivedConfig:
+    """A config with some values of its own; the others are read from its parent when used (so that a
+    setting changed after the model is built, as train.py's --dropout, reaches the block too)."""
+
+    def __init__(self, parent, changes):
+        self.__dict__.update(changes)
+        self.__dict__['_parent'] = parent
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__['_parent'], name)
+
+    def derive(self, **changes):
+        return DerivedConfig(self, changes)
+
 
 # HuggingFace's names of two settings, as the spec names them.
 HF_VALUES = {'hidden_act': {'gelu_new': 'gelu_tanh', 'gelu_pytorch_tanh': 'gelu_tanh'}, 'position_embedding_type': {'absolute': 'learned'}}
@@ -154,6 +173,39 @@ def rotary(x, base, dims, inverse=False):
     return torch.cat([turned * cos + torch.cat([-second, first], dim=-1) * sin, rest], dim=-1)
 
 
+THREEFRY_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
+
+
+def uniform01(seed, stream, step, count, device=None):
+    """tcc's counter-based generator: for each element e < count, the top 24 bits of the first word
+    of Threefry-2x32-20 of the counter (step, e) under the key (seed, stream), as a float in [0, 1)
+    (the same numbers every tcc backend draws). 32-bit words in int64 tensors."""
+    mask = 0xFFFFFFFF
+    keys = (seed & mask, stream & mask, (0x1BD11BDA ^ seed ^ stream) & mask)
+    x1 = (torch.arange(count, dtype=torch.int64, device=device) + keys[1]) & mask
+    x0 = torch.full_like(x1, (step + keys[0]) & mask)
+    for block in range(5):
+        for i in range(4):
+            rotation = THREEFRY_ROTATIONS[(block & 1) * 4 + i]
+            x0 = (x0 + x1) & mask
+            x1 = (((x1 << rotation) | (x1 >> (32 - rotation))) & mask) ^ x0
+        s = block + 1
+        x0 = (x0 + keys[s % 3]) & mask
+        x1 = (x1 + keys[(s + 1) % 3] + s) & mask
+    return (x0 >> 8).float() * 2.0 ** -24
+
+
+def sample(logits, stream, training, draws):
+    """A class per row drawn from the softmax of its logits by Gumbel-max (noise -log(-log u), u from
+    uniform01 at (seed, stream, step) = draws and the element's place); the likeliest outside training."""
+    if not training:
+        return logits.argmax(-1)
+    seed, step = draws
+    with torch.no_grad():
+        u = uniform01(seed, stream, step, logits.numel(), logits.device).reshape(logits.shape)
+        return (logits - torch.log(-torch.log(u))).argmax(-1)
+
+
 def linear(inputs, outputs, bias=True):
     return tagged(nn.Linear(inputs, outputs, bias=bias), weight='normal', bias='zeros')
 
@@ -193,7 +245,11 @@ def adopt(module, container):
             raise ValueError(f'two modules claim the scope {key!r}')
     for key, parameter in container._parameters.items():
         if key in module._parameters:
-            raise ValueError(f'two parameters claim the name {key!r}')
+            # One weight named twice (ELECTRA's generator reads the discriminator's word embeddings by path
+            # before that module is placed): steps find it by path when they run, so the module's own serves both.
+            if list(module._parameters[key].shape) != list(parameter.shape):
+                raise ValueError(f'two parameters claim the name {key!r}: {list(module._parameters[key].shape)} and {list(parameter.shape)}')
+            continue
         module.register_parameter(key, parameter)
 
 
@@ -256,6 +312,9 @@ class Block(nn.Module):
 
 class Model(Block):
     """The whole model: loading, saving and initializing weights."""
+
+    # The seed and step of the counter-based generator's draws in training (train.py sets them each step).
+    draws = (0, 1)
 
     @classmethod
     def from_pretrained(cls, directory, weights=True):

@@ -89,8 +89,10 @@ def main():
     inputs = [name for name in ('input_ids', 'token_type_ids', 'attention_mask') if name in rows[0]]
     for step in range(args.steps):
         batch = batch_at(rows, step, args.batch, rank, world)
+        # tcc pretrain's draws at this step (a model that samples, ELECTRA's generator, draws tcc's numbers).
+        model.draws = (args.seed, step + 1)
         outputs = network(*(batch[name] for name in inputs))
-        results = model.losses(outputs, **{k: v for k, v in batch.items() if k not in inputs})
+        results = model.losses(outputs, **batch)
         optimizer.zero_grad()
         results['loss'].backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip if args.clip > 0 else float('inf'))
