@@ -35,15 +35,16 @@ function embedder(): string {
   return dir;
 }
 
-interface Server {
+export interface ApiProcess {
   readonly child: ChildProcess;
   readonly url: string;
   readonly stderr: () => string;
   readonly exited: Promise<number | null>;
 }
 
-function serve(dir: string): Promise<Server> {
-  const child = spawn(process.execPath, ['dist/cli/tcc.js', 'serve', dir, '--api', '--port', '0', '--batch', String(BATCH), '--seq', String(SEQ), '--max-queue', '1024'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** `tcc serve ARGV --api --port 0` (the built CLI) in a process of its own, once it says where it listens. */
+export function startApiProcess(argv: readonly string[]): Promise<ApiProcess> {
+  const child = spawn(process.execPath, ['dist/cli/tcc.js', 'serve', ...argv, '--api', '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let text = '';
   const exited = new Promise<number | null>((done) => child.once('exit', done));
   return new Promise((done, failed) => {
@@ -55,6 +56,8 @@ function serve(dir: string): Promise<Server> {
     void exited.then((code) => failed(new Error(`the server exited (${code}):\n${text}`)));
   });
 }
+
+const serve = (dir: string) => startApiProcess([dir, '--batch', String(BATCH), '--seq', String(SEQ), '--max-queue', '1024']);
 
 /** autocannon on /v1/embeddings, each request the next sentence. */
 function load(url: string, sentences: readonly string[], options: { connections: number; amount?: number; duration?: number }): Promise<autocannon.Result> {

@@ -5,35 +5,16 @@
 // JSON error (10,000 random bodies among them) while the server stays up,
 // and SIGTERM answers every request taken before the process exits.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApiProcess, type ApiProcess } from '../../bench/serve.js';
 import { modelsDir, specFiles, tcc } from '../helpers/cli.js';
 import { rng } from '../helpers/random.js';
 import { stDirectory, wordPieceTokenizer } from '../helpers/sentence-transformers.js';
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly stderr: () => string;
-  readonly exited: Promise<number | null>;
-}
-
 /** Starts `tcc serve ... --api --port 0` and waits for the line saying where it listens. */
-function serve(...argv: string[]): Promise<Running> {
-  const child = spawn(process.execPath, ['dist/cli/tcc.js', 'serve', ...argv, '--api', '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let text = '';
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return new Promise((done, failed) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /serving .* at (http:\/\/127\.0\.0\.1:\d+)/.exec(text);
-      if (match) done({ child, url: match[1]!, stderr: () => text, exited });
-    });
-    void exited.then((code) => failed(new Error(`the server exited (${code}):\n${text}`)));
-  });
-}
+const serve = (...argv: string[]) => startApiProcess(argv);
 
 const post = async (url: string, body: unknown) => {
   const response = await fetch(url, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } });
@@ -44,7 +25,7 @@ const TEXTS = ['The cat sat on the mat.', 'A dog ran fast', 'the big red dog , t
 
 describe('tcc serve --api', () => {
   const dir = stDirectory({ architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', true);
-  let server: Running;
+  let server: ApiProcess;
   beforeAll(async () => {
     server = await serve(dir, '--batch', '4', '--seq', '12', '--max-queue', '64', '--max-request-bytes', '4096', '--max-request-texts', '32', '--max-wait-ms', '20');
   }, 60_000);
