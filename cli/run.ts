@@ -26,7 +26,7 @@ import { loadTokenizer } from './tokenizer.js';
 import { checkTokenizerSize, setWeights } from './model-session.js';
 
 
-export const runUsage = `usage: tcc run --model MODEL (--inputs FILE | --text "..." [--text-pair "..."]) [--out FILE] [--weights FILE] [--backend NAME] [--threads N] [--seed N]
+export const runUsage = `usage: tcc run --model MODEL (--inputs FILE | --text "..." [--text-pair "..."] [--truncate]) [--out FILE] [--weights FILE] [--backend NAME] [--threads N] [--seed N]
 
 Runs a model's forward pass and says what it found: the likeliest tokens at each
 [MASK], a classifier's labels (named by config.json's id2label), each token's tag,
@@ -44,6 +44,8 @@ a question's answer (--text QUESTION --text-pair CONTEXT); --out writes every ou
   --text, --text-pair  text to tokenize with the model's tokenizer.json, else its
                      vocab.txt (or --tokenizer tokenizer.json, --vocab FILE or Hub id,
                      --lowercase true|false for a vocab.txt)
+  --truncate         cut a text longer than a program directory's seq to it (else
+                     such a text is refused, with both lengths)
   --out FILE         write the outputs (F32) to a safetensors file
 ${BACKEND_HELP}
   --seed N           initialization seed (default 0)`;
@@ -137,7 +139,7 @@ function userRows(outputs: Record<string, Tensor>, program: Program, rows: numbe
 
 export async function runRun(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
-    model: { type: 'string' }, weights: { type: 'string' }, inputs: { type: 'string' }, text: { type: 'string' }, 'text-pair': { type: 'string' },
+    model: { type: 'string' }, weights: { type: 'string' }, inputs: { type: 'string' }, text: { type: 'string' }, 'text-pair': { type: 'string' }, truncate: { type: 'boolean' },
     vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' },
     threads: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
@@ -149,6 +151,7 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   if (!values.model) throw new UsageError('run needs --model MODEL');
   if ((values.inputs === undefined) === (values.text === undefined)) throw new UsageError('run needs exactly one of --inputs FILE and --text "..."');
   if (values['text-pair'] !== undefined && values.text === undefined) throw new UsageError('--text-pair goes with --text');
+  if (values.truncate && values.text === undefined) throw new UsageError('--truncate goes with --text');
   if (values.out !== undefined) outputFile(values.out);
   const backend = backendFlags(values);
   const seed = seedFlag(values.seed);
@@ -174,9 +177,14 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     if (mode !== 'infer') throw new UsageError(`${model} holds a ${mode} program; tcc run runs inference programs (tcc compile --mode infer)`);
     const [batch, seq] = [dims['batch'] ?? 1, dims['seq'] ?? 1];
     const pad = tokenizer?.id(tokenizer.specials.pad ?? '') ?? 0;
-    inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair'], seq) : readInputsFile(values.inputs!);
+    // Text longer than the program's length is refused with both numbers (fitInputs), or cut to it with --truncate.
+    inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair'], values.truncate ? seq : undefined) : readInputsFile(values.inputs!);
     given = inputs.batch;
-    inputs = fitInputs(inputs, batch, seq, pad, what);
+    try {
+      inputs = fitInputs(inputs, batch, seq, pad, what);
+    } catch (e) {
+      throw e instanceof UsageError && values.text !== undefined ? new UsageError(e.message.replace(/\)$/, ', or give --truncate to cut the text)')) : e;
+    }
     session = await sessionOn(loaded, backend, io, debug);
   } else {
     inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair']) : readInputsFile(values.inputs!);

@@ -116,6 +116,17 @@ describe('tcc run', () => {
     expect(other.stderr).toMatch(/long\.json holds 1 × 9 tokens; the program takes 2 × 7 \(compile it with --batch 2 --seq 9\)/);
   });
 
+  it("refuses text longer than a program directory's length with both lengths, and cuts it with --truncate", async () => {
+    const program = join(setup().dir, 'tiny-program');
+    expect((await tcc('compile', join(modelsDir(), 'bert-tiny.yaml'), '--batch', '1', '--seq', '8', '-o', program)).code).toBe(0);
+    const text = ['--text', 'the capital of france is paris and the capital of germany is berlin', '--vocab', join(modelsDir(), 'vocab.txt'), '--backend', 'js'];
+    const long = await tcc('run', '--model', program, ...text);
+    expect([long.code, long.stderr.trim()]).toEqual([2, 'tcc: error: the tokens of --text holds 1 × 15 tokens; the program takes 1 × 8 (compile it with --batch 1 --seq 15, or give --truncate to cut the text)']);
+    const cut = await tcc('run', '--model', program, ...text, '--truncate');
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stderr).toContain('tokens [CLS] the capital of france is paris [SEP]');
+  });
+
   it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', async () => {
     const { spec, dir, weights, inputsFile } = setup();
     const partial = { ...weights };
