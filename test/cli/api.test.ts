@@ -135,7 +135,7 @@ describe('tcc serve --api on a model with a head', () => {
     const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'cat', 'dog', 'sat', 'on', 'mat', 'ran', 'fast', 'a', 'red', 'big', 'and', 'slow', '.', ','];
     const vocabFile = join(spec['cls.yaml']!, '..', 'vocab.txt');
     writeFileSync(vocabFile, vocab.join('\n') + '\n');
-    const classifier = await serve(spec['cls.yaml']!, '--vocab', vocabFile, '--batch', '2', '--seq', '8');
+    const classifier = await serve(spec['cls.yaml']!, '--vocab', vocabFile, '--batch', '2', '--seq', '8', '--backend', 'js');
     try {
       const { status, body } = await post(`${classifier.url}/predict`, { inputs: ['the cat sat', { text: 'a dog', text_pair: 'ran fast' }] });
       expect(status).toBe(200);
@@ -159,7 +159,7 @@ describe('tcc serve --api on a model with a head', () => {
     for (const [name, text] of heads) {
       const file = join(spec['cls.yaml']!, '..', `${name}.yaml`);
       writeFileSync(file, text);
-      const running = await serve(file, '--vocab', vocabFile, '--batch', '2', '--seq', '12');
+      const running = await serve(file, '--vocab', vocabFile, '--batch', '2', '--seq', '12', '--backend', 'js');
       try {
         const { status, body } = await post(`${running.url}/predict`, { inputs: { text: 'the cat', text_pair: 'a dog sat on the mat' } });
         expect(status).toBe(200);
@@ -176,7 +176,7 @@ describe('tcc serve --api on a model with a head', () => {
         running.child.kill('SIGKILL');
       }
     }
-    const mlm = await serve(spec['mlm.yaml']!, '--vocab', vocabFile, '--batch', '2', '--seq', '8');
+    const mlm = await serve(spec['mlm.yaml']!, '--vocab', vocabFile, '--batch', '2', '--seq', '8', '--backend', 'js');
     try {
       const { status, body } = await post(`${mlm.url}/predict`, { inputs: 'the [MASK] sat' });
       expect(status).toBe(200);
@@ -191,7 +191,7 @@ describe('tcc serve --api on a model with a head', () => {
   it('answers every request it took when SIGTERM comes, then exits 0', { timeout: 60_000 }, async () => {
     const dir = stDirectory({ architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, wordPieceTokenizer(), 'mean_tokens', false);
     // Twelve texts wait for a batch of 16 (up to 10 s): SIGTERM comes while they wait, and runs them at once.
-    const server = await serve(dir, '--batch', '16', '--seq', '12', '--max-wait-ms', '10000');
+    const server = await serve(dir, '--batch', '16', '--seq', '12', '--max-wait-ms', '10000', '--backend', 'js');
     const requests = Array.from({ length: 12 }, (_, i) => post(`${server.url}/v1/embeddings`, { input: TEXTS[i % TEXTS.length] }).catch((e: unknown) => e));
     await new Promise((done) => setTimeout(done, 200));
     expect(((await (await fetch(`${server.url}/health`)).json()) as { queued: number }).queued).toBe(12);
