@@ -24,12 +24,13 @@ import { parse, positiveInt } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { packageRoot, readInputFile } from './files.js';
 import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
-import { API_FLAGS, API_OPTIONS, apiUsage, runServeApi } from './api/command.js';
+import { API_FLAGS, API_OPTIONS, apiHelp, apiUsageLine, runServeApi } from './api/command.js';
 import { BACKEND_OPTIONS } from './backend.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
        tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
        tcc serve MODEL --embed [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
+${apiUsageLine}
 
 Serves a web page that runs the compiled model in DIR (tcc compile SPEC --target wgsl
 --batch 1 --seq N -o DIR) with WebGPU in the browser: type a text with [MASK], see its
@@ -51,7 +52,8 @@ max_seq_length, at most 128).
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
   --host      address to listen on (default 127.0.0.1)
-${apiUsage}`;
+
+${apiHelp}`;
 
 const PACKAGE_ROOT = packageRoot();
 

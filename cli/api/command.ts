@@ -25,11 +25,13 @@ export const API_OPTIONS = {
 } as const;
 export const API_FLAGS = Object.keys(API_OPTIONS) as (keyof typeof API_OPTIONS)[];
 
-export const apiUsage = `       tcc serve MODEL --api [--batch N] [--seq N] [--max-batch-tokens N] [--max-wait-ms N] [--max-queue N]
+/** The usage line of `serve --api`. */
+export const apiUsageLine = `       tcc serve MODEL --api [--batch N] [--seq N] [--max-batch-tokens N] [--max-wait-ms N] [--max-queue N]
                  [--max-request-bytes N] [--max-request-texts N] [--weights FILE] [--tokenizer FILE | --vocab FILE]
-                 [--backend NAME] [--threads N] [--port N] [--host ADDR]
+                 [--backend NAME] [--threads N] [--port N] [--host ADDR]`;
 
-With --api, an HTTP inference server on MODEL (a spec, a HuggingFace directory or
+/** What `serve --api` does, for the help. */
+export const apiHelp = `With --api, an HTTP inference server on MODEL (a spec, a HuggingFace directory or
 Hub id, or a program directory): POST /v1/embeddings (OpenAI's request and answer,
 for a model with sentence embeddings), POST /predict ({"inputs": text or
 {"text", "text_pair"} or a list of them}: labels, tags, answers or [MASK] tokens,
