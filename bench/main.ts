@@ -13,6 +13,7 @@ import { benchWasm, benchWasmEncoders } from './wasm.js';
 import { benchLarge } from './large.js';
 import { benchModernbert } from './modernbert.js';
 import { benchServe } from './serve.js';
+import { benchShapes } from './shapes.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
@@ -98,6 +99,13 @@ async function serveSection(): Promise<void> {
   write('(tcc serve --api on bert-base embeddings, random weights, native, compiled for 16 texts × 64 tokens, texts padded to it; autocannon over loopback, the SST-2 test sentences, truncate on)');
 }
 
+async function shapesSection(): Promise<void> {
+  const records = await benchShapes(progress);
+  write('');
+  for (const r of records) write(`tcc ${r.backend}: ${r.value} sentences/s; ${r.peer}: ${r.peer_value}; ratio ${r.ratio}`);
+  write('(SST-2 test sentences in file order, batches of 32, bert-base without heads, random weights; padding-free and per-batch lengths are not built in tcc yet)');
+}
+
 async function hashesSection(): Promise<void> {
   await benchHashes(progress);
   write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
@@ -111,7 +119,7 @@ async function wasmSection(): Promise<void> {
 }
 
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
-  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection,
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection,
   // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
   'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
 };
