@@ -11,6 +11,7 @@ import { bestSpan, classify, joinPieces, maskPredictions } from '../../train/pre
 import type { Encoding, TextTokenizer } from '../../train/tokenizer.js';
 import { Batcher, QueueFull, type BatchLimits, type EncodedText, type RowOutputs } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
+import { hostAllowed } from '../serve.js';
 
 export interface ApiOptions {
   readonly host: string;
@@ -210,6 +211,7 @@ export function startApi(options: ApiOptions, run: RunTexts): Promise<ApiServer>
 
   const routes: Record<string, (body: unknown) => Promise<unknown>> = { '/v1/embeddings': embeddings, '/predict': predict };
 
+  let port = options.port;
   const server = createServer({ maxHeaderSize: 8192 }, (request, response) => {
     const path = (request.url ?? '/').split('?')[0]!;
     const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -217,6 +219,8 @@ export function startApi(options: ApiOptions, run: RunTexts): Promise<ApiServer>
       json(response, status, body, headers);
     };
     const refuse = (e: Refusal, headers: Record<string, string> = {}) => answer(e.status, { error: { message: e.message, type: e.type, param: e.param ?? null, code: e.status } }, headers);
+    // A name pointed at this address by someone else's page (DNS rebinding) is not this server's.
+    if (!hostAllowed(request.headers.host, options.host, port)) return refuse(new Refusal(403, 'this server answers only to its own address and localhost', 'permission_error'));
     if (request.method === 'GET' && path === '/health') return answer(closing ? 503 : 200, { status: closing ? 'shutting down' : 'ok', queued: batcher.queued });
     if (request.method === 'GET' && path === '/metrics') {
       metrics.requests.inc({ endpoint: path, code: '200' });
@@ -256,7 +260,7 @@ export function startApi(options: ApiOptions, run: RunTexts): Promise<ApiServer>
     server.once('error', (e: NodeJS.ErrnoException) => failed(new Error(`cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`)));
     server.listen(options.port, options.host, () => {
       const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : options.port;
+      port = typeof address === 'object' && address ? address.port : options.port;
       done({
         server,
         metrics,

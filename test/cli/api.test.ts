@@ -6,6 +6,7 @@
 // and SIGTERM answers every request taken before the process exits.
 
 import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiProcess, type ApiProcess } from '../../bench/serve.js';
@@ -97,6 +98,13 @@ describe('tcc serve --api', () => {
     expect(predict.status).toBe(404);
     expect((predict.body['error'] as { message: string }).message).toMatch(/has no head to predict with/);
     expect((await fetch(`${server.url}/v1/embeddings`)).status).toBe(405);
+    // Another name for this address (DNS rebinding): refused.
+    const port = new URL(server.url).port;
+    const rebound = await new Promise<number>((done, failed) => {
+      const request = httpRequest({ host: '127.0.0.1', port, path: '/health', headers: { host: `evil.example:${port}` } }, (response) => done(response.statusCode!));
+      request.on('error', failed).end();
+    });
+    expect(rebound).toBe(403);
     expect((await fetch(`${server.url}/nowhere`, { method: 'POST' })).status).toBe(404);
   });
 
