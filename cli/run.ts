@@ -12,7 +12,7 @@ import { writeSafetensors } from '../runtime/safetensors.js';
 import { isHfDirectory } from '../runtime/hf-config.js';
 import type { Tensor } from '../runtime/session.js';
 import type { Program } from '../runtime/program.js';
-import type { TextTokenizer } from '../train/tokenizer.js';
+import { vocabTokens, type TextTokenizer } from '../train/tokenizer.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
 import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
@@ -228,7 +228,6 @@ function fromText(tokenizer: TextTokenizer, text: string, pair: string | undefin
     batch: 1,
     seq: e.input_ids.length,
     tensors: { input_ids: Int32Array.from(e.input_ids), token_type_ids: Int32Array.from(e.token_type_ids), attention_mask: Int32Array.from(e.attention_mask) },
-    // Each token as its vocabulary has it (an added token matched with the spaces beside it, as RoBERTa's " <mask>", shows as "<mask>").
-    tokens: [e.tokens.map((t, i) => tokenizer.vocab[e.input_ids[i]!] || t)],
+    tokens: [vocabTokens(tokenizer, e)],
   };
 }

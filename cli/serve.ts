@@ -11,7 +11,7 @@ import { basename, dirname, extname, join, normalize, resolve as resolvePath, se
 import { compileFile, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { finetuneSpec, modelParamNames } from './finetune.js';
-import { loadTokenizer, tokenizerSource } from './tokenizer.js';
+import { loadTokenizer, readJsonTokenizer, tokenizerSource } from './tokenizer.js';
 import { WordPieceTokenizer } from '../train/tokenizer.js';
 import { maxSeqLength } from './embed.js';
 import { checkTokenizerSize } from './model-session.js';
@@ -27,7 +27,7 @@ import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from '
 import { API_FLAGS, API_OPTIONS, apiHelp, apiUsageLine, runServeApi } from './api/command.js';
 import { BACKEND_OPTIONS } from './backend.js';
 
-export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
+export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
        tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
        tcc serve MODEL --embed [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
 ${apiUsageLine}
@@ -48,7 +48,7 @@ max_seq_length, at most 128).
   --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors;
               with --finetune, MODEL's own if it has them, else BERT's initialization)
   --vocab     vocab.txt (default: beside the weights, or DIR/vocab.txt)
-  --tokenizer tokenizer.json (--finetune, --embed; default the model's own, else its vocab.txt)
+  --tokenizer tokenizer.json (default: the model's own, beside the weights or in DIR; else its vocab.txt)
   --lowercase lower-case the text first (default true)
   --port      port to listen on (default 8080; 0 picks a free one)
   --host      address to listen on (default 127.0.0.1)
@@ -221,7 +221,7 @@ export function startServer(options: ServeOptions): Promise<{ server: Server; ur
 }
 
 /** Checks the directory, weights and vocabulary before serving: mistakes show here, not in the browser. */
-export function serveOptions(dir: string, flags: { weights?: string; vocab?: string; lowercase?: string; port?: string; host?: string }): ServeOptions {
+export function serveOptions(dir: string, flags: { weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }): ServeOptions {
   let program;
   try {
     program = loadProgram(dir).program;
@@ -234,10 +234,17 @@ export function serveOptions(dir: string, flags: { weights?: string; vocab?: str
   const weights = isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
   const matched = matchWeights(program.params, readSafetensors(readInputFile(weights), weights).tensors, weights);
   if (matched.missing.length) throw new UsageError(`${weights} lacks ${matched.missing.length} of the model's parameters, e.g. '${matched.missing[0]}'`);
-  const vocab = flags.vocab ?? [join(dirname(weights), 'vocab.txt'), join(dir, 'vocab.txt')].find((f) => existsSync(f));
-  if (!vocab || !existsSync(vocab)) throw new UsageError(`no vocab.txt beside ${weights} or in ${dir}: pass --vocab FILE`);
-  if (flags.lowercase !== undefined && flags.lowercase !== 'true' && flags.lowercase !== 'false') throw new UsageError(`--lowercase must be true or false, got '${flags.lowercase}'`);
   const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
+  // A tokenizer.json beside the weights or in the directory (or --tokenizer) before a vocab.txt.
+  const json = flags.tokenizer ?? (flags.vocab === undefined ? [join(dirname(weights), 'tokenizer.json'), join(dir, 'tokenizer.json')].find((f) => existsSync(f)) : undefined);
+  if (json !== undefined) {
+    if (flags.lowercase !== undefined) throw new UsageError(`--lowercase applies to a vocab.txt; ${json} sets its own normalization`);
+    checkTokenizerSize(readJsonTokenizer(json), program);
+    return { dir, weights, vocab: join(dir, 'vocab.txt'), tokenizerJson: json, lowercase: false, port, host: flags.host ?? '127.0.0.1' };
+  }
+  const vocab = flags.vocab ?? [join(dirname(weights), 'vocab.txt'), join(dir, 'vocab.txt')].find((f) => existsSync(f));
+  if (!vocab || !existsSync(vocab)) throw new UsageError(`no tokenizer.json or vocab.txt beside ${weights} or in ${dir}: pass --tokenizer FILE or --vocab FILE`);
+  if (flags.lowercase !== undefined && flags.lowercase !== 'true' && flags.lowercase !== 'false') throw new UsageError(`--lowercase must be true or false, got '${flags.lowercase}'`);
   return { dir, weights, vocab, lowercase: flags.lowercase !== 'false', port, host: flags.host ?? '127.0.0.1' };
 }
 
@@ -332,7 +339,6 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
   if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune || values.embed ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
   if (!values.finetune) for (const flag of ['labels', 'batch'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
   if (!values.finetune && !values.embed && values.seq !== undefined) throw new UsageError('--seq goes with --finetune or --embed');
-  if (!values.embed && !values.finetune && values.tokenizer !== undefined) throw new UsageError('--tokenizer goes with --finetune or --embed');
   const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
   const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug)
     : values.embed ? embedOptions(await localModel(positionals[0]!, io), flags, debug)

@@ -46,6 +46,11 @@ export interface TextTokenizer {
   encode(text: string, options?: EncodeOptions): Encoding;
 }
 
+/** Each token of an encoding as the vocabulary has it (an added token matched with the spaces beside it, RoBERTa's " <mask>", is "<mask>"). */
+export function vocabTokens(tokenizer: Pick<TextTokenizer, 'vocab'>, encoding: Pick<Encoding, 'tokens' | 'input_ids'>): string[] {
+  return encoding.tokens.map((t, i) => tokenizer.vocab[encoding.input_ids[i]!] || t);
+}
+
 export interface EncodeOptions {
   readonly pair?: string;
   /** Truncate (longest first) so that the encoding, special tokens included, fits. */

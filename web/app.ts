@@ -1,5 +1,5 @@
 // The web page: loads a compiled model directory (program.json and its WGSL
-// modules, model.safetensors, vocab.txt) served beside it, runs the forward
+// modules, model.safetensors, its tokenizer.json or vocab.txt) served beside it, runs the forward
 // pass with WebGPU on the text typed in, and shows the tokens, the top
 // predictions at each [MASK] and the time taken. The result is also left in
 // window.tccResult for programs that drive the page.
@@ -10,16 +10,16 @@ import { readSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
 import { matchWeights } from '../runtime/weights.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
-import { WordPieceTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, onRun, pageBackend, runsOn, showBackendChooser } from './page.js';
+import { vocabTokens, type TextTokenizer } from '../train/tokenizer.js';
+import { $, fail, fetchOk, onRun, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
-interface PageSettings {
-  readonly lowercase: boolean;
-}
+const maskToken = (tokenizer: TextTokenizer) => tokenizer.specials.mask ?? '[MASK]';
 
 export interface PageResult {
   readonly adapter: string;
+  /** The tokenizer's mask token ([MASK], <mask>). */
+  readonly mask: string;
   readonly tokens: readonly string[];
   readonly inputIds: readonly number[];
   readonly predictions: readonly MaskPrediction[];
@@ -28,18 +28,17 @@ export interface PageResult {
   readonly ms: number;
 }
 
-async function load(backend: Backend): Promise<{ session: Session; tokenizer: WordPieceTokenizer; program: Program; adapter: string }> {
+async function load(backend: Backend): Promise<{ session: Session; tokenizer: TextTokenizer; program: Program; adapter: string }> {
   // Checked before any of its fields is read (openSession finds it checked).
   const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
   if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
-  const settings = (await (await fetchOk('model/serve.json')).json()) as PageSettings;
-  const [weights, vocab] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), fetchOk('model/vocab.txt').then((r) => r.text())]);
+  const settings = (await (await fetchOk('model/serve.json')).json()) as TokenizerSettings;
+  const [weights, tokenizer] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), pageTokenizer(settings)]);
   const session = await openSession({ program }, { backend: backend.name });
   const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
   if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
   session.setParams(matched.values);
-  const tokenizer = WordPieceTokenizer.fromVocabText(vocab, { lowercase: settings.lowercase });
   return { session, tokenizer, program, adapter: session.executor.device };
 }
 
@@ -52,10 +51,12 @@ async function run(model: Awaited<ReturnType<typeof load>>): Promise<PageResult>
   const ms = performance.now() - start;
   const logits = out['prediction_logits']!;
   const vocabSize = logits.shape[logits.shape.length - 1]!;
-  const predictions = maskPredictions(tokenizer.vocab, encoding.tokens, logits.data, vocabSize);
-  const shown = encoding.tokens.filter((_, i) => encoding.attention_mask[i]);
+  const tokens = vocabTokens(tokenizer, encoding);
+  const predictions = maskPredictions(tokenizer.vocab, tokens, logits.data, vocabSize, 5, maskToken(tokenizer));
+  const shown = tokens.filter((_, i) => encoding.attention_mask[i]);
   return {
     adapter: model.adapter,
+    mask: maskToken(tokenizer),
     tokens: shown,
     inputIds: encoding.input_ids.slice(0, shown.length),
     predictions,
@@ -65,7 +66,7 @@ async function run(model: Awaited<ReturnType<typeof load>>): Promise<PageResult>
 }
 
 function show(result: PageResult): void {
-  $('tokens').replaceChildren(...result.tokens.map((t) => Object.assign(document.createElement('span'), { className: t === '[MASK]' ? 'token mask' : 'token', textContent: t })));
+  $('tokens').replaceChildren(...result.tokens.map((t) => Object.assign(document.createElement('span'), { className: t === result.mask ? 'token mask' : 'token', textContent: t })));
   const rows = result.predictions.map((p) => {
     const tr = document.createElement('tr');
     tr.append(Object.assign(document.createElement('th'), { textContent: `#${p.position}` }), ...p.top.map((t) => Object.assign(document.createElement('td'), { textContent: `${t.token} ${t.probability.toFixed(3)}` })));
@@ -73,7 +74,7 @@ function show(result: PageResult): void {
   });
   const table = document.createElement('table');
   table.append(...rows);
-  $('predictions').replaceChildren(result.predictions.length ? table : 'no [MASK] in the text');
+  $('predictions').replaceChildren(result.predictions.length ? table : `no ${result.mask} in the text`);
   $('timing').textContent = `forward pass ${result.ms.toFixed(1)} ms on ${result.adapter}`;
 }
 
@@ -83,7 +84,7 @@ async function main(): Promise<void> {
   const model = await load(backend);
   $('title').textContent = `tcc · ${model.program.model} on ${runsOn(backend)} (seq ${model.program.dims['seq']})`;
   $('adapter').textContent = note ? `${note}: ${model.adapter}` : model.adapter;
-  onRun(() => run(model), show, 'ready: type a text with [MASK] and press Run');
+  onRun(() => run(model), show, `ready: type a text with ${maskToken(model.tokenizer)} and press Run`);
 }
 
 main().catch(fail);

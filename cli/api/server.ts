@@ -8,7 +8,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Tensor } from '../../runtime/session.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../../train/predictions.js';
-import type { Encoding, TextTokenizer } from '../../train/tokenizer.js';
+import { vocabTokens, type Encoding, type TextTokenizer } from '../../train/tokenizer.js';
 import { Batcher, QueueFull, type BatchLimits, type EncodedText, type RowOutputs } from './batcher.js';
 import { ServerMetrics } from './metrics.js';
 import { hostAllowed } from '../serve.js';
@@ -183,7 +183,7 @@ export function startApi(options: ApiOptions, run: RunTexts): Promise<ApiServer>
 
   /** What a row's outputs say, by the head the model has. */
   const prediction = (r: RowOutputs, encoding: Encoding, input: TextInput): unknown => {
-    const tokens = encoding.tokens;
+    const tokens = vocabTokens(tokenizer, encoding);
     const logits = r['logits'];
     if (logits && logits.shape.length === 1) {
       const scores = classify(logits.data, logits.shape[0]!, options.label, logits.shape[0]!)[0]!;

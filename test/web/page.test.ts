@@ -12,7 +12,9 @@ import { loadProgram } from '../../runtime/program-dir.js';
 import { writeSafetensors } from '../../runtime/safetensors.js';
 import { openSession } from '../../runtime/session.js';
 import { maskPredictions } from '../../train/predictions.js';
-import { WordPieceTokenizer } from '../../train/tokenizer.js';
+import { vocabTokens, WordPieceTokenizer } from '../../train/tokenizer.js';
+import { JsonTokenizer } from '../../train/hf-tokenizer/tokenizer.js';
+import { bpeTokenizer } from '../../bench/fuzz/kinds.js';
 import { serveOptions, startServer } from '../../cli/serve.js';
 import type { PageResult } from '../../web/app.js';
 import { closeness } from '../backends/op-table.js';
@@ -90,5 +92,47 @@ describe.runIf(ready)('the web page', () => {
       }
     }
     server.close();
+  });
+
+  it("reads a RoBERTa's tokenizer.json and predicts at its <mask> with the Node run's tokens", { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tcc-web-'));
+    const json = bpeTokenizer() as { model: { vocab: Record<string, number> } };
+    const spec = specFiles({ 'r.yaml': `extends: ${modelsDir()}/roberta.yaml\nname: tiny-roberta\nconfig: {vocab_size: ${Object.keys(json.model.vocab).length}, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 24}\n` })['r.yaml']!;
+    expect((await tcc('compile', spec, '--target', 'wgsl', '--batch', '1', '--seq', '16', '-o', dir)).code).toBe(0);
+    const loaded = loadProgram(dir);
+    const params = initParams(loaded.program.params, 4);
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(Object.fromEntries(loaded.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: params[p.name]! }]))));
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    const text = 'the cat <mask> fast';
+    const tokenizer = JsonTokenizer.fromJson(JSON.stringify(json));
+    const encoding = tokenizer.encode(text, { maxLength: 16, pad: true });
+    const session = await openSession(loaded);
+    session.setParams(params);
+    const logits = (await session.run({ input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids, attention_mask: encoding.attention_mask }, undefined, ['prediction_logits']))['prediction_logits']!;
+    const vocabSize = logits.shape.at(-1)!;
+    const tokens = vocabTokens(tokenizer, encoding);
+    const predictions = maskPredictions(tokenizer.vocab, tokens, logits.data, vocabSize, 5, '<mask>');
+    expect(predictions).toHaveLength(1);
+
+    const options = serveOptions(dir, { port: '0' });
+    expect(options.tokenizerJson).toBe(join(dir, 'tokenizer.json'));
+    const { server, url } = await startServer(options);
+    const browser = await launchWebGpuChromium();
+    try {
+      const { page, problems } = await openTccPage(browser, url);
+      expect(await page.locator('#status').innerText()).toBe('ready: type a text with <mask> and press Run');
+      await page.fill('#text', text);
+      await page.click('#run');
+      await page.waitForFunction(() => (window as { tccResult?: unknown; tccError?: string }).tccResult || (window as { tccError?: string }).tccError, undefined, { timeout: 60_000 });
+      const result = (await page.evaluate(() => (window as { tccResult?: PageResult }).tccResult))!;
+      expect(problems).toEqual([]);
+      expect(result.mask).toBe('<mask>');
+      expect(result.tokens).toEqual(tokens.filter((_, i) => encoding.attention_mask[i]));
+      expect(result.predictions.map((p) => p.top.map((t) => t.id))).toEqual(predictions.map((p) => p.top.map((t) => t.id)));
+      expect(await page.locator('#tokens .token.mask').innerText()).toBe('<mask>');
+    } finally {
+      await browser.close();
+      server.close();
+    }
   });
 });
