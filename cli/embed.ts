@@ -117,7 +117,7 @@ export async function runEmbed(argv: string[], debug: boolean, io: Io): Promise<
 }
 
 /** One batch of encodings as the program's inputs, rows and tokens padded (padding rows are all padding, mask 0). */
-export function batchTensors(rows: readonly { input_ids: number[]; token_type_ids: number[]; attention_mask: number[] }[], batch: number, seq: number, tokenizer: TextTokenizer, names: readonly string[]): Record<string, Int32Array> {
+export function batchTensors(rows: readonly { readonly input_ids: readonly number[]; readonly token_type_ids: readonly number[]; readonly attention_mask: readonly number[] }[], batch: number, seq: number, tokenizer: TextTokenizer, names: readonly string[]): Record<string, Int32Array> {
   const pad = tokenizer.id(tokenizer.specials.pad ?? '') ?? 0;
   const fill = { input_ids: pad, token_type_ids: 0, attention_mask: 0 } as const;
   const tensors: Record<string, Int32Array> = {};

@@ -286,7 +286,7 @@ export function finetuneOptions(model: string, flags: { labels?: string; batch?:
  * as it is, else its WordPiece vocabulary, written into the page's directory.
  */
 function servedTokenizer(model: string, flags: { vocab?: string; tokenizer?: string; lowercase?: string }, program: Program, dir: string): Pick<ServeOptions, 'vocab' | 'lowercase' | 'tokenizerJson'> {
-  const tokenizer = loadTokenizer({ model, ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), ...(flags.vocab === undefined ? {} : { vocab: flags.vocab }), ...(flags.lowercase === undefined ? {} : { lowercase: flags.lowercase }) });
+  const tokenizer = loadTokenizer({ model, tokenizer: flags.tokenizer, vocab: flags.vocab, lowercase: flags.lowercase });
   checkTokenizerSize(tokenizer, program);
   const vocab = join(dir, 'vocab.txt');
   if (!(tokenizer instanceof WordPieceTokenizer)) return { vocab, lowercase: false, tokenizerJson: tokenizerSource(tokenizer)! };
@@ -329,17 +329,15 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
     return 0;
   }
   if ([values.finetune, values.embed, values.api].filter(Boolean).length > 1) throw new UsageError('give one of --finetune, --embed and --api');
-  if (values.api) {
-    if (positionals.length !== 1) throw new UsageError(`serve --api takes one model, got ${positionals.length}\n${serveUsage}`);
-    for (const flag of ['labels'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
-    const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
-    return runServeApi(await localModel(positionals[0]!, io), flags, debug, io);
+  if (positionals.length !== 1) throw new UsageError(`serve ${values.api ? '--api ' : ''}takes one ${values.finetune || values.embed || values.api ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
+  if (values.labels !== undefined && !values.finetune) throw new UsageError('--labels goes with --finetune');
+  if (!values.api) {
+    for (const flag of [...API_FLAGS, 'backend', 'threads', 'seed'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --api`);
+    if (values.batch !== undefined && !values.finetune) throw new UsageError('--batch goes with --finetune');
+    if (values.seq !== undefined && !values.finetune && !values.embed) throw new UsageError('--seq goes with --finetune or --embed');
   }
-  for (const flag of [...API_FLAGS, 'backend', 'threads', 'seed'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --api`);
-  if (positionals.length !== 1) throw new UsageError(`serve takes one ${values.finetune || values.embed ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
-  if (!values.finetune) for (const flag of ['labels', 'batch'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --finetune`);
-  if (!values.finetune && !values.embed && values.seq !== undefined) throw new UsageError('--seq goes with --finetune or --embed');
   const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
+  if (values.api) return runServeApi(await localModel(positionals[0]!, io), flags, debug, io);
   const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug)
     : values.embed ? embedOptions(await localModel(positionals[0]!, io), flags, debug)
     : serveOptions(positionals[0]!, flags);

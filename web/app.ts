@@ -6,12 +6,10 @@
 
 import type { Program } from '../runtime/program.js';
 import { checkProgram } from '../runtime/program-check.js';
-import { readSafetensors } from '../runtime/safetensors.js';
-import { openSession, type Session } from '../runtime/session.js';
-import { matchWeights } from '../runtime/weights.js';
+import type { Session } from '../runtime/session.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
 import { vocabTokens, type TextTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, onRun, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
+import { $, fail, fetchOk, onRun, openServedModel, pageBackend, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
 const maskToken = (tokenizer: TextTokenizer) => tokenizer.specials.mask ?? '[MASK]';
@@ -34,11 +32,7 @@ async function load(backend: Backend): Promise<{ session: Session; tokenizer: Te
   if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as TokenizerSettings;
-  const [weights, tokenizer] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), pageTokenizer(settings)]);
-  const session = await openSession({ program }, { backend: backend.name });
-  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
-  if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
-  session.setParams(matched.values);
+  const { session, tokenizer } = await openServedModel(program, backend, settings);
   return { session, tokenizer, program, adapter: session.executor.device };
 }
 

@@ -8,11 +8,9 @@
 
 import type { Program } from '../runtime/program.js';
 import { checkProgram } from '../runtime/program-check.js';
-import { readSafetensors } from '../runtime/safetensors.js';
-import { openSession, type Session } from '../runtime/session.js';
-import { matchWeights } from '../runtime/weights.js';
+import type { Session } from '../runtime/session.js';
 import type { TextTokenizer } from '../train/tokenizer.js';
-import { $, fail, fetchOk, onRun, pageBackend, pageTokenizer, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
+import { $, fail, fetchOk, onRun, openServedModel, pageBackend, runsOn, showBackendChooser, type TokenizerSettings } from './page.js';
 import type { Backend } from '../backends/registry.js';
 
 interface EmbedSettings extends TokenizerSettings {
@@ -43,11 +41,7 @@ async function load(backend: Backend): Promise<Model> {
   if (program.dims['batch'] !== 1) throw new Error(`the page embeds one text at a time; the program is compiled for batch ${program.dims['batch']}`);
   if (!program.outputs.some((o) => o.name === 'sentence_embedding')) throw new Error('the model has no output sentence_embedding');
   const settings = (await (await fetchOk('model/serve.json')).json()) as EmbedSettings;
-  const [weights, tokenizer] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), pageTokenizer(settings)]);
-  const session = await openSession({ program }, { backend: backend.name });
-  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
-  if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
-  session.setParams(matched.values);
+  const { session, tokenizer } = await openServedModel(program, backend, settings);
   return { session, tokenizer, program, adapter: session.executor.device, settings };
 }
 

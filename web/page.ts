@@ -3,6 +3,10 @@
 // failure on the page (and in window.tccError for programs that drive it).
 
 import { BACKENDS, type Backend } from '../backends/registry.js';
+import type { Program } from '../runtime/program.js';
+import { readSafetensors } from '../runtime/safetensors.js';
+import { openSession, type Session } from '../runtime/session.js';
+import { matchWeights } from '../runtime/weights.js';
 import { JsonTokenizer } from '../train/hf-tokenizer/tokenizer.js';
 import { WordPieceTokenizer, type TextTokenizer } from '../train/tokenizer.js';
 
@@ -68,6 +72,16 @@ export interface TokenizerSettings {
 export async function pageTokenizer(settings: TokenizerSettings): Promise<TextTokenizer> {
   const text = await (await fetchOk(`model/${settings.tokenizer}`)).text();
   return settings.tokenizer === 'tokenizer.json' ? JsonTokenizer.fromJson(text) : WordPieceTokenizer.fromVocabText(text, { lowercase: settings.lowercase });
+}
+
+/** A session on `backend` with the served weights (every parameter of the program in them), and the served tokenizer. */
+export async function openServedModel(program: Program, backend: Backend, settings: TokenizerSettings): Promise<{ session: Session; tokenizer: TextTokenizer }> {
+  const [weights, tokenizer] = await Promise.all([fetchOk('model/model.safetensors').then((r) => r.arrayBuffer()), pageTokenizer(settings)]);
+  const session = await openSession({ program }, { backend: backend.name });
+  const matched = matchWeights(program.params, readSafetensors(new Uint8Array(weights), 'model.safetensors').tensors, 'model.safetensors');
+  if (matched.missing.length) throw new Error(`model.safetensors lacks ${matched.missing.length} parameters, e.g. '${matched.missing[0]}'`);
+  session.setParams(matched.values);
+  return { session, tokenizer };
 }
 
 /**

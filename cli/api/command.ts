@@ -87,7 +87,7 @@ export async function runServeApi(model: string, flags: ApiFlags, debug: boolean
     maxWaitMs: flags['max-wait-ms'] === '0' ? 0 : positiveInt(flags['max-wait-ms'], '--max-wait-ms', 5, 60_000),
     maxQueue: positiveInt(flags['max-queue'], '--max-queue', 256),
   };
-  const tokenizer = loadTokenizer({ model, ...(flags.tokenizer === undefined ? {} : { tokenizer: flags.tokenizer }), ...(flags.vocab === undefined ? {} : { vocab: flags.vocab }), ...(flags.lowercase === undefined ? {} : { lowercase: flags.lowercase }) });
+  const tokenizer = loadTokenizer({ model, tokenizer: flags.tokenizer, vocab: flags.vocab, lowercase: flags.lowercase });
   checkTokenizerSize(tokenizer, program);
   const weights = weightsFile(flags.weights, model, existsSync(join(model, 'program.json')));
   const names = program.inputs.map((i) => i.name);
@@ -106,7 +106,7 @@ export async function runServeApi(model: string, flags: ApiFlags, debug: boolean
     maxRequestTexts: positiveInt(flags['max-request-texts'], '--max-request-texts', 256),
     outputs: new Map(program.outputs.map((o) => [o.name, o.shape])),
     label,
-  }, (texts) => worker.run(batchTensors(texts.map((t) => ({ input_ids: [...t.input_ids], token_type_ids: [...t.token_type_ids], attention_mask: [...t.attention_mask] })), batch, seq, tokenizer, names)));
+  }, (texts) => worker.run(batchTensors(texts, batch, seq, tokenizer, names)));
   const endpoints = program.outputs.some((o) => o.name === 'sentence_embedding') ? 'POST /v1/embeddings, POST /predict' : 'POST /predict';
   io.stderr.write(`serving ${program.model} at ${api.url} (${endpoints}, GET /health, GET /metrics): batches of up to ${batch} texts and ${maxTokens} tokens, texts of up to ${seq} tokens, on ${worker.device}, ${worker.weights}; Ctrl-C or SIGTERM stops\n`);
   const signal = await new Promise<NodeJS.Signals>((done) => {

@@ -123,8 +123,8 @@ export interface ApiServer {
 export type RunTexts = (texts: readonly EncodedText[]) => Promise<Record<string, Tensor>>;
 
 export function startApi(options: ApiOptions, run: RunTexts): Promise<ApiServer> {
-  let metrics: ServerMetrics;
-  const batcher: Batcher = new Batcher(options.limits, run, (metrics = new ServerMetrics(options.limits.maxTexts, options.limits.maxTokens, () => batcher.queued)));
+  const metrics = new ServerMetrics(options.limits.maxTexts, options.limits.maxTokens, (): number => batcher.queued);
+  const batcher: Batcher = new Batcher(options.limits, run, metrics);
   const { tokenizer, seq } = options;
   let closing = false;
   const inFlight = new Set<Promise<unknown>>();
