@@ -21,6 +21,8 @@ export interface Capabilities {
   readonly findsNonFinite: boolean;
   /** The composite scalar functions (kernel/composite.ts) it renders itself; the others are expanded into primitive ones for it. */
   readonly intrinsics: readonly Composite[];
+  /** It runs programs whose sizes each run gives (a padding-free stream's tokens and sequences: Program.symbols). */
+  readonly runtimeSizes: boolean;
 }
 
 /** Whether a backend runs here, and what was found (a version, an adapter) or what is missing. */

@@ -9,6 +9,7 @@ import { legalize } from '../kernel/composite.js';
 import type { Kernel } from '../kernel/ir.js';
 import type { Executor } from '../runtime/executor.js';
 import type { Program } from '../runtime/program.js';
+import { InputError } from '../runtime/errors.js';
 import { jsBackend } from './js/index.js';
 import { nativeBackend } from './native/index.js';
 import { wasmBackend } from './wasm/index.js';
@@ -84,12 +85,24 @@ export function legalizedFor(backend: Backend, kernels: readonly Kernel[]): Kern
 }
 
 /** A backend's readable files for a program (its kernels legalized for it first). */
-export const renderOn = (backend: Backend, program: Program, kernels: readonly Kernel[]): Promise<Record<string, string>> =>
-  backend.render(program, legalizedFor(backend, kernels));
+export async function renderOn(backend: Backend, program: Program, kernels: readonly Kernel[]): Promise<Record<string, string>> {
+  takesSizesOf(backend, program);
+  return backend.render(program, legalizedFor(backend, kernels));
+}
+
+/** Refuses a program whose runs give its sizes on a backend that renders sizes as numbers. */
+function takesSizesOf(backend: Backend, program: Program): void {
+  if (!program.symbols?.length || backend.capabilities.runtimeSizes) return;
+  const names = BACKENDS.filter((b) => b.capabilities.runtimeSizes).map((b) => b.name);
+  const others = names.length > 1 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join('');
+  throw new InputError(`${backend.title} does not run programs sized at each run yet (this one takes ${program.symbols.map((s) => s.name).join(' and ')}); use --backend ${others}, or compile at a fixed shape`);
+}
 
 /** An executor on a backend for a checked program (its kernels legalized for it first). */
-export const openOn = (backend: Backend, program: Program, kernels: readonly Kernel[], options: OpenOptions = {}): Promise<Executor> =>
-  backend.open(program, legalizedFor(backend, kernels), options);
+export async function openOn(backend: Backend, program: Program, kernels: readonly Kernel[], options: OpenOptions = {}): Promise<Executor> {
+  takesSizesOf(backend, program);
+  return backend.open(program, legalizedFor(backend, kernels), options);
+}
 
 /** The backends of a target, whose rendered files `tcc compile --target` writes. */
 export const backendsOf = (target: string): readonly Backend[] => BACKENDS.filter((b) => b.target === target);

@@ -102,8 +102,8 @@ async function serveSection(): Promise<void> {
 async function shapesSection(): Promise<void> {
   const records = await benchShapes(progress);
   write('');
-  for (const r of records) write(`tcc ${r.backend}: ${r.value} sentences/s; ${r.peer}: ${r.peer_value}; ratio ${r.ratio}`);
-  write('(SST-2 test sentences in file order, batches of 32, bert-base without heads, random weights; padding-free and per-batch lengths are not built in tcc yet)');
+  for (const r of records) write(r.peer === undefined ? `${r.backend}: ${r.metric} ${r.value} ${r.unit}` : `tcc ${r.backend}: ${r.value} sentences/s; ${r.peer}: ${r.peer_value}; ratio ${r.ratio}`);
+  write('(SST-2 test sentences in file order, batches of 32, bert-base without heads, random weights, native on every core; medians of 3 interleaved rounds)');
 }
 
 async function hashesSection(): Promise<void> {

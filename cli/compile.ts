@@ -1,4 +1,4 @@
-// `tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target ${TARGETS.join('|')}] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
+// `tcc compile SPEC [--batch N] [--seq S] [--packed [--tokens T]] [--mode infer|train] [--target ${TARGETS.join('|')}] [--recompute R] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS] [-o DIR] [--json]`
 
 import { copyFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -22,12 +22,16 @@ import { UsageError, type Io } from './errors.js';
 import { outputDirectory, outputFile, writeAtomic } from './files.js';
 import { localModel } from './hub.js';
 
-export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--mode infer|train] [--target ${TARGETS.join('|')}] [-o DIR] [--json] [--emit svg|html -o FILE]
-    [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
+export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--packed [--tokens T]] [--mode infer|train] [--target ${TARGETS.join('|')}] [-o DIR] [--json]
+    [--emit svg|html -o FILE] [--recompute none|layer|sqrt] [--max-predictions N] [--no-fuse] [--no-plan] [--dump-after PASS]
 
 Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
+  --packed         padding-free (inference): one program for any batch of up to
+                   N sequences of up to S tokens each, run as one stream of their
+                   real tokens, attention within each sequence (tcc run, serve --api)
+  --tokens T       with --packed: the most tokens of a batch (default N × S)
   --mode M         infer (default) or train
   --target T       the code written beside the program for people to read:
 ${TARGETS.map((t, i) => `                   ${t} (${backendsOf(t).flatMap((b) => b.outputs).join(', ')}${i ? '' : ', the default'})`).join('\n')}
@@ -72,8 +76,10 @@ export function summary(r: CompileResult, program: Program, report: CompileRepor
   const m = report.memory;
   const planned = program.report?.planned ? `planned ${scaled(m.arenaBytes, 'B')} (lower bound ${scaled(m.lowerBoundBytes, 'B')}; ${scaled(m.naiveBytes, 'B')} unplanned)` : `${scaled(m.arenaBytes, 'B')}, unplanned`;
   const activations = graph.mode === 'train' ? `, activations at most ${scaled(m.activationBytes, 'B')}` : '';
+  const tokens = graph.dims['tokens'];
+  const shape = tokens === undefined ? `batch ${graph.dims.batch}, seq ${graph.dims.seq}` : `padding-free: up to ${graph.dims.batch} sequences of up to ${graph.dims.seq} tokens, ${fmt(tokens)} in all`;
   return [
-    `${graph.name} (${graph.mode}, batch ${graph.dims.batch}, seq ${graph.dims.seq})`,
+    `${graph.name} (${graph.mode}, ${shape})`,
     `  parameters  ${fmt(stats.parameters)} in ${stats.parameterTensors} tensors (${scaled(4 * stats.parameters, 'B')} as f32)`,
     `  ops         ${fmt(stats.ops)} (${top}, ...)`,
     `  FLOPs       ${scaled(r.flops, 'FLOP')} per step`,
@@ -102,6 +108,8 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
   const { values, positionals } = parse(argv, {
     batch: { type: 'string' },
     seq: { type: 'string' },
+    packed: { type: 'boolean' },
+    tokens: { type: 'string' },
     mode: { type: 'string' },
     out: { type: 'string', short: 'o' },
     target: { type: 'string' },
@@ -123,6 +131,9 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
   for (const flag of ['recompute', 'max-predictions'] as const) {
     if (mode === 'infer' && values[flag] !== undefined && values[flag] !== 'none') throw new UsageError(`--${flag} applies to training graphs: add --mode train`);
   }
+  if (values.tokens !== undefined && !values.packed) throw new UsageError('--tokens sizes a padding-free program: add --packed');
+  if (values.packed && mode !== 'infer') throw new UsageError('--packed compiles inference programs: training runs at a fixed shape (drop --mode train or --packed)');
+  if (values.packed && values['no-fuse']) throw new UsageError('--packed needs fused attention (drop --no-fuse)');
   const dumpAfter = values['dump-after'] === undefined ? undefined : oneOf(values['dump-after'], '--dump-after', PASS_NAMES, 'dce');
   let dumped: string | undefined;
   const model = await localModel(positionals[0]!, io);
@@ -134,13 +145,14 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     ...(values['max-predictions'] === undefined ? {} : { maxPredictions: positiveInt(values['max-predictions'], '--max-predictions', 1) }),
     fuse: !values['no-fuse'],
     verify: debug,
+    ...(values.packed ? { packed: values.tokens === undefined ? {} : { tokens: positiveInt(values.tokens, '--tokens', 1) } } : {}),
     after: (pass, graph) => {
       if (pass === dumpAfter) dumped = printGraph(graph);
     },
   });
   const target = oneOf(values.target, '--target', TARGETS, TARGETS[0]!);
   const started = performance.now() - result.compileMs;
-  const compiled = buildProgram(result.graph, { plan: !values['no-plan'], check: debug, passes: result.passes });
+  const compiled = buildProgram(result.graph, { plan: !values['no-plan'], check: debug, passes: result.passes, ...(result.runtime ? { runtime: result.runtime } : {}) });
   const compileMs = performance.now() - started;
   if (dumpAfter === 'plan-memory') dumped = printPlan(compiled);
   if (dumpAfter !== undefined) {
@@ -185,6 +197,7 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
       mode: graph.mode,
       batch: graph.dims.batch,
       seq: graph.dims.seq,
+      ...(graph.dims['tokens'] === undefined ? {} : { tokens: graph.dims['tokens'], packed: true }),
       parameters: stats.parameters,
       parameter_tensors: stats.parameterTensors,
       ops: stats.ops,

@@ -16,6 +16,7 @@ import { vocabTokens, type TextTokenizer } from '../train/tokenizer.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
 import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
+import { isPacked, packSequences, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
 import { parse, seedFlag } from './args.js';
 import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { UsageError, type Io } from './errors.js';
@@ -168,6 +169,8 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
 
   let inputs: RunInputs;
   let session;
+  /** A padding-free program directory's batch: its rows as one stream of their real tokens. */
+  let stream: PackedBatch | undefined;
   // The rows the user gave (a program of a larger batch runs rows of padding after them).
   let given: number | undefined;
   const what = values.inputs ?? 'the tokens of --text';
@@ -177,13 +180,25 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
     if (mode !== 'infer') throw new UsageError(`${model} holds a ${mode} program; tcc run runs inference programs (tcc compile --mode infer)`);
     const [batch, seq] = [dims['batch'] ?? 1, dims['seq'] ?? 1];
     const pad = tokenizer?.id(tokenizer.specials.pad ?? '') ?? 0;
-    // Text longer than the program's length is refused with both numbers (fitInputs), or cut to it with --truncate.
+    // Text longer than the program's length is refused with both numbers (fitInputs, packSequences), or cut to it with --truncate.
     inputs = tokenizer && values.text !== undefined ? fromText(tokenizer, values.text, values['text-pair'], values.truncate ? seq : undefined) : readInputsFile(values.inputs!);
     given = inputs.batch;
-    try {
-      inputs = fitInputs(inputs, batch, seq, pad, what);
-    } catch (e) {
-      throw e instanceof UsageError && values.text !== undefined ? new UsageError(e.message.replace(/\)$/, ', or give --truncate to cut the text)')) : e;
+    const truncate = (e: unknown) => (e instanceof Error && values.text !== undefined ? new UsageError(e.message.replace(/\)$/, ', or give --truncate to cut the text)')) : e);
+    if (isPacked(loaded.program)) {
+      // A padding-free program takes each row as it is: its tokens where attention_mask is 1.
+      try {
+        stream = packRows(loaded.program, inputs);
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+        const cut = values.text !== undefined && /\(--seq\)$/.test(e.message) ? '; give --truncate to cut the text' : '';
+        throw new InputError(`${what}: ${e.message}${cut}`);
+      }
+    } else {
+      try {
+        inputs = fitInputs(inputs, batch, seq, pad, what);
+      } catch (e) {
+        throw e instanceof UsageError ? truncate(e) : e;
+      }
     }
     session = await sessionOn(loaded, backend, io, debug);
   } else {
@@ -196,13 +211,13 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const programReady = performance.now();
   const weightsNote = setWeights(session, weights, seed, io);
   const start = performance.now();
-  const ran = await session.run(inputs.tensors).catch((e: unknown): never => {
+  const ran = await (stream ? session.run(stream.inputs, { seed: 0, step: 0, sizes: stream.sizes }) : session.run(inputs.tensors)).catch((e: unknown): never => {
     // An id out of the model's range: the file (or the text) it came from.
     throw e instanceof InputError ? new InputError(`${what}: ${e.message}`) : e;
   });
   const ms = performance.now() - start;
   const rows = given ?? inputs.batch;
-  const outputs = userRows(ran, program, rows);
+  const outputs = stream ? unpackOutputs(program, stream, ran, inputs.seq) : userRows(ran, program, rows);
   if (values.out !== undefined) {
     const tensors = Object.fromEntries(Object.entries(outputs).map(([name, t]) => [name, { dtype: 'F32' as const, shape: t.shape, data: t.data }]));
     writeAtomic(values.out, writeSafetensors(tensors, { model: program.model, producer: 'tcc' }));
@@ -214,6 +229,20 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   const shapes = Object.entries(outputs).map(([name, t]) => `${name} [${t.shape.join(',')}]`).join(', ');
   io.stderr.write(`  program ready ${programReady.toFixed(0)} ms after start, weights ${(start - programReady).toFixed(0)} ms more; forward pass ${ms.toFixed(1)} ms; ${values.out === undefined ? 'outputs' : `wrote ${values.out}:`} ${shapes}\n`);
   return 0;
+}
+
+/** The rows of a padded batch as a padding-free program's stream: each row's tokens where attention_mask is 1 (a leading run). */
+function packRows(program: Program, inputs: RunInputs): PackedBatch {
+  const { input_ids: ids, token_type_ids: types, attention_mask: mask } = inputs.tensors;
+  const sequences = Array.from({ length: inputs.batch }, (_, r) => {
+    const row = (t: Int32Array | undefined, fill: number) => (t ? t.subarray(r * inputs.seq, (r + 1) * inputs.seq) : new Int32Array(inputs.seq).fill(fill));
+    const kept = row(mask, 1);
+    const length = kept.indexOf(0) < 0 ? inputs.seq : kept.indexOf(0);
+    if (kept.subarray(length).some((m) => m !== 0)) throw new InputError(`row ${r}'s attention_mask has padding before real tokens; a padding-free program takes each row's tokens as one leading run`);
+    return { input_ids: row(ids, 0).subarray(0, length), token_type_ids: row(types, 0).subarray(0, length) };
+  });
+  const fed = new Set(program.inputs.map((i) => i.name));
+  return packSequences(program, sequences.map((s) => Object.fromEntries(Object.entries(s).filter(([name]) => fed.has(name)))));
 }
 
 /** Whether the model has a tokenizer where loadTokenizer looks: in its directory, or beside its spec. */

@@ -16,6 +16,9 @@ import { loadSpec } from './parser/load.js';
 import { isHfDirectory } from '../runtime/hf-config.js';
 import { locateInConfig } from './parser/hf-config.js';
 import type { Spec } from './parser/spec.js';
+import { packedGraph, packedRuntime } from './packed.js';
+import type { BuildOptions } from './program.js';
+import { InputError } from '../runtime/errors.js';
 
 export interface CompileOptions {
   readonly batch?: number;
@@ -43,6 +46,12 @@ export interface CompileOptions {
   readonly recompute?: RecomputeMode;
   /** Called with the graph after each pass (--dump-after). */
   readonly after?: (pass: string, graph: Graph) => void;
+  /**
+   * The padding-free form (inference): one program for any batch of up to
+   * `batch` sequences of up to `seq` tokens, at most `tokens` in all (default
+   * batch × seq), run as one stream of their tokens (compiler/packed.ts).
+   */
+  readonly packed?: { readonly tokens?: number };
 }
 
 export interface CompileResult {
@@ -58,6 +67,8 @@ export interface CompileResult {
   /** Floating-point operations of one step as compiled (recomputation included). */
   readonly flops: number;
   readonly compileMs: number;
+  /** A padding-free program's sizes and probes, for buildProgram. */
+  readonly runtime?: BuildOptions['runtime'];
 }
 
 /** A config key that holds a dropout rate (BERT's hidden_dropout_prob, DistilBERT's seq_classif_dropout, ModernBERT's mlp_dropout, …). */
@@ -85,6 +96,8 @@ export function specSetting(spec: Spec, key: string): number | undefined {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
+  if (options.packed && mode !== 'infer') throw new InputError('the padding-free form is built for inference; compile training graphs at a fixed shape');
+  const packed = options.packed && { sequences: options.batch ?? 1, longest: options.seq ?? 128, tokens: options.packed.tokens ?? (options.batch ?? 1) * (options.seq ?? 128) };
   let spec: Spec;
   let graph: Graph;
   try {
@@ -93,7 +106,7 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
     const overrides = Object.fromEntries(Object.entries({ ...dropouts, ...options.config }).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
     spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };
     try {
-      graph = buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });
+      graph = packed ? packedGraph(spec, packed) : buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });
     } catch (e) {
       throw e instanceof CompileError ? new CompileError(e.diagnostics, loaded.sources) : e;
     }
@@ -113,5 +126,7 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   });
   const stats = graphStats(before);
   const flops = result.passes.includes('recompute') ? graphStats(result.graph).flops : stats.flops;
-  return { spec, graph: result.graph, stats, passes: result.passes, flops, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}) };
+  const runtime = packed && packedRuntime(spec, packed);
+  const passes = packed ? ['pack', ...result.passes] : result.passes;
+  return { spec, graph: result.graph, stats, passes, flops, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}), ...(runtime ? { runtime } : {}) };
 }

@@ -9,7 +9,8 @@ import { encodeKernels } from '../runtime/kernel-json.js';
 import { PROGRAM_FORMAT, type Program, type ProgramBuffer, type ProgramKernel, type ProgramTensor } from '../runtime/program.js';
 import type { Graph } from './ir/graph.js';
 import { lowerToKernels } from './lower/lower.js';
-import type { Kernel, KernelProgram, TensorRef } from '../kernel/ir.js';
+import type { Kernel, KernelProgram, Symbol_, TensorRef } from '../kernel/ir.js';
+import { withRuntimeSizes } from './lower/runtime-sizes.js';
 import { applyPlan, checkPlan, layoutNaive, planMemory, type MemoryPlan } from './kernel-passes/plan-memory.js';
 
 export interface CompiledProgram {
@@ -28,12 +29,21 @@ export interface BuildOptions {
   readonly check?: boolean;
   /** The graph passes that made the graph, recorded in the program. */
   readonly passes?: readonly string[];
+  /**
+   * Sizes a run gives (a packed program's tokens and sequences): `graph` is
+   * built at their maxima, each probe's graph with one symbol `by` larger
+   * (compiler/lower/runtime-sizes.ts).
+   */
+  readonly runtime?: { readonly symbols: readonly Symbol_[]; readonly probes: readonly { readonly symbol: number; readonly by: number; readonly graph: Graph }[] };
 }
 
-const tensor = (t: TensorRef): ProgramTensor => ({ name: t.name, buffer: t.buffer, offset: t.offset, dtype: t.dtype, shape: t.shape });
+const tensor = (t: TensorRef): ProgramTensor => ({ name: t.name, buffer: t.buffer, offset: t.offset, dtype: t.dtype, shape: t.shape, ...(t.runtime ? { runtime: t.runtime } : {}) });
 
 export function buildProgram(graph: Graph, options: BuildOptions = {}): CompiledProgram {
-  const lowered = lowerToKernels(graph);
+  const { runtime } = options;
+  const lowered = runtime
+    ? withRuntimeSizes(lowerToKernels(graph), runtime.symbols, runtime.probes.map((p) => ({ symbol: p.symbol, by: p.by, program: lowerToKernels(p.graph) })))
+    : lowerToKernels(graph);
   const plan = options.plan === false ? layoutNaive(lowered) : planMemory(lowered);
   if (options.check) checkPlan(lowered, plan);
   const planned = applyPlan(lowered, plan);
@@ -58,6 +68,7 @@ export function buildProgram(graph: Graph, options: BuildOptions = {}): Compiled
     states: planned.states.map(tensor),
     updates: planned.updates.map((u) => ({ name: u.name, from: tensor(u.from), to: tensor(u.to) })),
     report: { passes: [...(options.passes ?? []), ...(options.plan === false ? [] : ['plan-memory'])], fused: graph.schedule !== undefined, planned: options.plan !== false },
+    ...(lowered.symbols ? { symbols: lowered.symbols } : {}),
   };
   return { program, kernels: planned.kernels, lowered: planned, plan };
 }
@@ -68,6 +79,9 @@ export function buildProgram(graph: Graph, options: BuildOptions = {}): Compiled
  * own from the kernel IR).
  */
 export async function programSources(compiled: Pick<CompiledProgram, 'program' | 'kernels'>, target: string): Promise<Record<string, string>> {
-  const files = await Promise.all(backendsOf(target).map((b) => renderOn(b, compiled.program, compiled.kernels)));
+  // A program sized at each run has no code for the backends that render sizes as numbers (wasm, for now).
+  const sized = (compiled.program.symbols?.length ?? 0) > 0;
+  const backends = backendsOf(target).filter((b) => !sized || b.capabilities.runtimeSizes);
+  const files = await Promise.all(backends.map((b) => renderOn(b, compiled.program, compiled.kernels)));
   return Object.assign({}, ...files) as Record<string, string>;
 }

@@ -106,6 +106,42 @@ export interface Store {
   readonly value: KExpr;
 }
 
+/**
+ * A size a run gives (a program over a padding-free stream): `scale` × the
+ * run's value of the program's symbol `symbol` (tokens, sequences) +
+ * `offset`. The number the kernel states is its largest value, and every
+ * index and buffer is laid out for it: a run only iterates less.
+ */
+export interface RuntimeSize {
+  readonly symbol: number;
+  readonly scale: number;
+  readonly offset: number;
+}
+
+/** A kernel's extents that a run gives, by field: 'shape.0', 'reduced.1', 'batch.0', 'm', 'n', 'k', 'queries', 'keys', 'depth', 'depthV'. */
+export type RuntimeExtents = Readonly<Record<string, RuntimeSize>>;
+
+/** The extent fields of each kind of kernel (the keys RuntimeExtents may use; lists by index). */
+export const EXTENT_FIELDS: Readonly<Record<Kernel['kind'], readonly string[]>> = {
+  map: ['shape'],
+  reduce: ['shape', 'reduced'],
+  matmul: ['batch', 'm', 'n', 'k'],
+  attention: ['batch', 'queries', 'keys', 'depth', 'depthV'],
+  attention_grad: ['batch', 'queries', 'keys', 'depth', 'depthV'],
+};
+
+/** A kernel's extents by field key ('shape.0', 'm', …): what RuntimeExtents names. */
+export function kernelExtents(k: Kernel): Map<string, number> {
+  const out = new Map<string, number>();
+  const fields = k as unknown as Record<string, number | readonly number[]>;
+  for (const field of EXTENT_FIELDS[k.kind]) {
+    const v = fields[field]!;
+    if (typeof v === 'number') out.set(field, v);
+    else v.forEach((d, i) => out.set(`${field}.${i}`, d));
+  }
+  return out;
+}
+
 interface KernelBase {
   /** Unique in the program, e.g. "k12_matmul". */
   readonly name: string;
@@ -116,6 +152,8 @@ interface KernelBase {
   /** The graph nodes computed inside the kernel. */
   readonly nodes: readonly number[];
   readonly args: readonly KernelArg[];
+  /** Extents a run gives (absent: every extent is as stated). */
+  readonly runtime?: RuntimeExtents;
 }
 
 export interface MapKernel extends KernelBase {
@@ -210,6 +248,13 @@ export interface AttentionKernel extends KernelBase {
    * every key may count.
    */
   readonly window?: number;
+  /**
+   * The keys of query row i that may count, [from, to): expressions over idx
+   * (b…, i), each non-decreasing in i (a packed stream's sequence bounds). A
+   * key outside scores −1e30 (the score expression says so too), so a
+   * renderer may skip it. Absent: every key may count.
+   */
+  readonly keyRange?: { readonly from: KExpr; readonly to: KExpr };
   /** A factor on each probability at (b…, i, j) after the softmax (dropout), if any. */
   readonly keep?: KExpr;
   /** O at idx (b…, i, c); the log-sum-exp of each row's scores at idx (b…, i). */
@@ -268,6 +313,8 @@ export interface TensorRef {
   readonly offset: number;
   readonly dtype: 'f32' | 'i32';
   readonly shape: readonly number[];
+  /** The axis whose extent a run gives (a packed program's tokens or sequences), and its size; the shape states its largest. */
+  readonly runtime?: { readonly axis: number; readonly size: RuntimeSize };
 }
 
 export interface InputRef extends TensorRef {
@@ -294,6 +341,14 @@ export interface KernelProgram {
   readonly states: readonly TensorRef[];
   /** After each run, copy `from` over `to`: new values of parameters and state not computed in place. */
   readonly updates: readonly { readonly name: string; readonly from: TensorRef; readonly to: TensorRef }[];
+  /** The sizes a run gives (RuntimeSize.symbol indexes them), with their largest values; absent: none. */
+  readonly symbols?: readonly Symbol_[];
+}
+
+/** A size a run of the program gives: `tokens` of a padding-free stream, its `sequences`. */
+export interface Symbol_ {
+  readonly name: string;
+  readonly max: number;
 }
 
 // ---- ranges ----
@@ -386,7 +441,7 @@ export function kernelExprs(k: Kernel): KExpr[] {
     case 'map': return stores(k.stores);
     case 'reduce': return [...k.stages.map((s) => s.value), ...stores(k.stores), ...stores(k.elementStores)];
     case 'matmul': return [k.a.value, k.b.value, ...stores(k.stores)];
-    case 'attention': return [k.q.value, k.k.value, ...(k.v ? [k.v.value] : []), k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse)];
+    case 'attention': return [k.q.value, k.k.value, ...(k.v ? [k.v.value] : []), k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse), ...(k.keyRange ? [k.keyRange.from, k.keyRange.to] : [])];
     case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.dq), ...placed(k.dk), ...placed(k.dv), ...placed(k.dscores)];
   }
 }
@@ -483,7 +538,8 @@ export function rebuildKernel(k: Kernel, node: (e: KExpr) => KExpr, to: (arg: nu
     case 'attention': {
       const out = placed(k.out)?.placement;
       const lse = placed(k.lse)?.placement;
-      return { ...k, q: operand(k.q), k: operand(k.k), ...(k.v ? { v: operand(k.v) } : {}), score: e(k.score), ...(k.keep ? { keep: e(k.keep) } : {}), ...(out ? { out } : {}), ...(lse ? { lse } : {}) };
+      const keyRange = k.keyRange && { from: e(k.keyRange.from), to: e(k.keyRange.to) };
+      return { ...k, q: operand(k.q), k: operand(k.k), ...(k.v ? { v: operand(k.v) } : {}), score: e(k.score), ...(k.keep ? { keep: e(k.keep) } : {}), ...(out ? { out } : {}), ...(lse ? { lse } : {}), ...(keyRange ? { keyRange } : {}) };
     }
     case 'attention_grad': {
       const [dq, dk, dv, dscores] = [k.dq, k.dk, k.dv, k.dscores].map((p) => placed(p)?.placement);

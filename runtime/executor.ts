@@ -14,6 +14,8 @@ export type BackendName = string;
 export interface RunContext {
   readonly seed: number;
   readonly step: number;
+  /** The sizes this run gives, in the order of the program's symbols (a packed program's tokens and sequences); checked by the session. */
+  readonly sizes?: readonly number[];
 }
 
 export interface Executor {

@@ -58,6 +58,13 @@ export class Fields {
     return this.value[key];
   }
 
+  /** The object's own keys, at most `max` of them. */
+  keys(max = 64): string[] {
+    const keys = Object.keys(this.value);
+    if (keys.length > max) throw new JsonFieldError(this.path, `has ${keys.length} fields, more than ${max}`);
+    return keys;
+  }
+
   /** Refuses any field not in `known` (a misspelt or foreign field is not silently ignored). */
   only(known: readonly string[]): this {
     for (const key of Object.keys(this.value)) {

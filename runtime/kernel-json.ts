@@ -18,10 +18,10 @@
 // its sizes (every index inside its range) is kernel-check.ts's.
 
 import type {
-  AttentionGradKernel, AttentionKernel, BinaryFn, Kernel, KernelArg, KExpr, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, ScalarType, Stage, Store,
-  StridedView, UnaryFn,
+  AttentionGradKernel, AttentionKernel, BinaryFn, Kernel, KernelArg, KExpr, MapKernel, MatmulKernel, Operand, Placement, ReduceKernel, RuntimeExtents, RuntimeSize, ScalarType, Stage,
+  Store, StridedView, UnaryFn,
 } from '../kernel/ir.js';
-import { children, COMPOSITE_BINARY, COMPOSITE_UNARY, PRIMITIVE_BINARY, PRIMITIVE_UNARY } from '../kernel/ir.js';
+import { children, kernelExtents, COMPOSITE_BINARY, COMPOSITE_UNARY, PRIMITIVE_BINARY, PRIMITIVE_UNARY } from '../kernel/ir.js';
 import { kernelKey } from '../kernel/hash.js';
 import { checkInt, checkList, Fields, JsonFieldError } from './json-fields.js';
 
@@ -104,7 +104,10 @@ function encodeBody(k: Kernel): Json {
     case 'reduce': body = { shape: k.shape, reduced: k.reduced, stages: k.stages.map((s) => ({ combine: s.combine, value: t.ref(s.value) })), stores: stores(k.stores), elementStores: stores(k.elementStores) }; break;
     case 'matmul': body = { batch: k.batch, m: k.m, n: k.n, k: k.k, a: operand(k.a), b: operand(k.b), stores: stores(k.stores) }; break;
     case 'attention':
-      body = optional({ batch: k.batch, queries: k.queries, keys: k.keys, depth: k.depth, depthV: k.depthV, q: operand(k.q), k: operand(k.k), v: k.v && operand(k.v), score: t.ref(k.score), window: k.window, keep: k.keep && t.ref(k.keep), out: placed(k.out), lse: placed(k.lse) });
+      body = optional({
+        batch: k.batch, queries: k.queries, keys: k.keys, depth: k.depth, depthV: k.depthV, q: operand(k.q), k: operand(k.k), v: k.v && operand(k.v), score: t.ref(k.score), window: k.window,
+        keyRange: k.keyRange && { from: t.ref(k.keyRange.from), to: t.ref(k.keyRange.to) }, keep: k.keep && t.ref(k.keep), out: placed(k.out), lse: placed(k.lse),
+      });
       break;
     case 'attention_grad':
       body = optional({
@@ -113,7 +116,8 @@ function encodeBody(k: Kernel): Json {
       });
       break;
   }
-  return { kind: k.kind, args: k.args.map((a) => ({ dtype: a.dtype, access: a.access })), nodes: t.nodes, ...body };
+  const runtime = k.runtime && Object.fromEntries(Object.entries(k.runtime).map(([key, r]) => [key, { symbol: r.symbol, scale: r.scale, offset: r.offset }]));
+  return { kind: k.kind, args: k.args.map((a) => ({ dtype: a.dtype, access: a.access })), nodes: t.nodes, ...body, ...(runtime ? { runtime } : {}) };
 }
 
 /** The program's kernels as functions (each distinct kernel once) and bindings. */
@@ -274,7 +278,7 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
     const p = placement(key);
     return (p ? { [key]: p } : {}) as Partial<Record<K, Placement>>;
   };
-  const common = ['kind', 'args', 'nodes'];
+  const common = ['kind', 'args', 'nodes', 'runtime'];
   let body: Body;
   switch (kind) {
     case 'map':
@@ -295,11 +299,13 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
       body = { kind, batch: shape('batch'), m: f.int('m', extent), n: f.int('n', extent), k: f.int('k', extent), a: operand('a'), b: operand('b'), stores: stores('stores') };
       break;
     case 'attention': {
-      f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'score', 'window', 'keep', 'out', 'lse']);
+      f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'score', 'window', 'keyRange', 'keep', 'out', 'lse']);
+      const range = f.has('keyRange') ? f.object('keyRange').only(['from', 'to']) : undefined;
       body = {
         kind, batch: shape('batch'), queries: f.int('queries', extent), keys: f.int('keys', extent), depth: f.int('depth', extent), depthV: f.int('depthV', { min: 0, max: MAX_EXTENT }),
         q: operand('q', true), k: operand('k', true), ...(f.has('v') ? { v: operand('v', true) } : {}), score: typed(f, 'score', 'f32'),
-        ...(f.has('window') ? { window: f.int('window', { min: 0, max: MAX_EXTENT }) } : {}), ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}),
+        ...(f.has('window') ? { window: f.int('window', { min: 0, max: MAX_EXTENT }) } : {}), ...(range ? { keyRange: { from: typed(range, 'from', 'i32'), to: typed(range, 'to', 'i32') } } : {}),
+        ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}),
         ...placed('out'), ...placed('lse'),
       };
       break;
@@ -313,7 +319,20 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
       };
       break;
   }
+  if (f.has('runtime')) body = { ...body, runtime: decodeRuntime(f.object('runtime'), body) };
   return { body, args };
+}
+
+/** A function's runtime extents: each names one of its kind's extents; the program's check ties them to its symbols. */
+function decodeRuntime(f: Fields, body: Body): RuntimeExtents {
+  const extents = kernelExtents(body as Kernel);
+  const out: Record<string, RuntimeSize> = {};
+  for (const key of f.keys()) {
+    if (!extents.has(key)) throw new JsonFieldError(f.at(key), `is not an extent of a ${body.kind} kernel (${[...extents.keys()].join(', ')})`);
+    const rf = f.object(key).only(['symbol', 'scale', 'offset']);
+    out[key] = { symbol: rf.int('symbol', { min: 0, max: 7 }), scale: rf.int('scale', { min: 1, max: MAX_EXTENT }), offset: rf.int('offset', { min: -MAX_EXTENT, max: MAX_EXTENT }) };
+  }
+  return out;
 }
 
 /** A kernel of the program: its function's body with the binding's ranges, streams and names. */

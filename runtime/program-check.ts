@@ -6,7 +6,7 @@
 // What passes is rebuilt from the checked values alone; the kernels that
 // the backends render come from it.
 
-import { ARG_ALIGNMENT, kernelExprs, walkExpr, type Kernel, type KExpr } from '../kernel/ir.js';
+import { ARG_ALIGNMENT, kernelExprs, kernelExtents, walkExpr, type Kernel, type KExpr, type RuntimeSize, type Symbol_ } from '../kernel/ir.js';
 import { InputError } from './errors.js';
 import { checkKernel, KernelCheckError, scratchBudget } from './kernel-check.js';
 import { bindKernel, decodeFunction, decodeStreams, MAX_EXTENT, type Json, type KernelFunction } from './kernel-json.js';
@@ -30,7 +30,13 @@ function readFields(raw: unknown): Program {
   const f = Fields.of(raw, '');
   const format = f.get('format');
   if (format !== PROGRAM_FORMAT) throw new JsonFieldError('format', `'${String(format).slice(0, 40)}' is not ${PROGRAM_FORMAT}; compile the model again with this tcc`);
-  f.only(['format', 'model', 'mode', 'dims', 'persistentBytes', 'arenaBytes', 'buffers', 'inputs', 'params', 'outputs', 'kernels', 'functions', 'states', 'updates', 'report']);
+  f.only(['format', 'model', 'mode', 'dims', 'persistentBytes', 'arenaBytes', 'buffers', 'inputs', 'params', 'outputs', 'kernels', 'functions', 'states', 'updates', 'report', 'symbols']);
+  const symbols = f.has('symbols') ? f.list('symbols', 8).map((raw, i): Symbol_ => {
+    const sf = Fields.of(raw, `symbols[${i}]`).only(['name', 'max']);
+    const name = sf.string('name', 64);
+    if (!NAME.test(name)) throw new JsonFieldError(sf.at('name'), 'is not a size name');
+    return { name, max: sf.int('max', size) };
+  }) : [];
   const regions = { persistent: f.int('persistentBytes', { min: 0 }), arena: f.int('arenaBytes', { min: 0 }) };
   const dimFields = f.object('dims');
   const dims: Record<string, number> = {};
@@ -53,12 +59,17 @@ function readFields(raw: unknown): Program {
     return b;
   };
   const tensor = (of: Fields, extra: readonly string[] = []): ProgramTensor => {
-    of.only(['name', 'buffer', 'offset', 'dtype', 'shape', ...extra]);
+    of.only(['name', 'buffer', 'offset', 'dtype', 'shape', 'runtime', ...extra]);
     const t = { name: of.string('name', 300), buffer: of.int('buffer', { min: 0, max: buffers.length - 1 }), offset: of.int('offset', { min: 0, max: MAX_EXTENT }), dtype: of.oneOf('dtype', ['f32', 'i32'] as const), shape: of.ints('shape', { min: 1, max: MAX_EXTENT }, 16) };
     const elements = t.shape.reduce((a, d) => a * d, 1);
     const b = range(of, 'shape', elements, t.buffer, t.offset);
     if (b.dtype !== t.dtype) throw new JsonFieldError(of.at('dtype'), `${t.dtype}, but buffer ${t.buffer} holds ${b.dtype}`);
-    return t;
+    if (!of.has('runtime')) return t;
+    const rf = of.object('runtime').only(['axis', 'size']);
+    const axis = rf.int('axis', { min: 0, max: t.shape.length - 1 });
+    // Only a leading run of the tensor's elements is read or written per run: every axis before the sized one is 1.
+    if (t.shape.slice(0, axis).some((d) => d !== 1)) throw new JsonFieldError(rf.at('axis'), `axis ${axis} of [${t.shape}] has axes of more than 1 before it`);
+    return { ...t, runtime: { axis, size: runtimeSize(rf.object('size'), symbols, t.shape[axis]!) } };
   };
   const entries = <T>(key: string, read: (of: Fields) => T): T[] => f.list(key, 1 << 20).map((t, i) => read(Fields.of(t, `${key}[${i}]`)));
   const inputs = entries('inputs', (of): ProgramInput => {
@@ -109,8 +120,23 @@ function readFields(raw: unknown): Program {
   const mode = f.oneOf('mode', ['infer', 'train'] as const);
   return {
     format: PROGRAM_FORMAT, model: f.string('model', 200), mode, dims, persistentBytes: regions.persistent, arenaBytes: regions.arena,
-    buffers, inputs, params, outputs, kernels, functions, states, updates, ...(report ? { report } : {}),
+    buffers, inputs, params, outputs, kernels, functions, states, updates, ...(report ? { report } : {}), ...(symbols.length ? { symbols } : {}),
   };
+}
+
+/** A runtime size read at `f`: its symbol is the program's, and it stays within [0, `largest`] for every value of the symbol from 1 to its max. */
+function runtimeSize(f: Fields, symbols: readonly Symbol_[], largest: number): RuntimeSize {
+  f.only(['symbol', 'scale', 'offset']);
+  const r = { symbol: f.int('symbol', { min: 0, max: symbols.length - 1 }), scale: f.int('scale', size), offset: f.int('offset', { min: -MAX_EXTENT, max: MAX_EXTENT }) };
+  checkRuntimeSize(r, symbols, largest, (problem) => new JsonFieldError(f.path, problem));
+  return r;
+}
+
+function checkRuntimeSize(r: RuntimeSize, symbols: readonly Symbol_[], largest: number, error: (problem: string) => Error): void {
+  const symbol = symbols[r.symbol];
+  if (!symbol) throw error(`names size ${r.symbol}; the program has ${symbols.length}`);
+  const [lo, hi] = [r.scale + r.offset, r.scale * symbol.max + r.offset];
+  if (lo < 0 || hi > largest) throw error(`${r.scale} × ${symbol.name} + ${r.offset} runs from ${lo} to ${hi}, outside [0, ${largest}]`);
 }
 
 /** The program's kernels, decoded from its functions and proven inside their ranges. */
@@ -127,6 +153,8 @@ function readKernels(program: Program): Kernel[] {
       if (dtype !== fn.args[j]!.dtype) throw new JsonFieldError(`${path}.args[${j}]`, `buffer ${a.buffer} holds ${dtype}; function ${binding.function} reads ${fn.args[j]!.dtype} there`);
     });
     const kernel = bindKernel(fn, { ...binding, streams: binding.streams ?? [] });
+    const extents = kernelExtents(kernel);
+    for (const [key, r] of Object.entries(kernel.runtime ?? {})) checkRuntimeSize(r, program.symbols ?? [], extents.get(key)!, (problem) => new JsonFieldError(`functions[${binding.function}].runtime.${key}`, problem));
     try {
       checkKernel(kernel, budget);
     } catch (e) {

@@ -23,6 +23,7 @@
 // alignment, and kernels bind ranges starting at multiples of 64 elements,
 // so that one layout serves every target.
 
+import type { Symbol_, TensorRef } from '../kernel/ir.js';
 import type { Json } from './kernel-json.js';
 import type { Derived } from './labelled-rows.js';
 
@@ -50,6 +51,8 @@ export interface ProgramTensor {
   readonly offset: number;
   readonly dtype: DTypeName;
   readonly shape: readonly number[];
+  /** The axis a run sizes (a packed program's tokens or sequences); the shape states its largest extent. */
+  readonly runtime?: TensorRef['runtime'];
 }
 
 export interface ProgramInput extends ProgramTensor {
@@ -112,6 +115,8 @@ export interface Program {
   /** After each run, `from` is copied over `to` (updates not computed in place). */
   readonly updates: readonly { readonly name: string; readonly from: ProgramTensor; readonly to: ProgramTensor }[];
   readonly report?: ProgramReport;
+  /** The sizes each run gives (a packed program's tokens and sequences), with their largest values. */
+  readonly symbols?: readonly Symbol_[];
 }
 
 /** A program to open a session on (a compiled one carries more). */

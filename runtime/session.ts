@@ -102,9 +102,32 @@ export class Session {
     return this.read(this.program.states.map((s) => s.name));
   }
 
+  /** The sizes of a run: none for a program of one shape; for a packed program, each of its symbols within [1, its max]. */
+  private sizesOf(ctx: RunContext): readonly number[] {
+    const symbols = this.program.symbols ?? [];
+    const sizes = ctx.sizes ?? [];
+    if (sizes.length !== symbols.length) {
+      throw new InputError(symbols.length ? `the program runs with its ${symbols.map((s) => s.name).join(' and ')} given (a packed batch); got ${sizes.length} sizes` : 'the program has one shape; it takes no sizes');
+    }
+    symbols.forEach((s, i) => {
+      const v = sizes[i]!;
+      if (!(Number.isInteger(v) && v >= 1 && v <= s.max)) throw new InputError(`${v} ${s.name} is outside what the program was compiled for (1 to ${s.max})`);
+    });
+    return sizes;
+  }
+
+  /** A tensor's shape in a run of these sizes (its runtime axis at the run's extent). */
+  private shapeIn<T extends ProgramTensor>(t: T, sizes: readonly number[]): T {
+    if (!t.runtime) return t;
+    const { axis, size } = t.runtime;
+    return { ...t, shape: t.shape.map((d, a) => (a === axis ? size.scale * sizes[size.symbol]! + size.offset : d)) };
+  }
+
   /** Writes the inputs and queues a run; nothing is read back. */
   enqueue(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx: RunContext = { seed: 0, step: 0 }): void {
-    for (const input of this.program.inputs) {
+    const sizes = this.sizesOf(ctx);
+    for (const declared of this.program.inputs) {
+      const input = this.shapeIn(declared, sizes);
       const { derived } = input;
       const fed = inputs[derived ? derived.of : input.name];
       if (!fed) throw new InputError(`missing input '${derived ? derived.of : input.name}'`);
@@ -119,7 +142,8 @@ export class Session {
   /** Runs; returns copies of the outputs named in `wanted` (default: all but parameter and state updates). */
   async run(inputs: Readonly<Record<string, ArrayLike<number>>>, ctx?: RunContext, wanted?: readonly string[]): Promise<Record<string, Tensor>> {
     this.enqueue(inputs, ctx);
-    const outputs = this.program.outputs.filter((o) => (wanted ? wanted.includes(o.name) : !o.name.startsWith('update:')));
+    const sizes = ctx?.sizes ?? [];
+    const outputs = this.program.outputs.filter((o) => (wanted ? wanted.includes(o.name) : !o.name.startsWith('update:'))).map((o) => this.shapeIn(o, sizes));
     const data = await this.executor.read(outputs.map(tensorRange));
     return Object.fromEntries(outputs.map((o, i) => [o.name, { dtype: o.dtype, shape: o.shape, data: data[i]! }]));
   }

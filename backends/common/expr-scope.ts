@@ -6,7 +6,7 @@
 // and of a local's declaration.
 
 import type { CodeWriter } from './writer.js';
-import { rangeOf, sharedNodes, type KExpr, type Operand, type Space } from '../../kernel/ir.js';
+import { rangeOf, sharedNodes, type Kernel, type KExpr, type Operand, type Space } from '../../kernel/ir.js';
 
 export abstract class ExprScope {
   protected readonly named = new Map<KExpr, string>();
@@ -54,4 +54,20 @@ export function viewBase(o: Operand): string {
   if (!v) throw new Error('the operand is not a plain view');
   const terms = v.batchStrides.map((s, d) => (s ? `c${d} * ${s}` : '')).filter(Boolean);
   return [String(v.offset), ...terms].join(' + ');
+}
+
+/**
+ * A kernel's extent as code: its number, or what the run gives (a program
+ * over a padding-free stream: `sizes[symbol] · scale + offset`, `sizes`
+ * the renderer's name for the run's sizes); the number is then the largest
+ * value, which scratch and thread decisions use. `runtime` false: the
+ * renderer does not take this extent at run time, and a kernel that has it
+ * so is refused by name.
+ */
+export function extentText(k: Kernel, key: string, value: number, sizes: string, backend: string, runtime = true): string {
+  const r = k.runtime?.[key];
+  if (!r) return String(value);
+  if (!runtime) throw new Error(`the ${backend} backend does not take extent ${key} of a ${k.kind} kernel at run time (${k.name})`);
+  const scaled = r.scale === 1 ? `${sizes}[${r.symbol}]` : `${sizes}[${r.symbol}] * ${r.scale}`;
+  return r.offset ? `(${scaled} + ${r.offset})` : scaled;
 }

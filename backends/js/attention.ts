@@ -7,8 +7,8 @@
 
 import type { CodeWriter } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
-import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
+import { kernelExtents, type AttentionGradKernel, type AttentionKernel, type Operand, type Placement } from '../../kernel/ir.js';
+import { DEFAULT_NAMES, extentJs, JsExprs, loops, type Names } from './expr.js';
 
 /** Element (row, col) of a plain operand view, with `base` holding its batch offset. */
 function at(o: Operand, base: string, row: string, col: string): string {
@@ -36,13 +36,17 @@ export function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const nb = k.batch.length;
   const scores = new JsExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, rowNames(nb, 'j'));
   const outs = new JsExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, rowNames(nb, 'c'));
+  for (const key of ['depth', 'depthV', ...k.batch.map((_, i) => `batch.${i}`)]) extentJs(k, key, 0, false);
   w.line(`const o = scratch(0, ${k.depthV});`);
   loops(w, k.batch, DEFAULT_NAMES.idx, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
-    w.block(`for (let i = 0; i < ${k.queries}; i++) {`, () => {
+    w.block(`for (let i = 0; i < ${extentJs(k, 'queries', k.queries)}; i++) {`, () => {
       w.line('let top = -Infinity, sum = 0;');
       w.line('o.fill(0);');
-      w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
+      // A packed stream's row attends to its own sequence's keys only (the others score −1e30).
+      const range = k.keyRange && outs.open(w, [k.keyRange.from, k.keyRange.to]);
+      const [from, to] = range ? [range.render(k.keyRange!.from), range.render(k.keyRange!.to)] : ['0', extentJs(k, 'keys', k.keys)];
+      w.block(`for (let j = ${from}; j < ${to}; j++) {`, () => {
         dot(w, 'acc', k.depth, at(k.q, 'qb', 'i', 'p'), at(k.k, 'kb', 'j', 'p'));
         const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : [])]);
         w.line(`const s = ${s.render(k.score)};`);
@@ -75,6 +79,7 @@ export function renderAttention(w: CodeWriter, k: AttentionKernel): void {
 
 export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   const nb = k.batch.length;
+  for (const key of kernelExtents(k).keys()) extentJs(k, key, 0, false);
   const scores = new JsExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, rowNames(nb, 'j'));
   const rows = new JsExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, rowNames(nb, 'c'));
   const keyRows = new JsExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? 'j' : 'c'), ridx: DEFAULT_NAMES.ridx });

@@ -4,9 +4,9 @@
 // become local constants.
 
 import type { CodeWriter } from '../common/writer.js';
-import { ExprScope } from '../common/expr-scope.js';
+import { ExprScope, extentText } from '../common/expr-scope.js';
 import { entryFor, isCompositeBinary } from '../../kernel/composite.js';
-import type { BinaryFn, Composite, KExpr, PrimitiveUnary, Space, UnaryFn } from '../../kernel/ir.js';
+import type { BinaryFn, Composite, Kernel, KExpr, PrimitiveUnary, Space, UnaryFn } from '../../kernel/ir.js';
 
 /** The composite functions this backend computes with its own helpers (the interpreter's definitions, in doubles). */
 export const JS_INTRINSICS = ['sigmoid', 'gelu', 'gelu_tanh', 'gelu_grad', 'gelu_tanh_grad'] as const satisfies readonly Composite[];
@@ -104,15 +104,21 @@ export class JsExprs extends ExprScope {
 }
 
 /** Nested loops over a shape with the given counter names; `body` runs innermost (in a block of its own). */
-export function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, body: () => void): void {
+export function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, body: () => void, bounds: readonly string[] = shape.map(String)): void {
   const nest = (axis: number): void => {
     if (axis === shape.length) return body();
     if (shape[axis] === 1) {
       w.line(`const ${name(axis)} = 0;`);
       return nest(axis + 1);
     }
-    w.block(`for (let ${name(axis)} = 0; ${name(axis)} < ${shape[axis]}; ${name(axis)}++) {`, () => nest(axis + 1));
+    w.block(`for (let ${name(axis)} = 0; ${name(axis)} < ${bounds[axis]}; ${name(axis)}++) {`, () => nest(axis + 1));
   };
   if (shape.some((d) => d === 1)) w.block('{', () => nest(0));
   else nest(0);
 }
+
+/** A kernel's extent as JavaScript (extentText): its number, or what the run gives in `rt.sizes`. */
+export const extentJs = (k: Kernel, key: string, value: number, runtime = true) => extentText(k, key, value, 'rt.sizes', 'js', runtime);
+
+/** The JavaScript extents of a list field ('shape', 'reduced', 'batch'). */
+export const extentsJs = (k: Kernel, field: string, values: readonly number[], runtime = true) => values.map((d, i) => extentJs(k, `${field}.${i}`, d, runtime));

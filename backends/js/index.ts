@@ -18,7 +18,7 @@ export const jsBackend: Backend = {
   device: 'cpu',
   target: 'cpu',
   outputs: ['kernels.js'],
-  capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: true, intrinsics: JS_INTRINSICS },
+  capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: true, intrinsics: JS_INTRINSICS, runtimeSizes: true },
   install: 'nothing (it runs wherever Node does)',
   render(program, kernels) {
     return Promise.resolve({ 'kernels.js': renderProgramJs(kernels, functionNames(kernels, PREFIX), program.model) });

@@ -16,7 +16,7 @@
 import { CodeWriter, commentText } from '../common/writer.js';
 import type { Kernel, MapKernel, MatmulKernel, Operand, ReduceKernel, Space, Store } from '../../kernel/ir.js';
 import { viewBase } from '../common/expr-scope.js';
-import { DEFAULT_NAMES, JsExprs, loops, type Names } from './expr.js';
+import { DEFAULT_NAMES, extentJs, extentsJs, JsExprs, loops, type Names } from './expr.js';
 import { renderAttention, renderAttentionGrad } from './attention.js';
 
 function emitStores(w: CodeWriter, scope: JsExprs, stores: readonly Store[]): void {
@@ -26,11 +26,12 @@ function emitStores(w: CodeWriter, scope: JsExprs, stores: readonly Store[]): vo
 
 function renderMap(w: CodeWriter, k: MapKernel): void {
   const scope = new JsExprs({ idx: k.shape, ridx: [] });
-  loops(w, k.shape, DEFAULT_NAMES.idx, () => emitStores(w, scope, k.stores));
+  loops(w, k.shape, DEFAULT_NAMES.idx, () => emitStores(w, scope, k.stores), extentsJs(k, 'shape', k.shape));
 }
 
 function renderReduce(w: CodeWriter, k: ReduceKernel): void {
   const scope = new JsExprs({ idx: k.shape, ridx: k.reduced });
+  const reduced = extentsJs(k, 'reduced', k.reduced);
   loops(w, k.shape, DEFAULT_NAMES.idx, () => {
     k.stages.forEach((stage, i) => {
       if (stage.combine === 'let') {
@@ -45,11 +46,11 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
           w.line(`const x = ${x};`);
           w.line(`if (x > v${i} || x !== x) v${i} = x;`);
         }
-      });
+      }, reduced);
     });
     if (k.stores.length) emitStores(w, scope, k.stores);
-    if (k.elementStores.length) loops(w, k.reduced, DEFAULT_NAMES.ridx, () => emitStores(w, scope, k.elementStores));
-  });
+    if (k.elementStores.length) loops(w, k.reduced, DEFAULT_NAMES.ridx, () => emitStores(w, scope, k.elementStores), reduced);
+  }, extentsJs(k, 'shape', k.shape));
 }
 
 /**
@@ -57,7 +58,7 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
  * in place (a view contiguous along k) or packed into scratch `which`.
  */
 function readOperand(w: CodeWriter, k: MatmulKernel, o: Operand, side: 'a' | 'b'): { array: string; base: string; stride: number } {
-  const outer = side === 'a' ? k.m : k.n;
+  const outer = side === 'a' ? extentJs(k, 'm', k.m) : k.n;
   const v = o.view;
   const alongK = side === 'a' ? v?.colStride : v?.rowStride;
   if (v && alongK === 1) return { array: `a${v.arg}`, base: `${side}Base`, stride: side === 'a' ? v.rowStride : v.colStride };
@@ -80,6 +81,10 @@ function readOperand(w: CodeWriter, k: MatmulKernel, o: Operand, side: 'a' | 'b'
 
 function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
   const nb = k.batch.length;
+  // Only the rows may be a run's (a packed stream's tokens).
+  for (const key of ['n', 'k', ...k.batch.map((_, i) => `batch.${i}`)]) extentJs(k, key, 0, false);
+  const m = extentJs(k, 'm', k.m);
+  if (k.runtime?.['m']) w.line(`const m = ${m}, rowsMain = m - m % 4;`);
   const packsA = !(k.a.view && k.a.view.colStride === 1);
   const packsB = !(k.b.view && k.b.view.rowStride === 1);
   if (packsA) w.line(`const packA = pack(0, ${k.m * k.k});`);
@@ -112,12 +117,15 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
       });
       for (const r of is) w.line(js.map((c) => `epilogue(${batchArgs}i + ${r}, j + ${c}, s${r}${c});`).join(' '));
     };
-    const rowsMain = k.m - (k.m % 4);
+    // Rows in fours, then one at a time (at run time where the rows are the run's).
+    const dynamic = k.runtime?.['m'] !== undefined;
+    const rowsMain = dynamic ? 'rowsMain' : String(k.m - (k.m % 4));
     const colsMain = k.n - (k.n % 4);
     const loop = (i: string, j: string, rows: number, cols: number) => w.block(`for (${i}) {`, () => w.block(`for (${j}) {`, () => tile(rows, cols)));
-    if (rowsMain && colsMain) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = 0; j < ${colsMain}; j += 4`, 4, 4);
-    if (rowsMain && colsMain < k.n) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = ${colsMain}; j < ${k.n}; j++`, 4, 1);
-    if (rowsMain < k.m) loop(`let i = ${rowsMain}; i < ${k.m}; i++`, `let j = 0; j < ${k.n}; j++`, 1, 1);
+    const someRows = dynamic || rowsMain !== '0';
+    if (someRows && colsMain) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = 0; j < ${colsMain}; j += 4`, 4, 4);
+    if (someRows && colsMain < k.n) loop(`let i = 0; i < ${rowsMain}; i += 4`, `let j = ${colsMain}; j < ${k.n}; j++`, 4, 1);
+    if (dynamic || k.m % 4) loop(`let i = ${rowsMain}; i < ${m}; i++`, `let j = 0; j < ${k.n}; j++`, 1, 1);
   });
 }
 

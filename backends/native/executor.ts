@@ -12,8 +12,8 @@ import type { BufferRange } from '../../runtime/program.js';
 import { buildNative, type BuildResult, type BuildStart, type Toolchain } from './build.js';
 
 interface NativeModule {
-  run(persistent: ArrayBuffer, arena: ArrayBuffer, seed: number, step: number): void;
-  profile(persistent: ArrayBuffer, arena: ArrayBuffer, seed: number, step: number): Float64Array;
+  run(persistent: ArrayBuffer, arena: ArrayBuffer, seed: number, step: number, sizes?: Int32Array): void;
+  profile(persistent: ArrayBuffer, arena: ArrayBuffer, seed: number, step: number, sizes?: Int32Array): Float64Array;
   threads(n: number): number;
   touch(): void;
 }
@@ -64,7 +64,7 @@ export class NativeExecutor implements Executor {
   }
 
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
-    this.native.run(this.memory.regions.persistent, this.memory.regions.arena, ctx.seed >>> 0, ctx.step >>> 0);
+    this.native.run(this.memory.regions.persistent, this.memory.regions.arena, ctx.seed >>> 0, ctx.step >>> 0, Int32Array.from(ctx.sizes ?? []));
   }
 
   read(ranges: readonly BufferRange[]): Promise<CpuArray[]> {
@@ -75,7 +75,7 @@ export class NativeExecutor implements Executor {
 
   /** Runs and returns each kernel's wall time in milliseconds (for profiling). */
   profile(ctx: RunContext = { seed: 0, step: 0 }): { name: string; ms: number }[] {
-    const ms = this.native.profile(this.memory.regions.persistent, this.memory.regions.arena, ctx.seed >>> 0, ctx.step >>> 0);
+    const ms = this.native.profile(this.memory.regions.persistent, this.memory.regions.arena, ctx.seed >>> 0, ctx.step >>> 0, Int32Array.from(ctx.sizes ?? []));
     return this.module.kernels.map((k, i) => ({ name: k.name, ms: ms[i]! }));
   }
 }

@@ -22,7 +22,7 @@ export const nativeBackend: Backend = {
   device: 'cpu',
   target: 'cpu',
   outputs: ['kernels.c'],
-  capabilities: { threads: true, systemCompiler: true, browser: false, findsNonFinite: false, intrinsics: C_INTRINSICS },
+  capabilities: { threads: true, systemCompiler: true, browser: false, findsNonFinite: false, intrinsics: C_INTRINSICS, runtimeSizes: true },
   install: 'install gcc (with libgomp for OpenMP)',
   async render(program, kernels) {
     const { renderProgramC } = await renderer();

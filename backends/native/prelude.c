@@ -38,7 +38,9 @@ static inline int omp_get_thread_num(void) { return 0; }
 static inline void omp_set_num_threads(int n) { (void)n; }
 #endif
 
-typedef struct { uint32_t seed, step; } tcc_rt;
+// A run's seed and step (random draws) and the sizes it gives (a packed program's tokens and sequences).
+#define TCC_SIZES 8
+typedef struct { uint32_t seed, step; int32_t sizes[TCC_SIZES]; } tcc_rt;
 
 static inline float tcc_maxf(float a, float b) { return a > b ? a : b; }
 static inline float tcc_minf(float a, float b) { return a < b ? a : b; }

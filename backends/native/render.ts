@@ -29,8 +29,8 @@
 // element (renderKeepTables), and the kernels read them.
 
 import { CodeWriter, commentText } from '../common/writer.js';
-import { viewBase } from '../common/expr-scope.js';
-import { keepsPackedB, kernelExprs, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type Store } from '../../kernel/ir.js';
+import { extentText, viewBase } from '../common/expr-scope.js';
+import { keepsPackedB, kernelExprs, kernelExtents, walkExpr, type AttentionGradKernel, type AttentionKernel, type Kernel, type KExpr, type MapKernel, type MatmulKernel, type Operand, type Placement, type ReduceKernel, type Store } from '../../kernel/ir.js';
 import { tensorRange, type BufferRange, type Program, type ProgramBuffer } from '../../runtime/program.js';
 import { cLiteral, CExprs, C_NAMES, C_TYPE, keepTable, keepTest, type CNames } from './expr.js';
 import { NAPI_GLUE, PRELUDE } from './prelude.js';
@@ -39,6 +39,12 @@ import { NAPI_GLUE, PRELUDE } from './prelude.js';
 const PARALLEL_WORK = 1 << 15;
 
 const product = (xs: readonly number[]) => xs.reduce((a, d) => a * d, 1);
+
+/** A kernel's extent as C (extentText): its number, or what the run gives in `rt->sizes`. */
+const extentC = (k: Kernel, key: string, value: number, runtime = true) => extentText(k, key, value, 'rt->sizes', 'native', runtime);
+
+/** The C extents of a list field ('shape', 'reduced', 'batch'). */
+const extentsC = (k: Kernel, field: string, values: readonly number[], runtime = true) => values.map((d, i) => extentC(k, `${field}.${i}`, d, runtime));
 
 function emitStores(w: CodeWriter, scope: CExprs, stores: readonly Store[]): void {
   const inner = scope.open(w, stores.flatMap((s) => [s.index, s.value]));
@@ -51,7 +57,7 @@ function emitStores(w: CodeWriter, scope: CExprs, stores: readonly Store[]): voi
  * short outer axis still gives every thread a share), all but the innermost
  * when it is marked for vectorization (`simd`).
  */
-function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, work: number, simd: boolean, body: () => void): void {
+function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => string, work: number, simd: boolean, body: () => void, bounds: readonly string[] = shape.map(String)): void {
   const axes = shape.map((d, a) => [d, a] as const).filter(([d]) => d !== 1);
   w.block('{', () => {
     shape.forEach((d, a) => d === 1 && w.line(`const int32_t ${name(a)} = 0;`));
@@ -63,7 +69,7 @@ function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => 
         const collapse = simd ? Math.max(axes.length - 1, 1) : axes.length;
         w.line(`#pragma omp parallel for${innermost && simd ? ' simd' : ''} schedule(static)${collapse > 1 ? ` collapse(${collapse})` : ''}`);
       } else if (innermost && simd) w.line('#pragma omp simd');
-      w.line(`for (int32_t ${name(a)} = 0; ${name(a)} < ${d}; ${name(a)}++)`);
+      w.line(`for (int32_t ${name(a)} = 0; ${name(a)} < ${bounds[a]}; ${name(a)}++)`);
     });
     w.block('{', body);
   });
@@ -72,10 +78,11 @@ function loops(w: CodeWriter, shape: readonly number[], name: (axis: number) => 
 function renderMap(w: CodeWriter, k: MapKernel): void {
   const scope = new CExprs({ idx: k.shape, ridx: [] });
   const ordered = k.ordered ?? 0;
-  const inner = () => loops(w, k.shape.slice(ordered), (a) => C_NAMES.idx(a + ordered), ordered ? 0 : product(k.shape), true, () => emitStores(w, scope, k.stores));
+  const bounds = extentsC(k, 'shape', k.shape);
+  const inner = () => loops(w, k.shape.slice(ordered), (a) => C_NAMES.idx(a + ordered), ordered ? 0 : product(k.shape), true, () => emitStores(w, scope, k.stores), bounds.slice(ordered));
   const outer = (a: number): void => {
     if (a === ordered) return inner();
-    w.block(`for (int32_t ${C_NAMES.idx(a)} = 0; ${C_NAMES.idx(a)} < ${k.shape[a]}; ${C_NAMES.idx(a)}++) {`, () => outer(a + 1));
+    w.block(`for (int32_t ${C_NAMES.idx(a)} = 0; ${C_NAMES.idx(a)} < ${bounds[a]}; ${C_NAMES.idx(a)}++) {`, () => outer(a + 1));
   };
   outer(0);
 }
@@ -84,8 +91,9 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
   if (readsAlongKept(k)) return renderReduceByRows(w, k);
   const scope = new CExprs({ idx: k.shape, ridx: k.reduced });
   const reduced = product(k.reduced);
+  const reducedBounds = extentsC(k, 'reduced', k.reduced);
   // One long sum (a gradient norm over every parameter): no kept axis to split across threads, so its reduced axis is.
-  const chunked = product(k.shape) === 1 && k.reduced.length === 1 && reduced >= 4 * SUM_CHUNK;
+  const chunked = product(k.shape) === 1 && k.reduced.length === 1 && reduced >= 4 * SUM_CHUNK && !k.runtime?.['reduced.0'];
   loops(w, k.shape, C_NAMES.idx, product(k.shape) * reduced, false, () => {
     k.stages.forEach((stage, i) => {
       if (stage.combine === 'let') {
@@ -97,7 +105,7 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
         if (chunked) {
           chunkedSum(w, reduced, `s${i}`, () => scope.open(w, [stage.value]).render(stage.value));
         } else {
-          reducedLoops(w, k.reduced, `reduction(+:s${i})`, () => {
+          reducedLoops(w, reducedBounds, `reduction(+:s${i})`, () => {
             const x = scope.open(w, [stage.value]).render(stage.value);
             w.line(`s${i} += ${x};`);
           });
@@ -109,7 +117,7 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
       // NaNs seen kept apart, so that the maximum vectorizes.
       w.line(`float m${i} = -INFINITY;`);
       w.line(`int32_t nan${i} = 0;`);
-      reducedLoops(w, k.reduced, `reduction(max:m${i}) reduction(|:nan${i})`, () => {
+      reducedLoops(w, reducedBounds, `reduction(max:m${i}) reduction(|:nan${i})`, () => {
         const x = scope.open(w, [stage.value]).render(stage.value);
         w.line(`const float x = ${x};`);
         w.line(`m${i} = x > m${i} ? x : m${i};`);
@@ -118,8 +126,8 @@ function renderReduce(w: CodeWriter, k: ReduceKernel): void {
       w.line(`const float v${i} = nan${i} ? NAN : m${i};`);
     });
     if (k.stores.length) emitStores(w, scope, k.stores);
-    if (k.elementStores.length) reducedLoops(w, k.reduced, '', () => emitStores(w, scope, k.elementStores));
-  });
+    if (k.elementStores.length) reducedLoops(w, reducedBounds, '', () => emitStores(w, scope, k.elementStores));
+  }, extentsC(k, 'shape', k.shape));
 }
 
 /** Elements per partial sum of a long sum split across threads. */
@@ -188,14 +196,15 @@ function readsAlongKept(k: ReduceKernel): boolean {
 function renderReduceByRows(w: CodeWriter, k: ReduceKernel): void {
   const scope = new CExprs({ idx: k.shape, ridx: k.reduced });
   const last = k.shape.length - 1;
-  const n = k.shape[last]!;
-  const blocks = [...k.shape.slice(0, last), Math.ceil(n / ROW_BLOCK)];
+  const bounds = extentsC(k, 'shape', k.shape);
+  const n = bounds[last]!;
+  const blocks = [...k.shape.slice(0, last), Math.ceil(k.shape[last]! / ROW_BLOCK)];
   const name = (a: number) => (a === last ? 'cb' : C_NAMES.idx(a));
   const point = () => w.line(`const int32_t ${C_NAMES.idx(last)} = cb * ${ROW_BLOCK} + q;`);
   loops(w, blocks, name, product(k.shape) * product(k.reduced), false, () => {
     w.line(`const int32_t width = ${n} - cb * ${ROW_BLOCK} < ${ROW_BLOCK} ? ${n} - cb * ${ROW_BLOCK} : ${ROW_BLOCK};`);
     k.stages.forEach((_, i) => w.line(`double s${i}[${ROW_BLOCK}] = {0};`));
-    reducedLoops(w, k.reduced, null, () => {
+    reducedLoops(w, extentsC(k, 'reduced', k.reduced), null, () => {
       w.line('#pragma omp simd');
       w.block('for (int32_t q = 0; q < width; q++) {', () => {
         point();
@@ -208,11 +217,11 @@ function renderReduceByRows(w: CodeWriter, k: ReduceKernel): void {
       k.stages.forEach((_, i) => w.line(`const float v${i} = (float)s${i}[q];`));
       emitStores(w, scope, k.stores);
     });
-  });
+  }, [...bounds.slice(0, last), `(${n} + ${ROW_BLOCK - 1}) / ${ROW_BLOCK}`]);
 }
 
 /** Loops over the reduced space (ridx axes), the innermost vectorized with `clause` unless it is null (a loop-carried max). */
-function reducedLoops(w: CodeWriter, shape: readonly number[], clause: string | null, body: () => void): void {
+function reducedLoops(w: CodeWriter, shape: readonly string[], clause: string | null, body: () => void): void {
   w.block('{', () => {
     shape.forEach((d, a) => {
       if (a === shape.length - 1 && clause !== null) w.line(`#pragma omp simd ${clause}`.trimEnd());
@@ -248,7 +257,9 @@ interface Panels {
   readonly tile: 'TCC_MR' | 'TCC_NR';
   readonly tiles: 'mt' | 'nt';
   readonly axis: 'o' | 'j';
-  readonly extent: number;
+  /** The panel axis's extent as C, and its largest value. */
+  readonly extent: string;
+  readonly largest: number;
 }
 
 /**
@@ -260,9 +271,9 @@ interface Panels {
  * axis, a k step of an expression is computed into the thread's row first,
  * then stored a panel's run at a time, and a plain load is stored straight.
  */
-function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs, alongAxis: boolean, { dst, tile, tiles, axis: x, extent }: Panels): void {
+function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs, alongAxis: boolean, { dst, tile, tiles, axis: x, extent, largest }: Panels): void {
   const render = () => scope.open(w, [value]).render(value);
-  if (extent * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
+  if (largest * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
   if (!alongAxis) {
     w.block(`for (int32_t ${x} = 0; ${x} < ${tiles} * ${tile}; ${x}++) {`, () => {
       w.line(`float *at = ${dst} + (size_t)(${x} / ${tile}) * ${k.k} * ${tile} + ${x} % ${tile};`);
@@ -307,7 +318,7 @@ function packA(w: CodeWriter, k: MatmulKernel): void {
   const nb = k.batch.length;
   const scope = new CExprs({ idx: [...k.batch, k.m, k.k], ridx: [] }, matNames(nb, 'o', 'p'));
   const alongRows = k.a.view ? k.a.view.rowStride === 1 && k.a.view.colStride !== 1 : readsAlong([k.a.value], `idx${nb}`, `idx${nb + 1}`);
-  packPanels(w, k, k.a.value, scope, alongRows, { dst: 'pa', tile: 'TCC_MR', tiles: 'mt', axis: 'o', extent: k.m });
+  packPanels(w, k, k.a.value, scope, alongRows, { dst: 'pa', tile: 'TCC_MR', tiles: 'mt', axis: 'o', extent: extentC(k, 'm', k.m), largest: k.m });
 }
 
 /** Expressions over B's element (p, j) (and the batch coordinates), and whether B is read along k (its columns runs of k). */
@@ -321,7 +332,7 @@ function operandB(k: MatmulKernel): { scope: CExprs; alongK: boolean } {
 /** Packs B whole into column panels (`pb`): along k where it is read so, else along its columns. */
 function packB(w: CodeWriter, k: MatmulKernel): void {
   const { scope, alongK } = operandB(k);
-  packPanels(w, k, k.b.value, scope, !alongK, { dst: 'pb', tile: 'TCC_NR', tiles: 'nt', axis: 'j', extent: k.n });
+  packPanels(w, k, k.b.value, scope, !alongK, { dst: 'pb', tile: 'TCC_NR', tiles: 'nt', axis: 'j', extent: String(k.n), largest: k.n });
 }
 
 /**
@@ -416,8 +427,11 @@ const ONE_BLOCK_ROWS = 32 * 6;
 
 function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   const nb = k.batch.length;
+  // Only the rows may be a run's (a packed stream's tokens); decisions take their largest number.
+  for (const key of ['n', 'k', ...k.batch.map((_, i) => `batch.${i}`)]) extentC(k, key, 0, false);
+  const m = extentC(k, 'm', k.m);
   const panelwise = !cached && k.m <= ONE_BLOCK_ROWS;
-  w.line(`const int32_t mt = (${k.m} + TCC_MR - 1) / TCC_MR, nt = (${k.n} + TCC_NR - 1) / TCC_NR;`);
+  w.line(`const int32_t mt = (${m} + TCC_MR - 1) / TCC_MR, nt = (${k.n} + TCC_NR - 1) / TCC_NR;`);
   // A row-major A (each row's k steps consecutive) is read where it lies by products that take k whole: packing it would only copy it.
   const aRows = k.k <= WHOLE_K && k.a.view?.colStride === 1 ? k.a.view : undefined;
   if (!aRows) w.line(`float *pa = tcc_scratch(0, sizeof(float) * (size_t)mt * TCC_MR * ${k.k});`);
@@ -435,7 +449,7 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   loops(w, k.batch, C_NAMES.idx, 0, false, () => {
     if (!aRows) packA(w, k);
     if (!cached && !panelwise) packB(w, k);
-    w.line(`#pragma omp parallel if(${k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
+    w.line(`#pragma omp parallel if(${k.runtime?.['m'] ? `${m} >= ${Math.ceil(PARALLEL_WORK / (k.n * k.k))}` : k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
     w.block('{', () => {
       const epilogue = (row: string) => {
         w.line('#pragma omp simd');
@@ -463,7 +477,7 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
             if (panelwise) packColumnPanel(w, k, '0', String(k.k), String(k.k));
             cols();
             w.block('for (int32_t ti = i0; ti < i1; ti++) {', () => {
-              w.line(`const int32_t rows = ${k.m} - ti * TCC_MR < TCC_MR ? ${k.m} - ti * TCC_MR : TCC_MR;`);
+              w.line(`const int32_t rows = ${m} - ti * TCC_MR < TCC_MR ? ${m} - ti * TCC_MR : TCC_MR;`);
               prefetchEpilogue(w, k);
               const bPanel = panelwise ? 'bp' : `pb + (size_t)tj * ${k.k} * TCC_NR`;
               if (aRows) w.line(`tcc_micro_rows(${k.k}, a${aRows.arg} + ${viewBase(k.a)} + (size_t)ti * TCC_MR * ${aRows.rowStride}, ${aRows.rowStride}, rows, ${bPanel}, tile);`);
@@ -493,7 +507,7 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
       w.line('#pragma omp for schedule(static)');
       w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
         cols();
-        w.block(`for (int32_t i = 0; i < ${k.m}; i++) {`, () => {
+        w.block(`for (int32_t i = 0; i < ${m}; i++) {`, () => {
           w.line('const float *row = tiles + ((size_t)tj * mt + i / TCC_MR) * TCC_MR * TCC_NR + (i % TCC_MR) * TCC_NR;');
           epilogue('row');
         });
@@ -517,6 +531,13 @@ function bases(w: CodeWriter, operands: readonly [string, Operand][]): void {
 const QUERY_BLOCK = 128;
 /** The fewest query rows per block of local attention. */
 const LOCAL_BLOCK = 16;
+/**
+ * Query rows per block of a packed stream's attention: a block reads the
+ * keys from its first row's sequence start to its last row's sequence end,
+ * so 32 rows of sentences of 26 tokens read about 58 keys each where 128
+ * rows read 154 (SST-2's lengths: attention 65 → ms per batch of 32).
+ */
+const SEGMENT_BLOCK = 32;
 
 /**
  * Attention forward, per (batch, block of query rows), blocks split across
@@ -527,22 +548,34 @@ const LOCAL_BLOCK = 16;
 function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const nb = k.batch.length;
   const [q, kk] = [view(k.q), view(k.k)];
+  for (const key of ['depth', 'depthV', ...k.batch.map((_, i) => `batch.${i}`)]) extentC(k, key, 0, false);
+  // The run's queries and keys (a packed stream's tokens); scratch and threads go by their largest numbers.
+  const [queries, keys] = [extentC(k, 'queries', k.queries), extentC(k, 'keys', k.keys)];
   // A local window: a block of query rows needs only the keys within the window of one of its rows ([j0, j1));
   // blocks of half as many rows as the window's half-width (a quarter of the window, at least LOCAL_BLOCK) keep the keys
   // outside every row's window few.
   const local = k.window !== undefined && k.window < k.keys;
-  const block = Math.min(local ? Math.max(LOCAL_BLOCK, Math.floor(k.window! / 2)) : QUERY_BLOCK, QUERY_BLOCK, k.queries);
+  // A packed stream's block of rows reads the keys of every sequence it meets: blocks of SEGMENT_BLOCK rows keep those few.
+  const block = Math.min(local ? Math.max(LOCAL_BLOCK, Math.floor(k.window! / 2)) : k.keyRange ? SEGMENT_BLOCK : QUERY_BLOCK, QUERY_BLOCK, k.queries);
   const blocks = Math.ceil(k.queries / block);
   const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');
   const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
   const keysPerBlock = local ? Math.min(k.keys, block + 2 * k.window!) : k.keys;
   const work = product(k.batch) * k.queries * keysPerBlock * (k.depth + k.depthV);
+  const blockBounds = [...k.batch.map(String), k.runtime?.['queries'] ? `(${queries} + ${block - 1}) / ${block}` : String(blocks)];
   loops(w, [...k.batch, blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
-    w.line(`const int32_t i0 = blk * ${block}, rows = ${k.queries} - i0 < ${block} ? ${k.queries} - i0 : ${block};`);
+    w.line(`const int32_t i0 = blk * ${block}, rows = ${queries} - i0 < ${block} ? ${queries} - i0 : ${block};`);
     if (local) {
-      w.line(`const int32_t j0 = i0 - ${k.window} > 0 ? i0 - ${k.window} : 0, j1 = i0 + rows + ${k.window} < ${k.keys} ? i0 + rows + ${k.window} : ${k.keys}, nk = j1 - j0;`);
-    } else w.line(`const int32_t j0 = 0, nk = ${k.keys};`);
+      w.line(`int32_t j0 = i0 - ${k.window} > 0 ? i0 - ${k.window} : 0, j1 = i0 + rows + ${k.window} < ${keys} ? i0 + rows + ${k.window} : ${keys};`);
+    } else w.line(`int32_t j0 = 0, j1 = ${keys};`);
+    if (k.keyRange) {
+      // The block's rows take keys from the first row's range's start to the last row's end (both bounds rise with the row).
+      const { from, to } = k.keyRange;
+      w.block('{', () => w.line(`const int32_t i = i0; const int32_t from = ${outs.open(w, [from]).render(from)}; if (from > j0) j0 = from;`));
+      w.block('{', () => w.line(`const int32_t i = i0 + rows - 1; const int32_t to = ${outs.open(w, [to]).render(to)}; if (to < j1) j1 = to;`));
+    }
+    w.line('const int32_t nk = j1 > j0 ? j1 - j0 : 0;');
     w.line(`float *s = tcc_local(3, ${block * keysPerBlock}), inv[${block}];`);
     w.line(`tcc_sgemm(rows, nk, ${k.depth}, a${q.arg} + qb + (size_t)i0 * ${q.rs}, ${q.rs}, ${q.cs}, a${kk.arg} + kb + (size_t)j0 * ${kk.rs}, ${kk.cs}, ${kk.rs}, s, nk, 0);`);
     w.block('for (int32_t r = 0; r < rows; r++) {', () => {
@@ -587,7 +620,7 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
         });
       });
     }
-  });
+  }, blockBounds);
 }
 
 /**
@@ -599,6 +632,7 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
  */
 function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   const nb = k.batch.length;
+  for (const key of kernelExtents(k).keys()) extentC(k, key, 0, false);
   const [q, kk, v, g] = [view(k.q), view(k.k), view(k.v), view(k.dout)];
   const block = Math.min(QUERY_BLOCK, k.queries);
   const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');

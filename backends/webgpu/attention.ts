@@ -14,9 +14,9 @@
 // D = Σ dO·O per row, ds = p · (dO·v · keep − D) · scale.
 
 import type { CodeWriter } from '../common/writer.js';
-import { type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../kernel/ir.js';
+import { kernelExtents, type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../kernel/ir.js';
 import { literal, WgslExprs } from './expr.js';
-import { KernelModule, MAX_GROUPS, ROW_GROUP, type WgslKernel } from './module.js';
+import { extentWgsl, KernelModule, MAX_GROUPS, ROW_GROUP, type WgslKernel } from './module.js';
 
 type Dims = { batch: readonly number[]; queries: number; keys: number; depth: number; depthV: number };
 
@@ -62,20 +62,30 @@ function placeFunction(w: CodeWriter, mod: KernelModule, d: Dims, name: string, 
   w.block(`fn place_${name}(${batchParams(d)}${params.map((p) => `${p}: i32`).join(', ')}) -> i32 {`, () => w.line(`return ${scope.open(w, [index]).render(index)};`));
 }
 
-/** Cooperative copy of `count` rows × `width` of an operand into workgroup memory `into[r * width + c]`. */
-function stage(w: CodeWriter, d: Dims, into: string, fn: string, first: string, count: number, limit: number, width: number): void {
+/** Cooperative copy of `count` rows × `width` of an operand into workgroup memory `into[r * width + c]`, rows below `limit` (a WGSL i32). */
+function stage(w: CodeWriter, d: Dims, into: string, fn: string, first: string, count: number, limit: string, width: number): void {
   w.block(`for (var e = i32(lid); e < ${count * width}i; e += ${ROW_GROUP}i) {`, () => {
     w.line(`let r = e / ${width}i;`);
     w.line(`let c = e % ${width}i;`);
     w.line(`var v = 0.0f;`);
-    w.line(`if (${first} + r < ${limit}i) { v = ${fn}(${batchArgs(d)}${first} + r, c); }`);
+    w.line(`if (${first} + r < ${limit}) { v = ${fn}(${batchArgs(d)}${first} + r, c); }`);
     w.line(`${into}[e] = v;`);
   });
+}
+
+/** `fn NAME(z…, i) -> i32`: a bound of query row i's keys (keyRange). */
+function rowBoundFunction(w: CodeWriter, mod: KernelModule, d: Dims, name: string, e: KExpr): void {
+  const nb = d.batch.length;
+  const scope = new WgslExprs({ idx: [...d.batch, d.queries], ridx: [] }, mod.names((axis) => (axis < nb ? `z${axis}` : 'i')));
+  w.block(`fn ${name}(${batchParams(d)}i: i32) -> i32 {`, () => w.line(`return ${scope.open(w, [e]).render(e)};`));
 }
 
 export function renderAttention(k: AttentionKernel): WgslKernel {
   const mod = new KernelModule(k);
   const { w } = mod;
+  for (const key of ['depth', 'depthV', ...k.batch.map((_, i) => `batch.${i}`)]) extentWgsl(k, key, 0, false);
+  // The run's queries and keys where they are a packed stream's tokens; the grid covers the most.
+  const [queries, keys] = [extentWgsl(k, 'queries', k.queries), extentWgsl(k, 'keys', k.keys)];
   const kt = tileRows(k.depth + k.depthV);
   w.line(`var<workgroup> tk: array<f32, ${kt * k.depth}>;`);
   if (k.v) w.line(`var<workgroup> tv: array<f32, ${kt * k.depthV}>;`);
@@ -86,24 +96,39 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
   if (k.keep) pointFunction(w, mod, k, 'keep', k.keep, ['i', 'j'], [k.queries, k.keys]);
   if (k.out) placeFunction(w, mod, k, 'out', k.out.index, ['i', 'c'], [k.queries, k.depthV]);
   if (k.lse) placeFunction(w, mod, k, 'lse', k.lse.index, ['i'], [k.queries]);
+  if (k.keyRange) {
+    rowBoundFunction(w, mod, k, 'key_from', k.keyRange.from);
+    rowBoundFunction(w, mod, k, 'key_to', k.keyRange.to);
+    w.line('var<workgroup> key_lo: i32;');
+    w.line('var<workgroup> key_hi: i32;');
+  }
   const workgroups: [number, number, number] = [Math.ceil(k.queries / ROW_GROUP), 1, k.batch.reduce((a, x) => a * x, 1)];
   w.line('');
   w.line(`@compute @workgroup_size(${ROW_GROUP})`);
   w.block('fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
     batchCoordinates(w, k);
-    w.line(`let i = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
-    w.line(`let live = i < ${k.queries}i;`);
+    w.line(`let first = i32(wid.x) * ${ROW_GROUP}i;`);
+    if (k.runtime?.['queries']) w.line(`if (first >= ${queries}) { return; }`);
+    w.line(`let i = first + i32(lid);`);
+    w.line(`let live = i < ${queries};`);
+    // The keys the group's rows may count: from its first row's range's start to its last row's end (both rise with the
+    // row), made uniform through workgroup memory; else every key.
+    if (k.keyRange) {
+      w.line(`if (lid == 0u) { key_lo = key_from(${batchArgs(k)}first); key_hi = key_to(${batchArgs(k)}min(first + ${ROW_GROUP - 1}i, ${queries} - 1i)); }`);
+      w.line('let j_lo = workgroupUniformLoad(&key_lo);');
+      w.line('let j_hi = workgroupUniformLoad(&key_hi);');
+    } else w.line(`let j_lo = 0i; let j_hi = ${keys};`);
     w.line(`var q: array<f32, ${k.depth}>;`);
     if (k.v) w.line(`var o: array<f32, ${k.depthV}>;`);
     w.line(`if (live) { for (var p = 0i; p < ${k.depth}i; p++) { q[p] = operand_q(${batchArgs(k)}i, p); } }`);
     w.line('var top = special_f32(1u);');
     w.line('var sum = 0.0f;');
-    w.block(`for (var j0 = 0i; j0 < ${k.keys}i; j0 += ${kt}i) {`, () => {
-      stage(w, k, 'tk', 'operand_k', 'j0', kt, k.keys, k.depth);
-      if (k.v) stage(w, k, 'tv', 'operand_v', 'j0', kt, k.keys, k.depthV);
+    w.block(`for (var j0 = j_lo; j0 < j_hi; j0 += ${kt}i) {`, () => {
+      stage(w, k, 'tk', 'operand_k', 'j0', kt, 'j_hi', k.depth);
+      if (k.v) stage(w, k, 'tv', 'operand_v', 'j0', kt, 'j_hi', k.depthV);
       w.line('workgroupBarrier();');
       w.block(`if (live) {`, () => {
-        w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < ${k.keys}i; jj++) {`, () => {
+        w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < j_hi; jj++) {`, () => {
           w.line('let j = j0 + jj;');
           w.line('var acc = 0.0f;');
           w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += q[p] * tk[jj * ${k.depth}i + p]; }`);
@@ -133,6 +158,7 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
 }
 
 export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
+  for (const key of kernelExtents(k).keys()) extentWgsl(k, key, 0, false);
   const mod = new KernelModule(k);
   const { w } = mod;
   const kt = tileRows(k.depth + k.depthV);
@@ -174,8 +200,8 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
         w.line(`delta = row_delta(${batchArgs(k)}i);`);
       });
       w.block(`for (var j0 = 0i; j0 < ${k.keys}i; j0 += ${kt}i) {`, () => {
-        stage(w, k, 'tk', 'operand_k', 'j0', kt, k.keys, k.depth);
-        stage(w, k, 'tv', 'operand_v', 'j0', kt, k.keys, k.depthV);
+        stage(w, k, 'tk', 'operand_k', 'j0', kt, `${k.keys}i`, k.depth);
+        stage(w, k, 'tv', 'operand_v', 'j0', kt, `${k.keys}i`, k.depthV);
         w.line('workgroupBarrier();');
         w.block('if (live) {', () => {
           w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < ${k.keys}i; jj++) {`, () => {
@@ -213,8 +239,8 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
         w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { vr[c] = operand_v(${batchArgs(k)}j, c); }`);
       });
       w.block(`for (var i0 = 0i; i0 < ${k.queries}i; i0 += ${qt}i) {`, () => {
-        stage(w, k, 'tk', 'operand_q', 'i0', qt, k.queries, k.depth);
-        stage(w, k, 'tv', 'operand_g', 'i0', qt, k.queries, k.depthV);
+        stage(w, k, 'tk', 'operand_q', 'i0', qt, `${k.queries}i`, k.depth);
+        stage(w, k, 'tv', 'operand_g', 'i0', qt, `${k.queries}i`, k.depthV);
         w.block(`if (i32(lid) < ${qt}i && i0 + i32(lid) < ${k.queries}i) {`, () => {
           w.line(`tstat[lid] = row_lse(${batchArgs(k)}i0 + i32(lid));`);
           w.line(`tstat[${qt}u + lid] = row_delta(${batchArgs(k)}i0 + i32(lid));`);

@@ -18,7 +18,7 @@ import type { Kernel } from '../../kernel/ir.js';
 import { functionNames } from '../../kernel/hash.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
-import { grid, type WgslKernel } from './module.js';
+import { grid, RUN_SIZES, type WgslKernel } from './module.js';
 import { renderProgramWgsl } from './render.js';
 
 interface Placement {
@@ -160,7 +160,8 @@ export class WebGpuExecutor implements Executor {
     const chunks = chunkBytes.map((bytes, i) => device.createBuffer({ label: `arena ${i}`, size: Math.ceil(bytes / 4) * 4, usage }));
     const oom = await device.popErrorScope();
     if (oom) throw new RunFailure(`the device has no room for the program's ${program.persistentBytes + program.arenaBytes} bytes (${oom.message.split('\n')[0]}); use a smaller batch or --backend cpu`);
-    const uniform = device.createBuffer({ label: 'run', size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    // The run's uniform: seed, step, two words of padding, then the run's sizes (module.ts's Run).
+    const uniform = device.createBuffer({ label: 'run', size: 32, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
 
     // One module per distinct source (the first line names the kernel; layers repeat the rest).
     const { modules, layouts, pipelines } = compiledOn(device);
@@ -269,7 +270,7 @@ export class WebGpuExecutor implements Executor {
   run(ctx: RunContext = { seed: 0, step: 0 }): void {
     this.check();
     const { device } = this.gpu;
-    device.queue.writeBuffer(this.uniform, 0, new Uint32Array([ctx.seed >>> 0, ctx.step >>> 0, 0, 0]));
+    device.queue.writeBuffer(this.uniform, 0, runWords(ctx));
     const encoder = device.createCommandEncoder();
     const pass = encoder.beginComputePass();
     for (const d of this.dispatches) {
@@ -318,7 +319,7 @@ export class WebGpuExecutor implements Executor {
   async profile(ctx: RunContext = { seed: 0, step: 0 }): Promise<{ name: string; ms: number }[]> {
     this.check();
     const { device } = this.gpu;
-    device.queue.writeBuffer(this.uniform, 0, new Uint32Array([ctx.seed >>> 0, ctx.step >>> 0, 0, 0]));
+    device.queue.writeBuffer(this.uniform, 0, runWords(ctx));
     await device.queue.onSubmittedWorkDone();
     const times: { name: string; ms: number }[] = [];
     for (const d of this.dispatches) {
@@ -354,4 +355,11 @@ export class WebGpuExecutor implements Executor {
   loseDevice(): void {
     this.gpu.device.destroy();
   }
+}
+
+/** The run's uniform words: seed, step, padding, and up to four sizes (i32, as WGSL reads them). */
+function runWords(ctx: RunContext): Uint32Array<ArrayBuffer> {
+  const sizes = ctx.sizes ?? [];
+  if (sizes.length > RUN_SIZES) throw new Error(`WebGPU runs take at most ${RUN_SIZES} sizes, got ${sizes.length}`);
+  return new Uint32Array([ctx.seed >>> 0, ctx.step >>> 0, 0, 0, ...Array.from({ length: RUN_SIZES }, (_, i) => (sizes[i] ?? 0) >>> 0)]);
 }

@@ -15,7 +15,7 @@ export const webgpuBackend: Backend = {
   device: 'gpu',
   target: 'wgsl',
   outputs: ['wgsl'],
-  capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: WGSL_INTRINSICS },
+  capabilities: { threads: false, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: WGSL_INTRINSICS, runtimeSizes: true },
   install: 'a GPU driver with Vulkan, Metal or D3D12 (on Linux without a GPU, Mesa\'s lavapipe)',
   async render(_program, kernels) {
     const { renderProgramWgsl } = await import('./render.js');

@@ -22,7 +22,7 @@
 import type { CodeWriter } from '../common/writer.js';
 import { walkExpr, type KExpr, type MatmulKernel, type Operand } from '../../kernel/ir.js';
 import { WgslExprs } from './expr.js';
-import { BUILTINS, KernelModule, MAX_GROUPS, type WgslKernel } from './module.js';
+import { BUILTINS, extentWgsl, KernelModule, MAX_GROUPS, type WgslKernel } from './module.js';
 
 export interface Tiling {
   /** Invocations along n and m. */
@@ -162,7 +162,14 @@ function batchCount(k: MatmulKernel): number {
   return count;
 }
 
+/** A product's rows as WGSL: the run's where they are a packed stream's tokens (only the rows may be). */
+function rowsWgsl(k: MatmulKernel): string {
+  for (const key of ['n', 'k', ...k.batch.map((_, i) => `batch.${i}`)]) extentWgsl(k, key, 0, false);
+  return extentWgsl(k, 'm', k.m);
+}
+
 function renderTiled(k: MatmulKernel): WgslKernel {
+  const m = rowsWgsl(k);
   const t = chooseTiling(k.m, k.n);
   const bm = t.wy * t.tm;
   const bn = t.wx * t.tn;
@@ -197,6 +204,8 @@ function renderTiled(k: MatmulKernel): WgslKernel {
     w.line(`let ty = i32(lid) / ${t.wx}i;`);
     w.line(`let ao0 = i32(wid.y) * ${bm}i;`);
     w.line(`let bo0 = i32(wid.x) * ${bn}i;`);
+    // Tiles of rows past the run's (a packed stream's tokens) do nothing; the grid covers the most rows.
+    if (k.runtime?.['m']) w.line(`if (ao0 >= ${m}) { return; }`);
     w.line(`var acc: array<array<f32, ${t.tn}>, ${t.tm}>;`);
     w.block(`for (var k0 = 0i; k0 < ${k.k}i; k0 += ${t.bk}i) {`, () => {
       for (const line of [...loader(a, k, t.bk, threads), ...loader(b, k, t.bk, threads)]) w.line(line);
@@ -210,13 +219,14 @@ function renderTiled(k: MatmulKernel): WgslKernel {
     });
     for (const r of rows) {
       w.line(`let i${r} = ao0 + ty * ${t.tm}i + ${r}i;`);
-      for (const c of cols) w.line(`if (i${r} < ${k.m}i && bo0 + tx * ${t.tn}i + ${c}i < ${k.n}i) { epilogue(${batchArgs(k)}i${r}, bo0 + tx * ${t.tn}i + ${c}i, acc[${r}][${c}]); }`);
+      for (const c of cols) w.line(`if (i${r} < ${m} && bo0 + tx * ${t.tn}i + ${c}i < ${k.n}i) { epilogue(${batchArgs(k)}i${r}, bo0 + tx * ${t.tn}i + ${c}i, acc[${r}][${c}]); }`);
     }
   });
   return mod.finish([{ entry: 'main', workgroups }]);
 }
 
 function renderDirect(k: MatmulKernel): WgslKernel {
+  const m = rowsWgsl(k);
   const mod = new KernelModule(k);
   const { w } = mod;
   const workgroups: [number, number, number] = [Math.ceil(k.n / 16), Math.ceil(k.m / 16), batchCount(k)];
@@ -229,7 +239,7 @@ function renderDirect(k: MatmulKernel): WgslKernel {
     for (const line of batchCoordinates(k)) w.line(line);
     w.line('let i = i32(wid.y * 16u + local.y);');
     w.line('let j = i32(wid.x * 16u + local.x);');
-    w.line(`if (i >= ${k.m}i || j >= ${k.n}i) { return; }`);
+    w.line(`if (i >= ${m} || j >= ${k.n}i) { return; }`);
     w.line('var s = 0.0f;');
     w.line(`for (var p = 0i; p < ${k.k}i; p++) { s += operand_a(${batchArgs(k)}i, p) * operand_b(${batchArgs(k)}p, j); }`);
     w.line(`epilogue(${batchArgs(k)}i, j, s);`);

@@ -5,6 +5,7 @@
 // needs (invocations and workgroup memory) read from its code.
 
 import { CodeWriter, commentText } from '../common/writer.js';
+import { extentText } from '../common/expr-scope.js';
 import type { Kernel } from '../../kernel/ir.js';
 import { helpersFor, type WgslNames } from './expr.js';
 
@@ -35,6 +36,20 @@ export const ROW_GROUP = 64;
 export const MAP_GROUP = 256;
 
 export const ceilDiv = (a: number, b: number) => Math.ceil(a / b);
+
+/** Sizes a run gives that a WGSL kernel reads (rt.sizes, a vec4). */
+export const RUN_SIZES = 4;
+
+/**
+ * A kernel's extent as a WGSL i32: its number, or what the run gives in
+ * rt.sizes (extentText). The dispatch covers the largest value; invocations
+ * past the run's extent do nothing.
+ */
+export function extentWgsl(k: Kernel, key: string, value: number, runtime = true): string {
+  const r = k.runtime?.[key];
+  if (r && r.symbol >= RUN_SIZES) throw new Error(`${k.name}: WebGPU reads ${RUN_SIZES} sizes a run gives, not size ${r.symbol}`);
+  return r ? `(${extentText(k, key, value, 'rt.sizes', 'webgpu', runtime)})` : `${value}i`;
+}
 
 /** Workgroup counts for `groups` groups, folded into y beyond the per-dimension limit. */
 export function grid(groups: number): [number, number, number] {
@@ -95,7 +110,7 @@ export class KernelModule {
   useUniform(): void {
     this.uniform = true;
     const at = this.bindings.length;
-    this.declarations.push('struct Run { seed: u32, step: u32 }', `@group(0) @binding(${at}) var<uniform> rt: Run;`);
+    this.declarations.push(`struct Run { seed: u32, step: u32, pad0: u32, pad1: u32, sizes: vec4<i32> }`, `@group(0) @binding(${at}) var<uniform> rt: Run;`);
   }
 
   finish(passes: WgslPass[], shared: readonly string[] = []): WgslKernel {

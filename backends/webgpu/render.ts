@@ -19,7 +19,7 @@ import type { Kernel, MapKernel, ReduceKernel, Store } from '../../kernel/ir.js'
 import { renderAttention, renderAttentionGrad } from './attention.js';
 import { WgslExprs } from './expr.js';
 import { renderMatmul } from './matmul.js';
-import { BUILTINS, ceilDiv, coordinates, grid, groupIndex, KernelModule, MAP_GROUP, ROW_GROUP, type WgslKernel } from './module.js';
+import { BUILTINS, ceilDiv, coordinates, extentWgsl, grid, groupIndex, KernelModule, MAP_GROUP, ROW_GROUP, type WgslKernel } from './module.js';
 
 export type { WgslKernel } from './module.js';
 
@@ -49,6 +49,19 @@ fn group_max(lid: u32, v: f32) -> f32 {
 }
 `;
 
+/**
+ * Returns from the invocation where a coordinate lies past the run's extent
+ * of its axis (a program sized at run time): the grid covers the largest
+ * extents. `field` names the axes ('shape', 'reduced'), `name` their
+ * coordinates (those before `from` are loops of their own). Uniform per
+ * workgroup where the coordinates are.
+ */
+function skipPastRun(mod: KernelModule, k: Kernel, field: string, extents: readonly number[], name: (axis: number) => string, from = 0): void {
+  extents.forEach((d, a) => {
+    if (a >= from && k.runtime?.[`${field}.${a}`]) mod.w.line(`if (${name(a)} >= ${extentWgsl(k, `${field}.${a}`, d)}) { return; }`);
+  });
+}
+
 function emitStores(mod: KernelModule, scope: WgslExprs, stores: readonly Store[]): void {
   const inner = scope.open(mod.w, stores.flatMap((s) => [s.index, s.value]));
   for (const s of stores) mod.w.line(`a${s.arg}[${inner.render(s.index)}] = ${inner.render(s.value)};`);
@@ -63,13 +76,14 @@ function renderMap(k: MapKernel): WgslKernel {
   const scope = new WgslExprs({ idx: k.shape, ridx: [] }, mod.names());
   const walk = (a: number): void => {
     if (a === ordered) return emitStores(mod, scope, k.stores);
-    mod.w.block(`for (var c${a} = 0i; c${a} < ${k.shape[a]}i; c${a}++) {`, () => walk(a + 1));
+    mod.w.block(`for (var c${a} = 0i; c${a} < ${extentWgsl(k, `shape.${a}`, k.shape[a]!)}; c${a}++) {`, () => walk(a + 1));
   };
   mod.w.line(`@compute @workgroup_size(${MAP_GROUP})`);
   mod.w.block(`fn main(${BUILTINS}) {`, () => {
     mod.w.line(`let e = i32(${groupIndex(workgroups)} * ${MAP_GROUP}u + lid);`);
     mod.w.line(`if (e >= ${total}i) { return; }`);
     coordinates(mod.w, split, 'e', (a) => `c${a + ordered}`);
+    skipPastRun(mod, k, 'shape', k.shape, (a) => `c${a}`, ordered);
     walk(0);
   });
   return mod.finish([{ entry: 'main', workgroups }]);
@@ -81,6 +95,8 @@ const GROUP_REDUCTION = 4 * ROW_GROUP;
 function renderReduce(k: ReduceKernel): WgslKernel {
   const mod = new KernelModule(k);
   const { w } = mod;
+  // The reduced space is walked flat: only the kept axes may be a run's.
+  k.reduced.forEach((d, a) => extentWgsl(k, `reduced.${a}`, d, false));
   const outer = k.shape.reduce((a, d) => a * d, 1);
   const extent = k.reduced.reduce((a, d) => a * d, 1);
   const scope = new WgslExprs({ idx: k.shape, ridx: k.reduced }, mod.names());
@@ -94,6 +110,7 @@ function renderReduce(k: ReduceKernel): WgslKernel {
       w.line(`let e = i32(${groupIndex(workgroups)} * ${MAP_GROUP}u + lid);`);
       w.line(`if (e >= ${outer}i) { return; }`);
       coordinates(w, k.shape, 'e', (a) => `c${a}`);
+      skipPastRun(mod, k, 'shape', k.shape, (a) => `c${a}`);
       k.stages.forEach((stage, i) => {
         if (stage.combine === 'let') {
           w.line(`let v${i} = ${scope.open(w, [stage.value]).render(stage.value)};`);
@@ -121,6 +138,7 @@ function renderReduce(k: ReduceKernel): WgslKernel {
     w.line(`let e = i32(${groupIndex(workgroups)});`);
     w.line(`if (e >= ${outer}i) { return; }`);
     coordinates(w, k.shape, 'e', (a) => `c${a}`);
+    skipPastRun(mod, k, 'shape', k.shape, (a) => `c${a}`);
     k.stages.forEach((stage, i) => {
       if (stage.combine === 'let') {
         w.line(`let v${i} = ${scope.open(w, [stage.value]).render(stage.value)};`);

@@ -1,8 +1,10 @@
 // `tcc serve MODEL --api`: the model (a spec, a HuggingFace directory or Hub
 // id, or a program directory) compiled once for --batch texts of up to --seq
 // tokens, opened in a thread of its own, and an HTTP server in front of it
-// that batches requests dynamically. SIGTERM (or Ctrl-C) stops taking
-// requests, answers every one taken, and exits.
+// that batches requests dynamically. A model compiled here is padding-free
+// where it can be (each batch one stream of its texts' real tokens, at most
+// --max-batch-tokens), else padded to --batch × --seq. SIGTERM (or Ctrl-C)
+// stops taking requests, answers every one taken, and exits.
 
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -18,6 +20,8 @@ import { labelNames, weightsFile } from '../run.js';
 import { loadTokenizer } from '../tokenizer.js';
 import { startApi } from './server.js';
 import { ModelWorker } from './worker.js';
+import type { EncodedText } from './batcher.js';
+import { isPacked, PACKED_INPUTS, packSequences, unpackOutputs } from '../../runtime/packed.js';
 
 /** The flags only --api takes, as parseArgs options. */
 export const API_OPTIONS = {
@@ -62,25 +66,44 @@ interface ApiFlags {
   readonly 'max-request-texts'?: string | undefined;
 }
 
-/** The program: read from a program directory (at its own batch and seq), else compiled here. */
-async function programOf(model: string, flags: ApiFlags, debug: boolean): Promise<Program> {
+/**
+ * The program: read from a program directory (at its own sizes), else
+ * compiled here: padding-free for up to --max-batch-tokens tokens where the
+ * model has that form, else at --batch × --seq (`padded` says why not).
+ */
+async function programOf(model: string, flags: ApiFlags, debug: boolean): Promise<{ program: Program; padded?: string }> {
   if (existsSync(join(model, 'program.json'))) {
     if (flags.batch !== undefined || flags.seq !== undefined) throw new UsageError(`${model} is a compiled program: its batch and seq are its own (not --batch, --seq)`);
     const { program } = loadProgram(model);
     if (program.mode !== 'infer') throw new UsageError(`${model} holds a ${program.mode} program; the server runs inference programs`);
-    return program;
+    return { program };
   }
   const [batch, seq] = [positiveInt(flags.batch, '--batch', 8), positiveInt(flags.seq, '--seq', 128)];
-  const [{ compileFile }, { buildProgram }] = await Promise.all([import('../../compiler/compile.js'), import('../../compiler/program.js')]);
-  const compiled = compileFile(model, { batch, seq, mode: 'infer', verify: debug });
-  return buildProgram(compiled.graph, { passes: compiled.passes, check: debug }).program;
+  const tokens = positiveInt(flags['max-batch-tokens'], '--max-batch-tokens', batch * seq);
+  if (tokens < seq) throw new UsageError(`--max-batch-tokens ${tokens} is less than one text of the most tokens the model takes (--seq ${seq}): give ${seq} or more`);
+  const [{ compileFile }, { buildProgram }, { PackError }, { RuntimeSizeError }] = await Promise.all([
+    import('../../compiler/compile.js'), import('../../compiler/program.js'), import('../../compiler/passes/pack.js'), import('../../compiler/lower/runtime-sizes.js'),
+  ]);
+  try {
+    const compiled = compileFile(model, { batch, seq, mode: 'infer', verify: debug, packed: { tokens } });
+    return { program: buildProgram(compiled.graph, { passes: compiled.passes, check: debug, runtime: compiled.runtime! }).program };
+  } catch (e) {
+    // A model without a padding-free form (max pooling, sinusoidal positions) is served padded, and says why.
+    if (!(e instanceof PackError || e instanceof RuntimeSizeError)) throw e;
+    const compiled = compileFile(model, { batch, seq, mode: 'infer', verify: debug });
+    return { program: buildProgram(compiled.graph, { passes: compiled.passes, check: debug }).program, padded: e.message };
+  }
 }
 
 export async function runServeApi(model: string, flags: ApiFlags, debug: boolean, io: Io): Promise<number> {
-  const program = await programOf(model, flags, debug);
+  const { program, padded } = await programOf(model, flags, debug);
   const [batch, seq] = [program.dims['batch'] ?? 1, program.dims['seq'] ?? 1];
-  const maxTokens = positiveInt(flags['max-batch-tokens'], '--max-batch-tokens', batch * seq);
+  const packed = isPacked(program);
+  // A padding-free program's batches hold at most its compiled tokens.
+  const compiledTokens = packed ? program.symbols!.find((s) => s.name === 'tokens')!.max : batch * seq;
+  const maxTokens = positiveInt(flags['max-batch-tokens'], '--max-batch-tokens', compiledTokens);
   if (maxTokens < seq) throw new UsageError(`--max-batch-tokens ${maxTokens} is less than one text of the most tokens the model takes (--seq ${seq}): give ${seq} or more`);
+  if (packed && maxTokens > compiledTokens) throw new UsageError(`--max-batch-tokens ${maxTokens} is more than the ${compiledTokens} tokens ${model} was compiled for`);
   const limits = {
     maxTexts: batch,
     maxTokens,
@@ -90,8 +113,15 @@ export async function runServeApi(model: string, flags: ApiFlags, debug: boolean
   const tokenizer = loadTokenizer({ model, tokenizer: flags.tokenizer, vocab: flags.vocab, lowercase: flags.lowercase });
   checkTokenizerSize(tokenizer, program);
   const weights = weightsFile(flags.weights, model, existsSync(join(model, 'program.json')));
-  const names = program.inputs.map((i) => i.name);
+  const names = program.inputs.map((i) => i.name).filter((name) => !(packed && (PACKED_INPUTS as readonly string[]).includes(name)));
   for (const name of names) if (!['input_ids', 'token_type_ids', 'attention_mask'].includes(name)) throw new UsageError(`the model takes an input '${name}'; the server gives input_ids, token_type_ids and attention_mask`);
+  // Padding-free: each batch one stream of its texts' tokens; else rows padded to the compiled batch and length.
+  const run = packed
+    ? async (texts: readonly EncodedText[]) => {
+      const stream = packSequences(program, texts.map((t) => Object.fromEntries(names.map((name) => [name, t[name as keyof EncodedText]]))));
+      return unpackOutputs(program, stream, await worker.run(stream.inputs, stream.sizes), seq);
+    }
+    : (texts: readonly EncodedText[]) => worker.run(batchTensors(texts, batch, seq, tokenizer, names));
 
   const worker = await ModelWorker.start({ program, backend: backendFlags(flags), ...(weights ? { weights } : {}), seed: seedFlag(flags.seed) });
   const label = labelNames(weights && dirname(weights), isHfDirectory(model) ? model : undefined) ?? ((id: number) => `LABEL_${id}`);
@@ -106,9 +136,10 @@ export async function runServeApi(model: string, flags: ApiFlags, debug: boolean
     maxRequestTexts: positiveInt(flags['max-request-texts'], '--max-request-texts', 256),
     outputs: new Map(program.outputs.map((o) => [o.name, o.shape])),
     label,
-  }, (texts) => worker.run(batchTensors(texts, batch, seq, tokenizer, names)));
+  }, run);
   const endpoints = program.outputs.some((o) => o.name === 'sentence_embedding') ? 'POST /v1/embeddings, POST /predict' : 'POST /predict';
-  io.stderr.write(`serving ${program.model} at ${api.url} (${endpoints}, GET /health, GET /metrics): batches of up to ${batch} texts and ${maxTokens} tokens, texts of up to ${seq} tokens, on ${worker.device}, ${worker.weights}; Ctrl-C or SIGTERM stops\n`);
+  const form = packed ? 'padding-free' : `padded to ${batch} × ${seq}${padded ? ` (${padded})` : ''}`;
+  io.stderr.write(`serving ${program.model} at ${api.url} (${endpoints}, GET /health, GET /metrics): batches of up to ${batch} texts and ${maxTokens} tokens, ${form}, texts of up to ${seq} tokens, on ${worker.device}, ${worker.weights}; Ctrl-C or SIGTERM stops\n`);
   const signal = await new Promise<NodeJS.Signals>((done) => {
     process.once('SIGINT', () => done('SIGINT'));
     process.once('SIGTERM', () => done('SIGTERM'));

@@ -48,11 +48,12 @@ export class ModelWorker {
     });
   }
 
-  run(inputs: Record<string, Int32Array>): Promise<Record<string, Tensor>> {
+  /** One forward pass; `sizes` for a padding-free program (its batch's tokens and sequences). */
+  run(inputs: Readonly<Record<string, Int32Array>>, sizes?: readonly number[]): Promise<Record<string, Tensor>> {
     const id = this.next++;
     return new Promise((done, failed) => {
       this.pending.set(id, { done, failed });
-      this.worker.postMessage({ id, inputs });
+      this.worker.postMessage({ id, inputs, sizes });
     });
   }
 
@@ -72,8 +73,8 @@ async function serveModel(setup: WorkerSetup): Promise<void> {
   try {
     const session = await sessionOn({ program: setup.program }, setup.backend, io);
     const weights = setWeights(session, setup.weights, setup.seed, io);
-    port.on('message', ({ id, inputs }: { id: number; inputs: Record<string, Int32Array> }) => {
-      session.run(inputs).then(
+    port.on('message', ({ id, inputs, sizes }: { id: number; inputs: Record<string, Int32Array>; sizes?: number[] }) => {
+      session.run(inputs, { seed: 0, step: 0, ...(sizes ? { sizes } : {}) }).then(
         (outputs) => port.postMessage({ id, outputs } satisfies Reply),
         (e: unknown) => port.postMessage({ id, error: e instanceof Error ? e.message : String(e) } satisfies Reply),
       );

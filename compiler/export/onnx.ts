@@ -185,6 +185,17 @@ const EXPORT: { readonly [K in OpName]: Lowering<K> | 'source' | typeof TRAINING
     const outside = b.node('Greater', [distance, b.intTensor([], [window === 0 ? 2 ** 52 : Math.floor(window / 2)])], b.fresh('outside'));
     b.node('Where', [outside, b.scalar(OUTSIDE_WINDOW), b.scalar(0)], out);
   },
+  // 0 where starts[i] <= j < ends[i], the large negative elsewhere; the key index j counted from the tokens themselves.
+  segment_mask: (b, [starts, ends], out) => {
+    const wide = (x: string, name: string) => b.node('Cast', [x], b.fresh(name), { to: INT64 });
+    const column = (x: string, name: string) => b.node('Unsqueeze', [x, b.intTensor([1], [1])], b.fresh(name));
+    const [lo, hi] = [wide(starts!, 'starts64'), wide(ends!, 'ends64')];
+    const ones = b.node('Add', [b.node('Mul', [lo, b.intTensor([], [0])], b.fresh('zeros')), b.intTensor([], [1])], b.fresh('ones'));
+    const keys = b.node('Sub', [b.node('CumSum', [ones, b.intTensor([], [0])], b.fresh('counted')), b.intTensor([], [1])], b.fresh('keys'));
+    const before = b.node('Less', [keys, column(lo, 'lo')], b.fresh('before'));
+    const past = b.node('Not', [b.node('Less', [keys, column(hi, 'hi')], b.fresh('within'))], b.fresh('past'));
+    b.node('Where', [b.node('Or', [before, past], b.fresh('outside')), b.scalar(OUTSIDE_WINDOW), b.scalar(0)], out);
+  },
   // sin at even columns, cos at odd ones, of position / 10000^(2⌊i/2⌋/dim), for any length.
   sinusoidal: (b, _x, out, { length, dim }, node) => {
     const positions = b.node('Cast', [b.node('Range', [b.intTensor([], [0]), b.size(node, 'length', length), b.intTensor([], [1])], b.fresh('positions'))], b.fresh('positions_f'), { to: FLOAT });

@@ -23,6 +23,12 @@ export interface BuildOptions {
   readonly batch: number;
   readonly seq: number;
   readonly mode: Mode;
+  /**
+   * The sequence length the spec's `requires` see, where it is not `seq`: a
+   * padding-free stream of `seq` tokens holds sequences of at most this many
+   * (max_position_embeddings bounds a sequence, not the stream).
+   */
+  readonly longest?: number;
 }
 
 interface Frame {
@@ -157,13 +163,15 @@ class Frontend {
   /** Checks the spec's preconditions; false when one fails (building would only repeat the error). */
   private checkRequires(): boolean {
     let ok = true;
+    const longest = this.options.longest;
+    const lookup: Lookup = longest === undefined ? this.global : (name) => (name === 'seq' ? longest : this.global(name));
     for (const req of this.spec.requires) {
-      const holds = this.reportAt(req.check.loc, () => evalExpr(req.check.value, this.global) === true);
+      const holds = this.reportAt(req.check.loc, () => evalExpr(req.check.value, lookup) === true);
       if (holds !== false) continue;
       ok = false;
       // Point at the user's value of the first config entry the check names.
       const culprit = exprNames(parseExpr(req.check.value)).find((n) => own(this.spec.config, n));
-      const message = req.message.replace(/\{(\w+)\}/g, (_, n: string) => String(this.global(n) ?? `{${n}}`));
+      const message = req.message.replace(/\{(\w+)\}/g, (_, n: string) => String(lookup(n) ?? `{${n}}`));
       this.bag.error(culprit ? this.spec.config[culprit]!.loc : req.check.loc, message);
     }
     return ok;

@@ -17,7 +17,7 @@ import { opDef, type AttrsOf } from '../ir/ops/index.js';
 import { normalizeAxis, numel, type Shape } from '../ir/types.js';
 import { ExprBuilder } from './expr.js';
 import {
-  ARG_ALIGNMENT, walkExpr, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Stage, type Store,
+  ARG_ALIGNMENT, walkExpr, type AttentionKernel, type Kernel, type KernelArg, type KExpr, type Operand, type Placement, type Stage, type Store,
 } from '../../kernel/ir.js';
 import { broadcastCoords, LOWERING, type Anchor, type InlineContext, type RowContext } from './rules.js';
 import { lowerExpanded, type Placed } from './expand.js';
@@ -468,6 +468,22 @@ function localWindow(g: GroupLowering, mask: number): number | undefined {
   return found.length ? Math.min(...found) : undefined;
 }
 
+/**
+ * The keys each query row may count when the mask holds a segment_mask term
+ * (a packed stream): [starts[i], ends[i]) read over the rows (b…, i), kept
+ * within [0, keys] so that a renderer may loop over them as they are.
+ */
+function keyRange(g: GroupLowering, mask: number, s: Scores): AttentionKernel['keyRange'] {
+  const n = g.node(mask);
+  if (n.op === 'add') return n.args.map((a) => keyRange(g, a, s)).find((r) => r !== undefined);
+  if (n.op !== 'segment_mask') return undefined;
+  const rows = [...s.batch, s.queries];
+  const b = new ExprBuilder({ idx: rows, ridx: [] });
+  const i = b.coords(rows.length)[s.batch.length]!;
+  const bounded = (id: number) => b.binary('min', b.binary('max', g.value(b, id, [i], new Map(), new Map()), b.int(0)), b.int(s.keys));
+  return { from: bounded(n.args[0]!), to: bounded(n.args[1]!) };
+}
+
 function lowerAttention(g: GroupLowering, anchors: readonly Node[], base: KernelHead): Kernel {
   const main = anchors.find((a) => a.op === 'attention');
   const stats = anchors.find((a) => a.op === 'attention_lse');
@@ -484,8 +500,9 @@ function lowerAttention(g: GroupLowering, anchors: readonly Node[], base: Kernel
   const out = main && placement(g, main.id, [...s.batch, s.queries, depthV]);
   const lse = stats && placement(g, stats.id, [...s.batch, s.queries]);
   const window = localWindow(g, mask);
+  const range = keyRange(g, mask, s);
   return {
-    ...base, kind: 'attention', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV, ...(window !== undefined ? { window } : {}),
+    ...base, kind: 'attention', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV, ...(window !== undefined ? { window } : {}), ...(range ? { keyRange: range } : {}),
     q: viewOperand(g, q, s.batch, s.queries, s.depth), k: viewOperand(g, k, s.batch, s.keys, s.depth),
     ...(main ? { v: viewOperand(g, main.args[2]!, s.batch, s.keys, depthV) } : {}),
     score: s.score, ...(s.keep ? { keep: s.keep } : {}), ...(out ? { out } : {}), ...(lse ? { lse } : {}),

@@ -160,6 +160,15 @@ export const LOWERING: { readonly [K in OpName]: Rule<K> } = {
       return b.where(inside, f32(b, 0), f32(b, OUTSIDE_WINDOW));
     },
   },
+  // Each token's own sequence, [starts[i], ends[i]), from its bounds in memory.
+  segment_mask: {
+    inline: (c, _a, at) => {
+      const { b } = c;
+      const [i, j] = at as [KExpr, KExpr];
+      const inside = b.where(b.binary('lt', j, c.operand(0, [i])), b.constant(0, 'bool'), b.binary('lt', j, c.operand(1, [i])));
+      return b.where(inside, f32(b, 0), f32(b, OUTSIDE_WINDOW));
+    },
+  },
   sinusoidal: {
     inline: (c, { dim }, at) => {
       const { b } = c;

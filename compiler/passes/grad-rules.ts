@@ -56,6 +56,7 @@ export const GRADIENTS: { readonly [K in OpName]: GradRule<K> | 'source' | typeo
   range: 'source',
   padded_positions: noGradient,
   sliding_window: 'source',
+  segment_mask: noGradient,
   alibi: 'source',
   sinusoidal: 'source',
   rotary_table: 'source',

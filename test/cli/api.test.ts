@@ -39,6 +39,8 @@ describe('tcc serve --api', () => {
     const embedded = await tcc('embed', dir, '--file', join(dir, 'texts.txt'), '-o', join(dir, 'out.jsonl'));
     expect(embedded.code, embedded.stderr).toBe(0);
     const want = readFileSync(join(dir, 'out.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { embedding: number[] }).embedding);
+    // The server runs each batch padding-free (its texts' tokens as one stream); tcc embed runs them padded.
+    expect(server.stderr()).toMatch(/batches of up to \d+ texts and \d+ tokens, padding-free,/);
     const { status, body } = await post(`${server.url}/v1/embeddings`, { input: TEXTS, model: 'mine' });
     expect(status).toBe(200);
     expect(body['object']).toBe('list');

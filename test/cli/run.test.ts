@@ -125,6 +125,41 @@ describe('tcc run', () => {
     const cut = await tcc('run', '--model', program, ...text, '--truncate');
     expect(cut.code, cut.stderr).toBe(0);
     expect(cut.stderr).toContain('tokens [CLS] the capital of france is paris [SEP]');
+    // A padding-free program: the same refusal in its own numbers, and the same cut.
+    const packed = join(setup().dir, 'tiny-packed');
+    expect((await tcc('compile', join(modelsDir(), 'bert-tiny.yaml'), '--packed', '--batch', '2', '--seq', '8', '-o', packed)).code).toBe(0);
+    const refused = await tcc('run', '--model', packed, ...text);
+    expect([refused.code, refused.stderr.trim()]).toEqual([2, 'tcc: error: the tokens of --text: sequence 0 has 15 tokens, more than the 8 the program was compiled for (--seq); give --truncate to cut the text']);
+    const fits = await tcc('run', '--model', packed, ...text, '--truncate');
+    expect(fits.code, fits.stderr).toBe(0);
+    expect(fits.stderr).toContain('tokens [CLS] the capital of france is paris [SEP]');
+  });
+
+  it('runs a padding-free program directory on rows of any length: each row as a program of its own length gives it', async () => {
+    const { spec, dir, weights } = setup();
+    writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(weights));
+    const program = join(dir, 'packed');
+    const compiled = await tcc('compile', spec, '--packed', '--batch', '3', '--seq', '7', '--tokens', '12', '-o', program);
+    expect(compiled.code, compiled.stderr).toBe(0);
+    expect(compiled.stderr).toContain('(infer, padding-free: up to 3 sequences of up to 7 tokens, 12 in all)');
+    const rows = [[2, 17, 3], [2, 33, 8, 49, 5, 6, 3], [2, 9]];
+    writeFileSync(join(dir, 'rows.jsonl'), rows.map((r) => JSON.stringify({ input_ids: r })).join('\n') + '\n');
+    const out = join(dir, 'packed.safetensors');
+    const result = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'rows.jsonl'), '--out', out, '--backend', 'native');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/odd: batch 3 × seq 7 on cpu \(native/);
+    const got = readSafetensors(readFileSync(out)).tensors.get('last_hidden_state')!;
+    expect(got.shape).toEqual([3, 7, 24]);
+    const params = Object.fromEntries(Object.entries(weights).map(([n, t]) => [n, hostTensor('f32', t.shape, t.data)]));
+    rows.forEach((row, r) => {
+      const { graph } = compileFile(spec, { batch: 1, seq: row.length });
+      const feeds = { input_ids: hostTensor('i32', [1, row.length], row), token_type_ids: hostTensor('i32', [1, row.length], row.map(() => 0)), attention_mask: hostTensor('i32', [1, row.length], row.map(() => 1)) };
+      const want = interpret(graph, feeds, params)['last_hidden_state']!;
+      expect(maxAbsDiff(got.data.subarray(r * 7 * 24, (r * 7 + row.length) * 24), want.data)).toBeLessThan(1e-4);
+    });
+    writeFileSync(join(dir, 'many.jsonl'), [...rows, [2, 3, 4, 5, 6, 3]].map((r) => JSON.stringify({ input_ids: r })).join('\n') + '\n');
+    const many = await tcc('run', '--model', program, '--weights', join(dir, 'model.safetensors'), '--inputs', join(dir, 'many.jsonl'), '--backend', 'js');
+    expect([many.code, many.stderr.trim()]).toEqual([2, `tcc: error: ${join(dir, 'many.jsonl')}: 4 sequences, more than the 3 the program was compiled for (--batch)`]);
   });
 
   it('refuses a checkpoint that lacks parameters, and token ids outside the vocabulary', async () => {

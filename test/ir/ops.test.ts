@@ -117,6 +117,11 @@ function expected(test: OpCase, xs: HostTensor[], outShape: readonly number[]): 
     case 'sliding_window':
       // As ModernBERT's _update_attention_mask: outside |i − j| ≤ window // 2, a large negative (its finfo.min, ours -1e30).
       return out.map(([i, j]) => ((a.window as number) > 0 && Math.abs(i! - j!) > Math.floor((a.window as number) / 2) ? -1e30 : 0));
+    case 'segment_mask': {
+      // As a padded batch's mask, in the stream: a key counts for a query of the same sequence only.
+      const [starts, ends] = [xs[0]!, xs[1]!];
+      return out.map(([i, j]) => (at(starts, [i!]) <= j! && j! < at(ends, [i!]) ? 0 : -1e30));
+    }
     case 'rotary': {
       // As HuggingFace's apply_rotary_emb (the half-split form): x·cos + rotate_half(x)·sin over the first dims features,
       // rotate_half(x) = (−x2, x1); inverse turns by −θ.

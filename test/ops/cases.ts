@@ -44,6 +44,8 @@ export const OP_CASES: readonly OpCase[] = [
   c('alibi', { heads: 8, queries: 5, keys: 5 }),
   c('alibi', { heads: 6, queries: 4, keys: 4 }),
   c('sliding_window', { queries: 5, keys: 5, window: 0 }),
+  // Three sequences packed in a stream of 7 tokens (lengths 2, 4, 1): each token's first and one-past-last stream index.
+  c('segment_mask', {}, labels([0, 0, 2, 2, 2, 2, 6], 7), labels([2, 2, 6, 6, 6, 6, 7], 7)),
   // Padding (id 1) at the end, at the start and between tokens, and a row of padding alone.
   // Whole head and partial rotation (the rest passes through); turned back.
   c('rotary', { base: 10000, dims: 8, inverse: false }, f(2, 3, 5, 8)),

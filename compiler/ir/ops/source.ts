@@ -31,7 +31,7 @@ export function rotaryAngle(position: number, j: number, base: number, dims: num
   return position / Math.pow(base, (2 * j) / dims);
 }
 
-/** What sliding_window adds outside the window: large enough that softmax gives it nothing, small enough that adding the padding mask (-3.4e38) stays finite. */
+/** What sliding_window adds outside the window (and segment_mask outside a token's sequence): large enough that softmax gives it nothing, small enough that adding the padding mask (-3.4e38) stays finite. */
 export const OUTSIDE_WINDOW = -1e30;
 
 function checkDims(shape: readonly number[]): void {
@@ -154,6 +154,25 @@ export const sourceOps = {
       shape: [queries, keys],
       data: Float64Array.from({ length: queries * keys }, (_v, k) => (window > 0 && Math.abs(Math.floor(k / keys) - (k % keys)) > Math.floor(window / 2) ? OUTSIDE_WINDOW : 0)),
     }),
+    flops: () => 0,
+  }),
+
+  segment_mask: defineOp<Record<string, never>>({
+    summary: "a packed batch's attention mask [tokens, tokens] from each token's sequence bounds (starts, ends: i32 [tokens]): 0 where starts[i] <= j < ends[i], -1e30 elsewhere, so that a token attends within its own sequence",
+    arity: 2,
+    fusion: 'injective',
+    attrs: {},
+    infer([starts, ends]) {
+      for (const t of [starts!, ends!]) if (t.dtype !== 'i32' || t.shape.length !== 1) throw new ShapeError(`segment_mask takes i32 [tokens] sequence bounds, got ${t.dtype}[${t.shape.join(',')}]`);
+      if (starts!.shape[0] !== ends!.shape[0]) throw new ShapeError(`segment_mask's starts [${starts!.shape[0]}] and ends [${ends!.shape[0]}] differ in length`);
+      return { dtype: 'f32', shape: [starts!.shape[0]!, starts!.shape[0]!] };
+    },
+    interpret([starts, ends]) {
+      const tokens = starts!.shape[0]!;
+      const data = new Float64Array(tokens * tokens);
+      for (let i = 0; i < tokens; i++) for (let j = 0; j < tokens; j++) data[i * tokens + j] = starts!.data[i]! <= j && j < ends!.data[i]! ? 0 : OUTSIDE_WINDOW;
+      return { dtype: 'f32', shape: [tokens, tokens], data };
+    },
     flops: () => 0,
   }),
 

@@ -1,0 +1,233 @@
+// The padding-free form of an encoder: a batch of sequences of different
+// lengths runs as one stream of tokens, with no padding token anywhere
+// (text-embeddings-inference's and FlashAttention's "varlen" layout). The
+// pass rewrites a graph built at batch 1 × seq T (T: the most tokens a run
+// may hold) into the graph over the stream:
+//
+//   attention_mask     gone: every token of the stream is real (the input is
+//                      a constant 1, which simplify folds away)
+//   range over tokens  the `positions` input: each token's place in its own
+//                      sequence (learned position embeddings)
+//   attention          its mask gains segment_mask(starts, ends): a token
+//                      attends to the keys of its own sequence only
+//   select(token 0)    the rows of the `firsts` input: each sequence's first
+//                      token ([CLS] pooling); what follows is per sequence,
+//                      [sequences, …]
+//   sum over tokens    each sequence's own sum (mean pooling): its rows
+//                      gathered into [sequences, longest, …], those past its
+//                      end weighted 0 (and read at its last token, so that
+//                      no row of another run is ever multiplied)
+//
+// Which axis of each value runs along the tokens is found by building the
+// same spec at T + 1 (`probe`): the axes whose extent changed. Every op that
+// would mix tokens across that axis in another way (a sum over the tokens,
+// a slice of them, a sinusoidal table) is refused with its label: the
+// stream would give it other tokens than a padded batch does.
+//
+// The inputs `positions`, `starts`, `ends` (i32 [tokens]) and `firsts` (i32
+// [sequences]) are derived from the sequences' lengths by the runtime
+// (runtime/packed.ts), never fed by hand.
+
+import { GraphBuilder, type Graph, type Node } from '../ir/graph.js';
+import { opDef, type AttrsOf } from '../ir/ops/index.js';
+import { formatType, type Shape } from '../ir/types.js';
+import { dce } from './dce.js';
+import { PACKED_INPUTS, type PackedInput } from '../../runtime/packed.js';
+import { InputError } from '../../runtime/errors.js';
+
+
+/** The input a packed graph drops: every token of the stream is real. */
+export const PADDING_MASK = 'attention_mask';
+
+/** A model the padding-free form cannot take, with the op and why: one line for the user. */
+export class PackError extends InputError {
+  override name = 'PackError';
+}
+
+/** Per node of `graph`, the axis that runs along the tokens (-1: none), from the same graph built at one token more. */
+export function tokenAxes(graph: Graph, probe: Graph): number[] {
+  const same = probe.nodes.length === graph.nodes.length && probe.nodes.every((n, i) => n.op === graph.nodes[i]!.op);
+  if (!same) throw new PackError('the model\'s graph changes with its length beyond its sizes; it has no padding-free form');
+  return graph.nodes.map((n, i) => {
+    const other = probe.nodes[i]!.type.shape;
+    const axes = n.type.shape.flatMap((d, a) => (other[a] !== d ? [a] : []));
+    if (axes.length === 0) return -1;
+    if (axes.length === 1 && other[axes[0]!] === n.type.shape[axes[0]!]! + 1) return axes[0]!;
+    // Scores [.., tokens, tokens] exist only before attention fusion; a product of tokens is a layout the stream cannot follow.
+    throw new PackError(`${where(n)} has more than one axis along the tokens (${formatType(n.type)}); the padding-free form needs attention fusion`);
+  });
+}
+
+const where = (n: Node) => `'${n.label ?? `%${n.id}`}' (${n.op})`;
+
+/** The product of the extents before `axis`. */
+const outer = (shape: Shape, axis: number) => shape.slice(0, axis).reduce((a, d) => a * d, 1);
+
+/**
+ * The graph over a stream of at most `graph.dims.seq` tokens in at most
+ * `sequences` sequences; `graph` is built at batch 1 and fused for
+ * attention, `probe` the same at one token more.
+ */
+export function packGraph(graph: Graph, probe: Graph, sequences: number, longest: number): Graph {
+  if (graph.mode !== 'infer') throw new PackError('the padding-free form is built for inference graphs');
+  if (graph.dims['batch'] !== 1) throw new PackError(`pack a graph built at batch 1, not ${graph.dims['batch']}`);
+  const axes = tokenAxes(graph, probe);
+  const tokens = graph.dims['seq']!;
+  const b = new GraphBuilder(graph.name, graph.mode, { ...graph.dims, tokens, sequences });
+  const mapped: number[] = [];
+  /** Nodes of `graph` whose leading axis became the sequences (pooled rows and what follows from them). */
+  const perSequence = new Set<number>();
+  const inputs = new Map<PackedInput, number>();
+  const input = (name: PackedInput) => {
+    let id = inputs.get(name);
+    if (id === undefined) {
+      const shape = [name === 'firsts' ? sequences : tokens];
+      id = b.add('input', [], { name, dtype: 'i32', shape }, name).id;
+      inputs.set(name, id);
+    }
+    return id;
+  };
+  const tokenAxis = (id: number) => axes[id]!;
+
+  for (const node of graph.nodes) {
+    const args = node.args.map((a) => mapped[a]!);
+    const axis = tokenAxis(node.id);
+    const refuse = (why: string): never => {
+      throw new PackError(`${where(node)} ${why}; the padding-free form does not take it`);
+    };
+    const copy = () => b.add(node.op, args, node.attrs as never, node.label, node.type).id;
+    let id: number;
+    if (node.args.some((a) => perSequence.has(a))) {
+      // Per-sequence values: the batch axis of 1 is now the sequences; shapes are inferred again.
+      if (node.op === 'reshape' || node.op === 'broadcast' || node.op === 'fill') refuse('states a shape after the pooling');
+      if (node.args.some((a) => tokenAxis(a) >= 0)) refuse('mixes per-token and per-sequence values');
+      id = b.add(node.op, args, node.attrs as never, node.label).id;
+      perSequence.add(node.id);
+      mapped[node.id] = id;
+      continue;
+    }
+    switch (node.op) {
+      case 'input': {
+        const { name } = node.attrs as AttrsOf<'input'>;
+        if ((PACKED_INPUTS as readonly string[]).includes(name)) refuse(`is named as an input the padding-free form derives`);
+        id = name === PADDING_MASK ? b.add('fill', [], { value: 1, dtype: 'i32', shape: [...node.type.shape] }, node.label).id : copy();
+        if (name !== PADDING_MASK && axis >= 0 && outer(node.type.shape, axis) !== 1) refuse(`is fed [${node.type.shape}] with tokens not its first axis`);
+        break;
+      }
+      case 'range':
+        id = axis >= 0 ? input('positions') : copy();
+        break;
+      case 'attention': {
+        if (axis < 0) {
+          id = copy();
+          break;
+        }
+        const [q, k, v, mask] = args as [number, number, number, number];
+        const segments = b.add('segment_mask', [input('starts'), input('ends')], {}, node.label).id;
+        const masked = b.add('add', [mask, segments], {}, node.label).id;
+        id = b.add('attention', [q, k, v, masked], node.attrs as never, node.label, node.type).id;
+        break;
+      }
+      case 'sum': {
+        const x = graph.nodes[node.args[0]!]!;
+        const { axes: reduced, keepdims } = node.attrs as AttrsOf<'sum'>;
+        const along = tokenAxis(x.id);
+        const rank = x.type.shape.length;
+        if (along < 0 || !reduced.some((r) => (r < 0 ? r + rank : r) === along)) {
+          id = copy();
+          break;
+        }
+        if (reduced.length !== 1 || along !== 1 || x.type.shape[0] !== 1) refuse(`sums [${x.type.shape}] over more than each sequence's tokens`);
+        const rest = x.type.shape.slice(2);
+        const i32 = (value: number) => b.add('fill', [], { value, dtype: 'i32', shape: [] }, node.label).id;
+        const column = (v: number, shape: number[]) => b.add('reshape', [v], { shape }, node.label).id;
+        // Row r of sequence s: stream index firsts[s] + r, kept inside the sequence; weight 1 up to its end, 0 after.
+        const firsts = column(input('firsts'), [sequences, 1]);
+        const at = b.add('add', [firsts, column(b.add('range', [], { size: longest }, node.label).id, [1, longest])], {}, node.label).id;
+        const ends = b.add('gather', [column(input('ends'), [tokens, 1]), input('firsts')], {}, node.label).id;
+        const last = b.add('add', [ends, i32(-1)], {}, node.label).id;
+        const rows = b.add('gather', [column(args[0]!, x.type.shape.slice(1)), b.add('minimum', [at, last], {}, node.label).id], {}, node.label).id;
+        const inside = column(b.add('gt', [ends, at], {}, node.label).id, [sequences, longest, ...rest.map(() => 1)]);
+        const summed = b.add('sum', [b.add('mul', [rows, inside], {}, node.label).id], { axes: [1], keepdims }, node.label).id;
+        id = summed;
+        perSequence.add(node.id);
+        break;
+      }
+      case 'select': {
+        const x = graph.nodes[node.args[0]!]!;
+        const { axis: along, index } = node.attrs as AttrsOf<'select'>;
+        const on = along < 0 ? along + x.type.shape.length : along;
+        if (tokenAxis(x.id) !== on) {
+          id = copy();
+          break;
+        }
+        if (index !== 0) refuse(`takes token ${index} of each sequence (only the first is kept per sequence)`);
+        if (on !== 1 || x.type.shape[0] !== 1) refuse(`pools [${x.type.shape}] along axis ${on}`);
+        const rows = b.add('reshape', [args[0]!], { shape: x.type.shape.slice(1) }, node.label).id;
+        id = b.add('gather', [rows, input('firsts')], {}, node.label).id;
+        perSequence.add(node.id);
+        break;
+      }
+      default:
+        checkAlongTokens(graph, node, axes, refuse);
+        id = copy();
+    }
+    mapped[node.id] = id;
+  }
+  for (const out of graph.outputs) b.output(out.name, mapped[out.node]!);
+  return dce(b.build());
+}
+
+/** Refuses an op that would read across tokens: anything but per-token work along an axis every operand keeps. */
+function checkAlongTokens(graph: Graph, node: Node, axes: readonly number[], refuse: (why: string) => never): void {
+  const axis = axes[node.id]!;
+  const operandAxes = node.args.map((a) => axes[a]!);
+  if (axis < 0 && operandAxes.every((a) => a < 0)) return;
+  const def = opDef(node.op);
+  const shapes = node.args.map((a) => graph.nodes[a]!.type.shape);
+  switch (def.fusion) {
+    case 'generator':
+      // Functions of the distance between a query and a key (local windows, ALiBi) hold within each sequence; tables by position do not.
+      if (node.op === 'sliding_window' || node.op === 'alibi') return;
+      return refuse('makes a table along the tokens (positions restart in every sequence)');
+    case 'elementwise':
+    case 'broadcast': {
+      // Operands aligned to the output's last axes: each token axis must be the output's.
+      const rank = node.type.shape.length;
+      const aligned = operandAxes.every((a, i) => a < 0 ? shapes[i]!.every((d, k) => d === 1 || k + rank - shapes[i]!.length !== axis) : a + rank - shapes[i]!.length === axis);
+      if (!aligned) refuse('combines values along different axes of the tokens');
+      return;
+    }
+    case 'matmul': {
+      const attrs = node.attrs as AttrsOf<'matmul'>;
+      const [a, bAxis] = operandAxes as [number, number];
+      const rankA = shapes[0]!.length;
+      const rankB = shapes[1]!.length;
+      const contracted = (a >= 0 && a === (attrs.transpose_a ? rankA - 2 : rankA - 1)) || (bAxis >= 0 && bAxis === (attrs.transpose_b ? rankB - 1 : rankB - 2));
+      if (contracted) refuse('sums over the tokens');
+      return;
+    }
+    case 'injective':
+      if (node.op === 'transpose' || node.op === 'gather') return;
+      if (node.op === 'reshape') {
+        const from = operandAxes[0]!;
+        if (axis >= 0 && from >= 0 && outer(shapes[0]!, from) === outer(node.type.shape, axis)) return;
+        return refuse(`merges the tokens with another axis ([${shapes[0]}] to [${node.type.shape}])`);
+      }
+      return refuse('moves values along the tokens');
+    case 'reduction': {
+      if (node.op === 'layer_norm' || node.op === 'softmax' || node.op === 'log_softmax') {
+        const last = shapes[0]!.length - 1;
+        if (operandAxes[0] !== last) return;
+        return refuse('normalizes along the tokens');
+      }
+      const { axes: reduced } = node.attrs as { axes?: number[] };
+      const rank = shapes[0]!.length;
+      if (reduced && !reduced.some((r) => (r < 0 ? r + rank : r) === operandAxes[0])) return;
+      return refuse('reduces over the tokens (mean or max pooling over a stream is not supported yet)');
+    }
+    default:
+      return refuse('works along the tokens');
+  }
+}
+

@@ -1,0 +1,103 @@
+// Feeding a packed (padding-free) program: a batch of sequences of any
+// lengths becomes one stream of tokens, and what the program needs to keep
+// the sequences apart is derived here from their lengths:
+//
+//   positions  i32 [tokens]     each token's place in its own sequence
+//   starts     i32 [tokens]     the stream index of its sequence's first token
+//   ends       i32 [tokens]     one past its sequence's last token
+//   firsts     i32 [sequences]  each sequence's first token (its [CLS])
+//
+// The run's sizes are the stream's tokens and its sequences.
+
+import { InputError } from './errors.js';
+import type { Program } from './program.js';
+
+/** The inputs a packed program derives from the sequences' lengths (compiler/passes/pack.ts adds them). */
+export const PACKED_INPUTS = ['positions', 'starts', 'ends', 'firsts'] as const;
+export type PackedInput = (typeof PACKED_INPUTS)[number];
+
+/** A batch ready for Session.run: the stream's inputs, the run's sizes (tokens, sequences) and each sequence's first token and length. */
+export interface PackedBatch {
+  readonly inputs: Readonly<Record<string, Int32Array>>;
+  readonly sizes: readonly number[];
+  readonly offsets: readonly number[];
+  readonly lengths: readonly number[];
+}
+
+/** Whether a program runs packed batches (it was compiled padding-free). */
+export const isPacked = (program: Program) => program.symbols?.some((s) => s.name === 'tokens') ?? false;
+
+/**
+ * Packs sequences for a packed program: each sequence gives every token
+ * input the program is fed (input_ids, token_type_ids…) as a list of the
+ * same length. Refuses more sequences or tokens than the program was
+ * compiled for, and a sequence longer than its longest, naming both numbers.
+ */
+export function packSequences(program: Program, sequences: readonly Readonly<Record<string, ArrayLike<number>>>[]): PackedBatch {
+  const symbols = program.symbols ?? [];
+  const max = (name: string) => symbols.find((s) => s.name === name)?.max;
+  const [maxTokens, maxSequences] = [max('tokens'), max('sequences')];
+  if (!isPacked(program) || maxTokens === undefined || maxSequences === undefined) throw new InputError('the program is not padding-free; compile it with --packed');
+  const longest = program.dims['seq'] ?? maxTokens;
+  const fed = program.inputs.filter((i) => !(PACKED_INPUTS as readonly string[]).includes(i.name)).map((i) => i.name);
+  if (sequences.length === 0) throw new InputError('a packed batch needs at least one sequence');
+  if (sequences.length > maxSequences) throw new InputError(`${sequences.length} sequences, more than the ${maxSequences} the program was compiled for (--batch)`);
+  const lengths = sequences.map((s, i) => {
+    const first = s[fed[0]!];
+    if (!first) throw new InputError(`sequence ${i} has no '${fed[0]}'`);
+    const n = first.length;
+    if (n === 0) throw new InputError(`sequence ${i} is empty`);
+    if (n > longest) throw new InputError(`sequence ${i} has ${n} tokens, more than the ${longest} the program was compiled for (--seq)`);
+    for (const name of fed) {
+      const values = s[name];
+      if (!values) throw new InputError(`sequence ${i} has no '${name}'`);
+      if (values.length !== n) throw new InputError(`sequence ${i} has ${values.length} values of '${name}' and ${n} of '${fed[0]}'`);
+    }
+    return n;
+  });
+  const tokens = lengths.reduce((a, n) => a + n, 0);
+  if (tokens > maxTokens) throw new InputError(`the batch has ${tokens} tokens, more than the ${maxTokens} the program was compiled for (--tokens)`);
+  const inputs: Record<string, Int32Array> = Object.fromEntries(fed.map((name) => [name, new Int32Array(tokens)]));
+  const [positions, starts, ends] = [new Int32Array(tokens), new Int32Array(tokens), new Int32Array(tokens)];
+  const offsets: number[] = [];
+  let at = 0;
+  sequences.forEach((s, i) => {
+    const n = lengths[i]!;
+    offsets.push(at);
+    for (const name of fed) inputs[name]!.set(Array.from(s[name]!), at);
+    for (let t = 0; t < n; t++) {
+      positions[at + t] = t;
+      starts[at + t] = at;
+      ends[at + t] = at + n;
+    }
+    at += n;
+  });
+  const derived: Record<PackedInput, Int32Array> = { positions, starts, ends, firsts: Int32Array.from(offsets) };
+  for (const name of PACKED_INPUTS) if (program.inputs.some((i) => i.name === name)) inputs[name] = derived[name];
+  return { inputs, sizes: symbols.map((s) => (s.name === 'tokens' ? tokens : sequences.length)), offsets, lengths };
+}
+
+/** A run's output tensor (Session.run's). */
+interface Output {
+  readonly dtype: 'f32' | 'i32';
+  readonly shape: readonly number[];
+  readonly data: Float32Array | Int32Array;
+}
+
+/**
+ * A packed run's outputs laid out as a padded batch would give them: each
+ * per-token output [1, tokens, …] becomes [sequences, seq, …], sequence i's
+ * rows first and zeros after its length; per-sequence outputs stay.
+ */
+export function unpackOutputs(program: Program, batch: PackedBatch, outputs: Readonly<Record<string, Output>>, seq: number): Record<string, Output> {
+  const tokensSymbol = (program.symbols ?? []).findIndex((s) => s.name === 'tokens');
+  return Object.fromEntries(Object.entries(outputs).map(([name, t]) => {
+    const declared = program.outputs.find((o) => o.name === name);
+    if (declared?.runtime?.size.symbol !== tokensSymbol) return [name, t];
+    const axis = declared.runtime.axis;
+    const width = t.shape.slice(axis + 1).reduce((a, d) => a * d, 1);
+    const data = new (t.data.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(batch.lengths.length * seq * width);
+    batch.lengths.forEach((n, i) => data.set(t.data.subarray(batch.offsets[i]! * width, (batch.offsets[i]! + n) * width), i * seq * width));
+    return [name, { ...t, shape: [batch.lengths.length, seq, ...t.shape.slice(axis + 1)], data }];
+  }));
+}

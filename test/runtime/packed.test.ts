@@ -1,0 +1,184 @@
+// Padding-free programs against programs of one shape. One packed program
+// (up to 8 sequences of up to 512 tokens, 4,096 in all) runs batches of
+// 1 × 7, 3 × 128, 8 × 512 (native) and of mixed lengths: every real token's outputs
+// and every sequence's pooled output equal those of a program compiled for
+// exactly that shape (1e-5), and those of a padded batch's real tokens; on
+// the JavaScript, native and WebGPU backends. Then what a packed program
+// refuses.
+
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compilePacked } from '../../compiler/packed.js';
+import { buildGraph } from '../../compiler/frontend/build.js';
+import { loadSpec } from '../../compiler/parser/load.js';
+import { runPipeline } from '../../compiler/passes/pipeline.js';
+import { buildProgram, type CompiledProgram } from '../../compiler/program.js';
+import type { Spec } from '../../compiler/parser/spec.js';
+import { encodeKernels } from '../../runtime/kernel-json.js';
+import { checkProgram } from '../../runtime/program-check.js';
+import { initParams } from '../../runtime/init.js';
+import { packSequences, unpackOutputs } from '../../runtime/packed.js';
+import { openSession, type Session } from '../../runtime/session.js';
+import { rng } from '../helpers/random.js';
+import { hasWebGpu } from '../helpers/webgpu.js';
+import { stDirectory, wordPieceTokenizer } from '../helpers/sentence-transformers.js';
+import { compileFile } from '../../compiler/compile.js';
+
+// bert-tiny with its next-sentence head (per sequence) but not the masked-LM decoder (30,522 columns per token).
+const SPEC = 'test:bert-tiny-nsp.yaml';
+const SPEC_TEXT = 'extends: tcc:bert-tiny.yaml\nname: bert-tiny-nsp\nheads:\n  mlm: null\n';
+const SIZES = { tokens: 4096, sequences: 8, longest: 512 };
+
+let spec: Spec;
+let packed: CompiledProgram;
+let params: Record<string, Float32Array>;
+
+beforeAll(() => {
+  spec = loadSpec(SPEC, new Map([[SPEC, SPEC_TEXT]])).spec;
+  packed = compilePacked(spec, SIZES, { verify: true, check: true }).compiled;
+  params = initParams(packed.program.params, 3);
+});
+
+/** Sequences of these lengths: random token ids and types. */
+function sequences(lengths: readonly number[], seed: number) {
+  const next = rng(seed);
+  return lengths.map((n) => ({ input_ids: Int32Array.from({ length: n }, () => 1 + Math.floor(next() * 30000)), token_type_ids: Int32Array.from({ length: n }, () => (next() < 0.3 ? 1 : 0)) }));
+}
+
+const fixedSessions = new Map<string, Session>();
+/** A session of a program compiled for exactly batch × seq. */
+async function fixed(backend: string, batch: number, seq: number): Promise<Session> {
+  const key = `${backend} ${batch}x${seq}`;
+  let session = fixedSessions.get(key);
+  if (!session) {
+    session = await openSession(buildProgram(runPipeline(buildGraph(spec, { batch, seq, mode: 'infer' }), { fuse: true }).graph), { backend });
+    session.setParams(params);
+    fixedSessions.set(key, session);
+  }
+  return session;
+}
+
+/** The largest difference between the packed run's outputs and a padded batch's (real tokens only, and every pooled row). */
+async function worstAgainstPadded(backend: string, session: Session, lengths: readonly number[], seed: number): Promise<number> {
+  const given = sequences(lengths, seed);
+  const batch = packSequences(session.program, given);
+  const out = unpackOutputs(session.program, batch, await session.run(batch.inputs, { seed: 0, step: 0, sizes: batch.sizes }), Math.max(...lengths));
+  const seq = Math.max(...lengths);
+  const padded = (key: 'input_ids' | 'token_type_ids') => {
+    const data = new Int32Array(lengths.length * seq);
+    given.forEach((s, i) => data.set(s[key], i * seq));
+    return data;
+  };
+  const mask = Int32Array.from({ length: lengths.length * seq }, (_, i) => (i % seq < lengths[Math.floor(i / seq)]! ? 1 : 0));
+  const ref = await (await fixed(backend, lengths.length, seq)).run({ input_ids: padded('input_ids'), token_type_ids: padded('token_type_ids'), attention_mask: mask });
+  const hidden = ref['last_hidden_state']!.shape.at(-1)!;
+  let worst = 0;
+  lengths.forEach((n, i) => {
+    for (let k = 0; k < n * hidden; k++) worst = Math.max(worst, Math.abs(out['last_hidden_state']!.data[i * seq * hidden + k]! - ref['last_hidden_state']!.data[i * seq * hidden + k]!));
+  });
+  const pooled = ref['pooler_output']!.data;
+  for (let k = 0; k < pooled.length; k++) worst = Math.max(worst, Math.abs(out['pooler_output']!.data[k]! - pooled[k]!));
+  const logits = ref['seq_relationship_logits']!.data;
+  for (let k = 0; k < logits.length; k++) worst = Math.max(worst, Math.abs(out['seq_relationship_logits']!.data[k]! - logits[k]!));
+  return worst;
+}
+
+describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('a padding-free program on %s', (backend) => {
+  let session: Session;
+  beforeAll(async () => {
+    session = await openSession(packed, { backend });
+    session.setParams(params);
+  });
+
+  // Batches of equal lengths: the program of exactly that shape has no padding at all (8 × 512 on native code only: seconds elsewhere).
+  const equal = [[7], [128, 128, 128], ...(backend === 'native' ? [Array<number>(8).fill(512)] : [])];
+  it.each(equal.map((lengths) => [lengths]))('gives the numbers of a program of exactly %j', async (lengths) => {
+    expect(await worstAgainstPadded(backend, session, lengths, lengths.length)).toBeLessThan(1e-5);
+  });
+
+  it('gives a mixed-length batch every real token of a padded batch', async () => {
+    expect(await worstAgainstPadded(backend, session, [9, 40, 1, 23, 40, 2], 11)).toBeLessThan(1e-5);
+  });
+
+  it('runs batches one after another without the last run leaking into the next', async () => {
+    await worstAgainstPadded(backend, session, [100, 90, 120], 5);
+    expect(await worstAgainstPadded(backend, session, [3, 5], 6)).toBeLessThan(1e-5);
+  });
+});
+
+describe('a padding-free sentence-transformers model', () => {
+  it('pools each sentence over its own tokens: mean pooling and Normalize as programs of each exact length', async () => {
+    const dir = stDirectory({ model_type: 'bert' }, wordPieceTokenizer(), 'mean_tokens', true);
+    const result = compileFile(dir, { batch: 4, seq: 12, packed: { tokens: 30 } });
+    const compiled = buildProgram(result.graph, { check: true, runtime: result.runtime! });
+    const weights = initParams(compiled.program.params, 4);
+    const session = await openSession(compiled, { backend: 'native' });
+    session.setParams(weights);
+    const lengths = [5, 12, 1, 9];
+    const given = sequences(lengths, 21).map((x) => ({ input_ids: x.input_ids.map((id) => id % 20), token_type_ids: x.token_type_ids.map(() => 0) }));
+    const batch = packSequences(compiled.program, given);
+    const got = (await session.run(batch.inputs, { seed: 0, step: 0, sizes: batch.sizes }))['sentence_embedding']!;
+    expect(got.shape).toEqual([4, 24]);
+    for (const [i, n] of lengths.entries()) {
+      const alone = await openSession(buildProgram(compileFile(dir, { batch: 1, seq: n }).graph), { backend: 'native' });
+      alone.setParams(weights);
+      const want = (await alone.run({ input_ids: given[i]!.input_ids, token_type_ids: given[i]!.token_type_ids, attention_mask: new Int32Array(n).fill(1) }))['sentence_embedding']!.data;
+      for (let k = 0; k < 24; k++) expect(Math.abs(got.data[i * 24 + k]! - want[k]!)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('refuses max pooling by name: the stream has no form of it yet', () => {
+    const dir = stDirectory({ model_type: 'bert' }, wordPieceTokenizer(), 'max_tokens', false);
+    expect(() => compileFile(dir, { batch: 4, seq: 12, packed: {} })).toThrow(/\(max\) reduces over the tokens \(mean or max pooling over a stream is not supported yet\); the padding-free form does not take it/);
+  });
+});
+
+describe('a padding-free program', () => {
+  it('is one program of one kernel list for every size: the kernels follow tokens and sequences', () => {
+    const { program, kernels } = packed;
+    expect(program.symbols).toEqual([{ name: 'tokens', max: 4096 }, { name: 'sequences', max: 8 }]);
+    const sized = kernels.filter((k) => k.runtime);
+    expect(sized.length).toBe(kernels.length);
+    expect(kernels.filter((k) => k.kind === 'attention').every((k) => k.kind === 'attention' && k.keyRange && k.runtime?.['queries'] && k.runtime['keys'])).toBe(true);
+    expect(program.inputs.map((i) => i.name).sort()).toEqual(['ends', 'firsts', 'input_ids', 'positions', 'starts', 'token_type_ids']);
+    expect(program.outputs.find((o) => o.name === 'pooler_output')!.runtime).toEqual({ axis: 0, size: { symbol: 1, scale: 1, offset: 0 } });
+  });
+
+  it('refuses sizes it was not compiled for, naming both numbers', async () => {
+    const session = await openSession(packed, { backend: 'js' });
+    session.setParams(params);
+    expect(() => packSequences(packed.program, sequences([513], 1))).toThrow('sequence 0 has 513 tokens, more than the 512 the program was compiled for (--seq)');
+    expect(() => packSequences(packed.program, sequences(Array<number>(9).fill(2), 1))).toThrow('9 sequences, more than the 8 the program was compiled for (--batch)');
+    expect(() => packSequences(compilePacked(spec, { tokens: 100, sequences: 8, longest: 64 }).compiled.program, sequences([60, 50], 1))).toThrow('the batch has 110 tokens, more than the 100 the program was compiled for (--tokens)');
+    expect(() => packSequences(packed.program, [{ input_ids: [1, 2], token_type_ids: [0] }])).toThrow("sequence 0 has 1 values of 'token_type_ids' and 2 of 'input_ids'");
+    const batch = packSequences(packed.program, sequences([4], 1));
+    await expect(session.run(batch.inputs)).rejects.toThrow('the program runs with its tokens and sequences given (a packed batch); got 0 sizes');
+    await expect(session.run(batch.inputs, { seed: 0, step: 0, sizes: [4097, 1] })).rejects.toThrow('4097 tokens is outside what the program was compiled for (1 to 4096)');
+    await expect(session.run(batch.inputs, { seed: 0, step: 0, sizes: [5, 1] })).rejects.toThrow("input 'input_ids' needs 5 values");
+  });
+
+  it('is refused by the backends that render sizes as numbers, by name', async () => {
+    await expect(openSession(packed, { backend: 'wasm' })).rejects.toThrow(/does not run programs sized at each run yet \(this one takes tokens and sequences\); use --backend native, js or webgpu, or compile at a fixed shape/);
+  });
+
+  it('is checked as data: a runtime size past its kernel extent or its symbol is refused at its path', () => {
+    const raw = JSON.parse(JSON.stringify(packed.program)) as { functions: { runtime?: Record<string, { symbol: number; scale: number; offset: number }> }[]; outputs: { runtime?: unknown }[]; symbols: { max: number }[] };
+    const fn = raw.functions.findIndex((f) => f.runtime);
+    const key = Object.keys(raw.functions[fn]!.runtime!)[0]!;
+    const tampered = (change: (r: typeof raw) => void) => {
+      const copy = JSON.parse(JSON.stringify(raw)) as typeof raw;
+      change(copy);
+      return () => checkProgram(copy, 'program.json');
+    };
+    expect(tampered((r) => (r.functions[fn]!.runtime![key]!.scale = 2))).toThrow(`functions[${fn}].runtime.${key}: 2 × tokens + 0 runs from 2 to 8192, outside [0, 4096]`);
+    expect(tampered((r) => (r.functions[fn]!.runtime![key]!.symbol = 5))).toThrow('names size 5; the program has 2');
+    expect(tampered((r) => (r.symbols[0]!.max = 5000))).toThrow('outside [0, 4096]');
+    expect(tampered((r) => (r.functions[fn]!.runtime = { nonsense: { symbol: 0, scale: 1, offset: 0 } }))).toThrow('runtime.nonsense: is not an extent of a');
+    expect(tampered((r) => (r.outputs[0]!.runtime = { axis: 2, size: { symbol: 0, scale: 1, offset: 0 } }))).toThrow('axis 2 of [1,4096,128] has axes of more than 1 before it');
+  });
+
+  it('keeps a runtime size in the kernel key: kernels alike but for what a run sizes are two functions', () => {
+    const [k] = packed.kernels.filter((x) => x.runtime?.['m']);
+    const other = { ...k!, runtime: { m: { symbol: 1, scale: 1, offset: 0 } } };
+    expect(encodeKernels([k!, other]).functions).toHaveLength(2);
+  });
+});
