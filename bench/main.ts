@@ -14,6 +14,7 @@ import { benchLarge } from './large.js';
 import { benchModernbert } from './modernbert.js';
 import { benchServe } from './serve.js';
 import { benchShapes } from './shapes.js';
+import { benchPackedCheck } from './packed-check.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
@@ -106,6 +107,13 @@ async function shapesSection(): Promise<void> {
   write('(SST-2 test sentences in file order, batches of 32, bert-base without heads, random weights, native on every core; medians of 3 interleaved rounds)');
 }
 
+async function packedSection(): Promise<void> {
+  const records = await benchPackedCheck(progress);
+  write('');
+  for (const r of records) write(`${r.backend.padEnd(8)}${`${r.batch} × ${r.seq}`.padEnd(12)}${r.metric.padEnd(40)}${r.value.toExponential(2)}`);
+  write('(bert-base without heads, random weights: one padding-free program against programs of exactly each shape; every real token\'s hidden state and every pooled row)');
+}
+
 async function hashesSection(): Promise<void> {
   await benchHashes(progress);
   write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
@@ -119,7 +127,7 @@ async function wasmSection(): Promise<void> {
 }
 
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
-  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection,
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection, packed: packedSection,
   // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
   'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
 };

@@ -47,7 +47,7 @@ export interface CompileOptions {
   /** Called with the graph after each pass (--dump-after). */
   readonly after?: (pass: string, graph: Graph) => void;
   /**
-   * The padding-free form (inference): one program for any batch of up to
+   * The padding-free form: one program for any batch of up to
    * `batch` sequences of up to `seq` tokens, at most `tokens` in all (default
    * batch × seq), run as one stream of their tokens (compiler/packed.ts).
    */
@@ -96,7 +96,7 @@ export function specSetting(spec: Spec, key: string): number | undefined {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
-  if (options.packed && mode !== 'infer') throw new InputError('the padding-free form is built for inference; compile training graphs at a fixed shape');
+  if (options.packed && options.maxPredictions !== undefined) throw new InputError('a padding-free training step computes the masked-LM head at every token (--max-predictions takes a fixed shape)');
   const packed = options.packed && { sequences: options.batch ?? 1, longest: options.seq ?? 128, tokens: options.packed.tokens ?? (options.batch ?? 1) * (options.seq ?? 128) };
   let spec: Spec;
   let graph: Graph;
@@ -106,7 +106,7 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
     const overrides = Object.fromEntries(Object.entries({ ...dropouts, ...options.config }).map(([k, value]) => [k, { value, loc: loaded.spec.loc }]));
     spec = { ...loaded.spec, config: { ...loaded.spec.config, ...overrides } };
     try {
-      graph = packed ? packedGraph(spec, packed) : buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });
+      graph = packed ? packedGraph(spec, packed, mode) : buildGraph(spec, { batch: options.batch ?? 1, seq: options.seq ?? 128, mode });
     } catch (e) {
       throw e instanceof CompileError ? new CompileError(e.diagnostics, loaded.sources) : e;
     }
@@ -126,7 +126,7 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   });
   const stats = graphStats(before);
   const flops = result.passes.includes('recompute') ? graphStats(result.graph).flops : stats.flops;
-  const runtime = packed && packedRuntime(spec, packed);
+  const runtime = packed && packedRuntime(spec, packed, mode, pipeline);
   const passes = packed ? ['pack', ...result.passes] : result.passes;
   return { spec, graph: result.graph, stats, passes, flops, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}), ...(runtime ? { runtime } : {}) };
 }

@@ -6,10 +6,10 @@
 // (lower/runtime-sizes.ts); the program then runs any batch within them.
 
 import { buildGraph } from './frontend/build.js';
-import type { Graph } from './ir/graph.js';
+import type { Graph, Mode } from './ir/graph.js';
 import { fuseAttention } from './passes/fuse-attention.js';
 import { packGraph } from './passes/pack.js';
-import { runPipeline } from './passes/pipeline.js';
+import { runPipeline, type PipelineOptions } from './passes/pipeline.js';
 import { buildProgram, type BuildOptions, type CompiledProgram } from './program.js';
 import type { Spec } from './parser/spec.js';
 
@@ -25,16 +25,20 @@ export interface PackedSizes {
 /** The sizes a packed program's runs give, in the order of its symbols. */
 export const PACKED_SYMBOLS = ['tokens', 'sequences'] as const;
 
-/** The packed inference graph of `spec` at these sizes, before the pass pipeline (dims: batch = sequences, seq = longest, tokens). */
-export function packedGraph(spec: Spec, sizes: PackedSizes): Graph {
-  const at = (seq: number) => fuseAttention(buildGraph(spec, { batch: 1, seq, mode: 'infer', longest: sizes.longest }));
-  const packed = packGraph(at(sizes.tokens), at(sizes.tokens + 1), sizes.sequences, sizes.longest);
+/** The packed graph of `spec` at these sizes, before the pass pipeline (dims: batch = sequences, seq = longest, tokens). */
+export function packedGraph(spec: Spec, sizes: PackedSizes, mode: Mode = 'infer'): Graph {
+  const at = (seq: number, batch = 1) => fuseAttention(buildGraph(spec, { batch, seq, mode, longest: sizes.longest }));
+  const packed = packGraph(at(sizes.tokens), at(sizes.tokens + 1), at(sizes.tokens, 2), sizes.sequences, sizes.longest);
   return { ...packed, dims: { batch: sizes.sequences, seq: sizes.longest, tokens: sizes.tokens } };
 }
 
-/** What buildProgram needs to size a packed program's kernels at run time: its symbols, and the graph with each one and two larger. */
-export function packedRuntime(spec: Spec, sizes: PackedSizes): NonNullable<BuildOptions['runtime']> {
-  const optimized = (at: PackedSizes) => runPipeline(packedGraph(spec, at), { fuse: true }).graph;
+/**
+ * What buildProgram needs to size a packed program's kernels at run time:
+ * its symbols, and the graph with each one and two larger, through the
+ * same pipeline (`pipeline`: the training graph's gradients and optimizer).
+ */
+export function packedRuntime(spec: Spec, sizes: PackedSizes, mode: Mode = 'infer', pipeline: Omit<PipelineOptions, 'fuse'> = {}): NonNullable<BuildOptions['runtime']> {
+  const optimized = (at: PackedSizes) => runPipeline(packedGraph(spec, at, mode), { ...pipeline, fuse: true }).graph;
   const probes = [1, 2].flatMap((by) => [
     { symbol: 0, by, graph: optimized({ ...sizes, tokens: sizes.tokens + by }) },
     { symbol: 1, by, graph: optimized({ ...sizes, sequences: sizes.sequences + by }) },

@@ -44,7 +44,7 @@ export function kernelKey(k: Kernel): string {
     case 'reduce': body = `reduce[${k.shape}|${k.reduced}]{${k.stages.map((s) => `${s.combine}:${e(s.value)}`).join(';')}}{${stores(k.stores)}}{${stores(k.elementStores)}}`; break;
     case 'matmul': body = `matmul[${k.batch}|${k.m},${k.n},${k.k}]{${operand(k.a)};${operand(k.b)}}{${stores(k.stores)}}`; break;
     case 'attention': body = `attention[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${k.v ? operand(k.v) : '-'}}{${e(k.score)};${k.keep ? e(k.keep) : '-'}}{${placed(k.out)};${placed(k.lse)}}${k.window ?? ''}${k.keyRange ? `[${e(k.keyRange.from)},${e(k.keyRange.to)})` : ''}`; break;
-    case 'attention_grad': body = `attention_grad[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${operand(k.v)};${operand(k.dout)}}{${e(k.lse)};${e(k.delta)};${e(k.score)};${k.keep ? e(k.keep) : '-'};${k.scale}}{${placed(k.dq)};${placed(k.dk)};${placed(k.dv)};${placed(k.dscores)}}`; break;
+    case 'attention_grad': body = `attention_grad[${k.batch}|${k.queries},${k.keys},${k.depth},${k.depthV}]{${operand(k.q)};${operand(k.k)};${operand(k.v)};${operand(k.dout)}}{${e(k.lse)};${e(k.delta)};${e(k.score)};${k.keep ? e(k.keep) : '-'};${k.scale}}{${placed(k.dq)};${placed(k.dk)};${placed(k.dv)};${placed(k.dscores)}}${k.keyRange ? `[${e(k.keyRange.from)},${e(k.keyRange.to)})` : ''}`; break;
   }
   const args = k.args.map((a) => a.dtype).join(",");
   const runtime = k.runtime ? JSON.stringify(Object.entries(k.runtime).sort(([a], [b]) => (a < b ? -1 : 1))) : '';

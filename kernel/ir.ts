@@ -279,6 +279,8 @@ export interface AttentionGradKernel extends KernelBase {
   readonly delta: KExpr;
   readonly score: KExpr;
   readonly keep?: KExpr;
+  /** The keys of query row i that may count, as the forward's (AttentionKernel.keyRange). */
+  readonly keyRange?: { readonly from: KExpr; readonly to: KExpr };
   /** ∂score/∂acc: the factor the score applies to q·k (its scale). */
   readonly scale: number;
   /** dq at (b…, i, c); dk at (b…, j, c); dv at (b…, j, c); the scores' gradient at (b…, i, j); each where it is wanted. */
@@ -442,7 +444,7 @@ export function kernelExprs(k: Kernel): KExpr[] {
     case 'reduce': return [...k.stages.map((s) => s.value), ...stores(k.stores), ...stores(k.elementStores)];
     case 'matmul': return [k.a.value, k.b.value, ...stores(k.stores)];
     case 'attention': return [k.q.value, k.k.value, ...(k.v ? [k.v.value] : []), k.score, ...(k.keep ? [k.keep] : []), ...placed(k.out), ...placed(k.lse), ...(k.keyRange ? [k.keyRange.from, k.keyRange.to] : [])];
-    case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.dq), ...placed(k.dk), ...placed(k.dv), ...placed(k.dscores)];
+    case 'attention_grad': return [k.q.value, k.k.value, k.v.value, k.dout.value, k.lse, k.delta, k.score, ...(k.keep ? [k.keep] : []), ...placed(k.dq), ...placed(k.dk), ...placed(k.dv), ...placed(k.dscores), ...(k.keyRange ? [k.keyRange.from, k.keyRange.to] : [])];
   }
 }
 
@@ -543,7 +545,9 @@ export function rebuildKernel(k: Kernel, node: (e: KExpr) => KExpr, to: (arg: nu
     }
     case 'attention_grad': {
       const [dq, dk, dv, dscores] = [k.dq, k.dk, k.dv, k.dscores].map((p) => placed(p)?.placement);
+      const keyRange = k.keyRange && { from: e(k.keyRange.from), to: e(k.keyRange.to) };
       return {
+        ...(keyRange ? { keyRange } : {}),
         ...k, q: operand(k.q), k: operand(k.k), v: operand(k.v), dout: operand(k.dout), lse: e(k.lse), delta: e(k.delta), score: e(k.score), ...(k.keep ? { keep: e(k.keep) } : {}),
         ...(dq ? { dq } : {}), ...(dk ? { dk } : {}), ...(dv ? { dv } : {}), ...(dscores ? { dscores } : {}),
       };

@@ -250,14 +250,14 @@ export function checkKernel(k: Kernel, budget: number): void {
       if (k.keep) p.expr(k.keep, scope('the keep factor', scores));
       const rows = [...batch, queries];
       const place = (pl: Placement | undefined, extents: readonly number[], what: string) => pl && p.store(pl, scope(what, extents));
-      if (k.kind === 'attention') {
-        if (k.keyRange) {
-          // Renderers read keys [from, to) where they lie: both bounds within [0, keys].
-          for (const [what, e] of [['from', k.keyRange.from], ['to', k.keyRange.to]] as const) {
-            const [lo, hi] = p.range(e, scope(`the key range's ${what}`, rows));
-            if (lo < 0 || hi > keys) fail(`its key range's ${what} may lie outside [0, ${keys}]`);
-          }
+      if (k.keyRange) {
+        // Renderers read keys [from, to) where they lie: both bounds within [0, keys].
+        for (const [what, e] of [['from', k.keyRange.from], ['to', k.keyRange.to]] as const) {
+          const [lo, hi] = p.range(e, scope(`the key range's ${what}`, rows));
+          if (lo < 0 || hi > keys) fail(`its key range's ${what} may lie outside [0, ${keys}]`);
         }
+      }
+      if (k.kind === 'attention') {
         place(k.out, [...rows, depthV], 'the output');
         place(k.lse, rows, 'the log-sum-exp');
         return;

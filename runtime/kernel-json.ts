@@ -113,6 +113,7 @@ function encodeBody(k: Kernel): Json {
       body = optional({
         batch: k.batch, queries: k.queries, keys: k.keys, depth: k.depth, depthV: k.depthV, q: operand(k.q), k: operand(k.k), v: operand(k.v), dout: operand(k.dout),
         lse: t.ref(k.lse), delta: t.ref(k.delta), score: t.ref(k.score), keep: k.keep && t.ref(k.keep), scale: k.scale, dq: placed(k.dq), dk: placed(k.dk), dv: placed(k.dv), dscores: placed(k.dscores),
+        keyRange: k.keyRange && { from: t.ref(k.keyRange.from), to: t.ref(k.keyRange.to) },
       });
       break;
   }
@@ -279,6 +280,11 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
     return (p ? { [key]: p } : {}) as Partial<Record<K, Placement>>;
   };
   const common = ['kind', 'args', 'nodes', 'runtime'];
+  const keyRangeOf = (from: Fields) => {
+    if (!from.has('keyRange')) return {};
+    const range = from.object('keyRange').only(['from', 'to']);
+    return { keyRange: { from: typed(range, 'from', 'i32'), to: typed(range, 'to', 'i32') } };
+  };
   let body: Body;
   switch (kind) {
     case 'map':
@@ -300,19 +306,19 @@ export function decodeFunction(raw: unknown, path: string): KernelFunction {
       break;
     case 'attention': {
       f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'score', 'window', 'keyRange', 'keep', 'out', 'lse']);
-      const range = f.has('keyRange') ? f.object('keyRange').only(['from', 'to']) : undefined;
       body = {
         kind, batch: shape('batch'), queries: f.int('queries', extent), keys: f.int('keys', extent), depth: f.int('depth', extent), depthV: f.int('depthV', { min: 0, max: MAX_EXTENT }),
         q: operand('q', true), k: operand('k', true), ...(f.has('v') ? { v: operand('v', true) } : {}), score: typed(f, 'score', 'f32'),
-        ...(f.has('window') ? { window: f.int('window', { min: 0, max: MAX_EXTENT }) } : {}), ...(range ? { keyRange: { from: typed(range, 'from', 'i32'), to: typed(range, 'to', 'i32') } } : {}),
+        ...(f.has('window') ? { window: f.int('window', { min: 0, max: MAX_EXTENT }) } : {}), ...keyRangeOf(f),
         ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}),
         ...placed('out'), ...placed('lse'),
       };
       break;
     }
     case 'attention_grad':
-      f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'dout', 'lse', 'delta', 'score', 'keep', 'scale', 'dq', 'dk', 'dv', 'dscores']);
+      f.only([...common, 'batch', 'queries', 'keys', 'depth', 'depthV', 'q', 'k', 'v', 'dout', 'lse', 'delta', 'score', 'keep', 'scale', 'dq', 'dk', 'dv', 'dscores', 'keyRange']);
       body = {
+        ...keyRangeOf(f),
         kind, batch: shape('batch'), queries: f.int('queries', extent), keys: f.int('keys', extent), depth: f.int('depth', extent), depthV: f.int('depthV', { min: 0, max: MAX_EXTENT }),
         q: operand('q', true), k: operand('k', true), v: operand('v', true), dout: operand('dout', true), lse: typed(f, 'lse', 'f32'), delta: typed(f, 'delta', 'f32'), score: typed(f, 'score', 'f32'),
         ...(f.has('keep') ? { keep: typed(f, 'keep', 'f32') } : {}), scale: f.number('scale'), ...placed('dq'), ...placed('dk'), ...placed('dv'), ...placed('dscores'),

@@ -29,8 +29,9 @@ export const isPacked = (program: Program) => program.symbols?.some((s) => s.nam
 
 /**
  * Packs sequences for a packed program: each sequence gives every token
- * input the program is fed (input_ids, token_type_ids…) as a list of the
- * same length. Refuses more sequences or tokens than the program was
+ * input the program is fed (input_ids, token_type_ids, a masked LM's
+ * labels…) as a list of the same length; inputs of one value per sequence
+ * (a classifier's labels) and scalars go to the run as they are. Refuses more sequences or tokens than the program was
  * compiled for, and a sequence longer than its longest, naming both numbers.
  */
 export function packSequences(program: Program, sequences: readonly Readonly<Record<string, ArrayLike<number>>>[]): PackedBatch {
@@ -39,7 +40,9 @@ export function packSequences(program: Program, sequences: readonly Readonly<Rec
   const [maxTokens, maxSequences] = [max('tokens'), max('sequences')];
   if (!isPacked(program) || maxTokens === undefined || maxSequences === undefined) throw new InputError('the program is not padding-free; compile it with --packed');
   const longest = program.dims['seq'] ?? maxTokens;
-  const fed = program.inputs.filter((i) => !(PACKED_INPUTS as readonly string[]).includes(i.name)).map((i) => i.name);
+  // The inputs fed per token; per-sequence inputs (a classifier's labels) and scalars are the run's own.
+  const tokensSymbol = symbols.findIndex((s) => s.name === 'tokens');
+  const fed = program.inputs.filter((i) => i.runtime?.size.symbol === tokensSymbol && !(PACKED_INPUTS as readonly string[]).includes(i.name)).map((i) => i.name);
   if (sequences.length === 0) throw new InputError('a packed batch needs at least one sequence');
   if (sequences.length > maxSequences) throw new InputError(`${sequences.length} sequences, more than the ${maxSequences} the program was compiled for (--batch)`);
   const lengths = sequences.map((s, i) => {

@@ -7,7 +7,7 @@
 
 import type { CodeWriter } from '../common/writer.js';
 import { viewBase } from '../common/expr-scope.js';
-import { kernelExtents, type AttentionGradKernel, type AttentionKernel, type Operand, type Placement } from '../../kernel/ir.js';
+import { type AttentionGradKernel, type AttentionKernel, type Operand, type Placement } from '../../kernel/ir.js';
 import { DEFAULT_NAMES, extentJs, JsExprs, loops, type Names } from './expr.js';
 
 /** Element (row, col) of a plain operand view, with `base` holding its batch offset. */
@@ -79,7 +79,8 @@ export function renderAttention(w: CodeWriter, k: AttentionKernel): void {
 
 export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   const nb = k.batch.length;
-  for (const key of kernelExtents(k).keys()) extentJs(k, key, 0, false);
+  for (const key of ['depth', 'depthV', ...k.batch.map((_, i) => `batch.${i}`)]) extentJs(k, key, 0, false);
+  const [queries, keys] = [extentJs(k, 'queries', k.queries), extentJs(k, 'keys', k.keys)];
   const scores = new JsExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, rowNames(nb, 'j'));
   const rows = new JsExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, rowNames(nb, 'c'));
   const keyRows = new JsExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, { idx: (axis) => (axis < nb ? `c${axis}` : axis === nb ? 'j' : 'c'), ridx: DEFAULT_NAMES.ridx });
@@ -90,11 +91,13 @@ export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void
     bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v], ['gb', k.dout]]);
     w.line(`dk.fill(0, 0, ${k.keys * k.depth});`);
     w.line(`dv.fill(0, 0, ${k.keys * k.depthV});`);
-    w.block(`for (let i = 0; i < ${k.queries}; i++) {`, () => {
-      const r = rows.open(w, [k.lse, k.delta]);
+    w.block(`for (let i = 0; i < ${queries}; i++) {`, () => {
+      const r = rows.open(w, [k.lse, k.delta, ...(k.keyRange ? [k.keyRange.from, k.keyRange.to] : [])]);
       w.line(`const lse = ${r.render(k.lse)}, delta = ${r.render(k.delta)};`);
       w.line(`dq.fill(0, 0, ${k.depth});`);
-      w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
+      // A packed stream's row: its own sequence's keys only (the others' probabilities are 0).
+      const [from, to] = k.keyRange ? [r.render(k.keyRange.from), r.render(k.keyRange.to)] : ['0', keys];
+      w.block(`for (let j = ${from}; j < ${to}; j++) {`, () => {
         dot(w, 'acc', k.depth, at(k.q, 'qb', 'i', 'p'), at(k.k, 'kb', 'j', 'p'));
         const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
         // A probability is at most 1: a row whose saved log-sum-exp is not over all its keys (a padding query of local
@@ -125,7 +128,7 @@ export function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void
         w.line(`a${p.arg}[${o.render(p.index)}] = ${from}[j * ${width} + c];`);
       });
     };
-    w.block(`for (let j = 0; j < ${k.keys}; j++) {`, () => {
+    w.block(`for (let j = 0; j < ${keys}; j++) {`, () => {
       store(k.dk, k.depth, 'dk');
       store(k.dv, k.depthV, 'dv');
     });

@@ -71,7 +71,7 @@ function readOperand(w: CodeWriter, k: MatmulKernel, o: Operand, side: 'a' | 'b'
   const space: Space = { idx: [...k.batch, side === 'a' ? k.m : k.k, side === 'a' ? k.k : k.n], ridx: [] };
   const scope = new JsExprs(space, names);
   w.block(`for (let po = 0; po < ${outer}; po++) {`, () => {
-    w.block(`for (let pk = 0; pk < ${k.k}; pk++) {`, () => {
+    w.block(`for (let pk = 0; pk < ${extentJs(k, 'k', k.k)}; pk++) {`, () => {
       const inner = scope.open(w, [o.value]);
       w.line(`pack${side.toUpperCase()}[po * ${k.k} + pk] = ${inner.render(o.value)};`);
     });
@@ -81,8 +81,8 @@ function readOperand(w: CodeWriter, k: MatmulKernel, o: Operand, side: 'a' | 'b'
 
 function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
   const nb = k.batch.length;
-  // Only the rows may be a run's (a packed stream's tokens).
-  for (const key of ['n', 'k', ...k.batch.map((_, i) => `batch.${i}`)]) extentJs(k, key, 0, false);
+  // The rows and the depth may be a run's (a packed stream's tokens; a weight's gradient sums over them).
+  for (const key of ['n', ...k.batch.map((_, i) => `batch.${i}`)]) extentJs(k, key, 0, false);
   const m = extentJs(k, 'm', k.m);
   if (k.runtime?.['m']) w.line(`const m = ${m}, rowsMain = m - m % 4;`);
   const packsA = !(k.a.view && k.a.view.colStride === 1);
@@ -110,7 +110,7 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel): void {
       w.line(`const ${is.map((r) => `x${r} = ${A.base} + (i + ${r}) * ${A.stride}`).join(', ')};`);
       w.line(`const ${js.map((c) => `y${c} = ${B.base} + (j + ${c}) * ${B.stride}`).join(', ')};`);
       w.line(`let ${is.flatMap((r) => js.map((c) => `s${r}${c} = 0`)).join(', ')};`);
-      w.block(`for (let p = 0; p < ${k.k}; p++) {`, () => {
+      w.block(`for (let p = 0; p < ${extentJs(k, 'k', k.k)}; p++) {`, () => {
         w.line(`const ${is.map((r) => `u${r} = ${A.array}[x${r} + p]`).join(', ')};`);
         w.line(`const ${js.map((c) => `q${c} = ${B.array}[y${c} + p]`).join(', ')};`);
         w.line(is.flatMap((r) => js.map((c) => `s${r}${c} += u${r} * q${c};`)).join(' '));

@@ -251,6 +251,9 @@ function readsAlong(exprs: readonly KExpr[], along: string, across: string): boo
   return loads > 0 && unit;
 }
 
+/** A product's k (its depth) as C: the run's where it is a packed stream's tokens (a weight's gradient over them). */
+const depthC = (k: MatmulKernel) => extentC(k, 'k', k.k);
+
 /** Where an operand's panels go: `tile` entries of the panel axis (`axis`, of `extent`: A's rows o, B's columns j) per panel, `tiles` panels. */
 interface Panels {
   readonly dst: 'pa' | 'pb';
@@ -276,15 +279,15 @@ function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs,
   if (largest * k.k >= PARALLEL_WORK) w.line('#pragma omp parallel for schedule(static)');
   if (!alongAxis) {
     w.block(`for (int32_t ${x} = 0; ${x} < ${tiles} * ${tile}; ${x}++) {`, () => {
-      w.line(`float *at = ${dst} + (size_t)(${x} / ${tile}) * ${k.k} * ${tile} + ${x} % ${tile};`);
+      w.line(`float *at = ${dst} + (size_t)(${x} / ${tile}) * ${depthC(k)} * ${tile} + ${x} % ${tile};`);
       w.block(`if (${x} < ${extent}) {`, () => {
         w.line('#pragma omp simd');
-        w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => w.line(`at[(size_t)p * ${tile}] = ${render()};`));
-      }, `} else for (int32_t p = 0; p < ${k.k}; p++) at[(size_t)p * ${tile}] = 0.0f;`);
+        w.block(`for (int32_t p = 0; p < ${depthC(k)}; p++) {`, () => w.line(`at[(size_t)p * ${tile}] = ${render()};`));
+      }, `} else for (int32_t p = 0; p < ${depthC(k)}; p++) at[(size_t)p * ${tile}] = 0.0f;`);
     });
     return;
   }
-  w.block(`for (int32_t p = 0; p < ${k.k}; p++) {`, () => {
+  w.block(`for (int32_t p = 0; p < ${depthC(k)}; p++) {`, () => {
     w.line(`float *out = ${dst} + (size_t)p * ${tile};`);
     if (value.op !== 'load') {
       w.line(`float *row = tcc_local(8, (size_t)${tiles} * ${tile});`);
@@ -293,7 +296,7 @@ function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs,
       w.line(`for (int32_t ${x} = ${extent}; ${x} < ${tiles} * ${tile}; ${x}++) row[${x}] = 0.0f;`);
       w.block(`for (int32_t t = 0; t < ${tiles}; t++) {`, () => {
         w.line('#pragma omp simd');
-        w.line(`for (int32_t r = 0; r < ${tile}; r++) out[(size_t)t * ${k.k} * ${tile} + r] = row[t * ${tile} + r];`);
+        w.line(`for (int32_t r = 0; r < ${tile}; r++) out[(size_t)t * ${depthC(k)} * ${tile} + r] = row[t * ${tile} + r];`);
       });
       return;
     }
@@ -303,12 +306,12 @@ function packPanels(w: CodeWriter, k: MatmulKernel, value: KExpr, scope: CExprs,
       w.line('#pragma omp simd');
       w.block(`for (int32_t r = 0; r < ${tile}; r++) {`, () => {
         w.line(`const int32_t ${x} = t * ${tile} + r;`);
-        w.line(`out[(size_t)t * ${k.k} * ${tile} + r] = ${render()};`);
+        w.line(`out[(size_t)t * ${depthC(k)} * ${tile} + r] = ${render()};`);
       });
     });
     w.block(`for (int32_t t = full; t < ${tiles}; t++) for (int32_t r = 0; r < ${tile}; r++) {`, () => {
       w.line(`const int32_t ${x} = t * ${tile} + r;`);
-      w.block(`if (${x} < ${extent}) {`, () => w.line(`out[(size_t)t * ${k.k} * ${tile} + r] = ${render()};`), `} else out[(size_t)t * ${k.k} * ${tile} + r] = 0.0f;`);
+      w.block(`if (${x} < ${extent}) {`, () => w.line(`out[(size_t)t * ${depthC(k)} * ${tile} + r] = ${render()};`), `} else out[(size_t)t * ${depthC(k)} * ${tile} + r] = 0.0f;`);
     });
   });
 }
@@ -427,29 +430,30 @@ const ONE_BLOCK_ROWS = 32 * 6;
 
 function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   const nb = k.batch.length;
-  // Only the rows may be a run's (a packed stream's tokens); decisions take their largest number.
-  for (const key of ['n', 'k', ...k.batch.map((_, i) => `batch.${i}`)]) extentC(k, key, 0, false);
+  // The rows and the depth may be a run's (a packed stream's tokens); decisions take their largest numbers.
+  for (const key of ['n', ...k.batch.map((_, i) => `batch.${i}`)]) extentC(k, key, 0, false);
   const m = extentC(k, 'm', k.m);
   const panelwise = !cached && k.m <= ONE_BLOCK_ROWS;
   w.line(`const int32_t mt = (${m} + TCC_MR - 1) / TCC_MR, nt = (${k.n} + TCC_NR - 1) / TCC_NR;`);
   // A row-major A (each row's k steps consecutive) is read where it lies by products that take k whole: packing it would only copy it.
   const aRows = k.k <= WHOLE_K && k.a.view?.colStride === 1 ? k.a.view : undefined;
-  if (!aRows) w.line(`float *pa = tcc_scratch(0, sizeof(float) * (size_t)mt * TCC_MR * ${k.k});`);
+  if (!aRows) w.line(`float *pa = tcc_scratch(0, sizeof(float) * (size_t)mt * TCC_MR * ${depthC(k)});`);
   if (k.k > WHOLE_K) w.line('float *tiles = tcc_scratch(2, sizeof(float) * (size_t)mt * nt * TCC_MR * TCC_NR);');
   if (cached) {
     // B packed once per value of its parameter (tcc_pack_fresh follows the parameters' writes).
-    w.line(`float *pb = tcc_pack_data(pk, (size_t)nt * TCC_NR * ${k.k});`);
+    w.line(`float *pb = tcc_pack_data(pk, (size_t)nt * TCC_NR * ${depthC(k)});`);
     w.block('if (!tcc_pack_fresh(pk)) {', () => {
       // The same for every batch: the batch coordinates are 0.
       if (nb) w.line(`const int32_t ${Array.from({ length: nb }, (_, d) => `c${d} = 0`).join(', ')};`);
       packB(w, k);
       w.line('tcc_pack_done(pk);');
     });
-  } else if (!panelwise) w.line(`float *pb = tcc_scratch(1, sizeof(float) * (size_t)nt * TCC_NR * ${k.k});`);
+  } else if (!panelwise) w.line(`float *pb = tcc_scratch(1, sizeof(float) * (size_t)nt * TCC_NR * ${depthC(k)});`);
   loops(w, k.batch, C_NAMES.idx, 0, false, () => {
     if (!aRows) packA(w, k);
     if (!cached && !panelwise) packB(w, k);
-    w.line(`#pragma omp parallel if(${k.runtime?.['m'] ? `${m} >= ${Math.ceil(PARALLEL_WORK / (k.n * k.k))}` : k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0})`);
+    const work = k.runtime?.['m'] || k.runtime?.['k'] ? `(int64_t)${m} * ${depthC(k)} * ${k.n} >= ${PARALLEL_WORK}` : k.m * k.n * k.k >= PARALLEL_WORK ? 1 : 0;
+    w.line(`#pragma omp parallel if(${work})`);
     w.block('{', () => {
       const epilogue = (row: string) => {
         w.line('#pragma omp simd');
@@ -474,14 +478,14 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
           // products ran 5% slower scheduled dynamically).
           w.line(`#pragma omp for schedule(${k.m <= ONE_BLOCK_ROWS ? 'dynamic' : 'static'}) nowait`);
           w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
-            if (panelwise) packColumnPanel(w, k, '0', String(k.k), String(k.k));
+            if (panelwise) packColumnPanel(w, k, '0', depthC(k), depthC(k));
             cols();
             w.block('for (int32_t ti = i0; ti < i1; ti++) {', () => {
               w.line(`const int32_t rows = ${m} - ti * TCC_MR < TCC_MR ? ${m} - ti * TCC_MR : TCC_MR;`);
               prefetchEpilogue(w, k);
-              const bPanel = panelwise ? 'bp' : `pb + (size_t)tj * ${k.k} * TCC_NR`;
-              if (aRows) w.line(`tcc_micro_rows(${k.k}, a${aRows.arg} + ${viewBase(k.a)} + (size_t)ti * TCC_MR * ${aRows.rowStride}, ${aRows.rowStride}, rows, ${bPanel}, tile);`);
-              else w.line(`tcc_micro(${k.k}, pa + (size_t)ti * ${k.k} * TCC_MR, ${bPanel}, tile, 0);`);
+              const bPanel = panelwise ? 'bp' : `pb + (size_t)tj * ${depthC(k)} * TCC_NR`;
+              if (aRows) w.line(`tcc_micro_rows(${depthC(k)}, a${aRows.arg} + ${viewBase(k.a)} + (size_t)ti * TCC_MR * ${aRows.rowStride}, ${aRows.rowStride}, rows, ${bPanel}, tile);`);
+              else w.line(`tcc_micro(${depthC(k)}, pa + (size_t)ti * ${depthC(k)} * TCC_MR, ${bPanel}, tile, 0);`);
               w.block('for (int32_t r = 0; r < rows; r++) {', () => {
                 w.line('const int32_t i = ti * TCC_MR + r;');
                 w.line('const float *row = tile + r * TCC_NR;');
@@ -494,15 +498,15 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
       }
       if (panelwise) {
         // tcc_gemm_packed's order with one block of row panels, each thread packing its column panels' rows of a k block.
-        w.block(`for (int32_t k0 = 0; k0 < ${k.k}; k0 += TCC_KC) {`, () => {
-          w.line(`const int32_t kc = ${k.k} - k0 < TCC_KC ? ${k.k} - k0 : TCC_KC;`);
+        w.block(`for (int32_t k0 = 0; k0 < ${depthC(k)}; k0 += TCC_KC) {`, () => {
+          w.line(`const int32_t kc = ${depthC(k)} - k0 < TCC_KC ? ${depthC(k)} - k0 : TCC_KC;`);
           w.line('#pragma omp for schedule(static) nowait');
           w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
             packColumnPanel(w, k, 'k0', 'kc', 'TCC_KC');
-            w.line(`for (int32_t ti = 0; ti < mt; ti++) tcc_micro(kc, pa + (size_t)ti * ${k.k} * TCC_MR + (size_t)k0 * TCC_MR, bp, tiles + ((size_t)tj * mt + ti) * TCC_MR * TCC_NR, k0 > 0);`);
+            w.line(`for (int32_t ti = 0; ti < mt; ti++) tcc_micro(kc, pa + (size_t)ti * ${depthC(k)} * TCC_MR + (size_t)k0 * TCC_MR, bp, tiles + ((size_t)tj * mt + ti) * TCC_MR * TCC_NR, k0 > 0);`);
           });
         });
-      } else w.line(`tcc_gemm_packed(mt, nt, ${k.k}, pa, pb, tiles);`);
+      } else w.line(`tcc_gemm_packed(mt, nt, ${depthC(k)}, pa, pb, tiles);`);
       // The epilogue of each column panel, by the thread that computed it.
       w.line('#pragma omp for schedule(static)');
       w.block('for (int32_t tj = 0; tj < nt; tj++) {', () => {
@@ -632,9 +636,11 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
  */
 function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   const nb = k.batch.length;
-  for (const key of kernelExtents(k).keys()) extentC(k, key, 0, false);
+  for (const key of ['depth', 'depthV', ...k.batch.map((_, i) => `batch.${i}`)]) extentC(k, key, 0, false);
+  // The run's queries and keys (a packed stream's tokens); scratch and threads go by their largest numbers.
+  const [queries, keys] = [extentC(k, 'queries', k.queries), extentC(k, 'keys', k.keys)];
   const [q, kk, v, g] = [view(k.q), view(k.k), view(k.v), view(k.dout)];
-  const block = Math.min(QUERY_BLOCK, k.queries);
+  const block = Math.min(k.keyRange ? SEGMENT_BLOCK : QUERY_BLOCK, k.queries);
   const scores = new CExprs({ idx: [...k.batch, k.queries, k.keys], ridx: [] }, matNames(nb, 'i', 'j'), 'inline');
   const rows = new CExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
   const keyRows = new CExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, matNames(nb, 'j', 'c'), 'inline');
@@ -645,33 +651,42 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
     w.line(`float *dk = tcc_local(5, ${k.keys * k.depth}), *dv = tcc_local(6, ${k.keys * k.depthV}), *dq = tcc_local(7, ${block * k.depth});`);
     w.line(`memset(dk, 0, sizeof(float) * ${k.keys * k.depth});`);
     w.line(`memset(dv, 0, sizeof(float) * ${k.keys * k.depthV});`);
-    w.block(`for (int32_t i0 = 0; i0 < ${k.queries}; i0 += ${block}) {`, () => {
-      w.line(`const int32_t rows = ${k.queries} - i0 < ${block} ? ${k.queries} - i0 : ${block};`);
+    w.block(`for (int32_t i0 = 0; i0 < ${queries}; i0 += ${block}) {`, () => {
+      w.line(`const int32_t rows = ${queries} - i0 < ${block} ? ${queries} - i0 : ${block};`);
+      // The block's keys [j0, j0 + nk): every key, or from its first row's range's start to its last row's end.
+      w.line(`int32_t j0 = 0, j1 = ${keys};`);
+      if (k.keyRange) {
+        const { from, to } = k.keyRange;
+        w.block('{', () => w.line(`const int32_t i = i0; const int32_t from = ${rows.open(w, [from]).render(from)}; if (from > j0) j0 = from;`));
+        w.block('{', () => w.line(`const int32_t i = i0 + rows - 1; const int32_t to = ${rows.open(w, [to]).render(to)}; if (to < j1) j1 = to;`));
+      }
+      w.line('const int32_t nk = j1 > j0 ? j1 - j0 : 0;');
       w.line(`const float *qrows = a${q.arg} + qb + (size_t)i0 * ${q.rs}, *grows = a${g.arg} + gb + (size_t)i0 * ${g.rs};`);
-      w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depth}, qrows, ${q.rs}, ${q.cs}, a${kk.arg} + kb, ${kk.cs}, ${kk.rs}, p, ${k.keys}, 0);`);
-      w.line(`tcc_sgemm(rows, ${k.keys}, ${k.depthV}, grows, ${g.rs}, ${g.cs}, a${v.arg} + vb, ${v.cs}, ${v.rs}, dp, ${k.keys}, 0);`);
+      w.line(`const float *krows = a${kk.arg} + kb + (size_t)j0 * ${kk.rs}, *vrows = a${v.arg} + vb + (size_t)j0 * ${v.rs};`);
+      w.line(`tcc_sgemm(rows, nk, ${k.depth}, qrows, ${q.rs}, ${q.cs}, krows, ${kk.cs}, ${kk.rs}, p, nk, 0);`);
+      w.line(`tcc_sgemm(rows, nk, ${k.depthV}, grows, ${g.rs}, ${g.cs}, vrows, ${v.cs}, ${v.rs}, dp, nk, 0);`);
       w.block('for (int32_t r = 0; r < rows; r++) {', () => {
         w.line('const int32_t i = i0 + r;');
         const rr = rows.open(w, [k.lse, k.delta]);
         w.line(`const float lse = ${rr.render(k.lse)}, delta = ${rr.render(k.delta)};`);
         w.line('#pragma omp simd');
-        w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
-          w.line(`const float acc = p[r * ${k.keys} + j];`);
-          const s = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
+        w.block('for (int32_t j = j0; j < j0 + nk; j++) {', () => {
+          w.line('const float acc = p[r * nk + j - j0];');
+          const sc = scores.open(w, [k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
           // At most 1 (see the JavaScript backend's attention_grad).
-          w.line(`const float prob = tcc_expf(fminf(${s.render(k.score)} - lse, 0.0f));`);
-          w.line(`const float keep = ${k.keep ? s.render(k.keep) : '1.0f'};`);
-          w.line(`const float gs = prob * (dp[r * ${k.keys} + j] * keep - delta);`);
-          if (k.dscores) w.line(`a${k.dscores.arg}[${s.render(k.dscores.index)}] = gs;`);
-          w.line(`dp[r * ${k.keys} + j] = gs * ${k.scale}f;`);
-          w.line(`p[r * ${k.keys} + j] = prob * keep;`);
+          w.line(`const float prob = tcc_expf(fminf(${sc.render(k.score)} - lse, 0.0f));`);
+          w.line(`const float keep = ${k.keep ? sc.render(k.keep) : '1.0f'};`);
+          w.line('const float gs = prob * (dp[r * nk + j - j0] * keep - delta);');
+          if (k.dscores) w.line(`a${k.dscores.arg}[${sc.render(k.dscores.index)}] = gs;`);
+          w.line(`dp[r * nk + j - j0] = gs * ${k.scale}f;`);
+          w.line('p[r * nk + j - j0] = prob * keep;');
         });
       });
-      w.line(`tcc_sgemm(${k.keys}, ${k.depthV}, rows, p, 1, ${k.keys}, grows, ${g.rs}, ${g.cs}, dv, ${k.depthV}, 1);`);
-      w.line(`tcc_sgemm(${k.keys}, ${k.depth}, rows, dp, 1, ${k.keys}, qrows, ${q.rs}, ${q.cs}, dk, ${k.depth}, 1);`);
+      w.line(`tcc_sgemm(nk, ${k.depthV}, rows, p, 1, nk, grows, ${g.rs}, ${g.cs}, dv + (size_t)j0 * ${k.depthV}, ${k.depthV}, 1);`);
+      w.line(`tcc_sgemm(nk, ${k.depth}, rows, dp, 1, nk, qrows, ${q.rs}, ${q.cs}, dk + (size_t)j0 * ${k.depth}, ${k.depth}, 1);`);
       const { dq } = k;
       if (dq) {
-        w.line(`tcc_sgemm(rows, ${k.depth}, ${k.keys}, dp, ${k.keys}, 1, a${kk.arg} + kb, ${kk.rs}, ${kk.cs}, dq, ${k.depth}, 0);`);
+        w.line(`tcc_sgemm(rows, ${k.depth}, nk, dp, nk, 1, krows, ${kk.rs}, ${kk.cs}, dq, ${k.depth}, 0);`);
         w.block('for (int32_t r = 0; r < rows; r++) {', () => {
           w.line('const int32_t i = i0 + r;');
           w.block(`for (int32_t c = 0; c < ${k.depth}; c++) {`, () => {
@@ -688,7 +703,7 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
         w.line(`a${pl.arg}[${o.render(pl.index)}] = ${from}[j * ${width} + c];`);
       });
     };
-    w.block(`for (int32_t j = 0; j < ${k.keys}; j++) {`, () => {
+    w.block(`for (int32_t j = 0; j < ${keys}; j++) {`, () => {
       store(k.dk, k.depth, 'dk');
       store(k.dv, k.depthV, 'dv');
     });

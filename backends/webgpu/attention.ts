@@ -14,7 +14,7 @@
 // D = Σ dO·O per row, ds = p · (dO·v · keep − D) · scale.
 
 import type { CodeWriter } from '../common/writer.js';
-import { kernelExtents, type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../kernel/ir.js';
+import { type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../kernel/ir.js';
 import { literal, WgslExprs } from './expr.js';
 import { extentWgsl, KernelModule, MAX_GROUPS, ROW_GROUP, type WgslKernel } from './module.js';
 
@@ -80,6 +80,21 @@ function rowBoundFunction(w: CodeWriter, mod: KernelModule, d: Dims, name: strin
   w.block(`fn ${name}(${batchParams(d)}i: i32) -> i32 {`, () => w.line(`return ${scope.open(w, [e]).render(e)};`));
 }
 
+/**
+ * `j_lo`, `j_hi`: the keys a workgroup's rows (from `first`) may count, from
+ * its first row's range's start to its last row's end (both rise with the
+ * row), made uniform through workgroup memory; else every key of the run.
+ */
+function keyBounds(w: CodeWriter, k: AttentionKernel | AttentionGradKernel, queries: string, keys: string): void {
+  if (!k.keyRange) {
+    w.line(`let j_lo = 0i; let j_hi = ${keys};`);
+    return;
+  }
+  w.line(`if (lid == 0u) { key_lo = key_from(${batchArgs(k)}first); key_hi = key_to(${batchArgs(k)}min(first + ${ROW_GROUP - 1}i, ${queries} - 1i)); }`);
+  w.line('let j_lo = workgroupUniformLoad(&key_lo);');
+  w.line('let j_hi = workgroupUniformLoad(&key_hi);');
+}
+
 export function renderAttention(k: AttentionKernel): WgslKernel {
   const mod = new KernelModule(k);
   const { w } = mod;
@@ -111,13 +126,7 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
     if (k.runtime?.['queries']) w.line(`if (first >= ${queries}) { return; }`);
     w.line(`let i = first + i32(lid);`);
     w.line(`let live = i < ${queries};`);
-    // The keys the group's rows may count: from its first row's range's start to its last row's end (both rise with the
-    // row), made uniform through workgroup memory; else every key.
-    if (k.keyRange) {
-      w.line(`if (lid == 0u) { key_lo = key_from(${batchArgs(k)}first); key_hi = key_to(${batchArgs(k)}min(first + ${ROW_GROUP - 1}i, ${queries} - 1i)); }`);
-      w.line('let j_lo = workgroupUniformLoad(&key_lo);');
-      w.line('let j_hi = workgroupUniformLoad(&key_hi);');
-    } else w.line(`let j_lo = 0i; let j_hi = ${keys};`);
+    keyBounds(w, k, queries, keys);
     w.line(`var q: array<f32, ${k.depth}>;`);
     if (k.v) w.line(`var o: array<f32, ${k.depthV}>;`);
     w.line(`if (live) { for (var p = 0i; p < ${k.depth}i; p++) { q[p] = operand_q(${batchArgs(k)}i, p); } }`);
@@ -158,7 +167,9 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
 }
 
 export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
-  for (const key of kernelExtents(k).keys()) extentWgsl(k, key, 0, false);
+  for (const key of ['depth', 'depthV', ...k.batch.map((_, i) => `batch.${i}`)]) extentWgsl(k, key, 0, false);
+  // The run's queries and keys where they are a packed stream's tokens; the grid covers the most.
+  const [queries, keys] = [extentWgsl(k, 'queries', k.queries), extentWgsl(k, 'keys', k.keys)];
   const mod = new KernelModule(k);
   const { w } = mod;
   const kt = tileRows(k.depth + k.depthV);
@@ -178,6 +189,12 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
   if (k.dscores) placeFunction(w, mod, k, 'dscores', k.dscores.index, ['i', 'j'], [k.queries, k.keys]);
   if (k.dk) placeFunction(w, mod, k, 'dk', k.dk.index, ['j', 'c'], [k.keys, k.depth]);
   if (k.dv) placeFunction(w, mod, k, 'dv', k.dv.index, ['j', 'c'], [k.keys, k.depthV]);
+  if (k.keyRange && (k.dq || k.dscores)) {
+    rowBoundFunction(w, mod, k, 'key_from', k.keyRange.from);
+    rowBoundFunction(w, mod, k, 'key_to', k.keyRange.to);
+    w.line('var<workgroup> key_lo: i32;');
+    w.line('var<workgroup> key_hi: i32;');
+  }
   const keep = (i: string, j: string) => (k.keep ? `keep(${batchArgs(k)}${i}, ${j})` : '1.0f');
   const batches = k.batch.reduce((a, x) => a * x, 1);
   w.line('');
@@ -186,8 +203,11 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
     w.line(`@compute @workgroup_size(${ROW_GROUP})`);
     w.block('fn dq(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
       batchCoordinates(w, k);
-      w.line(`let i = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
-      w.line(`let live = i < ${k.queries}i;`);
+      w.line(`let first = i32(wid.x) * ${ROW_GROUP}i;`);
+      if (k.runtime?.['queries']) w.line(`if (first >= ${queries}) { return; }`);
+      w.line('let i = first + i32(lid);');
+      w.line(`let live = i < ${queries};`);
+      keyBounds(w, k, queries, keys);
       w.line(`var q: array<f32, ${k.depth}>;`);
       w.line(`var g: array<f32, ${k.depthV}>;`);
       w.line(`var dq: array<f32, ${k.depth}>;`);
@@ -199,12 +219,12 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
         w.line(`lse = row_lse(${batchArgs(k)}i);`);
         w.line(`delta = row_delta(${batchArgs(k)}i);`);
       });
-      w.block(`for (var j0 = 0i; j0 < ${k.keys}i; j0 += ${kt}i) {`, () => {
-        stage(w, k, 'tk', 'operand_k', 'j0', kt, `${k.keys}i`, k.depth);
-        stage(w, k, 'tv', 'operand_v', 'j0', kt, `${k.keys}i`, k.depthV);
+      w.block(`for (var j0 = j_lo; j0 < j_hi; j0 += ${kt}i) {`, () => {
+        stage(w, k, 'tk', 'operand_k', 'j0', kt, 'j_hi', k.depth);
+        stage(w, k, 'tv', 'operand_v', 'j0', kt, 'j_hi', k.depthV);
         w.line('workgroupBarrier();');
         w.block('if (live) {', () => {
-          w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < ${k.keys}i; jj++) {`, () => {
+          w.block(`for (var jj = 0i; jj < ${kt}i && j0 + jj < j_hi; jj++) {`, () => {
             w.line('let j = j0 + jj;');
             w.line('var acc = 0.0f;');
             w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += q[p] * tk[jj * ${k.depth}i + p]; }`);
@@ -228,8 +248,11 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
     w.line(`@compute @workgroup_size(${ROW_GROUP})`);
     w.block('fn dkv(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {', () => {
       batchCoordinates(w, k);
-      w.line(`let j = i32(wid.x) * ${ROW_GROUP}i + i32(lid);`);
-      w.line(`let live = j < ${k.keys}i;`);
+      w.line(`let first = i32(wid.x) * ${ROW_GROUP}i;`);
+      if (k.runtime?.['keys']) w.line(`if (first >= ${keys}) { return; }`);
+      w.line('let j = first + i32(lid);');
+      w.line(`let live = j < ${keys};`);
+      // Every query of the run (a packed stream's other sequences score −1e30: probability 0).
       w.line(`var kr: array<f32, ${k.depth}>;`);
       w.line(`var vr: array<f32, ${k.depthV}>;`);
       w.line(`var dk: array<f32, ${k.depth}>;`);
@@ -238,16 +261,16 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
         w.line(`for (var p = 0i; p < ${k.depth}i; p++) { kr[p] = operand_k(${batchArgs(k)}j, p); }`);
         w.line(`for (var c = 0i; c < ${k.depthV}i; c++) { vr[c] = operand_v(${batchArgs(k)}j, c); }`);
       });
-      w.block(`for (var i0 = 0i; i0 < ${k.queries}i; i0 += ${qt}i) {`, () => {
-        stage(w, k, 'tk', 'operand_q', 'i0', qt, `${k.queries}i`, k.depth);
-        stage(w, k, 'tv', 'operand_g', 'i0', qt, `${k.queries}i`, k.depthV);
-        w.block(`if (i32(lid) < ${qt}i && i0 + i32(lid) < ${k.queries}i) {`, () => {
+      w.block(`for (var i0 = 0i; i0 < ${queries}; i0 += ${qt}i) {`, () => {
+        stage(w, k, 'tk', 'operand_q', 'i0', qt, queries, k.depth);
+        stage(w, k, 'tv', 'operand_g', 'i0', qt, queries, k.depthV);
+        w.block(`if (i32(lid) < ${qt}i && i0 + i32(lid) < ${queries}) {`, () => {
           w.line(`tstat[lid] = row_lse(${batchArgs(k)}i0 + i32(lid));`);
           w.line(`tstat[${qt}u + lid] = row_delta(${batchArgs(k)}i0 + i32(lid));`);
         });
         w.line('workgroupBarrier();');
         w.block('if (live) {', () => {
-          w.block(`for (var ii = 0i; ii < ${qt}i && i0 + ii < ${k.queries}i; ii++) {`, () => {
+          w.block(`for (var ii = 0i; ii < ${qt}i && i0 + ii < ${queries}; ii++) {`, () => {
             w.line('let i = i0 + ii;');
             w.line('var acc = 0.0f;');
             w.line(`for (var p = 0i; p < ${k.depth}i; p++) { acc += tk[ii * ${k.depth}i + p] * kr[p]; }`);

@@ -104,7 +104,7 @@ function epilogueFunction(w: CodeWriter, mod: KernelModule, k: MatmulKernel): vo
 }
 
 /** Lines that copy one operand's tile into workgroup memory `s${name}[p * tileO + o]`. */
-function loader(side: Side, k: MatmulKernel, bk: number, threads: number): string[] {
+function loader(side: Side, k: MatmulKernel, bk: number, threads: number, depth: string): string[] {
   const { name, strideP, strideO, extentO, tileO } = side;
   const fastP = strideP === 1 || strideO !== 1;
   const width = side.vector ? 4 : 1;
@@ -122,7 +122,7 @@ function loader(side: Side, k: MatmulKernel, bk: number, threads: number): strin
     lines.push(`${pad}let o = ${o};`);
     lines.push(`${pad}let gp = k0 + p;`);
     lines.push(`${pad}let go = ${name}o0 + o;`);
-    lines.push(`${pad}let inside = gp < ${k.k}i && go < ${extentO}i;`);
+    lines.push(`${pad}let inside = gp < ${depth} && go < ${extentO}i;`);
     if (width === 1) {
       const call = name === 'a' ? `operand_a(${batchArgs(k)}go, gp)` : `operand_b(${batchArgs(k)}gp, go)`;
       lines.push(`${pad}var v = 0.0f;`);
@@ -162,14 +162,14 @@ function batchCount(k: MatmulKernel): number {
   return count;
 }
 
-/** A product's rows as WGSL: the run's where they are a packed stream's tokens (only the rows may be). */
-function rowsWgsl(k: MatmulKernel): string {
-  for (const key of ['n', 'k', ...k.batch.map((_, i) => `batch.${i}`)]) extentWgsl(k, key, 0, false);
-  return extentWgsl(k, 'm', k.m);
+/** A product's rows and depth as WGSL: the run's where they are a packed stream's tokens (a weight's gradient sums over them). */
+function sizesWgsl(k: MatmulKernel): { m: string; depth: string } {
+  for (const key of ['n', ...k.batch.map((_, i) => `batch.${i}`)]) extentWgsl(k, key, 0, false);
+  return { m: extentWgsl(k, 'm', k.m), depth: extentWgsl(k, 'k', k.k) };
 }
 
 function renderTiled(k: MatmulKernel): WgslKernel {
-  const m = rowsWgsl(k);
+  const { m, depth } = sizesWgsl(k);
   const t = chooseTiling(k.m, k.n);
   const bm = t.wy * t.tm;
   const bn = t.wx * t.tn;
@@ -177,8 +177,10 @@ function renderTiled(k: MatmulKernel): WgslKernel {
   const a: Side = { name: 'a', operand: k.a, strideP: k.a.view?.colStride ?? 0, strideO: k.a.view?.rowStride ?? 0, extentO: k.m, tileO: bm, vector: false };
   const b: Side = { name: 'b', operand: k.b, strideP: k.b.view?.rowStride ?? 0, strideO: k.b.view?.colStride ?? 0, extentO: k.n, tileO: bn, vector: false };
   const epilogueArgs = argsOf(...k.stores.flatMap((s) => [s.index, s.value]));
-  a.vector = canVectorize(a, new Set([...argsOf(k.b.value), ...epilogueArgs]), k.k, t.bk);
-  b.vector = canVectorize(b, new Set([...argsOf(k.a.value), ...epilogueArgs]), k.k, t.bk);
+  // A depth the run gives may end inside a vector along it: those operands load by element.
+  const depthVectors = !k.runtime?.['k'];
+  a.vector = canVectorize(a, new Set([...argsOf(k.b.value), ...epilogueArgs]), k.k, t.bk) && (depthVectors || a.strideP !== 1);
+  b.vector = canVectorize(b, new Set([...argsOf(k.a.value), ...epilogueArgs]), k.k, t.bk) && (depthVectors || b.strideP !== 1);
   const types: (string | undefined)[] = [];
   if (a.vector) types[k.a.view!.arg] = 'vec4<f32>';
   if (b.vector) types[k.b.view!.arg] = 'vec4<f32>';
@@ -207,8 +209,8 @@ function renderTiled(k: MatmulKernel): WgslKernel {
     // Tiles of rows past the run's (a packed stream's tokens) do nothing; the grid covers the most rows.
     if (k.runtime?.['m']) w.line(`if (ao0 >= ${m}) { return; }`);
     w.line(`var acc: array<array<f32, ${t.tn}>, ${t.tm}>;`);
-    w.block(`for (var k0 = 0i; k0 < ${k.k}i; k0 += ${t.bk}i) {`, () => {
-      for (const line of [...loader(a, k, t.bk, threads), ...loader(b, k, t.bk, threads)]) w.line(line);
+    w.block(`for (var k0 = 0i; k0 < ${depth}; k0 += ${t.bk}i) {`, () => {
+      for (const line of [...loader(a, k, t.bk, threads, depth), ...loader(b, k, t.bk, threads, depth)]) w.line(line);
       w.line('workgroupBarrier();');
       w.block(`for (var p = 0i; p < ${t.bk}i; p++) {`, () => {
         for (const r of rows) w.line(`let x${r} = sa[p * ${bm}i + ty * ${t.tm}i + ${r}i];`);
@@ -226,7 +228,7 @@ function renderTiled(k: MatmulKernel): WgslKernel {
 }
 
 function renderDirect(k: MatmulKernel): WgslKernel {
-  const m = rowsWgsl(k);
+  const { m, depth } = sizesWgsl(k);
   const mod = new KernelModule(k);
   const { w } = mod;
   const workgroups: [number, number, number] = [Math.ceil(k.n / 16), Math.ceil(k.m / 16), batchCount(k)];
@@ -241,7 +243,7 @@ function renderDirect(k: MatmulKernel): WgslKernel {
     w.line('let j = i32(wid.x * 16u + local.x);');
     w.line(`if (i >= ${m} || j >= ${k.n}i) { return; }`);
     w.line('var s = 0.0f;');
-    w.line(`for (var p = 0i; p < ${k.k}i; p++) { s += operand_a(${batchArgs(k)}i, p) * operand_b(${batchArgs(k)}p, j); }`);
+    w.line(`for (var p = 0i; p < ${depth}; p++) { s += operand_a(${batchArgs(k)}i, p) * operand_b(${batchArgs(k)}p, j); }`);
     w.line(`epilogue(${batchArgs(k)}i, j, s);`);
   });
   return mod.finish([{ entry: 'main', workgroups }]);

@@ -62,6 +62,13 @@ function skipPastRun(mod: KernelModule, k: Kernel, field: string, extents: reado
   });
 }
 
+/** Skips the points of a flat walk of the reduced space past the run's extent of an axis (a sum over a packed stream's tokens). */
+function skipReducedPastRun(mod: KernelModule, k: ReduceKernel): void {
+  k.reduced.forEach((d, a) => {
+    if (k.runtime?.[`reduced.${a}`]) mod.w.line(`if (r${a} >= ${extentWgsl(k, `reduced.${a}`, d)}) { continue; }`);
+  });
+}
+
 function emitStores(mod: KernelModule, scope: WgslExprs, stores: readonly Store[]): void {
   const inner = scope.open(mod.w, stores.flatMap((s) => [s.index, s.value]));
   for (const s of stores) mod.w.line(`a${s.arg}[${inner.render(s.index)}] = ${inner.render(s.value)};`);
@@ -95,8 +102,6 @@ const GROUP_REDUCTION = 4 * ROW_GROUP;
 function renderReduce(k: ReduceKernel): WgslKernel {
   const mod = new KernelModule(k);
   const { w } = mod;
-  // The reduced space is walked flat: only the kept axes may be a run's.
-  k.reduced.forEach((d, a) => extentWgsl(k, `reduced.${a}`, d, false));
   const outer = k.shape.reduce((a, d) => a * d, 1);
   const extent = k.reduced.reduce((a, d) => a * d, 1);
   const scope = new WgslExprs({ idx: k.shape, ridx: k.reduced }, mod.names());
@@ -119,6 +124,7 @@ function renderReduce(k: ReduceKernel): WgslKernel {
         w.line(`var v${i} = ${start(stage.combine)};`);
         w.block(`for (var rr = 0i; rr < ${extent}i; rr++) {`, () => {
           coordinates(w, k.reduced, 'rr', (a) => `r${a}`);
+          skipReducedPastRun(mod, k);
           w.line(`let x = ${scope.open(w, [stage.value]).render(stage.value)};`);
           w.line(fold(stage.combine, `v${i}`, 'x'));
         });
@@ -131,6 +137,7 @@ function renderReduce(k: ReduceKernel): WgslKernel {
   const eachElement = (body: () => void) =>
     w.block(`for (var rr = i32(lid); rr < ${extent}i; rr += ${ROW_GROUP}i) {`, () => {
       coordinates(w, k.reduced, 'rr', (a) => `r${a}`);
+      skipReducedPastRun(mod, k);
       body();
     });
   w.line(`@compute @workgroup_size(${ROW_GROUP})`);

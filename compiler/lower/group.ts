@@ -528,7 +528,9 @@ function lowerAttentionGrad(g: GroupLowering, anchors: readonly Node[], base: Ke
     return a && placement(g, a.id, [...s.batch, rows, cols]);
   };
   const [dq, dk, dv, dscores] = [place('q', s.queries, s.depth), place('k', s.keys, s.depth), place('v', s.keys, depthV), place('mask', s.queries, s.keys)];
+  const range = keyRange(g, mask, s);
   return {
+    ...(range ? { keyRange: range } : {}),
     ...base, kind: 'attention_grad', batch: s.batch, queries: s.queries, keys: s.keys, depth: s.depth, depthV,
     q: viewOperand(g, q, s.batch, s.queries, s.depth), k: viewOperand(g, k, s.batch, s.keys, s.depth), v: viewOperand(g, v, s.batch, s.keys, depthV),
     dout: viewOperand(g, dout, s.batch, s.queries, depthV),

@@ -13,13 +13,18 @@
 //   select(token 0)    the rows of the `firsts` input: each sequence's first
 //                      token ([CLS] pooling); what follows is per sequence,
 //                      [sequences, …]
+//   inputs [batch]     one value per sequence (a classifier's labels):
+//                      [sequences]; losses and metrics over labelled rows
+//                      stay what they are (the stream's rows are the padded
+//                      batch's real ones)
 //   sum over tokens    each sequence's own sum (mean pooling): its rows
 //                      gathered into [sequences, longest, …], those past its
 //                      end weighted 0 (and read at its last token, so that
 //                      no row of another run is ever multiplied)
 //
 // Which axis of each value runs along the tokens is found by building the
-// same spec at T + 1 (`probe`): the axes whose extent changed. Every op that
+// same spec at T + 1 (`probe`): the axes whose extent changed; which inputs
+// are per sequence, by building it at batch 2 (`batchProbe`). Every op that
 // would mix tokens across that axis in another way (a sum over the tokens,
 // a slice of them, a sinusoidal table) is refused with its label: the
 // stream would give it other tokens than a padded batch does.
@@ -44,7 +49,7 @@ export class PackError extends InputError {
   override name = 'PackError';
 }
 
-/** Per node of `graph`, the axis that runs along the tokens (-1: none), from the same graph built at one token more. */
+/** Per node of `graph`, the axis that runs along the tokens (-1: none), from the same graph built at one token more (or one batch entry more: the batch axis). */
 export function tokenAxes(graph: Graph, probe: Graph): number[] {
   const same = probe.nodes.length === graph.nodes.length && probe.nodes.every((n, i) => n.op === graph.nodes[i]!.op);
   if (!same) throw new PackError('the model\'s graph changes with its length beyond its sizes; it has no padding-free form');
@@ -68,10 +73,11 @@ const outer = (shape: Shape, axis: number) => shape.slice(0, axis).reduce((a, d)
  * `sequences` sequences; `graph` is built at batch 1 and fused for
  * attention, `probe` the same at one token more.
  */
-export function packGraph(graph: Graph, probe: Graph, sequences: number, longest: number): Graph {
-  if (graph.mode !== 'infer') throw new PackError('the padding-free form is built for inference graphs');
+export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequences: number, longest: number): Graph {
   if (graph.dims['batch'] !== 1) throw new PackError(`pack a graph built at batch 1, not ${graph.dims['batch']}`);
   const axes = tokenAxes(graph, probe);
+  // Per-sequence inputs (a classifier's labels [batch]): the values whose first axis follows the batch but not the tokens.
+  const batchAxes = tokenAxes(graph, batchProbe);
   const tokens = graph.dims['seq']!;
   const b = new GraphBuilder(graph.name, graph.mode, { ...graph.dims, tokens, sequences });
   const mapped: number[] = [];
@@ -97,6 +103,12 @@ export function packGraph(graph: Graph, probe: Graph, sequences: number, longest
     };
     const copy = () => b.add(node.op, args, node.attrs as never, node.label, node.type).id;
     let id: number;
+    if (node.op === 'cross_entropy' || node.op === 'accuracy') {
+      // A loss or a metric over every labelled row of the batch: the stream's rows are the padded batch's real ones.
+      id = b.add(node.op, args, node.attrs as never, node.label).id;
+      mapped[node.id] = id;
+      continue;
+    }
     if (node.args.some((a) => perSequence.has(a))) {
       // Per-sequence values: the batch axis of 1 is now the sequences; shapes are inferred again.
       if (node.op === 'reshape' || node.op === 'broadcast' || node.op === 'fill') refuse('states a shape after the pooling');
@@ -108,10 +120,19 @@ export function packGraph(graph: Graph, probe: Graph, sequences: number, longest
     }
     switch (node.op) {
       case 'input': {
-        const { name } = node.attrs as AttrsOf<'input'>;
+        const attrs = node.attrs as AttrsOf<'input'>;
+        const { name } = attrs;
         if ((PACKED_INPUTS as readonly string[]).includes(name)) refuse(`is named as an input the padding-free form derives`);
-        id = name === PADDING_MASK ? b.add('fill', [], { value: 1, dtype: 'i32', shape: [...node.type.shape] }, node.label).id : copy();
+        if (attrs.of !== undefined) refuse('is derived from labels (--max-predictions)');
         if (name !== PADDING_MASK && axis >= 0 && outer(node.type.shape, axis) !== 1) refuse(`is fed [${node.type.shape}] with tokens not its first axis`);
+        if (axis < 0 && batchAxes[node.id] === 0) {
+          // One value per sequence: [sequences, …].
+          const shape = [sequences, ...node.type.shape.slice(1)];
+          id = b.add('input', [], { ...attrs, shape }, node.label).id;
+          perSequence.add(node.id);
+          break;
+        }
+        id = name === PADDING_MASK ? b.add('fill', [], { value: 1, dtype: 'i32', shape: [...node.type.shape] }, node.label).id : copy();
         break;
       }
       case 'range':
