@@ -3,6 +3,7 @@
 // backend registry; `cpu` (the default) is the first CPU backend that runs
 // here.
 
+import type { BuildOptions } from '../compiler/program.js';
 import type { Graph } from '../compiler/ir/graph.js';
 import type { LoadedProgram, Program } from '../runtime/program.js';
 import { ANY_CPU, BACKEND_CHOICES, backendHelp, chooseBackend, cpuBackendNames, type Backend } from '../backends/registry.js';
@@ -38,9 +39,9 @@ export function backendFlags(values: { backend?: string | undefined; threads?: s
 export const BACKEND_OPTIONS = { backend: { type: 'string' }, threads: { type: 'string' } } as const;
 
 /** Compiles the graph and opens a session on it (proving its memory plan under --debug). */
-export async function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
+export async function sessionFor(graph: Graph, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false, runtime?: BuildOptions['runtime']): Promise<Session> {
   const { buildProgram } = await import('../compiler/program.js');
-  return sessionOn(buildProgram(graph, { check: debug }), flags, io, debug);
+  return sessionOn(buildProgram(graph, { check: debug, ...(runtime ? { runtime } : {}) }), flags, io, debug);
 }
 
 /**

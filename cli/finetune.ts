@@ -28,7 +28,7 @@ import { hfTokenizerFiles, loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
     [--init CKPT] [--vocab FILE | --tokenizer FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
-    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
+    [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt] [--packed]
 
 Fine-tunes a task head (the head HuggingFace's class for the task has in the model's
 family: BertFor…, RobertaFor…, DistilBertFor…) with AdamW, logging each step to DIR/metrics.jsonl; evaluates after each epoch into DIR/eval.jsonl
@@ -42,6 +42,9 @@ their characters meet), else its vocab.txt.
 DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
 DIR/best keeping the best epoch so far.
 --dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
+--packed runs each batch padding-free: its examples' real tokens as one stream, not padded
+to --seq (sentence and token classification: the padded batch's losses, in the time of the
+real tokens).
 Defaults (the BERT paper's recipe): 3 epochs, batch 32, seq 128, lr 2e-5, warmup 0.1.
 ${BACKEND_HELP}`;
 
@@ -52,7 +55,7 @@ function finetuneFlags(argv: string[]) {
     init: { type: 'string' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
     dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' },
-    overwrite: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    overwrite: { type: 'boolean' }, packed: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
 }
 
@@ -153,7 +156,9 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   const epochs = positiveInt(values.epochs, '--epochs', 3, MAX_EPOCHS);
   const spec = finetuneSpec(model, task, labels.length);
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
-  const rates = dropout === undefined ? {} : { dropout };
+  // Padding-free: each batch one stream of its examples' real tokens, at most batch × seq.
+  if (values.packed && qa) throw new UsageError('--packed takes sentence and token classification; question answering scores each sequence\'s positions as classes (drop --packed)');
+  const rates = { ...(dropout === undefined ? {} : { dropout }), ...(values.packed ? { packed: {} } : {}) };
   const trainGraph = compileFile(spec.file, {
     text: spec.text, batch, seq, mode: 'train', verify: debug, ...rates, recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
@@ -163,8 +168,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   });
   const accumulate = trainGraph.optimizer!.accumulate;
   const evalGraph = compileFile(spec.file, { text: spec.text, batch, seq, mode: 'infer', ...rates });
-  const session = await sessionFor(trainGraph.graph, backend, io, debug);
-  const evalSession = await sessionFor(evalGraph.graph, backend, io, debug);
+  const session = await sessionFor(trainGraph.graph, backend, io, debug, trainGraph.runtime);
+  const evalSession = await sessionFor(evalGraph.graph, backend, io, debug, evalGraph.runtime);
   const trainProgram = session;
 
   // Weights: --init, the directory's own, or a seeded initialization; a new head starts from the seed.
@@ -194,7 +199,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   rmSync(evalLog, { force: true });
   const majority = qa ? 0 : Math.max(...labels.map((_, c) => evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l === c).length)) /
     evalRows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels])).filter((l) => l !== -100).length;
-  io.stderr.write(`${task} with ${labels.length} labels: ${train.length} training and ${evalRows.length} evaluation examples, ${epochs} epochs of ${stepsPerEpoch} steps (batch ${batch}), ${weightsNote}\n`);
+  io.stderr.write(`${task} with ${labels.length} labels: ${train.length} training and ${evalRows.length} evaluation examples, ${epochs} epochs of ${stepsPerEpoch} steps (batch ${batch}${values.packed ? ', padding-free' : ''}), ${weightsNote}\n`);
   if (!qa) io.stderr.write(`  majority-class accuracy on the evaluation set: ${majority.toFixed(4)}\n`);
 
   const base = hfConfig(trainGraph.spec, new Map([TASK_OUTPUT[task]]));

@@ -3,7 +3,9 @@
 
 import { RunFailure } from '../runtime/errors.js';
 import { nonFiniteHint } from '../backends/registry.js';
-import type { Session } from '../runtime/session.js';
+import type { Session, Tensor } from '../runtime/session.js';
+import type { Program } from '../runtime/program.js';
+import { isPacked, packSequences, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
 import type { EncodedBatchRow } from './labeled.js';
 import type { EncodedQa } from './squad.js';
 import type { Metrics, Trainer } from './trainer.js';
@@ -32,6 +34,43 @@ export function stackRows(rows: readonly EncodedBatchRow[], qa = false): Record<
   return { ...common, labels: Int32Array.from(rows.flatMap((r) => (Array.isArray(r.labels) ? r.labels : [r.labels]))) };
 }
 
+/**
+ * Rows as a padding-free program's batch: each row's tokens where its
+ * attention mask is 1 (and a tagger's labels there), one stream; the
+ * per-sequence labels (a class, a span's start and end) beside.
+ */
+export function packRows(program: Program, rows: readonly EncodedBatchRow[], qa = false): PackedBatch {
+  const sequences = rows.map((r) => {
+    const length = r.attention_mask.indexOf(0) < 0 ? r.attention_mask.length : r.attention_mask.indexOf(0);
+    const perToken = Array.isArray(r.labels) && !qa ? { labels: r.labels.slice(0, length) } : {};
+    return { input_ids: r.input_ids.slice(0, length), token_type_ids: r.token_type_ids.slice(0, length), ...perToken };
+  });
+  const fed = new Set(program.inputs.map((i) => i.name));
+  const batch = packSequences(program, sequences.map((s) => Object.fromEntries(Object.entries(s).filter(([name]) => fed.has(name)))));
+  const pair = (r: EncodedBatchRow) => r.labels as number[];
+  const perSequence = qa
+    ? { start_positions: Int32Array.from(rows.map((r) => pair(r)[0]!)), end_positions: Int32Array.from(rows.map((r) => pair(r)[1]!)) }
+    : rows.every((r) => !Array.isArray(r.labels)) ? { labels: Int32Array.from(rows.map((r) => r.labels as number)) } : {};
+  const kept = Object.fromEntries(Object.entries(perSequence).filter(([name]) => fed.has(name)));
+  return { ...batch, inputs: { ...batch.inputs, ...kept } };
+}
+
+/**
+ * An inference session's outputs for rows of one length, laid out per row:
+ * a program of one shape runs them stacked (the batch filled with repeats of
+ * its first row), a padding-free one packed.
+ */
+async function runRows(session: Session, rows: readonly EncodedBatchRow[], batch: number, wanted: readonly string[]): Promise<Record<string, Tensor>> {
+  if (isPacked(session.program)) {
+    const packed = packRows(session.program, rows);
+    const out = await session.run(packed.inputs, { seed: 0, step: 0, sizes: packed.sizes }, wanted);
+    return unpackOutputs(session.program, packed, out, rows[0]!.input_ids.length);
+  }
+  const padded = [...rows, ...new Array<EncodedBatchRow>(batch - rows.length).fill(rows[0]!)];
+  const { input_ids, token_type_ids, attention_mask } = stackRows(padded);
+  return session.run({ input_ids, token_type_ids, attention_mask }, undefined, wanted);
+}
+
 /** Span exact match (accuracy) and token-overlap F1 of the best answer span (at most 30 tokens, inside the context). */
 export async function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: number): Promise<Evaluation> {
   let exact = 0;
@@ -39,9 +78,7 @@ export async function evaluateQa(session: Session, rows: readonly EncodedQa[], b
   let loss = 0;
   for (let startRow = 0; startRow < rows.length; startRow += batch) {
     const chunk = rows.slice(startRow, startRow + batch);
-    const padded = [...chunk, ...new Array<EncodedQa>(batch - chunk.length).fill(chunk[0]!)];
-    const { input_ids, token_type_ids, attention_mask } = stackRows(padded, true);
-    const out = await session.run({ input_ids, token_type_ids, attention_mask }, undefined, ['start_logits', 'end_logits']);
+    const out = await runRows(session, chunk, batch, ['start_logits', 'end_logits']);
     const seq = chunk[0]!.input_ids.length;
     chunk.forEach((row, r) => {
       const s = out['start_logits']!.data.subarray(r * seq, (r + 1) * seq);
@@ -87,10 +124,7 @@ export async function evaluate(session: Session, rows: readonly EncodedBatchRow[
   let lossSum = 0;
   for (let start = 0; start < rows.length; start += batch) {
     const chunk = rows.slice(start, start + batch);
-    const padded = [...chunk, ...new Array<EncodedBatchRow>(batch - chunk.length).fill(chunk[0]!)];
-    const { labels: _labels, ...inputs } = stackRows(padded);
-    void _labels;
-    const logits = (await session.run(inputs, undefined, ['logits']))['logits']!.data;
+    const logits = (await runRows(session, chunk, batch, ['logits']))['logits']!.data;
     chunk.forEach((row, r) => {
       const golds = Array.isArray(row.labels) ? row.labels : [row.labels];
       golds.forEach((gold, position) => {
@@ -128,7 +162,10 @@ export async function trainEpoch(trainer: Trainer, rows: readonly EncodedBatchRo
   for (let start = 0; start + batch <= order.length; start += batch) {
     let metrics;
     try {
-      metrics = await trainer.trainStep(stackRows(order.slice(start, start + batch).map((i) => rows[i]!), qa));
+      const chunk = order.slice(start, start + batch).map((i) => rows[i]!);
+      // A padding-free program takes the batch as one stream of its rows' real tokens.
+      const packed = isPacked(trainer.session.program) ? packRows(trainer.session.program, chunk, qa) : undefined;
+      metrics = await (packed ? trainer.trainStep(packed.inputs, packed.sizes) : trainer.trainStep(stackRows(chunk, qa)));
     } catch (e) {
       if (e instanceof RunFailure) throw new RunFailure(`${e.message} at step ${trainer.step + 1}; stopping, the best checkpoint so far is kept`);
       throw e;

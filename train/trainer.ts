@@ -51,7 +51,8 @@ export class Trainer {
     this.lastTurn = performance.now();
   }
 
-  async trainStep(batch: Readonly<Record<string, ArrayLike<number>>>): Promise<Metrics> {
+  /** One step on a batch; `sizes` for a padding-free program (the packed batch's tokens and sequences). */
+  async trainStep(batch: Readonly<Record<string, ArrayLike<number>>>, sizes?: readonly number[]): Promise<Metrics> {
     const { schedule, weightDecay, beta1, beta2, seed } = this.settings;
     const accumulate = this.settings.accumulate ?? 1;
     const lr = learningRate(schedule, this.step);
@@ -64,7 +65,7 @@ export class Trainer {
       [STEP_INPUTS.decay]: [1 - lr * weightDecay],
       ...(accumulate > 1 ? { [STEP_INPUTS.apply]: [applies ? 1 : 0] } : {}),
     };
-    const out = await this.session.run(inputs, { seed, step: this.step * accumulate + this.pending + 1 }, this.scalars);
+    const out = await this.session.run(inputs, { seed, step: this.step * accumulate + this.pending + 1, ...(sizes ? { sizes } : {}) }, this.scalars);
     await this.letEventsIn();
     if (applies) {
       this.step = t;

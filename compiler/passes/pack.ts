@@ -104,7 +104,10 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
     const copy = () => b.add(node.op, args, node.attrs as never, node.label, node.type).id;
     let id: number;
     if (node.op === 'cross_entropy' || node.op === 'accuracy') {
-      // A loss or a metric over every labelled row of the batch: the stream's rows are the padded batch's real ones.
+      // A loss or a metric over every labelled row of the batch: the stream's rows are the padded batch's real ones;
+      // classes along the tokens (a span's start among a sequence's positions) are not.
+      const logits = graph.nodes[node.args[0]!]!;
+      if (tokenAxis(logits.id) === logits.type.shape.length - 1) refuse('scores each sequence\'s positions as classes (a question-answering span)');
       id = b.add(node.op, args, node.attrs as never, node.label).id;
       mapped[node.id] = id;
       continue;

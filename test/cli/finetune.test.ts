@@ -33,12 +33,23 @@ function sentences(count: number, seed: number): string {
 
 const evalLog = (dir: string) => readFileSync(join(dir, 'out', 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 
+/** Two runs' step losses (metrics.jsonl) and evaluations (eval.jsonl) agree to 1e-5. */
+function expectSameLosses(got: string, want: string): void {
+  const lines = (dir: string, file: string) => readFileSync(join(dir, file), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+  for (const [file, key] of [['metrics.jsonl', 'loss'], ['eval.jsonl', 'loss']] as const) {
+    const [a, b] = [lines(got, file), lines(want, file)];
+    expect(a.length).toBe(b.length);
+    a.forEach((row, i) => expect(Math.abs(row[key]! - b[i]![key]!), `${file} line ${i + 1}`).toBeLessThan(1e-5));
+  }
+}
+
 describe('tcc finetune', () => {
   it('trains a sentence classifier well above the majority class, keeping the best epoch', async () => {
     const dir = workspace();
     writeFileSync(join(dir, 'train.tsv'), sentences(160, 1));
     writeFileSync(join(dir, 'dev.tsv'), sentences(60, 2));
-    const result = (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'dev.tsv'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '16', '--epochs', '8', '--lr', '3e-3', '--dropout', '0'));
+    const args = [join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'dev.tsv'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '16', '--epochs', '8', '--lr', '3e-3', '--dropout', '0'];
+    const result = await tcc('finetune', ...args);
     expect(result.code).toBe(0);
     const majority = Number(/majority-class accuracy on the evaluation set: ([\d.]+)/.exec(result.stderr)![1]);
     const log = evalLog(dir);
@@ -50,6 +61,11 @@ describe('tcc finetune', () => {
     expect(config).toMatchObject({ architectures: ['BertForSequenceClassification'], id2label: { 0: 'down', 1: 'up' } });
     const run = (await tcc('run', '--model', join(dir, 'out', 'best'), '--text', 'running jumps', '--out', join(dir, 'o.safetensors')));
     expect(run.code).toBe(0);
+    // Padding-free: every step's loss and every epoch's evaluation as the padded batches' (1e-5).
+    const packed = await tcc('finetune', ...args.map((a) => (a === join(dir, 'out') ? join(dir, 'packed') : a)), '--packed');
+    expect(packed.code, packed.stderr).toBe(0);
+    expect(packed.stderr).toContain('(batch 16, padding-free)');
+    expectSameLosses(join(dir, 'packed'), join(dir, 'out'));
   });
 
   it('trains a token tagger', async () => {
@@ -61,10 +77,14 @@ describe('tcc finetune', () => {
     }).join('\n') + '\n';
     writeFileSync(join(dir, 'train.jsonl'), lines(120));
     writeFileSync(join(dir, 'dev.jsonl'), lines(40));
-    const result = (await tcc('finetune', join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'token-classification', '--train', join(dir, 'train.jsonl'), '--eval', join(dir, 'dev.jsonl'), '-o', join(dir, 'out'), '--seq', '16', '--batch', '12', '--epochs', '6', '--lr', '3e-3', '--dropout', '0'));
+    const args = [join(dir, 'small.yaml'), '--vocab', join(dir, 'vocab.txt'), '--task', 'token-classification', '--train', join(dir, 'train.jsonl'), '--eval', join(dir, 'dev.jsonl'), '--seq', '16', '--batch', '12', '--epochs', '6', '--lr', '3e-3', '--dropout', '0'];
+    const result = await tcc('finetune', ...args, '-o', join(dir, 'out'));
     expect(result.code).toBe(0);
     expect(Math.max(...evalLog(dir).map((l) => l.accuracy!))).toBeGreaterThan(0.95);
     expect(existsSync(join(dir, 'out', 'best', 'model.safetensors'))).toBe(true);
+    const packed = await tcc('finetune', ...args, '-o', join(dir, 'packed'), '--packed');
+    expect(packed.code, packed.stderr).toBe(0);
+    expectSameLosses(join(dir, 'packed'), join(dir, 'out'));
   });
 
   it('trains extractive question answering on SQuAD-style data', async () => {
