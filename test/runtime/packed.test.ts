@@ -89,8 +89,9 @@ describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('a p
     session.setParams(params);
   });
 
-  // Batches of equal lengths: the program of exactly that shape has no padding at all (8 × 512 on native code only: seconds elsewhere).
-  const equal = [[7], [128, 128, 128], ...(backend === 'native' ? [Array<number>(8).fill(512)] : [])];
+  // Batches of equal lengths: the program of exactly that shape has no padding at all (3 × 128 and 8 × 512 on native code
+  // only: seconds elsewhere, for the kernels every backend renders alike).
+  const equal = backend === 'native' ? [[7], [128, 128, 128], Array<number>(8).fill(512)] : [[7]];
   it.each(equal.map((lengths) => [lengths]))('gives the numbers of a program of exactly %j', async (lengths) => {
     expect(await worstAgainstPadded(backend, session, lengths, lengths.length)).toBeLessThan(1e-5);
   });
@@ -99,9 +100,9 @@ describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('a p
     expect(await worstAgainstPadded(backend, session, [9, 40, 1, 23, 40, 2], 11)).toBeLessThan(1e-5);
   });
 
-  it('runs batches one after another without the last run leaking into the next', async () => {
-    await worstAgainstPadded(backend, session, [100, 90, 120], 5);
-    expect(await worstAgainstPadded(backend, session, [3, 5], 6)).toBeLessThan(1e-5);
+  it.runIf(backend === 'native')('runs batches one after another without the last run leaking into the next', async () => {
+    await worstAgainstPadded(backend, session, Array<number>(8).fill(512), 5);
+    expect(await worstAgainstPadded(backend, session, [7], 6)).toBeLessThan(1e-5);
   });
 });
 
@@ -111,7 +112,7 @@ describe('a padding-free sentence-transformers model', () => {
     const result = compileFile(dir, { batch: 4, seq: 12, packed: { tokens: 30 } });
     const compiled = buildProgram(result.graph, { check: true, runtime: result.runtime! });
     const weights = initParams(compiled.program.params, 4);
-    const session = await openSession(compiled, { backend: 'native' });
+    const session = await openSession(compiled, { backend: 'js' });
     session.setParams(weights);
     const lengths = [5, 12, 1, 9];
     const given = sequences(lengths, 21).map((x) => ({ input_ids: x.input_ids.map((id) => id % 20), token_type_ids: x.token_type_ids.map(() => 0) }));
@@ -119,7 +120,7 @@ describe('a padding-free sentence-transformers model', () => {
     const got = (await session.run(batch.inputs, { seed: 0, step: 0, sizes: batch.sizes }))['sentence_embedding']!;
     expect(got.shape).toEqual([4, 24]);
     for (const [i, n] of lengths.entries()) {
-      const alone = await openSession(buildProgram(compileFile(dir, { batch: 1, seq: n }).graph), { backend: 'native' });
+      const alone = await openSession(buildProgram(compileFile(dir, { batch: 1, seq: n }).graph), { backend: 'js' });
       alone.setParams(weights);
       const want = (await alone.run({ input_ids: given[i]!.input_ids, token_type_ids: given[i]!.token_type_ids, attention_mask: new Int32Array(n).fill(1) }))['sentence_embedding']!.data;
       for (let k = 0; k < 24; k++) expect(Math.abs(got.data[i * 24 + k]! - want[k]!)).toBeLessThan(1e-5);
@@ -165,13 +166,14 @@ async function stepLosses(backend: string, spec: string, lengths: readonly numbe
 }
 
 describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('padding-free training on %s', (backend) => {
-  it('fine-tunes a classifier with the losses of the padded batch (1e-5), three AdamW steps', async () => {
+  it.skipIf(backend === 'native')('fine-tunes a classifier with the losses of the padded batch (1e-5), three AdamW steps', async () => {
     const { packed: got, padded: want } = await stepLosses(backend, 'models/bert-base-classifier.yaml', [5, 12, 3], false);
     got.forEach((step, i) => step.forEach((loss, j) => expect(Math.abs(loss - want[i]![j]!)).toBeLessThan(1e-5)));
     expect(got[2]![0]).toBeLessThan(got[0]![0]!);
   });
 
-  // (On WebGPU the classifier alone: lavapipe takes seconds to build a pretraining step's pipelines.)
+  // (On WebGPU the classifier alone: lavapipe takes seconds to build a pretraining step's pipelines; on native code
+  // pretraining alone, whose kernels hold the classifier's.)
   it.skipIf(backend === 'webgpu')('pretrains (masked LM over labelled tokens, next sentence per sequence) with the losses of the padded batch', async () => {
     const { packed: got, padded: want } = await stepLosses(backend, 'models/bert.yaml', [9, 4, 16, 2], true);
     expect(got[0]).toHaveLength(3);
