@@ -150,12 +150,28 @@ export async function buildNative(source: string, toolchain: Toolchain, options:
   const dir = options.cacheDir ?? defaultCacheDir();
   const file = path.join(dir, `kernels-${key}.node`);
   if (existsSync(file)) return { file, cached: true, ms: 0 };
+  // Two sessions on one program opened together build it once (their files would share a name).
+  const pending = building.get(file);
+  if (pending) return pending;
+  const built = compileModule(source, toolchain, dir, key, file, options.starting);
+  building.set(file, built);
+  try {
+    return await built;
+  } finally {
+    building.delete(file);
+  }
+}
+
+/** Builds in progress in this process, by module file. */
+const building = new Map<string, Promise<BuildResult>>();
+
+async function compileModule(source: string, toolchain: Toolchain, dir: string, key: string, file: string, starting?: (start: BuildStart) => void): Promise<BuildResult> {
   mkdirSync(dir, { recursive: true });
   const stem = path.join(dir, `.kernels-${key}-${process.pid}`);
   writeFileSync(`${stem}.c`, source);
   const rates = readTimings(dir);
   const bytes = Buffer.byteLength(source);
-  options.starting?.({ line: `compiling native kernels with ${toolchain.version}`, bytes, ...(rates.length ? { estimateMs: median(rates) * (bytes / 1024) } : {}) });
+  starting?.({ line: `compiling native kernels with ${toolchain.version}`, bytes, ...(rates.length ? { estimateMs: median(rates) * (bytes / 1024) } : {}) });
   const start = performance.now();
   const run = await new Promise<{ status: number | null; stderr: string; error?: Error }>((done) => {
     let stderr = '';

@@ -10,12 +10,12 @@
 // (per kept point, row by row into blocks of them for column sums, or per
 // chunk of a long sum, the chunks' sums then added in order).
 
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../../compiler/ir/graph.js';
 import { opDef } from '../../compiler/ir/ops/index.js';
 import { buildProgram, programSources } from '../../compiler/program.js';
 import { OP_CASES, type OpCase } from '../ops/cases.js';
-import { caseName as name, checkOp, SIZED_CASES } from './op-table.js';
+import { caseName as name, checkOp, checkOps, SIZED_CASES } from './op-table.js';
 import { compileFile } from '../../compiler/compile.js';
 import type { AttentionKernel } from '../../kernel/ir.js';
 import { modelsDir, specFiles } from '../helpers/cli.js';
@@ -24,8 +24,14 @@ import { inputsFor, runOnce, worstDifference } from '../helpers/programs.js';
 const atol = (test: OpCase) => (opDef(test.op).fusion === 'matmul' ? 2e-5 : 1e-6);
 
 describe('native backend', () => {
-  it.each([...OP_CASES, ...SIZED_CASES].map((c, i) => [name(c, i), c] as const))('%s matches the interpreter', async (_, test) => {
-    expect(await checkOp(test, 'infer', 99, 'native', 1e-5, atol(test))).toBeLessThanOrEqual(1);
+  // Every case in one program: one C build for the table.
+  const table = [...OP_CASES, ...SIZED_CASES];
+  let results: number[];
+  beforeAll(async () => {
+    results = await checkOps(table, 'infer', 99, 'native', 1e-5, atol);
+  }, 120_000);
+  it.each(table.map((c, i) => [name(c, i), i] as const))('%s matches the interpreter', (_, i) => {
+    expect(results[i]).toBeLessThanOrEqual(1);
   });
 
   it('sums columns row by row (loop interchange), rows along the row, and one long sum in chunks across threads', async () => {

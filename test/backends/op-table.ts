@@ -59,6 +59,47 @@ export async function checkOp(test: OpCase, mode: Mode, seed: number, backend: B
   }
 }
 
+/** Ops whose case feeds a named source (an input, a parameter, a state): one program each (checkOp), their names being the case's. */
+export const FED_SOURCES: ReadonlySet<string> = new Set(['input', 'param', 'state']);
+
+/**
+ * Runs many cases as one program on a backend (a backend that builds code
+ * builds it once), each case's op on inputs of its own, against the
+ * interpreter; returns each case's worst error over its tolerance. Cases
+ * that feed a named source go through checkOp.
+ */
+export async function checkOps(cases: readonly OpCase[], mode: Mode, seed: number, backend: Backend, rtol: number, atol: (c: OpCase) => number): Promise<number[]> {
+  const g = new GraphBuilder('cases', mode, {});
+  const feeds: Record<string, HostTensor> = {};
+  const outputs = cases.map((test, i) => {
+    if (FED_SOURCES.has(test.op)) return undefined;
+    const next = rng(seed + i);
+    const args = test.operands.map((o, k) => {
+      const x = f32(o.values ? hostTensor(o.dtype, o.shape, o.values) : randomTensor(next, o.dtype, o.shape, o.lo ?? -2, o.hi ?? 2));
+      feeds[`c${i}.x${k}`] = x;
+      return g.add('input', [], { name: `c${i}.x${k}`, dtype: x.dtype, shape: [...x.shape] }).id;
+    });
+    g.output(`c${i}.y`, g.add(test.op, args, test.attrs as never).id);
+    return `c${i}.y`;
+  });
+  const graph = g.build();
+  const want = interpret(graph, feeds, {}, { seed: 11, step: 5 });
+  const compiled = buildProgram(graph);
+  const session = await openSession(compiled, { backend });
+  try {
+    const got = await session.run(Object.fromEntries(compiled.program.inputs.map((x) => [x.name, feeds[x.name]!.data])), { seed: 11, step: 5 });
+    return Promise.all(cases.map(async (test, i) => {
+      const name = outputs[i];
+      if (!name) return checkOp(test, mode, seed + i, backend, rtol, atol(test));
+      expect(got[name]!.shape).toEqual(want[name]!.shape);
+      expect(got[name]!.dtype).toBe(want[name]!.dtype);
+      return closeness(got[name]!.data, want[name]!.data, rtol, atol(test));
+    }));
+  } finally {
+    session.destroy();
+  }
+}
+
 const f = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape });
 /** f32 operands in [−1, 1]. */
 const unit = (...shape: number[]): OperandSpec => ({ dtype: 'f32', shape, lo: -1, hi: 1 });
