@@ -82,7 +82,7 @@ export function summary(r: CompileResult, program: Program, report: CompileRepor
     `${graph.name} (${graph.mode}, ${shape})`,
     `  parameters  ${fmt(stats.parameters)} in ${stats.parameterTensors} tensors (${scaled(4 * stats.parameters, 'B')} as f32)`,
     `  ops         ${fmt(stats.ops)} (${top}, ...)`,
-    `  FLOPs       ${scaled(r.flops, 'FLOP')} per step`,
+    tokens === undefined ? `  FLOPs       ${scaled(r.flops, 'FLOP')} per step` : `  FLOPs       at most ${scaled(r.flops, 'FLOP')} per step (every sequence at its longest; a batch costs its real tokens)`,
     `  kernels     ${kernelLine(program, report)}`,
     `  memory      arena ${planned}${activations}; persistent ${scaled(m.persistentBytes, 'B')}`,
     `  passes      ${program.report?.passes.join(', ')}`,

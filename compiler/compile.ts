@@ -64,7 +64,11 @@ export interface CompileResult {
   readonly stats: GraphStats;
   /** The passes that ran, in order. */
   readonly passes: readonly string[];
-  /** Floating-point operations of one step as compiled (recomputation included). */
+  /**
+   * Floating-point operations of one step as compiled (recomputation
+   * included); for a padding-free program, those of its fullest batch
+   * (every sequence at the longest length), which no run exceeds.
+   */
   readonly flops: number;
   readonly compileMs: number;
   /** A padding-free program's sizes and probes, for buildProgram. */
@@ -125,7 +129,9 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
     options.after?.(pass, g);
   });
   const stats = graphStats(before);
-  const flops = result.passes.includes('recompute') ? graphStats(result.graph).flops : stats.flops;
+  // A padding-free graph counts attention over its whole stream; its fullest batch is the padded graph of the same sizes.
+  const flops = packed ? compileFile(file, { ...options, packed: undefined, batch: packed.sequences, seq: packed.longest, after: undefined }).flops
+    : result.passes.includes('recompute') ? graphStats(result.graph).flops : stats.flops;
   const runtime = packed && packedRuntime(spec, packed, mode, pipeline);
   const passes = packed ? ['pack', ...result.passes] : result.passes;
   return { spec, graph: result.graph, stats, passes, flops, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}), ...(runtime ? { runtime } : {}) };
