@@ -7,7 +7,8 @@
 //   attention_mask     gone: every token of the stream is real (the input is
 //                      a constant 1, which simplify folds away)
 //   range over tokens  the `positions` input: each token's place in its own
-//                      sequence (learned position embeddings)
+//                      sequence (learned position embeddings; RoBERTa's
+//                      padded positions count from padding_idx + 1)
 //   attention          its mask gains segment_mask(starts, ends): a token
 //                      attends to the keys of its own sequence only
 //   select(token 0)    the rows of the `firsts` input: each sequence's first
@@ -17,6 +18,7 @@
 //                      [sequences]; losses and metrics over labelled rows
 //                      stay what they are (the stream's rows are the padded
 //                      batch's real ones)
+//   rotary             rotate by a table of angles gathered at the positions
 //   sum over tokens    each sequence's own sum (mean pooling): its rows
 //                      gathered into [sequences, longest, …], those past its
 //                      end weighted 0 (and read at its last token, so that
@@ -49,6 +51,9 @@ export class PackError extends InputError {
   override name = 'PackError';
 }
 
+/** What tokenAxes says of a value over (query, key) pairs of tokens: its last two axes. */
+export const PAIRS = -2;
+
 /** Per node of `graph`, the axis that runs along the tokens (-1: none), from the same graph built at one token more (or one batch entry more: the batch axis). */
 export function tokenAxes(graph: Graph, probe: Graph): number[] {
   const same = probe.nodes.length === graph.nodes.length && probe.nodes.every((n, i) => n.op === graph.nodes[i]!.op);
@@ -58,6 +63,8 @@ export function tokenAxes(graph: Graph, probe: Graph): number[] {
     const axes = n.type.shape.flatMap((d, a) => (other[a] !== d ? [a] : []));
     if (axes.length === 0) return -1;
     if (axes.length === 1 && other[axes[0]!] === n.type.shape[axes[0]!]! + 1) return axes[0]!;
+    // A value per (query, key) pair, the last two axes: a mask term such as a local window's or ALiBi's.
+    if (axes.length === 2 && axes[0] === n.type.shape.length - 2 && axes[1] === n.type.shape.length - 1) return PAIRS;
     // Scores [.., tokens, tokens] exist only before attention fusion; a product of tokens is a layout the stream cannot follow.
     throw new PackError(`${where(n)} has more than one axis along the tokens (${formatType(n.type)}); the padding-free form needs attention fusion`);
   });
@@ -115,7 +122,7 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
     if (node.args.some((a) => perSequence.has(a))) {
       // Per-sequence values: the batch axis of 1 is now the sequences; shapes are inferred again.
       if (node.op === 'reshape' || node.op === 'broadcast' || node.op === 'fill') refuse('states a shape after the pooling');
-      if (node.args.some((a) => tokenAxis(a) >= 0)) refuse('mixes per-token and per-sequence values');
+      if (node.args.some((a) => tokenAxis(a) >= 0 || tokenAxis(a) === PAIRS)) refuse('mixes per-token and per-sequence values');
       id = b.add(node.op, args, node.attrs as never, node.label).id;
       perSequence.add(node.id);
       mapped[node.id] = id;
@@ -141,6 +148,24 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
       case 'range':
         id = axis >= 0 ? input('positions') : copy();
         break;
+      case 'rotary': {
+        // Rotary angles by each token's place in its own sequence: the table's rows at the positions, read by rotate.
+        const { base, dims, inverse } = node.attrs as AttrsOf<'rotary'>;
+        if (axis !== node.type.shape.length - 2) {
+          id = axis < 0 ? copy() : refuse('turns values by position along an axis other than the tokens');
+          break;
+        }
+        const table = b.add('rotary_table', [], { base, dims, length: longest }, node.label).id;
+        id = b.add('rotate', [args[0]!, b.add('gather', [table, input('positions')], {}, node.label).id], { dims, inverse }, node.label, node.type).id;
+        break;
+      }
+      case 'padded_positions': {
+        // RoBERTa's positions count from padding_idx + 1 in every sequence (no token of the stream is padding).
+        const { padding_idx } = node.attrs as AttrsOf<'padded_positions'>;
+        const positions = b.add('reshape', [input('positions')], { shape: [...node.type.shape] }, node.label).id;
+        id = b.add('add', [positions, b.add('fill', [], { value: padding_idx + 1, dtype: 'i32', shape: [] }, node.label).id], {}, node.label).id;
+        break;
+      }
       case 'attention': {
         if (axis < 0) {
           id = copy();
@@ -204,11 +229,21 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
 
 /** Refuses an op that would read across tokens: anything but per-token work along an axis every operand keeps. */
 function checkAlongTokens(graph: Graph, node: Node, axes: readonly number[], refuse: (why: string) => never): void {
-  const axis = axes[node.id]!;
-  const operandAxes = node.args.map((a) => axes[a]!);
-  if (axis < 0 && operandAxes.every((a) => a < 0)) return;
   const def = opDef(node.op);
   const shapes = node.args.map((a) => graph.nodes[a]!.type.shape);
+  const axis = axes[node.id]!;
+  const operandAxes = node.args.map((a) => axes[a]!);
+  if (axis === -1 && operandAxes.every((a) => a === -1)) return;
+  if (axis === PAIRS || operandAxes.includes(PAIRS)) {
+    // Mask terms per (query, key): made from the distance of the two (a window, ALiBi: the same within a sequence)
+    // and combined element by element before attention adds them to its scores.
+    const elementwise = def.fusion === 'elementwise' || def.fusion === 'broadcast';
+    const rank = node.type.shape.length;
+    // An operand per key or per query (a padding mask [.., 1, keys]) broadcasts over the pairs.
+    const fits = (a: number, i: number) => a === PAIRS || a === -1 || a + rank - shapes[i]!.length >= rank - 2;
+    if (node.op === 'sliding_window' || node.op === 'alibi' || (elementwise && axis === PAIRS && operandAxes.every(fits))) return;
+    return refuse('reads a value over pairs of tokens');
+  }
   switch (def.fusion) {
     case 'generator':
       // Functions of the distance between a query and a key (local windows, ALiBi) hold within each sequence; tables by position do not.
@@ -233,6 +268,12 @@ function checkAlongTokens(graph: Graph, node: Node, axes: readonly number[], ref
     }
     case 'injective':
       if (node.op === 'transpose' || node.op === 'gather') return;
+      if (node.op === 'slice' || node.op === 'concat') {
+        // Along another axis: each token's values sliced or joined alike.
+        const along = (node.attrs as { axis: number }).axis;
+        const rank = shapes[0]!.length;
+        if ((along < 0 ? along + rank : along) !== operandAxes.find((a) => a >= 0)) return;
+      }
       if (node.op === 'reshape') {
         const from = operandAxes[0]!;
         if (axis >= 0 && from >= 0 && outer(shapes[0]!, from) === outer(node.type.shape, axis)) return;
