@@ -97,7 +97,7 @@ async function serveSection(): Promise<void> {
   const records = await benchServe(progress);
   write('');
   for (const r of records) write(`${r.metric.padEnd(48)}${`${r.value} ${r.unit}`.padEnd(18)}${r.peer === undefined ? '' : `${r.peer} ${r.peer_value}`}`);
-  write('(tcc serve --api on bert-base embeddings, random weights, native, compiled for 16 texts × 64 tokens, texts padded to it; autocannon over loopback, the SST-2 test sentences, truncate on)');
+  write('(tcc serve --api on bert-base embeddings, random weights, native, padding-free: batches of up to 16 texts of up to 64 tokens, 1,024 tokens in all; autocannon over loopback, the SST-2 test sentences, truncate on)');
 }
 
 async function shapesSection(): Promise<void> {

@@ -1,7 +1,7 @@
 // `npm run bench -- serve`: `tcc serve --api` under load. A bert-base
 // sentence embedder (BertModel, mean pooling, Normalize; random weights) on
-// the native backend, compiled for batches of 16 texts of up to 64 tokens,
-// sent the SST-2 test sentences (../shared/data: their real lengths) by
+// the native backend, padding-free (each batch of up to 16 texts of up to
+// 64 tokens one stream of their tokens), sent the SST-2 test sentences (../shared/data: their real lengths) by
 // autocannon over loopback: one request at a time, then 32 clients at
 // once, while /health is asked every 200 ms; then 32 clients again with
 // SIGTERM in the middle, counting what was taken and what was answered.
