@@ -27,7 +27,7 @@
 // Which axis of each value runs along the tokens is found by building the
 // same spec at T + 1 (`probe`): the axes whose extent changed; which inputs
 // are per sequence, by building it at batch 2 (`batchProbe`). Every op that
-// would mix tokens across that axis in another way (a sum over the tokens,
+// would mix tokens across that axis in another way (a max over the tokens,
 // a slice of them, a sinusoidal table) is refused with its label: the
 // stream would give it other tokens than a padded batch does.
 //
@@ -41,7 +41,6 @@ import { formatType, type Shape } from '../ir/types.js';
 import { dce } from './dce.js';
 import { PACKED_INPUTS, type PackedInput } from '../../runtime/packed.js';
 import { InputError } from '../../runtime/errors.js';
-
 
 /** The input a packed graph drops: every token of the stream is real. */
 export const PADDING_MASK = 'attention_mask';
@@ -77,8 +76,9 @@ const outer = (shape: Shape, axis: number) => shape.slice(0, axis).reduce((a, d)
 
 /**
  * The graph over a stream of at most `graph.dims.seq` tokens in at most
- * `sequences` sequences; `graph` is built at batch 1 and fused for
- * attention, `probe` the same at one token more.
+ * `sequences` sequences of at most `longest` tokens; `graph` is built at
+ * batch 1 and fused for attention, `probe` the same at one token more,
+ * `batchProbe` at batch 2.
  */
 export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequences: number, longest: number): Graph {
   if (graph.dims['batch'] !== 1) throw new PackError(`pack a graph built at batch 1, not ${graph.dims['batch']}`);
