@@ -28,9 +28,10 @@ export const compileUsage = `usage: tcc compile SPEC [--batch N] [--seq S] [--pa
 Compiles a model spec (YAML or .tcc) to the graph IR and kernels, and reports its size.
   --batch N        batch size bound to the spec's 'batch' dim (default 1)
   --seq S          sequence length bound to 'seq' (default 128)
-  --packed         padding-free (inference): one program for any batch of up to
-                   N sequences of up to S tokens each, run as one stream of their
-                   real tokens, attention within each sequence (tcc run, serve --api)
+  --packed         padding-free: one program (inference or a training step) for
+                   any batch of up to N sequences of up to S tokens each, run as
+                   one stream of their real tokens, attention within each sequence
+                   (tcc run, finetune --packed, serve --api)
   --tokens T       with --packed: the most tokens of a batch (default N × S)
   --mode M         infer (default) or train
   --target T       the code written beside the program for people to read:
@@ -132,7 +133,6 @@ export async function runCompile(argv: string[], debug: boolean, io: Io): Promis
     if (mode === 'infer' && values[flag] !== undefined && values[flag] !== 'none') throw new UsageError(`--${flag} applies to training graphs: add --mode train`);
   }
   if (values.tokens !== undefined && !values.packed) throw new UsageError('--tokens sizes a padding-free program: add --packed');
-  if (values.packed && mode !== 'infer') throw new UsageError('--packed compiles inference programs: training runs at a fixed shape (drop --mode train or --packed)');
   if (values.packed && values['no-fuse']) throw new UsageError('--packed needs fused attention (drop --no-fuse)');
   const dumpAfter = values['dump-after'] === undefined ? undefined : oneOf(values['dump-after'], '--dump-after', PASS_NAMES, 'dce');
   let dumped: string | undefined;

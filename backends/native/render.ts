@@ -520,6 +520,13 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   });
 }
 
+/** Whether a key range's bounds read a batch coordinate (idx axes below `nb`). */
+function readsBatch(range: { readonly from: KExpr; readonly to: KExpr }, nb: number): boolean {
+  let reads = false;
+  for (const e of [range.from, range.to]) walkExpr(e, (x) => (reads ||= x.op === 'idx' && x.axis < nb));
+  return reads;
+}
+
 /** A plain operand view: its arg, strides, and the batch offset `base` names. */
 function view(o: Operand): { arg: number; rs: number; cs: number } {
   const v = o.view;
@@ -566,10 +573,26 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   const outs = new CExprs({ idx: [...k.batch, k.queries, k.depthV], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
   const keysPerBlock = local ? Math.min(k.keys, block + 2 * k.window!) : k.keys;
   const work = product(k.batch) * k.queries * keysPerBlock * (k.depth + k.depthV);
-  const blockBounds = [...k.batch.map(String), k.runtime?.['queries'] ? `(${queries} + ${block - 1}) / ${block}` : String(blocks)];
-  loops(w, [...k.batch, blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
+  // A key range that does not depend on the batch (a packed stream's sequences): blocks that end where their first row's
+  // keys end, listed before the loops, so that a block reads exactly its sequence's keys.
+  const aligned = k.keyRange !== undefined && !readsBatch(k.keyRange, nb);
+  if (aligned) {
+    const to = k.keyRange!.to;
+    w.line(`int32_t *starts = (int32_t *)tcc_scratch(5, sizeof(int32_t) * ((size_t)${queries} + 1)), nblk = 0;`);
+    w.block(`for (int32_t i = 0; i < ${queries};) {`, () => {
+      if (nb) w.line(`const int32_t ${Array.from({ length: nb }, (_, d) => `c${d} = 0`).join(', ')};`);
+      w.line('starts[nblk++] = i;');
+      w.line(`const int32_t end = ${outs.open(w, [to]).render(to)}, next = i + ${block} < end ? i + ${block} : end;`);
+      w.line(`i = next > i ? (next < ${queries} ? next : ${queries}) : i + 1;`);
+    });
+    w.line(`starts[nblk] = ${queries};`);
+  }
+  const blockBounds = [...k.batch.map(String), aligned ? 'nblk' : k.runtime?.['queries'] ? `(${queries} + ${block - 1}) / ${block}` : String(blocks)];
+  // (Aligned blocks number at most the queries: a loop even where the largest run fits one block of rows.)
+  loops(w, [...k.batch, aligned ? k.queries : blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ...(k.v ? [['vb', k.v] as [string, Operand]] : [])]);
-    w.line(`const int32_t i0 = blk * ${block}, rows = ${queries} - i0 < ${block} ? ${queries} - i0 : ${block};`);
+    if (aligned) w.line('const int32_t i0 = starts[blk], rows = starts[blk + 1] - i0;');
+    else w.line(`const int32_t i0 = blk * ${block}, rows = ${queries} - i0 < ${block} ? ${queries} - i0 : ${block};`);
     if (local) {
       w.line(`int32_t j0 = i0 - ${k.window} > 0 ? i0 - ${k.window} : 0, j1 = i0 + rows + ${k.window} < ${keys} ? i0 + rows + ${k.window} : ${keys};`);
     } else w.line(`int32_t j0 = 0, j1 = ${keys};`);

@@ -142,6 +142,9 @@ describe('tcc run', () => {
     const compiled = await tcc('compile', spec, '--packed', '--batch', '3', '--seq', '7', '--tokens', '12', '-o', program);
     expect(compiled.code, compiled.stderr).toBe(0);
     expect(compiled.stderr).toContain('(infer, padding-free: up to 3 sequences of up to 7 tokens, 12 in all)');
+    const training = await tcc('compile', spec, '--packed', '--mode', 'train', '--batch', '3', '--seq', '7', '--json');
+    expect(training.code, training.stderr).toBe(0);
+    expect(JSON.parse(training.stdout)).toMatchObject({ mode: 'train', batch: 3, seq: 7, tokens: 21, packed: true });
     const rows = [[2, 17, 3], [2, 33, 8, 49, 5, 6, 3], [2, 9]];
     writeFileSync(join(dir, 'rows.jsonl'), rows.map((r) => JSON.stringify({ input_ids: r })).join('\n') + '\n');
     const out = join(dir, 'packed.safetensors');
