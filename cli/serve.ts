@@ -17,6 +17,7 @@ import { maxSeqLength } from './embed.js';
 import { checkTokenizerSize } from './model-session.js';
 import { weightsFile } from './run.js';
 import { loadProgram } from '../runtime/program-dir.js';
+import { isPacked } from '../runtime/packed.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import type { Program } from '../runtime/program.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -228,6 +229,7 @@ export function serveOptions(dir: string, flags: { weights?: string; vocab?: str
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  if (isPacked(program)) throw new UsageError(`${dir} is padding-free (compiled with --packed); the page runs programs of one shape: compile it with --batch 1 and without --packed (tcc serve --api takes it)`);
   if (program.dims['batch'] !== 1) throw new UsageError(`${dir} was compiled for batch ${program.dims['batch']}; the page needs --batch 1`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new UsageError(`${dir}: the model has no masked-LM head (prediction_logits) to predict [MASK] with`);
   const weightsFlag = flags.weights ?? join(dir, 'model.safetensors');

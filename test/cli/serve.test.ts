@@ -38,6 +38,11 @@ describe('tcc serve', () => {
     writeFileSync(join(dir, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'b', 'c'].join('\n') + '\n');
     symlinkSync('/etc/hostname', join(dir, 'out.json'));
 
+    // A padding-free program is for the server's API, not the page: refused by name.
+    const packed = join(dir, 'packed');
+    expect((await tcc('compile', spec, '--target', 'wgsl', '--packed', '--batch', '1', '--seq', '8', '-o', packed)).code).toBe(0);
+    expect(() => serveOptions(packed, { port: '0' })).toThrow(`${packed} is padding-free (compiled with --packed); the page runs programs of one shape`);
+
     const options = serveOptions(dir, { port: '0' });
     expect(options.host).toBe('127.0.0.1');
     const { server, url } = await startServer(options);
