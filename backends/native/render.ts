@@ -520,6 +520,23 @@ function renderMatmul(w: CodeWriter, k: MatmulKernel, cached: boolean): void {
   });
 }
 
+/**
+ * `starts[0 … nblk]`: blocks of at most `block` query rows, each ending where
+ * its first row's keys end (`to`, a packed stream's sequence end), listed
+ * before the loops; `starts[nblk]` is the queries' end. `scope` renders `to`
+ * over (b…, i), the batch coordinates 0 (the range does not read them).
+ */
+function alignedBlocks(w: CodeWriter, to: KExpr, nb: number, queries: string, block: number, scope: CExprs): void {
+  w.line(`int32_t *starts = (int32_t *)tcc_scratch(5, sizeof(int32_t) * ((size_t)${queries} + 1)), nblk = 0;`);
+  w.block(`for (int32_t i = 0; i < ${queries};) {`, () => {
+    if (nb) w.line(`const int32_t ${Array.from({ length: nb }, (_, d) => `c${d} = 0`).join(', ')};`);
+    w.line('starts[nblk++] = i;');
+    w.line(`const int32_t end = ${scope.open(w, [to]).render(to)}, next = i + ${block} < end ? i + ${block} : end;`);
+    w.line(`i = next > i ? (next < ${queries} ? next : ${queries}) : i + 1;`);
+  });
+  w.line(`starts[nblk] = ${queries};`);
+}
+
 /** Whether a key range's bounds read a batch coordinate (idx axes below `nb`). */
 function readsBatch(range: { readonly from: KExpr; readonly to: KExpr }, nb: number): boolean {
   let reads = false;
@@ -576,17 +593,7 @@ function renderAttention(w: CodeWriter, k: AttentionKernel): void {
   // A key range that does not depend on the batch (a packed stream's sequences): blocks that end where their first row's
   // keys end, listed before the loops, so that a block reads exactly its sequence's keys.
   const aligned = k.keyRange !== undefined && !readsBatch(k.keyRange, nb);
-  if (aligned) {
-    const to = k.keyRange!.to;
-    w.line(`int32_t *starts = (int32_t *)tcc_scratch(5, sizeof(int32_t) * ((size_t)${queries} + 1)), nblk = 0;`);
-    w.block(`for (int32_t i = 0; i < ${queries};) {`, () => {
-      if (nb) w.line(`const int32_t ${Array.from({ length: nb }, (_, d) => `c${d} = 0`).join(', ')};`);
-      w.line('starts[nblk++] = i;');
-      w.line(`const int32_t end = ${outs.open(w, [to]).render(to)}, next = i + ${block} < end ? i + ${block} : end;`);
-      w.line(`i = next > i ? (next < ${queries} ? next : ${queries}) : i + 1;`);
-    });
-    w.line(`starts[nblk] = ${queries};`);
-  }
+  if (aligned) alignedBlocks(w, k.keyRange!.to, nb, queries, block, outs);
   const blockBounds = [...k.batch.map(String), aligned ? 'nblk' : k.runtime?.['queries'] ? `(${queries} + ${block - 1}) / ${block}` : String(blocks)];
   // (Aligned blocks number at most the queries: a loop even where the largest run fits one block of rows.)
   loops(w, [...k.batch, aligned ? k.queries : blocks], (a) => (a < nb ? `c${a}` : 'blk'), work, false, () => {
@@ -668,14 +675,18 @@ function renderAttentionGrad(w: CodeWriter, k: AttentionGradKernel): void {
   const rows = new CExprs({ idx: [...k.batch, k.queries, k.depth], ridx: [] }, matNames(nb, 'i', 'c'), 'inline');
   const keyRows = new CExprs({ idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] }, matNames(nb, 'j', 'c'), 'inline');
   const work = product(k.batch) * k.queries * k.keys * (2 * k.depth + 3 * k.depthV);
+  // Blocks that end with their sequence (as the forward's): each reads exactly its sequence's keys.
+  const aligned = k.keyRange !== undefined && !readsBatch(k.keyRange, nb);
+  if (aligned) alignedBlocks(w, k.keyRange!.to, nb, queries, block, rows);
   loops(w, k.batch, C_NAMES.idx, work, false, () => {
     bases(w, [['qb', k.q], ['kb', k.k], ['vb', k.v], ['gb', k.dout]]);
     w.line(`float *p = tcc_local(3, ${block * k.keys}), *dp = tcc_local(4, ${block * k.keys});`);
     w.line(`float *dk = tcc_local(5, ${k.keys * k.depth}), *dv = tcc_local(6, ${k.keys * k.depthV}), *dq = tcc_local(7, ${block * k.depth});`);
     w.line(`memset(dk, 0, sizeof(float) * ${k.keys * k.depth});`);
     w.line(`memset(dv, 0, sizeof(float) * ${k.keys * k.depthV});`);
-    w.block(`for (int32_t i0 = 0; i0 < ${queries}; i0 += ${block}) {`, () => {
-      w.line(`const int32_t rows = ${queries} - i0 < ${block} ? ${queries} - i0 : ${block};`);
+    w.block(aligned ? 'for (int32_t blk = 0; blk < nblk; blk++) {' : `for (int32_t i0 = 0; i0 < ${queries}; i0 += ${block}) {`, () => {
+      if (aligned) w.line('const int32_t i0 = starts[blk], rows = starts[blk + 1] - i0;');
+      else w.line(`const int32_t rows = ${queries} - i0 < ${block} ? ${queries} - i0 : ${block};`);
       // The block's keys [j0, j0 + nk): every key, or from its first row's range's start to its last row's end.
       w.line(`int32_t j0 = 0, j1 = ${keys};`);
       if (k.keyRange) {
