@@ -39,6 +39,7 @@ import { GraphBuilder, type Graph, type Node } from '../ir/graph.js';
 import { opDef, type AttrsOf } from '../ir/ops/index.js';
 import { formatType, type Shape } from '../ir/types.js';
 import { dce } from './dce.js';
+import { movedRegions } from './rewrite.js';
 import { PACKED_INPUTS, type PackedInput } from '../../runtime/packed.js';
 import { InputError } from '../../runtime/errors.js';
 
@@ -88,6 +89,8 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
   const tokens = graph.dims['seq']!;
   const b = new GraphBuilder(graph.name, graph.mode, { ...graph.dims, tokens, sequences });
   const mapped: number[] = [];
+  /** New nodes made before each old one: the model's regions (its layers) follow them. */
+  const madeBefore: number[] = [];
   /** Nodes of `graph` whose leading axis became the sequences (pooled rows and what follows from them). */
   const perSequence = new Set<number>();
   const inputs = new Map<PackedInput, number>();
@@ -103,6 +106,7 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
   const tokenAxis = (id: number) => axes[id]!;
 
   for (const node of graph.nodes) {
+    madeBefore[node.id] = b.size;
     const args = node.args.map((a) => mapped[a]!);
     const axis = tokenAxis(node.id);
     const refuse = (why: string): never => {
@@ -223,8 +227,11 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
     }
     mapped[node.id] = id;
   }
+  madeBefore[graph.nodes.length] = b.size;
   for (const out of graph.outputs) b.output(out.name, mapped[out.node]!);
-  return dce(b.build());
+  const built = b.build();
+  const regions = movedRegions(graph, madeBefore);
+  return dce(regions ? { ...built, regions } : built);
 }
 
 /** Refuses an op that would read across tokens: anything but per-token work along an axis every operand keeps. */

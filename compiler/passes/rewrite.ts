@@ -43,7 +43,7 @@ export function rebuildGraph(graph: Graph, visit: (node: Node, r: Rebuild) => nu
 }
 
 /** The regions of `graph` over new ids, where `madeBefore[id]` counts the new nodes made before old node `id`. */
-function movedRegions(graph: Graph, madeBefore: readonly number[]): Region[] | undefined {
+export function movedRegions(graph: Graph, madeBefore: readonly number[]): Region[] | undefined {
   return graph.regions?.map((region): Region => ({ name: region.name, ranges: region.ranges.map(([s, e]) => [madeBefore[s]!, madeBefore[e]!] as const).filter(([s, e]) => e > s) }));
 }
 
