@@ -57,12 +57,13 @@ export function backendNamed(name: string): Backend {
  * what is missing and what runs instead; a GPU backend that cannot run is
  * refused by its open, which names what is missing.
  */
-export async function chooseBackend(choice: string, notice?: (line: string) => void): Promise<Backend> {
+export async function chooseBackend(choice: string, notice?: (line: string) => void, sized = false): Promise<Backend> {
   const asked = choice === ANY_CPU ? BACKENDS.find((b) => b.device === 'cpu')! : backendNamed(choice);
   if (asked.device !== 'cpu') return asked;
   const state = await asked.probe();
   if (state.ok) return asked;
-  const instead = await firstRunning(BACKENDS.filter((b) => b.device === 'cpu' && b !== asked));
+  // A program sized at each run falls back only to a backend that takes its sizes.
+  const instead = await firstRunning(BACKENDS.filter((b) => b.device === 'cpu' && b !== asked && (!sized || b.capabilities.runtimeSizes)));
   notice?.(`${state.found}: running the ${instead.title} backend instead of ${asked.title}`);
   return instead;
 }

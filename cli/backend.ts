@@ -59,7 +59,7 @@ async function checkMemory(program: Program, backend: Backend): Promise<void> {
 /** Opens a session on a program (compiled here or read from a program directory): checked, and its memory checked before any of it is allocated. */
 export async function sessionOn(loaded: LoadedProgram, flags: BackendFlags, io: Pick<Io, 'stderr'>, debug = false): Promise<Session> {
   const notice = (line: string) => io.stderr.write(`${line}\n`);
-  const backend = await chooseBackend(flags.backend, notice);
+  const backend = await chooseBackend(flags.backend, notice, (loaded.program.symbols?.length ?? 0) > 0);
   await checkMemory(loaded.program, backend);
   let building: { stop(): void } | undefined;
   const session = openSession(loaded, {

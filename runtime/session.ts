@@ -47,7 +47,7 @@ export interface SessionOptions extends OpenOptions {
  */
 export async function openSession(loaded: LoadedProgram, options: SessionOptions = {}): Promise<Session> {
   const { program, kernels } = checkProgram(loaded.program, 'the program');
-  const backend = await chooseBackend(options.backend ?? REFERENCE.name, options.notice);
+  const backend = await chooseBackend(options.backend ?? REFERENCE.name, options.notice, (program.symbols?.length ?? 0) > 0);
   return new Session(program, await openOn(backend, program, kernels, options));
 }
 

@@ -72,13 +72,18 @@ describe('tcc run', () => {
     const { spec, dir, graph, weights, inputsFile } = setup();
     writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(weights));
     const out = join(dir, 'out.safetensors');
+    const packed = join(dir, 'packed');
+    expect((await tcc('compile', spec, '--packed', '--batch', '2', '--seq', '7', '-o', packed)).code).toBe(0);
     const saved = { path: process.env['PATH'], cc: process.env['CC'] };
     process.env['PATH'] = mkdtempSync(join(tmpdir(), 'tcc-no-cc-'));
     delete process.env['CC'];
     resetCompilerProbe();
     let result;
+    let sized;
     try {
       result = await tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out, '--backend', 'native');
+      // A padding-free program falls back to a backend that takes its sizes: JavaScript.
+      sized = await tcc('run', '--model', packed, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--backend', 'native');
     } finally {
       process.env['PATH'] = saved.path;
       if (saved.cc !== undefined) process.env['CC'] = saved.cc;
@@ -88,6 +93,8 @@ describe('tcc run', () => {
     expect(result.stderr.split('\n').filter((l) => /C compiler/.test(l))).toEqual(['no C compiler found (cc, gcc or $CC): running the WebAssembly backend instead of native code']);
     expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu \(WebAssembly SIMD, \d+ threads?\), weights /);
     expectInterpreterOutputs(out, graph, weights);
+    expect(sized.code, sized.stderr).toBe(0);
+    expect(sized.stderr).toContain('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
   });
 
   it('runs a program directory that tcc compile wrote, without compiling, padding shorter inputs and refusing longer ones', async () => {
