@@ -16,7 +16,7 @@ import { vocabTokens, type TextTokenizer } from '../train/tokenizer.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
 import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
-import { isPacked, packSequences, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
+import { isPacked, packSequences, realLength, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
 import { parse, seedFlag } from './args.js';
 import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { UsageError, type Io } from './errors.js';
@@ -231,18 +231,14 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   return 0;
 }
 
-/** The rows of a padded batch as a padding-free program's stream: each row's tokens where attention_mask is 1 (a leading run). */
+/** The rows of a padded batch as a padding-free program's stream: each row's real tokens (realLength). */
 function packRows(program: Program, inputs: RunInputs): PackedBatch {
   const { input_ids: ids, token_type_ids: types, attention_mask: mask } = inputs.tensors;
-  const sequences = Array.from({ length: inputs.batch }, (_, r) => {
+  return packSequences(program, Array.from({ length: inputs.batch }, (_, r) => {
     const row = (t: Int32Array | undefined, fill: number) => (t ? t.subarray(r * inputs.seq, (r + 1) * inputs.seq) : new Int32Array(inputs.seq).fill(fill));
-    const kept = row(mask, 1);
-    const length = kept.indexOf(0) < 0 ? inputs.seq : kept.indexOf(0);
-    if (kept.subarray(length).some((m) => m !== 0)) throw new InputError(`row ${r}'s attention_mask has padding before real tokens; a padding-free program takes each row's tokens as one leading run`);
+    const length = realLength(row(mask, 1), r);
     return { input_ids: row(ids, 0).subarray(0, length), token_type_ids: row(types, 0).subarray(0, length) };
-  });
-  const fed = new Set(program.inputs.map((i) => i.name));
-  return packSequences(program, sequences.map((s) => Object.fromEntries(Object.entries(s).filter(([name]) => fed.has(name)))));
+  }));
 }
 
 /** Whether the model has a tokenizer where loadTokenizer looks: in its directory, or beside its spec. */

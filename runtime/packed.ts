@@ -30,9 +30,11 @@ export const isPacked = (program: Program) => program.symbols?.some((s) => s.nam
 /**
  * Packs sequences for a packed program: each sequence gives every token
  * input the program is fed (input_ids, token_type_ids, a masked LM's
- * labels…) as a list of the same length; inputs of one value per sequence
- * (a classifier's labels) and scalars go to the run as they are. Refuses more sequences or tokens than the program was
- * compiled for, and a sequence longer than its longest, naming both numbers.
+ * labels…) as a list of the same length, and may hold others (ignored);
+ * inputs of one value per sequence (a classifier's labels) and scalars go
+ * to the run as they are. Refuses more sequences or tokens than the
+ * program was compiled for, and a sequence longer than its longest, naming
+ * both numbers.
  */
 export function packSequences(program: Program, sequences: readonly Readonly<Record<string, ArrayLike<number>>>[]): PackedBatch {
   const symbols = program.symbols ?? [];
@@ -67,7 +69,7 @@ export function packSequences(program: Program, sequences: readonly Readonly<Rec
   sequences.forEach((s, i) => {
     const n = lengths[i]!;
     offsets.push(at);
-    for (const name of fed) inputs[name]!.set(Array.from(s[name]!), at);
+    for (const name of fed) inputs[name]!.set(s[name]!, at);
     for (let t = 0; t < n; t++) {
       positions[at + t] = t;
       starts[at + t] = at;
@@ -78,6 +80,16 @@ export function packSequences(program: Program, sequences: readonly Readonly<Rec
   const derived: Record<PackedInput, Int32Array> = { positions, starts, ends, firsts: Int32Array.from(offsets) };
   for (const name of PACKED_INPUTS) if (program.inputs.some((i) => i.name === name)) inputs[name] = derived[name];
   return { inputs, sizes: symbols.map((s) => (s.name === 'tokens' ? tokens : sequences.length)), offsets, lengths };
+}
+
+/** The real tokens of a padded row: the leading run where its attention mask is 1 (padding before a real token is refused). */
+export function realLength(mask: ArrayLike<number>, row: number): number {
+  let length = 0;
+  while (length < mask.length && mask[length] !== 0) length++;
+  for (let i = length; i < mask.length; i++) {
+    if (mask[i] !== 0) throw new InputError(`row ${row}'s attention_mask has padding before real tokens; a padding-free program takes each row's tokens as one leading run`);
+  }
+  return length;
 }
 
 /** A run's output tensor (Session.run's). */

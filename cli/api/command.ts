@@ -118,7 +118,7 @@ export async function runServeApi(model: string, flags: ApiFlags, debug: boolean
   // Padding-free: each batch one stream of its texts' tokens; else rows padded to the compiled batch and length.
   const run = packed
     ? async (texts: readonly EncodedText[]) => {
-      const stream = packSequences(program, texts.map((t) => Object.fromEntries(names.map((name) => [name, t[name as keyof EncodedText]]))));
+      const stream = packSequences(program, texts.map((t) => ({ ...t })));
       return unpackOutputs(program, stream, await worker.run(stream.inputs, stream.sizes), seq);
     }
     : (texts: readonly EncodedText[]) => worker.run(batchTensors(texts, batch, seq, tokenizer, names));
