@@ -9,9 +9,10 @@
 // Threads split the forward's query rows and the backward's batches.
 
 import type { AttentionGradKernel, AttentionKernel, Operand, Placement } from '../../kernel/ir.js';
-import { counted, countedRange, f64At, host, loops, share, sharedLoops, vectorRun, viewBase, zeroF64, type KernelWriter } from './writer.js';
+import { counted, countedRange, f64At, host, loops, pushCount, scaled, share, sharedLoops, vectorRun, viewBase, zeroF64, type Count, type KernelWriter } from './writer.js';
 import { inlineExp } from './math.js';
 import { vectorExp, VectorExprs } from './vector.js';
+import type { WasmExprs } from './expr.js';
 
 /** The byte address of (row, col) of a plain operand view whose batch base (elements) is in `base`. */
 function operandAt(w: KernelWriter, o: Operand, base: number, row: number | null, col: number | null): void {
@@ -48,14 +49,34 @@ function accumulate(w: KernelWriter, offset: number, index: () => void, factor: 
   w.c.f32Load().f64PromoteF32().f64Mul().f64Add().f64Store();
 }
 
+/**
+ * Sets `from` and `to` to the keys query row i may count: its key range
+ * where the kernel has one (a packed stream's sequence, read in `scope`
+ * over the rows), else all the run's keys.
+ */
+function keysOfRow(w: KernelWriter, k: AttentionKernel | AttentionGradKernel, scope: WasmExprs, keys: Count, from: number, to: number): void {
+  const { c } = w;
+  if (!k.keyRange) {
+    c.i32(0).set(from);
+    pushCount(c, keys).set(to);
+    return;
+  }
+  const range = scope.open([k.keyRange.from, k.keyRange.to]);
+  range.emit(k.keyRange.from);
+  c.set(from);
+  range.emit(k.keyRange.to);
+  c.set(to);
+}
+
 function renderAttentionScalar(w: KernelWriter, k: AttentionKernel): void {
   const { c } = w;
   const oAt = 0;
   w.scratchBytes.push(8 * k.depthV);
   const [qb, kb, vb] = [c.local('i32'), c.local('i32'), c.local('i32')];
   const [top, sum, s, e, f] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64')];
-  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  const rows = share(w, k.queries);
+  const [i, j, ch, from, to] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+  const keys = w.extent('keys', k.keys);
+  const rows = share(w, w.extent('queries', k.queries));
   loops(c, k.batch, (batch) => {
     viewBase(c, k.q, batch);
     c.set(qb);
@@ -70,7 +91,8 @@ function renderAttentionScalar(w: KernelWriter, k: AttentionKernel): void {
     countedRange(c, i, rows.lo, rows.hi, () => {
       c.f64(-Infinity).set(top).f64(0).set(sum);
       zeroF64(w, oAt, k.depthV);
-      counted(c, j, k.keys, () => {
+      keysOfRow(w, k, outs, keys, from, to);
+      countedRange(c, j, from, to, () => {
         dot(w, k.depth, w.acc(), (p) => operandAt(w, k.q, qb, i, p), (p) => operandAt(w, k.k, kb, j, p));
         const scope = scores.open([k.score, ...(k.keep ? [k.keep] : [])]);
         scope.emit(k.score);
@@ -160,7 +182,8 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
   const [from, to] = [c.local('i32'), c.local('i32')];
   const acc = Array.from({ length: V_BLOCK }, () => c.local('v128'));
   const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  const rows = share(w, k.queries);
+  const keys = w.extent('keys', k.keys);
+  const rows = share(w, w.extent('queries', k.queries));
   /** The byte address of score j in the scratch row into `at`. */
   const scoreAt = () => {
     w.scratchAt(rowAt);
@@ -177,9 +200,10 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
     const outs = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depthV], ridx: [] });
     countedRange(c, i, rows.lo, rows.hi, () => {
       rowAddress(w, k.q, qb, i, qRow);
+      keysOfRow(w, k, outs, keys, from, to);
       // Pass 1: the scores and their maximum (a NaN score never becomes it; its exponential makes the sum NaN).
       c.f32(-Infinity).set(top);
-      counted(c, j, k.keys, () => {
+      countedRange(c, j, from, to, () => {
         rowAddress(w, k.k, kb, j, kRow);
         c.v128Zero().set(vacc);
         counted(c, ch, k.depth / 4, () => {
@@ -197,7 +221,6 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
       });
       // Pass 2: probabilities in place of the scores, and their sum in key order (before the keep factor, as the softmax's); four keys at a time.
       c.f32(0).set(sum);
-      c.i32(0).set(from).i32(k.keys).set(to);
       vectorRun(w, j, from, to, () => {
         scoreAt();
         c.get(at).v128Load().get(top).f32x4Splat().f32x4Sub().set(sv);
@@ -225,20 +248,20 @@ function renderAttentionSimd(w: KernelWriter, k: AttentionKernel): void {
       const out = k.out;
       if (k.v && out) {
         // Pass 3, per block of channels: Σ_j p_j · V[j, block] in registers, then each channel ÷ sum stored where the kernel says.
-        for (let from = 0; from < k.depthV / 4; from += V_BLOCK) {
-          const width = Math.min(V_BLOCK, k.depthV / 4 - from);
+        for (let block = 0; block < k.depthV / 4; block += V_BLOCK) {
+          const width = Math.min(V_BLOCK, k.depthV / 4 - block);
           for (let t = 0; t < width; t++) c.v128Zero().set(acc[t]!);
-          counted(c, j, k.keys, () => {
+          countedRange(c, j, from, to, () => {
             scoreAt();
             c.get(at).v128Load32Splat().set(p);
             rowAddress(w, k.v!, vb, j, vRow);
-            for (let t = 0; t < width; t++) c.get(acc[t]!).get(vRow).v128Load(16 * (from + t)).get(p).f32x4Mul().f32x4Add().set(acc[t]!);
+            for (let t = 0; t < width; t++) c.get(acc[t]!).get(vRow).v128Load(16 * (block + t)).get(p).f32x4Mul().f32x4Add().set(acc[t]!);
           });
           for (let t = 0; t < width; t++) {
             w.scratchAt(stageAt);
             c.get(acc[t]!).v128Store(0);
             for (let lane = 0; lane < 4; lane++) {
-              c.i32(4 * (from + t) + lane).set(ch);
+              c.i32(4 * (block + t) + lane).set(ch);
               const o = outs.open([out.index]);
               o.address(out.arg, out.index);
               w.scratchAt(stageAt);
@@ -265,7 +288,8 @@ function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): voi
   w.scratchBytes.push(dvAt + 8 * k.keys * k.depthV);
   const [qb, kb, vb, gb] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
   const [lse, delta, prob, keep, dp, ds] = [c.local('f64'), c.local('f64'), c.local('f64'), c.local('f64'), c.local('f32'), c.local('f64')];
-  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
+  const [i, j, ch, from, to] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+  const [queries, keys] = [w.extent('queries', k.queries), w.extent('keys', k.keys)];
   // dk and dv sum over a batch's query rows: threads split the batches.
   sharedLoops(w, k.batch, (batch) => {
     for (const [local, o] of [[qb, k.q], [kb, k.k], [vb, k.v], [gb, k.dout]] as const) {
@@ -275,16 +299,17 @@ function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): voi
     const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
     const rows = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depth], ridx: [] });
     const keyRows = w.exprs([...batch, j, ch], { idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] });
-    zeroF64(w, dkAt, k.keys * k.depth);
-    zeroF64(w, dvAt, k.keys * k.depthV);
-    counted(c, i, k.queries, () => {
+    zeroF64(w, dkAt, scaled(c, keys, k.depth));
+    zeroF64(w, dvAt, scaled(c, keys, k.depthV));
+    counted(c, i, queries, () => {
       const r = rows.open([k.lse, k.delta]);
       r.emit(k.lse);
       c.f64PromoteF32().set(lse);
       r.emit(k.delta);
       c.f64PromoteF32().set(delta);
       zeroF64(w, dqAt, k.depth);
-      counted(c, j, k.keys, () => {
+      keysOfRow(w, k, rows, keys, from, to);
+      countedRange(c, j, from, to, () => {
         dot(w, k.depth, w.acc(), (p) => operandAt(w, k.q, qb, i, p), (p) => operandAt(w, k.k, kb, j, p));
         const s = scores.open([k.score, ...(k.keep ? [k.keep] : []), ...(k.dscores ? [k.dscores.index] : [])]);
         s.emit(k.score);
@@ -333,7 +358,7 @@ function renderAttentionGradScalar(w: KernelWriter, k: AttentionGradKernel): voi
         c.f64Load().f32DemoteF64().f32Store();
       });
     };
-    counted(c, j, k.keys, () => {
+    counted(c, j, keys, () => {
       store(k.dk, k.depth, dkAt);
       store(k.dv, k.depthV, dvAt);
     });
@@ -381,8 +406,10 @@ function renderAttentionGradSimd(w: KernelWriter, k: AttentionGradKernel): void 
   const [qb, kb, vb, gb, qRow, kRow, vRow, gRow, dqRow, dkRow, dvRow, p] = Array.from({ length: 12 }, () => c.local('i32'));
   const [lse, delta, prob, pk, keep, ds] = Array.from({ length: 6 }, () => c.local('f32'));
   const lanes = c.local('v128');
-  const [i, j, ch] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  const zero = (at: number, floats: number) => counted(c, p, floats / 4, () => {
+  const [i, j, ch, from, to] = [c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32'), c.local('i32')];
+  const [queries, keys] = [w.extent('queries', k.queries), w.extent('keys', k.keys)];
+  /** Zeroes `vectors` f32x4 of scratch from `at`. */
+  const zero = (at: number, vectors: Count) => counted(c, p, vectors, () => {
     w.scratchAt(at);
     c.get(p).i32(4).i32Shl().i32Add().v128Zero().v128Store();
   });
@@ -395,11 +422,11 @@ function renderAttentionGradSimd(w: KernelWriter, k: AttentionGradKernel): void 
     const scores = w.exprs([...batch, i, j], { idx: [...k.batch, k.queries, k.keys], ridx: [] });
     const rows = w.exprs([...batch, i, ch], { idx: [...k.batch, k.queries, k.depth], ridx: [] });
     const keyRows = w.exprs([...batch, j, ch], { idx: [...k.batch, k.keys, Math.max(k.depth, k.depthV)], ridx: [] });
-    zero(dkAt, k.keys * k.depth);
-    zero(dvAt, k.keys * k.depthV);
+    zero(dkAt, scaled(c, keys, k.depth / 4));
+    zero(dvAt, scaled(c, keys, k.depthV / 4));
     w.scratchAt(dqAt);
     c.set(dqRow);
-    counted(c, i, k.queries, () => {
+    counted(c, i, queries, () => {
       const r = rows.open([k.lse, k.delta]);
       r.emit(k.lse);
       c.set(lse);
@@ -407,8 +434,9 @@ function renderAttentionGradSimd(w: KernelWriter, k: AttentionGradKernel): void 
       c.set(delta);
       rowAddress(w, k.q, qb, i, qRow);
       rowAddress(w, k.dout, gb, i, gRow);
-      zero(dqAt, k.depth);
-      counted(c, j, k.keys, () => {
+      zero(dqAt, k.depth / 4);
+      keysOfRow(w, k, rows, keys, from, to);
+      countedRange(c, j, from, to, () => {
         rowAddress(w, k.k, kb, j, kRow);
         rowAddress(w, k.v, vb, j, vRow);
         vectorDot(w, qRow, kRow, k.depth, lanes, p);
@@ -459,7 +487,7 @@ function renderAttentionGradSimd(w: KernelWriter, k: AttentionGradKernel): void 
         c.get(j).i32(width).i32Mul().get(ch).i32Add().i32(2).i32Shl().i32Add().f32Load().f32Store();
       });
     };
-    counted(c, j, k.keys, () => {
+    counted(c, j, keys, () => {
       store(k.dk, k.depth, dkAt);
       store(k.dv, k.depthV, dvAt);
     });

@@ -22,7 +22,7 @@ import { keepsPackedB, type Kernel } from '../../kernel/ir.js';
 import { RunFailure } from '../../runtime/errors.js';
 import { packedBytes } from './gemm.js';
 import { PACK_HEADER, type WasmProgram } from './render.js';
-import { MAX_THREADS } from './writer.js';
+import { MAX_SIZES, MAX_THREADS, SIZES_AT } from './writer.js';
 
 const PAGE = 65536;
 /** 4 GiB: a 32-bit WebAssembly memory's most pages. */
@@ -143,18 +143,21 @@ export class WasmExecutor implements Executor {
   private readonly paramBuffers: ReadonlySet<number>;
   private readonly updates: { from: number; to: number; bytes: number }[];
   private readonly scratch: number;
+  /** The words where a run's sizes go (the kernels read them there). */
+  private readonly sizes: Int32Array;
 
   static async create(program: HostProgram & { readonly mode: 'infer' | 'train' }, kernels: readonly Kernel[], render: (shared: boolean) => WasmProgram, asked?: number): Promise<WasmExecutor> {
     const { threads, spawn, sleeps } = await threadsHere(asked);
     const rendered = render(threads > 1);
-    // Layout: the persistent region, the arena, the stream lists, the kept packs, each thread's scratch.
+    // Layout: a run's sizes (SIZES_AT, below ALIGN), the persistent region, the arena, the stream lists, the kept packs, each thread's scratch.
     const persistent = ALIGN;
     const arena = alignUp(persistent + program.persistentBytes);
     const streams = alignUp(arena + program.arenaBytes);
     const streamWords = program.kernels.reduce((n, k) => n + (k.streams?.length ?? 0), 0);
     let end = alignUp(streams + 4 * streamWords);
     const packs = kernels.map((k) => {
-      if (k.kind !== 'matmul' || !keepsPackedB(k, program.mode)) return 0;
+      // (B packed at a depth a run gives would be stale at the next run's.)
+      if (k.kind !== 'matmul' || !keepsPackedB(k, program.mode) || k.runtime?.['k']) return 0;
       const at = end;
       end = alignUp(end + PACK_HEADER + packedBytes(k.k, k.n));
       return at;
@@ -180,6 +183,7 @@ export class WasmExecutor implements Executor {
     this.memory = new HostMemory(program, { buffer: buffer as ArrayBuffer, bases: { persistent: at.persistent, arena: at.arena } });
     this.bytes = new Uint8Array(buffer);
     this.scratch = at.scratch;
+    this.sizes = new Int32Array(buffer, SIZES_AT, MAX_SIZES);
     const words = new Int32Array(buffer);
     let next = at.streams / 4;
     this.paramBuffers = new Set(program.params.map((p) => p.buffer));
@@ -204,6 +208,7 @@ export class WasmExecutor implements Executor {
   /** Calls every kernel on thread 0's share, each followed by the barrier; `time` sees each kernel's wall time. */
   private runKernels(ctx: RunContext, time?: (name: string, ms: number) => void): void {
     const word = this.control;
+    if (ctx.sizes) this.sizes.set(ctx.sizes);
     if (this.threads > 1) {
       word[SEED] = ctx.seed;
       word[STEP] = ctx.step;

@@ -84,13 +84,15 @@ export interface GemmShape {
  * (a thread's columns): the tile's rows are constant
  * offsets from one A pointer, and the last tile of fewer rows has a
  * micro-kernel of its own, so the inner loop is MR splat loads, two B
- * loads, 2·MR multiplies and adds, and two pointer steps.
+ * loads, 2·MR multiplies and adds, and two pointer steps. `sized`: the rows
+ * and depth are a run's, two more parameters (m, k) at most the shape's (B
+ * packed at that depth).
  */
-export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, name: string): number {
+export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, name: string, sized = false): number {
   const { m, n, k, strideM, strideK, ldc } = shape;
   const panels = Math.ceil(n / NR);
-  return mod.func(name, ['i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => {
-    const [a, packed, cOut, p0, p1] = [0, 1, 2, 3, 4];
+  return mod.func(name, sized ? ['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32'] : ['i32', 'i32', 'i32', 'i32', 'i32'], [], (c) => {
+    const [a, packed, cOut, p0, p1, rowsArg, depthArg] = [0, 1, 2, 3, 4, 5, 6];
     const tileA = c.local('i32');
     const tileC = c.local('i32');
     const ap = c.local('i32');
@@ -100,16 +102,20 @@ export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, na
     const acc = Array.from({ length: mr }, () => [c.local('v128'), c.local('v128')] as const);
     const [b0, b1, av] = [c.local('v128'), c.local('v128'), c.local('v128')];
     const panelEnd = c.local('i32');
+    // A panel's bytes: k rows of NR values.
+    const panelBytes = c.local('i32');
+    if (sized) c.get(depthArg).i32(NR * 4).i32Mul().set(panelBytes);
+    else c.i32(k * NR * 4).set(panelBytes);
 
     /** Every panel of one tile of `rows` rows at tileA / tileC. */
     const tile = (rows: number) => {
       c.get(p0).set(jp);
       c.get(p1).set(panelEnd);
       forLoop(c, jp, panelEnd, 1, () => {
-        c.get(packed).get(jp).i32(k * NR * 4).i32Mul().i32Add().tee(bp).i32(k * NR * 4).i32Add().set(bEnd);
+        c.get(packed).get(jp).get(panelBytes).i32Mul().i32Add().tee(bp).get(panelBytes).i32Add().set(bEnd);
         c.get(tileA).set(ap);
         for (let r = 0; r < rows; r++) c.v128Zero().set(acc[r]![0]).v128Zero().set(acc[r]![1]);
-        if (k > 0) c.loop(() => {
+        const steps = () => c.loop(() => {
           c.get(bp).v128Load().set(b0);
           c.get(bp).v128Load(16).set(b1);
           for (let r = 0; r < rows; r++) {
@@ -121,6 +127,8 @@ export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, na
           c.get(ap).i32(4 * strideK).i32Add().set(ap);
           c.get(bp).i32(NR * 4).i32Add().tee(bp).get(bEnd).i32Ne().brIf(0);
         });
+        if (sized) c.get(depthArg).i32(0).i32GtS().ifElse(steps);
+        else if (k > 0) steps();
         // C's address of this panel: tileC + 4·NR·jp; whole panels as two vectors, the last lane by lane.
         const whole = n % NR === 0 ? panels : panels - 1;
         const store = (partial: boolean) => {
@@ -139,18 +147,23 @@ export function emitGemmFor(mod: ModuleBuilder, shape: GemmShape, mr: number, na
       });
     };
 
-    const full = Math.floor(m / mr);
     const i = c.local('i32');
     const tiles = c.local('i32');
     c.get(a).set(tileA);
     c.get(cOut).set(tileC);
     c.i32(0).set(i);
-    c.i32(full).set(tiles);
+    if (sized) c.get(rowsArg).i32(mr).i32DivU().set(tiles);
+    else c.i32(Math.floor(m / mr)).set(tiles);
     forLoop(c, i, tiles, 1, () => {
       tile(mr);
       c.get(tileA).i32(4 * mr * strideM).i32Add().set(tileA);
       c.get(tileC).i32(4 * mr * ldc).i32Add().set(tileC);
     });
-    if (m % mr) tile(m % mr);
+    // The last rows, fewer than a tile: one micro-kernel for each count a run may leave.
+    if (!sized) {
+      if (m % mr) tile(m % mr);
+      return;
+    }
+    for (let rows = 1; rows < mr; rows++) c.get(rowsArg).i32(mr).i32RemU().i32(rows).i32Eq().ifElse(() => tile(rows));
   });
 }

@@ -28,7 +28,7 @@ export const wasmBackend: Backend = {
   device: 'cpu',
   target: 'cpu',
   outputs: [],
-  capabilities: { threads: true, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: [], runtimeSizes: false },
+  capabilities: { threads: true, systemCompiler: false, browser: true, findsNonFinite: false, intrinsics: [], runtimeSizes: true },
   install: 'a JavaScript engine with WebAssembly SIMD (Node 16.4 or newer, any current browser)',
   render() {
     return Promise.resolve({});

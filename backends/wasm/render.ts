@@ -1,9 +1,11 @@
 // The wasm renderer: kernel IR → one WebAssembly module per program. Each
 // distinct kernel (by its structural key) becomes one exported function
 // `(arg addresses…, seed, step, streams, scratch, packs, generation,
-// thread, threads)`, shapes and strides baked in as constants, shared by
-// the kernels that differ only in their buffers and random streams (a
-// model's layers). Each thread computes its share of a kernel's outer loop
+// thread, threads)`, shapes and strides baked in as constants (but for the
+// extents a run gives, a padding-free stream's tokens and sequences: read
+// from the memory's first words into locals where the function starts;
+// buffers stay laid out at their largest), shared by the kernels that
+// differ only in their buffers and random streams (a model's layers). Each thread computes its share of a kernel's outer loop
 // (writer.ts `share`) and the executor meets them after it. It follows the
 // JavaScript backend, kind by kind; sums run in f64 as JavaScript's do.
 //
@@ -31,7 +33,7 @@ import { emitGemmFor, emitPack, NR, packedBytes } from './gemm.js';
 import { emitExp } from './math.js';
 import { emitUniform01 } from './threefry.js';
 import { VectorExprs } from './vector.js';
-import { counted, countedRange, KernelWriter, loops, PACK_HEADER, nestedLoops, share, sharedLoops, vectorRun, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
+import { ceilDiv, counted, countedRange, KernelWriter, largest, loops, PACK_HEADER, nestedLoops, pushCount, share, sharedLoops, vectorRun, viewBase, type KernelHelpers, type KernelParams } from './writer.js';
 
 export { PACK_HEADER };
 
@@ -54,11 +56,12 @@ export interface WasmProgram {
 function renderMap(w: KernelWriter, k: MapKernel): void {
   const { c } = w;
   const space = { idx: k.shape, ridx: [] };
+  const shape = w.extents('shape', k.shape);
   // An ordered map runs in order on thread 0.
-  if (k.ordered) return void c.get(w.params.thread).i32Eqz().ifElse(() => loops(c, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores)));
+  if (k.ordered) return void c.get(w.params.thread).i32Eqz().ifElse(() => loops(c, shape, (idx) => w.stores(w.exprs(idx, space), k.stores)));
   const last = k.shape.length - 1;
-  const n = k.shape[last]!;
-  if (last < 0 || n < 4) return sharedLoops(w, k.shape, (idx) => w.stores(w.exprs(idx, space), k.stores));
+  const n = shape[last]!;
+  if (last < 0 || largest(n) < 4) return sharedLoops(w, shape, (idx) => w.stores(w.exprs(idx, space), k.stores));
   const [at, from, to] = [c.local('i32'), c.local('i32'), c.local('i32')];
   const row = (idx: readonly number[]) => {
     const all = [...idx, at];
@@ -66,24 +69,28 @@ function renderMap(w: KernelWriter, k: MapKernel): void {
     const scalars = w.exprs(all, space);
     vectorRun(w, at, from, to, () => vectors.stores(k.stores), () => w.stores(scalars, k.stores));
   };
-  const outer = k.shape.slice(0, last);
-  if (outer.some((d) => d > 1)) {
-    c.i32(0).set(from).i32(n).set(to);
+  const outer = shape.slice(0, last);
+  if (outer.some((d) => largest(d) > 1)) {
+    c.i32(0).set(from);
+    pushCount(c, n).set(to);
     sharedLoops(w, outer, row);
     return;
   }
   // The last axis alone: thread t takes groups of four [lo, hi) of ⌈n / 4⌉.
-  const groups = share(w, Math.ceil(n / 4));
+  const groups = share(w, ceilDiv(c, n, 4));
   c.get(groups.lo).i32(2).i32Shl().set(from);
-  c.get(groups.hi).i32(2).i32Shl().tee(to).i32(n).get(to).i32(n).i32LtS().select().set(to);
+  c.get(groups.hi).i32(2).i32Shl().tee(to);
+  pushCount(c, n).get(to);
+  pushCount(c, n).i32LtS().select().set(to);
   loops(c, outer, row);
 }
 
 function renderReduce(w: KernelWriter, k: ReduceKernel): void {
   const { c } = w;
   const space = { idx: k.shape, ridx: k.reduced };
+  const [shape, reduced] = [w.extents('shape', k.shape), w.extents('reduced', k.reduced)];
   const sum = c.local('f64');
-  sharedLoops(w, k.shape, (idx) => {
+  sharedLoops(w, shape, (idx) => {
     const ridx = k.reduced.map(() => c.local('i32'));
     const outer = w.exprs(idx, space, ridx);
     // Along the last reduced axis four values at a time where it is long (folded lane by lane, in order: the same bits).
@@ -93,9 +100,10 @@ function renderReduce(w: KernelWriter, k: ReduceKernel): void {
     const [from, to, lane] = [c.local('i32'), c.local('i32'), c.local('f32')];
     /** The reduced space's loops, the last one four at a time where it is wide. */
     const eachReduced = (vector: () => void, scalar: () => void) => {
-      if (!vectors) return nestedLoops(c, k.reduced, ridx, scalar);
-      nestedLoops(c, k.reduced.slice(0, last), ridx, () => {
-        c.i32(0).set(from).i32(k.reduced[last]!).set(to);
+      if (!vectors) return nestedLoops(c, reduced, ridx, scalar);
+      nestedLoops(c, reduced.slice(0, last), ridx, () => {
+        c.i32(0).set(from);
+        pushCount(c, reduced[last]!).set(to);
         vectorRun(w, ridx[last]!, from, to, vector, scalar);
       });
     };
@@ -169,7 +177,10 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
   w.scratchBytes.push(cAt + 4 * k.m * k.n);
   const av = k.a.view;
   const shape = packsA ? { strideM: k.k, strideK: 1 } : { strideM: av!.rowStride, strideK: av!.colStride };
-  const gemm = emitGemmFor(mod, { m: k.m, n: k.n, k: k.k, ldc: k.n, ...shape }, MR, `${k.name}_gemm`);
+  // The rows and depth a run may give (a padding-free stream's tokens); buffers are laid out at the largest.
+  const [m, depth] = [w.extent('m', k.m), w.extent('k', k.k)];
+  const sized = typeof m !== 'number' || typeof depth !== 'number';
+  const gemm = emitGemmFor(mod, { m: k.m, n: k.n, k: k.k, ldc: k.n, ...shape }, MR, `${k.name}_gemm`, sized);
   const aBase = c.local('i32');
   const packed = c.local('i32');
   const { lo: p0, hi: p1 } = share(w, Math.ceil(k.n / NR));
@@ -183,7 +194,7 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     if (packsA) {
       const [i, p] = [c.local('i32'), c.local('i32')];
       const scope = w.exprs([...batch, i, p], { idx: [...k.batch, k.m, k.k], ridx: [] });
-      counted(c, i, k.m, () => counted(c, p, k.k, () => {
+      counted(c, i, m, () => counted(c, p, depth, () => {
         w.scratchAt(aAt);
         c.get(i).i32(k.k).i32Mul().get(p).i32Add().i32(2).i32Shl().i32Add();
         scope.open([k.a.value]).emit(k.a.value);
@@ -200,14 +211,15 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     if (packsB) {
       const [p, j] = [c.local('i32'), c.local('i32')];
       const scope = w.exprs([...batch, p, j], { idx: [...k.batch, k.k, k.n], ridx: [] });
-      counted(c, p, k.k, () => countedRange(c, j, j0, j1, () => {
+      counted(c, p, depth, () => countedRange(c, j, j0, j1, () => {
         w.scratchAt(bAt);
         c.get(p).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add();
         scope.open([k.b.value]).emit(k.b.value);
         c.f32Store();
       }));
       w.scratchAt(bAt);
-      c.i32(k.n).i32(1).i32(k.k).i32(k.n);
+      c.i32(k.n).i32(1);
+      pushCount(c, depth).i32(k.n);
       w.scratchAt(packedAt);
       packInto();
       w.scratchAt(packedAt);
@@ -217,7 +229,8 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
       const pack = (into: () => void) => {
         viewBase(c, k.b, batch);
         w.elementAddress(bv.arg);
-        c.i32(bv.rowStride).i32(bv.colStride).i32(k.k).i32(k.n);
+        c.i32(bv.rowStride).i32(bv.colStride);
+        pushCount(c, depth).i32(k.n);
         into();
         packInto();
       };
@@ -240,7 +253,12 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
     }
     c.get(aBase).get(packed);
     w.scratchAt(cAt);
-    c.get(p0).get(p1).call(gemm);
+    c.get(p0).get(p1);
+    if (sized) {
+      pushCount(c, m);
+      pushCount(c, depth);
+    }
+    c.call(gemm);
     // The epilogue over this thread's columns of C: four columns at a time, then the rest one by one (the same bits).
     const [i, j] = [c.local('i32'), c.local('i32')];
     const space = { idx: [...k.batch, k.m, k.n], ridx: [] };
@@ -251,7 +269,7 @@ function renderMatmul(w: KernelWriter, k: MatmulKernel): void {
       w.scratchAt(cAt);
       c.get(i).i32(k.n).i32Mul().get(j).i32Add().i32(2).i32Shl().i32Add();
     };
-    counted(c, i, k.m, () => vectorRun(w, j, j0, j1, () => {
+    counted(c, i, m, () => vectorRun(w, j, j0, j1, () => {
       cAddress();
       c.v128Load().set(accVector);
       vectors.stores(k.stores);

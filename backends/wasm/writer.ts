@@ -1,5 +1,6 @@
 // What the wasm renderer's kernel bodies are written with: counted loops
-// over constant extents, the kernel's parameters (arg addresses, the draw's
+// over constant extents or a run's sizes (read from the memory's first
+// words, where the executor writes them before a run), the kernel's parameters (arg addresses, the draw's
 // seed and step, stream ids, scratch, a parameter's kept pack), and a
 // writer that hands out the locals of coordinates, stages and the
 // accumulator and stores values where the kernel IR says.
@@ -8,9 +9,50 @@ import type { Kernel, Operand, Space, Store } from '../../kernel/ir.js';
 import type { Code, ModuleBuilder } from './encode.js';
 import { WasmExprs, type Frame, type Helpers, type HostMath } from './expr.js';
 
-/** A counted loop over a constant extent: `for (i = 0; i < count; i++) body()`. */
-export function counted(c: Code, i: number, count: number, body: () => void): void {
+/** The byte address of a run's sizes in the memory: one i32 per symbol of the program (bytes below the persistent region). */
+export const SIZES_AT = 0;
+
+/** The most symbols a run gives. */
+export const MAX_SIZES = 8;
+
+/** A loop's extent: a constant, or the i32 local holding a run's size of at most `max`. */
+export type Count = number | { readonly local: number; readonly max: number };
+
+/** The largest value of a count. */
+export const largest = (n: Count): number => (typeof n === 'number' ? n : n.max);
+
+/** Pushes a count's value. */
+export function pushCount(c: Code, n: Count): Code {
+  return typeof n === 'number' ? c.i32(n) : c.get(n.local);
+}
+
+/** A count times a constant: a constant, or a new local set now. */
+export function scaled(c: Code, n: Count, factor: number): Count {
+  if (typeof n === 'number') return n * factor;
+  const local = c.local('i32');
+  c.get(n.local).i32(factor).i32Mul().set(local);
+  return { local, max: n.max * factor };
+}
+
+/** ⌈n / d⌉ of a count: a constant, or a new local set now. */
+export function ceilDiv(c: Code, n: Count, d: number): Count {
+  if (typeof n === 'number') return Math.ceil(n / d);
+  const local = c.local('i32');
+  c.get(n.local).i32(d - 1).i32Add().i32(d).i32DivU().set(local);
+  return { local, max: Math.ceil(n.max / d) };
+}
+
+/** A counted loop: `for (i = 0; i < count; i++) body()`. */
+export function counted(c: Code, i: number, count: Count, body: () => void): void {
   c.i32(0).set(i);
+  if (typeof count !== 'number') {
+    c.block(() => c.loop(() => {
+      c.get(i).get(count.local).i32GeS().brIf(1);
+      body();
+      c.get(i).i32(1).i32Add().set(i).br(0);
+    }));
+    return;
+  }
   if (count <= 0) return;
   c.block(() => c.loop(() => {
     body();
@@ -34,14 +76,18 @@ export function countedRange(c: Code, i: number, lo: number, hi: number, body: (
  * empty), so that every item is computed by exactly one thread, as it would
  * be by one.
  */
-export function share(w: KernelWriter, count: number): { lo: number; hi: number } {
+export function share(w: KernelWriter, count: Count): { lo: number; hi: number } {
   const { c } = w;
   const { thread, threads } = w.params;
   const [chunk, lo, hi] = [c.local('i32'), c.local('i32'), c.local('i32')];
-  c.i32(count).get(threads).i32Add().i32(1).i32Sub().get(threads).i32DivU().set(chunk);
+  pushCount(c, count).get(threads).i32Add().i32(1).i32Sub().get(threads).i32DivU().set(chunk);
   // lo = min(thread · chunk, count); hi = min(lo + chunk, count)
-  c.get(thread).get(chunk).i32Mul().tee(lo).i32(count).get(lo).i32(count).i32LtS().select().set(lo);
-  c.get(lo).get(chunk).i32Add().tee(hi).i32(count).get(hi).i32(count).i32LtS().select().set(hi);
+  c.get(thread).get(chunk).i32Mul().tee(lo);
+  pushCount(c, count).get(lo);
+  pushCount(c, count).i32LtS().select().set(lo);
+  c.get(lo).get(chunk).i32Add().tee(hi);
+  pushCount(c, count).get(hi);
+  pushCount(c, count).i32LtS().select().set(hi);
   return { lo, hi };
 }
 
@@ -50,10 +96,10 @@ export function share(w: KernelWriter, count: number): { lo: number; hi: number 
  * across threads (the axes before it are single points); a shape of single
  * points runs on thread 0.
  */
-export function sharedLoops(w: KernelWriter, shape: readonly number[], body: (locals: number[]) => void): void {
+export function sharedLoops(w: KernelWriter, shape: readonly Count[], body: (locals: number[]) => void): void {
   const { c } = w;
   const locals = shape.map(() => c.local('i32'));
-  const split = shape.findIndex((d) => d > 1);
+  const split = shape.findIndex((d) => largest(d) > 1);
   if (split < 0) {
     c.get(w.params.thread).i32Eqz().ifElse(() => nestedLoops(c, shape, locals, () => body(locals)));
     return;
@@ -87,7 +133,7 @@ export function vectorRun(w: KernelWriter, at: number, from: number, to: number,
 }
 
 /** Nested loops over a shape counting in the given i32 locals, one per axis; `body` runs innermost. */
-export function nestedLoops(c: Code, shape: readonly number[], locals: readonly number[], body: () => void): void {
+export function nestedLoops(c: Code, shape: readonly Count[], locals: readonly number[], body: () => void): void {
   const nest = (axis: number): void => {
     if (axis === shape.length) return body();
     counted(c, locals[axis]!, shape[axis]!, () => nest(axis + 1));
@@ -96,7 +142,7 @@ export function nestedLoops(c: Code, shape: readonly number[], locals: readonly 
 }
 
 /** Nested loops over a shape in new locals, which `body` is given. */
-export function loops(c: Code, shape: readonly number[], body: (locals: number[]) => void): void {
+export function loops(c: Code, shape: readonly Count[], body: (locals: number[]) => void): void {
   const locals = shape.map(() => c.local('i32'));
   nestedLoops(c, shape, locals, () => body(locals));
 }
@@ -127,11 +173,22 @@ export const PACK_HEADER = 64;
 /** Threads a program runs on at most: one generation word each in a pack area's header. */
 export const MAX_THREADS = PACK_HEADER / 4;
 
+/** The extents each kind of kernel takes from a run (a padding-free stream's tokens and sequences). */
+const RUNTIME_FIELDS: Readonly<Record<Kernel['kind'], RegExp>> = {
+  map: /^shape\.\d+$/,
+  reduce: /^(shape|reduced)\.\d+$/,
+  matmul: /^[mk]$/,
+  attention: /^(queries|keys)$/,
+  attention_grad: /^(queries|keys)$/,
+};
+
 /** What one kernel's body is written with. */
 export class KernelWriter {
   readonly scratchBytes: number[] = [0];
   private readonly vars: number[] = [];
   private accLocal = -1;
+  /** The run's value of each extent a run gives, by field key, read once where the function starts. */
+  private readonly sized = new Map<string, number>();
 
   constructor(
     readonly mod: ModuleBuilder,
@@ -139,7 +196,28 @@ export class KernelWriter {
     readonly k: Kernel,
     readonly params: KernelParams,
     readonly helpers: KernelHelpers,
-  ) {}
+  ) {
+    for (const [key, r] of Object.entries(k.runtime ?? {})) {
+      if (!RUNTIME_FIELDS[k.kind].test(key)) throw new Error(`the wasm backend does not take extent ${key} of a ${k.kind} kernel at run time (${k.name})`);
+      const local = c.local('i32');
+      c.i32(SIZES_AT).i32Load(4 * r.symbol);
+      if (r.scale !== 1) c.i32(r.scale).i32Mul();
+      if (r.offset) c.i32(r.offset).i32Add();
+      c.set(local);
+      this.sized.set(key, local);
+    }
+  }
+
+  /** The kernel's extent `key` (largest value `value`): a constant, or the local holding the run's. */
+  extent(key: string, value: number): Count {
+    const local = this.sized.get(key);
+    return local === undefined ? value : { local, max: value };
+  }
+
+  /** Each axis of an extent list ('shape', 'reduced') as extent() gives it. */
+  extents(field: string, values: readonly number[]): Count[] {
+    return values.map((d, i) => this.extent(`${field}.${i}`, d));
+  }
 
   /** A frame whose idx axes are `idx` and ridx axes `ridx` (locals). */
   frame(idx: readonly number[], ridx: readonly number[] = []): Frame {
@@ -204,7 +282,7 @@ export function f64At(w: KernelWriter, offset: number, index: () => void): void 
   w.c.i32(3).i32Shl().i32Add();
 }
 
-export function zeroF64(w: KernelWriter, offset: number, count: number): void {
+export function zeroF64(w: KernelWriter, offset: number, count: Count): void {
   const i = w.c.local('i32');
   counted(w.c, i, count, () => {
     f64At(w, offset, () => w.c.get(i));

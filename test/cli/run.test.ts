@@ -82,7 +82,7 @@ describe('tcc run', () => {
     let sized;
     try {
       result = await tcc('run', '--model', spec, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--out', out, '--backend', 'native');
-      // A padding-free program falls back to a backend that takes its sizes: JavaScript.
+      // A padding-free program falls back the same way: WebAssembly takes its sizes.
       sized = await tcc('run', '--model', packed, '--weights', join(dir, 'model.safetensors'), '--inputs', inputsFile, '--backend', 'native');
     } finally {
       process.env['PATH'] = saved.path;
@@ -94,7 +94,7 @@ describe('tcc run', () => {
     expect(result.stderr).toMatch(/odd: batch 2 × seq 7 on cpu \(WebAssembly SIMD, \d+ threads?\), weights /);
     expectInterpreterOutputs(out, graph, weights);
     expect(sized.code, sized.stderr).toBe(0);
-    expect(sized.stderr).toContain('no C compiler found (cc, gcc or $CC): running the JavaScript backend instead of native code');
+    expect(sized.stderr).toContain('no C compiler found (cc, gcc or $CC): running the WebAssembly backend instead of native code');
   });
 
   it('runs a program directory that tcc compile wrote, without compiling, padding shorter inputs and refusing longer ones', async () => {

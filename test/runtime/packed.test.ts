@@ -3,8 +3,8 @@
 // 1 × 7, 3 × 128, 8 × 512 (native) and of mixed lengths: every real token's outputs
 // and every sequence's pooled output equal those of a program compiled for
 // exactly that shape (1e-5), and those of a padded batch's real tokens; on
-// the JavaScript, native and WebGPU backends. Then what a packed program
-// refuses.
+// the JavaScript, WebAssembly, native and WebGPU backends. Then what a
+// packed program refuses.
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compilePacked } from '../../compiler/packed.js';
@@ -22,6 +22,8 @@ import { rng } from '../helpers/random.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 import { stDirectory, wordPieceTokenizer } from '../helpers/sentence-transformers.js';
 import { compileFile } from '../../compiler/compile.js';
+import { openOn } from '../../backends/registry.js';
+import { wasmBackend } from '../../backends/wasm/index.js';
 
 // bert-tiny with its next-sentence head (per sequence) but not the masked-LM decoder (30,522 columns per token).
 const SPEC = 'test:bert-tiny-nsp.yaml';
@@ -82,16 +84,16 @@ async function worstAgainstPadded(backend: string, session: Session, lengths: re
   return worst;
 }
 
-describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('a padding-free program on %s', (backend) => {
+describe.each(['js', 'wasm', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('a padding-free program on %s', (backend) => {
   let session: Session;
   beforeAll(async () => {
     session = await openSession(packed, { backend });
     session.setParams(params);
   });
 
-  // Batches of equal lengths: the program of exactly that shape has no padding at all (3 × 128 and 8 × 512 on native code
-  // only: seconds elsewhere, for the kernels every backend renders alike).
-  const equal = backend === 'native' ? [[7], [128, 128, 128], Array<number>(8).fill(512)] : [[7]];
+  // Batches of equal lengths: the program of exactly that shape has no padding at all (3 × 128 and 8 × 512 on the
+  // compiled CPU backends only: seconds elsewhere, for the kernels every backend renders alike).
+  const equal = backend === 'native' || backend === 'wasm' ? [[7], [128, 128, 128], Array<number>(8).fill(512)] : [[7]];
   it.each(equal.map((lengths) => [lengths]))('gives the numbers of a program of exactly %j', async (lengths) => {
     expect(await worstAgainstPadded(backend, session, lengths, lengths.length)).toBeLessThan(1e-5);
   });
@@ -100,7 +102,7 @@ describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('a p
     expect(await worstAgainstPadded(backend, session, [9, 40, 1, 23, 40, 2], 11)).toBeLessThan(1e-5);
   });
 
-  it.runIf(backend === 'native')('runs batches one after another without the last run leaking into the next', async () => {
+  it.runIf(backend === 'native' || backend === 'wasm')('runs batches one after another without the last run leaking into the next', async () => {
     await worstAgainstPadded(backend, session, Array<number>(8).fill(512), 5);
     expect(await worstAgainstPadded(backend, session, [7], 6)).toBeLessThan(1e-5);
   });
@@ -139,8 +141,8 @@ describe('the BERT family padding-free', () => {
   const modern = { local_attention: 4, global_attn_every_n_layers: 2 };
   const families: readonly [string, Record<string, number>, string][] = [
     ['roberta', {}, 'js'], ['distilbert', {}, 'js'], ['albert', {}, 'js'], ['electra', {}, 'js'], ['jina-bert', {}, 'js'], ['nomic-bert', {}, 'js'], ['modernbert', modern, 'js'],
-    // Native code skips keys by blocks: a local window's and each sequence's at once.
-    ['modernbert', modern, 'native'],
+    // Native code skips keys by blocks: a local window's and each sequence's at once; WebAssembly by each row's range.
+    ['modernbert', modern, 'native'], ['modernbert', modern, 'wasm'], ['jina-bert', {}, 'wasm'],
   ];
   it.each(families)('%s gives a mixed-length batch every real token of the padded batch (positions, rotary angles, local windows and ALiBi within each sequence): %o on %s', async (family, extra, backend) => {
     const file = `models/${family}.yaml`;
@@ -203,7 +205,7 @@ async function stepLosses(backend: string, spec: string, lengths: readonly numbe
   return losses;
 }
 
-describe.each(['js', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('padding-free training on %s', (backend) => {
+describe.each(['js', 'wasm', 'native', ...((await hasWebGpu()) ? ['webgpu'] : [])])('padding-free training on %s', (backend) => {
   it.skipIf(backend === 'native')('fine-tunes a classifier with the losses of the padded batch (1e-5), three AdamW steps', async () => {
     const { packed: got, padded: want } = await stepLosses(backend, 'models/bert-base-classifier.yaml', [5, 12, 3], false);
     got.forEach((step, i) => step.forEach((loss, j) => expect(Math.abs(loss - want[i]![j]!)).toBeLessThan(1e-5)));
@@ -243,8 +245,9 @@ describe('a padding-free program', () => {
     await expect(session.run(batch.inputs, { seed: 0, step: 0, sizes: [5, 1] })).rejects.toThrow("input 'input_ids' needs 5 values");
   });
 
-  it('is refused by the backends that render sizes as numbers, by name', async () => {
-    await expect(openSession(packed, { backend: 'wasm' })).rejects.toThrow(/does not run programs sized at each run yet \(this one takes tokens and sequences\); use --backend native, js or webgpu, or compile at a fixed shape/);
+  it('is refused by a backend that renders sizes as numbers, by name', async () => {
+    const fixedOnly = { ...wasmBackend, capabilities: { ...wasmBackend.capabilities, runtimeSizes: false } };
+    await expect(openOn(fixedOnly, packed.program, packed.kernels)).rejects.toThrow(/^WebAssembly does not run programs sized at each run yet \(this one takes tokens and sequences\); use --backend native, wasm, js or webgpu, or compile at a fixed shape$/);
   });
 
   it('is checked as data: a runtime size past its kernel extent or its symbol is refused at its path', () => {
