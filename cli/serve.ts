@@ -1,5 +1,6 @@
 // `tcc serve DIR`: the web page that runs a compiled model with WebGPU in the
-// browser. DIR is a program compiled with --target wgsl --batch 1; the
+// browser. DIR is an inference program compiled at --batch 1, or padding-free
+// (--packed: the text's own tokens, unpadded); the
 // weights and vocabulary come from DIR or from flags. Only those files, the
 // page and the runtime's JavaScript are served.
 
@@ -8,7 +9,7 @@ import { createReadStream, existsSync, mkdtempSync, realpathSync, statSync, writ
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, dirname, extname, join, normalize, resolve as resolvePath, sep } from 'node:path';
-import { compileFile, isModelDirectory } from '../compiler/compile.js';
+import { compileFile, inferenceProgram, isModelDirectory } from '../compiler/compile.js';
 import { buildProgram } from '../compiler/program.js';
 import { finetuneSpec, modelParamNames } from './finetune.js';
 import { loadTokenizer, readJsonTokenizer, tokenizerSource } from './tokenizer.js';
@@ -33,9 +34,10 @@ export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--to
        tcc serve MODEL --embed [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
 ${apiUsageLine}
 
-Serves a web page that runs the compiled model in DIR (tcc compile SPEC --target wgsl
---batch 1 --seq N -o DIR) with WebGPU in the browser: type a text with [MASK], see its
-tokens, the top predictions at each [MASK] and the time taken.
+Serves a web page that runs the compiled model in DIR (tcc compile SPEC --batch 1
+--seq N -o DIR, or --packed to run each text unpadded) with WebGPU in the browser:
+type a text with [MASK], see its tokens, the top predictions at each [MASK] and the
+time taken.
 With --finetune, the page fine-tunes MODEL (a spec or a HuggingFace directory) as a
 sentence classifier of N labels on WebGPU in the tab: drop a TSV of labelled
 sentences (text, label, optional text_pair), watch the loss, download the
@@ -44,8 +46,9 @@ WebGPU at --batch (default 8) × --seq (default 64) first.
 With --embed, the page embeds sentences with MODEL (a sentence-transformers
 directory or Hub id, its pooling and normalization compiled into the program, or
 a spec with an output sentence_embedding) and shows every pair's cosine
-similarity; one text at a time of up to --seq tokens (default the model's
-max_seq_length, at most 128).
+similarity: texts of up to --seq tokens (default the model's max_seq_length, at most
+128), padding-free, up to 16 at once (a model without that form: one at a time,
+padded).
   --weights   safetensors file or HuggingFace directory (default DIR/model.safetensors;
               with --finetune, MODEL's own if it has them, else BERT's initialization)
   --vocab     vocab.txt (default: beside the weights, or DIR/vocab.txt)
@@ -79,7 +82,8 @@ export interface ServeOptions {
   readonly host: string;
   /** The page's mode: run a model, fine-tune a classifier of `labels` labels (`head`: its new parameters), or embed sentences. */
   readonly finetune?: { readonly labels: number; readonly model: string; readonly head: readonly string[] };
-  readonly embed?: { readonly model: string };
+  /** (`padded`: why the model runs one text at a time, padded, not padding-free.) */
+  readonly embed?: { readonly model: string; readonly padded?: string };
   /** The tokenizer.json the fine-tuning and embedding pages read, where the model has one (`vocab` is then unused). */
   readonly tokenizerJson?: string;
 }
@@ -229,8 +233,8 @@ export function serveOptions(dir: string, flags: { weights?: string; vocab?: str
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (isPacked(program)) throw new UsageError(`${dir} is padding-free (compiled with --packed); the page runs programs of one shape: compile it with --batch 1 and without --packed (tcc serve --api takes it)`);
-  if (program.dims['batch'] !== 1) throw new UsageError(`${dir} was compiled for batch ${program.dims['batch']}; the page needs --batch 1`);
+  if (program.mode !== 'infer') throw new UsageError(`${dir} holds a ${program.mode} program; the page runs inference programs`);
+  if (!isPacked(program) && program.dims['batch'] !== 1) throw new UsageError(`${dir} was compiled for batch ${program.dims['batch']}; the page needs --batch 1 (or --packed: any text up to its length, unpadded)`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new UsageError(`${dir}: the model has no masked-LM head (prediction_logits) to predict [MASK] with`);
   const weightsFlag = flags.weights ?? join(dir, 'model.safetensors');
   const weights = isModelDirectory(weightsFlag) ? join(weightsFlag, 'model.safetensors') : weightsFlag;
@@ -299,15 +303,19 @@ function servedTokenizer(model: string, flags: { vocab?: string; tokenizer?: str
 /** The embedding page's longest text by default: a WebGPU forward pass per text at this length stays interactive. */
 const EMBED_SEQ = 128;
 
+/** Texts the embedding page runs at once (padding-free: one stream of up to four of the longest texts' tokens). */
+const EMBED_TEXTS = 16;
+
 /**
  * The embedding page's directory: MODEL's forward pass (its pooling and
- * normalization inside, output sentence_embedding) compiled at batch 1 into
- * a fresh directory; its weights and tokenizer checked against it here.
+ * normalization inside, output sentence_embedding) compiled padding-free
+ * for up to EMBED_TEXTS texts at once where the model has that form, else
+ * at batch 1, into a fresh directory; its weights and tokenizer checked
+ * against it here.
  */
-export function embedOptions(model: string, flags: { seq?: string; weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
+export async function embedOptions(model: string, flags: { seq?: string; weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }, debug = false): Promise<ServeOptions> {
   const seq = flags.seq === undefined ? Math.min(EMBED_SEQ, maxSeqLength(model) ?? EMBED_SEQ) : positiveInt(flags.seq, '--seq', 2);
-  const compiled = compileFile(model, { batch: 1, seq, mode: 'infer', verify: debug });
-  const { program } = buildProgram(compiled.graph, { passes: compiled.passes });
+  const { program, padded } = await inferenceProgram(model, { batch: EMBED_TEXTS, seq, tokens: 4 * seq, paddedBatch: 1 }, debug);
   if (!program.outputs.some((o) => o.name === 'sentence_embedding')) throw new UsageError(`${model} has no output sentence_embedding: a sentence-transformers directory (modules.json with a Pooling module) has one`);
   const weights = weightsFile(flags.weights, model, false);
   if (!weights) throw new UsageError(`${model} has no model.safetensors: pass --weights FILE_OR_HF_DIR`);
@@ -316,7 +324,14 @@ export function embedOptions(model: string, flags: { seq?: string; weights?: str
   const dir = mkdtempSync(join(tmpdir(), 'tcc-embed-'));
   writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
   const port = flags.port === '0' ? 0 : positiveInt(flags.port, '--port', 8080);
-  return { dir, weights, ...servedTokenizer(model, flags, program, dir), port, host: flags.host ?? '127.0.0.1', embed: { model } };
+  return { dir, weights, ...servedTokenizer(model, flags, program, dir), port, host: flags.host ?? '127.0.0.1', embed: { model, ...(padded ? { padded } : {}) } };
+}
+
+/** How the embedding page runs its texts, for the start-up line. */
+function embedForm(program: Program, padded: string | undefined): string {
+  const seq = program.dims['seq'];
+  if (!isPacked(program)) return `one text at a time, padded to ${seq} tokens${padded ? ` (${padded})` : ''}`;
+  return `padding-free, up to ${program.dims['batch']} texts of up to ${seq} tokens at once`;
 }
 
 export async function runServe(argv: string[], debug: boolean, io: Io): Promise<number> {
@@ -341,11 +356,11 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
   const flags = { ...values, weights: await localModelFlag(values.weights, io), vocab: await localVocabFlag(values.vocab, io), tokenizer: await localTokenizerFlag(values.tokenizer, io) };
   if (values.api) return runServeApi(await localModel(positionals[0]!, io), flags, debug, io);
   const options = values.finetune ? finetuneOptions(await localModel(positionals[0]!, io), flags, debug)
-    : values.embed ? embedOptions(await localModel(positionals[0]!, io), flags, debug)
+    : values.embed ? await embedOptions(await localModel(positionals[0]!, io), flags, debug)
     : serveOptions(positionals[0]!, flags);
   const { server, url } = await startServer(options);
   const what = options.finetune ? `fine-tuning of ${options.finetune.model} as a classifier of ${options.finetune.labels} labels`
-    : options.embed ? `sentence embeddings of ${options.embed.model} (texts of up to ${loadProgram(options.dir).program.dims['seq']} tokens)` : options.dir;
+    : options.embed ? `sentence embeddings of ${options.embed.model} (${embedForm(loadProgram(options.dir).program, options.embed.padded)})` : options.dir;
   io.stderr.write(`serving ${what} (weights ${options.weights ?? "BERT's initialization"}) at ${url}; open it in a browser with WebGPU, Ctrl-C stops\n`);
   await new Promise<void>((done) => {
     process.once('SIGINT', () => server.close(() => done()));

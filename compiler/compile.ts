@@ -18,6 +18,7 @@ import { locateInConfig } from './parser/hf-config.js';
 import type { Spec } from './parser/spec.js';
 import { packedGraph, packedRuntime } from './packed.js';
 import type { BuildOptions } from './program.js';
+import type { Program } from '../runtime/program.js';
 import { InputError } from '../runtime/errors.js';
 
 export interface CompileOptions {
@@ -135,4 +136,23 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   const runtime = packed && packedRuntime(spec, packed, mode, pipeline);
   const passes = packed ? ['pack', ...result.passes] : result.passes;
   return { spec, graph: result.graph, stats, passes, flops, compileMs: performance.now() - start, ...(optimizer ? { optimizer } : {}), ...(runtime ? { runtime } : {}) };
+}
+
+/**
+ * A model's inference program for runs of up to `batch` texts of up to
+ * `seq` tokens: padding-free (at most `tokens` in a run) where the model has
+ * that form, else padded to `paddedBatch` (default `batch`) × seq, `padded`
+ * saying why (max pooling, an op over positions the stream cannot take).
+ */
+export async function inferenceProgram(file: string, sizes: { batch: number; seq: number; tokens: number; paddedBatch?: number }, debug = false): Promise<{ program: Program; padded?: string }> {
+  const [{ buildProgram }, { PackError }, { RuntimeSizeError }] = await Promise.all([import('./program.js'), import('./passes/pack.js'), import('./lower/runtime-sizes.js')]);
+  const { batch, seq, tokens, paddedBatch = batch } = sizes;
+  try {
+    const compiled = compileFile(file, { batch, seq, mode: 'infer', verify: debug, packed: { tokens } });
+    return { program: buildProgram(compiled.graph, { passes: compiled.passes, check: debug, runtime: compiled.runtime! }).program };
+  } catch (e) {
+    if (!(e instanceof PackError || e instanceof RuntimeSizeError)) throw e;
+    const compiled = compileFile(file, { batch: paddedBatch, seq, mode: 'infer', verify: debug });
+    return { program: buildProgram(compiled.graph, { passes: compiled.passes, check: debug }).program, padded: e.message };
+  }
 }

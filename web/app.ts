@@ -1,10 +1,12 @@
 // The web page: loads a compiled model directory (program.json and its WGSL
 // modules, model.safetensors, its tokenizer.json or vocab.txt) served beside it, runs the forward
 // pass with WebGPU on the text typed in, and shows the tokens, the top
-// predictions at each [MASK] and the time taken. The result is also left in
-// window.tccResult for programs that drive the page.
+// predictions at each [MASK] and the time taken (a padding-free program on
+// the text's own tokens, one of a fixed shape on the text padded to it). The
+// result is also left in window.tccResult for programs that drive the page.
 
 import type { Program } from '../runtime/program.js';
+import { isPacked, packSequences } from '../runtime/packed.js';
 import { checkProgram } from '../runtime/program-check.js';
 import type { Session } from '../runtime/session.js';
 import { maskPredictions, type MaskPrediction } from '../train/predictions.js';
@@ -29,7 +31,7 @@ export interface PageResult {
 async function load(backend: Backend): Promise<{ session: Session; tokenizer: TextTokenizer; program: Program; adapter: string }> {
   // Checked before any of its fields is read (openSession finds it checked).
   const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
-  if (program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']})`);
+  if (!isPacked(program) && program.dims['batch'] !== 1) throw new Error(`the page runs one text at a time; compile with --batch 1 (not ${program.dims['batch']}) or --packed`);
   if (!program.outputs.some((o) => o.name === 'prediction_logits')) throw new Error('the model has no masked-LM head (prediction_logits)');
   const settings = (await (await fetchOk('model/serve.json')).json()) as TokenizerSettings;
   const { session, tokenizer } = await openServedModel(program, backend, settings);
@@ -39,9 +41,14 @@ async function load(backend: Backend): Promise<{ session: Session; tokenizer: Te
 async function run(model: Awaited<ReturnType<typeof load>>): Promise<PageResult> {
   const { session, tokenizer, program } = model;
   const seq = program.dims['seq']!;
-  const encoding = tokenizer.encode(($('text') as HTMLTextAreaElement).value, { maxLength: seq, pad: true });
+  const packed = isPacked(program);
+  const encoding = tokenizer.encode(($('text') as HTMLTextAreaElement).value, { maxLength: seq, pad: !packed });
   const start = performance.now();
-  const out = await session.run({ input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids, attention_mask: encoding.attention_mask }, undefined, ['prediction_logits']);
+  let out;
+  if (packed) {
+    const batch = packSequences(program, [{ input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids }]);
+    out = await session.run(batch.inputs, { seed: 0, step: 0, sizes: batch.sizes }, ['prediction_logits']);
+  } else out = await session.run({ input_ids: encoding.input_ids, token_type_ids: encoding.token_type_ids, attention_mask: encoding.attention_mask }, undefined, ['prediction_logits']);
   const ms = performance.now() - start;
   const logits = out['prediction_logits']!;
   const vocabSize = logits.shape[logits.shape.length - 1]!;

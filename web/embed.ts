@@ -3,10 +3,14 @@
 // MODEL --embed`, its pooling and normalization inside the program), its
 // weights and tokenizer (tokenizer.json, else vocab.txt), embeds each line
 // typed in with the kernels on WebGPU (or the CPU in the tab) and shows
-// every pair's cosine similarity. The result is also left in
-// window.tccResult for programs that drive the page.
+// every pair's cosine similarity. A padding-free program (as tcc serve
+// compiles it where the model has that form) embeds the texts together, as
+// one stream of their tokens per run; one of a fixed shape, one padded text
+// at a time. The result is also left in window.tccResult for programs that
+// drive the page.
 
 import type { Program } from '../runtime/program.js';
+import { isPacked, packSequences } from '../runtime/packed.js';
 import { checkProgram } from '../runtime/program-check.js';
 import type { Session } from '../runtime/session.js';
 import type { TextTokenizer } from '../train/tokenizer.js';
@@ -38,7 +42,7 @@ interface Model {
 
 async function load(backend: Backend): Promise<Model> {
   const { program } = checkProgram(await (await fetchOk('model/program.json')).json(), 'model/program.json');
-  if (program.dims['batch'] !== 1) throw new Error(`the page embeds one text at a time; the program is compiled for batch ${program.dims['batch']}`);
+  if (!isPacked(program) && program.dims['batch'] !== 1) throw new Error(`the page embeds one padded text at a time; the program is compiled for batch ${program.dims['batch']}`);
   if (!program.outputs.some((o) => o.name === 'sentence_embedding')) throw new Error('the model has no output sentence_embedding');
   const settings = (await (await fetchOk('model/serve.json')).json()) as EmbedSettings;
   const { session, tokenizer } = await openServedModel(program, backend, settings);
@@ -73,17 +77,45 @@ const cosine = (a: readonly number[], b: readonly number[]): number => {
   return ab / Math.sqrt(aa * bb);
 };
 
+/**
+ * The embeddings of texts on a padding-free program: as many texts per run
+ * as its sequences and tokens hold, each run one stream of their real
+ * tokens (sentence_embedding: a row per text).
+ */
+async function embedPacked(model: Model, texts: readonly string[], embeddings: number[][], tokens: string[][]): Promise<void> {
+  const { program, tokenizer, session } = model;
+  const max = (name: string) => program.symbols!.find((s) => s.name === name)!.max;
+  const [maxTexts, maxTokens, seq] = [max('sequences'), max('tokens'), program.dims['seq']!];
+  const encodings = texts.map((t) => tokenizer.encode(t, { maxLength: seq }));
+  for (let first = 0; first < encodings.length;) {
+    let [count, total] = [0, 0];
+    while (first + count < encodings.length && count < maxTexts && total + encodings[first + count]!.input_ids.length <= maxTokens) total += encodings[first + count++]!.input_ids.length;
+    const chunk = encodings.slice(first, first + count);
+    const batch = packSequences(program, chunk.map((e) => ({ input_ids: e.input_ids, token_type_ids: e.token_type_ids })));
+    const out = (await session.run(batch.inputs, { seed: 0, step: 0, sizes: batch.sizes }, ['sentence_embedding']))['sentence_embedding']!;
+    const width = out.shape.at(-1)!;
+    chunk.forEach((e, i) => {
+      embeddings.push(Array.from(out.data.subarray(i * width, (i + 1) * width)));
+      tokens.push(e.tokens);
+    });
+    first += count;
+  }
+}
+
 async function run(model: Model): Promise<EmbedResult> {
   const texts = ($('texts') as HTMLTextAreaElement).value.split('\n').map((t) => t.trim()).filter((t) => t);
   if (!texts.length) throw new Error('type a sentence or more, one per line');
   const embeddings: number[][] = [];
   const tokens: string[][] = [];
   const start = performance.now();
-  for (const text of texts) {
-    const input = inputsFor(model, text);
-    const out = await model.session.run(input.tensors, undefined, ['sentence_embedding']);
-    embeddings.push(Array.from(out['sentence_embedding']!.data));
-    tokens.push(input.tokens);
+  if (isPacked(model.program)) await embedPacked(model, texts, embeddings, tokens);
+  else {
+    for (const text of texts) {
+      const input = inputsFor(model, text);
+      const out = await model.session.run(input.tensors, undefined, ['sentence_embedding']);
+      embeddings.push(Array.from(out['sentence_embedding']!.data));
+      tokens.push(input.tokens);
+    }
   }
   const ms = performance.now() - start;
   const similarities = embeddings.map((a) => embeddings.map((b) => cosine(a, b)));

@@ -81,18 +81,8 @@ async function programOf(model: string, flags: ApiFlags, debug: boolean): Promis
   const [batch, seq] = [positiveInt(flags.batch, '--batch', 8), positiveInt(flags.seq, '--seq', 128)];
   const tokens = positiveInt(flags['max-batch-tokens'], '--max-batch-tokens', batch * seq);
   if (tokens < seq) throw new UsageError(`--max-batch-tokens ${tokens} is less than one text of the most tokens the model takes (--seq ${seq}): give ${seq} or more`);
-  const [{ compileFile }, { buildProgram }, { PackError }, { RuntimeSizeError }] = await Promise.all([
-    import('../../compiler/compile.js'), import('../../compiler/program.js'), import('../../compiler/passes/pack.js'), import('../../compiler/lower/runtime-sizes.js'),
-  ]);
-  try {
-    const compiled = compileFile(model, { batch, seq, mode: 'infer', verify: debug, packed: { tokens } });
-    return { program: buildProgram(compiled.graph, { passes: compiled.passes, check: debug, runtime: compiled.runtime! }).program };
-  } catch (e) {
-    // A model without a padding-free form (max pooling, sinusoidal positions) is served padded, and says why.
-    if (!(e instanceof PackError || e instanceof RuntimeSizeError)) throw e;
-    const compiled = compileFile(model, { batch, seq, mode: 'infer', verify: debug });
-    return { program: buildProgram(compiled.graph, { passes: compiled.passes, check: debug }).program, padded: e.message };
-  }
+  const { inferenceProgram } = await import('../../compiler/compile.js');
+  return inferenceProgram(model, { batch, seq, tokens }, debug);
 }
 
 export async function runServeApi(model: string, flags: ApiFlags, debug: boolean, io: Io): Promise<number> {

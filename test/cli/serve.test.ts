@@ -38,10 +38,15 @@ describe('tcc serve', () => {
     writeFileSync(join(dir, 'vocab.txt'), ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'a', 'b', 'c'].join('\n') + '\n');
     symlinkSync('/etc/hostname', join(dir, 'out.json'));
 
-    // A padding-free program is for the server's API, not the page: refused by name.
+    // The page runs one text: a program of batch 1, or a padding-free one of any batch; inference only.
+    for (const [flags, refused] of [[['--batch', '2'], 'was compiled for batch 2; the page needs --batch 1 (or --packed: any text up to its length, unpadded)'], [['--mode', 'train', '--batch', '1'], 'holds a train program; the page runs inference programs']] as const) {
+      const other = join(dir, flags.join('').replace(/-/g, ''));
+      expect((await tcc('compile', spec, '--target', 'wgsl', ...flags, '--seq', '8', '-o', other)).code).toBe(0);
+      expect(() => serveOptions(other, { port: '0' })).toThrow(`${other} ${refused}`);
+    }
     const packed = join(dir, 'packed');
-    expect((await tcc('compile', spec, '--target', 'wgsl', '--packed', '--batch', '1', '--seq', '8', '-o', packed)).code).toBe(0);
-    expect(() => serveOptions(packed, { port: '0' })).toThrow(`${packed} is padding-free (compiled with --packed); the page runs programs of one shape`);
+    expect((await tcc('compile', spec, '--target', 'wgsl', '--packed', '--batch', '4', '--seq', '8', '-o', packed)).code).toBe(0);
+    expect(serveOptions(packed, { port: '0', weights: join(dir, 'model.safetensors'), vocab: join(dir, 'vocab.txt') }).dir).toBe(packed);
 
     const options = serveOptions(dir, { port: '0' });
     expect(options.host).toBe('127.0.0.1');

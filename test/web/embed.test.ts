@@ -3,7 +3,8 @@
 // tokenizer.json, mean pooling and Normalize), headless Chromium embedding
 // the lines typed in on WebGPU (SwiftShader): the tokens of the Node
 // tokenizer, the embeddings of `tcc embed` (cosine ≥ 0.99999), and the
-// cosine table shown.
+// cosine table shown. The page's program is padding-free (the texts run
+// together); `tcc embed`'s, padded.
 
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { embedOptions, startServer } from '../../cli/serve.js';
 import { JsonTokenizer } from '../../train/hf-tokenizer/tokenizer.js';
 import type { EmbedResult } from '../../web/embed.js';
 import { tcc } from '../helpers/cli.js';
+import { loadProgram } from '../../runtime/program-dir.js';
 import { MAX_LENGTH, stDirectory } from '../helpers/sentence-transformers.js';
 import { hasWebGpu } from '../helpers/webgpu.js';
 import { CHROMIUM, launchWebGpuChromium, openTccPage, screenshotDir } from '../helpers/browser.js';
@@ -37,8 +39,11 @@ describe.runIf(ready)('the sentence-embedding page', () => {
     const want = readFileSync(out, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { embedding: number[] }).embedding);
     const tokenizer = JsonTokenizer.fromJson(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
 
-    const options = embedOptions(dir, { port: '0' });
+    // Compiled padding-free: the page embeds the texts together, one stream of their own tokens.
+    const options = await embedOptions(dir, { port: '0' });
     expect(options.embed).toEqual({ model: dir });
+    const { program } = loadProgram(options.dir);
+    expect(program.symbols).toEqual([{ name: 'tokens', max: 4 * MAX_LENGTH }, { name: 'sequences', max: 16 }]);
     expect(options.tokenizerJson).toBe(join(dir, 'tokenizer.json'));
     const { server, url } = await startServer(options);
     const browser = await launchWebGpuChromium();
@@ -76,9 +81,9 @@ describe.runIf(ready)('the sentence-embedding page', () => {
   it('refuses a model without sentence embeddings, or without weights, before serving', async () => {
     const dir = stDirectory({ architectures: ['BertModel'], model_type: 'bert', type_vocab_size: 2 }, bpeTokenizer(), 'mean_tokens', false);
     rmSync(join(dir, 'model.safetensors'));
-    expect(() => embedOptions(dir, { port: '0' })).toThrow(`${dir} has no model.safetensors: pass --weights FILE_OR_HF_DIR`);
+    await expect(embedOptions(dir, { port: '0' })).rejects.toThrow(`${dir} has no model.safetensors: pass --weights FILE_OR_HF_DIR`);
     rmSync(join(dir, 'modules.json'));
-    expect(() => embedOptions(dir, { port: '0' })).toThrow(/has no output sentence_embedding/);
+    await expect(embedOptions(dir, { port: '0' })).rejects.toThrow(/has no output sentence_embedding/);
     const served = await tcc('serve', dir, '--embed', '--labels', '2');
     expect(served.code).toBe(2);
     expect(served.stderr).toMatch(/--labels goes with --finetune/);

@@ -94,7 +94,7 @@ describe.runIf(ready)('the web page', () => {
     server.close();
   });
 
-  it("reads a RoBERTa's tokenizer.json and predicts at its <mask> with the Node run's tokens", { timeout: 120_000 }, async () => {
+  it("reads a RoBERTa's tokenizer.json and predicts at its <mask> with the Node run's tokens, padding-free: the text's own tokens, not padded", { timeout: 120_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tcc-web-'));
     const json = bpeTokenizer() as { model: { vocab: Record<string, number> } };
     const spec = specFiles({ 'r.yaml': `extends: ${modelsDir()}/roberta.yaml\nname: tiny-roberta\nconfig: {vocab_size: ${Object.keys(json.model.vocab).length}, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 24}\n` })['r.yaml']!;
@@ -114,7 +114,10 @@ describe.runIf(ready)('the web page', () => {
     const predictions = maskPredictions(tokenizer.vocab, tokens, logits.data, vocabSize, 5, '<mask>');
     expect(predictions).toHaveLength(1);
 
-    const options = serveOptions(dir, { port: '0' });
+    // The page runs a padding-free program of the same model (positions from padding_idx + 1 within the text); the reference, the padded one.
+    const packed = join(dir, 'packed');
+    expect((await tcc('compile', spec, '--target', 'wgsl', '--packed', '--batch', '4', '--seq', '16', '-o', packed)).code).toBe(0);
+    const options = serveOptions(packed, { port: '0', weights: join(dir, 'model.safetensors'), tokenizer: join(dir, 'tokenizer.json') });
     expect(options.tokenizerJson).toBe(join(dir, 'tokenizer.json'));
     const { server, url } = await startServer(options);
     const browser = await launchWebGpuChromium();
@@ -129,6 +132,7 @@ describe.runIf(ready)('the web page', () => {
       expect(result.mask).toBe('<mask>');
       expect(result.tokens).toEqual(tokens.filter((_, i) => encoding.attention_mask[i]));
       expect(result.predictions.map((p) => p.top.map((t) => t.id))).toEqual(predictions.map((p) => p.top.map((t) => t.id)));
+      result.predictions.forEach((p, i) => expect(closeness(result.maskLogits[i]!, logits.data.subarray(p.position * vocabSize, (p.position + 1) * vocabSize), 1e-4, 1e-4)).toBeLessThanOrEqual(1));
       expect(await page.locator('#tokens .token.mask').innerText()).toBe('<mask>');
     } finally {
       await browser.close();
