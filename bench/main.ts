@@ -15,6 +15,7 @@ import { benchModernbert } from './modernbert.js';
 import { benchServe } from './serve.js';
 import { benchShapes } from './shapes.js';
 import { benchPackedCheck } from './packed-check.js';
+import { benchPlans } from './plans.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
@@ -114,6 +115,16 @@ async function packedSection(): Promise<void> {
   write('(bert-base without heads, random weights: one padding-free program against programs of exactly each shape; every real token\'s hidden state and every pooled row)');
 }
 
+async function plansSection(): Promise<void> {
+  const records = benchPlans(progress);
+  write(`\n${row(['model', 'tokens', 'arena MB', 'plan ms'], 22)}`);
+  for (const r of records.filter((x) => x.metric === 'arena_bytes')) {
+    const ms = records.find((x) => x.model === r.model && x.seq === r.seq && x.metric === 'plan_ms')!.value;
+    write(row([r.model, String(r.seq), (r.value / 1e6).toFixed(1), String(ms)], 22));
+  }
+  write('(a padding-free program planned at each number of tokens: one plan at the largest is what tcc runs; plans per bucket would be the smaller rows, one program each; the planner alone, medians of 5)');
+}
+
 async function hashesSection(): Promise<void> {
   await benchHashes(progress);
   write('(bert-tiny and bert-small, batch 2 × seq 32: SHA-256 prefixes of the forward outputs and of the parameters after two AdamW steps; equal across a change means bit-identical)');
@@ -127,7 +138,7 @@ async function wasmSection(): Promise<void> {
 }
 
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
-  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection, packed: packedSection,
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection, packed: packedSection, plans: plansSection,
   // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
   'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
 };

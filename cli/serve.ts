@@ -30,7 +30,7 @@ import { API_FLAGS, API_OPTIONS, apiHelp, apiUsageLine, runServeApi } from './ap
 import { BACKEND_OPTIONS } from './backend.js';
 
 export const serveUsage = `usage: tcc serve DIR [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] [--lowercase true|false] [--port N] [--host ADDR]
-       tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
+       tcc serve MODEL --finetune --labels N [--batch N] [--seq N] [--packed] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
        tcc serve MODEL --embed [--seq N] [--weights FILE_OR_HF_DIR] [--tokenizer FILE | --vocab FILE] ...
 ${apiUsageLine}
 
@@ -42,7 +42,8 @@ With --finetune, the page fine-tunes MODEL (a spec or a HuggingFace directory) a
 sentence classifier of N labels on WebGPU in the tab: drop a TSV of labelled
 sentences (text, label, optional text_pair), watch the loss, download the
 fine-tuned model.safetensors. tcc compiles the training step (AdamW included) for
-WebGPU at --batch (default 8) × --seq (default 64) first.
+WebGPU at --batch (default 8) × --seq (default 64) first (--packed: padding-free, each
+batch one stream of its sentences' tokens, as tcc finetune --packed).
 With --embed, the page embeds sentences with MODEL (a sentence-transformers
 directory or Hub id, its pooling and normalization compiled into the program, or
 a spec with an output sentence_embedding) and shows every pair's cosine
@@ -260,16 +261,17 @@ export const FINETUNE_DEFAULTS = { epochs: 3, lr: 2e-5, warmup: 0.1, weightDecay
 /**
  * The fine-tuning page's directory: MODEL with a classifier head of `labels`
  * labels (the spec tcc finetune builds), its training step compiled for
- * WebGPU into a fresh directory.
+ * WebGPU into a fresh directory (`packed`: padding-free, as tcc finetune
+ * --packed's).
  */
-export function finetuneOptions(model: string, flags: { labels?: string; batch?: string; seq?: string; weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
+export function finetuneOptions(model: string, flags: { labels?: string; batch?: string; seq?: string; packed?: boolean; weights?: string; vocab?: string; tokenizer?: string; lowercase?: string; port?: string; host?: string }, debug = false): ServeOptions {
   if (flags.labels === undefined) throw new UsageError('serve --finetune needs --labels N, the number of labels of the classifier');
   const labels = positiveInt(flags.labels, '--labels', 2);
   if (labels < 2) throw new UsageError('--labels must be 2 or more');
   const [batch, seq] = [positiveInt(flags.batch, '--batch', 8), positiveInt(flags.seq, '--seq', 64)];
   const { file, text } = finetuneSpec(resolvePath(model), 'classification', labels);
-  const compiled = compileFile(file, { text, batch, seq, mode: 'train', verify: debug });
-  const { program } = buildProgram(compiled.graph, { passes: compiled.passes });
+  const compiled = compileFile(file, { text, batch, seq, mode: 'train', verify: debug, ...(flags.packed ? { packed: {} } : {}) });
+  const { program } = buildProgram(compiled.graph, { passes: compiled.passes, ...(compiled.runtime ? { runtime: compiled.runtime } : {}) });
   const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-'));
   writeFileSync(join(dir, 'program.json'), JSON.stringify(program));
   const weightsFlag = flags.weights ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? model : undefined);
@@ -337,7 +339,7 @@ function embedForm(program: Program, padded: string | undefined): string {
 export async function runServe(argv: string[], debug: boolean, io: Io): Promise<number> {
   const { values, positionals } = parse(argv, {
     weights: { type: 'string' }, vocab: { type: 'string' }, lowercase: { type: 'string' }, port: { type: 'string' }, host: { type: 'string' },
-    finetune: { type: 'boolean' }, labels: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, embed: { type: 'boolean' }, tokenizer: { type: 'string' },
+    finetune: { type: 'boolean' }, labels: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' }, packed: { type: 'boolean' }, embed: { type: 'boolean' }, tokenizer: { type: 'string' },
     api: { type: 'boolean' }, ...API_OPTIONS, ...BACKEND_OPTIONS, seed: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -348,6 +350,7 @@ export async function runServe(argv: string[], debug: boolean, io: Io): Promise<
   if ([values.finetune, values.embed, values.api].filter(Boolean).length > 1) throw new UsageError('give one of --finetune, --embed and --api');
   if (positionals.length !== 1) throw new UsageError(`serve ${values.api ? '--api ' : ''}takes one ${values.finetune || values.embed || values.api ? 'model' : 'program directory'}, got ${positionals.length}\n${serveUsage}`);
   if (values.labels !== undefined && !values.finetune) throw new UsageError('--labels goes with --finetune');
+  if (values.packed && !values.finetune) throw new UsageError(`--packed goes with --finetune (${values.api || values.embed ? `--${values.api ? 'api' : 'embed'} compiles padding-free where the model can` : 'a program directory compiled --packed runs as it is'})`);
   if (!values.api) {
     for (const flag of [...API_FLAGS, 'backend', 'threads', 'seed'] as const) if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --api`);
     if (values.batch !== undefined && !values.finetune) throw new UsageError('--batch goes with --finetune');

@@ -10,6 +10,7 @@ import type uPlot from 'uplot';
 import { DEFAULT_ADAMW } from '../compiler/passes/optimizer.js';
 import { initParams } from '../runtime/init.js';
 import type { Program } from '../runtime/program.js';
+import { isPacked } from '../runtime/packed.js';
 import { checkProgram } from '../runtime/program-check.js';
 import { readSafetensors, writeSafetensors } from '../runtime/safetensors.js';
 import { openSession, type Session } from '../runtime/session.js';
@@ -103,7 +104,8 @@ async function fineTune(model: Model, file: File, chart: uPlot): Promise<void> {
   });
   const state: FinetuneState = { losses: [], done: false, labels, weights: model.weights?.name ?? `BERT's initialization (seed ${seed})` };
   page.tccFinetune = state;
-  $('summary').textContent = `${rows.length} sentences, labels ${labels.join(', ')}; ${epochs} epochs of ${stepsPerEpoch} steps (batch ${batch} × seq ${seq}); weights: ${state.weights}`;
+  const shape = isPacked(program) ? `up to ${batch} sentences of up to ${seq} tokens, padding-free` : `batch ${batch} × seq ${seq}`;
+  $('summary').textContent = `${rows.length} sentences, labels ${labels.join(', ')}; ${epochs} epochs of ${stepsPerEpoch} steps (${shape}); weights: ${state.weights}`;
   const rng = new Rng(seed, STREAMS.shuffle);
   const started = performance.now();
   for (let epoch = 1; epoch <= epochs; epoch++) {

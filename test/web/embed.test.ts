@@ -87,5 +87,8 @@ describe.runIf(ready)('the sentence-embedding page', () => {
     const served = await tcc('serve', dir, '--embed', '--labels', '2');
     expect(served.code).toBe(2);
     expect(served.stderr).toMatch(/--labels goes with --finetune/);
+    const packed = await tcc('serve', dir, '--embed', '--packed');
+    expect(packed.code).toBe(2);
+    expect(packed.stderr.trim()).toBe('tcc: error: --packed goes with --finetune (--embed compiles padding-free where the model can)');
   });
 });

@@ -2,8 +2,9 @@
 // Chromium (WebGPU on SwiftShader) trains a sentence classifier on a dropped
 // TSV with the losses of `tcc finetune` on the JavaScript backend (a BERT
 // with a vocab.txt, a RoBERTa with a byte-level BPE tokenizer.json and its
-// own classification head), step by step (1e-4), and its downloaded weights
-// load in `tcc run`.
+// own classification head, padding-free: its batches one stream of their
+// sentences' tokens, against `tcc finetune --packed`), step by step (1e-4),
+// and its downloaded weights load in `tcc run`.
 
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,22 +50,22 @@ async function pretrained(dir: string, family: 'bert' | 'roberta'): Promise<stri
 
 describe.runIf(ready)('fine-tuning in the browser', () => {
   it.each([
-    ['a BERT with a vocab.txt', 'bert', 16],
-    ['a RoBERTa with a tokenizer.json', 'roberta', 24],
-  ] as const)("trains a classifier (%s) in headless Chromium with tcc finetune's losses, and downloads weights that tcc run loads", { timeout: 300_000 }, async (_, family, seq) => {
+    ['a BERT with a vocab.txt', 'bert', 16, false],
+    ['a RoBERTa with a tokenizer.json, padding-free', 'roberta', 24, true],
+  ] as const)("trains a classifier (%s) in headless Chromium with tcc finetune's losses, and downloads weights that tcc run loads", { timeout: 300_000 }, async (_, family, seq, packed) => {
     const dir = mkdtempSync(join(tmpdir(), 'tcc-finetune-page-'));
     writeFileSync(join(dir, 'train.tsv'), tsv());
     const hf = await pretrained(dir, family);
 
     // The oracle: tcc finetune on the JavaScript backend, the same model, data and settings.
-    const settings = ['--epochs', '2', '--batch', '4', '--seq', String(seq), '--lr', '1e-3'];
+    const settings = ['--epochs', '2', '--batch', '4', '--seq', String(seq), '--lr', '1e-3', ...(packed ? ['--packed'] : [])];
     const cli = await tcc('finetune', hf, '--task', 'classification', '--train', join(dir, 'train.tsv'), '--eval', join(dir, 'train.tsv'), '-o', join(dir, 'run'), '--backend', 'js', ...settings);
     expect(cli.code, cli.stderr).toBe(0);
     const want = readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { loss: number }).loss);
     expect(want).toHaveLength(8);
     expect(Math.max(...want) - Math.min(...want)).toBeGreaterThan(1e-3);
 
-    const options = finetuneOptions(hf, { labels: '2', batch: '4', seq: String(seq), port: '0' });
+    const options = finetuneOptions(hf, { labels: '2', batch: '4', seq: String(seq), port: '0', ...(packed ? { packed: true } : {}) });
     expect(options.tokenizerJson).toBe(family === 'roberta' ? join(hf, 'tokenizer.json') : undefined);
     // The new head: BERT's classifier; RoBERTa's classification head (dense and out_proj).
     expect(options.finetune!.head).toEqual(family === 'bert' ? ['classifier.weight', 'classifier.bias'] : ['classifier.dense.weight', 'classifier.dense.bias', 'classifier.out_proj.weight', 'classifier.out_proj.bias']);
@@ -82,6 +83,7 @@ describe.runIf(ready)('fine-tuning in the browser', () => {
       expect(problems).toEqual([]);
       expect(state.labels).toEqual(['neg', 'pos']);
       expect(state.weights).toBe('the served model.safetensors');
+      expect(await page.locator('#summary').innerText()).toContain(packed ? '(up to 4 sentences of up to 24 tokens, padding-free)' : '(batch 4 × seq 16)');
       expect(state.losses).toHaveLength(want.length);
       state.losses.forEach((loss, k) => expect(Math.abs(loss - want[k]!), `step ${k + 1}: page ${loss}, tcc finetune ${want[k]}`).toBeLessThan(1e-4));
       expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
