@@ -41,7 +41,7 @@ export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH 
     [--init CKPT] [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--packing pairs|sentence-order|full-sentences]
     [--dupe-factor N] [--accumulate N]
-    [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt]
+    [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt] [--packed]
 
 Pretrains with the model's objective (AdamW, linear warmup and decay): masked LM, with
 next-sentence prediction on sentence pairs where the model has it, else on full sentences
@@ -56,6 +56,8 @@ Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and says how to resum
 --accumulate N averages the gradients of N batches into each update; --recompute layer
 keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
 --dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
+--packed runs each batch padding-free: its examples' real tokens as one stream, not padded
+to --seq (the masked-LM head still only at the masked tokens).
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
 dynamic masking, checkpoints every 1000 steps, seed 0.
 ${BACKEND_HELP}`;
@@ -132,7 +134,7 @@ function pretrainFlags(argv: string[]) {
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
     masking: { type: 'string' }, 'save-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' },
-    accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, packed: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   });
 }
 
@@ -174,6 +176,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
       ...(values.clip === undefined ? {} : { clip: nonNegative(values.clip, '--clip', 1) }),
     },
     ...(dropout === undefined ? {} : { dropout }),
+    ...(values.packed ? { packed: {} } : {}),
   });
 
   let data;
@@ -200,7 +203,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1, MAX_STEPS) : positiveInt(values.epochs, '--epochs', 1, MAX_EPOCHS) * epochSteps;
-  const session = await sessionFor(compiled.graph, backend, io, debug);
+  const session = await sessionFor(compiled.graph, backend, io, debug, compiled.runtime);
   const { program } = session;
   if (prepared) checkExamples(prepared, values.data!, program.inputs);
   const initFile = values.init ?? (isModelDirectory(model) && existsSync(join(model, 'model.safetensors')) ? join(model, 'model.safetensors') : undefined);
@@ -227,7 +230,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     if (resumed === undefined) io.stderr.write(`${values.out} holds no complete checkpoint to resume from${holdsRun(values.out) ? ' (the earlier run stopped before its first)' : ''}: starting at step 0\n`);
     from = resumed ?? 0;
   }
-  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking)${from ? `, resumed at step ${from}` : ''}\n`);
+  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking${values.packed ? ', padding-free' : ''})${from ? `, resumed at step ${from}` : ''}\n`);
 
   const bar = progress(io, 'pretraining', steps, { unit: 'steps', start: from });
   const stop = listenForStop(io, 'finishing this step and writing a checkpoint');

@@ -16,7 +16,7 @@ import { vocabTokens, type TextTokenizer } from '../train/tokenizer.js';
 import { bestSpan, classify, joinPieces, maskPredictions } from '../train/predictions.js';
 import { InputError } from '../runtime/errors.js';
 import { loadProgram } from '../runtime/program-dir.js';
-import { isPacked, packSequences, realLength, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
+import { isPacked, packPadded, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
 import { parse, seedFlag } from './args.js';
 import { BACKEND_HELP, backendFlags, sessionFor, sessionOn } from './backend.js';
 import { UsageError, type Io } from './errors.js';
@@ -231,14 +231,9 @@ export async function runRun(argv: string[], debug: boolean, io: Io): Promise<nu
   return 0;
 }
 
-/** The rows of a padded batch as a padding-free program's stream: each row's real tokens (realLength). */
+/** The rows of a padded batch as a padding-free program's stream: each row's real tokens (realLength); token types 0 where none are given. */
 function packRows(program: Program, inputs: RunInputs): PackedBatch {
-  const { input_ids: ids, token_type_ids: types, attention_mask: mask } = inputs.tensors;
-  return packSequences(program, Array.from({ length: inputs.batch }, (_, r) => {
-    const row = (t: Int32Array | undefined, fill: number) => (t ? t.subarray(r * inputs.seq, (r + 1) * inputs.seq) : new Int32Array(inputs.seq).fill(fill));
-    const length = realLength(row(mask, 1), r);
-    return { input_ids: row(ids, 0).subarray(0, length), token_type_ids: row(types, 0).subarray(0, length) };
-  }));
+  return packPadded(program, { token_type_ids: new Int32Array(inputs.batch * inputs.seq), ...inputs.tensors }, inputs.batch, inputs.seq);
 }
 
 /** Whether the model has a tokenizer where loadTokenizer looks: in its directory, or beside its spec. */

@@ -101,7 +101,6 @@ export function specSetting(spec: Spec, key: string): number | undefined {
 export function compileFile(file: string, options: CompileOptions = {}): CompileResult {
   const start = performance.now();
   const mode = options.mode ?? 'infer';
-  if (options.packed && options.maxPredictions !== undefined) throw new InputError('a padding-free training step computes the masked-LM head at every token (--max-predictions takes a fixed shape)');
   const packed = options.packed && { sequences: options.batch ?? 1, longest: options.seq ?? 128, tokens: options.packed.tokens ?? (options.batch ?? 1) * (options.seq ?? 128) };
   let spec: Spec;
   let graph: Graph;

@@ -7,6 +7,7 @@
 // HuggingFace takes.
 
 import { InputError } from './errors.js';
+import type { RuntimeSize } from '../kernel/ir.js';
 
 export type LabelledTake = 'rows' | 'labels';
 
@@ -17,6 +18,8 @@ export interface Derived {
   readonly shape: readonly number[];
   readonly take: LabelledTake;
   readonly ignore: number;
+  /** The axis of `of` a run sizes (a padding-free stream's labels: one per token), `shape` holding its largest. */
+  readonly runtime?: { readonly axis: number; readonly size: RuntimeSize };
 }
 
 /**

@@ -28,6 +28,37 @@ export interface PackedBatch {
 export const isPacked = (program: Program) => program.symbols?.some((s) => s.name === 'tokens') ?? false;
 
 /**
+ * The inputs a packed program is fed per token (input_ids, token_type_ids,
+ * a masked LM's labels, also where only the inputs derived from them read
+ * them); per-sequence inputs (a classifier's labels) and scalars are the
+ * run's own.
+ */
+export function tokenInputs(program: Program): string[] {
+  const tokensSymbol = (program.symbols ?? []).findIndex((s) => s.name === 'tokens');
+  const perToken = program.inputs.filter((i) => i.runtime?.size.symbol === tokensSymbol && !(PACKED_INPUTS as readonly string[]).includes(i.name)).map((i) => i.name);
+  const labels = program.inputs.flatMap((i) => (i.derived?.runtime?.size.symbol === tokensSymbol ? [i.derived.of] : []));
+  return [...new Set([...perToken, ...labels])];
+}
+
+/**
+ * A padded batch of `rows` rows of `seq` positions (integer inputs: the
+ * per-token ones rows × seq, an attention_mask among them) as a packed
+ * program's stream: each row's real tokens (realLength); every other input
+ * (one value per row) passed as it is.
+ */
+export function packPadded(program: Program, tensors: Readonly<Record<string, ArrayLike<number>>>, rows: number, seq: number): PackedBatch {
+  const fed = tokenInputs(program);
+  const mask = tensors['attention_mask'];
+  const sequences = Array.from({ length: rows }, (_, r) => {
+    const length = mask ? realLength(Array.prototype.slice.call(mask, r * seq, (r + 1) * seq) as number[], r) : seq;
+    return Object.fromEntries(fed.filter((name) => tensors[name]).map((name) => [name, Array.prototype.slice.call(tensors[name], r * seq, r * seq + length) as number[]]));
+  });
+  const batch = packSequences(program, sequences);
+  const others = Object.entries(tensors).filter(([name]) => name !== 'attention_mask' && !fed.includes(name));
+  return { ...batch, inputs: { ...batch.inputs, ...Object.fromEntries(others.map(([name, t]) => [name, t instanceof Int32Array ? t : Int32Array.from(t)])) } };
+}
+
+/**
  * Packs sequences for a packed program: each sequence gives every token
  * input the program is fed (input_ids, token_type_ids, a masked LM's
  * labels…) as a list of the same length, and may hold others (ignored);
@@ -42,9 +73,7 @@ export function packSequences(program: Program, sequences: readonly Readonly<Rec
   const [maxTokens, maxSequences] = [max('tokens'), max('sequences')];
   if (!isPacked(program) || maxTokens === undefined || maxSequences === undefined) throw new InputError('the program is not padding-free; compile it with --packed');
   const longest = program.dims['seq'] ?? maxTokens;
-  // The inputs fed per token; per-sequence inputs (a classifier's labels) and scalars are the run's own.
-  const tokensSymbol = symbols.findIndex((s) => s.name === 'tokens');
-  const fed = program.inputs.filter((i) => i.runtime?.size.symbol === tokensSymbol && !(PACKED_INPUTS as readonly string[]).includes(i.name)).map((i) => i.name);
+  const fed = tokenInputs(program);
   if (sequences.length === 0) throw new InputError('a packed batch needs at least one sequence');
   if (sequences.length > maxSequences) throw new InputError(`${sequences.length} sequences, more than the ${maxSequences} the program was compiled for (--batch)`);
   const lengths = sequences.map((s, i) => {

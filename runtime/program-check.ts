@@ -58,18 +58,21 @@ function readFields(raw: unknown): Program {
     if (offset + length > b.size) throw new JsonFieldError(of.at(what), `elements [${offset}, ${offset + length}) reach past buffer ${buffer}'s ${b.size}`);
     return b;
   };
+  /** A shape's axis that a run sizes, read at `rf`. */
+  const runtimeAxis = (rf: Fields, shape: readonly number[]) => {
+    rf.only(['axis', 'size']);
+    const axis = rf.int('axis', { min: 0, max: shape.length - 1 });
+    // Only a leading run of the tensor's elements is read or written per run: every axis before the sized one is 1.
+    if (shape.slice(0, axis).some((d) => d !== 1)) throw new JsonFieldError(rf.at('axis'), `axis ${axis} of [${shape}] has axes of more than 1 before it`);
+    return { axis, size: runtimeSize(rf.object('size'), symbols, shape[axis]!) };
+  };
   const tensor = (of: Fields, extra: readonly string[] = []): ProgramTensor => {
     of.only(['name', 'buffer', 'offset', 'dtype', 'shape', 'runtime', ...extra]);
     const t = { name: of.string('name', 300), buffer: of.int('buffer', { min: 0, max: buffers.length - 1 }), offset: of.int('offset', { min: 0, max: MAX_EXTENT }), dtype: of.oneOf('dtype', ['f32', 'i32'] as const), shape: of.ints('shape', { min: 1, max: MAX_EXTENT }, 16) };
     const elements = t.shape.reduce((a, d) => a * d, 1);
     const b = range(of, 'shape', elements, t.buffer, t.offset);
     if (b.dtype !== t.dtype) throw new JsonFieldError(of.at('dtype'), `${t.dtype}, but buffer ${t.buffer} holds ${b.dtype}`);
-    if (!of.has('runtime')) return t;
-    const rf = of.object('runtime').only(['axis', 'size']);
-    const axis = rf.int('axis', { min: 0, max: t.shape.length - 1 });
-    // Only a leading run of the tensor's elements is read or written per run: every axis before the sized one is 1.
-    if (t.shape.slice(0, axis).some((d) => d !== 1)) throw new JsonFieldError(rf.at('axis'), `axis ${axis} of [${t.shape}] has axes of more than 1 before it`);
-    return { ...t, runtime: { axis, size: runtimeSize(rf.object('size'), symbols, t.shape[axis]!) } };
+    return of.has('runtime') ? { ...t, runtime: runtimeAxis(of.object('runtime'), t.shape) } : t;
   };
   const entries = <T>(key: string, read: (of: Fields) => T): T[] => f.list(key, 1 << 20).map((t, i) => read(Fields.of(t, `${key}[${i}]`)));
   const inputs = entries('inputs', (of): ProgramInput => {
@@ -78,9 +81,10 @@ function readFields(raw: unknown): Program {
     const ignore = of.optionalInt('ignore', { min: -(2 ** 31), max: 2 ** 31 - 1 });
     let derived: Derived | undefined;
     if (of.has('derived')) {
-      const df = of.object('derived').only(['of', 'shape', 'take', 'ignore']);
+      const df = of.object('derived').only(['of', 'shape', 'take', 'ignore', 'runtime']);
       derived = { of: df.string('of', 300), shape: df.ints('shape', size, 16), take: df.oneOf('take', ['rows', 'labels'] as const), ignore: df.int('ignore', { min: -(2 ** 31), max: 2 ** 31 - 1 }) };
       if (t.dtype !== 'i32' || t.shape.length !== 1) throw new JsonFieldError(of.at('derived'), 'a derived input is a list of i32');
+      if (df.has('runtime')) derived = { ...derived, runtime: runtimeAxis(df.object('runtime'), derived.shape) };
     }
     return { ...t, ...(bound === undefined ? {} : { bound }), ...(ignore === undefined ? {} : { ignore }), ...(derived ? { derived } : {}) };
   });

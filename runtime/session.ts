@@ -5,7 +5,7 @@
 import { chooseBackend, openOn, REFERENCE, type OpenOptions } from '../backends/registry.js';
 import type { BackendName, CpuArray, Executor, RunContext } from './executor.js';
 import { InputError } from './errors.js';
-import { labelledRows } from './labelled-rows.js';
+import { labelledRows, type Derived } from './labelled-rows.js';
 import { checkProgram } from './program-check.js';
 import { tensorRange, type LoadedProgram, type Program, type ProgramTensor } from './program.js';
 
@@ -116,11 +116,15 @@ export class Session {
     return sizes;
   }
 
-  /** A tensor's shape in a run of these sizes (its runtime axis at the run's extent). */
-  private shapeIn<T extends ProgramTensor>(t: T, sizes: readonly number[]): T {
-    if (!t.runtime) return t;
-    const { axis, size } = t.runtime;
-    return { ...t, shape: t.shape.map((d, a) => (a === axis ? size.scale * sizes[size.symbol]! + size.offset : d)) };
+  /** A tensor's shape in a run of these sizes (its runtime axis at the run's extent); a derived input's label input's too. */
+  private shapeIn<T extends ProgramTensor & { readonly derived?: Derived }>(t: T, sizes: readonly number[]): T {
+    const sized = <S extends { readonly shape: readonly number[]; readonly runtime?: ProgramTensor['runtime'] }>(x: S): S => {
+      if (!x.runtime) return x;
+      const { axis, size } = x.runtime;
+      return { ...x, shape: x.shape.map((d, a) => (a === axis ? size.scale * sizes[size.symbol]! + size.offset : d)) };
+    };
+    const out = sized(t);
+    return out.derived ? { ...out, derived: sized(out.derived) } : out;
   }
 
   /** Writes the inputs and queues a run; nothing is read back. */

@@ -5,7 +5,7 @@ import { RunFailure } from '../runtime/errors.js';
 import { nonFiniteHint } from '../backends/registry.js';
 import type { Session, Tensor } from '../runtime/session.js';
 import type { Program } from '../runtime/program.js';
-import { isPacked, packSequences, realLength, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
+import { isPacked, packPadded, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
 import type { EncodedBatchRow } from './labeled.js';
 import type { EncodedQa } from './squad.js';
 import type { Metrics, Trainer } from './trainer.js';
@@ -40,18 +40,7 @@ export function stackRows(rows: readonly EncodedBatchRow[], qa = false): Record<
  * per-sequence labels (a class, a span's start and end) beside.
  */
 export function packRows(program: Program, rows: readonly EncodedBatchRow[], qa = false): PackedBatch {
-  const batch = packSequences(program, rows.map((r, i): Record<string, number[]> => {
-    const length = realLength(r.attention_mask, i);
-    const sequence: Record<string, number[]> = { input_ids: r.input_ids.slice(0, length), token_type_ids: r.token_type_ids.slice(0, length) };
-    if (Array.isArray(r.labels) && !qa) sequence['labels'] = r.labels.slice(0, length);
-    return sequence;
-  }));
-  // (Inputs the program does not take are left out by the session.)
-  const pair = (r: EncodedBatchRow) => r.labels as number[];
-  const perSequence: Record<string, Int32Array> = qa
-    ? { start_positions: Int32Array.from(rows.map((r) => pair(r)[0]!)), end_positions: Int32Array.from(rows.map((r) => pair(r)[1]!)) }
-    : rows.every((r) => !Array.isArray(r.labels)) ? { labels: Int32Array.from(rows.map((r) => r.labels as number)) } : {};
-  return { ...batch, inputs: { ...batch.inputs, ...perSequence } };
+  return packPadded(program, stackRows(rows, qa), rows.length, rows[0]!.input_ids.length);
 }
 
 /**

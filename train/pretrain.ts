@@ -3,6 +3,7 @@
 // uninterrupted one would), one trainer step each, metrics appended to
 // DIR/metrics.jsonl, checkpoints every N steps and at the end.
 
+import { isPacked, PACKED_INPUTS, packPadded } from '../runtime/packed.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { nonFiniteHint } from '../backends/registry.js';
 import { join } from 'node:path';
@@ -80,8 +81,8 @@ export function readExamples(text: string, file: string, seqLength: number): { e
 export function checkExamples(read: { examples: readonly PretrainingExample[]; lines: readonly number[] }, file: string, inputs: readonly ProgramInput[]): void {
   read.examples.forEach((example, k) => {
     for (const input of inputs) {
-      // A derived input's values are its label input's (labels.labels: the labels at the labelled rows).
-      if (input.bound === undefined || input.derived?.take === 'rows') continue;
+      // A derived input's values are its label input's (labels.labels: the labels at the labelled rows); a padding-free stream's own inputs come from the lengths.
+      if (input.bound === undefined || input.derived?.take === 'rows' || (PACKED_INPUTS as readonly string[]).includes(input.name)) continue;
       const name = input.derived?.of ?? input.name;
       const values = (example as unknown as Record<string, unknown>)[name];
       if (values === undefined) throw new InputError(`${file}:${read.lines[k]}: no ${name}, which this model trains on${name === 'next_sentence_label' ? ' (prepare sentence pairs: tcc prepare --packing pairs)' : ''}`);
@@ -256,7 +257,10 @@ async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSet
     // The update's metrics are the means over its micro-batches.
     const metrics: Metrics = {};
     for (let j = 0; j < k; j++) {
-      const m = await trainer.trainStep(batchAt(data, step * k + j, settings.batch));
+      const batch = batchAt(data, step * k + j, settings.batch);
+      // A padding-free program takes the batch as one stream of its rows' real tokens.
+      const packed = isPacked(trainer.session.program) ? packPadded(trainer.session.program, batch, settings.batch, settings.seq) : undefined;
+      const m = await (packed ? trainer.trainStep(packed.inputs, packed.sizes) : trainer.trainStep(batch));
       for (const [name, v] of Object.entries(m)) metrics[name] = (metrics[name] ?? 0) + v / k;
     }
     const seconds = (performance.now() - start) / 1000;

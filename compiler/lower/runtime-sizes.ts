@@ -12,6 +12,7 @@
 
 import { InputError } from '../../runtime/errors.js';
 import { kernelExtents, type Kernel, type KernelProgram, type RuntimeSize, type Symbol_, type TensorRef } from '../../kernel/ir.js';
+import type { Derived } from '../../runtime/labelled-rows.js';
 
 /** The program lowered with one symbol larger than its max: `by` more. */
 export interface Probe {
@@ -43,15 +44,21 @@ function fit(what: string, at: number, probes: readonly Probe[], value: (p: Kern
   return found;
 }
 
-/** The runtime axis of a tensor, if a symbol moves one of its extents. */
-function tensorRuntime(what: string, t: TensorRef, probes: readonly Probe[], find: (p: KernelProgram) => TensorRef | undefined, symbols: readonly Symbol_[]): TensorRef {
-  const moved = t.shape.flatMap((d, axis) => {
-    const size = fit(`axis ${axis} of ${what}`, d, probes, (p) => find(p)?.shape[axis], symbols);
+/** The axis of a shape a symbol moves, if one does (the same shape at each probe: `find`). */
+function shapeRuntime(what: string, shape: readonly number[], probes: readonly Probe[], find: (p: KernelProgram) => readonly number[] | undefined, symbols: readonly Symbol_[]): { axis: number; size: RuntimeSize } | undefined {
+  const moved = shape.flatMap((d, axis) => {
+    const size = fit(`axis ${axis} of ${what}`, d, probes, (p) => find(p)?.[axis], symbols);
     return size ? [{ axis, size }] : [];
   });
-  if (moved.length === 0) return t;
-  if (moved.length > 1) throw new RuntimeSizeError(`${what} [${t.shape}] has more than one axis that a run sizes`);
-  return { ...t, runtime: moved[0]! };
+  if (moved.length > 1) throw new RuntimeSizeError(`${what} [${shape}] has more than one axis that a run sizes`);
+  return moved[0];
+}
+
+/** A tensor with its runtime axis, if a symbol moves one of its extents; an input derived from a label input, with that input's. */
+function tensorRuntime<T extends TensorRef & { readonly derived?: Derived }>(what: string, t: T, probes: readonly Probe[], find: (p: KernelProgram) => T | undefined, symbols: readonly Symbol_[]): T {
+  const runtime = shapeRuntime(what, t.shape, probes, (p) => find(p)?.shape, symbols);
+  const derived = t.derived && shapeRuntime(`${what}'s label input ${t.derived.of}`, t.derived.shape, probes, (p) => find(p)?.derived?.shape, symbols);
+  return { ...t, ...(runtime ? { runtime } : {}), ...(derived ? { derived: { ...t.derived!, runtime: derived } } : {}) };
 }
 
 /**
@@ -72,8 +79,8 @@ export function withRuntimeSizes(program: KernelProgram, symbols: readonly Symbo
     }
     return Object.keys(runtime).length ? { ...k, runtime } : k;
   });
-  const byName = (list: (p: KernelProgram) => readonly TensorRef[], name: string) => (p: KernelProgram) => list(p).find((t) => t.name === name);
-  const inputs = program.inputs.map((t) => ({ ...t, ...tensorRuntime(`input ${t.name}`, t, probes, byName((p) => p.inputs, t.name), symbols) }));
+  const byName = <T extends TensorRef>(list: (p: KernelProgram) => readonly T[], name: string) => (p: KernelProgram) => list(p).find((t) => t.name === name);
+  const inputs = program.inputs.map((t) => tensorRuntime(`input ${t.name}`, t, probes, byName((p) => p.inputs, t.name), symbols));
   const outputs = program.outputs.map((t) => tensorRuntime(`output ${t.name}`, t, probes, byName((p) => p.outputs, t.name), symbols));
   return { ...program, kernels, inputs, outputs, symbols };
 }

@@ -34,6 +34,23 @@ describe('tcc prepare and pretrain', () => {
     expect((await tcc('run', '--model', join(dir, 'run', 'final'), '--text', 'the runner sings .', '--out', join(dir, 'o.safetensors'))).code).toBe(0);
   });
 
+  it('pretrains padding-free (--packed) with the losses of the padded run, step by step', async () => {
+    const dir = workspace(6);
+    // Short pairs: most positions of each row are padding.
+    expect((await tcc('prepare', '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'data.jsonl'), '--seq', '48', '--seed', '2')).code).toBe(0);
+    const run = (out: string, ...extra: string[]) => tcc('pretrain', join(dir, 'tiny.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, out),
+      '--seq', '48', '--batch', '4', '--steps', '6', '--lr', '3e-3', '--warmup', '2', '--dropout', '0', '--backend', 'js', ...extra);
+    const [padded, packed] = [await run('padded'), await run('packed', '--packed')];
+    expect(padded.code, padded.stderr).toBe(0);
+    expect(packed.code, packed.stderr).toBe(0);
+    expect(packed.stderr).toMatch(/pretraining 6 steps of 4 × 48 on \d+ examples \(dynamic masking, padding-free\)/);
+    const [want, got] = [metrics(join(dir, 'padded', 'metrics.jsonl')), metrics(join(dir, 'packed', 'metrics.jsonl'))];
+    expect(got).toHaveLength(6);
+    got.forEach((m, i) => {
+      for (const key of ['loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc']) expect(Math.abs(m[key]! - want[i]![key]!), `step ${i + 1} ${key}`).toBeLessThan(1e-5);
+    });
+  }, 120_000);
+
   it('resumes after kill -9 with bit-identical losses', async () => {
     const dir = workspace(30);
     const args = (out: string) => ['dist/cli/tcc.js', 'pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, out), '--seq', '32', '--batch', '4', '--steps', '30', '--save-every', '10', '--lr', '1e-3'];
