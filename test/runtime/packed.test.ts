@@ -274,6 +274,21 @@ describe('a padding-free program', () => {
     expect(tampered((r) => (r.outputs[0]!.runtime = { axis: 2, size: { symbol: 0, scale: 1, offset: 0 } }))).toThrow('axis 2 of [1,4096,128] has axes of more than 1 before it');
   });
 
+  it("checks a derived input's label axis as data: the labelled tokens' stream indices follow the run's tokens", () => {
+    const config = { vocab_size: 50, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 24, max_position_embeddings: 32 };
+    const compiled = compileFile('models/bert.yaml', { batch: 4, seq: 16, mode: 'train', config, packed: { tokens: 40 }, maxPredictions: 3 });
+    const { program } = buildProgram(compiled.graph, { runtime: compiled.runtime! });
+    const at = program.inputs.findIndex((i) => i.derived?.take === 'rows');
+    expect(program.inputs[at]!.shape).toEqual([12]);
+    expect(program.inputs[at]!.derived).toEqual({ of: 'labels', shape: [1, 40], take: 'rows', ignore: -100, runtime: { axis: 1, size: { symbol: 0, scale: 1, offset: 0 } } });
+    const raw = JSON.parse(JSON.stringify(program)) as { inputs: { derived?: { runtime: { axis: number; size: { scale: number } } } }[] };
+    raw.inputs[at]!.derived!.runtime.size.scale = 2;
+    expect(() => checkProgram(raw, 'program.json')).toThrow(`inputs[${at}].derived.runtime.size: 2 × tokens + 0 runs from 2 to 80, outside [0, 40]`);
+    raw.inputs[at]!.derived!.runtime = { axis: 1, size: { scale: 1 } } as never;
+    raw.inputs[at]!.derived!.runtime.axis = 2;
+    expect(() => checkProgram(raw, 'program.json')).toThrow(`inputs[${at}].derived.runtime.axis`);
+  });
+
   it('keeps a runtime size in the kernel key: kernels alike but for what a run sizes are two functions', () => {
     const [k] = packed.kernels.filter((x) => x.runtime?.['m']);
     const other = { ...k!, runtime: { m: { symbol: 1, scale: 1, offset: 0 } } };
