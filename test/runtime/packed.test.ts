@@ -221,8 +221,9 @@ describe.each(['js', 'wasm', 'native', ...((await hasWebGpu()) ? ['webgpu'] : []
     got.forEach((step, i) => step.forEach((loss, j) => expect(Math.abs(loss - want[i]![j]!)).toBeLessThan(1e-5)));
   });
 
-  // The masked-LM decoder at the labelled tokens alone (3 a sequence, 12 in all; this batch labels 10): their stream indices.
-  it.skipIf(backend === 'webgpu')('pretrains with the decoder at the labelled tokens only (--max-predictions), with the losses of the padded batch', async () => {
+  // The masked-LM decoder at the labelled tokens alone (3 a sequence, 12 in all; this batch labels 10): their stream indices
+  // (on the CPU backends that build no code: native code's kernels are the step's above, on fewer rows).
+  it.skipIf(backend === 'webgpu' || backend === 'native')('pretrains with the decoder at the labelled tokens only (--max-predictions), with the losses of the padded batch', async () => {
     const { packed: got, padded: want } = await stepLosses(backend, 'models/bert.yaml', [9, 4, 16, 2], true, 3);
     expect(got[0]).toHaveLength(3);
     got.forEach((step, i) => step.forEach((loss, j) => expect(Math.abs(loss - want[i]![j]!)).toBeLessThan(1e-5)));
