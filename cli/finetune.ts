@@ -1,6 +1,7 @@
 // `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR ...`
 
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { scoreFile } from './evaluate.js';
 import { join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
 import { appendRecord, writeCheckpoint } from '../runtime/checkpoint.js';
@@ -27,7 +28,7 @@ import { listenForStop, signalExitCode } from './signals.js';
 import { hfTokenizerFiles, loadTokenizer } from './tokenizer.js';
 
 export const finetuneUsage = `usage: tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR
-    [--init CKPT] [--vocab FILE | --tokenizer FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
+    [--test FILE] [--init CKPT] [--vocab FILE | --tokenizer FILE] [--epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION]
     [--weight-decay X] [--clip X] [--dropout X] [--accumulate N] [--seed N] [--overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt] [--packed]
 
 Fine-tunes a task head (the head HuggingFace's class for the task has in the model's
@@ -39,6 +40,8 @@ question answering: SQuAD JSON (accuracy is then the span exact match, f1 the
 token-overlap F1; answers cut off by --seq are left out). The tokenizer is the model's
 tokenizer.json where it has one (tags go on each word's first token, answers to the tokens
 their characters meet), else its vocab.txt.
+--test FILE scores the best epoch on FILE as tcc evaluate does, into DIR/test.json (and each
+example's prediction into DIR/test-predictions.jsonl).
 DIR must hold no earlier run unless --overwrite replaces it; Ctrl-C stops after the step,
 DIR/best keeping the best epoch so far.
 --dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
@@ -51,7 +54,7 @@ ${BACKEND_HELP}`;
 
 function finetuneFlags(argv: string[]) {
   return parse(argv, {
-    task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, out: { type: 'string', short: 'o' },
+    task: { type: 'string' }, train: { type: 'string' }, eval: { type: 'string' }, test: { type: 'string' }, out: { type: 'string', short: 'o' },
     init: { type: 'string' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, lowercase: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' },
     seq: { type: 'string' }, lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' },
     dropout: { type: 'string' }, seed: { type: 'string' }, accumulate: { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' },
@@ -207,6 +210,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   const tokenizerFiles = hfTokenizerFiles(tokenizer, Number(trainGraph.spec.config['max_position_embeddings']?.value ?? 512));
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;
+  let bestParams: Record<string, Float32Array> | undefined;
   // Steps count micro-batches here (with --accumulate, several per update).
   const bar = progress(io, 'fine-tuning', stepsPerEpoch * epochs, { unit: 'steps' });
   const metricsLog = join(values.out, 'metrics.jsonl');
@@ -227,11 +231,19 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
     if (better) {
       best = result.accuracy;
       const current = await session.readParams();
+      if (values.test) bestParams = current;
       const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: current[p.name]! }]));
       writeCheckpoint(join(values.out, 'best'), { config: config2, params, files: tokenizerFiles });
     }
   }
   bar.stop();
   io.stderr.write(`best eval ${qa ? 'exact match' : 'accuracy'} ${best.toFixed(4)}${qa ? '' : ` (majority class ${majority.toFixed(4)})`}; model in ${join(values.out, 'best')}\n`);
+  if (values.test && bestParams) {
+    evalSession.setParams(bestParams);
+    const report = await scoreFile(task, evalSession, tokenizer, labels, values.test, batch, seq);
+    writeFileSync(join(values.out, 'test.json'), JSON.stringify({ file: values.test, ...report.scores }) + '\n');
+    writeFileSync(join(values.out, 'test-predictions.jsonl'), report.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    io.stderr.write(`test (best epoch) on ${values.test}: ${report.lines.join('\n')}\n`);
+  }
   return 0;
 }

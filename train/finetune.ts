@@ -8,6 +8,7 @@ import type { Program } from '../runtime/program.js';
 import { isPacked, packPadded, unpackOutputs, type PackedBatch } from '../runtime/packed.js';
 import type { EncodedBatchRow } from './labeled.js';
 import type { EncodedQa } from './squad.js';
+import { classificationReport, spanScores } from './metrics.js';
 import type { Metrics, Trainer } from './trainer.js';
 
 export type Task = 'classification' | 'token-classification' | 'qa';
@@ -59,18 +60,32 @@ async function runRows(session: Session, rows: readonly EncodedBatchRow[], batch
   return session.run({ input_ids, token_type_ids, attention_mask }, undefined, wanted);
 }
 
-/** Span exact match (accuracy) and token-overlap F1 of the best answer span (at most 30 tokens, inside the context). */
-export async function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: number): Promise<Evaluation> {
-  let exact = 0;
-  let f1 = 0;
-  let loss = 0;
+/** The best answer span of a row (at most 30 tokens, inside the context; inclusive) and the loss of its gold span, if it has one. */
+export interface SpanPrediction {
+  readonly start: number;
+  readonly end: number;
+  readonly loss?: number;
+}
+
+/** Cross-entropy of a row of logits at `gold`. */
+function crossEntropy(logits: ArrayLike<number>, gold: number): number {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]!);
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp(logits[i]! - max);
+  return max + Math.log(sum) - logits[gold]!;
+}
+
+/** Each row's best answer span by start + end logits. */
+export async function predictSpans(session: Session, rows: readonly EncodedQa[], batch: number): Promise<SpanPrediction[]> {
+  const out: SpanPrediction[] = [];
   for (let startRow = 0; startRow < rows.length; startRow += batch) {
     const chunk = rows.slice(startRow, startRow + batch);
-    const out = await runRows(session, chunk, batch, ['start_logits', 'end_logits']);
+    const logits = await runRows(session, chunk, batch, ['start_logits', 'end_logits']);
     const seq = chunk[0]!.input_ids.length;
     chunk.forEach((row, r) => {
-      const s = out['start_logits']!.data.subarray(r * seq, (r + 1) * seq);
-      const e = out['end_logits']!.data.subarray(r * seq, (r + 1) * seq);
+      const s = logits['start_logits']!.data.subarray(r * seq, (r + 1) * seq);
+      const e = logits['end_logits']!.data.subarray(r * seq, (r + 1) * seq);
       let best: [number, number] = [row.contextFrom, row.contextFrom];
       let score = -Infinity;
       for (let i = row.contextFrom; i < row.contextTo; i++) {
@@ -78,24 +93,23 @@ export async function evaluateQa(session: Session, rows: readonly EncodedQa[], b
           if (s[i]! + e[j]! > score) [score, best] = [s[i]! + e[j]!, [i, j]];
         }
       }
-      const [gs, ge] = [row.start!, row.end!];
-      if (best[0] === gs && best[1] === ge) exact++;
-      const overlap = Math.max(0, Math.min(best[1], ge) - Math.max(best[0], gs) + 1);
-      if (overlap) {
-        const precision = overlap / (best[1] - best[0] + 1);
-        const recall = overlap / (ge - gs + 1);
-        f1 += (2 * precision * recall) / (precision + recall);
-      }
-      const ce = (logits: Float32Array | Int32Array, gold: number) => {
-        let max = -Infinity;
-        for (const v of logits) max = Math.max(max, v);
-        let sum = 0;
-        for (const v of logits) sum += Math.exp(v - max);
-        return max + Math.log(sum) - logits[gold]!;
-      };
-      loss += (ce(s, gs) + ce(e, ge)) / 2;
+      const gold = row.start === undefined ? {} : { loss: (crossEntropy(s, row.start) + crossEntropy(e, row.end!)) / 2 };
+      out.push({ start: best[0], end: best[1], ...gold });
     });
   }
+  return out;
+}
+
+/** Span exact match (accuracy) and token-overlap F1 of the best answer span (at most 30 tokens, inside the context). */
+export async function evaluateQa(session: Session, rows: readonly EncodedQa[], batch: number): Promise<Evaluation> {
+  const spans = await predictSpans(session, rows, batch);
+  let [exact, f1, loss] = [0, 0, 0];
+  spans.forEach((p, i) => {
+    const scores = spanScores([p.start, p.end], [rows[i]!.start!, rows[i]!.end!]);
+    exact += scores.exact;
+    f1 += scores.f1;
+    loss += p.loss!;
+  });
   return { accuracy: exact / rows.length, f1: f1 / rows.length, loss: loss / rows.length };
 }
 
@@ -106,10 +120,18 @@ export interface Evaluation {
   readonly loss: number;
 }
 
-/** Runs the inference program over the examples (the last batch padded with repeats) and scores the logits. */
-export async function evaluate(session: Session, rows: readonly EncodedBatchRow[], batch: number, classes: number): Promise<Evaluation> {
-  const pairs: [number, number][] = []; // [predicted, gold]
-  let lossSum = 0;
+/** A labelled position's gold and predicted class (the likeliest) and its cross-entropy: a sentence per row, or each tagged token of it. */
+export interface ClassPrediction {
+  readonly row: number;
+  readonly position: number;
+  readonly gold: number;
+  readonly predicted: number;
+  readonly loss: number;
+}
+
+/** Runs the inference program over the rows (the last batch padded with repeats): each labelled position's prediction, in order. */
+export async function predictClasses(session: Session, rows: readonly EncodedBatchRow[], batch: number, classes: number): Promise<ClassPrediction[]> {
+  const out: ClassPrediction[] = [];
   for (let start = 0; start < rows.length; start += batch) {
     const chunk = rows.slice(start, start + batch);
     const logits = (await runRows(session, chunk, batch, ['logits']))['logits']!.data;
@@ -117,25 +139,21 @@ export async function evaluate(session: Session, rows: readonly EncodedBatchRow[
       const golds = Array.isArray(row.labels) ? row.labels : [row.labels];
       golds.forEach((gold, position) => {
         if (gold === -100) return;
-        const base = (r * golds.length + position) * classes;
-        let best = 0;
-        let max = -Infinity;
-        for (let c = 0; c < classes; c++) if (logits[base + c]! > max) [max, best] = [logits[base + c]!, c];
-        let sum = 0;
-        for (let c = 0; c < classes; c++) sum += Math.exp(logits[base + c]! - max);
-        lossSum += max + Math.log(sum) - logits[base + gold]!;
-        pairs.push([best, gold]);
+        const at = logits.subarray((r * golds.length + position) * classes, (r * golds.length + position + 1) * classes);
+        let predicted = 0;
+        for (let c = 1; c < classes; c++) if (at[c]! > at[predicted]!) predicted = c;
+        out.push({ row: start + r, position, gold, predicted, loss: crossEntropy(at, gold) });
       });
     });
   }
-  const accuracy = pairs.filter(([p, g]) => p === g).length / pairs.length;
-  const f1s = Array.from({ length: classes }, (_, c) => {
-    const tp = pairs.filter(([p, g]) => p === c && g === c).length;
-    const predicted = pairs.filter(([p]) => p === c).length;
-    const actual = pairs.filter(([, g]) => g === c).length;
-    return predicted + actual === 0 ? undefined : (2 * tp) / (predicted + actual);
-  }).filter((f): f is number => f !== undefined);
-  return { accuracy, f1: f1s.reduce((a, f) => a + f, 0) / f1s.length, loss: lossSum / pairs.length };
+  return out;
+}
+
+/** Accuracy, macro F1 and mean loss of the rows' labelled positions. */
+export async function evaluate(session: Session, rows: readonly EncodedBatchRow[], batch: number, classes: number): Promise<Evaluation> {
+  const predictions = await predictClasses(session, rows, batch, classes);
+  const report = classificationReport(predictions.map((p) => p.gold), predictions.map((p) => p.predicted), classes);
+  return { accuracy: report.accuracy, f1: report.macroF1, loss: predictions.reduce((a, p) => a + p.loss, 0) / predictions.length };
 }
 
 /** Copies every parameter from the training session into the evaluation session. */

@@ -81,14 +81,14 @@ export function labelSet(labels: Iterable<string>): string[] {
 
 const labelIndexes = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
 
-/** A label's id among the training labels (looked up in a map: a set may hold tens of thousands of labels). */
-export function labelId(labels: readonly string[], label: string, file: string, line: number): number {
+/** A label's id among the training labels, or the set `what` names (looked up in a map: a set may hold tens of thousands of labels). */
+export function labelId(labels: readonly string[], label: string, file: string, line: number, what = 'training labels'): number {
   let index = labelIndexes.get(labels);
   if (!index) labelIndexes.set(labels, (index = new Map(labels.map((l, i) => [l, i]))));
   const id = index.get(label);
   if (id === undefined) {
     const shown = labels.slice(0, 8).map((l) => `'${l.slice(0, 40)}'`).join(', ');
-    throw new InputError(`${file}:${line}: label '${label.slice(0, 80)}' is not one of the ${labels.length.toLocaleString('en-US')} training labels (${shown}${labels.length > 8 ? ', …' : ''})`);
+    throw new InputError(`${file}:${line}: label '${label.slice(0, 80)}' is not one of the ${labels.length.toLocaleString('en-US')} ${what} (${shown}${labels.length > 8 ? ', …' : ''})`);
   }
   return id;
 }
