@@ -3,8 +3,8 @@
 // the sequences apart is derived here from their lengths:
 //
 //   positions  i32 [tokens]     each token's place in its own sequence
-//   starts     i32 [tokens]     the stream index of its sequence's first token
-//   ends       i32 [tokens]     one past its sequence's last token
+//   bounds     i32 [tokens, 2]  the stream index of its sequence's first
+//                               token, and one past its last
 //   firsts     i32 [sequences]  each sequence's first token (its [CLS])
 //
 // The run's sizes are the stream's tokens and its sequences.
@@ -13,7 +13,7 @@ import { InputError } from './errors.js';
 import type { Program } from './program.js';
 
 /** The inputs a packed program derives from the sequences' lengths (compiler/passes/pack.ts adds them). */
-export const PACKED_INPUTS = ['positions', 'starts', 'ends', 'firsts'] as const;
+export const PACKED_INPUTS = ['positions', 'bounds', 'firsts'] as const;
 export type PackedInput = (typeof PACKED_INPUTS)[number];
 
 /** A batch ready for Session.run: the stream's inputs, the run's sizes (tokens, sequences) and each sequence's first token and length. */
@@ -92,7 +92,7 @@ export function packSequences(program: Program, sequences: readonly Readonly<Rec
   const tokens = lengths.reduce((a, n) => a + n, 0);
   if (tokens > maxTokens) throw new InputError(`the batch has ${tokens} tokens, more than the ${maxTokens} the program was compiled for (--tokens)`);
   const inputs: Record<string, Int32Array> = Object.fromEntries(fed.map((name) => [name, new Int32Array(tokens)]));
-  const [positions, starts, ends] = [new Int32Array(tokens), new Int32Array(tokens), new Int32Array(tokens)];
+  const [positions, bounds] = [new Int32Array(tokens), new Int32Array(2 * tokens)];
   const offsets: number[] = [];
   let at = 0;
   sequences.forEach((s, i) => {
@@ -101,12 +101,12 @@ export function packSequences(program: Program, sequences: readonly Readonly<Rec
     for (const name of fed) inputs[name]!.set(s[name]!, at);
     for (let t = 0; t < n; t++) {
       positions[at + t] = t;
-      starts[at + t] = at;
-      ends[at + t] = at + n;
+      bounds[2 * (at + t)] = at;
+      bounds[2 * (at + t) + 1] = at + n;
     }
     at += n;
   });
-  const derived: Record<PackedInput, Int32Array> = { positions, starts, ends, firsts: Int32Array.from(offsets) };
+  const derived: Record<PackedInput, Int32Array> = { positions, bounds, firsts: Int32Array.from(offsets) };
   for (const name of PACKED_INPUTS) if (program.inputs.some((i) => i.name === name)) inputs[name] = derived[name];
   return { inputs, sizes: symbols.map((s) => (s.name === 'tokens' ? tokens : sequences.length)), offsets, lengths };
 }

@@ -9,8 +9,9 @@
 //   range over tokens  the `positions` input: each token's place in its own
 //                      sequence (learned position embeddings; RoBERTa's
 //                      padded positions count from padding_idx + 1)
-//   attention          its mask gains segment_mask(starts, ends): a token
-//                      attends to the keys of its own sequence only
+//   attention          its mask gains segment_mask(starts, ends), both read
+//                      from the `bounds` input: a token attends to the keys
+//                      of its own sequence only
 //   select(token 0)    the rows of the `firsts` input: each sequence's first
 //                      token ([CLS] pooling); what follows is per sequence,
 //                      [sequences, …]
@@ -31,8 +32,10 @@
 // a slice of them, a sinusoidal table) is refused with its label: the
 // stream would give it other tokens than a padded batch does.
 //
-// The inputs `positions`, `starts`, `ends` (i32 [tokens]) and `firsts` (i32
-// [sequences]) are derived from the sequences' lengths by the runtime
+// The inputs `positions` (i32 [tokens]), `bounds` (i32 [tokens, 2]: each
+// token's sequence's start and end, one buffer, so that attention's
+// gradient kernel stays within WebGPU's 8 storage bindings) and `firsts`
+// (i32 [sequences]) are derived from the sequences' lengths by the runtime
 // (runtime/packed.ts), never fed by hand.
 
 import { GraphBuilder, type Graph, type Node } from '../ir/graph.js';
@@ -97,13 +100,15 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
   const input = (name: PackedInput) => {
     let id = inputs.get(name);
     if (id === undefined) {
-      const shape = [name === 'firsts' ? sequences : tokens];
+      const shape = name === 'firsts' ? [sequences] : name === 'bounds' ? [tokens, 2] : [tokens];
       id = b.add('input', [], { name, dtype: 'i32', shape }, name).id;
       inputs.set(name, id);
     }
     return id;
   };
   const tokenAxis = (id: number) => axes[id]!;
+  /** Each token's sequence's first token (`start`) or one past its last (`end`): a column of `bounds`. */
+  const bound = (which: 'start' | 'end', label: string) => b.add('select', [input('bounds')], { axis: 1, index: which === 'start' ? 0 : 1 }, label).id;
 
   for (const node of graph.nodes) {
     madeBefore[node.id] = b.size;
@@ -176,7 +181,7 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
           break;
         }
         const [q, k, v, mask] = args as [number, number, number, number];
-        const segments = b.add('segment_mask', [input('starts'), input('ends')], {}, node.label).id;
+        const segments = b.add('segment_mask', [bound('start', node.label), bound('end', node.label)], {}, node.label).id;
         const masked = b.add('add', [mask, segments], {}, node.label).id;
         id = b.add('attention', [q, k, v, masked], node.attrs as never, node.label, node.type).id;
         break;
@@ -197,7 +202,7 @@ export function packGraph(graph: Graph, probe: Graph, batchProbe: Graph, sequenc
         // Row r of sequence s: stream index firsts[s] + r, kept inside the sequence; weight 1 up to its end, 0 after.
         const firsts = column(input('firsts'), [sequences, 1]);
         const at = b.add('add', [firsts, column(b.add('range', [], { size: longest }, node.label).id, [1, longest])], {}, node.label).id;
-        const ends = b.add('gather', [column(input('ends'), [tokens, 1]), input('firsts')], {}, node.label).id;
+        const ends = b.add('gather', [column(bound('end', node.label), [tokens, 1]), input('firsts')], {}, node.label).id;
         const last = b.add('add', [ends, i32(-1)], {}, node.label).id;
         const rows = b.add('gather', [column(args[0]!, x.type.shape.slice(1)), b.add('minimum', [at, last], {}, node.label).id], {}, node.label).id;
         const inside = column(b.add('gt', [ends, at], {}, node.label).id, [sequences, longest, ...rest.map(() => 1)]);

@@ -237,7 +237,7 @@ describe('a padding-free program', () => {
     const sized = kernels.filter((k) => k.runtime);
     expect(sized.length).toBe(kernels.length);
     expect(kernels.filter((k) => k.kind === 'attention').every((k) => k.kind === 'attention' && k.keyRange && k.runtime?.['queries'] && k.runtime['keys'])).toBe(true);
-    expect(program.inputs.map((i) => i.name).sort()).toEqual(['ends', 'firsts', 'input_ids', 'positions', 'starts', 'token_type_ids']);
+    expect(program.inputs.map((i) => i.name).sort()).toEqual(['bounds', 'firsts', 'input_ids', 'positions', 'token_type_ids']);
     expect(program.outputs.find((o) => o.name === 'pooler_output')!.runtime).toEqual({ axis: 0, size: { symbol: 1, scale: 1, offset: 0 } });
   });
 
