@@ -5,8 +5,9 @@
 // extents a run gives, a padding-free stream's tokens and sequences: read
 // from the memory's first words into locals where the function starts;
 // buffers stay laid out at their largest), shared by the kernels that
-// differ only in their buffers and random streams (a model's layers). Each thread computes its share of a kernel's outer loop
-// (writer.ts `share`) and the executor meets them after it. It follows the
+// differ only in their buffers and random streams (a model's layers). Each
+// thread computes its share of a kernel's outer loop (writer.ts `share`)
+// and the executor meets them after it. It follows the
 // JavaScript backend, kind by kind; sums run in f64 as JavaScript's do.
 //
 //   map        nested loops over the space, the last axis four points at a

@@ -16,7 +16,7 @@
 import type { CodeWriter } from '../common/writer.js';
 import { type AttentionGradKernel, type AttentionKernel, type KExpr, type Operand } from '../../kernel/ir.js';
 import { literal, WgslExprs } from './expr.js';
-import { extentWgsl, KernelModule, MAX_GROUPS, ROW_GROUP, type WgslKernel } from './module.js';
+import { extentWgsl, KernelModule, MAX_GROUPS, ROW_GROUP, sizedBy, type WgslKernel } from './module.js';
 
 type Dims = { batch: readonly number[]; queries: number; keys: number; depth: number; depthV: number };
 
@@ -163,7 +163,7 @@ export function renderAttention(k: AttentionKernel): WgslKernel {
       if (k.lse) w.line(`a${k.lse.arg}[place_lse(${batchArgs(k)}i)] = top + log(sum);`);
     });
   });
-  return mod.finish([{ entry: 'main', workgroups }]);
+  return mod.finish([{ entry: 'main', workgroups, ...sizedBy(k, 'queries', 0, ROW_GROUP) }]);
 }
 
 export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
@@ -291,7 +291,7 @@ export function renderAttentionGrad(k: AttentionGradKernel): WgslKernel {
     });
   }
   return mod.finish([
-    ...(k.dq || k.dscores ? [{ entry: 'dq', workgroups: [Math.ceil(k.queries / ROW_GROUP), 1, batches] as [number, number, number] }] : []),
-    ...(k.dk || k.dv ? [{ entry: 'dkv', workgroups: [Math.ceil(k.keys / ROW_GROUP), 1, batches] as [number, number, number] }] : []),
+    ...(k.dq || k.dscores ? [{ entry: 'dq', workgroups: [Math.ceil(k.queries / ROW_GROUP), 1, batches] as [number, number, number], ...sizedBy(k, 'queries', 0, ROW_GROUP) }] : []),
+    ...(k.dk || k.dv ? [{ entry: 'dkv', workgroups: [Math.ceil(k.keys / ROW_GROUP), 1, batches] as [number, number, number], ...sizedBy(k, 'keys', 0, ROW_GROUP) }] : []),
   ]);
 }

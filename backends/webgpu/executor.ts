@@ -18,7 +18,7 @@ import type { Kernel } from '../../kernel/ir.js';
 import { functionNames } from '../../kernel/hash.js';
 import { acquireDevice, describeAdapter, type GpuHandle } from './device.js';
 import { WgslCompileError, compilationError } from './errors.js';
-import { grid, RUN_SIZES, type WgslKernel } from './module.js';
+import { grid, runGrid, RUN_SIZES, type SizedGrid, type WgslKernel } from './module.js';
 import { renderProgramWgsl } from './render.js';
 
 interface Placement {
@@ -32,7 +32,9 @@ interface Placement {
 interface Dispatch {
   readonly pipeline: GPUComputePipeline;
   readonly group: GPUBindGroup;
+  /** The grid at the largest extents, and the dimension a run sizes (module.ts runGrid). */
   readonly workgroups: readonly [number, number, number];
+  readonly sized?: SizedGrid;
   readonly kernel: string;
 }
 
@@ -230,7 +232,7 @@ export class WebGpuExecutor implements Executor {
       if (spec.streams) entries.push({ binding: entries.length, resource: { buffer: uniformOf(`${kernel.name} streams`, kernel.streams ?? []) } });
       const group = device.createBindGroup({ label: kernel.name, layout, entries });
       for (const pass of spec.passes) {
-        pending.push(pipelineFor(kernel.name, code, pass.entry, layout, `${storage}:${uniforms}`).then((pipeline) => ({ pipeline, group, workgroups: pass.workgroups, kernel: kernel.name })));
+        pending.push(pipelineFor(kernel.name, code, pass.entry, layout, `${storage}:${uniforms}`).then((pipeline) => ({ pipeline, group, workgroups: pass.workgroups, ...(pass.sized ? { sized: pass.sized } : {}), kernel: kernel.name })));
       }
     }
     const copyLayout = layoutFor(2, 1);
@@ -276,7 +278,7 @@ export class WebGpuExecutor implements Executor {
     for (const d of this.dispatches) {
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.group);
-      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      pass.dispatchWorkgroups(...runGrid(d, ctx.sizes));
     }
     pass.end();
     device.queue.submit([encoder.finish()]);
@@ -328,7 +330,7 @@ export class WebGpuExecutor implements Executor {
       const pass = encoder.beginComputePass();
       pass.setPipeline(d.pipeline);
       pass.setBindGroup(0, d.group);
-      pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
+      pass.dispatchWorkgroups(...runGrid(d, ctx.sizes));
       pass.end();
       device.queue.submit([encoder.finish()]);
       await device.queue.onSubmittedWorkDone();

@@ -22,7 +22,7 @@
 import type { CodeWriter } from '../common/writer.js';
 import { walkExpr, type KExpr, type MatmulKernel, type Operand } from '../../kernel/ir.js';
 import { WgslExprs } from './expr.js';
-import { BUILTINS, extentWgsl, KernelModule, MAX_GROUPS, type WgslKernel } from './module.js';
+import { BUILTINS, extentWgsl, KernelModule, MAX_GROUPS, sizedBy, type WgslKernel } from './module.js';
 
 export interface Tiling {
   /** Invocations along n and m. */
@@ -224,7 +224,7 @@ function renderTiled(k: MatmulKernel): WgslKernel {
       for (const c of cols) w.line(`if (i${r} < ${m} && bo0 + tx * ${t.tn}i + ${c}i < ${k.n}i) { epilogue(${batchArgs(k)}i${r}, bo0 + tx * ${t.tn}i + ${c}i, acc[${r}][${c}]); }`);
     }
   });
-  return mod.finish([{ entry: 'main', workgroups }]);
+  return mod.finish([{ entry: 'main', workgroups, ...sizedBy(k, 'm', 1, bm) }]);
 }
 
 function renderDirect(k: MatmulKernel): WgslKernel {
@@ -246,7 +246,7 @@ function renderDirect(k: MatmulKernel): WgslKernel {
     w.line(`for (var p = 0i; p < ${depth}; p++) { s += operand_a(${batchArgs(k)}i, p) * operand_b(${batchArgs(k)}p, j); }`);
     w.line(`epilogue(${batchArgs(k)}i, j, s);`);
   });
-  return mod.finish([{ entry: 'main', workgroups }]);
+  return mod.finish([{ entry: 'main', workgroups, ...sizedBy(k, 'm', 1, 16) }]);
 }
 
 export function renderMatmul(k: MatmulKernel, variant: 'tiled' | 'direct' = chooseVariant(k)): WgslKernel {

@@ -6,13 +6,55 @@
 
 import { CodeWriter, commentText } from '../common/writer.js';
 import { extentText } from '../common/expr-scope.js';
-import type { Kernel } from '../../kernel/ir.js';
+import type { Kernel, RuntimeSize } from '../../kernel/ir.js';
 import { helpersFor, type WgslNames } from './expr.js';
 
 /** One dispatch of a kernel's module. */
 export interface WgslPass {
   readonly entry: string;
+  /** The grid at the kernel's largest extents. */
   readonly workgroups: readonly [number, number, number];
+  /** The grid dimension a run sizes, where the run's invocations are a leading part of it. */
+  readonly sized?: SizedGrid;
+}
+
+/** Grid dimension `axis` of a run: ⌈(scale × size + offset) × times / per⌉ workgroups, at most the stated count. */
+export interface SizedGrid {
+  readonly axis: 0 | 1 | 2;
+  readonly size: RuntimeSize;
+  readonly times: number;
+  readonly per: number;
+}
+
+/** A pass's grid dimension `axis` sized by the kernel's extent `key` (per workgroup `per` of it, `times` invocations each), if a run gives that extent. */
+export function sizedBy(k: Kernel, key: string, axis: SizedGrid['axis'], per: number, times = 1): { sized?: SizedGrid } {
+  const size = k.runtime?.[key];
+  return size ? { sized: { axis, size, times, per } } : {};
+}
+
+/**
+ * The grid of a map or reduction over `shape` in `groups` of `per` points
+ * (a flat index, the first axis outermost), sized by the run where the
+ * first axis longer than 1 is one a run gives (the run's points are then a
+ * leading part of the flat index) and the grid is not folded into y.
+ */
+export function flatGrid(k: Kernel, field: string, shape: readonly number[], offset: number, per: number): { workgroups: [number, number, number]; sized?: SizedGrid } {
+  const total = shape.reduce((a, d) => a * d, 1);
+  const workgroups = grid(ceilDiv(total, per));
+  const first = shape.findIndex((d) => d > 1);
+  if (first < 0 || workgroups[1] > 1) return { workgroups };
+  return { workgroups, ...sizedBy(k, `${field}.${first + offset}`, 0, per, shape.slice(first + 1).reduce((a, d) => a * d, 1)) };
+}
+
+/** A pass's grid in a run of these sizes. */
+export function runGrid(pass: Pick<WgslPass, 'workgroups' | 'sized'>, sizes: readonly number[] | undefined): readonly [number, number, number] {
+  const { sized } = pass;
+  if (!sized || !sizes) return pass.workgroups;
+  const { size } = sized;
+  const count = Math.ceil(((size.scale * sizes[size.symbol]! + size.offset) * sized.times) / sized.per);
+  const out: [number, number, number] = [...pass.workgroups];
+  out[sized.axis] = Math.max(1, Math.min(out[sized.axis], count));
+  return out;
 }
 
 export interface WgslKernel {
@@ -42,8 +84,9 @@ export const RUN_SIZES = 4;
 
 /**
  * A kernel's extent as a WGSL i32: its number, or what the run gives in
- * rt.sizes (extentText). The dispatch covers the largest value; invocations
- * past the run's extent do nothing.
+ * rt.sizes (extentText). Invocations past the run's extent do nothing; the
+ * dispatch covers the run's extent where the run's invocations lead the
+ * grid (runGrid), else the largest.
  */
 export function extentWgsl(k: Kernel, key: string, value: number, runtime = true): string {
   const r = k.runtime?.[key];

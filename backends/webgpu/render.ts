@@ -19,7 +19,7 @@ import type { Kernel, MapKernel, ReduceKernel, Store } from '../../kernel/ir.js'
 import { renderAttention, renderAttentionGrad } from './attention.js';
 import { WgslExprs } from './expr.js';
 import { renderMatmul } from './matmul.js';
-import { BUILTINS, ceilDiv, coordinates, extentWgsl, grid, groupIndex, KernelModule, MAP_GROUP, ROW_GROUP, type WgslKernel } from './module.js';
+import { BUILTINS, coordinates, extentWgsl, flatGrid, groupIndex, KernelModule, MAP_GROUP, ROW_GROUP, type WgslKernel } from './module.js';
 
 export type { WgslKernel } from './module.js';
 
@@ -79,7 +79,7 @@ function renderMap(k: MapKernel): WgslKernel {
   const ordered = k.ordered ?? 0;
   const split = k.shape.slice(ordered);
   const total = split.reduce((a, d) => a * d, 1);
-  const workgroups = grid(ceilDiv(total, MAP_GROUP));
+  const { workgroups, sized } = flatGrid(k, 'shape', split, ordered, MAP_GROUP);
   const scope = new WgslExprs({ idx: k.shape, ridx: [] }, mod.names());
   const walk = (a: number): void => {
     if (a === ordered) return emitStores(mod, scope, k.stores);
@@ -93,7 +93,7 @@ function renderMap(k: MapKernel): WgslKernel {
     skipPastRun(mod, k, 'shape', k.shape, (a) => `c${a}`, ordered);
     walk(0);
   });
-  return mod.finish([{ entry: 'main', workgroups }]);
+  return mod.finish([{ entry: 'main', workgroups, ...(sized ? { sized } : {}) }]);
 }
 
 /** Reductions this long, or with element stores, take a workgroup per outer point. */
@@ -109,7 +109,7 @@ function renderReduce(k: ReduceKernel): WgslKernel {
   const fold = (combine: string, into: string, x: string) => (combine === 'sum' ? `${into} = ${into} + ${x};` : `${into} = select(${into}, ${x}, ${x} > ${into});`);
   const byGroup = k.elementStores.length > 0 || extent >= GROUP_REDUCTION;
   if (!byGroup) {
-    const workgroups = grid(ceilDiv(outer, MAP_GROUP));
+    const { workgroups, sized } = flatGrid(k, 'shape', k.shape, 0, MAP_GROUP);
     w.line(`@compute @workgroup_size(${MAP_GROUP})`);
     w.block(`fn main(${BUILTINS}) {`, () => {
       w.line(`let e = i32(${groupIndex(workgroups)} * ${MAP_GROUP}u + lid);`);
@@ -131,9 +131,9 @@ function renderReduce(k: ReduceKernel): WgslKernel {
       });
       emitStores(mod, scope, k.stores);
     });
-    return mod.finish([{ entry: 'main', workgroups }]);
+    return mod.finish([{ entry: 'main', workgroups, ...(sized ? { sized } : {}) }]);
   }
-  const workgroups = grid(outer);
+  const { workgroups, sized } = flatGrid(k, 'shape', k.shape, 0, 1);
   const eachElement = (body: () => void) =>
     w.block(`for (var rr = i32(lid); rr < ${extent}i; rr += ${ROW_GROUP}i) {`, () => {
       coordinates(w, k.reduced, 'rr', (a) => `r${a}`);
@@ -161,7 +161,7 @@ function renderReduce(k: ReduceKernel): WgslKernel {
     if (k.stores.length) w.block('if (lid == 0u) {', () => emitStores(mod, scope, k.stores));
     if (k.elementStores.length) eachElement(() => emitStores(mod, scope, k.elementStores));
   });
-  return mod.finish([{ entry: 'main', workgroups }], [TREE]);
+  return mod.finish([{ entry: 'main', workgroups, ...(sized ? { sized } : {}) }], [TREE]);
 }
 
 export function renderKernelWgsl(k: Kernel): WgslKernel {

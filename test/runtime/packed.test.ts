@@ -23,6 +23,8 @@ import { hasWebGpu } from '../helpers/webgpu.js';
 import { stDirectory, wordPieceTokenizer } from '../helpers/sentence-transformers.js';
 import { compileFile } from '../../compiler/compile.js';
 import { openOn } from '../../backends/registry.js';
+import { renderKernelWgsl } from '../../backends/webgpu/render.js';
+import { runGrid } from '../../backends/webgpu/module.js';
 import { wasmBackend } from '../../backends/wasm/index.js';
 
 // bert-tiny with its next-sentence head (per sequence) but not the masked-LM decoder (30,522 columns per token).
@@ -239,6 +241,20 @@ describe('a padding-free program', () => {
     expect(kernels.filter((k) => k.kind === 'attention').every((k) => k.kind === 'attention' && k.keyRange && k.runtime?.['queries'] && k.runtime['keys'])).toBe(true);
     expect(program.inputs.map((i) => i.name).sort()).toEqual(['bounds', 'firsts', 'input_ids', 'positions', 'token_type_ids']);
     expect(program.outputs.find((o) => o.name === 'pooler_output')!.runtime).toEqual({ axis: 0, size: { symbol: 1, scale: 1, offset: 0 } });
+  });
+
+  it("sizes WebGPU's dispatches by the run: a grid past the run's tokens launches no workgroups", () => {
+    const passes = packed.kernels.flatMap((k) => renderKernelWgsl(k).passes.map((p) => ({ kind: k.kind, pass: p })));
+    const sized = passes.filter((p) => p.pass.sized);
+    // Every product, attention and row-wise kernel over the tokens; the per-sequence ones (the pooler) by the sequences.
+    expect(new Set(sized.map((p) => p.kind))).toEqual(new Set(['map', 'reduce', 'matmul', 'attention']));
+    expect(sized.length).toBeGreaterThan(passes.length / 2);
+    const attention = sized.find((p) => p.kind === 'attention')!.pass;
+    expect(attention.workgroups).toEqual([64, 1, 2]);
+    expect(runGrid(attention, [7, 1])).toEqual([1, 1, 2]);
+    expect(runGrid(attention, [129, 2])).toEqual([3, 1, 2]);
+    expect(runGrid(attention, [4096, 8])).toEqual([64, 1, 2]);
+    expect(runGrid(attention, undefined)).toEqual([64, 1, 2]);
   });
 
   it('refuses sizes it was not compiled for, naming both numbers', async () => {
