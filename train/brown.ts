@@ -51,6 +51,8 @@ export function readBrown(dir = brownDirectory()): BrownDocument[] {
 export interface BrownSplit {
   /** Pretraining text of the training documents: one sentence per line, a blank line between documents. */
   readonly corpus: string;
+  /** The same of the held-out documents: text to validate a pretraining on, which it never saw. */
+  readonly validation: string;
   /** Sentence-genre classification, TSV with a header (text, label); documents never straddle the split. */
   readonly train: string;
   readonly eval: string;
@@ -76,17 +78,18 @@ export function splitBrown(documents: readonly BrownDocument[], options: SplitOp
   const seen = new Map<string, number>();
   const train: string[] = [];
   const evaluation: string[] = [];
-  const corpus: string[] = [];
+  const [corpus, validation]: string[][] = [[], []];
   for (const doc of documents) {
     const k = seen.get(doc.genre) ?? 0;
     seen.set(doc.genre, k + 1);
     const toEval = k % evalEvery === evalEvery - 1;
-    if (!toEval) corpus.push(doc.sentences.join('\n'));
+    (toEval ? validation : corpus).push(doc.sentences.join('\n'));
     if (options.genres && !options.genres.includes(doc.genre)) continue;
     for (const s of doc.sentences) if (s.split(' ').length >= minWords) (toEval ? evaluation : train).push(`${s.replace(/\t/g, ' ')}\t${doc.genre}`);
   }
   const rng = new Rng(options.seed ?? 0, STREAMS.shuffle);
   const sample = (rows: string[], size: number | undefined) => (size === undefined || size >= rows.length ? rows : rng.shuffle([...rows]).slice(0, size));
   const tsv = (rows: string[]) => ['text\tlabel', ...rows].join('\n') + '\n';
-  return { corpus: corpus.join('\n\n') + '\n', train: tsv(sample(train, options.trainSize)), eval: tsv(sample(evaluation, options.evalSize)) };
+  const text = (docs: string[]) => docs.join('\n\n') + '\n';
+  return { corpus: text(corpus), validation: text(validation), train: tsv(sample(train, options.trainSize)), eval: tsv(sample(evaluation, options.evalSize)) };
 }

@@ -25,6 +25,11 @@ describe('Brown Corpus', () => {
     expect(rows(split.train).filter((r) => evalText.has(r.split('\t')[0]))).toEqual([]);
     expect(new Set(rows(split.train).map((r) => r.split('\t')[1]))).toEqual(new Set(['news', 'romance']));
     expect(split.corpus.split('\n\n')).toHaveLength(407); // every fifth document of each genre is held out: 93
+    // The held-out documents' text, for validating a pretraining: none of its sentences' documents in the corpus.
+    const held = split.validation.trim().split('\n\n');
+    expect(held).toHaveLength(93);
+    const corpusDocuments = new Set(split.corpus.trim().split('\n\n'));
+    expect(held.filter((d) => corpusDocuments.has(d))).toEqual([]);
     expect(() => splitBrown(documents, { genres: ['poetry'] })).toThrow("the Brown Corpus has no genre 'poetry'");
   });
 });
