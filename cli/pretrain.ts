@@ -8,7 +8,7 @@ import { sourceName } from '../compiler/ir/graph.js';
 import { createInstances, PACKINGS, readCorpus, type Packing } from '../train/corpus.js';
 import { encodeExample } from '../train/instances.js';
 import { maskTokens, MASKING_STRATEGIES, maxMaskedPositions, WORD_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
-import { checkExamples, corpusData, examplesData, Interrupted, readExamples, resume, runTraining } from '../train/pretrain.js';
+import { checkExamples, corpusData, examplesData, Interrupted, readExamples, resume, runTraining, type PretrainData, type Validation } from '../train/pretrain.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
 import { jiebaSegmenter } from '../train/jieba.js';
@@ -40,7 +40,7 @@ across documents, no pairs.`;
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--tokenizer FILE]
     [--init CKPT] [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
     [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--packing pairs|sentence-order|full-sentences]
-    [--dupe-factor N] [--accumulate N]
+    [--dupe-factor N] [--accumulate N] [--validation FILE [--eval-every N]]
     [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt] [--packed]
 
 Pretrains with the model's objective (AdamW, linear warmup and decay): masked LM, with
@@ -56,6 +56,9 @@ Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and says how to resum
 --accumulate N averages the gradients of N batches into each update; --recompute layer
 keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
 --dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
+--validation FILE scores held-back text (or prepared examples, FILE.jsonl) every --eval-every
+steps (default --save-every) and at the end: the objective's losses and accuracies with dropout
+off and masks drawn once, into DIR/validation.jsonl (val_loss, val_mlm_loss, val_mlm_acc, …).
 --packed runs each batch padding-free: its examples' real tokens as one stream, not padded
 to --seq (the masked-LM head still only at the masked tokens).
 Defaults: 1 epoch, batch 8, seq 128, lr 1e-4, warmup 0.01, weight decay 0.01, clip 1.0,
@@ -134,7 +137,8 @@ function pretrainFlags(argv: string[]) {
     init: { type: 'string' }, steps: { type: 'string' }, epochs: { type: 'string' }, batch: { type: 'string' }, seq: { type: 'string' },
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
     masking: { type: 'string' }, 'save-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' },
-    accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, packed: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, packed: { type: 'boolean' },
+    validation: { type: 'string' }, 'eval-every': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
 }
 
@@ -181,10 +185,10 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
 
   let data;
   let tokenizer: TextTokenizer | undefined;
+  // The model's objective decides the instances: sentence pairs for next-sentence prediction, else full sentences.
+  const pairs = compiled.graph.nodes.some((n) => n.op === 'input' && sourceName(n) === 'next_sentence_label');
+  const packing = oneOf(values.packing, '--packing', PACKINGS, pairs ? 'pairs' : 'full-sentences');
   if (values.corpus) {
-    // The model's objective decides the instances: sentence pairs for next-sentence prediction, else full sentences.
-    const pairs = compiled.graph.nodes.some((n) => n.op === 'input' && sourceName(n) === 'next_sentence_label');
-    const packing = oneOf(values.packing, '--packing', PACKINGS, pairs ? 'pairs' : 'full-sentences');
     if (pairs !== (packing !== 'full-sentences')) throw new UsageError(`--packing ${packing} does not fit ${compiled.spec.name}: ${pairs ? 'it trains on sentence pairs (next_sentence_label): use pairs or sentence-order' : 'it takes no sentence pairs: use full-sentences'}`);
     const built = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, packing);
     tokenizer = built.tokenizer;
@@ -200,6 +204,15 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   if (maskId !== undefined && tokenizerMask !== undefined && maskId !== tokenizerMask) {
     throw new UsageError(`${compiled.spec.name}'s mask_token_id is ${String(maskId)}, but the tokenizer's ${tokenizer!.specials.mask} is ${tokenizerMask}: set mask_token_id: ${tokenizerMask} in its config`);
   }
+  // Held-back text (its masks drawn once) or prepared examples (FILE.jsonl), at least a batch: read before anything is built.
+  let held: PretrainData | undefined;
+  if (values.validation !== undefined) {
+    const file = values.validation;
+    if (/\.jsonl$/i.test(file)) held = examplesData(readExamples(readTextFile(file), file, seq).examples);
+    else if (!tokenizer) throw new UsageError(`--validation ${file} is text: tcc needs the tokenizer to read it (--vocab or --tokenizer), or give prepared examples (FILE.jsonl)`);
+    else held = corpusData(corpusInstances(file, modelFlags, seq, 1, seed, strategy, packing).instances, tokenizer, strategy, seed, seq);
+    if (held.count < batch) throw new UsageError(`${file} gives ${held.count} validation examples; a batch takes ${batch}`);
+  } else if (values['eval-every'] !== undefined) throw new UsageError('--eval-every goes with --validation FILE');
   const accumulate = compiled.optimizer!.accumulate;
   const epochSteps = Math.ceil(data.count / (batch * accumulate));
   const steps = values.steps ? positiveInt(values.steps, '--steps', 1, MAX_STEPS) : positiveInt(values.epochs, '--epochs', 1, MAX_EPOCHS) * epochSteps;
@@ -215,7 +228,14 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   } else session.setParams(initWithProgress(io, program.params, seed));
 
   const keep = values.keep === undefined ? {} : { keep: positiveInt(values.keep, '--keep', 1) };
-  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery: positiveInt(values['save-every'], '--save-every', 1000), config: hfConfig(compiled.spec, headOutputs(compiled.spec)), ...keep, ...(tokenizer ? { tokenizerFiles: hfTokenizerFiles(tokenizer, Number(compiled.spec.config['max_position_embeddings']?.value ?? 512)) } : {}) };
+  const saveEvery = positiveInt(values['save-every'], '--save-every', 1000);
+  // Held-back text (or prepared examples), scored by a program of the step's losses alone, dropout off.
+  let validation: Validation | undefined;
+  if (held) {
+    const scored = compileFile(model, { batch, seq, mode: 'train', evaluate: true, maxPredictions: held.maxPredictions, dropout: 0, verify: debug, ...(values.packed ? { packed: {} } : {}) });
+    validation = { session: await sessionFor(scored.graph, backend, io, debug, scored.runtime), data: held, every: positiveInt(values['eval-every'], '--eval-every', saveEvery) };
+  }
+  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery, ...(validation ? { validation } : {}), config: hfConfig(compiled.spec, headOutputs(compiled.spec)), ...keep, ...(tokenizer ? { tokenizerFiles: hfTokenizerFiles(tokenizer, Number(compiled.spec.config['max_position_embeddings']?.value ?? 512)) } : {}) };
   const fromSpec = (key: string, fallback: number) => specSetting(compiled.spec, key) ?? fallback;
   const lr = nonNegative(values.lr, '--lr', fromSpec('lr', 1e-4));
   const trainer = new Trainer(session, {
@@ -239,6 +259,9 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     last = await runTraining(trainer, data, settings, {
       onStep(step, m) {
         bar.update(step, `loss ${m.loss!.toFixed(4)} ${accuracies(m)} ${Math.round(m.tokens_per_s!)} tok/s`);
+      },
+      onValidation(step, m) {
+        bar.log(`  step ${step}: validation loss ${m.val_loss!.toFixed(4)}${Object.entries(m).filter(([n]) => n.endsWith('_acc')).map(([n, v]) => `, ${n.slice(4)} ${v.toFixed(3)}`).join('')}`);
       },
       onCheckpoint(dir, removed) {
         bar.log(`saved ${dir}${removed.length ? ` (removed ${removed.map((r) => basename(r)).join(', ')})` : ''}`);

@@ -1,7 +1,8 @@
 // `tcc report RUN_DIR -o report.html`: a training run as one page: loss,
 // accuracy, learning rate, gradient norm and tokens/s over the steps of
-// metrics.jsonl, the evaluation curves of eval.jsonl, and the run's settings
-// (its latest checkpoint's trainer_state.json and config.json).
+// metrics.jsonl, the validation curves of validation.jsonl (pretraining on
+// held-back text), the evaluation curves of eval.jsonl, and the run's
+// settings (its latest checkpoint's trainer_state.json and config.json).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -14,7 +15,8 @@ export const reportUsage = `usage: tcc report RUN_DIR -o report.html
 
 Draws a training run (tcc pretrain or tcc finetune's -o DIR) as one HTML page:
 loss, MLM/NSP or task accuracy, learning rate, gradient norm and tokens/s over
-the steps of DIR/metrics.jsonl, the evaluation curves of DIR/eval.jsonl, and the
+the steps of DIR/metrics.jsonl, the validation curves of DIR/validation.jsonl
+(tcc pretrain --validation), the evaluation curves of DIR/eval.jsonl, and the
 run's settings.`;
 
 type Row = Record<string, number>;
@@ -70,6 +72,7 @@ export async function runReport(argv: string[], _debug: boolean, io: Io): Promis
   if (!existsSync(dir)) throw new UsageError(`${dir}: no such run directory`);
   const steps = readLog(join(dir, 'metrics.jsonl'));
   const epochs = readLog(join(dir, 'eval.jsonl'));
+  const validation = readLog(join(dir, 'validation.jsonl'));
   if (!steps.length && !epochs.length) throw new UsageError(`${dir} has no metrics.jsonl or eval.jsonl to draw (is it the -o DIR of tcc pretrain or tcc finetune?)`);
 
   const { chartSvg, curvesSpec, htmlPage } = await import('./pictures.js');
@@ -83,6 +86,9 @@ export async function runReport(argv: string[], _debug: boolean, io: Io): Promis
   chart(steps, 'step', ['lr'], 'lr', 'Learning rate', 'learning rate');
   chart(steps, 'step', ['grad_norm'], 'grad-norm', 'Gradient norm (before clipping)', 'global norm');
   chart(steps, 'step', ['tokens_per_s'], 'throughput', 'Tokens per second', 'tokens/s');
+  const validated = (suffix: string) => [...new Set(validation.flatMap((r) => Object.keys(r).filter((k) => k.startsWith('val_') && k.endsWith(suffix))))];
+  chart(validation, 'step', validated('_loss'), 'validation-loss', 'Validation loss (held-back text, dropout off)', 'loss');
+  chart(validation, 'step', validated('_acc'), 'validation-accuracy', 'Validation accuracy', 'accuracy');
   chart(epochs, 'epoch', ['accuracy', 'f1'], 'eval-accuracy', 'Evaluation accuracy and F1', 'score');
   chart(epochs, 'epoch', ['loss', 'train_loss'], 'eval-loss', 'Evaluation and training loss per epoch', 'loss');
 
@@ -90,6 +96,7 @@ export async function runReport(argv: string[], _debug: boolean, io: Io): Promis
   const facts: [string, string][] = [
     ...(steps.length ? ([['steps', `${steps.length} logged, last ${last!['step']}; final loss ${last!['loss']?.toFixed(4) ?? '?'}`]] as [string, string][]) : []),
     ...(present(steps, ['tokens_per_s']).length ? ([['throughput', `${Math.round(mean(steps.map((r) => r['tokens_per_s']!).filter(Number.isFinite)))} tokens/s (mean over steps)`]] as [string, string][]) : []),
+    ...(validation.length ? ([['validation', Object.entries(validation.at(-1)!).map(([k, v]) => `${k} ${k === 'step' ? v : v.toFixed(4)}`).join(', ')]] as [string, string][]) : []),
     ...(epochs.length ? ([['evaluation', epochs.map((e) => `epoch ${e['epoch']}: accuracy ${e['accuracy']?.toFixed(4)}`).join('; ')]] as [string, string][]) : []),
     ...settings(dir),
   ];

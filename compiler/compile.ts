@@ -45,6 +45,8 @@ export interface CompileOptions {
   readonly maxPredictions?: number;
   /** Activation recomputation in training graphs (default none). */
   readonly recompute?: RecomputeMode;
+  /** With mode 'train': the step's forward pass, losses and metrics alone, no gradients or update (a validation program). */
+  readonly evaluate?: boolean;
   /** Called with the graph after each pass (--dump-after). */
   readonly after?: (pass: string, graph: Graph) => void;
   /**
@@ -120,10 +122,10 @@ export function compileFile(file: string, options: CompileOptions = {}): Compile
   }
   if (options.verify) verifyGraph(graph);
   // A training graph also computes the gradients of `loss` and applies AdamW.
-  const optimizer = mode === 'train' ? { ...adamwSettings(spec), ...options.optimizer } : undefined;
+  const optimizer = mode === 'train' && !options.evaluate ? { ...adamwSettings(spec), ...options.optimizer } : undefined;
   let before = graph;
   const labelledRows = options.maxPredictions === undefined ? {} : { labelledRows: graph.dims['batch']! * options.maxPredictions };
-  const pipeline = { fuse: options.fuse ?? true, verify: options.verify ?? false, recompute: options.recompute ?? 'none', ...labelledRows, ...(optimizer ? { optimizer } : {}) };
+  const pipeline = { fuse: options.fuse ?? true, verify: options.verify ?? false, recompute: options.recompute ?? 'none', ...labelledRows, ...(optimizer ? { optimizer } : {}), ...(options.evaluate ? { evaluate: true } : {}) };
   const result = runPipeline(graph, pipeline, (pass, g) => {
     if (pass === 'autodiff' || pass === 'adamw') before = g;
     options.after?.(pass, g);

@@ -18,6 +18,7 @@ import { maskTokens, maxMaskedPositions, type MaskingStrategy } from './masking.
 import { Rng, STREAMS } from './rng.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { Metrics, Trainer } from './trainer.js';
+import type { Session } from '../runtime/session.js';
 
 /** Examples by index; masks may differ per epoch (dynamic masking). */
 export interface PretrainData {
@@ -106,12 +107,27 @@ export interface RunSettings {
   readonly tokenizerFiles?: Readonly<Record<string, string>>;
   /** Checkpoints kept: older ones are removed as new ones are written (default: all). */
   readonly keep?: number;
+  /** Held-back examples scored every `every` steps and at the end, into DIR/validation.jsonl. */
+  readonly validation?: Validation;
+}
+
+/**
+ * Validation: a program of the step's losses and metrics alone (no update,
+ * dropout off), over held-back examples with masks fixed once (epoch 0), in
+ * whole batches.
+ */
+export interface Validation {
+  readonly session: Session;
+  readonly data: PretrainData;
+  readonly every: number;
 }
 
 export interface RunHooks {
   /** After each step, for progress display. */
   onStep?(step: number, metrics: Metrics): void;
   onCheckpoint?(dir: string, removed: readonly string[]): void;
+  /** After each validation, with its means (val_loss, val_mlm_loss, val_mlm_acc, …). */
+  onValidation?(step: number, metrics: Metrics): void;
   /** Asked after each step: a signal that asks the run to stop (SIGINT, SIGTERM), if one came. */
   stopRequested?(): NodeJS.Signals | undefined;
 }
@@ -133,11 +149,11 @@ export class TrainingError extends RunFailure {
 }
 
 /** The examples of one step as batched inputs. */
-function batchAt(data: PretrainData, step: number, batch: number): Record<string, Int32Array> {
+function batchAt(data: PretrainData, step: number, batch: number, epoch?: number): Record<string, Int32Array> {
   const rows: PretrainingExample[] = [];
   for (let k = 0; k < batch; k++) {
     const global = step * batch + k;
-    rows.push(data.example(global % data.count, Math.floor(global / data.count)));
+    rows.push(data.example(global % data.count, epoch ?? Math.floor(global / data.count)));
   }
   const flat = (field: 'input_ids' | 'token_type_ids' | 'attention_mask' | 'labels') => Int32Array.from(rows.flatMap((r) => r[field]));
   const pairs = rows.every((r) => r.next_sentence_label !== undefined);
@@ -246,9 +262,34 @@ function keepLoggedSteps(metricsFile: string, step: number): void {
   }
 }
 
+/** Runs a batch on a program (its training step's or validation's), padding-free where the program is. */
+function stepInputs(program: Session['program'], batch: Record<string, Int32Array>, rows: number, seq: number): { inputs: Record<string, ArrayLike<number>>; sizes?: readonly number[] } {
+  if (!isPacked(program)) return { inputs: batch };
+  const packed = packPadded(program, batch, rows, seq);
+  return { inputs: packed.inputs, sizes: packed.sizes };
+}
+
+/** The means of the validation program's losses and metrics over its whole batches, named val_… ; the parameters copied from training first. */
+export async function validate(trainer: Trainer, validation: Validation, batch: number, seq: number): Promise<Metrics> {
+  const { session, data } = validation;
+  session.setParams(await trainer.session.read(session.program.params.map((p) => p.name)));
+  const names = session.program.outputs.map((o) => o.name).filter((n) => !n.startsWith('update:'));
+  const batches = Math.floor(data.count / batch);
+  const sums: Record<string, number> = {};
+  for (let b = 0; b < batches; b++) {
+    const { inputs, sizes } = stepInputs(session.program, batchAt(data, b, batch, 0), batch, seq);
+    const out = await session.run(inputs, { seed: 0, step: 0, ...(sizes ? { sizes } : {}) }, names);
+    for (const name of names) sums[name] = (sums[name] ?? 0) + out[name]!.data[0]! / batches;
+  }
+  return Object.fromEntries(Object.entries(sums).map(([name, v]) => [`val_${name}`, v]));
+}
+
 async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSettings, hooks: RunHooks, stopping: (reason: string) => string, at: (step: number) => void): Promise<Metrics> {
   const metricsFile = join(settings.dir, 'metrics.jsonl');
+  const validationFile = join(settings.dir, 'validation.jsonl');
   keepLoggedSteps(metricsFile, trainer.step);
+  keepLoggedSteps(validationFile, trainer.step);
+  const { validation } = settings;
   let last: Metrics = {};
   const k = settings.accumulate;
   for (let step = trainer.step; step < settings.steps; step++) {
@@ -257,10 +298,9 @@ async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSet
     // The update's metrics are the means over its micro-batches.
     const metrics: Metrics = {};
     for (let j = 0; j < k; j++) {
-      const batch = batchAt(data, step * k + j, settings.batch);
       // A padding-free program takes the batch as one stream of its rows' real tokens.
-      const packed = isPacked(trainer.session.program) ? packPadded(trainer.session.program, batch, settings.batch, settings.seq) : undefined;
-      const m = await (packed ? trainer.trainStep(packed.inputs, packed.sizes) : trainer.trainStep(batch));
+      const { inputs, sizes } = stepInputs(trainer.session.program, batchAt(data, step * k + j, settings.batch), settings.batch, settings.seq);
+      const m = await trainer.trainStep(inputs, sizes);
       for (const [name, v] of Object.entries(m)) metrics[name] = (metrics[name] ?? 0) + v / k;
     }
     const seconds = (performance.now() - start) / 1000;
@@ -268,6 +308,11 @@ async function trainSteps(trainer: Trainer, data: PretrainData, settings: RunSet
     last = { ...metrics, tokens_per_s: (k * settings.batch * settings.seq) / seconds, epoch: Math.floor((step * k * settings.batch) / data.count) };
     appendRecord(metricsFile, { step: step + 1, ...last });
     hooks.onStep?.(step + 1, last);
+    if (validation && ((step + 1) % validation.every === 0 || step + 1 === settings.steps)) {
+      const scores = await validate(trainer, validation, settings.batch, settings.seq);
+      appendRecord(validationFile, { step: step + 1, ...scores });
+      hooks.onValidation?.(step + 1, scores);
+    }
     const signal = hooks.stopRequested?.();
     if (signal && step + 1 < settings.steps) throw new Interrupted(signal, step + 1, await checkpoint(trainer, settings, data, hooks));
     if ((step + 1) % settings.saveEvery === 0 && step + 1 < settings.steps) await checkpoint(trainer, settings, data, hooks);

@@ -27,6 +27,8 @@ export interface PipelineOptions {
   readonly optimizer?: AdamWOptions;
   /** Training: compute heads that only label losses read at this many labelled rows per batch (absent: at every row). */
   readonly labelledRows?: number;
+  /** A training graph without its update: its losses and metrics alone, no gradients (validating a training run). */
+  readonly evaluate?: boolean;
   /** Activation recomputation of training graphs (default none). */
   readonly recompute?: RecomputeMode;
   /** Run the IR verifier after every pass (tests and --debug). */
@@ -43,14 +45,16 @@ export interface PassEntry {
 
 const always = () => true;
 const training = (o: PipelineOptions) => o.optimizer !== undefined;
+/** A graph whose outputs are losses and metrics: a training step, or its evaluation. */
+const losses = (o: PipelineOptions) => training(o) || o.evaluate === true;
 
 const fusing = (o: PipelineOptions) => o.fuse;
 
 export const PIPELINE: readonly PassEntry[] = [
   { ...fuseAttentionPass, when: fusing, run: fuseAttention },
   { ...concatProjectionsPass, when: fusing, run: concatProjections },
-  { ...labelledRowsPass, when: (o) => training(o) && o.labelledRows !== undefined, run: (g, o) => labelledRowsRewrite(g, o.labelledRows!) },
-  { ...neededRowsPass, when: training, run: neededRows },
+  { ...labelledRowsPass, when: (o) => losses(o) && o.labelledRows !== undefined, run: (g, o) => labelledRowsRewrite(g, o.labelledRows!) },
+  { ...neededRowsPass, when: losses, run: neededRows },
   { ...autodiffPass, when: training, run: (g) => autodiff(g, 'loss') },
   { ...adamwPass, when: training, run: (g, o) => addAdamW(g, o.optimizer!) },
   { ...rotaryTablesPass, when: fusing, run: rotaryTables },

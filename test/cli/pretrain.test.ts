@@ -19,13 +19,22 @@ describe('tcc prepare and pretrain', () => {
     const lines = readFileSync(join(dir, 'data.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(Object.keys(lines[0]!).sort()).toEqual(['attention_mask', 'input_ids', 'labels', 'next_sentence_label', 'token_type_ids']);
     const result = (await tcc('pretrain', join(dir, 'tiny.yaml'), '--data', join(dir, 'data.jsonl'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'),
-      '--seq', '32', '--batch', String(lines.length), '--steps', '80', '--lr', '3e-3', '--warmup', '8', '--dropout', '0'));
+      '--seq', '32', '--batch', String(lines.length), '--steps', '80', '--lr', '3e-3', '--warmup', '8', '--dropout', '0', '--validation', join(dir, 'data.jsonl'), '--eval-every', '20'));
     expect(result.stderr).toMatch(/done: loss/);
     expect(result.code).toBe(0);
     const log = metrics(join(dir, 'run', 'metrics.jsonl'));
     expect(log).toHaveLength(80);
     for (const key of ['step', 'loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc', 'lr', 'tokens_per_s']) expect(typeof log[0]![key]).toBe('number');
     const last = log[log.length - 1]!;
+    // Validation on the training examples themselves (one whole batch, masks fixed, dropout off): its scores after step n
+    // are the next training step's, computed by the training program before that step's update.
+    const validation = metrics(join(dir, 'run', 'validation.jsonl'));
+    expect(validation.map((v) => v.step)).toEqual([20, 40, 60, 80]);
+    for (const v of validation.slice(0, 3)) {
+      const next = log[v.step!]!;
+      for (const key of ['loss', 'mlm_loss', 'nsp_loss', 'mlm_acc', 'nsp_acc']) expect(Math.abs(v[`val_${key}`]! - next[key]!), `step ${v.step} ${key}`).toBeLessThan(1e-4);
+    }
+    expect(result.stderr).toMatch(/step 80: validation loss [\d.]+, mlm_acc [\d.]+, nsp_acc 1\.000/);
     expect(log[0]!.mlm_loss).toBeGreaterThan(2);
     expect(last.mlm_loss).toBeLessThan(0.5);
     expect(last.nsp_acc).toBe(1);
@@ -99,5 +108,11 @@ describe('tcc prepare and pretrain', () => {
     const run = async (corpus: string) => (await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, corpus), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32'));
     expect(await run('empty.txt')).toMatchObject({ code: 2, stderr: `tcc: error: ${join(dir, 'empty.txt')} has no text: it needs sentences, one per line, documents separated by blank lines\n` });
     expect((await run('one.txt')).stderr).toBe(`tcc: error: ${join(dir, 'one.txt')} has one document; next-sentence prediction needs at least two (separate documents with a blank line)\n`);
+    // Validation text: read like the corpus, and at least a batch of it.
+    const validated = async (...extra: string[]) => (await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', ...extra)).stderr;
+    expect(await validated('--validation', join(dir, 'empty.txt'))).toBe(`tcc: error: ${join(dir, 'empty.txt')} has no text: it needs sentences, one per line, documents separated by blank lines\n`);
+    writeFileSync(join(dir, 'two.txt'), 'the runner sings .\n\nthe cook reads .\n');
+    expect(await validated('--validation', join(dir, 'two.txt'), '--batch', '64')).toMatch(new RegExp(`^tcc: error: ${join(dir, 'two.txt')} gives \\d+ validation examples; a batch takes 64\n$`));
+    expect(await validated('--eval-every', '5')).toBe('tcc: error: --eval-every goes with --validation FILE\n');
   });
 });

@@ -100,16 +100,18 @@ describe.runIf(existsSync(CHROMIUM) || Boolean(process.env['CI']))('pictures in 
 
   it('draws a training run: a chart per curve and the run\'s settings', { timeout: 120_000 }, async () => {
     const dir = pretrainWorkspace(12);
-    expect((await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', '--batch', '8', '--steps', '24', '--lr', '2e-3', '--warmup', '4', '--save-every', '12')).code).toBe(0);
+    expect((await tcc('pretrain', join(dir, 'tiny.yaml'), '--corpus', join(dir, 'corpus.txt'), '--vocab', join(dir, 'vocab.txt'), '-o', join(dir, 'run'), '--seq', '32', '--batch', '8', '--steps', '24', '--lr', '2e-3', '--warmup', '4', '--save-every', '12', '--validation', join(dir, 'corpus.txt'))).code).toBe(0);
     const file = join(dir, 'report.html');
     const result = await tcc('report', join(dir, 'run'), '-o', file);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stderr).toContain('5 charts (loss, accuracy, lr, grad-norm, throughput) from 24 steps');
+    expect(result.stderr).toContain('7 charts (loss, accuracy, lr, grad-norm, throughput, validation-loss, validation-accuracy) from 24 steps');
     await withPage(file, async (page) => {
-      for (const id of ['loss', 'accuracy', 'lr', 'grad-norm', 'throughput']) {
+      for (const id of ['loss', 'accuracy', 'lr', 'grad-norm', 'throughput', 'validation-loss', 'validation-accuracy']) {
         expect(await page.locator(`#${id} svg g.mark-line path`).count(), id).toBeGreaterThan(0);
       }
       expect(await page.locator('#loss svg').textContent()).toContain('mlm_loss');
+      expect(await page.locator('#validation-loss svg').textContent()).toContain('val_mlm_loss');
+      expect(await page.locator('table').innerText()).toMatch(/validation\s+step 24, val_mlm_loss [\d.]+/);
       expect(await page.locator('table').innerText()).toMatch(/trainer\s+step 24, seed 0, batch 8, seq 32/);
       await page.screenshot({ path: join(shots, 'training-report.png'), fullPage: true });
     });
