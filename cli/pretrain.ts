@@ -7,7 +7,7 @@ import { matchWeights } from '../runtime/weights.js';
 import { sourceName } from '../compiler/ir/graph.js';
 import { createInstances, PACKINGS, readCorpus, type Packing } from '../train/corpus.js';
 import { encodeExample } from '../train/instances.js';
-import { maskTokens, MASKING_STRATEGIES, maxMaskedPositions, WORD_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
+import { MASK_RATE, maskTokens, MASKING_STRATEGIES, maxMaskedPositions, WORD_STRATEGIES, type MaskingStrategy } from '../train/masking.js';
 import { checkExamples, corpusData, examplesData, Interrupted, readExamples, resume, runTraining, type PretrainData, type Validation } from '../train/pretrain.js';
 import { Rng, STREAMS } from '../train/rng.js';
 import { warmupSteps } from '../train/schedule.js';
@@ -28,18 +28,18 @@ import { basename, join } from 'node:path';
 import { existsSync } from 'node:fs';
 
 export const prepareUsage = `usage: tcc prepare --corpus PATH (--vocab FILE | --tokenizer tokenizer.json) -o data.jsonl [--packing pairs|sentence-order|full-sentences]
-    [--masking dynamic|static|wwm|ngram|span] [--dupe-factor N] [--seq N] [--seed N]
+    [--masking dynamic|static|wwm|ngram|span] [--mask-rate X] [--dupe-factor N] [--seq N] [--seed N]
 
 Writes pretraining examples as JSON lines (input_ids, token_type_ids, attention_mask,
 labels with -100 where not masked, and for sentence pairs next_sentence_label), masks fixed.
 --packing pairs (default): BERT's sentence pairs, half of them with a random second segment;
 sentence-order: ALBERT's, the second segment always the first's continuation, half of the
 pairs swapped (label 1); full-sentences: RoBERTa's, whole sentences packed to the length
-across documents, no pairs.`;
+across documents, no pairs. --mask-rate X selects that share of the tokens (default 0.15).`;
 
 export const pretrainUsage = `usage: tcc pretrain SPEC_OR_HF_DIR (--corpus PATH | --data FILE.jsonl) -o DIR [--vocab FILE] [--tokenizer FILE]
     [--init CKPT] [--steps N | --epochs N] [--batch N] [--seq N] [--lr X] [--warmup STEPS_OR_FRACTION] [--weight-decay X]
-    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--packing pairs|sentence-order|full-sentences]
+    [--clip X] [--dropout X] [--masking dynamic|static|wwm|ngram|span] [--mask-rate X] [--packing pairs|sentence-order|full-sentences]
     [--dupe-factor N] [--accumulate N] [--validation FILE [--eval-every N]]
     [--save-every N] [--keep N] [--seed N] [--resume | --overwrite] [--backend NAME] [--threads N] [--recompute none|layer|sqrt] [--packed]
 
@@ -56,6 +56,8 @@ Ctrl-C (or SIGTERM) finishes the step, writes a checkpoint and says how to resum
 --accumulate N averages the gradients of N batches into each update; --recompute layer
 keeps one tensor per layer and recomputes the rest in the backward pass (less memory).
 --dropout X sets every dropout rate of the model (hidden, attention, classifier, …).
+--mask-rate X selects that share of each example's tokens for the masked LM (default 0.15;
+of those 80% become the mask token, 10% a random one, 10% stay).
 --validation FILE scores held-back text (or prepared examples, FILE.jsonl) every --eval-every
 steps (default --save-every) and at the end: the objective's losses and accuracies with dropout
 off and masks drawn once, into DIR/validation.jsonl (val_loss, val_mlm_loss, val_mlm_acc, …).
@@ -80,10 +82,17 @@ function corpusInstances(corpus: string, flags: TokenizerFlags, seq: number, dup
   return { tokenizer, instances };
 }
 
+/** --mask-rate: the share of tokens selected for the masked LM, in (0, 1) (default 15%). */
+function maskRate(flag: string | undefined): number {
+  const rate = nonNegative(flag, '--mask-rate', MASK_RATE);
+  if (!(rate > 0 && rate < 1)) throw new UsageError(`--mask-rate must be above 0 and below 1, got ${flag}`);
+  return rate;
+}
+
 export async function runPrepare(argv: string[], _debug: boolean, io: Io): Promise<number> {
   const { values } = parse(argv, {
     corpus: { type: 'string' }, vocab: { type: 'string' }, tokenizer: { type: 'string' }, packing: { type: 'string' }, out: { type: 'string', short: 'o' }, masking: { type: 'string' },
-    'dupe-factor': { type: 'string' }, seq: { type: 'string' }, seed: { type: 'string' }, lowercase: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'dupe-factor': { type: 'string' }, seq: { type: 'string' }, seed: { type: 'string' }, lowercase: { type: 'string' }, 'mask-rate': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     io.stdout.write(prepareUsage + '\n');
@@ -97,17 +106,18 @@ export async function runPrepare(argv: string[], _debug: boolean, io: Io): Promi
   const seed = seedFlag(values.seed);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
   const packing = oneOf(values.packing, '--packing', PACKINGS, 'pairs');
+  const rate = maskRate(values['mask-rate']);
   const { tokenizer, instances } = corpusInstances(values.corpus, values, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, packing);
   const rng = new Rng(seed, STREAMS.masking);
   const lines = instances.map((instance) => {
-    const masked = maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer);
+    const masked = maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer, rate);
     return JSON.stringify(encodeExample(tokenizer, instance, masked, seq));
   });
   writeAtomic(values.out, lines.join('\n') + '\n');
   const random = instances.filter((i) => i.isRandomNext).length;
   const share = `${((100 * random) / instances.length).toFixed(1)}%`;
   const what = packing === 'pairs' ? `${share} random next sentences` : packing === 'sentence-order' ? `${share} of the pairs swapped` : 'full sentences';
-  io.stderr.write(`wrote ${values.out}: ${instances.length} examples of ${seq} tokens, ${strategy} masking, ${what}\n`);
+  io.stderr.write(`wrote ${values.out}: ${instances.length} examples of ${seq} tokens, ${strategy} masking${rate === MASK_RATE ? '' : ` of ${100 * rate}%`}, ${what}\n`);
   return 0;
 }
 
@@ -138,7 +148,7 @@ function pretrainFlags(argv: string[]) {
     lr: { type: 'string' }, warmup: { type: 'string' }, 'weight-decay': { type: 'string' }, clip: { type: 'string' }, dropout: { type: 'string' },
     masking: { type: 'string' }, 'save-every': { type: 'string' }, keep: { type: 'string' }, seed: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' },
     accumulate: { type: 'string' }, 'dupe-factor': { type: 'string' }, backend: { type: 'string' }, threads: { type: 'string' }, recompute: { type: 'string' }, packed: { type: 'boolean' },
-    validation: { type: 'string' }, 'eval-every': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    'mask-rate': { type: 'string' }, validation: { type: 'string' }, 'eval-every': { type: 'string' }, help: { type: 'boolean', short: 'h' },
   });
 }
 
@@ -165,6 +175,8 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   const seed = seedFlag(values.seed);
   const backend = backendFlags(values);
   const strategy = oneOf(values.masking, '--masking', MASKING_STRATEGIES, 'dynamic');
+  const rate = maskRate(values['mask-rate']);
+  if (values.data !== undefined && values['mask-rate'] !== undefined) throw new UsageError('--mask-rate goes with --corpus (prepared examples hold their masks: tcc prepare --mask-rate)');
   const modelFlags = { vocab: values.vocab, tokenizer: values.tokenizer, model, lowercase: values.lowercase };
   if (values.corpus && values['dupe-factor'] !== undefined && strategy !== 'static') throw new UsageError('--dupe-factor goes with --masking static');
   // Prepared examples say how many positions they label; a corpus is masked at the usual rate.
@@ -173,7 +185,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
   const dropout = values.dropout === undefined ? undefined : nonNegative(values.dropout, '--dropout', 0.1);
   if (dropout !== undefined && dropout >= 1) throw new UsageError(`--dropout must be below 1, got ${dropout}`);
   const compiled = compileFile(model, {
-    batch, seq, mode: 'train', maxPredictions: preparedData ? preparedData.maxPredictions : maxMaskedPositions(seq), verify: debug,
+    batch, seq, mode: 'train', maxPredictions: preparedData ? preparedData.maxPredictions : maxMaskedPositions(seq, rate), verify: debug,
     recompute: oneOf(values.recompute, '--recompute', RECOMPUTE_MODES, 'none'),
     optimizer: {
       ...(values.accumulate === undefined ? {} : { accumulate: positiveInt(values.accumulate, '--accumulate', 1, MAX_ACCUMULATE) }),
@@ -192,7 +204,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     if (pairs !== (packing !== 'full-sentences')) throw new UsageError(`--packing ${packing} does not fit ${compiled.spec.name}: ${pairs ? 'it trains on sentence pairs (next_sentence_label): use pairs or sentence-order' : 'it takes no sentence pairs: use full-sentences'}`);
     const built = corpusInstances(values.corpus, modelFlags, seq, positiveInt(values['dupe-factor'], '--dupe-factor', 1), seed, strategy, packing);
     tokenizer = built.tokenizer;
-    data = corpusData(built.instances, tokenizer, strategy, seed, seq);
+    data = corpusData(built.instances, tokenizer, strategy, seed, seq, rate);
   } else {
     data = preparedData!;
     const given = values.vocab ?? values.tokenizer;
@@ -210,7 +222,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     const file = values.validation;
     if (/\.jsonl$/i.test(file)) held = examplesData(readExamples(readTextFile(file), file, seq).examples);
     else if (!tokenizer) throw new UsageError(`--validation ${file} is text: tcc needs the tokenizer to read it (--vocab or --tokenizer), or give prepared examples (FILE.jsonl)`);
-    else held = corpusData(corpusInstances(file, modelFlags, seq, 1, seed, strategy, packing).instances, tokenizer, strategy, seed, seq);
+    else held = corpusData(corpusInstances(file, modelFlags, seq, 1, seed, strategy, packing).instances, tokenizer, strategy, seed, seq, rate);
     if (held.count < batch) throw new UsageError(`${file} gives ${held.count} validation examples; a batch takes ${batch}`);
   } else if (values['eval-every'] !== undefined) throw new UsageError('--eval-every goes with --validation FILE');
   const accumulate = compiled.optimizer!.accumulate;
@@ -250,7 +262,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     if (resumed === undefined) io.stderr.write(`${values.out} holds no complete checkpoint to resume from${holdsRun(values.out) ? ' (the earlier run stopped before its first)' : ''}: starting at step 0\n`);
     from = resumed ?? 0;
   }
-  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking${values.packed ? ', padding-free' : ''})${from ? `, resumed at step ${from}` : ''}\n`);
+  io.stderr.write(`${program.model}: pretraining ${steps} steps of ${accumulate > 1 ? `${accumulate} × ` : ''}${batch} × ${seq} on ${data.count} examples (${strategy} masking${rate === MASK_RATE ? '' : ` of ${100 * rate}%`}${values.packed ? ', padding-free' : ''})${from ? `, resumed at step ${from}` : ''}\n`);
 
   const bar = progress(io, 'pretraining', steps, { unit: 'steps', start: from });
   const stop = listenForStop(io, 'finishing this step and writing a checkpoint');

@@ -1,4 +1,5 @@
-// Masked-LM inputs: 15% of the tokens are selected, and of those 80% become
+// Masked-LM inputs: 15% of the tokens are selected (or another rate: higher
+// ones suit small models and data, Wettig et al. 2023), and of those 80% become
 // the mask token ([MASK], <mask>), 10% a random token and 10% stay, as BERT
 // and RoBERTa. Special tokens are never selected nor drawn. What is selected together
 // depends on the strategy:
@@ -7,7 +8,7 @@
 //   ngram  phrases of 1–3 whole words (ERNIE), shorter ones likelier (p ∝ 1/n)
 //   span   spans of whole words of geometric length (p = 0.2, at most 10; SpanBERT)
 // Units are taken in random order while they fit in the budget,
-// round(0.15 · candidates), so a unit is never split.
+// round(rate · candidates), so a unit is never split.
 
 import type { Rng } from './rng.js';
 import type { TextTokenizer } from './tokenizer.js';
@@ -76,18 +77,18 @@ function pickNgram(rng: Rng): number {
 }
 
 /** The most positions maskTokens labels in a sequence of `seq` tokens (BERT's max_predictions_per_seq). */
-export function maxMaskedPositions(seq: number): number {
-  return Math.max(1, Math.round(seq * MASK_RATE));
+export function maxMaskedPositions(seq: number, rate = MASK_RATE): number {
+  return Math.max(1, Math.round(seq * rate));
 }
 
-export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, tokenizer: MaskingVocabulary): MaskedTokens {
+export function maskTokens(tokens: readonly string[], strategy: MaskingStrategy, rng: Rng, tokenizer: MaskingVocabulary, rate = MASK_RATE): MaskedTokens {
   const vocab = tokenizer.vocab;
   // An id without a token ('' in a tokenizer.json's vocabulary) is never drawn either.
   const special = (t: string) => t === '' || tokenizer.isSpecial(t);
   const mask = tokenizer.specials.mask;
   if (mask === undefined) throw new RangeError('the tokenizer has no mask token ([MASK] or <mask>)');
   const candidates = tokens.filter((t) => !special(t)).length;
-  const budget = Math.max(1, Math.round(candidates * MASK_RATE));
+  const budget = Math.max(1, Math.round(candidates * rate));
   const selected = new Set<number>();
   for (const unit of units(tokens, strategy, rng, special)) {
     if (selected.size >= budget) break;

@@ -14,7 +14,7 @@ import { InputError, RunFailure } from '../runtime/errors.js';
 import type { ProgramInput } from '../runtime/program.js';
 import type { Instance } from './corpus.js';
 import { encodeExample, IGNORE_INDEX, type PretrainingExample } from './instances.js';
-import { maskTokens, maxMaskedPositions, type MaskingStrategy } from './masking.js';
+import { MASK_RATE, maskTokens, maxMaskedPositions, type MaskingStrategy } from './masking.js';
 import { Rng, STREAMS } from './rng.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { Metrics, Trainer } from './trainer.js';
@@ -32,13 +32,13 @@ export interface PretrainData {
 const DRAWS_PER_INSTANCE = 1 << 16;
 
 /** Instances from a corpus, masked per epoch (dynamic and the unit strategies) or once (static). */
-export function corpusData(instances: readonly Instance[], tokenizer: TextTokenizer, strategy: MaskingStrategy, seed: number, seqLength: number): PretrainData {
+export function corpusData(instances: readonly Instance[], tokenizer: TextTokenizer, strategy: MaskingStrategy, seed: number, seqLength: number, rate = MASK_RATE): PretrainData {
   // Static masks depend on the instance alone (duplicates made by --dupe-factor differ by index); dynamic ones also on the epoch.
   const mask = (instance: Instance, index: number, epoch: number) => {
     const rng = new Rng(seed, STREAMS.masking + (strategy === 'static' ? 0 : epoch), index * DRAWS_PER_INSTANCE);
-    return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer), seqLength);
+    return encodeExample(tokenizer, instance, maskTokens(instance.tokens, strategy === 'static' ? 'dynamic' : strategy, rng, tokenizer, rate), seqLength);
   };
-  return { count: instances.length, maxPredictions: maxMaskedPositions(seqLength), example: (index, epoch) => mask(instances[index]!, index, epoch) };
+  return { count: instances.length, maxPredictions: maxMaskedPositions(seqLength, rate), example: (index, epoch) => mask(instances[index]!, index, epoch) };
 }
 
 export function examplesData(examples: readonly PretrainingExample[]): PretrainData {

@@ -46,7 +46,8 @@ describe('pretraining data', () => {
     }
   });
 
-  it.each(['dynamic', 'wwm', 'ngram', 'span'] as MaskingStrategy[])('%s masking selects 15% (±0.5%), 80/10/10 (±1%)', (strategy) => {
+  const rates: [MaskingStrategy, number][] = [['dynamic', 0.15], ['wwm', 0.15], ['ngram', 0.15], ['span', 0.15], ['dynamic', 0.4], ['wwm', 0.4]];
+  it.each(rates)('%s masking at rate %s selects that share (±0.5%), 80/10/10 (±1%)', (strategy, rate) => {
     const rng = new Rng(5, 9);
     let candidates = 0;
     let selected = 0;
@@ -55,7 +56,7 @@ describe('pretraining data', () => {
     let changedUnselected = 0;
     let splitWords = 0;
     for (const instance of instances) {
-      const { tokens, labels } = maskTokens(instance.tokens, strategy, rng, tokenizer);
+      const { tokens, labels } = maskTokens(instance.tokens, strategy, rng, tokenizer, rate);
       candidates += instance.tokens.filter((t) => t !== '[CLS]' && t !== '[SEP]').length;
       labels.forEach((label, i) => {
         if (label === null) {
@@ -77,7 +78,7 @@ describe('pretraining data', () => {
     }
     expect(changedUnselected).toBe(0);
     expect(splitWords).toBe(0);
-    expect(Math.abs(selected / candidates - 0.15)).toBeLessThan(0.005);
+    expect(Math.abs(selected / candidates - rate)).toBeLessThan(0.005);
     expect(Math.abs(outcome.mask / selected - 0.8)).toBeLessThan(0.01);
     expect(Math.abs(outcome.random / selected - 0.1)).toBeLessThan(0.01);
     expect(Math.abs(outcome.kept / selected - 0.1)).toBeLessThan(0.01);
