@@ -1,6 +1,6 @@
 // `tcc finetune SPEC_OR_HF_DIR --task classification|token-classification|qa --train FILE --eval FILE -o DIR ...`
 
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { scoreFile } from './evaluate.js';
 import { join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
@@ -21,7 +21,7 @@ import { nonNegative, oneOf, parse, positiveInt, seedFlag, MAX_ACCUMULATE, MAX_E
 import { BACKEND_HELP, backendFlags, sessionFor } from './backend.js';
 import { UsageError, type Io } from './errors.js';
 import { initWithProgress, progress } from './progress.js';
-import { readInputFile, readTextFile } from './files.js';
+import { readInputFile, readTextFile, writeAtomic } from './files.js';
 import { claimRunDirectory } from './run-dir.js';
 import { localModel, localModelFlag, localTokenizerFlag, localVocabFlag } from './hub.js';
 import { listenForStop, signalExitCode } from './signals.js';
@@ -152,6 +152,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
     evalRows = evalSet.map((e) => encodeTokens(tokenizer, e, ids(e, values.eval!), seq));
   }
   if (labels.length < 2) throw new UsageError(`${values.train} has a single label ('${labels[0]}'); classification needs two or more`);
+  // The test file read now: a mistake in it shows before the training, not after.
+  const scoreTest = values.test === undefined ? undefined : scoreFile(task, tokenizer, labels, values.test, seq);
   const qa = task === 'qa';
 
   // Programs: training (with AdamW) and inference for evaluation, on one spec.
@@ -238,11 +240,11 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
   }
   bar.stop();
   io.stderr.write(`best eval ${qa ? 'exact match' : 'accuracy'} ${best.toFixed(4)}${qa ? '' : ` (majority class ${majority.toFixed(4)})`}; model in ${join(values.out, 'best')}\n`);
-  if (values.test && bestParams) {
+  if (scoreTest && bestParams) {
     evalSession.setParams(bestParams);
-    const report = await scoreFile(task, evalSession, tokenizer, labels, values.test, batch, seq);
-    writeFileSync(join(values.out, 'test.json'), JSON.stringify({ file: values.test, ...report.scores }) + '\n');
-    writeFileSync(join(values.out, 'test-predictions.jsonl'), report.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
+    const report = await scoreTest(evalSession, batch);
+    writeAtomic(join(values.out, 'test.json'), JSON.stringify({ file: values.test, ...report.scores }) + '\n');
+    writeAtomic(join(values.out, 'test-predictions.jsonl'), report.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
     io.stderr.write(`test (best epoch) on ${values.test}: ${report.lines.join('\n')}\n`);
   }
   return 0;

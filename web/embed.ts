@@ -90,6 +90,8 @@ async function embedPacked(model: Model, texts: readonly string[], embeddings: n
   for (let first = 0; first < encodings.length;) {
     let [count, total] = [0, 0];
     while (first + count < encodings.length && count < maxTexts && total + encodings[first + count]!.input_ids.length <= maxTokens) total += encodings[first + count++]!.input_ids.length;
+    // (A text the program cannot hold alone goes alone: packSequences names both numbers.)
+    count = Math.max(1, count);
     const chunk = encodings.slice(first, first + count);
     const batch = packSequences(program, chunk.map((e) => ({ input_ids: e.input_ids, token_type_ids: e.token_type_ids })));
     const out = (await session.run(batch.inputs, { seed: 0, step: 0, sizes: batch.sizes }, ['sentence_embedding']))['sentence_embedding']!;
