@@ -32,7 +32,7 @@ const COMMANDS: Readonly<Record<string, { readonly line: string; readonly load: 
   doctor: { line: 'doctor          check what this machine gives tcc (C compiler, WebGPU, Chromium, PyTorch)', load: async () => { const m = await import('./doctor.js'); return { run: m.runDoctor, usage: m.doctorUsage }; } },
   export: { line: 'export MODEL    write a model for onnxruntime, PyTorch (torchrun) or HuggingFace', load: async () => { const m = await import('./export.js'); return { run: m.runExport, usage: m.exportUsage }; } },
   vocab: { line: 'vocab           train a WordPiece vocabulary on a corpus', load: async () => { const m = await import('./vocab.js'); return { run: m.runVocab, usage: m.vocabUsage }; } },
-  dataset: { line: 'dataset brown   write the Brown Corpus as pretraining text and a genre set', load: async () => { const m = await import('./dataset.js'); return { run: m.runDataset, usage: m.datasetUsage }; } },
+  dataset: { line: 'dataset NAME    write real data: brown (text and a genre set), text (several corpora for pretraining)', load: async () => { const m = await import('./dataset.js'); return { run: m.runDataset, usage: m.datasetUsage }; } },
 };
 
 /** The overview: one screen, every command in a line. */

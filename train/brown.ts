@@ -69,9 +69,12 @@ export interface SplitOptions {
   readonly genres?: readonly string[];
 }
 
+/** Every BROWN_EVAL_EVERY-th document of each genre is held out by default. */
+export const BROWN_EVAL_EVERY = 5;
+
 /** Every `evalEvery`-th document of each genre goes to evaluation; sentences shorter than `minWords` are left out. */
 export function splitBrown(documents: readonly BrownDocument[], options: SplitOptions = {}): BrownSplit {
-  const { evalEvery = 5, minWords = 8 } = options;
+  const { evalEvery = BROWN_EVAL_EVERY, minWords = 8 } = options;
   const known = new Set(documents.map((d) => d.genre));
   const unknown = options.genres?.find((g) => !known.has(g));
   if (unknown) throw new InputError(`the Brown Corpus has no genre '${unknown}' (it has ${[...known].sort().join(', ')})`);
