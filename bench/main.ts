@@ -19,6 +19,7 @@ import { benchPlans } from './plans.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
+import { benchTransfer, transferTable } from './transfer.js';
 import { benchWebGpu } from './webgpu.js';
 import { machine } from './stats.js';
 
@@ -137,8 +138,15 @@ async function wasmSection(): Promise<void> {
   write('(encoders 1 × 128 and products at 128 rows: time ratio against the peer; pretraining: tokens/s ratio; onnxruntime-web on its wasm backend with SIMD, on as many threads as tcc\'s wasm; medians of interleaved rounds)');
 }
 
+async function transferSection(): Promise<void> {
+  const { rows, sources, tasks } = await benchTransfer(progress);
+  write(`\npretraining text (tcc dataset text):\n${sources.trimEnd()}\n`);
+  write(transferTable(rows, tasks));
+  write('(test accuracy, %, of the fine-tuning best on the dev set of lr 1e-4 and 3e-4, 3 epochs, batch 32, seq 64, padding-free; the same for the pretrained and the randomly initialized model; validation MLM on the held-out Brown documents; native backend)');
+}
+
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {
-  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection, packed: packedSection, plans: plansSection,
+  compile: compileSection, fusion: fusionSection, native: nativeSection, inference: inferenceSection, training: trainingSection, webgpu: webgpuSection, large: largeSection, hashes: hashesSection, wasm: wasmSection, modernbert: modernbertSection, serve: serveSection, shapes: shapesSection, packed: packedSection, plans: plansSection, transfer: transferSection,
   // The wasm encoders on TCC_BENCH_THREADS threads alone (the wasm section runs it for two).
   'wasm-encoders': async () => void (await benchWasmEncoders(progress)),
 };
