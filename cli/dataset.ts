@@ -65,7 +65,7 @@ function writeText(out: string, values: Record<string, string | boolean | undefi
   const absent: string[] = [];
   for (const source of TEXT_SOURCES) {
     const given = values[source.name];
-    if (named ? !named.includes(source.name) : false) continue;
+    if (named && !named.includes(source.name)) continue;
     const path = typeof given === 'string' ? given : source.defaultPath();
     if (!named && given === undefined && !existsSync(path)) {
       absent.push(source.name);
@@ -84,7 +84,7 @@ function writeText(out: string, values: Record<string, string | boolean | undefi
   const total = (cs: SourceCount[]): SourceCount => cs.reduce((t, c) => ({ source: 'all', documents: t.documents + c.documents, sentences: t.sentences + c.sentences, words: t.words + c.words, duplicates: t.duplicates + c.duplicates }), { source: 'all', documents: 0, sentences: 0, words: 0, duplicates: 0 });
   const header = `${'source'.padEnd(14)}${'documents'.padStart(9)}${'sentences'.padStart(11)}${'words'.padStart(12)}${'duplicates'.padStart(11)}`;
   io.stdout.write(`corpus.txt\n${header}\n${[...mixed.counts.train, total(mixed.counts.train)].map(line).join('\n')}\n`);
-  io.stdout.write(`valid.txt (every ${holdOut}th document)\n${header}\n${[...mixed.counts.validation, total(mixed.counts.validation)].map(line).join('\n')}\n`);
+  io.stdout.write(`valid.txt (the held-back documents)\n${header}\n${[...mixed.counts.validation, total(mixed.counts.validation)].map(line).join('\n')}\n`);
   if (absent.length) io.stderr.write(`not installed, left out: ${absent.join(', ')} (tcc dataset --help says where each comes from)\n`);
   io.stderr.write(`wrote ${out}: corpus.txt, valid.txt, sources.json\n`);
   return 0;

