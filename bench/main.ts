@@ -19,7 +19,7 @@ import { benchPlans } from './plans.js';
 import { benchInference } from './inference.js';
 import { benchNative } from './native.js';
 import { benchTraining } from './training.js';
-import { benchTransfer, transferTable } from './transfer.js';
+import { benchTransfer, FINETUNE, transferTable } from './transfer.js';
 import { benchWebGpu } from './webgpu.js';
 import { machine } from './stats.js';
 
@@ -142,7 +142,8 @@ async function transferSection(): Promise<void> {
   const { rows, sources, tasks } = await benchTransfer(progress);
   write(`\npretraining text (tcc dataset text):\n${sources.trimEnd()}\n`);
   write(transferTable(rows, tasks));
-  write('(test accuracy, %, of the fine-tuning best on the dev set of lr 1e-4 and 3e-4, 3 epochs, batch 32, seq 64, padding-free; the same for the pretrained and the randomly initialized model; validation MLM on the held-out Brown documents; native backend)');
+  const { epochs, batch, seq, lrs } = FINETUNE;
+  write(`(test accuracy, %, of the fine-tuning best on the dev set of lr ${lrs.map((l) => l.toExponential()).join(' and ')}, ${epochs} epochs, batch ${batch}, seq ${seq}, padding-free; the same for the pretrained and the randomly initialized model; validation MLM on the held-out Brown documents; native backend)`);
 }
 
 const SECTIONS: Readonly<Record<string, () => Promise<void>>> = {

@@ -100,7 +100,7 @@ interface Task {
   readonly files: { train: string; dev: string; test: string };
 }
 
-const FINETUNE = { epochs: 3, batch: 32, seq: 64, lrs: [1e-4, 3e-4] };
+export const FINETUNE = { epochs: 3, batch: 32, seq: 64, lrs: [1e-4, 3e-4] };
 /** Kim (2014), CNN-rand, test accuracy. */
 const KIM: Readonly<Record<string, number>> = { 'SST-2': 82.7, TREC: 91.2 };
 

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBrown, splitBrown } from '../train/brown.js';
-import { mixCorpora, TEXT_SOURCES, type SourceCount } from '../train/text-sources.js';
+import { mixCorpora, TEXT_SOURCES, type SourceCount, type TextDocument } from '../train/text-sources.js';
 import { parse, positiveInt, seedFlag } from './args.js';
 import { UsageError, type Io } from './errors.js';
 import { writeAtomic } from './files.js';
@@ -61,7 +61,7 @@ function writeText(out: string, values: Record<string, string | boolean | undefi
   for (const s of TEXT_SOURCES) if (typeof values[s.name] === 'string' && named && !named.includes(s.name)) throw new UsageError(`--${s.name} is given but --sources leaves ${s.name} out`);
   const holdOut = positiveInt(values['hold-out-every'] as string | undefined, '--hold-out-every', 20);
   if (holdOut < 2) throw new UsageError('--hold-out-every must be at least 2 (1 would hold back every document)');
-  const read: { name: string; documents: ReturnType<(typeof TEXT_SOURCES)[number]['read']> }[] = [];
+  const read: { name: string; documents: TextDocument[] }[] = [];
   const absent: string[] = [];
   for (const source of TEXT_SOURCES) {
     const given = values[source.name];

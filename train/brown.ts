@@ -69,23 +69,28 @@ export interface SplitOptions {
   readonly genres?: readonly string[];
 }
 
-/** Every BROWN_EVAL_EVERY-th document of each genre is held out by default. */
-export const BROWN_EVAL_EVERY = 5;
+/** Whether each document is held out: every `evalEvery`-th of its genre, in corpus order. */
+export function heldOutDocuments(documents: readonly BrownDocument[], evalEvery = 5): boolean[] {
+  const seen = new Map<string, number>();
+  return documents.map((doc) => {
+    const k = seen.get(doc.genre) ?? 0;
+    seen.set(doc.genre, k + 1);
+    return k % evalEvery === evalEvery - 1;
+  });
+}
 
 /** Every `evalEvery`-th document of each genre goes to evaluation; sentences shorter than `minWords` are left out. */
 export function splitBrown(documents: readonly BrownDocument[], options: SplitOptions = {}): BrownSplit {
-  const { evalEvery = BROWN_EVAL_EVERY, minWords = 8 } = options;
+  const { evalEvery, minWords = 8 } = options;
   const known = new Set(documents.map((d) => d.genre));
   const unknown = options.genres?.find((g) => !known.has(g));
   if (unknown) throw new InputError(`the Brown Corpus has no genre '${unknown}' (it has ${[...known].sort().join(', ')})`);
-  const seen = new Map<string, number>();
+  const held = heldOutDocuments(documents, evalEvery);
   const train: string[] = [];
   const evaluation: string[] = [];
   const [corpus, validation]: string[][] = [[], []];
-  for (const doc of documents) {
-    const k = seen.get(doc.genre) ?? 0;
-    seen.set(doc.genre, k + 1);
-    const toEval = k % evalEvery === evalEvery - 1;
+  for (const [d, doc] of documents.entries()) {
+    const toEval = held[d]!;
     (toEval ? validation : corpus).push(doc.sentences.join('\n'));
     if (options.genres && !options.genres.includes(doc.genre)) continue;
     for (const s of doc.sentences) if (s.split(' ').length >= minWords) (toEval ? evaluation : train).push(`${s.replace(/\t/g, ' ')}\t${doc.genre}`);

