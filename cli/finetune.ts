@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { scoreFile } from './evaluate.js';
 import { join, resolve } from 'node:path';
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
+import { CHECKPOINT_SPEC, flatSpecText } from '../compiler/parser/load.js';
 import { appendRecord, writeCheckpoint } from '../runtime/checkpoint.js';
 import { hfConfig } from '../compiler/export/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
@@ -209,7 +210,8 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
 
   const base = hfConfig(trainGraph.spec, new Map([TASK_OUTPUT[task]]));
   const config2 = qa ? base : { ...base, id2label: Object.fromEntries(labels.map((l, i) => [i, l])), label2id: Object.fromEntries(labels.map((l, i) => [l, i])), num_labels: labels.length };
-  const tokenizerFiles = hfTokenizerFiles(tokenizer, Number(trainGraph.spec.config['max_position_embeddings']?.value ?? 512));
+  // Beside the weights: the tokenizer's files and the whole spec, head and all.
+  const files = { [CHECKPOINT_SPEC]: flatSpecText(spec.file, new Map([[spec.file, spec.text]])), ...hfTokenizerFiles(tokenizer, Number(trainGraph.spec.config['max_position_embeddings']?.value ?? 512)) };
   const rng = new Rng(seed, STREAMS.shuffle);
   let best = -1;
   let bestParams: Record<string, Float32Array> | undefined;
@@ -235,7 +237,7 @@ async function finetune(values: FinetuneFlags, modelName: string, debug: boolean
       const current = await session.readParams();
       if (values.test) bestParams = current;
       const params = Object.fromEntries(trainProgram.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: current[p.name]! }]));
-      writeCheckpoint(join(values.out, 'best'), { config: config2, params, files: tokenizerFiles });
+      writeCheckpoint(join(values.out, 'best'), { config: config2, params, files });
     }
   }
   bar.stop();

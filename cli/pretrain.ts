@@ -1,6 +1,7 @@
 // `tcc prepare` and `tcc pretrain`.
 
 import { compileFile, isModelDirectory, specSetting } from '../compiler/compile.js';
+import { CHECKPOINT_SPEC, flatSpecText } from '../compiler/parser/load.js';
 import { headOutputs, hfConfig } from '../compiler/export/hf-config.js';
 import { readSafetensors } from '../runtime/safetensors.js';
 import { matchWeights } from '../runtime/weights.js';
@@ -247,7 +248,7 @@ async function pretrain(values: PretrainFlags, modelArg: string, argv: string[],
     const scored = compileFile(model, { batch, seq, mode: 'train', evaluate: true, maxPredictions: held.maxPredictions, dropout: 0, verify: debug, ...(values.packed ? { packed: {} } : {}) });
     validation = { session: await sessionFor(scored.graph, backend, io, debug, scored.runtime), data: held, every: positiveInt(values['eval-every'], '--eval-every', saveEvery) };
   }
-  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery, ...(validation ? { validation } : {}), config: hfConfig(compiled.spec, headOutputs(compiled.spec)), ...keep, ...(tokenizer ? { tokenizerFiles: hfTokenizerFiles(tokenizer, Number(compiled.spec.config['max_position_embeddings']?.value ?? 512)) } : {}) };
+  const settings = { dir: values.out, steps, batch, seq, accumulate, saveEvery, ...(validation ? { validation } : {}), config: hfConfig(compiled.spec, headOutputs(compiled.spec)), ...keep, files: { [CHECKPOINT_SPEC]: flatSpecText(model), ...(tokenizer ? hfTokenizerFiles(tokenizer, Number(compiled.spec.config['max_position_embeddings']?.value ?? 512)) : {}) } };
   const fromSpec = (key: string, fallback: number) => specSetting(compiled.spec, key) ?? fallback;
   const lr = nonNegative(values.lr, '--lr', fromSpec('lr', 1e-4));
   const trainer = new Trainer(session, {

@@ -103,8 +103,8 @@ export interface RunSettings {
   /** Micro-batches of `batch` examples per update. */
   readonly accumulate: number;
   readonly config: object;
-  /** The tokenizer's files (vocab.txt or tokenizer.json) by name, kept in every checkpoint. */
-  readonly tokenizerFiles?: Readonly<Record<string, string>>;
+  /** Files kept in every checkpoint beside the weights, by name: the tokenizer's (vocab.txt or tokenizer.json), the spec. */
+  readonly files?: Readonly<Record<string, string>>;
   /** Checkpoints kept: older ones are removed as new ones are written (default: all). */
   readonly keep?: number;
   /** Held-back examples scored every `every` steps and at the end, into DIR/validation.jsonl. */
@@ -181,7 +181,7 @@ async function saveCheckpoint(trainer: Trainer, settings: RunSettings, data: Pre
   const params = Object.fromEntries(session.program.params.map((p) => [p.name, { dtype: 'F32' as const, shape: p.shape, data: paramValues[p.name]! }]));
   const optimizer = Object.fromEntries(session.program.states.map((s) => [s.name, { dtype: 'F32' as const, shape: s.shape, data: stateValues[s.name]! }]));
   const state: TrainerState = { step: trainer.step, seed: trainer.settings.seed, batch: settings.batch, seq: settings.seq, examples: data.count, accumulate: settings.accumulate };
-  writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, files: settings.tokenizerFiles ?? {} });
+  writeCheckpoint(dir, { config: settings.config, params, optimizer, trainerState: state, files: settings.files ?? {} });
   return dir;
 }
 

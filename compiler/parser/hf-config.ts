@@ -115,8 +115,8 @@ function modelName(dir: string): string {
   return snapshot ? snapshot[1]!.replace('--', '/') : basename(resolve(dir));
 }
 
-/** Reads DIR/config.json and writes the equivalent spec; unsupported settings are located diagnostics. */
-export function importHfConfig(dir: string): ImportedSpec {
+/** DIR/config.json as a JSON object, with its text by path for diagnostics; a CompileError where it cannot be read or is not an object. */
+function readConfigJson(dir: string): { root: LMap; sources: Map<string, string>; bag: DiagnosticBag } {
   const file = join(dir, 'config.json');
   const bag = new DiagnosticBag();
   let text: string;
@@ -132,7 +132,25 @@ export function importHfConfig(dir: string): ImportedSpec {
     if (root) bag.error(root.loc, 'config.json must be a JSON object');
     throw new CompileError(bag.items, sources);
   }
-  const entry = (key: string): LNode | undefined => (root as LMap).entries.get(key)?.value;
+  return { root, sources, bag };
+}
+
+/** The family DIR/config.json names (model_type, or JinaBERT by its classes), where tcc has it. */
+export function configFamily(dir: string): string | undefined {
+  const { root } = readConfigJson(dir);
+  const value = (key: string) => {
+    const node = root.entries.get(key)?.value;
+    return node ? toPlain(node) : undefined;
+  };
+  const architectures = value('architectures');
+  const type = familyType(value('model_type'), Array.isArray(architectures) && typeof architectures[0] === 'string' ? architectures[0] : undefined);
+  return typeof type === 'string' && own(FAMILIES, type) ? type : undefined;
+}
+
+/** Reads DIR/config.json and writes the equivalent spec; unsupported settings are located diagnostics. */
+export function importHfConfig(dir: string): ImportedSpec {
+  const { root, sources, bag } = readConfigJson(dir);
+  const entry = (key: string): LNode | undefined => root.entries.get(key)?.value;
   const value = (key: string): unknown => {
     const node = entry(key);
     return node ? toPlain(node) : undefined;
@@ -200,7 +218,7 @@ export function importHfConfig(dir: string): ImportedSpec {
   }
   if (typeof act === 'string' && own(ACTIVATIONS, act)) config.hidden_act = ACTIVATIONS[act];
   const spec = { name: modelName(dir), extends: family?.spec ?? BERT.spec, config, ...overrides };
-  const yaml = `# Imported from ${file} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
+  const yaml = `# Imported from ${join(dir, 'config.json')} (${arch}) by tcc import-hf.\n${stringify(spec, { lineWidth: 0 })}`;
   return { yaml, architecture: arch, family: String(modelType) };
 }
 

@@ -8,7 +8,8 @@ import { nearFile, readSpecText } from './files.js';
 import { fileURLToPath } from 'node:url';
 import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { CompileError, DiagnosticBag, type SourceLoc } from './diagnostics.js';
-import { importHfConfig } from './hf-config.js';
+import { configFamily, importHfConfig } from './hf-config.js';
+import { printYaml } from '../dsl/print.js';
 import { isHfDirectory } from '../../runtime/hf-config.js';
 import { checkSchema } from './schema.js';
 import { parseDsl } from '../dsl/document.js';
@@ -67,10 +68,16 @@ class SpecLoader {
   /** The family of the first HuggingFace directory loaded (the nearest in the lineage: files load top first). */
   hfFamily: string | undefined;
 
-  private importDirectory(dir: string): string {
+  /** A directory's spec: the one a checkpoint written by tcc carries, else the one its config.json imports as. */
+  private importDirectory(dir: string): { file: string; text: string } {
+    const carried = join(dir, CHECKPOINT_SPEC);
+    if (existsSync(carried)) {
+      this.hfFamily ??= configFamily(dir);
+      return { file: carried, text: readSpecText(carried) };
+    }
     const imported = importHfConfig(dir);
     this.hfFamily ??= imported.family;
-    return imported.yaml;
+    return { file: dir, text: imported.yaml };
   }
 
   readonly sources = new Map<string, string>();
@@ -92,8 +99,10 @@ class SpecLoader {
       return undefined;
     }
     let text: string;
+    const directory = !this.virtual.has(file) && isHfDirectory(file);
     try {
-      text = this.virtual.get(file) ?? (isHfDirectory(file) ? this.importDirectory(file) : readSpecText(file));
+      if (directory) ({ file, text } = this.importDirectory(file));
+      else text = this.virtual.get(file) ?? readSpecText(file);
     } catch (e) {
       if (e instanceof CompileError) {
         for (const d of e.diagnostics) this.bag.error(d.loc ?? from, d.message);
@@ -122,10 +131,10 @@ class SpecLoader {
       merged = merged ? mergeSpecs(merged, tree) : tree;
     }
     // The top file's bases define config keys; a key the top file introduces and nothing reads is suspect (a typo).
-    // (An imported config.json's keys are HuggingFace's own, which a model may carry unread: pad_token_id.)
+    // (An imported config.json's keys are HuggingFace's own, which a model may carry unread: pad_token_id; a carried spec's are its bases'.)
     if (!chain.length) {
       const keys = (tree: LMap | undefined) => mapEntries(tree?.entries.get('config')?.value).map(([key]) => key);
-      this.baseConfig = new Set([...keys(merged), ...(isHfDirectory(file) ? keys(root) : [])]);
+      this.baseConfig = new Set([...keys(merged), ...(directory ? keys(root) : [])]);
     }
     const own = new Map(root.entries);
     own.delete('extends');
@@ -254,6 +263,22 @@ function readInputs(node: LNode | undefined): InputSpec[] {
       shape: (m.entries.get('shape')!.value as LSeq).items.map((n) => scalar<number | string>(n)),
     };
   });
+}
+
+/**
+ * The file a checkpoint directory written by tcc carries beside its
+ * config.json: the whole spec its weights belong to, every base merged in.
+ * Loading the directory loads it, so a model HuggingFace's config cannot
+ * describe (pre-LN, ALiBi, blocks of one's own) loads back as it was trained.
+ */
+export const CHECKPOINT_SPEC = 'tcc.yaml';
+
+/** The spec of `file` and everything it extends as one YAML document, extending nothing (what CHECKPOINT_SPEC holds). */
+export function flatSpecText(file: string, virtual?: ReadonlyMap<string, string>): string {
+  const loader = new SpecLoader(virtual);
+  const tree = loader.loadTree(file, undefined, []);
+  if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
+  return printYaml(tree);
 }
 
 /** Loads a YAML spec and everything it extends; throws CompileError with every problem found. */

@@ -145,7 +145,7 @@ describe('run directories', () => {
       expect(stderr).toMatch(stopped);
       const [, step, checkpoint, command] = stopped.exec(stderr)!;
       expect(checkpoint).toBe(join(out, `checkpoint-${step}`));
-      expect(readdirSync(checkpoint!).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'special_tokens_map.json', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt']);
+      expect(readdirSync(checkpoint!).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'special_tokens_map.json', 'tcc.yaml', 'tokenizer_config.json', 'trainer_state.json', 'vocab.txt']);
       expect(existsSync(join(out, '.tcc-run.lock'))).toBe(false);
       // The printed command resumes (with fewer steps, so that it ends).
       const argv = command!.split(' ').slice(1).map((a) => (a === '100000' ? String(Number(step) + 1) : a));
