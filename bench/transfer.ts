@@ -1,8 +1,9 @@
 // `npm run bench -- transfer`: does a pretraining on this machine pay? For
 // each shape, a pretraining of the public-domain text that installs here
 // (`tcc dataset text`: the Brown Corpus, WordNet's glosses and GCIDE's
-// definitions), then the same fine-tuning of the pretrained model and of
-// randomly initialized weights on three sentence tasks: SST-2 and TREC
+// definitions; the baseline row, Brown alone), then the same fine-tuning of
+// the pretrained model and of randomly initialized weights on three sentence
+// tasks: SST-2 and TREC
 // (../shared/data, Kim 2014's versions) and Brown genre (news vs romance,
 // sentences of held-out documents). Each fine-tuning is the best of the same
 // learning-rate grid on the task's dev set; the table gives its test
@@ -10,7 +11,7 @@
 // pretraining already in the work folder with the same recipe is reused.
 //
 // The work folder is TCC_TRANSFER_DIR (default: transfer-runs in the
-// system's temporary folder); TCC_TRANSFER_SHAPES picks shapes by name.
+// system's temporary folder); TCC_TRANSFER_SHAPES picks recipes by name.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,8 @@ export interface Recipe {
   readonly warmup: number;
   readonly dropout: number;
   readonly maskRate: number;
+  /** What it reads: Brown alone (`tcc dataset brown`'s training documents) instead of the whole text. */
+  readonly corpus?: 'brown';
 }
 
 const VOCAB_SIZE = 8000;
@@ -93,6 +96,8 @@ training:
 export const RECIPES: readonly Recipe[] = [
   { name: 'bert-mini', spec: alibiMlm('bert-mini', 'mini-alibi'), steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15 },
   { name: 'bert-tiny', spec: alibiMlm('bert-tiny', 'tiny-alibi'), steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15 },
+  // The baseline: bert-mini's recipe, model and vocabulary on Brown alone, so that the row above it shows what the other text adds.
+  { name: 'bert-mini-brown', spec: alibiMlm('bert-mini', 'mini-alibi'), steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15, corpus: 'brown' },
 ];
 
 interface Task {
@@ -142,7 +147,7 @@ interface Pretrained {
   readonly valAcc: number;
 }
 
-function pretrain(work: string, recipe: Recipe, text: string, validation: string, log: (line: string) => void): Pretrained {
+function pretrain(work: string, recipe: Recipe, corpus: string, validation: string, log: (line: string) => void): Pretrained {
   const dir = join(work, recipe.name);
   const stamp = join(dir, 'recipe.json');
   const record = join(dir, 'pretrained.json');
@@ -151,7 +156,7 @@ function pretrain(work: string, recipe: Recipe, text: string, validation: string
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'model.yaml'), recipe.spec);
   const start = performance.now();
-  tcc(['pretrain', join(dir, 'model.yaml'), '--corpus', join(text, 'corpus.txt'), '--vocab', join(work, 'vocab.txt'), '-o', join(dir, 'run'), '--overwrite',
+  tcc(['pretrain', join(dir, 'model.yaml'), '--corpus', corpus, '--vocab', join(work, 'vocab.txt'), '-o', join(dir, 'run'), '--overwrite',
     '--steps', String(recipe.steps), '--batch', String(recipe.batch), '--seq', String(recipe.seq), '--lr', String(recipe.lr), '--warmup', String(recipe.warmup),
     '--dropout', String(recipe.dropout), '--mask-rate', String(recipe.maskRate), '--validation', validation, '--eval-every', String(Math.ceil(recipe.steps / 5)), '--save-every', String(recipe.steps)], log);
   const minutes = (performance.now() - start) / 60_000;
@@ -163,8 +168,8 @@ function pretrain(work: string, recipe: Recipe, text: string, validation: string
 }
 
 /** Test accuracy (%) of the fine-tuning whose best epoch scored highest on dev, over the learning-rate grid. */
-function finetune(model: string[], task: Task, out: string, log: (line: string) => void): { test: number; dev: number; lr: number } {
-  let best: { test: number; dev: number; lr: number } | undefined;
+function finetune(model: string[], task: Task, out: string, log: (line: string) => void): Score {
+  let best: Score | undefined;
   for (const lr of FINETUNE.lrs) {
     const dir = `${out}-${lr}`;
     const args = ['finetune', ...model, '--task', 'classification', '--train', task.files.train, '--eval', task.files.dev, '--test', task.files.test, '-o', dir, '--overwrite', '--packed',
@@ -186,8 +191,11 @@ function finetune(model: string[], task: Task, out: string, log: (line: string) 
 export interface TransferRow {
   readonly recipe: Recipe;
   readonly pretrained: Pretrained;
-  readonly scores: Record<string, { pretrained: { test: number; dev: number; lr: number }; random: { test: number; dev: number; lr: number } }>;
+  /** Test accuracy by task, from the pretrained weights, and from random ones where no earlier row has the same model. */
+  readonly scores: Record<string, { pretrained: Score; random?: Score }>;
 }
+
+type Score = { test: number; dev: number; lr: number };
 
 export async function benchTransfer(log: (line: string) => void): Promise<{ rows: TransferRow[]; sources: string; tasks: string[] }> {
   const work = resolve(process.env.TCC_TRANSFER_DIR ?? join(tmpdir(), 'transfer-runs'));
@@ -199,15 +207,20 @@ export async function benchTransfer(log: (line: string) => void): Promise<{ rows
   tcc(['vocab', '--corpus', join(text, 'corpus.txt'), '--size', String(VOCAB_SIZE), '-o', join(work, 'vocab.txt')], log);
   const wanted = process.env.TCC_TRANSFER_SHAPES?.split(',');
   const rows: TransferRow[] = [];
+  const specs = new Set<string>();
   for (const recipe of RECIPES.filter((r) => !wanted || wanted.includes(r.name))) {
-    const pretrained = pretrain(work, recipe, text, join(work, 'brown', 'valid.txt'), log);
+    const corpus = recipe.corpus === 'brown' ? join(work, 'brown', 'corpus.txt') : join(text, 'corpus.txt');
+    const pretrained = pretrain(work, recipe, corpus, join(work, 'brown', 'valid.txt'), log);
+    // Random weights of a model an earlier row fine-tuned already score the same: once per spec.
+    const random = !specs.has(recipe.spec);
+    specs.add(recipe.spec);
     log(`${recipe.name}: pretrained in ${pretrained.minutes.toFixed(1)} min, validation MLM loss ${pretrained.valLoss.toFixed(3)}, accuracy ${(pretrained.valAcc * 100).toFixed(1)}%`);
     const scores: TransferRow['scores'] = {};
     for (const task of tasks) {
       const slug = task.name.toLowerCase().replace(/\W+/g, '-');
       scores[task.name] = {
         pretrained: finetune([join(work, recipe.name, 'model.yaml'), '--init', pretrained.dir, '--vocab', join(work, 'vocab.txt')], task, join(work, recipe.name, `ft-${slug}-pretrained`), log),
-        random: finetune([join(work, recipe.name, 'model.yaml'), '--vocab', join(work, 'vocab.txt')], task, join(work, recipe.name, `ft-${slug}-random`), log),
+        ...(random ? { random: finetune([join(work, recipe.name, 'model.yaml'), '--vocab', join(work, 'vocab.txt')], task, join(work, recipe.name, `ft-${slug}-random`), log) } : {}),
       };
     }
     rows.push({ recipe, pretrained, scores });
@@ -222,9 +235,9 @@ export function transferTable(rows: readonly TransferRow[], tasks: readonly stri
     `|---|---|---|---|---|${tasks.map(() => '---|').join('')}`,
   ];
   for (const { recipe, pretrained, scores } of rows) {
-    const what = `${(pretrained.tokens / 1e6).toFixed(1)} M tokens (${recipe.steps} × ${recipe.batch} × ${recipe.seq}), lr ${recipe.lr}`;
+    const what = `${(pretrained.tokens / 1e6).toFixed(1)} M tokens (${recipe.steps} × ${recipe.batch} × ${recipe.seq})${recipe.corpus === 'brown' ? ' of Brown alone' : ''}, lr ${recipe.lr}`;
     lines.push(`| ${recipe.name} | ${what} | ${pretrained.minutes.toFixed(0)} | ${pretrained.valLoss.toFixed(2)} / ${(pretrained.valAcc * 100).toFixed(1)}% | pretrained | ${tasks.map((t) => scores[t]!.pretrained.test.toFixed(1)).join(' | ')} |`);
-    lines.push(`| ${recipe.name} | none | | | random | ${tasks.map((t) => scores[t]!.random.test.toFixed(1)).join(' | ')} |`);
+    if (tasks.every((t) => scores[t]!.random)) lines.push(`| ${recipe.name} | none | | | random | ${tasks.map((t) => scores[t]!.random!.test.toFixed(1)).join(' | ')} |`);
   }
   lines.push(`| Kim (2014) CNN-rand | | | | random | ${tasks.map((t) => (KIM[t] === undefined ? '' : KIM[t]!.toFixed(1))).join(' | ')} |`);
   return lines.join('\n');
