@@ -65,6 +65,13 @@ describe('a checkpoint tcc writes', () => {
     const labelled = await tcc('run', '--model', best, '--text', 'w3 w7 .', '--backend', 'js');
     expect(labelled.code, labelled.stderr).toBe(0);
     expect(labelled.stderr).toMatch(/label (odd|even) /);
+
+    // The carried spec is read as any spec is: a broken one is a located error, exit 2.
+    writeFileSync(join(best, CHECKPOINT_SPEC), 'name: broken\nconfig: {hidden_size: [16\n');
+    const broken = await tcc('run', '--model', best, '--text', 'w3 w7 .', '--backend', 'js');
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/ft.best.tcc\.yaml:\d+:\d+: error: /);
+    expect(broken.stderr).not.toMatch(/\n\s+at /);
   }, 120_000);
 });
 
