@@ -275,16 +275,19 @@ export const CHECKPOINT_SPEC = 'tcc.yaml';
 
 /** The spec of `file` and everything it extends as one YAML document, extending nothing (what CHECKPOINT_SPEC holds). */
 export function flatSpecText(file: string, virtual?: ReadonlyMap<string, string>): string {
+  return printYaml(mergedTree(file, virtual).tree);
+}
+
+/** A spec file with its bases merged in, and the loader that read them; CompileError with every problem found. */
+function mergedTree(file: string, virtual?: ReadonlyMap<string, string>): { tree: LMap; loader: SpecLoader } {
   const loader = new SpecLoader(virtual);
   const tree = loader.loadTree(file, undefined, []);
   if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
-  return printYaml(tree);
+  return { tree, loader };
 }
 
 /** Loads a YAML spec and everything it extends; throws CompileError with every problem found. */
 export function loadSpec(file: string, virtual?: ReadonlyMap<string, string>): LoadedSpec {
-  const loader = new SpecLoader(virtual);
-  const tree = loader.loadTree(file, undefined, []);
-  if (!tree || loader.bag.size) throw new CompileError(loader.bag.items, loader.sources);
+  const { tree, loader } = mergedTree(file, virtual);
   return { spec: { ...readSpec(tree), baseConfig: [...loader.baseConfig], lineage: [...loader.sources.keys()], ...(loader.hfFamily === undefined ? {} : { hfFamily: loader.hfFamily }) }, sources: loader.sources };
 }
