@@ -34,9 +34,10 @@ export interface Recipe {
   readonly maskRate: number;
   /** What it reads: Brown alone (`tcc dataset brown`'s training documents) instead of the whole text. */
   readonly corpus?: 'brown';
+  /** Pieces in its WordPiece vocabulary, fitted on the whole text (the spec's vocab_size). */
+  readonly vocab: number;
 }
 
-const VOCAB_SIZE = 8000;
 /** The pretraining text: Brown (with tcc) and the two Debian packages (apt-get install wordnet-base dict-gcide). */
 const SOURCES = ['brown', 'wordnet', 'gcide'];
 
@@ -48,9 +49,9 @@ const SOURCES = ['brown', 'wordnet', 'gcide'];
  * Brown (learned positions: validation MLM accuracy 12.5% after 1,000 steps
  * of 32 × 128; ALiBi: 16.4% after 500).
  */
-export const alibiMlm = (base: string, name: string) => `extends: tcc:${base}.yaml
+export const alibiMlm = (base: string, name: string, vocab: number) => `extends: tcc:${base}.yaml
 name: ${name}
-config: {vocab_size: ${VOCAB_SIZE}, norm_placement: pre}
+config: {vocab_size: ${vocab}, norm_placement: pre}
 blocks:
   bert_embeddings:
     description: word and token type embeddings, no positions (ALiBi's bias is in attention), LayerNorm and dropout
@@ -93,14 +94,19 @@ training:
     nsp_acc: null
 `;
 
-const MINI: Recipe = { name: 'bert-mini', spec: alibiMlm('bert-mini', 'mini-alibi'), steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15 };
+const MINI: Recipe = { name: 'bert-mini', spec: alibiMlm('bert-mini', 'mini-alibi', 8000), vocab: 8000, steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15 };
 
 export const RECIPES: readonly Recipe[] = [
   MINI,
-  { ...MINI, name: 'bert-tiny', spec: alibiMlm('bert-tiny', 'tiny-alibi') },
+  { ...MINI, name: 'bert-tiny', spec: alibiMlm('bert-tiny', 'tiny-alibi', 8000) },
   // The baseline: bert-mini's recipe, model and vocabulary on Brown alone, so that the row above it shows what the other text adds.
   { ...MINI, name: 'bert-mini-brown', corpus: 'brown' },
+  // Four times the pieces: the words of film reviews (funny, boring, charming, …) whole rather than split, as long as the hour allows.
+  { ...MINI, name: 'bert-mini-32k', spec: alibiMlm('bert-mini', 'mini-alibi-32k', 32000), vocab: 32000, steps: 5400 },
 ];
+
+/** The WordPiece vocabulary of `size` pieces in the work folder (the 8,000 of the first recipes keep their name). */
+const vocabFile = (work: string, size: number) => join(work, size === 8000 ? 'vocab.txt' : `vocab-${size}.txt`);
 
 interface Task {
   readonly name: string;
@@ -158,7 +164,7 @@ function pretrain(work: string, recipe: Recipe, corpus: string, validation: stri
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'model.yaml'), recipe.spec);
   const start = performance.now();
-  tcc(['pretrain', join(dir, 'model.yaml'), '--corpus', corpus, '--vocab', join(work, 'vocab.txt'), '-o', join(dir, 'run'), '--overwrite',
+  tcc(['pretrain', join(dir, 'model.yaml'), '--corpus', corpus, '--vocab', vocabFile(work, recipe.vocab), '-o', join(dir, 'run'), '--overwrite',
     '--steps', String(recipe.steps), '--batch', String(recipe.batch), '--seq', String(recipe.seq), '--lr', String(recipe.lr), '--warmup', String(recipe.warmup),
     '--dropout', String(recipe.dropout), '--mask-rate', String(recipe.maskRate), '--validation', validation, '--eval-every', String(Math.ceil(recipe.steps / 5)), '--save-every', String(recipe.steps)], log);
   const minutes = (performance.now() - start) / 60_000;
@@ -206,11 +212,13 @@ export async function benchTransfer(log: (line: string) => void): Promise<{ rows
   const tasks = prepareTasks(work, log);
   const text = join(work, 'text');
   const sources = tcc(['dataset', 'text', '-o', text, '--sources', SOURCES.join(',')], log);
-  tcc(['vocab', '--corpus', join(text, 'corpus.txt'), '--size', String(VOCAB_SIZE), '-o', join(work, 'vocab.txt')], log);
   const wanted = process.env.TCC_TRANSFER_SHAPES?.split(',');
+  const recipes = RECIPES.filter((r) => !wanted || wanted.includes(r.name));
+  for (const size of new Set(recipes.map((r) => r.vocab))) tcc(['vocab', '--corpus', join(text, 'corpus.txt'), '--size', String(size), '-o', vocabFile(work, size)], log);
   const rows: TransferRow[] = [];
   const specs = new Set<string>();
-  for (const recipe of RECIPES.filter((r) => !wanted || wanted.includes(r.name))) {
+  for (const recipe of recipes) {
+    const vocab = vocabFile(work, recipe.vocab);
     const corpus = recipe.corpus === 'brown' ? join(work, 'brown', 'corpus.txt') : join(text, 'corpus.txt');
     const pretrained = pretrain(work, recipe, corpus, join(work, 'brown', 'valid.txt'), log);
     // Random weights of a model an earlier row fine-tuned already score the same: once per spec.
@@ -221,8 +229,8 @@ export async function benchTransfer(log: (line: string) => void): Promise<{ rows
     for (const task of tasks) {
       const slug = task.name.toLowerCase().replace(/\W+/g, '-');
       scores[task.name] = {
-        pretrained: finetune([join(work, recipe.name, 'model.yaml'), '--init', pretrained.dir, '--vocab', join(work, 'vocab.txt')], task, join(work, recipe.name, `ft-${slug}-pretrained`), log),
-        ...(random ? { random: finetune([join(work, recipe.name, 'model.yaml'), '--vocab', join(work, 'vocab.txt')], task, join(work, recipe.name, `ft-${slug}-random`), log) } : {}),
+        pretrained: finetune([join(work, recipe.name, 'model.yaml'), '--init', pretrained.dir, '--vocab', vocab], task, join(work, recipe.name, `ft-${slug}-pretrained`), log),
+        ...(random ? { random: finetune([join(work, recipe.name, 'model.yaml'), '--vocab', vocab], task, join(work, recipe.name, `ft-${slug}-random`), log) } : {}),
       };
     }
     rows.push({ recipe, pretrained, scores });
@@ -237,7 +245,7 @@ export function transferTable(rows: readonly TransferRow[], tasks: readonly stri
     `|---|---|---|---|---|${tasks.map(() => '---|').join('')}`,
   ];
   for (const { recipe, pretrained, scores } of rows) {
-    const what = `${(pretrained.tokens / 1e6).toFixed(1)} M tokens (${recipe.steps} × ${recipe.batch} × ${recipe.seq})${recipe.corpus === 'brown' ? ' of Brown alone' : ''}, lr ${recipe.lr}`;
+    const what = `${(pretrained.tokens / 1e6).toFixed(1)} M tokens (${recipe.steps} × ${recipe.batch} × ${recipe.seq})${recipe.corpus === 'brown' ? ' of Brown alone' : ''}, ${recipe.vocab / 1000}k pieces, lr ${recipe.lr}`;
     lines.push(`| ${recipe.name} | ${what} | ${pretrained.minutes.toFixed(0)} | ${pretrained.valLoss.toFixed(2)} / ${(pretrained.valAcc * 100).toFixed(1)}% | pretrained | ${tasks.map((t) => scores[t]!.pretrained.test.toFixed(1)).join(' | ')} |`);
     if (tasks.every((t) => scores[t]!.random)) lines.push(`| ${recipe.name} | none | | | random | ${tasks.map((t) => scores[t]!.random!.test.toFixed(1)).join(' | ')} |`);
   }
