@@ -49,7 +49,7 @@ const SOURCES = ['brown', 'wordnet', 'gcide'];
  * Brown (learned positions: validation MLM accuracy 12.5% after 1,000 steps
  * of 32 × 128; ALiBi: 16.4% after 500).
  */
-export const alibiMlm = (base: string, name: string, vocab: number) => `extends: tcc:${base}.yaml
+const alibiMlm = (base: string, name: string, vocab: number) => `extends: tcc:${base}.yaml
 name: ${name}
 config: {vocab_size: ${vocab}, norm_placement: pre}
 blocks:
@@ -94,15 +94,18 @@ training:
     nsp_acc: null
 `;
 
-const MINI: Recipe = { name: 'bert-mini', spec: alibiMlm('bert-mini', 'mini-alibi', 8000), vocab: 8000, steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15 };
+/** A recipe's model: `alibiMlm` of a tcc shape with its vocabulary size, which the recipe's vocabulary file has too. */
+const model = (base: string, name: string, vocab: number) => ({ spec: alibiMlm(base, name, vocab), vocab });
+
+const MINI: Recipe = { name: 'bert-mini', ...model('bert-mini', 'mini-alibi', 8000), steps: 4800, batch: 32, seq: 128, lr: 1e-3, warmup: 0.06, dropout: 0, maskRate: 0.15 };
 
 export const RECIPES: readonly Recipe[] = [
   MINI,
-  { ...MINI, name: 'bert-tiny', spec: alibiMlm('bert-tiny', 'tiny-alibi', 8000) },
+  { ...MINI, name: 'bert-tiny', ...model('bert-tiny', 'tiny-alibi', 8000) },
   // The baseline: bert-mini's recipe, model and vocabulary on Brown alone, so that the row above it shows what the other text adds.
   { ...MINI, name: 'bert-mini-brown', corpus: 'brown' },
   // Four times the pieces: the words of film reviews (funny, boring, charming, …) whole rather than split, as long as the hour allows.
-  { ...MINI, name: 'bert-mini-32k', spec: alibiMlm('bert-mini', 'mini-alibi-32k', 32000), vocab: 32000, steps: 5400 },
+  { ...MINI, name: 'bert-mini-32k', ...model('bert-mini', 'mini-alibi-32k', 32000), steps: 5400 },
 ];
 
 /** The WordPiece vocabulary of `size` pieces in the work folder (the 8,000 of the first recipes keep their name). */
