@@ -28,7 +28,7 @@ const TEXT = 'The runner sings a [MASK] . the cook [MASK] a book .';
 const ready = (existsSync(CHROMIUM) && (await hasWebGpu())) || Boolean(process.env['CI']);
 
 describe.runIf(ready)('the web page', () => {
-  it('runs the model typed text in headless Chromium with the Node run\'s tokens and predictions', { timeout: 120_000 }, async () => {
+  it('runs the model typed text in headless Chromium with the Node run\'s tokens and predictions', { timeout: 180_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tcc-web-'));
     const spec = specFiles({ 'tiny.yaml': `extends: ${modelsDir()}/bert-tiny.yaml\nname: tiny\nconfig: {vocab_size: ${VOCAB.length}, max_position_embeddings: 32}\n` })['tiny.yaml']!;
     expect((await tcc('compile', spec, '--target', 'wgsl', '--batch', '1', '--seq', '16', '-o', dir)).code).toBe(0);
